@@ -1,0 +1,838 @@
+/**
+ * A circuit breaker with Resilience4j's states, options, defaults and rules, as an Effect value.
+ *
+ * ## When to use
+ * Around calls to a dependency that can fail or slow down for a while (another team's service, a
+ * database): while it is sick the breaker fails calls fast with `CallNotPermittedError` instead of
+ * adding load, then lets a few trial calls through to see whether it has recovered.
+ *
+ * ## Gotchas
+ * - Interruption is not a failure: an interrupted call records nothing (and gives back a half-open
+ *   permit).
+ * - The breaker is created in a `Scope`: its timers (automatic Open → HalfOpen, the half-open maximum
+ *   wait) end with it.
+ * - Durations are measured with `Clock` in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const chargeCard = (amount: number) => Effect.succeed({ charged: amount })
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const breaker = yield* CircuitBreaker.make({ name: "payments", minimumNumberOfCalls: 20 })
+ *     return yield* chargeCard(42).pipe(CircuitBreaker.withCircuitBreaker(breaker))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { configFields, OptionsSchema } from "./internal/circuitBreakerConfig.js"
+import {
+  type Admission,
+  CircuitMachine,
+  Failure,
+  Ignored,
+  type MachineNotice,
+  type Outcome,
+  Refused,
+  type StateName,
+  Success
+} from "./internal/circuitMachine.js"
+import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
+import { decodeOptions, readFields } from "./internal/validation.js"
+import type { InvalidConfigError } from "./InvalidConfigError.js"
+import type { Policy } from "./Policy.js"
+
+/**
+ * The six states of a Resilience4j circuit breaker.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const isRefusing = (state: CircuitBreaker.State) => state === "Open" || state === "ForcedOpen"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type State = StateName
+
+/**
+ * The breaker's options. Names, defaults and validation follow Resilience4j's `CircuitBreakerConfig`;
+ * durations accept any `Duration.DurationInput` (`"60 seconds"`, `Duration.seconds(60)`, or millis).
+ *
+ * `E` and `A` are the error and value types the predicates look at; the breaker then guards only
+ * effects whose errors and values are of those types.
+ *
+ * @example
+ * ```ts
+ * import { Schedule } from "effect"
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const options: CircuitBreaker.Options<{ readonly status: number }> = {
+ *   name: "inventory",
+ *   failureRateThreshold: 25,
+ *   slidingWindowType: "TIME_BASED",
+ *   slidingWindowSize: 30,
+ *   waitDurationInOpenState: Schedule.exponential("2 seconds"),
+ *   ignoreError: (error) => error.status === 404
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options<E = unknown, A = unknown> {
+  readonly name: string
+  /** Percent of failed calls at which the breaker opens, in (0, 100]. Default 50. */
+  readonly failureRateThreshold?: number
+  /** Percent of slow calls at which the breaker opens, in (0, 100]. Default 100. */
+  readonly slowCallRateThreshold?: number
+  /** A call is slow when it takes strictly longer than this. Default 60 seconds; at least 1 ns. */
+  readonly slowCallDurationThreshold?: Duration.DurationInput
+  /** Default `"COUNT_BASED"`. */
+  readonly slidingWindowType?: "COUNT_BASED" | "TIME_BASED"
+  /** Calls (count-based) or seconds (time-based) in the window. Default 100. */
+  readonly slidingWindowSize?: number
+  /** Calls needed before rates are computed (capped at the size of a count window). Default 100. */
+  readonly minimumNumberOfCalls?: number
+  /** Trial calls admitted in HalfOpen. Default 10. */
+  readonly permittedNumberOfCallsInHalfOpenState?: number
+  /** Longest stay in HalfOpen before `transitionToStateAfterWaitDuration`; 0 (default) = no limit. */
+  readonly maxWaitDurationInHalfOpenState?: Duration.DurationInput
+  /** Where a half-open breaker goes when its maximum wait expires. Default `"Open"`. */
+  readonly transitionToStateAfterWaitDuration?: "Open" | "Closed"
+  /**
+   * How long to stay Open: a duration (default 60 seconds, at least 1 ms), or a `Schedule` stepped
+   * once per consecutive opening (its input is the opening's number, 1 for the first), so the wait can
+   * back off; it restarts when the breaker closes. An exhausted schedule keeps its last delay.
+   */
+  readonly waitDurationInOpenState?: Duration.DurationInput | Schedule.Schedule<unknown, number>
+  /** Move Open → HalfOpen on a timer instead of on the first call after the wait. Default false. */
+  readonly automaticTransitionFromOpenToHalfOpenEnabled?: boolean
+  /** Which typed errors count as failures (default: all); the others count as successes. */
+  readonly recordError?: (error: E) => boolean
+  /** Typed errors that count as neither (checked first); an ignored trial call frees its permit. */
+  readonly ignoreError?: (error: E) => boolean
+  /** Success values that count as failures, e.g. a 200 response with an unusable body. */
+  readonly recordResult?: (value: A) => boolean
+}
+
+/**
+ * A snapshot of the breaker's current window, with Resilience4j's names. Rates read -1 until the
+ * minimum number of calls is buffered.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const describe = (m: CircuitBreaker.Metrics) => `${m.failureRate}% of ${m.numberOfBufferedCalls} calls failed`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Metrics {
+  readonly failureRate: number
+  readonly slowCallRate: number
+  readonly numberOfBufferedCalls: number
+  readonly numberOfFailedCalls: number
+  readonly numberOfSlowCalls: number
+  readonly numberOfSlowFailedCalls: number
+  readonly numberOfSlowSuccessfulCalls: number
+  readonly numberOfSuccessfulCalls: number
+  readonly numberOfNotPermittedCalls: number
+}
+
+/**
+ * A call was refused without being run. `retryAfter` says how long until a trial call may be admitted,
+ * when that is known (an Open breaker with a finite wait).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const fallback = <A, E, R>(self: Effect.Effect<A, E | CircuitBreaker.CallNotPermittedError, R>) =>
+ *   self.pipe(Effect.catchTag("CallNotPermittedError", (e) => Effect.succeed(`cached (${e.state})`)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class CallNotPermittedError extends Data.TaggedError("CallNotPermittedError")<{
+  readonly breakerName: string
+  readonly state: State
+  readonly retryAfter: Option.Option<Duration.Duration>
+}> {
+  override get message(): string {
+    const wait = Option.match(this.retryAfter, {
+      onNone: () => "",
+      onSome: (d) => ` (a trial call may be admitted in ${Duration.format(d)})`
+    })
+    return `CircuitBreaker '${this.breakerName}' is ${this.state} and does not permit further calls${wait}`
+  }
+}
+
+/**
+ * A manual transition Resilience4j forbids: Closed → HalfOpen, MetricsOnly → Open or HalfOpen.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const probe = (breaker: CircuitBreaker.CircuitBreaker) =>
+ *   breaker.transitionToHalfOpen.pipe(Effect.catchTag("IllegalStateTransitionError", (e) => Effect.logWarning(e.message)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class IllegalStateTransitionError extends Data.TaggedError("IllegalStateTransitionError")<{
+  readonly breakerName: string
+  readonly from: State
+  readonly to: State
+}> {
+  override get message(): string {
+    return `CircuitBreaker '${this.breakerName}' cannot move from ${this.from} to ${this.to}`
+  }
+}
+
+/**
+ * What a breaker reports. Every event carries the breaker's name and the `Clock` time in epoch
+ * millis. In Disabled and ForcedOpen only `StateTransition` and `Reset` are published.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const logTransitions = (breaker: CircuitBreaker.CircuitBreaker) =>
+ *   breaker.events.pipe(
+ *     Stream.filter(CircuitBreaker.Event.$is("StateTransition")),
+ *     Stream.runForEach((e) => Effect.log(`${e.breakerName}: ${e.from} -> ${e.to}`))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Event = Data.TaggedEnum<{
+  Success: { readonly breakerName: string; readonly at: number; readonly duration: Duration.Duration }
+  Error: {
+    readonly breakerName: string
+    readonly at: number
+    readonly duration: Duration.Duration
+    /** The typed error, the defect, or the success value `recordResult` counted as a failure. */
+    readonly error: unknown
+    readonly kind: "Failure" | "Defect" | "Result"
+  }
+  IgnoredError: {
+    readonly breakerName: string
+    readonly at: number
+    readonly duration: Duration.Duration
+    readonly error: unknown
+  }
+  CallNotPermitted: { readonly breakerName: string; readonly at: number; readonly state: State }
+  StateTransition: { readonly breakerName: string; readonly at: number; readonly from: State; readonly to: State }
+  Reset: { readonly breakerName: string; readonly at: number }
+  FailureRateExceeded: { readonly breakerName: string; readonly at: number; readonly failureRate: number }
+  SlowCallRateExceeded: { readonly breakerName: string; readonly at: number; readonly slowCallRate: number }
+}>
+
+/**
+ * Constructors and guards for {@link Event}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const isOpening = (e: CircuitBreaker.Event) => CircuitBreaker.Event.$is("StateTransition")(e) && e.to === "Open"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Event = Data.taggedEnum<Event>()
+
+/**
+ * A running circuit breaker. Obtain one with {@link make} or {@link layer}; guard calls with
+ * {@link withCircuitBreaker} or {@link policy}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const report = (breaker: CircuitBreaker.CircuitBreaker) =>
+ *   Effect.gen(function*() {
+ *     const state = yield* breaker.state
+ *     const metrics = yield* breaker.metrics
+ *     yield* Effect.log(`${breaker.name} is ${state}, failure rate ${metrics.failureRate}`)
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface CircuitBreaker<in E = unknown, in A = unknown> {
+  readonly name: string
+  readonly state: Effect.Effect<State>
+  /** The current state, then every state it moves to. */
+  readonly stateChanges: Stream.Stream<State>
+  readonly metrics: Effect.Effect<Metrics>
+  /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
+  readonly events: Stream.Stream<Event>
+  readonly transitionToOpen: Effect.Effect<void, IllegalStateTransitionError>
+  /** Open for `duration` instead of the configured wait. */
+  readonly transitionToOpenStateFor: (
+    duration: Duration.DurationInput
+  ) => Effect.Effect<void, IllegalStateTransitionError>
+  readonly transitionToHalfOpen: Effect.Effect<void, IllegalStateTransitionError>
+  readonly transitionToClosed: Effect.Effect<void>
+  readonly transitionToDisabled: Effect.Effect<void>
+  readonly transitionToForcedOpen: Effect.Effect<void>
+  readonly transitionToMetricsOnly: Effect.Effect<void>
+  /** A fresh Closed breaker (metrics and consecutive openings forgotten), then a `Reset` event. */
+  readonly reset: Effect.Effect<void>
+  /** @internal phantom: the breaker only guards effects its predicates understand. */
+  readonly _predicates?: (error: E, value: A) => void
+}
+
+const EVENT_BUFFER = 1024
+
+const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
+
+// Refusals are frequent while a breaker is open and their stack traces say nothing useful: skip them,
+// they cost more than the whole refusal.
+const withoutStackTrace = <T>(make: () => T): T => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
+  readonly machine: CircuitMachine
+  private subscribers = 0
+  private timer: Fiber.RuntimeFiber<void> | undefined
+  private timerToken = 0
+  private scheduleState: unknown
+  private lastScheduledWait = Duration.toMillis("60 seconds")
+  private readonly recordError: ((error: unknown) => boolean) | undefined
+  private readonly ignoreError: ((error: unknown) => boolean) | undefined
+  private readonly recordResult: ((value: unknown) => boolean) | undefined
+  private readonly waitSchedule: Schedule.Schedule<unknown, number> | undefined
+
+  constructor(
+    readonly name: string,
+    readonly config: typeof OptionsSchema.Type,
+    private readonly clock: Clock.Clock,
+    private readonly scope: Scope.Scope,
+    private readonly pubsub: PubSub.PubSub<Event>
+  ) {
+    this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
+    this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
+    this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
+    const wait = config.waitDurationInOpenState
+    this.waitSchedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
+    this.scheduleState = this.waitSchedule?.initial
+    const fixedWait = this.waitSchedule === undefined ? Duration.toMillis(wait as Duration.DurationInput) : 0
+    this.machine = new CircuitMachine({
+      failureRateThreshold: config.failureRateThreshold,
+      slowCallRateThreshold: config.slowCallRateThreshold,
+      slowCallDurationThresholdMillis: Duration.toMillis(config.slowCallDurationThreshold),
+      slidingWindowType: config.slidingWindowType,
+      slidingWindowSize: config.slidingWindowSize,
+      minimumNumberOfCalls: config.minimumNumberOfCalls,
+      permittedNumberOfCallsInHalfOpenState: config.permittedNumberOfCallsInHalfOpenState,
+      waitInOpenMillis: this.waitSchedule === undefined ? () => fixedWait : undefined
+    })
+  }
+
+  // ---- guarding calls ----------------------------------------------------------------------------
+
+  guard<A2 extends A, E2 extends E, R>(
+    self: Effect.Effect<A2, E2, R>
+  ): Effect.Effect<A2, E2 | CallNotPermittedError, R> {
+    return Effect.suspend((): Effect.Effect<A2, E2 | CallNotPermittedError, R> => {
+      const machine = this.machine
+      const state = machine.state
+      if (state === "Closed" || state === "MetricsOnly") {
+        return this.recorded(self, machine.generation, nowMillis(this.clock))
+      }
+      if (state === "Disabled") return self
+      const now = nowMillis(this.clock)
+      if (machine.refuses(now)) {
+        machine.acquire(now) // counts the refusal
+        return this.refuse(now)
+      }
+      return this.trial(self)
+    })
+  }
+
+  /** Half-open (or about to be): the permit is taken and given back with interruption masked. */
+  private trial<A2, E2, R>(self: Effect.Effect<A2, E2, R>): Effect.Effect<A2, E2 | CallNotPermittedError, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.suspend((): Effect.Effect<A2, E2 | CallNotPermittedError, R> => {
+        const machine = this.machine
+        const start = nowMillis(this.clock)
+        const admission: Admission = machine.acquire(start)
+        const notices = this.process(machine.drain())
+        if (admission === Refused) return Effect.zipRight(notices, this.refuse(start))
+        const call = machine.state === "Disabled"
+          ? restore(self)
+          : this.recorded(restore(self), machine.generation, start)
+        return Effect.zipRight(notices, call)
+      })
+    )
+  }
+
+  private recorded<A2, E2, R>(
+    self: Effect.Effect<A2, E2, R>,
+    generation: number,
+    start: number
+  ): Effect.Effect<A2, E2, R> {
+    return Effect.matchCauseEffect(self, {
+      onSuccess: (value) => {
+        const end = nowMillis(this.clock)
+        const rejected = this.recordResult !== undefined && this.recordResult(value)
+        this.machine.onResult(generation, end, end - start, rejected ? Failure : Success)
+        if (this.subscribers > 0) {
+          this.pubsub.unsafeOffer(
+            rejected
+              ? Event.Error({
+                breakerName: this.name,
+                at: end,
+                duration: Duration.millis(end - start),
+                error: value,
+                kind: "Result"
+              })
+              : Event.Success({ breakerName: this.name, at: end, duration: Duration.millis(end - start) })
+          )
+        }
+        const succeed = Effect.succeed(value)
+        return this.machine.outbox.length === 0 ? succeed : Effect.zipRight(this.process(this.machine.drain()), succeed)
+      },
+      onFailure: (cause) => {
+        const end = nowMillis(this.clock)
+        const outcome = this.classify(cause, end, end - start)
+        this.machine.onResult(generation, end, end - start, outcome)
+        const fail = Effect.failCause(cause)
+        return this.machine.outbox.length === 0 ? fail : Effect.zipRight(this.process(this.machine.drain()), fail)
+      }
+    })
+  }
+
+  private classify(cause: Cause.Cause<unknown>, at: number, durationMillis: number): Outcome {
+    if (Cause.isInterruptedOnly(cause)) return Ignored
+    const failure = Cause.failureOption(cause)
+    let outcome: Outcome = Failure
+    let error: unknown
+    if (Option.isSome(failure)) {
+      error = failure.value
+      if (this.ignoreError !== undefined && this.ignoreError(error)) outcome = Ignored
+      else if (this.recordError !== undefined && !this.recordError(error)) outcome = Success
+    } else {
+      error = Option.getOrUndefined(Cause.dieOption(cause))
+    }
+    if (this.subscribers > 0 && this.publishesCallEvents()) {
+      const duration = Duration.millis(durationMillis)
+      const breakerName = this.name
+      this.pubsub.unsafeOffer(
+        outcome === Ignored
+          ? Event.IgnoredError({ breakerName, at, duration, error })
+          : outcome === Success
+          ? Event.Success({ breakerName, at, duration })
+          : Event.Error({ breakerName, at, duration, error, kind: Option.isSome(failure) ? "Failure" : "Defect" })
+      )
+    }
+    return outcome
+  }
+
+  private publishesCallEvents(): boolean {
+    const state = this.machine.state
+    return state !== "Disabled" && state !== "ForcedOpen"
+  }
+
+  private refuse(now: number): Effect.Effect<never, CallNotPermittedError> {
+    const machine = this.machine
+    const state = machine.state
+    if (this.subscribers > 0 && state !== "ForcedOpen") {
+      this.pubsub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
+    }
+    return Effect.fail(this.refusal(now, state, machine.openUntilMillis))
+  }
+
+  private lastRefusal: CallNotPermittedError | undefined
+  private lastRefusalAt = Number.NaN
+
+  /**
+   * Building an Error costs more than the rest of a refusal, so refusals in the same millisecond, state
+   * and Open period share one (immutable) error.
+   */
+  private refusal(now: number, state: State, openUntil: number): CallNotPermittedError {
+    const last = this.lastRefusal
+    if (last !== undefined && this.lastRefusalAt === now && last.state === state && this.lastOpenUntil === openUntil) {
+      return last
+    }
+    const retryAfter = state === "Open" && Number.isFinite(openUntil)
+      ? Option.some(Duration.millis(Math.max(0, openUntil - now)))
+      : Option.none()
+    const error = withoutStackTrace(() => new CallNotPermittedError({ breakerName: this.name, state, retryAfter }))
+    this.lastRefusal = error
+    this.lastRefusalAt = now
+    this.lastOpenUntil = openUntil
+    return error
+  }
+
+  private lastOpenUntil = Number.NaN
+
+  // ---- reacting to transitions -------------------------------------------------------------------
+
+  /** Publishes the machine's notices in order and starts what the new state needs. */
+  private process(notices: ReadonlyArray<MachineNotice>): Effect.Effect<void> {
+    if (notices.length === 0) return Effect.void
+    return Effect.forEach(notices, (notice) => this.react(notice), { discard: true })
+  }
+
+  private react(notice: MachineNotice): Effect.Effect<void> {
+    const at = nowMillis(this.clock)
+    const breakerName = this.name
+    switch (notice._tag) {
+      case "FailureRateExceeded":
+        return this.publish(Event.FailureRateExceeded({ breakerName, at, failureRate: notice.rate }))
+      case "SlowCallRateExceeded":
+        return this.publish(Event.SlowCallRateExceeded({ breakerName, at, slowCallRate: notice.rate }))
+      case "StateTransition":
+        return Effect.zipRight(
+          this.publish(Event.StateTransition({ breakerName, at, from: notice.from, to: notice.to })),
+          this.enter(notice.to, notice.generation, at)
+        )
+    }
+  }
+
+  private publish(event: Event): Effect.Effect<void> {
+    if (this.pubsub.unsafeOffer(event)) return Effect.void
+    // Full: publish again with the sliding strategy (drops the oldest). Shut down: the breaker's scope
+    // has closed and nobody can be listening.
+    return Effect.flatMap(
+      PubSub.isShutdown(this.pubsub),
+      (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
+    )
+  }
+
+  private enter(state: State, generation: number, at: number): Effect.Effect<void> {
+    const machine = this.machine
+    switch (state) {
+      case "Open":
+        return Effect.flatMap(this.openUntil(generation, at), (until) => {
+          machine.setOpenUntil(generation, until)
+          return this.config.automaticTransitionFromOpenToHalfOpenEnabled && Number.isFinite(until)
+            ? this.startTimer(generation, until, "HalfOpen")
+            : this.stopTimer
+        })
+      case "HalfOpen": {
+        const maxWait = Duration.toMillis(this.config.maxWaitDurationInHalfOpenState)
+        return maxWait > 0 && Number.isFinite(maxWait)
+          ? this.startTimer(generation, at + maxWait, this.config.transitionToStateAfterWaitDuration)
+          : this.stopTimer
+      }
+      case "Closed":
+        this.scheduleState = this.waitSchedule?.initial
+        return this.stopTimer
+      default:
+        return this.stopTimer
+    }
+  }
+
+  /** When the Open period that began at `at` ends: fixed, explicit, or the wait schedule's next step. */
+  private openUntil(generation: number, at: number): Effect.Effect<number> {
+    const machine = this.machine
+    const schedule = this.waitSchedule
+    if (!Number.isNaN(machine.openUntilMillis) || schedule === undefined || machine.generation !== generation) {
+      return Effect.succeed(machine.openUntilMillis)
+    }
+    return Effect.map(schedule.step(at, machine.attempts, this.scheduleState), ([state, _out, decision]) => {
+      this.scheduleState = state
+      if (decision._tag === "Continue") {
+        this.lastScheduledWait = Math.max(0, ScheduleIntervals.start(decision.intervals) - at)
+      }
+      return at + this.lastScheduledWait
+    })
+  }
+
+  private startTimer(generation: number, atMillis: number, to: State): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const token = ++this.timerToken
+      const fire = Effect.suspend(() => {
+        if (this.timerToken === token) this.timer = undefined
+        const machine = this.machine
+        if (machine.generation !== generation) return Effect.void
+        machine.transitionTo(to, nowMillis(this.clock))
+        return this.process(machine.drain())
+      })
+      const timer = Effect.sleep(Duration.millis(Math.max(0, atMillis - nowMillis(this.clock)))).pipe(
+        Effect.zipRight(Effect.uninterruptible(fire))
+      )
+      return Effect.zipRight(
+        this.stopTimerKeepingToken(),
+        Effect.map(Effect.forkIn(timer, this.scope), (fiber) => {
+          if (this.timerToken === token) this.timer = fiber
+        })
+      )
+    })
+  }
+
+  private stopTimerKeepingToken(): Effect.Effect<void> {
+    const timer = this.timer
+    this.timer = undefined
+    return timer === undefined ? Effect.void : Effect.asVoid(Fiber.interruptFork(timer))
+  }
+
+  private readonly stopTimer: Effect.Effect<void> = Effect.suspend(() => {
+    this.timerToken++
+    return this.stopTimerKeepingToken()
+  })
+
+  // ---- reading and steering ----------------------------------------------------------------------
+
+  readonly state: Effect.Effect<State> = Effect.sync(() => this.machine.state)
+
+  readonly metrics: Effect.Effect<Metrics> = Effect.sync(() => {
+    const machine = this.machine
+    const window = machine.window
+    window.roll(nowMillis(this.clock))
+    return {
+      failureRate: failureRate(window),
+      slowCallRate: slowCallRate(window),
+      numberOfBufferedCalls: window.calls,
+      numberOfFailedCalls: window.failed,
+      numberOfSlowCalls: window.slow,
+      numberOfSlowFailedCalls: window.slowFailed,
+      numberOfSlowSuccessfulCalls: window.slow - window.slowFailed,
+      numberOfSuccessfulCalls: window.calls - window.failed,
+      numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls
+    }
+  })
+
+  private get subscription() {
+    return Effect.acquireRelease(
+      Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
+      () => Effect.sync(() => this.subscribers--)
+    )
+  }
+
+  get events(): Stream.Stream<Event> {
+    return Stream.unwrapScoped(Effect.map(this.subscription, Stream.fromQueue))
+  }
+
+  get stateChanges(): Stream.Stream<State> {
+    return Stream.unwrapScoped(
+      Effect.map(this.subscription, (queue) =>
+        Stream.concat(
+          Stream.sync(() => this.machine.state),
+          Stream.fromQueue(queue).pipe(
+            Stream.filterMap((e) => e._tag === "StateTransition" ? Option.some(e.to) : Option.none())
+          )
+        ))
+    )
+  }
+
+  private transition(to: State, openUntilMillis?: number): Effect.Effect<void, IllegalStateTransitionError> {
+    return Effect.uninterruptible(Effect.suspend(() => {
+      const machine = this.machine
+      const from = machine.state
+      if (!machine.transitionTo(to, nowMillis(this.clock), openUntilMillis)) {
+        return Effect.fail(new IllegalStateTransitionError({ breakerName: this.name, from, to }))
+      }
+      return this.process(machine.drain())
+    }))
+  }
+
+  readonly transitionToOpen = this.transition("Open")
+  readonly transitionToOpenStateFor = (duration: Duration.DurationInput) =>
+    Effect.suspend(() => this.transition("Open", nowMillis(this.clock) + Duration.toMillis(duration)))
+  readonly transitionToHalfOpen = this.transition("HalfOpen")
+  readonly transitionToClosed = this.transition("Closed") as Effect.Effect<void>
+  readonly transitionToDisabled = this.transition("Disabled") as Effect.Effect<void>
+  readonly transitionToForcedOpen = this.transition("ForcedOpen") as Effect.Effect<void>
+  readonly transitionToMetricsOnly = this.transition("MetricsOnly") as Effect.Effect<void>
+
+  readonly reset: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
+    const machine = this.machine
+    const at = nowMillis(this.clock)
+    machine.reset(at)
+    this.scheduleState = this.waitSchedule?.initial
+    return Effect.zipRight(this.process(machine.drain()), this.publish(Event.Reset({ breakerName: this.name, at })))
+  }))
+}
+
+/**
+ * Creates a circuit breaker in Closed state. Fails with `InvalidConfigError`, listing every bad field,
+ * before anything starts. The breaker's timers live in the surrounding `Scope`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const breaker = yield* CircuitBreaker.make({
+ *       name: "payments",
+ *       failureRateThreshold: 50,
+ *       slidingWindowSize: 20,
+ *       minimumNumberOfCalls: 10,
+ *       waitDurationInOpenState: "30 seconds"
+ *     })
+ *     return yield* breaker.state // "Closed"
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = <E = unknown, A = unknown>(
+  options: Options<E, A>
+): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* decodeOptions(OptionsSchema, "CircuitBreaker", options)
+    const clock = yield* Effect.clock
+    const scope = yield* Effect.scope
+    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
+    return new CircuitBreakerImpl<E, A>(config.name, config, clock, scope, pubsub)
+  })
+
+/**
+ * Runs `self` through the breaker: refused at once with `CallNotPermittedError` (without running)
+ * when the breaker does not permit calls; otherwise run, timed, and recorded as success, failure or
+ * ignored. Dual: `withCircuitBreaker(self, breaker)` or `self.pipe(withCircuitBreaker(breaker))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker
+ * const guarded = Effect.succeed("ok").pipe(CircuitBreaker.withCircuitBreaker(breaker))
+ * const same = CircuitBreaker.withCircuitBreaker(Effect.succeed("ok"), breaker)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withCircuitBreaker: {
+  <EB, AB>(
+    breaker: CircuitBreaker<EB, AB>
+  ): <A extends AB, E extends EB, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CallNotPermittedError, R>
+  <A extends AB, E extends EB, R, EB, AB>(
+    self: Effect.Effect<A, E, R>,
+    breaker: CircuitBreaker<EB, AB>
+  ): Effect.Effect<A, E | CallNotPermittedError, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBreaker<E, A>) =>
+    (breaker as CircuitBreakerImpl<E, A>).guard(self)
+)
+
+/**
+ * The breaker as a {@link Policy}, for `Policy.compose`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker
+ * const guard = CircuitBreaker.policy(breaker)
+ * const guarded = guard(Effect.succeed(1))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const policy =
+  <EB, AB>(breaker: CircuitBreaker<EB, AB>): Policy<CallNotPermittedError, never, EB, AB> => (self) =>
+    withCircuitBreaker(self, breaker)
+
+/**
+ * A Layer that builds the breaker for a service tag; the breaker lives as long as the layer.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * class PaymentsBreaker extends Context.Tag("PaymentsBreaker")<PaymentsBreaker, CircuitBreaker.CircuitBreaker>() {}
+ *
+ * const PaymentsBreakerLive = CircuitBreaker.layer(PaymentsBreaker, { name: "payments" })
+ * const program = Effect.flatMap(PaymentsBreaker, (breaker) => breaker.state).pipe(Effect.provide(PaymentsBreakerLive))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <I, E, A>(
+  tag: Context.Tag<I, CircuitBreaker<E, A>>,
+  options: Options<E, A>
+): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+
+/**
+ * The plain (non-function) options read through `effect/Config` under the namespace `name`, e.g. the
+ * keys `payments.failureRateThreshold` from JSON, or `PAYMENTS_FAILURE_RATE_THRESHOLD` from the
+ * environment with `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`. Absent keys take
+ * the defaults; the values are checked by the same Schema as {@link make}'s.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({ payments: { failureRateThreshold: 25, waitDurationInOpenState: "10 seconds" } })
+ * const options = Effect.withConfigProvider(CircuitBreaker.config("payments"), provider)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (name: string): Config.Config<Options> =>
+  Config.nested(readFields(configFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
+
+/**
+ * Like {@link layer}, with the options read from `effect/Config` (see {@link config}); `code` adds
+ * what configuration cannot carry (predicates, a `Schedule`). Bad values fail with
+ * `InvalidConfigError` naming the field; unreadable ones with `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * class PaymentsBreaker extends Context.Tag("PaymentsBreaker")<PaymentsBreaker, CircuitBreaker.CircuitBreaker>() {}
+ *
+ * const PaymentsBreakerLive = CircuitBreaker.layerConfig(PaymentsBreaker, CircuitBreaker.config("payments"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = <I, E = unknown, A = unknown>(
+  tag: Context.Tag<I, CircuitBreaker<E, A>>,
+  options: Config.Config<Options>,
+  code?: Omit<Options<E, A>, "name">
+): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
+  Layer.scoped(tag, Effect.flatMap(options, (read) => make<E, A>({ ...read, ...code } as Options<E, A>)))

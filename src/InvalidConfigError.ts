@@ -1,0 +1,58 @@
+/**
+ * The one error every guard's `make`, `layer` and `layerConfig` fail with when given bad options.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+
+/**
+ * One offending field: where it is, what it was, and the rule it breaks.
+ *
+ * @since 0.1.0
+ */
+export interface ConfigIssue {
+  /** Dotted path of the field, e.g. `failureRateThreshold`. */
+  readonly field: string
+  readonly value: unknown
+  readonly rule: string
+}
+
+const show = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "function") return "<function>"
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/**
+ * A guard was configured with values it cannot honour. Lists every offending field at once.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, InvalidConfigError } from "breakwater"
+ *
+ * const program = CircuitBreaker.make({ name: "payments", failureRateThreshold: 150 }).pipe(
+ *   Effect.catchTag("InvalidConfigError", (error: InvalidConfigError) =>
+ *     Effect.logError(error.message) // ... failureRateThreshold = 150: ...
+ *   )
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class InvalidConfigError extends Data.TaggedError("InvalidConfigError")<{
+  /** The kind of guard, e.g. `"CircuitBreaker"`. */
+  readonly guard: string
+  /** The guard's name, when one could be read. */
+  readonly name: string
+  readonly issues: ReadonlyArray<ConfigIssue>
+}> {
+  override get message(): string {
+    const fields = this.issues.map((issue) => `${issue.field} = ${show(issue.value)}: ${issue.rule}`)
+    return `Invalid ${this.guard} '${this.name}' configuration: ${fields.join("; ")}`
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * breakwater: resilience guards for Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Circuit breaker with Resilience4j's states, options and rules.
+ *
+ * @since 0.1.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
+ * The error every guard fails with on bad options.
+ *
+ * @since 0.1.0
+ */
+export { type ConfigIssue, InvalidConfigError } from "./InvalidConfigError.js"
+
+/**
+ * Typed middleware and its composition.
+ *
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.js"

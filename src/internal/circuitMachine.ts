@@ -1,0 +1,240 @@
+/**
+ * The circuit breaker's state machine, after Resilience4j's `CircuitBreakerStateMachine`.
+ *
+ * Pure in the sense this project uses: no Effect, no clock, no I/O. Time is an argument; what the
+ * shell must act on (transitions, rate-exceeded notices, an Open state whose wait is still to be
+ * computed) is left in `outbox` / `openUntilMillis` for it to read. Calls are admitted and recorded
+ * synchronously, so one fiber's update can never interleave with another's.
+ *
+ * Every state change bumps `generation`; a result carries the generation it was admitted in and is
+ * dropped when that generation has ended, so a call started in one Closed or HalfOpen period can never
+ * leak into the fresh window of the next.
+ *
+ * @internal
+ */
+import { CountWindow, failureRate, type SlidingWindow, slowCallRate, TimeWindow } from "./slidingWindow.js"
+
+/** The six states of a Resilience4j circuit breaker. */
+export type StateName = "Closed" | "Open" | "HalfOpen" | "Disabled" | "ForcedOpen" | "MetricsOnly"
+
+/** @internal */
+export interface MachineConfig {
+  readonly failureRateThreshold: number
+  readonly slowCallRateThreshold: number
+  readonly slowCallDurationThresholdMillis: number
+  readonly slidingWindowType: "COUNT_BASED" | "TIME_BASED"
+  readonly slidingWindowSize: number
+  readonly minimumNumberOfCalls: number
+  readonly permittedNumberOfCallsInHalfOpenState: number
+  /**
+   * The wait in Open after the `attempts`-th consecutive opening, in milliseconds; `undefined` when the
+   * shell computes it (a `Schedule`) and sets it with `setOpenUntil`.
+   */
+  readonly waitInOpenMillis: ((attempts: number) => number) | undefined
+}
+
+/** What the shell must publish, in order. */
+export type MachineNotice =
+  | { readonly _tag: "StateTransition"; readonly from: StateName; readonly to: StateName; readonly generation: number }
+  | { readonly _tag: "FailureRateExceeded"; readonly rate: number }
+  | { readonly _tag: "SlowCallRateExceeded"; readonly rate: number }
+
+/** The outcome of `acquire`. */
+export const Refused = 0
+export const Permitted = 1
+/** Permitted as a half-open trial call: a permit is held until its result (or interruption) is reported. */
+export const Trial = 2
+export type Admission = typeof Refused | typeof Permitted | typeof Trial
+
+/** How a completed call is classified. */
+export const Success = 0
+export const Failure = 1
+/** An ignored error or an interruption: nothing is recorded and a trial permit is given back. */
+export const Ignored = 2
+export type Outcome = typeof Success | typeof Failure | typeof Ignored
+
+const legal = (from: StateName, to: StateName): boolean =>
+  !((from === "Closed" && to === "HalfOpen") || (from === "MetricsOnly" && (to === "Open" || to === "HalfOpen")))
+
+/** @internal */
+export class CircuitMachine {
+  state: StateName = "Closed"
+  generation = 0
+  window: SlidingWindow
+  numberOfNotPermittedCalls = 0
+  /** Consecutive openings: 1 on the first, +1 for each HalfOpen → Open, 0 once Closed. */
+  attempts = 0
+  /** When Open ends; NaN while the shell is still computing it. */
+  openUntilMillis = Number.NaN
+  /** Trial permits left in HalfOpen. */
+  halfOpenPermits = 0
+  outbox: Array<MachineNotice> = []
+  private thresholdsReported = false
+
+  constructor(readonly config: MachineConfig) {
+    this.window = this.freshWindow()
+  }
+
+  private freshWindow(): SlidingWindow {
+    const c = this.config
+    return c.slidingWindowType === "COUNT_BASED"
+      ? new CountWindow(c.slidingWindowSize, c.minimumNumberOfCalls)
+      : new TimeWindow(c.slidingWindowSize, c.minimumNumberOfCalls)
+  }
+
+  /** True when `acquire(now)` would refuse, without counting anything. */
+  refuses(nowMillis: number): boolean {
+    switch (this.state) {
+      case "Open":
+        return !(nowMillis >= this.openUntilMillis)
+      case "ForcedOpen":
+        return true
+      case "HalfOpen":
+        return this.halfOpenPermits <= 0
+      default:
+        return false
+    }
+  }
+
+  /** Asks to run a call at `nowMillis`; an Open breaker whose wait is over turns HalfOpen first. */
+  acquire(nowMillis: number): Admission {
+    switch (this.state) {
+      case "Closed":
+      case "MetricsOnly":
+      case "Disabled":
+        return Permitted
+      case "ForcedOpen":
+        this.numberOfNotPermittedCalls++
+        return Refused
+      case "Open":
+        if (!(nowMillis >= this.openUntilMillis)) {
+          this.numberOfNotPermittedCalls++
+          return Refused
+        }
+        this.enter("HalfOpen", nowMillis)
+        return this.acquire(nowMillis)
+      case "HalfOpen":
+        if (this.halfOpenPermits <= 0) {
+          this.numberOfNotPermittedCalls++
+          return Refused
+        }
+        this.halfOpenPermits--
+        return Trial
+    }
+  }
+
+  /**
+   * Records a completed call admitted in `generation`. Results from an ended generation are dropped;
+   * an ignored trial call gives its permit back.
+   */
+  onResult(generation: number, nowMillis: number, durationMillis: number, outcome: Outcome): void {
+    if (generation !== this.generation) return
+    const state = this.state
+    if (state === "Disabled" || state === "Open" || state === "ForcedOpen") return
+    if (outcome === Ignored) {
+      if (state === "HalfOpen") this.halfOpenPermits++
+      return
+    }
+    const failed = outcome === Failure
+    const slow = durationMillis > this.config.slowCallDurationThresholdMillis
+    this.window.record(nowMillis, durationMillis, failed, slow)
+    this.checkThresholds(nowMillis)
+  }
+
+  private checkThresholds(nowMillis: number): void {
+    const window = this.window
+    if (window.calls < window.minimumNumberOfCalls) return
+    const failures = failureRate(window)
+    const slowCalls = slowCallRate(window)
+    const failuresExceeded = failures >= this.config.failureRateThreshold
+    const slowExceeded = slowCalls >= this.config.slowCallRateThreshold
+    switch (this.state) {
+      case "Closed":
+        if (failuresExceeded || slowExceeded) {
+          this.reportExceeded(failuresExceeded, failures, slowExceeded, slowCalls)
+          this.enter("Open", nowMillis)
+        }
+        return
+      case "HalfOpen":
+        this.enter(failuresExceeded || slowExceeded ? "Open" : "Closed", nowMillis)
+        return
+      case "MetricsOnly":
+        // MetricsOnly never transitions; it reports the first time a threshold is crossed.
+        if ((failuresExceeded || slowExceeded) && !this.thresholdsReported) {
+          this.thresholdsReported = true
+          this.reportExceeded(failuresExceeded, failures, slowExceeded, slowCalls)
+        }
+        return
+      default:
+        return
+    }
+  }
+
+  private reportExceeded(failuresExceeded: boolean, failures: number, slowExceeded: boolean, slowCalls: number) {
+    if (failuresExceeded) this.outbox.push({ _tag: "FailureRateExceeded", rate: failures })
+    if (slowExceeded) this.outbox.push({ _tag: "SlowCallRateExceeded", rate: slowCalls })
+  }
+
+  /**
+   * A manual transition. Returns false for the illegal ones (Closed → HalfOpen, MetricsOnly → Open or
+   * HalfOpen); a transition to the current state does nothing. `openUntilMillis` overrides the wait
+   * of a transition to Open.
+   */
+  transitionTo(to: StateName, nowMillis: number, openUntilMillis?: number): boolean {
+    if (!legal(this.state, to)) return false
+    if (this.state !== to) this.enter(to, nowMillis, openUntilMillis)
+    return true
+  }
+
+  /** Back to a fresh Closed state with no memory of past openings. */
+  reset(nowMillis: number): void {
+    if (this.state !== "Closed") this.enter("Closed", nowMillis)
+    else {
+      this.generation++
+      this.window = this.freshWindow()
+      this.numberOfNotPermittedCalls = 0
+    }
+    this.attempts = 0
+  }
+
+  /** Sets the end of the current Open period, if `generation` is still current. */
+  setOpenUntil(generation: number, openUntilMillis: number): void {
+    if (generation === this.generation && this.state === "Open") this.openUntilMillis = openUntilMillis
+  }
+
+  /** Takes the notices accumulated since the last call. */
+  drain(): ReadonlyArray<MachineNotice> {
+    const notices = this.outbox
+    this.outbox = []
+    return notices
+  }
+
+  private enter(to: StateName, nowMillis: number, openUntilMillis?: number): void {
+    const from = this.state
+    this.state = to
+    this.generation++
+    this.thresholdsReported = false
+    switch (to) {
+      case "Open": {
+        // Open keeps the metrics it opened with, so an operator can see why it opened.
+        this.attempts = from === "HalfOpen" || from === "Open" ? this.attempts + 1 : 1
+        const wait = this.config.waitInOpenMillis
+        this.openUntilMillis = openUntilMillis ?? (wait === undefined ? Number.NaN : nowMillis + wait(this.attempts))
+        break
+      }
+      case "HalfOpen": {
+        const permitted = this.config.permittedNumberOfCallsInHalfOpenState
+        this.window = new CountWindow(permitted, Math.min(this.config.minimumNumberOfCalls, permitted))
+        this.halfOpenPermits = permitted
+        this.numberOfNotPermittedCalls = 0
+        if (from !== "Open") this.attempts = Math.max(this.attempts, 1)
+        break
+      }
+      default:
+        this.window = this.freshWindow()
+        this.numberOfNotPermittedCalls = 0
+        this.attempts = 0
+    }
+    this.outbox.push({ _tag: "StateTransition", from, to, generation: this.generation })
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Sliding windows of call outcomes, after Resilience4j's `FixedSizeSlidingWindowMetrics` and
+ * `SlidingTimeWindowMetrics`. Pure data structures: no Effect, no clock (time is passed in), no I/O.
+ *
+ * Both keep running totals so a record and a read are O(1) (a time window also pays for the
+ * buckets it rolls over, at most its size), and neither allocates per call: the rings are typed arrays
+ * allocated on the first record, so a breaker that never sees a call costs a few fields.
+ *
+ * @internal
+ */
+
+/** Aggregates over the calls currently inside a window. */
+export interface WindowTotals {
+  readonly calls: number
+  readonly failed: number
+  readonly slow: number
+  readonly slowFailed: number
+  /** Sum of the durations, in milliseconds. */
+  readonly totalDurationMillis: number
+}
+
+/** @internal */
+export interface SlidingWindow extends WindowTotals {
+  /** The number of calls below which rates are not computed (`-1`). */
+  readonly minimumNumberOfCalls: number
+  record(nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void
+  /** Drops whatever has aged out by `nowMillis` (a no-op for a count window). */
+  roll(nowMillis: number): void
+}
+
+const FAILED = 1
+const SLOW = 2
+
+/** The last `size` calls, whatever their age. */
+export class CountWindow implements SlidingWindow {
+  calls = 0
+  failed = 0
+  slow = 0
+  slowFailed = 0
+  totalDurationMillis = 0
+  readonly minimumNumberOfCalls: number
+  private outcomes: Uint8Array | undefined
+  private durations: Float64Array | undefined
+  private head = 0
+
+  constructor(readonly size: number, minimumNumberOfCalls: number) {
+    // Resilience4j caps the minimum at the window size: a window of 10 can never hold 100 calls.
+    this.minimumNumberOfCalls = Math.min(minimumNumberOfCalls, size)
+  }
+
+  record(_nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void {
+    const outcomes = this.outcomes ?? (this.outcomes = new Uint8Array(this.size))
+    const durations = this.durations ?? (this.durations = new Float64Array(this.size))
+    const slot = this.head
+    if (this.calls === this.size) {
+      const evicted = outcomes[slot]!
+      this.failed -= evicted & FAILED
+      this.slow -= (evicted & SLOW) >> 1
+      this.slowFailed -= evicted === (FAILED | SLOW) ? 1 : 0
+      this.totalDurationMillis -= durations[slot]!
+    } else {
+      this.calls++
+    }
+    const outcome = (failed ? FAILED : 0) | (slow ? SLOW : 0)
+    outcomes[slot] = outcome
+    durations[slot] = durationMillis
+    this.failed += outcome & FAILED
+    this.slow += (outcome & SLOW) >> 1
+    this.slowFailed += outcome === (FAILED | SLOW) ? 1 : 0
+    this.totalDurationMillis += durationMillis
+    this.head = slot + 1 === this.size ? 0 : slot + 1
+  }
+
+  roll(_nowMillis: number): void {}
+}
+
+/** The calls of the last `size` whole epoch seconds, in one-second buckets. */
+export class TimeWindow implements SlidingWindow {
+  calls = 0
+  failed = 0
+  slow = 0
+  slowFailed = 0
+  totalDurationMillis = 0
+  private counts: Uint32Array | undefined // 4 counters per bucket: calls, failed, slow, slowFailed
+  private durations: Float64Array | undefined
+  private head = 0
+  private headEpochSecond = Number.NEGATIVE_INFINITY
+
+  constructor(readonly size: number, readonly minimumNumberOfCalls: number) {}
+
+  record(nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void {
+    this.roll(nowMillis)
+    const counts = this.counts ?? (this.counts = new Uint32Array(this.size * 4))
+    const durations = this.durations ?? (this.durations = new Float64Array(this.size))
+    const base = this.head * 4
+    counts[base]!++
+    this.calls++
+    if (failed) {
+      counts[base + 1]!++
+      this.failed++
+    }
+    if (slow) {
+      counts[base + 2]!++
+      this.slow++
+      if (failed) {
+        counts[base + 3]!++
+        this.slowFailed++
+      }
+    }
+    durations[this.head]! += durationMillis
+    this.totalDurationMillis += durationMillis
+  }
+
+  roll(nowMillis: number): void {
+    const second = Math.floor(nowMillis / 1000)
+    const passed = second - this.headEpochSecond
+    // A clock that stands still (or steps back) keeps recording into the current bucket.
+    if (passed <= 0) return
+    this.headEpochSecond = second
+    const counts = this.counts
+    const durations = this.durations
+    if (counts === undefined || durations === undefined) return
+    if (passed >= this.size) {
+      counts.fill(0)
+      durations.fill(0)
+      this.calls =
+        this.failed =
+        this.slow =
+        this.slowFailed =
+        this.totalDurationMillis =
+          0
+      return
+    }
+    for (let i = 0; i < passed; i++) {
+      this.head = this.head + 1 === this.size ? 0 : this.head + 1
+      const base = this.head * 4
+      this.calls -= counts[base]!
+      this.failed -= counts[base + 1]!
+      this.slow -= counts[base + 2]!
+      this.slowFailed -= counts[base + 3]!
+      this.totalDurationMillis -= durations[this.head]!
+      counts.fill(0, base, base + 4)
+      durations[this.head] = 0
+    }
+  }
+}
+
+/** `failed × 100 / calls`, or -1 while fewer than the minimum number of calls are buffered. */
+export const failureRate = (window: SlidingWindow): number =>
+  window.calls < window.minimumNumberOfCalls || window.calls === 0 ? -1 : (window.failed * 100) / window.calls
+
+/** `slow × 100 / calls`, or -1 while fewer than the minimum number of calls are buffered. */
+export const slowCallRate = (window: SlidingWindow): number =>
+  window.calls < window.minimumNumberOfCalls || window.calls === 0 ? -1 : (window.slow * 100) / window.calls

@@ -1,0 +1,114 @@
+/**
+ * Option decoding shared by every guard: Schema does the checking, this turns its issues into an
+ * `InvalidConfigError` that names each field, its value and the rule it breaks.
+ *
+ * @internal
+ */
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { InvalidConfigError } from "../InvalidConfigError.js"
+
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let current = input
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<PropertyKey, unknown>)[key]
+  }
+  return current
+}
+
+/** Decodes `input` with `schema`, reporting every issue at once. */
+export const decodeOptions = <A, I>(
+  schema: Schema.Schema<A, I>,
+  guard: string,
+  input: unknown
+): Effect.Effect<A, InvalidConfigError> => {
+  const result = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(input)
+  if (Either.isRight(result)) return Effect.succeed(result.right)
+  const name = valueAt(input, ["name"])
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left)
+    // An optional field's schema is a union with `undefined`; that branch's complaint is noise.
+    .filter((issue) => !issue.message.startsWith("Expected undefined"))
+    .map((issue) => ({
+      field: issue.path.map(String).join(".") || "(options)",
+      value: valueAt(input, issue.path),
+      rule: issue.message.startsWith("is unexpected") ? "is not a known option" : issue.message
+    }))
+  return Effect.fail(new InvalidConfigError({ guard, name: typeof name === "string" ? name : "<unnamed>", issues }))
+}
+
+const negative = /^\s*-/
+
+/**
+ * A `Duration.DurationInput` (a Duration, milliseconds as a number, or a string such as
+ * `"5 seconds"`), at least `min`. Negative inputs are refused rather than clamped to zero, which is
+ * what `Duration.decode` would silently do.
+ */
+export const DurationInput = (min: Duration.DurationInput = 0) =>
+  Schema.declare(isDurationInput, { message: () => durationExpected }).pipe(atLeast(min))
+
+/** Either a `Schedule` or a `DurationInput` of at least `min`, with one message for both. */
+export const DurationOrSchedule = <S extends Schedule.Schedule<any, any, any>>(min: Duration.DurationInput) =>
+  Schema.declare(
+    (u: unknown): u is Duration.DurationInput | S => Schedule.isSchedule(u) || isDurationInput(u),
+    { message: () => `${durationExpected}, or a Schedule` }
+  ).pipe(atLeast(min))
+
+const durationExpected = "expected a non-negative duration (a Duration, milliseconds, or a string such as \"5 seconds\")"
+
+const isDurationInput = (u: unknown): u is Duration.DurationInput =>
+  !(typeof u === "number" && !(u >= 0)) && !(typeof u === "string" && negative.test(u)) &&
+  Option.isSome(Duration.decodeUnknown(u))
+
+const atLeast = (min: Duration.DurationInput) => {
+  const minimum = Duration.decode(min)
+  return <A>(self: Schema.Schema<A>) =>
+    self.pipe(Schema.filter((u) =>
+      Schedule.isSchedule(u) ||
+      Duration.greaterThanOrEqualTo(Duration.decode(u as Duration.DurationInput), minimum) ||
+      `must be at least ${Duration.format(minimum)}`
+    ))
+}
+
+/** A number in (0, 100]. */
+export const Percentage = Schema.Number.pipe(
+  Schema.filter((n) => (n > 0 && n <= 100) || "must be a percentage in (0, 100]")
+)
+
+/** A whole number of at least `min`. */
+export const WholeNumber = (min: number) =>
+  Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= min) || `must be a whole number >= ${min}`))
+
+/** A function value (a predicate), checked only for being callable. */
+export const Predicate = Schema.declare((u: unknown): u is (value: never) => boolean => typeof u === "function", {
+  message: () => "expected a function"
+})
+
+/** A non-empty name. */
+export const Name = Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))
+
+/**
+ * Reads whichever of `fields` are present, under the current namespace, into a plain record; the
+ * Schema then checks them, so a bad value is reported with its field name like any other option.
+ */
+export const readFields = <K extends string>(
+  fields: Record<K, (name: string) => Config.Config<unknown>>
+): Config.Config<Partial<Record<K, unknown>>> => {
+  const optional: Record<string, Config.Config<Option.Option<unknown>>> = {}
+  for (const [key, read] of Object.entries<(name: string) => Config.Config<unknown>>(fields)) {
+    optional[key] = Config.option(read(key))
+  }
+  return Config.map(Config.all(optional), (values) => {
+    const present: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(values)) {
+      if (Option.isSome(value)) present[key] = value.value
+    }
+    return present as Partial<Record<K, unknown>>
+  })
+}
