@@ -59,6 +59,7 @@ import {
   type StateName,
   Success
 } from "./internal/circuitMachine.js"
+import { withoutStackTrace } from "./internal/errors.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -317,18 +318,6 @@ export interface CircuitBreaker<in E = unknown, in A = unknown> {
 const EVENT_BUFFER = 1024
 
 const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
-
-// Refusals are frequent while a breaker is open and their stack traces say nothing useful: skip them,
-// they cost more than the whole refusal.
-const withoutStackTrace = <T>(make: () => T): T => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return make()
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
 
 class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   readonly machine: CircuitMachine

@@ -60,7 +60,8 @@ export const DurationOrSchedule = <S extends Schedule.Schedule<any, any, any>>(m
     { message: () => `${durationExpected}, or a Schedule` }
   ).pipe(atLeast(min))
 
-const durationExpected = "expected a non-negative duration (a Duration, milliseconds, or a string such as \"5 seconds\")"
+const durationExpected =
+  "expected a non-negative duration (a Duration, milliseconds, or a string such as \"5 seconds\")"
 
 const isDurationInput = (u: unknown): u is Duration.DurationInput =>
   !(typeof u === "number" && !(u >= 0)) && !(typeof u === "string" && negative.test(u)) &&

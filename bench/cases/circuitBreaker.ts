@@ -1,0 +1,30 @@
+import { Effect } from "effect"
+import { CircuitBreaker } from "../../src/index.js"
+import { effectCase, inScope } from "../floor.js"
+
+const call = Effect.succeed(1)
+const failing = Effect.fail("boom")
+
+const countBreaker = inScope(CircuitBreaker.make({ name: "count", slidingWindowSize: 100, minimumNumberOfCalls: 100 }))
+const timeBreaker = inScope(
+  CircuitBreaker.make({
+    name: "time",
+    slidingWindowType: "TIME_BASED",
+    slidingWindowSize: 60,
+    minimumNumberOfCalls: 100
+  })
+)
+// Failing calls that are recorded but never trip: the minimum number of calls is never reached.
+const tolerant = inScope(
+  CircuitBreaker.make({ name: "tolerant", slidingWindowType: "TIME_BASED", minimumNumberOfCalls: 1e12 })
+)
+const open = inScope(CircuitBreaker.make({ name: "open", waitDurationInOpenState: "1 hour" }))
+Effect.runSync(open.transitionToOpen)
+
+/** Ratios are reported against the floor of the same outcome (`failure` in the name → failure floor). */
+export const cases = [
+  effectCase("breaker closed, count window, success", CircuitBreaker.withCircuitBreaker(call, countBreaker)),
+  effectCase("breaker closed, time window, success", CircuitBreaker.withCircuitBreaker(call, timeBreaker)),
+  effectCase("breaker closed, failure recorded", CircuitBreaker.withCircuitBreaker(failing, tolerant)),
+  effectCase("breaker open, refusal", CircuitBreaker.withCircuitBreaker(call, open))
+]
