@@ -173,7 +173,7 @@ export interface Metrics {
  * import { Effect } from "effect"
  * import { CircuitBreaker } from "breakwater"
  *
- * const fallback = <A, E, R>(self: Effect.Effect<A, E | CircuitBreaker.CallNotPermittedError, R>) =>
+ * const cached = (self: Effect.Effect<string, CircuitBreaker.CallNotPermittedError>) =>
  *   self.pipe(Effect.catchTag("CallNotPermittedError", (e) => Effect.succeed(`cached (${e.state})`)))
  * ```
  *

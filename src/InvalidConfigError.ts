@@ -8,6 +8,13 @@ import * as Data from "effect/Data"
 /**
  * One offending field: where it is, what it was, and the rule it breaks.
  *
+ * @example
+ * ```ts
+ * import type { ConfigIssue } from "breakwater"
+ *
+ * const describe = (issue: ConfigIssue) => `${issue.field}: ${issue.rule}`
+ * ```
+ *
  * @since 0.1.0
  */
 export interface ConfigIssue {

@@ -1,0 +1,110 @@
+/**
+ * Every ```ts example in the public modules' JSDoc must compile against the public API: the examples
+ * are extracted and type-checked in one TypeScript program, as a user would write them.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import ts from "typescript"
+import { describe, expect, it } from "vitest"
+
+const root = path.resolve(import.meta.dirname, "..")
+const publicModules = fs.readdirSync(path.join(root, "src"))
+  .filter((file) => file.endsWith(".ts"))
+  .map((file) => path.join(root, "src", file))
+
+interface Example {
+  readonly file: string
+  readonly source: string
+  readonly origin: string
+}
+
+const extract = (file: string): Array<Example> => {
+  const text = fs.readFileSync(file, "utf8")
+  const examples: Array<Example> = []
+  for (const comment of text.matchAll(/\/\*\*[\s\S]*?\*\//g)) {
+    const body = comment[0].split("\n").map((line) => line.replace(/^\s*\*( ?)/, "")).join("\n")
+    for (const block of body.matchAll(/```ts\n([\s\S]*?)```/g)) {
+      const line = text.slice(0, comment.index).split("\n").length
+      const name = `${path.basename(file, ".ts")}_${examples.length}.ts`
+      examples.push({
+        file: path.join(root, "test", "__doc_examples__", name),
+        source: block[1]!,
+        origin: `${path.relative(root, file)}:${line}`
+      })
+    }
+  }
+  return examples
+}
+
+/** The README's ```ts blocks are held to the same standard. */
+const readmeExamples = (): Array<Example> => {
+  const text = fs.readFileSync(path.join(root, "README.md"), "utf8")
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((block, i) => ({
+    file: path.join(root, "test", "__doc_examples__", `README_${i}.ts`),
+    source: block[1]!,
+    origin: `README.md:${text.slice(0, block.index).split("\n").length}`
+  }))
+}
+
+describe("JSDoc and README examples", () => {
+  const examples = [...publicModules.flatMap(extract), ...readmeExamples()]
+
+  it("every public export has a JSDoc with @since and an example", () => {
+    const missing: Array<string> = []
+    for (const file of publicModules.filter((f) => path.basename(f) !== "index.ts")) {
+      const text = fs.readFileSync(file, "utf8")
+      const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true)
+      for (const statement of source.statements) {
+        const exported = ts.canHaveModifiers(statement) &&
+          ts.getModifiers(statement)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+        if (!exported) continue
+        const names = ts.isVariableStatement(statement)
+          ? statement.declarationList.declarations.map((d) => d.name.getText(source))
+          : [(statement as ts.DeclarationStatement).name?.getText(source) ?? "(anonymous)"]
+        const docs = (ts.getLeadingCommentRanges(text, statement.pos) ?? [])
+          .map((range) => text.slice(range.pos, range.end))
+          .join("\n")
+        if (!docs.includes("```ts") || !docs.includes("@since")) {
+          missing.push(`${path.relative(root, file)}: ${names.join(", ")}`)
+        }
+      }
+    }
+    expect(missing).toEqual([])
+  })
+
+  it("every example compiles", () => {
+    const config = ts.getParsedCommandLineOfConfigFile(path.join(root, "tsconfig.json"), {}, {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: () => {}
+    })!
+    const options: ts.CompilerOptions = {
+      ...config.options,
+      noUnusedLocals: false,
+      noUnusedParameters: false,
+      noEmit: true
+    }
+    const byFile = new Map(examples.map((example) => [example.file, example]))
+    const host = ts.createCompilerHost(options)
+    const readFile = host.readFile.bind(host)
+    const fileExists = host.fileExists.bind(host)
+    const getSourceFile = host.getSourceFile.bind(host)
+    host.readFile = (file) => byFile.get(file)?.source ?? readFile(file)
+    host.fileExists = (file) => byFile.has(file) || fileExists(file)
+    host.getSourceFile = (file, language, onError, create) => {
+      const example = byFile.get(file)
+      return example === undefined
+        ? getSourceFile(file, language, onError, create)
+        : ts.createSourceFile(file, example.source, language, true)
+    }
+    const program = ts.createProgram([...byFile.keys()], options, host)
+    const problems = ts.getPreEmitDiagnostics(program)
+      .filter((d) => d.file !== undefined && byFile.has(d.file.fileName))
+      .map((d) => {
+        const example = byFile.get(d.file!.fileName)!
+        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
+        return `${example.origin} (example line ${line + 1}): ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`
+      })
+    expect(problems).toEqual([])
+    expect(examples.length).toBeGreaterThan(10)
+  }, 120_000)
+})

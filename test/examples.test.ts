@@ -1,0 +1,31 @@
+/**
+ * Every program under examples/ runs, and the README's usage example is one of them, verbatim.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+
+const root = path.resolve(import.meta.dirname, "..")
+const examples = fs.readdirSync(path.join(root, "examples")).filter((file) => file.endsWith(".ts"))
+
+describe("examples", () => {
+  it.each(examples)("%s runs to completion", async (file) => {
+    const module = await import(path.join(root, "examples", file)) as { program: Effect.Effect<unknown> }
+    await expect(Effect.runPromise(module.program)).resolves.toBeDefined()
+  })
+
+  it("the circuit breaker example opens and refuses fast", async () => {
+    const { program } = await import("../examples/circuit-breaker.js")
+    const result = await Effect.runPromise(program)
+    expect(result.state).toBe("Open")
+    expect(result.failureRate).toBe(100)
+    expect(result.answer).toMatch(/^refused fast: CircuitBreaker 'payments' is Open/)
+  })
+
+  it("the README's usage example is examples/circuit-breaker.ts, verbatim", () => {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+    const example = fs.readFileSync(path.join(root, "examples", "circuit-breaker.ts"), "utf8")
+    expect(readme).toContain("```ts\n" + example + "```")
+  })
+})
