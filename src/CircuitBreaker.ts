@@ -53,6 +53,7 @@ import {
   CircuitMachine,
   Failure,
   Ignored,
+  type MachineConfig,
   type MachineNotice,
   type Outcome,
   Refused,
@@ -291,7 +292,8 @@ export const Event = Data.taggedEnum<Event>()
  *
  * @since 0.1.0
  */
-export interface CircuitBreaker<in E = unknown, in A = unknown> {
+export interface CircuitBreaker<E = unknown, A = unknown> {
+  readonly kind: "CircuitBreaker"
   readonly name: string
   readonly state: Effect.Effect<State>
   /** The current state, then every state it moves to. */
@@ -311,41 +313,59 @@ export interface CircuitBreaker<in E = unknown, in A = unknown> {
   readonly transitionToMetricsOnly: Effect.Effect<void>
   /** A fresh Closed breaker (metrics and consecutive openings forgotten), then a `Reset` event. */
   readonly reset: Effect.Effect<void>
-  /** @internal phantom: the breaker only guards effects its predicates understand. */
-  readonly _predicates?: (error: E, value: A) => void
+  /**
+   * Changes options in place, keeping the state: thresholds apply from the next recorded call; a new
+   * window type or size replaces a Closed (or MetricsOnly) window at once, forgetting its calls, and
+   * otherwise applies from the next Closed period; open-wait and half-open settings apply from the next
+   * transition. Invalid changes fail with `InvalidConfigError` and change nothing.
+   */
+  readonly reconfigure: (changes: Omit<Options<E, A>, "name">) => Effect.Effect<void, InvalidConfigError>
 }
 
 const EVENT_BUFFER = 1024
 
 const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
 
+type ResolvedOptions = typeof OptionsSchema.Type
+
 class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
-  readonly machine: CircuitMachine
+  readonly kind = "CircuitBreaker"
   private subscribers = 0
   private timer: Fiber.RuntimeFiber<void> | undefined
   private timerToken = 0
   private scheduleState: unknown
   private lastScheduledWait = Duration.toMillis("60 seconds")
-  private readonly recordError: ((error: unknown) => boolean) | undefined
-  private readonly ignoreError: ((error: unknown) => boolean) | undefined
-  private readonly recordResult: ((value: unknown) => boolean) | undefined
-  private readonly waitSchedule: Schedule.Schedule<unknown, number> | undefined
+  private recordError: ((error: unknown) => boolean) | undefined
+  private ignoreError: ((error: unknown) => boolean) | undefined
+  private recordResult: ((value: unknown) => boolean) | undefined
+  private waitSchedule: Schedule.Schedule<unknown, number> | undefined
+  readonly machine: CircuitMachine
 
   constructor(
     readonly name: string,
-    readonly config: typeof OptionsSchema.Type,
+    private options: Options<E, A>,
+    public config: ResolvedOptions,
     private readonly clock: Clock.Clock,
     private readonly scope: Scope.Scope,
     private readonly pubsub: PubSub.PubSub<Event>
   ) {
+    this.machine = new CircuitMachine(this.settle(config))
+  }
+
+  /** Takes `config` for the shell's own settings and returns the core's. */
+  private settle(config: ResolvedOptions): MachineConfig {
+    this.config = config
     this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
     this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
     this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
     const wait = config.waitDurationInOpenState
-    this.waitSchedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
-    this.scheduleState = this.waitSchedule?.initial
-    const fixedWait = this.waitSchedule === undefined ? Duration.toMillis(wait as Duration.DurationInput) : 0
-    this.machine = new CircuitMachine({
+    const schedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
+    if (schedule !== this.waitSchedule) {
+      this.waitSchedule = schedule
+      this.scheduleState = schedule?.initial
+    }
+    const fixedWait = schedule === undefined ? Duration.toMillis(wait as Duration.DurationInput) : 0
+    return {
       failureRateThreshold: config.failureRateThreshold,
       slowCallRateThreshold: config.slowCallRateThreshold,
       slowCallDurationThresholdMillis: Duration.toMillis(config.slowCallDurationThreshold),
@@ -353,7 +373,17 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       slidingWindowSize: config.slidingWindowSize,
       minimumNumberOfCalls: config.minimumNumberOfCalls,
       permittedNumberOfCallsInHalfOpenState: config.permittedNumberOfCallsInHalfOpenState,
-      waitInOpenMillis: this.waitSchedule === undefined ? () => fixedWait : undefined
+      waitInOpenMillis: schedule === undefined ? () => fixedWait : undefined
+    }
+  }
+
+  reconfigure(changes: Omit<Options<E, A>, "name">): Effect.Effect<void, InvalidConfigError> {
+    return Effect.suspend(() => {
+      const options = { ...this.options, ...changes, name: this.name }
+      return Effect.map(decodeOptions(OptionsSchema, "CircuitBreaker", options), (config) => {
+        this.options = options
+        this.machine.reconfigure(this.settle(config))
+      })
     })
   }
 
@@ -708,7 +738,7 @@ export const make = <E = unknown, A = unknown>(
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
     const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
-    return new CircuitBreakerImpl<E, A>(config.name, config, clock, scope, pubsub)
+    return new CircuitBreakerImpl<E, A>(config.name, options, config, clock, scope, pubsub)
   })
 
 /**

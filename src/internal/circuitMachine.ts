@@ -71,8 +71,27 @@ export class CircuitMachine {
   outbox: Array<MachineNotice> = []
   private thresholdsReported = false
 
-  constructor(readonly config: MachineConfig) {
+  constructor(public config: MachineConfig) {
     this.window = this.freshWindow()
+  }
+
+  /**
+   * New settings, keeping the state. Thresholds apply from the next recorded call. A Closed or
+   * MetricsOnly window is replaced when its type or size changes (its calls are forgotten) and otherwise
+   * takes the new minimum; Open and HalfOpen keep their windows and the new settings apply from the
+   * next transition.
+   */
+  reconfigure(config: MachineConfig): void {
+    const previous = this.config
+    this.config = config
+    if (this.state !== "Closed" && this.state !== "MetricsOnly") return
+    if (
+      previous.slidingWindowType !== config.slidingWindowType || previous.slidingWindowSize !== config.slidingWindowSize
+    ) {
+      this.window = this.freshWindow()
+    } else {
+      this.window.setMinimumNumberOfCalls(config.minimumNumberOfCalls)
+    }
   }
 
   private freshWindow(): SlidingWindow {

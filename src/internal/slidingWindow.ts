@@ -23,6 +23,7 @@ export interface WindowTotals {
 export interface SlidingWindow extends WindowTotals {
   /** The number of calls below which rates are not computed (`-1`). */
   readonly minimumNumberOfCalls: number
+  setMinimumNumberOfCalls(minimum: number): void
   record(nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void
   /** Drops whatever has aged out by `nowMillis` (a no-op for a count window). */
   roll(nowMillis: number): void
@@ -38,14 +39,18 @@ export class CountWindow implements SlidingWindow {
   slow = 0
   slowFailed = 0
   totalDurationMillis = 0
-  readonly minimumNumberOfCalls: number
+  minimumNumberOfCalls = 0
   private outcomes: Uint8Array | undefined
   private durations: Float64Array | undefined
   private head = 0
 
   constructor(readonly size: number, minimumNumberOfCalls: number) {
+    this.setMinimumNumberOfCalls(minimumNumberOfCalls)
+  }
+
+  setMinimumNumberOfCalls(minimum: number): void {
     // Resilience4j caps the minimum at the window size: a window of 10 can never hold 100 calls.
-    this.minimumNumberOfCalls = Math.min(minimumNumberOfCalls, size)
+    this.minimumNumberOfCalls = Math.min(minimum, this.size)
   }
 
   record(_nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void {
@@ -86,7 +91,11 @@ export class TimeWindow implements SlidingWindow {
   private head = 0
   private headEpochSecond = Number.NEGATIVE_INFINITY
 
-  constructor(readonly size: number, readonly minimumNumberOfCalls: number) {}
+  constructor(readonly size: number, public minimumNumberOfCalls: number) {}
+
+  setMinimumNumberOfCalls(minimum: number): void {
+    this.minimumNumberOfCalls = minimum
+  }
 
   record(nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void {
     this.roll(nowMillis)
