@@ -292,7 +292,7 @@ export const Event = Data.taggedEnum<Event>()
  *
  * @since 0.1.0
  */
-export interface CircuitBreaker<E = unknown, A = unknown> {
+export interface CircuitBreaker<in E = unknown, in A = unknown> {
   readonly kind: "CircuitBreaker"
   readonly name: string
   readonly state: Effect.Effect<State>
@@ -319,7 +319,7 @@ export interface CircuitBreaker<E = unknown, A = unknown> {
    * otherwise applies from the next Closed period; open-wait and half-open settings apply from the next
    * transition. Invalid changes fail with `InvalidConfigError` and change nothing.
    */
-  readonly reconfigure: (changes: Omit<Options<E, A>, "name">) => Effect.Effect<void, InvalidConfigError>
+  reconfigure(changes: Omit<Options<E, A>, "name">): Effect.Effect<void, InvalidConfigError>
 }
 
 const EVENT_BUFFER = 1024
@@ -609,7 +609,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         machine.transitionTo(to, nowMillis(this.clock))
         return this.process(machine.drain())
       })
-      const timer = Effect.sleep(Duration.millis(Math.max(0, atMillis - nowMillis(this.clock)))).pipe(
+      const timer = this.clock.sleep(Duration.millis(Math.max(0, atMillis - nowMillis(this.clock)))).pipe(
         Effect.zipRight(Effect.uninterruptible(fire))
       )
       return Effect.zipRight(

@@ -24,3 +24,10 @@ export { type ConfigIssue, InvalidConfigError } from "./InvalidConfigError.js"
  * @since 0.1.0
  */
 export * as Policy from "./Policy.js"
+
+/**
+ * Named guards from named configurations, listed for monitoring and reconfigured at runtime.
+ *
+ * @since 0.1.0
+ */
+export * as Registry from "./Registry.js"

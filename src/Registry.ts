@@ -1,0 +1,353 @@
+/**
+ * Named guards built from named configurations, after Resilience4j's registries
+ * (`configs.default`, `configs.<name>`, `instances.<name>.baseConfig`): one place that creates every
+ * guard of a service, lists them for monitoring, and reconfigures them at runtime without replacing
+ * them.
+ *
+ * ## When to use
+ * In an application with more than a couple of guards, or whose guard settings live in configuration
+ * (environment, JSON) and must change without a restart.
+ *
+ * ## Gotchas
+ * - A guard's options resolve as: `configs.default`, then the instance's `baseConfig` (when given),
+ *   then the instance's own keys, then the options given in code (predicates, schedules), then `name`.
+ * - `reload` keeps every live guard and its state where the change allows (see each guard's
+ *   `reconfigure`); a guard whose new options are invalid keeps its old ones, and `reload` fails with
+ *   the `InvalidConfigError`s of every such guard.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make({
+ *       circuitBreaker: {
+ *         configs: { default: { failureRateThreshold: 50 }, critical: { failureRateThreshold: 20 } },
+ *         instances: { payments: { baseConfig: "critical", waitDurationInOpenState: "10 seconds" } }
+ *       }
+ *     })
+ *     const payments = yield* registry.circuitBreaker("payments")
+ *     return (yield* registry.guards).map((guard) => `${guard.kind}/${guard.name}`) // ["CircuitBreaker/payments"]
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as CircuitBreaker from "./CircuitBreaker.js"
+import { configFields as circuitBreakerFields } from "./internal/circuitBreakerConfig.js"
+import { readFields } from "./internal/validation.js"
+import { InvalidConfigError } from "./InvalidConfigError.js"
+
+/**
+ * One kind's named configurations and instances. `configs.default` applies to every instance.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker, Registry } from "breakwater"
+ *
+ * const breakers: Registry.KindSpec<CircuitBreaker.Options> = {
+ *   configs: { default: { slidingWindowSize: 50 } },
+ *   instances: { inventory: { minimumNumberOfCalls: 10 } }
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface KindSpec<O extends { readonly name: string }> {
+  readonly configs?: Readonly<Record<string, Partial<Omit<O, "name">>>>
+  readonly instances?: Readonly<Record<string, Partial<Omit<O, "name">> & { readonly baseConfig?: string }>>
+}
+
+/**
+ * The registry's configuration: one {@link KindSpec} per kind of guard.
+ *
+ * @example
+ * ```ts
+ * import type { Registry } from "breakwater"
+ *
+ * const spec: Registry.Spec = { circuitBreaker: { configs: { default: { failureRateThreshold: 30 } } } }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Spec {
+  readonly circuitBreaker?: KindSpec<CircuitBreaker.Options<any, any>>
+}
+
+/**
+ * Any guard a registry holds; `kind` tells which.
+ *
+ * @example
+ * ```ts
+ * import type { Registry } from "breakwater"
+ *
+ * const label = (guard: Registry.Guard) => `${guard.kind} ${guard.name}`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Guard = CircuitBreaker.CircuitBreaker<any, any>
+
+/**
+ * The registry's kinds of guard, by their key in {@link Spec}.
+ *
+ * @example
+ * ```ts
+ * import type { Registry } from "breakwater"
+ *
+ * const kind: Registry.Kind = "circuitBreaker"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Kind = keyof Spec
+
+interface KindDescriptor {
+  readonly guard: string
+  readonly make: (options: any) => Effect.Effect<Guard, InvalidConfigError, Scope.Scope>
+  readonly fields: Record<string, (name: string) => Config.Config<unknown>>
+}
+
+const kinds: Record<Kind, KindDescriptor> = {
+  circuitBreaker: { guard: "CircuitBreaker", make: CircuitBreaker.make, fields: circuitBreakerFields }
+}
+
+/**
+ * A running registry. See the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Registry } from "breakwater"
+ *
+ * const tighten = (registry: Registry.Registry) =>
+ *   registry.reload({ circuitBreaker: { configs: { default: { failureRateThreshold: 25 } } } })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Registry {
+  /** The breaker named `name`, created on first use; `code` adds what configuration cannot carry. */
+  readonly circuitBreaker: <E = unknown, A = unknown>(
+    name: string,
+    code?: Omit<CircuitBreaker.Options<E, A>, "name">
+  ) => Effect.Effect<CircuitBreaker.CircuitBreaker<E, A>, InvalidConfigError>
+  /** Every live guard, in creation order. */
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>>
+  /** The current configuration. */
+  readonly spec: Effect.Effect<Spec>
+  /** Takes a new configuration and reconfigures every live guard in place. */
+  readonly reload: (spec: Spec) => Effect.Effect<void, InvalidConfigError>
+  /** Reads a new configuration (see {@link config}) and reloads it. */
+  readonly reloadFrom: (
+    config: Config.Config<Spec>
+  ) => Effect.Effect<void, InvalidConfigError | ConfigError.ConfigError>
+}
+
+interface Entry {
+  readonly kind: Kind
+  readonly guard: Guard
+  readonly code: object
+}
+
+const resolve = (spec: Spec, kind: Kind, name: string): Either<Record<string, unknown>> => {
+  const kindSpec = spec[kind] ?? {}
+  const { baseConfig, ...own } = kindSpec.instances?.[name] ?? {}
+  const base = baseConfig === undefined ? {} : kindSpec.configs?.[baseConfig]
+  if (base === undefined) {
+    return {
+      error: new InvalidConfigError({
+        guard: kinds[kind].guard,
+        name,
+        issues: [{
+          field: `${kind}.instances.${name}.baseConfig`,
+          value: baseConfig,
+          rule: `names no configuration (known: ${Object.keys(kindSpec.configs ?? {}).join(", ") || "none"})`
+        }]
+      })
+    }
+  }
+  return { value: { ...kindSpec.configs?.["default"], ...base, ...own } }
+}
+
+type Either<A> = { readonly value: A; readonly error?: never } | { readonly error: InvalidConfigError }
+
+class RegistryImpl implements Registry {
+  private readonly entries = new Map<string, Entry>()
+  private readonly lock = Effect.unsafeMakeSemaphore(1)
+
+  constructor(private current: Spec, private readonly scope: Scope.Scope) {}
+
+  private get(kind: Kind, name: string, code: object): Effect.Effect<Guard, InvalidConfigError> {
+    const key = `${kind}/${name}`
+    return Effect.suspend(() => {
+      const existing = this.entries.get(key)
+      if (existing !== undefined) return Effect.succeed(existing.guard)
+      return this.lock.withPermits(1)(Effect.suspend(() => {
+        const raced = this.entries.get(key)
+        if (raced !== undefined) return Effect.succeed(raced.guard)
+        const resolved = resolve(this.current, kind, name)
+        if (resolved.error !== undefined) return Effect.fail(resolved.error)
+        return kinds[kind].make({ ...resolved.value, ...code, name }).pipe(
+          Scope.extend(this.scope),
+          Effect.tap((guard) => Effect.sync(() => this.entries.set(key, { kind, guard, code })))
+        )
+      }))
+    })
+  }
+
+  readonly circuitBreaker = <E = unknown, A = unknown>(
+    name: string,
+    code: Omit<CircuitBreaker.Options<E, A>, "name"> = {}
+  ) => this.get("circuitBreaker", name, code) as Effect.Effect<CircuitBreaker.CircuitBreaker<E, A>, InvalidConfigError>
+
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() =>
+    Array.from(this.entries.values(), (entry) => entry.guard)
+  )
+
+  readonly spec: Effect.Effect<Spec> = Effect.sync(() => this.current)
+
+  readonly reload = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
+    this.lock.withPermits(1)(Effect.suspend(() => {
+      this.current = spec
+      const failures: Array<InvalidConfigError> = []
+      return Effect.forEach(this.entries.values(), (entry) => {
+        const resolved = resolve(spec, entry.kind, entry.guard.name)
+        if (resolved.error !== undefined) return Effect.sync(() => failures.push(resolved.error))
+        return entry.guard.reconfigure({ ...resolved.value, ...entry.code }).pipe(
+          Effect.catchAll((error) => Effect.sync(() => failures.push(error)))
+        )
+      }, { discard: true }).pipe(
+        Effect.zipRight(Effect.suspend(() => failures.length === 0 ? Effect.void : Effect.fail(merge(failures))))
+      )
+    }))
+
+  readonly reloadFrom = (config: Config.Config<Spec>) => Effect.flatMap(config, this.reload)
+}
+
+const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError =>
+  failures.length === 1 ? failures[0]! : new InvalidConfigError({
+    guard: "Registry",
+    name: failures.map((f) => `${f.guard}/${f.name}`).join(", "),
+    issues: failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.name}.${issue.field}` })))
+  })
+
+/**
+ * Creates a registry; its guards live in the surrounding `Scope`. Instances are created on first use.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { minimumNumberOfCalls: 10 } } } })
+ *     const breaker = yield* registry.circuitBreaker("search")
+ *     return yield* breaker.state
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (spec: Spec = {}): Effect.Effect<Registry, never, Scope.Scope> =>
+  Effect.map(Effect.scope, (scope) => new RegistryImpl(spec, scope))
+
+/**
+ * The registry as a service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Registry } from "breakwater"
+ *
+ * const listGuards = Effect.flatMap(Registry.Registry, (registry) => registry.guards)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Registry = Context.GenericTag<Registry>("breakwater/Registry")
+
+/**
+ * A Layer providing {@link Registry} built from `spec`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "breakwater"
+ *
+ * const RegistryLive = Registry.layer({ circuitBreaker: { configs: { default: { failureRateThreshold: 40 } } } })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (spec: Spec = {}): Layer.Layer<Registry> => Layer.scoped(Registry, make(spec))
+
+const kindConfig = (descriptor: KindDescriptor) => {
+  const fields = readFields(descriptor.fields)
+  const instanceFields = Config.all([fields, Config.option(Config.string("baseConfig"))]).pipe(
+    Config.map(([values, baseConfig]) =>
+      Option.isSome(baseConfig) ? { ...values, baseConfig: baseConfig.value } : values
+    )
+  )
+  const record = <A>(map: Option.Option<HashMap.HashMap<string, A>>) =>
+    Object.fromEntries(Option.match(map, { onNone: () => [], onSome: (m) => Array.from(m) }))
+  return Config.all({
+    configs: Config.option(Config.hashMap(fields, "configs")),
+    instances: Config.option(Config.hashMap(instanceFields, "instances"))
+  }).pipe(Config.map(({ configs, instances }) => ({ configs: record(configs), instances: record(instances) })))
+}
+
+/**
+ * Reads a {@link Spec} through `effect/Config`: keys such as
+ * `circuitBreaker.configs.default.failureRateThreshold` and
+ * `circuitBreaker.instances.payments.baseConfig`, under the optional namespace `root`. Values are
+ * checked when guards are created or reloaded, by each guard's Schema.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Registry } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({
+ *   resilience: { circuitBreaker: { configs: { default: { failureRateThreshold: 30 } } } }
+ * })
+ * const spec = Effect.withConfigProvider(Registry.config("resilience"), provider)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (root?: string): Config.Config<Spec> => {
+  const spec = Config.all(
+    Object.fromEntries(
+      Object.entries(kinds).map(([kind, descriptor]) => [kind, Config.nested(kindConfig(descriptor), kind)])
+    )
+  ) as Config.Config<Spec>
+  return root === undefined ? spec : Config.nested(spec, root)
+}
+
+/**
+ * Like {@link layer}, with the configuration read through `effect/Config` (see {@link config}).
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "breakwater"
+ *
+ * const RegistryLive = Registry.layerConfig(Registry.config("resilience"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (config: Config.Config<Spec>): Layer.Layer<Registry, ConfigError.ConfigError> =>
+  Layer.scoped(Registry, Effect.flatMap(config, make))

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "@effect/vitest"
+import { CircuitBreaker, Registry } from "breakwater"
+import { ConfigProvider, Effect, Exit, Layer } from "effect"
+
+const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number) =>
+  Effect.forEach(
+    Array.from({ length: n }),
+    () => Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.fail("boom"), breaker)),
+    { discard: true }
+  )
+
+describe("Registry", () => {
+  it.scoped("resolves default, then baseConfig, then instance keys, then code, then name", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({
+        circuitBreaker: {
+          configs: {
+            default: { failureRateThreshold: 50, slidingWindowSize: 20, minimumNumberOfCalls: 20 },
+            strict: { failureRateThreshold: 10, minimumNumberOfCalls: 4 }
+          },
+          instances: { payments: { baseConfig: "strict", slidingWindowSize: 4 } }
+        }
+      })
+      const payments = yield* registry.circuitBreaker("payments", { recordError: (e) => e === "boom" })
+      const search = yield* registry.circuitBreaker("search")
+      // payments: window 4 (instance), min 4 and 10% (strict): one failure in four trips it.
+      yield* Effect.forEach([1, 2, 3], () => CircuitBreaker.withCircuitBreaker(Effect.void, payments))
+      yield* failTimes(payments, 1)
+      expect(yield* payments.state).toBe("Open")
+      // search: defaults only (20 calls needed).
+      yield* failTimes(search, 19)
+      expect(yield* search.state).toBe("Closed")
+      expect((yield* search.metrics).failureRate).toBe(-1)
+    }))
+
+  it.scoped("returns the same instance for the same name and lists every live guard", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const a = yield* registry.circuitBreaker("a")
+      const again = yield* registry.circuitBreaker("a")
+      yield* registry.circuitBreaker("b")
+      expect(again).toBe(a)
+      expect((yield* registry.guards).map((g) => `${g.kind}/${g.name}`)).toEqual([
+        "CircuitBreaker/a",
+        "CircuitBreaker/b"
+      ])
+    }))
+
+  it.scoped("creates one instance when many fibers ask for a name at once", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const breakers = yield* Effect.all(Array.from({ length: 50 }, () => registry.circuitBreaker("shared")), {
+        concurrency: "unbounded"
+      })
+      expect(new Set(breakers).size).toBe(1)
+      expect((yield* registry.guards).length).toBe(1)
+    }))
+
+  it.scoped("an unknown baseConfig is an InvalidConfigError naming the field", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({ circuitBreaker: { instances: { x: { baseConfig: "nope" } } } })
+      const exit = yield* Effect.exit(registry.circuitBreaker("x"))
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+        expect(exit.cause.error.issues[0]?.field).toBe("circuitBreaker.instances.x.baseConfig")
+        expect(exit.cause.error.issues[0]?.value).toBe("nope")
+      }
+    }))
+
+  it.scoped("invalid configured values fail creation with the guard's InvalidConfigError", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { failureRateThreshold: 0 } } } })
+      const exit = yield* Effect.exit(registry.circuitBreaker("x"))
+      expect(exit._tag).toBe("Failure")
+      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+        expect(exit.cause.error.issues.map((i) => i.field)).toEqual(["failureRateThreshold"])
+      }
+      expect((yield* registry.guards).length).toBe(0)
+    }))
+
+  it.scoped("reload reconfigures live guards in place, keeping their state", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({
+        circuitBreaker: { configs: { default: { slidingWindowSize: 10, minimumNumberOfCalls: 10 } } }
+      })
+      const breaker = yield* registry.circuitBreaker("inventory")
+      yield* failTimes(breaker, 3)
+      yield* Effect.forEach([1, 2, 3, 4, 5, 6], () => CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
+      expect((yield* breaker.metrics).numberOfBufferedCalls).toBe(9)
+      // Lower the minimum: the nine buffered calls are kept and the next call trips at 30% >= 25%.
+      yield* registry.reload({
+        circuitBreaker: {
+          configs: { default: { slidingWindowSize: 10, minimumNumberOfCalls: 5, failureRateThreshold: 25 } }
+        }
+      })
+      expect(yield* registry.circuitBreaker("inventory")).toBe(breaker)
+      expect((yield* breaker.metrics).numberOfBufferedCalls).toBe(9)
+      yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
+      expect(yield* breaker.state).toBe("Open")
+      expect((yield* registry.spec).circuitBreaker?.configs?.["default"]?.failureRateThreshold).toBe(25)
+    }))
+
+  it.scoped("a reload with invalid values fails, naming the guard and field, and changes nothing", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { minimumNumberOfCalls: 2 } } } })
+      const breaker = yield* registry.circuitBreaker("inventory")
+      const exit = yield* Effect.exit(
+        registry.reload({
+          circuitBreaker: { configs: { default: { minimumNumberOfCalls: 2, failureRateThreshold: 300 } } }
+        })
+      )
+      expect(exit._tag).toBe("Failure")
+      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+        expect(exit.cause.error.name).toBe("inventory")
+        expect(exit.cause.error.issues.map((i) => [i.field, i.value])).toEqual([["failureRateThreshold", 300]])
+      }
+      yield* failTimes(breaker, 2)
+      expect(yield* breaker.state).toBe("Open") // still the old 50% threshold and minimum of 2
+    }))
+
+  it.effect("reads its spec through effect/Config and reloads from it", () =>
+    Effect.gen(function*() {
+      const first = ConfigProvider.fromJson({
+        resilience: {
+          circuitBreaker: {
+            configs: { default: { failureRateThreshold: 40, slidingWindowSize: 5 } },
+            instances: { payments: { minimumNumberOfCalls: 5, waitDurationInOpenState: "10 seconds" } }
+          }
+        }
+      })
+      const spec = yield* Effect.withConfigProvider(Registry.config("resilience"), first)
+      expect(spec.circuitBreaker?.configs?.["default"]).toEqual({ failureRateThreshold: 40, slidingWindowSize: 5 })
+      expect(spec.circuitBreaker?.instances?.["payments"]).toEqual({
+        minimumNumberOfCalls: 5,
+        waitDurationInOpenState: "10 seconds"
+      })
+
+      yield* Effect.scoped(Effect.gen(function*() {
+        const registry = yield* Registry.make(spec)
+        const payments = yield* registry.circuitBreaker("payments")
+        const second = ConfigProvider.fromMap(
+          new Map([
+            ["resilience.circuitBreaker.configs.default.failureRateThreshold", "20"],
+            ["resilience.circuitBreaker.instances.payments.minimumNumberOfCalls", "1"]
+          ])
+        )
+        yield* Effect.withConfigProvider(registry.reloadFrom(Registry.config("resilience")), second)
+        yield* failTimes(payments, 1)
+        expect(yield* payments.state).toBe("Open")
+      }))
+    }))
+
+  it.effect("is available as a Layer, from code or from Config", () =>
+    Effect.gen(function*() {
+      const names = Effect.gen(function*() {
+        const registry = yield* Registry.Registry
+        yield* registry.circuitBreaker("one")
+        return (yield* registry.guards).map((g) => g.name)
+      })
+      expect(yield* Effect.provide(names, Registry.layer())).toEqual(["one"])
+      const fromConfig = Registry.layerConfig(Registry.config()).pipe(
+        Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({})))
+      )
+      expect(yield* Effect.provide(names, fromConfig)).toEqual(["one"])
+    }))
+})
