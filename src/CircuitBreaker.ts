@@ -435,7 +435,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const end = nowMillis(this.clock)
         const rejected = this.recordResult !== undefined && this.recordResult(value)
         this.machine.onResult(generation, end, end - start, rejected ? Failure : Success)
-        if (this.subscribers > 0) {
+        if (this.subscribers > 0 && this.publishesCallEvents()) {
           this.pubsub.unsafeOffer(
             rejected
               ? Event.Error({
