@@ -542,7 +542,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       case "SlowCallRateExceeded":
         return this.publish(Event.SlowCallRateExceeded({ breakerName, at, slowCallRate: notice.rate }))
       case "StateTransition":
-        return Effect.zipRight(
+        return notice.internal ? this.enter(notice.to, notice.generation, at) : Effect.zipRight(
           this.publish(Event.StateTransition({ breakerName, at, from: notice.from, to: notice.to })),
           this.enter(notice.to, notice.generation, at)
         )
@@ -550,13 +550,15 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   private publish(event: Event): Effect.Effect<void> {
-    if (this.pubsub.unsafeOffer(event)) return Effect.void
-    // Full: publish again with the sliding strategy (drops the oldest). Shut down: the breaker's scope
-    // has closed and nobody can be listening.
-    return Effect.flatMap(
-      PubSub.isShutdown(this.pubsub),
-      (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
-    )
+    return Effect.suspend(() => {
+      if (this.pubsub.unsafeOffer(event)) return Effect.void
+      // Full: publish again with the sliding strategy (drops the oldest). Shut down: the breaker's scope
+      // has closed and nobody can be listening.
+      return Effect.flatMap(
+        PubSub.isShutdown(this.pubsub),
+        (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
+      )
+    })
   }
 
   private enter(state: State, generation: number, at: number): Effect.Effect<void> {
@@ -587,15 +589,14 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   private openUntil(generation: number, at: number): Effect.Effect<number> {
     const machine = this.machine
     const schedule = this.waitSchedule
-    if (!Number.isNaN(machine.openUntilMillis) || schedule === undefined || machine.generation !== generation) {
-      return Effect.succeed(machine.openUntilMillis)
-    }
+    if (schedule === undefined || machine.generation !== generation) return Effect.succeed(machine.openUntilMillis)
+    // The schedule steps once per consecutive opening, even when a manual transition set its own wait.
     return Effect.map(schedule.step(at, machine.attempts, this.scheduleState), ([state, _out, decision]) => {
       this.scheduleState = state
       if (decision._tag === "Continue") {
         this.lastScheduledWait = Math.max(0, ScheduleIntervals.start(decision.intervals) - at)
       }
-      return at + this.lastScheduledWait
+      return Number.isNaN(machine.openUntilMillis) ? at + this.lastScheduledWait : machine.openUntilMillis
     })
   }
 
@@ -614,7 +615,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       )
       return Effect.zipRight(
         this.stopTimerKeepingToken(),
-        Effect.map(Effect.forkIn(timer, this.scope), (fiber) => {
+        // Transitions run uninterruptibly; the timer they start must stay interruptible.
+        Effect.map(Effect.forkIn(Effect.interruptible(timer), this.scope), (fiber) => {
           if (this.timerToken === token) this.timer = fiber
         })
       )

@@ -8,7 +8,16 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { DurationInput, DurationOrSchedule, Name, Percentage, Predicate, WholeNumber } from "./validation.js"
+import {
+  durationConfig,
+  DurationInput,
+  DurationOrSchedule,
+  Name,
+  OneOf,
+  Percentage,
+  Predicate,
+  WholeNumber
+} from "./validation.js"
 
 /** Bounds what one breaker may allocate for its window, so a typo cannot exhaust memory. */
 export const MAX_WINDOW_SIZE = 1_000_000
@@ -26,12 +35,12 @@ export const OptionsSchema = Schema.Struct({
   failureRateThreshold: fallback(Percentage, () => 50),
   slowCallRateThreshold: fallback(Percentage, () => 100),
   slowCallDurationThreshold: fallback(DurationInput(Duration.nanos(1n)), (): Duration.DurationInput => "60 seconds"),
-  slidingWindowType: fallback(Schema.Literal("COUNT_BASED", "TIME_BASED"), () => "COUNT_BASED" as const),
+  slidingWindowType: fallback(OneOf("COUNT_BASED", "TIME_BASED"), () => "COUNT_BASED" as const),
   slidingWindowSize: fallback(WindowSize, () => 100),
   minimumNumberOfCalls: fallback(WholeNumber(1), () => 100),
   permittedNumberOfCallsInHalfOpenState: fallback(WindowSize, () => 10),
   maxWaitDurationInHalfOpenState: fallback(DurationInput(0), () => 0),
-  transitionToStateAfterWaitDuration: fallback(Schema.Literal("Open", "Closed"), () => "Open" as const),
+  transitionToStateAfterWaitDuration: fallback(OneOf("Open", "Closed"), () => "Open" as const),
   waitDurationInOpenState: fallback(
     DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.millis(1)),
     (): Duration.DurationInput => "60 seconds"
@@ -46,13 +55,13 @@ export const OptionsSchema = Schema.Struct({
 export const configFields = {
   failureRateThreshold: Config.number,
   slowCallRateThreshold: Config.number,
-  slowCallDurationThreshold: Config.string,
+  slowCallDurationThreshold: durationConfig,
   slidingWindowType: Config.string,
   slidingWindowSize: Config.number,
   minimumNumberOfCalls: Config.number,
   permittedNumberOfCallsInHalfOpenState: Config.number,
-  maxWaitDurationInHalfOpenState: Config.string,
+  maxWaitDurationInHalfOpenState: durationConfig,
   transitionToStateAfterWaitDuration: Config.string,
-  waitDurationInOpenState: Config.string,
+  waitDurationInOpenState: durationConfig,
   automaticTransitionFromOpenToHalfOpenEnabled: Config.boolean
 } as const

@@ -35,7 +35,14 @@ export interface MachineConfig {
 
 /** What the shell must publish, in order. */
 export type MachineNotice =
-  | { readonly _tag: "StateTransition"; readonly from: StateName; readonly to: StateName; readonly generation: number }
+  | {
+    readonly _tag: "StateTransition"
+    readonly from: StateName
+    readonly to: StateName
+    readonly generation: number
+    /** Open → Open with a new wait: the shell re-arms its timers but publishes no transition. */
+    readonly internal: boolean
+  }
   | { readonly _tag: "FailureRateExceeded"; readonly rate: number }
   | { readonly _tag: "SlowCallRateExceeded"; readonly rate: number }
 
@@ -196,12 +203,15 @@ export class CircuitMachine {
 
   /**
    * A manual transition. Returns false for the illegal ones (Closed → HalfOpen, MetricsOnly → Open or
-   * HalfOpen); a transition to the current state does nothing. `openUntilMillis` overrides the wait
-   * of a transition to Open.
+   * HalfOpen); a transition to the current state does nothing, except that an explicit wait
+   * (`openUntilMillis`) given to an Open breaker starts a new Open period with that wait, as
+   * Resilience4j's `transitionToOpenStateFor` does.
    */
   transitionTo(to: StateName, nowMillis: number, openUntilMillis?: number): boolean {
     if (!legal(this.state, to)) return false
-    if (this.state !== to) this.enter(to, nowMillis, openUntilMillis)
+    if (this.state !== to || (to === "Open" && openUntilMillis !== undefined)) {
+      this.enter(to, nowMillis, openUntilMillis)
+    }
     return true
   }
 
@@ -254,6 +264,6 @@ export class CircuitMachine {
         this.numberOfNotPermittedCalls = 0
         this.attempts = 0
     }
-    this.outbox.push({ _tag: "StateTransition", from, to, generation: this.generation })
+    this.outbox.push({ _tag: "StateTransition", from, to, generation: this.generation, internal: from === to })
   }
 }

@@ -91,6 +91,22 @@ export const Predicate = Schema.declare((u: unknown): u is (value: never) => boo
   message: () => "expected a function"
 })
 
+/** One of `values`, with one message naming them all. */
+export const OneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
+  Schema.declare((u: unknown): u is L[number] => typeof u === "string" && values.includes(u), {
+    message: () => `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}`
+  })
+
+/**
+ * Reads a duration from configuration: a string such as `"5 seconds"`, or a plain number of
+ * milliseconds (JSON `3000`, environment `"3000"`), as `make` accepts.
+ */
+export const durationConfig = (name: string): Config.Config<Duration.DurationInput> =>
+  Config.map(
+    Config.string(name),
+    (text) => (/^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text) as Duration.DurationInput
+  )
+
 /** A non-empty name. */
 export const Name = Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))
 
