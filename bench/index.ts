@@ -6,11 +6,13 @@
  * only if a case crashes. BENCH_ROUNDS and BENCH_SLICE_MS trade precision for time.
  */
 import * as os from "node:os"
+import { cases as bulkhead } from "./cases/bulkhead.js"
 import { cases as circuitBreaker } from "./cases/circuitBreaker.js"
+import { cases as timeLimiter } from "./cases/timeLimiter.js"
 import { baselines, floorBookkeeping } from "./floor.js"
 import { measure } from "./harness.js"
 
-const results = measure([...baselines, ...circuitBreaker], {
+const results = measure([...baselines, ...circuitBreaker, ...bulkhead, ...timeLimiter], {
   rounds: Number(process.env.BENCH_ROUNDS ?? 15),
   sliceMs: Number(process.env.BENCH_SLICE_MS ?? 40)
 })

@@ -12,6 +12,20 @@
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
+ * Bulkhead: bounded concurrency with fair FIFO waiting.
+ *
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
+ * Time limiter: a typed timeout that interrupts or detaches the call.
+ *
+ * @since 0.1.0
+ */
+export * as TimeLimiter from "./TimeLimiter.js"
+
+/**
  * The error every guard fails with on bad options.
  *
  * @since 0.1.0

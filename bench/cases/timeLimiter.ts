@@ -1,0 +1,15 @@
+import { Effect } from "effect"
+import { TimeLimiter } from "../../src/index.js"
+import { effectCase, inScope } from "../floor.js"
+
+const call = Effect.succeed(1)
+
+const limiter = inScope(TimeLimiter.make({ name: "limited", timeoutDuration: "1 minute" }))
+const detaching = inScope(
+  TimeLimiter.make({ name: "detaching", timeoutDuration: "1 minute", cancelRunningCall: false })
+)
+
+export const cases = [
+  effectCase("time limiter, success", TimeLimiter.withTimeLimiter(call, limiter)),
+  effectCase("time limiter (no cancel), success", TimeLimiter.withTimeLimiter(call, detaching))
+]

@@ -1,0 +1,435 @@
+/**
+ * A time limiter with Resilience4j's semantics: a call that has not finished within `timeoutDuration`
+ * fails with `TimeoutExceededError`, and is either interrupted (`cancelRunningCall: true`, the
+ * default) or left to finish in the background.
+ *
+ * ## When to use
+ * Around calls whose latency you cannot bound otherwise (a dependency without its own timeout, a
+ * query that can hang): the caller gets an answer, a typed error, in bounded time.
+ *
+ * ## Gotchas
+ * - With `cancelRunningCall: true` the error is returned once the call has been interrupted, so its
+ *   finalizers have run; an uninterruptible call therefore delays the error until it ends.
+ * - With `cancelRunningCall: false` the call keeps running, disconnected from the caller, until it
+ *   ends or the limiter's `Scope` closes; its result is dropped. Interrupting the caller before the
+ *   timeout still interrupts the call.
+ * - The call runs in a child fiber (that is what lets the caller stop waiting), so a time limiter costs
+ *   a fork per call; it is not a free wrapper like the bulkhead or the breaker.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const fetchQuote = Effect.succeed(42).pipe(Effect.delay("200 millis"))
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const limiter = yield* TimeLimiter.make({ name: "quotes", timeoutDuration: "1 second" })
+ *     return yield* fetchQuote.pipe(TimeLimiter.withTimeLimiter(limiter))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { withoutStackTrace } from "./internal/errors.js"
+import { ChangesSchema, configFields, OptionsSchema } from "./internal/timeLimiterConfig.js"
+import { decodeOptions, readFields } from "./internal/validation.js"
+import type { InvalidConfigError } from "./InvalidConfigError.js"
+import type { Policy } from "./Policy.js"
+
+/**
+ * The time limiter's options, with Resilience4j's names and defaults. Durations accept any
+ * `Duration.DurationInput` (`"2 seconds"`, `Duration.millis(500)`, or millis).
+ *
+ * @example
+ * ```ts
+ * import type { TimeLimiter } from "breakwater"
+ *
+ * const options: TimeLimiter.Options = { name: "search", timeoutDuration: "750 millis", cancelRunningCall: false }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly name: string
+  /** How long a call may take, at least 1 ms. Default 1 second. */
+  readonly timeoutDuration?: Duration.DurationInput
+  /** Interrupt a call that timed out (default `true`), or let it finish in the background. */
+  readonly cancelRunningCall?: boolean
+}
+
+/**
+ * New settings for a running time limiter (see `reconfigure`); absent fields stay as they are.
+ *
+ * @example
+ * ```ts
+ * import type { TimeLimiter } from "breakwater"
+ *
+ * const patient: TimeLimiter.Changes = { timeoutDuration: "5 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Changes = Omit<Options, "name">
+
+/**
+ * A call did not finish within the limit. `retryAfter` is always `Option.none()`; it is there because
+ * every refusal carries one.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const orDefault = <E, R>(self: Effect.Effect<number, E | TimeLimiter.TimeoutExceededError, R>) =>
+ *   self.pipe(Effect.catchTag("TimeoutExceededError", () => Effect.succeed(0)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class TimeoutExceededError extends Data.TaggedError("TimeoutExceededError")<{
+  readonly timeLimiterName: string
+  readonly timeout: Duration.Duration
+  readonly retryAfter: Option.Option<Duration.Duration>
+}> {
+  override get message(): string {
+    return `TimeLimiter '${this.timeLimiterName}' recorded a timeout exception: the call did not finish within ${
+      Duration.format(this.timeout)
+    }`
+  }
+}
+
+/**
+ * What a time limiter reports about each call it guards; each event carries the limiter's name, the
+ * `Clock` time in epoch millis and how long the caller waited. An interrupted caller reports nothing.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const logTimeouts = (limiter: TimeLimiter.TimeLimiter) =>
+ *   limiter.events.pipe(
+ *     Stream.filter(TimeLimiter.Event.$is("Timeout")),
+ *     Stream.runForEach((e) => Effect.logWarning(`${e.timeLimiterName} timed out`))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Event = Data.TaggedEnum<{
+  Success: { readonly timeLimiterName: string; readonly at: number; readonly duration: Duration.Duration }
+  Error: {
+    readonly timeLimiterName: string
+    readonly at: number
+    readonly duration: Duration.Duration
+    /** The typed error or the defect. */
+    readonly error: unknown
+  }
+  Timeout: { readonly timeLimiterName: string; readonly at: number; readonly duration: Duration.Duration }
+}>
+
+/**
+ * Constructors and guards for {@link Event}.
+ *
+ * @example
+ * ```ts
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const isTimeout = TimeLimiter.Event.$is("Timeout")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Event = Data.taggedEnum<Event>()
+
+/**
+ * A running time limiter. Obtain one with {@link make} or {@link layer}; guard calls with
+ * {@link withTimeLimiter} or {@link policy}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const tighten = (limiter: TimeLimiter.TimeLimiter) => limiter.reconfigure({ timeoutDuration: "200 millis" })
+ * const show = (limiter: TimeLimiter.TimeLimiter) => Effect.log(limiter.name)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface TimeLimiter {
+  readonly name: string
+  /** The settings in force. */
+  readonly settings: Effect.Effect<{ readonly timeoutDuration: Duration.Duration; readonly cancelRunningCall: boolean }>
+  /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
+  readonly events: Stream.Stream<Event>
+  /** Changes the settings in place; they apply to calls started afterwards. */
+  readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
+}
+
+const EVENT_BUFFER = 1024
+
+class TimeLimiterImpl implements TimeLimiter {
+  private subscribers = 0
+  private timeout: Duration.Duration
+  private cancelRunningCall: boolean
+  private timeoutError: TimeoutExceededError
+
+  constructor(
+    readonly name: string,
+    config: typeof OptionsSchema.Type,
+    private readonly clock: Clock.Clock,
+    private readonly scope: Scope.Scope,
+    private readonly pubsub: PubSub.PubSub<Event>
+  ) {
+    this.timeout = Duration.decode(config.timeoutDuration)
+    this.cancelRunningCall = config.cancelRunningCall
+    this.timeoutError = this.makeTimeoutError()
+  }
+
+  private makeTimeoutError(): TimeoutExceededError {
+    return withoutStackTrace(() =>
+      new TimeoutExceededError({ timeLimiterName: this.name, timeout: this.timeout, retryAfter: Option.none() })
+    )
+  }
+
+  // ---- guarding calls ----------------------------------------------------------------------------
+
+  guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutExceededError, R> {
+    return Effect.suspend(() => {
+      const error = this.timeoutError
+      const options = { duration: error.timeout, onTimeout: () => error }
+      const limited = this.cancelRunningCall
+        ? Effect.timeoutFail(self, options)
+        : this.detachOnTimeout(self, options)
+      return this.subscribers > 0 ? this.observed(limited, error) : limited
+    })
+  }
+
+  /**
+   * Runs `self` in a fiber of the limiter's scope and waits for it at most the timeout; on timeout the
+   * fiber is left running. Interrupting the caller before then interrupts it.
+   */
+  private detachOnTimeout<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options: { readonly duration: Duration.Duration; readonly onTimeout: () => TimeoutExceededError }
+  ): Effect.Effect<A, E | TimeoutExceededError, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        Effect.forkIn(restore(self), this.scope),
+        (fiber) =>
+          restore(Effect.timeoutFail(Fiber.join(fiber), options)).pipe(
+            Effect.onInterrupt(() => Fiber.interruptFork(fiber))
+          )
+      )
+    )
+  }
+
+  /** Publishes the caller's outcome; `timeout` is this call's own error (a nested limiter's is an Error). */
+  private observed<A, E, R>(limited: Effect.Effect<A, E | TimeoutExceededError, R>, timeout: TimeoutExceededError) {
+    const start = this.clock.unsafeCurrentTimeMillis()
+    const timeLimiterName = this.name
+    const publish = (event: (at: number, duration: Duration.Duration) => Event) => {
+      const at = this.clock.unsafeCurrentTimeMillis()
+      this.pubsub.unsafeOffer(event(at, Duration.millis(at - start)))
+    }
+    return Effect.matchCauseEffect(limited, {
+      onSuccess: (value) => {
+        publish((at, duration) => Event.Success({ timeLimiterName, at, duration }))
+        return Effect.succeed(value)
+      },
+      onFailure: (cause) => {
+        if (!Cause.isInterruptedOnly(cause)) {
+          const failure = Cause.failureOption(cause)
+          if (Option.isSome(failure) && failure.value === timeout) {
+            publish((at, duration) => Event.Timeout({ timeLimiterName, at, duration }))
+          } else {
+            const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+            publish((at, duration) => Event.Error({ timeLimiterName, at, duration, error }))
+          }
+        }
+        return Effect.failCause(cause)
+      }
+    })
+  }
+
+  // ---- reading and steering ----------------------------------------------------------------------
+
+  readonly settings = Effect.sync(() => ({ timeoutDuration: this.timeout, cancelRunningCall: this.cancelRunningCall }))
+
+  get events(): Stream.Stream<Event> {
+    return Stream.unwrapScoped(Effect.map(
+      Effect.acquireRelease(
+        Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
+        () => Effect.sync(() => this.subscribers--)
+      ),
+      Stream.fromQueue
+    ))
+  }
+
+  readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
+    Effect.flatMap(
+      decodeOptions(ChangesSchema, "TimeLimiter", { ...changes, name: this.name }),
+      (decoded) =>
+        Effect.sync(() => {
+          if (decoded.cancelRunningCall !== undefined) this.cancelRunningCall = decoded.cancelRunningCall
+          if (decoded.timeoutDuration !== undefined) {
+            this.timeout = Duration.decode(decoded.timeoutDuration)
+            this.timeoutError = this.makeTimeoutError()
+          }
+        })
+    )
+}
+
+/**
+ * Creates a time limiter. Fails with `InvalidConfigError`, listing every bad field, before anything
+ * starts. Calls left running after a timeout (`cancelRunningCall: false`) live in the surrounding
+ * `Scope` and are interrupted when it closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const limiter = yield* TimeLimiter.make({ name: "search", timeoutDuration: "500 millis" })
+ *     return yield* Effect.succeed("hit").pipe(TimeLimiter.withTimeLimiter(limiter))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<TimeLimiter, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* decodeOptions(OptionsSchema, "TimeLimiter", options)
+    const clock = yield* Effect.clock
+    const scope = yield* Effect.scope
+    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
+    return new TimeLimiterImpl(config.name, config, clock, scope, pubsub)
+  })
+
+/**
+ * Runs `self` with a time limit: if it has not finished within `timeoutDuration` the caller gets
+ * `TimeoutExceededError`, and the call is interrupted (or, with `cancelRunningCall: false`, left to
+ * finish in the background). Dual: `withTimeLimiter(self, limiter)` or
+ * `self.pipe(withTimeLimiter(limiter))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * declare const limiter: TimeLimiter.TimeLimiter
+ * const guarded = Effect.succeed("ok").pipe(TimeLimiter.withTimeLimiter(limiter))
+ * const same = TimeLimiter.withTimeLimiter(Effect.succeed("ok"), limiter)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withTimeLimiter: {
+  (limiter: TimeLimiter): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TimeoutExceededError, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, limiter: TimeLimiter): Effect.Effect<A, E | TimeoutExceededError, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, limiter: TimeLimiter) => (limiter as TimeLimiterImpl).guard(self)
+)
+
+/**
+ * The time limiter as a {@link Policy}, for `Policy.compose`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * declare const limiter: TimeLimiter.TimeLimiter
+ * const guard = TimeLimiter.policy(limiter)
+ * const guarded = guard(Effect.succeed(1))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const policy = (limiter: TimeLimiter): Policy<TimeoutExceededError> => (self) => withTimeLimiter(self, limiter)
+
+/**
+ * A Layer that builds the time limiter for a service tag; it lives as long as the layer.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * class SearchTimeout extends Context.Tag("SearchTimeout")<SearchTimeout, TimeLimiter.TimeLimiter>() {}
+ *
+ * const SearchTimeoutLive = TimeLimiter.layer(SearchTimeout, { name: "search", timeoutDuration: "2 seconds" })
+ * const program = Effect.flatMap(SearchTimeout, (limiter) => limiter.settings).pipe(Effect.provide(SearchTimeoutLive))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <I>(tag: Context.Tag<I, TimeLimiter>, options: Options): Layer.Layer<I, InvalidConfigError> =>
+  Layer.scoped(tag, make(options))
+
+/**
+ * The options read through `effect/Config` under the namespace `name`, e.g. the keys
+ * `search.timeoutDuration` from JSON, or `SEARCH_TIMEOUT_DURATION` from the environment with
+ * `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`. Absent keys take the defaults; the
+ * values are checked by the same Schema as {@link make}'s.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({ search: { timeoutDuration: "2 seconds", cancelRunningCall: false } })
+ * const options = Effect.withConfigProvider(TimeLimiter.config("search"), provider)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (name: string): Config.Config<Options> =>
+  Config.nested(readFields(configFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
+
+/**
+ * Like {@link layer}, with the options read from `effect/Config` (see {@link config}); `code`
+ * overrides what was read. Bad values fail with `InvalidConfigError` naming the field; unreadable ones
+ * with `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * class SearchTimeout extends Context.Tag("SearchTimeout")<SearchTimeout, TimeLimiter.TimeLimiter>() {}
+ *
+ * const SearchTimeoutLive = TimeLimiter.layerConfig(SearchTimeout, TimeLimiter.config("search"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = <I>(
+  tag: Context.Tag<I, TimeLimiter>,
+  options: Config.Config<Options>,
+  code?: Changes
+): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
+  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))
