@@ -127,7 +127,8 @@ export interface Options<E = unknown, A = unknown> {
   /**
    * How long to stay Open: a duration (default 60 seconds, at least 1 ms), or a `Schedule` stepped
    * once per consecutive opening (its input is the opening's number, 1 for the first), so the wait can
-   * back off; it restarts when the breaker closes. An exhausted schedule keeps its last delay.
+   * back off; it restarts when the breaker closes, is disabled or switched to MetricsOnly. An exhausted
+   * schedule keeps its last delay.
    */
   readonly waitDurationInOpenState?: Duration.DurationInput | Schedule.Schedule<unknown, number>
   /** Move Open → HalfOpen on a timer instead of on the first call after the wait. Default false. */
@@ -362,7 +363,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     const schedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
     if (schedule !== this.waitSchedule) {
       this.waitSchedule = schedule
-      this.scheduleState = schedule?.initial
+      this.restartSchedule()
     }
     const fixedWait = schedule === undefined ? Duration.toMillis(wait as Duration.DurationInput) : 0
     return {
@@ -577,10 +578,12 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
           ? this.startTimer(generation, at + maxWait, this.config.transitionToStateAfterWaitDuration)
           : this.stopTimer
       }
-      case "Closed":
-        this.scheduleState = this.waitSchedule?.initial
+      case "ForcedOpen":
         return this.stopTimer
       default:
+        // Closed, Disabled, MetricsOnly: the count of consecutive openings is back to 0, and so is the
+        // wait schedule.
+        this.restartSchedule()
         return this.stopTimer
     }
   }
@@ -588,16 +591,35 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   /** When the Open period that began at `at` ends: fixed, explicit, or the wait schedule's next step. */
   private openUntil(generation: number, at: number): Effect.Effect<number> {
     const machine = this.machine
+    if (this.waitSchedule === undefined || machine.generation !== generation) {
+      return Effect.succeed(machine.openUntilMillis)
+    }
+    // The wait is the schedule's `attempts`-th delay, as Resilience4j's interval function of attempts:
+    // the schedule steps once per consecutive opening, even when a manual transition set its own wait.
+    return Effect.map(
+      this.stepScheduleTo(machine.attempts, at),
+      () => Number.isNaN(machine.openUntilMillis) ? at + this.lastScheduledWait : machine.openUntilMillis
+    )
+  }
+
+  private scheduleSteps = 0
+
+  private stepScheduleTo(attempts: number, at: number): Effect.Effect<void> {
     const schedule = this.waitSchedule
-    if (schedule === undefined || machine.generation !== generation) return Effect.succeed(machine.openUntilMillis)
-    // The schedule steps once per consecutive opening, even when a manual transition set its own wait.
-    return Effect.map(schedule.step(at, machine.attempts, this.scheduleState), ([state, _out, decision]) => {
+    if (schedule === undefined || this.scheduleSteps >= attempts) return Effect.void
+    return Effect.flatMap(schedule.step(at, this.scheduleSteps + 1, this.scheduleState), ([state, _out, decision]) => {
       this.scheduleState = state
+      this.scheduleSteps++
       if (decision._tag === "Continue") {
         this.lastScheduledWait = Math.max(0, ScheduleIntervals.start(decision.intervals) - at)
       }
-      return Number.isNaN(machine.openUntilMillis) ? at + this.lastScheduledWait : machine.openUntilMillis
+      return this.stepScheduleTo(attempts, at)
     })
+  }
+
+  private restartSchedule(): void {
+    this.scheduleState = this.waitSchedule?.initial
+    this.scheduleSteps = 0
   }
 
   private startTimer(generation: number, atMillis: number, to: State): Effect.Effect<void> {
@@ -702,7 +724,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     const machine = this.machine
     const at = nowMillis(this.clock)
     machine.reset(at)
-    this.scheduleState = this.waitSchedule?.initial
+    this.restartSchedule()
     return Effect.zipRight(this.process(machine.drain()), this.publish(Event.Reset({ breakerName: this.name, at })))
   }))
 }

@@ -69,7 +69,10 @@ export class CircuitMachine {
   generation = 0
   window: SlidingWindow
   numberOfNotPermittedCalls = 0
-  /** Consecutive openings: 1 on the first, +1 for each HalfOpen → Open, 0 once Closed. */
+  /**
+   * Consecutive openings, as Resilience4j counts them: each Open (and ForcedOpen) adds one to what the
+   * previous state held, HalfOpen keeps it, Closed, Disabled and MetricsOnly hold 0.
+   */
   attempts = 0
   /** When Open ends; NaN while the shell is still computing it. */
   openUntilMillis = Number.NaN
@@ -246,7 +249,7 @@ export class CircuitMachine {
     switch (to) {
       case "Open": {
         // Open keeps the metrics it opened with, so an operator can see why it opened.
-        this.attempts = from === "HalfOpen" || from === "Open" ? this.attempts + 1 : 1
+        this.attempts++
         const wait = this.config.waitInOpenMillis
         this.openUntilMillis = openUntilMillis ?? (wait === undefined ? Number.NaN : nowMillis + wait(this.attempts))
         break
@@ -256,13 +259,12 @@ export class CircuitMachine {
         this.window = new CountWindow(permitted, Math.min(this.config.minimumNumberOfCalls, permitted))
         this.halfOpenPermits = permitted
         this.numberOfNotPermittedCalls = 0
-        if (from !== "Open") this.attempts = Math.max(this.attempts, 1)
         break
       }
       default:
         this.window = this.freshWindow()
         this.numberOfNotPermittedCalls = 0
-        this.attempts = 0
+        this.attempts = to === "ForcedOpen" ? this.attempts + 1 : 0
     }
     this.outbox.push({ _tag: "StateTransition", from, to, generation: this.generation, internal: from === to })
   }

@@ -43,6 +43,11 @@ export interface ReferenceConfig {
   readonly slowCallDurationThresholdMillis: number
   readonly permittedNumberOfCallsInHalfOpenState: number
   readonly waitDurationInOpenStateMillis: number
+  /**
+   * When true the breaker is given `Schedule.exponential(waitDurationInOpenState)`: the wait after the
+   * n-th consecutive opening is base × 2^(n-1).
+   */
+  readonly exponentialWaitInOpenState: boolean
   readonly automaticTransitionFromOpenToHalfOpenEnabled: boolean
   /** 0 = no limit. */
   readonly maxWaitDurationInHalfOpenStateMillis: number
@@ -94,6 +99,12 @@ export class ReferenceBreaker {
   openUntil = Number.NaN
   halfOpenSince = Number.NaN
   permitsLeft = 0
+  /**
+   * Consecutive openings, as Resilience4j counts them: an Open state holds attempts + 1 of the state
+   * it came from, HalfOpen inherits Open's, ForcedOpen holds attempts + 1, and Closed, Disabled and
+   * MetricsOnly hold 0.
+   */
+  attempts = 0
   window: Window
   /** A log of transitions, for diagnostics. */
   readonly log: Array<string> = []
@@ -106,7 +117,12 @@ export class ReferenceBreaker {
     const c = this.config
     return c.slidingWindowType === "COUNT_BASED"
       // A count window can never hold more calls than its size, so the minimum is capped at it.
-      ? { kind: "count", size: c.slidingWindowSize, minimum: Math.min(c.minimumNumberOfCalls, c.slidingWindowSize), recorded: [] }
+      ? {
+        kind: "count",
+        size: c.slidingWindowSize,
+        minimum: Math.min(c.minimumNumberOfCalls, c.slidingWindowSize),
+        recorded: []
+      }
       : { kind: "time", size: c.slidingWindowSize, minimum: c.minimumNumberOfCalls, recorded: [] }
   }
 
@@ -211,7 +227,9 @@ export class ReferenceBreaker {
     const exceeded = m.failureRate >= this.config.failureRateThreshold ||
       m.slowCallRate >= this.config.slowCallRateThreshold
     if (this.state === "Closed" && exceeded) this.enter("Open", `rates ${m.failureRate}/${m.slowCallRate}`)
-    else if (this.state === "HalfOpen") this.enter(exceeded ? "Open" : "Closed", `rates ${m.failureRate}/${m.slowCallRate}`)
+    else if (this.state === "HalfOpen") {
+      this.enter(exceeded ? "Open" : "Closed", `rates ${m.failureRate}/${m.slowCallRate}`)
+    }
   }
 
   // ---- steering -----------------------------------------------------------------------------------
@@ -222,10 +240,14 @@ export class ReferenceBreaker {
     return true
   }
 
-  /** A manual transition: false when illegal; the same state is a no-op. */
+  /**
+   * A manual transition: false when illegal; the same state is a no-op, except that an Open breaker
+   * told to stay open for an explicit duration starts a new Open period with that wait (as
+   * Resilience4j's `transitionToOpenStateFor` does).
+   */
   transitionTo(to: StateName, openForMillis?: number): boolean {
     if (!ReferenceBreaker.legal(this.state, to)) return false
-    if (to !== this.state) this.enter(to, "manual", openForMillis)
+    if (to !== this.state || (to === "Open" && openForMillis !== undefined)) this.enter(to, "manual", openForMillis)
     return true
   }
 
@@ -234,6 +256,7 @@ export class ReferenceBreaker {
     this.period++
     this.window = this.closedWindow()
     this.notPermitted = 0
+    this.attempts = 0
     this.log.push(`${this.now}: reset`)
   }
 
@@ -242,9 +265,18 @@ export class ReferenceBreaker {
     this.state = to
     this.period++
     switch (to) {
-      case "Open":
+      case "Open": {
         // Open keeps the window (and refusal count) it opened with.
-        this.openUntil = this.now + (openForMillis ?? this.config.waitDurationInOpenStateMillis)
+        this.attempts++
+        const base = this.config.waitDurationInOpenStateMillis
+        const wait = this.config.exponentialWaitInOpenState ? base * 2 ** (this.attempts - 1) : base
+        this.openUntil = this.now + (openForMillis ?? wait)
+        return
+      }
+      case "ForcedOpen":
+        this.attempts++
+        this.window = this.closedWindow()
+        this.notPermitted = 0
         return
       case "HalfOpen": {
         const permitted = this.config.permittedNumberOfCallsInHalfOpenState
@@ -260,6 +292,7 @@ export class ReferenceBreaker {
         return
       }
       default:
+        this.attempts = 0
         this.window = this.closedWindow()
         this.notPermitted = 0
     }
