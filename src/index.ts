@@ -19,6 +19,14 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Bulkhead from "./Bulkhead.js"
 
 /**
+ * Rate limiter: fixed-window (Resilience4j), token-bucket and sliding-window; keyed; atomic across
+ * several limiters.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimiter from "./RateLimiter.js"
+
+/**
  * Time limiter: a typed timeout that interrupts or detaches the call.
  *
  * @since 0.1.0

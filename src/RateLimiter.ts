@@ -1,0 +1,932 @@
+/**
+ * A rate limiter with Resilience4j's options, defaults and reservation arithmetic, as an Effect value:
+ * at most `limitForPeriod` permits per `limitRefreshPeriod`, callers waiting up to `timeoutDuration`
+ * for one. Also: token-bucket and sliding-window algorithms, calendar-aligned periods from a
+ * `Schedule`, weighted calls, one limiter per key, and all-or-nothing acquisition from several
+ * limiters.
+ *
+ * ## When to use
+ * To keep the calls to a dependency (or the calls a tenant may make to us) under a rate: an API quota
+ * ("10,000 calls per day, reset at midnight UTC"), a downstream service's capacity, fairness between
+ * tenants with {@link keyed}, or a per-tenant and a global budget together with {@link acquireAll}.
+ *
+ * ## Gotchas
+ * - Only the start of a call is limited, not how many run at once (that is a bulkhead's job).
+ * - A caller that cannot have its permits within `timeoutDuration` is refused at once with
+ *   `RequestNotPermittedError`, whose `retryAfter` says how long it would have had to wait.
+ *   Resilience4j parks such a caller for its whole timeout before failing; breakwater does not.
+ * - A caller that can have them reserves them and sleeps (on `Clock`, so `TestClock` drives it) until
+ *   their cycle begins. If it is interrupted while waiting, its reservation is given back (Resilience4j
+ *   keeps it, so an interrupted thread's permits are lost).
+ * - Requests are served in order of arrival: a small request never overtakes a waiting one.
+ * - A weighted request takes all its permits from the cycle in which it runs, so no cycle ever sees
+ *   more than `limitForPeriod` permits (Resilience4j's single counter can let a weighted request run
+ *   with permits borrowed from the previous cycle). Requests for more permits than one period (or a
+ *   token bucket's capacity) can ever grant are refused with no `retryAfter`.
+ * - Time is read from `Clock` in milliseconds (fractions allowed, so the 500 ns default period is
+ *   honoured arithmetically; a real clock advances in whole milliseconds).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const callPartner = (id: number) => Effect.succeed({ id })
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const limiter = yield* RateLimiter.make({ name: "partner", limitForPeriod: 100, limitRefreshPeriod: "1 second" })
+ *     return yield* callPartner(1).pipe(RateLimiter.withRateLimiter(limiter))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as RcMap from "effect/RcMap"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { withoutStackTrace } from "./internal/errors.js"
+import { configFields, KeyedOptionsSchema, OptionsSchema } from "./internal/rateLimiterConfig.js"
+import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "./internal/rateLimiterCore.js"
+import {
+  ChainedCycles,
+  type Cycles,
+  newest,
+  PeriodicCycles,
+  ScheduledCycles,
+  settle
+} from "./internal/rateLimiterCycles.js"
+import { decodeOptions, readFields } from "./internal/validation.js"
+import type { InvalidConfigError } from "./InvalidConfigError.js"
+import type { Policy } from "./Policy.js"
+
+/**
+ * The limiter's options. Names and defaults follow Resilience4j's `RateLimiterConfig`; durations
+ * accept any `Duration.DurationInput`.
+ *
+ * @example
+ * ```ts
+ * import { Schedule } from "effect"
+ * import type { RateLimiter } from "breakwater"
+ *
+ * // "10,000 calls per day, reset at midnight UTC"
+ * const daily: RateLimiter.Options = {
+ *   name: "geocoding-quota",
+ *   limitForPeriod: 10_000,
+ *   limitRefreshPeriod: Schedule.cron("0 0 * * *"),
+ *   timeoutDuration: 0
+ * }
+ * const bursty: RateLimiter.Options = { name: "search", algorithm: "token-bucket", limitForPeriod: 10, capacity: 50 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly name: string
+  /** Permits per period (fixed-window), per window (sliding-window), or refilled per period. Default 50. */
+  readonly limitForPeriod?: number
+  /**
+   * The period (default 500 ns, as in Resilience4j; at least 1 ns). With the fixed-window algorithm,
+   * also a `Schedule` whose recurrences are the cycle boundaries (its input is the cycle's number); an
+   * exhausted schedule leaves the last cycle open forever.
+   */
+  readonly limitRefreshPeriod?: Duration.DurationInput | Schedule.Schedule<unknown, number>
+  /** How long a caller may wait for its permits; 0 = refuse at once. Default 5 seconds. */
+  readonly timeoutDuration?: Duration.DurationInput
+  /**
+   * `"fixed-window"` (default): Resilience4j's cycles. `"token-bucket"`: `capacity` tokens refilled
+   * at `limitForPeriod` per `limitRefreshPeriod`, so idle time buys a burst. `"sliding-window"`: no
+   * more than `limitForPeriod` in any `limitRefreshPeriod`, exactly (no double burst at an edge).
+   */
+  readonly algorithm?: "fixed-window" | "token-bucket" | "sliding-window"
+  /** Token bucket only: the largest burst. Default `limitForPeriod`. */
+  readonly capacity?: number
+}
+
+/**
+ * The options of a {@link keyed} limiter: those of each key's limiter, plus the bounds on keys.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "breakwater"
+ *
+ * const perTenant: RateLimiter.KeyedOptions = { name: "tenant", limitForPeriod: 20, limitRefreshPeriod: "1 second", maxKeys: 10_000 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface KeyedOptions extends Options {
+  /** Most keys with a live limiter; requests for a new key beyond it are refused. Default 100,000. */
+  readonly maxKeys?: number
+  /**
+   * How long an unused key's limiter is kept. Default: the time a limiter takes to forget its past (the
+   * period, window or full refill), at least 1 minute; 24 hours with a `Schedule` period.
+   */
+  readonly idleTimeToLive?: Duration.DurationInput
+}
+
+/**
+ * A snapshot of the limiter, with Resilience4j's names.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "breakwater"
+ *
+ * const describe = (m: RateLimiter.Metrics) => `${m.availablePermissions} free, ${m.numberOfWaitingFibers} waiting`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Metrics {
+  /** Permits available now; negative while reservations wait for later permits. */
+  readonly availablePermissions: number
+  readonly numberOfWaitingFibers: number
+}
+
+/**
+ * A call was refused without being run: its permits could not be had within the timeout.
+ * `retryAfter` is the wait that would have been needed (none when the request can never be granted).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * const guarded = Effect.succeed("ok").pipe(
+ *   RateLimiter.withRateLimiter(limiter),
+ *   Effect.catchTag("RequestNotPermittedError", (e) => Effect.succeed(`busy: ${e.limiterName}, ${e.retryAfter}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class RequestNotPermittedError extends Data.TaggedError("RequestNotPermittedError")<{
+  readonly limiterName: string
+  readonly permits: number
+  readonly retryAfter: Option.Option<Duration.Duration>
+}> {
+  override get message(): string {
+    const wait = Option.match(this.retryAfter, {
+      onNone: () => "",
+      onSome: (d) => ` (permits available in ${Duration.format(d)})`
+    })
+    return `RateLimiter '${this.limiterName}' does not permit further calls${wait}`
+  }
+}
+
+/**
+ * What a limiter reports, each with the limiter's name, the `Clock` time in epoch millis and the
+ * number of permits. `SuccessfulAcquire` is published when a caller proceeds (after any wait),
+ * `FailedAcquire` when one is refused or interrupted while waiting, `Drained` by `drainPermissions`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const logRefusals = (limiter: RateLimiter.RateLimiter) =>
+ *   limiter.events.pipe(
+ *     Stream.filter(RateLimiter.Event.$is("FailedAcquire")),
+ *     Stream.runForEach((e) => Effect.log(`${e.limiterName} refused ${e.permits}`))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Event = Data.TaggedEnum<{
+  SuccessfulAcquire: { readonly limiterName: string; readonly at: number; readonly permits: number }
+  FailedAcquire: { readonly limiterName: string; readonly at: number; readonly permits: number }
+  Drained: { readonly limiterName: string; readonly at: number; readonly permits: number }
+}>
+
+/**
+ * Constructors and guards for {@link Event}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "breakwater"
+ *
+ * const isRefusal = RateLimiter.Event.$is("FailedAcquire")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Event = Data.taggedEnum<Event>()
+
+/**
+ * A running rate limiter. Obtain one with {@link make} or {@link layer}; guard calls with
+ * {@link withRateLimiter} or {@link policy}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const slowDown = (limiter: RateLimiter.RateLimiter) =>
+ *   Effect.gen(function*() {
+ *     yield* limiter.changeLimitForPeriod(10) // from the next cycle
+ *     const { availablePermissions } = yield* limiter.metrics
+ *     yield* Effect.log(`${limiter.name}: ${availablePermissions} permits left`)
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface RateLimiter {
+  readonly name: string
+  readonly metrics: Effect.Effect<Metrics>
+  /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
+  readonly events: Stream.Stream<Event>
+  /** Takes `permits` (default 1), waiting for them up to the timeout; refused otherwise. */
+  readonly acquire: (permits?: number) => Effect.Effect<void, RequestNotPermittedError>
+  /** Takes `permits` (default 1) if they are available now; never waits. */
+  readonly tryAcquire: (permits?: number) => Effect.Effect<boolean>
+  /** Takes every permit left in the current cycle/window (for a dependency that told us to stop). */
+  readonly drainPermissions: Effect.Effect<void>
+  /** Permits per period from the next cycle on (token bucket: refill rate from now). */
+  readonly changeLimitForPeriod: (limitForPeriod: number) => Effect.Effect<void, InvalidConfigError>
+  /** The wait allowed to callers arriving from now on. */
+  readonly changeTimeoutDuration: (timeout: Duration.DurationInput) => Effect.Effect<void, InvalidConfigError>
+  /**
+   * Changes any options in place, checked like {@link make}'s. The limiter keeps its state: a new
+   * limit or period applies from the next cycle (reservations stand), a token bucket keeps its tokens,
+   * a sliding window its grants. Only a change of `algorithm` starts afresh.
+   */
+  readonly reconfigure: (options: Partial<Options>) => Effect.Effect<void, InvalidConfigError>
+}
+
+const EVENT_BUFFER = 1024
+
+const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
+
+type Resolved = typeof OptionsSchema.Type
+
+/** A reservation held by a waiting caller, given back if it is interrupted. */
+interface Hold {
+  readonly limiter: RateLimiterImpl
+  readonly core: LimiterCore
+  readonly ticket: number
+}
+
+const samePeriod = (a: Resolved["limitRefreshPeriod"], b: Resolved["limitRefreshPeriod"]): boolean =>
+  Schedule.isSchedule(a) || Schedule.isSchedule(b)
+    ? a === b
+    : Duration.equals(Duration.decode(a as Duration.DurationInput), Duration.decode(b as Duration.DurationInput))
+
+const periodMillis = (config: Resolved): number =>
+  Duration.toMillis(config.limitRefreshPeriod as Duration.DurationInput)
+
+class RateLimiterImpl implements RateLimiter {
+  core: LimiterCore
+  waiting = 0
+  timeoutMillis: number
+  private subscribers = 0
+  /** The schedule whose recurrences are pushed into `scheduled`, the newest scheduled cycles. */
+  private schedule: Schedule.Schedule<unknown, number> | undefined
+  private scheduleState: unknown
+  private scheduled: ScheduledCycles | undefined
+
+  constructor(
+    private options: Options,
+    private config: Resolved,
+    readonly clock: Clock.Clock,
+    private readonly pubsub: PubSub.PubSub<Event>
+  ) {
+    this.timeoutMillis = Duration.toMillis(config.timeoutDuration)
+    this.core = this.build(config, nowMillis(clock))
+  }
+
+  get name(): string {
+    return this.config.name
+  }
+
+  private build(config: Resolved, now: number): LimiterCore {
+    this.schedule = undefined
+    this.scheduled = undefined
+    switch (config.algorithm) {
+      case "fixed-window":
+        return new FixedWindow(this.cyclesFrom(config, now, 0), config.limitForPeriod, now)
+      case "token-bucket": {
+        const capacity = config.capacity ?? config.limitForPeriod
+        return new TokenBucket(config.limitForPeriod / periodMillis(config), capacity, now)
+      }
+      case "sliding-window":
+        return new SlidingWindow(periodMillis(config), config.limitForPeriod)
+    }
+  }
+
+  private cyclesFrom(config: Resolved, origin: number, firstIndex: number): Cycles {
+    const period = config.limitRefreshPeriod
+    if (!Schedule.isSchedule(period)) return new PeriodicCycles(origin, periodMillis(config), firstIndex)
+    this.schedule = period as Schedule.Schedule<unknown, number>
+    this.scheduleState = this.schedule.initial
+    this.scheduled = new ScheduledCycles(origin, firstIndex)
+    return this.scheduled
+  }
+
+  // ---- boundaries from a schedule ----------------------------------------------------------------
+
+  /**
+   * Pushes the schedule's next recurrence. If that is already past (the limiter sat idle across
+   * boundaries), the cycle it starts runs until the first recurrence after now: the cycles missed in
+   * between held no reservations, so they need not be told apart.
+   */
+  readonly extend: Effect.Effect<void> = Effect.suspend(() => {
+    const cycles = this.scheduled
+    const schedule = this.schedule
+    if (cycles === undefined || schedule === undefined) return Effect.void
+    const horizon = cycles.horizon
+    const after = (from: number, tries = 0): Effect.Effect<number> =>
+      Effect.flatMap(schedule.step(from, cycles.lastIndex, this.scheduleState), ([state, _out, decision]) => {
+        this.scheduleState = state
+        const next = decision._tag === "Continue" ? ScheduleIntervals.start(decision.intervals) : Infinity
+        // Schedule.fixed answers `from` itself once when it is running behind; ask again.
+        return next > from ? Effect.succeed(next) : tries < 8 ? after(from, tries + 1) : Effect.succeed(Infinity)
+      })
+    return Effect.flatMap(after(horizon), (next) => {
+      if (this.scheduled !== cycles || cycles.horizon !== horizon) return Effect.void // someone else did it
+      cycles.push(next)
+      const now = nowMillis(this.clock)
+      if (next > now) return Effect.void
+      return Effect.map(after(now), (later) => {
+        if (this.scheduled === cycles && cycles.horizon === next) cycles.push(later)
+      })
+    })
+  })
+
+  /**
+   * Runs a synchronous decision; when it needs cycle boundaries not known yet (it returns
+   * `undefined`), steps the schedule and decides again.
+   */
+  decide<A, E>(f: (now: number) => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> {
+    const loop: Effect.Effect<A, E> = Effect.suspend(() =>
+      f(nowMillis(this.clock)) ?? Effect.zipRight(this.extend, loop)
+    )
+    return loop
+  }
+
+  // ---- acquiring ---------------------------------------------------------------------------------
+
+  guard<A, E, R>(self: Effect.Effect<A, E, R>, permits: number): Effect.Effect<A, E | RequestNotPermittedError, R> {
+    return Effect.suspend(() => {
+      const now = nowMillis(this.clock)
+      const core = this.core
+      if (core.tryTake(permits, now)) {
+        if (this.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
+        return self
+      }
+      // Refused outright (no mask needed); NaN (a boundary to learn first) falls through.
+      const wait = core.earliest(permits, now, now) - now
+      if (wait > this.timeoutMillis) return this.refuse(now, permits, wait)
+      return Effect.zipRight(this.acquireWaiting(permits), self)
+    })
+  }
+
+  /** The slow path: reserve within the timeout and sleep until the reservation's time, or refuse. */
+  private acquireWaiting(permits: number): Effect.Effect<void, RequestNotPermittedError> {
+    return Effect.uninterruptibleMask((restore) =>
+      this.decide((now) => {
+        const core = this.core
+        const at = core.earliest(permits, now, now)
+        if (Number.isNaN(at)) return undefined
+        const wait = at - now
+        if (!(wait <= this.timeoutMillis)) return this.refuse(now, permits, wait)
+        const ticket = core.reserveAt(permits, now, at)
+        if (wait <= 0) {
+          this.published(now, permits)
+          return Effect.void
+        }
+        return awaitReservation(restore, [{ limiter: this, core, ticket }], permits, wait)
+      })
+    )
+  }
+
+  readonly acquire = (permits = 1): Effect.Effect<void, RequestNotPermittedError> =>
+    checkPermits(permits, this.guard(Effect.void, permits))
+
+  readonly tryAcquire = (permits = 1): Effect.Effect<boolean> =>
+    checkPermits(
+      permits,
+      this.decide((now) => {
+        const core = this.core
+        if (core.tryTake(permits, now)) {
+          this.published(now, permits)
+          return Effect.succeed(true)
+        }
+        if (!core.known(now)) return undefined
+        if (this.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+        return Effect.succeed(false)
+      })
+    )
+
+  published(now: number, permits: number): void {
+    if (this.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
+  }
+
+  refuse(now: number, permits: number, wait: number): Effect.Effect<never, RequestNotPermittedError> {
+    if (this.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+    return Effect.fail(this.refusal(now, permits, wait))
+  }
+
+  private lastRefusal: RequestNotPermittedError | undefined
+  private lastRefusalAt = Number.NaN
+  private lastRefusalWait = Number.NaN
+
+  /** Refusals in the same millisecond with the same wait and permits share one (immutable) error. */
+  private refusal(now: number, permits: number, wait: number): RequestNotPermittedError {
+    const last = this.lastRefusal
+    if (
+      last !== undefined && this.lastRefusalAt === now && this.lastRefusalWait === wait && last.permits === permits &&
+      last.limiterName === this.name
+    ) {
+      return last
+    }
+    const retryAfter = Number.isFinite(wait) ? Option.some(Duration.millis(Math.max(0, wait))) : Option.none()
+    const error = withoutStackTrace(() => new RequestNotPermittedError({ limiterName: this.name, permits, retryAfter }))
+    this.lastRefusal = error
+    this.lastRefusalAt = now
+    this.lastRefusalWait = wait
+    return error
+  }
+
+  // ---- events ------------------------------------------------------------------------------------
+
+  offer(event: Event): void {
+    this.pubsub.unsafeOffer(event)
+  }
+
+  private publish(event: Event): Effect.Effect<void> {
+    if (this.pubsub.unsafeOffer(event)) return Effect.void
+    return Effect.flatMap(
+      PubSub.isShutdown(this.pubsub),
+      (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
+    )
+  }
+
+  get events(): Stream.Stream<Event> {
+    return Stream.unwrapScoped(Effect.map(
+      Effect.acquireRelease(
+        Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
+        () => Effect.sync(() => this.subscribers--)
+      ),
+      Stream.fromQueue
+    ))
+  }
+
+  // ---- reading and steering ----------------------------------------------------------------------
+
+  readonly metrics: Effect.Effect<Metrics> = this.decide((now) =>
+    this.core.known(now)
+      ? Effect.succeed({ availablePermissions: this.core.available(now), numberOfWaitingFibers: this.waiting })
+      : undefined
+  )
+
+  readonly drainPermissions: Effect.Effect<void> = this.decide((now) => {
+    if (!this.core.known(now)) return undefined
+    const permits = this.core.drain(now)
+    return this.publish(Event.Drained({ limiterName: this.name, at: now, permits }))
+  })
+
+  readonly changeLimitForPeriod = (limitForPeriod: number) => this.reconfigure({ limitForPeriod })
+
+  readonly changeTimeoutDuration = (timeoutDuration: Duration.DurationInput) => this.reconfigure({ timeoutDuration })
+
+  readonly reconfigure = (options: Partial<Options>): Effect.Effect<void, InvalidConfigError> => {
+    const merged = { ...this.options, ...options } as Options
+    return Effect.flatMap(
+      decodeOptions(OptionsSchema, "RateLimiter", merged),
+      (next) => this.decide((now) => this.apply(merged, next, now))
+    )
+  }
+
+  /** Applies new settings synchronously; `undefined` when a schedule boundary must be known first. */
+  private apply(options: Options, next: Resolved, now: number): Effect.Effect<void> | undefined {
+    const previous = this.config
+    const core = this.core
+    if (next.algorithm !== previous.algorithm) {
+      this.core = this.build(next, now)
+    } else if (core instanceof FixedWindow) {
+      if (!samePeriod(previous.limitRefreshPeriod, next.limitRefreshPeriod)) {
+        // The cycles reserved so far keep their times; the new period starts where they end.
+        const firstIndex = core.tailCycle + 1
+        const end = core.cycles.startOf(firstIndex)
+        if (Number.isNaN(end)) return undefined
+        const from = Number.isFinite(end) ? end : now
+        const older = settle(core.cycles, now)
+        const newer = this.cyclesFrom(next, from, firstIndex)
+        core.cycles = new ChainedCycles(older, newer, from)
+        const current = newest(newer)
+        if (current instanceof ScheduledCycles) this.scheduled = current
+      }
+      core.limit = next.limitForPeriod
+    } else if (core instanceof TokenBucket) {
+      core.configure(next.limitForPeriod / periodMillis(next), next.capacity ?? next.limitForPeriod, now)
+    } else if (core instanceof SlidingWindow) {
+      core.window = periodMillis(next)
+      core.limit = next.limitForPeriod
+    }
+    this.options = options
+    this.config = next
+    this.timeoutMillis = Duration.toMillis(next.timeoutDuration)
+    return Effect.void
+  }
+}
+
+const checkPermits = <A, E, R>(permits: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Number.isInteger(permits) && permits >= 1 ? effect : badPermits(permits)
+
+const badPermits = (permits: number) =>
+  Effect.dieMessage(`RateLimiter: permits must be a whole number >= 1, got ${permits}`)
+
+/**
+ * Sleeps until the reserved time with interruption restored; an interrupted caller gives its
+ * reservations back. Runs inside `uninterruptibleMask`, so a reservation is never left unowned.
+ */
+const awaitReservation = (
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+  holds: ReadonlyArray<Hold>,
+  permits: number,
+  wait: number
+): Effect.Effect<void> => {
+  for (const hold of holds) hold.limiter.waiting++
+  return Effect.matchCauseEffect(restore(Effect.sleep(Duration.millis(wait))), {
+    onSuccess: () => {
+      for (const hold of holds) {
+        const limiter = hold.limiter
+        limiter.waiting--
+        limiter.published(nowMillis(limiter.clock), permits)
+      }
+      return Effect.void
+    },
+    onFailure: (cause) => {
+      for (const hold of holds) {
+        const limiter = hold.limiter
+        const now = nowMillis(limiter.clock)
+        limiter.waiting--
+        if (limiter.core === hold.core) hold.core.release(hold.ticket, permits, now)
+        limiter.offer(Event.FailedAcquire({ limiterName: limiter.name, at: now, permits }))
+      }
+      return Effect.failCause(cause)
+    }
+  })
+}
+
+/**
+ * Creates a rate limiter whose first cycle starts now. Fails with `InvalidConfigError`, listing every
+ * bad field, before anything starts. Its event hub lives in the surrounding `Scope`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const limiter = yield* RateLimiter.make({ name: "partner", limitForPeriod: 10, limitRefreshPeriod: "1 second" })
+ *     yield* limiter.acquire(3)
+ *     return yield* limiter.metrics // { availablePermissions: 7, numberOfWaitingFibers: 0 }
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<RateLimiter, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* decodeOptions(OptionsSchema, "RateLimiter", options)
+    const clock = yield* Effect.clock
+    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
+    return new RateLimiterImpl(options, config, clock, pubsub)
+  })
+
+/**
+ * Runs `self` once `permits` (default 1) are granted: at once when they are available, after a wait
+ * when they can be had within the timeout, otherwise refused with `RequestNotPermittedError` without
+ * running. Dual: `withRateLimiter(self, limiter)` or `self.pipe(withRateLimiter(limiter))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * const guarded = Effect.succeed("ok").pipe(RateLimiter.withRateLimiter(limiter))
+ * const heavy = RateLimiter.withRateLimiter(Effect.succeed("report"), limiter, { permits: 5 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withRateLimiter: {
+  (
+    limiter: RateLimiter,
+    options?: { readonly permits?: number }
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RequestNotPermittedError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    limiter: RateLimiter,
+    options?: { readonly permits?: number }
+  ): Effect.Effect<A, E | RequestNotPermittedError, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, limiter: RateLimiter, options?: { readonly permits?: number }) => {
+    const permits = options?.permits ?? 1
+    return checkPermits(permits, (limiter as RateLimiterImpl).guard(self, permits))
+  }
+)
+
+/**
+ * The limiter as a {@link Policy}, for `Policy.compose`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * const guard = RateLimiter.policy(limiter)
+ * const guarded = guard(Effect.succeed(1))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const policy = (
+  limiter: RateLimiter,
+  options?: { readonly permits?: number }
+): Policy<RequestNotPermittedError> =>
+(self) => withRateLimiter(self, limiter, options)
+
+/**
+ * Takes `permits` (default 1) from every limiter or from none: the request is granted only if all of
+ * them can grant it within the smallest of their timeouts, at the same moment (the caller then waits
+ * for the latest of their reservations); a refusal consumes nothing from any of them. The check and
+ * the taking happen in one synchronous step, so no other fiber can interleave.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const tenant: RateLimiter.RateLimiter
+ * declare const global: RateLimiter.RateLimiter
+ * const granted = RateLimiter.acquireAll([tenant, global], 2)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const acquireAll = (
+  limiters: Iterable<RateLimiter>,
+  permits = 1
+): Effect.Effect<void, RequestNotPermittedError> => {
+  const all = Array.from(new Set(limiters)) as Array<RateLimiterImpl>
+  if (all.length === 0) return checkPermits(permits, Effect.void)
+  if (all.length === 1) return all[0]!.acquire(permits)
+  const clock = all[0]!.clock
+  return checkPermits(
+    permits,
+    Effect.uninterruptibleMask((restore) => {
+      const attempt: Effect.Effect<void, RequestNotPermittedError> = Effect.suspend(() => {
+        const now = nowMillis(clock)
+        let at = now
+        let limiting = all[0]!
+        let settled = false
+        // Each limiter may push the common moment later; stop when a full pass moves it no more.
+        for (let pass = 0; pass < 64 && !settled; pass++) {
+          settled = true
+          for (const limiter of all) {
+            const earliest = limiter.core.earliest(permits, now, at)
+            if (Number.isNaN(earliest)) return Effect.zipRight(limiter.extend, attempt)
+            if (earliest > at) {
+              at = earliest
+              limiting = limiter
+              settled = false
+            }
+          }
+        }
+        let timeout = Infinity
+        for (const limiter of all) timeout = Math.min(timeout, limiter.timeoutMillis)
+        const wait = settled ? at - now : Infinity
+        if (!(wait <= timeout)) return limiting.refuse(now, permits, wait)
+        const holds = all.map((limiter): Hold => ({
+          limiter,
+          core: limiter.core,
+          ticket: limiter.core.reserveAt(permits, now, at)
+        }))
+        if (wait <= 0) {
+          for (const limiter of all) limiter.published(now, permits)
+          return Effect.void
+        }
+        return awaitReservation(restore, holds, permits, wait)
+      })
+      return attempt
+    })
+  )
+}
+
+/**
+ * Runs `self` after {@link acquireAll} grants `permits` from every limiter. Dual.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const tenant: RateLimiter.RateLimiter
+ * declare const global: RateLimiter.RateLimiter
+ * const guarded = Effect.succeed("ok").pipe(RateLimiter.withRateLimiters([tenant, global]))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withRateLimiters: {
+  (
+    limiters: Iterable<RateLimiter>,
+    options?: { readonly permits?: number }
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RequestNotPermittedError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    limiters: Iterable<RateLimiter>,
+    options?: { readonly permits?: number }
+  ): Effect.Effect<A, E | RequestNotPermittedError, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, limiters: Iterable<RateLimiter>, options?: { readonly permits?: number }) =>
+    Effect.flatMap(acquireAll(limiters, options?.permits ?? 1), () => self)
+)
+
+/**
+ * One limiter per key (per tenant, per client IP), created on first use from the same options and
+ * named `name:key`. Live keys are bounded by `maxKeys` (a request for a new key beyond it is refused
+ * with `RequestNotPermittedError`), and a key's limiter is dropped after `idleTimeToLive` without use,
+ * so a flood of distinct keys cannot exhaust memory. Built on Effect's `RcMap`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const perTenant = yield* RateLimiter.keyed<string>({ name: "tenant", limitForPeriod: 20, limitRefreshPeriod: "1 second" })
+ *     return yield* Effect.succeed("report").pipe(perTenant.withRateLimiter("acme"))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Keyed<K> {
+  /** The key's limiter, kept alive while the scope is open. */
+  readonly get: (key: K) => Effect.Effect<RateLimiter, RequestNotPermittedError, Scope.Scope>
+  /** Guards `self` with the key's limiter. */
+  readonly withRateLimiter: (
+    key: K,
+    options?: { readonly permits?: number }
+  ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RequestNotPermittedError, R>
+  /** The keys that have a live limiter. */
+  readonly keys: Effect.Effect<ReadonlyArray<K>>
+}
+
+const MINUTE = 60_000
+const DAY = 24 * 60 * MINUTE
+
+/** How long a limiter takes to forget its past, so dropping it after that changes nothing. */
+const memoryMillis = (config: Resolved): number => {
+  if (Schedule.isSchedule(config.limitRefreshPeriod)) return DAY
+  const period = periodMillis(config)
+  const forgets = config.algorithm === "token-bucket"
+    ? period * (config.capacity ?? config.limitForPeriod) / config.limitForPeriod
+    : period
+  return Math.max(MINUTE, forgets)
+}
+
+/**
+ * Creates a {@link Keyed} limiter. Fails with `InvalidConfigError` on bad options.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const perClientIp = RateLimiter.keyed<string>({
+ *   name: "ip",
+ *   limitForPeriod: 100,
+ *   limitRefreshPeriod: "1 minute",
+ *   timeoutDuration: 0,
+ *   maxKeys: 50_000,
+ *   idleTimeToLive: "5 minutes"
+ * })
+ * const program = Effect.scoped(Effect.flatMap(perClientIp, (limiters) => limiters.keys))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const keyed = <K>(options: KeyedOptions): Effect.Effect<Keyed<K>, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* decodeOptions(KeyedOptionsSchema, "RateLimiter", options)
+    const { idleTimeToLive: _idle, maxKeys: _max, ...perKey } = options
+    const map = yield* RcMap.make({
+      lookup: (key: K) => Effect.orDie(make({ ...perKey, name: `${config.name}:${String(key)}` })),
+      capacity: config.maxKeys,
+      idleTimeToLive: config.idleTimeToLive ?? Duration.millis(memoryMillis(config))
+    })
+    const get = (key: K, permits = 1): Effect.Effect<RateLimiter, RequestNotPermittedError, Scope.Scope> =>
+      // The only failure: a new key while `maxKeys` keys are live.
+      Effect.catchAll(RcMap.get(map, key), () =>
+        Effect.fail(
+          withoutStackTrace(() =>
+            new RequestNotPermittedError({
+              limiterName: `${config.name}:${String(key)}`,
+              permits,
+              retryAfter: Option.none()
+            })
+          )
+        ))
+    return {
+      get: (key) => get(key),
+      withRateLimiter: (key, guardOptions) => (self) =>
+        Effect.scoped(
+          Effect.flatMap(get(key, guardOptions?.permits), (limiter) => withRateLimiter(self, limiter, guardOptions))
+        ),
+      keys: RcMap.keys(map)
+    } satisfies Keyed<K>
+  })
+
+/**
+ * A Layer that builds the limiter for a service tag; the limiter lives as long as the layer.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * class PartnerLimiter extends Context.Tag("PartnerLimiter")<PartnerLimiter, RateLimiter.RateLimiter>() {}
+ *
+ * const PartnerLimiterLive = RateLimiter.layer(PartnerLimiter, { name: "partner", limitForPeriod: 100 })
+ * const program = Effect.flatMap(PartnerLimiter, (limiter) => limiter.metrics).pipe(Effect.provide(PartnerLimiterLive))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <I>(
+  tag: Context.Tag<I, RateLimiter>,
+  options: Options
+): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+
+/**
+ * The plain (non-`Schedule`) options read through `effect/Config` under the namespace `name`, e.g.
+ * `partner.limitForPeriod` from JSON or `PARTNER_LIMIT_FOR_PERIOD` from the environment with
+ * `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`. Absent keys take the defaults; the
+ * values are checked by the same Schema as {@link make}'s.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({ partner: { limitForPeriod: 100, limitRefreshPeriod: "1 second" } })
+ * const options = Effect.withConfigProvider(RateLimiter.config("partner"), provider)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (name: string): Config.Config<Options> =>
+  Config.nested(readFields(configFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
+
+/**
+ * Like {@link layer}, with the options read from `effect/Config` (see {@link config}); `code` adds
+ * what configuration cannot carry (a `Schedule`). Bad values fail with `InvalidConfigError` naming the
+ * field; unreadable ones with `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * class PartnerLimiter extends Context.Tag("PartnerLimiter")<PartnerLimiter, RateLimiter.RateLimiter>() {}
+ *
+ * const PartnerLimiterLive = RateLimiter.layerConfig(PartnerLimiter, RateLimiter.config("partner"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = <I>(
+  tag: Context.Tag<I, RateLimiter>,
+  options: Config.Config<Options>,
+  code?: Omit<Options, "name">
+): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
+  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code } as Options)))

@@ -1,0 +1,70 @@
+/**
+ * The rate limiter's options as a Schema (Resilience4j's names and defaults, plus the algorithm and
+ * the keyed limiter's bounds) and the `effect/Config` reader that feeds it.
+ *
+ * @internal
+ */
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { DurationInput, DurationOrSchedule, Name, WholeNumber } from "./validation.js"
+
+const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: value })
+
+/** The algorithms a limiter can run. */
+const algorithms = ["fixed-window", "token-bucket", "sliding-window"] as const
+
+/** The algorithms a limiter can run (one message for a bad value, not one per literal). */
+export const Algorithm = Schema.declare(
+  (u: unknown): u is typeof algorithms[number] => algorithms.includes(u as typeof algorithms[number]),
+  { message: () => "must be \"fixed-window\", \"token-bucket\" or \"sliding-window\"" }
+)
+
+const fields = {
+  name: Name,
+  limitForPeriod: fallback(WholeNumber(1), () => 50),
+  limitRefreshPeriod: fallback(
+    DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.nanos(1n)),
+    (): Duration.DurationInput => Duration.nanos(500n)
+  ),
+  timeoutDuration: fallback(DurationInput(0), (): Duration.DurationInput => "5 seconds"),
+  algorithm: fallback(Algorithm, () => "fixed-window" as const),
+  capacity: Schema.optional(WholeNumber(1))
+}
+
+/** Rules between fields, each reported against the field that has to change. */
+const consistent = (options: {
+  readonly algorithm: typeof Algorithm.Type
+  readonly limitRefreshPeriod: unknown
+  readonly capacity?: number | undefined
+}) => {
+  const issues: Array<{ path: ReadonlyArray<PropertyKey>; message: string }> = []
+  if (options.algorithm !== "fixed-window" && Schedule.isSchedule(options.limitRefreshPeriod)) {
+    issues.push({ path: ["limitRefreshPeriod"], message: "a Schedule is only supported by the fixed-window algorithm" })
+  }
+  if (options.algorithm !== "token-bucket" && options.capacity !== undefined) {
+    issues.push({ path: ["capacity"], message: "only applies to the token-bucket algorithm" })
+  }
+  return issues
+}
+
+/** @internal */
+export const OptionsSchema = Schema.Struct(fields).pipe(Schema.filter(consistent))
+
+/** @internal */
+export const KeyedOptionsSchema = Schema.Struct({
+  ...fields,
+  maxKeys: fallback(WholeNumber(1), () => 100_000),
+  idleTimeToLive: Schema.optional(DurationInput(0))
+}).pipe(Schema.filter(consistent))
+
+/** The options as `effect/Config` can carry them (a `Schedule` cannot be read from configuration). */
+export const configFields = {
+  limitForPeriod: Config.number,
+  limitRefreshPeriod: Config.string,
+  timeoutDuration: Config.string,
+  algorithm: Config.string,
+  capacity: Config.number
+} as const

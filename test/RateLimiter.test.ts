@@ -1,0 +1,646 @@
+import { describe, expect, it } from "@effect/vitest"
+import {
+  Chunk,
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Schedule,
+  Stream,
+  TestClock
+} from "effect"
+import type { InvalidConfigError } from "../src/InvalidConfigError.js"
+import * as RateLimiter from "../src/RateLimiter.js"
+
+// ---- helpers -------------------------------------------------------------------------------------
+
+const now = Effect.clockWith((clock) => clock.currentTimeMillis)
+
+/** Runs a call through the limiter and returns its Exit. */
+const call = (limiter: RateLimiter.RateLimiter, permits = 1) =>
+  Effect.exit(RateLimiter.withRateLimiter(Effect.succeed("ok"), limiter, { permits }))
+
+/** Forks a call that records the Clock time at which it ran. */
+const forkTimed = (limiter: RateLimiter.RateLimiter, permits = 1) =>
+  Effect.fork(RateLimiter.withRateLimiter(now, limiter, { permits }))
+
+const available = (limiter: RateLimiter.RateLimiter) => Effect.map(limiter.metrics, (m) => m.availablePermissions)
+
+const refusal = (exit: Exit.Exit<unknown, unknown>): RateLimiter.RequestNotPermittedError => {
+  if (
+    Exit.isFailure(exit) && exit.cause._tag === "Fail" &&
+    exit.cause.error instanceof RateLimiter.RequestNotPermittedError
+  ) {
+    return exit.cause.error
+  }
+  throw new Error(`expected a refusal, got ${String(exit)}`)
+}
+
+const retryAfterMillis = (error: RateLimiter.RequestNotPermittedError) =>
+  Option.map(error.retryAfter, Duration.toMillis)
+
+const configError = <A, R>(effect: Effect.Effect<A, InvalidConfigError, R>) => Effect.flip(effect)
+
+// ---- Resilience4j semantics ----------------------------------------------------------------------
+
+describe("RateLimiter (fixed window)", () => {
+  it.scoped("defaults follow Resilience4j: 50 permits per 500 ns, 5 s timeout", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "defaults" })
+      expect(limiter.name).toBe("defaults")
+      expect(yield* available(limiter)).toBe(50)
+      for (let i = 0; i < 50; i++) expect(Exit.isSuccess(yield* call(limiter))).toBe(true)
+      expect(yield* available(limiter)).toBe(0)
+      // The 51st waits for the next 500 ns cycle (well within 5 s)
+      const fiber = yield* forkTimed(limiter)
+      yield* TestClock.adjust(Duration.nanos(1000n))
+      expect(Exit.isSuccess(yield* Fiber.await(fiber))).toBe(true)
+    }))
+
+  it.scoped("limitForPeriod permits per cycle, refreshed at each boundary measured from creation", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust("250 millis") // creation is not at 0
+      const limiter = yield* RateLimiter.make({
+        name: "r",
+        limitForPeriod: 2,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      yield* TestClock.adjust("500 millis")
+      expect(Exit.isSuccess(yield* call(limiter))).toBe(true)
+      expect(Exit.isSuccess(yield* call(limiter))).toBe(true)
+      const error = refusal(yield* call(limiter))
+      expect(error.limiterName).toBe("r")
+      expect(error.permits).toBe(1)
+      expect(retryAfterMillis(error)).toEqual(Option.some(500)) // next cycle at 1250
+      expect(error.message).toContain("RateLimiter 'r' does not permit further calls")
+      yield* TestClock.adjust("500 millis")
+      expect(yield* available(limiter)).toBe(2) // no accumulation beyond one period
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* available(limiter)).toBe(2)
+    }))
+
+  it.scoped("a caller waits exactly until its reserved permit's cycle", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "w", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
+      expect(Exit.isSuccess(yield* call(limiter))).toBe(true)
+      const first = yield* forkTimed(limiter)
+      const second = yield* forkTimed(limiter)
+      yield* Effect.yieldNow()
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -2, numberOfWaitingFibers: 2 })
+      yield* TestClock.adjust("999 millis")
+      expect(first.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(first)).toBe(1000)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(second)).toBe(2000)
+      expect((yield* limiter.metrics).numberOfWaitingFibers).toBe(0)
+    }))
+
+  it.scoped("reserves only when the wait fits the timeout; otherwise refuses at once with the wait", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "t",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "1500 millis"
+      })
+      yield* call(limiter)
+      const waiting = yield* forkTimed(limiter) // next cycle: 1000 ms away
+      yield* Effect.yieldNow()
+      // The one after would need 2000 ms > 1500: refused now, reserving nothing.
+      const error = refusal(yield* call(limiter))
+      expect(retryAfterMillis(error)).toEqual(Option.some(2000))
+      expect(yield* available(limiter)).toBe(-1)
+      expect(yield* now).toBe(0)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(waiting)).toBe(1000)
+    }))
+
+  it.scoped("weighted acquisition; more than a cycle's permits is never granted", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "wt", limitForPeriod: 5, limitRefreshPeriod: "1 second" })
+      expect(Exit.isSuccess(yield* call(limiter, 3))).toBe(true)
+      const heavy = yield* forkTimed(limiter, 3) // only 2 left: all 3 come from the next cycle
+      yield* Effect.yieldNow()
+      expect(yield* available(limiter)).toBe(-1) // as Resilience4j's counter: 2 - 3
+      const tooMany = refusal(yield* call(limiter, 6))
+      expect(tooMany.retryAfter).toEqual(Option.none())
+      expect(tooMany.permits).toBe(6)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(heavy)).toBe(1000)
+      expect(yield* available(limiter)).toBe(2)
+    }))
+
+  it.scoped("tryAcquire never waits", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "try", limitForPeriod: 2, limitRefreshPeriod: "1 second" })
+      expect(yield* limiter.tryAcquire()).toBe(true)
+      expect(yield* limiter.tryAcquire(2)).toBe(false)
+      expect(yield* limiter.tryAcquire()).toBe(true)
+      expect(yield* limiter.tryAcquire()).toBe(false)
+      expect(yield* available(limiter)).toBe(0)
+      expect((yield* limiter.metrics).numberOfWaitingFibers).toBe(0)
+    }))
+
+  it.scoped("acquire waits within the timeout", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "acq", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
+      yield* limiter.acquire()
+      const fiber = yield* Effect.fork(limiter.acquire())
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isSuccess(yield* Fiber.await(fiber))).toBe(true)
+      const bad = yield* Effect.exit(limiter.acquire(0))
+      expect(Exit.isFailure(bad) && bad.cause._tag === "Die").toBe(true)
+    }))
+
+  it.scoped("drainPermissions empties the current cycle only", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "d",
+        limitForPeriod: 5,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      yield* call(limiter, 2)
+      yield* limiter.drainPermissions
+      expect(yield* available(limiter)).toBe(0)
+      expect(Exit.isFailure(yield* call(limiter))).toBe(true)
+      yield* TestClock.adjust("1 second")
+      expect(yield* available(limiter)).toBe(5)
+    }))
+
+  it.scoped("changeLimitForPeriod applies from the next cycle", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "c",
+        limitForPeriod: 2,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      yield* call(limiter)
+      yield* limiter.changeLimitForPeriod(5)
+      expect(yield* available(limiter)).toBe(1)
+      yield* call(limiter)
+      expect(Exit.isFailure(yield* call(limiter))).toBe(true)
+      yield* TestClock.adjust("1 second")
+      expect(yield* available(limiter)).toBe(5)
+      yield* limiter.changeLimitForPeriod(1)
+      expect(yield* available(limiter)).toBe(5)
+      yield* TestClock.adjust("1 second")
+      expect(yield* available(limiter)).toBe(1)
+      const error = yield* configError(limiter.changeLimitForPeriod(0))
+      expect(error.issues.map((i) => i.field)).toEqual(["limitForPeriod"])
+    }))
+
+  it.scoped("changeTimeoutDuration applies to the next callers", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "ct",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      yield* call(limiter)
+      expect(Exit.isFailure(yield* call(limiter))).toBe(true)
+      yield* limiter.changeTimeoutDuration("2 seconds")
+      const fiber = yield* forkTimed(limiter)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe(1000)
+    }))
+
+  it.scoped("reconfigure changes settings in place and keeps state", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "rc",
+        limitForPeriod: 3,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      yield* call(limiter, 2)
+      // A new period starts where the current cycle ends (at 1000), then every 10 seconds.
+      yield* limiter.reconfigure({ limitRefreshPeriod: "10 seconds", limitForPeriod: 4 })
+      expect(yield* available(limiter)).toBe(1)
+      yield* TestClock.adjust("1 second")
+      expect(yield* available(limiter)).toBe(4)
+      yield* call(limiter, 4)
+      yield* TestClock.adjust("9999 millis")
+      expect(yield* available(limiter)).toBe(0)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* available(limiter)).toBe(4)
+      // A new algorithm starts afresh.
+      yield* limiter.reconfigure({ algorithm: "token-bucket", capacity: 7 })
+      expect(yield* available(limiter)).toBe(7)
+      yield* limiter.reconfigure({ name: "renamed" })
+      expect(limiter.name).toBe("renamed")
+      const error = yield* configError(limiter.reconfigure({ timeoutDuration: -1, limitForPeriod: 1.5 }))
+      expect(error.issues.map((i) => i.field).sort()).toEqual(["limitForPeriod", "timeoutDuration"])
+    }))
+})
+
+// ---- schedules ------------------------------------------------------------------------------------
+
+describe("RateLimiter with a Schedule period", () => {
+  it.scoped("Schedule.fixed: cycles at each recurrence", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "fixed",
+        limitForPeriod: 2,
+        limitRefreshPeriod: Schedule.fixed("1 second"),
+        timeoutDuration: "1 second"
+      })
+      yield* call(limiter, 2)
+      const waiting = yield* forkTimed(limiter)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(waiting)).toBe(1000)
+      expect(yield* available(limiter)).toBe(1)
+      yield* TestClock.adjust("10500 millis") // idle across many boundaries
+      expect(yield* available(limiter)).toBe(2)
+      yield* call(limiter, 2)
+      const waiting2 = yield* forkTimed(limiter, 2)
+      yield* Effect.yieldNow()
+      const error = refusal(yield* call(limiter, 2))
+      expect(retryAfterMillis(error)).toEqual(Option.some(1500)) // 12000 is taken by the first waiter
+      yield* TestClock.adjust("500 millis")
+      expect(yield* Fiber.join(waiting2)).toBe(12000)
+    }))
+
+  it.scoped("Schedule.cron: 10,000 calls per day, reset at midnight UTC", () =>
+    Effect.gen(function*() {
+      const day = 24 * 60 * 60 * 1000
+      yield* TestClock.setTime(15 * 60 * 60 * 1000) // 15:00 UTC on 1970-01-01
+      const limiter = yield* RateLimiter.make({
+        name: "quota",
+        limitForPeriod: 10_000,
+        limitRefreshPeriod: Schedule.cron("0 0 * * *"),
+        timeoutDuration: 0
+      })
+      expect(Exit.isSuccess(yield* call(limiter, 9_999))).toBe(true)
+      expect(Exit.isSuccess(yield* call(limiter))).toBe(true)
+      const error = refusal(yield* call(limiter))
+      expect(retryAfterMillis(error)).toEqual(Option.some(9 * 60 * 60 * 1000))
+      yield* TestClock.adjust("9 hours")
+      expect(yield* now).toBe(day)
+      expect(yield* available(limiter)).toBe(10_000)
+      yield* TestClock.adjust(`${3 * 24} hours`)
+      expect(yield* limiter.tryAcquire(10_000)).toBe(true)
+      expect(yield* limiter.tryAcquire()).toBe(false)
+      yield* TestClock.adjust("1 day")
+      expect(yield* limiter.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("a Schedule is only accepted with the fixed-window algorithm", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(
+        RateLimiter.make({ name: "x", algorithm: "token-bucket", limitRefreshPeriod: Schedule.spaced("1 second") })
+      )
+      expect(error.issues.map((i) => i.field)).toEqual(["limitRefreshPeriod"])
+    }))
+})
+
+// ---- other algorithms ----------------------------------------------------------------------------
+
+describe("RateLimiter algorithms", () => {
+  it.scoped("token-bucket: bursts up to capacity, then the refill rate", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "tb",
+        algorithm: "token-bucket",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "100 millis",
+        capacity: 10,
+        timeoutDuration: 0
+      })
+      expect(Exit.isSuccess(yield* call(limiter, 10))).toBe(true) // a burst of 10 at once
+      const error = refusal(yield* call(limiter))
+      expect(retryAfterMillis(error)).toEqual(Option.some(100))
+      yield* TestClock.adjust("350 millis")
+      expect(yield* available(limiter)).toBe(3)
+      yield* TestClock.adjust("1 hour")
+      expect(yield* available(limiter)).toBe(10) // never more than capacity
+      yield* limiter.changeTimeoutDuration("1 second")
+      yield* call(limiter, 10)
+      const waiting = yield* forkTimed(limiter, 2)
+      yield* TestClock.adjust("200 millis")
+      expect(yield* Fiber.join(waiting)).toBe(60 * 60 * 1000 + 350 + 200)
+    }))
+
+  it.scoped("token-bucket capacity defaults to limitForPeriod and is validated", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "tb", algorithm: "token-bucket", limitForPeriod: 4 })
+      expect(yield* available(limiter)).toBe(4)
+      const error = yield* configError(RateLimiter.make({ name: "fw", capacity: 3 }))
+      expect(error.issues.map((i) => i.field)).toEqual(["capacity"])
+    }))
+
+  it.scoped("sliding-window: no double burst at a window edge", () =>
+    Effect.gen(function*() {
+      const options = { limitForPeriod: 4, limitRefreshPeriod: "1 second", timeoutDuration: 0 } as const
+      const fixed = yield* RateLimiter.make({ name: "fw", ...options })
+      const sliding = yield* RateLimiter.make({ name: "sw", algorithm: "sliding-window", ...options })
+      yield* TestClock.adjust("900 millis")
+      yield* call(fixed, 4)
+      yield* call(sliding, 4)
+      yield* TestClock.adjust("100 millis")
+      expect(Exit.isSuccess(yield* call(fixed, 4))).toBe(true) // 8 within 100 ms
+      const error = refusal(yield* call(sliding))
+      expect(retryAfterMillis(error)).toEqual(Option.some(900))
+      yield* TestClock.adjust("900 millis")
+      expect(yield* available(sliding)).toBe(4)
+    }))
+
+  it.scoped("sliding-window waits for the oldest grants to leave the window", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "sw",
+        algorithm: "sliding-window",
+        limitForPeriod: 3,
+        limitRefreshPeriod: "1 second"
+      })
+      yield* call(limiter, 2)
+      yield* TestClock.adjust("300 millis")
+      yield* call(limiter)
+      const waiting = yield* forkTimed(limiter, 2) // needs both of the first grants gone: at 1000
+      yield* TestClock.adjust("700 millis")
+      expect(yield* Fiber.join(waiting)).toBe(1000)
+      expect(yield* available(limiter)).toBe(0)
+      yield* limiter.drainPermissions
+      yield* TestClock.adjust("300 millis")
+      expect(yield* available(limiter)).toBe(1)
+    }))
+})
+
+// ---- interruption --------------------------------------------------------------------------------
+
+describe("RateLimiter interruption", () => {
+  for (const algorithm of ["fixed-window", "token-bucket", "sliding-window"] as const) {
+    it.scoped(`${algorithm}: an interrupted waiter gives its reservation back`, () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({
+          name: "i",
+          algorithm,
+          limitForPeriod: 1,
+          limitRefreshPeriod: "1 second"
+        })
+        yield* call(limiter)
+        const waiter = yield* forkTimed(limiter)
+        yield* TestClock.adjust("500 millis")
+        expect(yield* available(limiter)).toBeLessThan(0)
+        yield* Fiber.interrupt(waiter)
+        expect(yield* limiter.metrics).toEqual({ availablePermissions: 0, numberOfWaitingFibers: 0 })
+        yield* TestClock.adjust("500 millis")
+        // The permit the interrupted fiber had reserved is free for the next caller, at once.
+        expect(yield* limiter.tryAcquire()).toBe(true)
+        expect(yield* limiter.tryAcquire()).toBe(false)
+      }))
+  }
+
+  it.scoped("a call interrupted after its permit was granted keeps it (the call started)", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "i2", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
+      const fiber = yield* Effect.fork(RateLimiter.withRateLimiter(Effect.never, limiter))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(fiber)
+      expect(yield* available(limiter)).toBe(0)
+    }))
+})
+
+// ---- events --------------------------------------------------------------------------------------
+
+describe("RateLimiter events", () => {
+  it.scoped("SuccessfulAcquire, FailedAcquire, Drained with name, time and permits", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "ev",
+        limitForPeriod: 3,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      const collected = yield* limiter.events.pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+      yield* TestClock.adjust(0) // lets the subscriber subscribe
+      yield* TestClock.adjust("10 millis")
+      yield* call(limiter, 2)
+      yield* call(limiter, 2)
+      yield* limiter.drainPermissions
+      expect(yield* limiter.tryAcquire()).toBe(false)
+      const events = Chunk.toArray(yield* Fiber.join(collected))
+      expect(events).toEqual([
+        RateLimiter.Event.SuccessfulAcquire({ limiterName: "ev", at: 10, permits: 2 }),
+        RateLimiter.Event.FailedAcquire({ limiterName: "ev", at: 10, permits: 2 }),
+        RateLimiter.Event.Drained({ limiterName: "ev", at: 10, permits: 1 }),
+        RateLimiter.Event.FailedAcquire({ limiterName: "ev", at: 10, permits: 1 })
+      ])
+    }))
+
+  it.scoped("a waiter's SuccessfulAcquire is published when it proceeds", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ name: "ev", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
+      const collected = yield* limiter.events.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* TestClock.adjust(0)
+      yield* call(limiter)
+      const waiter = yield* forkTimed(limiter)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiter)
+      const events = Chunk.toArray(yield* Fiber.join(collected))
+      expect(events.map((e) => e.at)).toEqual([0, 1000])
+    }))
+})
+
+// ---- keyed ---------------------------------------------------------------------------------------
+
+describe("RateLimiter.keyed", () => {
+  it.scoped("one limiter per key", () =>
+    Effect.gen(function*() {
+      const keyed = yield* RateLimiter.keyed<string>({
+        name: "tenant",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      const run = (key: string) => Effect.exit(Effect.succeed(key).pipe(keyed.withRateLimiter(key)))
+      expect(Exit.isSuccess(yield* run("a"))).toBe(true)
+      expect(Exit.isSuccess(yield* run("b"))).toBe(true)
+      const error = refusal(yield* run("a"))
+      expect(error.limiterName).toBe("tenant:a")
+      const limiter = yield* keyed.get("a")
+      expect(yield* available(limiter)).toBe(0)
+    }))
+
+  it.scoped("the bound on keys holds and idle keys expire", () =>
+    Effect.gen(function*() {
+      const keyed = yield* RateLimiter.keyed<number>({
+        name: "ip",
+        limitForPeriod: 5,
+        limitRefreshPeriod: "1 second",
+        maxKeys: 3,
+        idleTimeToLive: "1 minute"
+      })
+      const run = (key: number) => Effect.exit(Effect.void.pipe(keyed.withRateLimiter(key)))
+      for (let key = 0; key < 3; key++) expect(Exit.isSuccess(yield* run(key))).toBe(true)
+      // A flood of new keys is refused while 3 are live; known keys still work.
+      for (let key = 3; key < 100; key++) expect(refusal(yield* run(key)).retryAfter).toEqual(Option.none())
+      expect(Exit.isSuccess(yield* run(1))).toBe(true)
+      expect((yield* keyed.keys).length).toBe(3)
+      yield* TestClock.adjust("30 seconds")
+      expect(Exit.isSuccess(yield* run(2))).toBe(true) // key 2 used again: its idle time restarts
+      yield* TestClock.adjust("30 seconds")
+      expect([...(yield* keyed.keys)]).toEqual([2])
+      expect(Exit.isSuccess(yield* run(50))).toBe(true)
+      yield* TestClock.adjust("1 minute")
+      expect((yield* keyed.keys).length).toBe(0)
+    }))
+
+  it.scoped("keyed options are validated", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(RateLimiter.keyed({ name: "k", maxKeys: 0, idleTimeToLive: "-1 seconds" }))
+      expect(error.issues.map((i) => i.field).sort()).toEqual(["idleTimeToLive", "maxKeys"])
+    }))
+})
+
+// ---- several limiters at once ---------------------------------------------------------------------
+
+describe("RateLimiter.acquireAll", () => {
+  it.scoped("all or nothing: a refusal consumes nothing from any limiter", () =>
+    Effect.gen(function*() {
+      const options = { limitRefreshPeriod: "1 second", timeoutDuration: 0 } as const
+      const tenant = yield* RateLimiter.make({ name: "tenant", limitForPeriod: 1, ...options })
+      const global = yield* RateLimiter.make({ name: "global", limitForPeriod: 10, ...options })
+      yield* RateLimiter.acquireAll([tenant, global])
+      expect([yield* available(tenant), yield* available(global)]).toEqual([0, 9])
+      const error = yield* Effect.flip(RateLimiter.acquireAll([global, tenant]))
+      expect(error.limiterName).toBe("tenant")
+      expect(retryAfterMillis(error)).toEqual(Option.some(1000))
+      expect([yield* available(tenant), yield* available(global)]).toEqual([0, 9])
+      const guarded = yield* Effect.exit(Effect.succeed(1).pipe(RateLimiter.withRateLimiters([tenant, global])))
+      expect(Exit.isFailure(guarded)).toBe(true)
+      expect(yield* available(global)).toBe(9)
+    }))
+
+  it.scoped("waits for the latest reservation when every wait fits the timeouts", () =>
+    Effect.gen(function*() {
+      const a = yield* RateLimiter.make({ name: "a", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
+      const b = yield* RateLimiter.make({ name: "b", limitForPeriod: 1, limitRefreshPeriod: "3 seconds" })
+      yield* RateLimiter.acquireAll([a, b])
+      const fiber = yield* Effect.fork(RateLimiter.withRateLimiters(now, [a, b]))
+      yield* Effect.yieldNow()
+      expect([(yield* a.metrics).numberOfWaitingFibers, (yield* b.metrics).numberOfWaitingFibers]).toEqual([1, 1])
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* Fiber.join(fiber)).toBe(3000)
+      // a's permit was taken from its cycle at 3000, not from the one at 1000.
+      expect(yield* available(a)).toBe(0)
+    }))
+
+  it.scoped("an interrupted multi-waiter gives back every reservation", () =>
+    Effect.gen(function*() {
+      const a = yield* RateLimiter.make({ name: "a", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
+      const b = yield* RateLimiter.make({ name: "b", limitForPeriod: 2, limitRefreshPeriod: "1 second" })
+      yield* RateLimiter.acquireAll([a, b])
+      const fiber = yield* Effect.fork(RateLimiter.acquireAll([a, b]))
+      yield* Effect.yieldNow()
+      // b's reservation is in its next cycle (with a's): b's last permit now is held back meanwhile.
+      expect([yield* available(a), yield* available(b)]).toEqual([-1, 0])
+      yield* Fiber.interrupt(fiber)
+      expect([yield* available(a), yield* available(b)]).toEqual([0, 1])
+    }))
+
+  it.scoped("refuses when the combined wait exceeds the smallest timeout", () =>
+    Effect.gen(function*() {
+      const a = yield* RateLimiter.make({
+        name: "a",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "5 seconds"
+      })
+      const b = yield* RateLimiter.make({
+        name: "b",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      yield* a.acquire()
+      const error = yield* Effect.flip(RateLimiter.acquireAll([a, b]))
+      expect(error.limiterName).toBe("a")
+      expect([yield* available(a), yield* available(b)]).toEqual([0, 1])
+    }))
+})
+
+// ---- construction --------------------------------------------------------------------------------
+
+describe("RateLimiter construction", () => {
+  it.scoped("bad options fail make with InvalidConfigError naming each field and value", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(RateLimiter.make({
+        name: "",
+        limitForPeriod: 0,
+        limitRefreshPeriod: 0,
+        timeoutDuration: "-5 seconds",
+        algorithm: "leaky" as never
+      }))
+      expect(error.guard).toBe("RateLimiter")
+      expect(error.issues.map((i) => i.field).sort()).toEqual([
+        "algorithm",
+        "limitForPeriod",
+        "limitRefreshPeriod",
+        "name",
+        "timeoutDuration"
+      ])
+      expect(error.issues.find((i) => i.field === "limitForPeriod")?.value).toBe(0)
+      const unknown = yield* configError(RateLimiter.make({ name: "x", limitForPeriods: 3 } as never))
+      expect(unknown.issues).toEqual([{ field: "limitForPeriods", value: 3, rule: "is not a known option" }])
+    }))
+
+  it.scoped("withRateLimiter is dual and policy wraps it", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "p",
+        limitForPeriod: 3,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      })
+      expect(yield* Effect.succeed(1).pipe(RateLimiter.withRateLimiter(limiter))).toBe(1)
+      expect(yield* RateLimiter.withRateLimiter(Effect.succeed(2), limiter)).toBe(2)
+      expect(yield* RateLimiter.policy(limiter)(Effect.succeed(3))).toBe(3)
+      expect(Exit.isFailure(yield* Effect.exit(RateLimiter.policy(limiter)(Effect.succeed(4))))).toBe(true)
+    }))
+
+  it.effect("layer, config and layerConfig", () =>
+    Effect.gen(function*() {
+      class Partner extends Context.Tag("Partner")<Partner, RateLimiter.RateLimiter>() {}
+      const fromCode = yield* Effect.flatMap(Partner, available).pipe(
+        Effect.provide(RateLimiter.layer(Partner, { name: "partner", limitForPeriod: 7 }))
+      )
+      expect(fromCode).toBe(7)
+      const provider = ConfigProvider.fromJson({
+        partner: { limitForPeriod: 9, limitRefreshPeriod: "1 minute", algorithm: "sliding-window" }
+      })
+      const fromConfig = yield* Effect.flatMap(Partner, (l) => Effect.map(available(l), (n) => [l.name, n])).pipe(
+        Effect.provide(RateLimiter.layerConfig(Partner, RateLimiter.config("partner"))),
+        Effect.withConfigProvider(provider)
+      )
+      expect(fromConfig).toEqual(["partner", 9])
+      const bad = ConfigProvider.fromJson({ partner: { limitForPeriod: -1 } })
+      const error = yield* Effect.flip(
+        Effect.flatMap(Partner, available).pipe(
+          Effect.provide(RateLimiter.layerConfig(Partner, RateLimiter.config("partner"))),
+          Effect.withConfigProvider(bad)
+        )
+      )
+      expect(error._tag).toBe("InvalidConfigError")
+    }))
+
+  it.scoped("layerConfig adds a Schedule from code", () =>
+    Effect.gen(function*() {
+      class Quota extends Context.Tag("Quota")<Quota, RateLimiter.RateLimiter>() {}
+      const provider = ConfigProvider.fromJson({ quota: { limitForPeriod: 2 } })
+      const limiter = yield* Quota.pipe(
+        Effect.provide(
+          RateLimiter.layerConfig(Quota, RateLimiter.config("quota"), { limitRefreshPeriod: Schedule.fixed("1 hour") })
+        ),
+        Effect.withConfigProvider(provider)
+      )
+      expect(yield* available(limiter)).toBe(2)
+    }))
+})
