@@ -3,16 +3,40 @@
  * in alternating rounds (each round runs every case once, in a rotated order) and each case's figure is
  * its median over the rounds: a burst of noise from the machine then hits every case alike instead of
  * whichever one happened to be running.
+ *
+ * A case may be synchronous (an Effect run with `runSyncExit`, a plain loop) or asynchronous (a Promise
+ * peer awaited op by op, an Effect run with `runPromise`): the runner awaits whatever `run` returns.
  */
 export interface Case {
   readonly name: string
-  /** Runs `ops` operations. */
-  readonly run: (ops: number) => void
+  /** Runs `ops` operations (resolving when they are done, for an asynchronous case). */
+  readonly run: (ops: number) => void | Promise<void>
+  /** The report section the case belongs to (see report.ts); set by `inGroup`. */
+  readonly group?: string
+  /** The name of the baseline this case is compared with besides the floor (e.g. the bare `await`). */
+  readonly baseline?: string
+  /** The name of our case this peer competes with: the report says how many times faster ours is. */
+  readonly ours?: string
+  /** Calls per operation, when one operation is a batch (e.g. 10,000 concurrent fibers). Default 1. */
+  readonly callsPerOp?: number
+  /** Operations to start calibrating from (default 100; 1 for a heavy batch). */
+  readonly startOps?: number
 }
 
 export interface Result {
+  readonly case: Case
   readonly name: string
+  /** Median nanoseconds per call over the rounds. */
   readonly nsPerOp: number
+  /** Spread of the rounds: (max - min) / median of the per-round figures. */
+  readonly spread: number
+}
+
+export interface MeasureOptions {
+  readonly rounds: number
+  readonly sliceMs: number
+  /** Called before each round (progress output). */
+  readonly onRound?: (round: number) => void
 }
 
 const median = (values: Array<number>): number => {
@@ -21,26 +45,38 @@ const median = (values: Array<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-const time = (run: (ops: number) => void, ops: number): number => {
+const time = async (run: Case["run"], ops: number): Promise<number> => {
   const start = process.hrtime.bigint()
-  run(ops)
+  const pending = run(ops)
+  if (pending !== undefined) await pending
   return Number(process.hrtime.bigint() - start)
 }
 
+/** Gives every case (and every one of its ratios) the same section. */
+export const inGroup = (group: string, cases: ReadonlyArray<Case>): Array<Case> =>
+  cases.map((c) => ({ ...c, group }))
+
 /** Calibrates each case to about `sliceMs` per round, warms up, then measures `rounds` rounds. */
-export const measure = (cases: ReadonlyArray<Case>, options: { rounds: number; sliceMs: number }): Array<Result> => {
-  const opsFor = cases.map((c) => {
-    let ops = 100
-    while (time(c.run, ops) < options.sliceMs * 1e6 / 4) ops *= 2
-    return ops * 4
-  })
+export const measure = async (cases: ReadonlyArray<Case>, options: MeasureOptions): Promise<Array<Result>> => {
+  const opsFor: Array<number> = []
+  for (const c of cases) {
+    let ops = c.startOps ?? 100
+    while (await time(c.run, ops) < options.sliceMs * 1e6 / 4) ops *= 2
+    opsFor.push(ops * 4)
+  }
   const samples = cases.map(() => [] as Array<number>)
   for (let round = -2; round < options.rounds; round++) { // two warm-up rounds
+    options.onRound?.(round)
     for (let k = 0; k < cases.length; k++) {
       const i = (k + Math.max(round, 0)) % cases.length
-      const ns = time(cases[i]!.run, opsFor[i]!) / opsFor[i]!
+      const c = cases[i]!
+      const ns = await time(c.run, opsFor[i]!) / (opsFor[i]! * (c.callsPerOp ?? 1))
       if (round >= 0) samples[i]!.push(ns)
     }
   }
-  return cases.map((c, i) => ({ name: c.name, nsPerOp: median(samples[i]!) }))
+  return cases.map((c, i) => {
+    const values = samples[i]!
+    const mid = median(values)
+    return { case: c, name: c.name, nsPerOp: mid, spread: (Math.max(...values) - Math.min(...values)) / mid }
+  })
 }

@@ -9,11 +9,12 @@ import * as os from "node:os"
 import { cases as bulkhead } from "./cases/bulkhead.js"
 import { cases as circuitBreaker } from "./cases/circuitBreaker.js"
 import { cases as rateLimiter } from "./cases/rateLimiter.js"
+import { cases as retry } from "./cases/retry.js"
 import { cases as timeLimiter } from "./cases/timeLimiter.js"
 import { baselines, floorBookkeeping } from "./floor.js"
 import { measure } from "./harness.js"
 
-const results = measure([...baselines, ...circuitBreaker, ...rateLimiter, ...bulkhead, ...timeLimiter], {
+const results = measure([...baselines, ...circuitBreaker, ...rateLimiter, ...bulkhead, ...timeLimiter, ...retry], {
   rounds: Number(process.env.BENCH_ROUNDS ?? 15),
   sliceMs: Number(process.env.BENCH_SLICE_MS ?? 40)
 })

@@ -37,7 +37,12 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type BudgetSettings, RetryBudgetCore, RetryBudgetTypeId } from "./internal/retryBudgetCore.js"
+import {
+  type BudgetHandle,
+  type BudgetSettings,
+  RetryBudgetCore,
+  RetryBudgetTypeId
+} from "./internal/retryBudgetCore.js"
 import { budgetConfigFields, BudgetOptionsSchema } from "./internal/retryConfig.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -116,7 +121,7 @@ export interface RetryBudget {
   readonly tryWithdraw: Effect.Effect<boolean>
 }
 
-class RetryBudgetImpl implements RetryBudget {
+class RetryBudgetImpl implements RetryBudget, BudgetHandle {
   readonly [RetryBudgetTypeId]: typeof RetryBudgetTypeId = RetryBudgetTypeId
   readonly core: RetryBudgetCore
 
@@ -149,12 +154,6 @@ class RetryBudgetImpl implements RetryBudget {
     }
   })
 }
-
-/** @internal the synchronous side of a budget, for `Retry`. */
-export const unsafeBudget = (budget: RetryBudget): {
-  unsafeDeposit(): void
-  unsafeTryWithdraw(): boolean
-} => budget as RetryBudgetImpl
 
 /**
  * Creates a budget holding `minRetriesPerSecond × ttl` retries. Fails with `InvalidConfigError`,

@@ -27,6 +27,20 @@ export * as Bulkhead from "./Bulkhead.js"
 export * as RateLimiter from "./RateLimiter.js"
 
 /**
+ * Retries with Resilience4j's options, any Schedule for the delays, and a shared retry budget.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+
+/**
+ * Finagle's retry budget: retries may add at most a percentage of recent traffic plus a floor.
+ *
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
  * Time limiter: a typed timeout that interrupts or detaches the call.
  *
  * @since 0.1.0

@@ -1,6 +1,5 @@
 import { Effect } from "effect"
-import * as Retry from "../../src/Retry.js"
-import * as RetryBudget from "../../src/RetryBudget.js"
+import { Retry, RetryBudget } from "../../src/index.js"
 import { effectCase, inScope } from "../floor.js"
 
 const call = Effect.succeed(1)

@@ -33,9 +33,15 @@ export interface BudgetSettings {
 /** Brands the public budget so that options can check for one without importing its module. */
 export const RetryBudgetTypeId: unique symbol = Symbol.for("breakwater/RetryBudget")
 
+/** The synchronous side of a public budget, which `Retry` uses inside its match handlers. */
+export interface BudgetHandle {
+  readonly name: string
+  unsafeDeposit(): void
+  unsafeTryWithdraw(): boolean
+}
+
 /** Retries always available within one ttl: `minRetriesPerSecond × ttl` (in seconds). */
-export const reserveOf = (settings: BudgetSettings): number =>
-  settings.minRetriesPerSecond * settings.ttlMillis / 1000
+export const reserveOf = (settings: BudgetSettings): number => settings.minRetriesPerSecond * settings.ttlMillis / 1000
 
 /** The most retries `deposits` allow within one ttl. */
 export const retriesAllowed = (settings: BudgetSettings, deposits: number): number =>
@@ -46,8 +52,10 @@ export const retriesAllowed = (settings: BudgetSettings, deposits: number): numb
  * `slice`, given `deposits` in that time: one reserve per started ring turn, plus the percentage.
  */
 export const cumulativeBound = (settings: BudgetSettings, slice: number, deposits: number): number =>
-  Math.floor(reserveOf(settings) * (Math.floor(Math.max(0, slice) / SLICES) + 1) +
-    settings.percentCanRetry * deposits + EPSILON)
+  Math.floor(
+    reserveOf(settings) * (Math.floor(Math.max(0, slice) / SLICES) + 1) +
+      settings.percentCanRetry * deposits + EPSILON
+  )
 
 /** The slice (counted from the budget's creation) that `now` falls in. */
 export const sliceAt = (settings: BudgetSettings, origin: number, now: number): number =>

@@ -18,7 +18,9 @@ const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Sc
 
 /** Finagle's bounds on the ttl: long enough to smooth a second's burst, short enough to matter. */
 const Ttl = DurationInput(Duration.seconds(1)).pipe(
-  Schema.filter((d) => Duration.lessThanOrEqualTo(Duration.decode(d), Duration.seconds(60)) || "must be at most 60 seconds")
+  Schema.filter((d) =>
+    Duration.lessThanOrEqualTo(Duration.decode(d), Duration.seconds(60)) || "must be at most 60 seconds"
+  )
 )
 
 const NonNegative = Schema.Number.pipe(
