@@ -48,15 +48,18 @@ import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/bulkheadConfig.js"
 import { Admitted, BulkheadCore, Waiter, Waiting } from "./internal/bulkheadCore.js"
 import { withoutStackTrace } from "./internal/errors.js"
-import { decodeOptions, readFields } from "./internal/validation.js"
+import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 
+/** The defaults, for `reconfigure`'s "undefined means default". */
+const defaults = Schema.decodeSync(OptionsSchema)({ name: "defaults" })
 /**
  * The bulkhead's options, with Resilience4j's names and defaults. Durations accept any
  * `Duration.DurationInput` (`"500 millis"`, `Duration.seconds(1)`, or millis).
@@ -191,6 +194,7 @@ export const Event = Data.taggedEnum<Event>()
  * @since 0.1.0
  */
 export interface Bulkhead {
+  readonly kind: "Bulkhead"
   readonly name: string
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
@@ -211,6 +215,7 @@ const wake = (admitted: ReadonlyArray<Waiter>): void => {
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 class BulkheadImpl implements Bulkhead {
+  readonly kind = "Bulkhead" as const
   readonly core: BulkheadCore
   private subscribers = 0
   private maxWaitMillis: number
@@ -343,7 +348,7 @@ class BulkheadImpl implements Bulkhead {
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
     Effect.flatMap(
-      decodeOptions(ChangesSchema, "Bulkhead", { ...changes, name: this.name }),
+      decodeOptions(ChangesSchema, "Bulkhead", { ...restoreDefaults(changes, defaults), name: this.name }),
       (decoded) =>
         Effect.sync(() => {
           if (decoded.maxWaitDuration !== undefined) this.maxWaitMillis = Duration.toMillis(decoded.maxWaitDuration)

@@ -248,6 +248,7 @@ export const Event = Data.taggedEnum<Event>()
  * @since 0.1.0
  */
 export interface RateLimiter {
+  readonly kind: "RateLimiter"
   readonly name: string
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
@@ -292,6 +293,7 @@ const periodMillis = (config: Resolved): number =>
   Duration.toMillis(config.limitRefreshPeriod as Duration.DurationInput)
 
 class RateLimiterImpl implements RateLimiter {
+  readonly kind = "RateLimiter" as const
   core: LimiterCore
   waiting = 0
   timeoutMillis: number

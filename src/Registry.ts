@@ -44,10 +44,23 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as Bulkhead from "./Bulkhead.js"
+import { make as makeBulkhead } from "./Bulkhead.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import { make as makeCircuitBreaker } from "./CircuitBreaker.js"
+import { configFields as bulkheadFields } from "./internal/bulkheadConfig.js"
 import { configFields as circuitBreakerFields } from "./internal/circuitBreakerConfig.js"
+import { configFields as rateLimiterFields } from "./internal/rateLimiterConfig.js"
+import { retryConfigFields } from "./internal/retryConfig.js"
+import { configFields as timeLimiterFields } from "./internal/timeLimiterConfig.js"
 import { readFields } from "./internal/validation.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
+import type * as RateLimiter from "./RateLimiter.js"
+import { make as makeRateLimiter } from "./RateLimiter.js"
+import type * as Retry from "./Retry.js"
+import { make as makeRetry } from "./Retry.js"
+import type * as TimeLimiter from "./TimeLimiter.js"
+import { make as makeTimeLimiter } from "./TimeLimiter.js"
 
 /**
  * One kind's named configurations and instances. `configs.default` applies to every instance.
@@ -83,6 +96,10 @@ export interface KindSpec<O extends { readonly name: string }> {
  */
 export interface Spec {
   readonly circuitBreaker?: KindSpec<CircuitBreaker.Options<any, any>>
+  readonly rateLimiter?: KindSpec<RateLimiter.Options>
+  readonly bulkhead?: KindSpec<Bulkhead.Options>
+  readonly timeLimiter?: KindSpec<TimeLimiter.Options>
+  readonly retry?: KindSpec<Retry.Options<any, any>>
 }
 
 /**
@@ -97,7 +114,12 @@ export interface Spec {
  *
  * @since 0.1.0
  */
-export type Guard = CircuitBreaker.CircuitBreaker<any, any>
+export type Guard =
+  | CircuitBreaker.CircuitBreaker<any, any>
+  | RateLimiter.RateLimiter
+  | Bulkhead.Bulkhead
+  | TimeLimiter.TimeLimiter
+  | Retry.Retry<any, any>
 
 /**
  * The registry's kinds of guard, by their key in {@link Spec}.
@@ -120,7 +142,17 @@ interface KindDescriptor {
 }
 
 const kinds: Record<Kind, KindDescriptor> = {
-  circuitBreaker: { guard: "CircuitBreaker", make: CircuitBreaker.make, fields: circuitBreakerFields }
+  circuitBreaker: { guard: "CircuitBreaker", make: makeCircuitBreaker, fields: circuitBreakerFields },
+  rateLimiter: { guard: "RateLimiter", make: makeRateLimiter, fields: rateLimiterFields },
+  bulkhead: { guard: "Bulkhead", make: makeBulkhead, fields: bulkheadFields },
+  timeLimiter: { guard: "TimeLimiter", make: makeTimeLimiter, fields: timeLimiterFields },
+  retry: { guard: "Retry", make: makeRetry, fields: retryConfigFields }
+}
+
+/** What `reload` needs of every guard. */
+interface Reconfigurable {
+  readonly name: string
+  reconfigure(changes: object): Effect.Effect<void, InvalidConfigError>
 }
 
 /**
@@ -143,6 +175,26 @@ export interface Registry {
     name: string,
     code?: Omit<CircuitBreaker.Options<E, A>, "name">
   ) => Effect.Effect<CircuitBreaker.CircuitBreaker<E, A>, InvalidConfigError>
+  /** The rate limiter named `name`, created on first use. */
+  readonly rateLimiter: (
+    name: string,
+    code?: Omit<RateLimiter.Options, "name">
+  ) => Effect.Effect<RateLimiter.RateLimiter, InvalidConfigError>
+  /** The bulkhead named `name`, created on first use. */
+  readonly bulkhead: (
+    name: string,
+    code?: Omit<Bulkhead.Options, "name">
+  ) => Effect.Effect<Bulkhead.Bulkhead, InvalidConfigError>
+  /** The time limiter named `name`, created on first use. */
+  readonly timeLimiter: (
+    name: string,
+    code?: Omit<TimeLimiter.Options, "name">
+  ) => Effect.Effect<TimeLimiter.TimeLimiter, InvalidConfigError>
+  /** The retry named `name`, created on first use; `code` adds predicates, a schedule, a budget. */
+  readonly retry: <E = unknown, A = unknown>(
+    name: string,
+    code?: Omit<Retry.Options<E, A>, "name">
+  ) => Effect.Effect<Retry.Retry<E, A>, InvalidConfigError>
   /** Every live guard, in creation order. */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
   /** The current configuration. */
@@ -159,6 +211,8 @@ interface Entry {
   readonly kind: Kind
   readonly guard: Guard
   readonly code: object
+  /** The configured keys last applied, so a key that disappears from the configuration is reset. */
+  configured: ReadonlyArray<string>
 }
 
 const resolve = (spec: Spec, kind: Kind, name: string): Either<Record<string, unknown>> => {
@@ -201,7 +255,9 @@ class RegistryImpl implements Registry {
         if (resolved.error !== undefined) return Effect.fail(resolved.error)
         return kinds[kind].make({ ...resolved.value, ...code, name }).pipe(
           Scope.extend(this.scope),
-          Effect.tap((guard) => Effect.sync(() => this.entries.set(key, { kind, guard, code })))
+          Effect.tap((guard) =>
+            Effect.sync(() => this.entries.set(key, { kind, guard, code, configured: Object.keys(resolved.value) }))
+          )
         )
       }))
     })
@@ -211,6 +267,18 @@ class RegistryImpl implements Registry {
     name: string,
     code: Omit<CircuitBreaker.Options<E, A>, "name"> = {}
   ) => this.get("circuitBreaker", name, code) as Effect.Effect<CircuitBreaker.CircuitBreaker<E, A>, InvalidConfigError>
+
+  readonly rateLimiter = (name: string, code: Omit<RateLimiter.Options, "name"> = {}) =>
+    this.get("rateLimiter", name, code) as Effect.Effect<RateLimiter.RateLimiter, InvalidConfigError>
+
+  readonly bulkhead = (name: string, code: Omit<Bulkhead.Options, "name"> = {}) =>
+    this.get("bulkhead", name, code) as Effect.Effect<Bulkhead.Bulkhead, InvalidConfigError>
+
+  readonly timeLimiter = (name: string, code: Omit<TimeLimiter.Options, "name"> = {}) =>
+    this.get("timeLimiter", name, code) as Effect.Effect<TimeLimiter.TimeLimiter, InvalidConfigError>
+
+  readonly retry = <E = unknown, A = unknown>(name: string, code: Omit<Retry.Options<E, A>, "name"> = {}) =>
+    this.get("retry", name, code) as Effect.Effect<Retry.Retry<E, A>, InvalidConfigError>
 
   readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() =>
     Array.from(this.entries.values(), (entry) => entry.guard)
@@ -225,7 +293,13 @@ class RegistryImpl implements Registry {
       return Effect.forEach(this.entries.values(), (entry) => {
         const resolved = resolve(spec, entry.kind, entry.guard.name)
         if (resolved.error !== undefined) return Effect.sync(() => failures.push(resolved.error))
-        return entry.guard.reconfigure({ ...resolved.value, ...entry.code }).pipe(
+        // Keys no longer configured go back to their defaults (undefined), unless code sets them.
+        const removed = Object.fromEntries(
+          entry.configured.filter((k) => !(k in resolved.value)).map((k) => [k, undefined])
+        )
+        const guard = entry.guard as Reconfigurable
+        return guard.reconfigure({ ...removed, ...resolved.value, ...entry.code }).pipe(
+          Effect.tap(() => Effect.sync(() => entry.configured = Object.keys(resolved.value))),
           Effect.catchAll((error) => Effect.sync(() => failures.push(error)))
         )
       }, { discard: true }).pipe(

@@ -253,6 +253,7 @@ export const Event = Data.taggedEnum<Event>()
  * @since 0.1.0
  */
 export interface Retry<in E = unknown, in A = unknown> {
+  readonly kind: "Retry"
   readonly name: string
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
@@ -307,6 +308,7 @@ const decode = <E, A>(options: Options<E, A>): Effect.Effect<Settings, InvalidCo
   }))
 
 class RetryImpl<E, A> implements Retry<E, A> {
+  readonly kind = "Retry" as const
   private subscribers = 0
   private successfulWithoutRetry = 0
   private successfulWithRetry = 0

@@ -46,14 +46,17 @@ import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { withoutStackTrace } from "./internal/errors.js"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/timeLimiterConfig.js"
-import { decodeOptions, readFields } from "./internal/validation.js"
+import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 
+/** The defaults, for `reconfigure`'s "undefined means default". */
+const defaults = Schema.decodeSync(OptionsSchema)({ name: "defaults" })
 /**
  * The time limiter's options, with Resilience4j's names and defaults. Durations accept any
  * `Duration.DurationInput` (`"2 seconds"`, `Duration.millis(500)`, or millis).
@@ -176,6 +179,7 @@ export const Event = Data.taggedEnum<Event>()
  * @since 0.1.0
  */
 export interface TimeLimiter {
+  readonly kind: "TimeLimiter"
   readonly name: string
   /** The settings in force. */
   readonly settings: Effect.Effect<{ readonly timeoutDuration: Duration.Duration; readonly cancelRunningCall: boolean }>
@@ -188,6 +192,7 @@ export interface TimeLimiter {
 const EVENT_BUFFER = 1024
 
 class TimeLimiterImpl implements TimeLimiter {
+  readonly kind = "TimeLimiter" as const
   private subscribers = 0
   private timeout: Duration.Duration
   private cancelRunningCall: boolean
@@ -287,7 +292,7 @@ class TimeLimiterImpl implements TimeLimiter {
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
     Effect.flatMap(
-      decodeOptions(ChangesSchema, "TimeLimiter", { ...changes, name: this.name }),
+      decodeOptions(ChangesSchema, "TimeLimiter", { ...restoreDefaults(changes, defaults), name: this.name }),
       (decoded) =>
         Effect.sync(() => {
           if (decoded.cancelRunningCall !== undefined) this.cancelRunningCall = decoded.cancelRunningCall

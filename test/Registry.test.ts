@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Registry } from "breakwater"
-import { ConfigProvider, Effect, Exit, Layer } from "effect"
+import { CircuitBreaker, Registry, Retry } from "breakwater"
+import { ConfigProvider, Duration, Effect, Exit, Layer } from "effect"
 
 const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number) =>
   Effect.forEach(
@@ -163,4 +163,85 @@ describe("Registry", () => {
       )
       expect(yield* Effect.provide(names, fromConfig)).toEqual(["one"])
     }))
+
+  it.scoped("holds every kind of guard and reconfigures each in place on reload", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({
+        circuitBreaker: { configs: { default: { minimumNumberOfCalls: 10 } } },
+        rateLimiter: { instances: { api: { limitForPeriod: 5, limitRefreshPeriod: "1 minute", timeoutDuration: 0 } } },
+        bulkhead: { configs: { default: { maxConcurrentCalls: 3 } } },
+        timeLimiter: { instances: { slow: { timeoutDuration: "2 seconds" } } },
+        retry: { configs: { default: { maxAttempts: 2, waitDuration: 0 } } }
+      })
+      yield* registry.circuitBreaker("payments")
+      const limiter = yield* registry.rateLimiter("api")
+      const bulkhead = yield* registry.bulkhead("pool")
+      const timeLimiter = yield* registry.timeLimiter("slow")
+      const retry = yield* registry.retry("calls")
+      expect((yield* registry.guards).map((g) => `${g.kind}/${g.name}`)).toEqual([
+        "CircuitBreaker/payments",
+        "RateLimiter/api",
+        "Bulkhead/pool",
+        "TimeLimiter/slow",
+        "Retry/calls"
+      ])
+      expect((yield* limiter.metrics).availablePermissions).toBe(5)
+      expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(3)
+      expect(Duration.toMillis((yield* timeLimiter.settings).timeoutDuration)).toBe(2000)
+      const attempts = (yield* Effect.exit(Retry.withRetry(countedFailure(), retry))) && lastCount
+      expect(attempts).toBe(2)
+
+      yield* registry.reload({
+        circuitBreaker: { configs: { default: { minimumNumberOfCalls: 10 } } },
+        rateLimiter: { instances: { api: { limitForPeriod: 5, limitRefreshPeriod: "1 minute", timeoutDuration: 0 } } },
+        bulkhead: { configs: { default: { maxConcurrentCalls: 7 } } },
+        timeLimiter: { instances: { slow: { timeoutDuration: "3 seconds" } } },
+        retry: { configs: { default: { maxAttempts: 4, waitDuration: 0 } } }
+      })
+      expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(7)
+      expect(Duration.toMillis((yield* timeLimiter.settings).timeoutDuration)).toBe(3000)
+      yield* Effect.exit(Retry.withRetry(countedFailure(), retry))
+      expect(lastCount).toBe(4)
+      expect(yield* registry.rateLimiter("api")).toBe(limiter)
+    }))
+
+  it.scoped("a key removed from the configuration goes back to its default on reload", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({ bulkhead: { configs: { default: { maxConcurrentCalls: 5 } } } })
+      const bulkhead = yield* registry.bulkhead("pool")
+      expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(5)
+      yield* registry.reload({})
+      expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(25) // Resilience4j's default
+    }))
+
+  it.effect("reads every kind from effect/Config", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromJson({
+        rateLimiter: { configs: { default: { limitForPeriod: 10, limitRefreshPeriod: "1 second" } } },
+        bulkhead: { instances: { db: { maxConcurrentCalls: 4, maxWaitDuration: 50 } } },
+        timeLimiter: { configs: { default: { timeoutDuration: "750 millis" } } },
+        retry: {
+          instances: { api: { baseConfig: "default", maxAttempts: 5 } },
+          configs: { default: { waitDuration: 10 } }
+        }
+      })
+      const spec = yield* Effect.withConfigProvider(Registry.config(), provider)
+      expect(spec.rateLimiter?.configs?.["default"]).toEqual({ limitForPeriod: 10, limitRefreshPeriod: "1 second" })
+      expect(spec.bulkhead?.instances?.["db"]).toEqual({ maxConcurrentCalls: 4, maxWaitDuration: 50 })
+      expect(spec.retry?.instances?.["api"]).toEqual({ baseConfig: "default", maxAttempts: 5 })
+      const bulkhead = yield* Effect.scoped(
+        Effect.flatMap(Registry.make(spec), (registry) => Effect.flatMap(registry.bulkhead("db"), (b) => b.metrics))
+      )
+      expect(bulkhead.maxAllowedConcurrentCalls).toBe(4)
+    }))
 })
+
+let lastCount = 0
+/** An always-failing call that counts its attempts into `lastCount`. */
+const countedFailure = () => {
+  lastCount = 0
+  return Effect.suspend(() => {
+    lastCount++
+    return Effect.fail("down")
+  })
+}

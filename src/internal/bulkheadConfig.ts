@@ -6,7 +6,7 @@
  */
 import * as Config from "effect/Config"
 import * as Schema from "effect/Schema"
-import { DurationInput, Name, WholeNumber } from "./validation.js"
+import { durationConfig, DurationInput, Name, WholeNumber } from "./validation.js"
 
 const fields = {
   maxConcurrentCalls: WholeNumber(0),
@@ -30,5 +30,5 @@ export const ChangesSchema = Schema.Struct({
 /** The options as `effect/Config` can carry them. */
 export const configFields = {
   maxConcurrentCalls: Config.number,
-  maxWaitDuration: Config.string
+  maxWaitDuration: durationConfig
 } as const

@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { RetryBudgetTypeId } from "./retryBudgetCore.js"
-import { DurationInput, Name, Predicate, WholeNumber } from "./validation.js"
+import { durationConfig, DurationInput, Name, Predicate, WholeNumber } from "./validation.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
@@ -41,7 +41,7 @@ export const BudgetOptionsSchema = Schema.Struct({
 
 /** The budget's options as `effect/Config` can carry them. */
 export const budgetConfigFields = {
-  ttl: Config.string,
+  ttl: durationConfig,
   minRetriesPerSecond: Config.number,
   percentCanRetry: Config.number
 } as const
@@ -84,7 +84,7 @@ export const DEFAULT_WAIT: Duration.DurationInput = "500 millis"
 /** The retry's options as `effect/Config` can carry them: no predicates, schedule or budget. */
 export const retryConfigFields = {
   maxAttempts: Config.number,
-  waitDuration: Config.string,
+  waitDuration: durationConfig,
   failAfterMaxAttempts: Config.boolean,
   retryRejections: Config.boolean
 } as const

@@ -7,7 +7,7 @@
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { DurationInput, Name } from "./validation.js"
+import { durationConfig, DurationInput, Name } from "./validation.js"
 
 const fields = {
   // Time is read from `Clock` in milliseconds, so a shorter limit could not be honoured.
@@ -31,6 +31,6 @@ export const ChangesSchema = Schema.Struct({
 
 /** The options as `effect/Config` can carry them. */
 export const configFields = {
-  timeoutDuration: Config.string,
+  timeoutDuration: durationConfig,
   cancelRunningCall: Config.boolean
 } as const

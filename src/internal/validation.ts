@@ -107,6 +107,18 @@ export const durationConfig = (name: string): Config.Config<Duration.DurationInp
     (text) => (/^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text) as Duration.DurationInput
   )
 
+/**
+ * `changes` with every key that is present but `undefined` set to its default: for `reconfigure`,
+ * "undefined" means "back to the default" (how the Registry resets a key removed from configuration).
+ */
+export const restoreDefaults = <T extends object>(changes: T, defaults: object): T => {
+  const restored: Record<string, unknown> = { ...(changes as Record<string, unknown>) }
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined && key in defaults) restored[key] = (defaults as Record<string, unknown>)[key]
+  }
+  return restored as T
+}
+
 /** A non-empty name. */
 export const Name = Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))
 

@@ -1,0 +1,58 @@
+/**
+ * The resilient HTTP client's own options as a Schema; the guards' options nested in it are checked by
+ * the guards themselves (see `nested.ts`).
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import { DurationInput, Name, Predicate, WholeNumber } from "../../internal/validation.js"
+
+const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: value })
+
+/** The methods RFC 9110 calls idempotent, less TRACE: what is retried unless told otherwise. */
+export const IDEMPOTENT_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"] as const
+
+const METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH"] as const
+
+const Method = Schema.declare(
+  (u: unknown): u is typeof METHODS[number] => METHODS.includes(u as typeof METHODS[number]),
+  { message: () => `must be one of ${METHODS.join(", ")}` }
+)
+
+const Status = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 100 && n <= 599) || "must be an HTTP status code (100-599)")
+)
+
+/** Anything, checked later by the guard it configures; `false` turns the guard off. */
+const Nested = Schema.Unknown
+
+const SchemaValue = Schema.declare((u: unknown): u is Schema.Schema<unknown, unknown, never> => Schema.isSchema(u), {
+  message: () => "expected a Schema"
+})
+
+export const ClientOptionsSchema = Schema.Struct({
+  name: Name,
+  key: Schema.optional(Predicate),
+  maxTargets: fallback(WholeNumber(1), () => 1_000),
+  idleTimeToLive: fallback(DurationInput(0), (): Duration.DurationInput => "5 minutes"),
+  attemptTimeout: fallback(DurationInput(Duration.millis(1)), (): Duration.DurationInput => "10 seconds"),
+  totalTimeout: fallback(DurationInput(Duration.millis(1)), (): Duration.DurationInput => "30 seconds"),
+  maxRetryAfter: Schema.optional(DurationInput(0)),
+  retryMethods: fallback(Schema.Array(Method), () => [...IDEMPOTENT_METHODS]),
+  retryStatuses: fallback(Schema.Array(Status), () => [408, 429, 500, 502, 503, 504]),
+  validate: Schema.optional(SchemaValue),
+  circuitBreaker: Schema.optional(Nested),
+  rateLimiter: Schema.optional(Nested),
+  retry: Schema.optional(Nested),
+  retryBudget: Schema.optional(Nested),
+  dispatcher: Schema.optional(Nested),
+  poolMetricsInterval: fallback(DurationInput(Duration.millis(10)), (): Duration.DurationInput => "1 second")
+}).pipe(
+  // Polly's rule: an attempt may not outlast the whole call.
+  Schema.filter((o) =>
+    Duration.lessThanOrEqualTo(Duration.decode(o.attemptTimeout), Duration.decode(o.totalTimeout)) ||
+    { path: ["attemptTimeout"], message: "must not be longer than totalTimeout" }
+  )
+)
