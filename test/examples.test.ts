@@ -23,6 +23,14 @@ describe("examples", () => {
     expect(result.answer).toMatch(/^refused fast: CircuitBreaker 'payments' is Open/)
   })
 
+  it("the composed guards keep the load on a failing dependency far below naive retries' 3x", async () => {
+    const { program } = await import("../examples/composed-guards.js")
+    const result = await Effect.runPromise(program)
+    expect(result.dependencyCalls).toBeLessThanOrEqual(result.requests) // naive: up to 3 per request
+    expect(result.breaker).toBe("Open")
+    expect(result.outcomes["CallNotPermittedError"]).toBeGreaterThan(0)
+  })
+
   it("the README's usage example is examples/circuit-breaker.ts, verbatim", () => {
     const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
     const example = fs.readFileSync(path.join(root, "examples", "circuit-breaker.ts"), "utf8")
