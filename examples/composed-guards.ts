@@ -1,12 +1,12 @@
 import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, RetryBudget } from "breakwater"
 import { Console, Effect } from "effect"
 
-// A dependency that fails two calls in three.
-let calls = 0
-const inventory = Effect.suspend(() => ++calls % 3 === 0 ? Effect.succeed("in stock") : Effect.fail("503" as const))
-
 export const program = Effect.scoped(
   Effect.gen(function*() {
+    // A dependency that fails two calls in three.
+    let calls = 0
+    const inventory = Effect.suspend(() => ++calls % 3 === 0 ? Effect.succeed("in stock") : Effect.fail("503" as const))
+
     const budget = yield* RetryBudget.make({ name: "inventory", minRetriesPerSecond: 1, percentCanRetry: 0.2 })
     const retry = yield* Retry.make({ name: "inventory", maxAttempts: 3, waitDuration: 0, budget })
     const breaker = yield* CircuitBreaker.make({ name: "inventory", slidingWindowSize: 20, minimumNumberOfCalls: 20 })
