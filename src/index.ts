@@ -67,3 +67,19 @@ export * as Policy from "./Policy.js"
  * @since 0.1.0
  */
 export * as Registry from "./Registry.js"
+
+/**
+ * Resilient outbound HTTP client for @effect/platform: per-target breaker, limiter, retries with a
+ * budget, timeouts, Retry-After, body validation, metrics.
+ *
+ * @since 0.1.0
+ */
+export * as ResilientHttpClient from "./http/ResilientHttpClient.js"
+
+/**
+ * Inbound rate limiting (IETF RateLimit fields, 429 problem+json) and load shedding for
+ * @effect/platform servers.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimitMiddleware from "./http/RateLimitMiddleware.js"

@@ -8,8 +8,9 @@ import ts from "typescript"
 import { describe, expect, it } from "vitest"
 
 const root = path.resolve(import.meta.dirname, "..")
-const publicModules = fs.readdirSync(path.join(root, "src"))
-  .filter((file) => file.endsWith(".ts"))
+// Public modules: src/*.ts and src/<area>/*.ts, never an internal/ folder.
+const publicModules = fs.readdirSync(path.join(root, "src"), { recursive: true, encoding: "utf8" })
+  .filter((file) => file.endsWith(".ts") && !file.split(path.sep).includes("internal"))
   .map((file) => path.join(root, "src", file))
 
 interface Example {
@@ -25,7 +26,9 @@ const extract = (file: string): Array<Example> => {
     const body = comment[0].split("\n").map((line) => line.replace(/^\s*\*( ?)/, "")).join("\n")
     for (const block of body.matchAll(/```ts\n([\s\S]*?)```/g)) {
       const line = text.slice(0, comment.index).split("\n").length
-      const name = `${path.basename(file, ".ts")}_${examples.length}.ts`
+      const name = `${
+        path.relative(path.join(root, "src"), file).replaceAll(path.sep, "_").replace(/\.ts$/, "")
+      }_${examples.length}.ts`
       examples.push({
         file: path.join(root, "test", "__doc_examples__", name),
         source: block[1]!,

@@ -1,0 +1,76 @@
+/**
+ * The inbound metrics: Effect `Metric`s labelled by policy and route, with a bound on distinct route
+ * labels (later ones are `(other)`), updated synchronously.
+ *
+ * @internal
+ */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
+
+export const requestDuration = Metric.histogram(
+  "breakwater_http_server_request_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 16 }),
+  "Time to answer each request, by policy and route"
+)
+export const responses = Metric.counter("breakwater_http_server_responses_total", {
+  description: "Responses sent, by policy, route and status code",
+  incremental: true
+})
+export const refusals = Metric.counter("breakwater_http_server_refusals_total", {
+  description: "Requests refused, by policy, reason (rate_limited, shed) and key class (ip, api-key, ...)",
+  incremental: true
+})
+
+export class RouteMetrics {
+  private readonly byCode = new Map<number, ReadonlyArray<MetricLabel.MetricLabel>>()
+
+  constructor(private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>) {}
+
+  record(status: number, seconds: number): void {
+    requestDuration.unsafeUpdate(seconds, this.labels)
+    let labels = this.byCode.get(status)
+    if (labels === undefined) {
+      labels = [...this.labels, MetricLabel.make("code", String(status))]
+      if (this.byCode.size < 100) this.byCode.set(status, labels)
+    }
+    responses.unsafeUpdate(1, labels)
+  }
+}
+
+export class ServerMetrics {
+  private readonly routes = new Map<string, RouteMetrics>()
+  private readonly other: RouteMetrics
+  private readonly refusalLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+
+  constructor(readonly policy: string, readonly maxRoutes: number) {
+    this.other = this.make("(other)")
+  }
+
+  private make(route: string): RouteMetrics {
+    return new RouteMetrics([MetricLabel.make("policy", this.policy), MetricLabel.make("route", route)])
+  }
+
+  route(route: string): RouteMetrics {
+    const known = this.routes.get(route)
+    if (known !== undefined) return known
+    if (this.routes.size >= this.maxRoutes || route.length > 200) return this.other
+    const metrics = this.make(route)
+    this.routes.set(route, metrics)
+    return metrics
+  }
+
+  refused(reason: "rate_limited" | "shed", keyClass: string): void {
+    const id = `${reason}/${keyClass}`
+    let labels = this.refusalLabels.get(id)
+    if (labels === undefined) {
+      labels = [
+        MetricLabel.make("policy", this.policy),
+        MetricLabel.make("reason", reason),
+        MetricLabel.make("key_class", keyClass)
+      ]
+      this.refusalLabels.set(id, labels)
+    }
+    refusals.unsafeUpdate(1, labels)
+  }
+}
