@@ -47,13 +47,13 @@ import * as FiberId from "effect/FiberId"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/bulkheadConfig.js"
 import { Admitted, BulkheadCore, Waiter, Waiting } from "./internal/bulkheadCore.js"
 import { withoutStackTrace } from "./internal/errors.js"
+import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
@@ -206,8 +206,6 @@ export interface Bulkhead {
   readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
 }
 
-const EVENT_BUFFER = 1024
-
 const wake = (admitted: ReadonlyArray<Waiter>): void => {
   for (let i = 0; i < admitted.length; i++) admitted[i]!.wake?.()
 }
@@ -217,7 +215,6 @@ type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, 
 class BulkheadImpl implements Bulkhead {
   readonly kind = "Bulkhead" as const
   readonly core: BulkheadCore
-  private subscribers = 0
   private maxWaitMillis: number
   private lastRefusal: BulkheadFullError | undefined
 
@@ -225,7 +222,7 @@ class BulkheadImpl implements Bulkhead {
     readonly name: string,
     config: typeof OptionsSchema.Type,
     private readonly clock: Clock.Clock,
-    private readonly pubsub: PubSub.PubSub<Event>
+    private readonly hub: EventHub<Event>
   ) {
     this.core = new BulkheadCore(config.maxConcurrentCalls)
     this.maxWaitMillis = Duration.toMillis(config.maxWaitDuration)
@@ -251,7 +248,7 @@ class BulkheadImpl implements Bulkhead {
     const run = (restore: Restore): Effect.Effect<A, E, R> => Effect.matchCauseEffect(restore(self), handlers)
     return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | BulkheadFullError, R> => {
       if (this.core.tryAcquire()) {
-        if (this.subscribers > 0) this.publishNow("CallPermitted")
+        if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
         return run(restore)
       }
       return this.maxWaitMillis > 0 ? this.waitThenRun(restore, run) : this.refuse()
@@ -262,7 +259,7 @@ class BulkheadImpl implements Bulkhead {
   private finish(): void {
     const admitted = this.core.release()
     if (admitted.length > 0) wake(admitted)
-    if (this.subscribers > 0) this.publishNow("CallFinished")
+    if (this.hub.subscribers > 0) this.publishNow("CallFinished")
   }
 
   /**
@@ -286,7 +283,7 @@ class BulkheadImpl implements Bulkhead {
         onSuccess: (): Effect.Effect<A, E | BulkheadFullError, R> => {
           timer?.unsafeInterruptAsFork(FiberId.none)
           if (waiter.status !== Admitted) return this.refuse() // its wait expired
-          if (this.subscribers > 0) this.publishNow("CallPermitted")
+          if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
           return run(restore)
         },
         onFailure: (cause) => {
@@ -309,7 +306,7 @@ class BulkheadImpl implements Bulkhead {
   }
 
   private refuse(): Effect.Effect<never, BulkheadFullError> {
-    if (this.subscribers > 0) this.publishNow("CallRejected")
+    if (this.hub.subscribers > 0) this.publishNow("CallRejected")
     return Effect.fail(this.refusal())
   }
 
@@ -326,7 +323,7 @@ class BulkheadImpl implements Bulkhead {
   }
 
   private publishNow(tag: Event["_tag"]): void {
-    this.pubsub.unsafeOffer(Event[tag]({ bulkheadName: this.name, at: this.clock.unsafeCurrentTimeMillis() }))
+    this.hub.unsafeOffer(Event[tag]({ bulkheadName: this.name, at: this.clock.unsafeCurrentTimeMillis() }))
   }
 
   // ---- reading and steering ----------------------------------------------------------------------
@@ -337,13 +334,7 @@ class BulkheadImpl implements Bulkhead {
   }))
 
   get events(): Stream.Stream<Event> {
-    return Stream.unwrapScoped(Effect.map(
-      Effect.acquireRelease(
-        Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
-        () => Effect.sync(() => this.subscribers--)
-      ),
-      Stream.fromQueue
-    ))
+    return this.hub.stream
   }
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
@@ -382,8 +373,8 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidConfigErr
   Effect.gen(function*() {
     const config = yield* decodeOptions(OptionsSchema, "Bulkhead", options)
     const clock = yield* Effect.clock
-    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
-    return new BulkheadImpl(config.name, config, clock, pubsub)
+    const hub = yield* makeEventHub<Event>()
+    return new BulkheadImpl(config.name, config, clock, hub)
   })
 
 /**

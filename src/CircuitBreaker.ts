@@ -42,7 +42,6 @@ import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
@@ -61,6 +60,7 @@ import {
   Success
 } from "./internal/circuitMachine.js"
 import { withoutStackTrace } from "./internal/errors.js"
+import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -323,15 +323,12 @@ export interface CircuitBreaker<in E = unknown, in A = unknown> {
   reconfigure(changes: Omit<Options<E, A>, "name">): Effect.Effect<void, InvalidConfigError>
 }
 
-const EVENT_BUFFER = 1024
-
 const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
 
 type ResolvedOptions = typeof OptionsSchema.Type
 
 class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   readonly kind = "CircuitBreaker"
-  private subscribers = 0
   private timer: Fiber.RuntimeFiber<void> | undefined
   private timerToken = 0
   private scheduleState: unknown
@@ -348,7 +345,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     public config: ResolvedOptions,
     private readonly clock: Clock.Clock,
     private readonly scope: Scope.Scope,
-    private readonly pubsub: PubSub.PubSub<Event>
+    private readonly hub: EventHub<Event>
   ) {
     this.machine = new CircuitMachine(this.settle(config))
   }
@@ -436,8 +433,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const end = nowMillis(this.clock)
         const rejected = this.recordResult !== undefined && this.recordResult(value)
         this.machine.onResult(generation, end, end - start, rejected ? Failure : Success)
-        if (this.subscribers > 0 && this.publishesCallEvents()) {
-          this.pubsub.unsafeOffer(
+        if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
+          this.hub.unsafeOffer(
             rejected
               ? Event.Error({
                 breakerName: this.name,
@@ -474,10 +471,10 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     } else {
       error = Option.getOrUndefined(Cause.dieOption(cause))
     }
-    if (this.subscribers > 0 && this.publishesCallEvents()) {
+    if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
       const duration = Duration.millis(durationMillis)
       const breakerName = this.name
-      this.pubsub.unsafeOffer(
+      this.hub.unsafeOffer(
         outcome === Ignored
           ? Event.IgnoredError({ breakerName, at, duration, error })
           : outcome === Success
@@ -496,8 +493,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   private refuse(now: number): Effect.Effect<never, CallNotPermittedError> {
     const machine = this.machine
     const state = machine.state
-    if (this.subscribers > 0 && state !== "ForcedOpen") {
-      this.pubsub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
+    if (this.hub.subscribers > 0 && state !== "ForcedOpen") {
+      this.hub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
     }
     return Effect.fail(this.refusal(now, state, machine.openUntilMillis))
   }
@@ -551,15 +548,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   private publish(event: Event): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (this.pubsub.unsafeOffer(event)) return Effect.void
-      // Full: publish again with the sliding strategy (drops the oldest). Shut down: the breaker's scope
-      // has closed and nobody can be listening.
-      return Effect.flatMap(
-        PubSub.isShutdown(this.pubsub),
-        (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
-      )
-    })
+    return this.hub.publish(event)
   }
 
   private enter(state: State, generation: number, at: number): Effect.Effect<void> {
@@ -677,20 +666,14 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     }
   })
 
-  private get subscription() {
-    return Effect.acquireRelease(
-      Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
-      () => Effect.sync(() => this.subscribers--)
-    )
-  }
-
   get events(): Stream.Stream<Event> {
-    return Stream.unwrapScoped(Effect.map(this.subscription, Stream.fromQueue))
+    return this.hub.stream
   }
 
   get stateChanges(): Stream.Stream<State> {
+    // Subscribe first, then read the state, so no transition can fall between the two.
     return Stream.unwrapScoped(
-      Effect.map(this.subscription, (queue) =>
+      Effect.map(this.hub.subscription, (queue) =>
         Stream.concat(
           Stream.sync(() => this.machine.state),
           Stream.fromQueue(queue).pipe(
@@ -761,8 +744,8 @@ export const make = <E = unknown, A = unknown>(
     const config = yield* decodeOptions(OptionsSchema, "CircuitBreaker", options)
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
-    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
-    return new CircuitBreakerImpl<E, A>(config.name, options, config, clock, scope, pubsub)
+    const hub = yield* makeEventHub<Event>()
+    return new CircuitBreakerImpl<E, A>(config.name, options, config, clock, scope, hub)
   })
 
 /**

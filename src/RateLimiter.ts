@@ -53,13 +53,13 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as RcMap from "effect/RcMap"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { withoutStackTrace } from "./internal/errors.js"
+import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { configFields, KeyedOptionsSchema, OptionsSchema } from "./internal/rateLimiterConfig.js"
 import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "./internal/rateLimiterCore.js"
 import {
@@ -271,8 +271,6 @@ export interface RateLimiter {
   readonly reconfigure: (options: Partial<Options>) => Effect.Effect<void, InvalidConfigError>
 }
 
-const EVENT_BUFFER = 1024
-
 const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
 
 type Resolved = typeof OptionsSchema.Type
@@ -297,7 +295,6 @@ class RateLimiterImpl implements RateLimiter {
   core: LimiterCore
   waiting = 0
   timeoutMillis: number
-  private subscribers = 0
   /** The schedule whose recurrences are pushed into `scheduled`, the newest scheduled cycles. */
   private schedule: Schedule.Schedule<unknown, number> | undefined
   private scheduleState: unknown
@@ -307,7 +304,7 @@ class RateLimiterImpl implements RateLimiter {
     private options: Options,
     private config: Resolved,
     readonly clock: Clock.Clock,
-    private readonly pubsub: PubSub.PubSub<Event>
+    private readonly hub: EventHub<Event>
   ) {
     this.timeoutMillis = Duration.toMillis(config.timeoutDuration)
     this.core = this.build(config, nowMillis(clock))
@@ -389,7 +386,7 @@ class RateLimiterImpl implements RateLimiter {
       const now = nowMillis(this.clock)
       const core = this.core
       if (core.tryTake(permits, now)) {
-        if (this.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
+        if (this.hub.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
         return self
       }
       // Refused outright (no mask needed); NaN (a boundary to learn first) falls through.
@@ -431,17 +428,17 @@ class RateLimiterImpl implements RateLimiter {
           return Effect.succeed(true)
         }
         if (!core.known(now)) return undefined
-        if (this.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+        if (this.hub.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
         return Effect.succeed(false)
       })
     )
 
   published(now: number, permits: number): void {
-    if (this.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
+    if (this.hub.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
   }
 
   refuse(now: number, permits: number, wait: number): Effect.Effect<never, RequestNotPermittedError> {
-    if (this.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+    if (this.hub.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
     return Effect.fail(this.refusal(now, permits, wait))
   }
 
@@ -469,25 +466,15 @@ class RateLimiterImpl implements RateLimiter {
   // ---- events ------------------------------------------------------------------------------------
 
   offer(event: Event): void {
-    this.pubsub.unsafeOffer(event)
+    this.hub.unsafeOffer(event)
   }
 
   private publish(event: Event): Effect.Effect<void> {
-    if (this.pubsub.unsafeOffer(event)) return Effect.void
-    return Effect.flatMap(
-      PubSub.isShutdown(this.pubsub),
-      (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
-    )
+    return this.hub.publish(event)
   }
 
   get events(): Stream.Stream<Event> {
-    return Stream.unwrapScoped(Effect.map(
-      Effect.acquireRelease(
-        Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
-        () => Effect.sync(() => this.subscribers--)
-      ),
-      Stream.fromQueue
-    ))
+    return this.hub.stream
   }
 
   // ---- reading and steering ----------------------------------------------------------------------
@@ -612,8 +599,8 @@ export const make = (options: Options): Effect.Effect<RateLimiter, InvalidConfig
   Effect.gen(function*() {
     const config = yield* decodeOptions(OptionsSchema, "RateLimiter", options)
     const clock = yield* Effect.clock
-    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
-    return new RateLimiterImpl(options, config, clock, pubsub)
+    const hub = yield* makeEventHub<Event>()
+    return new RateLimiterImpl(options, config, clock, hub)
   })
 
 /**

@@ -50,12 +50,12 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import type * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
 import { DEFAULT_WAIT, retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
@@ -264,8 +264,6 @@ export interface Retry<in E = unknown, in A = unknown> {
   readonly _predicates?: (error: E, value: A) => void
 }
 
-const EVENT_BUFFER = 1024
-
 const REJECTIONS: ReadonlySet<unknown> = new Set([
   "CallNotPermittedError",
   "RequestNotPermittedError",
@@ -309,7 +307,6 @@ const decode = <E, A>(options: Options<E, A>): Effect.Effect<Settings, InvalidCo
 
 class RetryImpl<E, A> implements Retry<E, A> {
   readonly kind = "Retry" as const
-  private subscribers = 0
   private successfulWithoutRetry = 0
   private successfulWithRetry = 0
   private failedWithoutRetry = 0
@@ -321,7 +318,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
     private options: Options<E, A>,
     private settings: Settings,
     private readonly clock: Clock.Clock,
-    private readonly pubsub: PubSub.PubSub<Event>
+    private readonly hub: EventHub<Event>
   ) {}
 
   // ---- guarding calls ----------------------------------------------------------------------------
@@ -351,7 +348,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
         if (attempt === 1) this.successfulWithoutRetry++
         else this.successfulWithRetry++
         const succeed = Effect.succeed(value)
-        return this.subscribers === 0 ? succeed : Effect.zipRight(
+        return this.hub.subscribers === 0 ? succeed : Effect.zipRight(
           this.publish(Event.Success({ retryName: this.name, at: this.now(), attempts: attempt })),
           succeed
         )
@@ -448,7 +445,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
     const budget = settings.budget
     if (budget !== undefined && !budget.unsafeTryWithdraw()) {
       this.refusedByBudget++
-      const event = this.subscribers === 0 ? undefined : Event.BudgetExhausted({
+      const event = this.hub.subscribers === 0 ? undefined : Event.BudgetExhausted({
         retryName: this.name,
         at: this.now(),
         attempts: attempt,
@@ -459,7 +456,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
     }
     const next = this.attempt(self, settings, attempt + 1, scheduleState)
     const wait = waitMillis > 0 ? Effect.zipRight(this.clock.sleep(Duration.millis(waitMillis)), next) : next
-    return this.subscribers === 0 ? wait : Effect.zipRight(
+    return this.hub.subscribers === 0 ? wait : Effect.zipRight(
       this.publish(Event.Retry({
         retryName: this.name,
         at: this.now(),
@@ -478,7 +475,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
     error: unknown,
     last: Effect.Effect<A2, E2>
   ): Effect.Effect<A2, E2> {
-    const event = this.subscribers === 0 ? undefined : Event[kind]({
+    const event = this.hub.subscribers === 0 ? undefined : Event[kind]({
       retryName: this.name,
       at: this.now(),
       attempts,
@@ -498,12 +495,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
   }
 
   private publish(event: Event): Effect.Effect<void> {
-    if (this.pubsub.unsafeOffer(event)) return Effect.void
-    // Full: publish again with the sliding strategy (drops the oldest). Shut down: nobody listens.
-    return Effect.flatMap(
-      PubSub.isShutdown(this.pubsub),
-      (shutdown) => shutdown ? Effect.void : Effect.asVoid(PubSub.publish(this.pubsub, event))
-    )
+    return this.hub.publish(event)
   }
 
   // ---- reading and steering ----------------------------------------------------------------------
@@ -517,15 +509,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
   }))
 
   get events(): Stream.Stream<Event> {
-    return Stream.unwrapScoped(
-      Effect.map(
-        Effect.acquireRelease(
-          Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
-          () => Effect.sync(() => this.subscribers--)
-        ),
-        Stream.fromQueue
-      )
-    )
+    return this.hub.stream
   }
 
   reconfigure(changes: Reconfiguration<E, A>): Effect.Effect<void, InvalidConfigError> {
@@ -594,8 +578,8 @@ export const make = <E = unknown, A = unknown>(
   Effect.gen(function*() {
     const settings = yield* decode(options)
     const clock = yield* Effect.clock
-    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
-    return new RetryImpl<E, A>(options.name, options, settings, clock, pubsub)
+    const hub = yield* makeEventHub<Event>()
+    return new RetryImpl<E, A>(options.name, options, settings, clock, hub)
   })
 
 /**

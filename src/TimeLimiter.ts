@@ -45,11 +45,11 @@ import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { withoutStackTrace } from "./internal/errors.js"
+import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/timeLimiterConfig.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -189,11 +189,8 @@ export interface TimeLimiter {
   readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
 }
 
-const EVENT_BUFFER = 1024
-
 class TimeLimiterImpl implements TimeLimiter {
   readonly kind = "TimeLimiter" as const
-  private subscribers = 0
   private timeout: Duration.Duration
   private cancelRunningCall: boolean
   private timeoutError: TimeoutExceededError
@@ -203,7 +200,7 @@ class TimeLimiterImpl implements TimeLimiter {
     config: typeof OptionsSchema.Type,
     private readonly clock: Clock.Clock,
     private readonly scope: Scope.Scope,
-    private readonly pubsub: PubSub.PubSub<Event>
+    private readonly hub: EventHub<Event>
   ) {
     this.timeout = Duration.decode(config.timeoutDuration)
     this.cancelRunningCall = config.cancelRunningCall
@@ -225,7 +222,7 @@ class TimeLimiterImpl implements TimeLimiter {
       const limited = this.cancelRunningCall
         ? Effect.timeoutFail(self, options)
         : this.detachOnTimeout(self, options)
-      return this.subscribers > 0 ? this.observed(limited, error) : limited
+      return this.hub.subscribers > 0 ? this.observed(limited, error) : limited
     })
   }
 
@@ -254,7 +251,7 @@ class TimeLimiterImpl implements TimeLimiter {
     const timeLimiterName = this.name
     const publish = (event: (at: number, duration: Duration.Duration) => Event) => {
       const at = this.clock.unsafeCurrentTimeMillis()
-      this.pubsub.unsafeOffer(event(at, Duration.millis(at - start)))
+      this.hub.unsafeOffer(event(at, Duration.millis(at - start)))
     }
     return Effect.matchCauseEffect(limited, {
       onSuccess: (value) => {
@@ -281,13 +278,7 @@ class TimeLimiterImpl implements TimeLimiter {
   readonly settings = Effect.sync(() => ({ timeoutDuration: this.timeout, cancelRunningCall: this.cancelRunningCall }))
 
   get events(): Stream.Stream<Event> {
-    return Stream.unwrapScoped(Effect.map(
-      Effect.acquireRelease(
-        Effect.tap(PubSub.subscribe(this.pubsub), () => Effect.sync(() => this.subscribers++)),
-        () => Effect.sync(() => this.subscribers--)
-      ),
-      Stream.fromQueue
-    ))
+    return this.hub.stream
   }
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
@@ -329,8 +320,8 @@ export const make = (options: Options): Effect.Effect<TimeLimiter, InvalidConfig
     const config = yield* decodeOptions(OptionsSchema, "TimeLimiter", options)
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
-    const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Event>(EVENT_BUFFER), PubSub.shutdown)
-    return new TimeLimiterImpl(config.name, config, clock, scope, pubsub)
+    const hub = yield* makeEventHub<Event>()
+    return new TimeLimiterImpl(config.name, config, clock, scope, hub)
   })
 
 /**
