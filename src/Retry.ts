@@ -11,6 +11,8 @@
  * - Refusals are not load: `CallNotPermittedError`, `RequestNotPermittedError` and
  *   `BulkheadFullError` are not retried unless `retryRejections` is true, and then never sooner than
  *   their `retryAfter` hint. Defects and interruptions are never retried.
+ * - Any typed error carrying `retryAfter: Option<Duration>` (a refusal, an HTTP 429 or 503 with
+ *   `Retry-After`) is retried no sooner than that hint, whatever the schedule says.
  * - Without a budget, nested retries multiply: three layers of 3 attempts send 27 calls per request
  *   to a dead dependency. Give each layer a `RetryBudget`.
  * - The schedule is stepped once per retry (its state starts afresh with each call); when it ends,
@@ -273,7 +275,7 @@ const REJECTIONS: ReadonlySet<unknown> = new Set([
 const isRejection = (error: unknown): boolean =>
   typeof error === "object" && error !== null && REJECTIONS.has((error as { readonly _tag?: unknown })._tag)
 
-/** A refusal's `retryAfter: Option<Duration>` hint in millis (0 when absent), read structurally. */
+/** An error's `retryAfter: Option<Duration>` hint in millis (0 when absent), read structurally. */
 const retryAfterMillis = (error: unknown): number => {
   const hint = (error as { readonly retryAfter?: unknown }).retryAfter
   if (!Option.isOption(hint) || Option.isNone(hint)) return 0
@@ -371,13 +373,10 @@ class RetryImpl<E, A> implements Retry<E, A> {
       return this.giveUp(attempt, "IgnoredError", Option.getOrUndefined(Cause.dieOption(cause)), fail)
     }
     const error = failure.value
-    let minWaitMillis = 0
-    if (isRejection(error)) {
-      minWaitMillis = retryAfterMillis(error)
-      if (!settings.retryRejections || !Number.isFinite(minWaitMillis)) {
-        return this.giveUp(attempt, "IgnoredError", error, fail)
-      }
-    }
+    // Any typed error may say when to come back (`retryAfter`, as every refusal and an HTTP 429 do).
+    const minWaitMillis = retryAfterMillis(error)
+    if (isRejection(error) && !settings.retryRejections) return this.giveUp(attempt, "IgnoredError", error, fail)
+    if (!Number.isFinite(minWaitMillis)) return this.giveUp(attempt, "IgnoredError", error, fail)
     if (settings.retryOn !== undefined && !settings.retryOn(error)) {
       return this.giveUp(attempt, "IgnoredError", error, fail)
     }

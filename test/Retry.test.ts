@@ -350,6 +350,24 @@ describe("Retry: rejections are not load", () => {
       expect(dependency.times).toEqual([10_000])
     }))
 
+  it.scoped("any typed error with a retryAfter hint (an HTTP 429, say) is retried no sooner than the hint", () =>
+    Effect.gen(function*() {
+      class TooManyRequests extends Data.TaggedError("TooManyRequests")<{
+        readonly retryAfter: Option.Option<Duration.Duration>
+      }> {}
+      const retry = yield* Retry.make({ name: "r", maxAttempts: 2, waitDuration: "100 millis" })
+      const times: Array<number> = []
+      const call = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        times.push(now)
+        return times.length === 1
+          ? Effect.fail(new TooManyRequests({ retryAfter: Option.some(Duration.seconds(2)) }))
+          : Effect.succeed("ok")
+      })
+      const exit = yield* runFor(Retry.withRetry(call, retry), 2000)
+      expect(exit).toEqual(Exit.succeed("ok"))
+      expect(times).toEqual([0, 2000])
+    }))
+
   it.scoped("opted in, the wait is the larger of the schedule's delay and the hint", () =>
     Effect.gen(function*() {
       const retry = yield* Retry.make({ name: "r", maxAttempts: 4, waitDuration: "3 seconds", retryRejections: true })
