@@ -53,16 +53,20 @@ const time = async (run: Case["run"], ops: number): Promise<number> => {
 }
 
 /** Gives every case (and every one of its ratios) the same section. */
-export const inGroup = (group: string, cases: ReadonlyArray<Case>): Array<Case> =>
-  cases.map((c) => ({ ...c, group }))
+export const inGroup = (group: string, cases: ReadonlyArray<Case>): Array<Case> => cases.map((c) => ({ ...c, group }))
 
 /** Calibrates each case to about `sliceMs` per round, warms up, then measures `rounds` rounds. */
 export const measure = async (cases: ReadonlyArray<Case>, options: MeasureOptions): Promise<Array<Result>> => {
+  const slice = options.sliceMs * 1e6
   const opsFor: Array<number> = []
   for (const c of cases) {
     let ops = c.startOps ?? 100
-    while (await time(c.run, ops) < options.sliceMs * 1e6 / 4) ops *= 2
-    opsFor.push(ops * 4)
+    let ns = await time(c.run, ops)
+    while (ns < slice / 4) {
+      ops *= 2
+      ns = await time(c.run, ops)
+    }
+    opsFor.push(Math.max(c.startOps ?? 1, Math.round(ops * slice / ns)))
   }
   const samples = cases.map(() => [] as Array<number>)
   for (let round = -2; round < options.rounds; round++) { // two warm-up rounds

@@ -1,40 +1,35 @@
 /**
- * `npm run bench`: each guard's cost as a ratio to the floor wrapper, measured in one process run.
- *
- * The floor is the cheapest wrapper any guard needs: `Effect.suspend` + `Effect.matchCauseEffect`
- * with synchronous bookkeeping (see floor.ts). Figures are printed, never asserted; the process fails
- * only if a case crashes. BENCH_ROUNDS and BENCH_SLICE_MS trade precision for time.
+ * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
+ * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
+ * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS and BENCH_KEYS trade precision for time.
+ * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
  */
-import * as os from "node:os"
-import { cases as bulkhead } from "./cases/bulkhead.js"
-import { cases as circuitBreaker } from "./cases/circuitBreaker.js"
-import { cases as rateLimiter } from "./cases/rateLimiter.js"
-import { cases as retry } from "./cases/retry.js"
-import { cases as timeLimiter } from "./cases/timeLimiter.js"
-import { baselines, floorBookkeeping } from "./floor.js"
-import { measure } from "./harness.js"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { mainTable, renderMarkdown } from "./report.js"
+import { runBench } from "./run.js"
 
-const results = measure([...baselines, ...circuitBreaker, ...rateLimiter, ...bulkhead, ...timeLimiter, ...retry], {
-  rounds: Number(process.env.BENCH_ROUNDS ?? 15),
-  sliceMs: Number(process.env.BENCH_SLICE_MS ?? 40)
+// npm runs scripts from the package root; the compiled benchmark (see build.mjs) lives elsewhere.
+const root = process.cwd()
+const env = (name: string, fallback: number) => {
+  const value = Number(process.env[name])
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}
+
+if (typeof (globalThis as { gc?: unknown }).gc !== "function") {
+  console.error("note: run with node --expose-gc (npm run bench does) for the memory figures")
+}
+
+const report = await runBench({
+  rounds: env("BENCH_ROUNDS", 15),
+  sliceMs: env("BENCH_SLICE_MS", 40),
+  contended: { fibers: 1_000, warmupMillis: 300, millis: env("BENCH_CONTENDED_MS", 1_500) },
+  memory: { keys: env("BENCH_KEYS", 100_000), windows: [10, 60, 600, 3_600], perWindow: 1_000 },
+  log: (line) => console.error(`[bench] ${line}`)
 })
 
-const ns = (name: string) => results.find((r) => r.name === name)!.nsPerOp
-const floorSuccess = ns("floor wrapper, success")
-const floorFailure = ns("floor wrapper, failure")
-const closedSuccess = ns("breaker closed, count window, success")
-
-console.log(
-  `breakwater bench: ${os.cpus()[0]?.model ?? "unknown cpu"}, Node ${process.version}, ${new Date().toISOString()}`
-)
-console.table(results.map((r) => ({
-  case: r.name,
-  "ns/op": r.nsPerOp.toFixed(1),
-  "ops/s": Math.round(1e9 / r.nsPerOp).toLocaleString("en-US"),
-  "x floor": (r.nsPerOp / (/failure|refus/.test(r.name) ? floorFailure : floorSuccess)).toFixed(2),
-  "x closed success": (r.nsPerOp / closedSuccess).toFixed(2)
-})))
-console.log(
-  "Targets: closed breaker and uncontended guards <= 1.3x the floor; open-breaker refusal <= 1.0x a closed success."
-)
-if (floorBookkeeping() === Number.MIN_SAFE_INTEGER) console.log("(unreachable: keeps the floor's bookkeeping live)")
+const notes = fs.readFileSync(path.join(root, "bench", "notes.md"), "utf8")
+const output = path.join(root, "BENCHMARKS.md")
+fs.writeFileSync(output, renderMarkdown(report, notes))
+console.log(mainTable(report))
+console.log(`\nwrote ${output}`)

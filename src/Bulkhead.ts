@@ -50,10 +50,12 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/bulkheadConfig.js"
 import { Admitted, BulkheadCore, Waiter, Waiting } from "./internal/bulkheadCore.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { currentSpan, spanEvent } from "./internal/observe.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
@@ -217,6 +219,8 @@ class BulkheadImpl implements Bulkhead {
   readonly core: BulkheadCore
   private maxWaitMillis: number
   private lastRefusal: BulkheadFullError | undefined
+  /** Cumulative counter for metrics, read on collection (never reset). */
+  rejectedCalls = 0
 
   constructor(
     readonly name: string,
@@ -247,6 +251,8 @@ class BulkheadImpl implements Bulkhead {
     }
     const run = (restore: Restore): Effect.Effect<A, E, R> => Effect.matchCauseEffect(restore(self), handlers)
     return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | BulkheadFullError, R> => {
+      const span = currentSpan()
+      if (span !== undefined) this.annotate(span)
       if (this.core.tryAcquire()) {
         if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
         return run(restore)
@@ -306,8 +312,24 @@ class BulkheadImpl implements Bulkhead {
   }
 
   private refuse(): Effect.Effect<never, BulkheadFullError> {
-    if (this.hub.subscribers > 0) this.publishNow("CallRejected")
+    this.rejectedCalls++
+    if (this.hub.listening) this.publishNow("CallRejected")
+    const span = currentSpan()
+    if (span !== undefined) {
+      span.attribute("breakwater.bulkhead.decision", "refused")
+      spanEvent(span, this.clock.unsafeCurrentTimeMillis(), "breakwater.bulkhead.full", {
+        "breakwater.bulkhead.name": this.name,
+        "breakwater.bulkhead.max_concurrent_calls": this.core.maxConcurrentCalls
+      })
+    }
     return Effect.fail(this.refusal())
+  }
+
+  /** What a trace shows of this bulkhead on a guarded call, before the slot is asked for. */
+  private annotate(span: Tracer.Span): void {
+    span.attribute("breakwater.bulkhead.name", this.name)
+    span.attribute("breakwater.bulkhead.available_concurrent_calls", this.core.available)
+    span.attribute("breakwater.bulkhead.decision", this.core.available > 0 ? "permitted" : "waiting")
   }
 
   /** The refusal depends on nothing but the limit, so refusals share one (immutable) error. */

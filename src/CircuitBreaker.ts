@@ -46,6 +46,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import { configFields, OptionsSchema } from "./internal/circuitBreakerConfig.js"
 import {
   type Admission,
@@ -61,6 +62,7 @@ import {
 } from "./internal/circuitMachine.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -307,6 +309,8 @@ export interface CircuitBreaker<in E = unknown, in A = unknown> {
   readonly transitionToOpenStateFor: (
     duration: Duration.DurationInput
   ) => Effect.Effect<void, IllegalStateTransitionError>
+  /** Open until `epochMillis` (a `Clock` time) instead of for the configured wait. */
+  readonly transitionToOpenStateUntil: (epochMillis: number) => Effect.Effect<void, IllegalStateTransitionError>
   readonly transitionToHalfOpen: Effect.Effect<void, IllegalStateTransitionError>
   readonly transitionToClosed: Effect.Effect<void>
   readonly transitionToDisabled: Effect.Effect<void>
@@ -338,6 +342,9 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   private recordResult: ((value: unknown) => boolean) | undefined
   private waitSchedule: Schedule.Schedule<unknown, number> | undefined
   readonly machine: CircuitMachine
+  /** Cumulative counters for metrics, read on collection (never reset). */
+  readonly calls = new CallTimings()
+  notPermittedCalls = 0
 
   constructor(
     readonly name: string,
@@ -393,6 +400,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return Effect.suspend((): Effect.Effect<A2, E2 | CallNotPermittedError, R> => {
       const machine = this.machine
       const state = machine.state
+      const span = currentSpan()
+      if (span !== undefined) this.annotate(span, state)
       if (state === "Closed" || state === "MetricsOnly") {
         return this.recorded(self, machine.generation, nowMillis(this.clock))
       }
@@ -415,10 +424,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const admission: Admission = machine.acquire(start)
         const notices = this.process(machine.drain())
         if (admission === Refused) return Effect.zipRight(notices, this.refuse(start))
-        const call = machine.state === "Disabled"
-          ? restore(self)
-          : this.recorded(restore(self), machine.generation, start)
-        return Effect.zipRight(notices, call)
+        return Effect.zipRight(notices, this.recorded(restore(self), machine.generation, start))
       })
     )
   }
@@ -432,7 +438,9 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       onSuccess: (value) => {
         const end = nowMillis(this.clock)
         const rejected = this.recordResult !== undefined && this.recordResult(value)
-        this.machine.onResult(generation, end, end - start, rejected ? Failure : Success)
+        const outcome = rejected ? Failure : Success
+        this.calls.record(outcome, end - start)
+        this.machine.onResult(generation, end, end - start, outcome)
         if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
           this.hub.unsafeOffer(
             rejected
@@ -447,14 +455,15 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
           )
         }
         const succeed = Effect.succeed(value)
-        return this.machine.outbox.length === 0 ? succeed : Effect.zipRight(this.process(this.machine.drain()), succeed)
+        return this.machine.outbox.length === 0 ? succeed : Effect.zipRight(this.settleTransitions(), succeed)
       },
       onFailure: (cause) => {
         const end = nowMillis(this.clock)
         const outcome = this.classify(cause, end, end - start)
+        this.calls.record(outcome, end - start)
         this.machine.onResult(generation, end, end - start, outcome)
         const fail = Effect.failCause(cause)
-        return this.machine.outbox.length === 0 ? fail : Effect.zipRight(this.process(this.machine.drain()), fail)
+        return this.machine.outbox.length === 0 ? fail : Effect.zipRight(this.settleTransitions(), fail)
       }
     })
   }
@@ -493,10 +502,31 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   private refuse(now: number): Effect.Effect<never, CallNotPermittedError> {
     const machine = this.machine
     const state = machine.state
-    if (this.hub.subscribers > 0 && state !== "ForcedOpen") {
+    this.notPermittedCalls++
+    if (this.hub.listening && state !== "ForcedOpen") {
       this.hub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
     }
-    return Effect.fail(this.refusal(now, state, machine.openUntilMillis))
+    const error = this.refusal(now, state, machine.openUntilMillis)
+    const span = currentSpan()
+    if (span !== undefined) {
+      span.attribute("breakwater.circuitbreaker.decision", "refused")
+      spanEvent(span, now, "breakwater.circuitbreaker.call_not_permitted", {
+        "breakwater.circuitbreaker.name": this.name,
+        "breakwater.circuitbreaker.state": state,
+        "breakwater.retry_after_ms": Option.getOrUndefined(Option.map(error.retryAfter, Duration.toMillis))
+      })
+    }
+    return Effect.fail(error)
+  }
+
+  /** What a trace shows of this breaker on a guarded call. */
+  private annotate(span: Tracer.Span, state: State): void {
+    span.attribute("breakwater.circuitbreaker.name", this.name)
+    span.attribute("breakwater.circuitbreaker.state", state)
+    span.attribute(
+      "breakwater.circuitbreaker.decision",
+      state === "HalfOpen" || state === "Open" ? "trial" : state === "ForcedOpen" ? "refused" : "permitted"
+    )
   }
 
   private lastRefusal: CallNotPermittedError | undefined
@@ -525,6 +555,14 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
 
   // ---- reacting to transitions -------------------------------------------------------------------
 
+  /**
+   * Reacts to the transitions a call just caused. Uninterruptible: interrupting the caller here would
+   * leave an Open state without its end or its timer.
+   */
+  private settleTransitions(): Effect.Effect<void> {
+    return Effect.uninterruptible(this.process(this.machine.drain()))
+  }
+
   /** Publishes the machine's notices in order and starts what the new state needs. */
   private process(notices: ReadonlyArray<MachineNotice>): Effect.Effect<void> {
     if (notices.length === 0) return Effect.void
@@ -540,6 +578,12 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       case "SlowCallRateExceeded":
         return this.publish(Event.SlowCallRateExceeded({ breakerName, at, slowCallRate: notice.rate }))
       case "StateTransition":
+        // A notice about a state that has already been left must not touch the current state's timers.
+        if (notice.generation !== this.machine.generation) {
+          return notice.internal
+            ? Effect.void
+            : this.publish(Event.StateTransition({ breakerName, at, from: notice.from, to: notice.to }))
+        }
         return notice.internal ? this.enter(notice.to, notice.generation, at) : Effect.zipRight(
           this.publish(Event.StateTransition({ breakerName, at, from: notice.from, to: notice.to })),
           this.enter(notice.to, notice.generation, at)
@@ -697,6 +741,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   readonly transitionToOpen = this.transition("Open")
   readonly transitionToOpenStateFor = (duration: Duration.DurationInput) =>
     Effect.suspend(() => this.transition("Open", nowMillis(this.clock) + Duration.toMillis(duration)))
+  readonly transitionToOpenStateUntil = (epochMillis: number) => this.transition("Open", epochMillis)
   readonly transitionToHalfOpen = this.transition("HalfOpen")
   readonly transitionToClosed = this.transition("Closed") as Effect.Effect<void>
   readonly transitionToDisabled = this.transition("Disabled") as Effect.Effect<void>

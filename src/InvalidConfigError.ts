@@ -27,6 +27,7 @@ export interface ConfigIssue {
 const show = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   if (typeof value === "function") return "<function>"
+  if (typeof value === "number" || typeof value === "bigint") return String(value) // NaN, Infinity, 1n
   try {
     return JSON.stringify(value) ?? String(value)
   } catch {

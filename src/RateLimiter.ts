@@ -58,7 +58,9 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import { withoutStackTrace } from "./internal/errors.js"
+import { currentSpan, spanEvent } from "./internal/observe.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { configFields, KeyedOptionsSchema, OptionsSchema } from "./internal/rateLimiterConfig.js"
 import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "./internal/rateLimiterCore.js"
@@ -294,6 +296,9 @@ class RateLimiterImpl implements RateLimiter {
   readonly kind = "RateLimiter" as const
   core: LimiterCore
   waiting = 0
+  /** Cumulative counters for metrics, read on collection (never reset). */
+  successfulAcquires = 0
+  failedAcquires = 0
   timeoutMillis: number
   /** The schedule whose recurrences are pushed into `scheduled`, the newest scheduled cycles. */
   private schedule: Schedule.Schedule<unknown, number> | undefined
@@ -385,13 +390,17 @@ class RateLimiterImpl implements RateLimiter {
     return Effect.suspend(() => {
       const now = nowMillis(this.clock)
       const core = this.core
+      const span = currentSpan()
       if (core.tryTake(permits, now)) {
+        this.successfulAcquires++
         if (this.hub.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
+        if (span !== undefined) this.annotate(span, permits, "permitted", 0)
         return self
       }
       // Refused outright (no mask needed); NaN (a boundary to learn first) falls through.
       const wait = core.earliest(permits, now, now) - now
       if (wait > this.timeoutMillis) return this.refuse(now, permits, wait)
+      if (span !== undefined) this.annotate(span, permits, "waiting", wait)
       return Effect.zipRight(this.acquireWaiting(permits), self)
     })
   }
@@ -428,18 +437,38 @@ class RateLimiterImpl implements RateLimiter {
           return Effect.succeed(true)
         }
         if (!core.known(now)) return undefined
-        if (this.hub.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+        this.failedAcquires++
+        if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
         return Effect.succeed(false)
       })
     )
 
   published(now: number, permits: number): void {
+    this.successfulAcquires++
     if (this.hub.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
   }
 
   refuse(now: number, permits: number, wait: number): Effect.Effect<never, RequestNotPermittedError> {
-    if (this.hub.subscribers > 0) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+    this.failedAcquires++
+    if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+    const span = currentSpan()
+    if (span !== undefined) {
+      this.annotate(span, permits, "refused", wait)
+      spanEvent(span, now, "breakwater.ratelimiter.request_not_permitted", {
+        "breakwater.ratelimiter.name": this.name,
+        "breakwater.ratelimiter.permits": permits,
+        "breakwater.retry_after_ms": Number.isFinite(wait) ? wait : undefined
+      })
+    }
     return Effect.fail(this.refusal(now, permits, wait))
+  }
+
+  /** What a trace shows of this limiter on a guarded call. */
+  private annotate(span: Tracer.Span, permits: number, decision: string, waitMillis: number): void {
+    span.attribute("breakwater.ratelimiter.name", this.name)
+    span.attribute("breakwater.ratelimiter.permits", permits)
+    span.attribute("breakwater.ratelimiter.decision", decision)
+    span.attribute("breakwater.ratelimiter.wait_ms", Number.isFinite(waitMillis) ? waitMillis : -1)
   }
 
   private lastRefusal: RequestNotPermittedError | undefined
@@ -568,6 +597,7 @@ const awaitReservation = (
         const now = nowMillis(limiter.clock)
         limiter.waiting--
         if (limiter.core === hold.core) hold.core.release(hold.ticket, permits, now)
+        limiter.failedAcquires++
         limiter.offer(Event.FailedAcquire({ limiterName: limiter.name, at: now, permits }))
       }
       return Effect.failCause(cause)

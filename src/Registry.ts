@@ -43,7 +43,9 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Bulkhead from "./Bulkhead.js"
 import { make as makeBulkhead } from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
@@ -197,6 +199,8 @@ export interface Registry {
   ) => Effect.Effect<Retry.Retry<E, A>, InvalidConfigError>
   /** Every live guard, in creation order. */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
+  /** Every live guard, then each guard created afterwards (for monitoring); ends with the registry. */
+  readonly watchGuards: Stream.Stream<Guard>
   /** The current configuration. */
   readonly spec: Effect.Effect<Spec>
   /** Takes a new configuration and reconfigures every live guard in place. */
@@ -241,7 +245,11 @@ class RegistryImpl implements Registry {
   private readonly entries = new Map<string, Entry>()
   private readonly lock = Effect.unsafeMakeSemaphore(1)
 
-  constructor(private current: Spec, private readonly scope: Scope.Scope) {}
+  constructor(
+    private current: Spec,
+    private readonly scope: Scope.Scope,
+    private readonly created: PubSub.PubSub<Guard>
+  ) {}
 
   private get(kind: Kind, name: string, code: object): Effect.Effect<Guard, InvalidConfigError> {
     const key = `${kind}/${name}`
@@ -256,7 +264,10 @@ class RegistryImpl implements Registry {
         return kinds[kind].make({ ...resolved.value, ...code, name }).pipe(
           Scope.extend(this.scope),
           Effect.tap((guard) =>
-            Effect.sync(() => this.entries.set(key, { kind, guard, code, configured: Object.keys(resolved.value) }))
+            Effect.sync(() => {
+              this.entries.set(key, { kind, guard, code, configured: Object.keys(resolved.value) })
+              this.created.unsafeOffer(guard)
+            })
           )
         )
       }))
@@ -283,6 +294,17 @@ class RegistryImpl implements Registry {
   readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() =>
     Array.from(this.entries.values(), (entry) => entry.guard)
   )
+
+  get watchGuards(): Stream.Stream<Guard> {
+    // Subscribe first, then list, so no guard falls between the two; one seen twice is dropped.
+    return Stream.unwrapScoped(Effect.map(PubSub.subscribe(this.created), (queue) => {
+      const seen = new Set<Guard>()
+      return Stream.concat(
+        Stream.suspend(() => Stream.fromIterable(Array.from(this.entries.values(), (entry) => entry.guard))),
+        Stream.fromQueue(queue)
+      ).pipe(Stream.filter((guard) => seen.has(guard) ? false : (seen.add(guard), true)))
+    }))
+  }
 
   readonly spec: Effect.Effect<Spec> = Effect.sync(() => this.current)
 
@@ -337,7 +359,11 @@ const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError 
  * @since 0.1.0
  */
 export const make = (spec: Spec = {}): Effect.Effect<Registry, never, Scope.Scope> =>
-  Effect.map(Effect.scope, (scope) => new RegistryImpl(spec, scope))
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const created = yield* Effect.acquireRelease(PubSub.unbounded<Guard>(), PubSub.shutdown)
+    return new RegistryImpl(spec, scope, created)
+  })
 
 /**
  * The registry as a service.

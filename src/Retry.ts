@@ -57,7 +57,9 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { currentSpan, spanEvent } from "./internal/observe.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
 import { DEFAULT_WAIT, retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
@@ -331,6 +333,11 @@ class RetryImpl<E, A> implements Retry<E, A> {
     return Effect.suspend(() => {
       const settings = this.settings
       if (settings.budget !== undefined) settings.budget.unsafeDeposit()
+      const span = currentSpan()
+      if (span !== undefined) {
+        span.attribute("breakwater.retry.name", this.name)
+        span.attribute("breakwater.retry.attempt", 1)
+      }
       return this.attempt(self, settings, 1, undefined)
     })
   }
@@ -442,9 +449,11 @@ class RetryImpl<E, A> implements Retry<E, A> {
     last: Effect.Effect<A2, E2 | MaxRetriesExceededError>
   ): Effect.Effect<A2, E2 | MaxRetriesExceededError, R> {
     const budget = settings.budget
+    const span = currentSpan()
     if (budget !== undefined && !budget.unsafeTryWithdraw()) {
       this.refusedByBudget++
-      const event = this.hub.subscribers === 0 ? undefined : Event.BudgetExhausted({
+      if (span !== undefined) this.trace(span, "breakwater.retry.budget_exhausted", attempt, waitMillis, budget.name)
+      const event = !this.hub.listening ? undefined : Event.BudgetExhausted({
         retryName: this.name,
         at: this.now(),
         attempts: attempt,
@@ -455,7 +464,11 @@ class RetryImpl<E, A> implements Retry<E, A> {
     }
     const next = this.attempt(self, settings, attempt + 1, scheduleState)
     const wait = waitMillis > 0 ? Effect.zipRight(this.clock.sleep(Duration.millis(waitMillis)), next) : next
-    return this.hub.subscribers === 0 ? wait : Effect.zipRight(
+    if (span !== undefined) {
+      span.attribute("breakwater.retry.attempt", attempt + 1)
+      this.trace(span, "breakwater.retry.retry", attempt + 1, waitMillis, undefined)
+    }
+    return !this.hub.listening ? wait : Effect.zipRight(
       this.publish(Event.Retry({
         retryName: this.name,
         at: this.now(),
@@ -491,6 +504,15 @@ class RetryImpl<E, A> implements Retry<E, A> {
 
   private now(): number {
     return this.clock.unsafeCurrentTimeMillis()
+  }
+
+  private trace(span: Tracer.Span, name: string, attempt: number, waitMillis: number, budget: string | undefined) {
+    spanEvent(span, this.now(), name, {
+      "breakwater.retry.name": this.name,
+      "breakwater.retry.attempt": attempt,
+      "breakwater.retry.wait_ms": waitMillis,
+      ...(budget === undefined ? {} : { "breakwater.retry.budget": budget })
+    })
   }
 
   private publish(event: Event): Effect.Effect<void> {

@@ -48,8 +48,10 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { currentSpan, spanEvent } from "./internal/observe.js"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/timeLimiterConfig.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -194,6 +196,10 @@ class TimeLimiterImpl implements TimeLimiter {
   private timeout: Duration.Duration
   private cancelRunningCall: boolean
   private timeoutError: TimeoutExceededError
+  /** Cumulative counters for metrics, read on collection (never reset). */
+  successfulCalls = 0
+  failedCalls = 0
+  timeouts = 0
 
   constructor(
     readonly name: string,
@@ -222,7 +228,12 @@ class TimeLimiterImpl implements TimeLimiter {
       const limited = this.cancelRunningCall
         ? Effect.timeoutFail(self, options)
         : this.detachOnTimeout(self, options)
-      return this.hub.subscribers > 0 ? this.observed(limited, error) : limited
+      const span = currentSpan()
+      if (span !== undefined) {
+        span.attribute("breakwater.timelimiter.name", this.name)
+        span.attribute("breakwater.timelimiter.timeout_ms", Duration.toMillis(error.timeout))
+      }
+      return this.observed(limited, error)
     })
   }
 
@@ -245,7 +256,10 @@ class TimeLimiterImpl implements TimeLimiter {
     )
   }
 
-  /** Publishes the caller's outcome; `timeout` is this call's own error (a nested limiter's is an Error). */
+  /**
+   * Counts the caller's outcome and publishes it (per-call events only to full subscribers, timeouts
+   * to anyone listening); `timeout` is this call's own error (a nested limiter's is an Error).
+   */
   private observed<A, E, R>(limited: Effect.Effect<A, E | TimeoutExceededError, R>, timeout: TimeoutExceededError) {
     const start = this.clock.unsafeCurrentTimeMillis()
     const timeLimiterName = this.name
@@ -255,21 +269,37 @@ class TimeLimiterImpl implements TimeLimiter {
     }
     return Effect.matchCauseEffect(limited, {
       onSuccess: (value) => {
-        publish((at, duration) => Event.Success({ timeLimiterName, at, duration }))
+        this.successfulCalls++
+        if (this.hub.subscribers > 0) publish((at, duration) => Event.Success({ timeLimiterName, at, duration }))
         return Effect.succeed(value)
       },
       onFailure: (cause) => {
+        console.log("onFailure", Option.getOrUndefined(Cause.failureOption(cause)) === timeout, Cause.isInterruptedOnly(cause), (cause as any)._tag)
         if (!Cause.isInterruptedOnly(cause)) {
           const failure = Cause.failureOption(cause)
           if (Option.isSome(failure) && failure.value === timeout) {
-            publish((at, duration) => Event.Timeout({ timeLimiterName, at, duration }))
+            this.timeouts++
+            if (this.hub.listening) publish((at, duration) => Event.Timeout({ timeLimiterName, at, duration }))
+            { const c = Fiber.getCurrentFiber(); console.log("handler", c._tag === "Some" ? (c.value as any).currentSpan?.name : "none") }
+            this.traceTimeout(timeout)
           } else {
+            this.failedCalls++
             const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-            publish((at, duration) => Event.Error({ timeLimiterName, at, duration, error }))
+            if (this.hub.subscribers > 0) publish((at, duration) => Event.Error({ timeLimiterName, at, duration, error }))
           }
         }
         return Effect.failCause(cause)
       }
+    })
+  }
+
+  private traceTimeout(timeout: TimeoutExceededError): void {
+    const span: Tracer.Span | undefined = currentSpan()
+    if (span === undefined) return
+    span.attribute("breakwater.timelimiter.decision", "timeout")
+    spanEvent(span, this.clock.unsafeCurrentTimeMillis(), "breakwater.timelimiter.timeout", {
+      "breakwater.timelimiter.name": this.name,
+      "breakwater.timelimiter.timeout_ms": Duration.toMillis(timeout.timeout)
     })
   }
 

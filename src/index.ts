@@ -83,3 +83,46 @@ export * as ResilientHttpClient from "./http/ResilientHttpClient.js"
  * @since 0.1.0
  */
 export * as RateLimitMiddleware from "./http/RateLimitMiddleware.js"
+
+/**
+ * Fault injection as a policy: failures, defects, latency, replacement results or side effects at a
+ * configured rate, switchable at runtime, deterministic under a seeded `Random`.
+ *
+ * @since 0.1.0
+ */
+export * as Chaos from "./Chaos.js"
+
+/**
+ * Every guard's figures as Effect `Metric`s with Resilience4j's names, brought up to date on read.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
+
+/**
+ * Prometheus text exposition of the metrics through OpenTelemetry, and a `/metrics` endpoint.
+ *
+ * @since 0.1.0
+ */
+export * as Prometheus from "./Prometheus.js"
+
+/**
+ * Every guard's events in one stream, and a ring of recent events per guard for late readers.
+ *
+ * @since 0.1.0
+ */
+export * as Events from "./Events.js"
+
+/**
+ * Spring-actuator-like health of every guard and overall (UP, DEGRADED, DOWN), as a value and JSON.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./Health.js"
+
+/**
+ * One Schema-typed JSON document with every guard's configuration, state and figures.
+ *
+ * @since 0.1.0
+ */
+export * as Snapshot from "./Snapshot.js"

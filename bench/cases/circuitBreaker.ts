@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { CircuitBreaker } from "../../src/index.js"
 import { effectCase, inScope } from "../floor.js"
+import { Ours } from "./peers/names.js"
 
 const call = Effect.succeed(1)
 const failing = Effect.fail("boom")
@@ -23,8 +24,8 @@ Effect.runSync(open.transitionToOpen)
 
 /** Ratios are reported against the floor of the same outcome (`failure` in the name → failure floor). */
 export const cases = [
-  effectCase("breaker closed, count window, success", CircuitBreaker.withCircuitBreaker(call, countBreaker)),
-  effectCase("breaker closed, time window, success", CircuitBreaker.withCircuitBreaker(call, timeBreaker)),
-  effectCase("breaker closed, failure recorded", CircuitBreaker.withCircuitBreaker(failing, tolerant)),
-  effectCase("breaker open, refusal", CircuitBreaker.withCircuitBreaker(call, open))
+  effectCase(Ours.breakerCount, CircuitBreaker.withCircuitBreaker(call, countBreaker)),
+  effectCase(Ours.breakerTime, CircuitBreaker.withCircuitBreaker(call, timeBreaker)),
+  effectCase(Ours.breakerFailure, CircuitBreaker.withCircuitBreaker(failing, tolerant)),
+  effectCase(Ours.breakerOpen, CircuitBreaker.withCircuitBreaker(call, open))
 ]

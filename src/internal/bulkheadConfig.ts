@@ -4,9 +4,8 @@
  *
  * @internal
  */
-import * as Config from "effect/Config"
 import * as Schema from "effect/Schema"
-import { durationConfig, DurationInput, Name, WholeNumber } from "./validation.js"
+import { durationConfig, DurationInput, Name, numberConfig, WholeNumber } from "./validation.js"
 
 const fields = {
   maxConcurrentCalls: WholeNumber(0),
@@ -29,6 +28,6 @@ export const ChangesSchema = Schema.Struct({
 
 /** The options as `effect/Config` can carry them. */
 export const configFields = {
-  maxConcurrentCalls: Config.number,
+  maxConcurrentCalls: numberConfig,
   maxWaitDuration: durationConfig
 } as const

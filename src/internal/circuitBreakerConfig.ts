@@ -9,10 +9,12 @@ import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import {
+  booleanConfig,
   durationConfig,
   DurationInput,
   DurationOrSchedule,
   Name,
+  numberConfig,
   OneOf,
   Percentage,
   Predicate,
@@ -53,15 +55,15 @@ export const OptionsSchema = Schema.Struct({
 
 /** The options as `effect/Config` can carry them: every plain value, none of the functions. */
 export const configFields = {
-  failureRateThreshold: Config.number,
-  slowCallRateThreshold: Config.number,
+  failureRateThreshold: numberConfig,
+  slowCallRateThreshold: numberConfig,
   slowCallDurationThreshold: durationConfig,
   slidingWindowType: Config.string,
-  slidingWindowSize: Config.number,
-  minimumNumberOfCalls: Config.number,
-  permittedNumberOfCallsInHalfOpenState: Config.number,
+  slidingWindowSize: numberConfig,
+  minimumNumberOfCalls: numberConfig,
+  permittedNumberOfCallsInHalfOpenState: numberConfig,
   maxWaitDurationInHalfOpenState: durationConfig,
   transitionToStateAfterWaitDuration: Config.string,
   waitDurationInOpenState: durationConfig,
-  automaticTransitionFromOpenToHalfOpenEnabled: Config.boolean
+  automaticTransitionFromOpenToHalfOpenEnabled: booleanConfig
 } as const

@@ -79,7 +79,9 @@ export class CircuitMachine {
   /** Trial permits left in HalfOpen. */
   halfOpenPermits = 0
   outbox: Array<MachineNotice> = []
-  private thresholdsReported = false
+  // MetricsOnly reports each rate the first time it is exceeded, independently (as Resilience4j does).
+  private failureRateReported = false
+  private slowCallRateReported = false
 
   constructor(public config: MachineConfig) {
     this.window = this.freshWindow()
@@ -188,11 +190,15 @@ export class CircuitMachine {
         this.enter(failuresExceeded || slowExceeded ? "Open" : "Closed", nowMillis)
         return
       case "MetricsOnly":
-        // MetricsOnly never transitions; it reports the first time a threshold is crossed.
-        if ((failuresExceeded || slowExceeded) && !this.thresholdsReported) {
-          this.thresholdsReported = true
-          this.reportExceeded(failuresExceeded, failures, slowExceeded, slowCalls)
-        }
+        // MetricsOnly never transitions; it reports the first time each threshold is crossed.
+        this.reportExceeded(
+          failuresExceeded && !this.failureRateReported,
+          failures,
+          slowExceeded && !this.slowCallRateReported,
+          slowCalls
+        )
+        if (failuresExceeded) this.failureRateReported = true
+        if (slowExceeded) this.slowCallRateReported = true
         return
       default:
         return
@@ -245,7 +251,8 @@ export class CircuitMachine {
     const from = this.state
     this.state = to
     this.generation++
-    this.thresholdsReported = false
+    this.failureRateReported = false
+    this.slowCallRateReported = false
     switch (to) {
       case "Open": {
         // Open keeps the metrics it opened with, so an operator can see why it opened.

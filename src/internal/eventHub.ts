@@ -17,6 +17,16 @@ export const EVENT_BUFFER = 1024
 export class EventHub<A> {
   /** Live subscriptions; events need only be built while this is above 0. */
   subscribers = 0
+  /**
+   * Live subscriptions that want only the rare events (transitions, refusals): per-call events are
+   * built only for `subscribers`, rare ones while `listening`.
+   */
+  rareSubscribers = 0
+
+  /** True while anyone wants the rare events (refusals, transitions). */
+  get listening(): boolean {
+    return this.subscribers > 0 || this.rareSubscribers > 0
+  }
   private pubsub: PubSub.PubSub<A> | undefined
   private closed = false
 
@@ -34,16 +44,27 @@ export class EventHub<A> {
     })
   }
 
+  private readonly subscribe: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> = Effect.suspend(() => {
+    const existing = this.pubsub
+    const pubsub = existing !== undefined
+      ? Effect.succeed(existing)
+      : Effect.map(PubSub.sliding<A>(EVENT_BUFFER), (created) => this.pubsub ??= created)
+    return Effect.flatMap(pubsub, PubSub.subscribe)
+  })
+
   /** A subscription that lasts as long as its scope; counted while it lasts. */
   readonly subscription: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> = Effect.acquireRelease(
-    Effect.suspend(() => {
-      const existing = this.pubsub
-      const pubsub = existing !== undefined
-        ? Effect.succeed(existing)
-        : Effect.map(PubSub.sliding<A>(EVENT_BUFFER), (created) => this.pubsub ??= created)
-      return Effect.flatMap(pubsub, PubSub.subscribe)
-    }).pipe(Effect.tap(() => Effect.sync(() => this.subscribers++))),
+    this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.subscribers++))),
     () => Effect.sync(() => this.subscribers--)
+  )
+
+  /**
+   * A subscription that does not make the guard build per-call events: it receives the rare ones,
+   * and per-call events only while a full subscriber exists (the reader filters them out).
+   */
+  readonly rareSubscription: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> = Effect.acquireRelease(
+    this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.rareSubscribers++))),
+    () => Effect.sync(() => this.rareSubscribers--)
   )
 
   /** Every event published from the moment the stream starts; ends when the guard's scope closes. */

@@ -8,7 +8,7 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { durationConfig, DurationInput, DurationOrSchedule, Name, WholeNumber } from "./validation.js"
+import { durationConfig, DurationInput, DurationOrSchedule, Name, numberConfig, WholeNumber } from "./validation.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
@@ -62,9 +62,9 @@ export const KeyedOptionsSchema = Schema.Struct({
 
 /** The options as `effect/Config` can carry them (a `Schedule` cannot be read from configuration). */
 export const configFields = {
-  limitForPeriod: Config.number,
+  limitForPeriod: numberConfig,
   limitRefreshPeriod: durationConfig,
   timeoutDuration: durationConfig,
   algorithm: Config.string,
-  capacity: Config.number
+  capacity: numberConfig
 } as const

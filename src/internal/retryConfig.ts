@@ -4,12 +4,19 @@
  *
  * @internal
  */
-import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { RetryBudgetTypeId } from "./retryBudgetCore.js"
-import { durationConfig, DurationInput, Name, Predicate, WholeNumber } from "./validation.js"
+import {
+  booleanConfig,
+  durationConfig,
+  DurationInput,
+  Name,
+  numberConfig,
+  Predicate,
+  WholeNumber
+} from "./validation.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
@@ -42,8 +49,8 @@ export const BudgetOptionsSchema = Schema.Struct({
 /** The budget's options as `effect/Config` can carry them. */
 export const budgetConfigFields = {
   ttl: durationConfig,
-  minRetriesPerSecond: Config.number,
-  percentCanRetry: Config.number
+  minRetriesPerSecond: numberConfig,
+  percentCanRetry: numberConfig
 } as const
 
 // ---- Retry ---------------------------------------------------------------------------------------
@@ -83,8 +90,8 @@ export const DEFAULT_WAIT: Duration.DurationInput = "500 millis"
 
 /** The retry's options as `effect/Config` can carry them: no predicates, schedule or budget. */
 export const retryConfigFields = {
-  maxAttempts: Config.number,
+  maxAttempts: numberConfig,
   waitDuration: durationConfig,
-  failAfterMaxAttempts: Config.boolean,
-  retryRejections: Config.boolean
+  failAfterMaxAttempts: booleanConfig,
+  retryRejections: booleanConfig
 } as const

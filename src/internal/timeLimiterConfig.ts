@@ -4,10 +4,9 @@
  *
  * @internal
  */
-import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { durationConfig, DurationInput, Name } from "./validation.js"
+import { booleanConfig, durationConfig, DurationInput, Name } from "./validation.js"
 
 const fields = {
   // Time is read from `Clock` in milliseconds, so a shorter limit could not be honoured.
@@ -32,5 +31,5 @@ export const ChangesSchema = Schema.Struct({
 /** The options as `effect/Config` can carry them. */
 export const configFields = {
   timeoutDuration: durationConfig,
-  cancelRunningCall: Config.boolean
+  cancelRunningCall: booleanConfig
 } as const

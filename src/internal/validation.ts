@@ -98,14 +98,25 @@ export const OneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
   })
 
 /**
- * Reads a duration from configuration: a string such as `"5 seconds"`, or a plain number of
- * milliseconds (JSON `3000`, environment `"3000"`), as `make` accepts.
+ * Configuration readers that leave judging to the Schema: each reads the raw text and converts it
+ * only when it has the expected form, so a bad value ("abc" for a number) reaches the Schema and is
+ * reported as an `InvalidConfigError` naming the field, like every other bad option.
  */
-export const durationConfig = (name: string): Config.Config<Duration.DurationInput> =>
-  Config.map(
-    Config.string(name),
-    (text) => (/^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text) as Duration.DurationInput
-  )
+const numeric = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
+
+/** A number, or the raw text when it is not one. */
+export const numberConfig = (name: string): Config.Config<unknown> =>
+  Config.map(Config.string(name), (text) => numeric.test(text) ? Number(text) : text)
+
+/** A boolean (`true`/`false`, any case), or the raw text when it is not one. */
+export const booleanConfig = (name: string): Config.Config<unknown> =>
+  Config.map(Config.string(name), (text) => {
+    const word = text.trim().toLowerCase()
+    return word === "true" ? true : word === "false" ? false : text
+  })
+
+/** A duration: milliseconds (JSON `3000`, environment `"3000"`) as a number, anything else as text. */
+export const durationConfig = numberConfig
 
 /**
  * `changes` with every key that is present but `undefined` set to its default: for `reconfigure`,

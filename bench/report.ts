@@ -1,0 +1,254 @@
+/**
+ * Renders a {@link BenchReport} as BENCHMARKS.md: the machine, the main table (ns/op, ops/s, ratios to
+ * the baselines of the same run), the scenarios, and the targets with where we stand.
+ */
+import * as os from "node:os"
+import { Ours } from "./cases/peers/names.js"
+import { Stack } from "./cases/stack.js"
+import { Baseline } from "./floor.js"
+import type { Result } from "./harness.js"
+import type { BenchReport } from "./run.js"
+import { CONTENDED } from "./scenarios/contended.js"
+
+const fixed = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
+const grouped = (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a"
+const isFailure = (name: string) => /failure|refus/.test(name)
+
+export interface Target {
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean | undefined
+}
+
+const lookup = (report: BenchReport) => {
+  const byName = new Map(report.results.map((r) => [r.name, r]))
+  const ns = (name: string): number => byName.get(name)?.nsPerOp ?? Number.NaN
+  return { byName, ns }
+}
+
+const floorFor = (report: BenchReport, r: Result) => {
+  const { ns } = lookup(report)
+  return ns(isFailure(r.name) ? Baseline.floorFailure : Baseline.floor)
+}
+
+export const targets = (report: BenchReport): Array<Target> => {
+  const { ns } = lookup(report)
+  const floor = ns(Baseline.floor)
+  const out: Array<Target> = []
+  const atMost = (target: string, value: number, limit: number, what: string) =>
+    out.push({
+      target,
+      measured: `${fixed(value)}x ${what}`,
+      met: Number.isFinite(value) ? value <= limit : undefined
+    })
+  for (const name of [Ours.breakerCount, Ours.breakerTime]) {
+    atMost(`${name} <= 1.3x floor`, ns(name) / floor, 1.3, "floor")
+  }
+  for (const name of [Ours.fixedWindow, Ours.tokenBucket, Ours.slidingWindow]) {
+    atMost(`${name} <= 1.3x floor`, ns(name) / floor, 1.3, "floor")
+  }
+  atMost(
+    "open-breaker refusal <= 1.0x closed success",
+    ns(Ours.breakerOpen) / ns(Ours.breakerCount),
+    1,
+    "closed success"
+  )
+  const faster = (peer: string, ours: string, factor: number) => {
+    const by = ns(peer) / ns(ours)
+    out.push({
+      target: `${factor === 1 ? "faster than" : `>= ${factor}x faster than`} ${peer}`,
+      measured: `ours ${fixed(by)}x faster (${fixed(ns(ours), 1)} vs ${fixed(ns(peer), 1)} ns)`,
+      met: Number.isFinite(by) ? by >= factor && by > 1 : undefined
+    })
+  }
+  for (const r of report.results) {
+    const ours = r.case.ours
+    if (ours === undefined || !r.name.includes("(from Effect)")) continue
+    if (r.name.startsWith("cockatiel") || r.name.startsWith("opossum")) faster(r.name, ours, 1)
+  }
+  for (const r of report.results) {
+    if (r.case.ours !== undefined && r.name.startsWith("Effect 4 CircuitBreaker") && r.name.endsWith("success")) {
+      faster(r.name, r.case.ours, 10)
+    }
+  }
+  for (const r of report.results) {
+    if (r.case.ours !== undefined && r.name.startsWith("Effect 3 RateLimiter")) faster(r.name, r.case.ours, 5)
+  }
+  atMost("full stack with metrics <= 3x floor", ns(Stack.on) / floor, 3, "floor")
+  const idle = report.memory.keyed[0]?.bytesEach ?? Number.NaN
+  const inUse = report.memory.keyed[4]?.bytesEach ?? Number.NaN
+  out.push({
+    target: "<= 1 KB heap per idle keyed breaker (count window 100), never called",
+    measured: `${grouped(idle)} bytes`,
+    met: Number.isFinite(idle) ? idle <= 1024 : undefined
+  })
+  out.push({
+    target: "<= 1 KB heap per idle keyed breaker (count window 100), after it has been used",
+    measured: `${grouped(inUse)} bytes`,
+    met: Number.isFinite(inUse) ? inUse <= 1024 : undefined
+  })
+  const volume = report.memory.keyed[3]?.bytesEach ?? Number.NaN
+  out.push({
+    target: "memory independent of call volume (heap added by 100 more calls per breaker)",
+    measured: `${grouped(volume)} bytes per breaker`,
+    met: Number.isFinite(volume) ? Math.abs(volume) <= 16 : undefined
+  })
+  return out
+}
+
+const machine = (report: BenchReport) => {
+  const cpus = os.cpus()
+  return [
+    `- Machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${
+      Math.round(os.totalmem() / 2 ** 30)
+    } GiB RAM, ${os.type()} ${os.release()} (${os.arch()})`,
+    `- Node ${process.version}; effect 3 and effect 4 (alias \`effect4\`) in the same process`,
+    `- Date: ${report.startedAt.toISOString()}; run took ${fixed(report.seconds, 0)} s`,
+    `- Configuration: ${report.config.rounds} interleaved rounds of ~${report.config.sliceMs} ms per case ` +
+    `(BENCH_ROUNDS, BENCH_SLICE_MS); contended limiters ${report.config.contended.millis} ms each ` +
+    `(BENCH_CONTENDED_MS); ${report.config.memory.keys.toLocaleString("en-US")} keyed breakers (BENCH_KEYS)`
+  ].join("\n")
+}
+
+export const mainTable = (report: BenchReport): string => {
+  const { ns } = lookup(report)
+  const lines = [
+    "| case | ns/op | ops/s | x floor | x own baseline | ours faster by | spread |",
+    "|---|---:|---:|---:|---:|---:|---:|"
+  ]
+  let group: string | undefined
+  for (const r of report.results) {
+    if (r.case.group !== group) {
+      group = r.case.group
+      lines.push(`| **${group}** | | | | | | |`)
+    }
+    const baseline = r.case.baseline
+    const own = baseline === undefined ? "" : `${fixed(r.nsPerOp / ns(baseline))}x ${shortBaseline(baseline)}`
+    const ours = r.case.ours === undefined ? "" : `${fixed(ns(r.name) / ns(r.case.ours))}x`
+    lines.push(
+      `| ${r.name} | ${fixed(r.nsPerOp, 1)} | ${grouped(1e9 / r.nsPerOp)} | ${
+        fixed(r.nsPerOp / floorFor(report, r))
+      } | ${own} | ${ours} | ${fixed(r.spread * 100, 0)}% |`
+    )
+  }
+  return lines.join("\n")
+}
+
+const shortBaseline = (name: string) =>
+  name === Baseline.await
+    ? "await"
+    : name === Baseline.floorAsync
+    ? "floor (runPromise)"
+    : name === Baseline.floorStack
+    ? "floor x4"
+    : name.startsWith("Effect 4: floor")
+    ? "Effect 4 floor"
+    : name.startsWith("Effect 4: bare")
+    ? "Effect 4 succeed"
+    : name.startsWith("floor wrapper, 10")
+    ? "floor, same fibers"
+    : name
+
+const contendedTable = (report: BenchReport): string => {
+  const lines = [
+    "| limiter | grants/s | of the cap | min / median / max per fiber | starved fibers | Jain's index |",
+    "|---|---:|---:|---:|---:|---:|"
+  ]
+  for (const r of report.contended) {
+    lines.push(
+      `| ${r.name} | ${grouped(r.grantsPerSecond)} | ${
+        fixed(r.utilization * 100, 0)
+      }% | ${r.minPerFiber} / ${r.medianPerFiber} / ${r.maxPerFiber} | ${r.starvedFibers} | ${fixed(r.jainIndex, 3)} |`
+    )
+  }
+  return lines.join("\n")
+}
+
+const memoryTable = (rows: BenchReport["memory"]["keyed"]): string =>
+  ["| what | count | heap bytes each |", "|---|---:|---:|"]
+    .concat(rows.map((r) => `| ${r.name} | ${r.count.toLocaleString("en-US")} | ${grouped(r.bytesEach)} |`))
+    .join("\n")
+
+const targetTable = (report: BenchReport): string =>
+  ["| target | measured | met? |", "|---|---|---|"]
+    .concat(
+      targets(report).map((t) =>
+        `| ${t.target} | ${t.measured} | ${t.met === undefined ? "n/a" : t.met ? "yes" : "**MISSED**"} |`
+      )
+    )
+    .join("\n")
+
+export const renderMarkdown = (report: BenchReport, notes: string): string => {
+  const cap = CONTENDED.limit * 1000 / CONTENDED.periodMillis
+  return `# Benchmarks
+
+Generated by \`npm run bench\` (bench/index.ts). Do not edit by hand: rerun it.
+
+${machine(report)}
+
+## How to read this
+
+Every case runs in the same process, in alternating rounds (each round runs every case once, in a
+rotated order); each figure is the median over the rounds. Absolute times vary from machine to machine
+and with load (this machine may be shared), so **the ratios are what to compare**:
+
+- **x floor**: to the floor wrapper (\`Effect.suspend\` + \`Effect.matchCauseEffect\` with synchronous
+  bookkeeping, the least any guard can cost) of the same outcome (success, or failure for failing and
+  refused calls), run synchronously.
+- **x own baseline**: to the baseline that matches how the case runs: a bare \`await\` of an async
+  function for Promise peers used natively, the floor run with \`runPromise\` for asynchronous Effect
+  cases, Effect 4's own floor for Effect 4's guards, four nested floors for the four-guard stack.
+- **ours faster by**: this peer's time over our equivalent case's (above 1 = ours is faster).
+- **spread**: (slowest round - fastest round) / median; a large spread means a noisy figure.
+
+Promise peers (cockatiel, opossum) are measured natively (\`await policy.execute(fn)\`) and as an
+Effect program uses them (\`Effect.tryPromise(() => policy.execute(fn))\`, run with \`runPromise\`); the
+protected call is a plain value, the cheapest call they can run.
+
+## Main table
+
+${mainTable(report)}
+
+## 5. Contended limiter
+
+${report.config.contended.fibers.toLocaleString("en-US")} fibers each calling through one limiter in a
+loop; permits refresh at ${CONTENDED.limit.toLocaleString("en-US")} per ${CONTENDED.periodMillis} ms (a
+cap of ${cap.toLocaleString("en-US")} grants/s). Measured for ${report.config.contended.millis} ms after
+${report.config.contended.warmupMillis} ms of warm-up. Jain's index is 1.0 when every fiber got the same
+number of grants.
+
+${contendedTable(report)}
+
+## 8. Scale: memory
+
+Heap used after \`global.gc()\` (run with \`node --expose-gc\`), per breaker. Keyed breakers are a
+\`Map<string, CircuitBreaker>\` of breakers from \`CircuitBreaker.make\` in one scope (breakwater has no
+keyed breaker API yet), so the figure includes the key, the map entry, the breaker, its event hub and
+its scope finalizer.
+
+${memoryTable(report.memory.keyed)}
+
+Time-window breakers as the window grows:
+
+${memoryTable(report.memory.timeWindows)}
+
+Peers, for context (same method):
+
+${memoryTable(report.memory.peers)}
+
+## 9. Redis (placeholder)
+
+Not measured yet: the Redis stores belong to a later issue. When they land this section will hold
+acquire latency and throughput and round trips per acquire, against \`rate-limiter-flexible\`'s
+\`RateLimiterRedis\` on the same server. No figures here until then.
+
+## Targets: where we stand
+
+${targetTable(report)}
+
+"Metrics on" means one subscriber on each guard's \`events\` stream (there is no observability module
+yet); the subscribers received ${report.stackEventsSeen.toLocaleString("en-US")} events during the run.
+
+${notes}
+`
+}

@@ -1,0 +1,445 @@
+/**
+ * Every guard's figures as Effect `Metric`s, with Resilience4j's Micrometer names under a prefix
+ * (`breakwater` by default, `resilience4j` for existing dashboards), brought up to date on read.
+ *
+ * The guards keep plain cumulative counters that their synchronous handlers bump (nothing per call
+ * touches a `Metric`). A {@link Collector} turns them into metrics when someone reads: it sets the
+ * gauges from the guards' current state, adds to each counter what the guard counted since the last
+ * collection, and replays new call durations into the histogram. {@link producer} hands the metrics
+ * to an OpenTelemetry `MetricReader` and collects first, so every scrape is exact at that moment (a
+ * scrape right after a transition shows the new state); see `Prometheus` for the `/metrics` text.
+ *
+ * | metric (prefix `breakwater`) | type | labels |
+ * |---|---|---|
+ * | `breakwater_circuitbreaker_state` | gauge (1 for the current state, 0 for the others) | name, state |
+ * | `breakwater_circuitbreaker_calls_seconds` | histogram of call durations | name, kind = successful, failed, ignored |
+ * | `breakwater_circuitbreaker_not_permitted_calls_total` | counter | name |
+ * | `breakwater_circuitbreaker_failure_rate`, `..._slow_call_rate` | gauge (-1 below the minimum calls) | name |
+ * | `breakwater_circuitbreaker_buffered_calls`, `..._slow_calls` | gauge | name, kind = successful, failed |
+ * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
+ * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
+ * | `breakwater_bulkhead_available_concurrent_calls`, `..._max_allowed_concurrent_calls` | gauge | name |
+ * | `breakwater_bulkhead_rejected_calls_total` | counter | name |
+ * | `breakwater_retry_calls_total` | counter | name, kind = successful_without_retry, successful_with_retry, failed_without_retry, failed_with_retry |
+ * | `breakwater_retry_budget_refusals_total` | counter | name |
+ * | `breakwater_timelimiter_calls_total` | counter | name, kind = successful, failed, timeout |
+ *
+ * ## When to use
+ * Whenever guards run in production: give the collector the `Registry` that creates them (or
+ * {@link Collector.track} a guard built on its own), and export with `Prometheus` or any
+ * OpenTelemetry reader through {@link producer}.
+ *
+ * ## Gotchas
+ * - Effect's metric registry is global: two collectors with the same prefix (or two guards of one kind
+ *   and name) add into the same series. Give each guard of a kind a distinct name.
+ * - Metrics only move when collected: a reader that does not go through {@link producer} (Effect's own
+ *   `Metric.snapshot`, another exporter) must run {@link Collector.collect} first, or set
+ *   `collectEvery` for a background refresh.
+ * - The duration histogram is rebuilt from fixed buckets (Prometheus' defaults, 5 ms to 10 s) with
+ *   exact counts and sums; a collection replays each new call into Effect's histogram (Effect 3 has no
+ *   bulk update), so its cost grows with the calls since the previous collection (~20 ns each).
+ * - Gauges of a guard whose scope has closed keep their last value (Effect cannot remove a series).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Metrics, Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     const collector = yield* Metrics.make({ registry, prefix: "resilience4j" })
+ *     const breaker = yield* registry.circuitBreaker("payments")
+ *     yield* breaker.transitionToOpen
+ *     yield* collector.collect
+ *     return yield* Metric.snapshot // ... resilience4j_circuitbreaker_state{name="payments",state="open"} = 1
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Resource from "@effect/opentelemetry/Resource"
+import * as OtelMetrics from "@effect/opentelemetry/Metrics"
+import type { MetricProducer } from "@opentelemetry/sdk-metrics"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Bulkhead from "./Bulkhead.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import {
+  breakerFields,
+  bulkheadFields,
+  limiterFields,
+  readNow,
+  timeLimiterFields
+} from "./internal/guardInternals.js"
+import { CALL_KINDS, DURATION_BOUNDS_MILLIS, DURATION_BUCKETS } from "./internal/observe.js"
+import type * as RateLimiter from "./RateLimiter.js"
+import { Registry, type Guard } from "./Registry.js"
+import type * as Retry from "./Retry.js"
+import type * as TimeLimiter from "./TimeLimiter.js"
+
+/**
+ * Options of a {@link Collector}.
+ *
+ * @example
+ * ```ts
+ * import type { Metrics } from "breakwater"
+ *
+ * const options: Metrics.Options = { prefix: "resilience4j", collectEvery: "10 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The metric names' first word. Default `"breakwater"`; `"resilience4j"` for Resilience4j dashboards. */
+  readonly prefix?: string
+  /** Also collect on a timer, for readers that do not go through {@link producer}. Default: never. */
+  readonly collectEvery?: Duration.DurationInput
+}
+
+/**
+ * Brings the guards' metrics up to date when read.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Metrics } from "breakwater"
+ *
+ * const refresh = Effect.flatMap(Metrics.Collector, (collector) => collector.collect)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Collector {
+  readonly prefix: string
+  /** Sets every gauge and adds every counter's news, now. */
+  readonly collect: Effect.Effect<void>
+  /** The same, synchronously (for an OpenTelemetry producer). */
+  readonly unsafeCollect: () => void
+  /** The guards collected: the registry's, then the tracked ones. */
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>>
+  /** Collects `guard` too (one not made by the registry) for as long as the current scope lasts. */
+  readonly track: (guard: Guard) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * The collector as a service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Metrics } from "breakwater"
+ *
+ * const program = Effect.flatMap(Metrics.Collector, (collector) => collector.collect)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Collector = Context.GenericTag<Collector>("breakwater/Metrics/Collector")
+
+/** Resilience4j's (Micrometer's) label values for the breaker's states. */
+const stateLabels: ReadonlyArray<readonly [CircuitBreaker.State, string]> = [
+  ["Closed", "closed"],
+  ["Open", "open"],
+  ["HalfOpen", "half_open"],
+  ["ForcedOpen", "forced_open"],
+  ["Disabled", "disabled"],
+  ["MetricsOnly", "metrics_only"]
+]
+
+const retryKinds = [
+  ["numberOfSuccessfulCallsWithoutRetryAttempt", "successful_without_retry"],
+  ["numberOfSuccessfulCallsWithRetryAttempt", "successful_with_retry"],
+  ["numberOfFailedCallsWithoutRetryAttempt", "failed_without_retry"],
+  ["numberOfFailedCallsWithRetryAttempt", "failed_with_retry"]
+] as const
+
+const label = MetricLabel.make
+
+/** The metric definitions for one prefix. */
+const definitions = (prefix: string) => {
+  const gauge = (name: string, description: string) => Metric.gauge(`${prefix}_${name}`, { description })
+  const counter = (name: string, description: string) =>
+    Metric.counter(`${prefix}_${name}`, { description, incremental: true })
+  return {
+    breakerState: gauge("circuitbreaker_state", "The states of the circuit breaker (1 for the current one)"),
+    breakerCalls: Metric.histogram(
+      `${prefix}_circuitbreaker_calls_seconds`,
+      MetricBoundaries.fromIterable(DURATION_BOUNDS_MILLIS.map((millis) => millis / 1000)),
+      "Total number of calls, by outcome, and their duration"
+    ),
+    notPermitted: counter("circuitbreaker_not_permitted_calls", "Total number of calls not permitted"),
+    failureRate: gauge("circuitbreaker_failure_rate", "The failure rate of the circuit breaker"),
+    slowCallRate: gauge("circuitbreaker_slow_call_rate", "The slow call rate of the circuit breaker"),
+    bufferedCalls: gauge("circuitbreaker_buffered_calls", "The number of buffered calls in the sliding window"),
+    slowCalls: gauge("circuitbreaker_slow_calls", "The number of slow calls in the sliding window"),
+    availablePermissions: gauge("ratelimiter_available_permissions", "The number of available permissions"),
+    waitingThreads: gauge("ratelimiter_waiting_threads", "The number of waiting fibers"),
+    limiterCalls: counter("ratelimiter_calls", "Total number of acquisitions, by outcome"),
+    availableConcurrentCalls: gauge("bulkhead_available_concurrent_calls", "The number of free slots"),
+    maxAllowedConcurrentCalls: gauge("bulkhead_max_allowed_concurrent_calls", "The maximum number of slots"),
+    bulkheadRejected: counter("bulkhead_rejected_calls", "Total number of calls refused for want of a slot"),
+    retryCalls: counter("retry_calls", "Total number of calls, by outcome and whether they were retried"),
+    budgetRefusals: counter("retry_budget_refusals", "Total number of retries the retry budget refused"),
+    timeLimiterCalls: counter("timelimiter_calls", "Total number of calls, by outcome")
+  }
+}
+
+type Definitions = ReturnType<typeof definitions>
+
+/** What was last added to the counters for one guard, so the next collection adds only the news. */
+class Seen {
+  readonly counters = new Map<string, number>()
+  readonly timingCounts = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
+  readonly timingSums = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
+
+  /** The increase of a cumulative `total` since the last call with this `key`. */
+  delta(key: string, total: number): number {
+    const last = this.counters.get(key) ?? 0
+    this.counters.set(key, total)
+    return total - last
+  }
+}
+
+class CollectorImpl implements Collector {
+  private readonly metrics: Definitions
+  private readonly seen = new WeakMap<Guard, Seen>()
+  private readonly tracked = new Set<Guard>()
+
+  constructor(readonly prefix: string, private readonly registry: Registry | undefined) {
+    this.metrics = definitions(prefix)
+  }
+
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() => this.listGuards())
+
+  private listGuards(): ReadonlyArray<Guard> {
+    const fromRegistry = this.registry === undefined ? [] : readNow(this.registry.guards) ?? []
+    if (this.tracked.size === 0) return fromRegistry
+    const all = new Set(fromRegistry)
+    for (const guard of this.tracked) all.add(guard)
+    return Array.from(all)
+  }
+
+  readonly track = (guard: Guard): Effect.Effect<void, never, Scope.Scope> =>
+    Effect.acquireRelease(Effect.sync(() => this.tracked.add(guard)), () =>
+      Effect.sync(() => {
+        this.tracked.delete(guard)
+      })).pipe(Effect.asVoid)
+
+  readonly unsafeCollect = (): void => {
+    for (const guard of this.listGuards()) {
+      let seen = this.seen.get(guard)
+      if (seen === undefined) this.seen.set(guard, seen = new Seen())
+      const name = label("name", guard.name)
+      switch (guard.kind) {
+        case "CircuitBreaker":
+          this.collectBreaker(guard, seen, name)
+          break
+        case "RateLimiter":
+          this.collectLimiter(guard, seen, name)
+          break
+        case "Bulkhead":
+          this.collectBulkhead(guard, seen, name)
+          break
+        case "TimeLimiter":
+          this.collectTimeLimiter(guard, seen, name)
+          break
+        case "Retry":
+          this.collectRetry(guard, seen, name)
+          break
+      }
+    }
+  }
+
+  readonly collect: Effect.Effect<void> = Effect.sync(this.unsafeCollect)
+
+  private add(metric: Metric.Metric.Counter<number>, seen: Seen, key: string, total: number, tags: Tags) {
+    // Updated even by 0, so that every series exists from the first collection.
+    metric.unsafeUpdate(Math.max(0, seen.delta(key, total)), tags)
+  }
+
+  private collectBreaker(breaker: CircuitBreaker.CircuitBreaker<any, any>, seen: Seen, name: MetricLabel.MetricLabel) {
+    const m = this.metrics
+    const fields = breakerFields(breaker)
+    const state = readNow(breaker.state)
+    for (const [value, text] of stateLabels) {
+      m.breakerState.unsafeUpdate(state === value ? 1 : 0, [name, label("state", text)])
+    }
+    const window = readNow(breaker.metrics)
+    if (window !== undefined) {
+      m.failureRate.unsafeUpdate(window.failureRate, [name])
+      m.slowCallRate.unsafeUpdate(window.slowCallRate, [name])
+      m.bufferedCalls.unsafeUpdate(window.numberOfSuccessfulCalls, [name, label("kind", "successful")])
+      m.bufferedCalls.unsafeUpdate(window.numberOfFailedCalls, [name, label("kind", "failed")])
+      m.slowCalls.unsafeUpdate(window.numberOfSlowSuccessfulCalls, [name, label("kind", "successful")])
+      m.slowCalls.unsafeUpdate(window.numberOfSlowFailedCalls, [name, label("kind", "failed")])
+    }
+    this.add(m.notPermitted, seen, "notPermitted", fields.notPermittedCalls, [name])
+    // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
+    const { counts, sums } = fields.calls
+    for (let kind = 0; kind < CALL_KINDS.length; kind++) {
+      const tags = [name, label("kind", CALL_KINDS[kind]!)]
+      m.breakerCalls.unsafeValue(tags) // every kind's series exists from the first collection
+      for (let bucket = 0; bucket < DURATION_BUCKETS; bucket++) {
+        const slot = kind * DURATION_BUCKETS + bucket
+        const calls = counts[slot]! - seen.timingCounts[slot]!
+        if (calls <= 0) continue
+        const mean = (sums[slot]! - seen.timingSums[slot]!) / calls
+        const seconds = withinBucket(bucket, mean) / 1000
+        for (let i = 0; i < calls; i++) m.breakerCalls.unsafeUpdate(seconds, tags)
+        seen.timingCounts[slot] = counts[slot]!
+        seen.timingSums[slot] = sums[slot]!
+      }
+    }
+  }
+
+  private collectLimiter(limiter: RateLimiter.RateLimiter, seen: Seen, name: MetricLabel.MetricLabel) {
+    const m = this.metrics
+    const fields = limiterFields(limiter)
+    const now = readNow(limiter.metrics)
+    if (now !== undefined) {
+      m.availablePermissions.unsafeUpdate(now.availablePermissions, [name])
+      m.waitingThreads.unsafeUpdate(now.numberOfWaitingFibers, [name])
+    }
+    this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, [name, label("kind", "successful")])
+    this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, [name, label("kind", "failed")])
+  }
+
+  private collectBulkhead(bulkhead: Bulkhead.Bulkhead, seen: Seen, name: MetricLabel.MetricLabel) {
+    const m = this.metrics
+    const now = readNow(bulkhead.metrics)
+    if (now !== undefined) {
+      m.availableConcurrentCalls.unsafeUpdate(now.availableConcurrentCalls, [name])
+      m.maxAllowedConcurrentCalls.unsafeUpdate(now.maxAllowedConcurrentCalls, [name])
+    }
+    this.add(m.bulkheadRejected, seen, "rejected", bulkheadFields(bulkhead).rejectedCalls, [name])
+  }
+
+  private collectTimeLimiter(limiter: TimeLimiter.TimeLimiter, seen: Seen, name: MetricLabel.MetricLabel) {
+    const m = this.metrics
+    const fields = timeLimiterFields(limiter)
+    this.add(m.timeLimiterCalls, seen, "successful", fields.successfulCalls, [name, label("kind", "successful")])
+    this.add(m.timeLimiterCalls, seen, "failed", fields.failedCalls, [name, label("kind", "failed")])
+    this.add(m.timeLimiterCalls, seen, "timeout", fields.timeouts, [name, label("kind", "timeout")])
+  }
+
+  private collectRetry(retry: Retry.Retry<any, any>, seen: Seen, name: MetricLabel.MetricLabel) {
+    const m = this.metrics
+    const now = readNow(retry.metrics)
+    if (now === undefined) return
+    for (const [field, kind] of retryKinds) {
+      this.add(m.retryCalls, seen, kind, now[field], [name, label("kind", kind)])
+    }
+    this.add(m.budgetRefusals, seen, "budget", now.numberOfRetriesRefusedByBudget, [name])
+  }
+}
+
+type Tags = ReadonlyArray<MetricLabel.MetricLabel>
+
+/** `mean` nudged into its bucket (floating-point sums can land a hair outside). */
+const withinBucket = (bucket: number, mean: number): number => {
+  const upper = DURATION_BOUNDS_MILLIS[bucket] ?? Infinity
+  const lower = bucket === 0 ? -Infinity : DURATION_BOUNDS_MILLIS[bucket - 1]!
+  if (mean > upper) return upper
+  if (mean <= lower) return lower + Math.max(1e-9, Math.abs(lower) * 1e-12)
+  return mean
+}
+
+/**
+ * Creates a collector for the guards of `registry` (and any tracked later). With `collectEvery`, a
+ * background fiber in the current scope also collects on that period.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Metrics, Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     const collector = yield* Metrics.make({ registry })
+ *     yield* registry.rateLimiter("search")
+ *     yield* collector.collect
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options & { readonly registry?: Registry } = {}
+): Effect.Effect<Collector, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const collector = new CollectorImpl(options.prefix ?? "breakwater", options.registry)
+    if (options.collectEvery !== undefined) {
+      yield* Effect.forkScoped(
+        Effect.schedule(collector.collect, Schedule.spaced(options.collectEvery)).pipe(Effect.forever)
+      )
+    }
+    return collector
+  })
+
+/**
+ * A Layer providing {@link Collector} for the guards of the `Registry` service.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Metrics, Registry } from "breakwater"
+ *
+ * const MetricsLive = Metrics.layer({ prefix: "resilience4j" }).pipe(Layer.provideMerge(Registry.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<Collector, never, Registry> =>
+  Layer.scoped(Collector, Effect.flatMap(Registry, (registry) => make({ ...options, registry })))
+
+/**
+ * @effect/opentelemetry's producer of Effect's metrics, collecting first: give it to any
+ * OpenTelemetry `MetricReader` (`reader.setMetricProducer`, or `@effect/opentelemetry`'s
+ * `Metrics.registerProducer`) and every read is up to date.
+ *
+ * @example
+ * ```ts
+ * import { Resource } from "@effect/opentelemetry"
+ * import { Effect } from "effect"
+ * import { Metrics } from "breakwater"
+ *
+ * const program = Effect.gen(function*() {
+ *   const collector = yield* Metrics.Collector
+ *   return yield* Metrics.producer(collector)
+ * }).pipe(Effect.provide(Resource.layer({ serviceName: "checkout" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const producer = (collector: Collector): Effect.Effect<MetricProducer, never, Resource.Resource> =>
+  Effect.map(OtelMetrics.makeProducer, (inner) => ({
+    collect: (options) => {
+      collector.unsafeCollect()
+      return inner.collect(options)
+    }
+  }))
+
+/**
+ * The call-duration histogram's bucket bounds, in seconds (Prometheus' defaults).
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "breakwater"
+ *
+ * const buckets = Metrics.durationBoundsSeconds.length // 11 (and +Inf)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const durationBoundsSeconds: ReadonlyArray<number> = DURATION_BOUNDS_MILLIS.map((millis) => millis / 1000)

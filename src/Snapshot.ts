@@ -1,0 +1,223 @@
+/**
+ * One Schema-typed JSON document with every guard's configuration, state, health and figures: what a
+ * dashboard, a CLI or another service reads. Counters in it are cumulative since the guard was
+ * created (`...Total`); the rest is read at the moment of the snapshot.
+ *
+ * ## When to use
+ * For an admin endpoint (`GET /resilience`), a debug dump, or a test that wants every figure at once.
+ *
+ * ## Gotchas
+ * - Configuration holds only plain values: durations in millis, no predicates; a `Schedule` shows as
+ *   `"<schedule>"`.
+ * - `at` is the `Clock` time in epoch millis (a `TestClock` in tests).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Registry, Snapshot } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     yield* registry.circuitBreaker("payments", { failureRateThreshold: 25 })
+ *     const snapshot = yield* Snapshot.make(registry)
+ *     return Snapshot.toJson(snapshot) // {"at":0,"status":"UP","guards":[{"kind":"CircuitBreaker","name":"payments",...}]}
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Health from "./Health.js"
+import {
+  breakerFields,
+  bulkheadFields,
+  configurationOf,
+  limiterFields,
+  readNow,
+  timeLimiterFields
+} from "./internal/guardInternals.js"
+import type { Guard, Registry } from "./Registry.js"
+
+/**
+ * One guard in a {@link Snapshot}.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "breakwater"
+ *
+ * const failing = (g: Snapshot.GuardSnapshot) => (g.metrics["failureRate"] ?? -1) >= 50
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const GuardSnapshot = Schema.Struct({
+  kind: Schema.Literal("CircuitBreaker", "RateLimiter", "Bulkhead", "TimeLimiter", "Retry"),
+  name: Schema.String,
+  /** The breaker's state; absent for the other kinds. */
+  state: Schema.optional(Schema.String),
+  status: Health.Status,
+  configuration: Schema.Record({
+    key: Schema.String,
+    value: Schema.Union(Schema.Number, Schema.String, Schema.Boolean)
+  }),
+  metrics: Schema.Record({ key: Schema.String, value: Schema.Number })
+})
+
+/**
+ * The type of {@link GuardSnapshot}.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "breakwater"
+ *
+ * const label = (g: Snapshot.GuardSnapshot) => `${g.kind}/${g.name}: ${g.status}`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type GuardSnapshot = typeof GuardSnapshot.Type
+
+/**
+ * The whole document: when it was taken, the overall health status, and every guard.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Snapshot } from "breakwater"
+ *
+ * const decode = Schema.decodeUnknown(Schema.parseJson(Snapshot.Snapshot))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Snapshot = Schema.Struct({
+  at: Schema.Number,
+  status: Health.Status,
+  guards: Schema.Array(GuardSnapshot)
+})
+
+/**
+ * The type of {@link Snapshot}.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "breakwater"
+ *
+ * const names = (s: Snapshot.Snapshot) => s.guards.map((g) => g.name)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Snapshot = typeof Snapshot.Type
+
+const figures = (guard: Guard): { readonly state?: string; readonly metrics: Record<string, number> } => {
+  switch (guard.kind) {
+    case "CircuitBreaker": {
+      const fields = breakerFields(guard)
+      const window = readNow(guard.metrics)
+      return {
+        state: readNow(guard.state) ?? "Closed",
+        metrics: {
+          ...window,
+          successfulCallsTotal: fields.calls.total(0),
+          failedCallsTotal: fields.calls.total(1),
+          ignoredCallsTotal: fields.calls.total(2),
+          notPermittedCallsTotal: fields.notPermittedCalls
+        }
+      }
+    }
+    case "RateLimiter": {
+      const fields = limiterFields(guard)
+      return {
+        metrics: {
+          ...readNow(guard.metrics),
+          successfulAcquiresTotal: fields.successfulAcquires,
+          failedAcquiresTotal: fields.failedAcquires
+        }
+      }
+    }
+    case "Bulkhead":
+      return { metrics: { ...readNow(guard.metrics), rejectedCallsTotal: bulkheadFields(guard).rejectedCalls } }
+    case "TimeLimiter": {
+      const fields = timeLimiterFields(guard)
+      return {
+        metrics: {
+          successfulCallsTotal: fields.successfulCalls,
+          failedCallsTotal: fields.failedCalls,
+          timeoutsTotal: fields.timeouts
+        }
+      }
+    }
+    case "Retry":
+      return { metrics: { ...readNow(guard.metrics) } }
+  }
+}
+
+/**
+ * A snapshot of `guards`, now.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Snapshot } from "breakwater"
+ *
+ * const empty = Snapshot.ofGuards([]) // Effect<{ at, status: "UP", guards: [] }>
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Snapshot> =>
+  Effect.gen(function*() {
+    const at = yield* Clock.currentTimeMillis
+    const list = Array.from(guards)
+    const health = yield* Health.ofGuards(list)
+    return {
+      at,
+      status: health.status,
+      guards: list.map((guard): GuardSnapshot => {
+        const { metrics, state } = figures(guard)
+        return {
+          kind: guard.kind,
+          name: guard.name,
+          ...(state === undefined ? {} : { state }),
+          status: Object.values(health.components).find((c) => c.kind === guard.kind && c.name === guard.name)
+            ?.status ?? "UP",
+          configuration: configurationOf(guard),
+          metrics
+        }
+      })
+    }
+  })
+
+/**
+ * A snapshot of every live guard of `registry`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Registry, Snapshot } from "breakwater"
+ *
+ * const snapshot = Effect.flatMap(Registry.Registry, Snapshot.make)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (registry: Registry): Effect.Effect<Snapshot> => Effect.flatMap(registry.guards, ofGuards)
+
+/**
+ * The snapshot as JSON (through the {@link Snapshot} Schema).
+ *
+ * @example
+ * ```ts
+ * import { Snapshot } from "breakwater"
+ *
+ * const body = Snapshot.toJson({ at: 0, status: "UP", guards: [] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const toJson: (snapshot: Snapshot) => string = Schema.encodeSync(Schema.parseJson(Snapshot))

@@ -1,0 +1,115 @@
+/**
+ * The one place that knows the guards' implementation fields observability reads: cumulative
+ * counters, resolved settings and event hubs. Everything here is synchronous and allocation-light, for
+ * collection on read (a scrape, a snapshot, a health check).
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Bulkhead from "../Bulkhead.js"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
+import type * as RateLimiter from "../RateLimiter.js"
+import type { Guard, Registry } from "../Registry.js"
+import type * as PubSub from "effect/PubSub"
+import type * as Retry from "../Retry.js"
+import type * as TimeLimiter from "../TimeLimiter.js"
+import { EventHub } from "./eventHub.js"
+import type { CallTimings } from "./observe.js"
+
+interface BreakerFields {
+  readonly calls: CallTimings
+  readonly notPermittedCalls: number
+  readonly config: Record<string, unknown>
+}
+interface LimiterFields {
+  readonly successfulAcquires: number
+  readonly failedAcquires: number
+  readonly config: Record<string, unknown>
+}
+interface BulkheadFields {
+  readonly rejectedCalls: number
+  readonly maxWaitMillis: number
+}
+interface TimeLimiterFields {
+  readonly successfulCalls: number
+  readonly failedCalls: number
+  readonly timeouts: number
+}
+interface RetryFields {
+  readonly settings: Record<string, unknown>
+}
+
+/** Runs a guard's synchronous read (`metrics`, `state`, `settings`); `undefined` if it cannot. */
+export const readNow = <A>(effect: Effect.Effect<A>): A | undefined => {
+  const exit = Effect.runSyncExit(effect)
+  return Exit.isSuccess(exit) ? exit.value : undefined
+}
+
+export const breakerFields = (guard: CircuitBreaker.CircuitBreaker<any, any>) => guard as unknown as BreakerFields
+export const limiterFields = (guard: RateLimiter.RateLimiter) => guard as unknown as LimiterFields
+export const bulkheadFields = (guard: Bulkhead.Bulkhead) => guard as unknown as BulkheadFields
+export const timeLimiterFields = (guard: TimeLimiter.TimeLimiter) => guard as unknown as TimeLimiterFields
+export const retryFields = (guard: Retry.Retry<any, any>) => guard as unknown as RetryFields
+
+/** A guard's event hub (every guard keeps one in its `hub` field). */
+export const hubOf = (guard: Guard): EventHub<unknown> => {
+  const hub = (guard as unknown as { readonly hub: unknown }).hub
+  if (!(hub instanceof EventHub)) throw new Error(`breakwater: ${guard.kind} '${guard.name}' has no event hub`)
+  return hub
+}
+
+/** JSON-safe configuration values. */
+export type ConfigValue = number | string | boolean
+
+/**
+ * The plain settings of a resolved configuration: numbers, strings, booleans, durations (as millis,
+ * the key suffixed `Millis`); predicates, schedules and other code are left out (`"<schedule>"` is
+ * kept as a marker where a schedule sets the timing).
+ */
+export const plainSettings = (config: Record<string, unknown>): Record<string, ConfigValue> => {
+  const out: Record<string, ConfigValue> = {}
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined || key === "name") continue
+    if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") out[key] = value
+    else if (Duration.isDuration(value)) out[key] = Duration.toMillis(value)
+    else if (typeof value === "object" && value !== null && "step" in value && "initial" in value) {
+      out[key] = "<schedule>"
+    }
+  }
+  return out
+}
+
+/** A guard's configuration as JSON-safe values. */
+export const configurationOf = (guard: Guard): Record<string, ConfigValue> => {
+  switch (guard.kind) {
+    case "CircuitBreaker":
+      return plainSettings(breakerFields(guard).config)
+    case "RateLimiter":
+      return plainSettings(limiterFields(guard).config)
+    case "Bulkhead": {
+      const metrics = readNow(guard.metrics)
+      return {
+        ...(metrics === undefined ? {} : { maxConcurrentCalls: metrics.maxAllowedConcurrentCalls }),
+        maxWaitDuration: bulkheadFields(guard).maxWaitMillis
+      }
+    }
+    case "TimeLimiter": {
+      const settings = readNow(guard.settings)
+      return settings === undefined ? {} : {
+        timeoutDuration: Duration.toMillis(settings.timeoutDuration),
+        cancelRunningCall: settings.cancelRunningCall
+      }
+    }
+    case "Retry": {
+      const settings = retryFields(guard).settings
+      const { budget, ...rest } = settings as { budget?: { readonly name: string } }
+      return { ...plainSettings(rest), ...(budget === undefined ? {} : { budget: budget.name }) }
+    }
+  }
+}
+
+/** The registry's feed of newly created guards (a `PubSub` it keeps in its `created` field). */
+export const createdFeedOf = (registry: Registry): PubSub.PubSub<Guard> =>
+  (registry as unknown as { readonly created: PubSub.PubSub<Guard> }).created

@@ -1,0 +1,66 @@
+/**
+ * What observability needs from the guards, kept cheap on their hot paths: plain cumulative counters
+ * the guards bump inside their synchronous handlers (read, and turned into `Metric`s, only when
+ * someone collects), and a synchronous look at the calling fiber's span (nothing is done when there
+ * is none).
+ *
+ * @internal
+ */
+import * as Fiber from "effect/Fiber"
+import type * as Tracer from "effect/Tracer"
+
+/** Upper bounds (millis) of the call-duration buckets: Prometheus' default buckets, in millis. */
+export const DURATION_BOUNDS_MILLIS: ReadonlyArray<number> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+
+const BUCKETS = DURATION_BOUNDS_MILLIS.length + 1
+
+/** The outcome kinds a breaker times, in the order of the circuit machine's `Outcome` constants. */
+export const CALL_KINDS = ["successful", "failed", "ignored"] as const
+
+/**
+ * Cumulative call counts per outcome kind, with the call durations in fixed buckets: one
+ * `Float64Array` of counts and one of summed durations (so a histogram can be rebuilt with an exact
+ * sum). O(1), allocation-free per call.
+ */
+export class CallTimings {
+  readonly counts = new Float64Array(CALL_KINDS.length * BUCKETS)
+  readonly sums = new Float64Array(CALL_KINDS.length * BUCKETS)
+
+  /** `kind` is 0 (successful), 1 (failed) or 2 (ignored). */
+  record(kind: number, millis: number): void {
+    let bucket = 0
+    while (bucket < BUCKETS - 1 && millis > DURATION_BOUNDS_MILLIS[bucket]!) bucket++
+    const slot = kind * BUCKETS + bucket
+    this.counts[slot]!++
+    this.sums[slot]! += millis
+  }
+
+  /** Calls of `kind` so far. */
+  total(kind: number): number {
+    let total = 0
+    for (let i = kind * BUCKETS; i < (kind + 1) * BUCKETS; i++) total += this.counts[i]!
+    return total
+  }
+}
+
+/** The number of duration buckets (the last is unbounded). */
+export const DURATION_BUCKETS = BUCKETS
+
+/**
+ * The calling fiber's current span, when it is one of Effect's own (`ExternalSpan`s cannot take
+ * attributes). Must be called while the fiber runs (inside `Effect.suspend` or a match handler).
+ */
+export const currentSpan = (): Tracer.Span | undefined => {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "None") return undefined
+  const span = fiber.value.currentSpan
+  return span !== undefined && span._tag === "Span" ? span : undefined
+}
+
+/** Adds a span event stamped with the span's clock, in nanoseconds. */
+export const spanEvent = (
+  span: Tracer.Span,
+  nowMillis: number,
+  name: string,
+  attributes: Record<string, unknown>
+): void => span.event(name, BigInt(Math.round(nowMillis)) * 1_000_000n, attributes)

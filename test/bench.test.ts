@@ -1,0 +1,28 @@
+/**
+ * The benchmark harness runs every case on a tiny configuration without crashing. No timing assertions:
+ * figures belong in BENCHMARKS.md, never in a test.
+ */
+import { describe, expect, it } from "vitest"
+import { renderMarkdown } from "../bench/report.js"
+import { allCases, runBench } from "../bench/run.js"
+
+describe("bench", () => {
+  it("runs every case, scenario and report section on a tiny configuration", { timeout: 120_000 }, async () => {
+    const report = await runBench({
+      rounds: 1,
+      sliceMs: 0.5,
+      contended: { fibers: 20, warmupMillis: 20, millis: 50 },
+      memory: { keys: 200, windows: [10, 60], perWindow: 20 }
+    })
+    expect(report.results.map((r) => r.name)).toEqual(allCases().map((c) => c.name))
+    for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
+    expect(report.contended.length).toBeGreaterThan(0)
+    for (const row of report.contended) expect(row.grantsPerSecond).toBeGreaterThan(0)
+    expect(report.memory.keyed.length).toBe(5)
+    expect(report.memory.timeWindows.length).toBe(2)
+    const markdown = renderMarkdown(report, "## Notes")
+    expect(markdown).toContain("## Main table")
+    expect(markdown).toContain("## Targets: where we stand")
+    expect(markdown).toContain("## 9. Redis (placeholder)")
+  })
+})
