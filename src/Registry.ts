@@ -44,18 +44,22 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Bulkhead from "./Bulkhead.js"
 import { make as makeBulkhead } from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import { make as makeCircuitBreaker } from "./CircuitBreaker.js"
-import { configFields as bulkheadFields } from "./internal/bulkheadConfig.js"
-import { configFields as circuitBreakerFields } from "./internal/circuitBreakerConfig.js"
-import { configFields as rateLimiterFields } from "./internal/rateLimiterConfig.js"
-import { retryConfigFields } from "./internal/retryConfig.js"
-import { configFields as timeLimiterFields } from "./internal/timeLimiterConfig.js"
-import { readFields } from "./internal/validation.js"
+import { configFields as bulkheadFields, OptionsSchema as BulkheadSchema } from "./internal/bulkheadConfig.js"
+import {
+  configFields as circuitBreakerFields,
+  OptionsSchema as CircuitBreakerSchema
+} from "./internal/circuitBreakerConfig.js"
+import { configFields as rateLimiterFields, OptionsSchema as RateLimiterSchema } from "./internal/rateLimiterConfig.js"
+import { retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
+import { configFields as timeLimiterFields, OptionsSchema as TimeLimiterSchema } from "./internal/timeLimiterConfig.js"
+import { decodeOptions, readFields } from "./internal/validation.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
 import type * as RateLimiter from "./RateLimiter.js"
 import { make as makeRateLimiter } from "./RateLimiter.js"
@@ -140,15 +144,22 @@ export type Kind = keyof Spec
 interface KindDescriptor {
   readonly guard: string
   readonly make: (options: any) => Effect.Effect<Guard, InvalidConfigError, Scope.Scope>
+  /** The guard's options Schema, so a reload can check every guard's new options before changing any. */
+  readonly schema: Schema.Schema<any, any>
   readonly fields: Record<string, (name: string) => Config.Config<unknown>>
 }
 
 const kinds: Record<Kind, KindDescriptor> = {
-  circuitBreaker: { guard: "CircuitBreaker", make: makeCircuitBreaker, fields: circuitBreakerFields },
-  rateLimiter: { guard: "RateLimiter", make: makeRateLimiter, fields: rateLimiterFields },
-  bulkhead: { guard: "Bulkhead", make: makeBulkhead, fields: bulkheadFields },
-  timeLimiter: { guard: "TimeLimiter", make: makeTimeLimiter, fields: timeLimiterFields },
-  retry: { guard: "Retry", make: makeRetry, fields: retryConfigFields }
+  circuitBreaker: {
+    guard: "CircuitBreaker",
+    make: makeCircuitBreaker,
+    schema: CircuitBreakerSchema,
+    fields: circuitBreakerFields
+  },
+  rateLimiter: { guard: "RateLimiter", make: makeRateLimiter, schema: RateLimiterSchema, fields: rateLimiterFields },
+  bulkhead: { guard: "Bulkhead", make: makeBulkhead, schema: BulkheadSchema, fields: bulkheadFields },
+  timeLimiter: { guard: "TimeLimiter", make: makeTimeLimiter, schema: TimeLimiterSchema, fields: timeLimiterFields },
+  retry: { guard: "Retry", make: makeRetry, schema: RetryOptionsSchema, fields: retryConfigFields }
 }
 
 /** What `reload` needs of every guard. */
@@ -219,10 +230,28 @@ interface Entry {
   configured: ReadonlyArray<string>
 }
 
+/**
+ * `record[key]`, or the entry whose key matches ignoring case: configuration read from the environment
+ * with a constant-case provider spells `default` and `payments` as `DEFAULT` and `PAYMENTS`.
+ */
+const lookup = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined => {
+  // Specs come from configuration and from JavaScript: anything but a record holds no entries.
+  if (record === null || typeof record !== "object") return undefined
+  if (Object.hasOwn(record, key)) return record[key]
+  const lower = key.toLowerCase()
+  const match = Object.keys(record).find((k) => k.toLowerCase() === lower)
+  return match === undefined ? undefined : record[match]
+}
+
 const resolve = (spec: Spec, kind: Kind, name: string): Either<Record<string, unknown>> => {
-  const kindSpec = spec[kind] ?? {}
-  const { baseConfig, ...own } = kindSpec.instances?.[name] ?? {}
-  const base = baseConfig === undefined ? {} : kindSpec.configs?.[baseConfig]
+  const kindSpec: KindSpec<{ readonly name: string; readonly [key: string]: unknown }> =
+    (typeof spec === "object" && spec !== null ? spec[kind] : undefined) ?? {}
+  const { baseConfig, ...own } = lookup(kindSpec.instances, name) ?? {}
+  const base = baseConfig === undefined
+    ? {}
+    : typeof baseConfig === "string"
+    ? lookup(kindSpec.configs, baseConfig)
+    : undefined
   if (base === undefined) {
     return {
       error: new InvalidConfigError({
@@ -236,7 +265,7 @@ const resolve = (spec: Spec, kind: Kind, name: string): Either<Record<string, un
       })
     }
   }
-  return { value: { ...kindSpec.configs?.["default"], ...base, ...own } }
+  return { value: { ...lookup(kindSpec.configs, "default"), ...base, ...own } }
 }
 
 type Either<A> = { readonly value: A; readonly error?: never } | { readonly error: InvalidConfigError }
@@ -310,7 +339,9 @@ class RegistryImpl implements Registry {
 
   readonly reload = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
     this.lock.withPermits(1)(Effect.suspend(() => {
-      this.current = spec
+      // All or nothing: every guard's new options are checked before any guard changes, and a rejected
+      // configuration is not kept (guards created later still use the last good one).
+      const plans: Array<{ readonly entry: Entry; readonly options: object; readonly configured: Array<string> }> = []
       const failures: Array<InvalidConfigError> = []
       return Effect.forEach(this.entries.values(), (entry) => {
         const resolved = resolve(spec, entry.kind, entry.guard.name)
@@ -319,13 +350,27 @@ class RegistryImpl implements Registry {
         const removed = Object.fromEntries(
           entry.configured.filter((k) => !(k in resolved.value)).map((k) => [k, undefined])
         )
-        const guard = entry.guard as Reconfigurable
-        return guard.reconfigure({ ...removed, ...resolved.value, ...entry.code }).pipe(
-          Effect.tap(() => Effect.sync(() => entry.configured = Object.keys(resolved.value))),
-          Effect.catchAll((error) => Effect.sync(() => failures.push(error)))
+        const options = { ...removed, ...resolved.value, ...entry.code }
+        const descriptor = kinds[entry.kind]
+        return decodeOptions(descriptor.schema, descriptor.guard, { ...options, name: entry.guard.name }).pipe(
+          Effect.match({
+            onFailure: (error) => failures.push(error),
+            onSuccess: () => plans.push({ entry, options, configured: Object.keys(resolved.value) })
+          })
         )
       }, { discard: true }).pipe(
-        Effect.zipRight(Effect.suspend(() => failures.length === 0 ? Effect.void : Effect.fail(merge(failures))))
+        Effect.zipRight(Effect.suspend(() => {
+          if (failures.length > 0) return Effect.fail(merge(failures))
+          this.current = spec
+          return Effect.forEach(
+            plans,
+            ({ configured, entry, options }) =>
+              (entry.guard as Reconfigurable).reconfigure(options).pipe(
+                Effect.tap(() => Effect.sync(() => entry.configured = configured))
+              ),
+            { discard: true }
+          )
+        }))
       )
     }))
 

@@ -214,6 +214,47 @@ describe("Registry", () => {
       expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(25) // Resilience4j's default
     }))
 
+  it.scoped("a reload is all or nothing: one invalid guard leaves every guard and the spec unchanged", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make({
+        bulkhead: { configs: { default: { maxConcurrentCalls: 2 } } },
+        timeLimiter: { configs: { default: { timeoutDuration: "2 seconds" } } }
+      })
+      const bulkhead = yield* registry.bulkhead("pool")
+      const timeLimiter = yield* registry.timeLimiter("slow")
+      const exit = yield* Effect.exit(registry.reload({
+        bulkhead: { configs: { default: { maxConcurrentCalls: 9 } } },
+        timeLimiter: { configs: { default: { timeoutDuration: 0 } } }
+      }))
+      expect(exit._tag).toBe("Failure")
+      expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(2)
+      expect(Duration.toMillis((yield* timeLimiter.settings).timeoutDuration)).toBe(2000)
+      expect((yield* registry.spec).bulkhead?.configs?.["default"]?.maxConcurrentCalls).toBe(2)
+      // A guard created after the failed reload uses the last good configuration.
+      const later = yield* registry.timeLimiter("later")
+      expect(Duration.toMillis((yield* later.settings).timeoutDuration)).toBe(2000)
+    }))
+
+  it.effect("reads names from the environment whatever their case (constant-case provider)", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["BULKHEAD_CONFIGS_DEFAULT_MAX_CONCURRENT_CALLS", "7"],
+          ["BULKHEAD_INSTANCES_DB_MAX_CONCURRENT_CALLS", "3"]
+        ]),
+        { pathDelim: "_" }
+      ).pipe(ConfigProvider.constantCase)
+      const spec = yield* Effect.withConfigProvider(Registry.config(), provider)
+      const [pool, db] = yield* Effect.scoped(Effect.gen(function*() {
+        const registry = yield* Registry.make(spec)
+        const pool = yield* Effect.flatMap(registry.bulkhead("pool"), (b) => b.metrics)
+        const db = yield* Effect.flatMap(registry.bulkhead("db"), (b) => b.metrics)
+        return [pool, db] as const
+      }))
+      expect(pool.maxAllowedConcurrentCalls).toBe(7)
+      expect(db.maxAllowedConcurrentCalls).toBe(3)
+    }))
+
   it.effect("reads every kind from effect/Config", () =>
     Effect.gen(function*() {
       const provider = ConfigProvider.fromJson({
