@@ -9,7 +9,9 @@
  * Effect or a clock.
  *
  * Guarantees (proved by induction over the ring and property-tested):
- * - at every moment, live withdrawals ≤ reserve + percentCanRetry × live deposits;
+ * - whenever a retry is granted, live withdrawals ≤ reserve + percentCanRetry × live deposits (not at
+ *   every instant: deposits can expire before the later retries they paid for, which only makes the
+ *   budget refuse more);
  * - from creation up to slice K: withdrawals ≤ reserve × (⌊K / SLICES⌋ + 1) + percentCanRetry ×
  *   deposits (see {@link cumulativeBound}).
  *
