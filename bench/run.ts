@@ -6,6 +6,7 @@
 import { cases as bulkhead } from "./cases/bulkhead.js"
 import { cases as circuitBreaker } from "./cases/circuitBreaker.js"
 import { cases as concurrency } from "./cases/concurrency.js"
+import { cases as observability } from "./cases/observability.js"
 import * as cockatiel from "./cases/peers/cockatiel.js"
 import * as effect4 from "./cases/peers/effect4.js"
 import * as effectRateLimiters from "./cases/peers/effectRateLimiters.js"
@@ -48,7 +49,8 @@ export const allCases = (): ReadonlyArray<Case> => [
   ...inGroup(Groups.bulkhead, [...bulkhead, ...cockatiel.bulkheadCases]),
   ...inGroup(Groups.stack, stack),
   ...inGroup(Groups.fibers, concurrency),
-  ...inGroup(Groups.other, [...retry, ...timeLimiter])
+  ...inGroup(Groups.other, [...retry, ...timeLimiter]),
+  ...inGroup("9. Observability: metrics, events, traces, scrape", observability)
 ]
 
 export interface BenchConfig {

@@ -255,8 +255,6 @@ export const record = (registry: Registry, options: Options = {}): Effect.Effect
     })
     return {
       recent: (kind, name) => Effect.sync(() => rings.get(key(kind, name))?.toArray() ?? []),
-      all: Effect.sync(() =>
-        Array.from(rings.values()).flatMap((ring) => ring.toArray()).sort((a, b) => a.at - b.at)
-      )
+      all: Effect.sync(() => Array.from(rings.values()).flatMap((ring) => ring.toArray()).sort((a, b) => a.at - b.at))
     }
   })

@@ -59,8 +59,8 @@
  *
  * @since 0.1.0
  */
-import * as Resource from "@effect/opentelemetry/Resource"
 import * as OtelMetrics from "@effect/opentelemetry/Metrics"
+import * as Resource from "@effect/opentelemetry/Resource"
 import type { MetricProducer } from "@opentelemetry/sdk-metrics"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -73,16 +73,10 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
-import {
-  breakerFields,
-  bulkheadFields,
-  limiterFields,
-  readNow,
-  timeLimiterFields
-} from "./internal/guardInternals.js"
+import { breakerFields, bulkheadFields, limiterFields, readNow, timeLimiterFields } from "./internal/guardInternals.js"
 import { CALL_KINDS, DURATION_BOUNDS_MILLIS, DURATION_BUCKETS } from "./internal/observe.js"
 import type * as RateLimiter from "./RateLimiter.js"
-import { Registry, type Guard } from "./Registry.js"
+import { type Guard, Registry } from "./Registry.js"
 import type * as Retry from "./Retry.js"
 import type * as TimeLimiter from "./TimeLimiter.js"
 
@@ -198,8 +192,28 @@ type Definitions = ReturnType<typeof definitions>
 /** What was last added to the counters for one guard, so the next collection adds only the news. */
 class Seen {
   readonly counters = new Map<string, number>()
+  /**
+   * Each series' labels, built once: Effect caches a tagged metric's hook by the identity of its
+   * labels array, so reusing the array makes every later update a cache hit.
+   */
+  private readonly labels = new Map<string, Tags>()
   readonly timingCounts = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
   readonly timingSums = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
+
+  constructor(readonly name: string) {}
+
+  /** The series' labels: `name`, plus `key="value"` when given. */
+  tags(key?: string, value?: string): Tags {
+    const id = key === undefined ? "" : `${key}=${value}`
+    let tags = this.labels.get(id)
+    if (tags === undefined) {
+      tags = key === undefined || value === undefined
+        ? [label("name", this.name)]
+        : [label("name", this.name), label(key, value)]
+      this.labels.set(id, tags)
+    }
+    return tags
+  }
 
   /** The increase of a cumulative `total` since the last call with this `key`. */
   delta(key: string, total: number): number {
@@ -237,23 +251,22 @@ class CollectorImpl implements Collector {
   readonly unsafeCollect = (): void => {
     for (const guard of this.listGuards()) {
       let seen = this.seen.get(guard)
-      if (seen === undefined) this.seen.set(guard, seen = new Seen())
-      const name = label("name", guard.name)
+      if (seen === undefined) this.seen.set(guard, seen = new Seen(guard.name))
       switch (guard.kind) {
         case "CircuitBreaker":
-          this.collectBreaker(guard, seen, name)
+          this.collectBreaker(guard, seen)
           break
         case "RateLimiter":
-          this.collectLimiter(guard, seen, name)
+          this.collectLimiter(guard, seen)
           break
         case "Bulkhead":
-          this.collectBulkhead(guard, seen, name)
+          this.collectBulkhead(guard, seen)
           break
         case "TimeLimiter":
-          this.collectTimeLimiter(guard, seen, name)
+          this.collectTimeLimiter(guard, seen)
           break
         case "Retry":
-          this.collectRetry(guard, seen, name)
+          this.collectRetry(guard, seen)
           break
       }
     }
@@ -266,27 +279,27 @@ class CollectorImpl implements Collector {
     metric.unsafeUpdate(Math.max(0, seen.delta(key, total)), tags)
   }
 
-  private collectBreaker(breaker: CircuitBreaker.CircuitBreaker<any, any>, seen: Seen, name: MetricLabel.MetricLabel) {
+  private collectBreaker(breaker: CircuitBreaker.CircuitBreaker<any, any>, seen: Seen) {
     const m = this.metrics
     const fields = breakerFields(breaker)
     const state = readNow(breaker.state)
     for (const [value, text] of stateLabels) {
-      m.breakerState.unsafeUpdate(state === value ? 1 : 0, [name, label("state", text)])
+      m.breakerState.unsafeUpdate(state === value ? 1 : 0, seen.tags("state", text))
     }
     const window = readNow(breaker.metrics)
     if (window !== undefined) {
-      m.failureRate.unsafeUpdate(window.failureRate, [name])
-      m.slowCallRate.unsafeUpdate(window.slowCallRate, [name])
-      m.bufferedCalls.unsafeUpdate(window.numberOfSuccessfulCalls, [name, label("kind", "successful")])
-      m.bufferedCalls.unsafeUpdate(window.numberOfFailedCalls, [name, label("kind", "failed")])
-      m.slowCalls.unsafeUpdate(window.numberOfSlowSuccessfulCalls, [name, label("kind", "successful")])
-      m.slowCalls.unsafeUpdate(window.numberOfSlowFailedCalls, [name, label("kind", "failed")])
+      m.failureRate.unsafeUpdate(window.failureRate, seen.tags())
+      m.slowCallRate.unsafeUpdate(window.slowCallRate, seen.tags())
+      m.bufferedCalls.unsafeUpdate(window.numberOfSuccessfulCalls, seen.tags("kind", "successful"))
+      m.bufferedCalls.unsafeUpdate(window.numberOfFailedCalls, seen.tags("kind", "failed"))
+      m.slowCalls.unsafeUpdate(window.numberOfSlowSuccessfulCalls, seen.tags("kind", "successful"))
+      m.slowCalls.unsafeUpdate(window.numberOfSlowFailedCalls, seen.tags("kind", "failed"))
     }
-    this.add(m.notPermitted, seen, "notPermitted", fields.notPermittedCalls, [name])
+    this.add(m.notPermitted, seen, "notPermitted", fields.notPermittedCalls, seen.tags())
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls
     for (let kind = 0; kind < CALL_KINDS.length; kind++) {
-      const tags = [name, label("kind", CALL_KINDS[kind]!)]
+      const tags = seen.tags("kind", CALL_KINDS[kind]!)
       m.breakerCalls.unsafeValue(tags) // every kind's series exists from the first collection
       for (let bucket = 0; bucket < DURATION_BUCKETS; bucket++) {
         const slot = kind * DURATION_BUCKETS + bucket
@@ -301,44 +314,44 @@ class CollectorImpl implements Collector {
     }
   }
 
-  private collectLimiter(limiter: RateLimiter.RateLimiter, seen: Seen, name: MetricLabel.MetricLabel) {
+  private collectLimiter(limiter: RateLimiter.RateLimiter, seen: Seen) {
     const m = this.metrics
     const fields = limiterFields(limiter)
     const now = readNow(limiter.metrics)
     if (now !== undefined) {
-      m.availablePermissions.unsafeUpdate(now.availablePermissions, [name])
-      m.waitingThreads.unsafeUpdate(now.numberOfWaitingFibers, [name])
+      m.availablePermissions.unsafeUpdate(now.availablePermissions, seen.tags())
+      m.waitingThreads.unsafeUpdate(now.numberOfWaitingFibers, seen.tags())
     }
-    this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, [name, label("kind", "successful")])
-    this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, [name, label("kind", "failed")])
+    this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, seen.tags("kind", "successful"))
+    this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, seen.tags("kind", "failed"))
   }
 
-  private collectBulkhead(bulkhead: Bulkhead.Bulkhead, seen: Seen, name: MetricLabel.MetricLabel) {
+  private collectBulkhead(bulkhead: Bulkhead.Bulkhead, seen: Seen) {
     const m = this.metrics
     const now = readNow(bulkhead.metrics)
     if (now !== undefined) {
-      m.availableConcurrentCalls.unsafeUpdate(now.availableConcurrentCalls, [name])
-      m.maxAllowedConcurrentCalls.unsafeUpdate(now.maxAllowedConcurrentCalls, [name])
+      m.availableConcurrentCalls.unsafeUpdate(now.availableConcurrentCalls, seen.tags())
+      m.maxAllowedConcurrentCalls.unsafeUpdate(now.maxAllowedConcurrentCalls, seen.tags())
     }
-    this.add(m.bulkheadRejected, seen, "rejected", bulkheadFields(bulkhead).rejectedCalls, [name])
+    this.add(m.bulkheadRejected, seen, "rejected", bulkheadFields(bulkhead).rejectedCalls, seen.tags())
   }
 
-  private collectTimeLimiter(limiter: TimeLimiter.TimeLimiter, seen: Seen, name: MetricLabel.MetricLabel) {
+  private collectTimeLimiter(limiter: TimeLimiter.TimeLimiter, seen: Seen) {
     const m = this.metrics
     const fields = timeLimiterFields(limiter)
-    this.add(m.timeLimiterCalls, seen, "successful", fields.successfulCalls, [name, label("kind", "successful")])
-    this.add(m.timeLimiterCalls, seen, "failed", fields.failedCalls, [name, label("kind", "failed")])
-    this.add(m.timeLimiterCalls, seen, "timeout", fields.timeouts, [name, label("kind", "timeout")])
+    this.add(m.timeLimiterCalls, seen, "successful", fields.successfulCalls, seen.tags("kind", "successful"))
+    this.add(m.timeLimiterCalls, seen, "failed", fields.failedCalls, seen.tags("kind", "failed"))
+    this.add(m.timeLimiterCalls, seen, "timeout", fields.timeouts, seen.tags("kind", "timeout"))
   }
 
-  private collectRetry(retry: Retry.Retry<any, any>, seen: Seen, name: MetricLabel.MetricLabel) {
+  private collectRetry(retry: Retry.Retry<any, any>, seen: Seen) {
     const m = this.metrics
     const now = readNow(retry.metrics)
     if (now === undefined) return
     for (const [field, kind] of retryKinds) {
-      this.add(m.retryCalls, seen, kind, now[field], [name, label("kind", kind)])
+      this.add(m.retryCalls, seen, kind, now[field], seen.tags("kind", kind))
     }
-    this.add(m.budgetRefusals, seen, "budget", now.numberOfRetriesRefusedByBudget, [name])
+    this.add(m.budgetRefusals, seen, "budget", now.numberOfRetriesRefusedByBudget, seen.tags())
   }
 }
 

@@ -274,18 +274,19 @@ class TimeLimiterImpl implements TimeLimiter {
         return Effect.succeed(value)
       },
       onFailure: (cause) => {
-        console.log("onFailure", Option.getOrUndefined(Cause.failureOption(cause)) === timeout, Cause.isInterruptedOnly(cause), (cause as any)._tag)
         if (!Cause.isInterruptedOnly(cause)) {
           const failure = Cause.failureOption(cause)
-          if (Option.isSome(failure) && failure.value === timeout) {
+          // Under a span, Effect hands back the error wrapped in a Proxy: compare the original.
+          if (Option.isSome(failure) && Cause.originalError(failure.value) === timeout) {
             this.timeouts++
             if (this.hub.listening) publish((at, duration) => Event.Timeout({ timeLimiterName, at, duration }))
-            { const c = Fiber.getCurrentFiber(); console.log("handler", c._tag === "Some" ? (c.value as any).currentSpan?.name : "none") }
             this.traceTimeout(timeout)
           } else {
             this.failedCalls++
             const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-            if (this.hub.subscribers > 0) publish((at, duration) => Event.Error({ timeLimiterName, at, duration, error }))
+            if (this.hub.subscribers > 0) {
+              publish((at, duration) => Event.Error({ timeLimiterName, at, duration, error }))
+            }
           }
         }
         return Effect.failCause(cause)

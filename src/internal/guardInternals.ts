@@ -8,11 +8,12 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as PubSub from "effect/PubSub"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as RateLimiter from "../RateLimiter.js"
 import type { Guard, Registry } from "../Registry.js"
-import type * as PubSub from "effect/PubSub"
 import type * as Retry from "../Retry.js"
 import type * as TimeLimiter from "../TimeLimiter.js"
 import { EventHub } from "./eventHub.js"
@@ -64,16 +65,16 @@ export const hubOf = (guard: Guard): EventHub<unknown> => {
 export type ConfigValue = number | string | boolean
 
 /**
- * The plain settings of a resolved configuration: numbers, strings, booleans, durations (as millis,
- * the key suffixed `Millis`); predicates, schedules and other code are left out (`"<schedule>"` is
- * kept as a marker where a schedule sets the timing).
+ * The plain settings of a resolved configuration: numbers, strings, booleans, durations (as millis);
+ * predicates and other code are left out (`"<schedule>"` marks where a schedule sets the timing).
  */
 export const plainSettings = (config: Record<string, unknown>): Record<string, ConfigValue> => {
   const out: Record<string, ConfigValue> = {}
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined || key === "name") continue
-    if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") out[key] = value
-    else if (Duration.isDuration(value)) out[key] = Duration.toMillis(value)
+    const duration = /Duration|Period/.test(key) ? Duration.decodeUnknown(value) : Option.none()
+    if (Option.isSome(duration)) out[key] = Duration.toMillis(duration.value)
+    else if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") out[key] = value
     else if (typeof value === "object" && value !== null && "step" in value && "initial" in value) {
       out[key] = "<schedule>"
     }

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "@effect/vitest"
+import { CircuitBreaker, Events, RateLimiter, Registry } from "breakwater"
+import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+
+const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+describe("Events", () => {
+  it.scoped("merges every guard's events, guards created later included, with kind, name and Clock time", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const breaker = yield* registry.circuitBreaker("payments")
+      const fiber = yield* Events.stream(registry).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+      yield* settle
+      yield* TestClock.adjust("5 seconds")
+      yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
+      const limiter = yield* registry.rateLimiter("partner", { limitForPeriod: 1, timeoutDuration: 0 })
+      yield* settle
+      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+      yield* breaker.transitionToOpen
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(events.map((e) => [e.kind, e.name, e.event._tag, e.at])).toEqual([
+        ["CircuitBreaker", "payments", "Success", 5000],
+        ["RateLimiter", "partner", "SuccessfulAcquire", 5000],
+        ["RateLimiter", "partner", "FailedAcquire", 5000],
+        ["CircuitBreaker", "payments", "StateTransition", 5000]
+      ])
+    }))
+
+  it.scoped("calls: false leaves per-call events out and does not make guards build them", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const breaker = yield* registry.circuitBreaker("payments")
+      const fiber = yield* Events.stream(registry, { calls: false }).pipe(
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* settle
+      // No full subscriber: the breaker's per-call events are not even built.
+      const hub = (breaker as unknown as { hub: { subscribers: number; rareSubscribers: number } }).hub
+      expect(hub.subscribers).toBe(0)
+      expect(hub.rareSubscribers).toBe(1)
+      yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
+      yield* breaker.transitionToOpen
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      expect(events.map((e) => e.event._tag)).toEqual(["StateTransition", "CallNotPermitted"])
+      expect(events.every((e) => !Events.isPerCall(e))).toBe(true)
+    }))
+
+  it.scoped("a recorder keeps the last `size` rare events per guard for late readers", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const breaker = yield* registry.circuitBreaker("payments", { waitDurationInOpenState: "1 second" })
+      const recorder = yield* Events.record(registry, { size: 3 })
+      for (let i = 0; i < 5; i++) yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
+      yield* breaker.transitionToOpen
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
+      yield* TestClock.adjust("2 seconds")
+      yield* breaker.transitionToHalfOpen
+      yield* breaker.reset
+      yield* settle
+      const recent = yield* recorder.recent("CircuitBreaker", "payments")
+      // Five successes were never recorded; of the five rare events, the two oldest slid out.
+      expect(recent.map((e) => e.event._tag)).toEqual(["StateTransition", "StateTransition", "Reset"])
+      expect(recent.map((e) => e.at)).toEqual([2000, 2000, 2000])
+      const limiter = yield* registry.rateLimiter("late", { limitForPeriod: 1, timeoutDuration: 0 })
+      yield* settle
+      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+      yield* settle
+      expect((yield* recorder.recent("RateLimiter", "late")).map((e) => e.event._tag)).toEqual(["FailedAcquire"])
+      expect((yield* recorder.all).length).toBe(4)
+      expect(yield* recorder.recent("Bulkhead", "none")).toEqual([])
+    }))
+
+  it.effect("the stream ends with the registry", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.scoped(Effect.gen(function*() {
+        const registry = yield* Registry.make()
+        yield* registry.circuitBreaker("payments")
+        const fiber = yield* Events.stream(registry).pipe(Stream.runCollect, Effect.fork)
+        yield* settle
+        return fiber
+      }))
+      expect(Chunk.size(yield* Fiber.join(fiber))).toBe(0)
+    }))
+})
