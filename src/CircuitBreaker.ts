@@ -684,31 +684,39 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return timer === undefined ? Effect.void : Effect.asVoid(Fiber.interruptFork(timer))
   }
 
-  private readonly stopTimer: Effect.Effect<void> = Effect.suspend(() => {
-    this.timerToken++
-    return this.stopTimerKeepingToken()
-  })
+  // The effects below are getters, not fields: an idle breaker (one of many thousands, keyed per
+  // target) should not hold a dozen prebuilt effects.
+  private get stopTimer(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.timerToken++
+      return this.stopTimerKeepingToken()
+    })
+  }
 
   // ---- reading and steering ----------------------------------------------------------------------
 
-  readonly state: Effect.Effect<State> = Effect.sync(() => this.machine.state)
+  get state(): Effect.Effect<State> {
+    return Effect.sync(() => this.machine.state)
+  }
 
-  readonly metrics: Effect.Effect<Metrics> = Effect.sync(() => {
-    const machine = this.machine
-    const window = machine.window
-    window.roll(nowMillis(this.clock))
-    return {
-      failureRate: failureRate(window),
-      slowCallRate: slowCallRate(window),
-      numberOfBufferedCalls: window.calls,
-      numberOfFailedCalls: window.failed,
-      numberOfSlowCalls: window.slow,
-      numberOfSlowFailedCalls: window.slowFailed,
-      numberOfSlowSuccessfulCalls: window.slow - window.slowFailed,
-      numberOfSuccessfulCalls: window.calls - window.failed,
-      numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls
-    }
-  })
+  get metrics(): Effect.Effect<Metrics> {
+    return Effect.sync(() => {
+      const machine = this.machine
+      const window = machine.window
+      window.roll(nowMillis(this.clock))
+      return {
+        failureRate: failureRate(window),
+        slowCallRate: slowCallRate(window),
+        numberOfBufferedCalls: window.calls,
+        numberOfFailedCalls: window.failed,
+        numberOfSlowCalls: window.slow,
+        numberOfSlowFailedCalls: window.slowFailed,
+        numberOfSlowSuccessfulCalls: window.slow - window.slowFailed,
+        numberOfSuccessfulCalls: window.calls - window.failed,
+        numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls
+      }
+    })
+  }
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
@@ -738,23 +746,37 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     }))
   }
 
-  readonly transitionToOpen = this.transition("Open")
+  get transitionToOpen() {
+    return this.transition("Open")
+  }
   readonly transitionToOpenStateFor = (duration: Duration.DurationInput) =>
     Effect.suspend(() => this.transition("Open", nowMillis(this.clock) + Duration.toMillis(duration)))
   readonly transitionToOpenStateUntil = (epochMillis: number) => this.transition("Open", epochMillis)
-  readonly transitionToHalfOpen = this.transition("HalfOpen")
-  readonly transitionToClosed = this.transition("Closed") as Effect.Effect<void>
-  readonly transitionToDisabled = this.transition("Disabled") as Effect.Effect<void>
-  readonly transitionToForcedOpen = this.transition("ForcedOpen") as Effect.Effect<void>
-  readonly transitionToMetricsOnly = this.transition("MetricsOnly") as Effect.Effect<void>
+  get transitionToHalfOpen() {
+    return this.transition("HalfOpen")
+  }
+  get transitionToClosed() {
+    return this.transition("Closed") as Effect.Effect<void>
+  }
+  get transitionToDisabled() {
+    return this.transition("Disabled") as Effect.Effect<void>
+  }
+  get transitionToForcedOpen() {
+    return this.transition("ForcedOpen") as Effect.Effect<void>
+  }
+  get transitionToMetricsOnly() {
+    return this.transition("MetricsOnly") as Effect.Effect<void>
+  }
 
-  readonly reset: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
-    const machine = this.machine
-    const at = nowMillis(this.clock)
-    machine.reset(at)
-    this.restartSchedule()
-    return Effect.zipRight(this.process(machine.drain()), this.publish(Event.Reset({ breakerName: this.name, at })))
-  }))
+  get reset(): Effect.Effect<void> {
+    return Effect.uninterruptible(Effect.suspend(() => {
+      const machine = this.machine
+      const at = nowMillis(this.clock)
+      machine.reset(at)
+      this.restartSchedule()
+      return Effect.zipRight(this.process(machine.drain()), this.publish(Event.Reset({ breakerName: this.name, at })))
+    }))
+  }
 }
 
 /**

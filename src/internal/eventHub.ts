@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /** Each subscriber's buffer: one that falls further behind loses the oldest events. */
@@ -44,41 +44,64 @@ export class EventHub<A> {
     })
   }
 
-  private readonly subscribe: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> = Effect.suspend(() => {
-    const existing = this.pubsub
-    const pubsub = existing !== undefined
-      ? Effect.succeed(existing)
-      : Effect.map(PubSub.sliding<A>(EVENT_BUFFER), (created) => this.pubsub ??= created)
-    return Effect.flatMap(pubsub, PubSub.subscribe)
-  })
+  /** `scope` is the guard's: the buffer, once created, is shut down when it closes. */
+  constructor(private readonly scope: Scope.Scope) {}
+
+  // Getters rather than fields: a guard nobody watches should not hold these effects (a keyed limiter
+  // or breaker may hold many thousands of guards).
+  private get subscribe(): Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> {
+    return Effect.suspend(() => {
+      const existing = this.pubsub
+      const pubsub = existing !== undefined ? Effect.succeed(existing) : Effect.flatMap(
+        PubSub.sliding<A>(EVENT_BUFFER),
+        (created) => {
+          if (this.pubsub !== undefined) return Effect.succeed(this.pubsub)
+          this.pubsub = created
+          return Effect.as(Scope.addFinalizer(this.scope, this.shutdown), created)
+        }
+      )
+      return Effect.flatMap(pubsub, PubSub.subscribe)
+    })
+  }
 
   /** A subscription that lasts as long as its scope; counted while it lasts. */
-  readonly subscription: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> = Effect.acquireRelease(
-    this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.subscribers++))),
-    () => Effect.sync(() => this.subscribers--)
-  )
+  get subscription(): Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> {
+    return Effect.acquireRelease(
+      this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.subscribers++))),
+      () => Effect.sync(() => this.subscribers--)
+    )
+  }
 
   /**
    * A subscription that does not make the guard build per-call events: it receives the rare ones,
    * and per-call events only while a full subscriber exists (the reader filters them out).
    */
-  readonly rareSubscription: Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> = Effect.acquireRelease(
-    this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.rareSubscribers++))),
-    () => Effect.sync(() => this.rareSubscribers--)
-  )
+  get rareSubscription(): Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> {
+    return Effect.acquireRelease(
+      this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.rareSubscribers++))),
+      () => Effect.sync(() => this.rareSubscribers--)
+    )
+  }
 
   /** Every event published from the moment the stream starts; ends when the guard's scope closes. */
-  readonly stream: Stream.Stream<A> = Stream.unwrapScoped(
-    Effect.suspend(() => this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, Stream.fromQueue))
-  )
+  get stream(): Stream.Stream<A> {
+    return Stream.unwrapScoped(
+      Effect.suspend(() => this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, Stream.fromQueue))
+    )
+  }
 
   /** Ends every subscription; later subscriptions get an empty stream. */
-  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
-    this.closed = true
-    return this.pubsub === undefined ? Effect.void : PubSub.shutdown(this.pubsub)
-  })
+  get shutdown(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closed = true
+      return this.pubsub === undefined ? Effect.void : PubSub.shutdown(this.pubsub)
+    })
+  }
 }
 
-/** A hub that is shut down when the current scope closes. */
+/**
+ * A hub whose buffer (created on the first subscription) is shut down when the current scope closes.
+ * No finalizer is registered until then.
+ */
 export const makeEventHub = <A>(): Effect.Effect<EventHub<A>, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(() => new EventHub<A>()), (hub) => hub.shutdown)
+  Effect.map(Effect.scope, (scope) => new EventHub<A>(scope))

@@ -23,8 +23,19 @@ export const CALL_KINDS = ["successful", "failed", "ignored"] as const
  * sum). O(1), allocation-free per call.
  */
 export class CallTimings {
-  readonly counts = new Float64Array(CALL_KINDS.length * BUCKETS)
-  readonly sums = new Float64Array(CALL_KINDS.length * BUCKETS)
+  // Allocated on the first recorded call: an idle breaker (one of many thousands) holds none.
+  private countsArray: Float64Array | undefined
+  private sumsArray: Float64Array | undefined
+
+  /** Calls per (kind, bucket) slot so far. */
+  get counts(): Float64Array {
+    return this.countsArray ?? (this.countsArray = new Float64Array(CALL_KINDS.length * BUCKETS))
+  }
+
+  /** Summed durations (millis) per (kind, bucket) slot so far. */
+  get sums(): Float64Array {
+    return this.sumsArray ?? (this.sumsArray = new Float64Array(CALL_KINDS.length * BUCKETS))
+  }
 
   /** `kind` is 0 (successful), 1 (failed) or 2 (ignored). */
   record(kind: number, millis: number): void {
@@ -37,8 +48,9 @@ export class CallTimings {
 
   /** Calls of `kind` so far. */
   total(kind: number): number {
+    if (this.countsArray === undefined) return 0
     let total = 0
-    for (let i = kind * BUCKETS; i < (kind + 1) * BUCKETS; i++) total += this.counts[i]!
+    for (let i = kind * BUCKETS; i < (kind + 1) * BUCKETS; i++) total += this.countsArray[i]!
     return total
   }
 }
