@@ -18,7 +18,9 @@
  * - A caller that can have them reserves them and sleeps (on `Clock`, so `TestClock` drives it) until
  *   their cycle begins. If it is interrupted while waiting, its reservation is given back (Resilience4j
  *   keeps it, so an interrupted thread's permits are lost).
- * - Requests are served in order of arrival: a small request never overtakes a waiting one.
+ * - Requests are served in order of arrival: a small request never overtakes a waiting one. The one
+ *   exception: permits given back by an interrupted waiter (fixed window) may be taken by a newcomer
+ *   for their cycle, which delays nobody.
  * - A weighted request takes all its permits from the cycle in which it runs, so no cycle ever sees
  *   more than `limitForPeriod` permits (Resilience4j's single counter can let a weighted request run
  *   with permits borrowed from the previous cycle). Requests for more permits than one period (or a
@@ -60,8 +62,8 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { withoutStackTrace } from "./internal/errors.js"
-import { currentSpan, spanEvent } from "./internal/observe.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { currentSpan, spanEvent } from "./internal/observe.js"
 import { configFields, KeyedOptionsSchema, OptionsSchema } from "./internal/rateLimiterConfig.js"
 import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "./internal/rateLimiterCore.js"
 import {
@@ -136,7 +138,9 @@ export interface KeyedOptions extends Options {
   readonly maxKeys?: number
   /**
    * How long an unused key's limiter is kept. Default: the time a limiter takes to forget its past (the
-   * period, window or full refill), at least 1 minute; 24 hours with a `Schedule` period.
+   * period, window or full refill), at least 1 minute; 24 hours with a `Schedule` period. A shorter
+   * time than that forgetting time is refused (an idle key would come back with a fresh quota); with a
+   * `Schedule`, keep it at least as long as the longest cycle.
    */
   readonly idleTimeToLive?: Duration.DurationInput
 }
@@ -261,16 +265,22 @@ export interface RateLimiter {
   readonly tryAcquire: (permits?: number) => Effect.Effect<boolean>
   /** Takes every permit left in the current cycle/window (for a dependency that told us to stop). */
   readonly drainPermissions: Effect.Effect<void>
-  /** Permits per period from the next cycle on (token bucket: refill rate from now). */
+  /**
+   * Permits per period from the next cycle on (token bucket: refill rate from now; sliding window:
+   * from now). Reservations already made stay valid, even beyond a lowered limit: they were granted
+   * under the old one. Later requests queue after them and get at most the new limit per cycle.
+   */
   readonly changeLimitForPeriod: (limitForPeriod: number) => Effect.Effect<void, InvalidConfigError>
   /** The wait allowed to callers arriving from now on. */
   readonly changeTimeoutDuration: (timeout: Duration.DurationInput) => Effect.Effect<void, InvalidConfigError>
   /**
-   * Changes any options in place, checked like {@link make}'s. The limiter keeps its state: a new
-   * limit or period applies from the next cycle (reservations stand), a token bucket keeps its tokens,
-   * a sliding window its grants. Only a change of `algorithm` starts afresh.
+   * Changes any options but the name in place, checked like {@link make}'s. The limiter keeps its
+   * state: a new limit or period applies from the next cycle, a token bucket keeps its tokens, a
+   * sliding window its grants. Reservations already made stand, even where they exceed a lowered limit
+   * (they were granted under the old one); later requests queue after them, within the new limit per
+   * cycle. Only a change of `algorithm` starts afresh.
    */
-  readonly reconfigure: (options: Partial<Options>) => Effect.Effect<void, InvalidConfigError>
+  readonly reconfigure: (options: Omit<Partial<Options>, "name">) => Effect.Effect<void, InvalidConfigError>
 }
 
 const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
@@ -524,8 +534,8 @@ class RateLimiterImpl implements RateLimiter {
 
   readonly changeTimeoutDuration = (timeoutDuration: Duration.DurationInput) => this.reconfigure({ timeoutDuration })
 
-  readonly reconfigure = (options: Partial<Options>): Effect.Effect<void, InvalidConfigError> => {
-    const merged = { ...this.options, ...options } as Options
+  readonly reconfigure = (options: Omit<Partial<Options>, "name">): Effect.Effect<void, InvalidConfigError> => {
+    const merged = { ...this.options, ...options, name: this.options.name } as Options
     return Effect.flatMap(
       decodeOptions(OptionsSchema, "RateLimiter", merged),
       (next) => this.decide((now) => this.apply(merged, next, now))
@@ -539,6 +549,7 @@ class RateLimiterImpl implements RateLimiter {
     if (next.algorithm !== previous.algorithm) {
       this.core = this.build(next, now)
     } else if (core instanceof FixedWindow) {
+      if (!core.known(now)) return undefined
       if (!samePeriod(previous.limitRefreshPeriod, next.limitRefreshPeriod)) {
         // The cycles reserved so far keep their times; the new period starts where they end.
         const firstIndex = core.tailCycle + 1
@@ -551,7 +562,7 @@ class RateLimiterImpl implements RateLimiter {
         const current = newest(newer)
         if (current instanceof ScheduledCycles) this.scheduled = current
       }
-      core.limit = next.limitForPeriod
+      core.setLimit(next.limitForPeriod, now)
     } else if (core instanceof TokenBucket) {
       core.configure(next.limitForPeriod / periodMillis(next), next.capacity ?? next.limitForPeriod, now)
     } else if (core instanceof SlidingWindow) {

@@ -234,10 +234,63 @@ describe("RateLimiter (fixed window)", () => {
       // A new algorithm starts afresh.
       yield* limiter.reconfigure({ algorithm: "token-bucket", capacity: 7 })
       expect(yield* available(limiter)).toBe(7)
+      // The name is fixed (a Registry files limiters by name): not a reconfigurable option.
+      // @ts-expect-error name is not part of reconfigure's options
       yield* limiter.reconfigure({ name: "renamed" })
-      expect(limiter.name).toBe("renamed")
+      expect(limiter.name).toBe("rc")
       const error = yield* configError(limiter.reconfigure({ timeoutDuration: -1, limitForPeriod: 1.5 }))
       expect(error.issues.map((i) => i.field).sort()).toEqual(["limitForPeriod", "timeoutDuration"])
+    }))
+})
+
+describe("RateLimiter limit changes with reservations", () => {
+  it.scoped("raising the limit: the next cycle, already reserved into, grants up to the new limit", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "raise",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "10 seconds"
+      })
+      yield* limiter.acquire()
+      const waiter = yield* forkTimed(limiter) // reserved in cycle 1
+      yield* Effect.yieldNow()
+      yield* limiter.changeLimitForPeriod(10)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -1, numberOfWaitingFibers: 1 })
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(waiter)).toBe(1000)
+      expect(yield* available(limiter)).toBe(9)
+      let granted = 0
+      for (let i = 0; i < 20; i++) if (yield* limiter.tryAcquire()) granted++
+      expect(granted).toBe(9)
+      yield* TestClock.adjust("1 second")
+      expect(yield* available(limiter)).toBe(10)
+    }))
+
+  it.scoped("lowering the limit: reservations stand, newcomers queue after them at the new limit", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "lower",
+        limitForPeriod: 10,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "10 seconds"
+      })
+      yield* limiter.acquire(10)
+      const reserved = []
+      for (let i = 0; i < 5; i++) reserved.push(yield* forkTimed(limiter)) // all in cycle 1
+      yield* Effect.yieldNow()
+      yield* limiter.changeLimitForPeriod(2)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -5, numberOfWaitingFibers: 5 })
+      const later = []
+      for (let i = 0; i < 3; i++) later.push(yield* forkTimed(limiter))
+      yield* Effect.yieldNow()
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -8, numberOfWaitingFibers: 8 })
+      yield* TestClock.adjust("5 seconds")
+      for (const fiber of reserved) expect(yield* Fiber.join(fiber)).toBe(1000) // granted under the old limit
+      const times = []
+      for (const fiber of later) times.push(yield* Fiber.join(fiber))
+      expect(times).toEqual([2000, 2000, 3000]) // never more than 2 in a cycle after the change
+      expect(yield* available(limiter)).toBe(2)
     }))
 })
 
@@ -290,6 +343,24 @@ describe("RateLimiter with a Schedule period", () => {
       expect(yield* limiter.tryAcquire()).toBe(false)
       yield* TestClock.adjust("1 day")
       expect(yield* limiter.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("old cycle boundaries are forgotten as the limiter moves on", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "prune",
+        limitForPeriod: 5,
+        limitRefreshPeriod: Schedule.fixed("10 millis"),
+        timeoutDuration: 0
+      })
+      for (let i = 0; i < 500; i++) {
+        yield* limiter.tryAcquire()
+        yield* TestClock.adjust("10 millis")
+      }
+      const held = (limiter as unknown as { core: { cycles: { starts: ReadonlyArray<number> } } }).core.cycles.starts
+      expect(held.length).toBeLessThan(100)
+      expect(yield* limiter.tryAcquire(5)).toBe(true)
+      expect(yield* limiter.tryAcquire()).toBe(false)
     }))
 
   it.scoped("a Schedule is only accepted with the fixed-window algorithm", () =>
@@ -398,6 +469,132 @@ describe("RateLimiter interruption", () => {
       }))
   }
 
+  it.scoped("fixed-window: an interrupted waiter behind another gives its permit back to its own cycle", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "i3",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "10 seconds"
+      })
+      yield* limiter.acquire() // A, cycle 0
+      const b = yield* forkTimed(limiter) // cycle 1
+      const c = yield* forkTimed(limiter) // cycle 2
+      yield* Effect.yieldNow()
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -2, numberOfWaitingFibers: 2 })
+      yield* Fiber.interrupt(b)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -1, numberOfWaitingFibers: 1 })
+      const d = yield* forkTimed(limiter) // takes B's permit in cycle 1; C keeps its time
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(d)).toBe(1000)
+      expect(yield* Fiber.join(c)).toBe(2000)
+    }))
+
+  it.scoped("fixed-window: a permit given back in a cycle still ahead is usable when that cycle comes", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "i4",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "10 seconds"
+      })
+      yield* limiter.acquire()
+      const b = yield* forkTimed(limiter)
+      const c = yield* forkTimed(limiter)
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(b)
+      yield* TestClock.adjust("1 second")
+      expect(yield* limiter.tryAcquire()).toBe(true)
+      expect(yield* limiter.tryAcquire()).toBe(false)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(c)).toBe(2000)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: 0, numberOfWaitingFibers: 0 })
+    }))
+
+  it.scoped("token-bucket: once the last waiter is interrupted, newcomers no longer queue behind it", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "i5",
+        algorithm: "token-bucket",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        capacity: 10,
+        timeoutDuration: "20 seconds"
+      })
+      yield* limiter.acquire(10)
+      const heavy = yield* forkTimed(limiter, 10) // at 10000
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(heavy)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: 1, numberOfWaitingFibers: 0 })
+      expect(yield* limiter.tryAcquire()).toBe(true)
+      const next = yield* forkTimed(limiter)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(next)).toBe(2000)
+    }))
+
+  it.scoped("token-bucket: an interrupted waiter between two gives its tokens back; order is kept", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "i6",
+        algorithm: "token-bucket",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        capacity: 1,
+        timeoutDuration: "20 seconds"
+      })
+      yield* limiter.acquire()
+      const b = yield* forkTimed(limiter) // 1000
+      const c = yield* forkTimed(limiter) // 2000
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(b)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -1, numberOfWaitingFibers: 1 })
+      const d = yield* forkTimed(limiter) // after C (in order), with B's token: 2000, not 3000
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(c)).toBe(2000)
+      expect(yield* Fiber.join(d)).toBe(2000)
+    }))
+
+  it.scoped("sliding-window: once the last waiter is interrupted, its place is free", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "i7",
+        algorithm: "sliding-window",
+        limitForPeriod: 5,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "10 seconds"
+      })
+      yield* limiter.acquire()
+      const heavy = yield* forkTimed(limiter, 5) // at 1000, when the first grant leaves the window
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.interrupt(heavy)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: 4, numberOfWaitingFibers: 0 })
+      expect(yield* limiter.tryAcquire(4)).toBe(true)
+      expect(yield* limiter.tryAcquire()).toBe(false)
+    }))
+
+  it.scoped("sliding-window: an interrupted waiter between two gives its permits back to newcomers", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({
+        name: "i8",
+        algorithm: "sliding-window",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "10 seconds"
+      })
+      yield* limiter.acquire()
+      const b = yield* forkTimed(limiter) // 1000
+      const c = yield* forkTimed(limiter) // 2000
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(b)
+      expect(yield* limiter.metrics).toEqual({ availablePermissions: -1, numberOfWaitingFibers: 1 })
+      const d = yield* forkTimed(limiter)
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(c)).toBe(2000)
+      expect(yield* Fiber.join(d)).toBeLessThanOrEqual(3000)
+    }))
+
   it.scoped("a call interrupted after its permit was granted keeps it (the call started)", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ name: "i2", limitForPeriod: 1, limitRefreshPeriod: "1 second" })
@@ -491,6 +688,36 @@ describe("RateLimiter.keyed", () => {
       expect(Exit.isSuccess(yield* run(50))).toBe(true)
       yield* TestClock.adjust("1 minute")
       expect((yield* keyed.keys).length).toBe(0)
+    }))
+
+  it.scoped("an idleTimeToLive shorter than the time a limiter takes to forget is refused", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(
+        RateLimiter.keyed({
+          name: "k",
+          limitForPeriod: 2,
+          limitRefreshPeriod: "1 minute",
+          idleTimeToLive: "10 seconds"
+        })
+      )
+      expect(error.issues.map((i) => i.field)).toEqual(["idleTimeToLive"])
+      const bucket = yield* configError(
+        RateLimiter.keyed({
+          name: "k",
+          algorithm: "token-bucket",
+          limitForPeriod: 1,
+          limitRefreshPeriod: "1 second",
+          capacity: 10,
+          idleTimeToLive: "5 seconds" // a full refill takes 10
+        })
+      )
+      expect(bucket.issues.map((i) => i.field)).toEqual(["idleTimeToLive"])
+      yield* RateLimiter.keyed({
+        name: "k",
+        limitForPeriod: 2,
+        limitRefreshPeriod: "1 minute",
+        idleTimeToLive: "1 minute"
+      })
     }))
 
   it.scoped("keyed options are validated", () =>

@@ -53,12 +53,51 @@ const consistent = (options: {
 /** @internal */
 export const OptionsSchema = Schema.Struct(fields).pipe(Schema.filter(consistent))
 
+/**
+ * How long a limiter with a fixed period takes to forget its past: the period (fixed or sliding
+ * window) or a full refill (token bucket); `undefined` with a `Schedule` (cycles of varying length).
+ */
+export const forgetMillis = (options: {
+  readonly algorithm: typeof Algorithm.Type
+  readonly limitRefreshPeriod: unknown
+  readonly limitForPeriod: number
+  readonly capacity?: number | undefined
+}): number | undefined => {
+  if (Schedule.isSchedule(options.limitRefreshPeriod)) return undefined
+  const period = Duration.toMillis(options.limitRefreshPeriod as Duration.DurationInput)
+  return options.algorithm === "token-bucket"
+    ? period * (options.capacity ?? options.limitForPeriod) / options.limitForPeriod
+    : period
+}
+
+/**
+ * A key dropped sooner than its limiter forgets would come back with a fresh quota: going idle would
+ * reset it. So `idleTimeToLive` may not be shorter than that time.
+ */
+const keepsQuota = (
+  options: Parameters<typeof forgetMillis>[0] & {
+    readonly idleTimeToLive?: Duration.DurationInput | undefined
+  }
+) => {
+  if (options.idleTimeToLive === undefined) return []
+  const forget = forgetMillis(options)
+  const idle = Duration.toMillis(options.idleTimeToLive)
+  return forget !== undefined && idle < forget
+    ? [{
+      path: ["idleTimeToLive"],
+      message: `must be at least ${
+        Duration.format(Duration.millis(forget))
+      } (the time the limiter takes to forget its grants), or an idle key would get a fresh quota`
+    }]
+    : []
+}
+
 /** @internal */
 export const KeyedOptionsSchema = Schema.Struct({
   ...fields,
   maxKeys: fallback(WholeNumber(1), () => 100_000),
   idleTimeToLive: Schema.optional(DurationInput(0))
-}).pipe(Schema.filter(consistent))
+}).pipe(Schema.filter((options) => [...consistent(options), ...keepsQuota(options)]))
 
 /** The options as `effect/Config` can carry them (a `Schedule` cannot be read from configuration). */
 export const configFields = {

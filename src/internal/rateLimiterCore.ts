@@ -23,7 +23,10 @@ export interface LimiterCore {
   earliest(permits: number, now: number, notBefore: number): number
   /** Reserves `permits` for `at` (a time `earliest` returned); the ticket identifies the reservation. */
   reserveAt(permits: number, now: number, at: number): number
-  /** Gives back a reservation whose holder will not use it (it was interrupted while waiting). */
+  /**
+   * Gives back a reservation whose holder will not use it (it was interrupted while waiting): its
+   * permits are usable again, and newcomers no longer queue behind it.
+   */
   release(ticket: number, permits: number, now: number): void
   /** Permits available now; negative while reservations wait for later permits. */
   available(now: number): number
@@ -39,35 +42,111 @@ export interface LimiterCore {
  * counter (which lets a weighted request borrow the rest of one cycle and run in the next), a
  * reservation takes all its permits from the cycle in which its holder runs, so no cycle ever sees
  * more than `limit` permits used.
+ *
+ * Permits are counted per cycle: the current one, plus each later cycle that holds reservations or
+ * permits given back. Newcomers queue at the latest reserved cycle (the frontier) or after it; the
+ * permits left in a cycle a reservation passed over are held back (no overtaking), except permits a
+ * reservation gave back (its holder was interrupted): those go back to their own cycle and any
+ * newcomer may take them, which delays nobody.
+ *
+ * A new limit applies from the cycle after the current one. Reservations already made stand, even in
+ * a cycle over the new limit (they were granted under the old one); nothing more is granted in a cycle
+ * than its limit allows.
  */
 export class FixedWindow implements LimiterCore {
-  /** The latest cycle with grants or reservations. */
-  private tail: number
-  /** Permits still free in the tail cycle. */
-  private remaining: number
-  /** The tail before the last reservation moved it on, to go back to if that is given back. */
-  private behind = Number.NEGATIVE_INFINITY
-  private behindRemaining = 0
+  /** The cycle seen last as the current one. */
+  private cur: number
+  /** Permits granted or reserved in `cur`. */
+  private used = 0
+  /** Of `cur`'s free permits, those given back while later cycles hold reservations. */
+  private back = 0
+  /**
+   * Later cycles with reservations or permits given back, in increasing order from `head`: the last
+   * one always holds a reservation (it is the frontier); none after the frontier has `back`.
+   */
+  private readonly laterCycle: Array<number> = []
+  private readonly laterUsed: Array<number> = []
+  private readonly laterBack: Array<number> = []
+  private head = 0
+  /** The limit up to cycle `limitFrom - 1`; `limit` applies from `limitFrom` on. */
+  private previousLimit: number
+  private limitFrom = Number.NEGATIVE_INFINITY
 
   constructor(public cycles: Cycles, public limit: number, now: number) {
     const cur = cycles.indexAt(now)
-    this.tail = Number.isNaN(cur) ? cycles.firstIndex : cur
-    this.remaining = limit
+    this.cur = Number.isNaN(cur) ? cycles.firstIndex : cur
+    this.previousLimit = limit
   }
 
-  /** Moves to the current cycle (fresh permits) if the tail is behind it; returns its index. */
+  private limitOf(k: number): number {
+    return k >= this.limitFrom ? this.limit : this.previousLimit
+  }
+
+  /** Moves to the current cycle if it is past `cur`; returns its index (NaN when not known yet). */
   private refresh(now: number): number {
-    const cur = this.cycles.indexAt(now)
-    if (cur > this.tail) {
-      this.tail = cur
-      this.remaining = this.limit
-      this.behind = Number.NEGATIVE_INFINITY
-    }
-    return cur
+    const c = this.cycles.indexAt(now)
+    if (c > this.cur) this.advance(c)
+    return c < this.cur ? this.cur : c
   }
 
+  private advance(c: number): void {
+    const cycles = this.laterCycle
+    let h = this.head
+    while (h < cycles.length && cycles[h]! < c) h++
+    if (h < cycles.length && cycles[h] === c) {
+      this.used = this.laterUsed[h]!
+      this.back = this.laterBack[h]!
+      h++
+    } else {
+      this.used = 0
+      this.back = 0
+    }
+    if (h >= cycles.length) {
+      cycles.length = 0
+      this.laterUsed.length = 0
+      this.laterBack.length = 0
+      h = 0
+      this.back = 0
+    } else if (h > 64 && h * 2 > cycles.length) {
+      cycles.splice(0, h)
+      this.laterUsed.splice(0, h)
+      this.laterBack.splice(0, h)
+      h = 0
+    }
+    this.head = h
+    this.cur = c
+    this.cycles.prune?.(c)
+  }
+
+  /** The latest cycle with reservations (the current one when none waits). */
   get tailCycle(): number {
-    return this.tail
+    const n = this.laterCycle.length
+    return n > this.head ? this.laterCycle[n - 1]! : this.cur
+  }
+
+  /** Position of cycle `k` among the later cycles, or -1. */
+  private find(k: number): number {
+    const cycles = this.laterCycle
+    for (let i = cycles.length - 1; i >= this.head; i--) {
+      if (cycles[i] === k) return i
+      if (cycles[i]! < k) break
+    }
+    return -1
+  }
+
+  /** A new limit, from the cycle after the current one on (or after `cur` if `now` is not known). */
+  setLimit(limit: number, now: number): void {
+    const c = this.refresh(now)
+    const cur = Number.isNaN(c) ? this.cur : c
+    if (cur >= this.limitFrom) {
+      this.previousLimit = this.limitOf(cur)
+      this.limitFrom = cur + 1
+    }
+    this.limit = limit
+    // Permits given back may not lift a cycle above its new limit.
+    for (let i = this.head; i < this.laterCycle.length; i++) {
+      this.laterBack[i] = Math.min(this.laterBack[i]!, Math.max(0, limit - this.laterUsed[i]!))
+    }
   }
 
   known(now: number): boolean {
@@ -75,11 +154,17 @@ export class FixedWindow implements LimiterCore {
   }
 
   tryTake(permits: number, now: number): boolean {
-    if (this.refresh(now) === this.tail && this.remaining >= permits) {
-      this.remaining -= permits
-      return true
+    const c = this.refresh(now)
+    if (c !== this.cur) return false
+    if (this.laterCycle.length > this.head) {
+      // Later cycles hold reservations: only permits given back may be taken ahead of them.
+      if (this.back < permits) return false
+      this.back -= permits
+    } else if (this.limitOf(c) - this.used < permits) {
+      return false
     }
-    return false
+    this.used += permits
+    return true
   }
 
   earliest(permits: number, now: number, notBefore: number): number {
@@ -87,51 +172,125 @@ export class FixedWindow implements LimiterCore {
     if (Number.isNaN(cur)) return cur
     let k = notBefore <= now ? cur : this.cycles.indexAt(notBefore)
     if (Number.isNaN(k)) return k
-    if (k <= this.tail) {
-      if (this.remaining >= permits) return Math.max(notBefore, this.cycles.startOf(this.tail))
-      k = this.tail + 1
+    if (k < cur) k = cur
+    const cycles = this.laterCycle
+    const n = cycles.length
+    if (n > this.head) {
+      const frontier = cycles[n - 1]!
+      if (k < frontier) {
+        // Permits given back before the frontier.
+        if (k === cur && this.back >= permits) return this.startAt(cur, notBefore)
+        for (let i = this.head; i < n - 1; i++) {
+          if (cycles[i]! >= k && this.laterBack[i]! >= permits) return this.startAt(cycles[i]!, notBefore)
+        }
+        k = frontier
+      }
+      if (k === frontier) {
+        if (this.limitOf(k) - this.laterUsed[n - 1]! >= permits) return this.startAt(k, notBefore)
+        k++
+      }
+    } else if (k === cur) {
+      if (this.limitOf(k) - this.used >= permits) return this.startAt(k, notBefore)
+      k++
     }
-    if (permits > this.limit) return Number.POSITIVE_INFINITY
-    return Math.max(notBefore, this.cycles.startOf(k))
+    // Beyond the frontier every cycle is empty.
+    if (this.limitOf(k) < permits) {
+      if (this.limit < permits) return Number.POSITIVE_INFINITY
+      k = Math.max(k, this.limitFrom)
+    }
+    return this.startAt(k, notBefore)
+  }
+
+  /** When a request not before `notBefore` can run in cycle `k`. */
+  private startAt(k: number, notBefore: number): number {
+    const start = this.cycles.startOf(k)
+    return start > notBefore ? start : Number.isNaN(start) ? start : notBefore
   }
 
   reserveAt(permits: number, now: number, at: number): number {
     const cur = this.refresh(now)
-    const k = at <= now ? cur : Math.max(this.cycles.indexAt(at), this.tail)
-    if (k > this.tail) {
-      this.behind = this.tail
-      this.behindRemaining = this.remaining
-      this.tail = k
-      this.remaining = this.limit
+    const k = at <= now ? cur : Math.max(this.cycles.indexAt(at), cur)
+    if (k === cur) {
+      if (this.laterCycle.length > this.head) this.back = Math.max(0, this.back - permits)
+      this.used += permits
+      return k
     }
-    this.remaining -= permits
+    const cycles = this.laterCycle
+    const n = cycles.length
+    if (n > this.head && k <= cycles[n - 1]!) {
+      const i = this.find(k)
+      if (i >= 0) {
+        this.laterUsed[i] = this.laterUsed[i]! + permits
+        if (i < n - 1) this.laterBack[i] = Math.max(0, this.laterBack[i]! - permits)
+        return k
+      }
+      // Not where `earliest` would have put it; kept in order all the same.
+      let at = n
+      while (at > this.head && cycles[at - 1]! > k) at--
+      cycles.splice(at, 0, k)
+      this.laterUsed.splice(at, 0, permits)
+      this.laterBack.splice(at, 0, 0)
+      return k
+    }
+    // A new frontier: the permits left before it are held back.
+    cycles.push(k)
+    this.laterUsed.push(permits)
+    this.laterBack.push(0)
     return k
   }
 
   release(ticket: number, permits: number, now: number): void {
-    // Only the tail cycle's free count can take permits back exactly; a reservation behind later
-    // ones leaves its cycle with fewer grants (never more than the limit, nothing lost after it).
     const cur = this.refresh(now)
-    if (ticket !== this.tail) return
-    this.remaining += permits
-    // Nothing reserved in the tail any more: the cycle before it (if not past) is the tail again.
-    if (this.remaining >= this.limit && this.behind >= cur) {
-      this.tail = this.behind
-      this.remaining = this.behindRemaining
-      this.behind = Number.NEGATIVE_INFINITY
+    if (ticket < this.cur) return // its cycle is over
+    const cycles = this.laterCycle
+    if (ticket === this.cur) {
+      this.used -= permits
+      if (cycles.length > this.head) {
+        this.back = Math.min(this.back + permits, Math.max(0, this.limitOf(cur) - this.used))
+      }
+      return
+    }
+    const i = this.find(ticket)
+    if (i < 0) return
+    const used = this.laterUsed[i]! - permits
+    this.laterUsed[i] = used
+    if (i < cycles.length - 1) {
+      this.laterBack[i] = Math.min(this.laterBack[i]! + permits, Math.max(0, this.limitOf(ticket) - used))
+      return
+    }
+    if (used > 0) return
+    // The frontier holds nothing any more: it moves back to the latest cycle still reserved into, whose
+    // held-back permits are free again.
+    let n = cycles.length - 1
+    while (n > this.head && this.laterUsed[n - 1]! <= 0) n--
+    cycles.length = n
+    this.laterUsed.length = n
+    this.laterBack.length = n
+    if (n > this.head) this.laterBack[n - 1] = 0
+    else {
+      this.head = 0
+      cycles.length = 0
+      this.laterUsed.length = 0
+      this.laterBack.length = 0
+      this.back = 0
     }
   }
 
   available(now: number): number {
     const cur = this.refresh(now)
-    const held = this.behind >= cur ? this.behindRemaining : 0 // free in a cycle a reservation passed over
-    return held + this.remaining - (this.tail - cur) * this.limit
+    let free = this.limitOf(cur) - this.used
+    if (free < 0) free = 0
+    for (let i = this.head; i < this.laterCycle.length; i++) free -= this.laterUsed[i]!
+    return free
   }
 
   drain(now: number): number {
-    if (this.refresh(now) !== this.tail || this.remaining <= 0) return 0
-    const drained = this.remaining
-    this.remaining = 0
+    const cur = this.refresh(now)
+    const free = this.limitOf(cur) - this.used
+    if (Number.isNaN(cur) || free <= 0) return 0
+    const drained = this.laterCycle.length > this.head ? this.back : free
+    this.used += free
+    this.back = 0
     return drained
   }
 }
@@ -139,13 +298,23 @@ export class FixedWindow implements LimiterCore {
 /**
  * A token bucket: up to `capacity` tokens, refilled continuously at `rate` tokens per millisecond.
  * Tokens may go negative: a waiting request has taken tokens that have not been refilled yet, and
- * waits until they are.
+ * waits until they are. A reservation given back returns its tokens at once; newcomers queue behind
+ * the latest reservation still waiting (not behind one given back).
  */
 export class TokenBucket implements LimiterCore {
   private tokens: number
   private last: number
   /** The latest time a reservation waits for: nobody arriving later is served before it. */
   private queueEnd = Number.NEGATIVE_INFINITY
+  /**
+   * Reservations for a later time (time, permits; permits 0 once given back), by ticket from `head`
+   * (oldest) up to `next` (exclusive), in time order; kept to find the new `queueEnd` on a release.
+   */
+  private times = new Float64Array(8)
+  private weights = new Float64Array(8)
+  private mask = 7
+  private head = 0
+  private next = 0
 
   constructor(public rate: number, public capacity: number, now: number) {
     this.tokens = capacity
@@ -193,12 +362,37 @@ export class TokenBucket implements LimiterCore {
     this.refill(now)
     this.tokens -= permits
     if (at > this.queueEnd) this.queueEnd = at
-    return 0
+    if (at <= now) return -1 // granted now: never given back
+    // Forget reservations whose time has passed, then record this one.
+    while (this.head < this.next && this.times[this.head & this.mask]! < now) this.head++
+    if (this.next - this.head > this.mask) this.grow()
+    const slot = this.next & this.mask
+    this.times[slot] = at
+    this.weights[slot] = permits
+    return this.next++
   }
 
-  release(_ticket: number, permits: number, now: number): void {
+  private grow(): void {
+    const size = (this.mask + 1) * 2
+    const times = new Float64Array(size)
+    const weights = new Float64Array(size)
+    for (let seq = this.head; seq < this.next; seq++) {
+      times[seq & (size - 1)] = this.times[seq & this.mask]!
+      weights[seq & (size - 1)] = this.weights[seq & this.mask]!
+    }
+    this.times = times
+    this.weights = weights
+    this.mask = size - 1
+  }
+
+  release(ticket: number, permits: number, now: number): void {
     this.refill(now)
     this.tokens = Math.min(this.capacity, this.tokens + permits)
+    if (ticket < this.head || ticket >= this.next) return
+    this.weights[ticket & this.mask] = 0
+    // The queue now ends at the latest reservation still held.
+    while (this.next > this.head && this.weights[(this.next - 1) & this.mask] === 0) this.next--
+    this.queueEnd = this.next > this.head ? this.times[(this.next - 1) & this.mask]! : Number.NEGATIVE_INFINITY
   }
 
   available(now: number): number {
@@ -219,7 +413,9 @@ export class TokenBucket implements LimiterCore {
  * An exact sliding window: at no moment have more than `limit` permits been granted within the last
  * `window` milliseconds. Grants (and reservations, stamped with the time their holder runs) are kept
  * in a ring of (time, permits), oldest first, evicted once they leave the window; the ring grows on
- * demand and holds at most one entry per permit in the window plus the waiting reservations.
+ * demand and holds at most one entry per permit in the window plus the waiting reservations. A
+ * reservation given back leaves its entry with no permits; newcomers queue behind the newest entry
+ * still held (entries given back at the end of the ring are dropped).
  */
 export class SlidingWindow implements LimiterCore {
   private times = new Float64Array(16)
@@ -311,6 +507,8 @@ export class SlidingWindow implements LimiterCore {
       const taken = Math.min(permits, this.weights[slot]!)
       this.weights[slot] = this.weights[slot]! - taken
       this.total -= taken
+      // Entries given back at the end of the ring go: newcomers queue behind the latest one still held.
+      while (this.next > this.head && this.weights[(this.next - 1) & this.mask] === 0) this.next--
     }
   }
 

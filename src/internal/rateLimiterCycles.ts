@@ -15,6 +15,8 @@ export interface Cycles {
   indexAt(t: number): number
   /** Start of cycle `k`, or NaN when not known yet. */
   startOf(k: number): number
+  /** Forgets what it holds about cycles before `k`, if anything (they are never asked for again). */
+  prune?(k: number): void
 }
 
 /** Cycles of a fixed `period`, the first (`firstIndex`) starting at `origin`. */
@@ -80,9 +82,12 @@ export class ScheduledCycles implements Cycles {
     return this.starts[Math.max(0, i)]!
   }
 
-  /** Forgets boundaries of cycles before `k` (they are never asked for again). */
+  /**
+   * Forgets boundaries of cycles before `k` (they are never asked for again), in batches; the last
+   * known boundary is always kept.
+   */
   prune(k: number): void {
-    const drop = k - this.first
+    const drop = Math.min(k, this.lastIndex) - this.first
     if (drop > 32) {
       this.starts.splice(0, drop)
       this.first = k
@@ -104,6 +109,11 @@ export class ChainedCycles implements Cycles {
 
   startOf(k: number): number {
     return k < this.newer.firstIndex ? this.older.startOf(k) : this.newer.startOf(k)
+  }
+
+  prune(k: number): void {
+    this.older.prune?.(Math.min(k, this.newer.firstIndex - 1))
+    this.newer.prune?.(k)
   }
 }
 
