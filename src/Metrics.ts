@@ -38,7 +38,8 @@
  * - The duration histogram is rebuilt from fixed buckets (Prometheus' defaults, 5 ms to 10 s) with
  *   exact counts and sums; a collection replays each new call into Effect's histogram (Effect 3 has no
  *   bulk update), so its cost grows with the calls since the previous collection (~20 ns each).
- * - Gauges of a guard whose scope has closed keep their last value (Effect cannot remove a series).
+ * - Gauges of a guard whose scope has closed keep their last value (Effect cannot remove a series),
+ *   except a tracked breaker's, reset when its tracking ends (see {@link Collector.track}).
  *
  * @example
  * ```ts
@@ -120,7 +121,12 @@ export interface Collector {
   readonly unsafeCollect: () => void
   /** The guards collected: the registry's, then the tracked ones. */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
-  /** Collects `guard` too (one not made by the registry) for as long as the current scope lasts. */
+  /**
+   * Collects `guard` too (one not made by the registry) for as long as the current scope lasts. When
+   * the scope closes, the guard is collected one last time and a breaker's state gauges drop to 0
+   * (its rates to -1, its window counts to 0), so that a guard gone (an expired HTTP target) does not
+   * show as open forever.
+   */
   readonly track: (guard: Guard) => Effect.Effect<void, never, Scope.Scope>
 }
 
@@ -246,30 +252,49 @@ class CollectorImpl implements Collector {
     Effect.acquireRelease(Effect.sync(() => this.tracked.add(guard)), () =>
       Effect.sync(() => {
         this.tracked.delete(guard)
+        this.retire(guard)
       })).pipe(Effect.asVoid)
 
-  readonly unsafeCollect = (): void => {
-    for (const guard of this.listGuards()) {
-      let seen = this.seen.get(guard)
-      if (seen === undefined) this.seen.set(guard, seen = new Seen(guard.name))
-      switch (guard.kind) {
-        case "CircuitBreaker":
-          this.collectBreaker(guard, seen)
-          break
-        case "RateLimiter":
-          this.collectLimiter(guard, seen)
-          break
-        case "Bulkhead":
-          this.collectBulkhead(guard, seen)
-          break
-        case "TimeLimiter":
-          this.collectTimeLimiter(guard, seen)
-          break
-        case "Retry":
-          this.collectRetry(guard, seen)
-          break
-      }
+  /** A tracked guard's last collection, its breaker gauges then reset (Effect cannot remove a series). */
+  private retire(guard: Guard): void {
+    if (this.registry !== undefined && (readNow(this.registry.guards) ?? []).includes(guard)) return
+    const seen = this.collectGuard(guard)
+    if (guard.kind !== "CircuitBreaker") return
+    const m = this.metrics
+    for (const [, text] of stateLabels) m.breakerState.unsafeUpdate(0, seen.tags("state", text))
+    m.failureRate.unsafeUpdate(-1, seen.tags())
+    m.slowCallRate.unsafeUpdate(-1, seen.tags())
+    for (const kind of ["successful", "failed"]) {
+      m.bufferedCalls.unsafeUpdate(0, seen.tags("kind", kind))
+      m.slowCalls.unsafeUpdate(0, seen.tags("kind", kind))
     }
+  }
+
+  readonly unsafeCollect = (): void => {
+    for (const guard of this.listGuards()) this.collectGuard(guard)
+  }
+
+  private collectGuard(guard: Guard): Seen {
+    let seen = this.seen.get(guard)
+    if (seen === undefined) this.seen.set(guard, seen = new Seen(guard.name))
+    switch (guard.kind) {
+      case "CircuitBreaker":
+        this.collectBreaker(guard, seen)
+        break
+      case "RateLimiter":
+        this.collectLimiter(guard, seen)
+        break
+      case "Bulkhead":
+        this.collectBulkhead(guard, seen)
+        break
+      case "TimeLimiter":
+        this.collectTimeLimiter(guard, seen)
+        break
+      case "Retry":
+        this.collectRetry(guard, seen)
+        break
+    }
+    return seen
   }
 
   readonly collect: Effect.Effect<void> = Effect.sync(this.unsafeCollect)

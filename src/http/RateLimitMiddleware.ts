@@ -52,15 +52,18 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
 import * as Bulkhead from "../Bulkhead.js"
-import { decodeOptions } from "../internal/validation.js"
+import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
+import * as Metrics from "../Metrics.js"
 import * as RateLimiter from "../RateLimiter.js"
+import { serverConfigFields } from "./internal/configFields.js"
 import { boundedKey, clientIp, secretKey } from "./internal/keys.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { ServerOptionsSchema } from "./internal/serverConfig.js"
@@ -351,6 +354,10 @@ const MINUTE = 60_000
  * the overflow limiter and, with `maxConcurrentRequests`, the shedding bulkhead, all in the
  * surrounding `Scope`. Fails with `InvalidConfigError` naming every bad field.
  *
+ * When a `Metrics.Collector` is in the context, it tracks the overflow limiter (`name:(overflow)`: busy
+ * when `maxKeys` is reached) and the shedding bulkhead (`name:shed`) for as long as the middleware lives.
+ * The per-key limiters are not tracked: one metric series per client would be unbounded.
+ *
  * @example
  * ```ts
  * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
@@ -401,6 +408,11 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
       maxConcurrentCalls: settings.maxConcurrentRequests,
       maxWaitDuration: 0
     })
+    const collector = yield* Effect.serviceOption(Metrics.Collector)
+    if (Option.isSome(collector)) {
+      yield* collector.value.track(overflow.limiter)
+      if (bulkhead !== undefined) yield* collector.value.track(bulkhead)
+    }
     const impl = new Middleware(
       settings,
       options,
@@ -436,6 +448,31 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
         : Effect.map(bulkhead.metrics, (m) => Option.some(m.maxAllowedConcurrentCalls - m.availableConcurrentCalls))
     }) satisfies RateLimitMiddleware
   })
+
+/**
+ * The plain (non-function) options read through `effect/Config` under the namespace `name` (which is
+ * also the policy's name): `limitForPeriod`, `limitRefreshPeriod`, `algorithm`, `capacity`, `key` (a
+ * kind: `ip`, `api-key` or `route`), `apiKeyHeader`, `trustProxy` (`true`, `false` or a number of hops),
+ * `maxKeys`, `idleTimeToLive`, `maxKeyLength`, `maxConcurrentRequests` and `maxRoutes`. From the
+ * environment with `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`: `API_LIMIT_FOR_PERIOD`,
+ * `API_TRUST_PROXY`, ... Absent keys take the defaults; values are checked by {@link make}, so a bad one
+ * fails with `InvalidConfigError` naming its field.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { RateLimitMiddleware } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({ api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", trustProxy: 1 } })
+ * const limit = Effect.flatMap(RateLimitMiddleware.config("api"), RateLimitMiddleware.make).pipe(
+ *   Effect.withConfigProvider(provider)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (name: string): Config.Config<Options> =>
+  Config.nested(readFields(serverConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
 
 /** The path of a request URL, without the query; bounded later as a key. */
 const pathOf = (url: string): string => {

@@ -61,6 +61,8 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -73,15 +75,18 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
-import { decodeOptions } from "../internal/validation.js"
+import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
+import * as Metrics from "../Metrics.js"
 import * as RateLimiter from "../RateLimiter.js"
+import type { Guard } from "../Registry.js"
 import * as Retry from "../Retry.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as TimeLimiter from "../TimeLimiter.js"
 import { ClientOptionsSchema } from "./internal/clientConfig.js"
 import * as clientMetrics from "./internal/clientMetrics.js"
 import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
+import { clientConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
 import { parseRetryAfter as parse, retryAfterField } from "./internal/retryAfter.js"
@@ -267,6 +272,11 @@ export interface ResilientHttpClient {
   readonly snapshot: Effect.Effect<Snapshot>
   /** The targets with live guards. */
   readonly targets: Effect.Effect<ReadonlyArray<string>>
+  /**
+   * The live targets' guards (and the overflow target's, once used), named `name:target` (time
+   * limiters `name:target:attempt` and `:total`): give them to `Snapshot.ofGuards` or `Health.ofGuards`.
+   */
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>>
 }
 
 /**
@@ -356,6 +366,15 @@ interface Target {
   readonly metrics: TargetMetrics
   pausedUntil: number
   origin: string | undefined
+}
+
+const guardsOf = (target: Target): ReadonlyArray<Guard> => {
+  const guards: Array<Guard> = []
+  if (target.breaker !== undefined) guards.push(target.breaker)
+  if (target.limiter !== undefined) guards.push(target.limiter)
+  if (target.retry !== undefined) guards.push(target.retry)
+  guards.push(target.attemptTimeout, target.totalTimeout)
+  return guards
 }
 
 class ClientImpl implements ResilientHttpClient {
@@ -551,6 +570,16 @@ class ClientImpl implements ResilientHttpClient {
 
   readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.suspend(() => RcMap.keys(this.targetsMap))
 
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.gen(this, function*() {
+    const guards: Array<Guard> = []
+    for (const key of yield* RcMap.keys(this.targetsMap)) {
+      const target = yield* Effect.scoped(Effect.option(RcMap.get(this.targetsMap, key)))
+      if (Option.isSome(target)) guards.push(...guardsOf(target.value))
+    }
+    if (this.overflow.metrics.used) guards.push(...guardsOf(this.overflow))
+    return guards
+  })
+
   readonly snapshot: Effect.Effect<Snapshot> = Effect.gen(this, function*() {
     const pools = this.options.dispatcher === undefined ? [] : readPool(this.options.dispatcher)
     const keys = yield* RcMap.keys(this.targetsMap)
@@ -616,7 +645,8 @@ const buildTarget = (
   options: Options,
   shaping: RetryShaping,
   sharedBudget: RetryBudget.RetryBudget | undefined,
-  metrics: ClientMetrics
+  metrics: ClientMetrics,
+  collector: Option.Option<Metrics.Collector>
 ): Effect.Effect<Target, never, Scope.Scope> =>
   Effect.gen(function*() {
     const guardName = `${name}:${key}`
@@ -644,7 +674,7 @@ const buildTarget = (
       name: `${guardName}:total`,
       timeoutDuration: options.totalTimeout ?? "30 seconds"
     })
-    return {
+    const target: Target = {
       key,
       breaker,
       limiter,
@@ -656,6 +686,9 @@ const buildTarget = (
       pausedUntil: 0,
       origin: undefined
     }
+    // Collected (metrics, and `collector.guards` for snapshots) until the target's scope closes.
+    if (Option.isSome(collector)) yield* Effect.forEach(guardsOf(target), collector.value.track, { discard: true })
+    return target
   }).pipe(Effect.orDie) // options were checked by `make`
 
 const makeRetry = (
@@ -680,23 +713,27 @@ const makeRetry = (
 const isBudget = (u: unknown): u is RetryBudget.RetryBudget =>
   typeof u === "object" && u !== null && "tryWithdraw" in u && "deposit" in u
 
+/** Nested options worth handing to the guard's `make`: anything else is reported by the Schema. */
+const isOptionsObject = (u: unknown): u is object => typeof u === "object" && u !== null && !Array.isArray(u)
+
 /** Checks every option, the guards' included, reporting all issues in one error. */
 const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
   Effect.gen(function*() {
     const decoded = yield* Effect.either(decodeOptions(ClientOptionsSchema, "ResilientHttpClient", options))
+    if (Either.isLeft(decoded) && (typeof options !== "object" || options === null)) return yield* decoded.left
     const name = "probe"
     const issues = yield* Effect.all([
       Effect.succeed(Either.isLeft(decoded) ? decoded.left.issues : []),
-      options.circuitBreaker === false || options.circuitBreaker === undefined
+      !isOptionsObject(options.circuitBreaker)
         ? Effect.succeed([])
         : nestedIssues("circuitBreaker", CircuitBreaker.make({ ...options.circuitBreaker, name })),
-      options.rateLimiter === false || options.rateLimiter === undefined
+      !isOptionsObject(options.rateLimiter)
         ? Effect.succeed([])
         : nestedIssues("rateLimiter", RateLimiter.make({ ...options.rateLimiter, name })),
-      options.retry === false || options.retry === undefined
+      !isOptionsObject(options.retry)
         ? Effect.succeed([])
         : nestedIssues("retry", Retry.make({ ...options.retry, name })),
-      options.retryBudget === false || options.retryBudget === undefined || isBudget(options.retryBudget)
+      !isOptionsObject(options.retryBudget) || isBudget(options.retryBudget)
         ? Effect.succeed([])
         : nestedIssues("retryBudget", RetryBudget.make({ ...options.retryBudget, name }))
     ])
@@ -708,6 +745,11 @@ const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
  * Creates the client's guards (none yet: each target's are built on its first call). Fails with
  * `InvalidConfigError` naming every bad field, the nested guards' included (e.g.
  * `circuitBreaker.failureRateThreshold`). Everything lives in the surrounding `Scope`.
+ *
+ * When a `Metrics.Collector` is in the context, every target's guards are tracked by it while the
+ * target lives (its RcMap entry), so they appear in the guards' metrics (`breakwater_circuitbreaker_*`
+ * with `name="client:target"`, ...), in `Prometheus.scrape` and in `collector.guards` (for
+ * `Snapshot.ofGuards` and `Health.ofGuards`); the overflow target's guards are tracked from the start.
  *
  * @example
  * ```ts
@@ -731,6 +773,7 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
   Effect.gen(function*() {
     const settings = yield* check(options)
     const clock = yield* Effect.clock
+    const collector = yield* Effect.serviceOption(Metrics.Collector)
     const metrics = new ClientMetrics(settings.name)
     const sharedBudget = isBudget(options.retryBudget) ? options.retryBudget : undefined
     const shaping = new RetryShaping(
@@ -738,7 +781,7 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
       Duration.toMillis(settings.maxRetryAfter ?? settings.totalTimeout),
       new Set(settings.retryStatuses)
     )
-    const lookup = (key: string) => buildTarget(settings.name, key, options, shaping, sharedBudget, metrics)
+    const lookup = (key: string) => buildTarget(settings.name, key, options, shaping, sharedBudget, metrics, collector)
     const targets = yield* RcMap.make({
       lookup,
       capacity: settings.maxTargets,
@@ -890,6 +933,62 @@ export const layer = (
     const client = wrapTransparent(yield* HttpClient.HttpClient, resilience)
     return Context.make(ResilientHttpClient, resilience).pipe(Context.add(HttpClient.HttpClient, client))
   }))
+
+/**
+ * The plain (non-function) options read through `effect/Config` under the namespace `name`: the
+ * client's own (`maxTargets`, `attemptTimeout`, `retryMethods` as a list, ...) and each guard's under
+ * its key (`circuitBreaker.failureRateThreshold`, `rateLimiter.limitForPeriod`, `retry.maxAttempts`,
+ * `retryBudget.percentCanRetry`); a guard's key set to `false` turns it off. From the environment with
+ * `ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase)`: `PARTNERS_ATTEMPT_TIMEOUT`,
+ * `PARTNERS_CIRCUIT_BREAKER_FAILURE_RATE_THRESHOLD`, `PARTNERS_RETRY_METHODS=GET,PUT`. Absent keys take
+ * the defaults; values are checked by {@link make}, so a bad one fails with `InvalidConfigError` naming
+ * its field.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { ResilientHttpClient } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({
+ *   partners: { attemptTimeout: "2 seconds", circuitBreaker: { failureRateThreshold: 25 }, rateLimiter: false }
+ * })
+ * const options = Effect.withConfigProvider(ResilientHttpClient.config("partners"), provider)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (name: string): Config.Config<Options> =>
+  Config.nested(readFields(clientConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
+
+/**
+ * Like {@link layer}, with the options read from `effect/Config` (see {@link config}); `code` adds what
+ * configuration cannot carry (`key`, `validate`, a shared `RetryBudget`, a `dispatcher`). Bad values
+ * fail with `InvalidConfigError` naming the field; unreadable ones with `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { ResilientHttpClient } from "breakwater"
+ *
+ * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
+ * const Client = ResilientHttpClient.layerConfig(ResilientHttpClient.config("partners"), { validate: Quote }).pipe(
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * const program = HttpClient.get("http://127.0.0.1:1/quotes").pipe(Effect.provide(Client))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Config.Config<Options>,
+  code?: Pick<Options, "key" | "validate" | "retryBudget" | "dispatcher">
+): Layer.Layer<
+  HttpClient.HttpClient | ResilientHttpClient,
+  InvalidConfigError | ConfigError.ConfigError,
+  HttpClient.HttpClient
+> => Layer.unwrapEffect(Effect.map(options, (read) => layer({ ...read, ...code })))
 
 /**
  * Like {@link layer}, over `@effect/platform-node`'s undici client with its own undici `Agent`

@@ -25,8 +25,11 @@ const Status = Schema.Number.pipe(
   Schema.filter((n) => (Number.isInteger(n) && n >= 100 && n <= 599) || "must be an HTTP status code (100-599)")
 )
 
-/** Anything, checked later by the guard it configures; `false` turns the guard off. */
-const Nested = Schema.Unknown
+/** A guard's options (an object, checked by the guard it configures), or `false` to turn it off. */
+const Nested = Schema.declare(
+  (u: unknown): u is object | false => u === false || (typeof u === "object" && u !== null && !Array.isArray(u)),
+  { message: () => "expected the guard's options (an object), or false to turn it off" }
+)
 
 const SchemaValue = Schema.declare((u: unknown): u is Schema.Schema<unknown, unknown, never> => Schema.isSchema(u), {
   message: () => "expected a Schema"

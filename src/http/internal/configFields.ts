@@ -1,0 +1,83 @@
+/**
+ * The HTTP options as `effect/Config` can carry them: the plain fields, and each nested guard's plain
+ * fields under its own key (`circuitBreaker.failureRateThreshold`, in the environment
+ * `PARTNERS_CIRCUIT_BREAKER_FAILURE_RATE_THRESHOLD`). Readers never judge: a bad value reaches the
+ * Schema (or the nested guard's `make`) as it is, and is reported there with its field's name.
+ *
+ * @internal
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import { configFields as breakerFields } from "../../internal/circuitBreakerConfig.js"
+import { configFields as limiterFields } from "../../internal/rateLimiterConfig.js"
+import { budgetConfigFields, retryConfigFields } from "../../internal/retryConfig.js"
+import { durationConfig, numberConfig, readFields } from "../../internal/validation.js"
+
+type Fields = Record<string, (name: string) => Config.Config<unknown>>
+
+const numeric = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
+
+/** A list: a JSON array, or comma-separated text (`"GET,PUT"`) in the environment; items trimmed. */
+const listConfig = (convert: (item: string) => unknown) => (name: string): Config.Config<unknown> =>
+  Config.map(Config.array(Config.string(), name), (items) => items.map((item) => convert(item.trim())))
+
+const text = (item: string): unknown => item
+const number = (item: string): unknown => numeric.test(item) ? Number(item) : item
+
+/**
+ * A nested guard's options: `false` (or `true`, for the defaults) as the key's own value, else its
+ * fields under the key. No field at all is "absent" (the client's default), not "on with defaults":
+ * otherwise a rate limiter, off by default, would be switched on by reading nothing.
+ */
+const guardConfig = (fields: Fields) => (name: string): Config.Config<unknown> =>
+  Config.orElse(
+    Config.map(Config.string(name), (value): unknown => {
+      const word = value.trim().toLowerCase()
+      return word === "false" ? false : word === "true" ? {} : value
+    }),
+    () =>
+      Config.mapOrFail(Config.nested(readFields(fields), name), (values) =>
+        Object.keys(values).length === 0
+          ? Either.left(ConfigError.MissingData([name], `no option of ${name} is set`))
+          : Either.right(values))
+  )
+
+/** Retry's fields the client lets configuration set (it decides the others itself). */
+const { maxAttempts, waitDuration } = retryConfigFields
+
+/** `ResilientHttpClient`'s options as configuration carries them. */
+export const clientConfigFields = {
+  maxTargets: numberConfig,
+  idleTimeToLive: durationConfig,
+  attemptTimeout: durationConfig,
+  totalTimeout: durationConfig,
+  maxRetryAfter: durationConfig,
+  retryMethods: listConfig(text),
+  retryStatuses: listConfig(number),
+  poolMetricsInterval: durationConfig,
+  circuitBreaker: guardConfig(breakerFields),
+  rateLimiter: guardConfig(limiterFields),
+  retry: guardConfig({ maxAttempts, waitDuration }),
+  retryBudget: guardConfig(budgetConfigFields)
+} as const
+
+/** `RateLimitMiddleware`'s options as configuration carries them (`key` only as a kind's name). */
+export const serverConfigFields = {
+  limitForPeriod: numberConfig,
+  limitRefreshPeriod: durationConfig,
+  algorithm: Config.string,
+  capacity: numberConfig,
+  key: Config.string,
+  apiKeyHeader: Config.string,
+  trustProxy: (name: string): Config.Config<unknown> =>
+    Config.map(Config.string(name), (value) => {
+      const word = value.trim().toLowerCase()
+      return word === "true" ? true : word === "false" ? false : number(value.trim())
+    }),
+  maxKeys: numberConfig,
+  idleTimeToLive: durationConfig,
+  maxKeyLength: numberConfig,
+  maxConcurrentRequests: numberConfig,
+  maxRoutes: numberConfig
+} as const
