@@ -119,7 +119,7 @@ import { parseRetryAfter as parse, retryAfterField } from "./internal/retryAfter
  */
 export interface Options {
   readonly name: string
-  /** The target a request belongs to (its guards' key). Default: the URL's host (`host:port`). */
+  /** The target a request belongs to (its guards' key). Default, and when it throws: the URL's host. */
   readonly key?: (request: HttpClientRequest.HttpClientRequest) => string
   /** Most targets with live guards; requests for more share one overflow target. Default 1000. */
   readonly maxTargets?: number
@@ -396,8 +396,15 @@ class ClientImpl implements ResilientHttpClient {
 
   keyOf(request: HttpClientRequest.HttpClientRequest): string {
     const key = this.options.key
-    if (key !== undefined) return key(request)
     try {
+      // A user key function that throws must not turn a request into a defect: use the host instead.
+      if (key !== undefined) {
+        try {
+          return key(request)
+        } catch {
+          // fall through to the host
+        }
+      }
       return new URL(request.url).host
     } catch {
       return "(invalid-url)"
