@@ -1,20 +1,21 @@
 /**
  * The full stack Retry(CircuitBreaker(RateLimiter(Bulkhead(call)))), in Resilience4j's order through
- * `Policy.ordered`, with "metrics" off and on. There is no observability module yet, so "metrics on"
- * means what a monitoring layer would do today: one subscriber on each guard's `events` stream, counting
- * what it receives, in fibers that run beside the calls (hence `runPromise`, which lets them run).
+ * `Policy.ordered`, with metrics off and on. "Metrics on" is the guards in a Registry watched by a
+ * `Metrics` collector that collects (as a Prometheus scrape does) after every timed slice, inside the
+ * timing. A third case subscribes to every event of every guard (what a per-call event consumer costs),
+ * in fibers beside the calls (hence `runPromise`).
  */
 import { bulkhead, circuitBreaker, ConsecutiveBreaker, handleAll, retry, wrap } from "cockatiel"
 import { Effect, Fiber, Stream } from "effect"
-import { Bulkhead, CircuitBreaker, Policy, RateLimiter } from "../../src/index.js"
-import * as Retry from "../../src/Retry.js"
+import { Bulkhead, CircuitBreaker, Metrics, Policy, RateLimiter, Registry, Retry } from "../../src/index.js"
 import { asyncEffectCase, atTeardown, Baseline, effectCase, inScope, promiseCase } from "../floor.js"
 import type { Case } from "../harness.js"
 
 export const Stack = {
   off: "full stack, metrics off",
   offAsync: "full stack, metrics off (runPromise)",
-  on: "full stack, metrics on (events subscribers, runPromise)"
+  on: "full stack, metrics on (collected after every slice)",
+  events: "full stack, every event subscribed (runPromise)"
 } as const
 
 const call = Effect.succeed(1)
@@ -37,6 +38,22 @@ const stack = (name: string) =>
 const quiet = stack("quiet")
 const observed = stack("observed")
 
+const metered = inScope(Effect.gen(function*() {
+  const registry = yield* Registry.make()
+  const collector = yield* Metrics.make({ registry, prefix: "bench_stack" })
+  const guard = Policy.ordered({
+    retry: Retry.policy(yield* registry.retry("metered", { maxAttempts: 3 })),
+    circuitBreaker: CircuitBreaker.policy(yield* registry.circuitBreaker("metered")),
+    rateLimiter: RateLimiter.policy(
+      yield* registry.rateLimiter("metered", { limitForPeriod: 1e12, limitRefreshPeriod: "1 hour" })
+    ),
+    bulkhead: Bulkhead.policy(yield* registry.bulkhead("metered", { maxConcurrentCalls: 25 }))
+  })
+  return { guard, collector }
+}))
+
+const meteredCase = effectCase(Stack.on, metered.guard(call), { baseline: Baseline.floorStack })
+
 let eventsSeen = 0
 /** Events the "metrics on" subscribers have received (a check that they really ran). */
 export const stackEventsSeen = () => eventsSeen
@@ -57,7 +74,15 @@ const value = () => 1
 export const cases: ReadonlyArray<Case> = [
   effectCase(Stack.off, quiet.guard(call), { baseline: Baseline.floorStack }),
   asyncEffectCase(Stack.offAsync, quiet.guard(call), { baseline: Baseline.floorAsync }),
-  asyncEffectCase(Stack.on, observed.guard(call), { baseline: Baseline.floorAsync }),
+  {
+    ...meteredCase,
+    run: (ops) => {
+      const done = meteredCase.run(ops)
+      metered.collector.unsafeCollect()
+      return done
+    }
+  },
+  asyncEffectCase(Stack.events, observed.guard(call), { baseline: Baseline.floorAsync }),
   promiseCase("cockatiel retry(breaker(bulkhead)) (native await)", () => cockatielStack.execute(value), {
     ours: Stack.off
   }),
