@@ -301,6 +301,32 @@ export class FixedWindow implements LimiterCore {
  * waits until they are. A reservation given back returns its tokens at once; newcomers queue behind
  * the latest reservation still waiting (not behind one given back).
  */
+/**
+ * A ring of (time, weight) pairs addressed by ever-increasing sequence numbers `head..next-1`; its size
+ * is a power of two (`mask + 1`) so a sequence number maps to a slot with `& mask`.
+ */
+interface Ring {
+  times: Float64Array
+  weights: Float64Array
+  mask: number
+  head: number
+  next: number
+}
+
+/** Doubles a full ring, keeping every live sequence number's pair. */
+const growRing = (ring: Ring): void => {
+  const size = (ring.mask + 1) * 2
+  const times = new Float64Array(size)
+  const weights = new Float64Array(size)
+  for (let seq = ring.head; seq < ring.next; seq++) {
+    times[seq & (size - 1)] = ring.times[seq & ring.mask]!
+    weights[seq & (size - 1)] = ring.weights[seq & ring.mask]!
+  }
+  ring.times = times
+  ring.weights = weights
+  ring.mask = size - 1
+}
+
 export class TokenBucket implements LimiterCore {
   private tokens: number
   private last: number
@@ -310,11 +336,12 @@ export class TokenBucket implements LimiterCore {
    * Reservations for a later time (time, permits; permits 0 once given back), by ticket from `head`
    * (oldest) up to `next` (exclusive), in time order; kept to find the new `queueEnd` on a release.
    */
-  private times = new Float64Array(8)
-  private weights = new Float64Array(8)
-  private mask = 7
-  private head = 0
-  private next = 0
+  // The ring of outstanding reservations (see `Ring`).
+  times = new Float64Array(8)
+  weights = new Float64Array(8)
+  mask = 7
+  head = 0
+  next = 0
 
   constructor(public rate: number, public capacity: number, now: number) {
     this.tokens = capacity
@@ -373,16 +400,7 @@ export class TokenBucket implements LimiterCore {
   }
 
   private grow(): void {
-    const size = (this.mask + 1) * 2
-    const times = new Float64Array(size)
-    const weights = new Float64Array(size)
-    for (let seq = this.head; seq < this.next; seq++) {
-      times[seq & (size - 1)] = this.times[seq & this.mask]!
-      weights[seq & (size - 1)] = this.weights[seq & this.mask]!
-    }
-    this.times = times
-    this.weights = weights
-    this.mask = size - 1
+    growRing(this)
   }
 
   release(ticket: number, permits: number, now: number): void {
@@ -418,12 +436,13 @@ export class TokenBucket implements LimiterCore {
  * still held (entries given back at the end of the ring are dropped).
  */
 export class SlidingWindow implements LimiterCore {
-  private times = new Float64Array(16)
-  private weights = new Float64Array(16)
-  private mask = 15
+  // The ring of grants still inside the window (see `Ring`).
+  times = new Float64Array(16)
+  weights = new Float64Array(16)
+  mask = 15
   /** Sequence numbers: entries `head` (oldest) up to `next` (exclusive) are in the ring. */
-  private head = 0
-  private next = 0
+  head = 0
+  next = 0
   /** Permits of all entries in the ring. */
   private total = 0
 
@@ -457,16 +476,7 @@ export class SlidingWindow implements LimiterCore {
   }
 
   private grow(): void {
-    const size = (this.mask + 1) * 2
-    const times = new Float64Array(size)
-    const weights = new Float64Array(size)
-    for (let seq = this.head; seq < this.next; seq++) {
-      times[seq & (size - 1)] = this.times[seq & this.mask]!
-      weights[seq & (size - 1)] = this.weights[seq & this.mask]!
-    }
-    this.times = times
-    this.weights = weights
-    this.mask = size - 1
+    growRing(this)
   }
 
   tryTake(permits: number, now: number): boolean {
