@@ -29,9 +29,14 @@ const show = (value: unknown): string => {
   if (typeof value === "function") return "<function>"
   if (typeof value === "number" || typeof value === "bigint") return String(value) // NaN, Infinity, 1n
   try {
-    return JSON.stringify(value) ?? String(value)
+    return JSON.stringify(value, (_key, v) => typeof v === "bigint" ? `${v}n` : v) ?? String(value)
   } catch {
-    return String(value)
+    // Circular, or without a usable toString (an object with a null prototype): say what it is.
+    try {
+      return String(value)
+    } catch {
+      return Object.prototype.toString.call(value)
+    }
   }
 }
 

@@ -319,19 +319,30 @@ describe("configuration readers: random JSON", () => {
         })
       }
     ]
+  /**
+   * Effect's `ConfigProvider.fromJson` loops forever on an array nested in an array (upstream bug,
+   * Effect-TS/effect PR #5301, unmerged): such input is left out here, since no decoder of ours is
+   * reached.
+   */
+  const nestedArray = (u: unknown, inArray = false): boolean =>
+    Array.isArray(u)
+      ? inArray || u.some((v) => nestedArray(v, true))
+      : typeof u === "object" && u !== null && Object.values(u).some((v) => nestedArray(v, false))
+  const jsonValue = () => fc.jsonValue({ maxDepth: 4 }).filter((u) => !nestedArray(u))
   const fieldsOf = (name: string) => Object.keys(guards.find((g) => g.name === name)?.valid ?? {})
   /** Random JSON, often shaped like the real thing: `{ g: { knownField: value } }`. */
   const json = (name: string) =>
     fc.oneof(
-      fc.jsonValue(),
-      fc.record({ g: fc.dictionary(fc.oneof(fc.constantFrom("x", ...fieldsOf(name)), fc.string()), fc.jsonValue()) }),
+      // `fromJson` itself throws on a non-object (null, a number): the provider is never built.
+      fc.dictionary(fc.string(), jsonValue()),
+      fc.record({ g: fc.dictionary(fc.oneof(fc.constantFrom("x", ...fieldsOf(name)), fc.string()), jsonValue()) }),
       fc.record({
-        g: fc.jsonValue(),
-        circuitBreaker: fc.jsonValue(),
-        rateLimiter: fc.record({ configs: fc.jsonValue(), instances: fc.jsonValue() }),
+        g: jsonValue(),
+        circuitBreaker: jsonValue(),
+        rateLimiter: fc.record({ configs: jsonValue(), instances: jsonValue() }),
         bulkhead: fc.record({
-          configs: fc.dictionary(fc.string(), fc.dictionary(fc.constantFrom(...fieldsOf("Bulkhead")), fc.jsonValue())),
-          instances: fc.record({ g: fc.record({ baseConfig: fc.jsonValue() }) })
+          configs: fc.dictionary(fc.string(), fc.dictionary(fc.constantFrom(...fieldsOf("Bulkhead")), jsonValue())),
+          instances: fc.record({ g: fc.record({ baseConfig: jsonValue() }) })
         })
       })
     )
@@ -343,7 +354,7 @@ describe("configuration readers: random JSON", () => {
             const provider = ConfigProvider.fromJson(input)
             await Effect.runPromise(settle(input, () => Effect.withConfigProvider(reader.read, provider), true))
           }),
-          { numRuns: RUNS }
+          { numRuns: RUNS, timeout: 3000 }
         )
       ))
   }
