@@ -13,7 +13,8 @@ export default defineConfig({
     include: [
       "test/CircuitBreaker.test.ts",
       "test/Bulkhead.test.ts",
-      "test/RetryBudget.test.ts"
+      "test/RetryBudget.test.ts",
+      "test/slidingWindow.property.test.ts"
     ],
     pool: "threads",
     testTimeout: 30_000
