@@ -14,7 +14,8 @@ export default defineConfig({
       "test/CircuitBreaker.test.ts",
       "test/Bulkhead.test.ts",
       "test/RetryBudget.test.ts",
-      "test/slidingWindow.property.test.ts"
+      "test/slidingWindow.property.test.ts",
+      "test/circuitMachine.test.ts"
     ],
     pool: "threads",
     testTimeout: 30_000
