@@ -302,10 +302,13 @@ export const ResilientHttpClient: Context.Tag<ResilientHttpClient, ResilientHttp
  *
  * @example
  * ```ts
+ * import { Clock, Effect } from "effect"
  * import { ResilientHttpClient } from "breakwater"
  *
- * const inTwoMinutes = ResilientHttpClient.parseRetryAfter("120", Date.now())
- * const atDate = ResilientHttpClient.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", Date.now())
+ * const waits = Effect.map(Clock.currentTimeMillis, (now) => ({
+ *   inTwoMinutes: ResilientHttpClient.parseRetryAfter("120", now),
+ *   atDate: ResilientHttpClient.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now)
+ * }))
  * ```
  *
  * @since 0.1.0
