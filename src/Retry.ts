@@ -58,6 +58,7 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import { retryAfterField } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { currentSpan, spanEvent } from "./internal/observe.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
@@ -277,13 +278,9 @@ const REJECTIONS: ReadonlySet<unknown> = new Set([
 const isRejection = (error: unknown): boolean =>
   typeof error === "object" && error !== null && REJECTIONS.has((error as { readonly _tag?: unknown })._tag)
 
-/** An error's `retryAfter: Option<Duration>` hint in millis (0 when absent), read structurally. */
-const retryAfterMillis = (error: unknown): number => {
-  const hint = (error as { readonly retryAfter?: unknown }).retryAfter
-  if (!Option.isOption(hint) || Option.isNone(hint)) return 0
-  const duration = Duration.decodeUnknown(hint.value)
-  return Option.isSome(duration) ? Math.max(0, Duration.toMillis(duration.value)) : 0
-}
+/** An error's `retryAfter` hint in millis (0 when absent). */
+const retryAfterMillis = (error: unknown): number =>
+  Option.match(retryAfterField(error), { onNone: () => 0, onSome: (d) => Math.max(0, Duration.toMillis(d)) })
 
 /** The decoded options, in the shape the loop reads. */
 interface Settings {

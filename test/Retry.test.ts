@@ -350,6 +350,18 @@ describe("Retry: rejections are not load", () => {
       expect(dependency.times).toEqual([10_000])
     }))
 
+  it.scoped("an error that is not an object (null, a string) is retried like any other", () =>
+    Effect.gen(function*() {
+      const retry = yield* Retry.make({ name: "r", maxAttempts: 3, waitDuration: 0 })
+      let attempts = 0
+      const call = Effect.suspend(() => {
+        attempts++
+        return Effect.fail(null)
+      })
+      expect(yield* Effect.exit(Retry.withRetry(call, retry))).toEqual(Exit.fail(null))
+      expect(attempts).toBe(3)
+    }))
+
   it.scoped("any typed error with a retryAfter hint (an HTTP 429, say) is retried no sooner than the hint", () =>
     Effect.gen(function*() {
       class TooManyRequests extends Data.TaggedError("TooManyRequests")<{

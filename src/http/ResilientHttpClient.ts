@@ -75,6 +75,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
+import { retryAfterField } from "../internal/errors.js"
 import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
 import * as Metrics from "../Metrics.js"
@@ -89,7 +90,7 @@ import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
 import { clientConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
-import { parseRetryAfter as parse, retryAfterField } from "./internal/retryAfter.js"
+import { parseRetryAfter as parse } from "./internal/retryAfter.js"
 
 /**
  * The client's options. Every guard is per target and built from these; a guard's own options follow

@@ -1,9 +1,11 @@
 /**
  * A deliberately naive circuit breaker, written from Resilience4j's rules (../shared/REFERENCE.md)
- * and the issue's decisions, to check the real one against. Nothing here is shared with `src/`:
+ * and the issue's decisions, to check the real one against. Nothing here is shared with `src/` but the
+ * metrics' type:
  * windows are plain arrays of every recorded call, and every aggregate is recomputed from scratch by
  * filtering them, so it is slow and obviously correct.
  */
+import type { CircuitBreaker } from "breakwater"
 
 export type StateName = "Closed" | "Open" | "HalfOpen" | "Disabled" | "ForcedOpen" | "MetricsOnly"
 
@@ -54,17 +56,8 @@ export interface ReferenceConfig {
   readonly transitionToStateAfterWaitDuration: "Open" | "Closed"
 }
 
-export interface ReferenceMetrics {
-  readonly failureRate: number
-  readonly slowCallRate: number
-  readonly numberOfBufferedCalls: number
-  readonly numberOfFailedCalls: number
-  readonly numberOfSlowCalls: number
-  readonly numberOfSlowFailedCalls: number
-  readonly numberOfSlowSuccessfulCalls: number
-  readonly numberOfSuccessfulCalls: number
-  readonly numberOfNotPermittedCalls: number
-}
+/** The breaker's own metrics shape: the model computes the same fields from scratch. */
+export type ReferenceMetrics = CircuitBreaker.Metrics
 
 interface RecordedCall {
   readonly endedAt: number

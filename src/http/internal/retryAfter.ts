@@ -23,11 +23,3 @@ export const parseRetryAfter = (value: string | undefined, nowMillis: number): O
   if (Number.isNaN(at)) return Option.none()
   return Option.some(Duration.millis(Math.max(0, at - nowMillis)))
 }
-
-/** A `retryAfter: Option<Duration>` field on any value (the project's convention), or none. */
-export const retryAfterField = (u: unknown): Option.Option<Duration.Duration> => {
-  if (typeof u !== "object" || u === null) return Option.none()
-  const hint = (u as { readonly retryAfter?: unknown }).retryAfter
-  if (!Option.isOption(hint) || Option.isNone(hint)) return Option.none()
-  return Duration.decodeUnknown(hint.value)
-}
