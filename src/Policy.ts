@@ -32,10 +32,25 @@ type AcceptedError<P> = UnionToIntersection<P extends Policy<any, any, infer EIn
   [infer I] ? I : unknown
 type AcceptedValue<P> = UnionToIntersection<P extends Policy<any, any, any, infer AIn> ? [AIn] : never> extends
   [infer I] ? I : unknown
+type AcceptedErrorOf<P> = P extends Policy<any, any, infer EIn, any> ? EIn : unknown
+
+/**
+ * The policies as given, except that a policy which cannot accept the errors the policies inside it add
+ * (a retry typed for `HttpError`, say, outside a time limiter that adds `TimeoutExceededError`) is
+ * replaced by a description of the mismatch, so `compose` fails to compile at that argument instead of
+ * handing the outer policy errors its predicates were not written for.
+ */
+type CheckNesting<P extends ReadonlyArray<unknown>> = P extends readonly [infer Head, ...infer Tail] ? readonly [
+    [AddedError<Tail[number]>] extends [AcceptedErrorOf<Head>] ? Head
+      : { readonly "cannot accept errors added by the policies inside it": AddedError<Tail[number]> },
+    ...CheckNesting<Tail>
+  ]
+  : P
 
 /**
  * Stacks policies, outermost first: `compose(a, b, c)(call)` is `a(b(c(call)))`. The result adds the
- * union of every policy's errors and requirements.
+ * union of every policy's errors and requirements. Each policy must accept the errors of the policies
+ * inside it as well as the call's: a mismatch does not compile.
  *
  * @example
  * ```ts
@@ -52,7 +67,7 @@ type AcceptedValue<P> = UnionToIntersection<P extends Policy<any, any, any, infe
  * @since 0.1.0
  */
 export const compose = <const P extends ReadonlyArray<Policy<any, any, any, any>>>(
-  ...policies: P
+  ...policies: P & CheckNesting<P>
 ): Policy<AddedError<P[number]>, AddedRequirement<P[number]>, AcceptedError<P[number]>, AcceptedValue<P[number]>> =>
 (self) => policies.reduceRight((effect: Effect.Effect<any, any, any>, policy) => policy(effect), self)
 

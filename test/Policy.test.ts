@@ -34,6 +34,18 @@ describe("Policy.compose", () => {
       expect(exit).toEqual(Exit.fail(new Refused({ by: "outer" })))
     }))
 
+  it("refuses to compile an outer policy that cannot accept errors its inner policies add", () => {
+    class HttpError extends Data.TaggedError("HttpError")<{ readonly status: number }> {}
+    const onlyHttp: Policy.Policy<never, never, HttpError> = (self) => self
+    const refusing: Policy.Policy<Refused> = () => Effect.fail(new Refused({ by: "inner" }))
+    // @ts-expect-error onlyHttp's predicates are written for HttpError, but `refusing` adds Refused
+    Policy.compose(onlyHttp, refusing)
+    // The other way round is fine: the refusal is added outside the typed policy.
+    const guard = Policy.compose(refusing, onlyHttp)
+    const typed: Effect.Effect<never, HttpError | Refused> = guard(Effect.fail(new HttpError({ status: 503 })))
+    expect(Effect.isEffect(typed)).toBe(true)
+  })
+
   it.effect("with no policies is the identity", () =>
     Effect.gen(function*() {
       expect(yield* Policy.compose()(Effect.succeed("same"))).toBe("same")
