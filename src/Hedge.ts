@@ -85,7 +85,7 @@ export interface Options {
   /** The delay before each hedge; with `percentile`, until enough samples are in. Default 100 millis. */
   readonly delay?: Duration.DurationInput
   /** Hedge at this percentile of recent attempt durations, in (0, 100). Default: fixed `delay`. */
-  readonly percentile?: number
+  readonly percentile?: number | undefined
   /** Extra attempts per call, a whole number >= 0. Default 1. */
   readonly maxHedgedAttempts?: number
   /** Recent successful attempt durations kept for the percentile. Default 100. */
