@@ -88,7 +88,7 @@ export interface Options {
   readonly percentile?: number | undefined
   /** Extra attempts per call, a whole number >= 0. Default 1. */
   readonly maxHedgedAttempts?: number
-  /** Recent successful attempt durations kept for the percentile. Default 100. */
+  /** Recent successful attempt durations kept for the percentile, at most 100,000. Default 100. */
   readonly sampleSize?: number
   /** Durations needed before the percentile replaces `delay`. Default 20. */
   readonly minSamples?: number

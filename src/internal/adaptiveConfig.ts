@@ -122,7 +122,8 @@ const hedgeFields = {
   delay: DurationInput(0),
   percentile: Schema.Number.pipe(Schema.filter((n) => (n > 0 && n < 100) || "must be a percentile in (0, 100)")),
   maxHedgedAttempts: WholeNumber(0),
-  sampleSize: WholeNumber(1),
+  // Held as a typed array: bounded so a configuration typo cannot allocate gigabytes.
+  sampleSize: WholeNumber(1).pipe(Schema.filter((n) => n <= 100_000 || "must be at most 100000")),
   minSamples: WholeNumber(1),
   budget: Budget
 }
