@@ -406,7 +406,11 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
       (decoded) => {
         const { name: _, ...given } = decoded
         const present = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
-        const next = { ...this.config, ...present } as Decoded
+        const merged = { ...this.config, ...present } as Decoded
+        // The initial limit only mattered at creation: keep it within new bounds unless it is changed.
+        const next = given.initialLimit === undefined && merged.minLimit <= merged.maxLimit
+          ? { ...merged, initialLimit: Math.min(merged.maxLimit, Math.max(merged.minLimit, merged.initialLimit)) }
+          : merged
         return Effect.flatMap(decodeOptions(LimiterOptionsSchema, "AdaptiveLimiter", next), (config) =>
           Effect.sync(() => {
             this.config = config

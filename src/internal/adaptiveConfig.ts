@@ -39,13 +39,12 @@ const limiterFields = {
   isDrop: Predicate
 }
 
-const limitsInOrder = (o: { readonly minLimit?: number; readonly maxLimit?: number; readonly initialLimit?: number }) =>
-  (o.minLimit === undefined || o.maxLimit === undefined || o.minLimit <= o.maxLimit ||
-    { path: ["maxLimit"], message: "must be at least minLimit" }) &&
-  (o.initialLimit === undefined || o.minLimit === undefined || o.initialLimit >= o.minLimit ||
-    { path: ["initialLimit"], message: "must be at least minLimit" }) &&
-  (o.initialLimit === undefined || o.maxLimit === undefined || o.initialLimit <= o.maxLimit ||
-    { path: ["initialLimit"], message: "must be at most maxLimit" })
+const limitsInOrder = (o: { readonly minLimit: number; readonly maxLimit: number; readonly initialLimit: number }) => {
+  if (o.minLimit > o.maxLimit) return { path: ["maxLimit"], message: "must be at least minLimit" }
+  if (o.initialLimit < o.minLimit) return { path: ["initialLimit"], message: "must be at least minLimit" }
+  if (o.initialLimit > o.maxLimit) return { path: ["initialLimit"], message: "must be at most maxLimit" }
+  return true
+}
 
 /** @internal */
 export const LimiterOptionsSchema = Schema.Struct({
