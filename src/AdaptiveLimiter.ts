@@ -62,7 +62,12 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { LimiterChangesSchema, limiterConfigFields, LimiterOptionsSchema } from "./internal/adaptiveConfig.js"
+import {
+  initialLimitOf,
+  LimiterChangesSchema,
+  limiterConfigFields,
+  LimiterOptionsSchema
+} from "./internal/adaptiveConfig.js"
 import { type LimitSettings, type LimitState, nextLimit, SampleWindow } from "./internal/adaptiveLimitCore.js"
 import { Admitted, BulkheadCore, Waiter, Waiting } from "./internal/bulkheadCore.js"
 import { withoutStackTrace } from "./internal/errors.js"
@@ -89,7 +94,7 @@ export interface Options {
   readonly name: string
   /** `"gradient"` (default, latency-driven) or `"aimd"` (drop-driven). */
   readonly algorithm?: "gradient" | "aimd"
-  /** The limit to start from, in [minLimit, maxLimit]. Default 20. */
+  /** The limit to start from, in [minLimit, maxLimit]. Default 20 (or the nearest bound). */
   readonly initialLimit?: number
   /** The limit never falls below this, a whole number >= 1. Default 1. */
   readonly minLimit?: number
@@ -280,8 +285,9 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
     readonly hub: EventHub<Event>
   ) {
     this.settings = settingsOf(config)
-    this.state = { limit: config.initialLimit, noLoadMillis: NaN }
-    this.core = new BulkheadCore(config.initialLimit)
+    const initialLimit = initialLimitOf(config)
+    this.state = { limit: initialLimit, noLoadMillis: NaN }
+    this.core = new BulkheadCore(initialLimit)
     this.window = new SampleWindow(clock.unsafeCurrentTimeMillis())
     this.maxWaitMillis = Duration.toMillis(config.maxWaitDuration)
     this.isDrop = config.isDrop as ((error: unknown) => boolean) | undefined
@@ -408,7 +414,8 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
         const present = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
         const merged = { ...this.config, ...present } as Decoded
         // The initial limit only mattered at creation: keep it within new bounds unless it is changed.
-        const next = given.initialLimit === undefined && merged.minLimit <= merged.maxLimit
+        const next = given.initialLimit === undefined && merged.initialLimit !== undefined &&
+            merged.minLimit <= merged.maxLimit
           ? { ...merged, initialLimit: Math.min(merged.maxLimit, Math.max(merged.minLimit, merged.initialLimit)) }
           : merged
         return Effect.flatMap(decodeOptions(LimiterOptionsSchema, "AdaptiveLimiter", next), (config) =>

@@ -39,8 +39,11 @@ const limiterFields = {
   isDrop: Predicate
 }
 
-const limitsInOrder = (o: { readonly minLimit: number; readonly maxLimit: number; readonly initialLimit: number }) => {
+const limitsInOrder = (
+  o: { readonly minLimit: number; readonly maxLimit: number; readonly initialLimit?: number | undefined }
+) => {
   if (o.minLimit > o.maxLimit) return { path: ["maxLimit"], message: "must be at least minLimit" }
+  if (o.initialLimit === undefined) return true
   if (o.initialLimit < o.minLimit) return { path: ["initialLimit"], message: "must be at least minLimit" }
   if (o.initialLimit > o.maxLimit) return { path: ["initialLimit"], message: "must be at most maxLimit" }
   return true
@@ -50,7 +53,8 @@ const limitsInOrder = (o: { readonly minLimit: number; readonly maxLimit: number
 export const LimiterOptionsSchema = Schema.Struct({
   name: Name,
   algorithm: Schema.optionalWith(limiterFields.algorithm, { default: () => "gradient" as const }),
-  initialLimit: Schema.optionalWith(limiterFields.initialLimit, { default: () => 20 }),
+  // No default here: absent, it is Netflix's 20 brought within [minLimit, maxLimit].
+  initialLimit: Schema.optional(limiterFields.initialLimit),
   minLimit: Schema.optionalWith(limiterFields.minLimit, { default: () => 1 }),
   maxLimit: Schema.optionalWith(limiterFields.maxLimit, { default: () => 200 }),
   backoffRatio: Schema.optionalWith(limiterFields.backoffRatio, { default: () => 0.9 }),
@@ -66,6 +70,12 @@ export const LimiterOptionsSchema = Schema.Struct({
   maxWaitDuration: Schema.optionalWith(limiterFields.maxWaitDuration, { default: (): Duration.DurationInput => 0 }),
   isDrop: Schema.optional(limiterFields.isDrop)
 }).pipe(Schema.filter(limitsInOrder))
+
+/** The limit a limiter starts from: `initialLimit`, or 20 within the bounds. */
+export const initialLimitOf = (
+  o: { readonly minLimit: number; readonly maxLimit: number; readonly initialLimit?: number | undefined }
+) =>
+  o.initialLimit ?? Math.min(o.maxLimit, Math.max(o.minLimit, 20))
 
 /** What `reconfigure` accepts: any of the settings, no defaults (absent = unchanged). */
 export const LimiterChangesSchema = Schema.Struct({ name: Name, ...optionalFields(limiterFields) })
