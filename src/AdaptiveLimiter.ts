@@ -330,7 +330,9 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
     const now = this.clock.unsafeCurrentTimeMillis()
     const millis = now - startedAt
     this.window.add(millis, inFlight, failed || millis > this.settings.timeoutMillis)
-    if (this.window.isClosed(this.settings, now)) this.update(nextLimit(this.settings, this.state, this.window.close(now)))
+    if (this.window.isClosed(this.settings, now)) {
+      this.update(nextLimit(this.settings, this.state, this.window.close(now)))
+    }
     this.release()
   }
 
@@ -408,7 +410,10 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
     Effect.flatMap(
-      decodeOptions(LimiterChangesSchema, "AdaptiveLimiter", { ...restoreDefaults(changes, defaults), name: this.name }),
+      decodeOptions(LimiterChangesSchema, "AdaptiveLimiter", {
+        ...restoreDefaults(changes, defaults),
+        name: this.name
+      }),
       (decoded) => {
         const { name: _, ...given } = decoded
         const present = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))

@@ -245,8 +245,10 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
     return Effect.suspend((): Effect.Effect<A, E | ThrottledError, R> => {
       const p = this.core.probability(this.clock.unsafeCurrentTimeMillis())
       if (p <= 0) return send
-      return Effect.flatMap(Random.next, (draw): Effect.Effect<A, E | ThrottledError, R> =>
-        draw < p ? this.throttle(p) : send)
+      return Effect.flatMap(
+        Random.next,
+        (draw): Effect.Effect<A, E | ThrottledError, R> => draw < p ? this.throttle(p) : send
+      )
     })
   }
 
@@ -268,9 +270,11 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
     if (this.hub.listening) {
       this.hub.unsafeOffer(Event.CallThrottled({ throttlerName: this.name, at: now, rejectionProbability: p }))
     }
-    return Effect.fail(withoutStackTrace(() =>
-      new ThrottledError({ throttlerName: this.name, rejectionProbability: p, retryAfter: Option.none() })
-    ))
+    return Effect.fail(
+      withoutStackTrace(() =>
+        new ThrottledError({ throttlerName: this.name, rejectionProbability: p, retryAfter: Option.none() })
+      )
+    )
   }
 
   readonly metrics: Effect.Effect<Metrics> = Effect.sync(() => {
@@ -302,7 +306,10 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
             this.core.setWindow(Duration.toMillis(decoded.window), this.clock.unsafeCurrentTimeMillis())
           }
           if (decoded.isRejection !== undefined) this.isRejection = decoded.isRejection as (error: unknown) => boolean
-          this.config = { ...this.config, ...Object.fromEntries(Object.entries(decoded).filter(([, v]) => v !== undefined)) }
+          this.config = {
+            ...this.config,
+            ...Object.fromEntries(Object.entries(decoded).filter(([, v]) => v !== undefined))
+          }
         })
     )
 }

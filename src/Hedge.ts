@@ -247,7 +247,6 @@ class HedgeImpl implements Hedge {
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    const hedge = this
     const clock = this.clock
     const budget = this.budget as unknown as BudgetHandle
     return Effect.suspend(() => {
@@ -256,7 +255,7 @@ class HedgeImpl implements Hedge {
       const maxHedges = this.config.maxHedgedAttempts
       const delay = Duration.millis(this.delayMillis())
       const fibers: Array<Fiber.RuntimeFiber<void>> = []
-      return Effect.gen(function*() {
+      return Effect.gen(this, function*() {
         const done = yield* Deferred.make<A, E>()
         let running = 0
         let winner = 0
@@ -273,7 +272,7 @@ class HedgeImpl implements Hedge {
               running--
               if (doneAlready) return
               if (Exit.isSuccess(exit)) {
-                hedge.sample.add(clock.unsafeCurrentTimeMillis() - startedAt)
+                this.sample.add(clock.unsafeCurrentTimeMillis() - startedAt)
                 winner = index
                 settle(exit)
               } else if (running === 0) {
@@ -286,19 +285,19 @@ class HedgeImpl implements Hedge {
           const finished = yield* Effect.timeoutOption(Deferred.await(done).pipe(Effect.exit), delay)
           if (Option.isSome(finished) || doneAlready) break
           if (!budget.unsafeTryWithdraw()) {
-            hedge.hedgesRefusedByBudget++
-            hedge.publish("HedgeRefused", index)
+            this.hedgesRefusedByBudget++
+            this.publish("HedgeRefused", index)
             break
           }
-          hedge.hedgesStarted++
-          hedge.publish("HedgeStarted", index)
+          this.hedgesStarted++
+          this.publish("HedgeStarted", index)
           fibers.push(yield* Effect.fork(attempt(index)))
         }
         const exit = yield* Effect.exit(Deferred.await(done))
         yield* Fiber.interruptAll(fibers)
         if (winner > 0 && Exit.isSuccess(exit)) {
-          hedge.hedgesWon++
-          hedge.publish("HedgeWon", winner)
+          this.hedgesWon++
+          this.publish("HedgeWon", winner)
         }
         return yield* exit
       }).pipe(Effect.onInterrupt(() => Fiber.interruptAll(fibers)))

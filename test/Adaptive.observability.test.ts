@@ -3,7 +3,17 @@
  * by Snapshot, Health, Metrics/Prometheus and Events like every other guard.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, AdaptiveThrottler, Events, Health, Hedge, Metrics, Prometheus, Registry, Snapshot } from "breakwater"
+import {
+  AdaptiveLimiter,
+  AdaptiveThrottler,
+  Events,
+  Health,
+  Hedge,
+  Metrics,
+  Prometheus,
+  Registry,
+  Snapshot
+} from "breakwater"
 import { ConfigProvider, Data, Deferred, Effect, Fiber, Layer, Random, TestClock } from "effect"
 
 class Overloaded extends Data.TaggedError("Overloaded") {}
@@ -45,8 +55,10 @@ describe("adaptive guards in the Registry and observability", () => {
 
       // The limiter: two calls running fill it (DEGRADED), a third is refused.
       const release = yield* Deferred.make<void>()
-      const running = yield* Effect.forEach([1, 2], () =>
-        Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter)))
+      const running = yield* Effect.forEach(
+        [1, 2],
+        () => Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+      )
       yield* settle
       yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
       // The throttler: the dependency rejects everything.
@@ -98,7 +110,9 @@ describe("adaptive guards in the Registry and observability", () => {
       expect(valueOf(text, `breakwater_adaptivelimiter_no_load_latency_seconds{name="search"}`)).toBe(-1)
       expect(valueOf(text, `breakwater_adaptivelimiter_rejected_calls_total{name="search"}`)).toBe(1)
       expect(valueOf(text, `breakwater_adaptivethrottler_rejection_probability{name="quotes"}`)).toBeGreaterThan(0.5)
-      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="rejected"}`)).toBeGreaterThan(0)
+      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="rejected"}`)).toBeGreaterThan(
+        0
+      )
       expect(valueOf(text, `breakwater_hedge_attempts_total{name="profiles",kind="started"}`)).toBe(1)
       expect(valueOf(text, `breakwater_hedge_attempts_total{name="profiles",kind="won"}`)).toBe(1)
       expect(valueOf(text, `breakwater_hedge_delay_seconds{name="profiles"}`)).toBe(0.1)
@@ -117,7 +131,11 @@ describe("adaptive guards in the Registry and observability", () => {
         hedge: { instances: { profiles: { delay: 20 } } }
       })
       const after = Object.fromEntries((yield* Snapshot.make(registry)).guards.map((g) => [g.kind, g]))
-      expect(after["AdaptiveLimiter"]!.configuration).toMatchObject({ algorithm: "gradient", maxLimit: 10, minLimit: 1 })
+      expect(after["AdaptiveLimiter"]!.configuration).toMatchObject({
+        algorithm: "gradient",
+        maxLimit: 10,
+        minLimit: 1
+      })
       expect(after["AdaptiveThrottler"]!.configuration).toMatchObject({ k: 2, window: 120_000 })
       expect(after["Hedge"]!.configuration).toMatchObject({ delay: 20 })
       yield* Deferred.succeed(release, undefined)

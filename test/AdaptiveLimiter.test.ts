@@ -1,6 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AdaptiveLimiter, CircuitBreaker, InvalidConfigError, Policy, Retry } from "breakwater"
-import { Cause, ConfigProvider, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Stream, TestClock } from "effect"
+import {
+  Cause,
+  ConfigProvider,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Stream,
+  TestClock
+} from "effect"
 import {
   aimd,
   gradient,
@@ -22,7 +34,8 @@ const holder = Effect.gen(function*() {
 })
 
 const isLimitExceeded = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && Cause.failureOption(exit.cause).pipe((o) =>
+  Exit.isFailure(exit) &&
+  Cause.failureOption(exit.cause).pipe((o) =>
     o._tag === "Some" && o.value instanceof AdaptiveLimiter.LimitExceededError
   )
 
@@ -48,7 +61,10 @@ describe("AdaptiveLimiter", () => {
         rejectedCalls: 0
       })
       const { call, done } = yield* holder
-      const running = yield* Effect.forEach([1, 2], () => Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, limiter)))
+      const running = yield* Effect.forEach(
+        [1, 2],
+        () => Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))
+      )
       yield* settle
       const refused = yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
       expect(isLimitExceeded(refused)).toBe(true)
@@ -68,7 +84,9 @@ describe("AdaptiveLimiter", () => {
       const { call, done } = yield* holder
       const first = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))
       yield* settle
-      const waiting = yield* Effect.fork(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("second"), limiter)))
+      const waiting = yield* Effect.fork(
+        Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("second"), limiter))
+      )
       const leaving = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("third"), limiter))
       yield* settle
       expect((yield* limiter.metrics).waiting).toBe(2)
@@ -110,8 +128,10 @@ describe("AdaptiveLimiter", () => {
       // NotFound is an answer, not a drop: the window (two at a time, so the limit is in use) grows it.
       const notFound = Effect.zipRight(Effect.sleep("50 millis"), Effect.fail(new NotFound()))
       for (let round = 0; round < 2; round++) {
-        const pair = yield* Effect.forEach([1, 2], () =>
-          Effect.fork(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(notFound, limiter))))
+        const pair = yield* Effect.forEach(
+          [1, 2],
+          () => Effect.fork(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(notFound, limiter)))
+        )
         yield* TestClock.adjust("50 millis")
         yield* Fiber.joinAll(pair)
       }
@@ -137,7 +157,9 @@ describe("AdaptiveLimiter", () => {
       yield* calls(limiter, 1, 150)
       expect((yield* limiter.metrics).limit).toBe(9)
       const died = yield* Effect.fork(
-        Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.zipRight(Effect.sleep("100 millis"), Effect.die("x")), limiter))
+        Effect.exit(
+          AdaptiveLimiter.withAdaptiveLimiter(Effect.zipRight(Effect.sleep("100 millis"), Effect.die("x")), limiter)
+        )
       )
       yield* TestClock.adjust("100 millis")
       yield* Fiber.join(died)
@@ -175,8 +197,10 @@ describe("AdaptiveLimiter", () => {
       const { call, done } = yield* holder
       const running = yield* Effect.fork(guard(call))
       yield* settle
-      const refused: Effect.Effect<string, AdaptiveLimiter.LimitExceededError | CircuitBreaker.CallNotPermittedError | Retry.MaxRetriesExceededError> =
-        guard(Effect.succeed("x"))
+      const refused: Effect.Effect<
+        string,
+        AdaptiveLimiter.LimitExceededError | CircuitBreaker.CallNotPermittedError | Retry.MaxRetriesExceededError
+      > = guard(Effect.succeed("x"))
       const exit = yield* Effect.exit(refused)
       expect(isLimitExceeded(exit)).toBe(true)
       expect((yield* limiter.metrics).rejectedCalls).toBe(1) // refusals are not retried by default

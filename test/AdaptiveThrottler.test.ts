@@ -35,7 +35,11 @@ const dependency = (capacity: number) => {
  */
 const offer = (k: number | undefined, seconds: number) =>
   Effect.gen(function*() {
-    const throttler = yield* AdaptiveThrottler.make({ name: "quotes", window: "10 seconds", ...(k === undefined ? {} : { k }) })
+    const throttler = yield* AdaptiveThrottler.make({
+      name: "quotes",
+      window: "10 seconds",
+      ...(k === undefined ? {} : { k })
+    })
     const { call, counts } = dependency(10)
     const guarded = AdaptiveThrottler.withAdaptiveThrottler(call, throttler)
     let deliveredBefore = 0
@@ -173,6 +177,7 @@ describe("throttlerCore", () => {
 })
 
 const isThrottled = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value instanceof AdaptiveThrottler.ThrottledError)
+  Exit.isFailure(exit) &&
+  Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value instanceof AdaptiveThrottler.ThrottledError)
 
 void Duration

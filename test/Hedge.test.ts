@@ -18,7 +18,9 @@ const scripted = (latencies: ReadonlyArray<number>, outcome: (n: number) => "suc
     const n = attempts++
     log.started.push(n)
     return Effect.sleep(Duration.millis(latencies[n] ?? latencies.at(-1)!)).pipe(
-      Effect.zipRight(outcome(n) === "succeed" ? Effect.succeed(`attempt ${n}`) : Effect.fail(new Unavailable({ attempt: n }))),
+      Effect.zipRight(
+        outcome(n) === "succeed" ? Effect.succeed(`attempt ${n}`) : Effect.fail(new Unavailable({ attempt: n }))
+      ),
       Effect.tap(() => Effect.sync(() => log.finished.push(n))),
       Effect.onInterrupt(() => Effect.sync(() => log.interrupted.push(n)))
     )
@@ -111,7 +113,9 @@ describe("Hedge", () => {
       const hedge = yield* Hedge.make({ name: "profiles", delay: "500 millis", percentile: 90, minSamples: 5 })
       expect((yield* hedge.metrics).delayMillis).toBe(500)
       for (const millis of [10, 20, 30, 40, 50]) {
-        const fiber = yield* Effect.fork(Hedge.withHedge(Effect.sleep(Duration.millis(millis)), hedge, { idempotent: true }))
+        const fiber = yield* Effect.fork(
+          Hedge.withHedge(Effect.sleep(Duration.millis(millis)), hedge, { idempotent: true })
+        )
         yield* TestClock.adjust(Duration.millis(millis))
         yield* Fiber.join(fiber)
       }

@@ -74,8 +74,7 @@ export const LimiterOptionsSchema = Schema.Struct({
 /** The limit a limiter starts from: `initialLimit`, or 20 within the bounds. */
 export const initialLimitOf = (
   o: { readonly minLimit: number; readonly maxLimit: number; readonly initialLimit?: number | undefined }
-) =>
-  o.initialLimit ?? Math.min(o.maxLimit, Math.max(o.minLimit, 20))
+) => o.initialLimit ?? Math.min(o.maxLimit, Math.max(o.minLimit, 20))
 
 /** What `reconfigure` accepts: any of the settings, no defaults (absent = unchanged). */
 export const LimiterChangesSchema = Schema.Struct({ name: Name, ...optionalFields(limiterFields) })
