@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AdaptiveThrottler, CircuitBreaker, InvalidConfigError, Policy } from "breakwater"
-import { Cause, ConfigProvider, Data, Duration, Effect, Exit, Random, Stream, TestClock } from "effect"
+import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Random, Stream, TestClock } from "effect"
 import { BUCKETS, rejectionProbability, ThrottlerCore } from "../src/internal/throttlerCore.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
@@ -151,6 +151,14 @@ describe("AdaptiveThrottler", () => {
       expect(options).toEqual({ name: "quotes", k: 1.5, window: 30000 })
       const error = yield* Effect.flip(Effect.scoped(AdaptiveThrottler.make({ name: "q", window: "10 millis" })))
       expect(error.issues.map((i) => i.field)).toEqual(["window"])
+      class Tag extends Context.Tag("Tag")<Tag, AdaptiveThrottler.AdaptiveThrottler>() {}
+      const built = yield* Effect.provide(Tag, AdaptiveThrottler.layer(Tag, { name: "a" }))
+      expect(built.name).toBe("a")
+      const read = yield* Effect.provide(Tag, AdaptiveThrottler.layerConfig(Tag, AdaptiveThrottler.config("quotes")))
+        .pipe(
+          Effect.withConfigProvider(ConfigProvider.fromJson({ quotes: { k: 3 } }))
+        )
+      expect(read.name).toBe("quotes")
     }))
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Hedge, InvalidConfigError, Policy, Retry, RetryBudget } from "breakwater"
-import { Cause, ConfigProvider, Data, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import { LatencySample } from "../src/internal/latencySample.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
@@ -211,6 +211,13 @@ describe("Hedge", () => {
         ConfigProvider.fromJson({ profiles: { percentile: 95, delay: 40, maxHedgedAttempts: 2 } })
       )
       expect(options).toEqual({ name: "profiles", percentile: 95, delay: 40, maxHedgedAttempts: 2 })
+      class Tag extends Context.Tag("Tag")<Tag, Hedge.Hedge>() {}
+      const built = yield* Effect.provide(Tag, Hedge.layer(Tag, { name: "a" }))
+      expect(built.budget.name).toBe("a")
+      const read = yield* Effect.provide(Tag, Hedge.layerConfig(Tag, Hedge.config("profiles"), { minSamples: 5 })).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromJson({ profiles: { delay: 40 } }))
+      )
+      expect((yield* read.metrics).delayMillis).toBe(40)
     }))
 })
 
