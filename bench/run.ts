@@ -3,6 +3,7 @@
  * same rounds), then the contended-limiter and memory scenarios. Used by index.ts (`npm run bench`) and,
  * on a tiny configuration, by test/bench.test.ts.
  */
+import { cases as adaptive } from "./cases/adaptive.js"
 import { cases as bulkhead } from "./cases/bulkhead.js"
 import { cases as circuitBreaker } from "./cases/circuitBreaker.js"
 import { cases as concurrency } from "./cases/concurrency.js"
@@ -49,7 +50,7 @@ export const allCases = (): ReadonlyArray<Case> => [
   ...inGroup(Groups.bulkhead, [...bulkhead, ...cockatiel.bulkheadCases]),
   ...inGroup(Groups.stack, stack),
   ...inGroup(Groups.fibers, concurrency),
-  ...inGroup(Groups.other, [...retry, ...timeLimiter]),
+  ...inGroup(Groups.other, [...retry, ...timeLimiter, ...adaptive]),
   ...inGroup("9. Observability: metrics, events, traces, scrape", observability)
 ]
 

@@ -34,8 +34,11 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as AdaptiveLimiter from "./AdaptiveLimiter.js"
+import type * as AdaptiveThrottler from "./AdaptiveThrottler.js"
 import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as Hedge from "./Hedge.js"
 import { EVENT_BUFFER } from "./internal/eventHub.js"
 import { createdFeedOf, hubOf } from "./internal/guardInternals.js"
 import type * as RateLimiter from "./RateLimiter.js"
@@ -63,6 +66,9 @@ export type GuardEvent =
   | Tagged<"Bulkhead", Bulkhead.Event>
   | Tagged<"TimeLimiter", TimeLimiter.Event>
   | Tagged<"Retry", Retry.Event>
+  | Tagged<"AdaptiveLimiter", AdaptiveLimiter.Event>
+  | Tagged<"AdaptiveThrottler", AdaptiveThrottler.Event>
+  | Tagged<"Hedge", Hedge.Event>
 
 interface Tagged<K extends Guard["kind"], E> {
   readonly kind: K
@@ -77,7 +83,11 @@ const perCall: Record<Guard["kind"], ReadonlySet<string>> = {
   RateLimiter: new Set(["SuccessfulAcquire"]),
   Bulkhead: new Set(["CallPermitted", "CallFinished"]),
   TimeLimiter: new Set(["Success", "Error"]),
-  Retry: new Set(["Success", "Error", "IgnoredError"])
+  Retry: new Set(["Success", "Error", "IgnoredError"]),
+  // The adaptive guards publish only rare events: limit changes, refusals, hedges.
+  AdaptiveLimiter: new Set(),
+  AdaptiveThrottler: new Set(),
+  Hedge: new Set()
 }
 
 /**

@@ -11,6 +11,13 @@
  *   left in the current cycle, then `UP` again).
  * - A breaker that is Disabled or MetricsOnly is `UP` (it refuses nothing); retries and time
  *   limiters are always `UP`.
+ * - An adaptive limiter is `DEGRADED` while it is full (in-flight calls at the limit: callers queue
+ *   or are refused) or while its limit is pinned at `minLimit` (the dependency is too slow or failing
+ *   for it to admit more); never `DOWN`, since it always admits `minLimit` calls.
+ * - An adaptive throttler is `UP` while its rejection probability is 0, `DEGRADED` below 0.5 and
+ *   `DOWN` from 0.5 (the dependency rejects so much that most calls are refused locally).
+ * - A hedge is `DEGRADED` while its retry budget has no retry left (hedges are being refused, so
+ *   tail latency is no longer cut), `UP` otherwise.
  * - Wire it into a readiness probe with care: a `DOWN` breaker means a dependency is sick, not that
  *   this process is; Resilience4j's Spring integration does not fail the application on it by default.
  *
@@ -34,7 +41,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { readNow } from "./internal/guardInternals.js"
+import { adaptiveFields, readNow } from "./internal/guardInternals.js"
 import type { Guard, Registry } from "./Registry.js"
 
 /**
@@ -79,7 +86,16 @@ export type Status = typeof Status.Type
  */
 export const Component = Schema.Struct({
   status: Status,
-  kind: Schema.Literal("CircuitBreaker", "RateLimiter", "Bulkhead", "TimeLimiter", "Retry"),
+  kind: Schema.Literal(
+    "CircuitBreaker",
+    "RateLimiter",
+    "Bulkhead",
+    "TimeLimiter",
+    "Retry",
+    "AdaptiveLimiter",
+    "AdaptiveThrottler",
+    "Hedge"
+  ),
   name: Schema.String,
   details: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Number, Schema.String) })
 })
@@ -211,6 +227,35 @@ const unsafeOfGuard = (guard: Guard): Component => {
     case "TimeLimiter":
     case "Retry":
       return component("UP", {})
+    case "AdaptiveLimiter": {
+      const m = readNow(guard.metrics)
+      if (m === undefined) return component("UP", {})
+      const { maxLimit, minLimit } = adaptiveFields(guard).config as { maxLimit: number; minLimit: number }
+      const atFloor = m.limit <= minLimit && minLimit < maxLimit
+      return component(m.inFlight >= m.limit || atFloor ? "DEGRADED" : "UP", {
+        limit: m.limit,
+        inFlight: m.inFlight,
+        noLoadLatencyMillis: m.noLoadLatencyMillis
+      })
+    }
+    case "AdaptiveThrottler": {
+      const m = readNow(guard.metrics)
+      if (m === undefined) return component("UP", {})
+      const p = m.rejectionProbability
+      return component(p >= 0.5 ? "DOWN" : p > 0 ? "DEGRADED" : "UP", {
+        rejectionProbability: p,
+        requests: m.requests,
+        accepts: m.accepts
+      })
+    }
+    case "Hedge": {
+      const budget = readNow(guard.budget.metrics)
+      if (budget === undefined) return component("UP", {})
+      return component(budget.availableRetries > 0 ? "UP" : "DEGRADED", {
+        availableRetries: budget.availableRetries,
+        budget: guard.budget.name
+      })
+    }
   }
 }
 

@@ -23,6 +23,14 @@
  * | `breakwater_retry_calls_total` | counter | name, kind = successful_without_retry, successful_with_retry, failed_without_retry, failed_with_retry |
  * | `breakwater_retry_budget_refusals_total` | counter | name |
  * | `breakwater_timelimiter_calls_total` | counter | name, kind = successful, failed, timeout |
+ * | `breakwater_adaptivelimiter_limit`, `..._in_flight_calls`, `..._waiting_calls` | gauge | name |
+ * | `breakwater_adaptivelimiter_no_load_latency_seconds` | gauge (-1 before the first window) | name |
+ * | `breakwater_adaptivelimiter_rejected_calls_total` | counter | name |
+ * | `breakwater_adaptivethrottler_rejection_probability` | gauge | name |
+ * | `breakwater_adaptivethrottler_calls_total` | counter | name, kind = accepted, rejected, throttled |
+ * | `breakwater_hedge_calls_total` | counter | name |
+ * | `breakwater_hedge_attempts_total` | counter | name, kind = started, won, refused_by_budget |
+ * | `breakwater_hedge_delay_seconds` | gauge | name |
  *
  * ## When to use
  * Whenever guards run in production: give the collector the `Registry` that creates them (or
@@ -72,8 +80,11 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as AdaptiveLimiter from "./AdaptiveLimiter.js"
+import type * as AdaptiveThrottler from "./AdaptiveThrottler.js"
 import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as Hedge from "./Hedge.js"
 import { breakerFields, bulkheadFields, limiterFields, readNow, timeLimiterFields } from "./internal/guardInternals.js"
 import { CALL_KINDS, DURATION_BOUNDS_MILLIS, DURATION_BUCKETS } from "./internal/observe.js"
 import type * as RateLimiter from "./RateLimiter.js"
@@ -189,7 +200,23 @@ const definitions = (prefix: string) => {
     bulkheadRejected: counter("bulkhead_rejected_calls", "Total number of calls refused for want of a slot"),
     retryCalls: counter("retry_calls", "Total number of calls, by outcome and whether they were retried"),
     budgetRefusals: counter("retry_budget_refusals", "Total number of retries the retry budget refused"),
-    timeLimiterCalls: counter("timelimiter_calls", "Total number of calls, by outcome")
+    timeLimiterCalls: counter("timelimiter_calls", "Total number of calls, by outcome"),
+    adaptiveLimit: gauge("adaptivelimiter_limit", "The current concurrency limit"),
+    adaptiveInFlight: gauge("adaptivelimiter_in_flight_calls", "The number of calls running under the limit"),
+    adaptiveWaiting: gauge("adaptivelimiter_waiting_calls", "The number of calls waiting for room under the limit"),
+    adaptiveNoLoad: gauge(
+      "adaptivelimiter_no_load_latency_seconds",
+      "The estimated latency of the dependency at no load (-1 before the first window)"
+    ),
+    adaptiveRejected: counter("adaptivelimiter_rejected_calls", "Total number of calls refused at the limit"),
+    throttleProbability: gauge(
+      "adaptivethrottler_rejection_probability",
+      "The probability that the next call is refused locally"
+    ),
+    throttlerCalls: counter("adaptivethrottler_calls", "Total number of calls, by outcome"),
+    hedgeCalls: counter("hedge_calls", "Total number of hedged calls"),
+    hedgeAttempts: counter("hedge_attempts", "Total number of hedges, by what became of them"),
+    hedgeDelay: gauge("hedge_delay_seconds", "The delay before a hedge, as the next call would use it")
   }
 }
 
@@ -293,6 +320,15 @@ class CollectorImpl implements Collector {
       case "Retry":
         this.collectRetry(guard, seen)
         break
+      case "AdaptiveLimiter":
+        this.collectAdaptiveLimiter(guard, seen)
+        break
+      case "AdaptiveThrottler":
+        this.collectThrottler(guard, seen)
+        break
+      case "Hedge":
+        this.collectHedge(guard, seen)
+        break
     }
     return seen
   }
@@ -377,6 +413,40 @@ class CollectorImpl implements Collector {
       this.add(m.retryCalls, seen, kind, now[field], seen.tags("kind", kind))
     }
     this.add(m.budgetRefusals, seen, "budget", now.numberOfRetriesRefusedByBudget, seen.tags())
+  }
+
+  private collectAdaptiveLimiter(limiter: AdaptiveLimiter.AdaptiveLimiter, seen: Seen) {
+    const m = this.metrics
+    const now = readNow(limiter.metrics)
+    if (now === undefined) return
+    m.adaptiveLimit.unsafeUpdate(now.limit, seen.tags())
+    m.adaptiveInFlight.unsafeUpdate(now.inFlight, seen.tags())
+    m.adaptiveWaiting.unsafeUpdate(now.waiting, seen.tags())
+    const noLoad = now.noLoadLatencyMillis < 0 ? -1 : now.noLoadLatencyMillis / 1000
+    m.adaptiveNoLoad.unsafeUpdate(noLoad, seen.tags())
+    this.add(m.adaptiveRejected, seen, "rejected", now.rejectedCalls, seen.tags())
+  }
+
+  private collectThrottler(throttler: AdaptiveThrottler.AdaptiveThrottler, seen: Seen) {
+    const m = this.metrics
+    const now = readNow(throttler.metrics)
+    if (now === undefined) return
+    m.throttleProbability.unsafeUpdate(now.rejectionProbability, seen.tags())
+    const accepted = now.sentCalls - now.rejectedCalls
+    this.add(m.throttlerCalls, seen, "accepted", accepted, seen.tags("kind", "accepted"))
+    this.add(m.throttlerCalls, seen, "rejected", now.rejectedCalls, seen.tags("kind", "rejected"))
+    this.add(m.throttlerCalls, seen, "throttled", now.throttledCalls, seen.tags("kind", "throttled"))
+  }
+
+  private collectHedge(hedge: Hedge.Hedge, seen: Seen) {
+    const m = this.metrics
+    const now = readNow(hedge.metrics)
+    if (now === undefined) return
+    m.hedgeDelay.unsafeUpdate(now.delayMillis / 1000, seen.tags())
+    this.add(m.hedgeCalls, seen, "calls", now.calls, seen.tags())
+    this.add(m.hedgeAttempts, seen, "started", now.hedgesStarted, seen.tags("kind", "started"))
+    this.add(m.hedgeAttempts, seen, "won", now.hedgesWon, seen.tags("kind", "won"))
+    this.add(m.hedgeAttempts, seen, "refused", now.hedgesRefusedByBudget, seen.tags("kind", "refused_by_budget"))
   }
 }
 

@@ -47,10 +47,24 @@ import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as AdaptiveLimiter from "./AdaptiveLimiter.js"
+import { make as makeAdaptiveLimiter } from "./AdaptiveLimiter.js"
+import type * as AdaptiveThrottler from "./AdaptiveThrottler.js"
+import { make as makeAdaptiveThrottler } from "./AdaptiveThrottler.js"
 import type * as Bulkhead from "./Bulkhead.js"
 import { make as makeBulkhead } from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import { make as makeCircuitBreaker } from "./CircuitBreaker.js"
+import type * as Hedge from "./Hedge.js"
+import { make as makeHedge } from "./Hedge.js"
+import {
+  hedgeConfigFields,
+  HedgeOptionsSchema,
+  limiterConfigFields,
+  LimiterOptionsSchema,
+  throttlerConfigFields,
+  ThrottlerOptionsSchema
+} from "./internal/adaptiveConfig.js"
 import { configFields as bulkheadFields, OptionsSchema as BulkheadSchema } from "./internal/bulkheadConfig.js"
 import {
   configFields as circuitBreakerFields,
@@ -106,6 +120,9 @@ export interface Spec {
   readonly bulkhead?: KindSpec<Bulkhead.Options>
   readonly timeLimiter?: KindSpec<TimeLimiter.Options>
   readonly retry?: KindSpec<Retry.Options<any, any>>
+  readonly adaptiveLimiter?: KindSpec<AdaptiveLimiter.Options>
+  readonly adaptiveThrottler?: KindSpec<AdaptiveThrottler.Options>
+  readonly hedge?: KindSpec<Hedge.Options>
 }
 
 /**
@@ -126,6 +143,9 @@ export type Guard =
   | Bulkhead.Bulkhead
   | TimeLimiter.TimeLimiter
   | Retry.Retry<any, any>
+  | AdaptiveLimiter.AdaptiveLimiter
+  | AdaptiveThrottler.AdaptiveThrottler
+  | Hedge.Hedge
 
 /**
  * The registry's kinds of guard, by their key in {@link Spec}.
@@ -159,7 +179,20 @@ const kinds: Record<Kind, KindDescriptor> = {
   rateLimiter: { guard: "RateLimiter", make: makeRateLimiter, schema: RateLimiterSchema, fields: rateLimiterFields },
   bulkhead: { guard: "Bulkhead", make: makeBulkhead, schema: BulkheadSchema, fields: bulkheadFields },
   timeLimiter: { guard: "TimeLimiter", make: makeTimeLimiter, schema: TimeLimiterSchema, fields: timeLimiterFields },
-  retry: { guard: "Retry", make: makeRetry, schema: RetryOptionsSchema, fields: retryConfigFields }
+  retry: { guard: "Retry", make: makeRetry, schema: RetryOptionsSchema, fields: retryConfigFields },
+  adaptiveLimiter: {
+    guard: "AdaptiveLimiter",
+    make: makeAdaptiveLimiter,
+    schema: LimiterOptionsSchema,
+    fields: limiterConfigFields
+  },
+  adaptiveThrottler: {
+    guard: "AdaptiveThrottler",
+    make: makeAdaptiveThrottler,
+    schema: ThrottlerOptionsSchema,
+    fields: throttlerConfigFields
+  },
+  hedge: { guard: "Hedge", make: makeHedge, schema: HedgeOptionsSchema, fields: hedgeConfigFields }
 }
 
 /** What `reload` needs of every guard. */
@@ -208,6 +241,21 @@ export interface Registry {
     name: string,
     code?: Omit<Retry.Options<E, A>, "name">
   ) => Effect.Effect<Retry.Retry<E, A>, InvalidConfigError>
+  /** The adaptive concurrency limiter named `name`, created on first use; `code` adds `isDrop`. */
+  readonly adaptiveLimiter: (
+    name: string,
+    code?: Omit<AdaptiveLimiter.Options, "name">
+  ) => Effect.Effect<AdaptiveLimiter.AdaptiveLimiter, InvalidConfigError>
+  /** The adaptive throttler named `name`, created on first use; `code` adds `isRejection`. */
+  readonly adaptiveThrottler: (
+    name: string,
+    code?: Omit<AdaptiveThrottler.Options, "name">
+  ) => Effect.Effect<AdaptiveThrottler.AdaptiveThrottler, InvalidConfigError>
+  /** The hedge named `name`, created on first use; `code` adds a shared `budget`. */
+  readonly hedge: (
+    name: string,
+    code?: Omit<Hedge.Options, "name">
+  ) => Effect.Effect<Hedge.Hedge, InvalidConfigError>
   /** Every live guard, in creation order. */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
   /** Every live guard, then each guard created afterwards (for monitoring); ends with the registry. */
@@ -319,6 +367,15 @@ class RegistryImpl implements Registry {
 
   readonly retry = <E = unknown, A = unknown>(name: string, code: Omit<Retry.Options<E, A>, "name"> = {}) =>
     this.get("retry", name, code) as Effect.Effect<Retry.Retry<E, A>, InvalidConfigError>
+
+  readonly adaptiveLimiter = (name: string, code: Omit<AdaptiveLimiter.Options, "name"> = {}) =>
+    this.get("adaptiveLimiter", name, code) as Effect.Effect<AdaptiveLimiter.AdaptiveLimiter, InvalidConfigError>
+
+  readonly adaptiveThrottler = (name: string, code: Omit<AdaptiveThrottler.Options, "name"> = {}) =>
+    this.get("adaptiveThrottler", name, code) as Effect.Effect<AdaptiveThrottler.AdaptiveThrottler, InvalidConfigError>
+
+  readonly hedge = (name: string, code: Omit<Hedge.Options, "name"> = {}) =>
+    this.get("hedge", name, code) as Effect.Effect<Hedge.Hedge, InvalidConfigError>
 
   readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() =>
     Array.from(this.entries.values(), (entry) => entry.guard)

@@ -8,8 +8,9 @@
  *
  * ## Gotchas
  * - `maxAttempts` counts the first call: the default 3 means at most 2 retries.
- * - Refusals are not load: `CallNotPermittedError`, `RequestNotPermittedError` and
- *   `BulkheadFullError` are not retried unless `retryRejections` is true, and then never sooner than
+ * - Refusals are not load: `CallNotPermittedError`, `RequestNotPermittedError`,
+ *   `BulkheadFullError`, the adaptive limiter's `LimitExceededError` and the adaptive throttler's
+ *   `ThrottledError` are not retried unless `retryRejections` is true, and then never sooner than
  *   their `retryAfter` hint. Defects and interruptions are never retried.
  * - Any typed error carrying `retryAfter: Option<Duration>` (a refusal, an HTTP 429 or 503 with
  *   `Retry-After`) is retried no sooner than that hint, whatever the schedule says.
@@ -272,7 +273,9 @@ export interface Retry<in E = unknown, in A = unknown> {
 const REJECTIONS: ReadonlySet<unknown> = new Set([
   "CallNotPermittedError",
   "RequestNotPermittedError",
-  "BulkheadFullError"
+  "BulkheadFullError",
+  "LimitExceededError",
+  "ThrottledError"
 ])
 
 const isRejection = (error: unknown): boolean =>

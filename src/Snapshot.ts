@@ -55,7 +55,16 @@ import type { Guard, Registry } from "./Registry.js"
  * @since 0.1.0
  */
 export const GuardSnapshot = Schema.Struct({
-  kind: Schema.Literal("CircuitBreaker", "RateLimiter", "Bulkhead", "TimeLimiter", "Retry"),
+  kind: Schema.Literal(
+    "CircuitBreaker",
+    "RateLimiter",
+    "Bulkhead",
+    "TimeLimiter",
+    "Retry",
+    "AdaptiveLimiter",
+    "AdaptiveThrottler",
+    "Hedge"
+  ),
   name: Schema.String,
   /** The breaker's state; absent for the other kinds. */
   state: Schema.optional(Schema.String),
@@ -154,6 +163,42 @@ const figures = (guard: Guard): { readonly state?: string; readonly metrics: Rec
     }
     case "Retry":
       return { metrics: { ...readNow(guard.metrics) } }
+    case "AdaptiveLimiter": {
+      const m = readNow(guard.metrics)
+      if (m === undefined) return { metrics: {} }
+      const { rejectedCalls, ...now } = m
+      return { metrics: { ...now, rejectedCallsTotal: rejectedCalls } }
+    }
+    case "AdaptiveThrottler": {
+      const m = readNow(guard.metrics)
+      if (m === undefined) return { metrics: {} }
+      return {
+        metrics: {
+          requests: m.requests,
+          accepts: m.accepts,
+          rejectionProbability: m.rejectionProbability,
+          throttledCallsTotal: m.throttledCalls,
+          sentCallsTotal: m.sentCalls,
+          rejectedCallsTotal: m.rejectedCalls
+        }
+      }
+    }
+    case "Hedge": {
+      const m = readNow(guard.metrics)
+      const budget = readNow(guard.budget.metrics)
+      if (m === undefined) return { metrics: {} }
+      return {
+        metrics: {
+          callsTotal: m.calls,
+          hedgesStartedTotal: m.hedgesStarted,
+          hedgesWonTotal: m.hedgesWon,
+          hedgesRefusedByBudgetTotal: m.hedgesRefusedByBudget,
+          delayMillis: m.delayMillis,
+          samples: m.samples,
+          ...(budget === undefined ? {} : { budgetAvailableRetries: budget.availableRetries })
+        }
+      }
+    }
   }
 }
 

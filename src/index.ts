@@ -48,6 +48,30 @@ export * as RetryBudget from "./RetryBudget.js"
 export * as TimeLimiter from "./TimeLimiter.js"
 
 /**
+ * Adaptive concurrency limiter: a limit that follows measured latency and drops (AIMD or gradient,
+ * after Netflix's concurrency-limits).
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveLimiter from "./AdaptiveLimiter.js"
+
+/**
+ * Client-side adaptive throttling (Google SRE): refuse locally with the probability the dependency's
+ * recent rejections call for.
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveThrottler from "./AdaptiveThrottler.js"
+
+/**
+ * Hedged requests for idempotent calls: another attempt after a delay (fixed or a measured
+ * percentile), first success wins, hedges paid from a retry budget.
+ *
+ * @since 0.1.0
+ */
+export * as Hedge from "./Hedge.js"
+
+/**
  * The error every guard fails with on bad options.
  *
  * @since 0.1.0

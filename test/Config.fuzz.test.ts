@@ -7,9 +7,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
+  AdaptiveLimiter,
+  AdaptiveThrottler,
   Bulkhead,
   Chaos,
   CircuitBreaker,
+  Hedge,
   InvalidConfigError,
   RateLimiter,
   RateLimitMiddleware,
@@ -165,6 +168,43 @@ const guards: ReadonlyArray<{
     partners: { waitDuration: ["schedule"], schedule: ["schedule"] }
   },
   {
+    name: "AdaptiveLimiter",
+    make: (o) => AdaptiveLimiter.make(o),
+    valid: {
+      name: "al",
+      algorithm: "aimd",
+      initialLimit: 10,
+      minLimit: 2,
+      maxLimit: 50,
+      backoffRatio: 0.8,
+      timeout: "1 second",
+      smoothing: 0.3,
+      tolerance: 1.2,
+      queueSize: 2,
+      baselineWindows: 30,
+      windowDuration: 500,
+      minWindowSamples: 5,
+      maxWaitDuration: "10 millis",
+      isDrop: () => true
+    },
+    partners: {
+      minLimit: ["maxLimit", "initialLimit"],
+      maxLimit: ["maxLimit", "initialLimit"],
+      initialLimit: ["initialLimit"]
+    }
+  },
+  {
+    name: "AdaptiveThrottler",
+    make: (o) => AdaptiveThrottler.make(o),
+    valid: { name: "at", k: 1.5, window: "30 seconds", isRejection: () => true }
+  },
+  {
+    name: "Hedge",
+    make: (o) => Hedge.make(o),
+    valid: { name: "h", delay: "10 millis", percentile: 95, maxHedgedAttempts: 2, sampleSize: 50, minSamples: 10 },
+    partners: { sampleSize: ["minSamples"], minSamples: ["minSamples"] }
+  },
+  {
     name: "RetryBudget",
     make: (o) => RetryBudget.make(o),
     valid: { name: "rb", ttl: "10 seconds", minRetriesPerSecond: 10, percentCanRetry: 0.2 }
@@ -274,7 +314,18 @@ describe("reconfigure: random changes", () => {
     { name: "Bulkhead", make: Bulkhead.make({ name: "b" }), keys: ["maxConcurrentCalls", "maxWaitDuration"] },
     { name: "TimeLimiter", make: TimeLimiter.make({ name: "t" }), keys: ["timeoutDuration", "cancelRunningCall"] },
     { name: "Retry", make: Retry.make({ name: "r" }), keys: Object.keys(guards[6]!.valid) },
-    { name: "Chaos", make: Chaos.make({ name: "c", fault: Chaos.latency(1) }), keys: ["rate", "enabled"] }
+    { name: "Chaos", make: Chaos.make({ name: "c", fault: Chaos.latency(1) }), keys: ["rate", "enabled"] },
+    {
+      name: "AdaptiveLimiter",
+      make: AdaptiveLimiter.make({ name: "al" }),
+      keys: Object.keys(guards.find((g) => g.name === "AdaptiveLimiter")!.valid)
+    },
+    { name: "AdaptiveThrottler", make: AdaptiveThrottler.make({ name: "at" }), keys: ["k", "window", "isRejection"] },
+    {
+      name: "Hedge",
+      make: Hedge.make({ name: "h" }),
+      keys: Object.keys(guards.find((g) => g.name === "Hedge")!.valid)
+    }
   ]
   for (const guard of reconfigurable) {
     it.effect(`${guard.name}.reconfigure: typed error or applied, never a defect`, () =>
@@ -303,6 +354,9 @@ describe("configuration readers: random JSON", () => {
       { name: "TimeLimiter", read: Effect.flatMap(TimeLimiter.config("g"), TimeLimiter.make) },
       { name: "Retry", read: Effect.flatMap(Retry.config("g"), (o) => Retry.make(o)) },
       { name: "RetryBudget", read: Effect.flatMap(RetryBudget.config("g"), RetryBudget.make) },
+      { name: "AdaptiveLimiter", read: Effect.flatMap(AdaptiveLimiter.config("g"), AdaptiveLimiter.make) },
+      { name: "AdaptiveThrottler", read: Effect.flatMap(AdaptiveThrottler.config("g"), AdaptiveThrottler.make) },
+      { name: "Hedge", read: Effect.flatMap(Hedge.config("g"), Hedge.make) },
       {
         name: "Chaos",
         read: Effect.flatMap(Chaos.config("g"), (s) => Chaos.make({ name: "c", fault: Chaos.latency(1), ...s }))
@@ -316,6 +370,9 @@ describe("configuration readers: random JSON", () => {
           yield* registry.bulkhead("g")
           yield* registry.timeLimiter("g")
           yield* registry.retry("g")
+          yield* registry.adaptiveLimiter("g")
+          yield* registry.adaptiveThrottler("g")
+          yield* registry.hedge("g")
         })
       }
     ]

@@ -31,6 +31,15 @@ describe("examples", () => {
     expect(result.outcomes["CallNotPermittedError"]).toBeGreaterThan(0)
   })
 
+  it("the adaptive example throttles to about k × capacity and is answered by the hedge", async () => {
+    const { program } = await import("../examples/adaptive.js")
+    const result = await Effect.runPromise(program)
+    expect(result.accepted).toBeGreaterThan(80) // the dependency's capacity: 100 of 1000
+    expect(result.delivered).toBeLessThan(300) // about 2 × accepted, not 1000 (or 2000 with retries)
+    expect(result.answer).toBe("fast replica")
+    expect(result.limit).toBeGreaterThanOrEqual(2)
+  })
+
   it("the README's usage example is examples/circuit-breaker.ts, verbatim", () => {
     const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
     const example = fs.readFileSync(path.join(root, "examples", "circuit-breaker.ts"), "utf8")

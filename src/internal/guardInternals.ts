@@ -10,8 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as PubSub from "effect/PubSub"
+import type * as AdaptiveLimiter from "../AdaptiveLimiter.js"
+import type * as AdaptiveThrottler from "../AdaptiveThrottler.js"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
+import type * as Hedge from "../Hedge.js"
 import type * as RateLimiter from "../RateLimiter.js"
 import type { Guard, Registry } from "../Registry.js"
 import type * as Retry from "../Retry.js"
@@ -41,6 +44,9 @@ interface TimeLimiterFields {
 interface RetryFields {
   readonly settings: Record<string, unknown>
 }
+interface AdaptiveFields {
+  readonly config: Record<string, unknown>
+}
 
 /** Runs a guard's synchronous read (`metrics`, `state`, `settings`); `undefined` if it cannot. */
 export const readNow = <A>(effect: Effect.Effect<A>): A | undefined => {
@@ -53,6 +59,21 @@ export const limiterFields = (guard: RateLimiter.RateLimiter) => guard as unknow
 export const bulkheadFields = (guard: Bulkhead.Bulkhead) => guard as unknown as BulkheadFields
 export const timeLimiterFields = (guard: TimeLimiter.TimeLimiter) => guard as unknown as TimeLimiterFields
 export const retryFields = (guard: Retry.Retry<any, any>) => guard as unknown as RetryFields
+export const adaptiveFields = (
+  guard: AdaptiveLimiter.AdaptiveLimiter | AdaptiveThrottler.AdaptiveThrottler | Hedge.Hedge
+) => guard as unknown as AdaptiveFields
+
+/** The adaptive guards' duration options whose names `plainSettings` cannot tell are durations. */
+const adaptiveDurations = ["timeout", "window", "delay"] as const
+
+const adaptiveSettings = (config: Record<string, unknown>): Record<string, ConfigValue> => {
+  const out = plainSettings(config)
+  for (const key of adaptiveDurations) {
+    const duration = key in config ? Duration.decodeUnknown(config[key]) : Option.none()
+    if (Option.isSome(duration)) out[key] = Duration.toMillis(duration.value)
+  }
+  return out
+}
 
 /** A guard's event hub (every guard keeps one in its `hub` field). */
 export const hubOf = (guard: Guard): EventHub<unknown> => {
@@ -107,6 +128,13 @@ export const configurationOf = (guard: Guard): Record<string, ConfigValue> => {
       const settings = retryFields(guard).settings
       const { budget, ...rest } = settings as { budget?: { readonly name: string } }
       return { ...plainSettings(rest), ...(budget === undefined ? {} : { budget: budget.name }) }
+    }
+    case "AdaptiveLimiter":
+    case "AdaptiveThrottler":
+      return adaptiveSettings(adaptiveFields(guard).config)
+    case "Hedge": {
+      const { budget: _, ...rest } = adaptiveFields(guard).config
+      return { ...adaptiveSettings(rest), budget: guard.budget.name }
     }
   }
 }

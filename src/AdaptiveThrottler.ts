@@ -1,0 +1,441 @@
+/**
+ * Client-side adaptive throttling, from Google's SRE book ("Handling Overload"): the client counts,
+ * over a trailing `window`, the requests it attempted and the requests the dependency accepted, and
+ * refuses a new request locally, before sending it, with probability
+ * `max(0, (requests - k × accepts) / (requests + 1))`.
+ *
+ * While the dependency accepts everything the probability is 0. When it starts rejecting, the client
+ * sheds the excess itself instead of paying a round trip per rejection: the load that reaches the
+ * dependency falls to about `k` times what it accepts. `k` = 2 (the default, the book's) leaves room
+ * for the dependency to recover; a `k` closer to 1 sheds harder.
+ *
+ * ## When to use
+ * In a client of a dependency that rejects cheaply when overloaded (429, 503, "resource exhausted"),
+ * especially with many clients: each throttles itself without coordination.
+ *
+ * ## Gotchas
+ * - Which failures are rejections is `isRejection` (default: every typed failure and defect). A 404
+ *   or a validation error is an answer, not a rejection: say so, or the throttler will shed.
+ * - Requests refused locally count as requests (the book's definition): that is what keeps the
+ *   probability up while the dependency stays sick, and lets it fall as accepts come back.
+ * - The draw is made with Effect's `Random`: under `Effect.withRandom(Random.make(seed))` the same
+ *   calls are throttled on every run. Interrupted calls are not counted.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const fetchQuote = Effect.succeed(42)
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const throttler = yield* AdaptiveThrottler.make({ name: "quotes", k: 2, window: "1 minute" })
+ *     return yield* fetchQuote.pipe(AdaptiveThrottler.withAdaptiveThrottler(throttler))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import { ThrottlerChangesSchema, throttlerConfigFields, ThrottlerOptionsSchema } from "./internal/adaptiveConfig.js"
+import { withoutStackTrace } from "./internal/errors.js"
+import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { ThrottlerCore } from "./internal/throttlerCore.js"
+import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
+import type { InvalidConfigError } from "./InvalidConfigError.js"
+import type { Policy } from "./Policy.js"
+
+const defaults = Schema.decodeSync(ThrottlerOptionsSchema)({ name: "defaults" })
+
+/**
+ * The throttler's options.
+ *
+ * @example
+ * ```ts
+ * import type { AdaptiveThrottler } from "breakwater"
+ *
+ * const options: AdaptiveThrottler.Options = {
+ *   name: "quotes",
+ *   k: 1.5,
+ *   isRejection: (e) => (e as { status?: number }).status === 503
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly name: string
+  /** The accepts multiplier, >= 1. Default 2. */
+  readonly k?: number
+  /** How far back requests and accepts are counted, at least 1 second. Default 2 minutes. */
+  readonly window?: Duration.DurationInput
+  /** Which typed failures are the dependency rejecting the call. Default: all; defects always are. */
+  readonly isRejection?: (error: unknown) => boolean
+}
+
+/**
+ * New settings for a running throttler; absent fields stay as they are.
+ *
+ * @example
+ * ```ts
+ * import type { AdaptiveThrottler } from "breakwater"
+ *
+ * const harder: AdaptiveThrottler.Changes = { k: 1.1 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Changes = Omit<Options, "name">
+
+/**
+ * The throttler's figures, read now.
+ *
+ * @example
+ * ```ts
+ * import type { AdaptiveThrottler } from "breakwater"
+ *
+ * const acceptRate = (m: AdaptiveThrottler.Metrics) => m.accepts / Math.max(1, m.requests)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Metrics {
+  /** Requests attempted within the window (including those throttled). */
+  readonly requests: number
+  /** Requests the dependency accepted within the window. */
+  readonly accepts: number
+  /** The probability that the next request is refused locally. */
+  readonly rejectionProbability: number
+  /** Requests refused locally since creation. */
+  readonly throttledCalls: number
+  /** Requests sent to the dependency since creation, and those it rejected. */
+  readonly sentCalls: number
+  readonly rejectedCalls: number
+}
+
+/**
+ * A call refused locally: the dependency has been rejecting, and this call lost the draw.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const fallback = (self: Effect.Effect<number, AdaptiveThrottler.ThrottledError>) =>
+ *   self.pipe(Effect.catchTag("ThrottledError", () => Effect.succeed(0)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ThrottledError extends Data.TaggedError("ThrottledError")<{
+  readonly throttlerName: string
+  readonly rejectionProbability: number
+  readonly retryAfter: Option.Option<Duration.Duration>
+}> {
+  override get message(): string {
+    return `AdaptiveThrottler '${this.throttlerName}' refused the call locally (rejection probability ${
+      this.rejectionProbability.toFixed(2)
+    })`
+  }
+}
+
+/**
+ * What a throttler reports: each call refused locally (a rare event).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const logThrottled = (throttler: AdaptiveThrottler.AdaptiveThrottler) =>
+ *   throttler.events.pipe(Stream.runForEach((e) => Effect.logWarning(`throttled at p=${e.rejectionProbability}`)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Event = Data.TaggedEnum<{
+  CallThrottled: { readonly throttlerName: string; readonly at: number; readonly rejectionProbability: number }
+}>
+
+/**
+ * Constructors and guards for {@link Event}.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const isThrottled = AdaptiveThrottler.Event.$is("CallThrottled")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Event = Data.taggedEnum<Event>()
+
+/**
+ * A running throttler. Obtain one with {@link make}; guard calls with {@link withAdaptiveThrottler}
+ * or {@link policy}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const report = (throttler: AdaptiveThrottler.AdaptiveThrottler) =>
+ *   Effect.flatMap(throttler.metrics, (m) => Effect.log(`p(reject) = ${m.rejectionProbability}`))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface AdaptiveThrottler {
+  readonly kind: "AdaptiveThrottler"
+  readonly name: string
+  readonly metrics: Effect.Effect<Metrics>
+  readonly events: Stream.Stream<Event>
+  /** Changes the settings in place; the counts in the window are kept. */
+  readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
+}
+
+type Decoded = typeof ThrottlerOptionsSchema.Type
+
+class AdaptiveThrottlerImpl implements AdaptiveThrottler {
+  readonly kind = "AdaptiveThrottler" as const
+  readonly core: ThrottlerCore
+  private isRejection: ((error: unknown) => boolean) | undefined
+  throttledCalls = 0
+  sentCalls = 0
+  rejectedCalls = 0
+
+  constructor(
+    readonly name: string,
+    public config: Decoded,
+    private readonly clock: Clock.Clock,
+    readonly hub: EventHub<Event>
+  ) {
+    this.core = new ThrottlerCore(Duration.toMillis(config.window), config.k, clock.unsafeCurrentTimeMillis())
+    this.isRejection = config.isRejection as ((error: unknown) => boolean) | undefined
+  }
+
+  guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottledError, R> {
+    const send = Effect.matchCauseEffect(self, {
+      onSuccess: (value) => {
+        this.record(true)
+        return Effect.succeed(value)
+      },
+      onFailure: (cause) => {
+        if (!Cause.isInterruptedOnly(cause)) this.record(!this.rejected(cause))
+        return Effect.failCause(cause)
+      }
+    })
+    return Effect.suspend((): Effect.Effect<A, E | ThrottledError, R> => {
+      const p = this.core.probability(this.clock.unsafeCurrentTimeMillis())
+      if (p <= 0) return send
+      return Effect.flatMap(
+        Random.next,
+        (draw): Effect.Effect<A, E | ThrottledError, R> => draw < p ? this.throttle(p) : send
+      )
+    })
+  }
+
+  private rejected(cause: Cause.Cause<unknown>): boolean {
+    const failure = Cause.failureOption(cause)
+    return Option.isNone(failure) || this.isRejection === undefined || this.isRejection(failure.value)
+  }
+
+  private record(accepted: boolean): void {
+    this.sentCalls++
+    if (!accepted) this.rejectedCalls++
+    this.core.record(this.clock.unsafeCurrentTimeMillis(), accepted)
+  }
+
+  private throttle(p: number): Effect.Effect<never, ThrottledError> {
+    const now = this.clock.unsafeCurrentTimeMillis()
+    this.core.record(now, false)
+    this.throttledCalls++
+    if (this.hub.listening) {
+      this.hub.unsafeOffer(Event.CallThrottled({ throttlerName: this.name, at: now, rejectionProbability: p }))
+    }
+    return Effect.fail(
+      withoutStackTrace(() =>
+        new ThrottledError({ throttlerName: this.name, rejectionProbability: p, retryAfter: Option.none() })
+      )
+    )
+  }
+
+  readonly metrics: Effect.Effect<Metrics> = Effect.sync(() => {
+    const rejectionProbability = this.core.probability(this.clock.unsafeCurrentTimeMillis())
+    return {
+      requests: this.core.requests,
+      accepts: this.core.accepts,
+      rejectionProbability,
+      throttledCalls: this.throttledCalls,
+      sentCalls: this.sentCalls,
+      rejectedCalls: this.rejectedCalls
+    }
+  })
+
+  get events(): Stream.Stream<Event> {
+    return this.hub.stream
+  }
+
+  readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
+    Effect.flatMap(
+      decodeOptions(ThrottlerChangesSchema, "AdaptiveThrottler", {
+        ...restoreDefaults(changes, defaults),
+        name: this.name
+      }),
+      (decoded) =>
+        Effect.sync(() => {
+          if (decoded.k !== undefined) this.core.k = decoded.k
+          if (decoded.window !== undefined) {
+            this.core.setWindow(Duration.toMillis(decoded.window), this.clock.unsafeCurrentTimeMillis())
+          }
+          if (decoded.isRejection !== undefined) this.isRejection = decoded.isRejection as (error: unknown) => boolean
+          this.config = {
+            ...this.config,
+            ...Object.fromEntries(Object.entries(decoded).filter(([, v]) => v !== undefined))
+          }
+        })
+    )
+}
+
+/**
+ * Creates a throttler with an empty window (probability 0).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const throttler = yield* AdaptiveThrottler.make({ name: "quotes" })
+ *     return (yield* throttler.metrics).rejectionProbability // 0
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<AdaptiveThrottler, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* decodeOptions(ThrottlerOptionsSchema, "AdaptiveThrottler", options)
+    const clock = yield* Effect.clock
+    const hub = yield* makeEventHub<Event>()
+    return new AdaptiveThrottlerImpl(config.name, config, clock, hub)
+  })
+
+/**
+ * Sends `self`, or refuses it locally with `ThrottledError` with the current rejection probability.
+ * Dual.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * declare const throttler: AdaptiveThrottler.AdaptiveThrottler
+ * const guarded = Effect.succeed(1).pipe(AdaptiveThrottler.withAdaptiveThrottler(throttler))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withAdaptiveThrottler: {
+  (throttler: AdaptiveThrottler): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ThrottledError, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, throttler: AdaptiveThrottler): Effect.Effect<A, E | ThrottledError, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, throttler: AdaptiveThrottler) =>
+    (throttler as AdaptiveThrottlerImpl).guard(self)
+)
+
+/**
+ * The throttler as a {@link Policy}, for `Policy.compose`.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveThrottler, Policy, Retry } from "breakwater"
+ *
+ * declare const throttler: AdaptiveThrottler.AdaptiveThrottler
+ * declare const retry: Retry.Retry
+ * const guard = Policy.compose(Retry.policy(retry), AdaptiveThrottler.policy(throttler))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const policy = (throttler: AdaptiveThrottler): Policy<ThrottledError> => (self) =>
+  withAdaptiveThrottler(self, throttler)
+
+/**
+ * A Layer that builds the throttler for a service tag.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * class QuotesThrottler extends Context.Tag("QuotesThrottler")<QuotesThrottler, AdaptiveThrottler.AdaptiveThrottler>() {}
+ *
+ * const QuotesThrottlerLive = AdaptiveThrottler.layer(QuotesThrottler, { name: "quotes" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <I>(
+  tag: Context.Tag<I, AdaptiveThrottler>,
+  options: Options
+): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+
+/**
+ * The options read through `effect/Config` under the namespace `name` (`quotes.k`, `quotes.window`).
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromJson({ quotes: { k: 1.5, window: "30 seconds" } })
+ * const options = Effect.withConfigProvider(AdaptiveThrottler.config("quotes"), provider)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const config = (name: string): Config.Config<Options> =>
+  Config.nested(readFields(throttlerConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
+
+/**
+ * Like {@link layer}, with the options read from `effect/Config`; `code` overrides what was read.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * class QuotesThrottler extends Context.Tag("QuotesThrottler")<QuotesThrottler, AdaptiveThrottler.AdaptiveThrottler>() {}
+ *
+ * const QuotesThrottlerLive = AdaptiveThrottler.layerConfig(QuotesThrottler, AdaptiveThrottler.config("quotes"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = <I>(
+  tag: Context.Tag<I, AdaptiveThrottler>,
+  options: Config.Config<Options>,
+  code?: Changes
+): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
+  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))

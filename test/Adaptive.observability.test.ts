@@ -1,0 +1,159 @@
+/**
+ * The adaptive guards as Registry kinds: configured from `effect/Config`, reloaded in place, and seen
+ * by Snapshot, Health, Metrics/Prometheus and Events like every other guard.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import {
+  AdaptiveLimiter,
+  AdaptiveThrottler,
+  Events,
+  Health,
+  Hedge,
+  Metrics,
+  Prometheus,
+  Registry,
+  Snapshot
+} from "breakwater"
+import { ConfigProvider, Data, Deferred, Effect, Fiber, Layer, Random, TestClock } from "effect"
+
+class Overloaded extends Data.TaggedError("Overloaded") {}
+
+const settle = Effect.repeatN(Effect.yieldNow(), 9)
+
+const valueOf = (text: string, series: string): number | undefined => {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+const spec = {
+  adaptiveLimiter: { configs: { default: { algorithm: "aimd", initialLimit: 2, minLimit: 1, maxLimit: 50 } } },
+  adaptiveThrottler: { instances: { quotes: { k: 1.5, window: "30 seconds" } } },
+  hedge: { configs: { reads: { delay: 100, maxHedgedAttempts: 1 } }, instances: { profiles: { baseConfig: "reads" } } }
+}
+
+const Live = Prometheus.layer().pipe(
+  Layer.provideMerge(Metrics.layer()),
+  Layer.provideMerge(
+    Layer.unwrapEffect(
+      Effect.map(
+        Effect.withConfigProvider(Registry.config(), ConfigProvider.fromJson(spec)),
+        (read) => Registry.layer(read)
+      )
+    )
+  )
+)
+
+describe("adaptive guards in the Registry and observability", () => {
+  it.effect("are created from configuration, reported by Snapshot, Health, Prometheus and Events, and reloaded", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.Registry
+      const recorder = yield* Events.record(registry)
+      const limiter = yield* registry.adaptiveLimiter("search")
+      const throttler = yield* registry.adaptiveThrottler("quotes")
+      const hedge = yield* registry.hedge("profiles")
+      yield* settle
+
+      // The limiter: two calls running fill it (DEGRADED), a third is refused.
+      const release = yield* Deferred.make<void>()
+      const running = yield* Effect.forEach(
+        [1, 2],
+        () => Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+      )
+      yield* settle
+      yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+      // The throttler: the dependency rejects everything.
+      for (let i = 0; i < 40; i++) {
+        yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
+      }
+      // The hedge: one slow call, hedged and won by the hedge.
+      let attempts = 0
+      const slowThenFast = Effect.suspend(() => Effect.sleep(attempts++ === 0 ? "1 second" : "10 millis"))
+      const hedged = yield* Effect.fork(Hedge.withHedge(slowThenFast, hedge, { idempotent: true }))
+      yield* TestClock.adjust("110 millis")
+      yield* Fiber.join(hedged)
+      yield* settle
+
+      const snapshot = yield* Snapshot.make(registry)
+      const byKind = Object.fromEntries(snapshot.guards.map((g) => [g.kind, g]))
+      expect(byKind["AdaptiveLimiter"]).toMatchObject({
+        name: "search",
+        status: "DEGRADED",
+        configuration: { algorithm: "aimd", initialLimit: 2, maxLimit: 50, timeout: 5000, windowDuration: 1000 },
+        metrics: { limit: 2, inFlight: 2, waiting: 0, noLoadLatencyMillis: -1, rejectedCallsTotal: 1 }
+      })
+      expect(byKind["AdaptiveThrottler"]).toMatchObject({
+        name: "quotes",
+        status: "DOWN",
+        configuration: { k: 1.5, window: 30_000 },
+        metrics: { accepts: 0, sentCallsTotal: 40 - byKind["AdaptiveThrottler"]!.metrics["throttledCallsTotal"]! }
+      })
+      expect(byKind["AdaptiveThrottler"]!.metrics["rejectionProbability"]).toBeGreaterThan(0.5)
+      expect(byKind["Hedge"]).toMatchObject({
+        name: "profiles",
+        status: "UP",
+        configuration: { delay: 100, maxHedgedAttempts: 1, budget: "profiles" },
+        metrics: { callsTotal: 1, hedgesStartedTotal: 1, hedgesWonTotal: 1, hedgesRefusedByBudgetTotal: 0 }
+      })
+      expect(snapshot.status).toBe("DOWN")
+      expect(Snapshot.toJson(snapshot)).toContain("\"kind\":\"Hedge\"")
+
+      const health = yield* Health.check(registry)
+      expect(Object.keys(health.components).sort()).toEqual([
+        "adaptiveLimiter:search",
+        "adaptiveThrottler:quotes",
+        "hedge:profiles"
+      ])
+
+      const text = yield* Prometheus.scrape
+      expect(valueOf(text, `breakwater_adaptivelimiter_limit{name="search"}`)).toBe(2)
+      expect(valueOf(text, `breakwater_adaptivelimiter_in_flight_calls{name="search"}`)).toBe(2)
+      expect(valueOf(text, `breakwater_adaptivelimiter_no_load_latency_seconds{name="search"}`)).toBe(-1)
+      expect(valueOf(text, `breakwater_adaptivelimiter_rejected_calls_total{name="search"}`)).toBe(1)
+      expect(valueOf(text, `breakwater_adaptivethrottler_rejection_probability{name="quotes"}`)).toBeGreaterThan(0.5)
+      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="rejected"}`)).toBeGreaterThan(
+        0
+      )
+      expect(valueOf(text, `breakwater_hedge_attempts_total{name="profiles",kind="started"}`)).toBe(1)
+      expect(valueOf(text, `breakwater_hedge_attempts_total{name="profiles",kind="won"}`)).toBe(1)
+      expect(valueOf(text, `breakwater_hedge_delay_seconds{name="profiles"}`)).toBe(0.1)
+
+      const tags = (kind: Events.GuardEvent["kind"], name: string) =>
+        Effect.map(recorder.recent(kind, name), (events) => events.map((e) => e.event._tag))
+      expect(yield* tags("AdaptiveLimiter", "search")).toEqual(["CallRejected"])
+      expect((yield* tags("AdaptiveThrottler", "quotes")).every((t) => t === "CallThrottled")).toBe(true)
+      expect(yield* tags("Hedge", "profiles")).toEqual(["HedgeStarted", "HedgeWon"])
+      const all = yield* recorder.all
+      expect(all.filter((e) => e.kind === "Hedge").every((e) => !Events.isPerCall(e))).toBe(true)
+
+      // Reload: new settings in place; removed keys go back to their defaults.
+      yield* registry.reload({
+        adaptiveLimiter: { configs: { default: { algorithm: "gradient", maxLimit: 10 } } },
+        hedge: { instances: { profiles: { delay: 20 } } }
+      })
+      const after = Object.fromEntries((yield* Snapshot.make(registry)).guards.map((g) => [g.kind, g]))
+      expect(after["AdaptiveLimiter"]!.configuration).toMatchObject({
+        algorithm: "gradient",
+        maxLimit: 10,
+        minLimit: 1
+      })
+      expect(after["AdaptiveThrottler"]!.configuration).toMatchObject({ k: 2, window: 120_000 })
+      expect(after["Hedge"]!.configuration).toMatchObject({ delay: 20 })
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.joinAll(running)
+      expect((yield* Health.ofGuard(limiter)).status).toBe("UP")
+    }).pipe(Effect.provide(Live), Effect.scoped, Effect.withRandom(Random.make(5))))
+
+  it.effect("a hedge whose budget is spent is DEGRADED; a limiter pinned at its floor is DEGRADED", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const hedge = yield* registry.hedge("h")
+      expect((yield* Health.ofGuard(hedge)).status).toBe("UP")
+      for (let i = 0; i < 100; i++) yield* hedge.budget.tryWithdraw
+      expect((yield* Health.ofGuard(hedge)).status).toBe("DEGRADED")
+      const limiter = yield* registry.adaptiveLimiter("l", { initialLimit: 1, minLimit: 1, maxLimit: 5 })
+      expect(yield* Health.ofGuard(limiter)).toMatchObject({
+        status: "DEGRADED",
+        details: { limit: 1, inFlight: 0, noLoadLatencyMillis: -1 }
+      })
+    }).pipe(Effect.scoped))
+})

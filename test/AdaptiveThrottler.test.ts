@@ -1,0 +1,191 @@
+import { describe, expect, it } from "@effect/vitest"
+import { AdaptiveThrottler, CircuitBreaker, InvalidConfigError, Policy } from "breakwater"
+import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Random, Stream, TestClock } from "effect"
+import { BUCKETS, rejectionProbability, ThrottlerCore } from "../src/internal/throttlerCore.js"
+
+const settle = Effect.repeatN(Effect.yieldNow(), 9)
+
+class Overloaded extends Data.TaggedError("Overloaded") {}
+class NotFound extends Data.TaggedError("NotFound") {}
+
+/**
+ * A dependency that accepts at most `capacity` calls per second of `Clock` time and rejects the rest
+ * with `Overloaded`; it counts what reaches it.
+ */
+const dependency = (capacity: number) => {
+  const counts = { delivered: 0, accepted: 0, second: -1, acceptedThisSecond: 0 }
+  const call = Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) => {
+    counts.delivered++
+    const second = Math.floor(Number(now) / 1000)
+    if (second !== counts.second) {
+      counts.second = second
+      counts.acceptedThisSecond = 0
+    }
+    if (counts.acceptedThisSecond >= capacity) return Effect.fail(new Overloaded())
+    counts.acceptedThisSecond++
+    counts.accepted++
+    return Effect.succeed("ok")
+  })
+  return { counts, call }
+}
+
+/**
+ * Offers 100 calls per second (25 every 250 ms) for `seconds` to a dependency with a capacity of 10
+ * per second, i.e. one that rejects 90% of the offered load; returns what reached it in the last 30 s.
+ */
+const offer = (k: number | undefined, seconds: number) =>
+  Effect.gen(function*() {
+    const throttler = yield* AdaptiveThrottler.make({
+      name: "quotes",
+      window: "10 seconds",
+      ...(k === undefined ? {} : { k })
+    })
+    const { call, counts } = dependency(10)
+    const guarded = AdaptiveThrottler.withAdaptiveThrottler(call, throttler)
+    let deliveredBefore = 0
+    let acceptedBefore = 0
+    for (let tick = 0; tick < seconds * 4; tick++) {
+      if (tick === (seconds - 30) * 4) {
+        deliveredBefore = counts.delivered
+        acceptedBefore = counts.accepted
+      }
+      for (let i = 0; i < 25; i++) yield* Effect.exit(guarded)
+      yield* TestClock.adjust("250 millis")
+    }
+    return {
+      deliveredPerSecond: (counts.delivered - deliveredBefore) / 30,
+      acceptedPerSecond: (counts.accepted - acceptedBefore) / 30,
+      metrics: yield* throttler.metrics
+    }
+  }).pipe(Effect.withRandom(Random.make(7)))
+
+describe("AdaptiveThrottler", () => {
+  it.scoped("under a dependency that rejects 90% of calls, the load reaching it falls to about k × its capacity", () =>
+    Effect.gen(function*() {
+      // Without throttling, all 100 calls per second would reach it.
+      const k2 = yield* offer(undefined, 60)
+      expect(k2.acceptedPerSecond).toBeGreaterThan(9)
+      expect(k2.deliveredPerSecond).toBeGreaterThan(15)
+      expect(k2.deliveredPerSecond).toBeLessThan(25) // ≈ 2 × 10, from 100
+      expect(k2.metrics.rejectionProbability).toBeGreaterThan(0.7)
+      expect(k2.metrics.throttledCalls).toBeGreaterThan(0)
+
+      const k11 = yield* offer(1.1, 60)
+      expect(k11.acceptedPerSecond).toBeGreaterThan(9)
+      expect(k11.deliveredPerSecond).toBeGreaterThan(10)
+      expect(k11.deliveredPerSecond).toBeLessThan(14) // ≈ 1.1 × 10
+    }))
+
+  it.scoped("never throttles while the dependency accepts everything, and lets load back when it recovers", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({ name: "quotes", window: "10 seconds" })
+      let failing = true
+      const call = Effect.suspend(() => failing ? Effect.fail(new Overloaded()) : Effect.succeed(1))
+      for (let i = 0; i < 200; i++) yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(call, throttler))
+      expect((yield* throttler.metrics).rejectionProbability).toBeGreaterThan(0.9)
+      failing = false
+      yield* TestClock.adjust("11 seconds") // the window forgets
+      expect((yield* throttler.metrics).rejectionProbability).toBe(0)
+      for (let i = 0; i < 100; i++) yield* AdaptiveThrottler.withAdaptiveThrottler(call, throttler)
+      const metrics = yield* throttler.metrics
+      expect(metrics).toMatchObject({ requests: 100, accepts: 100, rejectionProbability: 0 })
+    }).pipe(Effect.withRandom(Random.make(1))))
+
+  it.scoped("refuses with ThrottledError, publishes CallThrottled, and counts only what isRejection calls rejections", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({
+        name: "quotes",
+        window: "10 seconds",
+        isRejection: (e) => e instanceof Overloaded
+      })
+      const seen: Array<AdaptiveThrottler.Event> = []
+      yield* Effect.forkScoped(Stream.runForEach(throttler.events, (e) => Effect.sync(() => seen.push(e))))
+      yield* settle
+      for (let i = 0; i < 50; i++) {
+        yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new NotFound()), throttler))
+      }
+      expect((yield* throttler.metrics).rejectionProbability).toBe(0) // answers, not rejections
+      let exit: Exit.Exit<unknown, unknown> = Exit.void
+      for (let i = 0; i < 100 && !isThrottled(exit); i++) {
+        exit = yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
+      }
+      expect(isThrottled(exit)).toBe(true)
+      const error = Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)
+      expect(error._tag === "Some" && (error.value as AdaptiveThrottler.ThrottledError).message).toMatch(
+        /AdaptiveThrottler 'quotes' refused the call locally/
+      )
+      yield* settle
+      expect(seen.some((e) => e._tag === "CallThrottled" && e.throttlerName === "quotes")).toBe(true)
+    }).pipe(Effect.withRandom(Random.make(3))))
+
+  it.scoped("an interrupted call is not counted; a defect is a rejection", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({ name: "quotes" })
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.interrupt, throttler))
+      expect((yield* throttler.metrics).requests).toBe(0)
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.die("boom"), throttler))
+      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 0, sentCalls: 1, rejectedCalls: 1 })
+    }))
+
+  it.scoped("composes with a circuit breaker, and reconfigures k and the window in place", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({ name: "quotes" })
+      const breaker = yield* CircuitBreaker.make({ name: "quotes", minimumNumberOfCalls: 5, slidingWindowSize: 5 })
+      const guard = Policy.compose(CircuitBreaker.policy(breaker), AdaptiveThrottler.policy(throttler))
+      for (let i = 0; i < 5; i++) yield* Effect.exit(guard(Effect.fail(new Overloaded())))
+      expect(yield* breaker.state).toBe("Open")
+      expect((yield* throttler.metrics).requests).toBe(5)
+      yield* throttler.reconfigure({ k: 1.5, window: "30 seconds" })
+      expect((yield* throttler.metrics).requests).toBe(5)
+      const bad = yield* Effect.flip(throttler.reconfigure({ k: 0.5 }))
+      expect(bad).toBeInstanceOf(InvalidConfigError)
+      expect(bad.issues[0]!.field).toBe("k")
+    }))
+
+  it.effect("reads its options through Config and rejects bad ones naming the field", () =>
+    Effect.gen(function*() {
+      const options = yield* Effect.withConfigProvider(
+        AdaptiveThrottler.config("quotes"),
+        ConfigProvider.fromJson({ quotes: { k: "1.5", window: 30000 } })
+      )
+      expect(options).toEqual({ name: "quotes", k: 1.5, window: 30000 })
+      const error = yield* Effect.flip(Effect.scoped(AdaptiveThrottler.make({ name: "q", window: "10 millis" })))
+      expect(error.issues.map((i) => i.field)).toEqual(["window"])
+      class Tag extends Context.Tag("Tag")<Tag, AdaptiveThrottler.AdaptiveThrottler>() {}
+      const built = yield* Effect.provide(Tag, AdaptiveThrottler.layer(Tag, { name: "a" }))
+      expect(built.name).toBe("a")
+      const read = yield* Effect.provide(Tag, AdaptiveThrottler.layerConfig(Tag, AdaptiveThrottler.config("quotes")))
+        .pipe(
+          Effect.withConfigProvider(ConfigProvider.fromJson({ quotes: { k: 3 } }))
+        )
+      expect(read.name).toBe("quotes")
+    }))
+})
+
+describe("throttlerCore", () => {
+  it("is the SRE formula", () => {
+    expect(rejectionProbability(0, 0, 2)).toBe(0)
+    expect(rejectionProbability(100, 50, 2)).toBe(0)
+    expect(rejectionProbability(100, 10, 2)).toBeCloseTo(80 / 101)
+  })
+
+  it("forgets a bucket at a time, and keeps its counts when the window changes", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    for (let i = 0; i < 10; i++) core.record(i * 1000, false)
+    expect(core.requests).toBe(10)
+    core.probability(10_000 + 500 / BUCKETS) // the first bucket has left
+    expect(core.requests).toBe(9)
+    core.setWindow(20_000, 10_600)
+    expect(core.requests).toBe(9)
+    core.setWindow(5_000, 10_600)
+    expect(core.requests).toBe(9)
+    core.probability(100_000)
+    expect(core.requests).toBe(0)
+  })
+})
+
+const isThrottled = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) &&
+  Cause.failureOption(exit.cause).pipe((o) => o._tag === "Some" && o.value instanceof AdaptiveThrottler.ThrottledError)
+
+void Duration

@@ -1,0 +1,235 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Hedge, InvalidConfigError, Policy, Retry, RetryBudget } from "breakwater"
+import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { LatencySample } from "../src/internal/latencySample.js"
+
+const settle = Effect.repeatN(Effect.yieldNow(), 9)
+
+class Unavailable extends Data.TaggedError("Unavailable")<{ readonly attempt: number }> {}
+
+/**
+ * A call whose n-th attempt (0 = the first) takes `latencies[n]` millis and then does `outcome(n)`;
+ * records when each attempt started, finished or was interrupted.
+ */
+const scripted = (latencies: ReadonlyArray<number>, outcome: (n: number) => "succeed" | "fail" = () => "succeed") => {
+  const log = { started: [] as Array<number>, interrupted: [] as Array<number>, finished: [] as Array<number> }
+  let attempts = 0
+  const call = Effect.suspend(() => {
+    const n = attempts++
+    log.started.push(n)
+    return Effect.sleep(Duration.millis(latencies[n] ?? latencies.at(-1)!)).pipe(
+      Effect.zipRight(
+        outcome(n) === "succeed" ? Effect.succeed(`attempt ${n}`) : Effect.fail(new Unavailable({ attempt: n }))
+      ),
+      Effect.tap(() => Effect.sync(() => log.finished.push(n))),
+      Effect.onInterrupt(() => Effect.sync(() => log.interrupted.push(n)))
+    )
+  })
+  return { call, log }
+}
+
+const failure = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+
+describe("Hedge", () => {
+  it.scoped("starts a hedge after the delay; the first success wins and the loser is interrupted", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis" })
+      const { call, log } = scripted([1000, 50])
+      const fiber = yield* Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("99 millis")
+      expect(log.started).toEqual([0])
+      yield* TestClock.adjust("1 millis")
+      expect(log.started).toEqual([0, 1])
+      yield* TestClock.adjust("50 millis")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 1")
+      expect(log.interrupted).toEqual([0])
+      expect(yield* hedge.metrics).toMatchObject({ calls: 1, hedgesStarted: 1, hedgesWon: 1, hedgesRefusedByBudget: 0 })
+    }))
+
+  it.scoped("a fast first attempt starts no hedge", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis" })
+      const { call, log } = scripted([30])
+      const fiber = yield* Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 0")
+      expect(log.started).toEqual([0])
+      expect((yield* hedge.metrics).hedgesStarted).toBe(0)
+    }))
+
+  it.scoped("starts at most maxHedgedAttempts hedges, one delay apart", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis", maxHedgedAttempts: 2 })
+      const { call, log } = scripted([10_000])
+      const fiber = yield* Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("150 millis")
+      expect(log.started).toEqual([0, 1])
+      yield* TestClock.adjust("5 seconds")
+      expect(log.started).toEqual([0, 1, 2])
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 0")
+      expect(log.interrupted).toEqual([1, 2])
+      expect((yield* hedge.metrics).hedgesStarted).toBe(2)
+    }))
+
+  it.scoped("a budget that refuses stops hedging; the first attempt runs on", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ name: "reads", minRetriesPerSecond: 0, percentCanRetry: 0 })
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis", maxHedgedAttempts: 3, budget })
+      const seen: Array<Hedge.Event> = []
+      yield* Effect.forkScoped(Stream.runForEach(hedge.events, (e) => Effect.sync(() => seen.push(e))))
+      yield* settle
+      const { call, log } = scripted([1000])
+      const fiber = yield* Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 0")
+      expect(log.started).toEqual([0])
+      expect(yield* hedge.metrics).toMatchObject({ hedgesStarted: 0, hedgesRefusedByBudget: 1 })
+      expect((yield* budget.metrics).refusals).toBe(1)
+      yield* settle
+      expect(seen.map((e) => `${e._tag}#${e.attempt}`)).toEqual(["HedgeRefused#1"])
+    }))
+
+  it.scoped("the default budget (Finagle's) lets 20% of the calls be hedged beyond its floor", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
+      const call = Effect.sleep("20 millis")
+      // 150 slow calls at once: more hedges than the floor (10/s × 10 s) plus 20% of 150 allow.
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 150 }),
+        () => Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      )
+      yield* TestClock.adjust("20 millis")
+      yield* Fiber.joinAll(fibers)
+      const m = yield* hedge.metrics
+      expect(m.hedgesStarted).toBe(100 + 0.2 * 150)
+      expect(m.hedgesRefusedByBudget).toBe(150 - m.hedgesStarted)
+      expect(hedge.budget.name).toBe("profiles")
+    }))
+
+  it.scoped("uses the measured percentile as the delay once warmed up, the fixed delay before", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "500 millis", percentile: 90, minSamples: 5 })
+      expect((yield* hedge.metrics).delayMillis).toBe(500)
+      for (const millis of [10, 20, 30, 40, 50]) {
+        const fiber = yield* Effect.fork(
+          Hedge.withHedge(Effect.sleep(Duration.millis(millis)), hedge, { idempotent: true })
+        )
+        yield* TestClock.adjust(Duration.millis(millis))
+        yield* Fiber.join(fiber)
+      }
+      expect(yield* hedge.metrics).toMatchObject({ delayMillis: 50, samples: 5, hedgesStarted: 0 })
+      const { call, log } = scripted([1000, 5])
+      const fiber = yield* Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("50 millis")
+      expect(log.started).toEqual([0, 1])
+      yield* TestClock.adjust("5 millis")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 1")
+    }))
+
+  it.scoped("a call not marked idempotent is never hedged", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
+      const { call, log } = scripted([1000])
+      // @ts-expect-error: hedging requires the caller to state that the call is idempotent
+      const unmarked = Hedge.withHedge(call, hedge, { idempotent: false })
+      const fiber = yield* Effect.fork(unmarked)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 0")
+      expect(log.started).toEqual([0])
+      expect((yield* hedge.metrics).calls).toBe(0)
+    }))
+
+  it.scoped("a failed attempt waits for the others; once none is left running the last failure ends the call", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis", maxHedgedAttempts: 2 })
+      const first = scripted([150, 100], (n) => n === 0 ? "fail" : "succeed")
+      const won = yield* Effect.fork(Hedge.withHedge(first.call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(won)).toBe("attempt 1")
+
+      const allFail = scripted([150, 80], () => "fail")
+      const lost = yield* Effect.fork(Effect.exit(Hedge.withHedge(allFail.call, hedge, { idempotent: true })))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.join(lost)
+      expect(failure(exit)).toEqual(new Unavailable({ attempt: 1 }))
+      expect(allFail.log.started).toEqual([0, 1]) // no hedge after everything failed: a hedge is not a retry
+
+      const early = scripted([50], () => "fail")
+      const failed = yield* Effect.fork(Effect.exit(Hedge.withHedge(early.call, hedge, { idempotent: true })))
+      yield* TestClock.adjust("1 second")
+      expect(failure(yield* Fiber.join(failed))).toEqual(new Unavailable({ attempt: 0 }))
+      expect(early.log.started).toEqual([0])
+    }))
+
+  it.scoped("interrupting the caller interrupts every attempt", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis" })
+      const { call, log } = scripted([10_000])
+      const fiber = yield* Effect.fork(Hedge.withHedge(call, hedge, { idempotent: true }))
+      yield* TestClock.adjust("200 millis")
+      yield* Fiber.interrupt(fiber)
+      expect(log.interrupted.sort()).toEqual([0, 1])
+    }))
+
+  it.scoped("composes with a retry: each retry is hedged on its own", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis" })
+      const retry = yield* Retry.make({ name: "profiles", maxAttempts: 2, waitDuration: "10 millis" })
+      const guard = Policy.compose(Retry.policy(retry), Hedge.policy(hedge, { idempotent: true }))
+      const { call, log } = scripted([50, 500, 500], (n) => n === 0 ? "fail" : "succeed")
+      const fiber = yield* Effect.fork(guard(call))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 1")
+      expect(log.started).toEqual([0, 1, 2])
+      expect(log.interrupted).toEqual([2])
+      expect((yield* hedge.metrics).calls).toBe(2)
+    }))
+
+  it.scoped("reconfigures in place; bad options fail naming the field", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis", percentile: 95, minSamples: 1 })
+      yield* Effect.fork(Hedge.withHedge(Effect.sleep("10 millis"), hedge, { idempotent: true }))
+      yield* TestClock.adjust("10 millis")
+      expect((yield* hedge.metrics).delayMillis).toBe(10)
+      yield* hedge.reconfigure({ percentile: undefined, delay: "20 millis" })
+      expect((yield* hedge.metrics).delayMillis).toBe(20)
+      yield* hedge.reconfigure({ sampleSize: 10 })
+      expect((yield* hedge.metrics).samples).toBe(0)
+      const error = yield* Effect.flip(hedge.reconfigure({ minSamples: 50 }))
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      expect(error.issues.map((i) => i.field)).toEqual(["minSamples"])
+      const bad = yield* Effect.flip(Hedge.make({ name: "x", percentile: 100, maxHedgedAttempts: -1 }))
+      expect(bad.issues.map((i) => i.field).sort()).toEqual(["maxHedgedAttempts", "percentile"])
+    }))
+
+  it.effect("reads its options through Config", () =>
+    Effect.gen(function*() {
+      const options = yield* Effect.withConfigProvider(
+        Hedge.config("profiles"),
+        ConfigProvider.fromJson({ profiles: { percentile: 95, delay: 40, maxHedgedAttempts: 2 } })
+      )
+      expect(options).toEqual({ name: "profiles", percentile: 95, delay: 40, maxHedgedAttempts: 2 })
+      class Tag extends Context.Tag("Tag")<Tag, Hedge.Hedge>() {}
+      const built = yield* Effect.provide(Tag, Hedge.layer(Tag, { name: "a" }))
+      expect(built.budget.name).toBe("a")
+      const read = yield* Effect.provide(Tag, Hedge.layerConfig(Tag, Hedge.config("profiles"), { minSamples: 5 })).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromJson({ profiles: { delay: 40 } }))
+      )
+      expect((yield* read.metrics).delayMillis).toBe(40)
+    }))
+})
+
+describe("LatencySample", () => {
+  it("keeps the newest durations and reads nearest-rank percentiles", () => {
+    const sample = new LatencySample(4)
+    expect(sample.percentile(50)).toBeUndefined()
+    for (const millis of [40, 10, 30, 20]) sample.add(millis)
+    expect(sample.percentile(50)).toBe(20)
+    expect(sample.percentile(99)).toBe(40)
+    sample.add(100) // replaces 40
+    expect(sample.percentile(99)).toBe(100)
+    expect(sample.count).toBe(4)
+  })
+})
