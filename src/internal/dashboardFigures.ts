@@ -1,0 +1,50 @@
+/**
+ * The dashboard's figures read from guard views: time in state, and the default failure breakdown and
+ * traffic when the user gives none. Pure: the shell passes the time in.
+ */
+
+interface View {
+  readonly kind: string
+  readonly name: string
+  readonly state?: string | undefined
+  readonly metrics: Readonly<Record<string, number>>
+}
+
+const sumOf = (views: ReadonlyArray<View>, kind: string, ...keys: ReadonlyArray<string>): number => {
+  let total = 0
+  for (const view of views) {
+    if (view.kind !== kind) continue
+    for (const key of keys) total += view.metrics[key] ?? 0
+  }
+  return total
+}
+
+/** Why calls failed, read from the guards' own counters (see the Dashboard module's Gotchas). */
+export const defaultFailures = (views: ReadonlyArray<View>): Record<string, number> => ({
+  dependencyError: sumOf(views, "CircuitBreaker", "failedCallsTotal"),
+  timeout: sumOf(views, "TimeLimiter", "timeoutsTotal"),
+  circuitOpen: sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"),
+  rateLimited: sumOf(views, "RateLimiter", "failedAcquiresTotal"),
+  bulkheadFull: sumOf(views, "Bulkhead", "rejectedCallsTotal")
+})
+
+/** Calls offered to the breakers, and those they let through. */
+export const defaultTraffic = (views: ReadonlyArray<View>): Record<string, number> => {
+  const delivered = sumOf(views, "CircuitBreaker", "successfulCallsTotal", "failedCallsTotal", "ignoredCallsTotal")
+  return { offered: delivered + sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"), delivered }
+}
+
+/** Remembers since when each guard with a state has been in it, as first seen. */
+export class StateClock {
+  private readonly since = new Map<string, { readonly state: string; readonly at: number }>()
+
+  annotate<V extends View>(views: ReadonlyArray<V>, now: number): Array<V> {
+    return views.map((view) => {
+      if (view.state === undefined) return view
+      const key = `${view.kind}/${view.name}`
+      let entry = this.since.get(key)
+      if (entry === undefined || entry.state !== view.state) this.since.set(key, entry = { state: view.state, at: now })
+      return { ...view, metrics: { ...view.metrics, timeInStateMillis: now - entry.at } }
+    })
+  }
+}
