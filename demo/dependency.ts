@@ -41,7 +41,10 @@ export const make = (scenario: Scenario, startMillis: number): Dependency => {
     stats.arrivalsPerSecond[second] = (stats.arrivalsPerSecond[second] ?? 0) + 1
     recent.push(now)
     while (oldest < recent.length && recent[oldest]! <= now - 1000) oldest++
-    if (oldest > 4096) recent.splice(0, oldest), oldest = 0
+    if (oldest > 4096) {
+      recent.splice(0, oldest)
+      oldest = 0
+    }
     const load = recent.length - oldest
     const [low, high] = scenario.latencyMillis
     const latency = yield* Random.nextIntBetween(low, high + 1)

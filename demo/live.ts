@@ -3,20 +3,20 @@
  * @effect/platform-node servers on 127.0.0.1 with ephemeral ports, the clients send real requests,
  * and the clock is the real one. Each mode runs in its own scope, servers included.
  */
+import { Resource } from "@effect/opentelemetry"
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpServer, HttpServerResponse } from "@effect/platform"
-import { NodeHttpClient, NodeHttpServer, Undici } from "@effect/platform-node"
-import { Resource } from "@effect/opentelemetry"
-import { Dashboard, Metrics, Prometheus } from "breakwater"
 import type { HttpClient } from "@effect/platform"
+import { NodeHttpClient, NodeHttpServer, Undici } from "@effect/platform-node"
+import { Dashboard, Metrics, Prometheus } from "breakwater"
 import { Clock, Effect, Layer, Schedule, type Scope } from "effect"
 import { createServer } from "node:http"
 import * as Dependency from "./dependency.js"
+import { DashboardFeed, type Live } from "./feed.js"
 import * as LoadGenerator from "./loadGenerator.js"
 import * as MyServer from "./myServer.js"
 import type { RunResult } from "./results.js"
 import type { Mode, Scenario } from "./scenario.js"
-import { DashboardFeed, type Live } from "./feed.js"
 
 export interface LiveOptions {
   readonly scenario: Scenario
@@ -43,12 +43,20 @@ const respond = (answer: Dependency.Answer) => HttpServerResponse.text(answer.bo
 
 /** An undici client with its own connection pool, closed with the scope. */
 const undiciClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.map(
-  Effect.acquireRelease(Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000 })), (agent) =>
-    Effect.promise(() => agent.destroy())),
+  Effect.acquireRelease(
+    Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000 })),
+    (agent) => Effect.promise(() => agent.destroy())
+  ),
   NodeHttpClient.makeUndici
 )
 
-const runMode = (scenario: Scenario, mode: Mode, feed: DashboardFeed, collector: Metrics.Collector, options: LiveOptions) =>
+const runMode = (
+  scenario: Scenario,
+  mode: Mode,
+  feed: DashboardFeed,
+  collector: Metrics.Collector,
+  options: LiveOptions
+) =>
   Effect.scoped(Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
     const dependency = Dependency.make(scenario, start)

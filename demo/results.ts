@@ -49,10 +49,13 @@ export const tableRows = (results: ReadonlyArray<RunResult>): Array<Array<string
     row("refused fast: bulkhead full", (r) => count(r.outcomes.bulkheadFull)),
     row("failed: dependency error", (r) => count(r.outcomes.dependencyError)),
     row("failed: timeout", (r) => count(r.outcomes.timeout)),
-    row("clients served", (r) =>
-      `${count(r.clients.succeeded)} (${
-        (r.clients.offered === 0 ? 0 : (100 * r.clients.succeeded) / r.clients.offered).toFixed(1)
-      } %)`),
+    row(
+      "clients served",
+      (r) =>
+        `${count(r.clients.succeeded)} (${
+          (r.clients.offered === 0 ? 0 : (100 * r.clients.succeeded) / r.clients.offered).toFixed(1)
+        } %)`
+    ),
     row("latency p50 (clients, retries included)", (r) => millis(percentile(r.clients.latencies, 50))),
     row("latency p99", (r) => millis(percentile(r.clients.latencies, 99))),
     row("dependency overloaded after it recovered", overload)

@@ -96,10 +96,10 @@ export const guardSettings = (scenario: Scenario, mode: Mode) =>
         waitDurationInOpenState: 2_000,
         permittedNumberOfCallsInHalfOpenState: 4
       },
-      // A little under the dependency's capacity, in slices of 100 ms so that bursts are smoothed.
+      // A little under the dependency's capacity, in slices of 250 ms so that bursts are smoothed.
       rateLimiter: {
-        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.9) / 10)),
-        limitRefreshPeriod: 100,
+        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.9) / 4)),
+        limitRefreshPeriod: 250,
         timeoutDuration: 0
       },
       retry: { maxAttempts: 3, waitDuration: 100 },

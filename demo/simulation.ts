@@ -35,7 +35,10 @@ const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
     // About 300 points per run whatever its length.
     const every = Math.max(1000, Math.round(scenario.durationMillis / 300 / 1000) * 1000)
     yield* Effect.forkScoped(
-      Effect.repeat(Effect.flatMap(dashboard.document, (d) => Effect.sync(() => documents.push(d))), Schedule.spaced(every))
+      Effect.repeat(
+        Effect.flatMap(dashboard.document, (d) => Effect.sync(() => documents.push(d))),
+        Schedule.spaced(every)
+      )
     )
     yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, (answer) => answer.status), clients)
     documents.push(yield* dashboard.document)

@@ -24,7 +24,8 @@ const main = (argv: ReadonlyArray<string>) =>
         scenario,
         modes: Scenario.modes,
         dashboard: flags.dashboard ? { port: flags.port } : false,
-        onDashboard: (url) => console.log(`dashboard: ${url}  (live while the runs last${flags.keepOpen ? " and after" : ""})\n`),
+        onDashboard: (url) =>
+          console.log(`dashboard: ${url}  (live while the runs last${flags.keepOpen ? " and after" : ""})\n`),
         onProgress: (line) => {
           // A terminal gets one line kept up to date; a log gets a line every five seconds.
           if (tty) process.stdout.write(`\r${line}\u001b[K`)

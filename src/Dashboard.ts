@@ -59,10 +59,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as Health from "./Health.js"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+import * as Health from "./Health.js"
 import { defaultFailures, defaultTraffic, StateClock } from "./internal/dashboardFigures.js"
 import { renderPage } from "./internal/dashboardPage.js"
 import * as Metrics from "./Metrics.js"
@@ -276,7 +276,7 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard> =>
  * import { Effect } from "effect"
  * import { Dashboard, Registry } from "breakwater"
  *
- * const Live = Dashboard.layer({ guards: Effect.flatMap(Registry.Registry, (r) => r.guards).pipe(Effect.provide(Registry.layer())) })
+ * const Live = Effect.map(Registry.make(), (registry) => Dashboard.layer({ title: "checkout", guards: registry.guards }))
  * ```
  *
  * @since 0.1.0
@@ -361,11 +361,11 @@ const metricsRoute = Effect.flatMap(
  *
  * @example
  * ```ts
- * import { HttpApp, HttpRouter } from "@effect/platform"
+ * import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
  * import { Dashboard } from "breakwater"
  *
- * const app = HttpRouter.empty.pipe(HttpRouter.get("/", Effect.succeed("hello")), HttpRouter.concat(Dashboard.router))
+ * const app = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")), HttpRouter.concat(Dashboard.router))
  * const handler = HttpApp.toWebHandlerLayer(app, Dashboard.layer({ title: "checkout" }))
  * ```
  *
@@ -374,27 +374,35 @@ const metricsRoute = Effect.flatMap(
 export const router: HttpRouter.HttpRouter<never, Dashboard> = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/breakwater",
-    Effect.flatMap(Dashboard, (dashboard) =>
-      Effect.map(dashboard.document, (document) => HttpServerResponse.html(renderPage(document.title))))
+    Effect.flatMap(
+      Dashboard,
+      (dashboard) => Effect.map(dashboard.document, (document) => HttpServerResponse.html(renderPage(document.title)))
+    )
   ),
   HttpRouter.get(
     "/breakwater/snapshot",
-    Effect.flatMap(Dashboard, (dashboard) =>
-      Effect.map(dashboard.document, (document) =>
-        HttpServerResponse.text(toJson(document), {
-          contentType: "application/json",
-          headers: { "cache-control": "no-cache" }
-        })))
+    Effect.flatMap(
+      Dashboard,
+      (dashboard) =>
+        Effect.map(dashboard.document, (document) =>
+          HttpServerResponse.text(toJson(document), {
+            contentType: "application/json",
+            headers: { "cache-control": "no-cache" }
+          }))
+    )
   ),
   HttpRouter.get("/breakwater/events", sse),
   HttpRouter.get(
     "/breakwater/health",
-    Effect.flatMap(Dashboard, (dashboard) =>
-      Effect.map(dashboard.health, (health) =>
-        HttpServerResponse.text(Health.toJson(health), {
-          status: health.status === "DOWN" ? 503 : 200,
-          contentType: "application/json"
-        })))
+    Effect.flatMap(
+      Dashboard,
+      (dashboard) =>
+        Effect.map(dashboard.health, (health) =>
+          HttpServerResponse.text(Health.toJson(health), {
+            status: health.status === "DOWN" ? 503 : 200,
+            contentType: "application/json"
+          }))
+    )
   ),
   HttpRouter.get("/breakwater/assets/:file", assetRoute),
   HttpRouter.get("/metrics", metricsRoute)

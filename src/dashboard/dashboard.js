@@ -1,8 +1,8 @@
+/* global uPlot, EventSource */
 // breakwater dashboard page script: plain browser JavaScript, no build step. Live, it follows
 // /breakwater/events; in a report, it reads the data embedded in the page. Guards are drawn from their
 // snapshot shape ({ kind, name, state, status, configuration, metrics }): known kinds get a nicer card,
 // any other kind still shows every figure.
-/* global uPlot, EventSource */
 ;(function() {
   "use strict"
 
@@ -40,19 +40,34 @@
   }
 
   function seconds(ms) {
-    return ms < 60000 ? (ms / 1000).toFixed(1) + " s" : Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s"
+    return ms < 60000
+      ? (ms / 1000).toFixed(1) + " s"
+      : Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s"
   }
 
   function figure(label, value) {
-    return el("div", { className: "figure" }, el("span", { text: label }), el("span", { className: "value", text: value }))
+    return el(
+      "div",
+      { className: "figure" },
+      el("span", { text: label }),
+      el("span", { className: "value", text: value })
+    )
   }
 
   /** A bar of `value` out of `max`, with a mark at `threshold` (and red past it). */
   function bar(value, max, threshold) {
     var share = max > 0 ? Math.max(0, Math.min(1, value / max)) : 0
     var over = threshold !== undefined && value >= threshold
-    var node = el("div", { className: "bar" }, el("div", { className: "fill" + (over ? " over" : ""), style: "width:" + (share * 100).toFixed(1) + "%" }))
-    if (threshold !== undefined && max > 0) node.appendChild(el("div", { className: "mark", style: "left:" + Math.min(100, (threshold / max) * 100).toFixed(1) + "%" }))
+    var node = el(
+      "div",
+      { className: "bar" },
+      el("div", { className: "fill" + (over ? " over" : ""), style: "width:" + (share * 100).toFixed(1) + "%" })
+    )
+    if (threshold !== undefined && max > 0) {
+      node.appendChild(
+        el("div", { className: "mark", style: "left:" + Math.min(100, (threshold / max) * 100).toFixed(1) + "%" })
+      )
+    }
     return node
   }
 
@@ -65,7 +80,9 @@
       rows.push(el("tr", null, el("td", { text: key }), el("td", { text: fmt(view.metrics[key], 2) })))
     })
     var table = el("table")
-    rows.forEach(function(row) { table.appendChild(row) })
+    rows.forEach(function(row) {
+      table.appendChild(row)
+    })
     return el("details", null, el("summary", { text: "configuration and figures" }), table)
   }
 
@@ -118,7 +135,10 @@
       return [
         figure("ok without retry", fmt(m.numberOfSuccessfulCallsWithoutRetryAttempt || 0)),
         figure("ok after retries", fmt(m.numberOfSuccessfulCallsWithRetryAttempt || 0)),
-        figure("failed", fmt((m.numberOfFailedCallsWithoutRetryAttempt || 0) + (m.numberOfFailedCallsWithRetryAttempt || 0))),
+        figure(
+          "failed",
+          fmt((m.numberOfFailedCallsWithoutRetryAttempt || 0) + (m.numberOfFailedCallsWithRetryAttempt || 0))
+        ),
         figure("retries refused by budget", fmt(m.numberOfRetriesRefusedByBudget || 0))
       ]
     },
@@ -133,8 +153,12 @@
 
   function generic(v, c, m) {
     var parts = []
-    if (v.state !== undefined) parts.push(el("div", { className: "state " + v.state, "data-state": v.state, text: v.state }))
-    Object.keys(m).slice(0, 6).forEach(function(key) { parts.push(figure(key, fmt(m[key], 2))) })
+    if (v.state !== undefined) {
+      parts.push(el("div", { className: "state " + v.state, "data-state": v.state, text: v.state }))
+    }
+    Object.keys(m).slice(0, 6).forEach(function(key) {
+      parts.push(figure(key, fmt(m[key], 2)))
+    })
     return parts
   }
 
@@ -146,23 +170,44 @@
       el("div", { className: "kind", text: view.kind + " · " + view.status }),
       el("div", { className: "name", text: view.name })
     )
-    render(view, view.configuration, view.metrics).forEach(function(part) { node.appendChild(part) })
+    render(view, view.configuration, view.metrics).forEach(function(part) {
+      node.appendChild(part)
+    })
     node.appendChild(details(view))
     return node
   }
 
   function breakdown(failures, title) {
-    var keys = Object.keys(REASONS).concat(Object.keys(failures).filter(function(k) { return !(k in REASONS) }))
-    var total = keys.reduce(function(sum, k) { return sum + (failures[k] || 0) }, 0)
-    var max = keys.reduce(function(m, k) { return Math.max(m, failures[k] || 0) }, 0)
-    var node = el("div", { className: "panel breakdown", "data-total": String(total) }, el("h2", { text: title || "Why calls failed" }))
+    var keys = Object.keys(REASONS).concat(
+      Object.keys(failures).filter(function(k) {
+        return !(k in REASONS)
+      })
+    )
+    var total = keys.reduce(function(sum, k) {
+      return sum + (failures[k] || 0)
+    }, 0)
+    var max = keys.reduce(function(m, k) {
+      return Math.max(m, failures[k] || 0)
+    }, 0)
+    var node = el(
+      "div",
+      { className: "panel breakdown", "data-total": String(total) },
+      el("h2", { text: title || "Why calls failed" })
+    )
     keys.forEach(function(key) {
       var count = failures[key] || 0
       node.appendChild(el(
         "div",
         { className: "reason", "data-reason": key, "data-count": String(count) },
         el("span", { text: REASONS[key] || key }),
-        el("div", { className: "bar" }, el("div", { className: "fill " + key, style: "width:" + (max > 0 ? (count / max) * 100 : 0).toFixed(1) + "%" })),
+        el(
+          "div",
+          { className: "bar" },
+          el("div", {
+            className: "fill " + key,
+            style: "width:" + (max > 0 ? (count / max) * 100 : 0).toFixed(1) + "%"
+          })
+        ),
         el("span", { className: "count", text: fmt(count) })
       ))
     })
@@ -175,12 +220,16 @@
     if (documents.length === 0) return out
     var origin = documents[0].at
     var trafficKeys = Object.keys(documents[documents.length - 1].traffic)
-    trafficKeys.forEach(function(k) { out.traffic[k] = [] })
+    trafficKeys.forEach(function(k) {
+      out.traffic[k] = []
+    })
     documents.forEach(function(doc) {
       doc.guards.forEach(function(g) {
         if (g.kind === "CircuitBreaker") {
           out.breakers[g.name] = out.breakers[g.name] || []
-          if (typeof g.configuration.failureRateThreshold === "number") out.thresholds[g.name] = g.configuration.failureRateThreshold
+          if (typeof g.configuration.failureRateThreshold === "number") {
+            out.thresholds[g.name] = g.configuration.failureRateThreshold
+          }
         }
       })
     })
@@ -195,10 +244,14 @@
       })
       var calls = doc.calls - prev.calls
       var failed = 0
-      Object.keys(doc.failures).forEach(function(k) { failed += Math.max(0, (doc.failures[k] || 0) - (prev.failures[k] || 0)) })
+      Object.keys(doc.failures).forEach(function(k) {
+        failed += Math.max(0, (doc.failures[k] || 0) - (prev.failures[k] || 0))
+      })
       out.failurePct.push(calls > 0 ? Math.min(100, (100 * failed) / calls) : null)
       Object.keys(out.breakers).forEach(function(name) {
-        var g = doc.guards.filter(function(v) { return v.kind === "CircuitBreaker" && v.name === name })[0]
+        var g = doc.guards.filter(function(v) {
+          return v.kind === "CircuitBreaker" && v.name === name
+        })[0]
         out.breakers[name].push(g && g.metrics.failureRate >= 0 ? g.metrics.failureRate : null)
       })
     }
@@ -228,7 +281,14 @@
       title: title,
       width: width,
       height: 240,
-      scales: { x: { time: false }, y: yMax ? { range: [0, yMax] } : { range: function(u, min, max) { return [0, Math.max(1, max * 1.1)] } } },
+      scales: {
+        x: { time: false },
+        y: yMax ? { range: [0, yMax] } : {
+          range: function(u, min, max) {
+            return [0, Math.max(1, max * 1.1)]
+          }
+        }
+      },
       axes: [
         { stroke: "#8a9aab", grid: { stroke: "#263443" }, label: "seconds" },
         { stroke: "#8a9aab", grid: { stroke: "#263443" }, label: yLabel }
@@ -262,7 +322,14 @@
 
   function loadData(s) {
     var names = Object.keys(s.traffic)
-    return { names: names.map(function(n) { return n + " /s" }), data: [s.x].concat(names.map(function(n) { return s.traffic[n] })) }
+    return {
+      names: names.map(function(n) {
+        return n + " /s"
+      }),
+      data: [s.x].concat(names.map(function(n) {
+        return s.traffic[n]
+      }))
+    }
   }
 
   function failureData(s) {
@@ -273,7 +340,9 @@
       data.push(s.breakers[name])
       if (s.thresholds[name] !== undefined) {
         names.push(name + " threshold")
-        data.push(s.x.map(function() { return s.thresholds[name] }))
+        data.push(s.x.map(function() {
+          return s.thresholds[name]
+        }))
       }
     })
     return { names: names, data: data }
@@ -312,7 +381,9 @@
         log.lastChild.textContent = lines.length === 0 ? "none yet" : lines.join("\n")
         log.lastChild.style.whiteSpace = "pre"
         cards.textContent = ""
-        latest.guards.forEach(function(view) { cards.appendChild(card(view)) })
+        latest.guards.forEach(function(view) {
+          cards.appendChild(card(view))
+        })
       }
     }
   }
@@ -333,12 +404,16 @@
       var table = el("table", { className: "results" })
       report.table.forEach(function(row, i) {
         var tr = el("tr")
-        row.forEach(function(cell) { tr.appendChild(el(i === 0 ? "th" : "td", { text: cell })) })
+        row.forEach(function(cell) {
+          tr.appendChild(el(i === 0 ? "th" : "td", { text: cell }))
+        })
         table.appendChild(tr)
       })
       app.appendChild(el("div", { className: "panel" }, el("h2", { text: "Results" }), table))
     }
-    report.notes.forEach(function(note) { app.appendChild(el("p", { className: "notes", text: note })) })
+    report.notes.forEach(function(note) {
+      app.appendChild(el("p", { className: "notes", text: note }))
+    })
     var worst = "UP"
     report.recordings.forEach(function(recording) {
       var view = section(recording.label)
@@ -367,7 +442,15 @@
   }
 
   var source = new EventSource("/breakwater/events")
-  source.onmessage = function(message) { receive(JSON.parse(message.data)) }
-  source.onerror = function() { connection.textContent = "reconnecting…" }
-  window.addEventListener("resize", function() { live.loadChart.plot = null; live.failureChart.plot = null; live.render(history) })
+  source.onmessage = function(message) {
+    receive(JSON.parse(message.data))
+  }
+  source.onerror = function() {
+    connection.textContent = "reconnecting…"
+  }
+  window.addEventListener("resize", function() {
+    live.loadChart.plot = null
+    live.failureChart.plot = null
+    live.render(history)
+  })
 })()

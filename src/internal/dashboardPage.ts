@@ -35,7 +35,9 @@ export const renderPage = (title: string, inlined?: Inlined): string => {
 ${head}
 </head>
 <body>
-<header><h1 id="title">${escapeHtml(title)}</h1><span id="status" class="status">…</span><span id="connection"></span></header>
+<header><h1 id="title">${
+    escapeHtml(title)
+  }</h1><span id="status" class="status">…</span><span id="connection"></span></header>
 <main id="app"></main>
 ${tail}
 </body>
