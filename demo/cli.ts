@@ -23,7 +23,7 @@ load and keep the dependency overloaded after it recovered; protected (circuit b
 
 Flags:
   --duration <seconds>  length of each of the two runs (default 20; the whole command takes ~2x)
-  --rate <n>            logical requests the clients start per second (default 40)
+  --rate <n>            logical requests the clients start per second (default 20)
   --no-dashboard        do not serve the live dashboard
   --port <n>            the dashboard's port (default: any free port; the URL is printed)
   --keep-open           keep the dashboard up after the runs, until Ctrl-C

@@ -109,7 +109,9 @@ export const make = (
         Effect.map((outcome) => {
           outcomes[outcome]++
           return answerOf(outcome)
-        })
+        }),
+        // Our caller gave up waiting (its own timeout): for it, this call timed out.
+        Effect.onInterrupt(() => Effect.sync(() => outcomes.timeout++))
       )
     })
     return {

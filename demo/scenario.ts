@@ -45,7 +45,7 @@ export interface Overrides {
  */
 export const make = (overrides: Overrides = {}): Scenario => {
   const durationMillis = overrides.durationMillis ?? 20_000
-  const rate = overrides.rate ?? 40
+  const rate = overrides.rate ?? 20
   return {
     seed: overrides.seed ?? 7,
     durationMillis,

@@ -348,7 +348,7 @@
     return { names: names, data: data }
   }
 
-  function section(label) {
+  function section(label, finished) {
     var load = el("div", { className: "panel chart", "data-chart": "load" })
     var failure = el("div", { className: "panel chart", "data-chart": "failure" })
     var breakdownSlot = el("div")
@@ -378,7 +378,7 @@
         breakdownSlot.textContent = ""
         breakdownSlot.appendChild(breakdown(latest.failures))
         var lines = transitions(documents)
-        log.lastChild.textContent = lines.length === 0 ? "none yet" : lines.join("\n")
+        log.lastChild.textContent = lines.length === 0 ? (finished ? "none" : "none yet") : lines.join("\n")
         log.lastChild.style.whiteSpace = "pre"
         cards.textContent = ""
         latest.guards.forEach(function(view) {
@@ -414,18 +414,19 @@
     report.notes.forEach(function(note) {
       app.appendChild(el("p", { className: "notes", text: note }))
     })
-    var worst = "UP"
+    var final = "UP"
     report.recordings.forEach(function(recording) {
-      var view = section(recording.label)
+      var view = section(recording.label, true)
       app.appendChild(view.node)
       view.render(recording.documents)
+      if (recording.documents.length > 0) final = recording.documents[recording.documents.length - 1].status
     })
-    setStatus(worst)
+    setStatus(final)
     document.getElementById("connection").textContent = "report"
     return
   }
 
-  var live = section("")
+  var live = section("", false)
   app.appendChild(live.node)
   var history = []
   var connection = document.getElementById("connection")
