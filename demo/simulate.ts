@@ -26,6 +26,7 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (error) => {
     console.error(error instanceof Error ? error.message : error)
+    console.error("npm run simulate -- --help lists the flags")
     process.exit(1)
   }
 )

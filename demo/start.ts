@@ -10,7 +10,7 @@ import * as Scenario from "./scenario.js"
 
 const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const flags = yield* Effect.try(() => Cli.parse(argv))
+    const flags = yield* Effect.try({ try: () => Cli.parse(argv), catch: (error) => error })
     if (flags.help) return yield* Effect.sync(() => process.stdout.write(Cli.startHelp))
     const scenario = Scenario.make({
       durationMillis: flags.durationSeconds === undefined ? undefined : flags.durationSeconds * 1000,
@@ -50,6 +50,7 @@ Effect.runPromise(main(process.argv.slice(2))).then(
   () => process.exit(0),
   (error) => {
     console.error(error instanceof Error ? error.message : error)
+    console.error("npm start -- --help lists the flags")
     process.exit(1)
   }
 )
