@@ -22,7 +22,7 @@ load and keep the dependency overloaded after it recovered; protected (circuit b
 + retry budget + bulkhead), the load stays near what the clients offer. Prints a comparison table.
 
 Flags:
-  --duration <seconds>  length of each of the two runs (default 20; the whole command takes ~2x)
+  --duration <seconds>  length of each of the two runs (default 18; the whole command takes ~2.5x)
   --rate <n>            logical requests the clients start per second (default 20)
   --no-dashboard        do not serve the live dashboard
   --port <n>            the dashboard's port (default: any free port; the URL is printed)

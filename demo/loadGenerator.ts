@@ -44,7 +44,7 @@ export const run = (
   startMillis: number,
   send: Effect.Effect<number, unknown>,
   stats: GeneratorStats,
-  graceMillis = 3_000
+  graceMillis = 2_000
 ): Effect.Effect<GeneratorStats> =>
   Effect.scoped(Effect.gen(function*() {
     const secondOf = (now: number) => Math.floor((now - startMillis) / 1000)

@@ -44,7 +44,7 @@ export interface Overrides {
  * has room to spare and only amplification can overload it.
  */
 export const make = (overrides: Overrides = {}): Scenario => {
-  const durationMillis = overrides.durationMillis ?? 20_000
+  const durationMillis = overrides.durationMillis ?? 18_000
   const rate = overrides.rate ?? 20
   return {
     seed: overrides.seed ?? 7,

@@ -58,13 +58,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import * as Health from "./Health.js"
-import { defaultFailures, defaultTraffic, StateClock } from "./internal/dashboardFigures.js"
+import * as figures from "./internal/dashboardFigures.js"
 import { renderPage } from "./internal/dashboardPage.js"
+import { hubOf } from "./internal/guardInternals.js"
 import * as Metrics from "./Metrics.js"
 import * as Prometheus from "./Prometheus.js"
 import type { Guard } from "./Registry.js"
@@ -100,6 +102,20 @@ export interface GuardView {
 }
 
 /**
+ * A guard's change of state (a breaker's `StateTransition` event), at its `Clock` time.
+ *
+ * @example
+ * ```ts
+ * import type { Dashboard } from "breakwater"
+ *
+ * const line = (t: Dashboard.Transition) => `${t.name}: ${t.from} -> ${t.to}`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Transition = figures.Transition
+
+/**
  * What the page shows at one moment. `failures`, `traffic` and `calls` are cumulative counters (the
  * page plots their rates): failures by reason, load by stage (offered first, delivered last), and the
  * calls the failures are out of.
@@ -122,6 +138,8 @@ export interface Document {
   readonly failures: Readonly<Record<string, number>>
   readonly traffic: Readonly<Record<string, number>>
   readonly calls: number
+  /** The last state changes seen in the guards' events since the dashboard first showed them. */
+  readonly transitions: ReadonlyArray<Transition>
 }
 
 /**
@@ -241,25 +259,75 @@ export const viewOfBudget = (budget: RetryBudget): Effect.Effect<GuardView> =>
  *
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<Dashboard> =>
+export const make = (options: Options = {}): Effect.Effect<Dashboard, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const scope = yield* Effect.scope
     const collector = yield* Effect.serviceOption(Metrics.Collector)
     const guards = options.guards ??
       Option.match(collector, { onNone: () => Effect.succeed([]), onSome: (c) => c.guards })
     const extras = options.extras ?? Effect.succeed([])
-    const states = new StateClock()
+    const states = new figures.StateClock()
+    const followed = new WeakSet<Guard>()
+    // Transitions come from each guard's rare events (no per-call event is built for us), followed
+    // from the first document that shows the guard until the guard or the dashboard ends.
+    const follow = (guard: Guard) =>
+      Effect.suspend(() => {
+        if (followed.has(guard)) return Effect.void
+        followed.add(guard)
+        let hub: ReturnType<typeof hubOf>
+        try {
+          hub = hubOf(guard)
+        } catch {
+          return Effect.void // a kind without events: time in state from the first look
+        }
+        return Effect.flatMap(Scope.extend(hub.rareSubscription, scope), (queue) =>
+          Stream.fromQueue(queue).pipe(
+            Stream.runForEach((event) =>
+              Effect.sync(() => {
+                const e = event as {
+                  readonly _tag: string
+                  readonly at: number
+                  readonly from?: unknown
+                  readonly to?: unknown
+                }
+                if (e._tag === "StateTransition") {
+                  states.transition({
+                    at: e.at,
+                    kind: guard.kind,
+                    name: guard.name,
+                    from: String(e.from),
+                    to: String(e.to)
+                  })
+                }
+              })
+            ),
+            Effect.forkIn(scope),
+            Effect.asVoid
+          ))
+      })
     const title = typeof options.title === "string" || options.title === undefined
       ? Effect.succeed(options.title ?? "breakwater")
       : options.title
     const document = Effect.gen(function*() {
-      const snapshot = yield* Effect.flatMap(guards, Snapshot.ofGuards)
+      const shown = yield* guards
+      yield* Effect.forEach(shown, follow, { discard: true })
+      const snapshot = yield* Snapshot.ofGuards(shown)
       const more = yield* extras
       const now = yield* Clock.currentTimeMillis
       const views = states.annotate([...snapshot.guards, ...more], now)
-      const failures = options.failures === undefined ? defaultFailures(views) : yield* options.failures
-      const traffic = options.traffic === undefined ? defaultTraffic(views) : yield* options.traffic
+      const failures = options.failures === undefined ? figures.defaultFailures(views) : yield* options.failures
+      const traffic = options.traffic === undefined ? figures.defaultTraffic(views) : yield* options.traffic
       const calls = options.calls === undefined ? (Object.values(traffic)[0] ?? 0) : yield* options.calls
-      return { title: yield* title, at: snapshot.at, status: snapshot.status, guards: views, failures, traffic, calls }
+      return {
+        title: yield* title,
+        at: snapshot.at,
+        status: snapshot.status,
+        guards: views,
+        failures,
+        traffic,
+        calls,
+        transitions: states.transitions
+      }
     })
     return {
       document,
@@ -281,7 +349,7 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard> =>
  *
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<Dashboard> => Layer.effect(Dashboard, make(options))
+export const layer = (options: Options = {}): Layer.Layer<Dashboard> => Layer.scoped(Dashboard, make(options))
 
 /**
  * A document as JSON.
@@ -290,7 +358,16 @@ export const layer = (options: Options = {}): Layer.Layer<Dashboard> => Layer.ef
  * ```ts
  * import { Dashboard } from "breakwater"
  *
- * const body = Dashboard.toJson({ title: "t", at: 0, status: "UP", guards: [], failures: {}, traffic: {}, calls: 0 })
+ * const body = Dashboard.toJson({
+ *   title: "t",
+ *   at: 0,
+ *   status: "UP",
+ *   guards: [],
+ *   failures: {},
+ *   traffic: {},
+ *   calls: 0,
+ *   transitions: []
+ * })
  * ```
  *
  * @since 0.1.0
@@ -456,6 +533,16 @@ export const report = (options: {
       renderPage(options.title, {
         styles: uplotCss.body + "\n" + css.body,
         scripts: uplotJs.body + "\n" + js.body,
-        data: { table: options.table ?? [], notes: options.notes ?? [], recordings: options.recordings }
+        data: {
+          table: options.table ?? [],
+          notes: options.notes ?? [],
+          // The state-change log reads the last document's transitions: the others' copies only add weight.
+          recordings: options.recordings.map((recording) => ({
+            label: recording.label,
+            documents: recording.documents.map((document, i) =>
+              i === recording.documents.length - 1 ? document : { ...document, transitions: undefined }
+            )
+          }))
+        }
       })
   )

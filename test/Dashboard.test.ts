@@ -56,8 +56,14 @@ describe("Dashboard", () => {
 
       yield* TestClock.adjust("1500 millis")
       expect((yield* dashboard.document).guards[0]!.metrics["timeInStateMillis"]).toBe(1500)
+      // Followed from the first document: a transition between two reads has its exact time.
       yield* breaker.transitionToClosed
-      expect((yield* dashboard.document).guards[0]!.metrics["timeInStateMillis"]).toBe(0)
+      yield* TestClock.adjust("200 millis")
+      const later = yield* dashboard.document
+      expect(later.guards[0]!.metrics["timeInStateMillis"]).toBe(200)
+      expect(later.transitions).toEqual([
+        { at: 1500, kind: "CircuitBreaker", name: "payments", from: "Open", to: "Closed" }
+      ])
     }))
 
   it.scoped("the guards default to the Metrics collector's, and none without one", () =>
@@ -145,7 +151,8 @@ describe("Dashboard", () => {
         guards: [{ kind: "Hedge", name: "</script><b>x", status: "UP", configuration: {}, metrics: { hedged: 1 } }],
         failures: {},
         traffic: { offered: 1 },
-        calls: 1
+        calls: 1,
+        transitions: []
       }
       const html = yield* Dashboard.report({
         title: "lab",
@@ -168,7 +175,8 @@ describe("Dashboard", () => {
         guards: [],
         failures: {},
         traffic: {},
-        calls: 0
+        calls: 0,
+        transitions: [{ at: 1, kind: "CircuitBreaker", name: "p", from: "Closed", to: "Open" }]
       }
       expect(JSON.parse(Dashboard.toJson(document))).toEqual(document)
     }))

@@ -262,6 +262,15 @@
     var lines = []
     if (documents.length === 0) return lines
     var origin = documents[0].at
+    var latest = documents[documents.length - 1]
+    if (latest.transitions !== undefined) {
+      // Exact times, from the guards' own events.
+      return latest.transitions.filter(function(t) {
+        return t.at >= origin
+      }).map(function(t) {
+        return seconds(t.at - origin) + "  " + t.name + ": " + t.from + " → " + t.to
+      })
+    }
     var last = {}
     documents.forEach(function(doc) {
       doc.guards.forEach(function(g) {

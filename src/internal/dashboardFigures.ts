@@ -34,9 +34,36 @@ export const defaultTraffic = (views: ReadonlyArray<View>): Record<string, numbe
   return { offered: delivered + sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"), delivered }
 }
 
-/** Remembers since when each guard with a state has been in it, as first seen. */
+/** A guard's change of state, from its events. */
+export interface Transition {
+  readonly at: number
+  readonly kind: string
+  readonly name: string
+  readonly from: string
+  readonly to: string
+}
+
+/**
+ * Since when each guard with a state has been in it: from its last transition event when one was
+ * seen, else from the first look.
+ */
 export class StateClock {
   private readonly since = new Map<string, { readonly state: string; readonly at: number }>()
+  private readonly recent: Array<Transition> = []
+
+  constructor(private readonly keep = 500) {}
+
+  /** Records a transition seen in a guard's events. */
+  transition(transition: Transition): void {
+    this.since.set(`${transition.kind}/${transition.name}`, { state: transition.to, at: transition.at })
+    this.recent.push(transition)
+    if (this.recent.length > this.keep) this.recent.shift()
+  }
+
+  /** The last transitions seen, oldest first. */
+  get transitions(): ReadonlyArray<Transition> {
+    return this.recent.slice()
+  }
 
   annotate<V extends View>(views: ReadonlyArray<V>, now: number): Array<V> {
     return views.map((view) => {
