@@ -38,7 +38,7 @@ Prints the comparison table and writes a self-contained HTML report with the das
 
 Flags:
   --duration <seconds>  simulated length of each run (default 600)
-  --rate <n>            logical requests per second (default 10)
+  --rate <n>            logical requests per second (default 5; the cost grows with it)
   --seed <n>            seed of every random draw (default 7)
   --out <file>          the HTML report (default reports/simulation.html)
   --help                this text

@@ -12,7 +12,7 @@ const main = async (argv: ReadonlyArray<string>) => {
   if (flags.help) return void process.stdout.write(Cli.simulateHelp)
   const scenario = Scenario.make({
     durationMillis: (flags.durationSeconds ?? 600) * 1000,
-    rate: flags.rate ?? 10,
+    rate: flags.rate ?? 5,
     seed: flags.seed
   })
   const simulation = await simulate(scenario)
