@@ -30,7 +30,7 @@ const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
     const clients = LoadGenerator.emptyStats()
     const feed = new DashboardFeed()
     yield* feed.follow({ mode, scenario, start, dependency, server, clients })
-    const dashboard = yield* Dashboard.make({ ...feed.options(), title: `${mode} run` })
+    const dashboard = yield* Dashboard.make({ ...feed.options(), title: `${mode} run`, history: 0 })
     const documents: Array<Dashboard.Document> = []
     // About 300 points per run whatever its length.
     const every = Math.max(1000, Math.round(scenario.durationMillis / 300 / 1000) * 1000)

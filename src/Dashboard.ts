@@ -11,7 +11,7 @@
  * |---|---|
  * | `GET /breakwater` | the page |
  * | `GET /breakwater/snapshot` | the current {@link Document} as JSON |
- * | `GET /breakwater/events` | server-sent events: one {@link Document} per `interval` |
+ * | `GET /breakwater/events` | server-sent events: the recent history, then one {@link Document} per `interval` |
  * | `GET /breakwater/health` | `Health` of the guards (503 when `DOWN`) |
  * | `GET /metrics` | Prometheus text, when a `Prometheus` service is provided (404 otherwise) |
  *
@@ -175,6 +175,11 @@ export interface Options {
   readonly calls?: Effect.Effect<number>
   /** How often `/breakwater/events` sends a document. Default 1 second. */
   readonly interval?: Duration.DurationInput
+  /**
+   * Documents kept (one per `interval`, taken in the background) and sent first to a page that
+   * connects, so that its charts start with the recent past. Default 300; 0 keeps none.
+   */
+  readonly history?: number
 }
 
 /**
@@ -198,6 +203,8 @@ export interface Dashboard {
   /** The guards' health (extras left out). */
   readonly health: Effect.Effect<Health.Health>
   readonly interval: Duration.Duration
+  /** The documents kept (see {@link Options.history}), oldest first. */
+  readonly history: Effect.Effect<ReadonlyArray<Document>>
 }
 
 /**
@@ -329,10 +336,27 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, never, Sco
         transitions: states.transitions
       }
     })
+    const interval = Duration.decode(options.interval ?? "1 second")
+    const keep = Math.max(0, Math.floor(options.history ?? 300))
+    const kept: Array<Document> = []
+    if (keep > 0) {
+      yield* Effect.forkIn(
+        Effect.repeat(
+          Effect.flatMap(document, (taken) =>
+            Effect.sync(() => {
+              kept.push(taken)
+              if (kept.length > keep) kept.shift()
+            })),
+          Schedule.spaced(interval)
+        ),
+        scope
+      )
+    }
     return {
       document,
       health: Effect.flatMap(guards, Health.ofGuards),
-      interval: Duration.decode(options.interval ?? "1 second")
+      interval,
+      history: Effect.sync(() => kept.slice())
     }
   })
 
@@ -408,7 +432,10 @@ const asset = (name: string) =>
 
 const sse = Effect.map(Dashboard, (dashboard) =>
   HttpServerResponse.stream(
-    Stream.repeatEffectWithSchedule(dashboard.document, Schedule.spaced(dashboard.interval)).pipe(
+    Stream.concat(
+      Stream.flatMap(Stream.fromEffect(dashboard.history), Stream.fromIterable),
+      Stream.repeatEffectWithSchedule(dashboard.document, Schedule.spaced(dashboard.interval))
+    ).pipe(
       Stream.map((document) => encoder.encode(`data: ${toJson(document)}\n\n`))
     ),
     { contentType: "text/event-stream", headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }

@@ -81,6 +81,15 @@ describe("Dashboard", () => {
       expect(document.traffic).toEqual({ offered: 0, delivered: 0 })
     }))
 
+  it.scoped("keeps the last `history` documents, one per interval; none with 0", () =>
+    Effect.gen(function*() {
+      const dashboard = yield* Dashboard.make({ history: 2, interval: "1 second" })
+      const none = yield* Dashboard.make({ history: 0 })
+      yield* TestClock.adjust("5 seconds")
+      expect((yield* dashboard.history).map((d) => d.at)).toEqual([4000, 5000])
+      expect(yield* none.history).toEqual([])
+    }))
+
   it.live("serves the page, its assets, the snapshot, health, server-sent events and /metrics", () =>
     Effect.scoped(Effect.gen(function*() {
       const registry = yield* Registry.make()
@@ -118,16 +127,18 @@ describe("Dashboard", () => {
       expect(events.headers.get("content-type")).toContain("text/event-stream")
       const reader = events.body!.getReader()
       const decoder = new TextDecoder()
-      let text = ""
-      while (text.split("\n\n").length < 3) {
-        text += decoder.decode((yield* Effect.promise(() => reader.read())).value)
+      const received: Array<Dashboard.Document> = []
+      let pending = ""
+      // The history first (taken since the layer was built, the breaker still closed), then live documents.
+      while (received.length === 0 || received[received.length - 1]!.guards[0]!.state !== "Open") {
+        pending += decoder.decode((yield* Effect.promise(() => reader.read())).value)
+        const chunks = pending.split("\n\n")
+        pending = chunks.pop()!
+        for (const chunk of chunks) received.push(JSON.parse(chunk.replace(/^data: /, "")))
       }
       yield* Effect.promise(() => reader.cancel())
-      const [one, two] = text.split("\n\n").filter((chunk) => chunk !== "").map((chunk) =>
-        JSON.parse(chunk.replace(/^data: /, ""))
-      )
-      expect(one.guards[0].state).toBe("Open")
-      expect(two.at).toBeGreaterThanOrEqual(one.at)
+      expect(received[0]!.guards[0]!.state).toBe("Closed")
+      expect(received.map((d) => d.at)).toEqual(received.map((d) => d.at).sort((a, b) => a - b))
 
       const metrics = yield* get(web, "/metrics")
       expect(metrics.status).toBe(200)

@@ -65,8 +65,9 @@ describe("dashboard in a browser", () => {
       fs.mkdirSync(artifacts, { recursive: true })
       await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true })
       if (process.env["UPDATE_README_SCREENSHOT"] === "1") {
-        // The README's picture: a few more seconds of history on the charts.
-        await page.waitForTimeout(4_000)
+        // The README's picture: a few more seconds of history on the charts, the breaker open again.
+        await page.waitForTimeout(3_000)
+        await openBreaker.waitFor({ timeout: 10_000 })
         await page.screenshot({ path: path.join(root, "docs", "dashboard.png"), fullPage: true })
       }
     } finally {
