@@ -233,11 +233,12 @@
         }
       })
     })
+    var prev = documents[0]
     for (var i = 1; i < documents.length; i++) {
-      var prev = documents[i - 1]
       var doc = documents[i]
       var dt = (doc.at - prev.at) / 1000
-      if (dt <= 0) continue
+      // Rates over less than half a second (a live document right after the history) are mostly noise.
+      if (dt < 0.5) continue
       out.x.push((doc.at - origin) / 1000)
       trafficKeys.forEach(function(k) {
         out.traffic[k].push(Math.max(0, ((doc.traffic[k] || 0) - (prev.traffic[k] || 0)) / dt))
@@ -254,6 +255,7 @@
         })[0]
         out.breakers[name].push(g && g.metrics.failureRate >= 0 ? g.metrics.failureRate : null)
       })
+      prev = doc
     }
     return out
   }
