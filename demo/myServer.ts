@@ -105,6 +105,9 @@ export const make = (
     const handle = Effect.suspend(() => {
       received++
       return guarded.pipe(
+        // @effect/platform runs server handlers uninterruptibly (HttpApp.toHandled): without this, a
+        // timeout inside could not cut a hanging call short and would fire only when the call returns.
+        Effect.interruptible,
         Effect.catchAll((error) => Effect.succeed(outcomeOfError(error))),
         Effect.map((outcome) => {
           outcomes[outcome]++

@@ -55,7 +55,7 @@ export const make = (overrides: Overrides = {}): Scenario => {
     timeoutsAt: Math.round(durationMillis * 0.4),
     recoversAt: Math.round(durationMillis * 0.55),
     latencyMillis: [5, 25],
-    hangMillis: 1_200,
+    hangMillis: 3_000,
     clientAttempts: 3,
     clientBackoffMillis: 200,
     clientTimeoutMillis: 2_500
