@@ -150,3 +150,11 @@ export * as Health from "./Health.js"
  * @since 0.1.0
  */
 export * as Snapshot from "./Snapshot.js"
+
+/**
+ * A live web dashboard of every guard (an @effect/platform router: page, JSON snapshot, server-sent
+ * events, health, Prometheus), and self-contained HTML reports with the same charts.
+ *
+ * @since 0.1.0
+ */
+export * as Dashboard from "./Dashboard.js"

@@ -1,0 +1,118 @@
+/**
+ * The scenario on real loopback HTTP: the dependency, "my server" and the dashboard are real
+ * @effect/platform-node servers on 127.0.0.1 with ephemeral ports, the clients send real requests,
+ * and the clock is the real one. Each mode runs in its own scope, servers included.
+ */
+import { Resource } from "@effect/opentelemetry"
+import type { HttpServerRequest } from "@effect/platform"
+import { HttpServer, HttpServerResponse } from "@effect/platform"
+import type { HttpClient } from "@effect/platform"
+import { NodeHttpClient, NodeHttpServer, Undici } from "@effect/platform-node"
+import { Dashboard, Metrics, Prometheus } from "breakwater"
+import { Clock, Effect, Layer, Schedule, type Scope } from "effect"
+import { createServer } from "node:http"
+import * as Dependency from "./dependency.js"
+import { DashboardFeed, type Live } from "./feed.js"
+import * as LoadGenerator from "./loadGenerator.js"
+import * as MyServer from "./myServer.js"
+import type { RunResult } from "./results.js"
+import type { Mode, Scenario } from "./scenario.js"
+
+export interface LiveOptions {
+  readonly scenario: Scenario
+  readonly modes: ReadonlyArray<Mode>
+  /** Serve the dashboard (port 0: any free port). */
+  readonly dashboard: false | { readonly port: number }
+  /** Called with the dashboard's URL once it listens. */
+  readonly onDashboard?: (url: string) => void
+  /** Called about once a second with a progress line. */
+  readonly onProgress?: (line: string) => void
+}
+
+const serve = <E>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest | Scope.Scope>,
+  port = 0
+) =>
+  Effect.gen(function*() {
+    const server = yield* NodeHttpServer.make(() => createServer(), { port, host: "127.0.0.1" })
+    yield* server.serve(app)
+    return `http://127.0.0.1:${(server.address as HttpServer.TcpAddress).port}`
+  }).pipe(Effect.orDie) // a loopback server on a free port: failing to listen is a broken machine
+
+const respond = (answer: Dependency.Answer) => HttpServerResponse.text(answer.body, { status: answer.status })
+
+/** An undici client with its own connection pool, closed with the scope. */
+const undiciClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.map(
+  Effect.acquireRelease(
+    Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000 })),
+    (agent) => Effect.promise(() => agent.destroy())
+  ),
+  NodeHttpClient.makeUndici
+)
+
+const runMode = (
+  scenario: Scenario,
+  mode: Mode,
+  feed: DashboardFeed,
+  collector: Metrics.Collector,
+  options: LiveOptions
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const dependency = Dependency.make(scenario, start)
+    const dependencyUrl = yield* serve(Effect.map(dependency.handle, respond))
+    const outbound = yield* undiciClient
+    const server = yield* MyServer.make(scenario, mode, outbound, `${dependencyUrl}/work`).pipe(
+      Effect.provideService(Metrics.Collector, collector)
+    )
+    const serverUrl = `${yield* serve(Effect.map(server.handle, respond))}/work`
+    const clients = yield* undiciClient
+    const stats = LoadGenerator.emptyStats()
+    const send = Effect.scoped(
+      Effect.flatMap(clients.get(serverUrl), (response) => Effect.as(Effect.ignore(response.text), response.status))
+    )
+    const live: Live = { mode, scenario, start, dependency, server, clients: stats }
+    yield* feed.follow(live)
+    if (options.onProgress !== undefined) {
+      const report = options.onProgress
+      yield* Effect.forkScoped(Effect.repeat(
+        Effect.flatMap(feed.progressLine, (line) => Effect.sync(() => report(line))),
+        Schedule.spaced(1000)
+      ))
+    }
+    yield* LoadGenerator.run(scenario, start, send, stats)
+    const result: RunResult = {
+      mode,
+      scenario,
+      clients: stats,
+      outcomes: { ...server.outcomes },
+      received: server.received(),
+      dependencyArrivals: dependency.stats.arrivals,
+      overloadAfterRecovery: dependency.overloadAfterRecovery()
+    }
+    return result
+  }))
+
+/** Runs each mode in turn, the dashboard (if any) following the current one. */
+export const run = (options: LiveOptions): Effect.Effect<ReadonlyArray<RunResult>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const collector = yield* Metrics.make()
+    const feed = new DashboardFeed()
+    if (options.dashboard !== false) {
+      const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
+      const context = Layer.mergeAll(
+        Dashboard.layer(feed.options()),
+        Layer.succeed(Prometheus.Prometheus, prometheus)
+      )
+      const app = yield* Layer.build(context).pipe(
+        Effect.map((built) => Effect.provide(Dashboard.router, built))
+      )
+      const url = yield* serve(app, options.dashboard.port)
+      options.onDashboard?.(`${url}/breakwater`)
+    }
+    const results: Array<RunResult> = []
+    for (const mode of options.modes) {
+      results.push(yield* runMode(options.scenario, mode, feed, collector, options))
+    }
+    return results
+  })

@@ -1,0 +1,90 @@
+/**
+ * Clients that behave like real ones: they start `rate` logical requests per second whatever happens
+ * (users keep clicking), give each attempt `clientTimeoutMillis`, and retry a failed attempt up to
+ * `clientAttempts` in all, `clientBackoffMillis` apart. `send` carries one attempt and answers its status.
+ */
+import { Clock, Effect, FiberSet, Random } from "effect"
+import type { Scenario } from "./scenario.js"
+
+export interface GeneratorStats {
+  /** Logical requests started. */
+  offered: number
+  /** Attempts sent to my server (the clients' retries included). */
+  attempts: number
+  succeeded: number
+  failed: number
+  /** Each finished logical request's latency (all its attempts), in millis. */
+  readonly latencies: Array<number>
+  readonly offeredPerSecond: Array<number>
+  readonly attemptsPerSecond: Array<number>
+  readonly failedPerSecond: Array<number>
+}
+
+export const emptyStats = (): GeneratorStats => ({
+  offered: 0,
+  attempts: 0,
+  succeeded: 0,
+  failed: 0,
+  latencies: [],
+  offeredPerSecond: [],
+  attemptsPerSecond: [],
+  failedPerSecond: []
+})
+
+const bump = (series: Array<number>, second: number) => {
+  series[second] = (series[second] ?? 0) + 1
+}
+
+/**
+ * Runs the clients for the scenario's duration from `startMillis`, then gives the requests still in
+ * flight `graceMillis` to finish before interrupting them.
+ */
+export const run = (
+  scenario: Scenario,
+  startMillis: number,
+  send: Effect.Effect<number, unknown>,
+  stats: GeneratorStats,
+  graceMillis = 2_000
+): Effect.Effect<GeneratorStats> =>
+  Effect.scoped(Effect.gen(function*() {
+    const secondOf = (now: number) => Math.floor((now - startMillis) / 1000)
+    const attempt = Effect.gen(function*() {
+      stats.attempts++
+      bump(stats.attemptsPerSecond, secondOf(yield* Clock.currentTimeMillis))
+      const status = yield* send.pipe(
+        Effect.timeout(scenario.clientTimeoutMillis),
+        Effect.orElseSucceed(() => 0)
+      )
+      return status > 0 && status < 500
+    })
+    const logical = Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      let ok = false
+      for (let n = 1; n <= scenario.clientAttempts && !ok; n++) {
+        if (n > 1) yield* Effect.sleep(scenario.clientBackoffMillis)
+        ok = yield* attempt
+      }
+      const now = yield* Clock.currentTimeMillis
+      stats.latencies.push(now - started)
+      if (ok) stats.succeeded++
+      else {
+        stats.failed++
+        bump(stats.failedPerSecond, secondOf(now))
+      }
+    })
+    const inFlight = yield* FiberSet.make()
+    const interval = 1000 / scenario.rate
+    const total = Math.floor((scenario.durationMillis / 1000) * scenario.rate)
+    for (let i = 0; i < total; i++) {
+      // Arrivals are spread a little around their slot, as independent clients' would be.
+      const jitter = yield* Random.nextRange(-interval / 4, interval / 4)
+      const due = startMillis + Math.max(0, Math.round(i * interval + jitter))
+      const now = yield* Clock.currentTimeMillis
+      if (due > now) yield* Effect.sleep(due - now)
+      stats.offered++
+      bump(stats.offeredPerSecond, secondOf(due))
+      yield* FiberSet.run(inFlight, logical)
+    }
+    yield* FiberSet.join(inFlight).pipe(Effect.timeout(graceMillis), Effect.ignore)
+    return stats
+  }))

@@ -1,0 +1,127 @@
+/**
+ * "My server": answers its clients by calling the dependency through `ResilientHttpClient`, and
+ * knows exactly why each of its calls failed. Unprotected, its client only retries (three attempts,
+ * no budget), as most code does; protected, a breaker, a rate limiter and a retry budget guard the
+ * dependency and a bulkhead caps the calls in flight.
+ */
+import type { HttpClient } from "@effect/platform"
+import type { Bulkhead as BulkheadGuard, Registry } from "breakwater"
+import { Bulkhead, Dashboard, Metrics, ResilientHttpClient, RetryBudget } from "breakwater"
+import { Effect, Option, type Scope } from "effect"
+import type { Answer } from "./dependency.js"
+import { guardSettings, type Mode, type Scenario } from "./scenario.js"
+
+/** Why a call of my server to the dependency ended as it did. */
+export type Outcome = "ok" | "dependencyError" | "timeout" | "circuitOpen" | "rateLimited" | "bulkheadFull"
+
+export const failureReasons: ReadonlyArray<Exclude<Outcome, "ok">> = [
+  "dependencyError",
+  "timeout",
+  "circuitOpen",
+  "rateLimited",
+  "bulkheadFull"
+]
+
+export interface MyServer {
+  readonly handle: Effect.Effect<Answer>
+  /** Calls by outcome, since the start. */
+  readonly outcomes: Record<Outcome, number>
+  /** Requests my server received (its clients' retries included). */
+  readonly received: () => number
+  /** Every guard, the HTTP client's per-target ones included, for the dashboard. */
+  readonly guards: Effect.Effect<ReadonlyArray<Registry.Guard>>
+  /** The retry budget, shown on the dashboard beside the guards. */
+  readonly extras: Effect.Effect<ReadonlyArray<Dashboard.GuardView>>
+}
+
+const answerOf = (outcome: Outcome): Answer => {
+  switch (outcome) {
+    case "ok":
+      return { status: 200, body: "done" }
+    case "dependencyError":
+      return { status: 502, body: "the dependency failed" }
+    case "timeout":
+      return { status: 504, body: "the dependency timed out" }
+    default:
+      return { status: 503, body: `refused fast: ${outcome}` }
+  }
+}
+
+const outcomeOfError = (error: unknown): Outcome =>
+  Option.match(ResilientHttpClient.refusal(error), {
+    onNone: () => (error as { _tag?: string })._tag === "BulkheadFullError" ? "bulkheadFull" : "dependencyError",
+    onSome: (refused) =>
+      refused._tag === "CallNotPermittedError"
+        ? "circuitOpen"
+        : refused._tag === "RequestNotPermittedError"
+        ? "rateLimited"
+        : "timeout"
+  })
+
+export const make = (
+  scenario: Scenario,
+  mode: Mode,
+  http: HttpClient.HttpClient,
+  dependencyUrl: string
+): Effect.Effect<MyServer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = guardSettings(scenario, mode)
+    const budget = settings.retryBudget === false
+      ? undefined
+      : yield* RetryBudget.make({ name: "dependency", ...settings.retryBudget })
+    const resilience = yield* ResilientHttpClient.make({
+      name: "dependency",
+      // One target whatever the port: the guards' names stay the same in every run.
+      key: () => "dependency",
+      circuitBreaker: settings.circuitBreaker,
+      rateLimiter: settings.rateLimiter,
+      retry: settings.retry,
+      retryBudget: budget ?? false,
+      attemptTimeout: settings.attemptTimeout,
+      totalTimeout: settings.totalTimeout
+    })
+    const bulkhead: BulkheadGuard.Bulkhead | undefined = settings.bulkhead === undefined
+      ? undefined
+      : yield* Bulkhead.make({ name: "my-server", ...settings.bulkhead })
+    const collector = yield* Effect.serviceOption(Metrics.Collector)
+    if (bulkhead !== undefined && Option.isSome(collector)) yield* collector.value.track(bulkhead)
+    const client = ResilientHttpClient.wrap(http, resilience)
+    const outcomes: Record<Outcome, number> = {
+      ok: 0,
+      dependencyError: 0,
+      timeout: 0,
+      circuitOpen: 0,
+      rateLimited: 0,
+      bulkheadFull: 0
+    }
+    let received = 0
+    const call = Effect.flatMap(
+      client.get(dependencyUrl),
+      // The body is read so that the connection is free for the next request.
+      (response): Effect.Effect<Outcome> =>
+        Effect.as(Effect.ignore(response.text), response.status < 400 ? "ok" : "dependencyError")
+    )
+    const guarded = bulkhead === undefined ? call : Bulkhead.withBulkhead(call, bulkhead)
+    const handle = Effect.suspend(() => {
+      received++
+      return guarded.pipe(
+        // @effect/platform runs server handlers uninterruptibly (HttpApp.toHandled): without this, a
+        // timeout inside could not cut a hanging call short and would fire only when the call returns.
+        Effect.interruptible,
+        Effect.catchAll((error) => Effect.succeed(outcomeOfError(error))),
+        Effect.map((outcome) => {
+          outcomes[outcome]++
+          return answerOf(outcome)
+        }),
+        // Our caller gave up waiting (its own timeout): for it, this call timed out.
+        Effect.onInterrupt(() => Effect.sync(() => outcomes.timeout++))
+      )
+    })
+    return {
+      handle,
+      outcomes,
+      received: () => received,
+      guards: Effect.map(resilience.guards, (guards) => bulkhead === undefined ? guards : [bulkhead, ...guards]),
+      extras: budget === undefined ? Effect.succeed([]) : Effect.map(Dashboard.viewOfBudget(budget), (view) => [view])
+    }
+  }).pipe(Effect.orDie) // the settings are constants checked by the tests

@@ -1,0 +1,81 @@
+/**
+ * The scenario in virtual time: the same roles and the same guards, with the dependency called in
+ * process instead of over a socket, under a virtual clock and a seeded `Random`. Same seed, same bytes.
+ */
+import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { Dashboard } from "breakwater"
+import { Clock, Effect, Random, Schedule } from "effect"
+import * as Dependency from "./dependency.js"
+import { DashboardFeed } from "./feed.js"
+import * as LoadGenerator from "./loadGenerator.js"
+import * as MyServer from "./myServer.js"
+import { describeScenario, formatTable, type RunResult, tableRows } from "./results.js"
+import { type Mode, modes, type Scenario } from "./scenario.js"
+import * as VirtualTime from "./virtualTime.js"
+
+/** A client whose requests are answered by `handle` in this process. */
+const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.HttpClient =>
+  HttpClient.make((request) =>
+    Effect.map(
+      handle,
+      (answer) => HttpClientResponse.fromWeb(request, new Response(answer.body, { status: answer.status }))
+    )
+  )
+
+const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const dependency = Dependency.make(scenario, start)
+    const server = yield* MyServer.make(scenario, mode, inProcess(dependency.handle), "http://dependency/work")
+    const clients = LoadGenerator.emptyStats()
+    const feed = new DashboardFeed()
+    yield* feed.follow({ mode, scenario, start, dependency, server, clients })
+    const dashboard = yield* Dashboard.make({ ...feed.options(), title: `${mode} run`, history: 0 })
+    const documents: Array<Dashboard.Document> = []
+    // About 300 points per run whatever its length.
+    const every = Math.max(1000, Math.round(scenario.durationMillis / 300 / 1000) * 1000)
+    yield* Effect.forkScoped(
+      Effect.repeat(
+        Effect.flatMap(dashboard.document, (d) => Effect.sync(() => documents.push(d))),
+        Schedule.spaced(every)
+      )
+    )
+    yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, (answer) => answer.status), clients)
+    documents.push(yield* dashboard.document)
+    const result: RunResult = {
+      mode,
+      scenario,
+      clients,
+      outcomes: { ...server.outcomes },
+      received: server.received(),
+      dependencyArrivals: dependency.stats.arrivals,
+      overloadAfterRecovery: dependency.overloadAfterRecovery()
+    }
+    return { result, recording: { label: `${mode} run`, documents } }
+  })).pipe(Effect.withRandom(Random.make(scenario.seed * 1000 + index)))
+
+export interface Simulation {
+  readonly results: ReadonlyArray<RunResult>
+  /** What `npm run simulate` prints. */
+  readonly text: string
+  /** The self-contained HTML report. */
+  readonly html: string
+}
+
+export const simulate = async (scenario: Scenario): Promise<Simulation> => {
+  const runs = await VirtualTime.run(
+    Effect.forEach(modes, (mode, index) => simulateMode(scenario, mode, index)),
+    scenario.seed
+  )
+  const results = runs.map((run) => run.result)
+  const rows = tableRows(results)
+  const description = describeScenario(scenario)
+  const text = `breakwater simulation (virtual time, seed ${scenario.seed}): ${description}\n\n${formatTable(rows)}\n`
+  const html = await Effect.runPromise(Dashboard.report({
+    title: `breakwater simulation, seed ${scenario.seed}`,
+    table: rows,
+    notes: [description],
+    recordings: runs.map((run) => run.recording)
+  }))
+  return { results, text, html }
+}

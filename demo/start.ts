@@ -1,0 +1,56 @@
+/**
+ * `npm start`: the retry storm on real loopback HTTP, unprotected then protected, with a live
+ * dashboard and a comparison table.
+ */
+import { Effect } from "effect"
+import * as Cli from "./cli.js"
+import * as Live from "./live.js"
+import { describeScenario, formatTable, tableRows } from "./results.js"
+import * as Scenario from "./scenario.js"
+
+const main = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const flags = yield* Effect.try({ try: () => Cli.parse(argv), catch: (error) => error })
+    if (flags.help) return yield* Effect.sync(() => process.stdout.write(Cli.startHelp))
+    const scenario = Scenario.make({
+      durationMillis: flags.durationSeconds === undefined ? undefined : flags.durationSeconds * 1000,
+      rate: flags.rate
+    })
+    const tty = process.stdout.isTTY === true
+    let lastPrinted = 0
+    yield* Effect.sync(() => console.log(`breakwater demo: ${describeScenario(scenario)}\n`))
+    const results = yield* Effect.scoped(Effect.gen(function*() {
+      const results = yield* Live.run({
+        scenario,
+        modes: Scenario.modes,
+        dashboard: flags.dashboard ? { port: flags.port } : false,
+        onDashboard: (url) =>
+          console.log(`dashboard: ${url}  (live while the runs last${flags.keepOpen ? " and after" : ""})\n`),
+        onProgress: (line) => {
+          // A terminal gets one line kept up to date; a log gets a line every five seconds.
+          if (tty) process.stdout.write(`\r${line}\u001b[K`)
+          else if (Date.now() - lastPrinted >= 5000) {
+            lastPrinted = Date.now()
+            console.log(line)
+          }
+        }
+      })
+      if (tty) process.stdout.write("\r\u001b[K")
+      console.log(`\n${formatTable(tableRows(results))}\n`)
+      if (flags.keepOpen && flags.dashboard) {
+        console.log("the dashboard stays up: Ctrl-C to stop")
+        yield* Effect.never
+      }
+      return results
+    }))
+    return results
+  })
+
+Effect.runPromise(main(process.argv.slice(2))).then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error instanceof Error ? error.message : error)
+    console.error("npm start -- --help lists the flags")
+    process.exit(1)
+  }
+)

@@ -1,0 +1,194 @@
+import { Resource } from "@effect/opentelemetry"
+import { HttpApp, HttpRouter } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { CircuitBreaker, Dashboard, Metrics, Prometheus, Registry, RetryBudget } from "breakwater"
+import { Effect, Layer, TestClock } from "effect"
+
+/** The router answering in process (no socket), with `context` provided. */
+const handlerOf = <R>(context: Layer.Layer<R | Dashboard.Dashboard>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => HttpApp.toWebHandlerLayer(HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.router)), context)),
+    (web) => Effect.promise(() => web.dispose())
+  )
+
+const get = (web: { readonly handler: (request: Request) => Promise<Response> }, path: string) =>
+  Effect.promise(() => web.handler(new Request(`http://localhost${path}`)))
+
+describe("Dashboard", () => {
+  it.scoped("a document shows every guard generically, extras included, with time in state and default figures", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const breaker = yield* registry.circuitBreaker("payments", { minimumNumberOfCalls: 2, slidingWindowSize: 2 })
+      yield* registry.bulkhead("db", { maxConcurrentCalls: 1 })
+      const budget = yield* RetryBudget.make({ name: "payments" })
+      const dashboard = yield* Dashboard.make({
+        title: "checkout",
+        guards: registry.guards,
+        extras: Effect.map(Dashboard.viewOfBudget(budget), (view) => [view])
+      })
+      const call = (effect: Effect.Effect<void, string>) =>
+        Effect.either(CircuitBreaker.withCircuitBreaker(effect, breaker))
+      yield* call(Effect.fail("boom"))
+      yield* call(Effect.fail("boom"))
+      yield* call(Effect.void) // refused: open
+      const first = yield* dashboard.document
+      expect(first.title).toBe("checkout")
+      expect(first.status).toBe("DOWN")
+      expect(first.guards.map((g) => `${g.kind}/${g.name}`)).toEqual([
+        "CircuitBreaker/payments",
+        "Bulkhead/db",
+        "RetryBudget/payments"
+      ])
+      const view = first.guards[0]!
+      expect(view.state).toBe("Open")
+      expect(view.configuration["failureRateThreshold"]).toBe(50)
+      expect(view.metrics["timeInStateMillis"]).toBe(0)
+      expect(first.failures).toEqual({
+        dependencyError: 2,
+        timeout: 0,
+        circuitOpen: 1,
+        rateLimited: 0,
+        bulkheadFull: 0
+      })
+      expect(first.traffic).toEqual({ offered: 3, delivered: 2 })
+      expect(first.calls).toBe(3)
+      expect(first.guards[2]!.metrics["availableRetries"]).toBeGreaterThan(0)
+
+      yield* TestClock.adjust("1500 millis")
+      expect((yield* dashboard.document).guards[0]!.metrics["timeInStateMillis"]).toBe(1500)
+      // Followed from the first document: a transition between two reads has its exact time.
+      yield* breaker.transitionToClosed
+      yield* TestClock.adjust("200 millis")
+      const later = yield* dashboard.document
+      expect(later.guards[0]!.metrics["timeInStateMillis"]).toBe(200)
+      expect(later.transitions).toEqual([
+        { at: 1500, kind: "CircuitBreaker", name: "payments", from: "Open", to: "Closed" }
+      ])
+    }))
+
+  it.scoped("the guards default to the Metrics collector's, and none without one", () =>
+    Effect.gen(function*() {
+      expect((yield* (yield* Dashboard.make()).document).guards).toEqual([])
+      const registry = yield* Registry.make()
+      yield* registry.rateLimiter("search", { limitForPeriod: 1, timeoutDuration: 0 })
+      const collector = yield* Metrics.make({ registry })
+      const dashboard = yield* Dashboard.make({ failures: Effect.succeed({ custom: 4 }) }).pipe(
+        Effect.provideService(Metrics.Collector, collector)
+      )
+      const document = yield* dashboard.document
+      expect(document.guards.map((g) => g.name)).toEqual(["search"])
+      expect(document.failures).toEqual({ custom: 4 })
+      expect(document.traffic).toEqual({ offered: 0, delivered: 0 })
+    }))
+
+  it.scoped("keeps the last `history` documents, one per interval; none with 0", () =>
+    Effect.gen(function*() {
+      const dashboard = yield* Dashboard.make({ history: 2, interval: "1 second" })
+      const none = yield* Dashboard.make({ history: 0 })
+      yield* TestClock.adjust("5 seconds")
+      expect((yield* dashboard.history).map((d) => d.at)).toEqual([4000, 5000])
+      expect(yield* none.history).toEqual([])
+    }))
+
+  it.live("serves the page, its assets, the snapshot, health, server-sent events and /metrics", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      const breaker = yield* registry.circuitBreaker("payments")
+      const collector = yield* Metrics.make({ registry })
+      const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
+      const web = yield* handlerOf(Layer.mergeAll(
+        Dashboard.layer({ title: "checkout <&>", guards: registry.guards, interval: "20 millis" }),
+        Layer.succeed(Prometheus.Prometheus, prometheus)
+      ))
+
+      const page = yield* get(web, "/breakwater")
+      const html = yield* Effect.promise(() => page.text())
+      expect(page.headers.get("content-type")).toContain("text/html")
+      expect(html).toContain("<title>checkout &lt;&amp;&gt;</title>")
+      expect(html).toContain("/breakwater/assets/uPlot.js")
+      for (const asset of ["uPlot.js", "uPlot.css", "dashboard.js", "dashboard.css"]) {
+        const response = yield* get(web, `/breakwater/assets/${asset}`)
+        expect(response.status).toBe(200)
+        expect((yield* Effect.promise(() => response.text())).length).toBeGreaterThan(100)
+      }
+      expect((yield* get(web, "/breakwater/assets/secrets.txt")).status).toBe(404)
+
+      const snapshot = yield* get(web, "/breakwater/snapshot")
+      const document = (yield* Effect.promise(() => snapshot.json())) as Dashboard.Document
+      expect(document.guards[0]).toMatchObject({ kind: "CircuitBreaker", name: "payments", state: "Closed" })
+
+      expect((yield* get(web, "/breakwater/health")).status).toBe(200)
+      yield* breaker.transitionToOpen
+      const down = yield* get(web, "/breakwater/health")
+      expect(down.status).toBe(503)
+      expect(yield* Effect.promise(() => down.json())).toMatchObject({ status: "DOWN" })
+
+      const events = yield* get(web, "/breakwater/events")
+      expect(events.headers.get("content-type")).toContain("text/event-stream")
+      const reader = events.body!.getReader()
+      const decoder = new TextDecoder()
+      const received: Array<Dashboard.Document> = []
+      let pending = ""
+      // The history first (taken since the layer was built, the breaker still closed), then live documents.
+      while (received.length === 0 || received[received.length - 1]!.guards[0]!.state !== "Open") {
+        pending += decoder.decode((yield* Effect.promise(() => reader.read())).value)
+        const chunks = pending.split("\n\n")
+        pending = chunks.pop()!
+        for (const chunk of chunks) received.push(JSON.parse(chunk.replace(/^data: /, "")))
+      }
+      yield* Effect.promise(() => reader.cancel())
+      expect(received[0]!.guards[0]!.state).toBe("Closed")
+      expect(received.map((d) => d.at)).toEqual(received.map((d) => d.at).sort((a, b) => a - b))
+
+      const metrics = yield* get(web, "/metrics")
+      expect(metrics.status).toBe(200)
+      expect(yield* Effect.promise(() => metrics.text())).toContain(
+        "breakwater_circuitbreaker_state{name=\"payments\",state=\"open\"} 1"
+      )
+    })))
+
+  it.live("/metrics is 404 without a Prometheus service", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const web = yield* handlerOf(Dashboard.layer())
+      expect((yield* get(web, "/metrics")).status).toBe(404)
+    })))
+
+  it.effect("a report is one self-contained page with the table and the recordings", () =>
+    Effect.gen(function*() {
+      const document: Dashboard.Document = {
+        title: "run",
+        at: 0,
+        status: "UP",
+        guards: [{ kind: "Hedge", name: "</script><b>x", status: "UP", configuration: {}, metrics: { hedged: 1 } }],
+        failures: {},
+        traffic: { offered: 1 },
+        calls: 1,
+        transitions: []
+      }
+      const html = yield* Dashboard.report({
+        title: "lab",
+        table: [["", "run"], ["offered", "1"]],
+        recordings: [{ label: "run", documents: [document] }]
+      })
+      expect(html.startsWith("<!doctype html>")).toBe(true)
+      expect(html).not.toMatch(/<script src=|<link rel="stylesheet" href=/)
+      expect(html).toContain("uPlot")
+      expect(html).not.toContain("</script><b>x") // embedded data cannot close its script element
+      expect(html).toContain("\\u003c/script>\\u003cb>x")
+    }))
+
+  it.effect("toJson is plain JSON of the document", () =>
+    Effect.sync(() => {
+      const document: Dashboard.Document = {
+        title: "t",
+        at: 1,
+        status: "UP",
+        guards: [],
+        failures: {},
+        traffic: {},
+        calls: 0,
+        transitions: [{ at: 1, kind: "CircuitBreaker", name: "p", from: "Closed", to: "Open" }]
+      }
+      expect(JSON.parse(Dashboard.toJson(document))).toEqual(document)
+    }))
+})

@@ -1,0 +1,22 @@
+/**
+ * The demo on real loopback HTTP (real sockets, real clock: a bounded ~2 x 10 s run), its
+ * amplification figures asserted with generous bounds.
+ */
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import * as Live from "../../demo/live.js"
+import { amplification } from "../../demo/results.js"
+import * as Scenario from "../../demo/scenario.js"
+
+describe("live demo", () => {
+  it("protected: at most 1.5x the offered load reaches the dependency; unprotected: at least 3x", async () => {
+    const scenario = Scenario.make({ durationMillis: 10_000, rate: 30 })
+    const results = await Effect.runPromise(
+      Effect.scoped(Live.run({ scenario, modes: Scenario.modes, dashboard: false }))
+    )
+    const [unprotected, protectedRun] = results
+    expect(amplification(unprotected!)).toBeGreaterThanOrEqual(3)
+    expect(amplification(protectedRun!)).toBeLessThanOrEqual(1.5)
+    expect(protectedRun!.outcomes.circuitOpen).toBeGreaterThan(0)
+  }, 60_000)
+})
