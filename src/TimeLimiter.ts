@@ -10,6 +10,9 @@
  * ## Gotchas
  * - With `cancelRunningCall: true` the error is returned once the call has been interrupted, so its
  *   finalizers have run; an uninterruptible call therefore delays the error until it ends.
+ * - The call runs interruptibly even where the caller is uninterruptible (an @effect/platform server
+ *   handler is): a time limiter exists to cut calls short, so only the call's own uninterruptible
+ *   parts can delay it.
  * - With `cancelRunningCall: false` the call keeps running, disconnected from the caller, until it
  *   ends or the limiter's `Scope` closes; its result is dropped. Interrupting the caller before the
  *   timeout still interrupts the call.
@@ -226,7 +229,7 @@ class TimeLimiterImpl implements TimeLimiter {
       const error = this.timeoutError
       const options = { duration: error.timeout, onTimeout: () => error }
       const limited = this.cancelRunningCall
-        ? Effect.timeoutFail(self, options)
+        ? Effect.timeoutFail(Effect.interruptible(self), options)
         : this.detachOnTimeout(self, options)
       const span = currentSpan()
       if (span !== undefined) {
@@ -247,7 +250,7 @@ class TimeLimiterImpl implements TimeLimiter {
   ): Effect.Effect<A, E | TimeoutExceededError, R> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
-        Effect.forkIn(restore(self), this.scope),
+        Effect.forkIn(Effect.interruptible(self), this.scope),
         (fiber) =>
           restore(Effect.timeoutFail(Fiber.join(fiber), options)).pipe(
             Effect.onInterrupt(() => Fiber.interruptFork(fiber))

@@ -99,6 +99,17 @@ describe("TimeLimiter", () => {
       expect(yield* slow.done).toBe(false)
     }))
 
+  it.scoped("cuts the call short even where the caller is uninterruptible (as in a platform server handler)", () =>
+    Effect.gen(function*() {
+      const limiter = yield* TimeLimiter.make({ name: "search", timeoutDuration: "1 second" })
+      const slow = yield* slowCall(3000)
+      const fiber = yield* Effect.fork(Effect.uninterruptible(TimeLimiter.withTimeLimiter(slow.call, limiter)))
+      yield* settle
+      yield* advance(1000)
+      expect(isTimeout(yield* Fiber.await(fiber))).toBe(true)
+      expect(yield* slow.interrupted).toBe(true)
+    }))
+
   it.scoped("cancelRunningCall false: the caller gets the timeout; the call finishes in the background", () =>
     Effect.gen(function*() {
       const limiter = yield* TimeLimiter.make({ name: "search", timeoutDuration: "1 second", cancelRunningCall: false })
