@@ -14,7 +14,7 @@ import type { CircuitBreakerStore } from "./store/CircuitBreakerStore.js"
 import type { RateLimiterStore } from "./store/RateLimiterStore.js"
 
 export type { CircuitBreakerStore } from "./store/CircuitBreakerStore.js"
-export type { RateLimiterStore } from "./store/RateLimiterStore.js"
+export type { Grant, RateLimiterStore, SharedLimit } from "./store/RateLimiterStore.js"
 
 /**
  * The shared store could not be reached or answered wrongly. Guards surface it only under
