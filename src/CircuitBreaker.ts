@@ -60,6 +60,7 @@ import {
   type StateName,
   Success
 } from "./internal/circuitMachine.js"
+import { makeDistributed } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
@@ -67,6 +68,7 @@ import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
+import { type OnStoreFailure, Store, type StoreError } from "./Store.js"
 
 /**
  * The six states of a Resilience4j circuit breaker.
@@ -141,6 +143,11 @@ export interface Options<E = unknown, A = unknown> {
   readonly ignoreError?: (error: E) => boolean
   /** Success values that count as failures, e.g. a 200 response with an unusable body. */
   readonly recordResult?: (value: A) => boolean
+  /**
+   * With a shared `Store` provided: what the breaker does while the store is unreachable (default: the
+   * store's own default, `"local-fallback"` for `RedisStore`). Ignored without a store.
+   */
+  readonly onStoreFailure?: OnStoreFailure
 }
 
 /**
@@ -187,8 +194,16 @@ export class CallNotPermittedError extends Data.TaggedError("CallNotPermittedErr
   readonly breakerName: string
   readonly state: State
   readonly retryAfter: Option.Option<Duration.Duration>
+  /**
+   * Set when a shared breaker refused because its store is unreachable and `onStoreFailure` is
+   * `"fail-closed"`: the store's error, for whoever wants to see why.
+   */
+  readonly storeError?: StoreError | undefined
 }> {
   override get message(): string {
+    if (this.storeError !== undefined) {
+      return `CircuitBreaker '${this.breakerName}' refused the call: ${this.storeError.message}`
+    }
     const wait = Option.match(this.retryAfter, {
       onNone: () => "",
       onSome: (d) => ` (a trial call may be admitted in ${Duration.format(d)})`
@@ -260,6 +275,15 @@ export type Event = Data.TaggedEnum<{
   Reset: { readonly breakerName: string; readonly at: number }
   FailureRateExceeded: { readonly breakerName: string; readonly at: number; readonly failureRate: number }
   SlowCallRateExceeded: { readonly breakerName: string; readonly at: number; readonly slowCallRate: number }
+  /** A shared breaker lost its store; it runs in `mode` until the store answers again. */
+  StoreUnavailable: {
+    readonly breakerName: string
+    readonly at: number
+    readonly mode: OnStoreFailure
+    readonly error: StoreError
+  }
+  /** A shared breaker's store answers again: it follows the shared state from now on. */
+  StoreRecovered: { readonly breakerName: string; readonly at: number }
 }>
 
 /**
@@ -812,6 +836,19 @@ export const make = <E = unknown, A = unknown>(
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
     const hub = yield* makeEventHub<Event>()
+    const store = yield* Effect.serviceOption(Store)
+    if (Option.isSome(store)) {
+      return yield* makeDistributed<E, A>({
+        options,
+        config,
+        clock,
+        scope,
+        hub,
+        store: store.value.circuitBreaker,
+        storeName: store.value.name,
+        onStoreFailure: config.onStoreFailure ?? store.value.onStoreFailure
+      })
+    }
     return new CircuitBreakerImpl<E, A>(config.name, options, config, clock, scope, hub)
   })
 

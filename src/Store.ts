@@ -13,7 +13,15 @@ import * as Data from "effect/Data"
 import type { CircuitBreakerStore } from "./store/CircuitBreakerStore.js"
 import type { RateLimiterStore } from "./store/RateLimiterStore.js"
 
-export type { CircuitBreakerStore } from "./store/CircuitBreakerStore.js"
+export type {
+  CallOutcome,
+  CircuitAdmission,
+  CircuitBreakerStore,
+  CircuitChange,
+  CircuitReply,
+  CircuitSettings,
+  CircuitSnapshot
+} from "./store/CircuitBreakerStore.js"
 export type { Grant, RateLimiterStore, SharedLimit } from "./store/RateLimiterStore.js"
 
 /**
