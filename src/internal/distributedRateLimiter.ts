@@ -15,13 +15,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
 import { InvalidConfigError } from "../InvalidConfigError.js"
-import {
-  Event,
-  type Metrics,
-  type Options,
-  type RateLimiter,
-  RequestNotPermittedError
-} from "../RateLimiter.js"
+import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "../RateLimiter.js"
 import type { OnStoreFailure, Store, StoreError } from "../Store.js"
 import { makeMemoryRateLimiterStore } from "../store/memoryRateLimiterStore.js"
 import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"

@@ -37,8 +37,8 @@ import * as Option from "effect/Option"
 import type { Redis, RedisOptions } from "ioredis"
 import { type OnStoreFailure, Store } from "../Store.js"
 import { makeRedisCircuitBreakerStore } from "./circuitBreakerStore.js"
-import { connect, failFastOptions, makeConnection } from "./RedisConnection.js"
 import { makeRedisRateLimiterStore } from "./rateLimiterStore.js"
+import { connect, failFastOptions, makeConnection } from "./RedisConnection.js"
 
 /**
  * Where the store's Redis is: a client you own, a URL, or ioredis options (the last two are connected

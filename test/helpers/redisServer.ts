@@ -60,7 +60,11 @@ export interface PrivateServer {
   readonly stop: () => Promise<void>
 }
 
-export const privateServer = async (): Promise<PrivateServer> => {
+/**
+ * `appendOnly`: the server logs every write before answering it, so its data survives a kill and restart
+ * (for tests that check nothing is lost across an outage).
+ */
+export const privateServer = async (options?: { readonly appendOnly?: boolean }): Promise<PrivateServer> => {
   const port = await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-redis-"))
   let child: ChildProcess | undefined
@@ -68,7 +72,18 @@ export const privateServer = async (): Promise<PrivateServer> => {
     if (child !== undefined) return
     child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        options?.appendOnly === true ? "yes" : "no",
+        "--dir",
+        dir
+      ],
       { stdio: "ignore" }
     )
     await waitForPort(port, 5_000)

@@ -52,7 +52,12 @@ subjects["memory"] = () => ({ store: makeMemoryRateLimiterStore(), now: async ()
 if (available) subjects["redis"] = () => redisSubject!
 
 let names = 0
-const limitOf = (algorithm: SharedLimit["algorithm"], limitForPeriod: number, periodMillis: number, capacity = limitForPeriod): SharedLimit => ({
+const limitOf = (
+  algorithm: SharedLimit["algorithm"],
+  limitForPeriod: number,
+  periodMillis: number,
+  capacity = limitForPeriod
+): SharedLimit => ({
   name: `contract-${algorithm}-${process.pid}-${names++}`,
   algorithm,
   limitForPeriod,
