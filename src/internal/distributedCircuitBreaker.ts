@@ -316,7 +316,9 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         onFailure: (error) =>
           Effect.zipRight(
             this.lose(error),
-            this.source === "fallback" ? this.call(operation, onReply, onFailure) : onFailure(error)
+            Effect.suspend(() =>
+              this.source === "fallback" ? this.call(operation, onReply, onFailure) : onFailure(error)
+            )
           )
       })
     })
@@ -463,6 +465,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     leaseId: string | undefined
   ): Effect.Effect<A2, E2, R> {
     const start = this.now()
+    const admittedBy = this.source === "shared" ? this.store : this.fallback
     return Effect.onExit(self, (exit) => {
       const end = this.now()
       const duration = end - start
@@ -471,7 +474,15 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         : this.failureOutcome(exit.cause, end, duration)
       this.calls.record(outcome === "Success" ? 0 : outcome === "Failure" ? 1 : 2, duration)
       return this.call(
-        (store) => store.record(this.name, this.settings, { generation, durationMillis: duration, outcome, leaseId }),
+        (store) =>
+          store.record(this.name, this.settings, {
+            // Admitted by the other store (the outage began or ended during the call): count it in the
+            // current period of this one rather than drop it.
+            generation: store === admittedBy ? generation : this.snapshot.generation,
+            durationMillis: duration,
+            outcome,
+            leaseId
+          }),
         () => Effect.void,
         () => Effect.void
       )

@@ -47,7 +47,17 @@ interface Message {
 const start = (name: string, waitMillis: number) => {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--import", "tsx", fixture, JSON.stringify({ url: target._tag === "Available" ? target.url : "", prefix: `procs${process.pid}`, name, waitMillis })],
+    [
+      "--import",
+      "tsx",
+      fixture,
+      JSON.stringify({
+        url: target._tag === "Available" ? target.url : "",
+        prefix: `procs${process.pid}`,
+        name,
+        waitMillis
+      })
+    ],
     { stdio: ["pipe", "pipe", "inherit"] }
   )
   const messages: Array<Message> = []
@@ -111,9 +121,13 @@ describe.skipIf(!available)("one breaker shared by processes", () => {
       const calls = await Promise.all(others.map((p, i) => p.next((m) => m.event === "call", seen[i])))
       expect(calls.map((c) => c.refused)).toEqual([true, true, true])
       expect(hits - trafficBefore).toBe(4)
-      const opened = await Promise.all(others.map((p, i) => p.next((m) => m.event === "state" && m.state === "Open", seen[i])))
+      const opened = await Promise.all(
+        others.map((p, i) => p.next((m) => m.event === "state" && m.state === "Open", seen[i]))
+      )
       const lags = opened.map((m) => m.at - tripped.at)
-      console.info(`[multi-process breaker] the other processes saw Open ${lags.join(", ")} ms after the tripper reported`)
+      console.info(
+        `[multi-process breaker] the other processes saw Open ${lags.join(", ")} ms after the tripper reported`
+      )
       for (const p of fleet) p.send("exit")
       expect(await Promise.all(fleet.map((p) => p.exited))).toEqual([0, 0, 0, 0])
     } finally {

@@ -94,7 +94,9 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(Duration.toMillis(retryAfter)).toBeLessThanOrEqual(300)
     const delivery = (await bOpened) - tripped
     // Published inside the tripping script, the change reaches B before A's reply is even read.
-    console.info(`[shared breaker] B saw the trip ${delivery.toFixed(2)} ms after A's caller resumed (negative: before)`)
+    console.info(
+      `[shared breaker] B saw the trip ${delivery.toFixed(2)} ms after A's caller resumed (negative: before)`
+    )
     expect(delivery).toBeLessThan(50)
     // B's metrics show the shared window.
     expect(await Effect.runPromise(b.metrics)).toMatchObject({ numberOfFailedCalls: 4, failureRate: 100 })

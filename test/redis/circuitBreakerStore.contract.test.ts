@@ -70,8 +70,14 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
     store = await makeStore()
   })
 
-  const record = (name: string, settings: CircuitSettings, outcome: "Success" | "Failure" | "Ignored", generation: number, durationMillis = 1, leaseId?: string) =>
-    run(store.record(name, settings, { generation, durationMillis, outcome, leaseId }))
+  const record = (
+    name: string,
+    settings: CircuitSettings,
+    outcome: "Success" | "Failure" | "Ignored",
+    generation: number,
+    durationMillis = 1,
+    leaseId?: string
+  ) => run(store.record(name, settings, { generation, durationMillis, outcome, leaseId }))
 
   it("starts Closed and opens once the minimum number of calls reaches the failure rate", async () => {
     const name = fresh()
@@ -98,7 +104,9 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
     const name = fresh()
     const s = settingsOf({ failureRateThreshold: 60 })
     const g = (await run(store.read(name, s))).generation
-    for (const outcome of ["Failure", "Failure", "Success", "Success", "Success"] as const) await record(name, s, outcome, g)
+    for (const outcome of ["Failure", "Failure", "Success", "Success", "Success"] as const) {
+      await record(name, s, outcome, g)
+    }
     const snapshot = await run(store.read(name, s))
     expect(snapshot).toMatchObject({ state: "Closed", calls: 4, failed: 1, minimumNumberOfCalls: 4 })
   })
@@ -270,7 +278,13 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
       expect(ttl).toBeLessThanOrEqual(30_000)
     }
     await run(redisStore!.transition(name, s, "Closed"))
-    await run(redisStore!.record(name, s, { generation: (await run(redisStore!.read(name, s))).generation, durationMillis: 1, outcome: "Success" }))
+    await run(
+      redisStore!.record(name, s, {
+        generation: (await run(redisStore!.read(name, s))).generation,
+        durationMillis: 1,
+        outcome: "Success"
+      })
+    )
     expect(await inspector!.pttl(`${prefix}:circuit:${name}:window`)).toBeGreaterThan(25_000)
   })
 
@@ -280,7 +294,9 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
     await run(redisStore!.read(name, s)) // loads the script if needed
     const before = await evalshaCalls()
     const g = (await run(redisStore!.read(name, s))).generation
-    for (let i = 0; i < 10; i++) await run(redisStore!.record(name, s, { generation: g, durationMillis: 1, outcome: "Success" }))
+    for (let i = 0; i < 10; i++) {
+      await run(redisStore!.record(name, s, { generation: g, durationMillis: 1, outcome: "Success" }))
+    }
     await run(redisStore!.acquire(name, s, "x"))
     expect((await evalshaCalls()) - before).toBe(12)
   })
