@@ -177,6 +177,10 @@ const definitions = (prefix: string) => {
       "Total number of calls, by outcome, and their duration"
     ),
     notPermitted: counter("circuitbreaker_not_permitted_calls", "Total number of calls not permitted"),
+    breakerStoreOutages: counter(
+      "circuitbreaker_store_outages",
+      "Total number of times a shared circuit breaker lost its store and ran in its onStoreFailure mode"
+    ),
     failureRate: gauge("circuitbreaker_failure_rate", "The failure rate of the circuit breaker"),
     slowCallRate: gauge("circuitbreaker_slow_call_rate", "The slow call rate of the circuit breaker"),
     bufferedCalls: gauge("circuitbreaker_buffered_calls", "The number of buffered calls in the sliding window"),
@@ -321,6 +325,10 @@ class CollectorImpl implements Collector {
       m.slowCalls.unsafeUpdate(window.numberOfSlowFailedCalls, seen.tags("kind", "failed"))
     }
     this.add(m.notPermitted, seen, "notPermitted", fields.notPermittedCalls, seen.tags())
+    // Only breakers sharing their state through a Store have outages (and the series).
+    if (fields.storeOutages !== undefined) {
+      this.add(m.breakerStoreOutages, seen, "storeOutages", fields.storeOutages, seen.tags())
+    }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls
     for (let kind = 0; kind < CALL_KINDS.length; kind++) {

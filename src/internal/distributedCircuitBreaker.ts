@@ -253,7 +253,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       const publish = events.length === 0
         ? Effect.void
         : Effect.forEach(events, (event) => this.hub.publish(event), { discard: true })
-      return rearm ? Effect.zipRight(publish, this.armTimer()) : publish
+      // A timer that fired a little early (the store's clock is not ours) is armed again.
+      return rearm || (newer && this.timer === undefined) ? Effect.zipRight(publish, this.armTimer()) : publish
     })
   }
 
@@ -273,8 +274,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         ? this.halfOpenUntil
         : Number.NaN
       if (!Number.isFinite(due)) return Effect.asVoid(stop)
-      const tick = this.clock.sleep(Duration.millis(Math.max(0, due - this.now()) + 1)).pipe(
-        Effect.zipRight(Effect.suspend(() => this.refresh))
+      const tick = this.clock.sleep(Duration.millis(Math.max(1, due - this.now()))).pipe(
+        Effect.zipRight(Effect.suspend(() => {
+          this.timer = undefined
+          return this.refresh
+        }))
       )
       return Effect.zipRight(
         stop,
@@ -307,11 +311,12 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     return Effect.suspend(() => {
       if (this.source === "fallback") {
         return Effect.flatMap(
-          Effect.orDie(operation(this.fallback)),
+          // The in-memory store's time is the Clock it runs with: the breaker's, whichever fiber asks.
+          Effect.orDie(Effect.withClock(operation(this.fallback), this.clock)),
           (reply) => Effect.zipRight(this.apply(reply, "fallback", false), onReply(reply))
         )
       }
-      return Effect.matchEffect(operation(this.store), {
+      return Effect.matchEffect(Effect.withClock(operation(this.store), this.clock), {
         onSuccess: (reply) => Effect.zipRight(this.apply(reply, "shared", false), onReply(reply)),
         onFailure: (error) =>
           Effect.zipRight(
@@ -351,7 +356,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     return Effect.gen(this, function*() {
       const last = this.snapshot
       const fallback = this.fallback
-      yield* fallback.reset(this.name, this.settings)
+      yield* Effect.orDie(fallback.reset(this.name, this.settings))
       const remaining = Number.isFinite(this.openUntil) ? Math.max(0, this.openUntil - this.now()) : 0
       switch (last.state) {
         case "Open":
@@ -366,7 +371,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       const snapshot = yield* Effect.orDie(fallback.read(this.name, this.settings))
       this.source = "fallback"
       yield* this.apply({ snapshot, changes: [] }, "fallback", true)
-    }).pipe(Effect.orDie)
+    }).pipe(Effect.withClock(this.clock))
   }
 
   /** During an outage, once per probe period: asks the shared store again; true when it answered. */
@@ -376,7 +381,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       if (outage === undefined) return Effect.succeed(true)
       if (this.now() < outage.retryAt) return Effect.succeed(false)
       outage.retryAt = this.now() + PROBE_MILLIS
-      return Effect.matchEffect(this.store.read(this.name, this.settings), {
+      return Effect.matchEffect(Effect.withClock(this.store.read(this.name, this.settings), this.clock), {
         onFailure: (error) => Effect.as(this.lose(error), false),
         onSuccess: (snapshot) =>
           Effect.suspend(() => {

@@ -23,6 +23,8 @@ interface BreakerFields {
   readonly calls: CallTimings
   readonly notPermittedCalls: number
   readonly config: Record<string, unknown>
+  /** Shared breakers only: how many times the store was lost. */
+  readonly storeOutages?: number
 }
 interface LimiterFields {
   readonly successfulAcquires: number

@@ -67,6 +67,16 @@ export const makeRedisCircuitBreakerStore = (
       client.defineCommand(circuitScript.name, { numberOfKeys: circuitScript.numberOfKeys, lua: circuitScript.lua })
     }
     const channelOf = (name: string) => connection.key("circuit", name)
+    // A breaker sends the same settings object with every call until it is reconfigured.
+    const encoded = new WeakMap<CircuitSettings, string>()
+    const encode = (settings: CircuitSettings) => {
+      let text = encoded.get(settings)
+      if (text === undefined) {
+        text = JSON.stringify(settings)
+        encoded.set(settings, text)
+      }
+      return text
+    }
 
     const run = (
       operation: string,
@@ -81,7 +91,7 @@ export const makeRedisCircuitBreakerStore = (
             connection.key("circuit", name, "window"),
             connection.key("circuit", name, "leases"),
             operation,
-            JSON.stringify(settings),
+            encode(settings),
             JSON.stringify(argument),
             channelOf(name)
           )),
@@ -153,9 +163,12 @@ export const makeRedisCircuitBreakerStore = (
           )
           if (!first) return
           // Once subscribed, ioredis subscribes again by itself after every reconnection; until the first
-          // success, keep trying in the background (Redis may be down when the breaker is made).
+          // success, keep trying in the background. Made while Redis is down, a breaker does not wait for
+          // it (it starts in its failure mode).
           const attempt = subscribeChannel(subscriber, channel, name)
-          const firstTry = yield* Effect.either(attempt)
+          const firstTry = client.status === "ready"
+            ? yield* Effect.either(attempt)
+            : yield* Effect.either(Effect.fail("not connected"))
           if (firstTry._tag === "Left") {
             yield* Effect.forkScoped(
               Effect.retry(attempt, Schedule.spaced("250 millis")).pipe(Effect.ignore)

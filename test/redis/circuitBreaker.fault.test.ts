@@ -107,7 +107,11 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     )
     // ...and a shared Open state is kept open by the fallback.
     expect(await Effect.runPromise(stuck.breaker.state)).toBe("Open")
-    for (const b of [open, closed, local]) expect(b.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    for (const b of [open, closed, local]) {
+      // Once per outage: an event, a warning, and one count for the metrics collector.
+      expect(b.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+      expect((b.breaker as unknown as { storeOutages: number }).storeOutages).toBe(1)
+    }
 
     await server!.start()
 
