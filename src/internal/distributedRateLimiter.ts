@@ -98,7 +98,12 @@ class DistributedRateLimiter implements RateLimiter {
 
   // ---- the store, and what to do without it --------------------------------------------------------
 
-  private decide(permits: number, maxWaitMillis: number): Effect.Effect<Decision> {
+  /** `maxWaitMillis` undefined: the current timeout (read when the effect runs, as are the settings). */
+  private decide(permits: number, maxWaitMillis?: number): Effect.Effect<Decision> {
+    return Effect.suspend(() => this.ask(permits, maxWaitMillis ?? this.timeoutMillis))
+  }
+
+  private ask(permits: number, maxWaitMillis: number): Effect.Effect<Decision> {
     return Effect.matchEffect(this.store.rateLimiter.acquire(this.limit, permits, maxWaitMillis), {
       onSuccess: (grant) => this.outage ? Effect.as(this.recovered, grant) : Effect.succeed(grant),
       onFailure: (error) => Effect.zipRight(this.unavailable(error), this.without(error, permits, maxWaitMillis))
@@ -144,7 +149,7 @@ class DistributedRateLimiter implements RateLimiter {
   }
 
   private obtain(permits: number): Effect.Effect<void, RequestNotPermittedError> {
-    return Effect.flatMap(this.decide(permits, this.timeoutMillis), (decision) => {
+    return Effect.flatMap(this.decide(permits), (decision) => {
       const now = this.now()
       if (decision._tag !== "Granted") return this.refuse(now, permits, decision)
       if (decision.waitMillis <= 0) {

@@ -150,7 +150,8 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
         ? connection.client
         : connect("url" in connection ? connection.url : connection.options)
       const redis = yield* makeConnection(client, options?.prefix ?? "breakwater", owned)
-      if (owned) yield* awaitReady(client)
+      // A client still connecting is given a moment; a lazy one ("wait") connects when the user says so.
+      if (client.status !== "wait") yield* awaitReady(client)
       const circuitBreaker = yield* makeRedisCircuitBreakerStore(redis)
       return Store.of({
         name: "redis",

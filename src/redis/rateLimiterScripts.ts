@@ -21,15 +21,19 @@ export interface Script {
 }
 
 const prelude = `
-local function num(x) return string.format('%.17g', x) end
+local function num(x)
+  if x == math.floor(x) and x > -1e14 and x < 1e14 then return tostring(x) end
+  return string.format('%.17g', x)
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local op = ARGV[1]
 `
 
 /**
- * Fixed window (Resilience4j's reservation semantics) on epoch-aligned cycles. The hash keeps the latest
- * cycle holding grants or reservations (the frontier) and its permits used: a request is granted in the
+ * Fixed window (Resilience4j's reservation semantics) on epoch-aligned cycles. The key holds
+ * `cycle:used`: the latest cycle holding grants or reservations (the frontier) and its permits used (a
+ * string rather than a hash: one write sets value and expiry). A request is granted in the
  * frontier if it fits there, else in the next cycle — never in a cycle before the frontier, so nobody
  * overtakes a waiting reservation — if that cycle starts within `maxWait`.
  * ARGV after the operation: limit, period (ms), then the operation's arguments.
@@ -41,16 +45,20 @@ export const fixedWindow: Script = {
 local limit = tonumber(ARGV[2])
 local period = tonumber(ARGV[3])
 local cur = math.floor(now / period)
-local state = redis.call('HMGET', KEYS[1], 'cycle', 'used')
-local frontier = tonumber(state[1])
-local used = tonumber(state[2])
+local frontier = nil
+local used = 0
+local state = redis.call('GET', KEYS[1])
+if state then
+  local k, u = string.match(state, '^([^:]+):(.+)$')
+  frontier = tonumber(k)
+  used = tonumber(u)
+end
 if frontier == nil or frontier < cur then
   frontier = cur
   used = 0
 end
 local function save(k, u)
-  redis.call('HSET', KEYS[1], 'cycle', k, 'used', u)
-  redis.call('PEXPIRE', KEYS[1], math.ceil((k - cur + 2) * period))
+  redis.call('SET', KEYS[1], num(k) .. ':' .. num(u), 'PX', math.ceil((k - cur + 2) * period))
 end
 if op == 'available' then
   if frontier == cur then return num(limit - used) end
@@ -80,7 +88,7 @@ return {1, num(wait)}
 /**
  * Token bucket: `capacity` tokens refilled continuously at `rate` per millisecond. Tokens may go negative
  * (reservations waiting for tokens not refilled yet); `queue` is the latest reserved time, before which
- * no newcomer is served. ARGV after the operation: rate (tokens/ms), capacity, then the operation's.
+ * no newcomer is served. The key holds `tokens:last:queue`. ARGV after the operation: rate (tokens/ms), capacity, then the operation's.
  */
 export const tokenBucket: Script = {
   command: "breakwaterTokenBucket",
@@ -88,10 +96,16 @@ export const tokenBucket: Script = {
   lua: prelude + `
 local rate = tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'last', 'queue')
-local tokens = tonumber(state[1])
-local last = tonumber(state[2])
-local queue = tonumber(state[3])
+local tokens = nil
+local last = nil
+local queue = nil
+local state = redis.call('GET', KEYS[1])
+if state then
+  local a, b, c = string.match(state, '^([^:]+):([^:]+):(.+)$')
+  tokens = tonumber(a)
+  last = tonumber(b)
+  queue = tonumber(c)
+end
 if tokens == nil then
   tokens = capacity
   last = now
@@ -103,10 +117,10 @@ if now > last then
 end
 if tokens > capacity then tokens = capacity end
 local function save(wait)
-  redis.call('HSET', KEYS[1], 'tokens', num(tokens), 'last', num(last), 'queue', num(queue))
   local refill = 0
   if rate > 0 then refill = (capacity - tokens) / rate end
-  redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(wait, refill) + 1 / rate) + 1000)
+  local ttl = math.ceil(math.max(wait, refill) + 1 / rate) + 1000
+  redis.call('SET', KEYS[1], num(tokens) .. ':' .. num(last) .. ':' .. num(queue), 'PX', ttl)
 end
 if op == 'available' then return num(math.floor(tokens)) end
 if op == 'drain' then

@@ -31,48 +31,61 @@ const toGrant = (reply: Reply): Grant => {
     : { _tag: "Refused", retryAfterMillis: value < 0 ? Number.POSITIVE_INFINITY : value }
 }
 
+/** A limiter's keys, computed once per name. */
+interface Keys {
+  readonly fixed: string
+  readonly bucket: string
+  readonly log: string
+  readonly logState: string
+}
+
 export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimiterStore => {
   define(connection.client)
-  /** The script's keys and settings for a limit. */
-  const call = (limit: SharedLimit, op: string, rest: ReadonlyArray<number>): Effect.Effect<Reply, StoreError> =>
-    connection.run(`rateLimiter.${op}`, limit.name, (client) => {
-      const commands = client as unknown as Record<string, Command>
+  const commands = connection.client as unknown as Record<string, Command>
+  const fixed = commands[fixedWindow.command]!.bind(connection.client)
+  const bucket = commands[tokenBucket.command]!.bind(connection.client)
+  const sliding = commands[slidingWindow.command]!.bind(connection.client)
+  const keys = new Map<string, Keys>()
+  const keysOf = (name: string): Keys => {
+    let found = keys.get(name)
+    if (found === undefined) {
+      // Bounded by the limiters made with this store (a keyed limiter's keys come and go with their TTLs).
+      if (keys.size >= 10_000) keys.clear()
+      const key = (suffix: string) => connection.key("ratelimiter", name, suffix)
+      found = { fixed: key("fixed"), bucket: key("bucket"), log: key("log"), logState: key("logstate") }
+      keys.set(name, found)
+    }
+    return found
+  }
+  /** The script's keys and settings for a limit, then the operation's arguments. */
+  const call = (limit: SharedLimit, op: string, a?: number, b?: number): Effect.Effect<Reply, StoreError> =>
+    connection.run(`rateLimiter.${op}`, limit.name, () => {
+      const k = keysOf(limit.name)
       switch (limit.algorithm) {
         case "fixed-window":
-          return commands[fixedWindow.command]!(
-            connection.key("ratelimiter", limit.name, "fixed"),
-            op,
-            limit.limitForPeriod,
-            limit.periodMillis,
-            ...rest
-          )
-        case "token-bucket":
-          return commands[tokenBucket.command]!(
-            connection.key("ratelimiter", limit.name, "bucket"),
-            op,
-            limit.limitForPeriod / limit.periodMillis,
-            limit.capacity,
-            ...rest
-          )
+          return a === undefined
+            ? fixed(k.fixed, op, limit.limitForPeriod, limit.periodMillis)
+            : fixed(k.fixed, op, limit.limitForPeriod, limit.periodMillis, a, b!)
+        case "token-bucket": {
+          const rate = limit.limitForPeriod / limit.periodMillis
+          return a === undefined
+            ? bucket(k.bucket, op, rate, limit.capacity)
+            : bucket(k.bucket, op, rate, limit.capacity, a, b!)
+        }
         case "sliding-window":
-          return commands[slidingWindow.command]!(
-            connection.key("ratelimiter", limit.name, "log"),
-            connection.key("ratelimiter", limit.name, "logstate"),
-            op,
-            limit.periodMillis,
-            limit.limitForPeriod,
-            ...rest
-          )
+          return a === undefined
+            ? sliding(k.log, k.logState, op, limit.periodMillis, limit.limitForPeriod)
+            : sliding(k.log, k.logState, op, limit.periodMillis, limit.limitForPeriod, a, b!)
       }
     })
   return {
     acquire: (limit, permits, maxWaitMillis) =>
       Effect.map(
         // Redis cannot parse "Infinity": an unbounded wait is sent as a very long one.
-        call(limit, "acquire", [permits, Number.isFinite(maxWaitMillis) ? maxWaitMillis : Number.MAX_SAFE_INTEGER]),
+        call(limit, "acquire", permits, Number.isFinite(maxWaitMillis) ? maxWaitMillis : Number.MAX_SAFE_INTEGER),
         toGrant
       ),
-    available: (limit) => Effect.map(call(limit, "available", []), Number),
-    drain: (limit) => Effect.map(call(limit, "drain", []), Number)
+    available: (limit) => Effect.map(call(limit, "available"), Number),
+    drain: (limit) => Effect.map(call(limit, "drain"), Number)
   }
 }
