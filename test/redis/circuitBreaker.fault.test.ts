@@ -113,12 +113,19 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
       expect((b.breaker as unknown as { storeOutages: number }).storeOutages).toBe(1)
     }
 
+    // Made while Redis is down: no failure, no wait; it starts in its failure mode.
+    const madeAt = Date.now()
+    const late = await make("late", "local-fallback")
+    expect(Date.now() - madeAt).toBeLessThan(500)
+    expect(late.breaker.state.pipe(Effect.runSync)).toBe("Closed")
+    expect((await call(late.breaker, Effect.succeed(1)))._tag).toBe("Right")
+
     await server!.start()
 
     // Within ioredis' reconnect backoff (≤ 1 s) plus one probe period (1 s), every breaker is back.
     const deadline = Date.now() + 5_000
     // (`stuck` refused locally from its cached Open state all along: it never noticed the outage.)
-    const all = [open, closed, local]
+    const all = [open, closed, local, late]
     while (all.some((b) => !b.events.includes("StoreRecovered")) && Date.now() < deadline) {
       for (const b of all) await call(b.breaker, Effect.succeed(1))
       await sleep(100)
@@ -145,6 +152,14 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
       await sleep(10)
     }
     expect(await Effect.runPromise(local.breaker.state)).toBe("ForcedOpen")
+    // ...including to the breaker made during the outage, subscribed in the background once Redis was back.
+    const otherLate = await other!.runPromise(
+      Scope.extend(CircuitBreaker.make({ name: "late", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
+    )
+    await other!.runPromise(otherLate.transitionToForcedOpen)
+    const lateDeadline = Date.now() + 2_000
+    while ((await Effect.runPromise(late.breaker.state)) !== "ForcedOpen" && Date.now() < lateDeadline) await sleep(10)
+    expect(await Effect.runPromise(late.breaker.state)).toBe("ForcedOpen")
 
     expect(rejections).toEqual([])
   })

@@ -175,6 +175,8 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
       )
     )
     await new Promise((resolve) => setTimeout(resolve, 10))
+    // Someone else's message on the channel is ignored.
+    await inspector!.publish(`${prefix}:circuit:shared-${names}`, "not json")
     for (let i = 0; i < 4; i++) await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(fail, a)))
     await instanceA!.runPromise(a.transitionToForcedOpen)
     await instanceA!.runPromise(a.reset)
