@@ -5,8 +5,9 @@
  * Keys (all under `prefix:circuit:<name>:`, every one given the settings' TTL on each operation):
  * - `state` (hash): state, generation, attempts, open-until, half-open-until, running window totals.
  * - `window`: COUNT_BASED — a list of the last `slidingWindowSize` outcomes (`flags:duration`), exact;
- *   TIME_BASED — a hash of per-second buckets (`c|f|s|x|d` + slot), the one-second buckets of
- *   Resilience4j's `SlidingTimeWindowMetrics`, by Redis's epoch seconds.
+ *   TIME_BASED — a hash of per-second buckets (`c|f|s|x|d` + epoch second: calls, failed, slow, slow and
+ *   failed, summed durations), the one-second buckets of Resilience4j's `SlidingTimeWindowMetrics`, by
+ *   Redis's clock: the window holds the calls of the last `slidingWindowSize` whole seconds.
  * - `leases` (sorted set): half-open trial permits scored by expiry; expired ones are purged first.
  * Changes are published as JSON to the channel `prefix:circuit:<name>`.
  *
@@ -75,6 +76,21 @@ local function windowMin()
   return cfg.minimumNumberOfCalls
 end
 
+local function dropBucket(sec)
+  local k = tostring(sec)
+  local b = redis.call('HMGET', wk, 'c' .. k, 'f' .. k, 's' .. k, 'x' .. k, 'd' .. k)
+  if b[1] then
+    calls = calls - num(b[1], 0)
+    failed = failed - num(b[2], 0)
+    slow = slow - num(b[3], 0)
+    slowFailed = slowFailed - num(b[4], 0)
+    dur = dur - num(b[5], 0)
+    redis.call('HDEL', wk, 'c' .. k, 'f' .. k, 's' .. k, 'x' .. k, 'd' .. k)
+  end
+end
+
+-- Buckets are keyed by epoch second. Rolling costs the smaller of the seconds passed and the buckets
+-- held, so a long, mostly idle window cannot make one call loop over its whole size.
 local function roll()
   if wtype ~= 'TIME_BASED' then return end
   local sec = math.floor(now / 1000)
@@ -86,16 +102,16 @@ local function roll()
     head = sec
     return
   end
-  for i = 1, passed do
-    local slot = tostring((head + i) % wsize)
-    local b = redis.call('HMGET', wk, 'c' .. slot, 'f' .. slot, 's' .. slot, 'x' .. slot, 'd' .. slot)
-    if b[1] then
-      calls = calls - num(b[1], 0)
-      failed = failed - num(b[2], 0)
-      slow = slow - num(b[3], 0)
-      slowFailed = slowFailed - num(b[4], 0)
-      dur = dur - num(b[5], 0)
-      redis.call('HDEL', wk, 'c' .. slot, 'f' .. slot, 's' .. slot, 'x' .. slot, 'd' .. slot)
+  if passed <= 16 or passed * 5 <= redis.call('HLEN', wk) then
+    for old = head - wsize + 1, sec - wsize do dropBucket(old) end
+  else
+    local fields = redis.call('HKEYS', wk)
+    for i = 1, #fields do
+      local field = fields[i]
+      if string.sub(field, 1, 1) == 'c' then
+        local old = tonumber(string.sub(field, 2))
+        if old <= sec - wsize then dropBucket(old) end
+      end
     end
   end
   head = sec
@@ -122,7 +138,7 @@ local function push(d, isFailed, isSlow)
     end
   else
     roll()
-    local slot = tostring(math.floor(now / 1000) % wsize)
+    local slot = tostring(math.floor(now / 1000))
     redis.call('HINCRBY', wk, 'c' .. slot, 1)
     if f == 1 then redis.call('HINCRBY', wk, 'f' .. slot, 1) end
     if sl == 1 then redis.call('HINCRBY', wk, 's' .. slot, 1) end

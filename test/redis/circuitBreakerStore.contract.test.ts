@@ -288,6 +288,34 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
     expect(await inspector!.pttl(`${prefix}:circuit:${name}:window`)).toBeGreaterThan(25_000)
   })
 
+  it("rolls a time window by the seconds passed or by the buckets held, whichever is fewer", async () => {
+    const s = settingsOf({ slidingWindowType: "TIME_BASED", slidingWindowSize: 60, minimumNumberOfCalls: 100 })
+    const name = fresh()
+    const stateKey = `${prefix}:circuit:${name}:state`
+    const windowKey = `${prefix}:circuit:${name}:window`
+    const g = (await run(redisStore!.read(name, s))).generation
+    await run(redisStore!.record(name, s, { generation: g, durationMillis: 5, outcome: "Failure" }))
+    const [seconds] = await inspector!.time()
+    const now = Number(seconds)
+    /** Pretends the recorded bucket is `age` seconds old and the last roll was `sinceRoll` seconds ago. */
+    const age = async (age: number, sinceRoll: number) => {
+      const fields = await inspector!.hgetall(windowKey)
+      await inspector!.del(windowKey)
+      for (const [field, value] of Object.entries(fields)) {
+        await inspector!.hset(windowKey, `${field[0]}${now - age}`, value)
+      }
+      await inspector!.hset(stateKey, "head", now - sinceRoll)
+    }
+    await age(30, 20) // 20 seconds passed: the buckets held are scanned; 30 s old is still inside
+    expect(await run(redisStore!.read(name, s))).toMatchObject({ calls: 1, failed: 1, totalDurationMillis: 5 })
+    await age(61, 20) // now outside the window
+    expect(await run(redisStore!.read(name, s))).toMatchObject({ calls: 0, failed: 0, totalDurationMillis: 0 })
+    await run(redisStore!.record(name, s, { generation: g, durationMillis: 5, outcome: "Failure" }))
+    await age(60, 1) // one second passed: that second's bucket is dropped by name
+    expect(await run(redisStore!.read(name, s))).toMatchObject({ calls: 0, failed: 0 })
+    expect(await inspector!.hlen(windowKey)).toBe(0)
+  })
+
   it("costs exactly one EVALSHA per operation", async () => {
     const s = settingsOf()
     const name = fresh()
