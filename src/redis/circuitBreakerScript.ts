@@ -42,7 +42,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = {}
 local raw = redis.call('HGETALL', sk)
 for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
-local function num(v, d) if v == nil then return d end return tonumber(v) end
+-- A missing hash field reads as false (not nil) in Redis Lua.
+local function num(v, d) if not v then return d end return tonumber(v) end
 local state = s.state or 'Closed'
 local gen = num(s.gen, 0)
 local attempts = num(s.attempts, 0)
