@@ -40,7 +40,7 @@ import { makeMemoryCircuitBreakerStore } from "../store/memoryCircuitBreakerStor
 import { OptionsSchema } from "./circuitBreakerConfig.js"
 import { withoutStackTrace } from "./errors.js"
 import type { EventHub } from "./eventHub.js"
-import { CallTimings } from "./observe.js"
+import { CallTimings, currentSpan } from "./observe.js"
 import { decodeOptions } from "./validation.js"
 
 type ResolvedOptions = typeof OptionsSchema.Type
@@ -408,6 +408,12 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     self: Effect.Effect<A2, E2, R>
   ): Effect.Effect<A2, E2 | CallNotPermittedError, R> {
     return Effect.suspend(() => {
+      const span = currentSpan()
+      if (span !== undefined) {
+        span.attribute("breakwater.circuitbreaker.name", this.name)
+        span.attribute("breakwater.circuitbreaker.state", this.snapshot.state)
+        span.attribute("breakwater.circuitbreaker.store", this.outage === undefined ? this.storeName : this.mode)
+      }
       if (this.outage === undefined) return this.admit(self)
       return Effect.flatMap(this.probe(), (answered) => {
         if (answered || this.mode === "local-fallback") return this.admit(self)

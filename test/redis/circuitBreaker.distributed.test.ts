@@ -6,9 +6,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Layer, Option, Schedule, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
 import { Store } from "../../src/Store.js"
 import { makeMemoryCircuitBreakerStore } from "../../src/store/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../../src/store/memoryRateLimiterStore.js"
 
 const MemoryStore = Layer.effect(
   Store,
@@ -179,6 +179,20 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
       expect(yield* breaker.state).toBe("Open")
       const invalid = yield* Effect.either(breaker.reconfigure({ failureRateThreshold: 300 }))
       expect(Either.isLeft(invalid)).toBe(true)
+    }).pipe(Effect.provide(MemoryStore)))
+
+  it.scoped("annotates the caller's span with the breaker and its store", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make(base)
+      const attributes = yield* CircuitBreaker.withCircuitBreaker(
+        Effect.map(Effect.currentSpan, (span) => Object.fromEntries(span.attributes)),
+        breaker
+      ).pipe(Effect.withSpan("call"))
+      expect(attributes).toMatchObject({
+        "breakwater.circuitbreaker.name": "dependency",
+        "breakwater.circuitbreaker.state": "Closed",
+        "breakwater.circuitbreaker.store": "memory"
+      })
     }).pipe(Effect.provide(MemoryStore)))
 
   it.scoped("an in-process breaker is made where no Store is provided, and onStoreFailure is validated", () =>
