@@ -50,9 +50,9 @@ const decode = (text: string): RawReply & CircuitReply => {
  * ```ts
  * import { Effect } from "effect"
  * import { makeRedisCircuitBreakerStore } from "breakwater/redis/circuitBreakerStore"
- * import type { RedisConnection } from "breakwater/redis/RedisConnection"
  *
- * declare const connection: RedisConnection
+ * // RedisStore.layer does this with its connection.
+ * declare const connection: Parameters<typeof makeRedisCircuitBreakerStore>[0]
  * const store = Effect.scoped(makeRedisCircuitBreakerStore(connection))
  * ```
  *
