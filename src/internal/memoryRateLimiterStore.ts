@@ -7,9 +7,9 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "../internal/rateLimiterCore.js"
-import { PeriodicCycles } from "../internal/rateLimiterCycles.js"
-import type { Grant, RateLimiterStore, SharedLimit } from "./RateLimiterStore.js"
+import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"
+import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "./rateLimiterCore.js"
+import { PeriodicCycles } from "./rateLimiterCycles.js"
 
 interface Entry {
   core: LimiterCore

@@ -37,7 +37,7 @@ import * as Option from "effect/Option"
 import type { Redis, RedisOptions } from "ioredis"
 import { type OnStoreFailure, Store } from "../Store.js"
 import { makeRedisCircuitBreakerStore } from "./circuitBreakerStore.js"
-import { makeRedisRateLimiterStore } from "./rateLimiterStore.js"
+import { makeRedisRateLimiterStore } from "./internal/rateLimiterStore.js"
 import { connect, failFastOptions, makeConnection } from "./RedisConnection.js"
 
 /**

@@ -9,7 +9,7 @@ import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
-import { makeMemoryRateLimiterStore } from "../../src/store/memoryRateLimiterStore.js"
+import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
 import type { Grant, RateLimiterStore, SharedLimit } from "../../src/store/RateLimiterStore.js"
 import { redisTarget } from "../helpers/redisServer.js"
 

@@ -6,10 +6,10 @@
  */
 import * as Effect from "effect/Effect"
 import type { Redis } from "ioredis"
-import type { StoreError } from "../Store.js"
-import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"
+import type { StoreError } from "../../Store.js"
+import type { Grant, RateLimiterStore, SharedLimit } from "../../store/RateLimiterStore.js"
+import type { RedisConnection } from "../RedisConnection.js"
 import { fixedWindow, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
-import type { RedisConnection } from "./RedisConnection.js"
 
 type Reply = [number, string] | string
 type Command = (...args: ReadonlyArray<string | number>) => Promise<Reply>
