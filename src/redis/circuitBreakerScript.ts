@@ -15,8 +15,10 @@
  */
 
 /**
- * The script's text. KEYS: state, window, leases. ARGV: operation, settings JSON, argument JSON,
- * channel. Returns the reply JSON `{ snapshot, changes, admission?, permitted? }`.
+ * The script's text. KEYS: state, window, leases. ARGV: operation, channel, the 13 settings (see
+ * `settingsArguments`), then the operation's arguments. Returns the snapshot's fields, the changes as
+ * JSON (empty when none), the admission and whether a manual transition was permitted, as strings;
+ * publishes `{ snapshot, changes }` as JSON when something changed.
  *
  * @example
  * ```ts
@@ -32,9 +34,36 @@ export const circuitScript = {
   numberOfKeys: 3,
   lua: `
 local op = ARGV[1]
-local cfg = cjson.decode(ARGV[2])
-local arg = cjson.decode(ARGV[3])
-local channel = ARGV[4]
+local channel = ARGV[2]
+local waits = {}
+for w in string.gmatch(ARGV[15], '[^,]+') do waits[#waits + 1] = tonumber(w) end
+local cfg = {
+  failureRateThreshold = tonumber(ARGV[3]),
+  slowCallRateThreshold = tonumber(ARGV[4]),
+  slowCallDurationThresholdMillis = tonumber(ARGV[5]),
+  slidingWindowType = ARGV[6],
+  slidingWindowSize = tonumber(ARGV[7]),
+  minimumNumberOfCalls = tonumber(ARGV[8]),
+  permittedNumberOfCallsInHalfOpenState = tonumber(ARGV[9]),
+  automaticTransitionFromOpenToHalfOpenEnabled = ARGV[10] == '1',
+  maxWaitInHalfOpenMillis = tonumber(ARGV[11]),
+  transitionToStateAfterWaitDuration = ARGV[12],
+  leaseMillis = tonumber(ARGV[13]),
+  ttlMillis = tonumber(ARGV[14]),
+  waitsInOpenMillis = waits
+}
+local arg = {}
+if op == 'acquire' then
+  arg.leaseId = ARGV[16]
+elseif op == 'record' then
+  arg.generation = tonumber(ARGV[16])
+  arg.durationMillis = tonumber(ARGV[17])
+  arg.outcome = ARGV[18]
+  if ARGV[19] ~= '' then arg.leaseId = ARGV[19] end
+elseif op == 'transition' then
+  arg.to = ARGV[16]
+  if ARGV[17] ~= '' then arg.openForMillis = tonumber(ARGV[17]) end
+end
 local sk, wk, lk = KEYS[1], KEYS[2], KEYS[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -276,17 +305,23 @@ redis.call('PEXPIRE', sk, cfg.ttlMillis)
 redis.call('PEXPIRE', wk, cfg.ttlMillis)
 redis.call('PEXPIRE', lk, cfg.ttlMillis)
 
-local reply = {
-  snapshot = {
-    state = state, generation = gen, attempts = attempts, openForMillis = openFor, halfOpenForMillis = halfOpenFor,
-    calls = calls, failed = failed, slow = slow, slowFailed = slowFailed, totalDurationMillis = dur,
-    minimumNumberOfCalls = windowMin(), leases = leases, notPermitted = np, sequence = seq
-  },
-  changes = changes
-}
-if #changes > 0 then redis.call('PUBLISH', channel, cjson.encode(reply)) end
-reply.admission = extra.admission
-reply.permitted = extra.permitted
-return cjson.encode(reply)
+local published = ''
+if #changes > 0 then
+  published = cjson.encode(changes)
+  redis.call('PUBLISH', channel, cjson.encode({
+    snapshot = {
+      state = state, generation = gen, attempts = attempts, openForMillis = openFor, halfOpenForMillis = halfOpenFor,
+      calls = calls, failed = failed, slow = slow, slowFailed = slowFailed, totalDurationMillis = dur,
+      minimumNumberOfCalls = windowMin(), leases = leases, notPermitted = np, sequence = seq
+    },
+    changes = changes
+  }))
+end
+local permitted = ''
+if extra.permitted ~= nil then permitted = extra.permitted and '1' or '0' end
+-- A flat array of strings: cheaper than JSON, and Redis would truncate Lua numbers to integers.
+return { state, tostring(gen), tostring(attempts), tostring(openFor), tostring(halfOpenFor), tostring(calls),
+  tostring(failed), tostring(slow), tostring(slowFailed), tostring(dur), tostring(windowMin()), tostring(leases),
+  tostring(np), tostring(seq), published, extra.admission or '', permitted }
 `
 } as const

@@ -15,7 +15,8 @@ import type {
   CircuitBreakerStore,
   CircuitChange,
   CircuitReply,
-  CircuitSettings
+  CircuitSettings,
+  CircuitSnapshot
 } from "../store/CircuitBreakerStore.js"
 import { circuitScript } from "./circuitBreakerScript.js"
 import type { RedisConnection } from "./RedisConnection.js"
@@ -24,23 +25,61 @@ type CircuitCommand = (
   state: string,
   window: string,
   leases: string,
-  op: string,
-  settings: string,
-  argument: string,
-  channel: string
-) => Promise<string>
+  ...argv: ReadonlyArray<string | number>
+) => Promise<ReadonlyArray<string>>
 
-interface RawReply {
-  readonly snapshot: CircuitReply["snapshot"]
-  // cjson encodes an empty Lua table as an object.
-  readonly changes: ReadonlyArray<CircuitChange> | Record<string, never>
-  readonly admission?: CircuitAdmission
-  readonly permitted?: boolean
+/** The settings as the script's positional arguments (ARGV[3..15]). */
+const settingsArguments = (s: CircuitSettings): ReadonlyArray<string | number> => [
+  s.failureRateThreshold,
+  s.slowCallRateThreshold,
+  s.slowCallDurationThresholdMillis,
+  s.slidingWindowType,
+  s.slidingWindowSize,
+  s.minimumNumberOfCalls,
+  s.permittedNumberOfCallsInHalfOpenState,
+  s.automaticTransitionFromOpenToHalfOpenEnabled ? "1" : "0",
+  s.maxWaitInHalfOpenMillis,
+  s.transitionToStateAfterWaitDuration,
+  s.leaseMillis,
+  s.ttlMillis,
+  s.waitsInOpenMillis.join(",")
+]
+
+const STATES: ReadonlySet<string> = new Set(["Closed", "Open", "HalfOpen", "Disabled", "ForcedOpen", "MetricsOnly"])
+
+/** Reads the script's flat reply; anything else is a store failure, not a crash. */
+const decodeReply = (reply: ReadonlyArray<string>) => {
+  const state = reply[0] ?? ""
+  if (!STATES.has(state) || reply.length !== 17) throw new Error(`unexpected reply from the circuit script`)
+  const n = (i: number) => Number(reply[i])
+  const changes = reply[14] === "" ? [] : JSON.parse(reply[14]!) as ReadonlyArray<CircuitChange>
+  return {
+    snapshot: {
+      state: state as CircuitSnapshot["state"],
+      generation: n(1),
+      attempts: n(2),
+      openForMillis: n(3),
+      halfOpenForMillis: n(4),
+      calls: n(5),
+      failed: n(6),
+      slow: n(7),
+      slowFailed: n(8),
+      totalDurationMillis: n(9),
+      minimumNumberOfCalls: n(10),
+      leases: n(11),
+      notPermitted: n(12),
+      sequence: n(13)
+    },
+    changes,
+    admission: (reply[15] === "" ? "Refused" : reply[15]) as CircuitAdmission,
+    permitted: reply[16] === "1"
+  }
 }
 
-const decode = (text: string): RawReply & CircuitReply => {
-  const raw = JSON.parse(text) as RawReply
-  return { ...raw, changes: Array.isArray(raw.changes) ? raw.changes : [] }
+/** A published message: `{ snapshot, changes }` (cjson writes an empty Lua table as an object). */
+const decodeMessage = (text: string): CircuitReply => {
+  const raw = JSON.parse(text) as { snapshot: CircuitSnapshot; changes: unknown }
+  return { snapshot: raw.snapshot, changes: Array.isArray(raw.changes) ? raw.changes : [] }
 }
 
 /**
@@ -68,35 +107,34 @@ export const makeRedisCircuitBreakerStore = (
     }
     const channelOf = (name: string) => connection.key("circuit", name)
     // A breaker sends the same settings object with every call until it is reconfigured.
-    const encoded = new WeakMap<CircuitSettings, string>()
+    const encoded = new WeakMap<CircuitSettings, ReadonlyArray<string | number>>()
     const encode = (settings: CircuitSettings) => {
-      let text = encoded.get(settings)
-      if (text === undefined) {
-        text = JSON.stringify(settings)
-        encoded.set(settings, text)
+      let args = encoded.get(settings)
+      if (args === undefined) {
+        args = settingsArguments(settings)
+        encoded.set(settings, args)
       }
-      return text
+      return args
     }
 
     const run = (
       operation: string,
       name: string,
       settings: CircuitSettings,
-      argument: Record<string, unknown>
+      argv: ReadonlyArray<string | number>
     ) =>
-      Effect.map(
-        connection.run(`circuitBreaker.${operation}`, name, (redis) =>
-          (redis as unknown as Record<string, CircuitCommand>)[circuitScript.name]!(
+      connection.run(`circuitBreaker.${operation}`, name, async (redis) =>
+        decodeReply(
+          await (redis as unknown as Record<string, CircuitCommand>)[circuitScript.name]!(
             connection.key("circuit", name, "state"),
             connection.key("circuit", name, "window"),
             connection.key("circuit", name, "leases"),
             operation,
-            encode(settings),
-            JSON.stringify(argument),
-            channelOf(name)
-          )),
-        decode
-      )
+            channelOf(name),
+            ...encode(settings),
+            ...argv
+          )
+        ))
 
     // One subscriber connection for all breakers: listeners by channel, subscribed while any remains.
     const listeners = new Map<string, Set<(reply: CircuitReply) => void>>()
@@ -106,7 +144,7 @@ export const makeRedisCircuitBreakerStore = (
       if (set === undefined) return
       let reply: CircuitReply
       try {
-        reply = decode(message)
+        reply = decodeMessage(message)
       } catch {
         return // not ours: someone else published on the channel
       }
@@ -121,20 +159,25 @@ export const makeRedisCircuitBreakerStore = (
       })
 
     const store: CircuitBreakerStore = {
-      read: (name, settings) => Effect.map(run("read", name, settings, {}), (reply) => reply.snapshot),
+      read: (name, settings) => Effect.map(run("read", name, settings, []), (reply) => reply.snapshot),
       acquire: (name, settings, leaseId) =>
-        Effect.map(run("acquire", name, settings, { leaseId }), (reply) => ({
-          snapshot: reply.snapshot,
-          changes: reply.changes,
-          admission: reply.admission ?? "Refused"
+        Effect.map(run("acquire", name, settings, [leaseId]), ({ admission, changes, snapshot }) => ({
+          snapshot,
+          changes,
+          admission
         })),
-      record: (name, settings, call) => run("record", name, settings, call),
+      record: (name, settings, call) =>
+        Effect.map(
+          run("record", name, settings, [call.generation, call.durationMillis, call.outcome, call.leaseId ?? ""]),
+          ({ changes, snapshot }) => ({ snapshot, changes })
+        ),
       transition: (name, settings, to, openForMillis) =>
         Effect.map(
-          run("transition", name, settings, openForMillis === undefined ? { to } : { to, openForMillis }),
-          (reply) => ({ snapshot: reply.snapshot, changes: reply.changes, permitted: reply.permitted === true })
+          run("transition", name, settings, [to, openForMillis ?? ""]),
+          ({ changes, permitted, snapshot }) => ({ snapshot, changes, permitted })
         ),
-      reset: (name, settings) => run("reset", name, settings, {}),
+      reset: (name, settings) =>
+        Effect.map(run("reset", name, settings, []), ({ changes, snapshot }) => ({ snapshot, changes })),
       subscribe: (name, onChange) =>
         Effect.gen(function*() {
           const subscriber = yield* connection.subscriber
