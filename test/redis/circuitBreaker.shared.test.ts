@@ -144,6 +144,39 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(await instanceB!.runPromise(CircuitBreaker.withCircuitBreaker(ok, b))).toBe("ok")
   })
 
+  it("admits exactly the permitted trial calls across instances under concurrency", async () => {
+    names++
+    const opts = options({
+      waitDurationInOpenState: "50 millis",
+      permittedNumberOfCallsInHalfOpenState: 5,
+      minimumNumberOfCalls: 5
+    })
+    const a = await breakerIn(instanceA!, scope, opts)
+    const b = await breakerIn(instanceB!, scope, opts)
+    await instanceA!.runPromise(a.transitionToOpen)
+    await new Promise((resolve) => setTimeout(resolve, 70))
+    const release = await Effect.runPromise(Deferred.make<void>())
+    let running = 0
+    const held = Effect.zipRight(Effect.sync(() => running++), Deferred.await(release))
+    const burst = (runtime: typeof instanceA, breaker: CircuitBreaker.CircuitBreaker) =>
+      runtime!.runPromise(
+        Effect.forEach(Array.from({ length: 100 }), () =>
+          Effect.either(CircuitBreaker.withCircuitBreaker(held, breaker)), {
+          concurrency: "unbounded"
+        }).pipe(Effect.forkDaemon)
+      )
+    const fibers = [await burst(instanceA, a), await burst(instanceB, b)]
+    for (let i = 0; i < 100 && running < 5; i++) await roundTrip()
+    await roundTrip()
+    expect(running).toBe(5)
+    await Effect.runPromise(Deferred.succeed(release, undefined))
+    const results = (await Promise.all(fibers.map((f) => Effect.runPromise(Fiber.join(f))))).flat()
+    expect(results.filter((r) => r._tag === "Right")).toHaveLength(5)
+    await roundTrip()
+    expect(await Effect.runPromise(a.state)).toBe("Closed")
+    expect(await Effect.runPromise(b.state)).toBe("Closed")
+  })
+
   it("a trial permit held by an instance that never reports frees itself after its lease", async () => {
     names++
     // The lease lasts the slow-call threshold: 200 ms here.
