@@ -41,13 +41,13 @@ afterAll(async () => {
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
-const make = async (name: string, onStoreFailure: CircuitBreaker.Options["onStoreFailure"]) => {
+const make = async (name: string, onStoreFailure: CircuitBreaker.Options["onStoreFailure"], wait = "300 millis") => {
   const breaker = await runtime!.runPromise(Scope.extend(
     CircuitBreaker.make({
       name,
       slidingWindowSize: 4,
       minimumNumberOfCalls: 4,
-      waitDurationInOpenState: "300 millis",
+      waitDurationInOpenState: wait,
       permittedNumberOfCallsInHalfOpenState: 1,
       ...(onStoreFailure === undefined ? {} : { onStoreFailure })
     }),
@@ -71,8 +71,8 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const open = await make("fail-open", "fail-open")
     const closed = await make("fail-closed", "fail-closed")
     const local = await make("local", undefined) // the store's default: local-fallback
-    const stuck = await make("stuck", "local-fallback")
-    // Before the outage: the shared `stuck` circuit is open, a trial due 300 ms later.
+    const stuck = await make("stuck", "local-fallback", "1 second")
+    // Before the outage: the shared `stuck` circuit is open, a trial due 1 s later.
     await runtime!.runPromise(stuck.breaker.transitionToOpen)
     expect((await call(open.breaker, Effect.succeed(1)))._tag).toBe("Right")
 
@@ -135,7 +135,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(await Effect.runPromise(local.breaker.state)).toBe("Closed")
     expect((await call(closed.breaker, Effect.succeed(1)))._tag).toBe("Right")
     // The shared Open circuit survived the restart and is not stuck: its trial closes it.
-    const trialDeadline = Date.now() + 2_000
+    const trialDeadline = Date.now() + 3_000
     while ((await Effect.runPromise(stuck.breaker.state)) !== "Closed" && Date.now() < trialDeadline) {
       await call(stuck.breaker, Effect.succeed(1))
       await sleep(50)

