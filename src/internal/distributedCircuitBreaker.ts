@@ -347,17 +347,19 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         this.hub.publish(Event.StoreUnavailable({ breakerName: this.name, at, mode: this.mode, error }))
       )
       if (this.mode !== "local-fallback") return announce
-      return Effect.zipRight(announce, this.seedFallback())
+      // Switched at once, so that concurrent calls already go to the fallback while it is being seeded.
+      const last = { snapshot: this.snapshot, openUntil: this.openUntil }
+      this.source = "fallback"
+      return Effect.zipRight(announce, this.seedFallback(last.snapshot, last.openUntil))
     })
   }
 
   /** The in-memory fallback starts from the last shared state, so an open circuit stays open. */
-  private seedFallback(): Effect.Effect<void> {
+  private seedFallback(last: CircuitSnapshot, openUntil: number): Effect.Effect<void> {
     return Effect.gen(this, function*() {
-      const last = this.snapshot
       const fallback = this.fallback
       yield* Effect.orDie(fallback.reset(this.name, this.settings))
-      const remaining = Number.isFinite(this.openUntil) ? Math.max(0, this.openUntil - this.now()) : 0
+      const remaining = Number.isFinite(openUntil) ? Math.max(0, openUntil - this.now()) : 0
       switch (last.state) {
         case "Open":
         case "HalfOpen":
@@ -369,7 +371,6 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
           yield* Effect.orDie(fallback.transition(this.name, this.settings, last.state))
       }
       const snapshot = yield* Effect.orDie(fallback.read(this.name, this.settings))
-      this.source = "fallback"
       yield* this.apply({ snapshot, changes: [] }, "fallback", true)
     }).pipe(Effect.withClock(this.clock))
   }

@@ -4,7 +4,7 @@
  * redis-server (append-only, so the shared state survives its restart). Real clock: ioredis reconnects
  * within 1 s and breakers probe the store at most once per second, so the file takes about 3 s.
  */
-import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
+import { type Duration, Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
@@ -41,7 +41,11 @@ afterAll(async () => {
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
-const make = async (name: string, onStoreFailure: CircuitBreaker.Options["onStoreFailure"], wait = "300 millis") => {
+const make = async (
+  name: string,
+  onStoreFailure: CircuitBreaker.Options["onStoreFailure"],
+  wait: Duration.DurationInput = "300 millis"
+) => {
   const breaker = await runtime!.runPromise(Scope.extend(
     CircuitBreaker.make({
       name,
