@@ -321,6 +321,57 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(millis).toBeLessThanOrEqual(60_000)
   })
 
+  it("a client you pass is used and left open; connection options make a connection the Layer closes", async () => {
+    const client = new Redis(url, { ...RedisStore.clientOptions })
+    const prefix = fresh("client")
+    const { hostname, port } = new URL(url)
+    const results = await Effect.runPromise(Effect.all([
+      Effect.scoped(Effect.flatMap(
+        RateLimiter.make({ name: "passed", limitForPeriod: 1, limitRefreshPeriod: "1 minute" }),
+        (limiter) => limiter.tryAcquire()
+      )).pipe(Effect.provide(RedisStore.layer({ client }, { prefix }))),
+      Effect.scoped(Effect.flatMap(
+        RateLimiter.make({ name: "options", limitForPeriod: 1, limitRefreshPeriod: "1 minute" }),
+        (limiter) => limiter.tryAcquire()
+      )).pipe(Effect.provide(RedisStore.layer({ options: { host: hostname, port: Number(port) } }, { prefix })))
+    ]))
+    expect(results).toEqual([true, true])
+    expect(await client.ping()).toBe("PONG")
+    client.disconnect()
+    expect((await admin.keys(`${prefix}:*`)).sort()).toEqual([
+      `${prefix}:ratelimiter:options:fixed`,
+      `${prefix}:ratelimiter:passed:fixed`
+    ])
+  })
+
+  it("a waiter interrupted while it waits is reported as refused; a bad permit count is a defect", async () => {
+    const prefix = fresh("interrupt")
+    const result = await run(Effect.gen(function*() {
+      const limiter = yield* makeOn(yield* instance(prefix), {
+        name: "interrupted",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "10 seconds",
+        timeoutDuration: "20 seconds"
+      })
+      const events: Array<string> = []
+      yield* Effect.forkScoped(Stream.runForEach(limiter.events, (e) => Effect.sync(() => events.push(e._tag))))
+      yield* Effect.sleep("10 millis")
+      yield* limiter.acquire()
+      const waiter = yield* Effect.fork(limiter.acquire())
+      yield* Effect.sleep("30 millis")
+      const during = (yield* limiter.metrics).numberOfWaitingFibers
+      yield* Fiber.interrupt(waiter)
+      const after = (yield* limiter.metrics).numberOfWaitingFibers
+      const bad = yield* Effect.exit(limiter.tryAcquire(0))
+      yield* Effect.sleep("10 millis")
+      return { during, after, events, bad }
+    }))
+    expect(result.during).toBe(1)
+    expect(result.after).toBe(0)
+    expect(result.events).toEqual(["SuccessfulAcquire", "FailedAcquire"])
+    expect(Exit.isFailure(result.bad) && result.bad.cause._tag).toBe("Die")
+  })
+
   it("layerConfig reads REDIS_URL and REDIS_PREFIX", async () => {
     await clearOfBoundary(60_000, 2_000)
     const prefix = fresh("config")

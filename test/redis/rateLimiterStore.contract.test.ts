@@ -7,9 +7,9 @@
 import { Effect, ManagedRuntime } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
-import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
 import type { Grant, RateLimiterStore, SharedLimit } from "../../src/store/RateLimiterStore.js"
 import { redisTarget } from "../helpers/redisServer.js"
 
@@ -114,6 +114,26 @@ describe.each(Object.keys(subjects))("RateLimiterStore contract: %s", (kind) => 
     const wait = granted(await run(store.acquire(raised, 6, 1_000)))
     expect(wait).toBeGreaterThan(0)
     expect(wait).toBeLessThanOrEqual(300)
+  })
+
+  it("settings travel with each call: a new rate, limit or period applies without any shared configuration", async () => {
+    const { now, store } = subject()
+    const bucket = limitOf("token-bucket", 2, 60_000)
+    expect(granted(await run(store.acquire(bucket, 2, 0)))).toBe(0)
+    expect(refused(await run(store.acquire(bucket, 1, 50)))).toBeGreaterThan(1_000)
+    // A token a millisecond from now on.
+    expect(granted(await run(store.acquire({ ...bucket, limitForPeriod: 1_000, periodMillis: 1_000 }, 1, 50))))
+      .toBeLessThanOrEqual(50)
+    const window = limitOf("sliding-window", 2, 60_000)
+    expect(granted(await run(store.acquire(window, 2, 0)))).toBe(0)
+    expect(refused(await run(store.acquire(window, 1, 0)))).toBeGreaterThan(0)
+    expect(granted(await run(store.acquire({ ...window, limitForPeriod: 3 }, 1, 0)))).toBe(0)
+    // Cycles of another period do not compare with the old ones: the new period starts afresh.
+    const cycles = limitOf("fixed-window", 2, 60_000)
+    await atCycleStart({ store, now }, 1_000)
+    expect(granted(await run(store.acquire(cycles, 2, 0)))).toBe(0)
+    expect(refused(await run(store.acquire(cycles, 1, 0)))).toBeGreaterThan(0)
+    expect(granted(await run(store.acquire({ ...cycles, periodMillis: 1_000 }, 2, 0)))).toBe(0)
   })
 
   it("token bucket: a burst of capacity, then one token per refill interval, in arrival order", async () => {

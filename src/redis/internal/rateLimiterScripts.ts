@@ -32,8 +32,9 @@ local op = ARGV[1]
 
 /**
  * Fixed window (Resilience4j's reservation semantics) on epoch-aligned cycles. The key holds
- * `cycle:used`: the latest cycle holding grants or reservations (the frontier) and its permits used (a
- * string rather than a hash: one write sets value and expiry). A request is granted in the
+ * `period:cycle:used`: the period the cycles are counted in (a call with another period starts afresh),
+ * the latest cycle holding grants or reservations (the frontier) and its permits used (a string rather
+ * than a hash: one write sets value and expiry). A request is granted in the
  * frontier if it fits there, else in the next cycle — never in a cycle before the frontier, so nobody
  * overtakes a waiting reservation — if that cycle starts within `maxWait`.
  * ARGV after the operation: limit, period (ms), then the operation's arguments.
@@ -49,16 +50,19 @@ local frontier = nil
 local used = 0
 local state = redis.call('GET', KEYS[1])
 if state then
-  local k, u = string.match(state, '^([^:]+):(.+)$')
-  frontier = tonumber(k)
-  used = tonumber(u)
+  local p, k, u = string.match(state, '^([^:]+):([^:]+):(.+)$')
+  -- Cycles of another period do not compare: a new period starts afresh.
+  if tonumber(p) == period then
+    frontier = tonumber(k)
+    used = tonumber(u)
+  end
 end
 if frontier == nil or frontier < cur then
   frontier = cur
   used = 0
 end
 local function save(k, u)
-  redis.call('SET', KEYS[1], num(k) .. ':' .. num(u), 'PX', math.ceil((k - cur + 2) * period))
+  redis.call('SET', KEYS[1], num(period) .. ':' .. num(k) .. ':' .. num(u), 'PX', math.ceil((k - cur + 2) * period))
 end
 if op == 'available' then
   if frontier == cur then return num(limit - used) end
