@@ -1,6 +1,7 @@
 /**
  * The {@link RateLimiterStore} on Redis: each operation is one EVALSHA of the algorithm's script (see
- * `rateLimiterScripts.ts`), under keys `prefix:ratelimiter:<name>:<algorithm>`.
+ * `rateLimiterScripts.ts`), under keys `prefix:ratelimiter:<name>:<algorithm>` (the fixed window's
+ * ends with its period in milliseconds: a new period starts afresh).
  *
  * @internal
  */
@@ -11,7 +12,7 @@ import type { Grant, RateLimiterStore, SharedLimit } from "../../store/RateLimit
 import type { RedisConnection } from "../RedisConnection.js"
 import { fixedWindow, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
 
-type Reply = [number, string] | string
+type Reply = number
 type Command = (...args: ReadonlyArray<string | number>) => Promise<Reply>
 
 /** Defines the scripts on a client once (ioredis then runs them with EVALSHA, loading on NOSCRIPT). */
@@ -23,16 +24,15 @@ const define = (client: Redis): void => {
   }
 }
 
-const toGrant = (reply: Reply): Grant => {
-  const [granted, millis] = reply as [number, string]
-  const value = Number(millis)
-  return granted === 1
-    ? { _tag: "Granted", waitMillis: value }
-    : { _tag: "Refused", retryAfterMillis: value < 0 ? Number.POSITIVE_INFINITY : value }
-}
+/** The scripts' answer to `acquire` (see `rateLimiterScripts.ts`): waits in whole microseconds. */
+const toGrant = (reply: Reply): Grant =>
+  reply >= 0
+    ? { _tag: "Granted", waitMillis: reply / 1000 }
+    : { _tag: "Refused", retryAfterMillis: reply === -1 ? Number.POSITIVE_INFINITY : (-reply - 2) / 1000 }
 
 /** A limiter's keys, computed once per name. */
 interface Keys {
+  /** Without the period, which the fixed window's key ends with. */
   readonly fixed: string
   readonly bucket: string
   readonly log: string
@@ -52,7 +52,7 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
       // Bounded by the limiters made with this store (a keyed limiter's keys come and go with their TTLs).
       if (keys.size >= 10_000) keys.clear()
       const key = (suffix: string) => connection.key("ratelimiter", name, suffix)
-      found = { fixed: key("fixed"), bucket: key("bucket"), log: key("log"), logState: key("logstate") }
+      found = { fixed: `${key("fixed")}:`, bucket: key("bucket"), log: key("log"), logState: key("logstate") }
       keys.set(name, found)
     }
     return found
@@ -64,8 +64,8 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
       switch (limit.algorithm) {
         case "fixed-window":
           return a === undefined
-            ? fixed(k.fixed, op, limit.limitForPeriod, limit.periodMillis)
-            : fixed(k.fixed, op, limit.limitForPeriod, limit.periodMillis, a, b!)
+            ? fixed(k.fixed + limit.periodMillis, op, limit.limitForPeriod, limit.periodMillis)
+            : fixed(k.fixed + limit.periodMillis, op, limit.limitForPeriod, limit.periodMillis, a, b!)
         case "token-bucket": {
           const rate = limit.limitForPeriod / limit.periodMillis
           return a === undefined
@@ -85,7 +85,7 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
         call(limit, "acquire", permits, Number.isFinite(maxWaitMillis) ? maxWaitMillis : Number.MAX_SAFE_INTEGER),
         toGrant
       ),
-    available: (limit) => Effect.map(call(limit, "available"), Number),
-    drain: (limit) => Effect.map(call(limit, "drain"), Number)
+    available: (limit) => call(limit, "available"),
+    drain: (limit) => call(limit, "drain")
   }
 }
