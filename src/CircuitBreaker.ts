@@ -32,7 +32,7 @@
  *   the call counters of `Metrics`, and `numberOfNotPermittedCalls` (its own refusals plus the store's).
  * - When the store fails, `onStoreFailure` decides (see {@link Options}): `"local-fallback"` decides in
  *   process, starting from the last shared state (an open circuit stays open); `"fail-open"` lets every
- *   call through unrecorded; `"fail-closed"` refuses with a `CallNotPermittedError` whose `storeError`
+ *   call through unrecorded; `"fail-closed"` refuses with a `CallNotPermittedError` whose `cause`
  *   holds the `StoreError` (so the error type of guarded effects does not change). Each outage is logged
  *   once, published as a `StoreUnavailable` event and counted; the store is probed again at most once a
  *   second, and when it answers the breaker follows the shared state again (`StoreRecovered`). Manual
@@ -185,7 +185,7 @@ export interface Options<E = unknown, A = unknown> {
   /**
    * With a shared `Store` provided: what the breaker does while the store is unreachable (default: the
    * store's own default, `"local-fallback"` for `RedisStore`). `"fail-closed"` refuses with a
-   * `CallNotPermittedError` carrying the `StoreError` in `storeError`. Ignored without a store.
+   * `CallNotPermittedError` carrying the `StoreError` as its `cause`. Ignored without a store.
    */
   readonly onStoreFailure?: OnStoreFailure
 }
@@ -238,11 +238,11 @@ export class CallNotPermittedError extends Data.TaggedError("CallNotPermittedErr
    * Set when a shared breaker refused because its store is unreachable and `onStoreFailure` is
    * `"fail-closed"`: the store's error, for whoever wants to see why.
    */
-  readonly storeError?: StoreError | undefined
+  readonly cause?: StoreError | undefined
 }> {
   override get message(): string {
-    if (this.storeError !== undefined) {
-      return `CircuitBreaker '${this.breakerName}' refused the call: ${this.storeError.message}`
+    if (this.cause !== undefined) {
+      return `CircuitBreaker '${this.breakerName}' refused the call: ${this.cause.message}`
     }
     const wait = Option.match(this.retryAfter, {
       onNone: () => "",

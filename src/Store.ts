@@ -27,7 +27,7 @@ export type { Grant, RateLimiterStore, SharedLimit } from "./store/RateLimiterSt
 /**
  * The shared store could not be reached or answered wrongly. Guards surface it only under
  * `onStoreFailure: "fail-closed"` (refused with this error) — the other modes hide it. A circuit breaker
- * refuses with its usual `CallNotPermittedError`, carrying this error in `storeError`, so the error type
+ * refuses with its usual `CallNotPermittedError`, carrying this error as its `cause`, so the error type
  * of the effects it guards stays the same.
  *
  * @example

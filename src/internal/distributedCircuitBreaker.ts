@@ -560,7 +560,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         new CallNotPermittedError(
           storeError === undefined
             ? { breakerName: this.name, state, retryAfter }
-            : { breakerName: this.name, state, retryAfter, storeError }
+            : { breakerName: this.name, state, retryAfter, cause: storeError }
         )
       )
     )

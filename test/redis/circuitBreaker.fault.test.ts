@@ -99,7 +99,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(refused._tag).toBe("Left")
     const error = (refused as { left: CircuitBreaker.CallNotPermittedError }).left
     expect(error._tag).toBe("CallNotPermittedError")
-    expect(error.storeError?._tag).toBe("StoreError")
+    expect(error.cause?._tag).toBe("StoreError")
     expect(error.message).toContain("redis store failed")
 
     // local-fallback: an in-process breaker with the same settings trips on its own.
