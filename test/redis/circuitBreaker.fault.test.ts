@@ -4,10 +4,13 @@
  * redis-server (append-only, so the shared state survives its restart). Real clock: ioredis reconnects
  * within 1 s and breakers probe the store at most once per second, so the file takes about 3 s.
  */
-import { type Duration, Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
+import { type Duration, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import * as Metrics from "../../src/Metrics.js"
+import * as Prometheus from "../../src/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
+import * as Registry from "../../src/Registry.js"
 import { Store } from "../../src/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
@@ -111,11 +114,27 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     )
     // ...and a shared Open state is kept open by the fallback.
     expect(await Effect.runPromise(stuck.breaker.state)).toBe("Open")
-    for (const b of [open, closed, local]) {
-      // Once per outage: an event, a warning, and one count for the metrics collector.
-      expect(b.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
-      expect((b.breaker as unknown as { storeOutages: number }).storeOutages).toBe(1)
+    // Once per outage: an event, a warning, and one count in the metrics.
+    for (const b of [open, closed, local]) expect(b.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    const metrics = ManagedRuntime.make(
+      Prometheus.layer().pipe(
+        Layer.provideMerge(Metrics.layer({ prefix: "fault" })),
+        Layer.provideMerge(Registry.layer())
+      )
+    )
+    await metrics.runPromise(
+      Effect.flatMap(
+        Metrics.Collector,
+        (collector) =>
+          Effect.forEach([open, closed, local, stuck], (b) => Scope.extend(collector.track(b.breaker), scope!))
+      )
+    )
+    const scraped = await metrics.runPromise(Prometheus.scrape)
+    for (const name of ["fail-open", "fail-closed", "local"]) {
+      expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="${name}"} 1`)
     }
+    expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="stuck"} 0`)
+    await metrics.dispose()
 
     // Made while Redis is down: no failure, no wait; it starts in its failure mode.
     const madeAt = Date.now()
