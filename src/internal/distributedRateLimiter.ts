@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import { InvalidConfigError } from "../InvalidConfigError.js"
 import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "../RateLimiter.js"
 import type { OnStoreFailure, Store, StoreError } from "../Store.js"
@@ -21,6 +22,7 @@ import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterS
 import { withoutStackTrace } from "./errors.js"
 import type { EventHub } from "./eventHub.js"
 import { makeMemoryRateLimiterStore } from "./memoryRateLimiterStore.js"
+import { currentSpan } from "./observe.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
 import { decodeOptions } from "./validation.js"
 
@@ -151,6 +153,8 @@ class DistributedRateLimiter implements RateLimiter {
   private obtain(permits: number): Effect.Effect<void, RequestNotPermittedError> {
     return Effect.flatMap(this.decide(permits), (decision) => {
       const now = this.now()
+      const span = currentSpan()
+      if (span !== undefined) this.annotate(span, permits, decision)
       if (decision._tag !== "Granted") return this.refuse(now, permits, decision)
       if (decision.waitMillis <= 0) {
         this.published(now, permits)
@@ -192,6 +196,23 @@ class DistributedRateLimiter implements RateLimiter {
         return false
       })
     )
+
+  /** What a trace shows of this limiter on a guarded call (the in-process limiter's attributes, plus where it decided). */
+  private annotate(span: Tracer.Span, permits: number, decision: Decision): void {
+    span.attribute("breakwater.ratelimiter.name", this.name)
+    span.attribute("breakwater.ratelimiter.permits", permits)
+    span.attribute(
+      "breakwater.ratelimiter.decision",
+      decision._tag === "Granted" ? decision.waitMillis > 0 ? "waiting" : "permitted" : "refused"
+    )
+    const wait = decision._tag === "Granted"
+      ? decision.waitMillis
+      : decision._tag === "Refused" && Number.isFinite(decision.retryAfterMillis)
+      ? decision.retryAfterMillis
+      : -1
+    span.attribute("breakwater.ratelimiter.wait_ms", wait)
+    span.attribute("breakwater.ratelimiter.store", this.outage ? `${this.store.name} (${this.mode})` : this.store.name)
+  }
 
   private published(now: number, permits: number): void {
     this.successfulAcquires++

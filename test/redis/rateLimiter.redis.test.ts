@@ -372,6 +372,34 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(Exit.isFailure(result.bad) && result.bad.cause._tag).toBe("Die")
   })
 
+  it("a guarded call's span says what the shared limiter decided and where", async () => {
+    await clearOfBoundary(60_000, 2_000)
+    const prefix = fresh("span")
+    const attributes = await run(Effect.gen(function*() {
+      const limiter = yield* makeOn(yield* instance(prefix), {
+        name: "traced",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 minute",
+        timeoutDuration: 0
+      })
+      // The span around the guarded call, whatever its outcome.
+      const spanOf = (guarded: Effect.Effect<void, RateLimiter.RequestNotPermittedError>) =>
+        Effect.flatMap(Effect.currentSpan, (span) => Effect.as(Effect.exit(guarded), span)).pipe(
+          Effect.withSpan("call"),
+          Effect.orDie
+        )
+      const granted = (yield* spanOf(RateLimiter.withRateLimiter(Effect.void, limiter))).attributes
+      const refused = (yield* spanOf(RateLimiter.withRateLimiter(Effect.void, limiter))).attributes
+      return { granted: Object.fromEntries(granted), refused: Object.fromEntries(refused) }
+    }))
+    expect(attributes.granted).toMatchObject({
+      "breakwater.ratelimiter.name": "traced",
+      "breakwater.ratelimiter.decision": "permitted",
+      "breakwater.ratelimiter.store": "redis"
+    })
+    expect(attributes.refused).toMatchObject({ "breakwater.ratelimiter.decision": "refused" })
+  })
+
   it("layerConfig reads REDIS_URL and REDIS_PREFIX", async () => {
     await clearOfBoundary(60_000, 2_000)
     const prefix = fresh("config")
