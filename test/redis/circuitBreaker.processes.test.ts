@@ -14,6 +14,8 @@ import { redisTarget } from "../helpers/redisServer.js"
 const target = await redisTarget()
 const available = target._tag === "Available"
 const fixture = path.join(import.meta.dirname, "fixtures", "breakerChild.ts")
+// Unique per run: a REDIS_URL server may keep an earlier run's keys (their TTL is an hour).
+const prefix = `procs-${process.pid}-${Date.now()}`
 
 /** A dependency that always fails (HTTP 500) and counts every request it receives. */
 let hits = 0
@@ -53,7 +55,7 @@ const start = (name: string, waitMillis: number) => {
       fixture,
       JSON.stringify({
         url: target._tag === "Available" ? target.url : "",
-        prefix: `procs${process.pid}`,
+        prefix,
         name,
         waitMillis
       })

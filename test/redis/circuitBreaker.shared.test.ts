@@ -10,10 +10,12 @@ import * as CircuitBreaker from "../../src/CircuitBreaker.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import { redisTarget } from "../helpers/redisServer.js"
+import { scriptCallsDuring } from "./fixtures/breakerRoundTrips.js"
 
 const target = await redisTarget()
 const available = target._tag === "Available"
-const prefix = `cbshared${process.pid}`
+// Unique per run: a REDIS_URL server may keep an earlier run's keys (their TTL is an hour).
+const prefix = `cbshared-${process.pid}-${Date.now()}`
 
 let instanceA: ManagedRuntime.ManagedRuntime<Store, never> | undefined
 let instanceB: ManagedRuntime.ManagedRuntime<Store, never> | undefined
@@ -56,11 +58,10 @@ const fail = Effect.fail("boom")
 const ok = Effect.succeed("ok")
 const roundTrip = () => inspector!.ping()
 
-const evalshaCalls = async () => {
-  const info = await inspector!.info("commandstats")
-  const match = /cmdstat_evalsha:calls=(\d+)/.exec(info)
-  return match === null ? 0 : Number(match[1])
-}
+const scriptCalls = (name: string, work: () => Promise<unknown>) =>
+  scriptCallsDuring(target._tag === "Available" ? target.url : "", `${prefix}:circuit:${name}:`, async () => {
+    await work()
+  })
 
 describe.skipIf(!available)("a circuit shared by two instances through Redis", () => {
   let scope: Scope.CloseableScope
@@ -107,15 +108,17 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     const a = await breakerIn(instanceA!, scope, options({ waitDurationInOpenState: "2 seconds" }))
     await instanceA!.runPromise(a.transitionToOpen)
     const late = await breakerIn(instanceB!, scope, options({ waitDurationInOpenState: "2 seconds" }))
-    const before = await evalshaCalls()
     let ran = false
-    const exit = await instanceB!.runPromise(
-      Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.sync(() => (ran = true)), late))
-    )
-    expect(Exit.isFailure(exit)).toBe(true)
+    let exit: Exit.Exit<unknown, unknown> | undefined
+    const calls = await scriptCalls(late.name, async () => {
+      exit = await instanceB!.runPromise(
+        Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.sync(() => (ran = true)), late))
+      )
+    })
+    expect(exit !== undefined && Exit.isFailure(exit)).toBe(true)
     expect(ran).toBe(false)
     // Refused from the cached state: no round trip.
-    expect((await evalshaCalls()) - before).toBe(0)
+    expect(calls).toBe(0)
   })
 
   it("shares the half-open trial permits across instances and follows the trial's verdict", async () => {
@@ -224,13 +227,15 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
   it("costs one round trip per call in Closed and none per refusal in Open", async () => {
     names++
     const a = await breakerIn(instanceA!, scope, options({ slidingWindowSize: 100, minimumNumberOfCalls: 100 }))
-    const before = await evalshaCalls()
-    for (let i = 0; i < 20; i++) await instanceA!.runPromise(CircuitBreaker.withCircuitBreaker(ok, a))
-    expect((await evalshaCalls()) - before).toBe(20)
+    const closed = await scriptCalls(a.name, async () => {
+      for (let i = 0; i < 20; i++) await instanceA!.runPromise(CircuitBreaker.withCircuitBreaker(ok, a))
+    })
+    expect(closed).toBe(20)
     await instanceA!.runPromise(a.transitionToOpen)
-    const open = await evalshaCalls()
-    for (let i = 0; i < 20; i++) await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(ok, a)))
-    expect((await evalshaCalls()) - open).toBe(0)
+    const open = await scriptCalls(a.name, async () => {
+      for (let i = 0; i < 20; i++) await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(ok, a)))
+    })
+    expect(open).toBe(0)
     expect((await Effect.runPromise(a.metrics)).numberOfNotPermittedCalls).toBe(20)
   })
 
