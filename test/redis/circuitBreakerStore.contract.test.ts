@@ -270,7 +270,7 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
     await run(redisStore!.record(name, s, { generation: g, durationMillis: 1, outcome: "Failure" }))
     await run(redisStore!.transition(name, s, "Open", 0))
     await run(redisStore!.acquire(name, s, "lease"))
-    const keys = (await inspector!.keys(`*${name}*`)).sort()
+    const keys = (await inspector!.keys(`${prefix}:circuit:${name}:*`)).sort()
     expect(keys).toEqual(
       ["leases", "state"].map((k) => `${prefix}:circuit:${name}:${k}`)
     )
