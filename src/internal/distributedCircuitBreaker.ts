@@ -13,6 +13,9 @@
  *   `CallNotPermittedError` carrying the `StoreError`. The shared store is probed again at most once per
  *   `PROBE_MILLIS`; when it answers, the shared state is read and followed again.
  *
+ * One class, as `CircuitBreakerImpl` in CircuitBreaker.ts is: the whole `CircuitBreaker` interface over a
+ * store (its settings are computed in sharedCircuitSettings.ts, its state rules live in the store).
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
