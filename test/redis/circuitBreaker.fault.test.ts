@@ -47,7 +47,8 @@ const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, m
 const make = async (
   name: string,
   onStoreFailure: CircuitBreaker.Options["onStoreFailure"],
-  wait: Duration.DurationInput = "300 millis"
+  wait: Duration.DurationInput = "300 millis",
+  overrides: Partial<CircuitBreaker.Options> = {}
 ) => {
   const breaker = await runtime!.runPromise(Scope.extend(
     CircuitBreaker.make({
@@ -56,7 +57,8 @@ const make = async (
       minimumNumberOfCalls: 4,
       waitDurationInOpenState: wait,
       permittedNumberOfCallsInHalfOpenState: 1,
-      ...(onStoreFailure === undefined ? {} : { onStoreFailure })
+      ...(onStoreFailure === undefined ? {} : { onStoreFailure }),
+      ...overrides
     }),
     scope!
   ))
@@ -81,6 +83,16 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const stuck = await make("stuck", "local-fallback", "1 second")
     // Before the outage: the shared `stuck` circuit is open, a trial due 1 s later.
     await runtime!.runPromise(stuck.breaker.transitionToOpen)
+    // ...and the shared `half` circuit is half-open, its only trial permit leased (for 500 ms: the slow-call
+    // threshold) by an instance that will never report.
+    const half = await make("half", "local-fallback", "1 millis", { slowCallDurationThreshold: "500 millis" })
+    await runtime!.runPromise(half.breaker.transitionToOpen)
+    await sleep(5)
+    const store = await runtime!.runPromise(Store)
+    const settings = (half.breaker as unknown as { settings: Parameters<typeof store.circuitBreaker.read>[1] }).settings
+    expect((await Effect.runPromise(store.circuitBreaker.acquire("half", settings, "crashed:1"))).admission).toBe(
+      "Trial"
+    )
     expect((await call(open.breaker, Effect.succeed(1)))._tag).toBe("Right")
 
     await server!.stop()
@@ -164,6 +176,13 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
       await sleep(50)
     }
     expect(await Effect.runPromise(stuck.breaker.state)).toBe("Closed")
+    // Nor is the half-open one: the dead holder's lease expired in Redis, a live trial closes it.
+    const halfDeadline = Date.now() + 3_000
+    while ((await Effect.runPromise(half.breaker.state)) !== "Closed" && Date.now() < halfDeadline) {
+      await call(half.breaker, Effect.succeed(1))
+      await sleep(50)
+    }
+    expect(await Effect.runPromise(half.breaker.state)).toBe("Closed")
 
     // Pub/sub is back too: a transition made by another instance reaches this one.
     const otherLocal = await other!.runPromise(
