@@ -75,6 +75,7 @@ for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
 local function num(v, d) if not v then return d end return tonumber(v) end
 local state = s.state or 'Closed'
 local gen = num(s.gen, 0)
+local startGen = gen
 local attempts = num(s.attempts, 0)
 local openUntil = num(s.openUntil, -1)
 local halfOpenUntil = num(s.halfOpenUntil, -1)
@@ -306,8 +307,9 @@ redis.call('PEXPIRE', wk, cfg.ttlMillis)
 redis.call('PEXPIRE', lk, cfg.ttlMillis)
 
 local published = ''
-if #changes > 0 then
-  published = cjson.encode(changes)
+if #changes > 0 then published = cjson.encode(changes) end
+-- A new Open period (Open -> Open with a new wait) is no transition, but every instance needs its end.
+if #changes > 0 or gen ~= startGen then
   redis.call('PUBLISH', channel, cjson.encode({
     snapshot = {
       state = state, generation = gen, attempts = attempts, openForMillis = openFor, halfOpenForMillis = halfOpenFor,

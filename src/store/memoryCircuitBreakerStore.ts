@@ -34,6 +34,8 @@ interface Entry {
   readonly leases: Map<string, number>
   halfOpenUntil: number
   sequence: number
+  /** The generation last told to listeners: a new Open period changes it without a transition. */
+  toldGeneration: number
   readonly listeners: Set<(reply: CircuitReply) => void>
 }
 
@@ -87,6 +89,7 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
         leases: new Map(),
         halfOpenUntil: -1,
         sequence: 0,
+        toldGeneration: 0,
         listeners: new Set()
       }
       entries.set(name, entry)
@@ -167,7 +170,10 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
 
   const reply = (entry: Entry, now: number, changes: ReadonlyArray<CircuitChange>): CircuitReply => {
     const result = { snapshot: snapshot(entry, now), changes }
-    if (changes.length > 0) { for (const listener of entry.listeners) listener(result) }
+    if (changes.length > 0 || entry.toldGeneration !== result.snapshot.generation) {
+      entry.toldGeneration = result.snapshot.generation
+      for (const listener of entry.listeners) listener(result)
+    }
     return result
   }
 
@@ -240,6 +246,7 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
               leases: new Map(),
               halfOpenUntil: -1,
               sequence: 0,
+              toldGeneration: 0,
               listeners: new Set()
             }
             entries.set(name, entry)

@@ -121,6 +121,17 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(calls).toBe(0)
   })
 
+  it("a new Open period set by one instance (no transition) reaches the others", async () => {
+    names++
+    const a = await breakerIn(instanceA!, scope, options())
+    const b = await breakerIn(instanceB!, scope, options())
+    await instanceA!.runPromise(a.transitionToOpenStateFor("100 millis"))
+    await instanceA!.runPromise(a.transitionToOpenStateFor("5 seconds"))
+    await roundTrip()
+    const refused = await instanceB!.runPromise(Effect.flip(CircuitBreaker.withCircuitBreaker(ok, b)))
+    expect(Duration.toMillis(Option.getOrThrow(refused.retryAfter))).toBeGreaterThan(4_000)
+  })
+
   it("shares the half-open trial permits across instances and follows the trial's verdict", async () => {
     names++
     const a = await breakerIn(instanceA!, scope, options({ waitDurationInOpenState: "100 millis" }))
