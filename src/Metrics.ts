@@ -18,6 +18,7 @@
  * | `breakwater_circuitbreaker_buffered_calls`, `..._slow_calls` | gauge | name, kind = successful, failed |
  * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
  * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
+ * | `breakwater_ratelimiter_store_fallbacks_total` | counter (limiters sharing a `Store` only) | name |
  * | `breakwater_bulkhead_available_concurrent_calls`, `..._max_allowed_concurrent_calls` | gauge | name |
  * | `breakwater_bulkhead_rejected_calls_total` | counter | name |
  * | `breakwater_retry_calls_total` | counter | name, kind = successful_without_retry, successful_with_retry, failed_without_retry, failed_with_retry |
@@ -188,6 +189,10 @@ const definitions = (prefix: string) => {
     availablePermissions: gauge("ratelimiter_available_permissions", "The number of available permissions"),
     waitingThreads: gauge("ratelimiter_waiting_threads", "The number of waiting fibers"),
     limiterCalls: counter("ratelimiter_calls", "Total number of acquisitions, by outcome"),
+    limiterStoreFallbacks: counter(
+      "ratelimiter_store_fallbacks",
+      "Total number of acquisitions a shared rate limiter decided without its store, in its onStoreFailure mode"
+    ),
     availableConcurrentCalls: gauge("bulkhead_available_concurrent_calls", "The number of free slots"),
     maxAllowedConcurrentCalls: gauge("bulkhead_max_allowed_concurrent_calls", "The maximum number of slots"),
     bulkheadRejected: counter("bulkhead_rejected_calls", "Total number of calls refused for want of a slot"),
@@ -357,6 +362,10 @@ class CollectorImpl implements Collector {
     }
     this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, seen.tags("kind", "successful"))
     this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, seen.tags("kind", "failed"))
+    // Only limiters sharing their state through a Store fall back (and have the series).
+    if (fields.storeFallbacks !== undefined) {
+      this.add(m.limiterStoreFallbacks, seen, "storeFallbacks", fields.storeFallbacks, seen.tags())
+    }
   }
 
   private collectBulkhead(bulkhead: Bulkhead.Bulkhead, seen: Seen) {

@@ -29,6 +29,8 @@ interface BreakerFields {
 interface LimiterFields {
   readonly successfulAcquires: number
   readonly failedAcquires: number
+  /** Shared limiters only: acquisitions decided without the store. */
+  readonly storeFallbacks?: number
   readonly config: Record<string, unknown>
 }
 interface BulkheadFields {

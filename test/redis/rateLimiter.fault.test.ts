@@ -5,12 +5,14 @@
  * by Redis itself (INFO commandstats). Real clock, bounded: each outage lasts well under a second and
  * reconnection takes at most ~1 s (the connection's backoff); the file runs in about 5 s.
  */
-import { Duration, Effect, Logger, Option, Stream } from "effect"
-import type * as Scope from "effect/Scope"
+import { Duration, Effect, Exit, Layer, Logger, ManagedRuntime, Option, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Metrics from "../../src/Metrics.js"
+import * as Prometheus from "../../src/Prometheus.js"
 import * as RateLimiter from "../../src/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
+import * as Registry from "../../src/Registry.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
 const runnable = canRunFaultTests()
@@ -65,6 +67,24 @@ const untilRedisAnswers = (limiter: RateLimiter.RateLimiter, redisAvailable: num
 const tries = (limiter: RateLimiter.RateLimiter, n: number) =>
   Effect.map(Effect.replicateEffect(limiter.tryAcquire(), n), (results) => results.filter(Boolean).length)
 
+/** The Prometheus text of a metrics collector tracking `limiter`. */
+const scrape = async (limiter: RateLimiter.RateLimiter): Promise<string> => {
+  const metrics = ManagedRuntime.make(
+    Prometheus.layer().pipe(
+      Layer.provideMerge(Metrics.layer({ prefix: "fault" })),
+      Layer.provideMerge(Registry.layer())
+    )
+  )
+  const scope = await Effect.runPromise(Scope.make())
+  await metrics.runPromise(
+    Effect.flatMap(Metrics.Collector, (collector) => Scope.extend(collector.track(limiter), scope))
+  )
+  const text = await metrics.runPromise(Prometheus.scrape)
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await metrics.dispose()
+  return text
+}
+
 interface Observed<A> {
   readonly result: A
   readonly warnings: ReadonlyArray<string>
@@ -117,7 +137,8 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
         yield* untilRedisAnswers(limiter, 3)
         const after = yield* tries(limiter, 5)
         const metrics = yield* limiter.metrics
-        return { onRedis, local, during, after, metrics }
+        const scraped = yield* Effect.promise(() => scrape(limiter))
+        return { onRedis, local, during, after, metrics, scraped }
       }))
     const { after, during, local, metrics, onRedis } = observed.result
     expect(onRedis).toBe(2)
@@ -127,6 +148,8 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     // Redis kept its 2 grants; the local ones were never written there: exactly 3 left.
     expect(after).toBe(3)
     expect(metrics.storeFallbacks).toBe(10)
+    expect(observed.result.scraped).toContain(`fault_ratelimiter_store_fallbacks_total{name="fallback"} 10`)
+    expect(observed.result.scraped).toContain(`fault_ratelimiter_calls_total{name="fallback",kind="successful"} 10`)
     expect(observed.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
     expect(observed.events.filter((e) => e === "StoreRecovered")).toHaveLength(1)
     expect(observed.warnings).toHaveLength(1)
