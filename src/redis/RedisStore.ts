@@ -131,10 +131,14 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
  *
  * const StoreLive = RedisStore.layer({ url: "redis://127.0.0.1:6379" }, { prefix: "orders", onStoreFailure: "local-fallback" })
  *
+ * const callPartner = Effect.succeed("ok")
+ *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
+ *     // Both shared by every instance using this Redis and prefix, under the name "partner".
  *     const limiter = yield* RateLimiter.make({ name: "partner", limitForPeriod: 50, limitRefreshPeriod: "1 second" })
- *     yield* limiter.acquire()
+ *     const breaker = yield* CircuitBreaker.make({ name: "partner" })
+ *     return yield* callPartner.pipe(CircuitBreaker.withCircuitBreaker(breaker), RateLimiter.withRateLimiter(limiter))
  *   })
  * ).pipe(Effect.provide(StoreLive))
  * ```
