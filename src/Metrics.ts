@@ -16,6 +16,7 @@
  * | `breakwater_circuitbreaker_not_permitted_calls_total` | counter | name |
  * | `breakwater_circuitbreaker_failure_rate`, `..._slow_call_rate` | gauge (-1 below the minimum calls) | name |
  * | `breakwater_circuitbreaker_buffered_calls`, `..._slow_calls` | gauge | name, kind = successful, failed |
+ * | `breakwater_circuitbreaker_store_outages_total` | counter (breakers sharing a `Store` only: times the store was lost) | name |
  * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
  * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
  * | `breakwater_ratelimiter_store_fallbacks_total` | counter (limiters sharing a `Store` only) | name |
