@@ -45,6 +45,7 @@ local period = tonumber(ARGV[3]) * 1000
 local cur = math.floor(now / period)
 local frontier = cur
 local used = 0
+local stored = -1
 local state = redis.call('GET', KEYS[1])
 if state then
   local k, u = string.match(state, '^(%d+):(%d+)$')
@@ -52,6 +53,7 @@ if state then
   if k and k >= cur then
     frontier = k
     used = tonumber(u)
+    stored = k
   end
 end
 if op == 'acquire' then
@@ -65,7 +67,14 @@ if op == 'acquire' then
   local wait = math.ceil(k * period - now)
   if wait < 0 then wait = 0 end
   if wait > tonumber(ARGV[5]) * 1000 then return -2 - wait end
-  redis.call('SET', KEYS[1], string.format('%d:%d', k, used + permits), 'PX', math.ceil((k - cur + 2) * period / 1000))
+  local value = string.format('%d:%d', k, used + permits)
+  if k == stored then
+    -- Set when cycle k became the frontier, the expiry already outlasts it by a period (and a SET
+    -- keeping it costs Redis measurably less than one setting it).
+    redis.call('SET', KEYS[1], value, 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], value, 'PX', math.ceil((k - cur + 2) * period / 1000))
+  end
   return wait
 end
 if op == 'available' then
