@@ -356,7 +356,8 @@ class CollectorImpl implements Collector {
   private collectLimiter(limiter: RateLimiter.RateLimiter, seen: Seen) {
     const m = this.metrics
     const fields = limiterFields(limiter)
-    const now = readNow(limiter.metrics)
+    // A shared limiter's figures take a round trip: the read started here lands for the next collection.
+    const now = readNow(limiter.metrics) ?? fields.lastMetrics
     if (now !== undefined) {
       m.availablePermissions.unsafeUpdate(now.availablePermissions, seen.tags())
       m.waitingThreads.unsafeUpdate(now.numberOfWaitingFibers, seen.tags())

@@ -67,6 +67,11 @@ class DistributedRateLimiter implements RateLimiter {
   successfulAcquires = 0
   failedAcquires = 0
   storeFallbacks = 0
+  /**
+   * The latest figures `metrics` read, for synchronous readers (the metrics collector): reading the store
+   * takes a round trip, so such a reader starts a read and shows the previous one.
+   */
+  lastMetrics: Metrics | undefined
   /** Whether the store failed on the latest call (an outage is reported once, on its first failure). */
   private outage = false
   private limit: SharedLimit
@@ -257,11 +262,12 @@ class DistributedRateLimiter implements RateLimiter {
         this.store.rateLimiter.available(this.limit),
         () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.limit)) : Effect.succeed(0)
       ),
-      (availablePermissions) => ({
-        availablePermissions,
-        numberOfWaitingFibers: this.waiting,
-        storeFallbacks: this.storeFallbacks
-      })
+      (availablePermissions) =>
+        this.lastMetrics = {
+          availablePermissions,
+          numberOfWaitingFibers: this.waiting,
+          storeFallbacks: this.storeFallbacks
+        }
     )
   )
 

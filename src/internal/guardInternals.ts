@@ -31,6 +31,8 @@ interface LimiterFields {
   readonly failedAcquires: number
   /** Shared limiters only: acquisitions decided without the store. */
   readonly storeFallbacks?: number
+  /** Shared limiters only: the figures their latest `metrics` read (which takes a round trip). */
+  readonly lastMetrics?: RateLimiter.Metrics
   readonly config: Record<string, unknown>
 }
 interface BulkheadFields {

@@ -150,6 +150,8 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(metrics.storeFallbacks).toBe(10)
     expect(observed.result.scraped).toContain(`fault_ratelimiter_store_fallbacks_total{name="fallback"} 10`)
     expect(observed.result.scraped).toContain(`fault_ratelimiter_calls_total{name="fallback",kind="successful"} 10`)
+    // The gauge shows the figures of the limiter's latest metrics read (a read takes a round trip).
+    expect(observed.result.scraped).toContain(`fault_ratelimiter_available_permissions{name="fallback"} 0`)
     expect(observed.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
     expect(observed.events.filter((e) => e === "StoreRecovered")).toHaveLength(1)
     expect(observed.warnings).toHaveLength(1)
