@@ -9,6 +9,7 @@ import { Baseline } from "./floor.js"
 import type { Result } from "./harness.js"
 import type { BenchReport } from "./run.js"
 import { CONTENDED } from "./scenarios/contended.js"
+import { RedisCases } from "./scenarios/redis.js"
 
 const fixed = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
 const grouped = (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a"
@@ -169,10 +170,59 @@ const memoryTable = (rows: BenchReport["memory"]["keyed"]): string =>
     .concat(rows.map((r) => `| ${r.name} | ${r.count.toLocaleString("en-US")} | ${grouped(r.bytesEach)} |`))
     .join("\n")
 
+const redisSection = (report: BenchReport): string => {
+  const redis = report.redis
+  if (redis._tag === "Skipped") return `Not measured in this run: ${redis.reason}.`
+  const rows = redis.rows.map((r) =>
+    `| ${r.name} | ${grouped(r.acquiresPerSecond)} | ${fixed(r.roundTripsPerAcquire)} |`
+  )
+  return `Redis-backed acquire on ${redis.server}, breakwater's \`RedisStore\` against rate-limiter-flexible's
+\`RateLimiterRedis\` on the same server in the same run, each through its own ioredis client with the
+same options (the store's fail-fast options, auto-pipelining on). Every acquire is granted (limits far
+above what a run can take): this is the cost of a decision. Sequential: one caller awaiting each
+acquire; concurrent: ${redis.concurrency} callers at once (fibers of one Effect program for breakwater,
+async loops for rate-limiter-flexible), whose commands ioredis pipelines. Acquires per second are the
+median of ${report.config.redis.rounds} interleaved rounds of ${report.config.redis.millis} ms. Round
+trips per acquire are the commands the client sent, as Redis saw them (\`MONITOR\`, which shows the
+commands a script runs as coming from "lua"), over ${report.config.redis.sample.toLocaleString("en-US")}
+acquires. Redis's and Node's CPU are on the same loaded machine, so the figures move from run to run.
+
+| case | acquires/s | round trips per acquire |
+|---|---:|---:|
+${rows.join("\n")}`
+}
+
+/** The Redis targets: one round trip per acquire, and throughput at least rate-limiter-flexible's. */
+const redisTargets = (report: BenchReport): Array<Target> => {
+  const redis = report.redis
+  if (redis._tag === "Skipped") return []
+  const rate = (name: string) => redis.rows.find((r) => r.name === name)?.acquiresPerSecond ?? Number.NaN
+  const ours = redis.rows.filter((r) => r.name.startsWith("breakwater"))
+  const out: Array<Target> = [{
+    target: "Redis: exactly 1 round trip per acquire",
+    measured: ours.map((r) => fixed(r.roundTripsPerAcquire)).join(" / "),
+    met: ours.every((r) => r.roundTripsPerAcquire === 1)
+  }]
+  for (
+    const [mine, theirs] of [
+      [RedisCases.sequential, RedisCases.flexibleSequential],
+      [RedisCases.concurrent, RedisCases.flexibleConcurrent]
+    ] as const
+  ) {
+    const by = rate(mine) / rate(theirs)
+    out.push({
+      target: `Redis: ${mine} >= ${theirs}`,
+      measured: `${fixed(by)}x (${grouped(rate(mine))} vs ${grouped(rate(theirs))} acquires/s)`,
+      met: Number.isFinite(by) ? by >= 1 : undefined
+    })
+  }
+  return out
+}
+
 const targetTable = (report: BenchReport): string =>
   ["| target | measured | met? |", "|---|---|---|"]
     .concat(
-      targets(report).map((t) =>
+      [...targets(report), ...redisTargets(report)].map((t) =>
         `| ${t.target} | ${t.measured} | ${t.met === undefined ? "n/a" : t.met ? "yes" : "**MISSED**"} |`
       )
     )
@@ -236,11 +286,9 @@ Peers, for context (same method):
 
 ${memoryTable(report.memory.peers)}
 
-## 9. Redis (placeholder)
+## 9. Redis
 
-Not measured yet: the Redis stores belong to a later issue. When they land this section will hold
-acquire latency and throughput and round trips per acquire, against \`rate-limiter-flexible\`'s
-\`RateLimiterRedis\` on the same server. No figures here until then.
+${redisSection(report)}
 
 ## Targets: where we stand
 

@@ -20,6 +20,7 @@ import { baselines, floorBookkeeping, teardown } from "./floor.js"
 import { type Case, inGroup, measure, type Result } from "./harness.js"
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
+import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
 
 export const Groups = {
   baselines: "1. Baselines",
@@ -59,6 +60,7 @@ export interface BenchConfig {
   readonly sliceMs: number
   readonly contended: { readonly fibers: number; readonly warmupMillis: number; readonly millis: number }
   readonly memory: { readonly keys: number; readonly windows: ReadonlyArray<number>; readonly perWindow: number }
+  readonly redis: RedisBenchConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
 }
@@ -76,6 +78,7 @@ export interface BenchReport {
   }
   /** Events received by the "metrics on" subscribers: proof they ran. */
   readonly stackEventsSeen: number
+  readonly redis: RedisResult
 }
 
 export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
@@ -94,6 +97,8 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const contended = await runContended(config.contended)
     log(`memory: ${config.memory.keys} keyed breakers`)
     const memory = await runMemory(config.memory)
+    log(`redis: ${config.redis.rounds} rounds of ${config.redis.millis} ms per case`)
+    const redis = await runRedis(config.redis)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
       log("(unreachable: keeps the floors' bookkeeping live)")
     }
@@ -104,7 +109,8 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       results,
       contended,
       memory,
-      stackEventsSeen: stackEventsSeen()
+      stackEventsSeen: stackEventsSeen(),
+      redis
     }
   } finally {
     await teardown()

@@ -13,6 +13,31 @@
  *   wait) end with it.
  * - Durations are measured with `Clock` in milliseconds.
  *
+ * ## Shared across processes
+ * Made where a `Store` is provided (e.g. `RedisStore.layer`), the breaker shares its circuit with every
+ * breaker of the same `name` on that store — across instances, restarts and crash loops:
+ * - Shared: the state, the open-until time (by the store's clock, e.g. Redis `TIME`), consecutive
+ *   openings, the window's aggregates (a count window exactly; a time window in one-second buckets, as
+ *   in process) and the half-open trial permits, which are leases: a trial permit is held at most the
+ *   `slowCallDurationThreshold` (clamped to 100 ms – 10 min), so an instance that dies holding one
+ *   cannot keep the circuit half-open. A trial call that outlives its lease is not recorded.
+ * - Settings travel with every operation: instances of one name should be configured alike. A
+ *   `Schedule` wait is sent as its first 16 delays (the last one repeats).
+ * - Consistency: instances admit from a locally cached copy of the shared state, refreshed by every
+ *   reply and by the store's published changes. A call costs one round trip after it ran (its record)
+ *   in Closed, none when refused in Open, one before it (the lease) in HalfOpen. After one instance
+ *   trips the circuit, the others may admit calls until the change reaches them — one pub/sub delivery,
+ *   or their own next record's reply. A breaker made while the shared circuit is open refuses at once.
+ * - Local to each instance: events (every instance publishes every shared transition it learns of),
+ *   the call counters of `Metrics`, and `numberOfNotPermittedCalls` (its own refusals plus the store's).
+ * - When the store fails, `onStoreFailure` decides (see {@link Options}): `"local-fallback"` decides in
+ *   process, starting from the last shared state (an open circuit stays open); `"fail-open"` lets every
+ *   call through unrecorded; `"fail-closed"` refuses with a `CallNotPermittedError` whose `cause`
+ *   holds the `StoreError` (so the error type of guarded effects does not change). Each outage is logged
+ *   once, published as a `StoreUnavailable` event and counted; the store is probed again at most once a
+ *   second, and when it answers the breaker follows the shared state again (`StoreRecovered`). Manual
+ *   transitions during an outage apply to the local fallback only.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -26,6 +51,20 @@
  *     return yield* chargeCard(42).pipe(CircuitBreaker.withCircuitBreaker(breaker))
  *   })
  * )
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, RedisStore } from "breakwater"
+ *
+ * // Every instance of the service shares the "payments" circuit through Redis.
+ * const shared = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const breaker = yield* CircuitBreaker.make({ name: "payments", onStoreFailure: "local-fallback" })
+ *     return yield* Effect.succeed("charged").pipe(CircuitBreaker.withCircuitBreaker(breaker))
+ *   })
+ * ).pipe(Effect.provide(RedisStore.layer({ url: "redis://127.0.0.1:6379" })))
  * ```
  *
  * @since 0.1.0
@@ -60,6 +99,7 @@ import {
   type StateName,
   Success
 } from "./internal/circuitMachine.js"
+import { makeDistributed } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
@@ -67,6 +107,7 @@ import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
+import { type OnStoreFailure, Store, type StoreError } from "./Store.js"
 
 /**
  * The six states of a Resilience4j circuit breaker.
@@ -141,6 +182,12 @@ export interface Options<E = unknown, A = unknown> {
   readonly ignoreError?: (error: E) => boolean
   /** Success values that count as failures, e.g. a 200 response with an unusable body. */
   readonly recordResult?: (value: A) => boolean
+  /**
+   * With a shared `Store` provided: what the breaker does while the store is unreachable (default: the
+   * store's own default, `"local-fallback"` for `RedisStore`). `"fail-closed"` refuses with a
+   * `CallNotPermittedError` carrying the `StoreError` as its `cause`. Ignored without a store.
+   */
+  readonly onStoreFailure?: OnStoreFailure
 }
 
 /**
@@ -187,8 +234,16 @@ export class CallNotPermittedError extends Data.TaggedError("CallNotPermittedErr
   readonly breakerName: string
   readonly state: State
   readonly retryAfter: Option.Option<Duration.Duration>
+  /**
+   * Set when a shared breaker refused because its store is unreachable and `onStoreFailure` is
+   * `"fail-closed"`: the store's error, for whoever wants to see why.
+   */
+  readonly cause?: StoreError | undefined
 }> {
   override get message(): string {
+    if (this.cause !== undefined) {
+      return `CircuitBreaker '${this.breakerName}' refused the call: ${this.cause.message}`
+    }
     const wait = Option.match(this.retryAfter, {
       onNone: () => "",
       onSome: (d) => ` (a trial call may be admitted in ${Duration.format(d)})`
@@ -260,6 +315,15 @@ export type Event = Data.TaggedEnum<{
   Reset: { readonly breakerName: string; readonly at: number }
   FailureRateExceeded: { readonly breakerName: string; readonly at: number; readonly failureRate: number }
   SlowCallRateExceeded: { readonly breakerName: string; readonly at: number; readonly slowCallRate: number }
+  /** A shared breaker lost its store; it runs in `mode` until the store answers again. */
+  StoreUnavailable: {
+    readonly breakerName: string
+    readonly at: number
+    readonly mode: OnStoreFailure
+    readonly error: StoreError
+  }
+  /** A shared breaker's store answers again: it follows the shared state from now on. */
+  StoreRecovered: { readonly breakerName: string; readonly at: number }
 }>
 
 /**
@@ -812,6 +876,19 @@ export const make = <E = unknown, A = unknown>(
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
     const hub = yield* makeEventHub<Event>()
+    const store = yield* Effect.serviceOption(Store)
+    if (Option.isSome(store)) {
+      return yield* makeDistributed<E, A>({
+        options,
+        config,
+        clock,
+        scope,
+        hub,
+        store: store.value.circuitBreaker,
+        storeName: store.value.name,
+        onStoreFailure: config.onStoreFailure ?? store.value.onStoreFailure
+      })
+    }
     return new CircuitBreakerImpl<E, A>(config.name, options, config, clock, scope, hub)
   })
 

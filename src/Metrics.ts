@@ -16,8 +16,10 @@
  * | `breakwater_circuitbreaker_not_permitted_calls_total` | counter | name |
  * | `breakwater_circuitbreaker_failure_rate`, `..._slow_call_rate` | gauge (-1 below the minimum calls) | name |
  * | `breakwater_circuitbreaker_buffered_calls`, `..._slow_calls` | gauge | name, kind = successful, failed |
+ * | `breakwater_circuitbreaker_store_outages_total` | counter (breakers sharing a `Store` only: times the store was lost) | name |
  * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
  * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
+ * | `breakwater_ratelimiter_store_fallbacks_total` | counter (limiters sharing a `Store` only) | name |
  * | `breakwater_bulkhead_available_concurrent_calls`, `..._max_allowed_concurrent_calls` | gauge | name |
  * | `breakwater_bulkhead_rejected_calls_total` | counter | name |
  * | `breakwater_retry_calls_total` | counter | name, kind = successful_without_retry, successful_with_retry, failed_without_retry, failed_with_retry |
@@ -188,6 +190,10 @@ const definitions = (prefix: string) => {
       "Total number of calls, by outcome, and their duration"
     ),
     notPermitted: counter("circuitbreaker_not_permitted_calls", "Total number of calls not permitted"),
+    breakerStoreOutages: counter(
+      "circuitbreaker_store_outages",
+      "Total number of times a shared circuit breaker lost its store and ran in its onStoreFailure mode"
+    ),
     failureRate: gauge("circuitbreaker_failure_rate", "The failure rate of the circuit breaker"),
     slowCallRate: gauge("circuitbreaker_slow_call_rate", "The slow call rate of the circuit breaker"),
     bufferedCalls: gauge("circuitbreaker_buffered_calls", "The number of buffered calls in the sliding window"),
@@ -195,6 +201,10 @@ const definitions = (prefix: string) => {
     availablePermissions: gauge("ratelimiter_available_permissions", "The number of available permissions"),
     waitingThreads: gauge("ratelimiter_waiting_threads", "The number of waiting fibers"),
     limiterCalls: counter("ratelimiter_calls", "Total number of acquisitions, by outcome"),
+    limiterStoreFallbacks: counter(
+      "ratelimiter_store_fallbacks",
+      "Total number of acquisitions a shared rate limiter decided without its store, in its onStoreFailure mode"
+    ),
     availableConcurrentCalls: gauge("bulkhead_available_concurrent_calls", "The number of free slots"),
     maxAllowedConcurrentCalls: gauge("bulkhead_max_allowed_concurrent_calls", "The maximum number of slots"),
     bulkheadRejected: counter("bulkhead_rejected_calls", "Total number of calls refused for want of a slot"),
@@ -357,6 +367,10 @@ class CollectorImpl implements Collector {
       m.slowCalls.unsafeUpdate(window.numberOfSlowFailedCalls, seen.tags("kind", "failed"))
     }
     this.add(m.notPermitted, seen, "notPermitted", fields.notPermittedCalls, seen.tags())
+    // Only breakers sharing their state through a Store have outages (and the series).
+    if (fields.storeOutages !== undefined) {
+      this.add(m.breakerStoreOutages, seen, "storeOutages", fields.storeOutages, seen.tags())
+    }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls
     for (let kind = 0; kind < CALL_KINDS.length; kind++) {
@@ -378,13 +392,18 @@ class CollectorImpl implements Collector {
   private collectLimiter(limiter: RateLimiter.RateLimiter, seen: Seen) {
     const m = this.metrics
     const fields = limiterFields(limiter)
-    const now = readNow(limiter.metrics)
+    // A shared limiter's figures take a round trip: the read started here lands for the next collection.
+    const now = readNow(limiter.metrics) ?? fields.lastMetrics
     if (now !== undefined) {
       m.availablePermissions.unsafeUpdate(now.availablePermissions, seen.tags())
       m.waitingThreads.unsafeUpdate(now.numberOfWaitingFibers, seen.tags())
     }
     this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, seen.tags("kind", "successful"))
     this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, seen.tags("kind", "failed"))
+    // Only limiters sharing their state through a Store fall back (and have the series).
+    if (fields.storeFallbacks !== undefined) {
+      this.add(m.limiterStoreFallbacks, seen, "storeFallbacks", fields.storeFallbacks, seen.tags())
+    }
   }
 
   private collectBulkhead(bulkhead: Bulkhead.Bulkhead, seen: Seen) {

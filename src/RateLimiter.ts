@@ -61,6 +61,7 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import { makeDistributed } from "./internal/distributedRateLimiter.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { currentSpan, spanEvent } from "./internal/observe.js"
@@ -77,6 +78,7 @@ import {
 import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
+import { type OnStoreFailure, Store, type StoreError } from "./Store.js"
 
 /**
  * The limiter's options. Names and defaults follow Resilience4j's `RateLimiterConfig`; durations
@@ -119,6 +121,11 @@ export interface Options {
   readonly algorithm?: "fixed-window" | "token-bucket" | "sliding-window"
   /** Token bucket only: the largest burst. Default `limitForPeriod`. */
   readonly capacity?: number
+  /**
+   * Only for a limiter made where a shared `Store` is provided: what to do while the store is
+   * unreachable (see `Store.OnStoreFailure`). Default: the store's.
+   */
+  readonly onStoreFailure?: OnStoreFailure
 }
 
 /**
@@ -161,6 +168,11 @@ export interface Metrics {
   /** Permits available now; negative while reservations wait for later permits. */
   readonly availablePermissions: number
   readonly numberOfWaitingFibers: number
+  /**
+   * Limiters sharing a `Store` only: calls decided without the store because it was unreachable
+   * (in process under `local-fallback`, let through under `fail-open`, refused under `fail-closed`).
+   */
+  readonly storeFallbacks?: number
 }
 
 /**
@@ -185,8 +197,11 @@ export class RequestNotPermittedError extends Data.TaggedError("RequestNotPermit
   readonly limiterName: string
   readonly permits: number
   readonly retryAfter: Option.Option<Duration.Duration>
+  /** Set when a limiter sharing a `Store` refused because the store failed (`onStoreFailure: "fail-closed"`). */
+  readonly cause?: StoreError
 }> {
   override get message(): string {
+    if (this.cause !== undefined) return `RateLimiter '${this.limiterName}' refused: ${this.cause.message}`
     const wait = Option.match(this.retryAfter, {
       onNone: () => "",
       onSome: (d) => ` (permits available in ${Duration.format(d)})`
@@ -199,6 +214,8 @@ export class RequestNotPermittedError extends Data.TaggedError("RequestNotPermit
  * What a limiter reports, each with the limiter's name, the `Clock` time in epoch millis and the
  * number of permits. `SuccessfulAcquire` is published when a caller proceeds (after any wait),
  * `FailedAcquire` when one is refused or interrupted while waiting, `Drained` by `drainPermissions`.
+ * A limiter sharing a `Store` also reports `StoreUnavailable` once when the store stops answering (with
+ * the failure mode it follows meanwhile) and `StoreRecovered` when it answers again.
  *
  * @example
  * ```ts
@@ -218,6 +235,13 @@ export type Event = Data.TaggedEnum<{
   SuccessfulAcquire: { readonly limiterName: string; readonly at: number; readonly permits: number }
   FailedAcquire: { readonly limiterName: string; readonly at: number; readonly permits: number }
   Drained: { readonly limiterName: string; readonly at: number; readonly permits: number }
+  StoreUnavailable: {
+    readonly limiterName: string
+    readonly at: number
+    readonly mode: OnStoreFailure
+    readonly error: StoreError
+  }
+  StoreRecovered: { readonly limiterName: string; readonly at: number }
 }>
 
 /**
@@ -620,6 +644,15 @@ const awaitReservation = (
  * Creates a rate limiter whose first cycle starts now. Fails with `InvalidConfigError`, listing every
  * bad field, before anything starts. Its event hub lives in the surrounding `Scope`.
  *
+ * Where a `Store` is provided (e.g. `RedisStore.layer`), the limiter shares its state under its name with
+ * every process using that store: the limit holds for all of them together. Such a limiter decides with
+ * the store's clock, on cycles aligned to the store's epoch (not to its creation), asks the store once per
+ * call, needs a duration (not a `Schedule`) as period, and sends its settings with every call (all
+ * instances should agree on them; `changeLimitForPeriod` changes what this instance asks for). A
+ * reservation it waits for is not given back if the waiting caller is interrupted. While the store is
+ * unreachable it follows `onStoreFailure`; under `"fail-closed"` it refuses with a
+ * `RequestNotPermittedError` whose `cause` is the `StoreError`.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -641,6 +674,8 @@ export const make = (options: Options): Effect.Effect<RateLimiter, InvalidConfig
     const config = yield* decodeOptions(OptionsSchema, "RateLimiter", options)
     const clock = yield* Effect.clock
     const hub = yield* makeEventHub<Event>()
+    const store = yield* Effect.serviceOption(Store)
+    if (Option.isSome(store)) return yield* makeDistributed(options, config, clock, hub, store.value)
     return new RateLimiterImpl(options, config, clock, hub)
   })
 
@@ -706,6 +741,9 @@ export const policy = (
  * for the latest of their reservations); a refusal consumes nothing from any of them. The check and
  * the taking happen in one synchronous step, so no other fiber can interleave.
  *
+ * Limiters sharing a `Store` cannot take part in that step: when any of them does, the limiters are
+ * acquired one after another, in order, and a refusal does not give back the permits already taken.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -724,6 +762,9 @@ export const acquireAll = (
 ): Effect.Effect<void, RequestNotPermittedError> => {
   const all = Array.from(new Set(limiters)) as Array<RateLimiterImpl>
   if (all.length === 0) return checkPermits(permits, Effect.void)
+  if (all.some((limiter) => !(limiter instanceof RateLimiterImpl))) {
+    return checkPermits(permits, Effect.forEach(all, (limiter) => limiter.acquire(permits), { discard: true }))
+  }
   if (all.length === 1) return all[0]!.acquire(permits)
   const clock = all[0]!.clock
   return checkPermits(

@@ -158,3 +158,18 @@ export * as Snapshot from "./Snapshot.js"
  * @since 0.1.0
  */
 export * as Dashboard from "./Dashboard.js"
+
+/**
+ * Shared state for guards: the `Store` service, its `StoreError` and failure modes (`onStoreFailure`),
+ * and the interfaces a store implements. Without a store every guard keeps its state in process.
+ *
+ * @since 0.1.0
+ */
+export * as Store from "./Store.js"
+
+/**
+ * The Redis store: one rate limit and one circuit across a fleet of processes, a Layer away.
+ *
+ * @since 0.1.0
+ */
+export * as RedisStore from "./redis/RedisStore.js"

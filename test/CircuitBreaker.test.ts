@@ -77,6 +77,10 @@ const show = (e: CircuitBreaker.Event): string => {
       return `FailureRateExceeded(${e.failureRate})`
     case "SlowCallRateExceeded":
       return `SlowCallRateExceeded(${e.slowCallRate})`
+    case "StoreUnavailable":
+      return `StoreUnavailable(${e.mode})`
+    case "StoreRecovered":
+      return "StoreRecovered"
   }
 }
 

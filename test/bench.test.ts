@@ -12,7 +12,8 @@ describe("bench", () => {
       rounds: 1,
       sliceMs: 0.5,
       contended: { fibers: 20, warmupMillis: 20, millis: 50 },
-      memory: { keys: 200, windows: [10, 60], perWindow: 20 }
+      memory: { keys: 200, windows: [10, 60], perWindow: 20 },
+      redis: { millis: 20, rounds: 1, concurrency: 10, sample: 20 }
     })
     expect(report.results.map((r) => r.name)).toEqual(allCases().map((c) => c.name))
     for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
@@ -23,6 +24,9 @@ describe("bench", () => {
     const markdown = renderMarkdown(report, "## Notes")
     expect(markdown).toContain("## Main table")
     expect(markdown).toContain("## Targets: where we stand")
-    expect(markdown).toContain("## 9. Redis (placeholder)")
+    expect(markdown).toContain("## 9. Redis")
+    if (report.redis._tag === "Measured") {
+      for (const row of report.redis.rows) expect(row.acquiresPerSecond).toBeGreaterThan(0)
+    }
   })
 })

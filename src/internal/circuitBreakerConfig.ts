@@ -48,6 +48,7 @@ export const OptionsSchema = Schema.Struct({
     (): Duration.DurationInput => "60 seconds"
   ),
   automaticTransitionFromOpenToHalfOpenEnabled: fallback(Schema.Boolean, () => false),
+  onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
   recordError: Schema.optional(Predicate),
   ignoreError: Schema.optional(Predicate),
   recordResult: Schema.optional(Predicate)

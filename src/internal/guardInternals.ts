@@ -26,10 +26,16 @@ interface BreakerFields {
   readonly calls: CallTimings
   readonly notPermittedCalls: number
   readonly config: Record<string, unknown>
+  /** Shared breakers only: how many times the store was lost. */
+  readonly storeOutages?: number
 }
 interface LimiterFields {
   readonly successfulAcquires: number
   readonly failedAcquires: number
+  /** Shared limiters only: acquisitions decided without the store. */
+  readonly storeFallbacks?: number
+  /** Shared limiters only: the figures their latest `metrics` read (which takes a round trip). */
+  readonly lastMetrics?: RateLimiter.Metrics
   readonly config: Record<string, unknown>
 }
 interface BulkheadFields {

@@ -31,7 +31,8 @@ const fields = {
   ),
   timeoutDuration: fallback(DurationInput(0), (): Duration.DurationInput => "5 seconds"),
   algorithm: fallback(Algorithm, () => "fixed-window" as const),
-  capacity: Schema.optional(WholeNumber(1))
+  capacity: Schema.optional(WholeNumber(1)),
+  onStoreFailure: Schema.optional(Schema.Literal("fail-open", "fail-closed", "local-fallback"))
 }
 
 /** Rules between fields, each reported against the field that has to change. */
@@ -105,5 +106,6 @@ export const configFields = {
   limitRefreshPeriod: durationConfig,
   timeoutDuration: durationConfig,
   algorithm: Config.string,
-  capacity: numberConfig
+  capacity: numberConfig,
+  onStoreFailure: Config.string
 } as const

@@ -1,0 +1,246 @@
+/**
+ * Redis-backed acquire: breakwater's RedisStore against rate-limiter-flexible's `RateLimiterRedis`, on
+ * the same server in the same run, each with its own ioredis client with the same options (the store's
+ * fail-fast options, auto-pipelining on). Limits are far above what a run can take, so every acquire is
+ * granted: what is measured is the cost of a decision. Reported per case:
+ * - acquires per second, sequential (one caller awaiting each acquire) and concurrent (`concurrency`
+ *   callers at once, whose commands ioredis pipelines), median of alternating rounds;
+ * - round trips per acquire: the commands the client sent, counted by Redis (MONITOR, which shows the
+ *   commands a script runs as coming from "lua": those are not round trips) over a sample of acquires.
+ *
+ * The server: `REDIS_URL` when set; else a private `redis-server` on a free port (clean, unshared); else
+ * 127.0.0.1:6379; else the section is skipped with a note.
+ */
+import { Effect, Exit, Layer, Scope } from "effect"
+import { Redis } from "ioredis"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as net from "node:net"
+import { RateLimiterRedis } from "rate-limiter-flexible"
+import { RateLimiter } from "../../src/index.js"
+import * as RedisStore from "../../src/redis/RedisStore.js"
+
+export interface RedisRow {
+  readonly name: string
+  readonly acquiresPerSecond: number
+  readonly roundTripsPerAcquire: number
+}
+
+export type RedisResult =
+  | {
+    readonly _tag: "Measured"
+    readonly server: string
+    readonly concurrency: number
+    readonly rows: ReadonlyArray<RedisRow>
+  }
+  | { readonly _tag: "Skipped"; readonly reason: string }
+
+export interface RedisBenchConfig {
+  /** Length of each timed slice. */
+  readonly millis: number
+  readonly rounds: number
+  readonly concurrency: number
+  /** Acquires counted under MONITOR for the round trips. */
+  readonly sample: number
+}
+
+export const RedisCases = {
+  sequential: "breakwater RedisStore fixed-window, sequential",
+  concurrent: "breakwater RedisStore fixed-window, concurrent",
+  tokenBucket: "breakwater RedisStore token-bucket, concurrent",
+  slidingWindow: "breakwater RedisStore sliding-window, concurrent",
+  flexibleSequential: "rate-limiter-flexible RateLimiterRedis, sequential",
+  flexibleConcurrent: "rate-limiter-flexible RateLimiterRedis, concurrent"
+} as const
+
+const ping = (url: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    client.on("error", () => {})
+    client.connect().then(() => client.ping()).then(
+      () => resolve(true),
+      () => resolve(false)
+    ).finally(() => client.disconnect())
+  })
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const privateServer = async (): Promise<{ url: string; stop: () => void } | undefined> => {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" })
+  } catch {
+    return undefined
+  }
+  const port = await freePort()
+  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", ""], {
+    stdio: "ignore"
+  })
+  const url = `redis://127.0.0.1:${port}`
+  for (let i = 0; i < 100 && !(await ping(url)); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  return { url, stop: () => child.kill("SIGKILL") }
+}
+
+const findServer = async (): Promise<{ url: string; label: string; stop: () => void } | undefined> => {
+  const fromEnv = process.env["REDIS_URL"]
+  if (fromEnv !== undefined && fromEnv !== "") return { url: fromEnv, label: "REDIS_URL", stop: () => {} }
+  const own = await privateServer()
+  if (own !== undefined) return { ...own, label: "a private redis-server on loopback" }
+  const local = "redis://127.0.0.1:6379"
+  if (await ping(local)) return { url: local, label: "127.0.0.1:6379", stop: () => {} }
+  return undefined
+}
+
+/**
+ * One way of acquiring: `loop(callers, until)` runs that many callers, each acquiring one permit at a
+ * time until `until()` says stop, and resolves to the acquires made. Each side runs as its users would
+ * run it: breakwater's callers are fibers of one Effect program, rate-limiter-flexible's async loops.
+ */
+interface Subject {
+  readonly name: string
+  readonly client: Redis
+  readonly loop: (callers: number, until: () => boolean) => Promise<number>
+  readonly concurrent: boolean
+}
+
+const effectLoop = (acquire: Effect.Effect<unknown, unknown>) => (callers: number, until: () => boolean) => {
+  let count = 0
+  const caller = Effect.whileLoop({
+    while: () => !until(),
+    body: () => acquire,
+    step: () => count++
+  })
+  return Effect.runPromise(
+    Effect.as(Effect.all(Array.from({ length: callers }, () => caller), { concurrency: "unbounded", discard: true }), 0)
+  ).then(() => count)
+}
+
+const promiseLoop = (acquire: () => Promise<unknown>) => async (callers: number, until: () => boolean) => {
+  let count = 0
+  await Promise.all(Array.from({ length: callers }, async () => {
+    while (!until()) {
+      await acquire()
+      count++
+    }
+  }))
+  return count
+}
+
+const client = async (url: string) => {
+  const redis = new Redis(url, { ...RedisStore.clientOptions })
+  redis.on("error", () => {})
+  await new Promise((resolve) => redis.once("ready", resolve))
+  return redis
+}
+
+/** Acquires per second over `millis`, from 1 or `concurrency` callers looping. */
+const throughput = async (subject: Subject, millis: number, concurrency: number): Promise<number> => {
+  const start = performance.now()
+  const deadline = start + millis
+  const count = await subject.loop(subject.concurrent ? concurrency : 1, () => performance.now() >= deadline)
+  return count / ((performance.now() - start) / 1000)
+}
+
+/** Commands the subject's connection sent (not those its scripts ran) per acquire, as Redis saw them. */
+const roundTrips = async (url: string, subject: Subject, sample: number, concurrency: number): Promise<number> => {
+  const monitor = await new Redis(url).monitor()
+  const address = `127.0.0.1:${subject.client.stream.localPort}`
+  let commands = 0
+  monitor.on("monitor", (_time: string, _args: ReadonlyArray<string>, source: string) => {
+    if (source === address) commands++
+  })
+  // Let MONITOR start before the sample.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  let left = sample
+  const acquires = await subject.loop(subject.concurrent ? concurrency : 1, () => left-- <= 0)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  monitor.disconnect()
+  return commands / acquires
+}
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? Number.NaN
+
+export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> => {
+  const server = await findServer()
+  if (server === undefined) {
+    return { _tag: "Skipped", reason: "no Redis: REDIS_URL unset, no redis-server binary, nothing on 127.0.0.1:6379" }
+  }
+  const closers: Array<() => Promise<void>> = []
+  try {
+    const url = server.url
+    const prefix = `bench${process.pid}-${Date.now()}`
+    const subjects: Array<Subject> = []
+    for (
+      const [name, algorithm, concurrent] of [
+        [RedisCases.sequential, "fixed-window", false],
+        [RedisCases.concurrent, "fixed-window", true],
+        [RedisCases.tokenBucket, "token-bucket", true],
+        [RedisCases.slidingWindow, "sliding-window", true]
+      ] as const
+    ) {
+      const redis = await client(url)
+      const scope = await Effect.runPromise(Scope.make())
+      const close = () => Effect.runPromise(Scope.close(scope, Exit.void))
+      const limiter = await Effect.runPromise(
+        Effect.flatMap(
+          Layer.buildWithScope(RedisStore.layer({ client: redis }, { prefix }), scope),
+          (store) =>
+            RateLimiter.make({
+              name: `${algorithm}-${concurrent}`,
+              algorithm,
+              limitForPeriod: 1_000_000_000,
+              limitRefreshPeriod: "1 hour"
+            }).pipe(Effect.provide(store), Scope.extend(scope))
+        ).pipe(Effect.orDie)
+      )
+      closers.push(async () => {
+        await close()
+        redis.disconnect()
+      })
+      subjects.push({ name, client: redis, concurrent, loop: effectLoop(limiter.acquire()) })
+    }
+    for (
+      const [name, concurrent] of [[RedisCases.flexibleSequential, false], [
+        RedisCases.flexibleConcurrent,
+        true
+      ]] as const
+    ) {
+      const redis = await client(url)
+      closers.push(async () => redis.disconnect())
+      const limiter = new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix: `${prefix}-rlf-${concurrent}`,
+        points: 1_000_000_000,
+        duration: 3_600
+      })
+      subjects.push({ name, client: redis, concurrent, loop: promiseLoop(() => limiter.consume("bench")) })
+    }
+    // Warm-up: connections up, scripts loaded, JIT warm.
+    for (const subject of subjects) await throughput(subject, Math.min(200, config.millis), config.concurrency)
+    const rates = new Map<string, Array<number>>(subjects.map((s) => [s.name, []]))
+    for (let round = 0; round < config.rounds; round++) {
+      for (let i = 0; i < subjects.length; i++) {
+        const subject = subjects[(i + round) % subjects.length]!
+        rates.get(subject.name)!.push(await throughput(subject, config.millis, config.concurrency))
+      }
+    }
+    const rows: Array<RedisRow> = []
+    for (const subject of subjects) {
+      rows.push({
+        name: subject.name,
+        acquiresPerSecond: median(rates.get(subject.name)!),
+        roundTripsPerAcquire: await roundTrips(url, subject, config.sample, config.concurrency)
+      })
+    }
+    return { _tag: "Measured", server: server.label, concurrency: config.concurrency, rows }
+  } finally {
+    for (const close of closers) await close()
+    server.stop()
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * The rate limiter made where a `Store` is provided: the same `RateLimiter` interface, with the decision
+ * taken by the store (one call per acquire) and the wait served here on `Clock`. While the store fails,
+ * calls follow `onStoreFailure`: decided by an in-process limiter with the same settings
+ * (`local-fallback`), let through (`fail-open`) or refused with the `StoreError` as cause
+ * (`fail-closed`). Permits taken in process are never reported to the store, and the store's are never
+ * counted here, so nothing is counted twice; the store's state resumes as it was when it answers again.
+ *
+ * @internal
+ */
+import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+import { InvalidConfigError } from "../InvalidConfigError.js"
+import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "../RateLimiter.js"
+import type { OnStoreFailure, Store, StoreError } from "../Store.js"
+import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"
+import { withoutStackTrace } from "./errors.js"
+import type { EventHub } from "./eventHub.js"
+import { makeMemoryRateLimiterStore } from "./memoryRateLimiterStore.js"
+import { currentSpan } from "./observe.js"
+import { OptionsSchema } from "./rateLimiterConfig.js"
+import { decodeOptions } from "./validation.js"
+
+type Resolved = typeof OptionsSchema.Type
+
+/** A store's grant, or a refusal because the store failed (`fail-closed`). */
+type Decision = Grant | { readonly _tag: "StoreFailed"; readonly error: StoreError }
+
+const sharedLimit = (config: Resolved): SharedLimit => ({
+  name: config.name,
+  algorithm: config.algorithm,
+  limitForPeriod: config.limitForPeriod,
+  periodMillis: Duration.toMillis(config.limitRefreshPeriod as Duration.DurationInput),
+  capacity: config.capacity ?? config.limitForPeriod
+})
+
+/** A shared store counts time in its own clock, in periods: a calendar `Schedule` has no place there. */
+const sharable = (config: Resolved): Effect.Effect<Resolved, InvalidConfigError> =>
+  Schedule.isSchedule(config.limitRefreshPeriod)
+    ? Effect.fail(
+      new InvalidConfigError({
+        guard: "RateLimiter",
+        name: config.name,
+        issues: [{
+          field: "limitRefreshPeriod",
+          value: "<schedule>",
+          rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
+        }]
+      })
+    )
+    : Effect.succeed(config)
+
+const checkPermits = <A, E>(permits: number, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Number.isInteger(permits) && permits >= 1
+    ? effect
+    : Effect.dieMessage(`RateLimiter: permits must be a whole number >= 1, got ${permits}`)
+
+class DistributedRateLimiter implements RateLimiter {
+  readonly kind = "RateLimiter" as const
+  waiting = 0
+  /** Cumulative counters for metrics, read on collection (never reset). */
+  successfulAcquires = 0
+  failedAcquires = 0
+  storeFallbacks = 0
+  /**
+   * The latest figures `metrics` read, for synchronous readers (the metrics collector): reading the store
+   * takes a round trip, so such a reader starts a read and shows the previous one.
+   */
+  lastMetrics: Metrics | undefined
+  /** Whether the store failed on the latest call (an outage is reported once, on its first failure). */
+  private outage = false
+  private limit: SharedLimit
+  private timeoutMillis: number
+  private mode: OnStoreFailure
+  private fallbackStore: RateLimiterStore | undefined
+
+  constructor(
+    private options: Options,
+    public config: Resolved,
+    readonly clock: Clock.Clock,
+    readonly hub: EventHub<Event>,
+    private readonly store: Store["Type"]
+  ) {
+    this.limit = sharedLimit(config)
+    this.timeoutMillis = Duration.toMillis(config.timeoutDuration)
+    this.mode = config.onStoreFailure ?? store.onStoreFailure
+  }
+
+  get name(): string {
+    return this.config.name
+  }
+
+  private get fallback(): RateLimiterStore {
+    return this.fallbackStore ??= makeMemoryRateLimiterStore()
+  }
+
+  private now(): number {
+    return this.clock.unsafeCurrentTimeMillis()
+  }
+
+  // ---- the store, and what to do without it --------------------------------------------------------
+
+  /** `maxWaitMillis` undefined: the current timeout (read when the effect runs, as are the settings). */
+  private decide(permits: number, maxWaitMillis?: number): Effect.Effect<Decision> {
+    return Effect.suspend(() => this.ask(permits, maxWaitMillis ?? this.timeoutMillis))
+  }
+
+  private ask(permits: number, maxWaitMillis: number): Effect.Effect<Decision> {
+    return Effect.matchEffect(this.store.rateLimiter.acquire(this.limit, permits, maxWaitMillis), {
+      onSuccess: (grant) => this.outage ? Effect.as(this.recovered, grant) : Effect.succeed(grant),
+      onFailure: (error) => Effect.zipRight(this.unavailable(error), this.without(error, permits, maxWaitMillis))
+    })
+  }
+
+  private without(error: StoreError, permits: number, maxWaitMillis: number): Effect.Effect<Decision> {
+    this.storeFallbacks++
+    switch (this.mode) {
+      case "fail-open":
+        return Effect.succeed({ _tag: "Granted", waitMillis: 0 })
+      case "fail-closed":
+        return Effect.succeed({ _tag: "StoreFailed", error })
+      case "local-fallback":
+        // The memory store cannot fail.
+        return Effect.orDie(this.fallback.acquire(this.limit, permits, maxWaitMillis))
+    }
+  }
+
+  private unavailable(error: StoreError): Effect.Effect<void> {
+    if (this.outage) return Effect.void
+    this.outage = true
+    const mode = this.mode
+    this.offer(Event.StoreUnavailable({ limiterName: this.name, at: this.now(), mode, error }))
+    return Effect.logWarning(
+      `RateLimiter '${this.name}': the ${this.store.name} store is unreachable, deciding ${
+        mode === "local-fallback" ? "in process" : mode
+      } until it answers: ${error.message}`
+    )
+  }
+
+  private readonly recovered: Effect.Effect<void> = Effect.suspend(() => {
+    if (!this.outage) return Effect.void
+    this.outage = false
+    this.offer(Event.StoreRecovered({ limiterName: this.name, at: this.now() }))
+    return Effect.logInfo(`RateLimiter '${this.name}': the ${this.store.name} store answers again`)
+  })
+
+  // ---- acquiring ---------------------------------------------------------------------------------
+
+  guard<A, E, R>(self: Effect.Effect<A, E, R>, permits: number): Effect.Effect<A, E | RequestNotPermittedError, R> {
+    return Effect.zipRight(this.obtain(permits), self)
+  }
+
+  private obtain(permits: number): Effect.Effect<void, RequestNotPermittedError> {
+    return Effect.flatMap(this.decide(permits), (decision) => {
+      const now = this.now()
+      const span = currentSpan()
+      if (span !== undefined) this.annotate(span, permits, decision)
+      if (decision._tag !== "Granted") return this.refuse(now, permits, decision)
+      if (decision.waitMillis <= 0) {
+        this.published(now, permits)
+        return Effect.void
+      }
+      return this.await(permits, decision.waitMillis)
+    })
+  }
+
+  /** Sleeps until the reserved time. An interrupted caller's reservation stays taken in the store. */
+  private await(permits: number, waitMillis: number): Effect.Effect<void> {
+    this.waiting++
+    return Effect.onExit(Effect.sleep(Duration.millis(waitMillis)), (exit) => {
+      this.waiting--
+      const now = this.now()
+      if (exit._tag === "Success") this.published(now, permits)
+      else {
+        this.failedAcquires++
+        this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+      }
+      return Effect.void
+    })
+  }
+
+  readonly acquire = (permits = 1): Effect.Effect<void, RequestNotPermittedError> =>
+    checkPermits(permits, this.obtain(permits))
+
+  readonly tryAcquire = (permits = 1): Effect.Effect<boolean> =>
+    checkPermits(
+      permits,
+      Effect.map(this.decide(permits, 0), (decision) => {
+        const now = this.now()
+        if (decision._tag === "Granted") {
+          this.published(now, permits)
+          return true
+        }
+        this.failedAcquires++
+        if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+        return false
+      })
+    )
+
+  /** What a trace shows of this limiter on a guarded call (the in-process limiter's attributes, plus where it decided). */
+  private annotate(span: Tracer.Span, permits: number, decision: Decision): void {
+    span.attribute("breakwater.ratelimiter.name", this.name)
+    span.attribute("breakwater.ratelimiter.permits", permits)
+    span.attribute(
+      "breakwater.ratelimiter.decision",
+      decision._tag === "Granted" ? decision.waitMillis > 0 ? "waiting" : "permitted" : "refused"
+    )
+    const wait = decision._tag === "Granted"
+      ? decision.waitMillis
+      : decision._tag === "Refused" && Number.isFinite(decision.retryAfterMillis)
+      ? decision.retryAfterMillis
+      : -1
+    span.attribute("breakwater.ratelimiter.wait_ms", wait)
+    span.attribute("breakwater.ratelimiter.store", this.outage ? `${this.store.name} (${this.mode})` : this.store.name)
+  }
+
+  private published(now: number, permits: number): void {
+    this.successfulAcquires++
+    if (this.hub.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
+  }
+
+  private refuse(
+    now: number,
+    permits: number,
+    decision: Exclude<Decision, { readonly _tag: "Granted" }>
+  ): Effect.Effect<never, RequestNotPermittedError> {
+    this.failedAcquires++
+    if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+    const name = this.name
+    return Effect.fail(withoutStackTrace(() =>
+      decision._tag === "StoreFailed"
+        ? new RequestNotPermittedError({ limiterName: name, permits, retryAfter: Option.none(), cause: decision.error })
+        : new RequestNotPermittedError({
+          limiterName: name,
+          permits,
+          retryAfter: Number.isFinite(decision.retryAfterMillis)
+            ? Option.some(Duration.millis(Math.max(0, decision.retryAfterMillis)))
+            : Option.none()
+        })
+    ))
+  }
+
+  // ---- events, reading and steering ----------------------------------------------------------------
+
+  private offer(event: Event): void {
+    this.hub.unsafeOffer(event)
+  }
+
+  get events(): Stream.Stream<Event> {
+    return this.hub.stream
+  }
+
+  /** Reads the store (one round trip); while it fails, the in-process figure (`local-fallback`) or 0. */
+  readonly metrics: Effect.Effect<Metrics> = Effect.suspend(() =>
+    Effect.map(
+      Effect.orElse(
+        this.store.rateLimiter.available(this.limit),
+        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.limit)) : Effect.succeed(0)
+      ),
+      (availablePermissions) =>
+        this.lastMetrics = {
+          availablePermissions,
+          numberOfWaitingFibers: this.waiting,
+          storeFallbacks: this.storeFallbacks
+        }
+    )
+  )
+
+  readonly drainPermissions: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.flatMap(
+      Effect.orElse(
+        this.store.rateLimiter.drain(this.limit),
+        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.drain(this.limit)) : Effect.succeed(0)
+      ),
+      (permits) => this.hub.publish(Event.Drained({ limiterName: this.name, at: this.now(), permits }))
+    )
+  )
+
+  readonly changeLimitForPeriod = (limitForPeriod: number) => this.reconfigure({ limitForPeriod })
+
+  readonly changeTimeoutDuration = (timeoutDuration: Duration.DurationInput) => this.reconfigure({ timeoutDuration })
+
+  /** Changes what this instance asks the store for; the other instances keep their own settings. */
+  readonly reconfigure = (options: Omit<Partial<Options>, "name">): Effect.Effect<void, InvalidConfigError> => {
+    const merged = { ...this.options, ...options, name: this.options.name } as Options
+    return Effect.map(
+      Effect.flatMap(decodeOptions(OptionsSchema, "RateLimiter", merged), sharable),
+      (next) => {
+        this.options = merged
+        this.config = next
+        this.limit = sharedLimit(next)
+        this.timeoutMillis = Duration.toMillis(next.timeoutDuration)
+        this.mode = next.onStoreFailure ?? this.store.onStoreFailure
+      }
+    )
+  }
+}
+
+export const makeDistributed = (
+  options: Options,
+  config: Resolved,
+  clock: Clock.Clock,
+  hub: EventHub<Event>,
+  store: Store["Type"]
+): Effect.Effect<RateLimiter, InvalidConfigError> =>
+  Effect.map(sharable(config), (checked) => new DistributedRateLimiter(options, checked, clock, hub, store))

@@ -1,0 +1,195 @@
+/**
+ * The Redis {@link Store}: guards made where this Layer is provided share their state, by name, with
+ * every process using the same Redis and prefix. Built on `ioredis`.
+ *
+ * - Rate limiters: each acquire is one round trip (a Lua script run with EVALSHA, loaded once), atomic,
+ *   timed by Redis's `TIME`; keys `prefix:ratelimiter:<name>:...` expire once the limiter has forgotten
+ *   them (a couple of periods).
+ * - Circuit breakers: shared state, leased half-open trials, changes published over pub/sub.
+ * - When Redis is unreachable, each guard follows its `onStoreFailure` (default: this store's).
+ *
+ * A connection made from a URL or options is configured to fail fast (no offline queue, 1 s command
+ * timeout, auto-pipelining, reconnection forever) and closed with the Layer. A client you pass is used
+ * as is and left open; give it {@link clientOptions} so that a Redis outage fails calls at once instead of
+ * queueing them.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter, RedisStore } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     // One limit for the whole fleet: 100 calls per second to the partner, from every instance together.
+ *     const limiter = yield* RateLimiter.make({ name: "partner", limitForPeriod: 100, limitRefreshPeriod: "1 second" })
+ *     return yield* limiter.tryAcquire()
+ *   })
+ * ).pipe(Effect.provide(RedisStore.layer({ url: "redis://127.0.0.1:6379" }, { prefix: "billing" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { Redis, RedisOptions } from "ioredis"
+import { type OnStoreFailure, Store } from "../Store.js"
+import { makeRedisCircuitBreakerStore } from "./internal/circuitBreakerStore.js"
+import { makeRedisRateLimiterStore } from "./internal/rateLimiterStore.js"
+import { connect, failFastOptions, makeConnection } from "./internal/RedisConnection.js"
+
+/**
+ * Where the store's Redis is: a client you own, a URL, or ioredis options (the last two are connected
+ * and closed by the Layer).
+ *
+ * @example
+ * ```ts
+ * import type { RedisStore } from "breakwater"
+ *
+ * const local: RedisStore.Connection = { url: "redis://127.0.0.1:6379/0" }
+ * const sentinel: RedisStore.Connection = { options: { sentinels: [{ host: "10.0.0.1", port: 26379 }], name: "main" } }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Connection =
+  | { readonly client: Redis }
+  | { readonly url: string }
+  | { readonly options: RedisOptions }
+
+/**
+ * The store's settings.
+ *
+ * @example
+ * ```ts
+ * import type { RedisStore } from "breakwater"
+ *
+ * const settings: RedisStore.Options = { prefix: "checkout", onStoreFailure: "fail-open" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Prefix of every key (and pub/sub channel), so several applications can share one Redis. Default `breakwater`. */
+  readonly prefix?: string
+  /** Default failure mode of the guards made with this store. Default `"local-fallback"`. */
+  readonly onStoreFailure?: OnStoreFailure
+}
+
+/**
+ * The ioredis options the Layer uses for the connections it makes: fail fast while Redis is down (no
+ * offline queue, no retry of a command, 1 s timeout), auto-pipelining, and reconnection forever with a
+ * backoff up to 1 s. Give them to a client you pass to {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis"
+ * import { RedisStore } from "breakwater"
+ *
+ * const client = new Redis("redis://127.0.0.1:6379", { ...RedisStore.clientOptions, lazyConnect: true })
+ * const StoreLive = RedisStore.layer({ client })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const clientOptions: RedisOptions = failFastOptions
+
+/** How long the Layer waits for a new connection to be ready before handing guards a store still connecting. */
+const READY_WAIT_MILLIS = 1_000
+
+/**
+ * Waits (on a real timer: connecting is real I/O, and a `TestClock` must not stall it) until the client is
+ * ready or the wait is over. Never fails: with Redis down at start-up, guards begin in their failure mode
+ * and pick Redis up when ioredis reconnects.
+ */
+const awaitReady = (client: Redis): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (client.status === "ready") return resume(Effect.void)
+    const done = () => {
+      clearTimeout(timer)
+      client.off("ready", done)
+      resume(Effect.void)
+    }
+    const timer = setTimeout(done, READY_WAIT_MILLIS)
+    client.once("ready", done)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      client.off("ready", done)
+    })
+  })
+
+/**
+ * A Layer providing the Redis {@link Store}. Never fails: if Redis is unreachable at start-up, guards
+ * start in their `onStoreFailure` mode and switch to Redis once it answers.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, RateLimiter, RedisStore } from "breakwater"
+ *
+ * const StoreLive = RedisStore.layer({ url: "redis://127.0.0.1:6379" }, { prefix: "orders", onStoreFailure: "local-fallback" })
+ *
+ * const callPartner = Effect.succeed("ok")
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     // Both shared by every instance using this Redis and prefix, under the name "partner".
+ *     const limiter = yield* RateLimiter.make({ name: "partner", limitForPeriod: 50, limitRefreshPeriod: "1 second" })
+ *     const breaker = yield* CircuitBreaker.make({ name: "partner" })
+ *     return yield* callPartner.pipe(CircuitBreaker.withCircuitBreaker(breaker), RateLimiter.withRateLimiter(limiter))
+ *   })
+ * ).pipe(Effect.provide(StoreLive))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (connection: Connection, options?: Options): Layer.Layer<Store> =>
+  Layer.scoped(
+    Store,
+    Effect.gen(function*() {
+      const owned = !("client" in connection)
+      const client = "client" in connection
+        ? connection.client
+        : connect("url" in connection ? connection.url : connection.options)
+      const redis = yield* makeConnection(client, options?.prefix ?? "breakwater", owned)
+      // A client still connecting is given a moment; a lazy one ("wait") connects when the user says so.
+      if (client.status !== "wait") yield* awaitReady(client)
+      const circuitBreaker = yield* makeRedisCircuitBreakerStore(redis)
+      return Store.of({
+        name: "redis",
+        onStoreFailure: options?.onStoreFailure ?? "local-fallback",
+        rateLimiter: makeRedisRateLimiterStore(redis),
+        circuitBreaker
+      })
+    })
+  )
+
+/**
+ * {@link layer} with the connection read through `effect/Config`: `REDIS_URL` (required) and
+ * `REDIS_PREFIX` (optional), from the environment by default.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Layer } from "effect"
+ * import { RedisStore } from "breakwater"
+ *
+ * const StoreLive = RedisStore.layerConfig({ onStoreFailure: "fail-open" })
+ * // In tests, from a map instead of the environment:
+ * const provider = ConfigProvider.fromMap(new Map([["REDIS_URL", "redis://127.0.0.1:6379"]]))
+ * const TestStore = StoreLive.pipe(Layer.provide(Layer.setConfigProvider(provider)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options?: Omit<Options, "prefix">
+): Layer.Layer<Store, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Config.all({ url: Config.string("REDIS_URL"), prefix: Config.option(Config.string("REDIS_PREFIX")) }),
+      ({ prefix, url }) =>
+        layer({ url }, { ...options, ...Option.match(prefix, { onNone: () => ({}), onSome: (p) => ({ prefix: p }) }) })
+    )
+  )

@@ -1,0 +1,75 @@
+/**
+ * One Redis connection shared by the Redis stores: commands go through `run`, which turns every
+ * rejection, timeout and "not connected" into a {@link StoreError} (never an unhandled rejection), and
+ * pub/sub uses a second connection created on first use (a subscribed ioredis connection can run no
+ * other command).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { Redis, type RedisOptions } from "ioredis"
+import { StoreError } from "../../Store.js"
+
+export interface RedisConnection {
+  readonly client: Redis
+  /** The subscriber connection, created on first use and closed with the connection's scope. */
+  readonly subscriber: Effect.Effect<Redis>
+  /** `prefix:parts...` — every key the stores touch is namespaced by the prefix. */
+  readonly key: (...parts: ReadonlyArray<string>) => string
+  readonly run: <A>(operation: string, key: string, f: (client: Redis) => Promise<A>) => Effect.Effect<A, StoreError>
+}
+
+/**
+ * Options that make a connection fail fast while Redis is down instead of queueing commands for minutes
+ * (ioredis' defaults): a guard must decide within its own latency budget and fall back when it cannot.
+ */
+export const failFastOptions: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  commandTimeout: 1_000,
+  enableAutoPipelining: true,
+  // Reconnect forever, backing off to 1 s, so the stores come back on their own after an outage.
+  retryStrategy: (attempts) => Math.min(50 * attempts, 1_000)
+}
+
+export const makeConnection = (
+  client: Redis,
+  prefix: string,
+  owned: boolean
+): Effect.Effect<RedisConnection, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // ioredis emits "error" on every failed reconnect; without a listener Node treats it as unhandled.
+    const swallow = () => {}
+    client.on("error", swallow)
+    let subscriber: Redis | undefined
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        client.off("error", swallow)
+        if (subscriber !== undefined) subscriber.disconnect()
+        if (owned) client.disconnect()
+      })
+    )
+    const key = (...parts: ReadonlyArray<string>) => [prefix, ...parts].join(":")
+    return {
+      client,
+      subscriber: Effect.sync(() => {
+        if (subscriber === undefined) {
+          subscriber = client.duplicate({ enableOfflineQueue: true })
+          subscriber.on("error", swallow)
+        }
+        return subscriber
+      }),
+      key,
+      run: (operation, name, f) =>
+        Effect.tryPromise({
+          try: () => f(client),
+          catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
+        })
+    }
+  })
+
+export const connect = (options: string | RedisOptions): Redis =>
+  typeof options === "string"
+    ? new Redis(options, { ...failFastOptions })
+    : new Redis({ ...failFastOptions, ...options })

@@ -1,0 +1,322 @@
+/**
+ * The Lua script behind the Redis circuit breaker store: one script, one round trip per operation
+ * (`read`, `acquire`, `record`, `transition`, `reset`), run atomically by Redis with Redis's clock.
+ *
+ * Keys (all under `prefix:circuit:<name>:`, every one given the settings' TTL on each operation):
+ * - `state` (hash): state, generation, attempts, open-until, half-open-until, running window totals.
+ * - `window`: COUNT_BASED — a list of the last `slidingWindowSize` outcomes (`flags:duration`), exact;
+ *   TIME_BASED — a hash of per-second buckets (`c|f|s|x|d` + epoch second: calls, failed, slow, slow and
+ *   failed, summed durations), the one-second buckets of Resilience4j's `SlidingTimeWindowMetrics`, by
+ *   Redis's clock: the window holds the calls of the last `slidingWindowSize` whole seconds.
+ * - `leases` (sorted set): half-open trial permits scored by expiry; expired ones are purged first.
+ * Changes are published as JSON to the channel `prefix:circuit:<name>`.
+ *
+ * @internal
+ */
+
+/**
+ * The script's text. KEYS: state, window, leases. ARGV: operation, channel, the 13 settings (see
+ * `settingsArguments`), then the operation's arguments. Returns the snapshot's fields, the changes as
+ * JSON (empty when none), the admission and whether a manual transition was permitted, as strings;
+ * publishes `{ snapshot, changes }` as JSON when something changed.
+ *
+ * @internal
+ */
+export const circuitScript = {
+  name: "breakwaterCircuit",
+  numberOfKeys: 3,
+  lua: `
+local op = ARGV[1]
+local channel = ARGV[2]
+local waits = {}
+for w in string.gmatch(ARGV[15], '[^,]+') do waits[#waits + 1] = tonumber(w) end
+local cfg = {
+  failureRateThreshold = tonumber(ARGV[3]),
+  slowCallRateThreshold = tonumber(ARGV[4]),
+  slowCallDurationThresholdMillis = tonumber(ARGV[5]),
+  slidingWindowType = ARGV[6],
+  slidingWindowSize = tonumber(ARGV[7]),
+  minimumNumberOfCalls = tonumber(ARGV[8]),
+  permittedNumberOfCallsInHalfOpenState = tonumber(ARGV[9]),
+  automaticTransitionFromOpenToHalfOpenEnabled = ARGV[10] == '1',
+  maxWaitInHalfOpenMillis = tonumber(ARGV[11]),
+  transitionToStateAfterWaitDuration = ARGV[12],
+  leaseMillis = tonumber(ARGV[13]),
+  ttlMillis = tonumber(ARGV[14]),
+  waitsInOpenMillis = waits
+}
+local arg = {}
+if op == 'acquire' then
+  arg.leaseId = ARGV[16]
+elseif op == 'record' then
+  arg.generation = tonumber(ARGV[16])
+  arg.durationMillis = tonumber(ARGV[17])
+  arg.outcome = ARGV[18]
+  if ARGV[19] ~= '' then arg.leaseId = ARGV[19] end
+elseif op == 'transition' then
+  arg.to = ARGV[16]
+  if ARGV[17] ~= '' then arg.openForMillis = tonumber(ARGV[17]) end
+end
+local sk, wk, lk = KEYS[1], KEYS[2], KEYS[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local s = {}
+local raw = redis.call('HGETALL', sk)
+for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
+-- A missing hash field reads as false (not nil) in Redis Lua.
+local function num(v, d) if not v then return d end return tonumber(v) end
+local state = s.state or 'Closed'
+local gen = num(s.gen, 0)
+local startGen = gen
+local attempts = num(s.attempts, 0)
+local openUntil = num(s.openUntil, -1)
+local halfOpenUntil = num(s.halfOpenUntil, -1)
+local calls, failed, slow, slowFailed, dur = num(s.calls, 0), num(s.failed, 0), num(s.slow, 0), num(s.slowFailed, 0), num(s.dur, 0)
+local wtype = s.wtype
+local wsize = num(s.wsize, 0)
+local head = num(s.head, -1)
+local np = num(s.np, 0)
+local seq = num(s.seq, 0)
+local frReported = s.frr == '1'
+local srReported = s.srr == '1'
+local changes = {}
+
+local function clearWindow(kind, size)
+  redis.call('DEL', wk)
+  calls, failed, slow, slowFailed, dur = 0, 0, 0, 0, 0
+  head = -1
+  wtype, wsize = kind, size
+end
+
+-- A Closed (or MetricsOnly) window whose type or size differs from the caller's is replaced.
+if (state == 'Closed' or state == 'MetricsOnly' or wtype == nil) and (wtype ~= cfg.slidingWindowType or wsize ~= cfg.slidingWindowSize) then
+  if state ~= 'HalfOpen' then clearWindow(cfg.slidingWindowType, cfg.slidingWindowSize) end
+end
+
+local function windowMin()
+  if state == 'HalfOpen' then return math.min(cfg.minimumNumberOfCalls, cfg.permittedNumberOfCallsInHalfOpenState) end
+  if wtype == 'COUNT_BASED' then return math.min(cfg.minimumNumberOfCalls, wsize) end
+  return cfg.minimumNumberOfCalls
+end
+
+local function dropBucket(sec)
+  local k = tostring(sec)
+  local b = redis.call('HMGET', wk, 'c' .. k, 'f' .. k, 's' .. k, 'x' .. k, 'd' .. k)
+  if b[1] then
+    calls = calls - num(b[1], 0)
+    failed = failed - num(b[2], 0)
+    slow = slow - num(b[3], 0)
+    slowFailed = slowFailed - num(b[4], 0)
+    dur = dur - num(b[5], 0)
+    redis.call('HDEL', wk, 'c' .. k, 'f' .. k, 's' .. k, 'x' .. k, 'd' .. k)
+  end
+end
+
+-- Buckets are keyed by epoch second. Rolling costs the smaller of the seconds passed and the buckets
+-- held, so a long, mostly idle window cannot make one call loop over its whole size.
+local function roll()
+  if wtype ~= 'TIME_BASED' then return end
+  local sec = math.floor(now / 1000)
+  if head < 0 then head = sec return end
+  local passed = sec - head
+  if passed <= 0 then return end
+  if passed >= wsize then
+    clearWindow(wtype, wsize)
+    head = sec
+    return
+  end
+  if passed <= 16 or passed * 5 <= redis.call('HLEN', wk) then
+    for old = head - wsize + 1, sec - wsize do dropBucket(old) end
+  else
+    local fields = redis.call('HKEYS', wk)
+    for i = 1, #fields do
+      local field = fields[i]
+      if string.sub(field, 1, 1) == 'c' then
+        local old = tonumber(string.sub(field, 2))
+        if old <= sec - wsize then dropBucket(old) end
+      end
+    end
+  end
+  head = sec
+end
+
+local function push(d, isFailed, isSlow)
+  local f = isFailed and 1 or 0
+  local sl = isSlow and 1 or 0
+  local x = (isFailed and isSlow) and 1 or 0
+  if wtype == 'COUNT_BASED' then
+    redis.call('RPUSH', wk, (f + 2 * sl) .. ':' .. d)
+    calls = calls + 1
+    if calls > wsize then
+      local evicted = redis.call('LPOP', wk)
+      local flags = tonumber(string.sub(evicted, 1, 1))
+      local ed = tonumber(string.sub(evicted, 3))
+      local ef = flags % 2
+      local es = math.floor(flags / 2)
+      calls = calls - 1
+      failed = failed - ef
+      slow = slow - es
+      if flags == 3 then slowFailed = slowFailed - 1 end
+      dur = dur - ed
+    end
+  else
+    roll()
+    local slot = tostring(math.floor(now / 1000))
+    redis.call('HINCRBY', wk, 'c' .. slot, 1)
+    if f == 1 then redis.call('HINCRBY', wk, 'f' .. slot, 1) end
+    if sl == 1 then redis.call('HINCRBY', wk, 's' .. slot, 1) end
+    if x == 1 then redis.call('HINCRBY', wk, 'x' .. slot, 1) end
+    redis.call('HINCRBYFLOAT', wk, 'd' .. slot, d)
+    calls = calls + 1
+  end
+  failed = failed + f
+  slow = slow + sl
+  slowFailed = slowFailed + x
+  dur = dur + d
+end
+
+local function waitFor(n)
+  local w = cfg.waitsInOpenMillis
+  return w[math.min(n, #w)]
+end
+
+local function note(change)
+  seq = seq + 1
+  change.sequence = seq
+  changes[#changes + 1] = change
+end
+
+local function enter(to, openFor)
+  local from = state
+  state = to
+  gen = gen + 1
+  frReported, srReported = false, false
+  halfOpenUntil = -1
+  if to == 'Open' then
+    attempts = attempts + 1
+    openUntil = now + (openFor or waitFor(attempts))
+  elseif to == 'HalfOpen' then
+    clearWindow('COUNT_BASED', cfg.permittedNumberOfCallsInHalfOpenState)
+    np = 0
+    if cfg.maxWaitInHalfOpenMillis > 0 then halfOpenUntil = now + cfg.maxWaitInHalfOpenMillis end
+  else
+    clearWindow(cfg.slidingWindowType, cfg.slidingWindowSize)
+    np = 0
+    if to == 'ForcedOpen' then attempts = attempts + 1 else attempts = 0 end
+  end
+  redis.call('DEL', lk)
+  if from ~= to then note({ _tag = 'Transition', from = from, to = to }) end
+end
+
+local function advance()
+  if state == 'Open' and cfg.automaticTransitionFromOpenToHalfOpenEnabled and now >= openUntil then enter('HalfOpen') end
+  if state == 'HalfOpen' and halfOpenUntil >= 0 and now >= halfOpenUntil then enter(cfg.transitionToStateAfterWaitDuration) end
+end
+
+local function checkThresholds()
+  if calls < windowMin() or calls == 0 then return end
+  local fr = failed * 100 / calls
+  local sr = slow * 100 / calls
+  local fx = fr >= cfg.failureRateThreshold
+  local sx = sr >= cfg.slowCallRateThreshold
+  if state == 'Closed' then
+    if fx or sx then
+      if fx then note({ _tag = 'FailureRateExceeded', rate = fr }) end
+      if sx then note({ _tag = 'SlowCallRateExceeded', rate = sr }) end
+      enter('Open')
+    end
+  elseif state == 'HalfOpen' then
+    if fx or sx then enter('Open') else enter('Closed') end
+  elseif state == 'MetricsOnly' then
+    if fx and not frReported then note({ _tag = 'FailureRateExceeded', rate = fr }) frReported = true end
+    if sx and not srReported then note({ _tag = 'SlowCallRateExceeded', rate = sr }) srReported = true end
+  end
+end
+
+local function leased()
+  redis.call('ZREMRANGEBYSCORE', lk, '-inf', now)
+  return redis.call('ZCARD', lk)
+end
+
+advance()
+roll()
+local extra = {}
+if op == 'acquire' then
+  local admission = 'Permitted'
+  if state == 'ForcedOpen' then
+    admission = 'Refused'
+    np = np + 1
+  elseif state == 'Open' then
+    if now >= openUntil then enter('HalfOpen') else admission = 'Refused' np = np + 1 end
+  end
+  if state == 'HalfOpen' then
+    if leased() + calls < cfg.permittedNumberOfCallsInHalfOpenState then
+      redis.call('ZADD', lk, now + cfg.leaseMillis, arg.leaseId)
+      admission = 'Trial'
+    else
+      admission = 'Refused'
+      np = np + 1
+    end
+  end
+  extra.admission = admission
+elseif op == 'record' then
+  local wasLeased = false
+  if arg.leaseId then wasLeased = redis.call('ZREM', lk, arg.leaseId) == 1 end
+  local live = arg.generation == gen and (state == 'Closed' or state == 'MetricsOnly' or (state == 'HalfOpen' and wasLeased))
+  if live and arg.outcome ~= 'Ignored' then
+    push(arg.durationMillis, arg.outcome == 'Failure', arg.durationMillis > cfg.slowCallDurationThresholdMillis)
+    checkThresholds()
+  end
+elseif op == 'transition' then
+  local to = arg.to
+  local legal = not ((state == 'Closed' and to == 'HalfOpen') or (state == 'MetricsOnly' and (to == 'Open' or to == 'HalfOpen')))
+  extra.permitted = legal
+  if legal and (state ~= to or (to == 'Open' and arg.openForMillis)) then enter(to, arg.openForMillis) end
+elseif op == 'reset' then
+  if state ~= 'Closed' then enter('Closed') else
+    gen = gen + 1
+    clearWindow(cfg.slidingWindowType, cfg.slidingWindowSize)
+    np = 0
+    redis.call('DEL', lk)
+  end
+  attempts = 0
+  note({ _tag = 'Reset' })
+end
+
+local leases = 0
+if state == 'HalfOpen' then leases = redis.call('ZCARD', lk) end
+local openFor = -1
+if state == 'Open' then openFor = math.max(0, openUntil - now) end
+local halfOpenFor = -1
+if state == 'HalfOpen' and halfOpenUntil >= 0 then halfOpenFor = math.max(0, halfOpenUntil - now) end
+
+redis.call('HSET', sk, 'state', state, 'gen', gen, 'attempts', attempts, 'openUntil', openUntil,
+  'halfOpenUntil', halfOpenUntil, 'calls', calls, 'failed', failed, 'slow', slow, 'slowFailed', slowFailed,
+  'dur', tostring(dur), 'wtype', wtype, 'wsize', wsize, 'head', head, 'np', np, 'seq', seq,
+  'frr', frReported and '1' or '0', 'srr', srReported and '1' or '0')
+redis.call('PEXPIRE', sk, cfg.ttlMillis)
+redis.call('PEXPIRE', wk, cfg.ttlMillis)
+redis.call('PEXPIRE', lk, cfg.ttlMillis)
+
+local published = ''
+if #changes > 0 then published = cjson.encode(changes) end
+-- A new Open period (Open -> Open with a new wait) is no transition, but every instance needs its end.
+if #changes > 0 or gen ~= startGen then
+  redis.call('PUBLISH', channel, cjson.encode({
+    snapshot = {
+      state = state, generation = gen, attempts = attempts, openForMillis = openFor, halfOpenForMillis = halfOpenFor,
+      calls = calls, failed = failed, slow = slow, slowFailed = slowFailed, totalDurationMillis = dur,
+      minimumNumberOfCalls = windowMin(), leases = leases, notPermitted = np, sequence = seq
+    },
+    changes = changes
+  }))
+end
+local permitted = ''
+if extra.permitted ~= nil then permitted = extra.permitted and '1' or '0' end
+-- A flat array of strings: cheaper than JSON, and Redis would truncate Lua numbers to integers.
+return { state, tostring(gen), tostring(attempts), tostring(openFor), tostring(halfOpenFor), tostring(calls),
+  tostring(failed), tostring(slow), tostring(slowFailed), tostring(dur), tostring(windowMin()), tostring(leases),
+  tostring(np), tostring(seq), published, extra.admission or '', permitted }
+`
+} as const

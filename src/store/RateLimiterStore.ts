@@ -1,0 +1,101 @@
+/**
+ * The rate limiter's side of the {@link Store} interface: what a limiter made where a `Store` is provided
+ * asks the shared state for. One call decides one request atomically (one round trip on Redis).
+ *
+ * The limiter's configuration travels with every call ({@link SharedLimit}): the store keeps only counts
+ * and times, never settings, so every process sharing a name must use the same settings —
+ * `changeLimitForPeriod` on one instance changes what that instance asks for, not what the others do.
+ *
+ * Differences from the in-process limiter, which a shared store cannot avoid:
+ * - Time is the store's clock (Redis `TIME`), not Effect's `Clock`, so process clock skew cannot break the
+ *   limit; fixed-window cycles are aligned to the store's epoch (cycle `k` is
+ *   `[k * period, (k + 1) * period)` in epoch milliseconds), not to the limiter's creation.
+ * - `limitRefreshPeriod` must be a duration (no `Schedule`).
+ * - A reservation is not given back when its waiting caller is interrupted (as in Resilience4j).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type { StoreError } from "../Store.js"
+
+/**
+ * A limiter's settings as the store sees them, sent with every call. Its `name` is the shared key.
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "breakwater"
+ *
+ * const partner: Store.SharedLimit = {
+ *   name: "partner",
+ *   algorithm: "fixed-window",
+ *   limitForPeriod: 100,
+ *   periodMillis: 1000,
+ *   capacity: 100
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface SharedLimit {
+  readonly name: string
+  /**
+   * `"fixed-window"`: Resilience4j's reservation semantics on epoch-aligned cycles. `"token-bucket"`:
+   * `capacity` tokens refilled at `limitForPeriod` per period. `"sliding-window"`: exact (a log of grants
+   * in the window; on Redis a sorted set, whose size is at most one entry per grant in the window).
+   */
+  readonly algorithm: "fixed-window" | "token-bucket" | "sliding-window"
+  readonly limitForPeriod: number
+  readonly periodMillis: number
+  /** Token bucket only (the largest burst); the others ignore it. */
+  readonly capacity: number
+}
+
+/**
+ * A store's answer to a request for permits: granted, to be used after `waitMillis` (0: now), or refused,
+ * with the wait that would have been needed (`Infinity`: never, more than the limiter ever grants).
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "breakwater"
+ *
+ * const describe = (grant: Store.Grant) =>
+ *   grant._tag === "Granted" ? `run in ${grant.waitMillis} ms` : `retry in ${grant.retryAfterMillis} ms`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Grant =
+  | { readonly _tag: "Granted"; readonly waitMillis: number }
+  | { readonly _tag: "Refused"; readonly retryAfterMillis: number }
+
+/**
+ * Shared rate-limiter state. Every operation is atomic in the store.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Store } from "breakwater"
+ *
+ * declare const store: Store.RateLimiterStore
+ * const limit: Store.SharedLimit = { name: "partner", algorithm: "token-bucket", limitForPeriod: 10, periodMillis: 1000, capacity: 20 }
+ * // Take 2 permits if they can be had within 500 ms (the caller then sleeps `waitMillis`).
+ * const grant = store.acquire(limit, 2, 500)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface RateLimiterStore {
+  /**
+   * Reserves `permits` for the earliest moment they can be had in arrival order (never ahead of a waiting
+   * reservation), if that is at most `maxWaitMillis` away; otherwise takes nothing and says how long it
+   * would have been.
+   */
+  readonly acquire: (limit: SharedLimit, permits: number, maxWaitMillis: number) => Effect.Effect<Grant, StoreError>
+  /**
+   * Permits available now; negative while reservations wait for later permits (fixed window: counted as
+   * whole cycles up to the latest reserved one).
+   */
+  readonly available: (limit: SharedLimit) => Effect.Effect<number, StoreError>
+  /** Takes every permit available now (the current cycle's, the bucket's, the window's); returns how many. */
+  readonly drain: (limit: SharedLimit) => Effect.Effect<number, StoreError>
+}

@@ -1,0 +1,130 @@
+/**
+ * A real Redis for the Redis suites (never a mock). `REDIS_URL` when set; otherwise a private
+ * `redis-server` on a free loopback port, started for the calling test file and stopped after it.
+ * Without either, the suite is skipped with a visible notice — except under `CI=true`, where it fails.
+ *
+ * Fault tests need a server they may stop and start again: `privateServer()` always starts its own and
+ * keeps its port across restarts.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const onCI = process.env["CI"] === "true"
+
+export const hasRedisServer = (): boolean => {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitForPort = async (port: number, timeoutMillis: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMillis
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1")
+      socket.once("connect", () => {
+        socket.end()
+        resolve(true)
+      })
+      socket.once("error", () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within ${timeoutMillis} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** A redis-server process this test file owns: it can be stopped and started again on the same port. */
+export interface PrivateServer {
+  readonly url: string
+  readonly port: number
+  readonly start: () => Promise<void>
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * `appendOnly`: the server logs every write before answering it, so its data survives a kill and restart
+ * (for tests that check nothing is lost across an outage).
+ */
+export const privateServer = async (options?: { readonly appendOnly?: boolean }): Promise<PrivateServer> => {
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-redis-"))
+  let child: ChildProcess | undefined
+  const start = async () => {
+    if (child !== undefined) return
+    child = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        options?.appendOnly === true ? "yes" : "no",
+        "--dir",
+        dir
+      ],
+      { stdio: "ignore" }
+    )
+    await waitForPort(port, 5_000)
+  }
+  const stop = async () => {
+    const running = child
+    if (running === undefined) return
+    child = undefined
+    await new Promise<void>((resolve) => {
+      running.once("exit", () => resolve())
+      running.kill("SIGKILL")
+    })
+  }
+  await start()
+  return { url: `redis://127.0.0.1:${port}`, port, start, stop }
+}
+
+/** How a Redis suite gets its server, decided once per test file. */
+export type RedisTarget =
+  | { readonly _tag: "Available"; readonly url: string; readonly stop: () => Promise<void> }
+  | { readonly _tag: "Unavailable"; readonly reason: string }
+
+/** `REDIS_URL`, else a private server; `Unavailable` (or a thrown error under CI) when neither exists. */
+export const redisTarget = async (): Promise<RedisTarget> => {
+  const url = process.env["REDIS_URL"]
+  if (url !== undefined && url !== "") return { _tag: "Available", url, stop: async () => {} }
+  if (!hasRedisServer()) {
+    const reason = "no REDIS_URL and no redis-server binary: the Redis suite is skipped"
+    if (onCI) throw new Error(`${reason} — not allowed under CI=true (.ci/run installs redis-server)`)
+    console.warn(`\n*** ${reason} ***\n`)
+    return { _tag: "Unavailable", reason }
+  }
+  const server = await privateServer()
+  return { _tag: "Available", url: server.url, stop: server.stop }
+}
+
+/** Whether a fault test (which must stop and restart its server) can run here; throws under CI if not. */
+export const canRunFaultTests = (): boolean => {
+  if (hasRedisServer()) return true
+  const reason = "no redis-server binary: the Redis fault tests are skipped"
+  if (onCI) throw new Error(`${reason} — not allowed under CI=true`)
+  console.warn(`\n*** ${reason} ***\n`)
+  return false
+}

@@ -1,0 +1,208 @@
+/**
+ * Redis stops in the middle of a run and comes back: each `onStoreFailure` mode does what it says while
+ * it is down, and afterwards every breaker follows the shared state again with nothing stuck. A private
+ * redis-server (append-only, so the shared state survives its restart). Real clock: ioredis reconnects
+ * within 1 s and breakers probe the store at most once per second, so the file takes about 3 s.
+ */
+import { type Duration, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import * as Metrics from "../../src/Metrics.js"
+import * as Prometheus from "../../src/Prometheus.js"
+import * as RedisStore from "../../src/redis/RedisStore.js"
+import * as Registry from "../../src/Registry.js"
+import { Store } from "../../src/Store.js"
+import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
+
+const runnable = canRunFaultTests()
+const rejections: Array<unknown> = []
+const onRejection = (reason: unknown) => rejections.push(reason)
+
+let server: PrivateServer | undefined
+let runtime: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let other: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let scope: Scope.CloseableScope | undefined
+
+beforeAll(async () => {
+  process.on("unhandledRejection", onRejection)
+  if (!runnable) return
+  server = await privateServer({ appendOnly: true })
+  runtime = ManagedRuntime.make(RedisStore.layer({ url: server.url }, { prefix: "fault" }))
+  other = ManagedRuntime.make(RedisStore.layer({ url: server.url }, { prefix: "fault" }))
+  await runtime.runPromise(Store)
+  await other.runPromise(Store)
+  scope = await Effect.runPromise(Scope.make())
+})
+
+afterAll(async () => {
+  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  await runtime?.dispose()
+  await other?.dispose()
+  await server?.stop()
+  process.off("unhandledRejection", onRejection)
+})
+
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+const make = async (
+  name: string,
+  onStoreFailure: CircuitBreaker.Options["onStoreFailure"],
+  wait: Duration.DurationInput = "300 millis",
+  overrides: Partial<CircuitBreaker.Options> = {}
+) => {
+  const breaker = await runtime!.runPromise(Scope.extend(
+    CircuitBreaker.make({
+      name,
+      slidingWindowSize: 4,
+      minimumNumberOfCalls: 4,
+      waitDurationInOpenState: wait,
+      permittedNumberOfCallsInHalfOpenState: 1,
+      ...(onStoreFailure === undefined ? {} : { onStoreFailure }),
+      ...overrides
+    }),
+    scope!
+  ))
+  const events: Array<string> = []
+  Effect.runFork(
+    Stream.runForEach(
+      breaker.events,
+      (e) => Effect.sync(() => events.push(e._tag === "StateTransition" ? `${e.from}->${e.to}` : e._tag))
+    )
+  )
+  return { breaker, events }
+}
+
+const call = <A, E>(breaker: CircuitBreaker.CircuitBreaker, effect: Effect.Effect<A, E>) =>
+  runtime!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(effect, breaker)))
+
+describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
+  it("fail-open, fail-closed and local-fallback while Redis is down; shared state resumed after", async () => {
+    const open = await make("fail-open", "fail-open")
+    const closed = await make("fail-closed", "fail-closed")
+    const local = await make("local", undefined) // the store's default: local-fallback
+    const stuck = await make("stuck", "local-fallback", "1 second")
+    // Before the outage: the shared `stuck` circuit is open, a trial due 1 s later.
+    await runtime!.runPromise(stuck.breaker.transitionToOpen)
+    // ...and the shared `half` circuit is half-open, its only trial permit leased (for 500 ms: the slow-call
+    // threshold) by an instance that will never report.
+    const half = await make("half", "local-fallback", "1 millis", { slowCallDurationThreshold: "500 millis" })
+    await runtime!.runPromise(half.breaker.transitionToOpen)
+    await sleep(5)
+    const store = await runtime!.runPromise(Store)
+    const settings = (half.breaker as unknown as { settings: Parameters<typeof store.circuitBreaker.read>[1] }).settings
+    expect((await Effect.runPromise(store.circuitBreaker.acquire("half", settings, "crashed:1"))).admission).toBe(
+      "Trial"
+    )
+    expect((await call(open.breaker, Effect.succeed(1)))._tag).toBe("Right")
+
+    await server!.stop()
+
+    // fail-open: every call runs, failures trip nothing.
+    let ran = 0
+    for (let i = 0; i < 6; i++) {
+      await call(
+        open.breaker,
+        Effect.sync(() => ran++).pipe(Effect.zipRight(Effect.fail("x")))
+      )
+    }
+    expect(ran).toBe(6)
+    expect(await Effect.runPromise(open.breaker.state)).toBe("Closed")
+
+    // fail-closed: the call during which the store failed ran; the next ones are refused with the cause.
+    expect((await call(closed.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    const refused = await call(closed.breaker, Effect.succeed(1))
+    expect(refused._tag).toBe("Left")
+    const error = (refused as { left: CircuitBreaker.CallNotPermittedError }).left
+    expect(error._tag).toBe("CallNotPermittedError")
+    expect(error.cause?._tag).toBe("StoreError")
+    expect(error.message).toContain("redis store failed")
+
+    // local-fallback: an in-process breaker with the same settings trips on its own.
+    for (let i = 0; i < 4; i++) await call(local.breaker, Effect.fail("x"))
+    expect(await Effect.runPromise(local.breaker.state)).toBe("Open")
+    const localRefusal = await call(local.breaker, Effect.succeed(1))
+    expect(localRefusal._tag === "Left" && (localRefusal.left as CircuitBreaker.CallNotPermittedError).state).toBe(
+      "Open"
+    )
+    // ...and a shared Open state is kept open by the fallback.
+    expect(await Effect.runPromise(stuck.breaker.state)).toBe("Open")
+    // Once per outage: an event, a warning, and one count in the metrics.
+    for (const b of [open, closed, local]) expect(b.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    const metrics = ManagedRuntime.make(
+      Prometheus.layer().pipe(
+        Layer.provideMerge(Metrics.layer({ prefix: "fault" })),
+        Layer.provideMerge(Registry.layer())
+      )
+    )
+    await metrics.runPromise(
+      Effect.flatMap(
+        Metrics.Collector,
+        (collector) =>
+          Effect.forEach([open, closed, local, stuck], (b) => Scope.extend(collector.track(b.breaker), scope!))
+      )
+    )
+    const scraped = await metrics.runPromise(Prometheus.scrape)
+    for (const name of ["fail-open", "fail-closed", "local"]) {
+      expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="${name}"} 1`)
+    }
+    expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="stuck"} 0`)
+    await metrics.dispose()
+
+    // Made while Redis is down: no failure, no wait; it starts in its failure mode.
+    const madeAt = Date.now()
+    const late = await make("late", "local-fallback")
+    expect(Date.now() - madeAt).toBeLessThan(500)
+    expect(late.breaker.state.pipe(Effect.runSync)).toBe("Closed")
+    expect((await call(late.breaker, Effect.succeed(1)))._tag).toBe("Right")
+
+    await server!.start()
+
+    // Within ioredis' reconnect backoff (≤ 1 s) plus one probe period (1 s), every breaker is back.
+    const deadline = Date.now() + 5_000
+    // (`stuck` refused locally from its cached Open state all along: it never noticed the outage.)
+    const all = [open, closed, local, late]
+    while (all.some((b) => !b.events.includes("StoreRecovered")) && Date.now() < deadline) {
+      for (const b of all) await call(b.breaker, Effect.succeed(1))
+      await sleep(100)
+    }
+    for (const b of all) expect(b.events).toContain("StoreRecovered")
+    // The local trip stayed local: the shared circuit was Closed all along.
+    expect(await Effect.runPromise(local.breaker.state)).toBe("Closed")
+    expect((await call(closed.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    // The shared Open circuit survived the restart and is not stuck: its trial closes it.
+    const trialDeadline = Date.now() + 3_000
+    while ((await Effect.runPromise(stuck.breaker.state)) !== "Closed" && Date.now() < trialDeadline) {
+      await call(stuck.breaker, Effect.succeed(1))
+      await sleep(50)
+    }
+    expect(await Effect.runPromise(stuck.breaker.state)).toBe("Closed")
+    // Nor is the half-open one: the dead holder's lease expired in Redis, a live trial closes it.
+    const halfDeadline = Date.now() + 3_000
+    while ((await Effect.runPromise(half.breaker.state)) !== "Closed" && Date.now() < halfDeadline) {
+      await call(half.breaker, Effect.succeed(1))
+      await sleep(50)
+    }
+    expect(await Effect.runPromise(half.breaker.state)).toBe("Closed")
+
+    // Pub/sub is back too: a transition made by another instance reaches this one.
+    const otherLocal = await other!.runPromise(
+      Scope.extend(CircuitBreaker.make({ name: "local", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
+    )
+    await other!.runPromise(otherLocal.transitionToForcedOpen)
+    const pubsubDeadline = Date.now() + 2_000
+    while ((await Effect.runPromise(local.breaker.state)) !== "ForcedOpen" && Date.now() < pubsubDeadline) {
+      await sleep(10)
+    }
+    expect(await Effect.runPromise(local.breaker.state)).toBe("ForcedOpen")
+    // ...including to the breaker made during the outage, subscribed in the background once Redis was back.
+    const otherLate = await other!.runPromise(
+      Scope.extend(CircuitBreaker.make({ name: "late", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
+    )
+    await other!.runPromise(otherLate.transitionToForcedOpen)
+    const lateDeadline = Date.now() + 2_000
+    while ((await Effect.runPromise(late.breaker.state)) !== "ForcedOpen" && Date.now() < lateDeadline) await sleep(10)
+    expect(await Effect.runPromise(late.breaker.state)).toBe("ForcedOpen")
+
+    expect(rejections).toEqual([])
+  })
+})
