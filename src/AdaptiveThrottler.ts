@@ -16,10 +16,20 @@
  * ## Gotchas
  * - Which failures are rejections is `isRejection` (default: every typed failure and defect). A 404
  *   or a validation error is an answer, not a rejection: say so, or the throttler will shed.
+ * - A request counts when it is sent (the book counts requests attempted), its accept when it
+ *   completes, in the bucket of that moment: 200 calls hanging for 20 s show as 200 requests and no
+ *   accepts while they hang. Briefly, accepts can outnumber requests (their requests left the window).
  * - Requests refused locally count as requests (the book's definition): that is what keeps the
  *   probability up while the dependency stays sick, and lets it fall as accepts come back.
+ * - Local refusals by breakwater's guards inside it (`CallNotPermittedError`, `RequestNotPermittedError`,
+ *   `BulkheadFullError`, `LimitExceededError`, `ThrottledError`) never reached the dependency: their
+ *   requests are taken back, whatever `isRejection` says.
+ * - A call interrupted by its caller is taken back too: the dependency neither accepted nor rejected
+ *   it, and counting it as a rejection would let a `Hedge`'s interrupted losers throttle a healthy
+ *   dependency. So put a `TimeLimiter` inside the throttler, where its `TimeoutExceededError` counts
+ *   as a rejection, not outside it.
  * - The draw is made with Effect's `Random`: under `Effect.withRandom(Random.make(seed))` the same
- *   calls are throttled on every run. Interrupted calls are not counted.
+ *   calls are throttled on every run.
  *
  * @example
  * ```ts
@@ -56,6 +66,7 @@ import type * as Stream from "effect/Stream"
 import { ThrottlerChangesSchema, throttlerConfigFields, ThrottlerOptionsSchema } from "./internal/adaptiveConfig.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { isLocalRefusal } from "./internal/refusals.js"
 import { ThrottlerCore } from "./internal/throttlerCore.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -85,7 +96,10 @@ export interface Options {
   readonly k?: number
   /** How far back requests and accepts are counted, at least 1 second. Default 2 minutes. */
   readonly window?: Duration.DurationInput
-  /** Which typed failures are the dependency rejecting the call. Default: all; defects always are. */
+  /**
+   * Which typed failures are the dependency rejecting the call. Default: all; defects always are;
+   * breakwater's local refusals never are (they did not reach it).
+   */
   readonly isRejection?: (error: unknown) => boolean
 }
 
@@ -124,7 +138,7 @@ export interface Metrics {
   readonly rejectionProbability: number
   /** Requests refused locally since creation. */
   readonly throttledCalls: number
-  /** Requests sent to the dependency since creation, and those it rejected. */
+  /** Requests the dependency answered since creation (sent and completed), and those it rejected. */
   readonly sentCalls: number
   readonly rejectedCalls: number
 }
@@ -232,15 +246,23 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottledError, R> {
-    const send = Effect.matchCauseEffect(self, {
-      onSuccess: (value) => {
-        this.record(true)
-        return Effect.succeed(value)
-      },
-      onFailure: (cause) => {
-        if (!Cause.isInterruptedOnly(cause)) this.record(!this.rejected(cause))
-        return Effect.failCause(cause)
-      }
+    const send = Effect.suspend(() => {
+      const bucket = this.core.request(this.clock.unsafeCurrentTimeMillis())
+      return Effect.matchCauseEffect(self, {
+        onSuccess: (value) => {
+          this.answered(true)
+          return Effect.succeed(value)
+        },
+        onFailure: (cause) => {
+          const failure = Cause.failureOption(cause)
+          if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isLocalRefusal(failure.value))) {
+            this.core.withdraw(bucket, this.clock.unsafeCurrentTimeMillis())
+          } else {
+            this.answered(Option.isSome(failure) && this.isRejection !== undefined && !this.isRejection(failure.value))
+          }
+          return Effect.failCause(cause)
+        }
+      })
     })
     return Effect.suspend((): Effect.Effect<A, E | ThrottledError, R> => {
       const p = this.core.probability(this.clock.unsafeCurrentTimeMillis())
@@ -252,15 +274,11 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
     })
   }
 
-  private rejected(cause: Cause.Cause<unknown>): boolean {
-    const failure = Cause.failureOption(cause)
-    return Option.isNone(failure) || this.isRejection === undefined || this.isRejection(failure.value)
-  }
-
-  private record(accepted: boolean): void {
+  /** The dependency answered a request sent earlier (already counted): an accept, or a rejection. */
+  private answered(accepted: boolean): void {
     this.sentCalls++
-    if (!accepted) this.rejectedCalls++
-    this.core.record(this.clock.unsafeCurrentTimeMillis(), accepted)
+    if (accepted) this.core.accept(this.clock.unsafeCurrentTimeMillis())
+    else this.rejectedCalls++
   }
 
   private throttle(p: number): Effect.Effect<never, ThrottledError> {

@@ -56,13 +56,34 @@ export class ThrottlerCore {
 
   /** One request attempted at `now`; `accepted` when the dependency accepted it. */
   record(now: number, accepted: boolean): void {
+    this.request(now)
+    if (accepted) this.accept(now)
+  }
+
+  /** A request sent at `now` (counted when attempted, as the book does); returns its bucket. */
+  request(now: number): number {
     const slot = this.roll(now)
     this.requested[slot]!++
     this.requests++
-    if (accepted) {
-      this.accepted[slot]!++
-      this.accepts++
-    }
+    return this.bucket
+  }
+
+  /** An accept at `now`, counted in the bucket of its completion rather than of its request. */
+  accept(now: number): void {
+    const slot = this.roll(now)
+    this.accepted[slot]!++
+    this.accepts++
+  }
+
+  /** Takes back a request made in `bucket`, unless that bucket has left the window by `now`. */
+  withdraw(bucket: number, now: number): void {
+    this.roll(now)
+    if (bucket <= this.bucket - BUCKETS || bucket > this.bucket) return
+    const slot = bucket % BUCKETS
+    // After a window change the ring was re-based: never take back more than the bucket holds.
+    if (this.requested[slot]! <= 0) return
+    this.requested[slot]!--
+    this.requests--
   }
 
   /** A new window length: the counts so far are kept, spread over the ring as they are. */
