@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, CircuitBreaker, InvalidConfigError, Policy, Retry } from "breakwater"
+import { AdaptiveLimiter, CircuitBreaker, Hedge, InvalidConfigError, Policy, Retry } from "breakwater"
 import {
   Cause,
   ConfigProvider,
@@ -187,6 +187,11 @@ describe("AdaptiveLimiter", () => {
       expect(order.issues.map((i) => i.field)).toEqual(["initialLimit"])
       const high = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", maxLimit: 5, initialLimit: 20 }))
       expect(high.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["initialLimit: must be at most maxLimit"])
+      const endless = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", windowDuration: Duration.infinity }))
+      expect(endless.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["windowDuration: must be finite"])
+      expect((yield* Effect.flip(limiter.reconfigure({ windowDuration: Duration.infinity }))).issues[0]!.field).toBe(
+        "windowDuration"
+      )
     }))
 
   it.scoped("composes with a circuit breaker and a retry; refusals are typed", () =>
@@ -207,6 +212,92 @@ describe("AdaptiveLimiter", () => {
       expect((yield* limiter.metrics).rejectedCalls).toBe(1) // refusals are not retried by default
       yield* done
       yield* Fiber.join(running)
+    }))
+
+  it.scoped("by default, 2% business errors against an unlimited 100 ms dependency do not shrink the limit", () =>
+    Effect.gen(function*() {
+      for (const algorithm of ["gradient", "aimd"] as const) {
+        const limiter = yield* AdaptiveLimiter.make({ name: "api", algorithm, maxWaitDuration: Duration.infinity })
+        let n = 0
+        // The dependency has no capacity limit: every call takes 100 ms (calls finish together on a
+        // 100 ms tick, so TestClock has one wake-up per tick); one in 50 is a business error.
+        let tick = yield* Deferred.make<void>()
+        const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(
+          Effect.sleep("100 millis"),
+          Effect.flatMap(Deferred.make<void>(), (next) => {
+            const due = tick
+            tick = next
+            return Deferred.succeed(due, undefined)
+          })
+        )))
+        const call = Effect.zipRight(
+          Effect.suspend(() => Deferred.await(tick)),
+          Effect.suspend(() => ++n % 50 === 0 ? Effect.fail(new NotFound()) : Effect.void)
+        )
+        const callers = yield* Effect.forEach(
+          Array.from({ length: 40 }),
+          () => Effect.fork(Effect.forever(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))))
+        )
+        const limits: Array<number> = []
+        for (let second = 0; second < 30; second++) {
+          yield* TestClock.adjust("1 second")
+          limits.push((yield* limiter.metrics).limit)
+        }
+        yield* Fiber.interruptAll([ticker, ...callers])
+        expect(n).toBeGreaterThan(5_000)
+        expect(Math.min(...limits)).toBeGreaterThanOrEqual(20)
+      }
+    }))
+
+  it.scoped("local refusals by guards inside it are neither samples nor drops, whatever isDrop says", () =>
+    Effect.gen(function*() {
+      const outer = yield* AdaptiveLimiter.make({
+        name: "outer",
+        algorithm: "aimd",
+        initialLimit: 10,
+        windowDuration: "10 millis",
+        minWindowSamples: 1,
+        isDrop: () => true
+      })
+      const inner = yield* AdaptiveLimiter.make({ name: "inner", initialLimit: 1 })
+      const guard = Policy.compose(AdaptiveLimiter.policy(outer), AdaptiveLimiter.policy(inner))
+      const { call, done } = yield* holder
+      const running = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, inner))
+      yield* settle
+      for (let i = 0; i < 20; i++) {
+        yield* TestClock.adjust("10 millis")
+        expect(isLimitExceeded(yield* Effect.exit(guard(Effect.void)))).toBe(true)
+      }
+      expect(yield* outer.metrics).toMatchObject({ limit: 10, inFlight: 0, noLoadLatencyMillis: -1 })
+      expect((yield* inner.metrics).rejectedCalls).toBe(20)
+      yield* done
+      yield* Fiber.join(running)
+    }))
+
+  it.scoped("inside a hedge, a loser interrupted after outlasting timeout is a drop", () =>
+    Effect.gen(function*() {
+      const limiter = yield* AdaptiveLimiter.make({
+        name: "db",
+        algorithm: "aimd",
+        initialLimit: 10,
+        timeout: "300 millis",
+        windowDuration: "100 millis",
+        minWindowSamples: 1
+      })
+      const hedge = yield* Hedge.make({ name: "db", delay: "500 millis" })
+      let attempts = 0
+      // The first attempt hangs; the hedge, sent at 500 ms, answers in 10 ms and wins.
+      const call = Effect.suspend(() => attempts++ === 0 ? Effect.never : Effect.sleep("10 millis"))
+      const guard = Policy.compose(Hedge.policy(hedge, { idempotent: true }), AdaptiveLimiter.policy(limiter))
+      const fiber = yield* Effect.fork(guard(call))
+      yield* TestClock.adjust("510 millis")
+      yield* Fiber.join(fiber)
+      yield* settle
+      expect(yield* limiter.metrics).toMatchObject({ limit: 10, inFlight: 0 })
+      // The loser ran 510 ms > timeout: a drop, so the window it closes with backs off (10 × 0.9).
+      yield* calls(limiter, 1, 100)
+      expect((yield* limiter.metrics).limit).toBe(9)
+      expect((yield* hedge.metrics).hedgesWon).toBe(1)
     }))
 
   it.effect("reads its options through Config, and layers build it", () =>
