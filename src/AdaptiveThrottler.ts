@@ -16,9 +16,13 @@
  * ## Gotchas
  * - Which failures are rejections is `isRejection` (default: every typed failure and defect). A 404
  *   or a validation error is an answer, not a rejection: say so, or the throttler will shed.
- * - A request counts when it is sent (the book counts requests attempted), its accept when it
- *   completes, in the bucket of that moment: 200 calls hanging for 20 s show as 200 requests and no
- *   accepts while they hang. Briefly, accepts can outnumber requests (their requests left the window).
+ * - A request counts when it is sent (the book counts requests attempted), in the bucket of that
+ *   moment, and its accept when it completes, in the bucket of the completion (so, briefly, accepts
+ *   can outnumber requests). While in flight it is in `requests` but not held against the dependency:
+ *   the probability is computed over answered (and locally refused) requests only. Otherwise a fresh
+ *   client's first burst throttles itself: n calls in flight and no answer yet give n/(n+1), and 194
+ *   of 200 concurrent first calls were refused. The price: a dependency that hangs rather than
+ *   rejects is throttled only once the calls end (put a `TimeLimiter` inside the throttler).
  * - Requests refused locally count as requests (the book's definition): that is what keeps the
  *   probability up while the dependency stays sick, and lets it fall as accepts come back.
  * - Local refusals by breakwater's guards inside it (`CallNotPermittedError`, `RequestNotPermittedError`,
@@ -246,11 +250,12 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottledError, R> {
-    const send = Effect.suspend(() => {
+    // Masked so that an interruption from outside still takes its request back.
+    const send = Effect.uninterruptibleMask((restore) => {
       const bucket = this.core.request(this.clock.unsafeCurrentTimeMillis())
-      return Effect.matchCauseEffect(self, {
+      return Effect.matchCauseEffect(restore(self), {
         onSuccess: (value) => {
-          this.answered(true)
+          this.answered(bucket, true)
           return Effect.succeed(value)
         },
         onFailure: (cause) => {
@@ -258,7 +263,9 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
           if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isLocalRefusal(failure.value))) {
             this.core.withdraw(bucket, this.clock.unsafeCurrentTimeMillis())
           } else {
-            this.answered(Option.isSome(failure) && this.isRejection !== undefined && !this.isRejection(failure.value))
+            const accepted = Option.isSome(failure) && this.isRejection !== undefined &&
+              !this.isRejection(failure.value)
+            this.answered(bucket, accepted)
           }
           return Effect.failCause(cause)
         }
@@ -275,10 +282,10 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   }
 
   /** The dependency answered a request sent earlier (already counted): an accept, or a rejection. */
-  private answered(accepted: boolean): void {
+  private answered(bucket: number, accepted: boolean): void {
     this.sentCalls++
-    if (accepted) this.core.accept(this.clock.unsafeCurrentTimeMillis())
-    else this.rejectedCalls++
+    if (!accepted) this.rejectedCalls++
+    this.core.answer(bucket, this.clock.unsafeCurrentTimeMillis(), accepted)
   }
 
   private throttle(p: number): Effect.Effect<never, ThrottledError> {
