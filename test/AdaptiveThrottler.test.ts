@@ -188,7 +188,12 @@ describe("AdaptiveThrottler", () => {
         expect(Exit.isFailure(exit)).toBe(true)
       }
       expect((yield* limiter.metrics).rejectedCalls).toBeGreaterThan(0)
-      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 0, throttledCalls: 0, rejectionProbability: 0 })
+      expect(yield* throttler.metrics).toMatchObject({
+        requests: 1,
+        accepts: 0,
+        throttledCalls: 0,
+        rejectionProbability: 0
+      })
       yield* TestClock.adjust("1 minute")
       yield* Fiber.join(holding)
       expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 1, rejectionProbability: 0 })
@@ -220,7 +225,9 @@ describe("AdaptiveThrottler", () => {
       expect(options).toEqual({ name: "quotes", k: 1.5, window: 30000 })
       const error = yield* Effect.flip(Effect.scoped(AdaptiveThrottler.make({ name: "q", window: "10 millis" })))
       expect(error.issues.map((i) => i.field)).toEqual(["window"])
-      const infinite = yield* Effect.flip(Effect.scoped(AdaptiveThrottler.make({ name: "q", window: Duration.infinity })))
+      const infinite = yield* Effect.flip(
+        Effect.scoped(AdaptiveThrottler.make({ name: "q", window: Duration.infinity }))
+      )
       expect(infinite.issues.map((i) => i.field)).toEqual(["window"])
       class Tag extends Context.Tag("Tag")<Tag, AdaptiveThrottler.AdaptiveThrottler>() {}
       const built = yield* Effect.provide(Tag, AdaptiveThrottler.layer(Tag, { name: "a" }))

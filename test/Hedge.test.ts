@@ -1,6 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Hedge, InvalidConfigError, Policy, Registry, Retry, RetryBudget } from "breakwater"
-import { Cause, Clock, ConfigProvider, Context, Data, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import {
+  Cause,
+  Clock,
+  ConfigProvider,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Stream,
+  TestClock
+} from "effect"
 import { LatencySample } from "../src/internal/latencySample.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
