@@ -28,10 +28,11 @@
  * - Local refusals by breakwater's guards inside it (`CallNotPermittedError`, `RequestNotPermittedError`,
  *   `BulkheadFullError`, `LimitExceededError`, `ThrottledError`) never reached the dependency: their
  *   requests are taken back, whatever `isRejection` says.
- * - A call interrupted by its caller is taken back too: the dependency neither accepted nor rejected
- *   it, and counting it as a rejection would let a `Hedge`'s interrupted losers throttle a healthy
- *   dependency. So put a `TimeLimiter` inside the throttler, where its `TimeoutExceededError` counts
- *   as a rejection, not outside it.
+ * - A call interrupted by its caller was attempted, so it stays in `requests` (as in flight, until it
+ *   leaves the window), but it is never held against the dependency, which neither accepted nor
+ *   rejected it: counting it as a rejection would let a `Hedge`'s interrupted losers throttle a
+ *   healthy dependency. So put a `TimeLimiter` inside the throttler, where its `TimeoutExceededError`
+ *   counts as a rejection, not outside it.
  * - The draw is made with Effect's `Random`: under `Effect.withRandom(Random.make(seed))` the same
  *   calls are throttled on every run.
  *
@@ -250,34 +251,42 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottledError, R> {
-    // Masked so that an interruption from outside still takes its request back.
-    const send = Effect.uninterruptibleMask((restore) => {
-      const bucket = this.core.request(this.clock.unsafeCurrentTimeMillis())
-      return Effect.matchCauseEffect(restore(self), {
-        onSuccess: (value) => {
-          this.answered(bucket, true)
-          return Effect.succeed(value)
-        },
-        onFailure: (cause) => {
-          const failure = Cause.failureOption(cause)
-          if (Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isLocalRefusal(failure.value))) {
-            this.core.withdraw(bucket, this.clock.unsafeCurrentTimeMillis())
-          } else {
-            const accepted = Option.isSome(failure) && this.isRejection !== undefined &&
-              !this.isRejection(failure.value)
-            this.answered(bucket, accepted)
-          }
-          return Effect.failCause(cause)
-        }
-      })
-    })
     return Effect.suspend((): Effect.Effect<A, E | ThrottledError, R> => {
-      const p = this.core.probability(this.clock.unsafeCurrentTimeMillis())
-      if (p <= 0) return send
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const p = this.core.probability(now)
+      if (p <= 0) return this.send(self, now)
       return Effect.flatMap(
         Random.next,
-        (draw): Effect.Effect<A, E | ThrottledError, R> => draw < p ? this.throttle(p) : send
+        (draw): Effect.Effect<A, E | ThrottledError, R> =>
+          draw < p ? this.throttle(p) : this.send(self, this.clock.unsafeCurrentTimeMillis())
       )
+    })
+  }
+
+  /**
+   * Counts the request now, then its answer. Not masked (a mask doubles the cost of the fast path): a
+   * call interrupted from outside stays in flight until its bucket leaves the window, which never
+   * weighs on the probability.
+   */
+  private send<A, E, R>(self: Effect.Effect<A, E, R>, now: number): Effect.Effect<A, E, R> {
+    const bucket = this.core.request(now)
+    return Effect.matchCauseEffect(self, {
+      onSuccess: (value) => {
+        this.answered(bucket, true)
+        return Effect.succeed(value)
+      },
+      onFailure: (cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure) && isLocalRefusal(failure.value)) {
+          this.core.withdraw(bucket, this.clock.unsafeCurrentTimeMillis())
+        } else {
+          const accepted = Option.isSome(failure) && this.isRejection !== undefined &&
+            !this.isRejection(failure.value)
+          this.answered(bucket, accepted)
+        }
+        return Effect.failCause(cause)
+      }
     })
   }
 

@@ -118,18 +118,23 @@ describe("AdaptiveThrottler", () => {
       expect(seen.some((e) => e._tag === "CallThrottled" && e.throttlerName === "quotes")).toBe(true)
     }).pipe(Effect.withRandom(Random.make(3))))
 
-  it.scoped("a call interrupted by its caller is taken back; a defect is a rejection", () =>
+  it.scoped("a call interrupted by its caller is attempted but never held against the dependency; a defect is a rejection", () =>
     Effect.gen(function*() {
-      const throttler = yield* AdaptiveThrottler.make({ name: "quotes" })
-      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.interrupt, throttler))
-      expect((yield* throttler.metrics).requests).toBe(0)
+      const throttler = yield* AdaptiveThrottler.make({ name: "quotes", window: "10 seconds" })
       const hanging = yield* Effect.fork(AdaptiveThrottler.withAdaptiveThrottler(Effect.never, throttler))
-      yield* TestClock.adjust("5 seconds")
-      expect((yield* throttler.metrics).requests).toBe(1)
+      yield* TestClock.adjust("1 second")
       yield* Fiber.interrupt(hanging)
-      expect(yield* throttler.metrics).toMatchObject({ requests: 0, accepts: 0, sentCalls: 0, rejectedCalls: 0 })
+      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 0, sentCalls: 0, rejectionProbability: 0 })
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.interrupt, throttler))
+      expect(yield* throttler.metrics).toMatchObject({ requests: 2, rejectionProbability: 0 })
+      // One answer, a defect: p = 1/2 over the one answered request, not 1/3 or 2/3 over all three.
       yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.die("boom"), throttler))
-      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 0, sentCalls: 1, rejectedCalls: 1 })
+      const after = yield* throttler.metrics
+      expect(after).toMatchObject({ requests: 3, accepts: 0, sentCalls: 1, rejectedCalls: 1 })
+      expect(after.rejectionProbability).toBeCloseTo(1 / 2)
+      // The interrupted requests leave with their window.
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* throttler.metrics).toMatchObject({ requests: 0, rejectionProbability: 0 })
     }))
 
   it.scoped("counts a request when it is sent, its accept or rejection when it completes", () =>
