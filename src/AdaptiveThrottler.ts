@@ -135,7 +135,7 @@ export type Changes = Omit<Options, "name">
  * @since 0.1.0
  */
 export interface Metrics {
-  /** Requests attempted within the window (including those throttled). */
+  /** Requests attempted within the window (including those throttled and those still in flight). */
   readonly requests: number
   /** Requests the dependency accepted within the window. */
   readonly accepts: number
