@@ -22,7 +22,8 @@
  *   retry: once every started attempt has failed, no new one is started.
  * - Losers are interrupted without being awaited (unlike `Effect.race`): the winner's answer is
  *   returned at once, while a loser that is slow to stop finishes its interruption in the background.
- *   Interrupting the caller, though, interrupts and awaits every attempt.
+ *   Attempts stay children of the caller's fiber, so none outlives it (a fiber that ends awaits its
+ *   children). Interrupting the caller interrupts and awaits every attempt.
  * - Sharing one budget between a `Retry` and a `Hedge` around the same call deposits twice per call.
  *
  * @example
