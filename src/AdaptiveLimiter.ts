@@ -8,8 +8,9 @@
  *   no-load baseline and scales the limit by their ratio (between 0.5 and 1), plus a small queue
  *   allowance (`queueSize`) so it keeps probing upward. Needs no latency threshold.
  * - `"aimd"`, Netflix's `AIMDLimit`: +1 per window while the limit is in use, × `backoffRatio` on a
- *   window with a drop (a failure that `isDrop` accepts, or a call slower than `timeout`). Reacts to
- *   latency only through `timeout`, so set it a little above the dependency's normal latency.
+ *   window with a drop (a call slower than `timeout`, a defect, breakwater's `TimeoutExceededError`,
+ *   or a failure that `isDrop` accepts). Reacts to latency only through `timeout`, so set it a little
+ *   above the dependency's normal latency. The gradient ignores drops, as Gradient2 does.
  *
  * Both update once per window (`windowDuration`, at least `minWindowSamples` calls), as Netflix's
  * `WindowedLimit` and failsafe-go's adaptive limiter do; see `internal/adaptiveLimitCore.ts` for where
@@ -25,8 +26,16 @@
  * - The no-load baseline is a long average (`baselineWindows` windows, 10 minutes by default): after
  *   the dependency becomes permanently slower, the gradient limit stays low until the baseline has
  *   caught up (Gradient2 behaves the same).
- * - Interrupted calls teach it nothing. The default `maxWaitDuration` is 0: a call over the limit is
- *   refused at once with `LimitExceededError`; give a wait to queue callers (FIFO).
+ * - A typed failure is an answer, not an overload signal, unless `isDrop` says so: by default only
+ *   defects and `TimeoutExceededError` are drops. Business errors must not shrink the limit.
+ * - Local refusals by breakwater's guards inside it (`CallNotPermittedError`, `RequestNotPermittedError`,
+ *   `BulkheadFullError`, `LimitExceededError`, `ThrottledError`) never reached the dependency: they
+ *   are neither samples nor drops, whatever `isDrop` says.
+ * - An interrupted call (a hedge's loser, a caller's timeout outside it) teaches nothing, unless it
+ *   had already run longer than `timeout`: then it is a drop, so a limiter inside a `Hedge` or a
+ *   `TimeLimiter` still learns that the dependency is slow.
+ * - The default `maxWaitDuration` is 0: a call over the limit is refused at once with
+ *   `LimitExceededError`; give a wait to queue callers (FIFO).
  * - It counts calls in this process only.
  *
  * @example
@@ -72,6 +81,7 @@ import { type LimitSettings, type LimitState, nextLimit, SampleWindow } from "./
 import { Admitted, BulkheadCore, Waiter, Waiting } from "./internal/bulkheadCore.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { isLocalRefusal, isTimeout } from "./internal/refusals.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
@@ -118,7 +128,11 @@ export interface Options {
   readonly minWindowSamples?: number
   /** How long a call may wait for room under the limit; 0 (default) refuses at once. */
   readonly maxWaitDuration?: Duration.DurationInput
-  /** Which typed failures are drops (overload signals). Default: all of them; defects always are. */
+  /**
+   * Which typed failures are drops (overload signals; only `"aimd"` reacts to them). Default: only
+   * `TimeoutExceededError`. Defects and calls slower than `timeout` always are; breakwater's local
+   * refusals never are.
+   */
   readonly isDrop?: (error: unknown) => boolean
 }
 
@@ -274,9 +288,11 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
   private state: LimitState
   private readonly window: SampleWindow
   private maxWaitMillis: number
-  private isDrop: ((error: unknown) => boolean) | undefined
+  private isDrop: (error: unknown) => boolean
   /** Cumulative counter for metrics, read on collection. */
   rejectedCalls = 0
+  private lastRefusedAt = Number.NEGATIVE_INFINITY
+  private refusedAtLastRead = 0
 
   constructor(
     readonly name: string,
@@ -290,7 +306,7 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
     this.core = new BulkheadCore(initialLimit)
     this.window = new SampleWindow(clock.unsafeCurrentTimeMillis())
     this.maxWaitMillis = Duration.toMillis(config.maxWaitDuration)
-    this.isDrop = config.isDrop as ((error: unknown) => boolean) | undefined
+    this.isDrop = (config.isDrop as ((error: unknown) => boolean) | undefined) ?? isTimeout
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | LimitExceededError, R> {
@@ -303,8 +319,12 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
           return Effect.succeed(value)
         },
         onFailure: (cause) => {
-          if (Cause.isInterruptedOnly(cause)) this.release()
-          else this.finish(startedAt, inFlight, this.dropped(cause))
+          if (Cause.isInterruptedOnly(cause)) this.interrupted(startedAt, inFlight)
+          else {
+            const failure = Cause.failureOption(cause)
+            if (Option.isSome(failure) && isLocalRefusal(failure.value)) this.release()
+            else this.finish(startedAt, inFlight, Option.isNone(failure) || this.isDrop(failure.value))
+          }
           return Effect.failCause(cause)
         }
       })
@@ -315,9 +335,24 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
     })
   }
 
-  private dropped(cause: Cause.Cause<unknown>): boolean {
-    const failure = Cause.failureOption(cause)
-    return Option.isNone(failure) || this.isDrop === undefined || this.isDrop(failure.value)
+  /** Interrupted before it answered: a drop if it had already outlasted `timeout`, otherwise nothing. */
+  private interrupted(startedAt: number, inFlight: number): void {
+    if (this.clock.unsafeCurrentTimeMillis() - startedAt > this.settings.timeoutMillis) {
+      this.finish(startedAt, inFlight, true)
+    } else {
+      this.release()
+    }
+  }
+
+  /**
+   * For Health: whether a call was refused within the last window or since the previous read (so a
+   * probe that reads rarely still sees a refusal). Calls at the limit are its normal operating point.
+   */
+  unsafeRefusedRecently(): boolean {
+    const refusedSinceRead = this.rejectedCalls > this.refusedAtLastRead
+    this.refusedAtLastRead = this.rejectedCalls
+    return refusedSinceRead ||
+      this.clock.unsafeCurrentTimeMillis() - this.lastRefusedAt < this.settings.windowMillis
   }
 
   private release(): void {
@@ -387,8 +422,9 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
   private refuse(): Effect.Effect<never, LimitExceededError> {
     this.rejectedCalls++
     const limit = this.core.maxConcurrentCalls
+    const at = this.clock.unsafeCurrentTimeMillis()
+    this.lastRefusedAt = at
     if (this.hub.listening) {
-      const at = this.clock.unsafeCurrentTimeMillis()
       this.hub.unsafeOffer(Event.CallRejected({ limiterName: this.name, at, limit }))
     }
     return Effect.fail(
@@ -428,7 +464,7 @@ class AdaptiveLimiterImpl implements AdaptiveLimiter {
             this.config = config
             this.settings = settingsOf(config)
             this.maxWaitMillis = Duration.toMillis(config.maxWaitDuration)
-            this.isDrop = config.isDrop as ((error: unknown) => boolean) | undefined
+            this.isDrop = (config.isDrop as ((error: unknown) => boolean) | undefined) ?? isTimeout
             const limit = Math.min(config.maxLimit, Math.max(config.minLimit, this.state.limit))
             this.update({ limit, noLoadMillis: this.state.noLoadMillis })
           }))

@@ -16,10 +16,25 @@
  * ## Gotchas
  * - Which failures are rejections is `isRejection` (default: every typed failure and defect). A 404
  *   or a validation error is an answer, not a rejection: say so, or the throttler will shed.
+ * - A request counts when it is sent (the book counts requests attempted), in the bucket of that
+ *   moment, and its accept when it completes, in the bucket of the completion (so, briefly, accepts
+ *   can outnumber requests). While in flight it is in `requests` but not held against the dependency:
+ *   the probability is computed over answered (and locally refused) requests only. Otherwise a fresh
+ *   client's first burst throttles itself: n calls in flight and no answer yet give n/(n+1), and 194
+ *   of 200 concurrent first calls were refused. The price: a dependency that hangs rather than
+ *   rejects is throttled only once the calls end (put a `TimeLimiter` inside the throttler).
  * - Requests refused locally count as requests (the book's definition): that is what keeps the
  *   probability up while the dependency stays sick, and lets it fall as accepts come back.
+ * - Local refusals by breakwater's guards inside it (`CallNotPermittedError`, `RequestNotPermittedError`,
+ *   `BulkheadFullError`, `LimitExceededError`, `ThrottledError`) never reached the dependency: their
+ *   requests are taken back, whatever `isRejection` says.
+ * - A call interrupted by its caller was attempted, so it stays in `requests` (as in flight, until it
+ *   leaves the window), but it is never held against the dependency, which neither accepted nor
+ *   rejected it: counting it as a rejection would let a `Hedge`'s interrupted losers throttle a
+ *   healthy dependency. So put a `TimeLimiter` inside the throttler, where its `TimeoutExceededError`
+ *   counts as a rejection, not outside it.
  * - The draw is made with Effect's `Random`: under `Effect.withRandom(Random.make(seed))` the same
- *   calls are throttled on every run. Interrupted calls are not counted.
+ *   calls are throttled on every run.
  *
  * @example
  * ```ts
@@ -56,6 +71,7 @@ import type * as Stream from "effect/Stream"
 import { ThrottlerChangesSchema, throttlerConfigFields, ThrottlerOptionsSchema } from "./internal/adaptiveConfig.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { isLocalRefusal } from "./internal/refusals.js"
 import { ThrottlerCore } from "./internal/throttlerCore.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -85,7 +101,10 @@ export interface Options {
   readonly k?: number
   /** How far back requests and accepts are counted, at least 1 second. Default 2 minutes. */
   readonly window?: Duration.DurationInput
-  /** Which typed failures are the dependency rejecting the call. Default: all; defects always are. */
+  /**
+   * Which typed failures are the dependency rejecting the call. Default: all; defects always are;
+   * breakwater's local refusals never are (they did not reach it).
+   */
   readonly isRejection?: (error: unknown) => boolean
 }
 
@@ -116,7 +135,7 @@ export type Changes = Omit<Options, "name">
  * @since 0.1.0
  */
 export interface Metrics {
-  /** Requests attempted within the window (including those throttled). */
+  /** Requests attempted within the window (including those throttled and those still in flight). */
   readonly requests: number
   /** Requests the dependency accepted within the window. */
   readonly accepts: number
@@ -124,7 +143,7 @@ export interface Metrics {
   readonly rejectionProbability: number
   /** Requests refused locally since creation. */
   readonly throttledCalls: number
-  /** Requests sent to the dependency since creation, and those it rejected. */
+  /** Requests the dependency answered since creation (sent and completed), and those it rejected. */
   readonly sentCalls: number
   readonly rejectedCalls: number
 }
@@ -232,35 +251,50 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottledError, R> {
-    const send = Effect.matchCauseEffect(self, {
-      onSuccess: (value) => {
-        this.record(true)
-        return Effect.succeed(value)
-      },
-      onFailure: (cause) => {
-        if (!Cause.isInterruptedOnly(cause)) this.record(!this.rejected(cause))
-        return Effect.failCause(cause)
-      }
-    })
     return Effect.suspend((): Effect.Effect<A, E | ThrottledError, R> => {
-      const p = this.core.probability(this.clock.unsafeCurrentTimeMillis())
-      if (p <= 0) return send
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const p = this.core.probability(now)
+      if (p <= 0) return this.send(self, now)
       return Effect.flatMap(
         Random.next,
-        (draw): Effect.Effect<A, E | ThrottledError, R> => draw < p ? this.throttle(p) : send
+        (draw): Effect.Effect<A, E | ThrottledError, R> =>
+          draw < p ? this.throttle(p) : this.send(self, this.clock.unsafeCurrentTimeMillis())
       )
     })
   }
 
-  private rejected(cause: Cause.Cause<unknown>): boolean {
-    const failure = Cause.failureOption(cause)
-    return Option.isNone(failure) || this.isRejection === undefined || this.isRejection(failure.value)
+  /**
+   * Counts the request now, then its answer. Not masked (a mask doubles the cost of the fast path): a
+   * call interrupted from outside stays in flight until its bucket leaves the window, which never
+   * weighs on the probability.
+   */
+  private send<A, E, R>(self: Effect.Effect<A, E, R>, now: number): Effect.Effect<A, E, R> {
+    const bucket = this.core.request(now)
+    return Effect.matchCauseEffect(self, {
+      onSuccess: (value) => {
+        this.answered(bucket, true)
+        return Effect.succeed(value)
+      },
+      onFailure: (cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure) && isLocalRefusal(failure.value)) {
+          this.core.withdraw(bucket, this.clock.unsafeCurrentTimeMillis())
+        } else {
+          const accepted = Option.isSome(failure) && this.isRejection !== undefined &&
+            !this.isRejection(failure.value)
+          this.answered(bucket, accepted)
+        }
+        return Effect.failCause(cause)
+      }
+    })
   }
 
-  private record(accepted: boolean): void {
+  /** The dependency answered a request sent earlier (already counted): an accept, or a rejection. */
+  private answered(bucket: number, accepted: boolean): void {
     this.sentCalls++
     if (!accepted) this.rejectedCalls++
-    this.core.record(this.clock.unsafeCurrentTimeMillis(), accepted)
+    this.core.answer(bucket, this.clock.unsafeCurrentTimeMillis(), accepted)
   }
 
   private throttle(p: number): Effect.Effect<never, ThrottledError> {

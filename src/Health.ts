@@ -11,11 +11,13 @@
  *   left in the current cycle, then `UP` again).
  * - A breaker that is Disabled or MetricsOnly is `UP` (it refuses nothing); retries and time
  *   limiters are always `UP`.
- * - An adaptive limiter is `DEGRADED` while it is full (in-flight calls at the limit: callers queue
- *   or are refused) or while its limit is pinned at `minLimit` (the dependency is too slow or failing
- *   for it to admit more); never `DOWN`, since it always admits `minLimit` calls.
- * - An adaptive throttler is `UP` while its rejection probability is 0, `DEGRADED` below 0.5 and
- *   `DOWN` from 0.5 (the dependency rejects so much that most calls are refused locally).
+ * - An adaptive limiter is `DEGRADED` when it refused a call within its last window or since the
+ *   previous health read, or while its limit has fallen to `minLimit` from a higher `initialLimit`
+ *   (the dependency is too slow or failing for it to admit more); never `DOWN`, since it always admits
+ *   `minLimit` calls. Being full is not enough: in-flight at the limit is its normal operating point.
+ * - An adaptive throttler is `UP` while its rejection probability is 0, `DEGRADED` above 0, and `DOWN`
+ *   from 0.5 once its window holds at least 10 requests (one failed request alone already gives 0.5,
+ *   which says nothing yet).
  * - A hedge is `DEGRADED` while its retry budget has no retry left (hedges are being refused, so
  *   tail latency is no longer cut), `UP` otherwise.
  * - Wire it into a readiness probe with care: a `DOWN` breaker means a dependency is sick, not that
@@ -41,6 +43,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { initialLimitOf } from "./internal/adaptiveConfig.js"
 import { adaptiveFields, readNow } from "./internal/guardInternals.js"
 import type { Guard, Registry } from "./Registry.js"
 
@@ -146,6 +149,9 @@ export const Health = Schema.Struct({
  */
 export type Health = typeof Health.Type
 
+/** Requests a throttler's window must hold before a high rejection probability means `DOWN`. */
+const THROTTLER_MIN_REQUESTS_FOR_DOWN = 10
+
 const rank: Record<Status, number> = { UP: 0, DEGRADED: 1, DOWN: 2 }
 
 /**
@@ -230,9 +236,12 @@ const unsafeOfGuard = (guard: Guard): Component => {
     case "AdaptiveLimiter": {
       const m = readNow(guard.metrics)
       if (m === undefined) return component("UP", {})
-      const { maxLimit, minLimit } = adaptiveFields(guard).config as { maxLimit: number; minLimit: number }
-      const atFloor = m.limit <= minLimit && minLimit < maxLimit
-      return component(m.inFlight >= m.limit || atFloor ? "DEGRADED" : "UP", {
+      const fields = adaptiveFields(guard)
+      const config = fields.config as { maxLimit: number; minLimit: number; initialLimit?: number }
+      const fellToFloor = m.limit <= config.minLimit && initialLimitOf(config) > config.minLimit
+      // Always read, so that the "since the previous read" count moves on.
+      const refused = (fields as unknown as { unsafeRefusedRecently(): boolean }).unsafeRefusedRecently()
+      return component(refused || fellToFloor ? "DEGRADED" : "UP", {
         limit: m.limit,
         inFlight: m.inFlight,
         noLoadLatencyMillis: m.noLoadLatencyMillis
@@ -242,7 +251,8 @@ const unsafeOfGuard = (guard: Guard): Component => {
       const m = readNow(guard.metrics)
       if (m === undefined) return component("UP", {})
       const p = m.rejectionProbability
-      return component(p >= 0.5 ? "DOWN" : p > 0 ? "DEGRADED" : "UP", {
+      const down = p >= 0.5 && m.requests >= THROTTLER_MIN_REQUESTS_FOR_DOWN
+      return component(down ? "DOWN" : p > 0 ? "DEGRADED" : "UP", {
         rejectionProbability: p,
         requests: m.requests,
         accepts: m.accepts

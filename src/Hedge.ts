@@ -20,8 +20,10 @@
  * - An attempt that fails while another is still running does not end the call (the other may still
  *   succeed); the call fails with the last failure once no attempt is left running. A hedge is not a
  *   retry: once every started attempt has failed, no new one is started.
- * - Losers are interrupted and awaited, like `Effect.race`: an attempt that cannot be interrupted
- *   delays the result.
+ * - Losers are interrupted without being awaited (unlike `Effect.race`): the winner's answer is
+ *   returned at once, while a loser that is slow to stop finishes its interruption in the background.
+ *   Attempts stay children of the caller's fiber, so none outlives it (a fiber that ends awaits its
+ *   children). Interrupting the caller interrupts and awaits every attempt.
  * - Sharing one budget between a `Retry` and a `Hedge` around the same call deposits twice per call.
  *
  * @example
@@ -62,7 +64,7 @@ import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { LatencySample } from "./internal/latencySample.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
-import type { InvalidConfigError } from "./InvalidConfigError.js"
+import { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 import * as RetryBudget from "./RetryBudget.js"
 
@@ -294,7 +296,10 @@ class HedgeImpl implements Hedge {
           fibers.push(yield* Effect.fork(attempt(index)))
         }
         const exit = yield* Effect.exit(Deferred.await(done))
-        yield* Fiber.interruptAll(fibers)
+        // The answer is in: losers are told to stop but not awaited, so an attempt that is slow to
+        // interrupt cannot hold the winner back; each still runs its finalizers in the background.
+        const self_ = yield* Effect.fiberId
+        for (const fiber of fibers) fiber.unsafeInterruptAsFork(self_)
         if (winner > 0 && Exit.isSuccess(exit)) {
           this.hedgesWon++
           this.publish("HedgeWon", winner)
@@ -321,6 +326,15 @@ class HedgeImpl implements Hedge {
     Effect.flatMap(
       decodeOptions(HedgeChangesSchema, "Hedge", { ...restoreDefaults(changes, defaults), name: this.name }),
       (decoded) => {
+        if (decoded.budget !== undefined && decoded.budget !== this.budget) {
+          return Effect.fail(
+            new InvalidConfigError({
+              guard: "Hedge",
+              name: this.name,
+              issues: [{ field: "budget", value: decoded.budget, rule: "cannot change after creation" }]
+            })
+          )
+        }
         const { budget: _, name: __, ...given } = decoded
         const present = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
         // `percentile` is optional with no default: present-but-undefined turns it off.

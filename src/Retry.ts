@@ -62,6 +62,7 @@ import type * as Tracer from "effect/Tracer"
 import { retryAfterField } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { currentSpan, spanEvent } from "./internal/observe.js"
+import { isLocalRefusal } from "./internal/refusals.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
 import { DEFAULT_WAIT, retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
@@ -270,17 +271,6 @@ export interface Retry<in E = unknown, in A = unknown> {
   readonly _predicates?: (error: E, value: A) => void
 }
 
-const REJECTIONS: ReadonlySet<unknown> = new Set([
-  "CallNotPermittedError",
-  "RequestNotPermittedError",
-  "BulkheadFullError",
-  "LimitExceededError",
-  "ThrottledError"
-])
-
-const isRejection = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && REJECTIONS.has((error as { readonly _tag?: unknown })._tag)
-
 /** An error's `retryAfter` hint in millis (0 when absent). */
 const retryAfterMillis = (error: unknown): number =>
   Option.match(retryAfterField(error), { onNone: () => 0, onSome: (d) => Math.max(0, Duration.toMillis(d)) })
@@ -382,7 +372,7 @@ class RetryImpl<E, A> implements Retry<E, A> {
     const error = failure.value
     // Any typed error may say when to come back (`retryAfter`, as every refusal and an HTTP 429 do).
     const minWaitMillis = retryAfterMillis(error)
-    if (isRejection(error) && !settings.retryRejections) return this.giveUp(attempt, "IgnoredError", error, fail)
+    if (isLocalRefusal(error) && !settings.retryRejections) return this.giveUp(attempt, "IgnoredError", error, fail)
     if (!Number.isFinite(minWaitMillis)) return this.giveUp(attempt, "IgnoredError", error, fail)
     if (settings.retryOn !== undefined && !settings.retryOn(error)) {
       return this.giveUp(attempt, "IgnoredError", error, fail)

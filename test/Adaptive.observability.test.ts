@@ -20,6 +20,9 @@ class Overloaded extends Data.TaggedError("Overloaded") {}
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
 
+/** Calls of the 40 the throttler refuses locally under `Random.make(5)`. */
+const THROTTLED = 35
+
 const valueOf = (text: string, series: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
@@ -61,6 +64,9 @@ describe("adaptive guards in the Registry and observability", () => {
       )
       yield* settle
       yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+      // Then it lets callers queue: one waits.
+      yield* limiter.reconfigure({ maxWaitDuration: "1 minute" })
+      const waiter = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
       // The throttler: the dependency rejects everything.
       for (let i = 0; i < 40; i++) {
         yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
@@ -79,13 +85,13 @@ describe("adaptive guards in the Registry and observability", () => {
         name: "search",
         status: "DEGRADED",
         configuration: { algorithm: "aimd", initialLimit: 2, maxLimit: 50, timeout: 5000, windowDuration: 1000 },
-        metrics: { limit: 2, inFlight: 2, waiting: 0, noLoadLatencyMillis: -1, rejectedCallsTotal: 1 }
+        metrics: { limit: 2, inFlight: 2, waiting: 1, noLoadLatencyMillis: -1, rejectedCallsTotal: 1 }
       })
       expect(byKind["AdaptiveThrottler"]).toMatchObject({
         name: "quotes",
         status: "DOWN",
         configuration: { k: 1.5, window: 30_000 },
-        metrics: { accepts: 0, sentCallsTotal: 40 - byKind["AdaptiveThrottler"]!.metrics["throttledCallsTotal"]! }
+        metrics: { accepts: 0, requests: 40, throttledCallsTotal: THROTTLED, sentCallsTotal: 40 - THROTTLED }
       })
       expect(byKind["AdaptiveThrottler"]!.metrics["rejectionProbability"]).toBeGreaterThan(0.5)
       expect(byKind["Hedge"]).toMatchObject({
@@ -109,10 +115,14 @@ describe("adaptive guards in the Registry and observability", () => {
       expect(valueOf(text, `breakwater_adaptivelimiter_in_flight_calls{name="search"}`)).toBe(2)
       expect(valueOf(text, `breakwater_adaptivelimiter_no_load_latency_seconds{name="search"}`)).toBe(-1)
       expect(valueOf(text, `breakwater_adaptivelimiter_rejected_calls_total{name="search"}`)).toBe(1)
-      expect(valueOf(text, `breakwater_adaptivethrottler_rejection_probability{name="quotes"}`)).toBeGreaterThan(0.5)
-      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="rejected"}`)).toBeGreaterThan(
-        0
+      expect(valueOf(text, `breakwater_adaptivelimiter_waiting_calls{name="search"}`)).toBe(1)
+      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="accepted"}`)).toBe(0)
+      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="throttled"}`)).toBe(THROTTLED)
+      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="rejected"}`)).toBe(
+        40 - THROTTLED
       )
+      expect(valueOf(text, `breakwater_hedge_calls_total{name="profiles"}`)).toBe(1)
+      expect(valueOf(text, `breakwater_adaptivethrottler_rejection_probability{name="quotes"}`)).toBeGreaterThan(0.5)
       expect(valueOf(text, `breakwater_hedge_attempts_total{name="profiles",kind="started"}`)).toBe(1)
       expect(valueOf(text, `breakwater_hedge_attempts_total{name="profiles",kind="won"}`)).toBe(1)
       expect(valueOf(text, `breakwater_hedge_delay_seconds{name="profiles"}`)).toBe(0.1)
@@ -139,21 +149,75 @@ describe("adaptive guards in the Registry and observability", () => {
       expect(after["AdaptiveThrottler"]!.configuration).toMatchObject({ k: 2, window: 120_000 })
       expect(after["Hedge"]!.configuration).toMatchObject({ delay: 20 })
       yield* Deferred.succeed(release, undefined)
-      yield* Fiber.joinAll(running)
+      yield* Fiber.joinAll([...running, waiter])
+      // The refusal was reported; a window later, with none since, the limiter is UP again.
+      yield* TestClock.adjust("1 second")
       expect((yield* Health.ofGuard(limiter)).status).toBe("UP")
     }).pipe(Effect.provide(Live), Effect.scoped, Effect.withRandom(Random.make(5))))
 
-  it.effect("a hedge whose budget is spent is DEGRADED; a limiter pinned at its floor is DEGRADED", () =>
+  it.effect("a hedge whose budget is spent is DEGRADED", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       const hedge = yield* registry.hedge("h")
       expect((yield* Health.ofGuard(hedge)).status).toBe("UP")
       for (let i = 0; i < 100; i++) yield* hedge.budget.tryWithdraw
       expect((yield* Health.ofGuard(hedge)).status).toBe("DEGRADED")
-      const limiter = yield* registry.adaptiveLimiter("l", { initialLimit: 1, minLimit: 1, maxLimit: 5 })
-      expect(yield* Health.ofGuard(limiter)).toMatchObject({
-        status: "DEGRADED",
+    }).pipe(Effect.scoped))
+
+  it.effect("a limiter is DEGRADED after refusing or when it fell to its floor, not merely full or idle", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      // Idle at minLimit == initialLimit: nothing is wrong.
+      const idle = yield* registry.adaptiveLimiter("idle", { initialLimit: 1, minLimit: 1, maxLimit: 5 })
+      expect(yield* Health.ofGuard(idle)).toMatchObject({
+        status: "UP",
         details: { limit: 1, inFlight: 0, noLoadLatencyMillis: -1 }
       })
+      // Full (in-flight at the limit) is its operating point: UP until it refuses a call.
+      const limiter = yield* registry.adaptiveLimiter("l", { initialLimit: 1, minLimit: 1, maxLimit: 5 })
+      const release = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+      yield* settle
+      expect((yield* Health.ofGuard(limiter)).status).toBe("UP")
+      yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+      expect((yield* Health.ofGuard(limiter)).status).toBe("DEGRADED")
+      // A probe that reads rarely still sees a refusal made since its previous read.
+      yield* TestClock.adjust("1 minute")
+      yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+      yield* TestClock.adjust("1 minute")
+      expect((yield* Health.ofGuard(limiter)).status).toBe("DEGRADED")
+      expect((yield* Health.ofGuard(limiter)).status).toBe("UP")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(running)
+      // Fallen from 4 to its floor of 1 by failing windows: DEGRADED while it stays there.
+      const fallen = yield* registry.adaptiveLimiter("fallen", {
+        algorithm: "aimd",
+        initialLimit: 4,
+        minLimit: 1,
+        maxLimit: 5,
+        backoffRatio: 0.5,
+        windowDuration: "10 millis",
+        minWindowSamples: 1
+      })
+      expect((yield* Health.ofGuard(fallen)).status).toBe("UP")
+      for (let i = 0; i < 3; i++) {
+        yield* TestClock.adjust("10 millis")
+        yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.die("down"), fallen))
+      }
+      expect(yield* Health.ofGuard(fallen)).toMatchObject({ status: "DEGRADED", details: { limit: 1 } })
     }).pipe(Effect.scoped))
+
+  it.effect("a throttler is DOWN from p >= 0.5 only once its window holds 10 requests", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({ name: "t" })
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
+      expect(yield* Health.ofGuard(throttler)).toMatchObject({
+        status: "DEGRADED",
+        details: { rejectionProbability: 0.5, requests: 1, accepts: 0 }
+      })
+      for (let i = 0; i < 9; i++) {
+        yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
+      }
+      expect(yield* Health.ofGuard(throttler)).toMatchObject({ status: "DOWN", details: { requests: 10 } })
+    }).pipe(Effect.scoped, Effect.withRandom(Random.make(5))))
 })

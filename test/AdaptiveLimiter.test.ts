@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, CircuitBreaker, InvalidConfigError, Policy, Retry } from "breakwater"
+import { AdaptiveLimiter, CircuitBreaker, Hedge, InvalidConfigError, Policy, Retry } from "breakwater"
 import {
   Cause,
   ConfigProvider,
@@ -144,7 +144,7 @@ describe("AdaptiveLimiter", () => {
       ])
     }))
 
-  it.scoped("a call slower than timeout is a drop; a defect is a drop; an interruption teaches nothing", () =>
+  it.scoped("a call slower than timeout is a drop; a defect is a drop; an interruption within the timeout teaches nothing", () =>
     Effect.gen(function*() {
       const limiter = yield* AdaptiveLimiter.make({
         name: "db",
@@ -164,8 +164,9 @@ describe("AdaptiveLimiter", () => {
       yield* TestClock.adjust("100 millis")
       yield* Fiber.join(died)
       expect((yield* limiter.metrics).limit).toBe(8)
+      // Interrupted within the timeout: nothing learnt.
       const interrupted = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Effect.never, limiter))
-      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("50 millis")
       yield* Fiber.interrupt(interrupted)
       expect(yield* limiter.metrics).toMatchObject({ limit: 8, inFlight: 0 })
     }))
@@ -186,6 +187,11 @@ describe("AdaptiveLimiter", () => {
       expect(order.issues.map((i) => i.field)).toEqual(["initialLimit"])
       const high = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", maxLimit: 5, initialLimit: 20 }))
       expect(high.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["initialLimit: must be at most maxLimit"])
+      const endless = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", windowDuration: Duration.infinity }))
+      expect(endless.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["windowDuration: must be finite"])
+      expect((yield* Effect.flip(limiter.reconfigure({ windowDuration: Duration.infinity }))).issues[0]!.field).toBe(
+        "windowDuration"
+      )
     }))
 
   it.scoped("composes with a circuit breaker and a retry; refusals are typed", () =>
@@ -206,6 +212,92 @@ describe("AdaptiveLimiter", () => {
       expect((yield* limiter.metrics).rejectedCalls).toBe(1) // refusals are not retried by default
       yield* done
       yield* Fiber.join(running)
+    }))
+
+  it.scoped("by default, 2% business errors against an unlimited 100 ms dependency do not shrink the limit", () =>
+    Effect.gen(function*() {
+      for (const algorithm of ["gradient", "aimd"] as const) {
+        const limiter = yield* AdaptiveLimiter.make({ name: "api", algorithm, maxWaitDuration: Duration.infinity })
+        let n = 0
+        // The dependency has no capacity limit: every call takes 100 ms (calls finish together on a
+        // 100 ms tick, so TestClock has one wake-up per tick); one in 50 is a business error.
+        let tick = yield* Deferred.make<void>()
+        const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(
+          Effect.sleep("100 millis"),
+          Effect.flatMap(Deferred.make<void>(), (next) => {
+            const due = tick
+            tick = next
+            return Deferred.succeed(due, undefined)
+          })
+        )))
+        const call = Effect.zipRight(
+          Effect.suspend(() => Deferred.await(tick)),
+          Effect.suspend(() => ++n % 50 === 0 ? Effect.fail(new NotFound()) : Effect.void)
+        )
+        const callers = yield* Effect.forEach(
+          Array.from({ length: 40 }),
+          () => Effect.fork(Effect.forever(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))))
+        )
+        const limits: Array<number> = []
+        for (let second = 0; second < 30; second++) {
+          yield* TestClock.adjust("1 second")
+          limits.push((yield* limiter.metrics).limit)
+        }
+        yield* Fiber.interruptAll([ticker, ...callers])
+        expect(n).toBeGreaterThan(5_000)
+        expect(Math.min(...limits)).toBeGreaterThanOrEqual(20)
+      }
+    }))
+
+  it.scoped("local refusals by guards inside it are neither samples nor drops, whatever isDrop says", () =>
+    Effect.gen(function*() {
+      const outer = yield* AdaptiveLimiter.make({
+        name: "outer",
+        algorithm: "aimd",
+        initialLimit: 10,
+        windowDuration: "10 millis",
+        minWindowSamples: 1,
+        isDrop: () => true
+      })
+      const inner = yield* AdaptiveLimiter.make({ name: "inner", initialLimit: 1 })
+      const guard = Policy.compose(AdaptiveLimiter.policy(outer), AdaptiveLimiter.policy(inner))
+      const { call, done } = yield* holder
+      const running = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, inner))
+      yield* settle
+      for (let i = 0; i < 20; i++) {
+        yield* TestClock.adjust("10 millis")
+        expect(isLimitExceeded(yield* Effect.exit(guard(Effect.void)))).toBe(true)
+      }
+      expect(yield* outer.metrics).toMatchObject({ limit: 10, inFlight: 0, noLoadLatencyMillis: -1 })
+      expect((yield* inner.metrics).rejectedCalls).toBe(20)
+      yield* done
+      yield* Fiber.join(running)
+    }))
+
+  it.scoped("inside a hedge, a loser interrupted after outlasting timeout is a drop", () =>
+    Effect.gen(function*() {
+      const limiter = yield* AdaptiveLimiter.make({
+        name: "db",
+        algorithm: "aimd",
+        initialLimit: 10,
+        timeout: "300 millis",
+        windowDuration: "100 millis",
+        minWindowSamples: 1
+      })
+      const hedge = yield* Hedge.make({ name: "db", delay: "500 millis" })
+      let attempts = 0
+      // The first attempt hangs; the hedge, sent at 500 ms, answers in 10 ms and wins.
+      const call = Effect.suspend(() => attempts++ === 0 ? Effect.never : Effect.sleep("10 millis"))
+      const guard = Policy.compose(Hedge.policy(hedge, { idempotent: true }), AdaptiveLimiter.policy(limiter))
+      const fiber = yield* Effect.fork(guard(call))
+      yield* TestClock.adjust("510 millis")
+      yield* Fiber.join(fiber)
+      yield* settle
+      expect(yield* limiter.metrics).toMatchObject({ limit: 10, inFlight: 0 })
+      // The loser ran 510 ms > timeout: a drop, so the window it closes with backs off (10 × 0.9).
+      yield* calls(limiter, 1, 100)
+      expect((yield* limiter.metrics).limit).toBe(9)
+      expect((yield* hedge.metrics).hedgesWon).toBe(1)
     }))
 
   it.effect("reads its options through Config, and layers build it", () =>
@@ -246,14 +338,14 @@ const window = (averageMillis: number, maxInFlight: number, dropped = false): Wi
 })
 
 describe("adaptiveLimitCore", () => {
-  it("gradient: grows by smoothing × queueSize at the baseline, halves at most, ignores an idle limit", () => {
+  it("gradient: grows by smoothing × queueSize at the baseline, halves at most, ignores an idle limit and drops", () => {
     const state = { limit: 20, noLoadMillis: 100 }
     expect(gradient(settings, state, window(100, 20)).limit).toBeCloseTo(20.8)
     expect(gradient(settings, state, window(100, 5)).limit).toBe(20) // not in use: no growth
     // Four times slower: the gradient is clamped at 0.5.
     expect(gradient(settings, state, window(400, 20)).limit).toBeCloseTo(20 * 0.8 + (10 + 4) * 0.2)
-    expect(gradient(settings, state, window(100, 20, true)).limit).toBe(18)
-    expect(gradient({ ...settings, minLimit: 19 }, state, window(100, 20, true)).limit).toBe(19)
+    // Drops are ignored (Gradient2): a window with a failure at the baseline latency still grows.
+    expect(gradient(settings, state, window(100, 20, true)).limit).toBeCloseTo(20.8)
   })
 
   it("aimd: +1 in use, × backoffRatio on a drop, bounded", () => {

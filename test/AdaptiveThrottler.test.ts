@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveThrottler, CircuitBreaker, InvalidConfigError, Policy } from "breakwater"
-import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Random, Stream, TestClock } from "effect"
+import { AdaptiveLimiter, AdaptiveThrottler, CircuitBreaker, Hedge, InvalidConfigError, Policy } from "breakwater"
+import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Fiber, Random, Stream, TestClock } from "effect"
 import { BUCKETS, rejectionProbability, ThrottlerCore } from "../src/internal/throttlerCore.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
@@ -118,13 +118,90 @@ describe("AdaptiveThrottler", () => {
       expect(seen.some((e) => e._tag === "CallThrottled" && e.throttlerName === "quotes")).toBe(true)
     }).pipe(Effect.withRandom(Random.make(3))))
 
-  it.scoped("an interrupted call is not counted; a defect is a rejection", () =>
+  it.scoped("a call interrupted by its caller is attempted but never held against the dependency; a defect is a rejection", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({ name: "quotes", window: "10 seconds" })
+      const hanging = yield* Effect.fork(AdaptiveThrottler.withAdaptiveThrottler(Effect.never, throttler))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(hanging)
+      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 0, sentCalls: 0, rejectionProbability: 0 })
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.interrupt, throttler))
+      expect(yield* throttler.metrics).toMatchObject({ requests: 2, rejectionProbability: 0 })
+      // One answer, a defect: p = 1/2 over the one answered request, not 1/3 or 2/3 over all three.
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.die("boom"), throttler))
+      const after = yield* throttler.metrics
+      expect(after).toMatchObject({ requests: 3, accepts: 0, sentCalls: 1, rejectedCalls: 1 })
+      expect(after.rejectionProbability).toBeCloseTo(1 / 2)
+      // The interrupted requests leave with their window.
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* throttler.metrics).toMatchObject({ requests: 0, rejectionProbability: 0 })
+    }))
+
+  it.scoped("counts a request when it is sent, its accept or rejection when it completes", () =>
     Effect.gen(function*() {
       const throttler = yield* AdaptiveThrottler.make({ name: "quotes" })
-      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.interrupt, throttler))
-      expect((yield* throttler.metrics).requests).toBe(0)
-      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.die("boom"), throttler))
-      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 0, sentCalls: 1, rejectedCalls: 1 })
+      const slowFailure = Effect.zipRight(Effect.sleep("20 seconds"), Effect.fail(new Overloaded()))
+      const failing = yield* Effect.forEach(
+        Array.from({ length: 200 }),
+        () => Effect.fork(Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(slowFailure, throttler)))
+      )
+      // All 200 were sent (a first burst does not throttle itself) and are counted while in flight.
+      yield* TestClock.adjust("19 seconds")
+      expect(yield* throttler.metrics).toMatchObject({
+        requests: 200,
+        accepts: 0,
+        sentCalls: 0,
+        throttledCalls: 0,
+        rejectionProbability: 0
+      })
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.joinAll(failing)
+      expect(yield* throttler.metrics).toMatchObject({ requests: 200, accepts: 0, sentCalls: 200, rejectedCalls: 200 })
+      expect((yield* throttler.metrics).rejectionProbability).toBeCloseTo(200 / 201)
+      // A success is one more request at once, and an accept when it answers.
+      const fast = yield* Effect.fork(
+        AdaptiveThrottler.withAdaptiveThrottler(Effect.as(Effect.sleep("1 second"), "ok"), throttler).pipe(
+          Effect.withRandom(Random.make(1))
+        )
+      )
+      yield* settle
+      const sent = (yield* throttler.metrics).requests
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fast).pipe(Effect.exit)
+      const after = yield* throttler.metrics
+      expect(after.requests).toBe(sent)
+      expect(after.accepts).toBe(after.sentCalls - after.rejectedCalls)
+    }))
+
+  it.scoped("refusals by the guards inside it are not the dependency's: a healthy dependency is never throttled", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "quotes", delay: "100 millis" })
+      const throttler = yield* AdaptiveThrottler.make({ name: "quotes", isRejection: () => true })
+      const breaker = yield* CircuitBreaker.make({ name: "quotes" })
+      const limiter = yield* AdaptiveLimiter.make({ name: "quotes", initialLimit: 1 })
+      const guard = Policy.compose(
+        Hedge.policy(hedge, { idempotent: true }),
+        AdaptiveThrottler.policy(throttler),
+        CircuitBreaker.policy(breaker),
+        AdaptiveLimiter.policy(limiter)
+      )
+      // One long call holds the limiter's only slot; the dependency itself is healthy.
+      const holding = yield* Effect.fork(guard(Effect.sleep("1 minute")))
+      yield* settle
+      for (let i = 0; i < 50; i++) {
+        const exit = yield* Effect.exit(guard(Effect.succeed("ok")))
+        expect(Exit.isFailure(exit)).toBe(true)
+      }
+      expect((yield* limiter.metrics).rejectedCalls).toBeGreaterThan(0)
+      expect(yield* throttler.metrics).toMatchObject({
+        requests: 1,
+        accepts: 0,
+        throttledCalls: 0,
+        rejectionProbability: 0
+      })
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(holding)
+      expect(yield* throttler.metrics).toMatchObject({ requests: 1, accepts: 1, rejectionProbability: 0 })
     }))
 
   it.scoped("composes with a circuit breaker, and reconfigures k and the window in place", () =>
@@ -140,6 +217,8 @@ describe("AdaptiveThrottler", () => {
       const bad = yield* Effect.flip(throttler.reconfigure({ k: 0.5 }))
       expect(bad).toBeInstanceOf(InvalidConfigError)
       expect(bad.issues[0]!.field).toBe("k")
+      const endless = yield* Effect.flip(throttler.reconfigure({ window: Duration.infinity }))
+      expect(endless.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["window: must be finite"])
     }))
 
   it.effect("reads its options through Config and rejects bad ones naming the field", () =>
@@ -151,6 +230,10 @@ describe("AdaptiveThrottler", () => {
       expect(options).toEqual({ name: "quotes", k: 1.5, window: 30000 })
       const error = yield* Effect.flip(Effect.scoped(AdaptiveThrottler.make({ name: "q", window: "10 millis" })))
       expect(error.issues.map((i) => i.field)).toEqual(["window"])
+      const infinite = yield* Effect.flip(
+        Effect.scoped(AdaptiveThrottler.make({ name: "q", window: Duration.infinity }))
+      )
+      expect(infinite.issues.map((i) => i.field)).toEqual(["window"])
       class Tag extends Context.Tag("Tag")<Tag, AdaptiveThrottler.AdaptiveThrottler>() {}
       const built = yield* Effect.provide(Tag, AdaptiveThrottler.layer(Tag, { name: "a" }))
       expect(built.name).toBe("a")
@@ -181,6 +264,23 @@ describe("throttlerCore", () => {
     expect(core.requests).toBe(9)
     core.probability(100_000)
     expect(core.requests).toBe(0)
+  })
+
+  it("counts requests when sent, holds them against the dependency once answered, takes back withdrawn ones", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    const first = core.request(0)
+    const second = core.request(0)
+    const third = core.request(9_000)
+    expect([core.requests, core.inFlight, core.probability(9_000)]).toEqual([3, 3, 0])
+    core.answer(first, 9_500, false)
+    expect(core.probability(9_500)).toBeCloseTo(1 / 2)
+    core.answer(second, 9_500, true)
+    expect([core.requests, core.accepts, core.inFlight, core.probability(9_500)]).toEqual([3, 1, 1, 0])
+    core.withdraw(third, 9_600)
+    expect([core.requests, core.inFlight]).toEqual([2, 0])
+    const late = core.request(9_700)
+    core.withdraw(late, 30_000) // its bucket has left the window: nothing to take back
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([0, 0, 0])
   })
 })
 

@@ -1,6 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Hedge, InvalidConfigError, Policy, Retry, RetryBudget } from "breakwater"
-import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { Hedge, InvalidConfigError, Policy, Registry, Retry, RetryBudget } from "breakwater"
+import {
+  Cause,
+  Clock,
+  ConfigProvider,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Stream,
+  TestClock
+} from "effect"
 import { LatencySample } from "../src/internal/latencySample.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
@@ -173,6 +186,39 @@ describe("Hedge", () => {
       expect(log.interrupted.sort()).toEqual([0, 1])
     }))
 
+  it.scoped("the winner answers at once; a loser slow to stop is interrupted in the background, not awaited", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
+      const log = { interrupted: [] as Array<number>, answeredAt: -1 }
+      let attempts = 0
+      // The first attempt cannot be interrupted for 5 s; the hedge, sent at 10 ms, answers at 20 ms.
+      const call = Effect.suspend(() => {
+        const n = attempts++
+        const work = n === 0 ? Effect.uninterruptible(Effect.sleep("5 seconds")) : Effect.sleep("10 millis")
+        return work.pipe(
+          Effect.as(`attempt ${n}`),
+          Effect.onInterrupt(() => Effect.sync(() => log.interrupted.push(n)))
+        )
+      })
+      const fiber = yield* Effect.fork(
+        Hedge.withHedge(call, hedge, { idempotent: true }).pipe(
+          Effect.tap(() => Effect.map(Clock.currentTimeMillis, (now) => log.answeredAt = now)),
+          Effect.tap(() => Effect.sleep("10 seconds")) // the caller goes on with its work
+        )
+      )
+      yield* TestClock.adjust("20 millis")
+      yield* settle
+      expect(log.answeredAt).toBe(20)
+      expect(log.interrupted).toEqual([])
+      // The loser is interrupted once it can be: at 5 s, while the caller still runs.
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      expect(log.interrupted).toEqual([0])
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(fiber)).toBe("attempt 1")
+      expect(yield* hedge.metrics).toMatchObject({ calls: 1, hedgesStarted: 1, hedgesWon: 1 })
+    }))
+
   it.scoped("composes with a retry: each retry is hedged on its own", () =>
     Effect.gen(function*() {
       const hedge = yield* Hedge.make({ name: "profiles", delay: "100 millis" })
@@ -202,6 +248,28 @@ describe("Hedge", () => {
       expect(error.issues.map((i) => i.field)).toEqual(["minSamples"])
       const bad = yield* Effect.flip(Hedge.make({ name: "x", percentile: 100, maxHedgedAttempts: -1 }))
       expect(bad.issues.map((i) => i.field).sort()).toEqual(["maxHedgedAttempts", "percentile"])
+      const never = yield* Effect.flip(Hedge.make({ name: "x", delay: Duration.infinity }))
+      expect(never.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["delay: must be finite"])
+    }))
+
+  it.scoped("reconfigure keeps its budget: the same one is accepted, another is refused naming budget", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ name: "reads" })
+      const hedge = yield* Hedge.make({ name: "profiles", budget })
+      yield* hedge.reconfigure({ budget, delay: "20 millis" })
+      expect((yield* hedge.metrics).delayMillis).toBe(20)
+      const other = yield* RetryBudget.make({ name: "other" })
+      const error = yield* Effect.flip(hedge.reconfigure({ budget: other, delay: "30 millis" }))
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      expect(error.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["budget: cannot change after creation"])
+      expect(hedge.budget).toBe(budget)
+      expect((yield* hedge.metrics).delayMillis).toBe(20)
+      // The Registry hands the same budget back on reload: accepted.
+      const registry = yield* Registry.make()
+      const shared = yield* registry.hedge("shared", { budget })
+      yield* registry.reload({ hedge: { instances: { shared: { delay: 40 } } } })
+      expect((yield* shared.metrics).delayMillis).toBe(40)
+      expect(shared.budget).toBe(budget)
     }))
 
   it.effect("reads its options through Config", () =>

@@ -15,6 +15,15 @@ const between = (min: number, max: number, rule: string) =>
 const atLeast = (min: number) =>
   Schema.Number.pipe(Schema.filter((n) => (Number.isFinite(n) && n >= min) || `must be a finite number >= ${min}`))
 
+/**
+ * A duration that must be finite: an infinite window never closes (the limit would never move, the
+ * throttler would never forget), and an infinite hedge delay never hedges.
+ */
+const FiniteDuration = (min: Duration.DurationInput) =>
+  DurationInput(min).pipe(
+    Schema.filter((u) => Duration.isFinite(Duration.decode(u as Duration.DurationInput)) || "must be finite")
+  )
+
 const optionalFields = <F extends Record<string, Schema.Schema.Any>>(fields: F) =>
   Object.fromEntries(Object.entries(fields).map(([key, schema]) => [key, Schema.optional(schema)])) as {
     [K in keyof F]: Schema.optional<F[K]>
@@ -33,7 +42,7 @@ const limiterFields = {
   tolerance: atLeast(1),
   queueSize: atLeast(0),
   baselineWindows: WholeNumber(1),
-  windowDuration: DurationInput(Duration.millis(1)),
+  windowDuration: FiniteDuration(Duration.millis(1)),
   minWindowSamples: WholeNumber(1),
   maxWaitDuration: DurationInput(0),
   isDrop: Predicate
@@ -100,7 +109,7 @@ export const limiterConfigFields = {
 
 const throttlerFields = {
   k: atLeast(1),
-  window: DurationInput(Duration.seconds(1)),
+  window: FiniteDuration(Duration.seconds(1)),
   isRejection: Predicate
 }
 
@@ -127,7 +136,7 @@ const Budget = Schema.declare(
 )
 
 const hedgeFields = {
-  delay: DurationInput(0),
+  delay: FiniteDuration(0),
   percentile: Schema.Number.pipe(Schema.filter((n) => (n > 0 && n < 100) || "must be a percentile in (0, 100)")),
   maxHedgedAttempts: WholeNumber(0),
   // Held as a typed array: bounded so a configuration typo cannot allocate gigabytes.
@@ -158,7 +167,8 @@ export const HedgeChangesSchema = Schema.Struct({
     maxHedgedAttempts: hedgeFields.maxHedgedAttempts,
     minSamples: hedgeFields.minSamples
   }),
-  // Present so the Registry can hand its options back on reload; a different budget is refused.
+  // Present so the Registry can hand its options back on reload; a different budget is refused
+  // (by `reconfigure`, which knows the current one).
   sampleSize: Schema.optional(hedgeFields.sampleSize),
   budget: Schema.optional(hedgeFields.budget)
 })

@@ -15,8 +15,10 @@
  *   averages (`baselineWindows` windows), pulled down when it is more than twice the recent latency
  *   (Gradient2's drift correction); gradient = clamp(tolerance × noLoad / recent, 0.5, 1); the new
  *   limit is limit × gradient + queueSize, smoothed by `smoothing`, and does not grow while the limit
- *   is not in use. Where it differs: a dropped window also backs off by `backoffRatio` (as Vegas does on
- *   a drop), and the default tolerance is 1 rather than 1.5, because with 1.5 the limit settles where
+ *   is not in use. Like Gradient2, it ignores drops: latency is its only signal (a timed-out call still
+ *   counts through its duration). Backing off on every window with a failure made ordinary business
+ *   errors (2% of calls against an unlimited dependency) collapse the limit from 20 to 3. Where it
+ *   differs: the default tolerance is 1 rather than 1.5, because with 1.5 the limit settles where
  *   latency is already 1.5 times the no-load latency, i.e. at 1.5 times the dependency's capacity.
  *
  * @internal
@@ -78,10 +80,9 @@ export const aimd = (settings: LimitSettings, state: LimitState, window: WindowS
   return { limit: clamp(settings, limit), noLoadMillis }
 }
 
-/** Gradient: scale the limit by no-load latency over recent latency, plus a small queue. */
+/** Gradient: scale the limit by no-load latency over recent latency, plus a small queue; drops are ignored. */
 export const gradient = (settings: LimitSettings, state: LimitState, window: WindowSummary): LimitState => {
   const noLoadMillis = nextBaseline(settings, state.noLoadMillis, window)
-  if (window.dropped) return { limit: clamp(settings, state.limit * settings.backoffRatio), noLoadMillis }
   const ratio = window.averageMillis <= 0 ? 1 : settings.tolerance * noLoadMillis / window.averageMillis
   const slope = Math.min(1, Math.max(0.5, ratio))
   if (slope === 1 && !inUse(state, window)) return { limit: state.limit, noLoadMillis }
