@@ -14,7 +14,7 @@ import { type Mode, modes, type Scenario } from "./scenario.js"
 import * as VirtualTime from "./virtualTime.js"
 
 /** A client whose requests are answered by `handle` in this process. */
-const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.HttpClient =>
+export const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.HttpClient =>
   HttpClient.make((request) =>
     Effect.map(
       handle,
