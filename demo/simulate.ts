@@ -1,6 +1,7 @@
 /**
  * `npm run simulate`: the demo's scenario in virtual time; prints the table, writes the HTML report.
  */
+import { Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cli from "./cli.js"
@@ -8,7 +9,9 @@ import * as Scenario from "./scenario.js"
 import { simulate } from "./simulation.js"
 
 const main = async (argv: ReadonlyArray<string>) => {
-  const flags = Cli.parse(argv)
+  const parsed = Cli.parse("simulate", argv)
+  if (Either.isLeft(parsed)) throw parsed.left
+  const flags = parsed.right
   if (flags.help) return void process.stdout.write(Cli.simulateHelp)
   const scenario = Scenario.make({
     durationMillis: (flags.durationSeconds ?? 600) * 1000,
