@@ -106,6 +106,7 @@ describe("Dashboard", () => {
       expect(page.headers.get("content-type")).toContain("text/html")
       expect(html).toContain("<title>checkout &lt;&amp;&gt;</title>")
       expect(html).toContain("/breakwater/assets/uPlot.js")
+      expect(html).toContain("<link rel=\"icon\" href=\"data:,\">") // no favicon request to answer 404
       for (const asset of ["uPlot.js", "uPlot.css", "dashboard.js", "dashboard.css"]) {
         const response = yield* get(web, `/breakwater/assets/${asset}`)
         expect(response.status).toBe(200)
