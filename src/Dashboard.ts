@@ -27,7 +27,11 @@
  * - Without `failures`, the breakdown is read from the guards' counters: a breaker's failed calls
  *   count as dependency errors (timeouts it recorded included), its refusals as "circuit open", a
  *   limiter's as "rate limited", a bulkhead's as "bulkhead full", a time limiter's timeouts as
- *   "timeout". Give `failures` when you know better (your handler sees each call's real outcome).
+ *   "timeout"; with adaptive guards shown, an `AdaptiveThrottler`'s local refusals (`ThrottledError`)
+ *   as "throttled" and an `AdaptiveLimiter`'s refusals (`LimitExceededError`) as "adaptive limit". A
+ *   throttler's count of calls the dependency rejected is not added to "dependency error" (a breaker
+ *   in front would count them twice), and a `Hedge` refuses nothing. Give `failures` when you know
+ *   better (your handler sees each call's real outcome).
  * - The routes are not protected: mount them where only operators can reach them.
  *
  * @example
