@@ -12,7 +12,8 @@ import {
   Registry,
   RetryBudget
 } from "breakwater"
-import { Deferred, Effect, Fiber, Layer, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { hubOf } from "../src/internal/guardInternals.js"
 
 /** The router answering in process (no socket), with `context` provided. */
 const handlerOf = <R>(context: Layer.Layer<R | Dashboard.Dashboard>) =>
@@ -74,6 +75,23 @@ describe("Dashboard", () => {
       expect(later.transitions).toEqual([
         { at: 1500, kind: "CircuitBreaker", name: "payments", from: "Open", to: "Closed" }
       ])
+    }))
+
+  it.scoped("follows a guard's transitions until the guard's scope closes, then lets go of it", () =>
+    Effect.gen(function*() {
+      const guardScope = yield* Scope.make()
+      const breaker = yield* CircuitBreaker.make({ name: "payments" }).pipe(Scope.extend(guardScope))
+      const dashboard = yield* Dashboard.make({ guards: Effect.succeed([breaker]), history: 0 })
+      yield* dashboard.document
+      const hub = hubOf(breaker)
+      expect(hub.rareSubscribers).toBe(1)
+      yield* breaker.transitionToOpen // right after the first document: already followed
+      yield* TestClock.adjust("1 millis") // lets the follower take the event
+      expect((yield* dashboard.document).transitions.map((t) => t.to)).toEqual(["Open"])
+      yield* Scope.close(guardScope, Exit.void)
+      yield* TestClock.adjust("1 millis") // lets the follower see the end of the guard's events
+      expect(hub.rareSubscribers).toBe(0)
+      expect(hub.listening).toBe(false)
     }))
 
   it.scoped("the guards default to the Metrics collector's, and none without one", () =>
