@@ -18,7 +18,7 @@ const main = async (argv: ReadonlyArray<string>) => {
     rate: flags.rate ?? 5,
     seed: flags.seed
   })
-  const simulation = await simulate(scenario)
+  const simulation = await simulate(scenario, flags.testClock ? "test" : "virtual")
   const out = flags.out ?? path.join("reports", "simulation.html")
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true })
   fs.writeFileSync(out, simulation.html)
