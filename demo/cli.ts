@@ -1,7 +1,7 @@
 /**
  * Command-line flags of `npm start` and `npm run simulate`.
  */
-import { parseArgs } from "node:util"
+import { Data, Either } from "effect"
 
 export interface Flags {
   readonly help: boolean
@@ -12,6 +12,8 @@ export interface Flags {
   readonly port: number
   readonly keepOpen: boolean
   readonly out: string | undefined
+  /** simulate: run under Effect's `TestClock` instead of the discrete-event clock (slower). */
+  readonly testClock: boolean
 }
 
 export const startHelp = `npm start -- [flags]
@@ -41,40 +43,129 @@ Flags:
   --rate <n>            logical requests per second (default 5; the cost grows with it)
   --seed <n>            seed of every random draw (default 7)
   --out <file>          the HTML report (default reports/simulation.html)
+  --test-clock          drive the run with Effect's TestClock instead of the discrete-event clock:
+                        the same guards and figures, much slower (a cross-check; use short runs)
   --help                this text
 `
 
-const positive = (name: string, raw: string | undefined): number | undefined => {
+/** A flag the command cannot use: names the flag and the value given, for a one-line message. */
+export class CliError extends Data.TaggedError("CliError")<{
+  readonly flag: string
+  readonly value: string | undefined
+  readonly reason: string
+}> {
+  override get message(): string {
+    return this.value === undefined
+      ? `${this.flag}: ${this.reason}`
+      : `${this.flag} ${this.reason}, got "${this.value}"`
+  }
+}
+
+export type Command = "start" | "simulate"
+
+/** The flags each command reads, and whether each takes a value. */
+const flagsOf: Record<Command, Readonly<Record<string, "boolean" | "value">>> = {
+  start: {
+    help: "boolean",
+    duration: "value",
+    rate: "value",
+    "no-dashboard": "boolean",
+    port: "value",
+    "keep-open": "boolean"
+  },
+  simulate: {
+    help: "boolean",
+    duration: "value",
+    rate: "value",
+    seed: "value",
+    out: "value",
+    "test-clock": "boolean"
+  }
+}
+
+const positive = (flag: string, raw: string | undefined): number | undefined => {
   if (raw === undefined) return undefined
   const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`)
+  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) {
+    throw new CliError({ flag, value: raw, reason: "must be a positive number" })
+  }
   return value
 }
 
-export const parse = (argv: ReadonlyArray<string>): Flags => {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      help: { type: "boolean", default: false },
-      duration: { type: "string" },
-      rate: { type: "string" },
-      seed: { type: "string" },
-      "no-dashboard": { type: "boolean", default: false },
-      port: { type: "string" },
-      "keep-open": { type: "boolean", default: false },
-      out: { type: "string" }
-    },
-    strict: true,
-    allowPositionals: false
-  })
-  return {
-    help: values.help === true,
-    durationSeconds: positive("duration", values.duration),
-    rate: positive("rate", values.rate),
-    seed: values.seed === undefined ? undefined : Math.floor(Number(values.seed)),
-    dashboard: values["no-dashboard"] !== true,
-    port: values.port === undefined ? 0 : Math.floor(Number(values.port)),
-    keepOpen: values["keep-open"] === true,
-    out: values.out
+const integerIn = (flag: string, raw: string, min: number, max: number, what: string): number => {
+  const value = Number(raw)
+  if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new CliError({ flag, value: raw, reason: `must be ${what}` })
   }
+  return value
 }
+
+/**
+ * Reads `argv` (`--flag value` or `--flag=value`; a value may start with a dash, as a negative seed
+ * does) and checks every value, refusing the flags `command` does not read.
+ */
+const read = (command: Command, argv: ReadonlyArray<string>): Map<string, string | true> => {
+  const known = flagsOf[command]
+  const values = new Map<string, string | true>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (!arg.startsWith("--")) throw new CliError({ flag: arg, value: undefined, reason: "is not a flag" })
+    const equals = arg.indexOf("=")
+    const name = arg.slice(2, equals < 0 ? undefined : equals)
+    const kind = known[name]
+    if (kind === undefined) {
+      const other = command === "start" ? "simulate" : "start"
+      const reason = flagsOf[other][name] === undefined
+        ? "is not a flag of this command"
+        : `is a flag of \`npm ${other === "start" ? "start" : "run simulate"}\`, not of this command`
+      throw new CliError({ flag: `--${name}`, value: undefined, reason })
+    }
+    if (kind === "boolean") {
+      if (equals >= 0) throw new CliError({ flag: `--${name}`, value: arg.slice(equals + 1), reason: "takes no value" })
+      values.set(name, true)
+      continue
+    }
+    const value = equals >= 0 ? arg.slice(equals + 1) : argv[++i]
+    if (value === undefined) throw new CliError({ flag: `--${name}`, value: undefined, reason: "needs a value" })
+    values.set(name, value)
+  }
+  return values
+}
+
+/** The flags of `command`, or the first wrong one. */
+export const parse = (command: Command, argv: ReadonlyArray<string>): Either.Either<Flags, CliError> =>
+  Either.try({
+    try: () => {
+      const values = read(command, argv)
+      const text = (name: string) => {
+        const value = values.get(name)
+        return typeof value === "string" ? value : undefined
+      }
+      const seed = text("seed")
+      const port = text("port")
+      const dashboard = !values.has("no-dashboard")
+      const keepOpen = values.has("keep-open")
+      if (keepOpen && !dashboard) {
+        throw new CliError({
+          flag: "--keep-open",
+          value: undefined,
+          reason: "keeps the dashboard open: drop --no-dashboard"
+        })
+      }
+      return {
+        help: values.has("help"),
+        durationSeconds: positive("--duration", text("duration")),
+        rate: positive("--rate", text("rate")),
+        seed: seed === undefined
+          ? undefined
+          : integerIn("--seed", seed, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, "an integer"),
+        dashboard,
+        port: port === undefined ? 0 : integerIn("--port", port, 0, 65535, "an integer from 0 to 65535"),
+        keepOpen,
+        out: text("out"),
+        testClock: values.has("test-clock")
+      }
+    },
+    catch: (error) =>
+      error instanceof CliError ? error : new CliError({ flag: "", value: undefined, reason: String(error) })
+  })

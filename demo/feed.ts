@@ -1,7 +1,8 @@
 /**
- * What the dashboard and the progress line read: the run in progress, whichever it is.
+ * What the dashboard and the progress line read: the run in progress, whichever it is, else the last
+ * one that finished (a dashboard kept open after the runs keeps showing its figures).
  */
-import type { Dashboard } from "breakwater"
+import type { Dashboard, Registry } from "breakwater"
 import { Clock, Effect, type Scope } from "effect"
 import type { Dependency } from "./dependency.js"
 import type { GeneratorStats } from "./loadGenerator.js"
@@ -17,23 +18,46 @@ export interface Live {
   readonly clients: GeneratorStats
 }
 
-export class DashboardFeed {
-  private current: Live | undefined
+/** A finished run, with its guards as they were listed when it ended (the listing closes with the run). */
+interface Finished {
+  readonly live: Live
+  readonly guards: ReadonlyArray<Registry.Guard>
+}
 
-  /** Follows `live` until the scope closes. */
+export class DashboardFeed {
+  private running: Live | undefined
+  private last: Finished | undefined
+
+  /** Follows `live` until the scope closes; then it stays shown, as finished, until the next run. */
   follow(live: Live): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.acquireRelease(Effect.sync(() => (this.current = live)), () =>
-      Effect.sync(() => {
-        if (this.current === live) this.current = undefined
-      }))
+    // Released before the run's guards are: their listing still answers.
+    return Effect.acquireRelease(
+      Effect.sync(() => (this.running = live)),
+      () =>
+        Effect.flatMap(live.server.guards, (guards) =>
+          Effect.sync(() => {
+            if (this.running !== live) return
+            this.running = undefined
+            this.last = { live, guards }
+          }))
+    )
+  }
+
+  private get current(): Live | undefined {
+    return this.running ?? this.last?.live
+  }
+
+  /** The dashboard's title: the run shown, and whether it is over. */
+  get title(): string {
+    if (this.running !== undefined) return `breakwater demo: ${this.running.mode} run`
+    if (this.last !== undefined) return `breakwater demo: ${this.last.live.mode} run (finished)`
+    return "breakwater demo"
   }
 
   options(): Dashboard.Options {
     return {
-      title: Effect.sync(() =>
-        this.current === undefined ? "breakwater demo" : `breakwater demo: ${this.current.mode} run`
-      ),
-      guards: Effect.suspend(() => this.current?.server.guards ?? Effect.succeed([])),
+      title: Effect.sync(() => this.title),
+      guards: Effect.suspend(() => this.running?.server.guards ?? Effect.succeed(this.last?.guards ?? [])),
       extras: Effect.suspend(() => this.current?.server.extras ?? Effect.succeed([])),
       failures: Effect.sync(() => {
         const outcomes = this.current?.server.outcomes
@@ -49,8 +73,8 @@ export class DashboardFeed {
   }
 
   readonly progressLine: Effect.Effect<string> = Effect.gen(this, function*() {
-    const live = this.current
-    if (live === undefined) return "starting"
+    const live = this.running
+    if (live === undefined) return this.last === undefined ? "starting" : "finished"
     const now = yield* Clock.currentTimeMillis
     const elapsed = now - live.start
     const guards = yield* live.server.guards

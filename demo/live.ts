@@ -60,7 +60,10 @@ const runMode = (
   Effect.scoped(Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
     const dependency = Dependency.make(scenario, start)
-    const dependencyUrl = yield* serve(Effect.map(dependency.handle, respond))
+    // Interruptible, so that a hanging answer ends when its caller goes away: platform server handlers
+    // run uninterruptibly, and one finishing after its client left waits forever for Node's
+    // `response.end` callback (never called on a closed socket), one leaked fiber per abandoned call.
+    const dependencyUrl = yield* serve(Effect.interruptible(Effect.map(dependency.handle, respond)))
     const outbound = yield* undiciClient
     const server = yield* MyServer.make(scenario, mode, outbound, `${dependencyUrl}/work`).pipe(
       Effect.provideService(Metrics.Collector, collector)

@@ -11,10 +11,11 @@ import * as LoadGenerator from "./loadGenerator.js"
 import * as MyServer from "./myServer.js"
 import { describeScenario, formatTable, type RunResult, tableRows } from "./results.js"
 import { type Mode, modes, type Scenario } from "./scenario.js"
+import * as TestClockTime from "./testClockTime.js"
 import * as VirtualTime from "./virtualTime.js"
 
 /** A client whose requests are answered by `handle` in this process. */
-const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.HttpClient =>
+export const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.HttpClient =>
   HttpClient.make((request) =>
     Effect.map(
       handle,
@@ -62,15 +63,19 @@ export interface Simulation {
   readonly html: string
 }
 
-export const simulate = async (scenario: Scenario): Promise<Simulation> => {
-  const runs = await VirtualTime.run(
-    Effect.forEach(modes, (mode, index) => simulateMode(scenario, mode, index)),
-    scenario.seed
-  )
+/** `"virtual"`: the discrete-event clock (fast); `"test"`: Effect's `TestClock` (a slower cross-check). */
+export type ClockKind = "virtual" | "test"
+
+export const simulate = async (scenario: Scenario, clock: ClockKind = "virtual"): Promise<Simulation> => {
+  const program = Effect.forEach(modes, (mode, index) => simulateMode(scenario, mode, index))
+  const runs = clock === "virtual"
+    ? await VirtualTime.run(program, scenario.seed)
+    : await TestClockTime.run(program, scenario.seed)
   const results = runs.map((run) => run.result)
   const rows = tableRows(results)
   const description = describeScenario(scenario)
-  const text = `breakwater simulation (virtual time, seed ${scenario.seed}): ${description}\n\n${formatTable(rows)}\n`
+  const time = clock === "virtual" ? "virtual time" : "TestClock"
+  const text = `breakwater simulation (${time}, seed ${scenario.seed}): ${description}\n\n${formatTable(rows)}\n`
   const html = await Effect.runPromise(Dashboard.report({
     title: `breakwater simulation, seed ${scenario.seed}`,
     table: rows,

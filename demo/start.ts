@@ -10,7 +10,7 @@ import * as Scenario from "./scenario.js"
 
 const main = (argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const flags = yield* Effect.try({ try: () => Cli.parse(argv), catch: (error) => error })
+    const flags = yield* Cli.parse("start", argv)
     if (flags.help) return yield* Effect.sync(() => process.stdout.write(Cli.startHelp))
     const scenario = Scenario.make({
       durationMillis: flags.durationSeconds === undefined ? undefined : flags.durationSeconds * 1000,

@@ -27,7 +27,11 @@
  * - Without `failures`, the breakdown is read from the guards' counters: a breaker's failed calls
  *   count as dependency errors (timeouts it recorded included), its refusals as "circuit open", a
  *   limiter's as "rate limited", a bulkhead's as "bulkhead full", a time limiter's timeouts as
- *   "timeout". Give `failures` when you know better (your handler sees each call's real outcome).
+ *   "timeout"; with adaptive guards shown, an `AdaptiveThrottler`'s local refusals (`ThrottledError`)
+ *   as "throttled" and an `AdaptiveLimiter`'s refusals (`LimitExceededError`) as "adaptive limit". A
+ *   throttler's count of calls the dependency rejected is not added to "dependency error" (a breaker
+ *   in front would count them twice), and a `Hedge` refuses nothing. Give `failures` when you know
+ *   better (your handler sees each call's real outcome).
  * - The routes are not protected: mount them where only operators can reach them.
  *
  * @example
@@ -55,6 +59,8 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -287,8 +293,14 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, never, Sco
         } catch {
           return Effect.void // a kind without events: time in state from the first look
         }
-        return Effect.flatMap(Scope.extend(hub.rareSubscription, scope), (queue) =>
-          Stream.fromQueue(queue).pipe(
+        // Subscribed before this returns (a transition right after the first document is seen), in
+        // a scope of its own, closed when the follower ends: when the guard's hub shuts down (its
+        // scope closed), so that a dashboard outliving many guards (runs, a keyed limiter's idle
+        // keys) keeps nothing of theirs.
+        return Effect.gen(function*() {
+          const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+          const queue = yield* Scope.extend(hub.rareSubscription, own)
+          yield* Stream.fromQueue(queue).pipe(
             Stream.runForEach((event) =>
               Effect.sync(() => {
                 const e = event as {
@@ -308,9 +320,10 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, never, Sco
                 }
               })
             ),
-            Effect.forkIn(scope),
-            Effect.asVoid
-          ))
+            Effect.ensuring(Scope.close(own, Exit.void)),
+            Effect.forkIn(scope)
+          )
+        })
       })
     const title = typeof options.title === "string" || options.title === undefined
       ? Effect.succeed(options.title ?? "breakwater")

@@ -1,8 +1,19 @@
 import { Resource } from "@effect/opentelemetry"
 import { HttpApp, HttpRouter } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Dashboard, Metrics, Prometheus, Registry, RetryBudget } from "breakwater"
-import { Effect, Layer, TestClock } from "effect"
+import {
+  AdaptiveLimiter,
+  AdaptiveThrottler,
+  CircuitBreaker,
+  Dashboard,
+  Hedge,
+  Metrics,
+  Prometheus,
+  Registry,
+  RetryBudget
+} from "breakwater"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { hubOf } from "../src/internal/guardInternals.js"
 
 /** The router answering in process (no socket), with `context` provided. */
 const handlerOf = <R>(context: Layer.Layer<R | Dashboard.Dashboard>) =>
@@ -66,6 +77,23 @@ describe("Dashboard", () => {
       ])
     }))
 
+  it.scoped("follows a guard's transitions until the guard's scope closes, then lets go of it", () =>
+    Effect.gen(function*() {
+      const guardScope = yield* Scope.make()
+      const breaker = yield* CircuitBreaker.make({ name: "payments" }).pipe(Scope.extend(guardScope))
+      const dashboard = yield* Dashboard.make({ guards: Effect.succeed([breaker]), history: 0 })
+      yield* dashboard.document
+      const hub = hubOf(breaker)
+      expect(hub.rareSubscribers).toBe(1)
+      yield* breaker.transitionToOpen // right after the first document: already followed
+      yield* TestClock.adjust("1 millis") // lets the follower take the event
+      expect((yield* dashboard.document).transitions.map((t) => t.to)).toEqual(["Open"])
+      yield* Scope.close(guardScope, Exit.void)
+      yield* TestClock.adjust("1 millis") // lets the follower see the end of the guard's events
+      expect(hub.rareSubscribers).toBe(0)
+      expect(hub.listening).toBe(false)
+    }))
+
   it.scoped("the guards default to the Metrics collector's, and none without one", () =>
     Effect.gen(function*() {
       expect((yield* (yield* Dashboard.make()).document).guards).toEqual([])
@@ -79,6 +107,68 @@ describe("Dashboard", () => {
       expect(document.guards.map((g) => g.name)).toEqual(["search"])
       expect(document.failures).toEqual({ custom: 4 })
       expect(document.traffic).toEqual({ offered: 0, delivered: 0 })
+    }))
+
+  it.scoped("the adaptive guards show with their figures, and their refusals in the breakdown", () =>
+    Effect.gen(function*() {
+      const limiter = yield* AdaptiveLimiter.make({ name: "search", initialLimit: 1, minLimit: 1, maxLimit: 1 })
+      const throttler = yield* AdaptiveThrottler.make({ name: "payments" })
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
+      const dashboard = yield* Dashboard.make({ guards: Effect.succeed([limiter, throttler, hedge]) })
+
+      // The one permit held, two more calls refused at once.
+      const release = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+      yield* TestClock.adjust("1 millis")
+      const refused = yield* Effect.forEach(
+        [1, 2],
+        () => Effect.flip(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+      )
+      expect(refused.map((error) => error._tag)).toEqual(["LimitExceededError", "LimitExceededError"])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+
+      // A dependency rejecting everything: the throttler soon refuses locally most calls.
+      const outcomes = yield* Effect.forEach(
+        Array.from({ length: 30 }),
+        () => Effect.flip(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail("rejected"), throttler))
+      )
+      const throttled = outcomes.filter((error) => error instanceof AdaptiveThrottler.ThrottledError).length
+      expect(throttled).toBeGreaterThan(0)
+
+      // A slow first attempt: the hedge starts a second one after its delay, which wins.
+      let attempts = 0
+      const slowFirst = Effect.suspend(() =>
+        Effect.as(Effect.sleep(attempts++ === 0 ? "1 second" : "1 millis"), attempts)
+      )
+      const hedged = yield* Effect.fork(Hedge.withHedge(slowFirst, hedge, { idempotent: true }))
+      yield* TestClock.adjust("20 millis")
+      expect(yield* Fiber.join(hedged)).toBe(2)
+
+      const document = yield* dashboard.document
+      const byKind = Object.fromEntries(document.guards.map((guard) => [guard.kind, guard]))
+      expect(Object.keys(byKind)).toEqual(["AdaptiveLimiter", "AdaptiveThrottler", "Hedge"])
+      expect(byKind["AdaptiveLimiter"]).toMatchObject({ name: "search", metrics: { limit: 1, rejectedCallsTotal: 2 } })
+      expect(byKind["AdaptiveThrottler"]).toMatchObject({
+        name: "payments",
+        metrics: { throttledCallsTotal: throttled, rejectedCallsTotal: 30 - throttled }
+      })
+      expect(byKind["AdaptiveThrottler"]!.metrics["rejectionProbability"]).toBeGreaterThan(0.5)
+      expect(byKind["Hedge"]).toMatchObject({
+        name: "profiles",
+        metrics: { callsTotal: 1, hedgesStartedTotal: 1, hedgesWonTotal: 1 }
+      })
+      expect(document.failures).toEqual({
+        dependencyError: 0,
+        timeout: 0,
+        circuitOpen: 0,
+        rateLimited: 0,
+        bulkheadFull: 0,
+        throttled,
+        adaptiveLimit: 2
+      })
+      // What the page reads (the snapshot route and the event stream send this JSON).
+      expect(JSON.parse(Dashboard.toJson(document)).failures).toMatchObject({ throttled, adaptiveLimit: 2 })
     }))
 
   it.scoped("keeps the last `history` documents, one per interval; none with 0", () =>
@@ -106,6 +196,7 @@ describe("Dashboard", () => {
       expect(page.headers.get("content-type")).toContain("text/html")
       expect(html).toContain("<title>checkout &lt;&amp;&gt;</title>")
       expect(html).toContain("/breakwater/assets/uPlot.js")
+      expect(html).toContain("<link rel=\"icon\" href=\"data:,\">") // no favicon request to answer 404
       for (const asset of ["uPlot.js", "uPlot.css", "dashboard.js", "dashboard.css"]) {
         const response = yield* get(web, `/breakwater/assets/${asset}`)
         expect(response.status).toBe(200)

@@ -12,7 +12,9 @@
     timeout: "timeout",
     circuitOpen: "circuit open",
     rateLimited: "rate limited",
-    bulkheadFull: "bulkhead full"
+    bulkheadFull: "bulkhead full",
+    throttled: "throttled",
+    adaptiveLimit: "adaptive limit"
   }
   var COLORS = ["#4c9aff", "#2fbf71", "#e5484d", "#f0b429", "#8e4ec6", "#f76b15", "#12a594", "#d6409f"]
 
@@ -178,7 +180,10 @@
   }
 
   function breakdown(failures, title) {
-    var keys = Object.keys(REASONS).concat(
+    // The known reasons in their usual order, then any other; a reason is shown when it is counted at all.
+    var keys = Object.keys(REASONS).filter(function(k) {
+      return k in failures
+    }).concat(
       Object.keys(failures).filter(function(k) {
         return !(k in REASONS)
       })
@@ -260,7 +265,12 @@
     return out
   }
 
+  // Newest first: the log scrolls, and the change that matters is usually the last one.
   function transitions(documents) {
+    return transitionsOldestFirst(documents).reverse()
+  }
+
+  function transitionsOldestFirst(documents) {
     var lines = []
     if (documents.length === 0) return lines
     var origin = documents[0].at
@@ -363,7 +373,12 @@
     var load = el("div", { className: "panel chart", "data-chart": "load" })
     var failure = el("div", { className: "panel chart", "data-chart": "failure" })
     var breakdownSlot = el("div")
-    var log = el("div", { className: "panel" }, el("h2", { text: "State changes" }), el("div", { className: "log" }))
+    var log = el(
+      "div",
+      { className: "panel" },
+      el("h2", { text: "State changes, newest first" }),
+      el("div", { className: "log", "data-order": "newest-first" })
+    )
     var cards = el("div", { className: "cards" })
     var node = el(
       "section",

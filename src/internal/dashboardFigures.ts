@@ -19,13 +19,20 @@ const sumOf = (views: ReadonlyArray<View>, kind: string, ...keys: ReadonlyArray<
   return total
 }
 
-/** Why calls failed, read from the guards' own counters (see the Dashboard module's Gotchas). */
+const shows = (views: ReadonlyArray<View>, kind: string): boolean => views.some((view) => view.kind === kind)
+
+/**
+ * Why calls failed, read from the guards' own counters (see the Dashboard module's Gotchas). The
+ * adaptive guards' reasons are there only when such a guard is: most pages have none.
+ */
 export const defaultFailures = (views: ReadonlyArray<View>): Record<string, number> => ({
   dependencyError: sumOf(views, "CircuitBreaker", "failedCallsTotal"),
   timeout: sumOf(views, "TimeLimiter", "timeoutsTotal"),
   circuitOpen: sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"),
   rateLimited: sumOf(views, "RateLimiter", "failedAcquiresTotal"),
-  bulkheadFull: sumOf(views, "Bulkhead", "rejectedCallsTotal")
+  bulkheadFull: sumOf(views, "Bulkhead", "rejectedCallsTotal"),
+  ...(shows(views, "AdaptiveThrottler") ? { throttled: sumOf(views, "AdaptiveThrottler", "throttledCallsTotal") } : {}),
+  ...(shows(views, "AdaptiveLimiter") ? { adaptiveLimit: sumOf(views, "AdaptiveLimiter", "rejectedCallsTotal") } : {})
 })
 
 /** Calls offered to the breakers, and those they let through. */

@@ -31,6 +31,7 @@ export const renderPage = (title: string, inlined?: Inlined): string => {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 ${head}
 </head>

@@ -1,14 +1,26 @@
 /**
  * The demo's flags and table: pure functions.
  */
+import { Either, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Cli from "../../demo/cli.js"
 import { formatTable, percentile } from "../../demo/results.js"
 import * as Scenario from "../../demo/scenario.js"
 
+const flags = (command: Cli.Command, argv: ReadonlyArray<string>) => Either.getOrThrow(Cli.parse(command, argv))
+
+/** The message of the error `argv` gets, checking that it names `flag` and (when given) the value. */
+const refusal = (command: Cli.Command, argv: ReadonlyArray<string>, flag: string, value?: string) => {
+  const error = Either.getLeft(Cli.parse(command, argv)).pipe(Option.getOrThrow)
+  expect(error._tag).toBe("CliError")
+  expect(error.flag).toBe(flag)
+  expect(error.value).toBe(value)
+  return error.message
+}
+
 describe("demo command line", () => {
   it("reads the flags, with defaults", () => {
-    expect(Cli.parse([])).toEqual({
+    const defaults = {
       help: false,
       durationSeconds: undefined,
       rate: undefined,
@@ -16,26 +28,68 @@ describe("demo command line", () => {
       dashboard: true,
       port: 0,
       keepOpen: false,
-      out: undefined
-    })
-    expect(Cli.parse(["--duration", "12", "--rate", "50", "--no-dashboard", "--seed", "3"])).toMatchObject({
+      out: undefined,
+      testClock: false
+    }
+    expect(flags("start", [])).toEqual(defaults)
+    expect(flags("simulate", [])).toEqual(defaults)
+    expect(flags("start", ["--duration", "12", "--rate=50", "--no-dashboard"])).toMatchObject({
       durationSeconds: 12,
       rate: 50,
-      dashboard: false,
-      seed: 3
+      dashboard: false
     })
-    expect(Cli.parse(["--help"]).help).toBe(true)
+    expect(flags("start", ["--port", "0", "--keep-open"])).toMatchObject({ port: 0, keepOpen: true })
+    expect(flags("start", ["--port", "65535"]).port).toBe(65535)
+    expect(flags("simulate", ["--seed", "3", "--out", "r.html", "--test-clock"])).toMatchObject({
+      seed: 3,
+      out: "r.html",
+      testClock: true
+    })
+    expect(flags("simulate", ["--help"]).help).toBe(true)
   })
 
-  it("refuses unknown flags and values that are not positive numbers", () => {
-    expect(() => Cli.parse(["--bogus"])).toThrow(/bogus/)
-    expect(() => Cli.parse(["--rate", "zero"])).toThrow(/--rate must be a positive number, got "zero"/)
-    expect(() => Cli.parse(["--duration", "0"])).toThrow(/--duration/)
+  it("a seed is any integer, negative ones included, with or without =", () => {
+    expect(flags("simulate", ["--seed", "-3"]).seed).toBe(-3)
+    expect(flags("simulate", ["--seed=-3"]).seed).toBe(-3)
+    expect(flags("simulate", ["--seed", "0"]).seed).toBe(0)
+    expect(refusal("simulate", ["--seed", "abc"], "--seed", "abc")).toBe("--seed must be an integer, got \"abc\"")
+    expect(refusal("simulate", ["--seed", "1.9"], "--seed", "1.9")).toContain("must be an integer")
+    expect(refusal("simulate", ["--seed", ""], "--seed", "")).toContain("must be an integer")
+    expect(refusal("simulate", ["--seed"], "--seed")).toBe("--seed: needs a value")
   })
 
-  it("the help lists every flag", () => {
-    for (const flag of ["--duration", "--rate", "--no-dashboard", "--help"]) expect(Cli.startHelp).toContain(flag)
-    for (const flag of ["--duration", "--rate", "--seed", "--help"]) expect(Cli.simulateHelp).toContain(flag)
+  it("a port is an integer from 0 to 65535, checked before anything runs", () => {
+    expect(refusal("start", ["--port", "abc"], "--port", "abc")).toBe(
+      "--port must be an integer from 0 to 65535, got \"abc\""
+    )
+    expect(refusal("start", ["--port", "99999"], "--port", "99999")).toContain("0 to 65535")
+    expect(refusal("start", ["--port", "-1"], "--port", "-1")).toContain("0 to 65535")
+    expect(refusal("start", ["--port", "80.5"], "--port", "80.5")).toContain("0 to 65535")
+  })
+
+  it("refuses unknown flags, the other command's flags, positionals and values that are not positive numbers", () => {
+    expect(refusal("start", ["--bogus"], "--bogus")).toBe("--bogus: is not a flag of this command")
+    expect(refusal("start", ["--seed", "3"], "--seed")).toContain("is a flag of `npm run simulate`")
+    expect(refusal("start", ["--out", "x"], "--out")).toContain("`npm run simulate`")
+    expect(refusal("simulate", ["--port", "80"], "--port")).toContain("is a flag of `npm start`")
+    expect(refusal("simulate", ["--keep-open"], "--keep-open")).toContain("`npm start`")
+    expect(refusal("simulate", ["fast"], "fast")).toContain("is not a flag")
+    expect(refusal("start", ["--help=yes"], "--help", "yes")).toContain("takes no value")
+    expect(refusal("start", ["--keep-open", "--no-dashboard"], "--keep-open")).toContain("drop --no-dashboard")
+    expect(refusal("start", ["--rate", "zero"], "--rate", "zero")).toBe(
+      "--rate must be a positive number, got \"zero\""
+    )
+    expect(refusal("simulate", ["--duration", "0"], "--duration", "0")).toContain("positive")
+    expect(refusal("simulate", ["--duration", "Infinity"], "--duration", "Infinity")).toContain("positive")
+  })
+
+  it("the help lists every flag of its command", () => {
+    for (const flag of ["--duration", "--rate", "--no-dashboard", "--port", "--keep-open", "--help"]) {
+      expect(Cli.startHelp).toContain(flag)
+    }
+    for (const flag of ["--duration", "--rate", "--seed", "--out", "--test-clock", "--help"]) {
+      expect(Cli.simulateHelp).toContain(flag)
+    }
   })
 })
 

@@ -60,6 +60,13 @@ describe("dashboard in a browser", () => {
         expect(await page.locator(`[data-reason=${reason}]`).count()).toBe(1)
       }
       expect(await page.locator("[data-chart=load] canvas").count()).toBeGreaterThan(0)
+      // The state-change log lists the newest change first (the breaker opened, then went half-open).
+      const log = page.locator(".log[data-order=newest-first]")
+      const lines = async () => ((await log.textContent()) ?? "").split("\n").filter((line) => line.includes("→"))
+      await expect.poll(async () => (await lines()).length, { timeout: 8_000 }).toBeGreaterThanOrEqual(2)
+      const times = (await lines()).map((line) => Number.parseFloat(line))
+      expect(times).toEqual([...times].sort((a, b) => b - a))
+      expect((await lines())[0]).toMatch(/Open → HalfOpen|HalfOpen → (Open|Closed)|Closed → Open/)
       expect(await page.locator("[data-kind=RetryBudget]").count()).toBe(1)
       const artifacts = path.join(root, ".artifacts")
       fs.mkdirSync(artifacts, { recursive: true })

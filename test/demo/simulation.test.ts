@@ -21,6 +21,27 @@ describe("simulation", () => {
     expect(protectedRun!.outcomes.circuitOpen).toBeGreaterThan(0)
   })
 
+  it("under Effect's TestClock: the same bounds, and the same counts as the discrete-event clock", async () => {
+    // TestClock waits for a real timer at each wake-up: a short run (~8 s of the test's time).
+    const short = Scenario.make({ durationMillis: 8_000, rate: 5, seed: 7 })
+    const underTestClock = await simulate(short, "test")
+    const [unprotected, protectedRun] = underTestClock.results
+    expect(amplification(unprotected!)).toBeGreaterThanOrEqual(3)
+    expect(amplification(protectedRun!)).toBeLessThanOrEqual(1.5)
+    expect(protectedRun!.outcomes.circuitOpen).toBeGreaterThan(0)
+    expect(underTestClock.text).toContain("(TestClock, seed 7)")
+    const counts = (run: (typeof underTestClock.results)[number]) => ({
+      offered: run.clients.offered,
+      attempts: run.clients.attempts,
+      succeeded: run.clients.succeeded,
+      received: run.received,
+      dependencyArrivals: run.dependencyArrivals,
+      outcomes: run.outcomes
+    })
+    const virtual = await simulate(short)
+    expect(underTestClock.results.map(counts)).toEqual(virtual.results.map(counts))
+  }, 30_000)
+
   it("is byte-identical for the same seed, table and report", async () => {
     const small = Scenario.make({ durationMillis: 8_000, rate: 10, seed: 11 })
     const first = await simulate(small)
