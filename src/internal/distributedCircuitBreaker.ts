@@ -37,10 +37,10 @@ import type {
   CircuitSettings,
   CircuitSnapshot
 } from "../store/CircuitBreakerStore.js"
-import { makeMemoryCircuitBreakerStore } from "./memoryCircuitBreakerStore.js"
 import { OptionsSchema } from "./circuitBreakerConfig.js"
 import { withoutStackTrace } from "./errors.js"
 import type { EventHub } from "./eventHub.js"
+import { makeMemoryCircuitBreakerStore } from "./memoryCircuitBreakerStore.js"
 import { CallTimings, currentSpan } from "./observe.js"
 import { settingsOf } from "./sharedCircuitSettings.js"
 import { decodeOptions } from "./validation.js"
