@@ -168,11 +168,15 @@ export interface Metrics {
   /** Permits available now; negative while reservations wait for later permits. */
   readonly availablePermissions: number
   readonly numberOfWaitingFibers: number
+  /** Limiters sharing a `Store` only: outages begun (times the store stopped answering). */
+  readonly storeOutages?: number
   /**
    * Limiters sharing a `Store` only: calls decided without the store because it was unreachable
    * (in process under `local-fallback`, let through under `fail-open`, refused under `fail-closed`).
    */
-  readonly storeFallbacks?: number
+  readonly storeUnavailableCalls?: number
+  /** Limiters sharing a `Store` only: calls the store decided under another instance's settings. */
+  readonly settingsMismatches?: number
 }
 
 /**
@@ -215,7 +219,8 @@ export class RequestNotPermittedError extends Data.TaggedError("RequestNotPermit
  * number of permits. `SuccessfulAcquire` is published when a caller proceeds (after any wait),
  * `FailedAcquire` when one is refused or interrupted while waiting, `Drained` by `drainPermissions`.
  * A limiter sharing a `Store` also reports `StoreUnavailable` once when the store stops answering (with
- * the failure mode it follows meanwhile) and `StoreRecovered` when it answers again.
+ * the failure mode it follows meanwhile) and `StoreRecovered` when it answers again, and
+ * `SettingsMismatch` once when the store keeps its state under another instance's settings.
  *
  * @example
  * ```ts
@@ -242,6 +247,7 @@ export type Event = Data.TaggedEnum<{
     readonly error: StoreError
   }
   StoreRecovered: { readonly limiterName: string; readonly at: number }
+  SettingsMismatch: { readonly limiterName: string; readonly at: number }
 }>
 
 /**

@@ -144,11 +144,17 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(onRedis).toBe(2)
     // An in-process limiter of the same configuration: its own 5 permits.
     expect(local).toBe(5)
-    expect(during.storeFallbacks).toBe(10)
+    expect(during.storeUnavailableCalls).toBe(10)
     // Redis kept its 2 grants; the local ones were never written there: exactly 3 left.
     expect(after).toBe(3)
-    expect(metrics.storeFallbacks).toBe(10)
-    expect(observed.result.scraped).toContain(`fault_ratelimiter_store_fallbacks_total{name="fallback"} 10`)
+    expect(metrics.storeUnavailableCalls).toBe(10)
+    const scraped = observed.result.scraped
+    expect(scraped).toContain(`fault_ratelimiter_store_outages_total{name="fallback"} 1`)
+    expect(scraped).toContain(
+      `fault_ratelimiter_store_unavailable_calls_total{name="fallback",mode="local-fallback"} 10`
+    )
+    expect(scraped).toContain(`fault_ratelimiter_store_unavailable_calls_total{name="fallback",mode="fail-open"} 0`)
+    expect(scraped).toContain(`fault_ratelimiter_store_available{name="fallback"} 1`)
     expect(observed.result.scraped).toContain(`fault_ratelimiter_calls_total{name="fallback",kind="successful"} 10`)
     // The gauge shows the figures of the limiter's latest metrics read (a read takes a round trip).
     expect(observed.result.scraped).toContain(`fault_ratelimiter_available_permissions{name="fallback"} 0`)
@@ -177,7 +183,7 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
           return { onRedis, open, after, metrics: yield* limiter.metrics }
         })
     )
-    expect(observed.result).toMatchObject({ onRedis: 1, open: 5, after: 1, metrics: { storeFallbacks: 6 } })
+    expect(observed.result).toMatchObject({ onRedis: 1, open: 5, after: 1, metrics: { storeUnavailableCalls: 6 } })
     expect(unhandled).toEqual([])
   })
 
@@ -212,7 +218,7 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     const result = await Effect.runPromise(
       Effect.scoped(Effect.gen(function*() {
         const limiter = yield* RateLimiter.make(limited("early", 2))
-        return [yield* tries(limiter, 3), (yield* limiter.metrics).storeFallbacks]
+        return [yield* tries(limiter, 3), (yield* limiter.metrics).storeUnavailableCalls]
       })).pipe(Effect.provide(RedisStore.layer({ url: `redis://127.0.0.1:${closedPort}` })))
     )
     expect(result).toEqual([2, 3])

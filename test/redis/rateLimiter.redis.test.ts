@@ -164,7 +164,13 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(Duration.toMillis(retryAfter)).toBeGreaterThan(0)
     expect(Duration.toMillis(retryAfter)).toBeLessThanOrEqual(60_000)
     expect(result.tooMany.retryAfter).toEqual(Option.none())
-    expect(result.metrics).toEqual({ availablePermissions: 0, numberOfWaitingFibers: 0, storeFallbacks: 0 })
+    expect(result.metrics).toEqual({
+      availablePermissions: 0,
+      numberOfWaitingFibers: 0,
+      storeOutages: 0,
+      storeUnavailableCalls: 0,
+      settingsMismatches: 0
+    })
   })
 
   it("metrics read Redis; drainPermissions empties the shared cycle; a new limit travels with each call", async () => {
@@ -216,7 +222,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     }))
     expect(Exit.isSuccess(result.acme) && Exit.isSuccess(result.globex)).toBe(true)
     expect(Exit.isFailure(result.again)).toBe(true)
-    expect(await admin.exists(`${prefix}:ratelimiter:tenant:acme:fixed:60000`)).toBe(1)
+    expect(await admin.exists(`${prefix}:ratelimiter:{tenant:acme}:fixed`)).toBe(1)
     expect(Exit.isSuccess(result.both)).toBe(true)
     expect(Exit.isFailure(result.refused)).toBe(true)
     // Not atomic across shared limiters: the refusal by `narrow` came after `wide` granted.
@@ -253,24 +259,24 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     }))
     const keys = (await admin.keys(`${prefix}:*`)).sort()
     expect(keys).toEqual([
-      `${prefix}:ratelimiter:brief:fixed:100`,
-      `${prefix}:ratelimiter:fixed-window:fixed:10000`,
-      `${prefix}:ratelimiter:sliding-window:log`,
-      `${prefix}:ratelimiter:sliding-window:logstate`,
-      `${prefix}:ratelimiter:token-bucket:bucket`
+      `${prefix}:ratelimiter:{brief}:fixed`,
+      `${prefix}:ratelimiter:{fixed-window}:fixed`,
+      `${prefix}:ratelimiter:{sliding-window}:log`,
+      `${prefix}:ratelimiter:{sliding-window}:logstate`,
+      `${prefix}:ratelimiter:{token-bucket}:bucket`
     ])
     const ttl = async (key: string) => admin.pttl(`${prefix}:ratelimiter:${key}`)
-    expect(await ttl("fixed-window:fixed:10000")).toBeGreaterThan(10_000)
-    expect(await ttl("fixed-window:fixed:10000")).toBeLessThanOrEqual(20_000)
+    expect(await ttl("{fixed-window}:fixed")).toBeGreaterThan(10_000)
+    expect(await ttl("{fixed-window}:fixed")).toBeLessThanOrEqual(20_000)
     // One token to refill (1 s), plus a token's interval and a second of slack.
-    expect(await ttl("token-bucket:bucket")).toBeGreaterThan(2_000)
-    expect(await ttl("token-bucket:bucket")).toBeLessThanOrEqual(3_000)
-    for (const key of ["sliding-window:log", "sliding-window:logstate"]) {
+    expect(await ttl("{token-bucket}:bucket")).toBeGreaterThan(2_000)
+    expect(await ttl("{token-bucket}:bucket")).toBeLessThanOrEqual(3_000)
+    for (const key of ["{sliding-window}:log", "{sliding-window}:logstate"]) {
       expect(await ttl(key)).toBeGreaterThan(10_000)
       expect(await ttl(key)).toBeLessThanOrEqual(20_000)
     }
     await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(await admin.exists(`${prefix}:ratelimiter:brief:fixed:100`)).toBe(0)
+    expect(await admin.exists(`${prefix}:ratelimiter:{brief}:fixed`)).toBe(0)
   })
 
   it("the prefix namespaces everything: the same name under two prefixes is two limiters", async () => {
@@ -288,8 +294,8 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       return [yield* a.tryAcquire(), yield* b.tryAcquire(), yield* a.tryAcquire()]
     }))
     expect(results).toEqual([true, true, false])
-    expect(await admin.keys(`${one}:*`)).toEqual([`${one}:ratelimiter:same:fixed:60000`])
-    expect(await admin.keys(`${two}:*`)).toEqual([`${two}:ratelimiter:same:fixed:60000`])
+    expect(await admin.keys(`${one}:*`)).toEqual([`${one}:ratelimiter:{same}:fixed`])
+    expect(await admin.keys(`${two}:*`)).toEqual([`${two}:ratelimiter:{same}:fixed`])
   })
 
   it("decides with Redis's clock: moving the TestClock by hours grants nothing more", async () => {
@@ -339,8 +345,8 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(await client.ping()).toBe("PONG")
     client.disconnect()
     expect((await admin.keys(`${prefix}:*`)).sort()).toEqual([
-      `${prefix}:ratelimiter:options:fixed:60000`,
-      `${prefix}:ratelimiter:passed:fixed:60000`
+      `${prefix}:ratelimiter:{options}:fixed`,
+      `${prefix}:ratelimiter:{passed}:fixed`
     ])
   })
 
@@ -415,7 +421,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       }).pipe(Effect.provide(RedisStore.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(provider)))))
     )
     expect(granted).toBe(true)
-    expect(await admin.exists(`${prefix}:ratelimiter:configured:fixed:60000`)).toBe(1)
+    expect(await admin.exists(`${prefix}:ratelimiter:{configured}:fixed`)).toBe(1)
     const missing = await Effect.runPromise(
       Effect.flip(
         Layer.build(RedisStore.layerConfig()).pipe(

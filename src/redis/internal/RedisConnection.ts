@@ -18,7 +18,46 @@ export interface RedisConnection {
   /** `prefix:parts...` — every key the stores touch is namespaced by the prefix. */
   readonly key: (...parts: ReadonlyArray<string>) => string
   readonly run: <A>(operation: string, key: string, f: (client: Redis) => Promise<A>) => Effect.Effect<A, StoreError>
+  /** The store's per-call timeout (the `timeout` option of `RedisStore.layer`). */
+  readonly timeoutMillis: number
+  /**
+   * `run`, failing with a `StoreError` once `timeoutMillis` pass without an answer (a stalled Redis keeps
+   * the TCP connection up, so ioredis would wait for its own, much longer, command timeout).
+   */
+  readonly runTimed: <A>(
+    operation: string,
+    key: string,
+    f: (client: Redis) => Promise<A>
+  ) => Effect.Effect<A, StoreError>
 }
+
+/** The default of `timeoutMillis`. */
+export const DEFAULT_TIMEOUT_MILLIS = 250
+
+export class StoreTimeout extends Error {
+  constructor(readonly millis: number) {
+    super(`no answer within ${millis} ms`)
+  }
+}
+
+/**
+ * Races a command against a real timer (the command is real I/O: a `TestClock` must not decide it). The
+ * late answer or rejection is consumed, so it is never unhandled.
+ */
+const within = <A>(promise: Promise<A>, millis: number): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreTimeout(millis)), millis)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      }
+    )
+  })
 
 /**
  * Options that make a connection fail fast while Redis is down instead of queueing commands for minutes
@@ -36,7 +75,8 @@ export const failFastOptions: RedisOptions = {
 export const makeConnection = (
   client: Redis,
   prefix: string,
-  owned: boolean
+  owned: boolean,
+  timeoutMillis: number = DEFAULT_TIMEOUT_MILLIS
 ): Effect.Effect<RedisConnection, never, Scope.Scope> =>
   Effect.gen(function*() {
     // ioredis emits "error" on every failed reconnect; without a listener Node treats it as unhandled.
@@ -64,6 +104,12 @@ export const makeConnection = (
       run: (operation, name, f) =>
         Effect.tryPromise({
           try: () => f(client),
+          catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
+        }),
+      timeoutMillis,
+      runTimed: (operation, name, f) =>
+        Effect.tryPromise({
+          try: () => within(f(client), timeoutMillis),
           catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
         })
     }
