@@ -64,6 +64,8 @@ const untilRedisAnswers = (limiter: RateLimiter.RateLimiter, redisAvailable: num
     throw new Error("the limiter did not get back to Redis within 5 s")
   })
 
+const count = (results: ReadonlyArray<boolean>) => results.filter(Boolean).length
+
 const tries = (limiter: RateLimiter.RateLimiter, n: number) =>
   Effect.map(Effect.replicateEffect(limiter.tryAcquire(), n), (results) => results.filter(Boolean).length)
 
@@ -209,6 +211,46 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(refusal.message).toMatch(/RateLimiter 'closed' refused: redis store failed during rateLimiter.acquire/)
     expect(tried).toBe(false)
     expect(after).toBe(3)
+    expect(unhandled).toEqual([])
+  })
+
+  it("a stalled Redis (SIGSTOP) costs one store timeout, not one per call: the others decide at once until the next probe", async () => {
+    await clearOfBoundary()
+    const observed = await observe(
+      limited("stalled", 1_000),
+      { timeout: "100 millis" },
+      (limiter) =>
+        Effect.gen(function*() {
+          const onRedis = yield* tries(limiter, 2)
+          const elapsed = <A, E>(effect: Effect.Effect<A, E>) =>
+            Effect.map(Effect.timed(effect), ([duration, value]) => [Duration.toMillis(duration), value] as const)
+          server.pause()
+          // Concurrent load: the calls in flight wait for the store's timeout once...
+          const [stalledMillis, stalled] = yield* elapsed(
+            Effect.all(Array.from({ length: 50 }, () => limiter.tryAcquire()), { concurrency: "unbounded" })
+          )
+          // ...and those after it decide in process at once, without asking the stalled server.
+          const [laterMillis, later] = yield* elapsed(
+            Effect.all(Array.from({ length: 200 }, () => limiter.tryAcquire()), { concurrency: 20 })
+          )
+          const during = yield* limiter.metrics
+          server.resume()
+          // The 50 stalled calls ran once Redis thawed: their permits are taken there as well as granted in
+          // process (a call that times out after Redis ran it counts twice; see the README).
+          yield* untilRedisAnswers(limiter, 1_000 - 2 - 50)
+          return { onRedis, stalledMillis, stalled: count(stalled), laterMillis, later: count(later), during }
+        })
+    )
+    const { during, later, laterMillis, onRedis, stalled, stalledMillis } = observed.result
+    expect(onRedis).toBe(2)
+    expect([stalled, later]).toEqual([50, 200])
+    expect(stalledMillis).toBeGreaterThanOrEqual(95)
+    // Before: every call waited for ioredis' 1 s command timeout.
+    expect(stalledMillis).toBeLessThan(600)
+    expect(laterMillis).toBeLessThan(100)
+    expect(during).toMatchObject({ storeOutages: 1, storeUnavailableCalls: 250 })
+    expect(observed.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    expect(observed.events.filter((e) => e === "StoreRecovered")).toHaveLength(1)
     expect(unhandled).toEqual([])
   })
 
