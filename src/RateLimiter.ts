@@ -126,6 +126,13 @@ export interface Options {
    * unreachable (see `Store.OnStoreFailure`). Default: the store's.
    */
   readonly onStoreFailure?: OnStoreFailure
+  /**
+   * Only for a limiter sharing a `Store`, under `local-fallback`: the permits per period this instance
+   * grants on its own while the store is unreachable (its share of the fleet's limit, e.g. the limit
+   * divided by the number of instances; a token bucket's capacity shrinks in proportion). Default
+   * `limitForPeriod`: each instance alone grants the whole limit, so the fleet may admit instances × N.
+   */
+  readonly fallbackLimitForPeriod?: number
 }
 
 /**

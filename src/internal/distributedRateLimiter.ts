@@ -40,6 +40,17 @@ const sharedLimit = (config: Resolved, takeOver: boolean): SharedLimit => ({
   ...(takeOver ? { takeOver } : {})
 })
 
+/** The fallback's settings: the limit scaled to `fallbackLimitForPeriod` (a bucket's burst with it). */
+const localShare = (config: Resolved, limit: SharedLimit): SharedLimit => {
+  const share = config.fallbackLimitForPeriod
+  if (share === undefined || share === limit.limitForPeriod) return limit
+  return {
+    ...limit,
+    limitForPeriod: share,
+    capacity: Math.max(1, Math.floor(limit.capacity * share / limit.limitForPeriod))
+  }
+}
+
 /**
  * How long a limiter whose store failed decides without it before asking again (one probe per period,
  * by the next call): a stalled Redis would otherwise cost every call the store's timeout.
@@ -102,6 +113,7 @@ class DistributedRateLimiter implements RateLimiter {
     private readonly store: Store["Type"]
   ) {
     this.limit = sharedLimit(config, false)
+    this.localLimit = localShare(config, this.limit)
     this.timeoutMillis = Duration.toMillis(config.timeoutDuration)
     this.mode = config.onStoreFailure ?? store.onStoreFailure
   }
@@ -109,6 +121,9 @@ class DistributedRateLimiter implements RateLimiter {
   get name(): string {
     return this.config.name
   }
+
+  /** What the in-process fallback grants: this instance's share of the limit (`fallbackLimitForPeriod`). */
+  private localLimit: SharedLimit
 
   private get fallback(): RateLimiterStore {
     return this.fallbackStore ??= makeMemoryRateLimiterStore()
@@ -168,7 +183,7 @@ class DistributedRateLimiter implements RateLimiter {
         return Effect.succeed({ _tag: "StoreFailed", error })
       case "local-fallback":
         // The memory store cannot fail.
-        return Effect.orDie(this.fallback.acquire(this.limit, permits, maxWaitMillis))
+        return Effect.orDie(this.fallback.acquire(this.localLimit, permits, maxWaitMillis))
     }
   }
 
@@ -310,7 +325,8 @@ class DistributedRateLimiter implements RateLimiter {
     Effect.map(
       Effect.orElse(
         this.answered(this.store.rateLimiter.available(this.limit)),
-        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.limit)) : Effect.succeed(0)
+        () =>
+          this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.localLimit)) : Effect.succeed(0)
       ),
       (availablePermissions) =>
         this.lastMetrics = {
@@ -328,7 +344,7 @@ class DistributedRateLimiter implements RateLimiter {
     Effect.flatMap(
       Effect.orElse(
         this.answered(this.store.rateLimiter.drain(this.limit)),
-        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.drain(this.limit)) : Effect.succeed(0)
+        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.drain(this.localLimit)) : Effect.succeed(0)
       ),
       (permits) => this.hub.publish(Event.Drained({ limiterName: this.name, at: this.now(), permits }))
     )
@@ -351,6 +367,7 @@ class DistributedRateLimiter implements RateLimiter {
         this.config = next
         // An explicit change is meant for the fleet: its first call replaces the stored settings.
         this.limit = sharedLimit(next, true)
+        this.localLimit = localShare(next, this.limit)
         this.timeoutMillis = Duration.toMillis(next.timeoutDuration)
         this.mode = next.onStoreFailure ?? this.store.onStoreFailure
       }

@@ -167,6 +167,26 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(unhandled).toEqual([])
   })
 
+  it("fallbackLimitForPeriod: during an outage an instance grants only its share of the fleet's limit", async () => {
+    await clearOfBoundary()
+    const observed = await observe(
+      limited("share", 8, { fallbackLimitForPeriod: 2 }),
+      {},
+      (limiter) =>
+        Effect.gen(function*() {
+          const onRedis = yield* tries(limiter, 1)
+          yield* stop
+          const local = yield* tries(limiter, 5)
+          const during = (yield* limiter.metrics).availablePermissions
+          yield* start
+          yield* untilRedisAnswers(limiter, 7)
+          return { onRedis, local, during, after: yield* tries(limiter, 10) }
+        })
+    )
+    // Four instances with a share of 2 each admit at most 8 together while Redis is down (without: 4 × 8).
+    expect(observed.result).toEqual({ onRedis: 1, local: 2, during: 0, after: 7 })
+  })
+
   it("fail-open lets every call through while Redis is down", async () => {
     await clearOfBoundary()
     const observed = await observe(

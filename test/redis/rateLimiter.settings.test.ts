@@ -53,12 +53,13 @@ const count = (results: ReadonlyArray<boolean>) => results.filter(Boolean).lengt
 /** Alternates `n` tryAcquire calls between two limiters; the grants of each. */
 const alternate = (a: RateLimiter.RateLimiter, b: RateLimiter.RateLimiter, n: number) =>
   Effect.gen(function*() {
-    const granted = [0, 0]
+    let first = 0
+    let second = 0
     for (let i = 0; i < n; i++) {
-      if (yield* a.tryAcquire()) granted[0]++
-      if (yield* b.tryAcquire()) granted[1]++
+      if (yield* a.tryAcquire()) first++
+      if (yield* b.tryAcquire()) second++
     }
-    return granted
+    return [first, second] as const
   })
 
 const scrape = async (limiter: RateLimiter.RateLimiter): Promise<string> => {
@@ -76,12 +77,14 @@ const scrape = async (limiter: RateLimiter.RateLimiter): Promise<string> => {
 }
 
 describe.skipIf(target._tag === "Unavailable")("RateLimiter: two configurations under one name", () => {
-  it.each([
-    ["fixed-window", { limitForPeriod: 5 }, { limitForPeriod: 50 }],
-    ["token-bucket", { limitForPeriod: 5 }, { limitForPeriod: 50 }],
-    ["token-bucket", { limitForPeriod: 5, capacity: 5 }, { limitForPeriod: 5, capacity: 50 }],
-    ["sliding-window", { limitForPeriod: 5 }, { limitForPeriod: 50 }]
-  ] as const)("%s: the first writer's settings %o decide for an instance with %o", async (algorithm, first, second) => {
+  it.each(
+    [
+      ["fixed-window", { limitForPeriod: 5 }, { limitForPeriod: 50 }],
+      ["token-bucket", { limitForPeriod: 5 }, { limitForPeriod: 50 }],
+      ["token-bucket", { limitForPeriod: 5, capacity: 5 }, { limitForPeriod: 5, capacity: 50 }],
+      ["sliding-window", { limitForPeriod: 5 }, { limitForPeriod: 50 }]
+    ] as const
+  )("%s: the first writer's settings %o decide for an instance with %o", async (algorithm, first, second) => {
     await clearOfBoundary(3_600_000, 5_000)
     const prefix = fresh("mixed")
     // Its own name: the metric series outlive the case (Effect's metric registry is global).
@@ -90,20 +93,22 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter: two configurations 
     const logger = Logger.make(({ logLevel, message }) => {
       if (logLevel._tag === "Warning") warnings.push(String(message))
     })
-    const result = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const base = { name, algorithm, limitRefreshPeriod: "1 hour", timeoutDuration: 0 } as const
-      const a = yield* makeOn(yield* instance(prefix), { ...base, ...first })
-      const b = yield* makeOn(yield* instance(prefix), { ...base, ...second })
-      const events: Array<string> = []
-      yield* Effect.forkScoped(Stream.runForEach(b.events, (e) => Effect.sync(() => events.push(e._tag))))
-      yield* Effect.sleep("10 millis")
-      const granted = yield* alternate(a, b, 60)
-      const metrics = yield* b.metrics
-      const scraped = yield* Effect.promise(() => scrape(b))
-      return { granted, metrics, events, scraped, aMetrics: yield* a.metrics }
-    })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))))
+    const result = await Effect.runPromise(
+      Effect.scoped(Effect.gen(function*() {
+        const base = { name, algorithm, limitRefreshPeriod: "1 hour", timeoutDuration: 0 } as const
+        const a = yield* makeOn(yield* instance(prefix), { ...base, ...first })
+        const b = yield* makeOn(yield* instance(prefix), { ...base, ...second })
+        const events: Array<string> = []
+        yield* Effect.forkScoped(Stream.runForEach(b.events, (e) => Effect.sync(() => events.push(e._tag))))
+        yield* Effect.sleep("10 millis")
+        const granted = yield* alternate(a, b, 60)
+        const metrics = yield* b.metrics
+        const scraped = yield* Effect.promise(() => scrape(b))
+        return { granted, metrics, events, scraped, aMetrics: yield* a.metrics }
+      })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    )
     // Before: 3 + 47 (each call decided with its own settings, so the fleet got the larger limit).
-    expect(result.granted[0]! + result.granted[1]!).toBe(5)
+    expect(result.granted[0] + result.granted[1]).toBe(5)
     expect(result.metrics.settingsMismatches).toBe(60)
     expect(result.aMetrics.settingsMismatches).toBe(0)
     // The instance reads the state under the settings in force: nothing left.
@@ -127,7 +132,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter: two configurations 
     })))
     expect(result.before).toEqual([2, 2])
     // 4 used of the new 8: both instances now share the 8 (b with its old settings is told so).
-    expect(result.after[0]! + result.after[1]!).toBe(4)
+    expect(result.after[0] + result.after[1]).toBe(4)
     expect(result.after[1]).toBeGreaterThan(0)
     expect(result.mismatches).toBe(10)
   })
