@@ -17,6 +17,9 @@
  * | `breakwater_circuitbreaker_failure_rate`, `..._slow_call_rate` | gauge (-1 below the minimum calls) | name |
  * | `breakwater_circuitbreaker_buffered_calls`, `..._slow_calls` | gauge | name, kind = successful, failed |
  * | `breakwater_circuitbreaker_store_outages_total` | counter (breakers sharing a `Store` only: times the store was lost) | name |
+ * | `breakwater_circuitbreaker_store_unavailable_calls_total` | counter (breakers sharing a `Store` only: calls decided without it) | name, mode = local-fallback, fail-open, fail-closed |
+ * | `breakwater_circuitbreaker_store_available` | gauge (breakers sharing a `Store` only: 1 while it answers) | name |
+ * | `breakwater_circuitbreaker_store_settings_mismatches_total` | counter (breakers sharing a `Store` only: operations evaluated under another instance's settings) | name |
  * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
  * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
  * | `breakwater_ratelimiter_store_outages_total` | counter (limiters sharing a `Store` only: times the store was lost) | name |
@@ -196,6 +199,18 @@ const definitions = (prefix: string) => {
     breakerStoreOutages: counter(
       "circuitbreaker_store_outages",
       "Total number of times a shared circuit breaker lost its store and ran in its onStoreFailure mode"
+    ),
+    breakerStoreUnavailableCalls: counter(
+      "circuitbreaker_store_unavailable_calls",
+      "Total number of calls a shared circuit breaker decided without its store, by onStoreFailure mode"
+    ),
+    breakerStoreAvailable: gauge(
+      "circuitbreaker_store_available",
+      "1 while the shared circuit breaker's store answers, else 0"
+    ),
+    breakerSettingsMismatches: counter(
+      "circuitbreaker_store_settings_mismatches",
+      "Total number of operations the store evaluated under another instance's settings of the same breaker"
     ),
     failureRate: gauge("circuitbreaker_failure_rate", "The failure rate of the circuit breaker"),
     slowCallRate: gauge("circuitbreaker_slow_call_rate", "The slow call rate of the circuit breaker"),
@@ -385,6 +400,11 @@ class CollectorImpl implements Collector {
     // Only breakers sharing their state through a Store have outages (and the series).
     if (fields.storeOutages !== undefined) {
       this.add(m.breakerStoreOutages, seen, "storeOutages", fields.storeOutages, seen.tags())
+      for (const [mode, calls] of Object.entries(fields.storeUnavailableCalls ?? {})) {
+        this.add(m.breakerStoreUnavailableCalls, seen, `storeUnavailable:${mode}`, calls, seen.tags("mode", mode))
+      }
+      m.breakerStoreAvailable.unsafeUpdate(fields.outage === true ? 0 : 1, seen.tags())
+      this.add(m.breakerSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
     }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls

@@ -26,8 +26,13 @@ interface BreakerFields {
   readonly calls: CallTimings
   readonly notPermittedCalls: number
   readonly config: Record<string, unknown>
-  /** Shared breakers only: how many times the store was lost. */
+  /** Shared breakers only: outages begun, and calls decided without the store by failure mode. */
   readonly storeOutages?: number
+  readonly storeUnavailableCalls?: Readonly<Record<"local-fallback" | "fail-open" | "fail-closed", number>>
+  /** Shared breakers only: true while the store does not answer. */
+  readonly outage?: boolean
+  /** Shared breakers only: operations the store evaluated under another instance's settings. */
+  readonly settingsMismatches?: number
 }
 interface LimiterFields {
   readonly successfulAcquires: number

@@ -5,9 +5,10 @@
  * ## How instances agree
  * - Every operation carries the caller's {@link CircuitSettings} (as Resilience4j-on-Redis libraries
  *   send their config with each script call): thresholds and windows are evaluated with the settings of
- *   the instance whose call is being recorded. Instances that share a name should share a configuration;
- *   when one changes the window's type or size, the shared Closed window is replaced (as `reconfigure`
- *   does in process).
+ *   the settings in force. Instances that share a name should share a configuration; when they do not
+ *   (a rolling deploy), the settings first stored stay in force and the others are told of the conflict
+ *   (`settingsConflict`) until nobody has used the stored ones for 30 seconds; then the newcomer's take
+ *   over (a different window type or size starts a new Closed window, as `reconfigure` does in process).
  * - Time is the store's: the Redis store reads `TIME`, so process clocks may disagree without changing
  *   when an Open period ends. Replies carry durations relative to the store's clock (`openForMillis`),
  *   never the store's absolute time.
@@ -106,6 +107,17 @@ export interface CircuitSnapshot {
   readonly notPermitted: number
   /** Bumped by every published change; instances use it to publish each change once. */
   readonly sequence: number
+  /**
+   * When the shared state was created (store time, ms): a state that vanished (TTL, a restart without
+   * persistence, a failover) comes back with a new incarnation and generations counted from 0 again.
+   */
+  readonly incarnation: number
+  /**
+   * The caller's settings differ from those the shared state is evaluated with (another configuration
+   * under the same name, e.g. during a rolling deploy): the stored ones stay in force until nobody has
+   * used them for 30 seconds. Always false in published changes.
+   */
+  readonly settingsConflict: boolean
 }
 
 /**
@@ -207,6 +219,8 @@ export interface CircuitBreakerStore {
     name: string,
     settings: CircuitSettings,
     call: {
+      /** The incarnation the call was admitted in (a call from an earlier one is dropped); unchecked when omitted. */
+      readonly incarnation?: number | undefined
       readonly generation: number
       readonly durationMillis: number
       readonly outcome: CallOutcome
@@ -228,10 +242,12 @@ export interface CircuitBreakerStore {
   /**
    * Calls `onChange` with every change of `name` published by any instance (this one included), for as
    * long as the scope lasts. Resolves once subscribed, or after trying once when the store is down (it
-   * keeps trying in the background).
+   * keeps trying in the background). `onGap` is called when changes may have been missed (the
+   * subscription was lost and is back): the subscriber should read the state again.
    */
   readonly subscribe: (
     name: string,
-    onChange: (reply: CircuitReply) => void
+    onChange: (reply: CircuitReply) => void,
+    onGap?: () => void
   ) => Effect.Effect<void, never, Scope.Scope>
 }

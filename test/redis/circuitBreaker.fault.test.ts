@@ -83,8 +83,8 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const stuck = await make("stuck", "local-fallback", "1 second")
     // Before the outage: the shared `stuck` circuit is open, a trial due 1 s later.
     await runtime!.runPromise(stuck.breaker.transitionToOpen)
-    // ...and the shared `half` circuit is half-open, its only trial permit leased (for 500 ms: the slow-call
-    // threshold) by an instance that will never report.
+    // ...and the shared `half` circuit is half-open, its only trial permit leased (for 1 s: twice the
+    // slow-call threshold, at least 1 s) by an instance that will never report.
     const half = await make("half", "local-fallback", "1 millis", { slowCallDurationThreshold: "500 millis" })
     await runtime!.runPromise(half.breaker.transitionToOpen)
     await sleep(5)
