@@ -5,6 +5,7 @@
  * hundred milliseconds; the file runs in about 3 s.
  */
 import {
+  Cause,
   ConfigProvider,
   type Context,
   Duration,
@@ -12,6 +13,7 @@ import {
   Exit,
   Fiber,
   Layer,
+  Logger,
   Option,
   Schedule,
   Stream,
@@ -21,6 +23,7 @@ import {
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RateLimiter from "../../src/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import type { Store } from "../../src/Store.js"
@@ -325,6 +328,45 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     const millis = Duration.toMillis(result.retryAfter)
     expect(millis).toBeGreaterThan(0)
     expect(millis).toBeLessThanOrEqual(60_000)
+  })
+
+  it("RedisStore.layer refuses bad options with an InvalidConfigError naming field and value", async () => {
+    const failure = (options: unknown) =>
+      Effect.runPromise(
+        Effect.scoped(Layer.build(RedisStore.layer({ url }, options as RedisStore.Options))).pipe(
+          Effect.exit,
+          Effect.map((exit) => Exit.isFailure(exit) && Cause.isDie(exit.cause) ? Cause.squash(exit.cause) : exit)
+        )
+      )
+    const issues = async (options: unknown) => {
+      const error = await failure(options)
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      return (error as InvalidConfigError).issues.map(({ field, value }) => [field, value])
+    }
+    expect(await issues({ prefix: "" })).toEqual([["prefix", ""]])
+    expect(await issues({ prefix: "my app" })).toEqual([["prefix", "my app"]])
+    expect(await issues({ onStoreFailure: "fail-silently" })).toEqual([["onStoreFailure", "fail-silently"]])
+    expect(await issues({ timeout: -5 })).toEqual([["timeout", -5]])
+    expect(String(await failure({ prefix: "a b" }))).toMatch(/prefix = "a b": must be non-empty, without whitespace/)
+  })
+
+  it("a client passed with its offline queue on gets one warning (commands would queue while Redis is down)", async () => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (logLevel._tag === "Warning") warnings.push(String(message))
+    })
+    const queueing = new Redis(url)
+    const failing = new Redis(url, { ...RedisStore.clientOptions })
+    await Effect.runPromise(
+      Effect.scoped(Effect.all([
+        Layer.build(RedisStore.layer({ client: queueing })),
+        Layer.build(RedisStore.layer({ client: failing }))
+      ])).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    )
+    queueing.disconnect()
+    failing.disconnect()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/enableOfflineQueue on.*RedisStore\.clientOptions/)
   })
 
   it("a client you pass is used and left open; connection options make a connection the Layer closes", async () => {
