@@ -11,6 +11,7 @@ import * as Metrics from "../../src/Metrics.js"
 import * as Prometheus from "../../src/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import * as Registry from "../../src/Registry.js"
+import * as StoreModule from "../../src/Store.js"
 import { Store } from "../../src/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
@@ -116,6 +117,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(error._tag).toBe("CallNotPermittedError")
     expect(error.cause?._tag).toBe("StoreError")
     expect(error.message).toContain("redis store failed")
+    expect(StoreModule.isStoreFailure(error)).toBe(true)
 
     // local-fallback: an in-process breaker with the same settings trips on its own.
     for (let i = 0; i < 4; i++) await call(local.breaker, Effect.fail("x"))
@@ -124,6 +126,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(localRefusal._tag === "Left" && (localRefusal.left as CircuitBreaker.CallNotPermittedError).state).toBe(
       "Open"
     )
+    expect(localRefusal._tag === "Left" && StoreModule.isStoreFailure(localRefusal.left)).toBe(false)
     // ...and a shared Open state is kept open by the fallback.
     expect(await Effect.runPromise(stuck.breaker.state)).toBe("Open")
     // Once per outage: an event, a warning, and one count in the metrics.
@@ -144,8 +147,19 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const scraped = await metrics.runPromise(Prometheus.scrape)
     for (const name of ["fail-open", "fail-closed", "local"]) {
       expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="${name}"} 1`)
+      expect(scraped).toContain(`fault_circuitbreaker_store_available{name="${name}"} 0`)
     }
     expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="stuck"} 0`)
+    // Each call decided without the store is counted under its mode; the call that found the store gone
+    // was decided from the cached Closed state, before the outage: fail-open ran 5 of its 6 without it,
+    // fail-closed refused 1, local-fallback decided 3 of its 4 failing calls and its refusal in process.
+    expect(scraped).toContain(`fault_circuitbreaker_store_unavailable_calls_total{name="fail-open",mode="fail-open"} 5`)
+    expect(scraped).toContain(
+      `fault_circuitbreaker_store_unavailable_calls_total{name="fail-closed",mode="fail-closed"} 1`
+    )
+    expect(scraped).toContain(
+      `fault_circuitbreaker_store_unavailable_calls_total{name="local",mode="local-fallback"} 4`
+    )
     await metrics.dispose()
 
     // Made while Redis is down: no failure, no wait; it starts in its failure mode.
