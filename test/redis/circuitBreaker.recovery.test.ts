@@ -5,7 +5,7 @@
  * its lease. Its own redis-server (the test kills connections and deletes keys); real clock, each case
  * bounded to about a second.
  */
-import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
+import { Effect, Exit, ManagedRuntime, Scope, Stream, TestClock, TestContext } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
@@ -122,6 +122,25 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
     while ((await Effect.runPromise(b.state)) !== "Closed" && Date.now() < deadline) await sleep(20)
     expect(await Effect.runPromise(b.state)).toBe("Closed")
     expect(await attempt(instanceB!, b, Effect.void)).toBe(true)
+  })
+
+  it("re-reads the shared state every 5 s while ForcedOpen, so a change it never heard of cannot hold it there", async () => {
+    // Its timers run on a TestClock; Redis and the polling below run in real time.
+    const states = await instanceA!.runPromise(
+      Effect.gen(function*() {
+        const b = yield* CircuitBreaker.make({ name: "silent" })
+        yield* b.transitionToForcedOpen
+        // Changed behind its back, with no message (as when one is lost without a reconnect).
+        yield* Effect.promise(() => admin!.hset(`${prefix}:circuit:{silent}:state`, "state", "Closed", "gen", 99))
+        yield* TestClock.adjust("4 seconds")
+        yield* Effect.promise(() => sleep(50))
+        const early = yield* b.state
+        yield* TestClock.adjust("1 second")
+        for (let i = 0; i < 100 && (yield* b.state) !== "Closed"; i++) yield* Effect.promise(() => sleep(10))
+        return [early, yield* b.state]
+      }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext))
+    )
+    expect(states).toEqual(["ForcedOpen", "Closed"])
   })
 
   it("runs no more trials than permitted against a dependency slower than the slow-call threshold, and reopens", async () => {
