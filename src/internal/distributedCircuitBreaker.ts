@@ -24,6 +24,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CircuitBreaker, Event as EventType, Metrics, Options, State } from "../CircuitBreaker.js"
@@ -167,13 +168,15 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     return Effect.gen(this, function*() {
       this.settings = yield* settingsOf(this.config, this.now())
       this.fallback = yield* makeMemoryCircuitBreakerStore
+      // Callbacks from the store run with the services (logger, tracer) of the effect that made the breaker.
+      const fork = Runtime.runFork(yield* Effect.runtime<never>())
       yield* this.store.subscribe(
         this.name,
         (reply) => {
-          if (this.source === "shared" && this.lost === undefined) Effect.runFork(this.apply(reply, "shared", false))
+          if (this.source === "shared" && this.lost === undefined) fork(this.apply(reply, "shared", false))
         },
         () => {
-          if (this.source === "shared" && this.lost === undefined) Effect.runFork(this.refresh)
+          if (this.source === "shared" && this.lost === undefined) fork(this.refresh)
         }
       )
       const first = yield* Effect.either(this.store.read(this.name, this.settings))
@@ -202,6 +205,10 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         if (!own && snapshot.incarnation < current.incarnation) return Effect.void
       }
       const force = forced || snapshot.incarnation !== current.incarnation
+      if (own && from === "shared" && this.settings.takeOver === true && !snapshot.settingsConflict) {
+        const { takeOver: _, ...settings } = this.settings
+        this.settings = settings
+      }
       const conflict = own ? this.noticeConflict(snapshot.settingsConflict, at) : undefined
       if (conflict !== undefined) events.push(conflict)
       for (const change of reply.changes) {
@@ -685,7 +692,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
           Effect.map(settingsOf(config, this.now()), (settings) => {
             this.options = options
             this.config = config
-            this.settings = settings
+            // An explicit change for the fleet: the next operation stores these settings.
+            this.settings = { ...settings, takeOver: true }
             this.takePredicates(config)
           })
       )

@@ -69,7 +69,9 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
   const entries = new Map<string, Entry>()
 
   const entryOf = (name: string, settings: CircuitSettings): Entry => {
-    const key = JSON.stringify(settings)
+    // In process there is one configuration: taking over changes nothing.
+    const { takeOver: _, ...shaping } = settings
+    const key = JSON.stringify(shaping)
     let entry = entries.get(name)
     if (entry === undefined) {
       entry = {

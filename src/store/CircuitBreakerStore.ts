@@ -70,6 +70,11 @@ export interface CircuitSettings {
   readonly leaseMillis: number
   /** How long the shared state outlives its last use (refreshed by every operation). */
   readonly ttlMillis: number
+  /**
+   * These settings replace the stored ones at once, even while other instances use those (sent by a
+   * breaker just reconfigured: an explicit change for the fleet).
+   */
+  readonly takeOver?: boolean | undefined
 }
 
 /**

@@ -5,7 +5,7 @@
  * its lease. Its own redis-server (the test kills connections and deletes keys); real clock, each case
  * bounded to about a second.
  */
-import { Effect, Exit, ManagedRuntime, Scope, Stream, TestClock, TestContext } from "effect"
+import { Effect, Exit, Logger, ManagedRuntime, Scope, Stream, TestClock, TestContext } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
@@ -90,13 +90,22 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
 
   it("keeps one window when two configurations share a name, and warns the newcomer once", async () => {
     const a = await breakerIn(instanceA!, { name: "mixed", slidingWindowSize: 10, minimumNumberOfCalls: 10 })
-    const b = await breakerIn(instanceB!, { name: "mixed", slidingWindowSize: 10, minimumNumberOfCalls: 10 })
-    const seenByB = eventsOf(b)
-    await sleep(10)
-    await Effect.runPromise(b.reconfigure({ slidingWindowSize: 20, minimumNumberOfCalls: 10 }))
+    const warnings: Array<string> = []
+    const capture = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(message))
+      })
+    )
+    // A rolling deploy: the new version has another window size.
+    const b = await instanceB!.runPromise(
+      Scope.extend(CircuitBreaker.make({ name: "mixed", slidingWindowSize: 20, minimumNumberOfCalls: 10 }), scope)
+        .pipe(Effect.provide(capture))
+    )
     let ran = 0
     for (let i = 0; i < 40; i++) {
-      if (await attempt(i % 2 === 0 ? instanceA! : instanceB!, i % 2 === 0 ? a : b, failing)) ran++
+      const [runtime, breaker] = i % 2 === 0 ? [instanceA!, a] : [instanceB!, b]
+      if (await attempt(runtime, breaker, failing)) ran++
     }
     // Ten failures fill the stored window of ten and open the circuit for both (the other instance may
     // admit one more call before the change reaches it).
@@ -104,9 +113,25 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
     expect(ran).toBeLessThanOrEqual(11)
     expect(await Effect.runPromise(a.state)).toBe("Open")
     expect(await Effect.runPromise(b.state)).toBe("Open")
-    expect(seenByB.filter((e) => e === "StoreSettingsConflict")).toHaveLength(1)
+    expect(warnings.filter((w) => w.includes("different settings"))).toHaveLength(1)
     expect((await Effect.runPromise(b.metrics)).settingsMismatches).toBeGreaterThanOrEqual(5)
     expect((await Effect.runPromise(a.metrics)).settingsMismatches).toBe(0)
+  })
+
+  it("lets an explicit reconfigure take over for the fleet; the others are told once", async () => {
+    const a = await breakerIn(instanceA!, { name: "steered", slidingWindowSize: 4, minimumNumberOfCalls: 4 })
+    const b = await breakerIn(instanceB!, { name: "steered", slidingWindowSize: 4, minimumNumberOfCalls: 4 })
+    const seenByA = eventsOf(a)
+    await sleep(10)
+    await Effect.runPromise(b.reconfigure({ slidingWindowSize: 8, minimumNumberOfCalls: 8 }))
+    await attempt(instanceB!, b, Effect.void)
+    expect(await admin!.hget(`${prefix}:circuit:{steered}:state`, "wsize")).toBe("8")
+    for (let i = 0; i < 3; i++) await attempt(instanceA!, a, Effect.void)
+    expect(seenByA.filter((e) => e === "StoreSettingsConflict")).toHaveLength(1)
+    expect((await Effect.runPromise(b.metrics)).settingsMismatches).toBe(0)
+    // Seven failures among eight calls: the window of eight (not A's four) decides.
+    for (let i = 0; i < 3; i++) await attempt(instanceA!, a, failing)
+    expect(await Effect.runPromise(a.state)).toBe("Closed")
   })
 
   it("re-reads the shared state when its pub/sub connection comes back, so a missed change does not leave it ForcedOpen", async () => {

@@ -19,7 +19,7 @@
 
 /**
  * The script's text. KEYS: state, window, leases. ARGV: operation, channel, the 13 settings (see
- * `settingsArguments`), then the operation's arguments. Returns the snapshot's fields, the changes as
+ * `settingsArguments`), whether the caller takes over with its settings, then the operation's arguments. Returns the snapshot's fields, the changes as
  * JSON (empty when none), the admission, whether a manual transition was permitted, the incarnation and
  * whether the caller's settings conflict with the stored ones, as strings;
  * publishes `{ snapshot, changes }` as JSON when something changed.
@@ -48,13 +48,14 @@ local incarnation = s.inc or tostring(now)
 
 -- The settings a breaker sends are its fingerprint. While instances with another fingerprint keep using
 -- the shared state (a rolling deploy), the stored settings win and the caller is told of the conflict;
--- the caller's take over once nobody has used the stored ones for HANDOVER_MILLIS.
+-- the caller's take over once nobody has used the stored ones for HANDOVER_MILLIS, or at once when the
+-- caller was just reconfigured (ARGV[16] = '1': an explicit change for the whole fleet).
 local HANDOVER_MILLIS = 30000
 local fingerprint = table.concat(ARGV, '|', 3, 15)
 local v = {}
 for i = 3, 15 do v[i] = ARGV[i] end
 local conflict = false
-if s.fp and s.fp ~= fingerprint and now - num(s.fpAt, 0) < HANDOVER_MILLIS then
+if s.fp and s.fp ~= fingerprint and ARGV[16] ~= '1' and now - num(s.fpAt, 0) < HANDOVER_MILLIS then
   conflict = true
   local i = 3
   for part in string.gmatch(s.fp .. '|', '([^|]*)|') do v[i] = part i = i + 1 end
@@ -78,16 +79,16 @@ local cfg = {
 }
 local arg = {}
 if op == 'acquire' then
-  arg.leaseId = ARGV[16]
+  arg.leaseId = ARGV[17]
 elseif op == 'record' then
-  arg.generation = tonumber(ARGV[16])
-  arg.durationMillis = tonumber(ARGV[17])
-  arg.outcome = ARGV[18]
-  if ARGV[19] ~= '' then arg.leaseId = ARGV[19] end
-  arg.incarnation = ARGV[20]
+  arg.generation = tonumber(ARGV[17])
+  arg.durationMillis = tonumber(ARGV[18])
+  arg.outcome = ARGV[19]
+  if ARGV[20] ~= '' then arg.leaseId = ARGV[20] end
+  arg.incarnation = ARGV[21]
 elseif op == 'transition' then
-  arg.to = ARGV[16]
-  if ARGV[17] ~= '' then arg.openForMillis = tonumber(ARGV[17]) end
+  arg.to = ARGV[17]
+  if ARGV[18] ~= '' then arg.openForMillis = tonumber(ARGV[18]) end
 end
 
 local state = s.state or 'Closed'

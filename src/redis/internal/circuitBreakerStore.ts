@@ -28,7 +28,7 @@ type CircuitCommand = (
   ...argv: ReadonlyArray<string | number>
 ) => Promise<ReadonlyArray<string>>
 
-/** The settings as the script's positional arguments (ARGV[3..15]). */
+/** The settings as the script's positional arguments (ARGV[3..15], then the take-over flag). */
 const settingsArguments = (s: CircuitSettings): ReadonlyArray<string | number> => [
   s.failureRateThreshold,
   s.slowCallRateThreshold,
@@ -42,7 +42,8 @@ const settingsArguments = (s: CircuitSettings): ReadonlyArray<string | number> =
   s.transitionToStateAfterWaitDuration,
   s.leaseMillis,
   s.ttlMillis,
-  s.waitsInOpenMillis.join(",")
+  s.waitsInOpenMillis.join(","),
+  s.takeOver === true ? "1" : ""
 ]
 
 const STATES: ReadonlySet<string> = new Set(["Closed", "Open", "HalfOpen", "Disabled", "ForcedOpen", "MetricsOnly"])
