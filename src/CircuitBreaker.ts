@@ -25,7 +25,8 @@
  * - Settings travel with every operation: instances of one name should be configured alike. When they
  *   are not (a rolling deploy), the settings first stored stay in force for all until none of the
  *   instances using them has called for 30 seconds; the others log a warning once and publish a
- *   `StoreSettingsConflict` event. A `Schedule` wait is sent as its first 16 delays (the last repeats).
+ *   `StoreSettingsConflict` event. `reconfigure` is an explicit change for the fleet: the instance's
+ *   next operation stores its new settings at once, and the others then follow them. A `Schedule` wait is sent as its first 16 delays (the last repeats).
  * - Lost shared state (keys expired after an hour unused, Redis restarted without persistence, a
  *   failover, FLUSHDB) starts a new incarnation: instances follow it from their next operation, and a
  *   call in flight then counts in the fresh state. A missed pub/sub message cannot keep an instance in
@@ -344,7 +345,7 @@ export type Event = Data.TaggedEnum<{
   /**
    * Other instances share this breaker's name with different settings (e.g. during a rolling deploy):
    * the settings first stored stay in force until none of those instances has used the shared state
-   * for 30 seconds. Published once per conflict.
+   * for 30 seconds (or one of them is reconfigured). Published once per conflict.
    */
   StoreSettingsConflict: { readonly breakerName: string; readonly at: number }
 }>

@@ -7,8 +7,9 @@
  *   send their config with each script call): thresholds and windows are evaluated with the settings of
  *   the settings in force. Instances that share a name should share a configuration; when they do not
  *   (a rolling deploy), the settings first stored stay in force and the others are told of the conflict
- *   (`settingsConflict`) until nobody has used the stored ones for 30 seconds; then the newcomer's take
- *   over (a different window type or size starts a new Closed window, as `reconfigure` does in process).
+ *   (`settingsConflict`) until nobody has used the stored ones for 30 seconds, or until settings marked
+ *   `takeOver` (a reconfigured breaker's) arrive; then the newcomer's take over (a different window type
+ *   or size starts a new Closed window, as `reconfigure` does in process).
  * - Time is the store's: the Redis store reads `TIME`, so process clocks may disagree without changing
  *   when an Open period ends. Replies carry durations relative to the store's clock (`openForMillis`),
  *   never the store's absolute time.

@@ -254,6 +254,18 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
   })
 })
 
+describe("in-memory circuit breaker store", () => {
+  it("has one configuration per breaker: new settings replace the Closed window at once", async () => {
+    const store = await run(makeMemoryCircuitBreakerStore)
+    const s = settingsOf()
+    const g = (await run(store.read("solo", s))).generation
+    await run(store.record("solo", s, { generation: g, durationMillis: 1, outcome: "Failure" }))
+    expect((await run(store.read("solo", s))).calls).toBe(1)
+    expect(await run(store.read("solo", { ...s, takeOver: true }))).toMatchObject({ calls: 1, settingsConflict: false })
+    expect((await run(store.read("solo", settingsOf({ slidingWindowSize: 8 })))).calls).toBe(0)
+  })
+})
+
 describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
   it("keeps every key under prefix:circuit:<name>: with a TTL refreshed by each operation", async () => {
     const s = settingsOf({ ttlMillis: 30_000 })
