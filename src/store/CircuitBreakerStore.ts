@@ -121,7 +121,8 @@ export interface CircuitSnapshot {
   /**
    * The caller's settings differ from those the shared state is evaluated with (another configuration
    * under the same name, e.g. during a rolling deploy): the stored ones stay in force until nobody has
-   * used them for 30 seconds. Always false in published changes.
+   * used them for 30 seconds. The waits in Open are not compared (a jittered `Schedule` gives each
+   * instance its own). Always false in published changes.
    */
   readonly settingsConflict: boolean
 }

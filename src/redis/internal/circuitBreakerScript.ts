@@ -51,7 +51,9 @@ local incarnation = s.inc or tostring(now)
 -- the caller's take over once nobody has used the stored ones for HANDOVER_MILLIS, or at once when the
 -- caller was just reconfigured (ARGV[16] = '1': an explicit change for the whole fleet).
 local HANDOVER_MILLIS = 30000
-local fingerprint = table.concat(ARGV, '|', 3, 15)
+-- The waits in Open are left out: a jittered Schedule gives every instance its own, and the caller whose
+-- call opens the circuit sets the wait either way.
+local fingerprint = table.concat(ARGV, '|', 3, 14)
 local v = {}
 for i = 3, 15 do v[i] = ARGV[i] end
 local conflict = false
