@@ -482,7 +482,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
             case "Refused":
               return this.refuse(this.now(), undefined)
             case "Trial":
-              return this.recorded(restore(self), reply.snapshot.generation, leaseId)
+              return this.recorded(this.renewing(restore(self), leaseId), reply.snapshot.generation, leaseId)
             case "Permitted":
               return reply.snapshot.state === "Disabled"
                 ? restore(self)
@@ -495,6 +495,22 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         }
       )
     })
+  }
+
+  /**
+   * Runs a trial call while renewing its lease every half lease, so that a slow trial keeps its permit
+   * (one round trip per renewal; a failed renewal is left to the lease's expiry and the record).
+   */
+  private renewing<A2, E2, R>(self: Effect.Effect<A2, E2, R>, leaseId: string): Effect.Effect<A2, E2, R> {
+    const store = this.source === "shared" ? this.store : this.fallback
+    const settings = this.settings
+    const every = Duration.millis(Math.max(1, Math.floor(settings.leaseMillis / 2)))
+    const renew = Effect.ignore(Effect.withClock(store.renew(this.name, settings, leaseId), this.clock))
+    const loop = Effect.interruptible(Effect.forever(Effect.zipRight(this.clock.sleep(every), renew)))
+    return Effect.flatMap(
+      Effect.forkDaemon(loop),
+      (renewer) => Effect.ensuring(self, Fiber.interruptFork(renewer))
+    )
   }
 
   private recorded<A2 extends A, E2 extends E, R>(

@@ -199,6 +199,13 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
             : "Permitted" as const
         }
       }),
+    renew: (name, settings, leaseId) =>
+      withEntry(name, settings, (entry, now, changes) => {
+        if (entry.machine.state === "HalfOpen" && entry.leases.has(leaseId)) {
+          entry.leases.set(leaseId, now + settings.leaseMillis)
+        }
+        return reply(entry, now, changes)
+      }),
     record: (name, settings, call) =>
       withEntry(name, settings, (entry, now, changes) => {
         const machine = entry.machine

@@ -13,8 +13,9 @@
  * - Time is the store's: the Redis store reads `TIME`, so process clocks may disagree without changing
  *   when an Open period ends. Replies carry durations relative to the store's clock (`openForMillis`),
  *   never the store's absolute time.
- * - Half-open trial permits are leases that expire after `leaseMillis`: an instance that dies holding
- *   one cannot keep the circuit half-open.
+ * - Half-open trial permits are leases that expire after `leaseMillis` unless renewed: the holder renews
+ *   its lease every half lease while its call runs, so an instance that dies holding one cannot keep the
+ *   circuit half-open, and a live trial keeps its permit however slow it is.
  * - Every change (transition, rate exceeded, reset) is published to all instances (`subscribe`).
  *
  * @since 0.1.0
@@ -114,7 +115,7 @@ export interface CircuitSnapshot {
   /** Bumped by every published change; instances use it to publish each change once. */
   readonly sequence: number
   /**
-   * When the shared state was created (store time, ms): a state that vanished (TTL, a restart without
+   * When the shared state was created (store time, µs since the epoch): a state that vanished (TTL, a restart without
    * persistence, a failover) comes back with a new incarnation and generations counted from 0 again.
    */
   readonly incarnation: number
@@ -218,6 +219,11 @@ export interface CircuitBreakerStore {
     settings: CircuitSettings,
     leaseId: string
   ) => Effect.Effect<CircuitReply & { readonly admission: CircuitAdmission }, StoreError>
+  /**
+   * Extends the trial permit `leaseId` by `leaseMillis` from now, while its call runs (nothing when it
+   * is no longer leased).
+   */
+  readonly renew: (name: string, settings: CircuitSettings, leaseId: string) => Effect.Effect<CircuitReply, StoreError>
   /**
    * Records a call admitted in `generation` (dropped when that generation has ended, or when its trial
    * lease has expired), then evaluates the thresholds and transitions atomically.

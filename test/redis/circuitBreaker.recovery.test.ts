@@ -200,4 +200,33 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
     expect(seen.filter((e) => e === "HalfOpen->Open").length).toBe(trials)
     expect(trials).toBeGreaterThanOrEqual(2)
   })
+
+  it("renews a running trial's lease, so a trial slower than the lease keeps its permit alone", async () => {
+    // Lease: 1 s (twice the 200 ms slow threshold, at least 1 s); the trial runs 1.5 s.
+    const slow = await breakerIn(instanceA!, {
+      name: "slower",
+      slowCallDurationThreshold: "200 millis",
+      slowCallRateThreshold: 50,
+      permittedNumberOfCallsInHalfOpenState: 1,
+      waitDurationInOpenState: "10 millis"
+    })
+    await instanceA!.runPromise(slow.transitionToOpen)
+    await sleep(20)
+    let running = 0
+    let most = 0
+    const call = Effect.suspend(() => {
+      most = Math.max(most, ++running)
+      return Effect.ensuring(Effect.sleep("1500 millis"), Effect.sync(() => running--))
+    })
+    let done = false
+    const trial = instanceA!.runPromise(CircuitBreaker.withCircuitBreaker(call, slow)).finally(() => (done = true))
+    // Others keep asking for a permit while it runs, past the first lease's expiry.
+    while (!done) {
+      await attempt(instanceA!, slow, call)
+      await sleep(50)
+    }
+    await trial
+    expect(most).toBe(1)
+    expect(await Effect.runPromise(slow.state)).toBe("Open")
+  })
 })

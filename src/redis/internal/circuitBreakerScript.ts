@@ -1,6 +1,6 @@
 /**
  * The Lua script behind the Redis circuit breaker store: one script, one round trip per operation
- * (`read`, `acquire`, `record`, `transition`, `reset`), run atomically by Redis with Redis's clock.
+ * (`read`, `acquire`, `renew`, `record`, `transition`, `reset`), run atomically by Redis with Redis's clock.
  *
  * Keys (all under `prefix:circuit:{<name>}:`, every one given the settings' TTL on each operation; the
  * hash tag puts them in one Redis Cluster slot):
@@ -42,9 +42,10 @@ for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
 -- A missing hash field reads as false (not nil) in Redis Lua.
 local function num(v, d) if not v then return d end return tonumber(v) end
 -- No state: a first use, or the state was lost (TTL, a restart without persistence, a failover, FLUSHDB).
--- Its incarnation (Redis time at creation) tells instances that generation numbers started over.
+-- Its incarnation (Redis time at creation, in microseconds: unique, as no two scripts run in the same
+-- microsecond) tells instances that generation numbers started over.
 local fresh = #raw == 0
-local incarnation = s.inc or tostring(now)
+local incarnation = s.inc or (t[1] .. string.format('%06d', tonumber(t[2])))
 
 -- The settings a breaker sends are its fingerprint. While instances with another fingerprint keep using
 -- the shared state (a rolling deploy), the stored settings win and the caller is told of the conflict;
@@ -80,7 +81,7 @@ local cfg = {
   waitsInOpenMillis = waits
 }
 local arg = {}
-if op == 'acquire' then
+if op == 'acquire' or op == 'renew' then
   arg.leaseId = ARGV[17]
 elseif op == 'record' then
   arg.generation = tonumber(ARGV[17])
@@ -302,6 +303,11 @@ elseif op == 'transition' then
   local legal = not ((state == 'Closed' and to == 'HalfOpen') or (state == 'MetricsOnly' and (to == 'Open' or to == 'HalfOpen')))
   extra.permitted = legal
   if legal and (state ~= to or (to == 'Open' and arg.openForMillis)) then enter(to, arg.openForMillis) end
+elseif op == 'renew' then
+  -- A trial still running keeps its permit (an expired and purged one is not given back).
+  if state == 'HalfOpen' and redis.call('ZSCORE', lk, arg.leaseId) then
+    redis.call('ZADD', lk, now + cfg.leaseMillis, arg.leaseId)
+  end
 elseif op == 'reset' then
   if state ~= 'Closed' then enter('Closed') else
     gen = gen + 1

@@ -184,6 +184,8 @@ export const makeRedisCircuitBreakerStore = (
           changes,
           admission
         })),
+      renew: (name, settings, leaseId) =>
+        Effect.map(run("renew", name, settings, [leaseId]), ({ changes, snapshot }) => ({ snapshot, changes })),
       record: (name, settings, call) =>
         Effect.map(
           run("record", name, settings, [
