@@ -18,10 +18,10 @@
  * breaker of the same `name` on that store — across instances, restarts and crash loops:
  * - Shared: the state, the open-until time (by the store's clock, e.g. Redis `TIME`), consecutive
  *   openings, the window's aggregates (a count window exactly; a time window in one-second buckets, as
- *   in process) and the half-open trial permits, which are leases: a trial permit is held at most twice
- *   the `slowCallDurationThreshold` (clamped to 1 s – 10 min), so an instance that dies holding one
- *   cannot keep the circuit half-open. A trial call that outlives its lease is still recorded in its
- *   half-open period.
+ *   in process) and the half-open trial permits, which are leases of twice the
+ *   `slowCallDurationThreshold` (clamped to 1 s – 10 min), renewed by their holder every half lease
+ *   while its call runs: an instance that dies holding one cannot keep the circuit half-open, and a
+ *   live trial keeps its permit however slow it is (its result counts in its half-open period).
  * - Settings travel with every operation: instances of one name should be configured alike. When they
  *   are not (a rolling deploy), the settings first stored stay in force for all until none of the
  *   instances using them has called for 30 seconds; the others log a warning once and publish a
