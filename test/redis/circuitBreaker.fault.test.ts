@@ -219,4 +219,38 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
 
     expect(rejections).toEqual([])
   })
+
+  it("a stalled Redis (SIGSTOP) costs one store timeout, then calls are decided without it until it answers", async () => {
+    const stalled = await make("stalled", "local-fallback")
+    expect((await call(stalled.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    server!.pause()
+    try {
+      // The call ran; its record waits the store's timeout (250 ms by default), not ioredis' 1 s.
+      let start = performance.now()
+      expect((await call(stalled.breaker, Effect.succeed(1)))._tag).toBe("Right")
+      const first = performance.now() - start
+      expect(first).toBeGreaterThanOrEqual(200)
+      expect(first).toBeLessThan(900)
+      // The next calls, concurrent or not, do not ask the stalled Redis (until the probe period ends).
+      start = performance.now()
+      const results = await runtime!.runPromise(
+        Effect.forEach(
+          Array.from({ length: 20 }),
+          () => Effect.either(CircuitBreaker.withCircuitBreaker(Effect.succeed(1), stalled.breaker)),
+          { concurrency: "unbounded" }
+        )
+      )
+      expect(results.every((r) => r._tag === "Right")).toBe(true)
+      expect(performance.now() - start).toBeLessThan(150)
+      expect(stalled.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    } finally {
+      server!.resume()
+    }
+    const deadline = Date.now() + 3_000
+    while (!stalled.events.includes("StoreRecovered") && Date.now() < deadline) {
+      await call(stalled.breaker, Effect.succeed(1))
+      await sleep(50)
+    }
+    expect(stalled.events).toContain("StoreRecovered")
+  })
 })

@@ -1,6 +1,7 @@
 /**
  * The {@link CircuitBreakerStore} on Redis: every operation is one EVALSHA of `circuitScript` (defined
- * once with ioredis' `defineCommand`, loaded on NOSCRIPT), atomic and timed by Redis's `TIME`; changes
+ * once with ioredis' `defineCommand`, loaded on NOSCRIPT), atomic and timed by Redis's `TIME`, and
+ * bounded by the store's timeout (a stalled Redis costs one timeout, then the breaker's probe period); changes
  * reach every instance over pub/sub on the channel `prefix:circuit:<name>`.
  *
  * @internal
@@ -121,7 +122,7 @@ export const makeRedisCircuitBreakerStore = (
       settings: CircuitSettings,
       argv: ReadonlyArray<string | number>
     ) =>
-      connection.run(`circuitBreaker.${operation}`, name, async (redis) =>
+      connection.runTimed(`circuitBreaker.${operation}`, name, async (redis) =>
         decodeReply(
           await (redis as unknown as Record<string, CircuitCommand>)[circuitScript.name]!(
             connection.key("circuit", `{${name}}`, "state"),
