@@ -59,8 +59,12 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
       case "fixed-window": {
         const k = key("fixed")
         const fp = `${limit.limitForPeriod}:${micros}`
+        const n = limit.limitForPeriod
         return {
-          run: (op, takeOver, a, b) => a === undefined ? fixed(k, op, fp, takeOver) : fixed(k, op, fp, takeOver, a, b!)
+          run: (op, takeOver, a, b) =>
+            a === undefined
+              ? fixed(k, op, fp, takeOver, 0, 0, n, micros)
+              : fixed(k, op, fp, takeOver, a, b!, n, micros)
         }
       }
       case "token-bucket": {
