@@ -350,6 +350,17 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(String(await failure({ prefix: "a b" }))).toMatch(/prefix = "a b": must be non-empty, without whitespace/)
   })
 
+  it("fallbackLimitForPeriod is a share of the limit: more than limitForPeriod is refused", async () => {
+    const error = await Effect.runPromise(Effect.flip(Effect.scoped(
+      RateLimiter.make({
+        name: "share",
+        limitForPeriod: 5,
+        fallbackLimitForPeriod: 6
+      }).pipe(Effect.provide(RedisStore.layer({ url }, { prefix: fresh("share") })))
+    )))
+    expect(error.issues.map(({ field, value }) => [field, value])).toEqual([["fallbackLimitForPeriod", 6]])
+  })
+
   it("a client passed with its offline queue on gets one warning (commands would queue while Redis is down)", async () => {
     const warnings: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => {
