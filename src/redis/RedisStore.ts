@@ -142,8 +142,10 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
   })
 
 /**
- * A Layer providing the Redis {@link Store}. Never fails: if Redis is unreachable at start-up, guards
- * start in their `onStoreFailure` mode and switch to Redis once it answers.
+ * A Layer providing the Redis {@link Store}. Never fails for want of Redis: if it is unreachable at
+ * start-up, guards start in their `onStoreFailure` mode and switch to Redis once it answers. Invalid
+ * options (an empty prefix or one with whitespace, an unknown `onStoreFailure`, a `timeout` under 1 ms)
+ * are a defect, an `InvalidConfigError` naming the field and value, raised when the Layer is built.
  *
  * @example
  * ```ts
