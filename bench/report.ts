@@ -174,7 +174,9 @@ const redisSection = (report: BenchReport): string => {
   const redis = report.redis
   if (redis._tag === "Skipped") return `Not measured in this run: ${redis.reason}.`
   const rows = redis.rows.map((r) =>
-    `| ${r.name} | ${grouped(r.acquiresPerSecond)} | ${fixed(r.roundTripsPerAcquire)} |`
+    `| ${r.name} | ${grouped(r.acquiresPerSecond)} | ${fixed(r.roundTripsPerAcquire)} | ${
+      fixed(r.redisMicrosPerAcquire)
+    } |`
   )
   return `Redis-backed acquire on ${redis.server}, breakwater's \`RedisStore\` against rate-limiter-flexible's
 \`RateLimiterRedis\` on the same server in the same run, each through its own ioredis client with the
@@ -185,10 +187,13 @@ async loops for rate-limiter-flexible), whose commands ioredis pipelines. Acquir
 median of ${report.config.redis.rounds} interleaved rounds of ${report.config.redis.millis} ms. Round
 trips per acquire are the commands the client sent, as Redis saw them (\`MONITOR\`, which shows the
 commands a script runs as coming from "lua"), over ${report.config.redis.sample.toLocaleString("en-US")}
-acquires. Redis's and Node's CPU are on the same loaded machine, so the figures move from run to run.
+acquires. Redis CPU per acquire is what the script costs Redis itself (\`INFO commandstats\`, EVALSHA's
+\`usec_per_call\`, over ${(report.config.redis.sample * 5).toLocaleString("en-US")} acquires run alone): it bounds
+what one Redis can serve, whoever the client. Redis's and Node's CPU are on the same loaded machine, so
+the figures move from run to run.
 
-| case | acquires/s | round trips per acquire |
-|---|---:|---:|
+| case | acquires/s | round trips per acquire | Redis µs per acquire |
+|---|---:|---:|---:|
 ${rows.join("\n")}`
 }
 

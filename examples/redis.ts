@@ -27,8 +27,8 @@ export const program = Effect.scoped(
       if (yield* a.tryAcquire()) granted++
       if (yield* b.tryAcquire()) granted++
     }
-    const { storeFallbacks = 0 } = yield* a.metrics
+    const { storeUnavailableCalls = 0 } = yield* a.metrics
     // With Redis: 5 granted between the two instances (one limit for the fleet). Without: 5 each.
-    return { shared: storeFallbacks === 0, granted }
+    return { shared: storeUnavailableCalls === 0, granted }
   })
 )

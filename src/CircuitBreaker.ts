@@ -18,11 +18,20 @@
  * breaker of the same `name` on that store — across instances, restarts and crash loops:
  * - Shared: the state, the open-until time (by the store's clock, e.g. Redis `TIME`), consecutive
  *   openings, the window's aggregates (a count window exactly; a time window in one-second buckets, as
- *   in process) and the half-open trial permits, which are leases: a trial permit is held at most the
- *   `slowCallDurationThreshold` (clamped to 100 ms – 10 min), so an instance that dies holding one
- *   cannot keep the circuit half-open. A trial call that outlives its lease is not recorded.
- * - Settings travel with every operation: instances of one name should be configured alike. A
- *   `Schedule` wait is sent as its first 16 delays (the last one repeats).
+ *   in process) and the half-open trial permits, which are leases of twice the
+ *   `slowCallDurationThreshold` (clamped to 1 s – 10 min), renewed by their holder every half lease
+ *   while its call runs: an instance that dies holding one cannot keep the circuit half-open, and a
+ *   live trial keeps its permit however slow it is (its result counts in its half-open period).
+ * - Settings travel with every operation: instances of one name should be configured alike. When they
+ *   are not (a rolling deploy), the settings first stored stay in force for all until none of the
+ *   instances using them has called for 30 seconds; the others log a warning once and publish a
+ *   `StoreSettingsConflict` event. `reconfigure` is an explicit change for the fleet: the instance's
+ *   next operation stores its new settings at once, and the others then follow them. A `Schedule` wait is sent as its first 16 delays (the last repeats).
+ * - Lost shared state (keys expired after an hour unused, Redis restarted without persistence, a
+ *   failover, FLUSHDB) starts a new incarnation: instances follow it from their next operation, and a
+ *   call in flight then counts in the fresh state. A missed pub/sub message cannot keep an instance in
+ *   Open, ForcedOpen or Disabled: those states re-read the shared state every 5 seconds, and every
+ *   breaker re-reads it when its subscription comes back.
  * - Consistency: instances admit from a locally cached copy of the shared state, refreshed by every
  *   reply and by the store's published changes. A call costs one round trip after it ran (its record)
  *   in Closed, none when refused in Open, one before it (the lease) in HalfOpen. After one instance
@@ -213,6 +222,15 @@ export interface Metrics {
   readonly numberOfSlowSuccessfulCalls: number
   readonly numberOfSuccessfulCalls: number
   readonly numberOfNotPermittedCalls: number
+  /** Breakers sharing a `Store` only: outages begun (times the store stopped answering). */
+  readonly storeOutages?: number
+  /**
+   * Breakers sharing a `Store` only: calls decided without the store because it was unreachable
+   * (in process under `local-fallback`, let through under `fail-open`, refused under `fail-closed`).
+   */
+  readonly storeUnavailableCalls?: number
+  /** Breakers sharing a `Store` only: operations the store evaluated under another instance's settings. */
+  readonly settingsMismatches?: number
 }
 
 /**
@@ -324,6 +342,12 @@ export type Event = Data.TaggedEnum<{
   }
   /** A shared breaker's store answers again: it follows the shared state from now on. */
   StoreRecovered: { readonly breakerName: string; readonly at: number }
+  /**
+   * Other instances share this breaker's name with different settings (e.g. during a rolling deploy):
+   * the settings first stored stay in force until none of those instances has used the shared state
+   * for 30 seconds (or one of them is reconfigured). Published once per conflict.
+   */
+  StoreSettingsConflict: { readonly breakerName: string; readonly at: number }
 }>
 
 /**

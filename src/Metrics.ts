@@ -17,9 +17,15 @@
  * | `breakwater_circuitbreaker_failure_rate`, `..._slow_call_rate` | gauge (-1 below the minimum calls) | name |
  * | `breakwater_circuitbreaker_buffered_calls`, `..._slow_calls` | gauge | name, kind = successful, failed |
  * | `breakwater_circuitbreaker_store_outages_total` | counter (breakers sharing a `Store` only: times the store was lost) | name |
+ * | `breakwater_circuitbreaker_store_unavailable_calls_total` | counter (breakers sharing a `Store` only: calls decided without it) | name, mode = local-fallback, fail-open, fail-closed |
+ * | `breakwater_circuitbreaker_store_available` | gauge (breakers sharing a `Store` only: 1 while it answers) | name |
+ * | `breakwater_circuitbreaker_store_settings_mismatches_total` | counter (breakers sharing a `Store` only: operations evaluated under another instance's settings) | name |
  * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
  * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
- * | `breakwater_ratelimiter_store_fallbacks_total` | counter (limiters sharing a `Store` only) | name |
+ * | `breakwater_ratelimiter_store_outages_total` | counter (limiters sharing a `Store` only: times the store was lost) | name |
+ * | `breakwater_ratelimiter_store_unavailable_calls_total` | counter (limiters sharing a `Store` only: calls decided without it) | name, mode = local-fallback, fail-open, fail-closed |
+ * | `breakwater_ratelimiter_store_available` | gauge (limiters sharing a `Store` only: 1 while it answers) | name |
+ * | `breakwater_ratelimiter_store_settings_mismatches_total` | counter (limiters sharing a `Store` only: calls decided under another instance's settings) | name |
  * | `breakwater_bulkhead_available_concurrent_calls`, `..._max_allowed_concurrent_calls` | gauge | name |
  * | `breakwater_bulkhead_rejected_calls_total` | counter | name |
  * | `breakwater_retry_calls_total` | counter | name, kind = successful_without_retry, successful_with_retry, failed_without_retry, failed_with_retry |
@@ -194,6 +200,18 @@ const definitions = (prefix: string) => {
       "circuitbreaker_store_outages",
       "Total number of times a shared circuit breaker lost its store and ran in its onStoreFailure mode"
     ),
+    breakerStoreUnavailableCalls: counter(
+      "circuitbreaker_store_unavailable_calls",
+      "Total number of calls a shared circuit breaker decided without its store, by onStoreFailure mode"
+    ),
+    breakerStoreAvailable: gauge(
+      "circuitbreaker_store_available",
+      "1 while the shared circuit breaker's store answers, else 0"
+    ),
+    breakerSettingsMismatches: counter(
+      "circuitbreaker_store_settings_mismatches",
+      "Total number of operations the store evaluated under another instance's settings of the same breaker"
+    ),
     failureRate: gauge("circuitbreaker_failure_rate", "The failure rate of the circuit breaker"),
     slowCallRate: gauge("circuitbreaker_slow_call_rate", "The slow call rate of the circuit breaker"),
     bufferedCalls: gauge("circuitbreaker_buffered_calls", "The number of buffered calls in the sliding window"),
@@ -201,9 +219,21 @@ const definitions = (prefix: string) => {
     availablePermissions: gauge("ratelimiter_available_permissions", "The number of available permissions"),
     waitingThreads: gauge("ratelimiter_waiting_threads", "The number of waiting fibers"),
     limiterCalls: counter("ratelimiter_calls", "Total number of acquisitions, by outcome"),
-    limiterStoreFallbacks: counter(
-      "ratelimiter_store_fallbacks",
-      "Total number of acquisitions a shared rate limiter decided without its store, in its onStoreFailure mode"
+    limiterStoreOutages: counter(
+      "ratelimiter_store_outages",
+      "Total number of times a shared rate limiter lost its store and ran in its onStoreFailure mode"
+    ),
+    limiterStoreUnavailableCalls: counter(
+      "ratelimiter_store_unavailable_calls",
+      "Total number of acquisitions a shared rate limiter decided without its store, by onStoreFailure mode"
+    ),
+    limiterStoreAvailable: gauge(
+      "ratelimiter_store_available",
+      "1 while the shared rate limiter's store answers, else 0"
+    ),
+    limiterSettingsMismatches: counter(
+      "ratelimiter_store_settings_mismatches",
+      "Total number of acquisitions the store decided under another instance's settings of the same limiter"
     ),
     availableConcurrentCalls: gauge("bulkhead_available_concurrent_calls", "The number of free slots"),
     maxAllowedConcurrentCalls: gauge("bulkhead_max_allowed_concurrent_calls", "The maximum number of slots"),
@@ -370,6 +400,11 @@ class CollectorImpl implements Collector {
     // Only breakers sharing their state through a Store have outages (and the series).
     if (fields.storeOutages !== undefined) {
       this.add(m.breakerStoreOutages, seen, "storeOutages", fields.storeOutages, seen.tags())
+      for (const [mode, calls] of Object.entries(fields.storeUnavailableCalls ?? {})) {
+        this.add(m.breakerStoreUnavailableCalls, seen, `storeUnavailable:${mode}`, calls, seen.tags("mode", mode))
+      }
+      m.breakerStoreAvailable.unsafeUpdate(fields.outage === true ? 0 : 1, seen.tags())
+      this.add(m.breakerSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
     }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls
@@ -400,9 +435,14 @@ class CollectorImpl implements Collector {
     }
     this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, seen.tags("kind", "successful"))
     this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, seen.tags("kind", "failed"))
-    // Only limiters sharing their state through a Store fall back (and have the series).
-    if (fields.storeFallbacks !== undefined) {
-      this.add(m.limiterStoreFallbacks, seen, "storeFallbacks", fields.storeFallbacks, seen.tags())
+    // Only limiters sharing their state through a Store have outages (and the series).
+    if (fields.storeUnavailableCalls !== undefined) {
+      this.add(m.limiterStoreOutages, seen, "storeOutages", fields.storeOutages ?? 0, seen.tags())
+      for (const [mode, calls] of Object.entries(fields.storeUnavailableCalls)) {
+        this.add(m.limiterStoreUnavailableCalls, seen, `storeUnavailable:${mode}`, calls, seen.tags("mode", mode))
+      }
+      m.limiterStoreAvailable.unsafeUpdate(fields.outage === true ? 0 : 1, seen.tags())
+      this.add(m.limiterSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
     }
   }
 

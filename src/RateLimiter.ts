@@ -126,6 +126,13 @@ export interface Options {
    * unreachable (see `Store.OnStoreFailure`). Default: the store's.
    */
   readonly onStoreFailure?: OnStoreFailure
+  /**
+   * Only for a limiter sharing a `Store`, under `local-fallback`: the permits per period this instance
+   * grants on its own while the store is unreachable (its share of the fleet's limit, e.g. the limit
+   * divided by the number of instances; a token bucket's capacity shrinks in proportion). Default
+   * `limitForPeriod`: each instance alone grants the whole limit, so the fleet may admit instances × N.
+   */
+  readonly fallbackLimitForPeriod?: number
 }
 
 /**
@@ -168,11 +175,15 @@ export interface Metrics {
   /** Permits available now; negative while reservations wait for later permits. */
   readonly availablePermissions: number
   readonly numberOfWaitingFibers: number
+  /** Limiters sharing a `Store` only: outages begun (times the store stopped answering). */
+  readonly storeOutages?: number
   /**
    * Limiters sharing a `Store` only: calls decided without the store because it was unreachable
    * (in process under `local-fallback`, let through under `fail-open`, refused under `fail-closed`).
    */
-  readonly storeFallbacks?: number
+  readonly storeUnavailableCalls?: number
+  /** Limiters sharing a `Store` only: calls the store decided under another instance's settings. */
+  readonly settingsMismatches?: number
 }
 
 /**
@@ -215,7 +226,8 @@ export class RequestNotPermittedError extends Data.TaggedError("RequestNotPermit
  * number of permits. `SuccessfulAcquire` is published when a caller proceeds (after any wait),
  * `FailedAcquire` when one is refused or interrupted while waiting, `Drained` by `drainPermissions`.
  * A limiter sharing a `Store` also reports `StoreUnavailable` once when the store stops answering (with
- * the failure mode it follows meanwhile) and `StoreRecovered` when it answers again.
+ * the failure mode it follows meanwhile) and `StoreRecovered` when it answers again, and
+ * `SettingsMismatch` once when the store keeps its state under another instance's settings.
  *
  * @example
  * ```ts
@@ -242,6 +254,7 @@ export type Event = Data.TaggedEnum<{
     readonly error: StoreError
   }
   StoreRecovered: { readonly limiterName: string; readonly at: number }
+  SettingsMismatch: { readonly limiterName: string; readonly at: number }
 }>
 
 /**

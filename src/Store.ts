@@ -26,9 +26,10 @@ export type { Grant, RateLimiterStore, SharedLimit } from "./store/RateLimiterSt
 
 /**
  * The shared store could not be reached or answered wrongly. Guards surface it only under
- * `onStoreFailure: "fail-closed"` (refused with this error) — the other modes hide it. A circuit breaker
- * refuses with its usual `CallNotPermittedError`, carrying this error as its `cause`, so the error type
- * of the effects it guards stays the same.
+ * `onStoreFailure: "fail-closed"` — the other modes hide it — and never as an error of its own: a rate
+ * limiter refuses with its usual `RequestNotPermittedError` and a circuit breaker with its usual
+ * `CallNotPermittedError`, each carrying this error as its `cause`, so the error type of the effects they
+ * guard stays the same. {@link isStoreFailure} tells such a refusal apart.
  *
  * @example
  * ```ts
@@ -60,7 +61,10 @@ export class StoreError extends Data.TaggedError("StoreError")<{
  * - `"local-fallback"` (default): decide in process with an in-memory guard of the same configuration,
  *   and count/log the fallback; switch back to the shared state once the store answers again.
  * - `"fail-open"`: let every call through (the guard does nothing while the store is down).
- * - `"fail-closed"`: refuse every call with a {@link StoreError}.
+ * - `"fail-closed"`: refuse every call with the guard's usual refusal (`RequestNotPermittedError`,
+ *   `CallNotPermittedError`) whose `cause` is the {@link StoreError} ({@link isStoreFailure} is true for
+ *   it). A circuit breaker decides a Closed call from its cached state and learns of the outage when
+ *   recording it: the first call after the store dies in Closed still runs, the next ones are refused.
  *
  * @example
  * ```ts
@@ -94,3 +98,32 @@ export class Store extends Context.Tag("breakwater/Store")<Store, {
   readonly rateLimiter: RateLimiterStore
   readonly circuitBreaker: CircuitBreakerStore
 }>() {}
+
+/**
+ * Whether a guard's refusal was caused by its shared store being unreachable (`onStoreFailure:
+ * "fail-closed"`): true for a `RequestNotPermittedError` or `CallNotPermittedError` whose `cause` is a
+ * {@link StoreError} (and for a `StoreError` itself), false for refusals made by the guard's own rules
+ * and for anything else.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, Store } from "breakwater"
+ *
+ * const withCache = (self: Effect.Effect<string, CircuitBreaker.CallNotPermittedError>) =>
+ *   self.pipe(
+ *     Effect.catchAll((error) =>
+ *       Effect.succeed(Store.isStoreFailure(error) ? "cached: shared state unreachable" : "cached: circuit open")
+ *     )
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const isStoreFailure = (error: unknown): boolean => {
+  if (error instanceof StoreError) return true
+  if (typeof error !== "object" || error === null) return false
+  const tag = (error as { readonly _tag?: unknown })._tag
+  if (tag !== "RequestNotPermittedError" && tag !== "CallNotPermittedError") return false
+  return (error as { readonly cause?: unknown }).cause instanceof StoreError
+}

@@ -81,6 +81,8 @@ const show = (e: CircuitBreaker.Event): string => {
       return `StoreUnavailable(${e.mode})`
     case "StoreRecovered":
       return "StoreRecovered"
+    case "StoreSettingsConflict":
+      return "StoreSettingsConflict"
   }
 }
 

@@ -6,7 +6,9 @@
  * - acquires per second, sequential (one caller awaiting each acquire) and concurrent (`concurrency`
  *   callers at once, whose commands ioredis pipelines), median of alternating rounds;
  * - round trips per acquire: the commands the client sent, counted by Redis (MONITOR, which shows the
- *   commands a script runs as coming from "lua": those are not round trips) over a sample of acquires.
+ *   commands a script runs as coming from "lua": those are not round trips) over a sample of acquires;
+ * - Redis CPU per acquire: EVALSHA's `usec_per_call` in `INFO commandstats` over a sample run alone
+ *   (statistics reset first; so the section resets them on the server it uses).
  *
  * The server: `REDIS_URL` when set; else a private `redis-server` on a free port (clean, unshared); else
  * 127.0.0.1:6379; else the section is skipped with a note.
@@ -23,6 +25,8 @@ export interface RedisRow {
   readonly name: string
   readonly acquiresPerSecond: number
   readonly roundTripsPerAcquire: number
+  /** Redis's own CPU time per acquire (`INFO commandstats`: EVALSHA's usec_per_call; both libraries run one script). */
+  readonly redisMicrosPerAcquire: number
 }
 
 export type RedisResult =
@@ -164,6 +168,20 @@ const roundTrips = async (url: string, subject: Subject, sample: number, concurr
   return commands / acquires
 }
 
+/** Redis's CPU time per EVALSHA over a sample of the subject's acquires, run alone after a RESETSTAT. */
+const redisMicros = async (url: string, subject: Subject, sample: number, concurrency: number): Promise<number> => {
+  const admin = new Redis(url)
+  try {
+    await admin.config("RESETSTAT")
+    let left = sample
+    await subject.loop(subject.concurrent ? concurrency : 1, () => left-- <= 0)
+    const info = await admin.info("commandstats")
+    return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(info)?.[1] ?? Number.NaN)
+  } finally {
+    admin.disconnect()
+  }
+}
+
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? Number.NaN
 
 export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> => {
@@ -235,7 +253,8 @@ export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> =
       rows.push({
         name: subject.name,
         acquiresPerSecond: median(rates.get(subject.name)!),
-        roundTripsPerAcquire: await roundTrips(url, subject, config.sample, config.concurrency)
+        roundTripsPerAcquire: await roundTrips(url, subject, config.sample, config.concurrency),
+        redisMicrosPerAcquire: await redisMicros(url, subject, config.sample * 5, config.concurrency)
       })
     }
     return { _tag: "Measured", server: server.label, concurrency: config.concurrency, rows }

@@ -24,6 +24,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CircuitBreaker, Event as EventType, Metrics, Options, State } from "../CircuitBreaker.js"
@@ -49,6 +50,11 @@ type ResolvedOptions = typeof OptionsSchema.Type
 
 /** How often a breaker whose store failed tries it again (one probe per period, by the next call). */
 export const PROBE_MILLIS = 1_000
+/**
+ * How often a breaker in a state that sends the store nothing (Open before its trial, ForcedOpen,
+ * Disabled) reads the shared state anyway: a published change it missed cannot keep it there longer.
+ */
+export const RESYNC_MILLIS = 5_000
 const emptySnapshot: CircuitSnapshot = {
   state: "Closed",
   generation: -1,
@@ -63,7 +69,9 @@ const emptySnapshot: CircuitSnapshot = {
   minimumNumberOfCalls: 0,
   leases: 0,
   notPermitted: 0,
-  sequence: 0
+  sequence: 0,
+  incarnation: -1,
+  settingsConflict: false
 }
 
 const rate = (count: number, s: CircuitSnapshot) =>
@@ -91,6 +99,15 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   notPermittedCalls = 0
   /** Times this breaker lost its store (each outage counts once). */
   storeOutages = 0
+  /** Calls decided without the store, by failure mode. */
+  readonly storeUnavailableCalls: Record<OnStoreFailure, number> = {
+    "local-fallback": 0,
+    "fail-open": 0,
+    "fail-closed": 0
+  }
+  /** Operations the store evaluated under another instance's settings (this one's differ). */
+  settingsMismatches = 0
+  private conflictReported = false
   config: ResolvedOptions
   settings!: CircuitSettings
   private options: Options<E, A>
@@ -113,7 +130,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   private publishedState: State = "Closed"
   /** Refusals since the cached state last changed generation (the store counts only its own). */
   private localNotPermitted = 0
-  private outage: { retryAt: number; error: StoreError } | undefined
+  private lost: { retryAt: number; error: StoreError } | undefined
   private timer: Fiber.RuntimeFiber<void> | undefined
   private leaseCounter = 0
   private readonly instanceId = Math.random().toString(36).slice(2, 10)
@@ -137,6 +154,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
   }
 
+  /** True while the store does not answer. */
+  get outage(): boolean {
+    return this.lost !== undefined
+  }
+
   private now(): number {
     return this.clock.unsafeCurrentTimeMillis()
   }
@@ -146,24 +168,49 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     return Effect.gen(this, function*() {
       this.settings = yield* settingsOf(this.config, this.now())
       this.fallback = yield* makeMemoryCircuitBreakerStore
-      yield* this.store.subscribe(this.name, (reply) => {
-        if (this.source === "shared" && this.outage === undefined) Effect.runFork(this.apply(reply, "shared", false))
-      })
+      // Callbacks from the store run with the services (logger, tracer) of the effect that made the breaker.
+      const fork = Runtime.runFork(yield* Effect.runtime<never>())
+      yield* this.store.subscribe(
+        this.name,
+        (reply) => {
+          if (this.source === "shared" && this.lost === undefined) fork(this.apply(reply, "shared", false))
+        },
+        () => {
+          if (this.source === "shared" && this.lost === undefined) fork(this.refresh)
+        }
+      )
       const first = yield* Effect.either(this.store.read(this.name, this.settings))
-      if (first._tag === "Right") yield* this.apply({ snapshot: first.right, changes: [] }, "shared", true)
+      if (first._tag === "Right") yield* this.apply({ snapshot: first.right, changes: [] }, "shared", true, true)
       else yield* this.lose(first.left)
     })
   }
 
   // ---- following the shared state ----------------------------------------------------------------
 
-  /** Takes a reply (own or published) into the cache and publishes the changes not seen yet. */
-  private apply(reply: CircuitReply, from: Source, force: boolean): Effect.Effect<void> {
+  /**
+   * Takes a reply (`own`: to this instance's operation, else published) into the cache and publishes
+   * the changes not seen yet. A state of another incarnation (the shared state was lost and created
+   * again: generations start over) replaces the cache when it is the reply to our own operation or
+   * newer than ours.
+   */
+  private apply(reply: CircuitReply, from: Source, forced: boolean, own = false): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (from !== this.source) return Effect.void
       const at = this.now()
       const breakerName = this.name
       const events: Array<EventType> = []
+      const snapshot = reply.snapshot
+      const current = this.snapshot
+      if (snapshot.incarnation !== current.incarnation && !forced) {
+        if (!own && snapshot.incarnation < current.incarnation) return Effect.void
+      }
+      const force = forced || snapshot.incarnation !== current.incarnation
+      if (own && from === "shared" && this.settings.takeOver === true && !snapshot.settingsConflict) {
+        const { takeOver: _, ...settings } = this.settings
+        this.settings = settings
+      }
+      const conflict = own ? this.noticeConflict(snapshot.settingsConflict, at) : undefined
+      if (conflict !== undefined) events.push(conflict)
       for (const change of reply.changes) {
         if (change.sequence <= this.lastSequence && !force) continue
         switch (change._tag) {
@@ -181,9 +228,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
             events.push(Event.Reset({ breakerName, at }))
         }
       }
-      const snapshot = reply.snapshot
       this.lastSequence = force ? snapshot.sequence : Math.max(this.lastSequence, snapshot.sequence)
-      const current = this.snapshot
       const newer = force || snapshot.generation > current.generation ||
         (snapshot.generation === current.generation && snapshot.sequence >= current.sequence)
       let rearm = false
@@ -201,12 +246,31 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
           this.publishedState = snapshot.state
         }
       }
-      const publish = events.length === 0
+      const events$ = events.length === 0
         ? Effect.void
         : Effect.forEach(events, (event) => this.hub.publish(event), { discard: true })
+      const publish = conflict === undefined ? events$ : Effect.zipRight(
+        Effect.logWarning(
+          `CircuitBreaker '${this.name}': other instances share this name with different settings; ` +
+            `theirs stay in force until none of them has used the shared state for 30 seconds`
+        ),
+        events$
+      )
       // A timer that fired a little early (the store's clock is not ours) is armed again.
       return rearm || (newer && this.timer === undefined) ? Effect.zipRight(publish, this.armTimer()) : publish
     })
+  }
+
+  /** The first reply of a conflict is reported (a warning and an event), again after it ended. */
+  private noticeConflict(conflict: boolean, at: number): EventType | undefined {
+    if (!conflict) {
+      this.conflictReported = false
+      return undefined
+    }
+    this.settingsMismatches++
+    if (this.conflictReported) return undefined
+    this.conflictReported = true
+    return Event.StoreSettingsConflict({ breakerName: this.name, at })
   }
 
   /**
@@ -219,13 +283,19 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       this.timer = undefined
       const stop = previous === undefined ? Effect.void : Fiber.interruptFork(previous)
       const s = this.snapshot
-      const due = s.state === "Open" && this.config.automaticTransitionFromOpenToHalfOpenEnabled
-        ? this.openUntil
+      const now = this.now()
+      const due = s.state === "Open"
+        ? Math.min(
+          this.config.automaticTransitionFromOpenToHalfOpenEnabled ? this.openUntil : Infinity,
+          now + RESYNC_MILLIS
+        )
         : s.state === "HalfOpen"
         ? this.halfOpenUntil
+        : s.state === "ForcedOpen" || s.state === "Disabled"
+        ? now + RESYNC_MILLIS
         : Number.NaN
       if (!Number.isFinite(due)) return Effect.asVoid(stop)
-      const tick = this.clock.sleep(Duration.millis(Math.max(1, due - this.now()))).pipe(
+      const tick = this.clock.sleep(Duration.millis(Math.max(1, due - now))).pipe(
         Effect.zipRight(Effect.suspend(() => {
           this.timer = undefined
           return this.refresh
@@ -264,11 +334,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         return Effect.flatMap(
           // The in-memory store's time is the Clock it runs with: the breaker's, whichever fiber asks.
           Effect.orDie(Effect.withClock(operation(this.fallback), this.clock)),
-          (reply) => Effect.zipRight(this.apply(reply, "fallback", false), onReply(reply))
+          (reply) => Effect.zipRight(this.apply(reply, "fallback", false, true), onReply(reply))
         )
       }
       return Effect.matchEffect(Effect.withClock(operation(this.store), this.clock), {
-        onSuccess: (reply) => Effect.zipRight(this.apply(reply, "shared", false), onReply(reply)),
+        onSuccess: (reply) => Effect.zipRight(this.apply(reply, "shared", false, true), onReply(reply)),
         onFailure: (error) =>
           Effect.zipRight(
             this.lose(error),
@@ -284,11 +354,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   private lose(error: StoreError): Effect.Effect<void> {
     return Effect.suspend(() => {
       const retryAt = this.now() + PROBE_MILLIS
-      if (this.outage !== undefined) {
-        this.outage = { retryAt, error }
+      if (this.lost !== undefined) {
+        this.lost = { retryAt, error }
         return Effect.void
       }
-      this.outage = { retryAt, error }
+      this.lost = { retryAt, error }
       this.storeOutages++
       const at = this.now()
       const announce = Effect.zipRight(
@@ -322,14 +392,14 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
           yield* Effect.orDie(fallback.transition(this.name, this.settings, last.state))
       }
       const snapshot = yield* Effect.orDie(fallback.read(this.name, this.settings))
-      yield* this.apply({ snapshot, changes: [] }, "fallback", true)
+      yield* this.apply({ snapshot, changes: [] }, "fallback", true, true)
     }).pipe(Effect.withClock(this.clock))
   }
 
   /** During an outage, once per probe period: asks the shared store again; true when it answered. */
   private probe(): Effect.Effect<boolean> {
     return Effect.suspend(() => {
-      const outage = this.outage
+      const outage = this.lost
       if (outage === undefined) return Effect.succeed(true)
       if (this.now() < outage.retryAt) return Effect.succeed(false)
       outage.retryAt = this.now() + PROBE_MILLIS
@@ -337,7 +407,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         onFailure: (error) => Effect.as(this.lose(error), false),
         onSuccess: (snapshot) =>
           Effect.suspend(() => {
-            this.outage = undefined
+            this.lost = undefined
             this.source = "shared"
             const at = this.now()
             return Effect.zipRight(
@@ -347,7 +417,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
                 ),
                 this.hub.publish(Event.StoreRecovered({ breakerName: this.name, at }))
               ),
-              Effect.as(this.apply({ snapshot, changes: [] }, "shared", true), true)
+              Effect.as(this.apply({ snapshot, changes: [] }, "shared", true, true), true)
             )
           })
       })
@@ -364,12 +434,14 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       if (span !== undefined) {
         span.attribute("breakwater.circuitbreaker.name", this.name)
         span.attribute("breakwater.circuitbreaker.state", this.snapshot.state)
-        span.attribute("breakwater.circuitbreaker.store", this.outage === undefined ? this.storeName : this.mode)
+        span.attribute("breakwater.circuitbreaker.store", this.lost === undefined ? this.storeName : this.mode)
       }
-      if (this.outage === undefined) return this.admit(self)
+      if (this.lost === undefined) return this.admit(self)
       return Effect.flatMap(this.probe(), (answered) => {
-        if (answered || this.mode === "local-fallback") return this.admit(self)
-        return this.mode === "fail-open" ? self : this.refuse(this.now(), this.outage?.error)
+        if (answered) return this.admit(self)
+        this.storeUnavailableCalls[this.mode]++
+        if (this.mode === "local-fallback") return this.admit(self)
+        return this.mode === "fail-open" ? self : this.refuse(this.now(), this.lost?.error)
       })
     })
   }
@@ -410,16 +482,35 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
             case "Refused":
               return this.refuse(this.now(), undefined)
             case "Trial":
-              return this.recorded(restore(self), reply.snapshot.generation, leaseId)
+              return this.recorded(this.renewing(restore(self), leaseId), reply.snapshot.generation, leaseId)
             case "Permitted":
               return reply.snapshot.state === "Disabled"
                 ? restore(self)
                 : this.recorded(restore(self), reply.snapshot.generation, undefined)
           }
         },
-        (error) => this.mode === "fail-open" ? restore(self) : this.refuse(this.now(), error)
+        (error) => {
+          this.storeUnavailableCalls[this.mode]++
+          return this.mode === "fail-open" ? restore(self) : this.refuse(this.now(), error)
+        }
       )
     })
+  }
+
+  /**
+   * Runs a trial call while renewing its lease every half lease, so that a slow trial keeps its permit
+   * (one round trip per renewal; a failed renewal is left to the lease's expiry and the record).
+   */
+  private renewing<A2, E2, R>(self: Effect.Effect<A2, E2, R>, leaseId: string): Effect.Effect<A2, E2, R> {
+    const store = this.source === "shared" ? this.store : this.fallback
+    const settings = this.settings
+    const every = Duration.millis(Math.max(1, Math.floor(settings.leaseMillis / 2)))
+    const renew = Effect.ignore(Effect.withClock(store.renew(this.name, settings, leaseId), this.clock))
+    const loop = Effect.interruptible(Effect.forever(Effect.zipRight(this.clock.sleep(every), renew)))
+    return Effect.flatMap(
+      Effect.forkDaemon(loop),
+      (renewer) => Effect.ensuring(self, Fiber.interruptFork(renewer))
+    )
   }
 
   private recorded<A2 extends A, E2 extends E, R>(
@@ -428,6 +519,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     leaseId: string | undefined
   ): Effect.Effect<A2, E2, R> {
     const start = this.now()
+    const incarnation = this.snapshot.incarnation
     const admittedBy = this.source === "shared" ? this.store : this.fallback
     return Effect.onExit(self, (exit) => {
       const end = this.now()
@@ -442,6 +534,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
             // Admitted by the other store (the outage began or ended during the call): count it in the
             // current period of this one rather than drop it.
             generation: store === admittedBy ? generation : this.snapshot.generation,
+            incarnation: store === admittedBy ? incarnation : this.snapshot.incarnation,
             durationMillis: duration,
             outcome,
             leaseId
@@ -535,7 +628,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         numberOfSlowFailedCalls: s.slowFailed,
         numberOfSlowSuccessfulCalls: s.slow - s.slowFailed,
         numberOfSuccessfulCalls: s.calls - s.failed,
-        numberOfNotPermittedCalls: s.notPermitted + this.localNotPermitted
+        numberOfNotPermittedCalls: s.notPermitted + this.localNotPermitted,
+        storeOutages: this.storeOutages,
+        storeUnavailableCalls: this.storeUnavailableCalls["local-fallback"] +
+          this.storeUnavailableCalls["fail-open"] + this.storeUnavailableCalls["fail-closed"],
+        settingsMismatches: this.settingsMismatches
       }
     })
   }
@@ -611,7 +708,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
           Effect.map(settingsOf(config, this.now()), (settings) => {
             this.options = options
             this.config = config
-            this.settings = settings
+            // An explicit change for the fleet: the next operation stores these settings.
+            this.settings = { ...settings, takeOver: true }
             this.takePredicates(config)
           })
       )

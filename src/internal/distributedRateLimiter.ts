@@ -31,13 +31,31 @@ type Resolved = typeof OptionsSchema.Type
 /** A store's grant, or a refusal because the store failed (`fail-closed`). */
 type Decision = Grant | { readonly _tag: "StoreFailed"; readonly error: StoreError }
 
-const sharedLimit = (config: Resolved): SharedLimit => ({
+const sharedLimit = (config: Resolved, takeOver: boolean): SharedLimit => ({
   name: config.name,
   algorithm: config.algorithm,
   limitForPeriod: config.limitForPeriod,
   periodMillis: Duration.toMillis(config.limitRefreshPeriod as Duration.DurationInput),
-  capacity: config.capacity ?? config.limitForPeriod
+  capacity: config.capacity ?? config.limitForPeriod,
+  ...(takeOver ? { takeOver } : {})
 })
+
+/** The fallback's settings: the limit scaled to `fallbackLimitForPeriod` (a bucket's burst with it). */
+const localShare = (config: Resolved, limit: SharedLimit): SharedLimit => {
+  const share = config.fallbackLimitForPeriod
+  if (share === undefined || share === limit.limitForPeriod) return limit
+  return {
+    ...limit,
+    limitForPeriod: share,
+    capacity: Math.max(1, Math.floor(limit.capacity * share / limit.limitForPeriod))
+  }
+}
+
+/**
+ * How long a limiter whose store failed decides without it before asking again (one probe per period,
+ * by the next call): a stalled Redis would otherwise cost every call the store's timeout.
+ */
+export const PROBE_MILLIS = 1_000
 
 /** A shared store counts time in its own clock, in periods: a calendar `Schedule` has no place there. */
 const sharable = (config: Resolved): Effect.Effect<Resolved, InvalidConfigError> =>
@@ -66,14 +84,22 @@ class DistributedRateLimiter implements RateLimiter {
   /** Cumulative counters for metrics, read on collection (never reset). */
   successfulAcquires = 0
   failedAcquires = 0
-  storeFallbacks = 0
+  /** Outages begun (the store stopped answering), and calls decided without the store, by mode. */
+  storeOutages = 0
+  storeUnavailableCalls: Record<OnStoreFailure, number> = { "local-fallback": 0, "fail-open": 0, "fail-closed": 0 }
+  /** Calls the store decided under other settings than this limiter's (see `Store.RateLimiterStore`). */
+  settingsMismatches = 0
   /**
    * The latest figures `metrics` read, for synchronous readers (the metrics collector): reading the store
    * takes a round trip, so such a reader starts a read and shows the previous one.
    */
   lastMetrics: Metrics | undefined
   /** Whether the store failed on the latest call (an outage is reported once, on its first failure). */
-  private outage = false
+  outage = false
+  /** During an outage: when (`Clock` millis) the next call asks the store again. */
+  private retryAt = 0
+  /** Whether the mismatch of settings has been logged (once per limiter). */
+  private mismatchLogged = false
   private limit: SharedLimit
   private timeoutMillis: number
   private mode: OnStoreFailure
@@ -86,7 +112,8 @@ class DistributedRateLimiter implements RateLimiter {
     readonly hub: EventHub<Event>,
     private readonly store: Store["Type"]
   ) {
-    this.limit = sharedLimit(config)
+    this.limit = sharedLimit(config, false)
+    this.localLimit = localShare(config, this.limit)
     this.timeoutMillis = Duration.toMillis(config.timeoutDuration)
     this.mode = config.onStoreFailure ?? store.onStoreFailure
   }
@@ -94,6 +121,9 @@ class DistributedRateLimiter implements RateLimiter {
   get name(): string {
     return this.config.name
   }
+
+  /** What the in-process fallback grants: this instance's share of the limit (`fallbackLimitForPeriod`). */
+  private localLimit: SharedLimit
 
   private get fallback(): RateLimiterStore {
     return this.fallbackStore ??= makeMemoryRateLimiterStore()
@@ -111,14 +141,41 @@ class DistributedRateLimiter implements RateLimiter {
   }
 
   private ask(permits: number, maxWaitMillis: number): Effect.Effect<Decision> {
-    return Effect.matchEffect(this.store.rateLimiter.acquire(this.limit, permits, maxWaitMillis), {
-      onSuccess: (grant) => this.outage ? Effect.as(this.recovered, grant) : Effect.succeed(grant),
+    if (this.outage) {
+      const now = this.now()
+      if (now < this.retryAt) return this.without(this.lastError!, permits, maxWaitMillis)
+      // This call probes the store; the calls arriving meanwhile keep deciding without it.
+      this.retryAt = now + PROBE_MILLIS
+    }
+    const limit = this.limit
+    return Effect.matchEffect(this.store.rateLimiter.acquire(limit, permits, maxWaitMillis), {
+      onSuccess: (grant) => {
+        if (limit.takeOver === true && this.limit === limit) this.limit = { ...limit, takeOver: false }
+        const noted = grant.settingsDiffer === true ? this.mismatch(grant) : Effect.succeed(grant)
+        return this.outage ? Effect.zipRight(this.recovered, noted) : noted
+      },
       onFailure: (error) => Effect.zipRight(this.unavailable(error), this.without(error, permits, maxWaitMillis))
     })
   }
 
+  private lastError: StoreError | undefined
+
+  /** The store decided with the settings it keeps, not this limiter's: counted, published, logged once. */
+  private mismatch(grant: Grant): Effect.Effect<Grant> {
+    this.settingsMismatches++
+    if (this.mismatchLogged) return Effect.succeed(grant)
+    this.mismatchLogged = true
+    this.offer(Event.SettingsMismatch({ limiterName: this.name, at: this.now() }))
+    return Effect.as(
+      Effect.logWarning(
+        `RateLimiter '${this.name}': the ${this.store.name} store keeps this limiter's state under other settings (another instance's, e.g. during a rolling deploy); they decide until nobody has used them for a period`
+      ),
+      grant
+    )
+  }
+
   private without(error: StoreError, permits: number, maxWaitMillis: number): Effect.Effect<Decision> {
-    this.storeFallbacks++
+    this.storeUnavailableCalls[this.mode]++
     switch (this.mode) {
       case "fail-open":
         return Effect.succeed({ _tag: "Granted", waitMillis: 0 })
@@ -126,13 +183,16 @@ class DistributedRateLimiter implements RateLimiter {
         return Effect.succeed({ _tag: "StoreFailed", error })
       case "local-fallback":
         // The memory store cannot fail.
-        return Effect.orDie(this.fallback.acquire(this.limit, permits, maxWaitMillis))
+        return Effect.orDie(this.fallback.acquire(this.localLimit, permits, maxWaitMillis))
     }
   }
 
   private unavailable(error: StoreError): Effect.Effect<void> {
+    this.lastError = error
+    this.retryAt = this.now() + PROBE_MILLIS
     if (this.outage) return Effect.void
     this.outage = true
+    this.storeOutages++
     const mode = this.mode
     this.offer(Event.StoreUnavailable({ limiterName: this.name, at: this.now(), mode, error }))
     return Effect.logWarning(
@@ -255,18 +315,27 @@ class DistributedRateLimiter implements RateLimiter {
     return this.hub.stream
   }
 
+  /** A store's answer outside `acquire` also ends an outage: the next calls ask the store again at once. */
+  private answered<A>(effect: Effect.Effect<A, StoreError>): Effect.Effect<A, StoreError> {
+    return Effect.tap(effect, () => this.recovered)
+  }
+
   /** Reads the store (one round trip); while it fails, the in-process figure (`local-fallback`) or 0. */
   readonly metrics: Effect.Effect<Metrics> = Effect.suspend(() =>
     Effect.map(
       Effect.orElse(
-        this.store.rateLimiter.available(this.limit),
-        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.limit)) : Effect.succeed(0)
+        this.answered(this.store.rateLimiter.available(this.limit)),
+        () =>
+          this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.localLimit)) : Effect.succeed(0)
       ),
       (availablePermissions) =>
         this.lastMetrics = {
           availablePermissions,
           numberOfWaitingFibers: this.waiting,
-          storeFallbacks: this.storeFallbacks
+          storeOutages: this.storeOutages,
+          storeUnavailableCalls: this.storeUnavailableCalls["local-fallback"] +
+            this.storeUnavailableCalls["fail-open"] + this.storeUnavailableCalls["fail-closed"],
+          settingsMismatches: this.settingsMismatches
         }
     )
   )
@@ -274,8 +343,8 @@ class DistributedRateLimiter implements RateLimiter {
   readonly drainPermissions: Effect.Effect<void> = Effect.suspend(() =>
     Effect.flatMap(
       Effect.orElse(
-        this.store.rateLimiter.drain(this.limit),
-        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.drain(this.limit)) : Effect.succeed(0)
+        this.answered(this.store.rateLimiter.drain(this.limit)),
+        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.drain(this.localLimit)) : Effect.succeed(0)
       ),
       (permits) => this.hub.publish(Event.Drained({ limiterName: this.name, at: this.now(), permits }))
     )
@@ -285,7 +354,10 @@ class DistributedRateLimiter implements RateLimiter {
 
   readonly changeTimeoutDuration = (timeoutDuration: Duration.DurationInput) => this.reconfigure({ timeoutDuration })
 
-  /** Changes what this instance asks the store for; the other instances keep their own settings. */
+  /**
+   * Changes this instance's settings; its next call makes them the shared state's, which the other
+   * instances then follow (told by `SettingsMismatch`) until nobody has used them for a period.
+   */
   readonly reconfigure = (options: Omit<Partial<Options>, "name">): Effect.Effect<void, InvalidConfigError> => {
     const merged = { ...this.options, ...options, name: this.options.name } as Options
     return Effect.map(
@@ -293,7 +365,9 @@ class DistributedRateLimiter implements RateLimiter {
       (next) => {
         this.options = merged
         this.config = next
-        this.limit = sharedLimit(next)
+        // An explicit change is meant for the fleet: its first call replaces the stored settings.
+        this.limit = sharedLimit(next, true)
+        this.localLimit = localShare(next, this.limit)
         this.timeoutMillis = Duration.toMillis(next.timeoutDuration)
         this.mode = next.onStoreFailure ?? this.store.onStoreFailure
       }

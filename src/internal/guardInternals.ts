@@ -26,14 +26,24 @@ interface BreakerFields {
   readonly calls: CallTimings
   readonly notPermittedCalls: number
   readonly config: Record<string, unknown>
-  /** Shared breakers only: how many times the store was lost. */
+  /** Shared breakers only: outages begun, and calls decided without the store by failure mode. */
   readonly storeOutages?: number
+  readonly storeUnavailableCalls?: Readonly<Record<"local-fallback" | "fail-open" | "fail-closed", number>>
+  /** Shared breakers only: true while the store does not answer. */
+  readonly outage?: boolean
+  /** Shared breakers only: operations the store evaluated under another instance's settings. */
+  readonly settingsMismatches?: number
 }
 interface LimiterFields {
   readonly successfulAcquires: number
   readonly failedAcquires: number
-  /** Shared limiters only: acquisitions decided without the store. */
-  readonly storeFallbacks?: number
+  /** Shared limiters only: outages begun, and calls decided without the store by failure mode. */
+  readonly storeOutages?: number
+  readonly storeUnavailableCalls?: Readonly<Record<"local-fallback" | "fail-open" | "fail-closed", number>>
+  /** Shared limiters only: false while the store does not answer. */
+  readonly outage?: boolean
+  /** Shared limiters only: calls decided under another instance's settings. */
+  readonly settingsMismatches?: number
   /** Shared limiters only: the figures their latest `metrics` read (which takes a round trip). */
   readonly lastMetrics?: RateLimiter.Metrics
   readonly config: Record<string, unknown>

@@ -69,7 +69,9 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
   const entries = new Map<string, Entry>()
 
   const entryOf = (name: string, settings: CircuitSettings): Entry => {
-    const key = JSON.stringify(settings)
+    // In process there is one configuration: taking over changes nothing.
+    const { takeOver: _, ...shaping } = settings
+    const key = JSON.stringify(shaping)
     let entry = entries.get(name)
     if (entry === undefined) {
       entry = {
@@ -153,7 +155,10 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
       minimumNumberOfCalls: window.minimumNumberOfCalls,
       leases: entry.leases.size,
       notPermitted: machine.numberOfNotPermittedCalls,
-      sequence: entry.sequence
+      sequence: entry.sequence,
+      // In process the state is never lost, and this instance's settings are the only ones.
+      incarnation: 0,
+      settingsConflict: false
     }
   }
 
@@ -194,12 +199,22 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
             : "Permitted" as const
         }
       }),
+    renew: (name, settings, leaseId) =>
+      withEntry(name, settings, (entry, now, changes) => {
+        if (entry.machine.state === "HalfOpen" && entry.leases.has(leaseId)) {
+          entry.leases.set(leaseId, now + settings.leaseMillis)
+        }
+        return reply(entry, now, changes)
+      }),
     record: (name, settings, call) =>
       withEntry(name, settings, (entry, now, changes) => {
         const machine = entry.machine
         const leased = call.leaseId !== undefined && entry.leases.delete(call.leaseId)
-        // A trial whose lease expired has had its permit handed to another call: its result is dropped.
-        if (machine.state !== "HalfOpen" || leased) {
+        // A trial slower than its lease still counts in its HalfOpen period (the machine drops results of
+        // an ended generation); the lease only frees the permit of a holder that died. An expired lease's
+        // permit was given back already, so an ignored late trial gives nothing back.
+        const late = call.leaseId !== undefined && call.outcome !== "Ignored"
+        if (machine.state !== "HalfOpen" || leased || late) {
           machine.onResult(call.generation, now, call.durationMillis, outcomes[call.outcome])
           drain(entry, settings, now, changes)
         }

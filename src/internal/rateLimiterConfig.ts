@@ -32,7 +32,8 @@ const fields = {
   timeoutDuration: fallback(DurationInput(0), (): Duration.DurationInput => "5 seconds"),
   algorithm: fallback(Algorithm, () => "fixed-window" as const),
   capacity: Schema.optional(WholeNumber(1)),
-  onStoreFailure: Schema.optional(Schema.Literal("fail-open", "fail-closed", "local-fallback"))
+  onStoreFailure: Schema.optional(Schema.Literal("fail-open", "fail-closed", "local-fallback")),
+  fallbackLimitForPeriod: Schema.optional(WholeNumber(1))
 }
 
 /** Rules between fields, each reported against the field that has to change. */
@@ -40,8 +41,13 @@ const consistent = (options: {
   readonly algorithm: typeof Algorithm.Type
   readonly limitRefreshPeriod: unknown
   readonly capacity?: number | undefined
+  readonly limitForPeriod: number
+  readonly fallbackLimitForPeriod?: number | undefined
 }) => {
   const issues: Array<{ path: ReadonlyArray<PropertyKey>; message: string }> = []
+  if (options.fallbackLimitForPeriod !== undefined && options.fallbackLimitForPeriod > options.limitForPeriod) {
+    issues.push({ path: ["fallbackLimitForPeriod"], message: "must be at most limitForPeriod (it is a share of it)" })
+  }
   if (options.algorithm !== "fixed-window" && Schedule.isSchedule(options.limitRefreshPeriod)) {
     issues.push({ path: ["limitRefreshPeriod"], message: "a Schedule is only supported by the fixed-window algorithm" })
   }
@@ -107,5 +113,6 @@ export const configFields = {
   timeoutDuration: durationConfig,
   algorithm: Config.string,
   capacity: numberConfig,
-  onStoreFailure: Config.string
+  onStoreFailure: Config.string,
+  fallbackLimitForPeriod: numberConfig
 } as const

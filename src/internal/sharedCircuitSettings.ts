@@ -23,9 +23,11 @@ export const settingsOf = (config: ResolvedOptions, now: number): Effect.Effect<
   Effect.map(waitsOf(config.waitDurationInOpenState, now), (waits) => {
     const slowMillis = Duration.toMillis(config.slowCallDurationThreshold)
     const maxHalfOpen = Duration.toMillis(config.maxWaitDurationInHalfOpenState)
-    // A trial permit is held at most as long as a call may run before it counts as slow (at least 100 ms,
-    // at most 10 minutes): a crashed holder frees it by then.
-    const leaseMillis = Math.min(Math.max(Math.ceil(slowMillis), 100), 600_000)
+    // A lease only frees the permit of a holder that died: a live trial's result counts whenever it
+    // comes. Tied to the slow threshold (twice it, so a dependency slower than the threshold does not
+    // get extra concurrent trials), at least 1 s and at most 10 minutes, which bounds how long a crashed
+    // holder keeps its permit.
+    const leaseMillis = Math.min(Math.max(Math.ceil(2 * slowMillis), 1_000), 600_000)
     const windowMillis = config.slidingWindowType === "TIME_BASED" ? config.slidingWindowSize * 1000 : 0
     return {
       failureRateThreshold: config.failureRateThreshold,

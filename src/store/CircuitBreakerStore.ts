@@ -5,14 +5,17 @@
  * ## How instances agree
  * - Every operation carries the caller's {@link CircuitSettings} (as Resilience4j-on-Redis libraries
  *   send their config with each script call): thresholds and windows are evaluated with the settings of
- *   the instance whose call is being recorded. Instances that share a name should share a configuration;
- *   when one changes the window's type or size, the shared Closed window is replaced (as `reconfigure`
- *   does in process).
+ *   the settings in force. Instances that share a name should share a configuration; when they do not
+ *   (a rolling deploy), the settings first stored stay in force and the others are told of the conflict
+ *   (`settingsConflict`) until nobody has used the stored ones for 30 seconds, or until settings marked
+ *   `takeOver` (a reconfigured breaker's) arrive; then the newcomer's take over (a different window type
+ *   or size starts a new Closed window, as `reconfigure` does in process).
  * - Time is the store's: the Redis store reads `TIME`, so process clocks may disagree without changing
  *   when an Open period ends. Replies carry durations relative to the store's clock (`openForMillis`),
  *   never the store's absolute time.
- * - Half-open trial permits are leases that expire after `leaseMillis`: an instance that dies holding
- *   one cannot keep the circuit half-open.
+ * - Half-open trial permits are leases that expire after `leaseMillis` unless renewed: the holder renews
+ *   its lease every half lease while its call runs, so an instance that dies holding one cannot keep the
+ *   circuit half-open, and a live trial keeps its permit however slow it is.
  * - Every change (transition, rate exceeded, reset) is published to all instances (`subscribe`).
  *
  * @since 0.1.0
@@ -69,6 +72,11 @@ export interface CircuitSettings {
   readonly leaseMillis: number
   /** How long the shared state outlives its last use (refreshed by every operation). */
   readonly ttlMillis: number
+  /**
+   * These settings replace the stored ones at once, even while other instances use those (sent by a
+   * breaker just reconfigured: an explicit change for the fleet).
+   */
+  readonly takeOver?: boolean | undefined
 }
 
 /**
@@ -106,6 +114,18 @@ export interface CircuitSnapshot {
   readonly notPermitted: number
   /** Bumped by every published change; instances use it to publish each change once. */
   readonly sequence: number
+  /**
+   * When the shared state was created (store time, µs since the epoch): a state that vanished (TTL, a restart without
+   * persistence, a failover) comes back with a new incarnation and generations counted from 0 again.
+   */
+  readonly incarnation: number
+  /**
+   * The caller's settings differ from those the shared state is evaluated with (another configuration
+   * under the same name, e.g. during a rolling deploy): the stored ones stay in force until nobody has
+   * used them for 30 seconds. The waits in Open are not compared (a jittered `Schedule` gives each
+   * instance its own). Always false in published changes.
+   */
+  readonly settingsConflict: boolean
 }
 
 /**
@@ -200,6 +220,11 @@ export interface CircuitBreakerStore {
     leaseId: string
   ) => Effect.Effect<CircuitReply & { readonly admission: CircuitAdmission }, StoreError>
   /**
+   * Extends the trial permit `leaseId` by `leaseMillis` from now, while its call runs (nothing when it
+   * is no longer leased).
+   */
+  readonly renew: (name: string, settings: CircuitSettings, leaseId: string) => Effect.Effect<CircuitReply, StoreError>
+  /**
    * Records a call admitted in `generation` (dropped when that generation has ended, or when its trial
    * lease has expired), then evaluates the thresholds and transitions atomically.
    */
@@ -207,6 +232,8 @@ export interface CircuitBreakerStore {
     name: string,
     settings: CircuitSettings,
     call: {
+      /** The incarnation the call was admitted in (a call from an earlier one is dropped); unchecked when omitted. */
+      readonly incarnation?: number | undefined
       readonly generation: number
       readonly durationMillis: number
       readonly outcome: CallOutcome
@@ -228,10 +255,12 @@ export interface CircuitBreakerStore {
   /**
    * Calls `onChange` with every change of `name` published by any instance (this one included), for as
    * long as the scope lasts. Resolves once subscribed, or after trying once when the store is down (it
-   * keeps trying in the background).
+   * keeps trying in the background). `onGap` is called when changes may have been missed (the
+   * subscription was lost and is back): the subscriber should read the state again.
    */
   readonly subscribe: (
     name: string,
-    onChange: (reply: CircuitReply) => void
+    onChange: (reply: CircuitReply) => void,
+    onGap?: () => void
   ) => Effect.Effect<void, never, Scope.Scope>
 }

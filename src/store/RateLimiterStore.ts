@@ -2,9 +2,13 @@
  * The rate limiter's side of the {@link Store} interface: what a limiter made where a `Store` is provided
  * asks the shared state for. One call decides one request atomically (one round trip on Redis).
  *
- * The limiter's configuration travels with every call ({@link SharedLimit}): the store keeps only counts
- * and times, never settings, so every process sharing a name must use the same settings —
- * `changeLimitForPeriod` on one instance changes what that instance asks for, not what the others do.
+ * The limiter's settings travel with every call ({@link SharedLimit}) and the store keeps them with the
+ * state: the first writer's settings decide for every caller (so two configurations under one name never
+ * get the larger limit, nor the sum of both), and a caller whose settings differ is told so
+ * (`settingsDiffer`). The caller's settings take over once nobody has used the stored ones for one period
+ * (the instances using them are gone, e.g. at the end of a rolling deploy), when the state expires, or at
+ * once when the caller asks (`takeOver`: a limiter's first call after `reconfigure`, an explicit change
+ * meant for the fleet).
  *
  * Differences from the in-process limiter, which a shared store cannot avoid:
  * - Time is the store's clock (Redis `TIME`), not Effect's `Clock`, so process clock skew cannot break the
@@ -48,11 +52,14 @@ export interface SharedLimit {
   readonly periodMillis: number
   /** Token bucket only (the largest burst); the others ignore it. */
   readonly capacity: number
+  /** These settings replace the stored ones at once, even while others use them (after `reconfigure`). */
+  readonly takeOver?: boolean
 }
 
 /**
  * A store's answer to a request for permits: granted, to be used after `waitMillis` (0: now), or refused,
  * with the wait that would have been needed (`Infinity`: never, more than the limiter ever grants).
+ * `settingsDiffer`: the shared state is kept under other settings than the caller's, which decided.
  *
  * @example
  * ```ts
@@ -65,8 +72,8 @@ export interface SharedLimit {
  * @since 0.1.0
  */
 export type Grant =
-  | { readonly _tag: "Granted"; readonly waitMillis: number }
-  | { readonly _tag: "Refused"; readonly retryAfterMillis: number }
+  | { readonly _tag: "Granted"; readonly waitMillis: number; readonly settingsDiffer?: true }
+  | { readonly _tag: "Refused"; readonly retryAfterMillis: number; readonly settingsDiffer?: true }
 
 /**
  * Shared rate-limiter state. Every operation is atomic in the store.

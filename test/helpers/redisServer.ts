@@ -58,6 +58,10 @@ export interface PrivateServer {
   readonly port: number
   readonly start: () => Promise<void>
   readonly stop: () => Promise<void>
+  /** Freezes the server (SIGSTOP): connections stay up, nothing is answered — a stalled Redis. */
+  readonly pause: () => void
+  /** Thaws it (SIGCONT): it answers what queued meanwhile. */
+  readonly resume: () => void
 }
 
 /**
@@ -92,13 +96,19 @@ export const privateServer = async (options?: { readonly appendOnly?: boolean })
     const running = child
     if (running === undefined) return
     child = undefined
+    // A frozen process still dies of SIGKILL; thawing first keeps the exit prompt on every platform.
+    running.kill("SIGCONT")
     await new Promise<void>((resolve) => {
       running.once("exit", () => resolve())
       running.kill("SIGKILL")
     })
   }
+  const signal = (name: NodeJS.Signals) => () => {
+    if (child === undefined) throw new Error("the private redis-server is not running")
+    child.kill(name)
+  }
   await start()
-  return { url: `redis://127.0.0.1:${port}`, port, start, stop }
+  return { url: `redis://127.0.0.1:${port}`, port, start, stop, pause: signal("SIGSTOP"), resume: signal("SIGCONT") }
 }
 
 /** How a Redis suite gets its server, decided once per test file. */

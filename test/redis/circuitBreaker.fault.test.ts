@@ -11,6 +11,7 @@ import * as Metrics from "../../src/Metrics.js"
 import * as Prometheus from "../../src/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import * as Registry from "../../src/Registry.js"
+import * as StoreModule from "../../src/Store.js"
 import { Store } from "../../src/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
@@ -83,8 +84,8 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const stuck = await make("stuck", "local-fallback", "1 second")
     // Before the outage: the shared `stuck` circuit is open, a trial due 1 s later.
     await runtime!.runPromise(stuck.breaker.transitionToOpen)
-    // ...and the shared `half` circuit is half-open, its only trial permit leased (for 500 ms: the slow-call
-    // threshold) by an instance that will never report.
+    // ...and the shared `half` circuit is half-open, its only trial permit leased (for 1 s: twice the
+    // slow-call threshold, at least 1 s) by an instance that will never report.
     const half = await make("half", "local-fallback", "1 millis", { slowCallDurationThreshold: "500 millis" })
     await runtime!.runPromise(half.breaker.transitionToOpen)
     await sleep(5)
@@ -116,6 +117,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(error._tag).toBe("CallNotPermittedError")
     expect(error.cause?._tag).toBe("StoreError")
     expect(error.message).toContain("redis store failed")
+    expect(StoreModule.isStoreFailure(error)).toBe(true)
 
     // local-fallback: an in-process breaker with the same settings trips on its own.
     for (let i = 0; i < 4; i++) await call(local.breaker, Effect.fail("x"))
@@ -124,6 +126,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(localRefusal._tag === "Left" && (localRefusal.left as CircuitBreaker.CallNotPermittedError).state).toBe(
       "Open"
     )
+    expect(localRefusal._tag === "Left" && StoreModule.isStoreFailure(localRefusal.left)).toBe(false)
     // ...and a shared Open state is kept open by the fallback.
     expect(await Effect.runPromise(stuck.breaker.state)).toBe("Open")
     // Once per outage: an event, a warning, and one count in the metrics.
@@ -144,8 +147,19 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const scraped = await metrics.runPromise(Prometheus.scrape)
     for (const name of ["fail-open", "fail-closed", "local"]) {
       expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="${name}"} 1`)
+      expect(scraped).toContain(`fault_circuitbreaker_store_available{name="${name}"} 0`)
     }
     expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="stuck"} 0`)
+    // Each call decided without the store is counted under its mode; the call that found the store gone
+    // was decided from the cached Closed state, before the outage: fail-open ran 5 of its 6 without it,
+    // fail-closed refused 1, local-fallback decided 3 of its 4 failing calls and its refusal in process.
+    expect(scraped).toContain(`fault_circuitbreaker_store_unavailable_calls_total{name="fail-open",mode="fail-open"} 5`)
+    expect(scraped).toContain(
+      `fault_circuitbreaker_store_unavailable_calls_total{name="fail-closed",mode="fail-closed"} 1`
+    )
+    expect(scraped).toContain(
+      `fault_circuitbreaker_store_unavailable_calls_total{name="local",mode="local-fallback"} 4`
+    )
     await metrics.dispose()
 
     // Made while Redis is down: no failure, no wait; it starts in its failure mode.
@@ -204,5 +218,39 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(await Effect.runPromise(late.breaker.state)).toBe("ForcedOpen")
 
     expect(rejections).toEqual([])
+  })
+
+  it("a stalled Redis (SIGSTOP) costs one store timeout, then calls are decided without it until it answers", async () => {
+    const stalled = await make("stalled", "local-fallback")
+    expect((await call(stalled.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    server!.pause()
+    try {
+      // The call ran; its record waits the store's timeout (250 ms by default), not ioredis' 1 s.
+      let start = performance.now()
+      expect((await call(stalled.breaker, Effect.succeed(1)))._tag).toBe("Right")
+      const first = performance.now() - start
+      expect(first).toBeGreaterThanOrEqual(200)
+      expect(first).toBeLessThan(900)
+      // The next calls, concurrent or not, do not ask the stalled Redis (until the probe period ends).
+      start = performance.now()
+      const results = await runtime!.runPromise(
+        Effect.forEach(
+          Array.from({ length: 20 }),
+          () => Effect.either(CircuitBreaker.withCircuitBreaker(Effect.succeed(1), stalled.breaker)),
+          { concurrency: "unbounded" }
+        )
+      )
+      expect(results.every((r) => r._tag === "Right")).toBe(true)
+      expect(performance.now() - start).toBeLessThan(150)
+      expect(stalled.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    } finally {
+      server!.resume()
+    }
+    const deadline = Date.now() + 3_000
+    while (!stalled.events.includes("StoreRecovered") && Date.now() < deadline) {
+      await call(stalled.breaker, Effect.succeed(1))
+      await sleep(50)
+    }
+    expect(stalled.events).toContain("StoreRecovered")
   })
 })

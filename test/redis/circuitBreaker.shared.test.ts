@@ -59,7 +59,7 @@ const ok = Effect.succeed("ok")
 const roundTrip = () => inspector!.ping()
 
 const scriptCalls = (name: string, work: () => Promise<unknown>) =>
-  scriptCallsDuring(target._tag === "Available" ? target.url : "", `${prefix}:circuit:${name}:`, async () => {
+  scriptCallsDuring(target._tag === "Available" ? target.url : "", `${prefix}:circuit:{${name}}:`, async () => {
     await work()
   })
 
@@ -193,7 +193,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
 
   it("a trial permit held by an instance that never reports frees itself after its lease", async () => {
     names++
-    // The lease lasts the slow-call threshold: 500 ms here.
+    // The lease lasts twice the slow-call threshold, at least 1 s: 1 s here.
     const opts = options({ waitDurationInOpenState: "50 millis", slowCallDurationThreshold: "500 millis" })
     const b = await breakerIn(instanceB!, scope, opts)
     const store = await instanceA!.runPromise(Store)
@@ -205,7 +205,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(held.admission).toBe("Trial")
     await roundTrip()
     expect((await instanceB!.runPromise(Effect.flip(CircuitBreaker.withCircuitBreaker(ok, b)))).state).toBe("HalfOpen")
-    await new Promise((resolve) => setTimeout(resolve, 550))
+    await new Promise((resolve) => setTimeout(resolve, 1_050))
     expect(await instanceB!.runPromise(CircuitBreaker.withCircuitBreaker(ok, b))).toBe("ok")
     expect(await Effect.runPromise(b.state)).toBe("Closed")
   })
@@ -260,9 +260,9 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     await instanceA!.runPromise(a.transitionToForcedOpen)
     await roundTrip()
     expect(await Effect.runPromise(elsewhere.state)).toBe("Closed")
-    expect(await inspector!.exists(`${prefix}:circuit:shared-${names}:state`)).toBe(1)
-    expect(await inspector!.exists(`${prefix}other:circuit:shared-${names}:state`)).toBe(1)
-    expect(await inspector!.hget(`${prefix}other:circuit:shared-${names}:state`, "state")).toBe("Closed")
+    expect(await inspector!.exists(`${prefix}:circuit:{shared-${names}}:state`)).toBe(1)
+    expect(await inspector!.exists(`${prefix}other:circuit:{shared-${names}}:state`)).toBe(1)
+    expect(await inspector!.hget(`${prefix}other:circuit:{shared-${names}}:state`, "state")).toBe("Closed")
     await other.dispose()
   })
 })

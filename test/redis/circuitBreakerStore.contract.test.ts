@@ -172,11 +172,12 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
     await sleep(130)
     const next = await run(store.acquire(name, s, "other"))
     expect(next.admission).toBe("Trial")
-    // The expired holder's late result is dropped; the live one decides.
+    // A holder that was only slow still counts in its half-open period: its failure reopens the circuit,
+    // and the result of the trial admitted in its place belongs to an ended period.
     const late = await record(name, s, "Failure", held.snapshot.generation, 1, "crashed")
-    expect(late.snapshot.state).toBe("HalfOpen")
+    expect(late.snapshot.state).toBe("Open")
     const done = await record(name, s, "Success", next.snapshot.generation, 1, "other")
-    expect(done.snapshot.state).toBe("Closed")
+    expect(done.snapshot).toMatchObject({ state: "Open", calls: 1, failed: 1 })
   })
 
   it("moves Open -> HalfOpen by itself when automatic, and leaves HalfOpen after its maximum wait", async () => {
@@ -239,15 +240,6 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
     expect(await run(store.read(name, s))).toMatchObject({ calls: 0, failed: 0 })
   })
 
-  it("replaces a Closed window when the window's type or size changes", async () => {
-    const name = fresh()
-    const s = settingsOf()
-    const g = (await run(store.read(name, s))).generation
-    await record(name, s, "Failure", g)
-    expect((await run(store.read(name, s))).calls).toBe(1)
-    expect((await run(store.read(name, settingsOf({ slidingWindowSize: 8 })))).calls).toBe(0)
-  })
-
   it("publishes every change to subscribers", async () => {
     const name = fresh()
     const s = settingsOf()
@@ -262,6 +254,18 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
   })
 })
 
+describe("in-memory circuit breaker store", () => {
+  it("has one configuration per breaker: new settings replace the Closed window at once", async () => {
+    const store = await run(makeMemoryCircuitBreakerStore)
+    const s = settingsOf()
+    const g = (await run(store.read("solo", s))).generation
+    await run(store.record("solo", s, { generation: g, durationMillis: 1, outcome: "Failure" }))
+    expect((await run(store.read("solo", s))).calls).toBe(1)
+    expect(await run(store.read("solo", { ...s, takeOver: true }))).toMatchObject({ calls: 1, settingsConflict: false })
+    expect((await run(store.read("solo", settingsOf({ slidingWindowSize: 8 })))).calls).toBe(0)
+  })
+})
+
 describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
   it("keeps every key under prefix:circuit:<name>: with a TTL refreshed by each operation", async () => {
     const s = settingsOf({ ttlMillis: 30_000 })
@@ -270,9 +274,9 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
     await run(redisStore!.record(name, s, { generation: g, durationMillis: 1, outcome: "Failure" }))
     await run(redisStore!.transition(name, s, "Open", 0))
     await run(redisStore!.acquire(name, s, "lease"))
-    const keys = (await inspector!.keys(`${prefix}:circuit:${name}:*`)).sort()
+    const keys = (await inspector!.keys(`${prefix}:circuit:{${name}}:*`)).sort()
     expect(keys).toEqual(
-      ["leases", "state"].map((k) => `${prefix}:circuit:${name}:${k}`)
+      ["leases", "state"].map((k) => `${prefix}:circuit:{${name}}:${k}`)
     )
     for (const key of keys) {
       const ttl = await inspector!.pttl(key)
@@ -287,14 +291,14 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
         outcome: "Success"
       })
     )
-    expect(await inspector!.pttl(`${prefix}:circuit:${name}:window`)).toBeGreaterThan(25_000)
+    expect(await inspector!.pttl(`${prefix}:circuit:{${name}}:window`)).toBeGreaterThan(25_000)
   })
 
   it("rolls a time window by the seconds passed or by the buckets held, whichever is fewer", async () => {
     const s = settingsOf({ slidingWindowType: "TIME_BASED", slidingWindowSize: 60, minimumNumberOfCalls: 100 })
     const name = fresh()
-    const stateKey = `${prefix}:circuit:${name}:state`
-    const windowKey = `${prefix}:circuit:${name}:window`
+    const stateKey = `${prefix}:circuit:{${name}}:state`
+    const windowKey = `${prefix}:circuit:{${name}}:window`
     const g = (await run(redisStore!.read(name, s))).generation
     await run(redisStore!.record(name, s, { generation: g, durationMillis: 5, outcome: "Failure" }))
     const [seconds] = await inspector!.time()
@@ -318,13 +322,69 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
     expect(await inspector!.hlen(windowKey)).toBe(0)
   })
 
+  it("keeps the settings in force while instances use them: a second configuration neither clears the window nor wins", async () => {
+    const name = fresh()
+    const stateKey = `${prefix}:circuit:{${name}}:state`
+    const first = settingsOf({ slidingWindowSize: 10, minimumNumberOfCalls: 10 })
+    const second = settingsOf({ slidingWindowSize: 20, minimumNumberOfCalls: 10 })
+    const g = (await run(redisStore!.read(name, first))).generation
+    // A rolling deploy: the two configurations alternate; every call fails.
+    let last: CircuitReply | undefined
+    for (let i = 0; i < 10; i++) {
+      last = await run(redisStore!.record(name, i % 2 === 0 ? first : second, {
+        generation: g,
+        durationMillis: 1,
+        outcome: "Failure"
+      }))
+    }
+    expect(last!.snapshot).toMatchObject({ state: "Open", settingsConflict: true })
+    expect((await run(redisStore!.read(name, first))).settingsConflict).toBe(false)
+    // Waits differ per instance with a jittered Schedule: they are no conflict.
+    expect((await run(redisStore!.read(name, { ...first, waitsInOpenMillis: [170, 340] }))).settingsConflict).toBe(
+      false
+    )
+    // Nobody used the stored settings for 30 s: the newcomer's take over (a new size starts a new window).
+    await run(redisStore!.transition(name, first, "Closed"))
+    await run(redisStore!.record(name, first, { generation: g + 2, durationMillis: 1, outcome: "Failure" }))
+    await inspector!.hset(stateKey, "fpAt", Number((await inspector!.time())[0]) * 1000 - 31_000)
+    const taken = await run(redisStore!.read(name, second))
+    expect(taken).toMatchObject({ state: "Closed", calls: 0, settingsConflict: false })
+    expect((await run(redisStore!.read(name, first))).settingsConflict).toBe(true)
+  })
+
+  it("starts a new incarnation when the state is lost, and counts a call in flight in it", async () => {
+    const s = settingsOf()
+    const name = fresh()
+    const before = await run(redisStore!.transition(name, s, "Open"))
+    const closed = await run(redisStore!.transition(name, s, "Closed"))
+    expect(closed.snapshot.generation).toBeGreaterThan(before.snapshot.generation)
+    await inspector!.del(...(await inspector!.keys(`${prefix}:circuit:{${name}}:*`)))
+    // A call admitted before the loss counts in the fresh state...
+    const after = await run(redisStore!.record(name, s, {
+      incarnation: closed.snapshot.incarnation,
+      generation: closed.snapshot.generation,
+      durationMillis: 1,
+      outcome: "Failure"
+    }))
+    expect(after.snapshot.incarnation).toBeGreaterThan(closed.snapshot.incarnation)
+    expect(after.snapshot).toMatchObject({ state: "Closed", generation: 0, calls: 1, failed: 1 })
+    // ...one of the lost incarnation whose generation number is reused is not.
+    const stale = await run(redisStore!.record(name, s, {
+      incarnation: closed.snapshot.incarnation,
+      generation: 0,
+      durationMillis: 1,
+      outcome: "Failure"
+    }))
+    expect(stale.snapshot.calls).toBe(1)
+  })
+
   it("costs exactly one EVALSHA per operation", async () => {
     const s = settingsOf()
     const name = fresh()
     await run(redisStore!.read(name, s)) // loads the script if needed
     const calls = await scriptCallsDuring(
       target._tag === "Available" ? target.url : "",
-      `${prefix}:circuit:${name}:`,
+      `${prefix}:circuit:{${name}}:`,
       async () => {
         const g = (await run(redisStore!.read(name, s))).generation
         for (let i = 0; i < 10; i++) {

@@ -64,6 +64,8 @@ const untilRedisAnswers = (limiter: RateLimiter.RateLimiter, redisAvailable: num
     throw new Error("the limiter did not get back to Redis within 5 s")
   })
 
+const count = (results: ReadonlyArray<boolean>) => results.filter(Boolean).length
+
 const tries = (limiter: RateLimiter.RateLimiter, n: number) =>
   Effect.map(Effect.replicateEffect(limiter.tryAcquire(), n), (results) => results.filter(Boolean).length)
 
@@ -144,11 +146,17 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(onRedis).toBe(2)
     // An in-process limiter of the same configuration: its own 5 permits.
     expect(local).toBe(5)
-    expect(during.storeFallbacks).toBe(10)
+    expect(during.storeUnavailableCalls).toBe(10)
     // Redis kept its 2 grants; the local ones were never written there: exactly 3 left.
     expect(after).toBe(3)
-    expect(metrics.storeFallbacks).toBe(10)
-    expect(observed.result.scraped).toContain(`fault_ratelimiter_store_fallbacks_total{name="fallback"} 10`)
+    expect(metrics.storeUnavailableCalls).toBe(10)
+    const scraped = observed.result.scraped
+    expect(scraped).toContain(`fault_ratelimiter_store_outages_total{name="fallback"} 1`)
+    expect(scraped).toContain(
+      `fault_ratelimiter_store_unavailable_calls_total{name="fallback",mode="local-fallback"} 10`
+    )
+    expect(scraped).toContain(`fault_ratelimiter_store_unavailable_calls_total{name="fallback",mode="fail-open"} 0`)
+    expect(scraped).toContain(`fault_ratelimiter_store_available{name="fallback"} 1`)
     expect(observed.result.scraped).toContain(`fault_ratelimiter_calls_total{name="fallback",kind="successful"} 10`)
     // The gauge shows the figures of the limiter's latest metrics read (a read takes a round trip).
     expect(observed.result.scraped).toContain(`fault_ratelimiter_available_permissions{name="fallback"} 0`)
@@ -157,6 +165,26 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(observed.warnings).toHaveLength(1)
     expect(observed.warnings[0]).toMatch(/'fallback': the redis store is unreachable, deciding in process/)
     expect(unhandled).toEqual([])
+  })
+
+  it("fallbackLimitForPeriod: during an outage an instance grants only its share of the fleet's limit", async () => {
+    await clearOfBoundary()
+    const observed = await observe(
+      limited("share", 8, { fallbackLimitForPeriod: 2 }),
+      {},
+      (limiter) =>
+        Effect.gen(function*() {
+          const onRedis = yield* tries(limiter, 1)
+          yield* stop
+          const local = yield* tries(limiter, 5)
+          const during = (yield* limiter.metrics).availablePermissions
+          yield* start
+          yield* untilRedisAnswers(limiter, 7)
+          return { onRedis, local, during, after: yield* tries(limiter, 10) }
+        })
+    )
+    // Four instances with a share of 2 each admit at most 8 together while Redis is down (without: 4 × 8).
+    expect(observed.result).toEqual({ onRedis: 1, local: 2, during: 0, after: 7 })
   })
 
   it("fail-open lets every call through while Redis is down", async () => {
@@ -177,7 +205,7 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
           return { onRedis, open, after, metrics: yield* limiter.metrics }
         })
     )
-    expect(observed.result).toMatchObject({ onRedis: 1, open: 5, after: 1, metrics: { storeFallbacks: 6 } })
+    expect(observed.result).toMatchObject({ onRedis: 1, open: 5, after: 1, metrics: { storeUnavailableCalls: 6 } })
     expect(unhandled).toEqual([])
   })
 
@@ -206,13 +234,53 @@ describe.skipIf(!runnable)("RateLimiter when Redis goes away", () => {
     expect(unhandled).toEqual([])
   })
 
+  it("a stalled Redis (SIGSTOP) costs one store timeout, not one per call: the others decide at once until the next probe", async () => {
+    await clearOfBoundary()
+    const observed = await observe(
+      limited("stalled", 1_000),
+      { timeout: "100 millis" },
+      (limiter) =>
+        Effect.gen(function*() {
+          const onRedis = yield* tries(limiter, 2)
+          const elapsed = <A, E>(effect: Effect.Effect<A, E>) =>
+            Effect.map(Effect.timed(effect), ([duration, value]) => [Duration.toMillis(duration), value] as const)
+          server.pause()
+          // Concurrent load: the calls in flight wait for the store's timeout once...
+          const [stalledMillis, stalled] = yield* elapsed(
+            Effect.all(Array.from({ length: 50 }, () => limiter.tryAcquire()), { concurrency: "unbounded" })
+          )
+          // ...and those after it decide in process at once, without asking the stalled server.
+          const [laterMillis, later] = yield* elapsed(
+            Effect.all(Array.from({ length: 200 }, () => limiter.tryAcquire()), { concurrency: 20 })
+          )
+          const during = yield* limiter.metrics
+          server.resume()
+          // The 50 stalled calls ran once Redis thawed: their permits are taken there as well as granted in
+          // process (a call that times out after Redis ran it counts twice; see the README).
+          yield* untilRedisAnswers(limiter, 1_000 - 2 - 50)
+          return { onRedis, stalledMillis, stalled: count(stalled), laterMillis, later: count(later), during }
+        })
+    )
+    const { during, later, laterMillis, onRedis, stalled, stalledMillis } = observed.result
+    expect(onRedis).toBe(2)
+    expect([stalled, later]).toEqual([50, 200])
+    expect(stalledMillis).toBeGreaterThanOrEqual(95)
+    // Before: every call waited for ioredis' 1 s command timeout.
+    expect(stalledMillis).toBeLessThan(600)
+    expect(laterMillis).toBeLessThan(100)
+    expect(during).toMatchObject({ storeOutages: 1, storeUnavailableCalls: 250 })
+    expect(observed.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
+    expect(observed.events.filter((e) => e === "StoreRecovered")).toHaveLength(1)
+    expect(unhandled).toEqual([])
+  })
+
   it("a store whose Redis is down at start-up still builds, and its limiters start in their failure mode", async () => {
     const closedPort = server.port + 1
     const startedAt = Date.now()
     const result = await Effect.runPromise(
       Effect.scoped(Effect.gen(function*() {
         const limiter = yield* RateLimiter.make(limited("early", 2))
-        return [yield* tries(limiter, 3), (yield* limiter.metrics).storeFallbacks]
+        return [yield* tries(limiter, 3), (yield* limiter.metrics).storeUnavailableCalls]
       })).pipe(Effect.provide(RedisStore.layer({ url: `redis://127.0.0.1:${closedPort}` })))
     )
     expect(result).toEqual([2, 3])

@@ -5,6 +5,7 @@
  * hundred milliseconds; the file runs in about 3 s.
  */
 import {
+  Cause,
   ConfigProvider,
   type Context,
   Duration,
@@ -12,6 +13,7 @@ import {
   Exit,
   Fiber,
   Layer,
+  Logger,
   Option,
   Schedule,
   Stream,
@@ -21,6 +23,7 @@ import {
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RateLimiter from "../../src/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import type { Store } from "../../src/Store.js"
@@ -164,7 +167,13 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(Duration.toMillis(retryAfter)).toBeGreaterThan(0)
     expect(Duration.toMillis(retryAfter)).toBeLessThanOrEqual(60_000)
     expect(result.tooMany.retryAfter).toEqual(Option.none())
-    expect(result.metrics).toEqual({ availablePermissions: 0, numberOfWaitingFibers: 0, storeFallbacks: 0 })
+    expect(result.metrics).toEqual({
+      availablePermissions: 0,
+      numberOfWaitingFibers: 0,
+      storeOutages: 0,
+      storeUnavailableCalls: 0,
+      settingsMismatches: 0
+    })
   })
 
   it("metrics read Redis; drainPermissions empties the shared cycle; a new limit travels with each call", async () => {
@@ -216,7 +225,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     }))
     expect(Exit.isSuccess(result.acme) && Exit.isSuccess(result.globex)).toBe(true)
     expect(Exit.isFailure(result.again)).toBe(true)
-    expect(await admin.exists(`${prefix}:ratelimiter:tenant:acme:fixed:60000`)).toBe(1)
+    expect(await admin.exists(`${prefix}:ratelimiter:{tenant:acme}:fixed`)).toBe(1)
     expect(Exit.isSuccess(result.both)).toBe(true)
     expect(Exit.isFailure(result.refused)).toBe(true)
     // Not atomic across shared limiters: the refusal by `narrow` came after `wide` granted.
@@ -253,24 +262,24 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     }))
     const keys = (await admin.keys(`${prefix}:*`)).sort()
     expect(keys).toEqual([
-      `${prefix}:ratelimiter:brief:fixed:100`,
-      `${prefix}:ratelimiter:fixed-window:fixed:10000`,
-      `${prefix}:ratelimiter:sliding-window:log`,
-      `${prefix}:ratelimiter:sliding-window:logstate`,
-      `${prefix}:ratelimiter:token-bucket:bucket`
+      `${prefix}:ratelimiter:{brief}:fixed`,
+      `${prefix}:ratelimiter:{fixed-window}:fixed`,
+      `${prefix}:ratelimiter:{sliding-window}:log`,
+      `${prefix}:ratelimiter:{sliding-window}:logstate`,
+      `${prefix}:ratelimiter:{token-bucket}:bucket`
     ])
     const ttl = async (key: string) => admin.pttl(`${prefix}:ratelimiter:${key}`)
-    expect(await ttl("fixed-window:fixed:10000")).toBeGreaterThan(10_000)
-    expect(await ttl("fixed-window:fixed:10000")).toBeLessThanOrEqual(20_000)
+    expect(await ttl("{fixed-window}:fixed")).toBeGreaterThan(10_000)
+    expect(await ttl("{fixed-window}:fixed")).toBeLessThanOrEqual(20_000)
     // One token to refill (1 s), plus a token's interval and a second of slack.
-    expect(await ttl("token-bucket:bucket")).toBeGreaterThan(2_000)
-    expect(await ttl("token-bucket:bucket")).toBeLessThanOrEqual(3_000)
-    for (const key of ["sliding-window:log", "sliding-window:logstate"]) {
+    expect(await ttl("{token-bucket}:bucket")).toBeGreaterThan(2_000)
+    expect(await ttl("{token-bucket}:bucket")).toBeLessThanOrEqual(3_000)
+    for (const key of ["{sliding-window}:log", "{sliding-window}:logstate"]) {
       expect(await ttl(key)).toBeGreaterThan(10_000)
       expect(await ttl(key)).toBeLessThanOrEqual(20_000)
     }
     await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(await admin.exists(`${prefix}:ratelimiter:brief:fixed:100`)).toBe(0)
+    expect(await admin.exists(`${prefix}:ratelimiter:{brief}:fixed`)).toBe(0)
   })
 
   it("the prefix namespaces everything: the same name under two prefixes is two limiters", async () => {
@@ -288,8 +297,8 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       return [yield* a.tryAcquire(), yield* b.tryAcquire(), yield* a.tryAcquire()]
     }))
     expect(results).toEqual([true, true, false])
-    expect(await admin.keys(`${one}:*`)).toEqual([`${one}:ratelimiter:same:fixed:60000`])
-    expect(await admin.keys(`${two}:*`)).toEqual([`${two}:ratelimiter:same:fixed:60000`])
+    expect(await admin.keys(`${one}:*`)).toEqual([`${one}:ratelimiter:{same}:fixed`])
+    expect(await admin.keys(`${two}:*`)).toEqual([`${two}:ratelimiter:{same}:fixed`])
   })
 
   it("decides with Redis's clock: moving the TestClock by hours grants nothing more", async () => {
@@ -321,6 +330,56 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(millis).toBeLessThanOrEqual(60_000)
   })
 
+  it("RedisStore.layer refuses bad options with an InvalidConfigError naming field and value", async () => {
+    const failure = (options: unknown) =>
+      Effect.runPromise(
+        Effect.scoped(Layer.build(RedisStore.layer({ url }, options as RedisStore.Options))).pipe(
+          Effect.exit,
+          Effect.map((exit) => Exit.isFailure(exit) && Cause.isDie(exit.cause) ? Cause.squash(exit.cause) : exit)
+        )
+      )
+    const issues = async (options: unknown) => {
+      const error = await failure(options)
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      return (error as InvalidConfigError).issues.map(({ field, value }) => [field, value])
+    }
+    expect(await issues({ prefix: "" })).toEqual([["prefix", ""]])
+    expect(await issues({ prefix: "my app" })).toEqual([["prefix", "my app"]])
+    expect(await issues({ onStoreFailure: "fail-silently" })).toEqual([["onStoreFailure", "fail-silently"]])
+    expect(await issues({ timeout: -5 })).toEqual([["timeout", -5]])
+    expect(String(await failure({ prefix: "a b" }))).toMatch(/prefix = "a b": must be non-empty, without whitespace/)
+  })
+
+  it("fallbackLimitForPeriod is a share of the limit: more than limitForPeriod is refused", async () => {
+    const error = await Effect.runPromise(Effect.flip(Effect.scoped(
+      RateLimiter.make({
+        name: "share",
+        limitForPeriod: 5,
+        fallbackLimitForPeriod: 6
+      }).pipe(Effect.provide(RedisStore.layer({ url }, { prefix: fresh("share") })))
+    )))
+    expect(error.issues.map(({ field, value }) => [field, value])).toEqual([["fallbackLimitForPeriod", 6]])
+  })
+
+  it("a client passed with its offline queue on gets one warning (commands would queue while Redis is down)", async () => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (logLevel._tag === "Warning") warnings.push(String(message))
+    })
+    const queueing = new Redis(url)
+    const failing = new Redis(url, { ...RedisStore.clientOptions })
+    await Effect.runPromise(
+      Effect.scoped(Effect.all([
+        Layer.build(RedisStore.layer({ client: queueing })),
+        Layer.build(RedisStore.layer({ client: failing }))
+      ])).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+    )
+    queueing.disconnect()
+    failing.disconnect()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/enableOfflineQueue on.*RedisStore\.clientOptions/)
+  })
+
   it("a client you pass is used and left open; connection options make a connection the Layer closes", async () => {
     const client = new Redis(url, { ...RedisStore.clientOptions })
     const prefix = fresh("client")
@@ -339,8 +398,8 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(await client.ping()).toBe("PONG")
     client.disconnect()
     expect((await admin.keys(`${prefix}:*`)).sort()).toEqual([
-      `${prefix}:ratelimiter:options:fixed:60000`,
-      `${prefix}:ratelimiter:passed:fixed:60000`
+      `${prefix}:ratelimiter:{options}:fixed`,
+      `${prefix}:ratelimiter:{passed}:fixed`
     ])
   })
 
@@ -415,7 +474,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       }).pipe(Effect.provide(RedisStore.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(provider)))))
     )
     expect(granted).toBe(true)
-    expect(await admin.exists(`${prefix}:ratelimiter:configured:fixed:60000`)).toBe(1)
+    expect(await admin.exists(`${prefix}:ratelimiter:{configured}:fixed`)).toBe(1)
     const missing = await Effect.runPromise(
       Effect.flip(
         Layer.build(RedisStore.layerConfig()).pipe(

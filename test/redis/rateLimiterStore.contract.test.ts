@@ -110,30 +110,34 @@ describe.each(Object.keys(subjects))("RateLimiterStore contract: %s", (kind) => 
     expect(await run(store.available(limit))).toBe(0)
     expect(refused(await run(store.acquire(limit, 1, 0)))).toBeGreaterThan(0)
     // A new limit applies from the next cycle at the latest (Redis: at once, the memory store: next cycle).
-    const raised = { ...limit, limitForPeriod: 6 }
+    const raised = { ...limit, limitForPeriod: 6, takeOver: true }
     const wait = granted(await run(store.acquire(raised, 6, 1_000)))
     expect(wait).toBeGreaterThan(0)
     expect(wait).toBeLessThanOrEqual(300)
   })
 
-  it("settings travel with each call: a new rate, limit or period applies without any shared configuration", async () => {
+  it("settings travel with each call: a new rate, limit or period taking over applies without any shared configuration", async () => {
     const { now, store } = subject()
     const bucket = limitOf("token-bucket", 2, 60_000)
     expect(granted(await run(store.acquire(bucket, 2, 0)))).toBe(0)
     expect(refused(await run(store.acquire(bucket, 1, 50)))).toBeGreaterThan(1_000)
     // A token a millisecond from now on.
-    expect(granted(await run(store.acquire({ ...bucket, limitForPeriod: 1_000, periodMillis: 1_000 }, 1, 50))))
+    expect(
+      granted(
+        await run(store.acquire({ ...bucket, limitForPeriod: 1_000, periodMillis: 1_000, takeOver: true }, 1, 50))
+      )
+    )
       .toBeLessThanOrEqual(50)
     const window = limitOf("sliding-window", 2, 60_000)
     expect(granted(await run(store.acquire(window, 2, 0)))).toBe(0)
     expect(refused(await run(store.acquire(window, 1, 0)))).toBeGreaterThan(0)
-    expect(granted(await run(store.acquire({ ...window, limitForPeriod: 3 }, 1, 0)))).toBe(0)
+    expect(granted(await run(store.acquire({ ...window, limitForPeriod: 3, takeOver: true }, 1, 0)))).toBe(0)
     // Cycles of another period do not compare with the old ones: the new period starts afresh.
     const cycles = limitOf("fixed-window", 2, 60_000)
     await atCycleStart({ store, now }, 1_000)
     expect(granted(await run(store.acquire(cycles, 2, 0)))).toBe(0)
     expect(refused(await run(store.acquire(cycles, 1, 0)))).toBeGreaterThan(0)
-    expect(granted(await run(store.acquire({ ...cycles, periodMillis: 1_000 }, 2, 0)))).toBe(0)
+    expect(granted(await run(store.acquire({ ...cycles, periodMillis: 1_000, takeOver: true }, 2, 0)))).toBe(0)
   })
 
   it("token bucket: a burst of capacity, then one token per refill interval, in arrival order", async () => {

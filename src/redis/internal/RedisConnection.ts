@@ -18,6 +18,76 @@ export interface RedisConnection {
   /** `prefix:parts...` — every key the stores touch is namespaced by the prefix. */
   readonly key: (...parts: ReadonlyArray<string>) => string
   readonly run: <A>(operation: string, key: string, f: (client: Redis) => Promise<A>) => Effect.Effect<A, StoreError>
+  /** The store's per-call timeout (the `timeout` option of `RedisStore.layer`). */
+  readonly timeoutMillis: number
+  /**
+   * `run`, failing with a `StoreError` once `timeoutMillis` pass without an answer (a stalled Redis keeps
+   * the TCP connection up, so ioredis would wait for its own, much longer, command timeout).
+   */
+  readonly runTimed: <A>(
+    operation: string,
+    key: string,
+    f: (client: Redis) => Promise<A>
+  ) => Effect.Effect<A, StoreError>
+}
+
+/** The default of `timeoutMillis`. */
+export const DEFAULT_TIMEOUT_MILLIS = 250
+
+export class StoreTimeout extends Error {
+  constructor(readonly millis: number) {
+    super(`no answer within ${millis} ms`)
+  }
+}
+
+/**
+ * Deadlines of the commands in flight, checked by one real timer (the commands are real I/O: a
+ * `TestClock` must not decide them) ticking every tenth of the timeout while any is pending, rather than
+ * a timer per command (which costs every call a timer's creation and removal). A command therefore times
+ * out between `millis` and 1.1 × `millis`. The late answer or rejection of a timed-out command is
+ * consumed, so it is never unhandled.
+ */
+class Deadlines {
+  private readonly pending = new Set<{ readonly at: number; readonly reject: (error: unknown) => void }>()
+  private timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(private readonly millis: number) {}
+
+  within<A>(promise: Promise<A>): Promise<A> {
+    return new Promise<A>((resolve, reject) => {
+      const entry = { at: performance.now() + this.millis, reject }
+      this.pending.add(entry)
+      if (this.timer === undefined) {
+        this.timer = setInterval(() => this.sweep(), Math.max(1, this.millis / 10))
+        this.timer.unref()
+      }
+      promise.then(
+        (value) => {
+          this.pending.delete(entry)
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.pending.delete(entry)
+          reject(error)
+        }
+      )
+    })
+  }
+
+  private sweep(): void {
+    const now = performance.now()
+    for (const entry of this.pending) {
+      if (entry.at > now) continue
+      this.pending.delete(entry)
+      entry.reject(new StoreTimeout(this.millis))
+    }
+    if (this.pending.size === 0) this.close()
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+  }
 }
 
 /**
@@ -36,15 +106,18 @@ export const failFastOptions: RedisOptions = {
 export const makeConnection = (
   client: Redis,
   prefix: string,
-  owned: boolean
+  owned: boolean,
+  timeoutMillis: number = DEFAULT_TIMEOUT_MILLIS
 ): Effect.Effect<RedisConnection, never, Scope.Scope> =>
   Effect.gen(function*() {
     // ioredis emits "error" on every failed reconnect; without a listener Node treats it as unhandled.
     const swallow = () => {}
     client.on("error", swallow)
     let subscriber: Redis | undefined
+    const deadlines = new Deadlines(timeoutMillis)
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
+        deadlines.close()
         client.off("error", swallow)
         if (subscriber !== undefined) subscriber.disconnect()
         if (owned) client.disconnect()
@@ -64,6 +137,12 @@ export const makeConnection = (
       run: (operation, name, f) =>
         Effect.tryPromise({
           try: () => f(client),
+          catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
+        }),
+      timeoutMillis,
+      runTimed: (operation, name, f) =>
+        Effect.tryPromise({
+          try: () => deadlines.within(f(client)),
           catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
         })
     }

@@ -1,9 +1,12 @@
 /**
  * The Lua script behind the Redis circuit breaker store: one script, one round trip per operation
- * (`read`, `acquire`, `record`, `transition`, `reset`), run atomically by Redis with Redis's clock.
+ * (`read`, `acquire`, `renew`, `record`, `transition`, `reset`), run atomically by Redis with Redis's clock.
  *
- * Keys (all under `prefix:circuit:<name>:`, every one given the settings' TTL on each operation):
- * - `state` (hash): state, generation, attempts, open-until, half-open-until, running window totals.
+ * Keys (all under `prefix:circuit:{<name>}:`, every one given the settings' TTL on each operation; the
+ * hash tag puts them in one Redis Cluster slot):
+ * - `state` (hash): state, generation, attempts, open-until, half-open-until, running window totals, the
+ *   incarnation (Redis time when the state was created) and the settings in force (`fp`, with `fpAt`, the
+ *   last time a caller with those settings used it).
  * - `window`: COUNT_BASED — a list of the last `slidingWindowSize` outcomes (`flags:duration`), exact;
  *   TIME_BASED — a hash of per-second buckets (`c|f|s|x|d` + epoch second: calls, failed, slow, slow and
  *   failed, summed durations), the one-second buckets of Resilience4j's `SlidingTimeWindowMetrics`, by
@@ -16,8 +19,9 @@
 
 /**
  * The script's text. KEYS: state, window, leases. ARGV: operation, channel, the 13 settings (see
- * `settingsArguments`), then the operation's arguments. Returns the snapshot's fields, the changes as
- * JSON (empty when none), the admission and whether a manual transition was permitted, as strings;
+ * `settingsArguments`), whether the caller takes over with its settings, then the operation's arguments. Returns the snapshot's fields, the changes as
+ * JSON (empty when none), the admission, whether a manual transition was permitted, the incarnation and
+ * whether the caller's settings conflict with the stored ones, as strings;
  * publishes `{ snapshot, changes }` as JSON when something changed.
  *
  * @internal
@@ -28,35 +32,6 @@ export const circuitScript = {
   lua: `
 local op = ARGV[1]
 local channel = ARGV[2]
-local waits = {}
-for w in string.gmatch(ARGV[15], '[^,]+') do waits[#waits + 1] = tonumber(w) end
-local cfg = {
-  failureRateThreshold = tonumber(ARGV[3]),
-  slowCallRateThreshold = tonumber(ARGV[4]),
-  slowCallDurationThresholdMillis = tonumber(ARGV[5]),
-  slidingWindowType = ARGV[6],
-  slidingWindowSize = tonumber(ARGV[7]),
-  minimumNumberOfCalls = tonumber(ARGV[8]),
-  permittedNumberOfCallsInHalfOpenState = tonumber(ARGV[9]),
-  automaticTransitionFromOpenToHalfOpenEnabled = ARGV[10] == '1',
-  maxWaitInHalfOpenMillis = tonumber(ARGV[11]),
-  transitionToStateAfterWaitDuration = ARGV[12],
-  leaseMillis = tonumber(ARGV[13]),
-  ttlMillis = tonumber(ARGV[14]),
-  waitsInOpenMillis = waits
-}
-local arg = {}
-if op == 'acquire' then
-  arg.leaseId = ARGV[16]
-elseif op == 'record' then
-  arg.generation = tonumber(ARGV[16])
-  arg.durationMillis = tonumber(ARGV[17])
-  arg.outcome = ARGV[18]
-  if ARGV[19] ~= '' then arg.leaseId = ARGV[19] end
-elseif op == 'transition' then
-  arg.to = ARGV[16]
-  if ARGV[17] ~= '' then arg.openForMillis = tonumber(ARGV[17]) end
-end
 local sk, wk, lk = KEYS[1], KEYS[2], KEYS[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -66,6 +41,59 @@ local raw = redis.call('HGETALL', sk)
 for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
 -- A missing hash field reads as false (not nil) in Redis Lua.
 local function num(v, d) if not v then return d end return tonumber(v) end
+-- No state: a first use, or the state was lost (TTL, a restart without persistence, a failover, FLUSHDB).
+-- Its incarnation (Redis time at creation, in microseconds: unique, as no two scripts run in the same
+-- microsecond) tells instances that generation numbers started over.
+local fresh = #raw == 0
+local incarnation = s.inc or (t[1] .. string.format('%06d', tonumber(t[2])))
+
+-- The settings a breaker sends are its fingerprint. While instances with another fingerprint keep using
+-- the shared state (a rolling deploy), the stored settings win and the caller is told of the conflict;
+-- the caller's take over once nobody has used the stored ones for HANDOVER_MILLIS, or at once when the
+-- caller was just reconfigured (ARGV[16] = '1': an explicit change for the whole fleet).
+local HANDOVER_MILLIS = 30000
+-- The waits in Open are left out: a jittered Schedule gives every instance its own, and the caller whose
+-- call opens the circuit sets the wait either way.
+local fingerprint = table.concat(ARGV, '|', 3, 14)
+local v = {}
+for i = 3, 15 do v[i] = ARGV[i] end
+local conflict = false
+if s.fp and s.fp ~= fingerprint and ARGV[16] ~= '1' and now - num(s.fpAt, 0) < HANDOVER_MILLIS then
+  conflict = true
+  local i = 3
+  for part in string.gmatch(s.fp .. '|', '([^|]*)|') do v[i] = part i = i + 1 end
+end
+local waits = {}
+for w in string.gmatch(v[15], '[^,]+') do waits[#waits + 1] = tonumber(w) end
+local cfg = {
+  failureRateThreshold = tonumber(v[3]),
+  slowCallRateThreshold = tonumber(v[4]),
+  slowCallDurationThresholdMillis = tonumber(v[5]),
+  slidingWindowType = v[6],
+  slidingWindowSize = tonumber(v[7]),
+  minimumNumberOfCalls = tonumber(v[8]),
+  permittedNumberOfCallsInHalfOpenState = tonumber(v[9]),
+  automaticTransitionFromOpenToHalfOpenEnabled = v[10] == '1',
+  maxWaitInHalfOpenMillis = tonumber(v[11]),
+  transitionToStateAfterWaitDuration = v[12],
+  leaseMillis = tonumber(v[13]),
+  ttlMillis = tonumber(v[14]),
+  waitsInOpenMillis = waits
+}
+local arg = {}
+if op == 'acquire' or op == 'renew' then
+  arg.leaseId = ARGV[17]
+elseif op == 'record' then
+  arg.generation = tonumber(ARGV[17])
+  arg.durationMillis = tonumber(ARGV[18])
+  arg.outcome = ARGV[19]
+  if ARGV[20] ~= '' then arg.leaseId = ARGV[20] end
+  arg.incarnation = ARGV[21]
+elseif op == 'transition' then
+  arg.to = ARGV[17]
+  if ARGV[18] ~= '' then arg.openForMillis = tonumber(ARGV[18]) end
+end
+
 local state = s.state or 'Closed'
 local gen = num(s.gen, 0)
 local startGen = gen
@@ -89,7 +117,7 @@ local function clearWindow(kind, size)
   wtype, wsize = kind, size
 end
 
--- A Closed (or MetricsOnly) window whose type or size differs from the caller's is replaced.
+-- A Closed (or MetricsOnly) window whose type or size differs from the settings in force is replaced.
 if (state == 'Closed' or state == 'MetricsOnly' or wtype == nil) and (wtype ~= cfg.slidingWindowType or wsize ~= cfg.slidingWindowSize) then
   if state ~= 'HalfOpen' then clearWindow(cfg.slidingWindowType, cfg.slidingWindowSize) end
 end
@@ -261,9 +289,11 @@ if op == 'acquire' then
   end
   extra.admission = admission
 elseif op == 'record' then
-  local wasLeased = false
-  if arg.leaseId then wasLeased = redis.call('ZREM', lk, arg.leaseId) == 1 end
-  local live = arg.generation == gen and (state == 'Closed' or state == 'MetricsOnly' or (state == 'HalfOpen' and wasLeased))
+  if arg.leaseId then redis.call('ZREM', lk, arg.leaseId) end
+  -- A trial slower than its lease still counts in its own HalfOpen period (the lease only frees the
+  -- permit of a holder that died). A call admitted before the state was lost counts in the fresh state.
+  local live = (fresh and state == 'Closed') or ((arg.incarnation == '' or arg.incarnation == incarnation) and arg.generation == gen and
+    (state == 'Closed' or state == 'MetricsOnly' or (state == 'HalfOpen' and arg.leaseId ~= nil)))
   if live and arg.outcome ~= 'Ignored' then
     push(arg.durationMillis, arg.outcome == 'Failure', arg.durationMillis > cfg.slowCallDurationThresholdMillis)
     checkThresholds()
@@ -273,6 +303,11 @@ elseif op == 'transition' then
   local legal = not ((state == 'Closed' and to == 'HalfOpen') or (state == 'MetricsOnly' and (to == 'Open' or to == 'HalfOpen')))
   extra.permitted = legal
   if legal and (state ~= to or (to == 'Open' and arg.openForMillis)) then enter(to, arg.openForMillis) end
+elseif op == 'renew' then
+  -- A trial still running keeps its permit (an expired and purged one is not given back).
+  if state == 'HalfOpen' and redis.call('ZSCORE', lk, arg.leaseId) then
+    redis.call('ZADD', lk, now + cfg.leaseMillis, arg.leaseId)
+  end
 elseif op == 'reset' then
   if state ~= 'Closed' then enter('Closed') else
     gen = gen + 1
@@ -294,7 +329,8 @@ if state == 'HalfOpen' and halfOpenUntil >= 0 then halfOpenFor = math.max(0, hal
 redis.call('HSET', sk, 'state', state, 'gen', gen, 'attempts', attempts, 'openUntil', openUntil,
   'halfOpenUntil', halfOpenUntil, 'calls', calls, 'failed', failed, 'slow', slow, 'slowFailed', slowFailed,
   'dur', tostring(dur), 'wtype', wtype, 'wsize', wsize, 'head', head, 'np', np, 'seq', seq,
-  'frr', frReported and '1' or '0', 'srr', srReported and '1' or '0')
+  'frr', frReported and '1' or '0', 'srr', srReported and '1' or '0', 'inc', incarnation,
+  'fp', conflict and s.fp or fingerprint, 'fpAt', conflict and s.fpAt or now)
 redis.call('PEXPIRE', sk, cfg.ttlMillis)
 redis.call('PEXPIRE', wk, cfg.ttlMillis)
 redis.call('PEXPIRE', lk, cfg.ttlMillis)
@@ -307,7 +343,8 @@ if #changes > 0 or gen ~= startGen then
     snapshot = {
       state = state, generation = gen, attempts = attempts, openForMillis = openFor, halfOpenForMillis = halfOpenFor,
       calls = calls, failed = failed, slow = slow, slowFailed = slowFailed, totalDurationMillis = dur,
-      minimumNumberOfCalls = windowMin(), leases = leases, notPermitted = np, sequence = seq
+      minimumNumberOfCalls = windowMin(), leases = leases, notPermitted = np, sequence = seq,
+      incarnation = incarnation
     },
     changes = changes
   }))
@@ -317,6 +354,6 @@ if extra.permitted ~= nil then permitted = extra.permitted and '1' or '0' end
 -- A flat array of strings: cheaper than JSON, and Redis would truncate Lua numbers to integers.
 return { state, tostring(gen), tostring(attempts), tostring(openFor), tostring(halfOpenFor), tostring(calls),
   tostring(failed), tostring(slow), tostring(slowFailed), tostring(dur), tostring(windowMin()), tostring(leases),
-  tostring(np), tostring(seq), published, extra.admission or '', permitted }
+  tostring(np), tostring(seq), published, extra.admission or '', permitted, incarnation, conflict and '1' or '' }
 `
 } as const

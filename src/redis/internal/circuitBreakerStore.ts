@@ -1,6 +1,7 @@
 /**
  * The {@link CircuitBreakerStore} on Redis: every operation is one EVALSHA of `circuitScript` (defined
- * once with ioredis' `defineCommand`, loaded on NOSCRIPT), atomic and timed by Redis's `TIME`; changes
+ * once with ioredis' `defineCommand`, loaded on NOSCRIPT), atomic and timed by Redis's `TIME`, and
+ * bounded by the store's timeout (a stalled Redis costs one timeout, then the breaker's probe period); changes
  * reach every instance over pub/sub on the channel `prefix:circuit:<name>`.
  *
  * @internal
@@ -28,7 +29,7 @@ type CircuitCommand = (
   ...argv: ReadonlyArray<string | number>
 ) => Promise<ReadonlyArray<string>>
 
-/** The settings as the script's positional arguments (ARGV[3..15]). */
+/** The settings as the script's positional arguments (ARGV[3..15], then the take-over flag). */
 const settingsArguments = (s: CircuitSettings): ReadonlyArray<string | number> => [
   s.failureRateThreshold,
   s.slowCallRateThreshold,
@@ -42,7 +43,8 @@ const settingsArguments = (s: CircuitSettings): ReadonlyArray<string | number> =
   s.transitionToStateAfterWaitDuration,
   s.leaseMillis,
   s.ttlMillis,
-  s.waitsInOpenMillis.join(",")
+  s.waitsInOpenMillis.join(","),
+  s.takeOver === true ? "1" : ""
 ]
 
 const STATES: ReadonlySet<string> = new Set(["Closed", "Open", "HalfOpen", "Disabled", "ForcedOpen", "MetricsOnly"])
@@ -50,7 +52,7 @@ const STATES: ReadonlySet<string> = new Set(["Closed", "Open", "HalfOpen", "Disa
 /** Reads the script's flat reply; anything else is a store failure, not a crash. */
 const decodeReply = (reply: ReadonlyArray<string>) => {
   const state = reply[0] ?? ""
-  if (!STATES.has(state) || reply.length !== 17) throw new Error(`unexpected reply from the circuit script`)
+  if (!STATES.has(state) || reply.length !== 19) throw new Error(`unexpected reply from the circuit script`)
   const n = (i: number) => Number(reply[i])
   const changes = reply[14] === "" ? [] : JSON.parse(reply[14]!) as ReadonlyArray<CircuitChange>
   return {
@@ -68,7 +70,9 @@ const decodeReply = (reply: ReadonlyArray<string>) => {
       minimumNumberOfCalls: n(10),
       leases: n(11),
       notPermitted: n(12),
-      sequence: n(13)
+      sequence: n(13),
+      incarnation: n(17),
+      settingsConflict: reply[18] === "1"
     },
     changes,
     admission: (reply[15] === "" ? "Refused" : reply[15]) as CircuitAdmission,
@@ -78,8 +82,13 @@ const decodeReply = (reply: ReadonlyArray<string>) => {
 
 /** A published message: `{ snapshot, changes }` (cjson writes an empty Lua table as an object). */
 const decodeMessage = (text: string): CircuitReply => {
-  const raw = JSON.parse(text) as { snapshot: CircuitSnapshot; changes: unknown }
-  return { snapshot: raw.snapshot, changes: Array.isArray(raw.changes) ? raw.changes : [] }
+  const raw = JSON.parse(text) as { snapshot: Omit<CircuitSnapshot, "incarnation"> & { incarnation: string } }
+  const changes = (raw as { changes?: unknown }).changes
+  return {
+    // The conflict is the publisher's, not the receiver's.
+    snapshot: { ...raw.snapshot, incarnation: Number(raw.snapshot.incarnation), settingsConflict: false },
+    changes: Array.isArray(changes) ? changes : []
+  }
 }
 
 /**
@@ -113,12 +122,12 @@ export const makeRedisCircuitBreakerStore = (
       settings: CircuitSettings,
       argv: ReadonlyArray<string | number>
     ) =>
-      connection.run(`circuitBreaker.${operation}`, name, async (redis) =>
+      connection.runTimed(`circuitBreaker.${operation}`, name, async (redis) =>
         decodeReply(
           await (redis as unknown as Record<string, CircuitCommand>)[circuitScript.name]!(
-            connection.key("circuit", name, "state"),
-            connection.key("circuit", name, "window"),
-            connection.key("circuit", name, "leases"),
+            connection.key("circuit", `{${name}}`, "state"),
+            connection.key("circuit", `{${name}}`, "window"),
+            connection.key("circuit", `{${name}}`, "leases"),
             operation,
             channelOf(name),
             ...encode(settings),
@@ -128,7 +137,22 @@ export const makeRedisCircuitBreakerStore = (
 
     // One subscriber connection for all breakers: listeners by channel, subscribed while any remains.
     const listeners = new Map<string, Set<(reply: CircuitReply) => void>>()
+    const gapListeners = new Map<(reply: CircuitReply) => void, () => void>()
     let attached: Redis | undefined
+    // Messages published while the subscriber was disconnected are lost: once it is subscribed again,
+    // every breaker re-reads its state. ioredis resubscribes after emitting "ready", so subscribe here
+    // first (a no-op for channels it already has) to read only once nothing more can be missed.
+    const onReady = () => {
+      const subscriber = attached
+      const channels = [...listeners.keys()]
+      if (subscriber === undefined || channels.length === 0) return
+      subscriber.subscribe(...channels).then(
+        () => {
+          for (const resync of gapListeners.values()) resync()
+        },
+        () => {} // disconnected again: the next "ready" retries
+      )
+    }
     const onMessage = (channel: string, message: string) => {
       const set = listeners.get(channel)
       if (set === undefined) return
@@ -140,7 +164,12 @@ export const makeRedisCircuitBreakerStore = (
       }
       for (const listener of set) listener(reply)
     }
-    yield* Effect.addFinalizer(() => Effect.sync(() => attached?.off("message", onMessage)))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        attached?.off("message", onMessage)
+        attached?.off("ready", onReady)
+      })
+    )
 
     const subscribeChannel = (subscriber: Redis, channel: string, name: string) =>
       Effect.tryPromise({
@@ -156,9 +185,17 @@ export const makeRedisCircuitBreakerStore = (
           changes,
           admission
         })),
+      renew: (name, settings, leaseId) =>
+        Effect.map(run("renew", name, settings, [leaseId]), ({ changes, snapshot }) => ({ snapshot, changes })),
       record: (name, settings, call) =>
         Effect.map(
-          run("record", name, settings, [call.generation, call.durationMillis, call.outcome, call.leaseId ?? ""]),
+          run("record", name, settings, [
+            call.generation,
+            call.durationMillis,
+            call.outcome,
+            call.leaseId ?? "",
+            call.incarnation ?? ""
+          ]),
           ({ changes, snapshot }) => ({ snapshot, changes })
         ),
       transition: (name, settings, to, openForMillis) =>
@@ -168,13 +205,15 @@ export const makeRedisCircuitBreakerStore = (
         ),
       reset: (name, settings) =>
         Effect.map(run("reset", name, settings, []), ({ changes, snapshot }) => ({ snapshot, changes })),
-      subscribe: (name, onChange) =>
+      subscribe: (name, onChange, onGap) =>
         Effect.gen(function*() {
           const subscriber = yield* connection.subscriber
           if (attached === undefined) {
             attached = subscriber
             subscriber.on("message", onMessage)
+            subscriber.on("ready", onReady)
           }
+          if (onGap !== undefined) gapListeners.set(onChange, onGap)
           const channel = channelOf(name)
           let set = listeners.get(channel)
           const first = set === undefined
@@ -187,6 +226,7 @@ export const makeRedisCircuitBreakerStore = (
           yield* Effect.addFinalizer(() =>
             Effect.suspend(() => {
               mine.delete(onChange)
+              gapListeners.delete(onChange)
               if (mine.size > 0 || listeners.get(channel) !== mine) return Effect.void
               listeners.delete(channel)
               return Effect.ignore(

@@ -1,7 +1,8 @@
 /**
  * The {@link RateLimiterStore} on Redis: each operation is one EVALSHA of the algorithm's script (see
- * `rateLimiterScripts.ts`), under keys `prefix:ratelimiter:<name>:<algorithm>` (the fixed window's
- * ends with its period in milliseconds: a new period starts afresh).
+ * `rateLimiterScripts.ts`), under keys `prefix:ratelimiter:{<name>}:<algorithm>`. The hash tag around the
+ * name puts all keys of one limiter in one Redis Cluster slot (the sliding window's script touches two).
+ * Calls are bounded by the store's timeout (`RedisConnection.runTimed`).
  *
  * @internal
  */
@@ -12,7 +13,8 @@ import type { Grant, RateLimiterStore, SharedLimit } from "../../store/RateLimit
 import { fixedWindow, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
 import type { RedisConnection } from "./RedisConnection.js"
 
-type Reply = number
+/** An integer, or `[answer, 1]` when the stored settings differ from the caller's (see the scripts). */
+type Reply = number | [number, number]
 type Command = (...args: ReadonlyArray<string | number>) => Promise<Reply>
 
 /** Defines the scripts on a client once (ioredis then runs them with EVALSHA, loading on NOSCRIPT). */
@@ -24,19 +26,23 @@ const define = (client: Redis): void => {
   }
 }
 
-/** The scripts' answer to `acquire` (see `rateLimiterScripts.ts`): waits in whole microseconds. */
-const toGrant = (reply: Reply): Grant =>
-  reply >= 0
-    ? { _tag: "Granted", waitMillis: reply / 1000 }
-    : { _tag: "Refused", retryAfterMillis: reply === -1 ? Number.POSITIVE_INFINITY : (-reply - 2) / 1000 }
+const answerOf = (reply: Reply): number => typeof reply === "number" ? reply : Number(reply[0])
 
-/** A limiter's keys, computed once per name. */
-interface Keys {
-  /** Without the period, which the fixed window's key ends with. */
-  readonly fixed: string
-  readonly bucket: string
-  readonly log: string
-  readonly logState: string
+/** The scripts' answer to `acquire`: waits in whole microseconds. */
+const toGrant = (reply: Reply): Grant => {
+  const answer = answerOf(reply)
+  const grant: Grant = answer >= 0
+    ? { _tag: "Granted", waitMillis: answer / 1000 }
+    : { _tag: "Refused", retryAfterMillis: answer === -1 ? Number.POSITIVE_INFINITY : (-answer - 2) / 1000 }
+  return typeof reply === "number" ? grant : { ...grant, settingsDiffer: true }
+}
+
+/**
+ * What a limit sends with every call, built once per `SharedLimit` (a limiter keeps one until it is
+ * reconfigured): the keys and the arguments before the operation's own.
+ */
+interface Prepared {
+  readonly run: (op: string, takeOver: string, a?: number, b?: number) => Promise<Reply>
 }
 
 export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimiterStore => {
@@ -45,39 +51,56 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
   const fixed = commands[fixedWindow.command]!.bind(connection.client)
   const bucket = commands[tokenBucket.command]!.bind(connection.client)
   const sliding = commands[slidingWindow.command]!.bind(connection.client)
-  const keys = new Map<string, Keys>()
-  const keysOf = (name: string): Keys => {
-    let found = keys.get(name)
+  const prepared = new WeakMap<SharedLimit, Prepared>()
+  const prepare = (limit: SharedLimit): Prepared => {
+    const key = (suffix: string) => connection.key("ratelimiter", `{${limit.name}}`, suffix)
+    const micros = limit.periodMillis * 1000
+    switch (limit.algorithm) {
+      case "fixed-window": {
+        const k = key("fixed")
+        const fp = `${limit.limitForPeriod}:${micros}`
+        const n = limit.limitForPeriod
+        return {
+          run: (op, takeOver, a, b) =>
+            a === undefined
+              ? fixed(k, op, fp, takeOver, 0, 0, n, micros)
+              : fixed(k, op, fp, takeOver, a, b!, n, micros)
+        }
+      }
+      case "token-bucket": {
+        const k = key("bucket")
+        const fp = `${limit.limitForPeriod / micros}:${limit.capacity}`
+        return {
+          run: (op, takeOver, a, b) =>
+            a === undefined ? bucket(k, op, fp, takeOver) : bucket(k, op, fp, takeOver, a, b!)
+        }
+      }
+      case "sliding-window": {
+        const log = key("log")
+        const state = key("logstate")
+        const fp = `${micros}:${limit.limitForPeriod}`
+        return {
+          run: (op, takeOver, a, b) =>
+            a === undefined
+              ? sliding(log, state, op, fp, takeOver)
+              : sliding(log, state, op, fp, takeOver, a, b!)
+        }
+      }
+    }
+  }
+  const preparedFor = (limit: SharedLimit): Prepared => {
+    let found = prepared.get(limit)
     if (found === undefined) {
-      // Bounded by the limiters made with this store (a keyed limiter's keys come and go with their TTLs).
-      if (keys.size >= 10_000) keys.clear()
-      const key = (suffix: string) => connection.key("ratelimiter", name, suffix)
-      found = { fixed: `${key("fixed")}:`, bucket: key("bucket"), log: key("log"), logState: key("logstate") }
-      keys.set(name, found)
+      found = prepare(limit)
+      prepared.set(limit, found)
     }
     return found
   }
-  /** The script's keys and settings for a limit, then the operation's arguments. */
-  const call = (limit: SharedLimit, op: string, a?: number, b?: number): Effect.Effect<Reply, StoreError> =>
-    connection.run(`rateLimiter.${op}`, limit.name, () => {
-      const k = keysOf(limit.name)
-      switch (limit.algorithm) {
-        case "fixed-window":
-          return a === undefined
-            ? fixed(k.fixed + limit.periodMillis, op, limit.limitForPeriod, limit.periodMillis)
-            : fixed(k.fixed + limit.periodMillis, op, limit.limitForPeriod, limit.periodMillis, a, b!)
-        case "token-bucket": {
-          const rate = limit.limitForPeriod / limit.periodMillis
-          return a === undefined
-            ? bucket(k.bucket, op, rate, limit.capacity)
-            : bucket(k.bucket, op, rate, limit.capacity, a, b!)
-        }
-        case "sliding-window":
-          return a === undefined
-            ? sliding(k.log, k.logState, op, limit.periodMillis, limit.limitForPeriod)
-            : sliding(k.log, k.logState, op, limit.periodMillis, limit.limitForPeriod, a, b!)
-      }
-    })
+  const call = (limit: SharedLimit, op: string, a?: number, b?: number): Effect.Effect<Reply, StoreError> => {
+    const p = preparedFor(limit)
+    const takeOver = limit.takeOver === true ? "1" : "0"
+    return connection.runTimed(`rateLimiter.${op}`, limit.name, () => p.run(op, takeOver, a, b))
+  }
   return {
     acquire: (limit, permits, maxWaitMillis) =>
       Effect.map(
@@ -85,7 +108,7 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
         call(limit, "acquire", permits, Number.isFinite(maxWaitMillis) ? maxWaitMillis : Number.MAX_SAFE_INTEGER),
         toGrant
       ),
-    available: (limit) => call(limit, "available"),
-    drain: (limit) => call(limit, "drain")
+    available: (limit) => Effect.map(call(limit, "available"), answerOf),
+    drain: (limit) => Effect.map(call(limit, "drain"), answerOf)
   }
 }

@@ -1,0 +1,25 @@
+/**
+ * Runs only the Redis section of the benchmark (section 9) and prints it: for working on the Redis store
+ * without the full 3.5-minute run. Compile it as bench/build.mjs compiles the full bench (no keepNames):
+ *   npx esbuild bench/redisOnly.ts --bundle --platform=node --format=esm --packages=external \
+ *     --outfile=node_modules/.cache/breakwater-bench/redis.mjs && node node_modules/.cache/breakwater-bench/redis.mjs
+ */
+import { runRedis } from "./scenarios/redis.js"
+
+const millis = Number(process.env["BENCH_REDIS_MS"] ?? 1_000)
+const result = await runRedis({ millis, rounds: 5, concurrency: 100, sample: 1_000 })
+if (result._tag === "Skipped") console.log(`skipped: ${result.reason}`)
+else {
+  console.log(`server: ${result.server}, concurrency ${result.concurrency}`)
+  console.log("| case | acquires/s | round trips per acquire | Redis µs per acquire |")
+  for (const row of result.rows) {
+    console.log(
+      `| ${row.name} | ${Math.round(row.acquiresPerSecond)} | ${row.roundTripsPerAcquire.toFixed(2)} | ${
+        row.redisMicrosPerAcquire.toFixed(2)
+      } |`
+    )
+  }
+}
+// The limiters' connections were closed with their scopes; what still holds the loop (a reconnecting
+// client of the stopped private server) has nothing left to report.
+process.exit(0)
