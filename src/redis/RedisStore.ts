@@ -39,6 +39,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Redis, RedisOptions } from "ioredis"
 import { decodeOptions, DurationInput, OneOf } from "../internal/validation.js"
+import type { InvalidConfigError } from "../InvalidConfigError.js"
 import { type OnStoreFailure, Store } from "../Store.js"
 import { makeRedisCircuitBreakerStore } from "./internal/circuitBreakerStore.js"
 import { makeRedisRateLimiterStore } from "./internal/rateLimiterStore.js"
@@ -145,7 +146,7 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
  * A Layer providing the Redis {@link Store}. Never fails for want of Redis: if it is unreachable at
  * start-up, guards start in their `onStoreFailure` mode and switch to Redis once it answers. Invalid
  * options (an empty prefix or one with whitespace, an unknown `onStoreFailure`, a `timeout` under 1 ms)
- * are a defect, an `InvalidConfigError` naming the field and value, raised when the Layer is built.
+ * fail the Layer with an `InvalidConfigError` naming the field and value, as every guard's Layer does.
  *
  * @example
  * ```ts
@@ -168,12 +169,11 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
  *
  * @since 0.1.0
  */
-export const layer = (connection: Connection, options?: Options): Layer.Layer<Store> =>
+export const layer = (connection: Connection, options?: Options): Layer.Layer<Store, InvalidConfigError> =>
   Layer.scoped(
     Store,
     Effect.gen(function*() {
-      // Options are the program's own: a bad one is a defect naming the field and value, found at start-up.
-      yield* Effect.orDie(decodeOptions(OptionsSchema, "RedisStore", options ?? {}))
+      yield* decodeOptions(OptionsSchema, "RedisStore", options ?? {})
       const owned = !("client" in connection)
       const client = "client" in connection
         ? connection.client
@@ -218,7 +218,7 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
  */
 export const layerConfig = (
   options?: Omit<Options, "prefix">
-): Layer.Layer<Store, ConfigError.ConfigError> =>
+): Layer.Layer<Store, ConfigError.ConfigError | InvalidConfigError> =>
   Layer.unwrapEffect(
     Effect.map(
       Config.all({ url: Config.string("REDIS_URL"), prefix: Config.option(Config.string("REDIS_PREFIX")) }),

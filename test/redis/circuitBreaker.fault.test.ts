@@ -7,6 +7,7 @@
 import { type Duration, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as Metrics from "../../src/Metrics.js"
 import * as Prometheus from "../../src/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
@@ -20,8 +21,8 @@ const rejections: Array<unknown> = []
 const onRejection = (reason: unknown) => rejections.push(reason)
 
 let server: PrivateServer | undefined
-let runtime: ManagedRuntime.ManagedRuntime<Store, never> | undefined
-let other: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let other: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let scope: Scope.CloseableScope | undefined
 
 beforeAll(async () => {

@@ -9,6 +9,7 @@ import { Effect, Exit, Logger, ManagedRuntime, Scope, Stream, TestClock, TestCon
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
@@ -17,8 +18,8 @@ const runnable = canRunFaultTests()
 const prefix = `cbrecovery-${process.pid}`
 
 let server: PrivateServer | undefined
-let instanceA: ManagedRuntime.ManagedRuntime<Store, never> | undefined
-let instanceB: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let instanceA: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let instanceB: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let admin: Redis | undefined
 let scope: Scope.CloseableScope
 
@@ -42,7 +43,7 @@ afterAll(async () => {
   await server?.stop()
 })
 
-type Runtime = ManagedRuntime.ManagedRuntime<Store, never>
+type Runtime = ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>
 const breakerIn = (runtime: Runtime, options: CircuitBreaker.Options) =>
   runtime.runPromise(Scope.extend(CircuitBreaker.make(options), scope))
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))

@@ -7,6 +7,7 @@ import { Deferred, Duration, Effect, Exit, Fiber, ManagedRuntime, Option, Scope,
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import { redisTarget } from "../helpers/redisServer.js"
@@ -17,8 +18,8 @@ const available = target._tag === "Available"
 // Unique per run: a REDIS_URL server may keep an earlier run's keys (their TTL is an hour).
 const prefix = `cbshared-${process.pid}-${Date.now()}`
 
-let instanceA: ManagedRuntime.ManagedRuntime<Store, never> | undefined
-let instanceB: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let instanceA: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let instanceB: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let inspector: Redis | undefined
 
 beforeAll(async () => {
@@ -49,7 +50,7 @@ const options = (overrides: Partial<CircuitBreaker.Options> = {}): CircuitBreake
 
 /** A breaker made in `runtime` that lives until `scope` closes. */
 const breakerIn = async (
-  runtime: ManagedRuntime.ManagedRuntime<Store, never>,
+  runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>,
   scope: Scope.CloseableScope,
   opts: CircuitBreaker.Options
 ) => runtime.runPromise(Scope.extend(CircuitBreaker.make(opts), scope))

@@ -7,6 +7,7 @@ import { Effect, ManagedRuntime, Scope } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeMemoryCircuitBreakerStore } from "../../src/internal/memoryCircuitBreakerStore.js"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import type { CircuitBreakerStore, CircuitReply, CircuitSettings } from "../../src/store/CircuitBreakerStore.js"
@@ -18,7 +19,7 @@ const available = target._tag === "Available"
 // Unique per run: a REDIS_URL server may keep an earlier run's keys (their TTL is an hour).
 const prefix = `cbcontract-${process.pid}-${Date.now()}`
 
-let runtime: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let redisStore: CircuitBreakerStore | undefined
 let inspector: Redis | undefined
 

@@ -8,6 +8,7 @@ import { type Context, Effect, Layer } from "effect"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RateLimiter from "../../src/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import type { Store } from "../../src/Store.js"
@@ -28,7 +29,7 @@ afterAll(async () => {
   await server.stop()
 })
 
-const instance = (): Effect.Effect<Context.Context<Store>, never, Scope.Scope> =>
+const instance = (): Effect.Effect<Context.Context<Store>, InvalidConfigError, Scope.Scope> =>
   Layer.build(RedisStore.layer({ url: server.url }, { prefix: "cost" }))
 
 /** Redis CPU time per EVALSHA, in microseconds, since the last reset. */

@@ -48,7 +48,7 @@ const fresh = (what: string) => `${what}-${process.pid}-${unique++}`
 const instance = (
   prefix: string,
   options?: RedisStore.Options
-): Effect.Effect<Context.Context<Store>, never, Scope.Scope> =>
+): Effect.Effect<Context.Context<Store>, InvalidConfigError, Scope.Scope> =>
   Layer.build(RedisStore.layer({ url }, { prefix, ...options }))
 
 const makeOn = (store: Context.Context<Store>, options: RateLimiter.Options) =>
@@ -335,7 +335,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       Effect.runPromise(
         Effect.scoped(Layer.build(RedisStore.layer({ url }, options as RedisStore.Options))).pipe(
           Effect.exit,
-          Effect.map((exit) => Exit.isFailure(exit) && Cause.isDie(exit.cause) ? Cause.squash(exit.cause) : exit)
+          Effect.map((exit) => Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? exit.cause.error : exit)
         )
       )
     const issues = async (options: unknown) => {

@@ -9,6 +9,7 @@
 import { type Context, Effect, Exit, Layer, Logger, ManagedRuntime, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as Metrics from "../../src/Metrics.js"
 import * as Prometheus from "../../src/Prometheus.js"
 import * as RateLimiter from "../../src/RateLimiter.js"
@@ -32,7 +33,7 @@ afterAll(async () => {
 let unique = 0
 const fresh = (what: string) => `${what}-${process.pid}-${unique++}`
 
-const instance = (prefix: string): Effect.Effect<Context.Context<Store>, never, Scope.Scope> =>
+const instance = (prefix: string): Effect.Effect<Context.Context<Store>, InvalidConfigError, Scope.Scope> =>
   Layer.build(RedisStore.layer({ url }, { prefix }))
 
 const makeOn = (store: Context.Context<Store>, options: RateLimiter.Options) =>

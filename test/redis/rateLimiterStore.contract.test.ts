@@ -8,6 +8,7 @@ import { Effect, ManagedRuntime } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
+import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import type { Grant, RateLimiterStore, SharedLimit } from "../../src/store/RateLimiterStore.js"
@@ -23,7 +24,7 @@ interface Subject {
 }
 
 const subjects: Record<string, () => Subject> = {}
-let runtime: ManagedRuntime.ManagedRuntime<Store, never> | undefined
+let runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let timeClient: Redis | undefined
 let redisSubject: Subject | undefined
 
