@@ -108,7 +108,7 @@ import {
   type StateName,
   Success
 } from "./internal/circuitMachine.js"
-import { makeDistributed } from "./internal/distributedCircuitBreaker.js"
+import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
@@ -811,16 +811,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   get stateChanges(): Stream.Stream<State> {
-    // Subscribe first, then read the state, so no transition can fall between the two.
-    return Stream.unwrapScoped(
-      Effect.map(this.hub.subscription, (queue) =>
-        Stream.concat(
-          Stream.sync(() => this.machine.state),
-          Stream.fromQueue(queue).pipe(
-            Stream.filterMap((e) => e._tag === "StateTransition" ? Option.some(e.to) : Option.none())
-          )
-        ))
-    )
+    return this.hub.changes(() => this.machine.state, transitionTarget)
   }
 
   private transition(to: State, openUntilMillis?: number): Effect.Effect<void, IllegalStateTransitionError> {

@@ -153,7 +153,11 @@ const throughput = async (subject: Subject, millis: number, concurrency: number)
 
 /** Commands the subject's connection sent (not those its scripts ran) per acquire, as Redis saw them. */
 const roundTrips = async (url: string, subject: Subject, sample: number, concurrency: number): Promise<number> => {
-  const monitor = await new Redis(url).monitor()
+  // monitor() opens a second connection: both are closed below, or the first would reconnect forever
+  // once the private server stops (and keep the process alive).
+  const base = new Redis(url)
+  base.on("error", () => {})
+  const monitor = await base.monitor()
   const address = `127.0.0.1:${subject.client.stream.localPort}`
   let commands = 0
   monitor.on("monitor", (_time: string, _args: ReadonlyArray<string>, source: string) => {
@@ -165,12 +169,14 @@ const roundTrips = async (url: string, subject: Subject, sample: number, concurr
   const acquires = await subject.loop(subject.concurrent ? concurrency : 1, () => left-- <= 0)
   await new Promise((resolve) => setTimeout(resolve, 100))
   monitor.disconnect()
+  base.disconnect()
   return commands / acquires
 }
 
 /** Redis's CPU time per EVALSHA over a sample of the subject's acquires, run alone after a RESETSTAT. */
 const redisMicros = async (url: string, subject: Subject, sample: number, concurrency: number): Promise<number> => {
   const admin = new Redis(url)
+  admin.on("error", () => {})
   try {
     await admin.config("RESETSTAT")
     let left = sample

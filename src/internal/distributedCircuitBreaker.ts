@@ -46,6 +46,10 @@ import { CallTimings, currentSpan } from "./observe.js"
 import { settingsOf } from "./sharedCircuitSettings.js"
 import { decodeOptions } from "./validation.js"
 
+/** The state a `StateTransition` event moves to; none for every other event. */
+export const transitionTarget = (event: EventType): Option.Option<State> =>
+  event._tag === "StateTransition" ? Option.some(event.to) : Option.none()
+
 type ResolvedOptions = typeof OptionsSchema.Type
 
 /** How often a breaker whose store failed tries it again (one probe per period, by the next call). */
@@ -642,15 +646,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   }
 
   get stateChanges(): Stream.Stream<State> {
-    return Stream.unwrapScoped(
-      Effect.map(this.hub.subscription, (queue) =>
-        Stream.concat(
-          Stream.sync(() => this.snapshot.state),
-          Stream.fromQueue(queue).pipe(
-            Stream.filterMap((e) => e._tag === "StateTransition" ? Option.some(e.to) : Option.none())
-          )
-        ))
-    )
+    return this.hub.changes(() => this.snapshot.state, transitionTarget)
   }
 
   /** Manual transitions go to the shared store (or, during an outage, to the fallback only). */

@@ -6,6 +6,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
@@ -87,6 +88,19 @@ export class EventHub<A> {
   get stream(): Stream.Stream<A> {
     return Stream.unwrapScoped(
       Effect.suspend(() => this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, Stream.fromQueue))
+    )
+  }
+
+  /**
+   * The current value, then each new one an event carries. Subscribes first, then reads the current
+   * value, so no change can fall between the two.
+   */
+  changes<S>(current: () => S, carried: (event: A) => Option.Option<S>): Stream.Stream<S> {
+    return Stream.unwrapScoped(
+      Effect.map(
+        this.subscription,
+        (queue) => Stream.concat(Stream.sync(current), Stream.fromQueue(queue).pipe(Stream.filterMap(carried)))
+      )
     )
   }
 
