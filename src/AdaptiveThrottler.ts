@@ -137,6 +137,8 @@ export type Changes = Omit<Options, "name">
 export interface Metrics {
   /** Requests attempted within the window (including those throttled and those still in flight). */
   readonly requests: number
+  /** Of `requests`, those still waiting for the dependency's answer (not yet held against it). */
+  readonly inFlight: number
   /** Requests the dependency accepted within the window. */
   readonly accepts: number
   /** The probability that the next request is refused locally. */
@@ -315,6 +317,7 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
     const rejectionProbability = this.core.probability(this.clock.unsafeCurrentTimeMillis())
     return {
       requests: this.core.requests,
+      inFlight: this.core.inFlight,
       accepts: this.core.accepts,
       rejectionProbability,
       throttledCalls: this.throttledCalls,

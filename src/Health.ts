@@ -16,7 +16,7 @@
  *   (the dependency is too slow or failing for it to admit more); never `DOWN`, since it always admits
  *   `minLimit` calls. Being full is not enough: in-flight at the limit is its normal operating point.
  * - An adaptive throttler is `UP` while its rejection probability is 0, `DEGRADED` above 0, and `DOWN`
- *   from 0.5 once its window holds at least 10 requests (one failed request alone already gives 0.5,
+ *   from 0.5 once its window holds at least 10 answered requests (one failed request alone already gives 0.5,
  *   which says nothing yet).
  * - A hedge is `DEGRADED` while its retry budget has no retry left (hedges are being refused, so
  *   tail latency is no longer cut), `UP` otherwise.
@@ -251,10 +251,12 @@ const unsafeOfGuard = (guard: Guard): Component => {
       const m = readNow(guard.metrics)
       if (m === undefined) return component("UP", {})
       const p = m.rejectionProbability
-      const down = p >= 0.5 && m.requests >= THROTTLER_MIN_REQUESTS_FOR_DOWN
+      // Only answered requests count toward the minimum: the probability is computed over them alone.
+      const down = p >= 0.5 && m.requests - m.inFlight >= THROTTLER_MIN_REQUESTS_FOR_DOWN
       return component(down ? "DOWN" : p > 0 ? "DEGRADED" : "UP", {
         rejectionProbability: p,
         requests: m.requests,
+        inFlight: m.inFlight,
         accepts: m.accepts
       })
     }

@@ -22,8 +22,9 @@
  *   retry: once every started attempt has failed, no new one is started.
  * - Losers are interrupted without being awaited (unlike `Effect.race`): the winner's answer is
  *   returned at once, while a loser that is slow to stop finishes its interruption in the background.
- *   Attempts stay children of the caller's fiber, so none outlives it (a fiber that ends awaits its
- *   children). Interrupting the caller interrupts and awaits every attempt.
+ *   Attempts run as daemon fibers (a fiber that ends awaits its children, so children would hold back
+ *   a timeout or a time limiter around the hedge); every one is told to stop once the call has its
+ *   answer, and interrupting the caller interrupts and awaits every attempt.
  * - Sharing one budget between a `Retry` and a `Hedge` around the same call deposits twice per call.
  *
  * @example
@@ -282,7 +283,9 @@ class HedgeImpl implements Hedge {
               }
             }))
         }
-        fibers.push(yield* Effect.fork(attempt(0)))
+        // Daemons, not children: a fiber that ends awaits its children, so a loser slow to stop would
+        // hold back whatever runs the hedge in a fiber of its own (a timeout, a race, a time limiter).
+        fibers.push(yield* Effect.forkDaemon(attempt(0)))
         for (let index = 1; index <= maxHedges; index++) {
           const finished = yield* Effect.timeoutOption(Deferred.await(done).pipe(Effect.exit), delay)
           if (Option.isSome(finished) || doneAlready) break
@@ -293,7 +296,7 @@ class HedgeImpl implements Hedge {
           }
           this.hedgesStarted++
           this.publish("HedgeStarted", index)
-          fibers.push(yield* Effect.fork(attempt(index)))
+          fibers.push(yield* Effect.forkDaemon(attempt(index)))
         }
         const exit = yield* Effect.exit(Deferred.await(done))
         // The answer is in: losers are told to stop but not awaited, so an attempt that is slow to

@@ -220,4 +220,19 @@ describe("adaptive guards in the Registry and observability", () => {
       }
       expect(yield* Health.ofGuard(throttler)).toMatchObject({ status: "DOWN", details: { requests: 10 } })
     }).pipe(Effect.scoped, Effect.withRandom(Random.make(5))))
+
+  it.effect("requests still in flight do not count toward the 10 a DOWN throttler needs", () =>
+    Effect.gen(function*() {
+      const throttler = yield* AdaptiveThrottler.make({ name: "t" })
+      for (let i = 0; i < 9; i++) {
+        yield* Effect.fork(AdaptiveThrottler.withAdaptiveThrottler(Effect.never, throttler))
+      }
+      yield* settle
+      yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
+      // 10 attempted, one answered (a rejection): p = 0.5, but one failure says nothing yet.
+      expect(yield* Health.ofGuard(throttler)).toMatchObject({
+        status: "DEGRADED",
+        details: { rejectionProbability: 0.5, requests: 10, inFlight: 9 }
+      })
+    }).pipe(Effect.scoped, Effect.withRandom(Random.make(5))))
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Hedge, InvalidConfigError, Policy, Registry, Retry, RetryBudget } from "breakwater"
+import { Hedge, InvalidConfigError, Policy, Registry, Retry, RetryBudget, TimeLimiter } from "breakwater"
 import {
   Cause,
   Clock,
@@ -217,6 +217,34 @@ describe("Hedge", () => {
       yield* TestClock.adjust("10 seconds")
       expect(yield* Fiber.join(fiber)).toBe("attempt 1")
       expect(yield* hedge.metrics).toMatchObject({ calls: 1, hedgesStarted: 1, hedgesWon: 1 })
+    }))
+
+  it.scoped("a winner inside a timeout or a time limiter is not held back by a loser slow to stop", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
+      // A call whose first attempt cannot be interrupted for 5 s and whose hedge answers in 10 ms.
+      const slowFirst = () => {
+        let attempts = 0
+        return Effect.suspend(() => {
+          const n = attempts++
+          return (n === 0 ? Effect.uninterruptible(Effect.sleep("5 seconds")) : Effect.sleep("10 millis")).pipe(
+            Effect.as(`attempt ${n}`)
+          )
+        })
+      }
+      const limiter = yield* TimeLimiter.make({ name: "profiles", timeoutDuration: "1 second" })
+      const hedged = () => Hedge.withHedge(slowFirst(), hedge, { idempotent: true })
+      // Both wrappers run the hedge in a fiber of their own: it must end when the winner answers.
+      const timed = yield* Effect.fork(Effect.timeout(hedged(), "1 second"))
+      const limited = yield* Effect.fork(TimeLimiter.withTimeLimiter(hedged(), limiter))
+      yield* TestClock.adjust("20 millis")
+      yield* settle
+      // Both have ended by 20 ms, long before the loser stops at 5 s.
+      expect(Option.map(yield* Fiber.poll(timed), Exit.isSuccess)).toEqual(Option.some(true))
+      expect(Option.map(yield* Fiber.poll(limited), Exit.isSuccess)).toEqual(Option.some(true))
+      expect(yield* Fiber.join(timed)).toBe("attempt 1")
+      expect(yield* Fiber.join(limited)).toBe("attempt 1")
+      yield* TestClock.adjust("5 seconds") // the losers end in the background
     }))
 
   it.scoped("composes with a retry: each retry is hedged on its own", () =>

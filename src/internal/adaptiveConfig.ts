@@ -7,22 +7,22 @@
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { RetryBudgetTypeId } from "./retryBudgetCore.js"
-import { durationConfig, DurationInput, Name, numberConfig, OneOf, Predicate, WholeNumber } from "./validation.js"
+import {
+  durationConfig,
+  DurationInput,
+  FiniteDuration,
+  Name,
+  numberConfig,
+  OneOf,
+  Predicate,
+  WholeNumber
+} from "./validation.js"
 
 const between = (min: number, max: number, rule: string) =>
   Schema.Number.pipe(Schema.filter((n) => (n >= min && n <= max) || rule))
 
 const atLeast = (min: number) =>
   Schema.Number.pipe(Schema.filter((n) => (Number.isFinite(n) && n >= min) || `must be a finite number >= ${min}`))
-
-/**
- * A duration that must be finite: an infinite window never closes (the limit would never move, the
- * throttler would never forget), and an infinite hedge delay never hedges.
- */
-const FiniteDuration = (min: Duration.DurationInput) =>
-  DurationInput(min).pipe(
-    Schema.filter((u) => Duration.isFinite(Duration.decode(u as Duration.DurationInput)) || "must be finite")
-  )
 
 const optionalFields = <F extends Record<string, Schema.Schema.Any>>(fields: F) =>
   Object.fromEntries(Object.entries(fields).map(([key, schema]) => [key, Schema.optional(schema)])) as {

@@ -53,6 +53,16 @@ const negative = /^\s*-/
 export const DurationInput = (min: Duration.DurationInput = 0) =>
   Schema.declare(isDurationInput, { message: () => durationExpected }).pipe(atLeast(min))
 
+/**
+ * A duration of at least `min` that must be finite: an infinite window never closes (the limit would
+ * never move, the throttler would never forget), an infinite hedge delay never hedges, and an infinite
+ * store timeout never times out.
+ */
+export const FiniteDuration = (min: Duration.DurationInput) =>
+  DurationInput(min).pipe(
+    Schema.filter((u) => Duration.isFinite(Duration.decode(u as Duration.DurationInput)) || "must be finite")
+  )
+
 /** Either a `Schedule` or a `DurationInput` of at least `min`, with one message for both. */
 export const DurationOrSchedule = <S extends Schedule.Schedule<any, any, any>>(min: Duration.DurationInput) =>
   Schema.declare(

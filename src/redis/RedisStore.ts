@@ -38,7 +38,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Redis, RedisOptions } from "ioredis"
-import { decodeOptions, DurationInput, OneOf } from "../internal/validation.js"
+import { decodeOptions, FiniteDuration, OneOf } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
 import { type OnStoreFailure, Store } from "../Store.js"
 import { makeRedisCircuitBreakerStore } from "./internal/circuitBreakerStore.js"
@@ -97,7 +97,14 @@ const OptionsSchema = Schema.Struct({
     Schema.String.pipe(Schema.filter((s) => /^[^\s]+$/.test(s) || "must be non-empty, without whitespace"))
   ),
   onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
-  timeout: Schema.optional(DurationInput(Duration.millis(1)))
+  // At most an hour: a store answer later than that is no answer, and Node's timers overflow far beyond.
+  timeout: Schema.optional(
+    FiniteDuration(Duration.millis(1)).pipe(
+      Schema.filter((u) =>
+        Duration.toMillis(Duration.decode(u as Duration.DurationInput)) <= 3_600_000 || "must be at most 1 hour"
+      )
+    )
+  )
 })
 
 /**
@@ -145,7 +152,8 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
 /**
  * A Layer providing the Redis {@link Store}. Never fails for want of Redis: if it is unreachable at
  * start-up, guards start in their `onStoreFailure` mode and switch to Redis once it answers. Invalid
- * options (an empty prefix or one with whitespace, an unknown `onStoreFailure`, a `timeout` under 1 ms)
+ * options (an empty prefix or one with whitespace, an unknown `onStoreFailure`, a `timeout` under 1 ms
+ * or over 1 hour)
  * fail the Layer with an `InvalidConfigError` naming the field and value, as every guard's Layer does.
  *
  * @example

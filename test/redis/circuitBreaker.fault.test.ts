@@ -254,4 +254,18 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     }
     expect(stalled.events).toContain("StoreRecovered")
   })
+  it("closing a breaker while Redis is stalled (SIGSTOP) waits at most about the store's timeout", async () => {
+    const closing = await runtime!.runPromise(
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        yield* Scope.extend(CircuitBreaker.make({ name: "closing" }), scope)
+        server!.pause()
+        const start = performance.now()
+        yield* Scope.close(scope, Exit.void)
+        return performance.now() - start
+      }).pipe(Effect.ensuring(Effect.sync(() => server!.resume())))
+    )
+    // Its unsubscribe is bounded like every store call (250 ms by default), not by ioredis' 1 s timeout.
+    expect(closing).toBeLessThan(800)
+  })
 })

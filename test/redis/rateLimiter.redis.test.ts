@@ -347,6 +347,8 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(await issues({ prefix: "my app" })).toEqual([["prefix", "my app"]])
     expect(await issues({ onStoreFailure: "fail-silently" })).toEqual([["onStoreFailure", "fail-silently"]])
     expect(await issues({ timeout: -5 })).toEqual([["timeout", -5]])
+    expect(await issues({ timeout: Duration.infinity })).toEqual([["timeout", Duration.infinity]])
+    expect(await issues({ timeout: "2 hours" })).toEqual([["timeout", "2 hours"]])
     expect(String(await failure({ prefix: "a b" }))).toMatch(/prefix = "a b": must be non-empty, without whitespace/)
   })
 

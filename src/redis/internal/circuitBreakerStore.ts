@@ -229,8 +229,9 @@ export const makeRedisCircuitBreakerStore = (
               gapListeners.delete(onChange)
               if (mine.size > 0 || listeners.get(channel) !== mine) return Effect.void
               listeners.delete(channel)
+              // Bounded like every store call: a stalled Redis must not hold up closing the breaker.
               return Effect.ignore(
-                Effect.tryPromise(() => subscriber.unsubscribe(channel))
+                connection.runTimed("circuitBreaker.unsubscribe", name, () => subscriber.unsubscribe(channel))
               )
             })
           )
