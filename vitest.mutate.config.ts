@@ -15,7 +15,9 @@ export default defineConfig({
       "test/Bulkhead.test.ts",
       "test/RetryBudget.test.ts",
       "test/slidingWindow.property.test.ts",
-      "test/circuitMachine.test.ts"
+      "test/circuitMachine.test.ts",
+      "test/AdaptiveLimiter.test.ts",
+      "test/AdaptiveThrottler.test.ts"
     ],
     pool: "threads",
     testTimeout: 30_000

@@ -282,6 +282,132 @@ describe("throttlerCore", () => {
     core.withdraw(late, 30_000) // its bucket has left the window: nothing to take back
     expect([core.requests, core.accepts, core.inFlight]).toEqual([0, 0, 0])
   })
+
+  it("measures buckets from its creation time, not from the epoch", () => {
+    const core = new ThrottlerCore(10_000, 2, 12_345)
+    expect(core.request(12_345)).toBe(0)
+    expect(core.request(12_845)).toBe(1)
+    core.probability(22_344)
+    expect([core.requests, core.inFlight]).toEqual([2, 2])
+    core.probability(22_345) // 10 s after creation: the first bucket leaves
+    expect([core.requests, core.inFlight]).toEqual([1, 1])
+  })
+
+  it("counts an accept recorded without a request in flight", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    core.record(0, true)
+    core.record(0, false)
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([2, 1, 0])
+    expect(core.probability(0)).toBe(0)
+  })
+
+  it("stays in its newest bucket when time goes backwards", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    expect(core.request(5_000)).toBe(10)
+    expect(core.request(1_000)).toBe(10) // counted in the newest bucket, not in bucket 2
+    core.probability(11_000) // buckets 11..22 roll in: bucket 2 would have left, bucket 10 has not
+    expect([core.requests, core.inFlight]).toEqual([2, 2])
+    core.probability(15_000)
+    expect([core.requests, core.inFlight]).toEqual([0, 0])
+  })
+
+  it("ignores an answer or withdrawal with nothing pending in its bucket", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    const sent = core.request(0)
+    core.answer(sent, 100, false)
+    core.answer(sent, 200, false) // answered twice
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([1, 0, 0])
+    core.withdraw(sent, 300) // already answered: stays held against the dependency
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([1, 0, 0])
+    expect(core.probability(300)).toBeCloseTo(1 / 2)
+  })
+
+  it("ignores the answer to a request whose bucket has left the window, even though its slot is reused", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    const old = core.request(0)
+    expect(core.request(10_000)).toBe(BUCKETS) // the same slot as bucket 0, one window later
+    core.answer(old, 10_000, false)
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([1, 0, 1])
+    core.answer(old, 10_000, true) // the accept still counts, in the bucket of now
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([1, 1, 1])
+    core.withdraw(old, 10_000)
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([1, 1, 1])
+    const answeredLate = core.request(10_000)
+    core.answer(answeredLate, 19_999, false) // bucket 20 is the oldest still in the window
+
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([2, 1, 1])
+  })
+
+  it("answers a request sent from an older bucket still in the window in that bucket", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    const early = core.request(0)
+    core.request(5_000)
+    core.answer(early, 9_999, false)
+    expect([core.requests, core.inFlight]).toEqual([2, 1])
+    core.probability(10_000) // bucket 0 leaves with its answered request; bucket 10's is still in flight
+    expect([core.requests, core.accepts, core.inFlight]).toEqual([1, 0, 1])
+  })
+
+  it("ignores an answer from a bucket number ahead of the ring after the window grew", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    core.request(0) // bucket 0: re-based to slot 12 below
+    const ahead = core.request(6_000) // bucket 12
+    core.setWindow(20_000, 7_500) // now bucket 7 of 1 s buckets
+    core.answer(ahead, 7_500, false)
+    expect([core.requests, core.inFlight]).toEqual([2, 2])
+  })
+
+  it("keeps each count in its bucket when the window grows, and lets it leave at the new length", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    core.request(0) // old bucket 0, in flight
+    core.record(3_000, true) // old bucket 6
+    core.record(3_000, false)
+    for (let i = 0; i < 4; i++) core.record(7_500, false) // old bucket 15
+    core.setWindow(20_000, 7_500) // 1 s buckets: old buckets 0, 6 and 15 become -8, -2 and 7
+    expect(core.request(7_500)).toBe(7)
+    const counts = (now: number) => {
+      core.probability(now)
+      return [core.requests, core.accepts, core.inFlight]
+    }
+    expect(counts(11_999)).toEqual([8, 1, 2])
+    expect(counts(12_000)).toEqual([7, 1, 1])
+    expect(counts(17_999)).toEqual([7, 1, 1])
+    expect(counts(18_000)).toEqual([5, 0, 1])
+    expect(counts(26_999)).toEqual([5, 0, 1])
+    expect(counts(27_000)).toEqual([0, 0, 0])
+  })
+
+  it("keeps each count in its bucket when the window shrinks, and lets it leave at the new length", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    core.request(0) // old bucket 0, in flight
+    core.record(3_000, true) // old bucket 6
+    core.record(3_000, false)
+    for (let i = 0; i < 4; i++) core.record(7_500, false) // old bucket 15
+    core.setWindow(5_000, 7_500) // 250 ms buckets: old buckets 0, 6 and 15 become 15, 21 and 30
+    expect(core.request(7_500)).toBe(30)
+    const counts = (now: number) => {
+      core.probability(now)
+      return [core.requests, core.accepts, core.inFlight]
+    }
+    expect(counts(8_749)).toEqual([8, 1, 2])
+    expect(counts(8_750)).toEqual([7, 1, 1])
+    expect(counts(10_249)).toEqual([7, 1, 1])
+    expect(counts(10_250)).toEqual([5, 0, 1])
+    expect(counts(12_499)).toEqual([5, 0, 1])
+    expect(counts(12_500)).toEqual([0, 0, 0])
+  })
+
+  it("keeps its ring as it is when the window changes within the current bucket numbering", () => {
+    const core = new ThrottlerCore(10_000, 2, 0)
+    core.record(0, false)
+    core.setWindow(20_000, 0) // still bucket 0
+    expect(core.request(999)).toBe(0)
+    expect([core.requests, core.inFlight]).toEqual([2, 1])
+    core.probability(19_999)
+    expect([core.requests, core.inFlight]).toEqual([2, 1])
+    core.probability(20_000)
+    expect([core.requests, core.inFlight]).toEqual([0, 0])
+  })
 })
 
 const isThrottled = (exit: Exit.Exit<unknown, unknown>) =>
