@@ -18,6 +18,7 @@ import {
   gradient,
   type LimitSettings,
   nextBaseline,
+  nextLimit,
   SampleWindow,
   type WindowSummary
 } from "../src/internal/adaptiveLimitCore.js"
@@ -346,6 +347,27 @@ describe("adaptiveLimitCore", () => {
     expect(gradient(settings, state, window(400, 20)).limit).toBeCloseTo(20 * 0.8 + (10 + 4) * 0.2)
     // Drops are ignored (Gradient2): a window with a failure at the baseline latency still grows.
     expect(gradient(settings, state, window(100, 20, true)).limit).toBeCloseTo(20.8)
+  })
+
+  it("gradient: an idle window that is slower than the baseline still shrinks the limit", () => {
+    // Only a window at the baseline (slope 1) leaves an idle limit alone.
+    expect(gradient(settings, { limit: 20, noLoadMillis: 100 }, window(400, 5)).limit).toBeCloseTo(18.8)
+  })
+
+  it("gradient: calls faster than the clock can tell (0 ms on average) count as at the baseline", () => {
+    // Under TestClock, or with a coarse clock, a window can average 0 ms against a 0 ms baseline.
+    expect(gradient(settings, { limit: 20, noLoadMillis: 0 }, window(0, 20)).limit).toBeCloseTo(20.8)
+  })
+
+  it("nextLimit runs the configured algorithm", () => {
+    const dropped = window(100, 10, true)
+    expect(nextLimit({ ...settings, algorithm: "aimd" }, { limit: 10, noLoadMillis: 100 }, dropped).limit).toBe(9)
+    expect(nextLimit(settings, { limit: 10, noLoadMillis: 100 }, dropped).limit).toBeCloseTo(10.8)
+  })
+
+  it("the drift correction starts only above twice the window's latency", () => {
+    // factor 2 / (9 + 1): 225 + (100 - 225) × 0.2 = 200, exactly twice 100: no correction.
+    expect(nextBaseline(settings, 225, window(100, 1))).toBe(200)
   })
 
   it("aimd: +1 in use, × backoffRatio on a drop, bounded", () => {
