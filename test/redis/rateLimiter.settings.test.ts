@@ -143,13 +143,16 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter: two configurations 
     async (algorithm) => {
       const prefix = fresh("idle")
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-        const base = { name: "idle", algorithm, limitRefreshPeriod: "200 millis", timeoutDuration: 0 } as const
+        const base = { name: "idle", algorithm, limitRefreshPeriod: "500 millis", timeoutDuration: 0 } as const
         const a = yield* makeOn(yield* instance(prefix), { ...base, limitForPeriod: 50 })
         const b = yield* makeOn(yield* instance(prefix), { ...base, limitForPeriod: 2 })
         yield* a.tryAcquire()
         const mismatched = yield* b.tryAcquire()
         // A's settings unused for more than a period (two fixed-window cycles): B's take over.
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 450)))
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1_100)))
+        // The five calls below must fall in one cycle (and, for the bucket, within one refill) even on a
+        // loaded machine: start them well clear of the next boundary.
+        yield* Effect.promise(() => clearOfBoundary(500, 300))
         const own = count(yield* Effect.replicateEffect(b.tryAcquire(), 5))
         return { mismatched, own, mismatches: (yield* b.metrics).settingsMismatches }
       })))
