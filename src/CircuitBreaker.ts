@@ -110,6 +110,7 @@ import {
 } from "./internal/circuitMachine.js"
 import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
+import { acquire as acquireManually } from "./internal/manualPermission.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
@@ -956,6 +957,177 @@ export const withCircuitBreaker: {
 export const policy =
   <EB, AB>(breaker: CircuitBreaker<EB, AB>): Policy<CallNotPermittedError, never, EB, AB> => (self) =>
     withCircuitBreaker(self, breaker)
+
+/**
+ * A permission to make one call outside an effect (a callback, a stream element), from
+ * {@link acquirePermission} or {@link tryAcquirePermission}: settle it once with `onSuccess`,
+ * `onError` or `release`, as Resilience4j's `onResult` / `onSuccess`, `onError` and
+ * `releasePermission`. The call's duration is measured with the breaker's `Clock` from acquisition to
+ * settlement (Resilience4j takes a duration measured by the caller). Everything else is a guarded
+ * effect's: predicates, events, metrics, a result arriving after its state ended is dropped, a
+ * released (or ignored) half-open trial gives its permit back. Each method returns `true` when it
+ * settled the permission and `false` when it had already been settled (and then does nothing), so a
+ * half-open permit can be given back only once. A permission never settled holds its permit (in
+ * HalfOpen, until `maxWaitDurationInHalfOpenState` ends the state, as in Resilience4j).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker<Error, string>
+ * declare const fetchWithCallback: (done: (error: Error | null, body: string) => void) => void
+ *
+ * const viaCallback = Effect.gen(function*() {
+ *   const permission = yield* CircuitBreaker.acquirePermission(breaker)
+ *   yield* Effect.async<void>((resume) =>
+ *     fetchWithCallback((error, body) =>
+ *       resume(Effect.asVoid(error === null ? permission.onSuccess(body) : permission.onError(error)))
+ *     )
+ *   )
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Permission<in E = unknown, in A = unknown> {
+  readonly breakerName: string
+  /** The call returned `value`: a success, or a failure when `recordResult` says so. */
+  readonly onSuccess: (value: A) => Effect.Effect<boolean>
+  /** The call failed with `error`: a failure, a success or ignored, as `recordError`/`ignoreError` say. */
+  readonly onError: (error: E) => Effect.Effect<boolean>
+  /** The call was abandoned or its outcome does not count: ignored; a half-open permit is given back. */
+  readonly release: Effect.Effect<boolean>
+  /** Whether the permission has been settled. */
+  readonly settled: Effect.Effect<boolean>
+}
+
+/**
+ * Asks the breaker for a permission to make one call outside an effect (see {@link Permission});
+ * refused with `CallNotPermittedError` (counted and published like a refused effect) when the breaker
+ * does not permit calls. Resilience4j's `acquirePermission`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker<Error, number>
+ * const recordOne = Effect.flatMap(CircuitBreaker.acquirePermission(breaker), (permission) => permission.onSuccess(200))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const acquirePermission = <E, A>(
+  breaker: CircuitBreaker<E, A>
+): Effect.Effect<Permission<E, A>, CallNotPermittedError> =>
+  Effect.map(
+    acquireManually<A, E, CallNotPermittedError>((call) => withCircuitBreaker(call, breaker)),
+    (settlement): Permission<E, A> => ({
+      breakerName: breaker.name,
+      onSuccess: settlement.succeed,
+      onError: settlement.fail,
+      release: settlement.release,
+      settled: settlement.settled
+    })
+  )
+
+/**
+ * Like {@link acquirePermission}, with a refusal as `None` (Resilience4j's `tryAcquirePermission`,
+ * which answers `false`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker
+ * const admitted = Effect.map(CircuitBreaker.tryAcquirePermission(breaker), Option.isSome)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tryAcquirePermission = <E, A>(
+  breaker: CircuitBreaker<E, A>
+): Effect.Effect<Option.Option<Permission<E, A>>> =>
+  acquirePermission(breaker).pipe(
+    Effect.map(Option.some),
+    Effect.catchTag("CallNotPermittedError", () => Effect.succeed(Option.none()))
+  )
+
+/**
+ * A breaker's resolved configuration, defaults filled in (Resilience4j's `CircuitBreakerConfig`, as
+ * `getCircuitBreakerConfig()` returns it). Durations are `Duration`s; `waitDurationInOpenState` is the
+ * wait schedule when one was given.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const describe = (config: CircuitBreaker.Configuration) =>
+ *   `${config.name}: ${config.failureRateThreshold}% of ${config.slidingWindowSize} calls`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration<E = unknown, A = unknown> {
+  readonly name: string
+  readonly failureRateThreshold: number
+  readonly slowCallRateThreshold: number
+  readonly slowCallDurationThreshold: Duration.Duration
+  readonly slidingWindowType: "COUNT_BASED" | "TIME_BASED"
+  readonly slidingWindowSize: number
+  readonly minimumNumberOfCalls: number
+  readonly permittedNumberOfCallsInHalfOpenState: number
+  readonly maxWaitDurationInHalfOpenState: Duration.Duration
+  readonly transitionToStateAfterWaitDuration: "Open" | "Closed"
+  readonly waitDurationInOpenState: Duration.Duration | Schedule.Schedule<unknown, number>
+  readonly automaticTransitionFromOpenToHalfOpenEnabled: boolean
+  readonly onStoreFailure: OnStoreFailure | undefined
+  readonly recordError: ((error: E) => boolean) | undefined
+  readonly ignoreError: ((error: E) => boolean) | undefined
+  readonly recordResult: ((value: A) => boolean) | undefined
+}
+
+/**
+ * Reads a breaker's current configuration back (it changes with `reconfigure` and `Registry.reload`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker
+ * const windowSize = Effect.map(CircuitBreaker.configuration(breaker), (config) => config.slidingWindowSize)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = <E, A>(breaker: CircuitBreaker<E, A>): Effect.Effect<Configuration<E, A>> =>
+  Effect.sync(() => {
+    const c = (breaker as unknown as { readonly config: ResolvedOptions }).config
+    const wait = c.waitDurationInOpenState
+    return {
+      name: c.name,
+      failureRateThreshold: c.failureRateThreshold,
+      slowCallRateThreshold: c.slowCallRateThreshold,
+      slowCallDurationThreshold: Duration.decode(c.slowCallDurationThreshold),
+      slidingWindowType: c.slidingWindowType,
+      slidingWindowSize: c.slidingWindowSize,
+      minimumNumberOfCalls: c.minimumNumberOfCalls,
+      permittedNumberOfCallsInHalfOpenState: c.permittedNumberOfCallsInHalfOpenState,
+      maxWaitDurationInHalfOpenState: Duration.decode(c.maxWaitDurationInHalfOpenState),
+      transitionToStateAfterWaitDuration: c.transitionToStateAfterWaitDuration,
+      waitDurationInOpenState: Schedule.isSchedule(wait)
+        ? (wait as Schedule.Schedule<unknown, number>)
+        : Duration.decode(wait as Duration.DurationInput),
+      automaticTransitionFromOpenToHalfOpenEnabled: c.automaticTransitionFromOpenToHalfOpenEnabled,
+      onStoreFailure: c.onStoreFailure,
+      recordError: c.recordError as ((error: E) => boolean) | undefined,
+      ignoreError: c.ignoreError as ((error: E) => boolean) | undefined,
+      recordResult: c.recordResult as ((value: A) => boolean) | undefined
+    }
+  })
 
 /**
  * A Layer that builds the breaker for a service tag; the breaker lives as long as the layer.

@@ -9,8 +9,15 @@
  * (environment, JSON) and must change without a restart.
  *
  * ## Gotchas
- * - A guard's options resolve as: `configs.default`, then the instance's `baseConfig` (when given),
- *   then the instance's own keys, then the options given in code (predicates, schedules), then `name`.
+ * - A guard's options resolve as Resilience4j's do: the guard's defaults, then ONE of the instance's
+ *   `baseConfig` (when given), the configuration named like the instance, or `configs.default`; then
+ *   the instance's own keys, then the options given in code (predicates, schedules), then `name`. A
+ *   configuration may name its own `baseConfig` (chains are followed); it inherits nothing else, so a
+ *   configuration that should build on `configs.default` says `baseConfig: "default"`.
+ * - `make` (and `reload`) check the whole specification first: an unknown `baseConfig`, a circular
+ *   one (an instance naming its own name, or configurations naming each other) and any value a guard's
+ *   Schema refuses, in any configuration or instance, fail with one `InvalidConfigError` listing every
+ *   field. Options given in code are checked when the guard is created.
  * - `reload` keeps every live guard and its state where the change allows (see each guard's
  *   `reconfigure`); a guard whose new options are invalid keeps its old ones, and `reload` fails with
  *   the `InvalidConfigError`s of every such guard.
@@ -74,6 +81,7 @@ import { configFields as rateLimiterFields, OptionsSchema as RateLimiterSchema }
 import { retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { configFields as timeLimiterFields, OptionsSchema as TimeLimiterSchema } from "./internal/timeLimiterConfig.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
+import type { ConfigIssue } from "./InvalidConfigError.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
 import type * as RateLimiter from "./RateLimiter.js"
 import { make as makeRateLimiter } from "./RateLimiter.js"
@@ -83,7 +91,9 @@ import type * as TimeLimiter from "./TimeLimiter.js"
 import { make as makeTimeLimiter } from "./TimeLimiter.js"
 
 /**
- * One kind's named configurations and instances. `configs.default` applies to every instance.
+ * One kind's named configurations and instances, as Spring's `resilience4j.<kind>.configs` and
+ * `.instances`: `configs.default` applies to an instance with no `baseConfig` and no configuration of
+ * its own name; any configuration or instance may name a `baseConfig`.
  *
  * @example
  * ```ts
@@ -98,7 +108,7 @@ import { make as makeTimeLimiter } from "./TimeLimiter.js"
  * @since 0.1.0
  */
 export interface KindSpec<O extends { readonly name: string }> {
-  readonly configs?: Readonly<Record<string, Partial<Omit<O, "name">>>>
+  readonly configs?: Readonly<Record<string, Partial<Omit<O, "name">> & { readonly baseConfig?: string }>>
   readonly instances?: Readonly<Record<string, Partial<Omit<O, "name">> & { readonly baseConfig?: string }>>
 }
 
@@ -279,42 +289,132 @@ interface Entry {
 }
 
 /**
- * `record[key]`, or the entry whose key matches ignoring case: configuration read from the environment
- * with a constant-case provider spells `default` and `payments` as `DEFAULT` and `PAYMENTS`.
+ * The key of `record` equal to `key`, or the one that matches ignoring case: configuration read from
+ * the environment with a constant-case provider spells `default` and `payments` as `DEFAULT` and
+ * `PAYMENTS`.
  */
-const lookup = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined => {
+const keyOf = (record: Readonly<Record<string, unknown>> | undefined, key: string): string | undefined => {
   // Specs come from configuration and from JavaScript: anything but a record holds no entries.
   if (record === null || typeof record !== "object") return undefined
-  if (Object.hasOwn(record, key)) return record[key]
+  if (Object.hasOwn(record, key)) return key
   const lower = key.toLowerCase()
-  const match = Object.keys(record).find((k) => k.toLowerCase() === lower)
-  return match === undefined ? undefined : record[match]
+  return Object.keys(record).find((k) => k.toLowerCase() === lower)
 }
 
-const resolve = (spec: Spec, kind: Kind, name: string): Either<Record<string, unknown>> => {
-  const kindSpec: KindSpec<{ readonly name: string; readonly [key: string]: unknown }> =
-    (typeof spec === "object" && spec !== null ? spec[kind] : undefined) ?? {}
-  const { baseConfig, ...own } = lookup(kindSpec.instances, name) ?? {}
-  const base = baseConfig === undefined
-    ? {}
-    : typeof baseConfig === "string"
-    ? lookup(kindSpec.configs, baseConfig)
-    : undefined
-  if (base === undefined) {
-    return {
-      error: new InvalidConfigError({
-        guard: kinds[kind].guard,
-        name,
-        issues: [{
-          field: `${kind}.instances.${name}.baseConfig`,
-          value: baseConfig,
-          rule: `names no configuration (known: ${Object.keys(kindSpec.configs ?? {}).join(", ") || "none"})`
-        }]
-      })
-    }
-  }
-  return { value: { ...lookup(kindSpec.configs, "default"), ...base, ...own } }
+type Keys = Readonly<Record<string, unknown>>
+
+const kindSpecOf = (spec: Spec, kind: Kind): KindSpec<{ readonly name: string; readonly [key: string]: unknown }> =>
+  (typeof spec === "object" && spec !== null ? spec[kind] : undefined) ?? {}
+
+/** The one place the registry builds an `InvalidConfigError` (its fields are about to change shape). */
+const registryError = (guard: string, name: string, issues: ReadonlyArray<ConfigIssue>): InvalidConfigError =>
+  new InvalidConfigError({ guard, name, issues })
+
+/**
+ * A named configuration's keys over those of its `baseConfig` chain, as Resilience4j's
+ * `createCircuitBreakerConfig` builds them: a configuration inherits only what it names (not
+ * `configs.default`, unless it names it). `chain` holds the names already followed, to refuse cycles
+ * (Resilience4j refuses a configuration naming itself and overflows its stack on longer cycles).
+ */
+const resolveConfig = (
+  kind: Kind,
+  configs: Readonly<Record<string, Keys>>,
+  key: string,
+  chain: ReadonlyArray<string>
+): Either<Keys> => {
+  const { baseConfig, ...own } = configs[key] ?? {}
+  if (baseConfig === undefined) return { value: own }
+  const field = `${kind}.configs.${key}.baseConfig`
+  const base = followBase(kind, configs, baseConfig, field, chain)
+  return base.error !== undefined ? base : { value: { ...base.value, ...own } }
 }
+
+const followBase = (
+  kind: Kind,
+  configs: Readonly<Record<string, Keys>> | undefined,
+  baseConfig: unknown,
+  field: string,
+  chain: ReadonlyArray<string>
+): Either<Keys> => {
+  const fail = (rule: string): Either<Keys> => ({
+    error: registryError(kinds[kind].guard, chain[0] ?? "", [{ field, value: baseConfig, rule }])
+  })
+  if (typeof baseConfig !== "string") return fail("must be the name of a configuration")
+  const key = keyOf(configs, baseConfig)
+  if (key === undefined || configs === undefined) {
+    return fail(`names no configuration (known: ${Object.keys(configs ?? {}).join(", ") || "none"})`)
+  }
+  const lower = key.toLowerCase()
+  if (chain.some((name) => name.toLowerCase() === lower)) {
+    return fail(`is a circular reference (${[...chain, key].join(" -> ")})`)
+  }
+  return resolveConfig(kind, configs, key, [...chain, key])
+}
+
+/**
+ * An instance's configured keys, as Resilience4j resolves them: the instance's own keys over, in order
+ * of precedence, its `baseConfig` chain, else the configuration of the same name, else
+ * `configs.default`, else nothing (the guard's defaults).
+ */
+const resolve = (spec: Spec, kind: Kind, name: string): Either<Keys> => {
+  const kindSpec = kindSpecOf(spec, kind)
+  const configs = kindSpec.configs as Readonly<Record<string, Keys>> | undefined
+  const instanceKey = keyOf(kindSpec.instances, name)
+  const { baseConfig, ...own } = instanceKey === undefined ? {} : (kindSpec.instances?.[instanceKey] ?? {})
+  const base = baseConfig !== undefined
+    ? followBase(kind, configs, baseConfig, `${kind}.instances.${instanceKey ?? name}.baseConfig`, [name])
+    : inherit(kind, configs, name)
+  return base.error !== undefined ? base : { value: { ...base.value, ...own } }
+}
+
+const inherit = (kind: Kind, configs: Readonly<Record<string, Keys>> | undefined, name: string): Either<Keys> => {
+  const key = keyOf(configs, name) ?? keyOf(configs, "default")
+  return key === undefined || configs === undefined ? { value: {} } : resolveConfig(kind, configs, key, [key])
+}
+
+/**
+ * Every problem of a specification, found before any guard is built (as Spring builds every
+ * configuration at startup): unknown or circular `baseConfig`s, and values each guard's Schema refuses
+ * in any configuration or declared instance. Options given in code are checked when the guard is built.
+ */
+const validateSpec = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
+  Effect.suspend(() => {
+    const issues: Array<ConfigIssue> = []
+    const check = (kind: Kind, path: string, name: string, resolved: Either<Keys>) => {
+      if (resolved.error !== undefined) return Effect.sync(() => issues.push(...resolved.error.issues))
+      const descriptor = kinds[kind]
+      return Effect.catchAll(
+        decodeOptions(descriptor.schema, descriptor.guard, { ...resolved.value, name }),
+        (error) =>
+          Effect.sync(() => issues.push(...error.issues.map((issue) => ({ ...issue, field: `${path}.${issue.field}` }))))
+      )
+    }
+    return Effect.zipRight(
+      Effect.forEach(Object.keys(kinds) as Array<Kind>, (kind) => {
+        const kindSpec = kindSpecOf(spec, kind)
+        const records = (record: unknown) => record !== null && typeof record === "object" ? Object.keys(record) : []
+        const configs = kindSpec.configs as Readonly<Record<string, Keys>>
+        return Effect.zipRight(
+          Effect.forEach(
+            records(kindSpec.configs),
+            (key) => check(kind, `${kind}.configs.${key}`, key, resolveConfig(kind, configs, key, [key])),
+            { discard: true }
+          ),
+          Effect.forEach(
+            records(kindSpec.instances),
+            (key) => check(kind, `${kind}.instances.${key}`, key, resolve(spec, kind, key)),
+            { discard: true }
+          )
+        )
+      }, { discard: true }),
+      Effect.suspend(() => {
+        if (issues.length === 0) return Effect.void
+        // A broken configuration shows once, however many configurations and instances inherit it.
+        const unique = new Map(issues.map((issue) => [`${issue.field}\u0000${issue.rule}`, issue]))
+        return Effect.fail(registryError("Registry", "spec", Array.from(unique.values())))
+      })
+    )
+  })
 
 type Either<A> = { readonly value: A; readonly error?: never } | { readonly error: InvalidConfigError }
 
@@ -395,7 +495,7 @@ class RegistryImpl implements Registry {
   readonly spec: Effect.Effect<Spec> = Effect.sync(() => this.current)
 
   readonly reload = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
-    this.lock.withPermits(1)(Effect.suspend(() => {
+    this.lock.withPermits(1)(Effect.zipRight(validateSpec(spec), Effect.suspend(() => {
       // All or nothing: every guard's new options are checked before any guard changes, and a rejected
       // configuration is not kept (guards created later still use the last good one).
       const plans: Array<{ readonly entry: Entry; readonly options: object; readonly configured: Array<string> }> = []
@@ -429,17 +529,17 @@ class RegistryImpl implements Registry {
           )
         }))
       )
-    }))
+    })))
 
   readonly reloadFrom = (config: Config.Config<Spec>) => Effect.flatMap(config, this.reload)
 }
 
 const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError =>
-  failures.length === 1 ? failures[0]! : new InvalidConfigError({
-    guard: "Registry",
-    name: failures.map((f) => `${f.guard}/${f.name}`).join(", "),
-    issues: failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.name}.${issue.field}` })))
-  })
+  failures.length === 1 ? failures[0]! : registryError(
+    "Registry",
+    failures.map((f) => `${f.guard}/${f.name}`).join(", "),
+    failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.name}.${issue.field}` })))
+  )
 
 /**
  * Creates a registry; its guards live in the surrounding `Scope`. Instances are created on first use.
@@ -460,8 +560,9 @@ const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError 
  *
  * @since 0.1.0
  */
-export const make = (spec: Spec = {}): Effect.Effect<Registry, never, Scope.Scope> =>
+export const make = (spec: Spec = {}): Effect.Effect<Registry, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
+    yield* validateSpec(spec)
     const scope = yield* Effect.scope
     const created = yield* Effect.acquireRelease(PubSub.unbounded<Guard>(), PubSub.shutdown)
     return new RegistryImpl(spec, scope, created)
@@ -494,7 +595,7 @@ export const Registry = Context.GenericTag<Registry>("breakwater/Registry")
  *
  * @since 0.1.0
  */
-export const layer = (spec: Spec = {}): Layer.Layer<Registry> => Layer.scoped(Registry, make(spec))
+export const layer = (spec: Spec = {}): Layer.Layer<Registry, InvalidConfigError> => Layer.scoped(Registry, make(spec))
 
 const kindConfig = (descriptor: KindDescriptor) => {
   const fields = readFields(descriptor.fields)
@@ -506,7 +607,7 @@ const kindConfig = (descriptor: KindDescriptor) => {
   const record = <A>(map: Option.Option<HashMap.HashMap<string, A>>) =>
     Object.fromEntries(Option.match(map, { onNone: () => [], onSome: (m) => Array.from(m) }))
   return Config.all({
-    configs: Config.option(Config.hashMap(fields, "configs")),
+    configs: Config.option(Config.hashMap(instanceFields, "configs")),
     instances: Config.option(Config.hashMap(instanceFields, "instances"))
   }).pipe(Config.map(({ configs, instances }) => ({ configs: record(configs), instances: record(instances) })))
 }
@@ -551,5 +652,7 @@ export const config = (root?: string): Config.Config<Spec> => {
  *
  * @since 0.1.0
  */
-export const layerConfig = (config: Config.Config<Spec>): Layer.Layer<Registry, ConfigError.ConfigError> =>
+export const layerConfig = (
+  config: Config.Config<Spec>
+): Layer.Layer<Registry, ConfigError.ConfigError | InvalidConfigError> =>
   Layer.scoped(Registry, Effect.flatMap(config, make))
