@@ -55,6 +55,7 @@ import { ChangesSchema, configFields, OptionsSchema } from "./internal/bulkheadC
 import { Admitted, BulkheadCore, Waiter, Waiting } from "./internal/bulkheadCore.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { acquire as acquireManually } from "./internal/manualPermission.js"
 import { currentSpan, spanEvent } from "./internal/observe.js"
 import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -424,6 +425,119 @@ export const withBulkhead: {
   2,
   <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead) => (bulkhead as BulkheadImpl).guard(self)
 )
+
+/**
+ * A bulkhead's current configuration (Resilience4j's `getBulkheadConfig()`).
+ *
+ * @example
+ * ```ts
+ * import type { Bulkhead } from "breakwater"
+ *
+ * const describe = (config: Bulkhead.Configuration) => `${config.maxConcurrentCalls} at once`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration {
+  readonly name: string
+  readonly maxConcurrentCalls: number
+  readonly maxWaitDuration: Duration.Duration
+}
+
+/**
+ * Reads a bulkhead's current configuration back (it changes with `reconfigure` and `Registry.reload`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * declare const bulkhead: Bulkhead.Bulkhead
+ * const slots = Effect.map(Bulkhead.configuration(bulkhead), (config) => config.maxConcurrentCalls)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = (bulkhead: Bulkhead): Effect.Effect<Configuration> =>
+  Effect.map(bulkhead.metrics, (metrics) => ({
+    name: bulkhead.name,
+    maxConcurrentCalls: metrics.maxAllowedConcurrentCalls,
+    maxWaitDuration: Duration.millis((bulkhead as unknown as { readonly maxWaitMillis: number }).maxWaitMillis)
+  }))
+
+/**
+ * A slot taken for a call made outside an effect (a callback, a stream element), from
+ * {@link acquirePermission}: give it back once with `onComplete` (Resilience4j's `onComplete` /
+ * `releasePermission`). It returns `true` when it gave the slot back and `false` when it had already
+ * been given back (and then does nothing), so a slot cannot be returned twice. Events and metrics are
+ * a guarded call's; a slot never given back stays taken.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * declare const bulkhead: Bulkhead.Bulkhead
+ * declare const startUpload: (done: () => void) => void
+ *
+ * const upload = Effect.gen(function*() {
+ *   const permission = yield* Bulkhead.acquirePermission(bulkhead)
+ *   yield* Effect.async<void>((resume) => startUpload(() => resume(Effect.asVoid(permission.onComplete))))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Permission {
+  readonly bulkheadName: string
+  readonly onComplete: Effect.Effect<boolean>
+  readonly settled: Effect.Effect<boolean>
+}
+
+/**
+ * Takes a slot for a call made outside an effect, waiting for one up to `maxWaitDuration` as a guarded
+ * call would; refused with `BulkheadFullError` (Resilience4j's `acquirePermission`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * declare const bulkhead: Bulkhead.Bulkhead
+ * const oneCall = Effect.flatMap(Bulkhead.acquirePermission(bulkhead), (permission) => permission.onComplete)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const acquirePermission = (bulkhead: Bulkhead): Effect.Effect<Permission, BulkheadFullError> =>
+  Effect.map(
+    acquireManually<void, never, BulkheadFullError>((call) => withBulkhead(call, bulkhead)),
+    (settlement): Permission => ({
+      bulkheadName: bulkhead.name,
+      onComplete: settlement.succeed(undefined),
+      settled: settlement.settled
+    })
+  )
+
+/**
+ * Like {@link acquirePermission}, with a refusal as `None` (Resilience4j's `tryAcquirePermission`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * declare const bulkhead: Bulkhead.Bulkhead
+ * const admitted = Effect.map(Bulkhead.tryAcquirePermission(bulkhead), Option.isSome)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tryAcquirePermission = (bulkhead: Bulkhead): Effect.Effect<Option.Option<Permission>> =>
+  acquirePermission(bulkhead).pipe(
+    Effect.map(Option.some),
+    Effect.catchTag("BulkheadFullError", () => Effect.succeed(Option.none()))
+  )
 
 /**
  * The bulkhead as a {@link Policy}, for `Policy.compose`.

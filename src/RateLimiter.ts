@@ -728,6 +728,63 @@ export const withRateLimiter: {
 )
 
 /**
+ * A limiter's resolved configuration, defaults filled in (Resilience4j's `getRateLimiterConfig()`).
+ * Durations are `Duration`s; `limitRefreshPeriod` is the cycle schedule when one was given.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "breakwater"
+ *
+ * const perPeriod = (config: RateLimiter.Configuration) => `${config.limitForPeriod} per period`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration {
+  readonly name: string
+  readonly limitForPeriod: number
+  readonly limitRefreshPeriod: Duration.Duration | Schedule.Schedule<unknown, number>
+  readonly timeoutDuration: Duration.Duration
+  readonly algorithm: "fixed-window" | "token-bucket" | "sliding-window"
+  readonly capacity: number | undefined
+  readonly onStoreFailure: OnStoreFailure | undefined
+  readonly fallbackLimitForPeriod: number | undefined
+}
+
+/**
+ * Reads a limiter's current configuration back (it changes with `changeLimitForPeriod`,
+ * `changeTimeoutDuration`, `reconfigure` and `Registry.reload`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * const limit = Effect.map(RateLimiter.configuration(limiter), (config) => config.limitForPeriod)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = (limiter: RateLimiter): Effect.Effect<Configuration> =>
+  Effect.sync(() => {
+    const c = (limiter as unknown as { readonly config: Resolved }).config
+    const period = c.limitRefreshPeriod
+    return {
+      name: c.name,
+      limitForPeriod: c.limitForPeriod,
+      limitRefreshPeriod: Schedule.isSchedule(period)
+        ? (period as Schedule.Schedule<unknown, number>)
+        : Duration.decode(period as Duration.DurationInput),
+      timeoutDuration: Duration.decode(c.timeoutDuration),
+      algorithm: c.algorithm,
+      capacity: c.capacity,
+      onStoreFailure: c.onStoreFailure,
+      fallbackLimitForPeriod: c.fallbackLimitForPeriod
+    }
+  })
+
+/**
  * The limiter as a {@link Policy}, for `Policy.compose`.
  *
  * @example

@@ -386,7 +386,9 @@ const validateSpec = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
       return Effect.catchAll(
         decodeOptions(descriptor.schema, descriptor.guard, { ...resolved.value, name }),
         (error) =>
-          Effect.sync(() => issues.push(...error.issues.map((issue) => ({ ...issue, field: `${path}.${issue.field}` }))))
+          Effect.sync(() =>
+            issues.push(...error.issues.map((issue) => ({ ...issue, field: `${path}.${issue.field}` })))
+          )
       )
     }
     return Effect.zipRight(
@@ -495,41 +497,44 @@ class RegistryImpl implements Registry {
   readonly spec: Effect.Effect<Spec> = Effect.sync(() => this.current)
 
   readonly reload = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
-    this.lock.withPermits(1)(Effect.zipRight(validateSpec(spec), Effect.suspend(() => {
-      // All or nothing: every guard's new options are checked before any guard changes, and a rejected
-      // configuration is not kept (guards created later still use the last good one).
-      const plans: Array<{ readonly entry: Entry; readonly options: object; readonly configured: Array<string> }> = []
-      const failures: Array<InvalidConfigError> = []
-      return Effect.forEach(this.entries.values(), (entry) => {
-        const resolved = resolve(spec, entry.kind, entry.guard.name)
-        if (resolved.error !== undefined) return Effect.sync(() => failures.push(resolved.error))
-        // Keys no longer configured go back to their defaults (undefined), unless code sets them.
-        const removed = Object.fromEntries(
-          entry.configured.filter((k) => !(k in resolved.value)).map((k) => [k, undefined])
-        )
-        const options = { ...removed, ...resolved.value, ...entry.code }
-        const descriptor = kinds[entry.kind]
-        return decodeOptions(descriptor.schema, descriptor.guard, { ...options, name: entry.guard.name }).pipe(
-          Effect.match({
-            onFailure: (error) => failures.push(error),
-            onSuccess: () => plans.push({ entry, options, configured: Object.keys(resolved.value) })
-          })
-        )
-      }, { discard: true }).pipe(
-        Effect.zipRight(Effect.suspend(() => {
-          if (failures.length > 0) return Effect.fail(merge(failures))
-          this.current = spec
-          return Effect.forEach(
-            plans,
-            ({ configured, entry, options }) =>
-              (entry.guard as Reconfigurable).reconfigure(options).pipe(
-                Effect.tap(() => Effect.sync(() => entry.configured = configured))
-              ),
-            { discard: true }
+    this.lock.withPermits(1)(Effect.zipRight(
+      validateSpec(spec),
+      Effect.suspend(() => {
+        // All or nothing: every guard's new options are checked before any guard changes, and a rejected
+        // configuration is not kept (guards created later still use the last good one).
+        const plans: Array<{ readonly entry: Entry; readonly options: object; readonly configured: Array<string> }> = []
+        const failures: Array<InvalidConfigError> = []
+        return Effect.forEach(this.entries.values(), (entry) => {
+          const resolved = resolve(spec, entry.kind, entry.guard.name)
+          if (resolved.error !== undefined) return Effect.sync(() => failures.push(resolved.error))
+          // Keys no longer configured go back to their defaults (undefined), unless code sets them.
+          const removed = Object.fromEntries(
+            entry.configured.filter((k) => !(k in resolved.value)).map((k) => [k, undefined])
           )
-        }))
-      )
-    })))
+          const options = { ...removed, ...resolved.value, ...entry.code }
+          const descriptor = kinds[entry.kind]
+          return decodeOptions(descriptor.schema, descriptor.guard, { ...options, name: entry.guard.name }).pipe(
+            Effect.match({
+              onFailure: (error) => failures.push(error),
+              onSuccess: () => plans.push({ entry, options, configured: Object.keys(resolved.value) })
+            })
+          )
+        }, { discard: true }).pipe(
+          Effect.zipRight(Effect.suspend(() => {
+            if (failures.length > 0) return Effect.fail(merge(failures))
+            this.current = spec
+            return Effect.forEach(
+              plans,
+              ({ configured, entry, options }) =>
+                (entry.guard as Reconfigurable).reconfigure(options).pipe(
+                  Effect.tap(() => Effect.sync(() => entry.configured = configured))
+                ),
+              { discard: true }
+            )
+          }))
+        )
+      })
+    ))
 
   readonly reloadFrom = (config: Config.Config<Spec>) => Effect.flatMap(config, this.reload)
 }

@@ -624,6 +624,61 @@ export const withRetry: {
 )
 
 /**
+ * A retry's current configuration (Resilience4j's `getRetryConfig()`): `waitDuration` is the fixed wait
+ * (zero when a `schedule` sets the waits), `budget` the name of the retry budget in use.
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "breakwater"
+ *
+ * const describe = (config: Retry.Configuration) => `${config.maxAttempts} attempts`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration<E = unknown, A = unknown> {
+  readonly name: string
+  readonly maxAttempts: number
+  readonly waitDuration: Duration.Duration
+  readonly schedule: Schedule.Schedule<unknown, unknown> | undefined
+  readonly retryOn: ((error: E) => boolean) | undefined
+  readonly retryOnResult: ((value: A) => boolean) | undefined
+  readonly failAfterMaxAttempts: boolean
+  readonly retryRejections: boolean
+  readonly budget: string | undefined
+}
+
+/**
+ * Reads a retry's current configuration back (it changes with `reconfigure` and `Registry.reload`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "breakwater"
+ *
+ * declare const retry: Retry.Retry
+ * const attempts = Effect.map(Retry.configuration(retry), (config) => config.maxAttempts)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = <E, A>(retry: Retry<E, A>): Effect.Effect<Configuration<E, A>> =>
+  Effect.sync(() => {
+    const s = (retry as unknown as { readonly settings: Settings }).settings
+    return {
+      name: retry.name,
+      maxAttempts: s.maxAttempts,
+      waitDuration: Duration.millis(s.waitMillis),
+      schedule: s.schedule,
+      retryOn: s.retryOn,
+      retryOnResult: s.retryOnResult,
+      failAfterMaxAttempts: s.failAfterMaxAttempts,
+      retryRejections: s.retryRejections,
+      budget: (s.budget as { readonly name?: string } | undefined)?.name
+    }
+  })
+
+/**
  * The retry as a {@link Policy}, for `Policy.compose`; it adds only `MaxRetriesExceededError`.
  *
  * @example

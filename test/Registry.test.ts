@@ -10,7 +10,7 @@ const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number) =>
   )
 
 describe("Registry", () => {
-  it.scoped("resolves default, then baseConfig, then instance keys, then code, then name", () =>
+  it.scoped("resolves baseConfig (else default), then instance keys, then code, then name", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         circuitBreaker: {
@@ -56,10 +56,11 @@ describe("Registry", () => {
       expect((yield* registry.guards).length).toBe(1)
     }))
 
-  it.scoped("an unknown baseConfig is an InvalidConfigError naming the field", () =>
+  it.effect("an unknown baseConfig is an InvalidConfigError naming the field, at make", () =>
     Effect.gen(function*() {
-      const registry = yield* Registry.make({ circuitBreaker: { instances: { x: { baseConfig: "nope" } } } })
-      const exit = yield* Effect.exit(registry.circuitBreaker("x"))
+      const exit = yield* Effect.exit(
+        Effect.scoped(Registry.make({ circuitBreaker: { instances: { x: { baseConfig: "nope" } } } }))
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
         expect(exit.cause.error.issues[0]?.field).toBe("circuitBreaker.instances.x.baseConfig")
@@ -67,14 +68,22 @@ describe("Registry", () => {
       }
     }))
 
-  it.scoped("invalid configured values fail creation with the guard's InvalidConfigError", () =>
+  it.scoped("invalid configured values fail make; invalid code options fail creation with the guard's error", () =>
     Effect.gen(function*() {
-      const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { failureRateThreshold: 0 } } } })
-      const exit = yield* Effect.exit(registry.circuitBreaker("x"))
+      const exit = yield* Effect.exit(
+        Effect.scoped(Registry.make({ circuitBreaker: { configs: { default: { failureRateThreshold: 0 } } } }))
+      )
       expect(exit._tag).toBe("Failure")
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.issues.map((i) => i.field)).toEqual(["failureRateThreshold"])
+        expect(exit.cause.error.issues.map((i) => i.field)).toEqual([
+          "circuitBreaker.configs.default.failureRateThreshold"
+        ])
       }
+      const registry = yield* Registry.make()
+      const created = yield* Effect.exit(registry.circuitBreaker("x", { failureRateThreshold: 0 }))
+      expect(Exit.isFailure(created) && created.cause._tag === "Fail" && created.cause.error.issues[0]?.field).toBe(
+        "failureRateThreshold"
+      )
       expect((yield* registry.guards).length).toBe(0)
     }))
 
@@ -111,8 +120,10 @@ describe("Registry", () => {
       )
       expect(exit._tag).toBe("Failure")
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.name).toBe("inventory")
-        expect(exit.cause.error.issues.map((i) => [i.field, i.value])).toEqual([["failureRateThreshold", 300]])
+        expect(exit.cause.error.guard).toBe("Registry")
+        expect(exit.cause.error.issues.map((i) => [i.field, i.value])).toEqual([
+          ["circuitBreaker.configs.default.failureRateThreshold", 300]
+        ])
       }
       yield* failTimes(breaker, 2)
       expect(yield* breaker.state).toBe("Open") // still the old 50% threshold and minimum of 2
