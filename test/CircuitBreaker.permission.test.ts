@@ -5,8 +5,25 @@
  * calls, wait 5 s, NumberFormatException ignored).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Option, Stream, TestClock } from "effect"
+import { Duration, Effect, Exit, Layer, Option, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
+import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
+import { Store } from "../src/Store.js"
+
+const MemoryStore = Layer.effect(
+  Store,
+  Effect.map(
+    makeMemoryCircuitBreakerStore,
+    (circuitBreaker) =>
+      Store.of({
+        name: "memory",
+        onStoreFailure: "local-fallback",
+        rateLimiter: makeMemoryRateLimiterStore(),
+        circuitBreaker
+      })
+  )
+)
 
 const NumberFormat = "NumberFormatException"
 
@@ -164,5 +181,27 @@ describe("CircuitBreaker permissions (Resilience4j's acquirePermission / onSucce
       const changed = yield* CircuitBreaker.configuration(breaker)
       expect(changed.failureRateThreshold).toBe(20)
       expect(Duration.toMillis(changed.waitDurationInOpenState as Duration.Duration)).toBe(1_000)
+    }))
+
+  it.scoped("a shared breaker (in-memory store) takes and gives back half-open permits the same way", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make<string, string>({
+        name: "shared",
+        slidingWindowSize: 2,
+        minimumNumberOfCalls: 2,
+        permittedNumberOfCallsInHalfOpenState: 2
+      }).pipe(Effect.provide(MemoryStore))
+      yield* halfOpen(breaker)
+      const first = yield* CircuitBreaker.acquirePermission(breaker)
+      const second = yield* CircuitBreaker.acquirePermission(breaker)
+      expect(yield* tryAcquire(breaker)).toBeUndefined()
+      expect(yield* first.release).toBe(true)
+      expect(yield* first.release).toBe(false)
+      const third = yield* CircuitBreaker.acquirePermission(breaker)
+      expect(yield* tryAcquire(breaker)).toBeUndefined()
+      yield* second.onSuccess("ok")
+      yield* third.onSuccess("ok")
+      expect(yield* breaker.state).toBe("Closed")
+      expect((yield* CircuitBreaker.configuration(breaker)).permittedNumberOfCallsInHalfOpenState).toBe(2)
     }))
 })

@@ -16,7 +16,6 @@ import * as Fiber from "effect/Fiber"
 export interface Settlement<A, E> {
   readonly succeed: (value: A) => Effect.Effect<boolean>
   readonly fail: (error: E) => Effect.Effect<boolean>
-  readonly die: (defect: unknown) => Effect.Effect<boolean>
   readonly release: Effect.Effect<boolean>
   readonly settled: Effect.Effect<boolean>
 }
@@ -54,7 +53,6 @@ export const acquire = <A, E, Refusal>(
       return {
         succeed: (value) => settle(Deferred.succeed(outcome, value)),
         fail: (error) => settle(Deferred.fail(outcome, error)),
-        die: (defect) => settle(Deferred.die(outcome, defect)),
         release: settle(Fiber.interrupt(fiber)),
         settled: Effect.sync(() => done)
       } satisfies Settlement<A, E>
