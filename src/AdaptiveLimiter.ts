@@ -523,6 +523,72 @@ export const withAdaptiveLimiter: {
 )
 
 /**
+ * An adaptive limiter's current configuration, defaults filled in (durations as `Duration`s).
+ *
+ * @example
+ * ```ts
+ * import type { AdaptiveLimiter } from "breakwater"
+ *
+ * const bounds = (config: AdaptiveLimiter.Configuration) => `${config.minLimit}..${config.maxLimit}`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration {
+  readonly name: string
+  readonly algorithm: "gradient" | "aimd"
+  readonly initialLimit: number | undefined
+  readonly minLimit: number
+  readonly maxLimit: number
+  readonly backoffRatio: number
+  readonly timeout: Duration.Duration
+  readonly smoothing: number
+  readonly tolerance: number
+  readonly queueSize: number
+  readonly baselineWindows: number
+  readonly windowDuration: Duration.Duration
+  readonly minWindowSamples: number
+  readonly maxWaitDuration: Duration.Duration
+  readonly isDrop: ((error: unknown) => boolean) | undefined
+}
+
+/**
+ * Reads an adaptive limiter's current configuration back (it changes with `reconfigure`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveLimiter } from "breakwater"
+ *
+ * declare const limiter: AdaptiveLimiter.AdaptiveLimiter
+ * const ceiling = Effect.map(AdaptiveLimiter.configuration(limiter), (config) => config.maxLimit)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = (limiter: AdaptiveLimiter): Effect.Effect<Configuration> =>
+  Effect.sync(() => {
+    const c = (limiter as unknown as { readonly config: Decoded }).config
+    return {
+      name: limiter.name,
+      algorithm: c.algorithm,
+      initialLimit: c.initialLimit,
+      minLimit: c.minLimit,
+      maxLimit: c.maxLimit,
+      backoffRatio: c.backoffRatio,
+      timeout: Duration.decode(c.timeout),
+      smoothing: c.smoothing,
+      tolerance: c.tolerance,
+      queueSize: c.queueSize,
+      baselineWindows: c.baselineWindows,
+      windowDuration: Duration.decode(c.windowDuration),
+      minWindowSamples: c.minWindowSamples,
+      maxWaitDuration: Duration.decode(c.maxWaitDuration),
+      isDrop: c.isDrop as ((error: unknown) => boolean) | undefined
+    }
+  })
+
+/**
  * The limiter as a {@link Policy}, for `Policy.compose`.
  *
  * @example

@@ -402,6 +402,52 @@ export const withAdaptiveThrottler: {
 )
 
 /**
+ * An adaptive throttler's current configuration, defaults filled in.
+ *
+ * @example
+ * ```ts
+ * import type { AdaptiveThrottler } from "breakwater"
+ *
+ * const describe = (config: AdaptiveThrottler.Configuration) => `k = ${config.k}`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration {
+  readonly name: string
+  readonly k: number
+  readonly window: Duration.Duration
+  readonly isRejection: ((error: unknown) => boolean) | undefined
+}
+
+/**
+ * Reads an adaptive throttler's current configuration back (it changes with `reconfigure`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * declare const throttler: AdaptiveThrottler.AdaptiveThrottler
+ * const k = Effect.map(AdaptiveThrottler.configuration(throttler), (config) => config.k)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = (throttler: AdaptiveThrottler): Effect.Effect<Configuration> =>
+  Effect.sync(() => {
+    const c = (throttler as unknown as {
+      readonly config: { readonly k: number; readonly window: Duration.DurationInput; readonly isRejection?: unknown }
+    }).config
+    return {
+      name: throttler.name,
+      k: c.k,
+      window: Duration.decode(c.window),
+      isRejection: c.isRejection as ((error: unknown) => boolean) | undefined
+    }
+  })
+
+/**
  * The throttler as a {@link Policy}, for `Policy.compose`.
  *
  * @example

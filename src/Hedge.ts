@@ -409,6 +409,64 @@ export const withHedge: {
 )
 
 /**
+ * A hedge's current configuration, defaults filled in; `budget` is the name of the budget it draws on.
+ *
+ * @example
+ * ```ts
+ * import type { Hedge } from "breakwater"
+ *
+ * const describe = (config: Hedge.Configuration) => `up to ${config.maxHedgedAttempts} hedges`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Configuration {
+  readonly name: string
+  readonly delay: Duration.Duration
+  readonly percentile: number | undefined
+  readonly maxHedgedAttempts: number
+  readonly sampleSize: number
+  readonly minSamples: number
+  readonly budget: string
+}
+
+/**
+ * Reads a hedge's current configuration back (it changes with `reconfigure`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Hedge } from "breakwater"
+ *
+ * declare const hedge: Hedge.Hedge
+ * const delay = Effect.map(Hedge.configuration(hedge), (config) => config.delay)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const configuration = (hedge: Hedge): Effect.Effect<Configuration> =>
+  Effect.sync(() => {
+    const c = (hedge as unknown as {
+      readonly config: {
+        readonly delay: Duration.DurationInput
+        readonly percentile?: number | undefined
+        readonly maxHedgedAttempts: number
+        readonly sampleSize: number
+        readonly minSamples: number
+      }
+    }).config
+    return {
+      name: hedge.name,
+      delay: Duration.decode(c.delay),
+      percentile: c.percentile,
+      maxHedgedAttempts: c.maxHedgedAttempts,
+      sampleSize: c.sampleSize,
+      minSamples: c.minSamples,
+      budget: hedge.budget.name
+    }
+  })
+
+/**
  * The hedge as a {@link Policy} for idempotent calls, for `Policy.compose`.
  *
  * @example

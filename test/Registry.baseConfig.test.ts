@@ -5,8 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit } from "effect"
+import * as AdaptiveLimiter from "../src/AdaptiveLimiter.js"
+import * as AdaptiveThrottler from "../src/AdaptiveThrottler.js"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import * as Hedge from "../src/Hedge.js"
 import type { InvalidConfigError } from "../src/InvalidConfigError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Registry from "../src/Registry.js"
@@ -217,8 +220,17 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
         },
         adaptiveLimiter: { configs: { base: { maxLimit: 50 }, default: { baseConfig: "base", minLimit: 2 } } }
       })
-      yield* registry.hedge("profiles")
-      yield* registry.adaptiveLimiter("search")
+      const hedge = yield* Hedge.configuration(yield* registry.hedge("profiles"))
+      expect([Duration.toMillis(hedge.delay), hedge.maxHedgedAttempts, hedge.sampleSize]).toEqual([20, 1, 100])
+      const limiter = yield* AdaptiveLimiter.configuration(yield* registry.adaptiveLimiter("search"))
+      expect([limiter.minLimit, limiter.maxLimit, limiter.algorithm, Duration.toMillis(limiter.timeout)]).toEqual([
+        2,
+        50,
+        "gradient",
+        5000
+      ])
+      const throttler = yield* AdaptiveThrottler.configuration(yield* registry.adaptiveThrottler("upstream"))
+      expect([throttler.k, Duration.toMillis(throttler.window)]).toEqual([2, 120_000])
       // The Snapshot shows each guard's resolved configuration.
       const { guards } = yield* Snapshot.make(registry)
       expect(guards.find((g) => g.kind === "Hedge")?.configuration).toMatchObject({ delay: 20, maxHedgedAttempts: 1 })
