@@ -69,6 +69,34 @@ describe("Bulkhead permissions", () => {
       expect(yield* admitted.settled).toBe(true)
     }))
 
+  it.scoped("changePermissionsCountWhileOneThreadIsRunningWithThisPermission, with breakwater's non-blocking lowering", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ name: "test", maxConcurrentCalls: 1, maxWaitDuration: 0 })
+      const running = yield* Bulkhead.acquirePermission(bulkhead)
+      expect(yield* available(bulkhead)).toBe(0)
+      expect(Option.isNone(yield* Bulkhead.tryAcquirePermission(bulkhead))).toBe(true)
+      yield* bulkhead.reconfigure({ maxConcurrentCalls: 2 })
+      expect((yield* Bulkhead.configuration(bulkhead)).maxConcurrentCalls).toBe(2)
+      expect(yield* available(bulkhead)).toBe(1)
+      const second = Option.getOrThrow(yield* Bulkhead.tryAcquirePermission(bulkhead))
+      expect(yield* available(bulkhead)).toBe(0)
+      expect(Option.isNone(yield* Bulkhead.tryAcquirePermission(bulkhead))).toBe(true)
+      // Resilience4j's changeConfig to 1 now blocks its caller until a permit is released, and the
+      // config still reads 2 meanwhile. breakwater's reconfigure returns at once, without the clock
+      // moving, and the new limit applies immediately: two run, one is allowed.
+      const lowering = yield* Effect.fork(bulkhead.reconfigure({ maxConcurrentCalls: 1 }))
+      yield* Effect.repeatN(Effect.yieldNow(), 9)
+      expect(Option.isSome(yield* Fiber.poll(lowering))).toBe(true)
+      expect((yield* Bulkhead.configuration(bulkhead)).maxConcurrentCalls).toBe(1)
+      expect(yield* available(bulkhead)).toBe(0)
+      yield* running.onComplete
+      // One still runs: at the new limit, so nothing is admitted.
+      expect(yield* available(bulkhead)).toBe(0)
+      expect(Option.isNone(yield* Bulkhead.tryAcquirePermission(bulkhead))).toBe(true)
+      yield* second.onComplete
+      expect(yield* available(bulkhead)).toBe(1)
+    }))
+
   it.scoped("configuration reads maxConcurrentCalls and maxWaitDuration back, after reconfigure too", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ name: "db" })
