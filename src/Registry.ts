@@ -548,6 +548,9 @@ const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError 
 
 /**
  * Creates a registry; its guards live in the surrounding `Scope`. Instances are created on first use.
+ * The whole specification is checked first: an unknown or circular `baseConfig`, or a value a guard
+ * refuses in any configuration or instance, fails with one `InvalidConfigError` naming every field
+ * (e.g. `circuitBreaker.configs.shared.baseConfig`).
  *
  * @example
  * ```ts
