@@ -568,13 +568,20 @@ const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError 
  *
  * @since 0.1.0
  */
-export const make = (spec: Spec = {}): Effect.Effect<Registry, InvalidConfigError, Scope.Scope> =>
+export const make: {
+  (): Effect.Effect<Registry, never, Scope.Scope>
+  (spec: Spec): Effect.Effect<Registry, InvalidConfigError, Scope.Scope>
+} = ((spec: Spec = {}): Effect.Effect<Registry, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
+    // An empty specification has nothing to check: `make()` cannot fail (its type says so).
     yield* validateSpec(spec)
     const scope = yield* Effect.scope
     const created = yield* Effect.acquireRelease(PubSub.unbounded<Guard>(), PubSub.shutdown)
     return new RegistryImpl(spec, scope, created)
-  })
+  })) as {
+    (): Effect.Effect<Registry, never, Scope.Scope>
+    (spec: Spec): Effect.Effect<Registry, InvalidConfigError, Scope.Scope>
+  }
 
 /**
  * The registry as a service.
@@ -603,7 +610,13 @@ export const Registry = Context.GenericTag<Registry>("breakwater/Registry")
  *
  * @since 0.1.0
  */
-export const layer = (spec: Spec = {}): Layer.Layer<Registry, InvalidConfigError> => Layer.scoped(Registry, make(spec))
+export const layer: {
+  (): Layer.Layer<Registry>
+  (spec: Spec): Layer.Layer<Registry, InvalidConfigError>
+} = ((spec: Spec = {}) => Layer.scoped(Registry, make(spec))) as {
+  (): Layer.Layer<Registry>
+  (spec: Spec): Layer.Layer<Registry, InvalidConfigError>
+}
 
 const kindConfig = (descriptor: KindDescriptor) => {
   const fields = readFields(descriptor.fields)
