@@ -325,7 +325,7 @@ const resolveConfig = (
   const { baseConfig, ...own } = configs[key] ?? {}
   if (baseConfig === undefined) return { value: own }
   const field = `${kind}.configs.${key}.baseConfig`
-  const base = followBase(kind, configs, baseConfig, field, chain)
+  const base = followBase(kind, configs, baseConfig, field, chain, chain[0] ?? key)
   return base.error !== undefined ? base : { value: { ...base.value, ...own } }
 }
 
@@ -334,10 +334,11 @@ const followBase = (
   configs: Readonly<Record<string, Keys>> | undefined,
   baseConfig: unknown,
   field: string,
-  chain: ReadonlyArray<string>
+  chain: ReadonlyArray<string>,
+  owner: string
 ): Either<Keys> => {
   const fail = (rule: string): Either<Keys> => ({
-    error: registryError(kinds[kind].guard, chain[0] ?? "", [{ field, value: baseConfig, rule }])
+    error: registryError(kinds[kind].guard, owner, [{ field, value: baseConfig, rule }])
   })
   if (typeof baseConfig !== "string") return fail("must be the name of a configuration")
   const key = keyOf(configs, baseConfig)
@@ -361,8 +362,15 @@ const resolve = (spec: Spec, kind: Kind, name: string): Either<Keys> => {
   const configs = kindSpec.configs as Readonly<Record<string, Keys>> | undefined
   const instanceKey = keyOf(kindSpec.instances, name)
   const { baseConfig, ...own } = instanceKey === undefined ? {} : (kindSpec.instances?.[instanceKey] ?? {})
+  const field = `${kind}.instances.${instanceKey ?? name}.baseConfig`
+  // Instances and configurations are separate namespaces, but Resilience4j refuses an instance whose
+  // baseConfig is its own name; past that, only configurations can form a cycle.
+  if (typeof baseConfig === "string" && baseConfig.toLowerCase() === name.toLowerCase()) {
+    const rule = `is a circular reference (${name} -> ${baseConfig})`
+    return { error: registryError(kinds[kind].guard, name, [{ field, value: baseConfig, rule }]) }
+  }
   const base = baseConfig !== undefined
-    ? followBase(kind, configs, baseConfig, `${kind}.instances.${instanceKey ?? name}.baseConfig`, [name])
+    ? followBase(kind, configs, baseConfig, field, [], name)
     : inherit(kind, configs, name)
   return base.error !== undefined ? base : { value: { ...base.value, ...own } }
 }

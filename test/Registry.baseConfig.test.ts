@@ -270,6 +270,21 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
         ])
       }))
 
+    it.scoped("an instance's chain may pass through the configuration of its own name (no cycle)", () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          circuitBreaker: {
+            configs: {
+              payments: { slidingWindowSize: 7 },
+              shared: { baseConfig: "payments", minimumNumberOfCalls: 3 }
+            },
+            instances: { payments: { baseConfig: "shared" } }
+          }
+        })
+        const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("payments"))
+        expect([config.slidingWindowSize, config.minimumNumberOfCalls]).toEqual([7, 3])
+      }))
+
     it.effect("a longer cycle (Resilience4j overflows its stack) and a cycle through configs.default", () =>
       Effect.gen(function*() {
         const error = failure(
