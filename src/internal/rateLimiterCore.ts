@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import type { Cycles } from "./rateLimiterCycles.js"
+import { type Cycles, PeriodicCycles } from "./rateLimiterCycles.js"
 
 /** The algorithms behind `RateLimiter`'s one interface. */
 export interface LimiterCore {
@@ -533,5 +533,30 @@ export class SlidingWindow implements LimiterCore {
     if (free <= 0) return 0
     this.push(Math.max(now, this.lastTime()), free)
     return free
+  }
+}
+
+/** What a core needs when its period is a duration (not a schedule). */
+export interface PeriodicSettings {
+  readonly algorithm: "fixed-window" | "token-bucket" | "sliding-window"
+  readonly limitForPeriod: number
+  readonly periodMillis: number
+  /** Token bucket only; default `limitForPeriod`. */
+  readonly capacity?: number | undefined
+}
+
+/** A fresh core whose first cycle (or full bucket, or empty window) starts at `now`. */
+export const periodicCore = (settings: PeriodicSettings, now: number): LimiterCore => {
+  switch (settings.algorithm) {
+    case "fixed-window":
+      return new FixedWindow(new PeriodicCycles(now, settings.periodMillis), settings.limitForPeriod, now)
+    case "token-bucket":
+      return new TokenBucket(
+        settings.limitForPeriod / settings.periodMillis,
+        settings.capacity ?? settings.limitForPeriod,
+        now
+      )
+    case "sliding-window":
+      return new SlidingWindow(settings.periodMillis, settings.limitForPeriod)
   }
 }
