@@ -42,11 +42,6 @@ export class KeyTable<K, V> {
     return this.idle.size + this.pinned.size
   }
 
-  /** Keys held right now. */
-  get pinnedKeys(): number {
-    return this.pinned.size
-  }
-
   /** The keys with state, least recently used first, pinned ones last. */
   keys(): Array<K> {
     return [...this.idle.keys(), ...this.pinned.keys()]
@@ -95,11 +90,6 @@ export class KeyTable<K, V> {
     const slot: Slot<K, V> = { key, value: fresh(now), lastUsed: now, pins: 0 }
     this.idle.set(key, slot)
     return slot
-  }
-
-  /** The slot of a key with state, without touching it or creating it. */
-  peek(key: K): Slot<K, V> | undefined {
-    return this.pinned.get(key) ?? this.idle.get(key)
   }
 
   /** Holds the key (it must have come from `entry`): not evicted nor expired until `unpin`. */
