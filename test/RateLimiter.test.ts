@@ -8,13 +8,17 @@ import {
   Effect,
   Exit,
   Fiber,
+  Layer,
   Option,
   Schedule,
   Stream,
   TestClock
 } from "effect"
+import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
+import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import type { InvalidConfigError } from "../src/InvalidConfigError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
+import { Store } from "../src/Store.js"
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -718,6 +722,52 @@ describe("RateLimiter.keyed", () => {
       // Bad permits die as with a single limiter.
       const bad = yield* Effect.exit(Effect.void.pipe(keyed.withRateLimiter("c", { permits: 0 })))
       expect(Exit.isFailure(bad) && Cause.isDie(bad.cause)).toBe(true)
+    }))
+
+  it.scoped("limiters that need more than a core (a schedule, a store) keep their shell per key", () =>
+    Effect.gen(function*() {
+      const scheduled = yield* RateLimiter.keyed<string>({
+        name: "daily",
+        limitForPeriod: 1,
+        limitRefreshPeriod: Schedule.spaced("1 second"),
+        timeoutDuration: 0,
+        maxKeys: 2
+      })
+      const run = (keyed: RateLimiter.Keyed<string>, key: string) =>
+        Effect.exit(Effect.void.pipe(keyed.withRateLimiter(key)))
+      expect(Exit.isSuccess(yield* run(scheduled, "a"))).toBe(true)
+      expect(refusal(yield* run(scheduled, "a")).limiterName).toBe("daily:a")
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isSuccess(yield* run(scheduled, "a"))).toBe(true)
+
+      const MemoryStore = Layer.effect(
+        Store,
+        Effect.map(
+          makeMemoryCircuitBreakerStore,
+          (circuitBreaker) =>
+            Store.of({
+              name: "memory",
+              onStoreFailure: "fail-open",
+              rateLimiter: makeMemoryRateLimiterStore(),
+              circuitBreaker
+            })
+        )
+      )
+      const shared = yield* RateLimiter.keyed<string>({
+        name: "shared",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      }).pipe(Effect.provide(MemoryStore))
+      expect(Exit.isSuccess(yield* run(shared, "a"))).toBe(true)
+      expect(refusal(yield* run(shared, "a")).limiterName).toBe("shared:a")
+      // A store takes no schedule: said when the keyed limiter is made, not on a key's first call.
+      const error = yield* configError(
+        RateLimiter.keyed({ name: "s", limitRefreshPeriod: Schedule.spaced("1 second") }).pipe(
+          Effect.provide(MemoryStore)
+        )
+      )
+      expect(error.issues.map((i) => i.field)).toContain("limitRefreshPeriod")
     }))
 
   it.scoped("an idleTimeToLive shorter than the time a limiter takes to forget is refused", () =>
