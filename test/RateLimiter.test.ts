@@ -713,6 +713,7 @@ describe("RateLimiter.keyed", () => {
       const refusedNew = refusal(yield* Effect.exit(Effect.void.pipe(keyed.withRateLimiter("c"))))
       expect(refusedNew.limiterName).toBe("held:c")
       expect(refusedNew.retryAfter).toEqual(Option.none())
+      expect((yield* Effect.flip(keyed.get("d"))).limiterName).toBe("held:d")
       expect(yield* available(a)).toBe(0) // "a" kept its state
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(waiting)

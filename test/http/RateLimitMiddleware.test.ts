@@ -170,6 +170,45 @@ describe("RateLimitMiddleware (real sockets)", () => {
     20_000
   )
 
+  it.scoped("token bucket and sliding window: RateLimit's t; a throwing key or route label is anonymous / *", () =>
+    Effect.gen(function*() {
+      const call = (limit: RateLimitMiddleware.RateLimitMiddleware) =>
+        Effect.provideService(
+          limit(hello),
+          HttpServerRequest.HttpServerRequest,
+          HttpServerRequest.fromWeb(new Request("http://x/quotes"))
+        )
+      const bucket = yield* RateLimitMiddleware.make({
+        name: "bucket",
+        algorithm: "token-bucket",
+        limitForPeriod: 2,
+        capacity: 4,
+        limitRefreshPeriod: "1 minute",
+        key: () => {
+          throw new Error("no key")
+        },
+        routeLabel: () => {
+          throw new Error("no label")
+        }
+      })
+      const four = yield* Effect.replicateEffect(call(bucket), 4)
+      expect(four.map((r) => r.status)).toEqual([200, 200, 200, 200])
+      const refused = yield* call(bucket)
+      expect(refused.status).toBe(429)
+      expect(refused.headers["ratelimit"]).toBe(`"bucket";r=0;t=120`) // 4 tokens at 2 a minute
+      expect(refused.headers["retry-after"]).toBe("30")
+      const sliding = yield* RateLimitMiddleware.make({
+        name: "sliding",
+        algorithm: "sliding-window",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "10 seconds",
+        key: "route",
+        routeLabel: () => "quotes"
+      })
+      expect((yield* call(sliding)).status).toBe(200)
+      expect((yield* call(sliding)).headers["ratelimit"]).toBe(`"sliding";r=0;t=10`)
+    }))
+
   it.effect("bad options fail with InvalidConfigError naming the field", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(RateLimitMiddleware.make({
