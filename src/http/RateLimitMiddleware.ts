@@ -17,7 +17,7 @@
  *   address however spelled, IPv4-mapped IPv6 as IPv4, zone ids dropped) and IPv6 clients are keyed
  *   by their /64 (`ipv6Prefix`).
  * - Keys are bounded: long or non-ASCII keys are replaced by a digest, API keys always are (they are
- *   secrets). At most `maxKeys` keys have state (about 0.4 KB each, no timer); when full, a new key
+ *   secrets). At most `maxKeys` keys have state (about 0.6 KB each, no timer); when full, a new key
  *   takes the place of the least recently used key with no request in flight (as nginx's
  *   `limit_req_zone`), so a flood of distinct keys costs bounded memory and never locks out a new
  *   client. A key unused for `idleTimeToLive` is forgotten. A client able to present more than
