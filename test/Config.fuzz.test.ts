@@ -242,9 +242,13 @@ const guards: ReadonlyArray<{
       key: "ip",
       apiKeyHeader: "x-api-key",
       trustProxy: 1,
+      trustedProxies: ["10.0.0.0/8", "::1"],
+      ipv6Prefix: 56,
       maxKeys: 100,
       maxKeyLength: 64,
       maxConcurrentRequests: 5,
+      maxConcurrentRequestsPerKey: 2,
+      requestBodyTimeout: "10 seconds",
       maxRoutes: 10
     },
     partners: { algorithm: ["limiter.capacity", "limiter.limitRefreshPeriod", "limiter.algorithm"] }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
+  Cause,
   Chunk,
   ConfigProvider,
   Context,
@@ -7,13 +8,17 @@ import {
   Effect,
   Exit,
   Fiber,
+  Layer,
   Option,
   Schedule,
   Stream,
   TestClock
 } from "effect"
+import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
+import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import type { InvalidConfigError } from "../src/InvalidConfigError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
+import { Store } from "../src/Store.js"
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -666,7 +671,7 @@ describe("RateLimiter.keyed", () => {
       expect(yield* available(limiter)).toBe(0)
     }))
 
-  it.scoped("the bound on keys holds and idle keys expire", () =>
+  it.scoped("the bound on keys holds: a new key evicts the least recently used idle one; idle keys expire", () =>
     Effect.gen(function*() {
       const keyed = yield* RateLimiter.keyed<number>({
         name: "ip",
@@ -677,17 +682,93 @@ describe("RateLimiter.keyed", () => {
       })
       const run = (key: number) => Effect.exit(Effect.void.pipe(keyed.withRateLimiter(key)))
       for (let key = 0; key < 3; key++) expect(Exit.isSuccess(yield* run(key))).toBe(true)
-      // A flood of new keys is refused while 3 are live; known keys still work.
-      for (let key = 3; key < 100; key++) expect(refusal(yield* run(key)).retryAfter).toEqual(Option.none())
-      expect(Exit.isSuccess(yield* run(1))).toBe(true)
-      expect((yield* keyed.keys).length).toBe(3)
+      // A flood of new keys: each is served (before: refused while 3 were live), the table stays at 3.
+      for (let key = 3; key < 100; key++) expect(Exit.isSuccess(yield* run(key))).toBe(true)
+      expect([...(yield* keyed.keys)]).toEqual([97, 98, 99])
+      expect(Exit.isSuccess(yield* run(1))).toBe(true) // evicted long ago: a fresh quota
       yield* TestClock.adjust("30 seconds")
-      expect(Exit.isSuccess(yield* run(2))).toBe(true) // key 2 used again: its idle time restarts
+      expect(Exit.isSuccess(yield* run(99))).toBe(true) // key 99 used again: its idle time restarts
       yield* TestClock.adjust("30 seconds")
-      expect([...(yield* keyed.keys)]).toEqual([2])
+      expect([...(yield* keyed.keys)]).toEqual([99])
       expect(Exit.isSuccess(yield* run(50))).toBe(true)
       yield* TestClock.adjust("1 minute")
       expect((yield* keyed.keys).length).toBe(0)
+    }))
+
+  it.scoped("a held key is never evicted: when every key is held, a new key is refused", () =>
+    Effect.gen(function*() {
+      const keyed = yield* RateLimiter.keyed<string>({
+        name: "held",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: "5 seconds",
+        maxKeys: 2
+      })
+      const a = yield* keyed.get("a") // held while this test's scope is open
+      yield* a.acquire(1)
+      // "b" waits for its next cycle: it is held while it waits.
+      yield* Effect.void.pipe(keyed.withRateLimiter("b"))
+      const waiting = yield* Effect.fork(Effect.void.pipe(keyed.withRateLimiter("b")))
+      yield* TestClock.adjust("1 millis")
+      const refusedNew = refusal(yield* Effect.exit(Effect.void.pipe(keyed.withRateLimiter("c"))))
+      expect(refusedNew.limiterName).toBe("held:c")
+      expect(refusedNew.retryAfter).toEqual(Option.none())
+      expect((yield* Effect.flip(keyed.get("d"))).limiterName).toBe("held:d")
+      expect(yield* available(a)).toBe(0) // "a" kept its state
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiting)
+      // "b" is no longer held: it makes room for "c".
+      expect(Exit.isSuccess(yield* Effect.exit(Effect.void.pipe(keyed.withRateLimiter("c"))))).toBe(true)
+      expect([...(yield* keyed.keys)]).toEqual(["c", "a"])
+      // Bad permits die as with a single limiter.
+      const bad = yield* Effect.exit(Effect.void.pipe(keyed.withRateLimiter("c", { permits: 0 })))
+      expect(Exit.isFailure(bad) && Cause.isDie(bad.cause)).toBe(true)
+    }))
+
+  it.scoped("limiters that need more than a core (a schedule, a store) keep their shell per key", () =>
+    Effect.gen(function*() {
+      const scheduled = yield* RateLimiter.keyed<string>({
+        name: "daily",
+        limitForPeriod: 1,
+        limitRefreshPeriod: Schedule.spaced("1 second"),
+        timeoutDuration: 0,
+        maxKeys: 2
+      })
+      const run = (keyed: RateLimiter.Keyed<string>, key: string) =>
+        Effect.exit(Effect.void.pipe(keyed.withRateLimiter(key)))
+      expect(Exit.isSuccess(yield* run(scheduled, "a"))).toBe(true)
+      expect(refusal(yield* run(scheduled, "a")).limiterName).toBe("daily:a")
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isSuccess(yield* run(scheduled, "a"))).toBe(true)
+
+      const MemoryStore = Layer.effect(
+        Store,
+        Effect.map(
+          makeMemoryCircuitBreakerStore,
+          (circuitBreaker) =>
+            Store.of({
+              name: "memory",
+              onStoreFailure: "fail-open",
+              rateLimiter: makeMemoryRateLimiterStore(),
+              circuitBreaker
+            })
+        )
+      )
+      const shared = yield* RateLimiter.keyed<string>({
+        name: "shared",
+        limitForPeriod: 1,
+        limitRefreshPeriod: "1 second",
+        timeoutDuration: 0
+      }).pipe(Effect.provide(MemoryStore))
+      expect(Exit.isSuccess(yield* run(shared, "a"))).toBe(true)
+      expect(refusal(yield* run(shared, "a")).limiterName).toBe("shared:a")
+      // A store takes no schedule: said when the keyed limiter is made, not on a key's first call.
+      const error = yield* configError(
+        RateLimiter.keyed({ name: "s", limitRefreshPeriod: Schedule.spaced("1 second") }).pipe(
+          Effect.provide(MemoryStore)
+        )
+      )
+      expect(error.issues.map((i) => i.field)).toContain("limitRefreshPeriod")
     }))
 
   it.scoped("an idleTimeToLive shorter than the time a limiter takes to forget is refused", () =>

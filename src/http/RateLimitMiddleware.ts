@@ -10,14 +10,29 @@
  * others share, and to refuse fast (instead of queueing until everyone times out) when overloaded.
  *
  * ## Gotchas
- * - `X-Forwarded-For` is read only when `trustProxy` says how many proxies of ours append to it
- *   (`true` = 1); otherwise anyone could pick their own key. Malformed entries fall back to the peer
- *   address; requests with no usable key share one `anonymous` limiter.
+ * - `X-Forwarded-For` is read only when the connecting peer is in `trustedProxies` (addresses or
+ *   CIDR ranges), and walked from the right only through addresses that are; otherwise anyone could
+ *   pick their own key, or another client's. A malformed entry stops the walk at the proxy that wrote
+ *   it; requests with no usable key share one `anonymous` limiter. Addresses are canonical (one IPv6
+ *   address however spelled, IPv4-mapped IPv6 as IPv4, zone ids dropped) and IPv6 clients are keyed
+ *   by their /64 (`ipv6Prefix`).
  * - Keys are bounded: long or non-ASCII keys are replaced by a digest, API keys always are (they are
- *   secrets), at most `maxKeys` keys have a limiter (each costs ~20 KB: keep the bound realistic) and a
- *   key's limiter is dropped after `idleTimeToLive` unused. Requests for new keys beyond the bound share
- *   one overflow limiter, so a flood of distinct keys costs bounded memory and cannot crowd out the
- *   keys already known.
+ *   secrets). At most `maxKeys` keys have state (about 0.6 KB each, no timer); when full, a new key
+ *   takes the place of the least recently used key with no request in flight (as nginx's
+ *   `limit_req_zone`), so a flood of distinct keys costs bounded memory and never locks out a new
+ *   client. A key unused for `idleTimeToLive` is forgotten. A client able to present more than
+ *   `maxKeys` distinct keys can evict its own and start afresh: keep `maxKeys` above the clients
+ *   expected within `idleTimeToLive`. When every key has a request in flight, a new key is answered
+ *   503 (key class `overflow`).
+ * - With `key: "route"` as a server-wide middleware, the key is the normalised path (`/quotes/`,
+ *   `//quotes`, `/%71uotes`, `/QUOTES` and `/quotes;a` are one route), and a path becomes a route of
+ *   its own only once it has been answered with something other than 404 (at most `maxRoutes`);
+ *   until then it shares the `(unmatched)` key. {@link RateLimitMiddleware.router} keys by the
+ *   matched route's pattern instead, which needs no learning.
+ * - Slots (`maxConcurrentRequests`, `maxConcurrentRequestsPerKey`) are held until the response body
+ *   has been sent or the connection closed, not merely until the handler returns; a slow upload holds
+ *   one for at most `requestBodyTimeout` (set it, or the server's own request timeout: Node's default
+ *   is 300 s).
  * - `RateLimit`'s `t` (seconds to reset) is exact for the fixed window; for the token bucket it is the
  *   time to refill completely, for the sliding window the window's length (an upper bound).
  * - Metrics are labelled by route: with {@link RateLimitMiddleware.router} that is the route's pattern;
@@ -45,6 +60,7 @@
  * @since 0.1.0
  */
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpBody from "@effect/platform/HttpBody"
 import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerError from "@effect/platform/HttpServerError"
@@ -56,15 +72,18 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as RcMap from "effect/RcMap"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Bulkhead from "../Bulkhead.js"
+import { bulkheadSlots } from "../internal/guardInternals.js"
+import { KeyTable, type Slot } from "../internal/keyTable.js"
+import { type LimiterCore, periodicCore, type PeriodicSettings } from "../internal/rateLimiterCore.js"
 import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
 import * as Metrics from "../Metrics.js"
 import * as RateLimiter from "../RateLimiter.js"
 import { serverConfigFields } from "./internal/configFields.js"
-import { boundedKey, clientIp, secretKey } from "./internal/keys.js"
+import { addressKey, boundedKey, clientAddress, normalizePath, secretKey, TrustedProxies } from "./internal/keys.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { ServerOptionsSchema } from "./internal/serverConfig.js"
 import * as serverMetrics from "./internal/serverMetrics.js"
@@ -85,9 +104,11 @@ import { ServerMetrics } from "./internal/serverMetrics.js"
  *   key: "api-key",
  *   apiKeyHeader: "x-api-key",
  *   maxKeys: 50_000,
- *   maxConcurrentRequests: 200
+ *   maxConcurrentRequests: 200,
+ *   maxConcurrentRequestsPerKey: 4,
+ *   requestBodyTimeout: "10 seconds"
  * }
- * const behindOneProxy: RateLimitMiddleware.Options = { name: "web", trustProxy: 1 }
+ * const behindOurProxies: RateLimitMiddleware.Options = { name: "web", trustedProxies: ["10.0.0.0/8", "fd00::/8"] }
  * ```
  *
  * @since 0.1.0
@@ -109,19 +130,41 @@ export interface Options {
   readonly key?: "ip" | "api-key" | "route" | ((request: HttpServerRequest.HttpServerRequest) => string | undefined)
   /** Default `x-api-key`. */
   readonly apiKeyHeader?: string
-  /** Proxies of ours appending to `X-Forwarded-For` (`true` = 1). Default `false`: the header is ignored. */
+  /**
+   * Addresses and CIDR ranges (IPv4 or IPv6) of our own proxies. `X-Forwarded-For` is read only when
+   * the connecting peer is one of them, and walked from the right only through addresses that are.
+   * Default: none (the header is ignored).
+   */
+  readonly trustedProxies?: ReadonlyArray<string>
+  /**
+   * At most this many proxies are walked through in `X-Forwarded-For` (`true`: as many as are listed,
+   * up to 32; `false`: the header is ignored). Needs `trustedProxies`. Default `true` when
+   * `trustedProxies` is set.
+   */
   readonly trustProxy?: boolean | number
-  /** Most keys with a limiter. Default 10,000. */
+  /** IPv6 clients are keyed by their network of this many bits (a host often holds a whole /64). Default 64. */
+  readonly ipv6Prefix?: number
+  /**
+   * Most keys with state. When full, a new key takes the place of the least recently used idle one
+   * (one with no request in flight). Default 10,000.
+   */
   readonly maxKeys?: number
-  /** How long an unused key's limiter is kept. Default the period, at least 1 minute. */
+  /** How long an unused key's state is kept. Default the period, at least 1 minute. */
   readonly idleTimeToLive?: Duration.DurationInput
   /** Longer keys (and any non-ASCII key) are replaced by a digest. Default 128. */
   readonly maxKeyLength?: number
   /** Load shedding: beyond this many requests at once, answer 503 at once. Default: no limit. */
   readonly maxConcurrentRequests?: number
+  /** Beyond this many requests at once from one key, answer 429 at once. Default: no limit. */
+  readonly maxConcurrentRequestsPerKey?: number
+  /**
+   * A request whose body has not fully arrived this long after its headers is answered 408 and its
+   * connection closed (Node servers: the request's source must be an `IncomingMessage`). Default: none.
+   */
+  readonly requestBodyTimeout?: Duration.DurationInput
   /** The route label of metrics as a server-wide middleware (keep it bounded). Default `"*"`. */
   readonly routeLabel?: (request: HttpServerRequest.HttpServerRequest) => string
-  /** Most distinct route labels; later ones are counted as `(other)`. Default 200. */
+  /** Most distinct route labels (and, with `key: "route"`, routes); later ones are `(other)`. Default 200. */
   readonly maxRoutes?: number
 }
 
@@ -148,16 +191,17 @@ export interface RateLimitMiddleware extends HttpMiddleware.HttpMiddleware {
   readonly policyName: string
   /** Applies the middleware to each route of `router`. */
   readonly router: <E, R>(router: HttpRouter.HttpRouter<E, R>) => HttpRouter.HttpRouter<E, R>
-  /** Keys with a live limiter (never more than `maxKeys`). */
+  /** Keys with state that has not expired (never more than `maxKeys`). */
   readonly liveKeys: Effect.Effect<number>
-  /** Requests being served, when load shedding is on. */
+  /** Requests being served (until their response body is sent), when load shedding is on. */
   readonly inFlight: Effect.Effect<Option.Option<number>>
 }
 
 type Settings = typeof ServerOptionsSchema.Type
 
-interface KeyEntry {
-  readonly limiter: RateLimiter.RateLimiter
+/** One key's state: its limiter's core (no shell, no timer) and when its first cycle began. */
+interface KeyState {
+  readonly core: LimiterCore
   readonly createdAt: number
 }
 
@@ -169,31 +213,67 @@ interface Admission {
 }
 
 const ANONYMOUS = "anonymous"
+/** The route of every path that has never been answered with anything but 404 (server-wide `key: "route"`). */
+const UNMATCHED = "(unmatched)"
+/** `trustProxy: true`: walk through every listed proxy, up to this many. */
+const ALL_HOPS = 32
 
 /** A structured-field string (RFC 8941): quotes and backslashes escaped. */
 const sfString = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+
+const hasBody = (headers: Readonly<Record<string, string | undefined>>): boolean => {
+  const length = headers["content-length"]
+  return headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
+}
+
+/** Whether the request has a body that has not fully arrived yet (known on Node only). */
+const bodyPending = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  const arrived = bodyArrived(request.source)
+  return arrived !== undefined && !arrived() && hasBody(request.headers)
+}
+
+/** A Node `IncomingMessage` says whether its body has fully arrived; other sources do not. */
+const bodyArrived = (source: unknown): (() => boolean) | undefined =>
+  typeof source === "object" && source !== null && typeof (source as { complete?: unknown }).complete === "boolean"
+    ? () => (source as { complete: boolean }).complete
+    : undefined
 
 class Middleware {
   readonly periodMillis: number
   readonly windowSeconds: number
   readonly hops: number
+  readonly trusted: TrustedProxies | undefined
   readonly policyHeader: string
   readonly quotedName: string
+  readonly core: PeriodicSettings
+  readonly fresh: (now: number) => KeyState
+  readonly slots: ReturnType<typeof bulkheadSlots> | undefined
+  /** Server-wide `key: "route"`: normalised paths that have been answered with something but 404. */
+  readonly knownRoutes = new Set<string>()
 
   constructor(
     readonly settings: Settings,
     readonly options: Options,
     readonly clock: Clock.Clock,
-    readonly keys: RcMap.RcMap<string, KeyEntry, Cause.ExceededCapacityException>,
-    readonly overflow: KeyEntry,
+    readonly keys: KeyTable<string, KeyState>,
     readonly bulkhead: Bulkhead.Bulkhead | undefined,
     readonly metrics: ServerMetrics
   ) {
     this.periodMillis = Duration.toMillis(settings.limitRefreshPeriod)
     this.windowSeconds = Math.max(1, Math.ceil(this.periodMillis / 1000))
-    this.hops = settings.trustProxy === true ? 1 : settings.trustProxy === false ? 0 : settings.trustProxy
+    this.trusted = settings.trustedProxies === undefined ? undefined : new TrustedProxies(settings.trustedProxies)
+    const trust = settings.trustProxy ?? true
+    this.hops = this.trusted === undefined || trust === false ? 0 : trust === true ? ALL_HOPS : trust
     this.quotedName = sfString(settings.name)
     this.policyHeader = `${this.quotedName};q=${settings.limitForPeriod};w=${this.windowSeconds}`
+    this.core = {
+      algorithm: options.algorithm ?? "fixed-window",
+      limitForPeriod: settings.limitForPeriod,
+      periodMillis: this.periodMillis,
+      capacity: options.capacity
+    }
+    this.fresh = (now) => ({ core: periodicCore(this.core, now), createdAt: now })
+    this.slots = bulkhead === undefined ? undefined : bulkheadSlots(bulkhead)
   }
 
   /** The client's key and its class (for refusal metrics); never throws, always bounded. */
@@ -201,8 +281,15 @@ class Middleware {
     const kind = this.settings.key
     const max = this.settings.maxKeyLength
     if (kind === "ip") {
-      const ip = clientIp(request.headers["x-forwarded-for"], Option.getOrUndefined(request.remoteAddress), this.hops)
-      return ip === undefined ? [ANONYMOUS, ANONYMOUS] : [`ip:${ip}`, "ip"]
+      const address = clientAddress(
+        request.headers["x-forwarded-for"],
+        Option.getOrUndefined(request.remoteAddress),
+        this.trusted,
+        this.hops
+      )
+      return address === undefined
+        ? [ANONYMOUS, ANONYMOUS]
+        : [`ip:${boundedKey(addressKey(address, this.settings.ipv6Prefix), max)}`, "ip"]
     }
     if (kind === "api-key") {
       const apiKey = request.headers[this.settings.apiKeyHeader]
@@ -223,13 +310,13 @@ class Middleware {
   }
 
   /** Seconds until the key's quota is whole again (see the module's Gotchas). */
-  private resetSeconds(entry: KeyEntry, available: number, now: number): number {
+  private resetSeconds(state: KeyState, available: number, now: number): number {
     const period = this.periodMillis
-    switch (this.options.algorithm ?? "fixed-window") {
+    switch (this.core.algorithm) {
       case "fixed-window":
-        return Math.ceil((period - ((now - entry.createdAt) % period)) / 1000)
+        return Math.ceil((period - ((now - state.createdAt) % period)) / 1000)
       case "token-bucket": {
-        const capacity = this.options.capacity ?? this.settings.limitForPeriod
+        const capacity = this.core.capacity ?? this.settings.limitForPeriod
         const missing = Math.max(0, capacity - available)
         return Math.ceil((missing * period) / this.settings.limitForPeriod / 1000)
       }
@@ -238,32 +325,18 @@ class Middleware {
     }
   }
 
-  admit(key: string): Effect.Effect<readonly [Admission, boolean]> {
-    return Effect.scoped(
-      Effect.flatMap(
-        Effect.orElseSucceed(
-          Effect.map(RcMap.get(this.keys, key), (entry) => [entry, false] as const),
-          () => [this.overflow, true] as const
-        ),
-        ([entry, overflowed]) =>
-          Effect.flatMap(
-            Effect.either(entry.limiter.acquire(1)),
-            (result) =>
-              Effect.map(entry.limiter.metrics, ({ availablePermissions }): readonly [Admission, boolean] => {
-                const now = this.clock.unsafeCurrentTimeMillis()
-                const retryAfter = result._tag === "Left"
-                  ? Option.getOrElse(result.left.retryAfter, () => Duration.millis(this.periodMillis))
-                  : Duration.zero
-                return [{
-                  allowed: result._tag === "Right",
-                  remaining: Math.max(0, Math.floor(availablePermissions)),
-                  resetSeconds: Math.max(0, this.resetSeconds(entry, availablePermissions, now)),
-                  retryAfterSeconds: Math.max(1, Math.ceil(Duration.toMillis(retryAfter) / 1000))
-                }, overflowed]
-              })
-          )
-      )
-    )
+  /** Takes one permit from the key's core, synchronously. */
+  admit(state: KeyState, now: number): Admission {
+    const core = state.core
+    const allowed = core.tryTake(1, now)
+    const available = core.available(now)
+    const wait = allowed ? 0 : core.earliest(1, now, now) - now
+    return {
+      allowed,
+      remaining: Math.max(0, Math.floor(available)),
+      resetSeconds: Math.max(0, this.resetSeconds(state, available, now)),
+      retryAfterSeconds: Math.max(1, Math.ceil((Number.isFinite(wait) ? wait : this.periodMillis) / 1000))
+    }
   }
 
   rateLimitHeaders(admission: Admission): Record<string, string> {
@@ -280,59 +353,157 @@ class Middleware {
     })
   }
 
+  /** The route of a server-wide request: its normalised path once that path has been served, else `(unmatched)`. */
+  learnedRoute(request: HttpServerRequest.HttpServerRequest): readonly [route: string, path: string] {
+    const path = normalizePath(request.url)
+    return [this.knownRoutes.has(path) ? path : UNMATCHED, path]
+  }
+
+  /**
+   * A path answered with something but 404 becomes a route of its own (up to `maxRoutes`), charged
+   * with the request that taught it (which was counted under `(unmatched)`).
+   */
+  learn(path: string, status: number): void {
+    if (status === 404 || this.knownRoutes.has(path) || this.knownRoutes.size >= this.settings.maxRoutes) return
+    this.knownRoutes.add(path)
+    const now = this.clock.unsafeCurrentTimeMillis()
+    this.keys.entry(`route:${boundedKey(path, this.settings.maxKeyLength)}`, now, this.fresh)?.value.core.tryTake(
+      1,
+      now
+    )
+  }
+
   guard<E, R, RR>(
     app: HttpApp.Default<E, R>,
-    routeOf: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string, never, RR>
+    routeOf: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string, never, RR>,
+    learnRoutes: boolean
   ): HttpApp.Default<E, R | RR | HttpServerRequest.HttpServerRequest> {
     return Effect.flatMap(
       HttpServerRequest.HttpServerRequest,
-      (request) =>
-        Effect.flatMap(routeOf(request), (route) => {
-          const start = this.clock.unsafeCurrentTimeMillis()
-          const labels = this.metrics.route(route)
-          const [key, keyClass] = this.keyOf(request, route)
-          return Effect.flatMap(this.admit(key), ([admission, overflowed]) => {
-            if (!admission.allowed) {
-              this.metrics.refused("rate_limited", overflowed ? "overflow" : keyClass)
-              const refusal = this.tooManyRequests(admission)
-              labels.record(refusal.status, this.seconds(start))
-              return Effect.succeed(refusal)
-            }
-            // A server-wide middleware sees the response only after it is sent: add the fields just before.
-            const headers = this.rateLimitHeaders(admission)
-            const served = Effect.zipRight(
-              HttpApp.appendPreResponseHandler((_request, response) =>
-                Effect.succeed(HttpServerResponse.setHeaders(response, headers))
-              ),
-              app
-            )
-            const shed = this.bulkhead === undefined ? served : Effect.catchIf(
-              Bulkhead.withBulkhead(served, this.bulkhead),
-              (e): e is Bulkhead.BulkheadFullError => (e as { _tag?: unknown })._tag === "BulkheadFullError",
-              () => {
-                this.metrics.refused("shed", keyClass)
-                return Effect.succeed(
-                  problem(503, "Service Unavailable", "The service is at capacity; retry shortly.", {
-                    "retry-after": "1"
-                  })
-                )
-              }
-            )
-            return Effect.onExit(shed, (exit) => {
-              const seconds = this.seconds(start)
-              if (exit._tag === "Success") {
-                labels.record(exit.value.status, seconds)
-                return Effect.void
-              }
-              if (Cause.isInterruptedOnly(exit.cause)) return Effect.void
-              return Effect.map(
-                HttpServerError.causeResponse(exit.cause),
-                ([response]) => labels.record(response.status, seconds)
-              )
-            })
-          })
-        })
+      (request) => {
+        const learned = learnRoutes ? this.learnedRoute(request) : undefined
+        return Effect.flatMap(
+          learned === undefined ? routeOf(request) : Effect.succeed(learned[0]),
+          (route) => this.handle(app, request, route, learned?.[1])
+        )
+      }
     ) as HttpApp.Default<E, R | RR | HttpServerRequest.HttpServerRequest>
+  }
+
+  private handle<E, R>(
+    app: HttpApp.Default<E, R>,
+    request: HttpServerRequest.HttpServerRequest,
+    route: string,
+    path: string | undefined
+  ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> {
+    const start = this.clock.unsafeCurrentTimeMillis()
+    const labels = this.metrics.route(route)
+    const [key, keyClass] = this.keyOf(request, route)
+    const refuse = (
+      response: HttpServerResponse.HttpServerResponse,
+      reason: serverMetrics.RefusalReason,
+      cls: string
+    ) => {
+      this.metrics.refused(reason, cls)
+      labels.record(response.status, this.seconds(start))
+      // A refused request's body still arriving would keep its connection (the next request waits behind it).
+      return Effect.succeed(
+        bodyPending(request) ? HttpServerResponse.setHeader(response, "connection", "close") : response
+      )
+    }
+    const slot = this.keys.entry(key, start, this.fresh)
+    // Every key is held by a request in flight: `maxKeys` clients are being served at once.
+    if (slot === undefined) return refuse(atCapacity(), "shed", "overflow")
+    const perKey = this.settings.maxConcurrentRequestsPerKey
+    if (perKey !== undefined && slot.pins >= perKey) return refuse(tooManyConcurrent(perKey), "concurrency", keyClass)
+    const admission = this.admit(slot.value, start)
+    if (!admission.allowed) return refuse(this.tooManyRequests(admission), "rate_limited", keyClass)
+    if (this.slots !== undefined && !this.slots.tryAcquire()) return refuse(atCapacity(), "shed", keyClass)
+    // A server-wide middleware sees the response only after it is sent: add the fields just before.
+    const headers = this.rateLimitHeaders(admission)
+    const served = Effect.zipRight(
+      HttpApp.appendPreResponseHandler((_request, response) =>
+        Effect.succeed(HttpServerResponse.setHeaders(response, headers))
+      ),
+      this.withBodyDeadline(app, request, keyClass)
+    )
+    return Effect.onExit(this.holding(served, slot), (exit) => {
+      const seconds = this.seconds(start)
+      if (exit._tag === "Success") {
+        if (path !== undefined) this.learn(path, exit.value.status)
+        labels.record(exit.value.status, seconds)
+        return Effect.void
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) return Effect.void
+      return Effect.map(
+        HttpServerError.causeResponse(exit.cause),
+        ([response]) => labels.record(response.status, seconds)
+      )
+    })
+  }
+
+  /**
+   * Runs `served` holding the key (never evicted while in flight) and the shedding slot until the
+   * response is done. A streamed body is done when its stream ends (sent, failed, or interrupted by a
+   * closed connection), with the request's scope closing as a backstop (the platform closes it once
+   * the response has been handled, so a body never run, as for HEAD, cannot keep a slot); any other
+   * body is written at once, so the slot is given back when `served` ends. (As a server-wide
+   * middleware, `served` ends only once the response has been sent.)
+   */
+  private holding<E, R>(
+    served: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+    slot: Slot<string, KeyState>
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> {
+    return Effect.uninterruptibleMask((restore) => {
+      this.keys.pin(slot)
+      let released = false
+      const release = Effect.sync(() => {
+        if (released) return
+        released = true
+        this.keys.unpin(slot, this.clock.unsafeCurrentTimeMillis())
+        this.slots?.release()
+      })
+      return Effect.matchCauseEffect(restore(served), {
+        onFailure: (cause) => Effect.zipRight(release, Effect.failCause(cause)),
+        onSuccess: (response) => {
+          const body = response.body
+          if (body._tag !== "Stream") return Effect.as(release, response)
+          return Effect.flatMap(
+            Effect.serviceOption(Scope.Scope),
+            (scope) =>
+              Option.isNone(scope) ? Effect.as(release, response) : Effect.as(
+                Scope.addFinalizer(scope.value, release),
+                HttpServerResponse.setBody(
+                  response,
+                  HttpBody.stream(Stream.ensuring(body.stream, release), body.contentType, body.contentLength)
+                )
+              )
+          )
+        }
+      })
+    })
+  }
+
+  /** With `requestBodyTimeout`: a body still arriving when it expires gets 408, and the connection closes. */
+  private withBodyDeadline<E, R>(
+    app: HttpApp.Default<E, R>,
+    request: HttpServerRequest.HttpServerRequest,
+    keyClass: string
+  ): HttpApp.Default<E, R> {
+    const limit = this.settings.requestBodyTimeout
+    const arrived = bodyArrived(request.source)
+    if (limit === undefined || arrived === undefined || arrived() || !hasBody(request.headers)) return app
+    const deadline = Effect.zipRight(
+      Effect.sleep(limit),
+      Effect.suspend(() => {
+        if (arrived()) return Effect.never
+        this.metrics.refused("body_timeout", keyClass)
+        return Effect.succeed(
+          problem(408, "Request Timeout", "The request body did not arrive in time.", { connection: "close" })
+        )
+      })
+    )
+    return Effect.raceFirst(app, deadline)
   }
 
   private seconds(start: number): number {
@@ -347,16 +518,24 @@ const problem = (status: number, title: string, detail: string, headers: Record<
     headers
   })
 
+const atCapacity = () =>
+  problem(503, "Service Unavailable", "The service is at capacity; retry shortly.", { "retry-after": "1" })
+
+const tooManyConcurrent = (max: number) =>
+  problem(429, "Too Many Requests", `At most ${max} requests at once per client; retry when one has finished.`, {
+    "retry-after": "1"
+  })
+
 const MINUTE = 60_000
 
 /**
- * Creates the middleware: per-key limiters on demand (in an Effect `RcMap`, bounded by `maxKeys`),
- * the overflow limiter and, with `maxConcurrentRequests`, the shedding bulkhead, all in the
- * surrounding `Scope`. Fails with `InvalidConfigError` naming every bad field.
+ * Creates the middleware: per-key state on demand (a limiter's core in a bounded LRU table, no timer
+ * per key) and, with `maxConcurrentRequests`, the shedding bulkhead, in the surrounding `Scope`.
+ * Fails with `InvalidConfigError` naming every bad field.
  *
- * When a `Metrics.Collector` is in the context, it tracks the overflow limiter (`name:(overflow)`: busy
- * when `maxKeys` is reached) and the shedding bulkhead (`name:shed`) for as long as the middleware lives.
- * The per-key limiters are not tracked: one metric series per client would be unbounded.
+ * When a `Metrics.Collector` is in the context, it tracks the shedding bulkhead (`name:shed`) for as
+ * long as the middleware lives. The per-key limiters are not tracked: one metric series per client
+ * would be unbounded.
  *
  * @example
  * ```ts
@@ -375,57 +554,46 @@ const MINUTE = 60_000
 export const make = (options: Options): Effect.Effect<RateLimitMiddleware, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = yield* decodeOptions(ServerOptionsSchema, "RateLimitMiddleware", options)
-    const limiterOptions = (name: string): RateLimiter.Options => ({
-      name,
+    const limiterOptions: RateLimiter.Options = {
+      name: "probe",
       limitForPeriod: settings.limitForPeriod,
       limitRefreshPeriod: settings.limitRefreshPeriod,
       timeoutDuration: 0,
       ...(options.algorithm === undefined ? {} : { algorithm: options.algorithm }),
       ...(options.capacity === undefined ? {} : { capacity: options.capacity })
-    })
+    }
     const issues = yield* Effect.all([
-      nestedIssues("limiter", RateLimiter.make(limiterOptions("probe"))),
+      nestedIssues("limiter", RateLimiter.make(limiterOptions)),
       options.maxConcurrentRequests === undefined
         ? Effect.succeed([])
         : nestedIssues("bulkhead", Bulkhead.make({ name: "probe", maxConcurrentCalls: options.maxConcurrentRequests }))
     ])
     yield* failWithIssues("RateLimitMiddleware", settings.name, issues)
     const clock = yield* Effect.clock
-    const entry = (key: string) =>
-      Effect.map(
-        Effect.orDie(RateLimiter.make(limiterOptions(`${settings.name}:${key}`))),
-        (limiter): KeyEntry => ({ limiter, createdAt: clock.unsafeCurrentTimeMillis() })
-      )
-    const keys = yield* RcMap.make({
-      lookup: entry,
-      capacity: settings.maxKeys,
-      idleTimeToLive: settings.idleTimeToLive ??
-        Duration.millis(Math.max(MINUTE, Duration.toMillis(settings.limitRefreshPeriod)))
-    })
-    const overflow = yield* entry("(overflow)")
+    const idleMillis = Duration.toMillis(
+      settings.idleTimeToLive ?? Duration.millis(Math.max(MINUTE, Duration.toMillis(settings.limitRefreshPeriod)))
+    )
+    const keys = new KeyTable<string, KeyState>(settings.maxKeys, idleMillis)
     const bulkhead = settings.maxConcurrentRequests === undefined ? undefined : yield* Bulkhead.make({
       name: `${settings.name}:shed`,
       maxConcurrentCalls: settings.maxConcurrentRequests,
       maxWaitDuration: 0
     })
     const collector = yield* Effect.serviceOption(Metrics.Collector)
-    if (Option.isSome(collector)) {
-      yield* collector.value.track(overflow.limiter)
-      if (bulkhead !== undefined) yield* collector.value.track(bulkhead)
-    }
+    if (Option.isSome(collector) && bulkhead !== undefined) yield* collector.value.track(bulkhead)
     const impl = new Middleware(
       settings,
       options,
       clock,
       keys,
-      overflow,
       bulkhead,
       new ServerMetrics(settings.name, settings.maxRoutes)
     )
     const routeLabel = options.routeLabel
+    const learnRoutes = settings.key === "route" && routeLabel === undefined
     const serverRoute = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string> =>
       Effect.sync(() => {
-        if (routeLabel === undefined) return settings.key === "route" ? pathOf(request.url) : "*"
+        if (routeLabel === undefined) return "*"
         try {
           return routeLabel(request)
         } catch {
@@ -437,12 +605,18 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
       (context) => `${context.route.method} ${context.route.path}`
     )
     const middleware = (<E, R>(app: HttpApp.Default<E, R>) =>
-      impl.guard(app, serverRoute)) as HttpMiddleware.HttpMiddleware
+      impl.guard(app, serverRoute, learnRoutes)) as HttpMiddleware.HttpMiddleware
     return Object.assign(middleware, {
       policyName: settings.name,
       router: <E, R>(router: HttpRouter.HttpRouter<E, R>): HttpRouter.HttpRouter<E, R> =>
-        HttpRouter.use(router, (app) => impl.guard(app, () => routerRoute)) as unknown as HttpRouter.HttpRouter<E, R>,
-      liveKeys: Effect.map(RcMap.keys(keys), (all) => all.length),
+        HttpRouter.use(router, (app) => impl.guard(app, () => routerRoute, false)) as unknown as HttpRouter.HttpRouter<
+          E,
+          R
+        >,
+      liveKeys: Effect.sync(() => {
+        keys.sweep(clock.unsafeCurrentTimeMillis())
+        return keys.size
+      }),
       inFlight: bulkhead === undefined
         ? Effect.succeed(Option.none())
         : Effect.map(bulkhead.metrics, (m) => Option.some(m.maxAllowedConcurrentCalls - m.availableConcurrentCalls))
@@ -473,12 +647,6 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
  */
 export const config = (name: string): Config.Config<Options> =>
   Config.nested(readFields(serverConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
-
-/** The path of a request URL, without the query; bounded later as a key. */
-const pathOf = (url: string): string => {
-  const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
-}
 
 /**
  * The inbound metrics, for exporters and tests: `requestDuration` (seconds) and `responses` (`code`)

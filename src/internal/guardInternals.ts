@@ -19,6 +19,7 @@ import type * as RateLimiter from "../RateLimiter.js"
 import type { Guard, Registry } from "../Registry.js"
 import type * as Retry from "../Retry.js"
 import type * as TimeLimiter from "../TimeLimiter.js"
+import type { BulkheadCore } from "./bulkheadCore.js"
 import { EventHub } from "./eventHub.js"
 import type { CallTimings } from "./observe.js"
 
@@ -73,6 +74,24 @@ export const readNow = <A>(effect: Effect.Effect<A>): A | undefined => {
 export const breakerFields = (guard: CircuitBreaker.CircuitBreaker<any, any>) => guard as unknown as BreakerFields
 export const limiterFields = (guard: RateLimiter.RateLimiter) => guard as unknown as LimiterFields
 export const bulkheadFields = (guard: Bulkhead.Bulkhead) => guard as unknown as BulkheadFields
+
+/**
+ * A bulkhead's slots taken and given back by hand (never waiting), for a holder whose slot must outlive
+ * one effect: an HTTP request holds it until its response body is sent, after its handler returned.
+ */
+export const bulkheadSlots = (guard: Bulkhead.Bulkhead) => {
+  const impl = guard as unknown as { readonly core: BulkheadCore; rejectedCalls: number }
+  return {
+    tryAcquire: (): boolean => {
+      if (impl.core.tryAcquire()) return true
+      impl.rejectedCalls++
+      return false
+    },
+    release: (): void => {
+      impl.core.release()
+    }
+  }
+}
 export const timeLimiterFields = (guard: TimeLimiter.TimeLimiter) => guard as unknown as TimeLimiterFields
 export const retryFields = (guard: Retry.Retry<any, any>) => guard as unknown as RetryFields
 export const adaptiveFields = (

@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import type { Cycles } from "./rateLimiterCycles.js"
+import { type Cycles, PeriodicCycles } from "./rateLimiterCycles.js"
 
 /** The algorithms behind `RateLimiter`'s one interface. */
 export interface LimiterCore {
@@ -313,9 +313,15 @@ interface Ring {
   next: number
 }
 
-/** Doubles a full ring, keeping every live sequence number's pair. */
+/**
+ * A ring with no slots yet: a limiter kept per key (thousands of them idle) allocates its ring only
+ * when it first needs one.
+ */
+const NO_SLOTS = new Float64Array(0)
+
+/** Doubles a full ring (an empty one gets 8 slots), keeping every live sequence number's pair. */
 const growRing = (ring: Ring): void => {
-  const size = (ring.mask + 1) * 2
+  const size = Math.max(8, (ring.mask + 1) * 2)
   const times = new Float64Array(size)
   const weights = new Float64Array(size)
   for (let seq = ring.head; seq < ring.next; seq++) {
@@ -336,10 +342,10 @@ export class TokenBucket implements LimiterCore {
    * Reservations for a later time (time, permits; permits 0 once given back), by ticket from `head`
    * (oldest) up to `next` (exclusive), in time order; kept to find the new `queueEnd` on a release.
    */
-  // The ring of outstanding reservations (see `Ring`).
-  times = new Float64Array(8)
-  weights = new Float64Array(8)
-  mask = 7
+  // The ring of outstanding reservations (see `Ring`), allocated on the first reservation.
+  times = NO_SLOTS
+  weights = NO_SLOTS
+  mask = -1
   head = 0
   next = 0
 
@@ -436,10 +442,10 @@ export class TokenBucket implements LimiterCore {
  * still held (entries given back at the end of the ring are dropped).
  */
 export class SlidingWindow implements LimiterCore {
-  // The ring of grants still inside the window (see `Ring`).
-  times = new Float64Array(16)
-  weights = new Float64Array(16)
-  mask = 15
+  // The ring of grants still inside the window (see `Ring`), allocated on the first grant.
+  times = NO_SLOTS
+  weights = NO_SLOTS
+  mask = -1
   /** Sequence numbers: entries `head` (oldest) up to `next` (exclusive) are in the ring. */
   head = 0
   next = 0
@@ -533,5 +539,30 @@ export class SlidingWindow implements LimiterCore {
     if (free <= 0) return 0
     this.push(Math.max(now, this.lastTime()), free)
     return free
+  }
+}
+
+/** What a core needs when its period is a duration (not a schedule). */
+export interface PeriodicSettings {
+  readonly algorithm: "fixed-window" | "token-bucket" | "sliding-window"
+  readonly limitForPeriod: number
+  readonly periodMillis: number
+  /** Token bucket only; default `limitForPeriod`. */
+  readonly capacity?: number | undefined
+}
+
+/** A fresh core whose first cycle (or full bucket, or empty window) starts at `now`. */
+export const periodicCore = (settings: PeriodicSettings, now: number): LimiterCore => {
+  switch (settings.algorithm) {
+    case "fixed-window":
+      return new FixedWindow(new PeriodicCycles(now, settings.periodMillis), settings.limitForPeriod, now)
+    case "token-bucket":
+      return new TokenBucket(
+        settings.limitForPeriod / settings.periodMillis,
+        settings.capacity ?? settings.limitForPeriod,
+        now
+      )
+    case "sliding-window":
+      return new SlidingWindow(settings.periodMillis, settings.limitForPeriod)
   }
 }

@@ -153,7 +153,10 @@ describe("RateLimitMiddleware.config", () => {
           API_LIMIT_FOR_PERIOD: "10",
           API_ALGORITHM: "token-bucket",
           API_TRUST_PROXY: "true",
-          API_MAX_CONCURRENT_REQUESTS: "50"
+          API_TRUSTED_PROXIES: "10.0.0.0/8, fd00::/8",
+          API_MAX_CONCURRENT_REQUESTS: "50",
+          API_MAX_CONCURRENT_REQUESTS_PER_KEY: "4",
+          API_REQUEST_BODY_TIMEOUT: "5000"
         })
       )
       expect(fromEnv).toEqual({
@@ -161,10 +164,16 @@ describe("RateLimitMiddleware.config", () => {
         limitForPeriod: 10,
         algorithm: "token-bucket",
         trustProxy: true,
-        maxConcurrentRequests: 50
+        trustedProxies: ["10.0.0.0/8", "fd00::/8"],
+        maxConcurrentRequests: 50,
+        maxConcurrentRequestsPerKey: 4,
+        requestBodyTimeout: 5000
       })
       const limit = yield* Effect.scoped(RateLimitMiddleware.make(fromEnv))
       expect(limit.policyName).toBe("api")
+      // Hops without the proxies they may come from would let any client name its own key.
+      const unlisted = yield* Effect.flip(Effect.scoped(RateLimitMiddleware.make({ name: "api", trustProxy: 2 })))
+      expect(fieldsOf(unlisted)).toEqual(["trustedProxies"])
     }))
 
   it.effect("bad values fail with InvalidConfigError naming the field", () =>
@@ -174,9 +183,11 @@ describe("RateLimitMiddleware.config", () => {
           .pipe(Effect.withConfigProvider(env({
             API_LIMIT_FOR_PERIOD: "lots",
             API_TRUST_PROXY: "maybe",
+            API_TRUSTED_PROXIES: "10.0.0.0/8,10.0.0.0/33",
+            API_IPV6_PREFIX: "129",
             API_KEY: "cookie"
           })))
       )
-      expect(fieldsOf(error)).toEqual(["key", "limitForPeriod", "trustProxy"])
+      expect(fieldsOf(error)).toEqual(["ipv6Prefix", "key", "limitForPeriod", "trustProxy", "trustedProxies.1"])
     }))
 })

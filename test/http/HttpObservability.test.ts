@@ -1,6 +1,6 @@
 /**
  * Both HTTP edges go through the guards' metrics path: with a `Metrics.Collector` in the context, the
- * client's per-target guards (and the middleware's overflow limiter and shedding bulkhead) are tracked
+ * client's per-target guards (and the middleware's shedding bulkhead) are tracked
  * while they live, so they show in `Prometheus.scrape`, `collector.guards` and `Snapshot`; the HTTP
  * Effect metrics (latency, response codes, pool gauges) are in the same scrape.
  */
@@ -110,7 +110,7 @@ describe("HTTP observability", () => {
       expect(valueOf(text, `breakwater_circuitbreaker_state{name="obs-client:${target}",state="closed"}`)).toBe(1)
       expect(valueOf(text, `breakwater_timelimiter_calls_total{name="obs-client:${target}:attempt",kind="successful"}`))
         .toBe(3)
-      // Inbound: latency and codes per route, refusals by key class, the shedding bulkhead and overflow limiter.
+      // Inbound: latency and codes per route, refusals by key class, the shedding bulkhead.
       expect(valueOf(text, `breakwater_http_server_request_duration_seconds_count{policy="obs-server",route="*"}`))
         .toBe(3)
       expect(valueOf(text, `breakwater_http_server_responses_total{policy="obs-server",route="*",code="429"}`)).toBe(1)
@@ -118,6 +118,5 @@ describe("HTTP observability", () => {
         valueOf(text, `breakwater_http_server_refusals_total{policy="obs-server",reason="rate_limited",key_class="ip"}`)
       ).toBe(1)
       expect(valueOf(text, `breakwater_bulkhead_max_allowed_concurrent_calls{name="obs-server:shed"}`)).toBe(10)
-      expect(valueOf(text, `breakwater_ratelimiter_available_permissions{name="obs-server:(overflow)"}`)).toBe(2)
     }).pipe(Effect.provide(Live)))
 })

@@ -75,9 +75,13 @@ export const serverConfigFields = {
       const word = value.trim().toLowerCase()
       return word === "true" ? true : word === "false" ? false : number(value.trim())
     }),
+  trustedProxies: listConfig(text),
+  ipv6Prefix: numberConfig,
   maxKeys: numberConfig,
   idleTimeToLive: durationConfig,
   maxKeyLength: numberConfig,
   maxConcurrentRequests: numberConfig,
+  maxConcurrentRequestsPerKey: numberConfig,
+  requestBodyTimeout: durationConfig,
   maxRoutes: numberConfig
 } as const

@@ -6,7 +6,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { DurationInput, Name, Predicate, WholeNumber } from "../../internal/validation.js"
+import { DurationInput, FiniteDuration, Name, Predicate, WholeNumber } from "../../internal/validation.js"
+import { isAddressOrRange } from "./keys.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
@@ -30,6 +31,36 @@ const PolicyName = Name.pipe(
 
 const Hops = Schema.Union(Schema.Boolean, WholeNumber(0))
 
+/** Addresses and CIDR ranges (IPv4 or IPv6) of our own proxies. */
+const ProxyList = Schema.Array(
+  Schema.String.pipe(
+    Schema.filter((s) =>
+      isAddressOrRange(s) || `must be an IP address or CIDR range, got ${JSON.stringify(s.slice(0, 64))}`
+    )
+  )
+)
+
+const Ipv6Prefix = WholeNumber(1).pipe(Schema.filter((n) => n <= 128 || "must be at most 128"))
+
+/**
+ * `X-Forwarded-For` may only be believed from known proxies: hops without a list of them would let
+ * any client name its own key (or another client's).
+ */
+const proxiesListed = (
+  options: {
+    readonly trustProxy?: boolean | number | undefined
+    readonly trustedProxies?: ReadonlyArray<string> | undefined
+  }
+) =>
+  options.trustProxy !== undefined && options.trustProxy !== false && options.trustProxy !== 0 &&
+    options.trustedProxies === undefined
+    ? [{
+      path: ["trustedProxies"],
+      message:
+        "is required when trustProxy is set: the addresses or CIDR ranges of the proxies whose X-Forwarded-For is believed"
+    }]
+    : []
+
 export const ServerOptionsSchema = Schema.Struct({
   name: PolicyName,
   limitForPeriod: fallback(WholeNumber(1), () => 100),
@@ -38,11 +69,15 @@ export const ServerOptionsSchema = Schema.Struct({
   capacity: Schema.optional(Schema.Unknown),
   key: fallback(KeyKind, () => "ip" as const),
   apiKeyHeader: fallback(HeaderName, () => "x-api-key"),
-  trustProxy: fallback(Hops, () => false),
+  trustProxy: Schema.optional(Hops),
   maxKeys: fallback(WholeNumber(1), () => 10_000),
   idleTimeToLive: Schema.optional(DurationInput(0)),
   maxKeyLength: fallback(WholeNumber(8), () => 128),
+  trustedProxies: Schema.optional(ProxyList),
+  ipv6Prefix: fallback(Ipv6Prefix, () => 64),
   maxConcurrentRequests: Schema.optional(WholeNumber(1)),
+  maxConcurrentRequestsPerKey: Schema.optional(WholeNumber(1)),
+  requestBodyTimeout: Schema.optional(FiniteDuration(Duration.millis(1))),
   routeLabel: Schema.optional(Predicate),
   maxRoutes: fallback(WholeNumber(1), () => 200)
-})
+}).pipe(Schema.filter(proxiesListed))

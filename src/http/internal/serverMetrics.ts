@@ -18,9 +18,13 @@ export const responses = Metric.counter("breakwater_http_server_responses_total"
   incremental: true
 })
 export const refusals = Metric.counter("breakwater_http_server_refusals_total", {
-  description: "Requests refused, by policy, reason (rate_limited, shed) and key class (ip, api-key, ...)",
+  description:
+    "Requests refused, by policy, reason (rate_limited, shed, concurrency, body_timeout) and key class (ip, api-key, ...)",
   incremental: true
 })
+
+/** Why a request was refused. */
+export type RefusalReason = "rate_limited" | "shed" | "concurrency" | "body_timeout"
 
 export class RouteMetrics {
   private readonly byCode = new Map<number, ReadonlyArray<MetricLabel.MetricLabel>>()
@@ -60,7 +64,7 @@ export class ServerMetrics {
     return metrics
   }
 
-  refused(reason: "rate_limited" | "shed", keyClass: string): void {
+  refused(reason: RefusalReason, keyClass: string): void {
     const id = `${reason}/${keyClass}`
     let labels = this.refusalLabels.get(id)
     if (labels === undefined) {

@@ -1,0 +1,70 @@
+/**
+ * The LRU key table behind keyed limiters and the inbound middleware: bounded, evicting the least
+ * recently used idle key, never a pinned one, expiring idle keys lazily (no timers).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { KeyTable } from "../src/internal/keyTable.js"
+
+const counter = () => {
+  let made = 0
+  return {
+    fresh: () => ++made,
+    get made() {
+      return made
+    }
+  }
+}
+
+describe("KeyTable", () => {
+  it("200,000 distinct keys into 1,000 places: bounded, and each newcomer gets a fresh state", () => {
+    const table = new KeyTable<string, { used: number }>(1000, 60_000)
+    for (let i = 0; i < 200_000; i++) table.entry(`k${i}`, i / 100, () => ({ used: 0 }))!.value.used++
+    expect(table.size).toBe(1000)
+    expect(table.evictions).toBe(199_000)
+    const newcomer = table.entry("newcomer", 2000, () => ({ used: 0 }))!
+    expect(newcomer.value.used).toBe(0)
+    expect(table.keys()[0]).toBe("k199001") // the oldest survivor
+  })
+
+  it("a use moves a key to the most recently used end; eviction takes the least recently used", () => {
+    const table = new KeyTable<string, number>(2, 1000)
+    const { fresh } = counter()
+    table.entry("a", 0, fresh)
+    table.entry("b", 1, fresh)
+    expect(table.entry("a", 2, fresh)!.value).toBe(1) // known: same state
+    table.entry("c", 3, fresh) // evicts b
+    expect(table.keys()).toEqual(["a", "c"])
+  })
+
+  it("pinned keys are never evicted nor expired; when all are pinned, no entry", () => {
+    const table = new KeyTable<string, number>(2, 10)
+    const { fresh } = counter()
+    const a = table.entry("a", 0, fresh)!
+    const b = table.entry("b", 0, fresh)!
+    table.pin(a)
+    table.pin(a)
+    table.pin(b)
+    expect(table.entry("c", 100, fresh)).toBeUndefined()
+    expect(table.entry("a", 100, fresh)!.value).toBe(1) // held: not expired though idle for long
+    table.unpin(b, 100)
+    expect(table.entry("c", 105, fresh)!.value).toBe(3) // b, now idle, made room
+    expect(table.keys()).toEqual(["c", "a"])
+    table.unpin(a, 106)
+    expect(table.keys()).toEqual(["c", "a"]) // one holder left
+    table.unpin(a, 107)
+    table.unpin(a, 108) // more lets-go than holds: ignored
+    expect(table.keys()).toEqual(["c", "a"])
+    table.sweep(200)
+    expect(table.size).toBe(0)
+  })
+
+  it("an expired key gets a fresh state on its next use; expired keys are swept a few per use", () => {
+    const table = new KeyTable<string, number>(10, 50)
+    const { fresh } = counter()
+    for (const key of ["a", "b", "c", "d"]) table.entry(key, 0, fresh)
+    expect(table.entry("d", 49, fresh)!.value).toBe(4)
+    table.entry("e", 60, fresh) // sweeps a and b (at most two per use)
+    expect(table.keys()).toEqual(["c", "d", "e"])
+    expect(table.entry("c", 60, fresh)!.value).not.toBe(3) // expired: fresh
+  })
+})
