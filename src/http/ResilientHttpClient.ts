@@ -64,6 +64,7 @@ import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -84,6 +85,7 @@ import type { Guard } from "../Registry.js"
 import * as Retry from "../Retry.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as TimeLimiter from "../TimeLimiter.js"
+import { copyWithBody, readCapped } from "./internal/body.js"
 import { ClientOptionsSchema } from "./internal/clientConfig.js"
 import * as clientMetrics from "./internal/clientMetrics.js"
 import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
@@ -138,6 +140,17 @@ export interface Options {
   readonly retryStatuses?: ReadonlyArray<number>
   /** A 2xx response's JSON body must decode with this Schema, or the attempt fails (reason `Decode`). */
   readonly validate?: Schema.Schema<any, any, never>
+  /**
+   * Most bytes of a failure body (5xx, 408, 429) read and kept; past it the rest is not read and the
+   * connection is closed (the kept response holds the first bytes). 0 to 1 GiB. Default 65536 (64 KiB).
+   */
+  readonly maxFailureBodyBytes?: number
+  /**
+   * Most bytes of a 2xx body read for `validate`; past it the attempt fails with
+   * {@link ResponseBodyTooLargeError} (a breaker failure, not retried) and the connection is closed.
+   * 1 to 1 GiB. Default 10485760 (10 MiB).
+   */
+  readonly maxValidatedBodyBytes?: number
   /** Options of each target's breaker (its predicates are the client's own), or `false` for none. */
   readonly circuitBreaker?:
     | Omit<CircuitBreaker.Options, "name" | "recordError" | "ignoreError" | "recordResult">
@@ -174,6 +187,38 @@ export type Refusal =
   | CircuitBreaker.CallNotPermittedError
   | RateLimiter.RequestNotPermittedError
   | TimeLimiter.TimeoutExceededError
+
+/**
+ * A 2xx body read for `validate` went past `maxValidatedBodyBytes`: the rest was not read, its
+ * connection was closed, and the attempt counts as a failure for the target's breaker (it is not
+ * retried). `response` is the response without its body. Through {@link layer} (which keeps the
+ * `HttpClient` type) it arrives as the `cause` of a `ResponseError` with reason `"Decode"`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { ResilientHttpClient } from "breakwater"
+ *
+ * const tooBig = (self: Effect.Effect<string, ResilientHttpClient.ResponseBodyTooLargeError>) =>
+ *   self.pipe(Effect.catchTag("ResponseBodyTooLargeError", (e) => Effect.succeed(`${e.target}: over ${e.limitBytes} bytes`)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ResponseBodyTooLargeError extends Data.TaggedError("ResponseBodyTooLargeError")<{
+  /** The client's name. */
+  readonly client: string
+  /** The target (its key) whose response was too large. */
+  readonly target: string
+  /** The limit passed, `maxValidatedBodyBytes`. */
+  readonly limitBytes: number
+  readonly response: HttpClientResponse.HttpClientResponse
+}> {
+  override get message(): string {
+    return `The response body of '${this.client}:${this.target}' (status ${this.response.status}) exceeds ` +
+      `maxValidatedBodyBytes (${this.limitBytes} bytes); it was discarded with its connection`
+  }
+}
 
 /**
  * One undici connection pool's figures (from `Agent.stats`): `busy` connections are serving a
@@ -229,7 +274,13 @@ export interface TargetSnapshot {
   /** Attempts' responses by status code. */
   readonly responses: Readonly<Record<string, number>>
   /** Attempts that failed without a usable response. */
-  readonly failures: { readonly transport: number; readonly timeout: number; readonly invalidBody: number }
+  readonly failures: {
+    readonly transport: number
+    readonly timeout: number
+    readonly invalidBody: number
+    /** 2xx bodies past `maxValidatedBodyBytes`. */
+    readonly bodyTooLarge: number
+  }
   /** Calls refused before reaching the network. */
   readonly refusals: { readonly circuitOpen: number; readonly rateLimited: number; readonly paused: number }
   /** The pool of the target's last origin, when the client knows its dispatcher. */
@@ -417,32 +468,31 @@ class ClientImpl implements ResilientHttpClient {
 
   // ---- one attempt -------------------------------------------------------------------------------
 
-  /** Reads the body of a response we keep (failure or validated) and returns a readable copy. */
-  private buffered(
-    request: HttpClientRequest.HttpClientRequest,
-    response: HttpClientResponse.HttpClientResponse
-  ): Effect.Effect<readonly [HttpClientResponse.HttpClientResponse, Uint8Array], HttpClientError.ResponseError> {
-    return Effect.map(response.arrayBuffer, (buffer) => {
-      const bytes = new Uint8Array(buffer)
-      const empty = bytes.byteLength === 0 || response.status === 204 || response.status === 205 ||
-        response.status === 304
-      const copy = new Response(empty ? null : bytes, {
-        status: response.status,
-        headers: response.headers as Record<string, string>
-      })
-      return [HttpClientResponse.fromWeb(request, copy), bytes] as const
-    })
-  }
-
   private classify(
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
     response: HttpClientResponse.HttpClientResponse
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> {
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | ResponseBodyTooLargeError> {
     const status = response.status
     const schema = this.settings.validate
     if (schema !== undefined && status >= 200 && status < 300) {
-      return Effect.flatMap(this.buffered(request, response), ([copy, bytes]) => {
+      const limitBytes = this.settings.maxValidatedBodyBytes
+      return Effect.flatMap(readCapped(response.stream, limitBytes), ({ bytes, complete }): Effect.Effect<
+        HttpClientResponse.HttpClientResponse,
+        HttpClientError.ResponseError | ResponseBodyTooLargeError
+      > => {
+        if (!complete) {
+          target.metrics.bodyTooLarge()
+          return Effect.fail(
+            new ResponseBodyTooLargeError({
+              client: this.name,
+              target: target.key,
+              limitBytes,
+              response: copyWithBody(request, response, new Uint8Array(0), false)
+            })
+          )
+        }
+        const copy = copyWithBody(request, response, bytes, true)
         const decoded = decodeJson(schema, bytes)
         if (Either.isRight(decoded)) return Effect.succeed(copy)
         target.metrics.invalidBody()
@@ -462,11 +512,14 @@ class ClientImpl implements ResilientHttpClient {
     const drain = target.limiter !== undefined && target.pausedUntil > this.clock.unsafeCurrentTimeMillis()
       ? target.limiter.drainPermissions
       : Effect.void
-    return Effect.zipRight(
-      drain,
-      // A failure body that cannot be read is no worse than the failure: keep the response.
-      Effect.orElseSucceed(Effect.map(this.buffered(request, response), ([copy]) => copy), () => response)
+    // Read (up to the cap) so that the connection is free before a retry; past the cap the rest is
+    // never downloaded: the connection is closed and the kept copy holds the first bytes.
+    const kept = Effect.map(
+      readCapped(response.stream, this.settings.maxFailureBodyBytes),
+      ({ bytes, complete }) => copyWithBody(request, response, bytes, complete)
     )
+    // A failure body that cannot be read is no worse than the failure: keep the response.
+    return Effect.zipRight(drain, Effect.orElseSucceed(kept, () => response))
   }
 
   private pause(target: Target, response: HttpClientResponse.HttpClientResponse): void {
@@ -483,7 +536,7 @@ class ClientImpl implements ResilientHttpClient {
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
-    E | HttpClientError.ResponseError | TimeLimiter.TimeoutExceededError,
+    E | HttpClientError.ResponseError | ResponseBodyTooLargeError | TimeLimiter.TimeoutExceededError,
     R
   > {
     return Effect.suspend(() => {
@@ -515,7 +568,11 @@ class ClientImpl implements ResilientHttpClient {
   call<E, R>(
     request: HttpClientRequest.HttpClientRequest,
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Refusal | HttpClientError.ResponseError, R> {
+  ): Effect.Effect<
+    HttpClientResponse.HttpClientResponse,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    R
+  > {
     return Effect.acquireUseRelease(
       Scope.make(),
       (scope) =>
@@ -534,7 +591,11 @@ class ClientImpl implements ResilientHttpClient {
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Refusal | HttpClientError.ResponseError, R> {
+  ): Effect.Effect<
+    HttpClientResponse.HttpClientResponse,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    R
+  > {
     const now = this.clock.unsafeCurrentTimeMillis()
     try {
       target.origin = new URL(request.url).origin
@@ -553,7 +614,7 @@ class ClientImpl implements ResilientHttpClient {
     }
     let call: Effect.Effect<
       HttpClientResponse.HttpClientResponse,
-      E | Refusal | HttpClientError.ResponseError | Retry.MaxRetriesExceededError,
+      E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError | Retry.MaxRetriesExceededError,
       R
     > = this.attempt(target, request, send)
     if (target.breaker !== undefined) call = CircuitBreaker.withCircuitBreaker(call, target.breaker)
@@ -574,7 +635,11 @@ class ClientImpl implements ResilientHttpClient {
         else if (tag === "RequestNotPermittedError") target.metrics.refused("rateLimited")
         return Effect.void
       })
-    ) as Effect.Effect<HttpClientResponse.HttpClientResponse, E | Refusal | HttpClientError.ResponseError, R>
+    ) as Effect.Effect<
+      HttpClientResponse.HttpClientResponse,
+      E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+      R
+    >
   }
 
   // ---- reading -----------------------------------------------------------------------------------
@@ -630,7 +695,12 @@ class ClientImpl implements ResilientHttpClient {
         pausedFor,
         inFlight: m.inFlight,
         responses: m.responsesByCode(),
-        failures: { transport: m.transportCount, timeout: m.timeoutCount, invalidBody: m.invalidBodyCount },
+        failures: {
+          transport: m.transportCount,
+          timeout: m.timeoutCount,
+          invalidBody: m.invalidBodyCount,
+          bodyTooLarge: m.bodyTooLargeCount
+        },
         refusals: { circuitOpen: m.circuitOpenCount, rateLimited: m.rateLimitedCount, paused: m.pausedCount },
         pool,
         pressures
@@ -837,13 +907,13 @@ export const wrap: {
   (
     resilience: ResilientHttpClient
   ): <E, R>(client: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<
-    E | Refusal | HttpClientError.ResponseError,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
     R
   >
   <E, R>(
     client: HttpClient.HttpClient.With<E, R>,
     resilience: ResilientHttpClient
-  ): HttpClient.HttpClient.With<E | Refusal | HttpClientError.ResponseError, R>
+  ): HttpClient.HttpClient.With<E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError, R>
 } = dual(
   2,
   <E, R>(client: HttpClient.HttpClient.With<E, R>, resilience: ResilientHttpClient) =>
@@ -910,6 +980,14 @@ export const wrapTransparent: {
         (error): HttpClientError.HttpClientError =>
           HttpClientError.isHttpClientError(error)
             ? error
+            : error._tag === "ResponseBodyTooLargeError"
+            ? new HttpClientError.ResponseError({
+              request,
+              response: error.response,
+              reason: "Decode",
+              cause: error,
+              description: error.message
+            })
             : new HttpClientError.RequestError({
               request,
               reason: "Transport",

@@ -22,7 +22,8 @@ export const responses = Metric.counter("breakwater_http_client_responses_total"
   incremental: true
 })
 export const failures = Metric.counter("breakwater_http_client_failures_total", {
-  description: "Attempts without a usable response, by client, target and reason (transport, timeout, invalid_body)",
+  description:
+    "Attempts without a usable response, by client, target and reason (transport, timeout, invalid_body, body_too_large)",
   incremental: true
 })
 export const refusals = Metric.counter("breakwater_http_client_refusals_total", {
@@ -50,6 +51,7 @@ export class TargetMetrics {
   transportCount = 0
   timeoutCount = 0
   invalidBodyCount = 0
+  bodyTooLargeCount = 0
   circuitOpenCount = 0
   rateLimitedCount = 0
   pausedCount = 0
@@ -61,12 +63,14 @@ export class TargetMetrics {
   private readonly transportLabels: ReadonlyArray<MetricLabel.MetricLabel>
   private readonly timeoutLabels: ReadonlyArray<MetricLabel.MetricLabel>
   private readonly invalidBodyLabels: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly bodyTooLargeLabels: ReadonlyArray<MetricLabel.MetricLabel>
 
   constructor(client: string, target: string) {
     this.labels = [MetricLabel.make("client", client), MetricLabel.make("target", target)]
     this.transportLabels = this.with("reason", "transport")
     this.timeoutLabels = this.with("reason", "timeout")
     this.invalidBodyLabels = this.with("reason", "invalid_body")
+    this.bodyTooLargeLabels = this.with("reason", "body_too_large")
   }
 
   private with(key: string, value: string) {
@@ -104,6 +108,11 @@ export class TargetMetrics {
   invalidBody(): void {
     this.invalidBodyCount++
     failures.unsafeUpdate(1, this.invalidBodyLabels)
+  }
+
+  bodyTooLarge(): void {
+    this.bodyTooLargeCount++
+    failures.unsafeUpdate(1, this.bodyTooLargeLabels)
   }
 
   refused(kind: RefusalKind): void {
