@@ -14,8 +14,11 @@
  *
  * ## Gotchas
  * - Guards are kept per target, the URL's host by default (`key` changes that). Targets are created on
- *   first use, at most `maxTargets` of them (later ones share one overflow target), and dropped after
- *   `idleTimeToLive` without calls.
+ *   first use and dropped after `idleTimeToLive` without calls. At most `maxTargets` live at once: when
+ *   the table is full, a new target takes the place of the least recently used idle one (nginx's
+ *   `limit_req_zone`), so no host's answers (a 503, a `Retry-After`) ever refuse calls to another.
+ *   When every target has a call in flight, a call for a new target gets guards of its own for that
+ *   call only (not tracked, not in the snapshot; counted in `Snapshot.oneCallTargets`).
  * - Classification, per attempt: transport errors, attempt timeouts, 5xx, 408 and 429 are failures for
  *   the breaker; other 4xx are successes (the dependency is healthy, the request was wrong); `Encode`
  *   and `InvalidUrl` errors are ignored. A 2xx whose body fails `validate` is a failure and is not
@@ -71,7 +74,6 @@ import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as RcMap from "effect/RcMap"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -93,6 +95,7 @@ import { clientConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
+import { TargetTable } from "./internal/targetTable.js"
 
 /**
  * The client's options. Every guard is per target and built from these; a guard's own options follow
@@ -124,7 +127,10 @@ export interface Options {
   readonly name: string
   /** The target a request belongs to (its guards' key). Default, and when it throws: the URL's host. */
   readonly key?: (request: HttpClientRequest.HttpClientRequest) => string
-  /** Most targets with live guards; requests for more share one overflow target. Default 1000. */
+  /**
+   * Most targets with live guards; when full, the least recently used idle one is dropped for a new
+   * one (when all are busy, a new target's call gets one-call guards). Default 1000.
+   */
   readonly maxTargets?: number
   /** How long an unused target's guards are kept. Default 5 minutes. */
   readonly idleTimeToLive?: Duration.DurationInput
@@ -303,6 +309,8 @@ export interface TargetSnapshot {
 export interface Snapshot {
   readonly targets: ReadonlyArray<TargetSnapshot>
   readonly pools: ReadonlyArray<PoolStats>
+  /** Calls made with guards of their own because every one of `maxTargets` targets had a call in flight. */
+  readonly oneCallTargets: number
 }
 
 /**
@@ -325,7 +333,7 @@ export interface ResilientHttpClient {
   /** The targets with live guards. */
   readonly targets: Effect.Effect<ReadonlyArray<string>>
   /**
-   * The live targets' guards (and the overflow target's, once used), named `name:target` (time
+   * The live targets' guards, named `name:target` (time
    * limiters `name:target:attempt` and `:total`): give them to `Snapshot.ofGuards` or `Health.ofGuards`.
    */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
@@ -435,14 +443,15 @@ const guardsOf = (target: Target): ReadonlyArray<Guard> => {
 class ClientImpl implements ResilientHttpClient {
   readonly retryMethods: ReadonlySet<string>
   readonly maxRetryAfterMillis: number
+  oneCallTargets = 0
 
   constructor(
     readonly name: string,
     readonly settings: Settings,
     readonly options: Options,
     readonly clock: Clock.Clock,
-    readonly targetsMap: RcMap.RcMap<string, Target, Cause.ExceededCapacityException>,
-    readonly overflow: Target,
+    readonly table: TargetTable<Target>,
+    readonly oneCallTarget: (key: string) => Effect.Effect<Target, never, Scope.Scope>,
     readonly metrics: ClientMetrics
   ) {
     this.retryMethods = new Set(settings.retryMethods)
@@ -573,18 +582,22 @@ class ClientImpl implements ResilientHttpClient {
     E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
     R
   > {
+    const key = this.keyOf(request)
     return Effect.acquireUseRelease(
-      Scope.make(),
-      (scope) =>
-        Effect.flatMap(
-          Effect.orElseSucceed(
-            Scope.extend(RcMap.get(this.targetsMap, this.keyOf(request)), scope),
-            () => this.overflow
-          ),
-          (target) => this.guarded(target, request, send)
-        ),
-      (scope, exit) => Scope.close(scope, exit)
+      this.table.acquire(key),
+      (lease) => lease === undefined ? this.alone(key, request, send) : this.guarded(lease.value, request, send),
+      (lease) => lease === undefined ? Effect.void : this.table.release(lease)
     )
+  }
+
+  /** Every target is busy: this call gets guards of its own, never another host's. */
+  private alone<E, R>(
+    key: string,
+    request: HttpClientRequest.HttpClientRequest,
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+  ) {
+    this.oneCallTargets++
+    return Effect.scoped(Effect.flatMap(this.oneCallTarget(key), (target) => this.guarded(target, request, send)))
   }
 
   private guarded<E, R>(
@@ -644,29 +657,15 @@ class ClientImpl implements ResilientHttpClient {
 
   // ---- reading -----------------------------------------------------------------------------------
 
-  readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.suspend(() => RcMap.keys(this.targetsMap))
+  readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.sync(() => this.table.keys())
 
-  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.gen(this, function*() {
-    const guards: Array<Guard> = []
-    for (const key of yield* RcMap.keys(this.targetsMap)) {
-      const target = yield* Effect.scoped(Effect.option(RcMap.get(this.targetsMap, key)))
-      if (Option.isSome(target)) guards.push(...guardsOf(target.value))
-    }
-    if (this.overflow.metrics.used) guards.push(...guardsOf(this.overflow))
-    return guards
-  })
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() => this.table.values().flatMap(guardsOf))
 
   readonly snapshot: Effect.Effect<Snapshot> = Effect.gen(this, function*() {
     const pools = this.options.dispatcher === undefined ? [] : readPool(this.options.dispatcher)
-    const keys = yield* RcMap.keys(this.targetsMap)
     const targets: Array<TargetSnapshot> = []
-    for (const key of keys) {
-      // `get` on a live key only takes a reference; the scope gives it back at once.
-      const target = yield* Effect.scoped(Effect.option(RcMap.get(this.targetsMap, key)))
-      if (Option.isSome(target)) targets.push(yield* this.describe(target.value, pools))
-    }
-    if (this.overflow.metrics.used) targets.push(yield* this.describe(this.overflow, pools))
-    return { targets, pools }
+    for (const target of this.table.values()) targets.push(yield* this.describe(target, pools))
+    return { targets, pools, oneCallTargets: this.oneCallTargets }
   })
 
   private describe(target: Target, pools: ReadonlyArray<PoolStats>): Effect.Effect<TargetSnapshot> {
@@ -830,7 +829,7 @@ const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
  * When a `Metrics.Collector` is in the context, every target's guards are tracked by it while the
  * target lives (its RcMap entry), so they appear in the guards' metrics (`breakwater_circuitbreaker_*`
  * with `name="client:target"`, ...), in `Prometheus.scrape` and in `collector.guards` (for
- * `Snapshot.ofGuards` and `Health.ofGuards`); the overflow target's guards are tracked from the start.
+ * `Snapshot.ofGuards` and `Health.ofGuards`).
  *
  * @example
  * ```ts
@@ -862,14 +861,24 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
       Duration.toMillis(settings.maxRetryAfter ?? settings.totalTimeout),
       new Set(settings.retryStatuses)
     )
-    const lookup = (key: string) => buildTarget(settings.name, key, options, shaping, sharedBudget, metrics, collector)
-    const targets = yield* RcMap.make({
-      lookup,
-      capacity: settings.maxTargets,
-      idleTimeToLive: settings.idleTimeToLive
-    })
-    const overflow = yield* lookup("(overflow)")
-    const client = new ClientImpl(settings.name, settings, options, clock, targets, overflow, metrics)
+    const lookup = (key: string, tracked: Option.Option<Metrics.Collector>) =>
+      buildTarget(settings.name, key, options, shaping, sharedBudget, metrics, tracked)
+    const table = new TargetTable(
+      settings.maxTargets,
+      Duration.toMillis(settings.idleTimeToLive),
+      clock,
+      (key) => lookup(key, collector)
+    )
+    yield* table.start()
+    const client = new ClientImpl(
+      settings.name,
+      settings,
+      options,
+      clock,
+      table,
+      (key) => lookup(key, Option.none()),
+      metrics
+    )
     const dispatcher = options.dispatcher
     if (dispatcher !== undefined) {
       yield* Effect.forkScoped(

@@ -64,10 +64,13 @@ describe("ResilientHttpClient body caps (real sockets)", () => {
 
   it.scopedLive("an endless 200 read for validate fails typed, counted by the breaker, connection closed", () =>
     Effect.gen(function*() {
-      const { url, wire } = yield* endless("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked", {
-        chunked: true,
-        next: () => Buffer.from("1,".repeat(32 * 1024))
-      })
+      const { url, wire } = yield* endless(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked",
+        {
+          chunked: true,
+          next: () => Buffer.from("1,".repeat(32 * 1024))
+        }
+      )
       const { client, resilience } = yield* clientWith({
         validate: Schema.Array(Schema.Number),
         maxValidatedBodyBytes: 1024 * 1024,

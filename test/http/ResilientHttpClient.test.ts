@@ -250,7 +250,7 @@ describe("ResilientHttpClient (real sockets)", () => {
       expect(ok.count).toBe(3)
     }))
 
-  it.scopedLive("targets are keyed, bounded, and share an overflow target beyond the bound", () =>
+  it.scopedLive("targets are keyed and bounded: the least recently used idle one makes room", () =>
     Effect.gen(function*() {
       const dependency = flaky()
       const base = yield* serve(dependency.app)
@@ -259,11 +259,11 @@ describe("ResilientHttpClient (real sockets)", () => {
         maxTargets: 2,
         key: (request) => new URL(request.url).pathname
       })
-      yield* Effect.forEach(["/a", "/b", "/c", "/d"], (path) => client.get(`${base}${path}`))
-      expect([...(yield* resilience.targets)].sort()).toEqual(["/a", "/b"])
+      yield* Effect.forEach(["/a", "/b", "/a", "/c", "/d"], (path) => client.get(`${base}${path}`))
+      expect([...(yield* resilience.targets)].sort()).toEqual(["/c", "/d"])
       const snapshot = yield* resilience.snapshot
-      expect(snapshot.targets.map((t) => t.target)).toContain("(overflow)")
-      expect(snapshot.targets.find((t) => t.target === "(overflow)")!.responses).toEqual({ "200": 2 })
+      expect(snapshot.targets.map((t) => t.responses)).toEqual([{ "200": 1 }, { "200": 1 }])
+      expect(snapshot.oneCallTargets).toBe(0)
     }))
 
   it.effect("bad options fail with InvalidConfigError naming each field, nested guards included", () =>
