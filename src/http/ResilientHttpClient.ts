@@ -73,6 +73,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import type * as MetricPair from "effect/MetricPair"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -337,6 +338,8 @@ export interface ResilientHttpClient {
    * limiters `name:target:attempt` and `:total`): give them to `Snapshot.ofGuards` or `Health.ofGuards`.
    */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
+  /** The live series of the client's metrics (see {@link metrics}): its targets' and its pools'. */
+  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
 }
 
 /**
@@ -659,6 +662,13 @@ class ClientImpl implements ResilientHttpClient {
 
   readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.sync(() => this.table.keys())
 
+  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.sync(() => {
+    const out: Array<MetricPair.MetricPair.Untyped> = []
+    for (const target of this.table.values()) target.metrics.series.pairs(out)
+    this.metrics.poolSeries?.pairs(out)
+    return out
+  })
+
   readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() => this.table.values().flatMap(guardsOf))
 
   readonly snapshot: Effect.Effect<Snapshot> = Effect.gen(this, function*() {
@@ -726,7 +736,8 @@ const buildTarget = (
   shaping: RetryShaping,
   sharedBudget: RetryBudget.RetryBudget | undefined,
   metrics: ClientMetrics,
-  collector: Option.Option<Metrics.Collector>
+  collector: Option.Option<Metrics.Collector>,
+  tracked: boolean
 ): Effect.Effect<Target, never, Scope.Scope> =>
   Effect.gen(function*() {
     const guardName = `${name}:${key}`
@@ -766,8 +777,15 @@ const buildTarget = (
       pausedUntil: 0,
       origin: undefined
     }
-    // Collected (metrics, and `collector.guards` for snapshots) until the target's scope closes.
+    // Collected (metrics, and `collector.guards` for snapshots) until the target's scope closes, and
+    // its own series exported until then too. A one-call target (untracked) has neither.
     if (Option.isSome(collector)) yield* Effect.forEach(guardsOf(target), collector.value.track, { discard: true })
+    if (tracked) {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => target.metrics.register()),
+        () => Effect.sync(() => target.metrics.unregister())
+      )
+    }
     return target
   }).pipe(Effect.orDie) // options were checked by `make`
 
@@ -854,20 +872,32 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
     const settings = yield* check(options)
     const clock = yield* Effect.clock
     const collector = yield* Effect.serviceOption(Metrics.Collector)
-    const metrics = new ClientMetrics(settings.name)
+    const metrics = yield* Effect.acquireRelease(
+      Effect.sync(() => new ClientMetrics(settings.name)),
+      (metrics) => Effect.sync(() => metrics.close())
+    )
     const sharedBudget = isBudget(options.retryBudget) ? options.retryBudget : undefined
     const shaping = new RetryShaping(
       clock,
       Duration.toMillis(settings.maxRetryAfter ?? settings.totalTimeout),
       new Set(settings.retryStatuses)
     )
-    const lookup = (key: string, tracked: Option.Option<Metrics.Collector>) =>
-      buildTarget(settings.name, key, options, shaping, sharedBudget, metrics, tracked)
+    const lookup = (key: string, tracked: boolean) =>
+      buildTarget(
+        settings.name,
+        key,
+        options,
+        shaping,
+        sharedBudget,
+        metrics,
+        tracked ? collector : Option.none(),
+        tracked
+      )
     const table = new TargetTable(
       settings.maxTargets,
       Duration.toMillis(settings.idleTimeToLive),
       clock,
-      (key) => lookup(key, collector)
+      (key) => lookup(key, true)
     )
     yield* table.start()
     const client = new ClientImpl(
@@ -876,7 +906,7 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
       options,
       clock,
       table,
-      (key) => lookup(key, Option.none()),
+      (key) => lookup(key, false),
       metrics
     )
     const dispatcher = options.dispatcher
@@ -1141,24 +1171,26 @@ export const layerUndici = (
 export const poolStats = (dispatcher: Undici.Dispatcher): ReadonlyArray<PoolStats> => readPool(dispatcher)
 
 /**
- * The outbound metrics, for exporters and tests. All carry the labels `client` and `target` (pool
- * gauges: `client` and `origin`): `requestDuration` (seconds, per attempt), `responses` (`code`),
- * `failures` (`reason`: transport, timeout, invalid_body), `refusals` (`reason`: circuit_open,
- * rate_limited, paused), `poolConnections` (`state`: busy, free) and `poolQueued`.
+ * The outbound metric families (Effect `MetricKey`s: name, type, description). All carry the labels
+ * `client` and `target` (pool gauges: `client` and `origin`): `requestDuration` (seconds, per
+ * attempt), `responses` (`code`), `failures` (`reason`: transport, timeout, invalid_body,
+ * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused), `poolConnections`
+ * (`state`: busy, free) and `poolQueued`. A target's series live as long as the target: they leave
+ * the exposition and the heap when it expires or is evicted, so they are not in Effect's global
+ * registry (which never forgets a series); read them from `Metrics.producer` / `Prometheus`, or from
+ * the client's `series`.
  *
  * @example
  * ```ts
- * import { Effect, Metric, MetricLabel } from "effect"
+ * import { Effect } from "effect"
  * import { ResilientHttpClient } from "breakwater"
  *
- * const openRefusals = Metric.value(
- *   Metric.taggedWithLabels(ResilientHttpClient.metrics.refusals, [
- *     MetricLabel.make("client", "partners"),
- *     MetricLabel.make("target", "api.example.com"),
- *     MetricLabel.make("reason", "circuit_open")
- *   ])
- * )
- * const program = Effect.map(openRefusals, (state) => state.count)
+ * declare const client: ResilientHttpClient.ResilientHttpClient
+ * const openRefusals = Effect.map(client.series, (series) =>
+ *   series.filter((s) =>
+ *     s.metricKey.name === ResilientHttpClient.metrics.refusals.name &&
+ *     s.metricKey.tags.some((label) => label.key === "reason" && label.value === "circuit_open")
+ *   ))
  * ```
  *
  * @since 0.1.0

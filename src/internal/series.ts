@@ -25,7 +25,10 @@ import * as Option from "effect/Option"
 type Tags = ReadonlyArray<MetricLabel.MetricLabel>
 
 /** The families a group can hold: counters, gauges and histograms of numbers. */
-export type Family = MetricKey.MetricKey.Counter<number> | MetricKey.MetricKey.Gauge<number> | MetricKey.MetricKey.Histogram
+export type Family =
+  | MetricKey.MetricKey.Counter<number>
+  | MetricKey.MetricKey.Gauge<number>
+  | MetricKey.MetricKey.Histogram
 
 interface Series {
   readonly key: MetricKey.MetricKey.Untyped
