@@ -66,25 +66,19 @@ export class TargetMetrics {
   private readonly byCode = new Map<number, { count: number; readonly hook: Hook }>()
   private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   private readonly duration: Hook
-  private readonly failure: Record<"transport" | "timeout" | "invalid_body" | "body_too_large", Hook>
-  private readonly refusal: Record<RefusalKind, Hook>
+  /** Failure and refusal series, made on first use (most targets never need most of them). */
+  private readonly byReason = new Map<string, Hook>()
 
   constructor(client: string, target: string) {
     this.labels = [MetricLabel.make("client", client), MetricLabel.make("target", target)]
     this.duration = this.series.hook(requestDuration, this.labels)
-    const failure = (reason: string) => this.series.hook(failures, this.with("reason", reason))
-    this.failure = {
-      transport: failure("transport"),
-      timeout: failure("timeout"),
-      invalid_body: failure("invalid_body"),
-      body_too_large: failure("body_too_large")
-    }
-    const refusal = (kind: RefusalKind) => this.series.hook(refusals, this.with("reason", REFUSAL_LABEL[kind]))
-    this.refusal = {
-      circuitOpen: refusal("circuitOpen"),
-      rateLimited: refusal("rateLimited"),
-      paused: refusal("paused")
-    }
+  }
+
+  private reason(family: typeof failures, reason: string): Hook {
+    const id = `${family.name}/${reason}`
+    let hook = this.byReason.get(id)
+    if (hook === undefined) this.byReason.set(id, hook = this.series.hook(family, this.with("reason", reason)))
+    return hook
   }
 
   private with(key: string, value: string) {
@@ -119,29 +113,29 @@ export class TargetMetrics {
   transport(seconds: number): void {
     this.latency(seconds)
     this.transportCount++
-    this.failure.transport.update(1)
+    this.reason(failures, "transport").update(1)
   }
 
   timeout(seconds: number): void {
     this.latency(seconds)
     this.timeoutCount++
-    this.failure.timeout.update(1)
+    this.reason(failures, "timeout").update(1)
   }
 
   invalidBody(): void {
     this.invalidBodyCount++
-    this.failure.invalid_body.update(1)
+    this.reason(failures, "invalid_body").update(1)
   }
 
   bodyTooLarge(): void {
     this.bodyTooLargeCount++
-    this.failure.body_too_large.update(1)
+    this.reason(failures, "body_too_large").update(1)
   }
 
   refused(kind: RefusalKind): void {
     this.used = true
     this[`${kind}Count`]++
-    this.refusal[kind].update(1)
+    this.reason(refusals, REFUSAL_LABEL[kind]).update(1)
   }
 
   responsesByCode(): Record<string, number> {
