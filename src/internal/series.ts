@@ -65,12 +65,6 @@ export class SeriesGroup {
     this.hook(family, tags).update(value)
   }
 
-  get size(): number {
-    let size = 0
-    for (const byTags of this.byFamily.values()) size += byTags.size
-    return size
-  }
-
   /** Appends every series' current state to `out`. */
   pairs(out: Array<MetricPair.MetricPair.Untyped>): void {
     for (const byTags of this.byFamily.values()) {
