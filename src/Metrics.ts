@@ -46,20 +46,23 @@
  * OpenTelemetry reader through {@link producer}.
  *
  * ## Gotchas
- * - Effect's metric registry is global: two collectors with the same prefix (or two guards of one kind
- *   and name) add into the same series. Give each guard of a kind a distinct name.
- * - Metrics only move when collected: a reader that does not go through {@link producer} (Effect's own
- *   `Metric.snapshot`, another exporter) must run {@link Collector.collect} first, or set
- *   `collectEvery` for a background refresh.
+ * - A guard's series live as long as the guard is collected: a guard removed from the `Registry`, or
+ *   whose {@link Collector.track} scope closed (an expired HTTP target), leaves the exposition and the
+ *   heap at once (Resilience4j's binders remove their meters the same way). So the series are not
+ *   in Effect's global metric registry, which can never forget one: read them through
+ *   {@link producer} (`Prometheus`, any OpenTelemetry reader) or {@link Collector.series}, not
+ *   `Metric.snapshot`.
+ * - Each collector owns its series: two collectors of the same guard export the same series twice.
+ *   Give each guard of a kind a distinct name.
+ * - Metrics only move when collected: {@link producer} and {@link Collector.series} collect first;
+ *   `collectEvery` adds a background refresh.
  * - The duration histogram is rebuilt from fixed buckets (Prometheus' defaults, 5 ms to 10 s) with
- *   exact counts and sums; a collection replays each new call into Effect's histogram (Effect 3 has no
- *   bulk update), so its cost grows with the calls since the previous collection (~20 ns each).
- * - Gauges of a guard whose scope has closed keep their last value (Effect cannot remove a series),
- *   except a tracked breaker's, reset when its tracking ends (see {@link Collector.track}).
+ *   exact counts and sums; a collection replays each new call into Effect's histogram state (Effect 3
+ *   has no bulk update), so its cost grows with the calls since the previous collection (~20 ns each).
  *
  * @example
  * ```ts
- * import { Effect, Metric } from "effect"
+ * import { Effect } from "effect"
  * import { Metrics, Registry } from "breakwater"
  *
  * const program = Effect.scoped(
@@ -68,8 +71,7 @@
  *     const collector = yield* Metrics.make({ registry, prefix: "resilience4j" })
  *     const breaker = yield* registry.circuitBreaker("payments")
  *     yield* breaker.transitionToOpen
- *     yield* collector.collect
- *     return yield* Metric.snapshot // ... resilience4j_circuitbreaker_state{name="payments",state="open"} = 1
+ *     return yield* collector.series // ... resilience4j_circuitbreaker_state{name="payments",state="open"} = 1
  *   })
  * )
  * ```
@@ -83,9 +85,10 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
+import type * as MetricPair from "effect/MetricPair"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as AdaptiveLimiter from "./AdaptiveLimiter.js"
@@ -95,6 +98,7 @@ import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as Hedge from "./Hedge.js"
 import { breakerFields, bulkheadFields, limiterFields, readNow, timeLimiterFields } from "./internal/guardInternals.js"
 import { CALL_KINDS, DURATION_BOUNDS_MILLIS, DURATION_BUCKETS } from "./internal/observe.js"
+import { appendTo, livePairs, SeriesGroup } from "./internal/series.js"
 import type * as RateLimiter from "./RateLimiter.js"
 import { type Guard, Registry } from "./Registry.js"
 import type * as Retry from "./Retry.js"
@@ -142,11 +146,16 @@ export interface Collector {
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
   /**
    * Collects `guard` too (one not made by the registry) for as long as the current scope lasts. When
-   * the scope closes, the guard is collected one last time and a breaker's state gauges drop to 0
-   * (its rates to -1, its window counts to 0), so that a guard gone (an expired HTTP target) does not
-   * show as open forever.
+   * the scope closes, the guard's series are removed (from the exposition and the heap).
    */
   readonly track: (guard: Guard) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Every live series, collected now: the collected guards', then those of the live HTTP client
+   * targets and pools. What {@link producer} exports besides Effect's own metrics.
+   */
+  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+  /** The guards' series as last collected (for an OpenTelemetry producer). */
+  readonly unsafeSeries: () => Array<MetricPair.MetricPair.Untyped>
 }
 
 /**
@@ -185,12 +194,12 @@ const label = MetricLabel.make
 
 /** The metric definitions for one prefix. */
 const definitions = (prefix: string) => {
-  const gauge = (name: string, description: string) => Metric.gauge(`${prefix}_${name}`, { description })
+  const gauge = (name: string, description: string) => MetricKey.gauge(`${prefix}_${name}`, { description })
   const counter = (name: string, description: string) =>
-    Metric.counter(`${prefix}_${name}`, { description, incremental: true })
+    MetricKey.counter(`${prefix}_${name}`, { description, incremental: true })
   return {
     breakerState: gauge("circuitbreaker_state", "The states of the circuit breaker (1 for the current one)"),
-    breakerCalls: Metric.histogram(
+    breakerCalls: MetricKey.histogram(
       `${prefix}_circuitbreaker_calls_seconds`,
       MetricBoundaries.fromIterable(DURATION_BOUNDS_MILLIS.map((millis) => millis / 1000)),
       "Total number of calls, by outcome, and their duration"
@@ -262,8 +271,11 @@ const definitions = (prefix: string) => {
 
 type Definitions = ReturnType<typeof definitions>
 
-/** What was last added to the counters for one guard, so the next collection adds only the news. */
-class Seen {
+/**
+ * One guard's series (dropped with the guard), and what was last added to its counters so that the
+ * next collection adds only the news.
+ */
+class Seen extends SeriesGroup {
   readonly counters = new Map<string, number>()
   /**
    * Each series' labels, built once: Effect caches a tagged metric's hook by the identity of its
@@ -273,7 +285,9 @@ class Seen {
   readonly timingCounts = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
   readonly timingSums = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    super()
+  }
 
   /** The series' labels: `name`, plus `key="value"` when given. */
   tags(key?: string, value?: string): Tags {
@@ -319,23 +333,22 @@ class CollectorImpl implements Collector {
     Effect.acquireRelease(Effect.sync(() => this.tracked.add(guard)), () =>
       Effect.sync(() => {
         this.tracked.delete(guard)
-        this.retire(guard)
+        // Its series go with it, unless the registry still holds the guard.
+        if (this.registry === undefined || !(readNow(this.registry.guards) ?? []).includes(guard)) {
+          this.seen.delete(guard)
+        }
       })).pipe(Effect.asVoid)
 
-  /** A tracked guard's last collection, its breaker gauges then reset (Effect cannot remove a series). */
-  private retire(guard: Guard): void {
-    if (this.registry !== undefined && (readNow(this.registry.guards) ?? []).includes(guard)) return
-    const seen = this.collectGuard(guard)
-    if (guard.kind !== "CircuitBreaker") return
-    const m = this.metrics
-    for (const [, text] of stateLabels) m.breakerState.unsafeUpdate(0, seen.tags("state", text))
-    m.failureRate.unsafeUpdate(-1, seen.tags())
-    m.slowCallRate.unsafeUpdate(-1, seen.tags())
-    for (const kind of ["successful", "failed"]) {
-      m.bufferedCalls.unsafeUpdate(0, seen.tags("kind", kind))
-      m.slowCalls.unsafeUpdate(0, seen.tags("kind", kind))
-    }
+  readonly unsafeSeries = (): Array<MetricPair.MetricPair.Untyped> => {
+    const out: Array<MetricPair.MetricPair.Untyped> = []
+    for (const guard of this.listGuards()) this.seen.get(guard)?.pairs(out)
+    return out
   }
+
+  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.sync(() => {
+    this.unsafeCollect()
+    return livePairs(this.unsafeSeries())
+  })
 
   readonly unsafeCollect = (): void => {
     for (const guard of this.listGuards()) this.collectGuard(guard)
@@ -375,9 +388,9 @@ class CollectorImpl implements Collector {
 
   readonly collect: Effect.Effect<void> = Effect.sync(this.unsafeCollect)
 
-  private add(metric: Metric.Metric.Counter<number>, seen: Seen, key: string, total: number, tags: Tags) {
+  private add(metric: MetricKey.MetricKey.Counter<number>, seen: Seen, key: string, total: number, tags: Tags) {
     // Updated even by 0, so that every series exists from the first collection.
-    metric.unsafeUpdate(Math.max(0, seen.delta(key, total)), tags)
+    seen.update(metric, Math.max(0, seen.delta(key, total)), tags)
   }
 
   private collectBreaker(breaker: CircuitBreaker.CircuitBreaker<any, any>, seen: Seen) {
@@ -385,16 +398,16 @@ class CollectorImpl implements Collector {
     const fields = breakerFields(breaker)
     const state = readNow(breaker.state)
     for (const [value, text] of stateLabels) {
-      m.breakerState.unsafeUpdate(state === value ? 1 : 0, seen.tags("state", text))
+      seen.update(m.breakerState, state === value ? 1 : 0, seen.tags("state", text))
     }
     const window = readNow(breaker.metrics)
     if (window !== undefined) {
-      m.failureRate.unsafeUpdate(window.failureRate, seen.tags())
-      m.slowCallRate.unsafeUpdate(window.slowCallRate, seen.tags())
-      m.bufferedCalls.unsafeUpdate(window.numberOfSuccessfulCalls, seen.tags("kind", "successful"))
-      m.bufferedCalls.unsafeUpdate(window.numberOfFailedCalls, seen.tags("kind", "failed"))
-      m.slowCalls.unsafeUpdate(window.numberOfSlowSuccessfulCalls, seen.tags("kind", "successful"))
-      m.slowCalls.unsafeUpdate(window.numberOfSlowFailedCalls, seen.tags("kind", "failed"))
+      seen.update(m.failureRate, window.failureRate, seen.tags())
+      seen.update(m.slowCallRate, window.slowCallRate, seen.tags())
+      seen.update(m.bufferedCalls, window.numberOfSuccessfulCalls, seen.tags("kind", "successful"))
+      seen.update(m.bufferedCalls, window.numberOfFailedCalls, seen.tags("kind", "failed"))
+      seen.update(m.slowCalls, window.numberOfSlowSuccessfulCalls, seen.tags("kind", "successful"))
+      seen.update(m.slowCalls, window.numberOfSlowFailedCalls, seen.tags("kind", "failed"))
     }
     this.add(m.notPermitted, seen, "notPermitted", fields.notPermittedCalls, seen.tags())
     // Only breakers sharing their state through a Store have outages (and the series).
@@ -403,21 +416,21 @@ class CollectorImpl implements Collector {
       for (const [mode, calls] of Object.entries(fields.storeUnavailableCalls ?? {})) {
         this.add(m.breakerStoreUnavailableCalls, seen, `storeUnavailable:${mode}`, calls, seen.tags("mode", mode))
       }
-      m.breakerStoreAvailable.unsafeUpdate(fields.outage === true ? 0 : 1, seen.tags())
+      seen.update(m.breakerStoreAvailable, fields.outage === true ? 0 : 1, seen.tags())
       this.add(m.breakerSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
     }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls
     for (let kind = 0; kind < CALL_KINDS.length; kind++) {
       const tags = seen.tags("kind", CALL_KINDS[kind]!)
-      m.breakerCalls.unsafeValue(tags) // every kind's series exists from the first collection
+      const hook = seen.hook(m.breakerCalls, tags) // every kind's series exists from the first collection
       for (let bucket = 0; bucket < DURATION_BUCKETS; bucket++) {
         const slot = kind * DURATION_BUCKETS + bucket
         const calls = counts[slot]! - seen.timingCounts[slot]!
         if (calls <= 0) continue
         const mean = (sums[slot]! - seen.timingSums[slot]!) / calls
         const seconds = withinBucket(bucket, mean) / 1000
-        for (let i = 0; i < calls; i++) m.breakerCalls.unsafeUpdate(seconds, tags)
+        for (let i = 0; i < calls; i++) hook.update(seconds)
         seen.timingCounts[slot] = counts[slot]!
         seen.timingSums[slot] = sums[slot]!
       }
@@ -430,8 +443,8 @@ class CollectorImpl implements Collector {
     // A shared limiter's figures take a round trip: the read started here lands for the next collection.
     const now = readNow(limiter.metrics) ?? fields.lastMetrics
     if (now !== undefined) {
-      m.availablePermissions.unsafeUpdate(now.availablePermissions, seen.tags())
-      m.waitingThreads.unsafeUpdate(now.numberOfWaitingFibers, seen.tags())
+      seen.update(m.availablePermissions, now.availablePermissions, seen.tags())
+      seen.update(m.waitingThreads, now.numberOfWaitingFibers, seen.tags())
     }
     this.add(m.limiterCalls, seen, "successful", fields.successfulAcquires, seen.tags("kind", "successful"))
     this.add(m.limiterCalls, seen, "failed", fields.failedAcquires, seen.tags("kind", "failed"))
@@ -441,7 +454,7 @@ class CollectorImpl implements Collector {
       for (const [mode, calls] of Object.entries(fields.storeUnavailableCalls)) {
         this.add(m.limiterStoreUnavailableCalls, seen, `storeUnavailable:${mode}`, calls, seen.tags("mode", mode))
       }
-      m.limiterStoreAvailable.unsafeUpdate(fields.outage === true ? 0 : 1, seen.tags())
+      seen.update(m.limiterStoreAvailable, fields.outage === true ? 0 : 1, seen.tags())
       this.add(m.limiterSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
     }
   }
@@ -450,8 +463,8 @@ class CollectorImpl implements Collector {
     const m = this.metrics
     const now = readNow(bulkhead.metrics)
     if (now !== undefined) {
-      m.availableConcurrentCalls.unsafeUpdate(now.availableConcurrentCalls, seen.tags())
-      m.maxAllowedConcurrentCalls.unsafeUpdate(now.maxAllowedConcurrentCalls, seen.tags())
+      seen.update(m.availableConcurrentCalls, now.availableConcurrentCalls, seen.tags())
+      seen.update(m.maxAllowedConcurrentCalls, now.maxAllowedConcurrentCalls, seen.tags())
     }
     this.add(m.bulkheadRejected, seen, "rejected", bulkheadFields(bulkhead).rejectedCalls, seen.tags())
   }
@@ -478,11 +491,11 @@ class CollectorImpl implements Collector {
     const m = this.metrics
     const now = readNow(limiter.metrics)
     if (now === undefined) return
-    m.adaptiveLimit.unsafeUpdate(now.limit, seen.tags())
-    m.adaptiveInFlight.unsafeUpdate(now.inFlight, seen.tags())
-    m.adaptiveWaiting.unsafeUpdate(now.waiting, seen.tags())
+    seen.update(m.adaptiveLimit, now.limit, seen.tags())
+    seen.update(m.adaptiveInFlight, now.inFlight, seen.tags())
+    seen.update(m.adaptiveWaiting, now.waiting, seen.tags())
     const noLoad = now.noLoadLatencyMillis < 0 ? -1 : now.noLoadLatencyMillis / 1000
-    m.adaptiveNoLoad.unsafeUpdate(noLoad, seen.tags())
+    seen.update(m.adaptiveNoLoad, noLoad, seen.tags())
     this.add(m.adaptiveRejected, seen, "rejected", now.rejectedCalls, seen.tags())
   }
 
@@ -490,7 +503,7 @@ class CollectorImpl implements Collector {
     const m = this.metrics
     const now = readNow(throttler.metrics)
     if (now === undefined) return
-    m.throttleProbability.unsafeUpdate(now.rejectionProbability, seen.tags())
+    seen.update(m.throttleProbability, now.rejectionProbability, seen.tags())
     const accepted = now.sentCalls - now.rejectedCalls
     this.add(m.throttlerCalls, seen, "accepted", accepted, seen.tags("kind", "accepted"))
     this.add(m.throttlerCalls, seen, "rejected", now.rejectedCalls, seen.tags("kind", "rejected"))
@@ -501,7 +514,7 @@ class CollectorImpl implements Collector {
     const m = this.metrics
     const now = readNow(hedge.metrics)
     if (now === undefined) return
-    m.hedgeDelay.unsafeUpdate(now.delayMillis / 1000, seen.tags())
+    seen.update(m.hedgeDelay, now.delayMillis / 1000, seen.tags())
     this.add(m.hedgeCalls, seen, "calls", now.calls, seen.tags())
     this.add(m.hedgeAttempts, seen, "started", now.hedgesStarted, seen.tags("kind", "started"))
     this.add(m.hedgeAttempts, seen, "won", now.hedgesWon, seen.tags("kind", "won"))
@@ -593,7 +606,11 @@ export const producer = (collector: Collector): Effect.Effect<MetricProducer, ne
   Effect.map(OtelMetrics.makeProducer, (inner) => ({
     collect: (options) => {
       collector.unsafeCollect()
-      return inner.collect(options)
+      const series = livePairs(collector.unsafeSeries())
+      return inner.collect(options).then((result) => {
+        appendTo(result, series, Date.now()) // real clock: OpenTelemetry timestamps, as the inner producer's
+        return result
+      })
     }
   }))
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Metrics, Prometheus, RateLimiter, Registry, Retry, TimeLimiter } from "breakwater"
-import { Effect, Exit, Layer, TestClock } from "effect"
+import { Effect, Exit, Layer, type MetricPair, Scope, TestClock } from "effect"
 
 /** The value of one series in a text exposition, or undefined. */
 const valueOf = (text: string, series: string): number | undefined => {
@@ -93,5 +93,23 @@ describe("Prometheus", () => {
       expect(valueOf(text, `breakwater_retry_calls_total{name="flaky",kind="successful_without_retry"}`)).toBe(0)
       expect(valueOf(text, `breakwater_timelimiter_calls_total{name="slowpoke",kind="timeout"}`)).toBe(1)
       expect(valueOf(text, `breakwater_timelimiter_calls_total{name="slowpoke",kind="successful"}`)).toBe(1)
+    }).pipe(Effect.provide(Live("breakwater"))))
+
+  it.effect("a tracked guard's series leave the exposition and collector.series when its scope closes", () =>
+    Effect.gen(function*() {
+      const collector = yield* Metrics.Collector
+      const scope = yield* Scope.make()
+      const breaker = yield* Scope.extend(CircuitBreaker.make({ name: "short-lived" }), scope)
+      yield* Scope.extend(collector.track(breaker), scope)
+      yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
+      let text = yield* Prometheus.scrape
+      expect(valueOf(text, `breakwater_circuitbreaker_state{name="short-lived",state="closed"}`)).toBe(1)
+      const named = (series: ReadonlyArray<MetricPair.MetricPair.Untyped>) =>
+        series.filter((s) => s.metricKey.tags.some((l) => l.key === "name" && l.value === "short-lived"))
+      expect(named(yield* collector.series).length).toBeGreaterThan(10)
+      yield* Scope.close(scope, Exit.void)
+      text = yield* Prometheus.scrape
+      expect(text).not.toContain("short-lived")
+      expect(named(yield* collector.series)).toEqual([])
     }).pipe(Effect.provide(Live("breakwater"))))
 })

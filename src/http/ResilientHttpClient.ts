@@ -14,8 +14,11 @@
  *
  * ## Gotchas
  * - Guards are kept per target, the URL's host by default (`key` changes that). Targets are created on
- *   first use, at most `maxTargets` of them (later ones share one overflow target), and dropped after
- *   `idleTimeToLive` without calls.
+ *   first use and dropped after `idleTimeToLive` without calls. At most `maxTargets` live at once: when
+ *   the table is full, a new target takes the place of the least recently used idle one (nginx's
+ *   `limit_req_zone`), so no host's answers (a 503, a `Retry-After`) ever refuse calls to another.
+ *   When every target has a call in flight, a call for a new target gets guards of its own for that
+ *   call only (not tracked, not in the snapshot; counted in `Snapshot.oneCallTargets`).
  * - Classification, per attempt: transport errors, attempt timeouts, 5xx, 408 and 429 are failures for
  *   the breaker; other 4xx are successes (the dependency is healthy, the request was wrong); `Encode`
  *   and `InvalidUrl` errors are ignored. A 2xx whose body fails `validate` is a failure and is not
@@ -64,13 +67,14 @@ import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import type * as MetricPair from "effect/MetricPair"
 import * as Option from "effect/Option"
-import * as RcMap from "effect/RcMap"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -84,6 +88,7 @@ import type { Guard } from "../Registry.js"
 import * as Retry from "../Retry.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as TimeLimiter from "../TimeLimiter.js"
+import { copyWithBody, readCapped } from "./internal/body.js"
 import { ClientOptionsSchema } from "./internal/clientConfig.js"
 import * as clientMetrics from "./internal/clientMetrics.js"
 import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
@@ -91,6 +96,7 @@ import { clientConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
+import { TargetTable } from "./internal/targetTable.js"
 
 /**
  * The client's options. Every guard is per target and built from these; a guard's own options follow
@@ -122,7 +128,10 @@ export interface Options {
   readonly name: string
   /** The target a request belongs to (its guards' key). Default, and when it throws: the URL's host. */
   readonly key?: (request: HttpClientRequest.HttpClientRequest) => string
-  /** Most targets with live guards; requests for more share one overflow target. Default 1000. */
+  /**
+   * Most targets with live guards; when full, the least recently used idle one is dropped for a new
+   * one (when all are busy, a new target's call gets one-call guards). Default 1000.
+   */
   readonly maxTargets?: number
   /** How long an unused target's guards are kept. Default 5 minutes. */
   readonly idleTimeToLive?: Duration.DurationInput
@@ -138,6 +147,17 @@ export interface Options {
   readonly retryStatuses?: ReadonlyArray<number>
   /** A 2xx response's JSON body must decode with this Schema, or the attempt fails (reason `Decode`). */
   readonly validate?: Schema.Schema<any, any, never>
+  /**
+   * Most bytes of a failure body (5xx, 408, 429) read and kept; past it the rest is not read and the
+   * connection is closed (the kept response holds the first bytes). 0 to 1 GiB. Default 65536 (64 KiB).
+   */
+  readonly maxFailureBodyBytes?: number
+  /**
+   * Most bytes of a 2xx body read for `validate`; past it the attempt fails with
+   * {@link ResponseBodyTooLargeError} (a breaker failure, not retried) and the connection is closed.
+   * 1 to 1 GiB. Default 10485760 (10 MiB).
+   */
+  readonly maxValidatedBodyBytes?: number
   /** Options of each target's breaker (its predicates are the client's own), or `false` for none. */
   readonly circuitBreaker?:
     | Omit<CircuitBreaker.Options, "name" | "recordError" | "ignoreError" | "recordResult">
@@ -174,6 +194,38 @@ export type Refusal =
   | CircuitBreaker.CallNotPermittedError
   | RateLimiter.RequestNotPermittedError
   | TimeLimiter.TimeoutExceededError
+
+/**
+ * A 2xx body read for `validate` went past `maxValidatedBodyBytes`: the rest was not read, its
+ * connection was closed, and the attempt counts as a failure for the target's breaker (it is not
+ * retried). `response` is the response without its body. Through {@link layer} (which keeps the
+ * `HttpClient` type) it arrives as the `cause` of a `ResponseError` with reason `"Decode"`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { ResilientHttpClient } from "breakwater"
+ *
+ * const tooBig = (self: Effect.Effect<string, ResilientHttpClient.ResponseBodyTooLargeError>) =>
+ *   self.pipe(Effect.catchTag("ResponseBodyTooLargeError", (e) => Effect.succeed(`${e.target}: over ${e.limitBytes} bytes`)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ResponseBodyTooLargeError extends Data.TaggedError("ResponseBodyTooLargeError")<{
+  /** The client's name. */
+  readonly client: string
+  /** The target (its key) whose response was too large. */
+  readonly target: string
+  /** The limit passed, `maxValidatedBodyBytes`. */
+  readonly limitBytes: number
+  readonly response: HttpClientResponse.HttpClientResponse
+}> {
+  override get message(): string {
+    return `The response body of '${this.client}:${this.target}' (status ${this.response.status}) exceeds ` +
+      `maxValidatedBodyBytes (${this.limitBytes} bytes); it was discarded with its connection`
+  }
+}
 
 /**
  * One undici connection pool's figures (from `Agent.stats`): `busy` connections are serving a
@@ -229,7 +281,13 @@ export interface TargetSnapshot {
   /** Attempts' responses by status code. */
   readonly responses: Readonly<Record<string, number>>
   /** Attempts that failed without a usable response. */
-  readonly failures: { readonly transport: number; readonly timeout: number; readonly invalidBody: number }
+  readonly failures: {
+    readonly transport: number
+    readonly timeout: number
+    readonly invalidBody: number
+    /** 2xx bodies past `maxValidatedBodyBytes`. */
+    readonly bodyTooLarge: number
+  }
   /** Calls refused before reaching the network. */
   readonly refusals: { readonly circuitOpen: number; readonly rateLimited: number; readonly paused: number }
   /** The pool of the target's last origin, when the client knows its dispatcher. */
@@ -252,6 +310,8 @@ export interface TargetSnapshot {
 export interface Snapshot {
   readonly targets: ReadonlyArray<TargetSnapshot>
   readonly pools: ReadonlyArray<PoolStats>
+  /** Calls made with guards of their own because every one of `maxTargets` targets had a call in flight. */
+  readonly oneCallTargets: number
 }
 
 /**
@@ -274,10 +334,12 @@ export interface ResilientHttpClient {
   /** The targets with live guards. */
   readonly targets: Effect.Effect<ReadonlyArray<string>>
   /**
-   * The live targets' guards (and the overflow target's, once used), named `name:target` (time
+   * The live targets' guards, named `name:target` (time
    * limiters `name:target:attempt` and `:total`): give them to `Snapshot.ofGuards` or `Health.ofGuards`.
    */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
+  /** The live series of the client's metrics (see {@link metrics}): its targets' and its pools'. */
+  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
 }
 
 /**
@@ -384,14 +446,15 @@ const guardsOf = (target: Target): ReadonlyArray<Guard> => {
 class ClientImpl implements ResilientHttpClient {
   readonly retryMethods: ReadonlySet<string>
   readonly maxRetryAfterMillis: number
+  oneCallTargets = 0
 
   constructor(
     readonly name: string,
     readonly settings: Settings,
     readonly options: Options,
     readonly clock: Clock.Clock,
-    readonly targetsMap: RcMap.RcMap<string, Target, Cause.ExceededCapacityException>,
-    readonly overflow: Target,
+    readonly table: TargetTable<Target>,
+    readonly oneCallTarget: (key: string) => Effect.Effect<Target, never, Scope.Scope>,
     readonly metrics: ClientMetrics
   ) {
     this.retryMethods = new Set(settings.retryMethods)
@@ -417,32 +480,31 @@ class ClientImpl implements ResilientHttpClient {
 
   // ---- one attempt -------------------------------------------------------------------------------
 
-  /** Reads the body of a response we keep (failure or validated) and returns a readable copy. */
-  private buffered(
-    request: HttpClientRequest.HttpClientRequest,
-    response: HttpClientResponse.HttpClientResponse
-  ): Effect.Effect<readonly [HttpClientResponse.HttpClientResponse, Uint8Array], HttpClientError.ResponseError> {
-    return Effect.map(response.arrayBuffer, (buffer) => {
-      const bytes = new Uint8Array(buffer)
-      const empty = bytes.byteLength === 0 || response.status === 204 || response.status === 205 ||
-        response.status === 304
-      const copy = new Response(empty ? null : bytes, {
-        status: response.status,
-        headers: response.headers as Record<string, string>
-      })
-      return [HttpClientResponse.fromWeb(request, copy), bytes] as const
-    })
-  }
-
   private classify(
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
     response: HttpClientResponse.HttpClientResponse
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError> {
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | ResponseBodyTooLargeError> {
     const status = response.status
     const schema = this.settings.validate
     if (schema !== undefined && status >= 200 && status < 300) {
-      return Effect.flatMap(this.buffered(request, response), ([copy, bytes]) => {
+      const limitBytes = this.settings.maxValidatedBodyBytes
+      return Effect.flatMap(readCapped(response.stream, limitBytes), ({ bytes, complete }): Effect.Effect<
+        HttpClientResponse.HttpClientResponse,
+        HttpClientError.ResponseError | ResponseBodyTooLargeError
+      > => {
+        if (!complete) {
+          target.metrics.bodyTooLarge()
+          return Effect.fail(
+            new ResponseBodyTooLargeError({
+              client: this.name,
+              target: target.key,
+              limitBytes,
+              response: copyWithBody(request, response, new Uint8Array(0), false)
+            })
+          )
+        }
+        const copy = copyWithBody(request, response, bytes, true)
         const decoded = decodeJson(schema, bytes)
         if (Either.isRight(decoded)) return Effect.succeed(copy)
         target.metrics.invalidBody()
@@ -462,11 +524,14 @@ class ClientImpl implements ResilientHttpClient {
     const drain = target.limiter !== undefined && target.pausedUntil > this.clock.unsafeCurrentTimeMillis()
       ? target.limiter.drainPermissions
       : Effect.void
-    return Effect.zipRight(
-      drain,
-      // A failure body that cannot be read is no worse than the failure: keep the response.
-      Effect.orElseSucceed(Effect.map(this.buffered(request, response), ([copy]) => copy), () => response)
+    // Read (up to the cap) so that the connection is free before a retry; past the cap the rest is
+    // never downloaded: the connection is closed and the kept copy holds the first bytes.
+    const kept = Effect.map(
+      readCapped(response.stream, this.settings.maxFailureBodyBytes),
+      ({ bytes, complete }) => copyWithBody(request, response, bytes, complete)
     )
+    // A failure body that cannot be read is no worse than the failure: keep the response.
+    return Effect.zipRight(drain, Effect.orElseSucceed(kept, () => response))
   }
 
   private pause(target: Target, response: HttpClientResponse.HttpClientResponse): void {
@@ -483,7 +548,7 @@ class ClientImpl implements ResilientHttpClient {
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
-    E | HttpClientError.ResponseError | TimeLimiter.TimeoutExceededError,
+    E | HttpClientError.ResponseError | ResponseBodyTooLargeError | TimeLimiter.TimeoutExceededError,
     R
   > {
     return Effect.suspend(() => {
@@ -515,26 +580,38 @@ class ClientImpl implements ResilientHttpClient {
   call<E, R>(
     request: HttpClientRequest.HttpClientRequest,
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Refusal | HttpClientError.ResponseError, R> {
+  ): Effect.Effect<
+    HttpClientResponse.HttpClientResponse,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    R
+  > {
+    const key = this.keyOf(request)
     return Effect.acquireUseRelease(
-      Scope.make(),
-      (scope) =>
-        Effect.flatMap(
-          Effect.orElseSucceed(
-            Scope.extend(RcMap.get(this.targetsMap, this.keyOf(request)), scope),
-            () => this.overflow
-          ),
-          (target) => this.guarded(target, request, send)
-        ),
-      (scope, exit) => Scope.close(scope, exit)
+      this.table.acquire(key),
+      (lease) => lease === undefined ? this.alone(key, request, send) : this.guarded(lease.value, request, send),
+      (lease) => lease === undefined ? Effect.void : this.table.release(lease)
     )
+  }
+
+  /** Every target is busy: this call gets guards of its own, never another host's. */
+  private alone<E, R>(
+    key: string,
+    request: HttpClientRequest.HttpClientRequest,
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+  ) {
+    this.oneCallTargets++
+    return Effect.scoped(Effect.flatMap(this.oneCallTarget(key), (target) => this.guarded(target, request, send)))
   }
 
   private guarded<E, R>(
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | Refusal | HttpClientError.ResponseError, R> {
+  ): Effect.Effect<
+    HttpClientResponse.HttpClientResponse,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    R
+  > {
     const now = this.clock.unsafeCurrentTimeMillis()
     try {
       target.origin = new URL(request.url).origin
@@ -553,7 +630,7 @@ class ClientImpl implements ResilientHttpClient {
     }
     let call: Effect.Effect<
       HttpClientResponse.HttpClientResponse,
-      E | Refusal | HttpClientError.ResponseError | Retry.MaxRetriesExceededError,
+      E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError | Retry.MaxRetriesExceededError,
       R
     > = this.attempt(target, request, send)
     if (target.breaker !== undefined) call = CircuitBreaker.withCircuitBreaker(call, target.breaker)
@@ -574,34 +651,31 @@ class ClientImpl implements ResilientHttpClient {
         else if (tag === "RequestNotPermittedError") target.metrics.refused("rateLimited")
         return Effect.void
       })
-    ) as Effect.Effect<HttpClientResponse.HttpClientResponse, E | Refusal | HttpClientError.ResponseError, R>
+    ) as Effect.Effect<
+      HttpClientResponse.HttpClientResponse,
+      E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+      R
+    >
   }
 
   // ---- reading -----------------------------------------------------------------------------------
 
-  readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.suspend(() => RcMap.keys(this.targetsMap))
+  readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.sync(() => this.table.keys())
 
-  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.gen(this, function*() {
-    const guards: Array<Guard> = []
-    for (const key of yield* RcMap.keys(this.targetsMap)) {
-      const target = yield* Effect.scoped(Effect.option(RcMap.get(this.targetsMap, key)))
-      if (Option.isSome(target)) guards.push(...guardsOf(target.value))
-    }
-    if (this.overflow.metrics.used) guards.push(...guardsOf(this.overflow))
-    return guards
+  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.sync(() => {
+    const out: Array<MetricPair.MetricPair.Untyped> = []
+    for (const target of this.table.values()) target.metrics.series.pairs(out)
+    this.metrics.poolSeries?.pairs(out)
+    return out
   })
+
+  readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() => this.table.values().flatMap(guardsOf))
 
   readonly snapshot: Effect.Effect<Snapshot> = Effect.gen(this, function*() {
     const pools = this.options.dispatcher === undefined ? [] : readPool(this.options.dispatcher)
-    const keys = yield* RcMap.keys(this.targetsMap)
     const targets: Array<TargetSnapshot> = []
-    for (const key of keys) {
-      // `get` on a live key only takes a reference; the scope gives it back at once.
-      const target = yield* Effect.scoped(Effect.option(RcMap.get(this.targetsMap, key)))
-      if (Option.isSome(target)) targets.push(yield* this.describe(target.value, pools))
-    }
-    if (this.overflow.metrics.used) targets.push(yield* this.describe(this.overflow, pools))
-    return { targets, pools }
+    for (const target of this.table.values()) targets.push(yield* this.describe(target, pools))
+    return { targets, pools, oneCallTargets: this.oneCallTargets }
   })
 
   private describe(target: Target, pools: ReadonlyArray<PoolStats>): Effect.Effect<TargetSnapshot> {
@@ -630,7 +704,12 @@ class ClientImpl implements ResilientHttpClient {
         pausedFor,
         inFlight: m.inFlight,
         responses: m.responsesByCode(),
-        failures: { transport: m.transportCount, timeout: m.timeoutCount, invalidBody: m.invalidBodyCount },
+        failures: {
+          transport: m.transportCount,
+          timeout: m.timeoutCount,
+          invalidBody: m.invalidBodyCount,
+          bodyTooLarge: m.bodyTooLargeCount
+        },
         refusals: { circuitOpen: m.circuitOpenCount, rateLimited: m.rateLimitedCount, paused: m.pausedCount },
         pool,
         pressures
@@ -657,7 +736,8 @@ const buildTarget = (
   shaping: RetryShaping,
   sharedBudget: RetryBudget.RetryBudget | undefined,
   metrics: ClientMetrics,
-  collector: Option.Option<Metrics.Collector>
+  collector: Option.Option<Metrics.Collector>,
+  tracked: boolean
 ): Effect.Effect<Target, never, Scope.Scope> =>
   Effect.gen(function*() {
     const guardName = `${name}:${key}`
@@ -697,8 +777,15 @@ const buildTarget = (
       pausedUntil: 0,
       origin: undefined
     }
-    // Collected (metrics, and `collector.guards` for snapshots) until the target's scope closes.
+    // Collected (metrics, and `collector.guards` for snapshots) until the target's scope closes, and
+    // its own series exported until then too. A one-call target (untracked) has neither.
     if (Option.isSome(collector)) yield* Effect.forEach(guardsOf(target), collector.value.track, { discard: true })
+    if (tracked) {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => target.metrics.register()),
+        () => Effect.sync(() => target.metrics.unregister())
+      )
+    }
     return target
   }).pipe(Effect.orDie) // options were checked by `make`
 
@@ -760,7 +847,7 @@ const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
  * When a `Metrics.Collector` is in the context, every target's guards are tracked by it while the
  * target lives (its RcMap entry), so they appear in the guards' metrics (`breakwater_circuitbreaker_*`
  * with `name="client:target"`, ...), in `Prometheus.scrape` and in `collector.guards` (for
- * `Snapshot.ofGuards` and `Health.ofGuards`); the overflow target's guards are tracked from the start.
+ * `Snapshot.ofGuards` and `Health.ofGuards`).
  *
  * @example
  * ```ts
@@ -785,21 +872,43 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
     const settings = yield* check(options)
     const clock = yield* Effect.clock
     const collector = yield* Effect.serviceOption(Metrics.Collector)
-    const metrics = new ClientMetrics(settings.name)
+    const metrics = yield* Effect.acquireRelease(
+      Effect.sync(() => new ClientMetrics(settings.name)),
+      (metrics) => Effect.sync(() => metrics.close())
+    )
     const sharedBudget = isBudget(options.retryBudget) ? options.retryBudget : undefined
     const shaping = new RetryShaping(
       clock,
       Duration.toMillis(settings.maxRetryAfter ?? settings.totalTimeout),
       new Set(settings.retryStatuses)
     )
-    const lookup = (key: string) => buildTarget(settings.name, key, options, shaping, sharedBudget, metrics, collector)
-    const targets = yield* RcMap.make({
-      lookup,
-      capacity: settings.maxTargets,
-      idleTimeToLive: settings.idleTimeToLive
-    })
-    const overflow = yield* lookup("(overflow)")
-    const client = new ClientImpl(settings.name, settings, options, clock, targets, overflow, metrics)
+    const lookup = (key: string, tracked: boolean) =>
+      buildTarget(
+        settings.name,
+        key,
+        options,
+        shaping,
+        sharedBudget,
+        metrics,
+        tracked ? collector : Option.none(),
+        tracked
+      )
+    const table = new TargetTable(
+      settings.maxTargets,
+      Duration.toMillis(settings.idleTimeToLive),
+      clock,
+      (key) => lookup(key, true)
+    )
+    yield* table.start()
+    const client = new ClientImpl(
+      settings.name,
+      settings,
+      options,
+      clock,
+      table,
+      (key) => lookup(key, false),
+      metrics
+    )
     const dispatcher = options.dispatcher
     if (dispatcher !== undefined) {
       yield* Effect.forkScoped(
@@ -837,13 +946,13 @@ export const wrap: {
   (
     resilience: ResilientHttpClient
   ): <E, R>(client: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<
-    E | Refusal | HttpClientError.ResponseError,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
     R
   >
   <E, R>(
     client: HttpClient.HttpClient.With<E, R>,
     resilience: ResilientHttpClient
-  ): HttpClient.HttpClient.With<E | Refusal | HttpClientError.ResponseError, R>
+  ): HttpClient.HttpClient.With<E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError, R>
 } = dual(
   2,
   <E, R>(client: HttpClient.HttpClient.With<E, R>, resilience: ResilientHttpClient) =>
@@ -910,6 +1019,14 @@ export const wrapTransparent: {
         (error): HttpClientError.HttpClientError =>
           HttpClientError.isHttpClientError(error)
             ? error
+            : error._tag === "ResponseBodyTooLargeError"
+            ? new HttpClientError.ResponseError({
+              request,
+              response: error.response,
+              reason: "Decode",
+              cause: error,
+              description: error.message
+            })
             : new HttpClientError.RequestError({
               request,
               reason: "Transport",
@@ -1054,24 +1171,26 @@ export const layerUndici = (
 export const poolStats = (dispatcher: Undici.Dispatcher): ReadonlyArray<PoolStats> => readPool(dispatcher)
 
 /**
- * The outbound metrics, for exporters and tests. All carry the labels `client` and `target` (pool
- * gauges: `client` and `origin`): `requestDuration` (seconds, per attempt), `responses` (`code`),
- * `failures` (`reason`: transport, timeout, invalid_body), `refusals` (`reason`: circuit_open,
- * rate_limited, paused), `poolConnections` (`state`: busy, free) and `poolQueued`.
+ * The outbound metric families (Effect `MetricKey`s: name, type, description). All carry the labels
+ * `client` and `target` (pool gauges: `client` and `origin`): `requestDuration` (seconds, per
+ * attempt), `responses` (`code`), `failures` (`reason`: transport, timeout, invalid_body,
+ * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused), `poolConnections`
+ * (`state`: busy, free) and `poolQueued`. A target's series live as long as the target: they leave
+ * the exposition and the heap when it expires or is evicted, so they are not in Effect's global
+ * registry (which never forgets a series); read them from `Metrics.producer` / `Prometheus`, or from
+ * the client's `series`.
  *
  * @example
  * ```ts
- * import { Effect, Metric, MetricLabel } from "effect"
+ * import { Effect } from "effect"
  * import { ResilientHttpClient } from "breakwater"
  *
- * const openRefusals = Metric.value(
- *   Metric.taggedWithLabels(ResilientHttpClient.metrics.refusals, [
- *     MetricLabel.make("client", "partners"),
- *     MetricLabel.make("target", "api.example.com"),
- *     MetricLabel.make("reason", "circuit_open")
- *   ])
- * )
- * const program = Effect.map(openRefusals, (state) => state.count)
+ * declare const client: ResilientHttpClient.ResilientHttpClient
+ * const openRefusals = Effect.map(client.series, (series) =>
+ *   series.filter((s) =>
+ *     s.metricKey.name === ResilientHttpClient.metrics.refusals.name &&
+ *     s.metricKey.tags.some((label) => label.key === "reason" && label.value === "circuit_open")
+ *   ))
  * ```
  *
  * @since 0.1.0

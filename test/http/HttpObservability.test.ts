@@ -29,7 +29,7 @@ const failing = HttpClient.make((request) =>
 )
 
 describe("HTTP observability", () => {
-  it.scoped("per-target guards are tracked while the target lives, then untracked and reset", () =>
+  it.scoped("per-target guards are tracked while the target lives, then untracked and their series removed", () =>
     Effect.gen(function*() {
       const resilience = yield* ResilientHttpClient.make({
         name: "obs-expiry",
@@ -65,13 +65,15 @@ describe("HTTP observability", () => {
       expect(breaker).toMatchObject({ state: "Open", status: "DOWN" })
       expect(snapshot.status).toBe("DOWN")
 
-      // Idle past its time to live: the target's guards are released, untracked, and their state reset.
+      // Idle past its time to live: the target's guards are released, untracked, and their series gone.
       yield* TestClock.adjust("2 minutes")
       expect(yield* resilience.targets).toEqual([])
       expect((yield* collector.guards).some((g) => g.name.startsWith("obs-expiry:dep.test"))).toBe(false)
       text = yield* Prometheus.scrape
-      expect(valueOf(text, open)).toBe(0)
-      expect(valueOf(text, `breakwater_circuitbreaker_failure_rate{name="obs-expiry:dep.test"}`)).toBe(-1)
+      expect(valueOf(text, open)).toBeUndefined()
+      expect(valueOf(text, `breakwater_circuitbreaker_failure_rate{name="obs-expiry:dep.test"}`)).toBeUndefined()
+      expect(text).not.toContain("obs-expiry:dep.test")
+      expect(text).not.toContain(`target="dep.test"`)
     }).pipe(Effect.provide(Live)))
 
   it.scopedLive("the HTTP metrics of both edges are in the same Prometheus scrape as the guards'", () =>

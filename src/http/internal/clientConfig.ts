@@ -31,6 +31,23 @@ const Nested = Schema.declare(
   { message: () => "expected the guard's options (an object), or false to turn it off" }
 )
 
+/** A byte count in [min, 1 GiB]: past 1 GiB a body cannot be held in memory sensibly anyway. */
+const ByteCount = (min: number) =>
+  Schema.Number.pipe(
+    Schema.filter((n) =>
+      (Number.isInteger(n) && n >= min && n <= 2 ** 30) || `must be a whole number of bytes in [${min}, 1073741824]`
+    )
+  )
+
+/** Failure bodies are kept for their error message: 64 KiB holds any error page worth reading. */
+export const DEFAULT_MAX_FAILURE_BODY_BYTES = 64 * 1024
+
+/**
+ * Validated bodies are decoded whole: 10 MiB is ~100x a typical JSON API answer, and what ten
+ * concurrent calls can hold without worrying a 512 MB container.
+ */
+export const DEFAULT_MAX_VALIDATED_BODY_BYTES = 10 * 1024 * 1024
+
 const SchemaValue = Schema.declare((u: unknown): u is Schema.Schema<unknown, unknown, never> => Schema.isSchema(u), {
   message: () => "expected a Schema"
 })
@@ -46,6 +63,8 @@ export const ClientOptionsSchema = Schema.Struct({
   retryMethods: fallback(Schema.Array(Method), () => [...IDEMPOTENT_METHODS]),
   retryStatuses: fallback(Schema.Array(Status), () => [408, 429, 500, 502, 503, 504]),
   validate: Schema.optional(SchemaValue),
+  maxFailureBodyBytes: fallback(ByteCount(0), () => DEFAULT_MAX_FAILURE_BODY_BYTES),
+  maxValidatedBodyBytes: fallback(ByteCount(1), () => DEFAULT_MAX_VALIDATED_BODY_BYTES),
   circuitBreaker: Schema.optional(Nested),
   rateLimiter: Schema.optional(Nested),
   retry: Schema.optional(Nested),

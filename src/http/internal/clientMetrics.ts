@@ -1,38 +1,43 @@
 /**
- * The outbound metrics: Effect `Metric`s labelled by client and target, updated synchronously (label
- * arrays are built once per target), plus plain counts for the snapshot.
+ * The outbound metrics, labelled by client and target (pools: client and origin). Their series belong
+ * to the target (or the client's pool reading) and are dropped with it, so they are kept in
+ * `SeriesGroup`s rather than in Effect's global registry (which never forgets a series); they are
+ * updated synchronously through hooks found once per target. Plain counts feed the snapshot.
  *
  * @internal
  */
-import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as MetricHook from "effect/MetricHook"
+import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
+import { register, SeriesGroup, unregister } from "../../internal/series.js"
 import type { PoolFigures } from "./pool.js"
 
 /** Seconds, 5 ms to ~80 s. */
 const LATENCY_BOUNDARIES = MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 15 })
 
-export const requestDuration = Metric.histogram(
+export const requestDuration = MetricKey.histogram(
   "breakwater_http_client_request_duration_seconds",
   LATENCY_BOUNDARIES,
   "Duration of each attempt, by client and target"
 )
-export const responses = Metric.counter("breakwater_http_client_responses_total", {
+export const responses = MetricKey.counter("breakwater_http_client_responses_total", {
   description: "Responses received, by client, target and status code",
   incremental: true
 })
-export const failures = Metric.counter("breakwater_http_client_failures_total", {
-  description: "Attempts without a usable response, by client, target and reason (transport, timeout, invalid_body)",
+export const failures = MetricKey.counter("breakwater_http_client_failures_total", {
+  description:
+    "Attempts without a usable response, by client, target and reason (transport, timeout, invalid_body, body_too_large)",
   incremental: true
 })
-export const refusals = Metric.counter("breakwater_http_client_refusals_total", {
+export const refusals = MetricKey.counter("breakwater_http_client_refusals_total", {
   description: "Calls refused before the network, by client, target and reason (circuit_open, rate_limited, paused)",
   incremental: true
 })
-export const poolConnections = Metric.gauge("breakwater_http_client_pool_connections", {
+export const poolConnections = MetricKey.gauge("breakwater_http_client_pool_connections", {
   description: "Connections of an undici pool, by client, origin and state (busy, free)"
 })
-export const poolQueued = Metric.gauge("breakwater_http_client_pool_queued_requests", {
+export const poolQueued = MetricKey.gauge("breakwater_http_client_pool_queued_requests", {
   description: "Requests waiting for a connection in an undici pool, by client and origin"
 })
 
@@ -44,72 +49,93 @@ const REFUSAL_LABEL: Record<RefusalKind, string> = {
   paused: "paused"
 }
 
+type Hook = MetricHook.MetricHook<number, unknown>
+
 export class TargetMetrics {
+  /** The target's series, exported while it is registered (see {@link TargetMetrics.register}). */
+  readonly series = new SeriesGroup()
   inFlight = 0
   used = false
   transportCount = 0
   timeoutCount = 0
   invalidBodyCount = 0
+  bodyTooLargeCount = 0
   circuitOpenCount = 0
   rateLimitedCount = 0
   pausedCount = 0
-  private readonly byCode = new Map<
-    number,
-    { count: number; readonly labels: ReadonlyArray<MetricLabel.MetricLabel> }
-  >()
+  private readonly byCode = new Map<number, { count: number; readonly hook: Hook }>()
   private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  private readonly transportLabels: ReadonlyArray<MetricLabel.MetricLabel>
-  private readonly timeoutLabels: ReadonlyArray<MetricLabel.MetricLabel>
-  private readonly invalidBodyLabels: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly duration: Hook
+  /** Failure and refusal series, made on first use (most targets never need most of them). */
+  private readonly byReason = new Map<string, Hook>()
 
   constructor(client: string, target: string) {
     this.labels = [MetricLabel.make("client", client), MetricLabel.make("target", target)]
-    this.transportLabels = this.with("reason", "transport")
-    this.timeoutLabels = this.with("reason", "timeout")
-    this.invalidBodyLabels = this.with("reason", "invalid_body")
+    this.duration = this.series.hook(requestDuration, this.labels)
+  }
+
+  private reason(family: typeof failures, reason: string): Hook {
+    const id = `${family.name}/${reason}`
+    let hook = this.byReason.get(id)
+    if (hook === undefined) this.byReason.set(id, hook = this.series.hook(family, this.with("reason", reason)))
+    return hook
   }
 
   private with(key: string, value: string) {
     return [...this.labels, MetricLabel.make(key, value)]
   }
 
+  /** Exported by every `Metrics.producer` until {@link unregister}. */
+  register(): void {
+    register(this.series)
+  }
+
+  unregister(): void {
+    unregister(this.series)
+  }
+
   latency(seconds: number): void {
     this.used = true
-    requestDuration.unsafeUpdate(seconds, this.labels)
+    this.duration.update(seconds)
   }
 
   response(status: number, seconds: number): void {
     this.latency(seconds)
     let entry = this.byCode.get(status)
     if (entry === undefined) {
-      entry = { count: 0, labels: this.with("code", String(status)) }
+      entry = { count: 0, hook: this.series.hook(responses, this.with("code", String(status))) }
       this.byCode.set(status, entry)
     }
     entry.count++
-    responses.unsafeUpdate(1, entry.labels)
+    entry.hook.update(1)
   }
 
   transport(seconds: number): void {
     this.latency(seconds)
     this.transportCount++
-    failures.unsafeUpdate(1, this.transportLabels)
+    this.reason(failures, "transport").update(1)
   }
 
   timeout(seconds: number): void {
     this.latency(seconds)
     this.timeoutCount++
-    failures.unsafeUpdate(1, this.timeoutLabels)
+    this.reason(failures, "timeout").update(1)
   }
 
   invalidBody(): void {
     this.invalidBodyCount++
-    failures.unsafeUpdate(1, this.invalidBodyLabels)
+    this.reason(failures, "invalid_body").update(1)
+  }
+
+  bodyTooLarge(): void {
+    this.bodyTooLargeCount++
+    this.reason(failures, "body_too_large").update(1)
   }
 
   refused(kind: RefusalKind): void {
     this.used = true
     this[`${kind}Count`]++
-    refusals.unsafeUpdate(1, this.with("reason", REFUSAL_LABEL[kind]))
+    this.reason(refusals, REFUSAL_LABEL[kind]).update(1)
   }
 
   responsesByCode(): Record<string, number> {
@@ -120,6 +146,9 @@ export class TargetMetrics {
 }
 
 export class ClientMetrics {
+  /** The last pool reading's series: origins no longer in the dispatcher disappear with the next one. */
+  poolSeries: SeriesGroup | undefined
+
   constructor(readonly client: string) {}
 
   forTarget(target: string): TargetMetrics {
@@ -127,11 +156,21 @@ export class ClientMetrics {
   }
 
   pools(pools: ReadonlyArray<PoolFigures>): void {
+    const series = new SeriesGroup()
     for (const pool of pools) {
       const base = [MetricLabel.make("client", this.client), MetricLabel.make("origin", pool.origin)]
-      poolConnections.unsafeUpdate(pool.busy, [...base, MetricLabel.make("state", "busy")])
-      poolConnections.unsafeUpdate(pool.free, [...base, MetricLabel.make("state", "free")])
-      poolQueued.unsafeUpdate(pool.queued + pool.pending, base)
+      series.update(poolConnections, pool.busy, [...base, MetricLabel.make("state", "busy")])
+      series.update(poolConnections, pool.free, [...base, MetricLabel.make("state", "free")])
+      series.update(poolQueued, pool.queued + pool.pending, base)
     }
+    this.close()
+    this.poolSeries = series
+    register(series)
+  }
+
+  /** Drops the pool series (the client is closing). */
+  close(): void {
+    if (this.poolSeries !== undefined) unregister(this.poolSeries)
+    this.poolSeries = undefined
   }
 }

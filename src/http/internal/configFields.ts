@@ -55,6 +55,8 @@ export const clientConfigFields = {
   maxRetryAfter: durationConfig,
   retryMethods: listConfig(text),
   retryStatuses: listConfig(number),
+  maxFailureBodyBytes: numberConfig,
+  maxValidatedBodyBytes: numberConfig,
   poolMetricsInterval: durationConfig,
   circuitBreaker: guardConfig(breakerFields),
   rateLimiter: guardConfig(limiterFields),

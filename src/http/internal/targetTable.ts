@@ -1,0 +1,194 @@
+/**
+ * The client's live targets, bounded like nginx's `limit_req_zone`: when the table is full, the least
+ * recently used IDLE target (no call in flight) is closed to make room, so a new host always gets its
+ * own fresh guards and no host's answers can refuse calls to another. Targets idle for
+ * `idleTimeToLive` are closed too.
+ *
+ * Why not `RcMap`: it refuses new keys when full (no eviction) and cannot say which entry is least
+ * recently used or idle. This map keeps entries in recency order (a JavaScript `Map` re-inserted on
+ * every use), so the eviction candidate and the expired entries are at its front: O(1) per call, and
+ * one sweeping fiber per table rather than a timer per entry.
+ *
+ * @internal
+ */
+import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+
+/** A target held by a call: give it back with {@link TargetTable.release}. */
+export interface Lease<A> {
+  readonly key: string
+  readonly value: A
+}
+
+interface Entry<A> {
+  readonly key: string
+  readonly ready: Deferred.Deferred<A>
+  value: A | undefined
+  scope: Scope.CloseableScope | undefined
+  /** Calls holding the entry (and the one building it). */
+  busy: number
+  lastUsed: number
+}
+
+export class TargetTable<A> {
+  private readonly entries = new Map<string, Entry<A>>()
+  private closed = false
+
+  constructor(
+    readonly capacity: number,
+    readonly idleMillis: number,
+    private readonly clock: Clock.Clock,
+    private readonly build: (key: string) => Effect.Effect<A, never, Scope.Scope>
+  ) {}
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** The live targets, least recently used first. */
+  values(): ReadonlyArray<A> {
+    const out: Array<A> = []
+    for (const entry of this.entries.values()) if (entry.value !== undefined) out.push(entry.value)
+    return out
+  }
+
+  keys(): ReadonlyArray<string> {
+    const out: Array<string> = []
+    for (const entry of this.entries.values()) if (entry.value !== undefined) out.push(entry.key)
+    return out
+  }
+
+  /**
+   * The target of `key`, built if new, held until {@link release}. `undefined` when the table is full
+   * and every target has a call in flight: nothing can be evicted, and no other host's target may
+   * stand in (the caller makes a one-call target instead).
+   */
+  acquire(key: string): Effect.Effect<Lease<A> | undefined> {
+    return Effect.suspend(() => {
+      if (this.closed) return Effect.succeed(undefined)
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const known = this.entries.get(key)
+      if (known !== undefined) {
+        this.touch(known, now)
+        known.busy++
+        return known.value !== undefined
+          ? Effect.succeed(known as Lease<A>)
+          : Effect.as(Deferred.await(known.ready), known as unknown as Lease<A>)
+      }
+      const expired = this.takeExpired(now)
+      let evicted: Entry<A> | undefined
+      if (this.entries.size >= this.capacity) {
+        evicted = this.oldestIdle()
+        if (evicted === undefined) return Effect.as(this.closeAll(expired), undefined)
+        this.entries.delete(evicted.key)
+        expired.push(evicted)
+      }
+      const entry: Entry<A> = {
+        key,
+        ready: Deferred.unsafeMake(FiberId.none),
+        value: undefined,
+        scope: undefined,
+        busy: 1,
+        lastUsed: now
+      }
+      this.entries.set(key, entry)
+      return Effect.zipRight(this.closeAll(expired), this.make(entry))
+    })
+  }
+
+  /** Gives a lease back; an idle target lives on for `idleTimeToLive` (closed at once when it is 0). */
+  release(lease: Lease<A>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const entry = lease as unknown as Entry<A>
+      entry.busy--
+      if (this.entries.get(entry.key) !== entry) return Effect.void
+      this.touch(entry, this.clock.unsafeCurrentTimeMillis())
+      if (entry.busy > 0 || this.idleMillis > 0) return Effect.void
+      this.entries.delete(entry.key)
+      return this.closeAll([entry])
+    })
+  }
+
+  /** Closes every target idle for `idleTimeToLive`. */
+  readonly sweep: Effect.Effect<void> = Effect.suspend(() =>
+    this.closeAll(this.takeExpired(this.clock.unsafeCurrentTimeMillis()))
+  )
+
+  /** Runs {@link sweep} in the background of `scope`, and closes every target with it. */
+  start(): Effect.Effect<void, never, Scope.Scope> {
+    const finalizer = Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        this.closed = true
+        const all = Array.from(this.entries.values())
+        this.entries.clear()
+        return this.closeAll(all)
+      })
+    )
+    if (this.idleMillis <= 0 || !Number.isFinite(this.idleMillis)) return finalizer
+    // A quarter of the time to live: a target is closed at most 25% after it expired.
+    const period = Duration.millis(Math.max(1, Math.ceil(this.idleMillis / 4)))
+    return Effect.zipRight(
+      finalizer,
+      Effect.asVoid(Effect.forkScoped(Effect.repeat(this.sweep, Schedule.spaced(period))))
+    )
+  }
+
+  private make(entry: Entry<A>): Effect.Effect<Lease<A>> {
+    return Effect.uninterruptible(Effect.gen(this, function*() {
+      const scope = yield* Scope.make()
+      entry.scope = scope
+      const exit = yield* Effect.exit(Scope.extend(this.build(entry.key), scope))
+      if (Exit.isFailure(exit)) {
+        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key)
+        yield* Scope.close(scope, exit)
+        yield* Deferred.failCause(entry.ready, exit.cause)
+        return yield* Effect.failCause(exit.cause)
+      }
+      entry.value = exit.value
+      yield* Deferred.succeed(entry.ready, exit.value)
+      return entry as Lease<A>
+    }))
+  }
+
+  /** Moves `entry` to the most recent end. */
+  private touch(entry: Entry<A>, now: number): void {
+    entry.lastUsed = now
+    this.entries.delete(entry.key)
+    this.entries.set(entry.key, entry)
+  }
+
+  /** The least recently used entry with no call in flight. */
+  private oldestIdle(): Entry<A> | undefined {
+    for (const entry of this.entries.values()) {
+      if (entry.busy === 0 && entry.value !== undefined) return entry
+    }
+    return undefined
+  }
+
+  /** Removes and returns the idle entries past their time to live (all at the front, by recency). */
+  private takeExpired(now: number): Array<Entry<A>> {
+    const expired: Array<Entry<A>> = []
+    if (this.idleMillis <= 0) return expired
+    for (const entry of this.entries.values()) {
+      if (entry.lastUsed + this.idleMillis > now) break
+      if (entry.busy === 0 && entry.value !== undefined) expired.push(entry)
+    }
+    for (const entry of expired) this.entries.delete(entry.key)
+    return expired
+  }
+
+  private closeAll(entries: ReadonlyArray<Entry<A>>): Effect.Effect<void> {
+    if (entries.length === 0) return Effect.void
+    return Effect.forEach(
+      entries,
+      (entry) => entry.scope === undefined ? Effect.void : Scope.close(entry.scope, Exit.void),
+      { discard: true }
+    )
+  }
+}

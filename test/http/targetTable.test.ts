@@ -1,0 +1,87 @@
+/** The client's target table alone: eviction order, expiry, and the edge cases of building. */
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
+import { TargetTable } from "../../src/http/internal/targetTable.js"
+
+/** A table whose targets record when they are closed. */
+const tableOf = (capacity: number, idleMillis: number, build?: (key: string) => Effect.Effect<string>) =>
+  Effect.gen(function*() {
+    const closed: Array<string> = []
+    const clock = yield* Effect.clock
+    const table = new TargetTable<string>(capacity, idleMillis, clock, (key) =>
+      Effect.zipRight(
+        Effect.addFinalizer(() => Effect.sync(() => closed.push(key))),
+        build === undefined ? Effect.succeed(key) : build(key)
+      ))
+    yield* table.start()
+    return { table, closed }
+  })
+
+const use = (table: TargetTable<string>, key: string) =>
+  Effect.flatMap(
+    table.acquire(key),
+    (lease) => lease === undefined ? Effect.succeed(undefined) : Effect.as(table.release(lease), lease.value)
+  )
+
+describe("TargetTable", () => {
+  it.scoped("evicts the least recently used idle entry, never a busy one", () =>
+    Effect.gen(function*() {
+      const { table, closed } = yield* tableOf(2, 60_000)
+      yield* use(table, "a")
+      yield* use(table, "b")
+      yield* use(table, "a") // b is now the least recently used
+      yield* use(table, "c")
+      expect(closed).toEqual(["b"])
+      expect(table.keys()).toEqual(["a", "c"])
+      const held = (yield* table.acquire("a"))!
+      const other = (yield* table.acquire("c"))!
+      expect(yield* table.acquire("d")).toBeUndefined() // both busy: nothing to evict
+      yield* table.release(held)
+      yield* table.release(other)
+      expect(yield* use(table, "d")).toBe("d")
+      expect(closed).toEqual(["b", "a"])
+    }))
+
+  it.scoped("closes idle entries after their time to live, and at once when it is 0", () =>
+    Effect.gen(function*() {
+      const { table, closed } = yield* tableOf(10, 1000)
+      yield* use(table, "a")
+      yield* TestClock.adjust("600 millis")
+      yield* use(table, "b")
+      yield* TestClock.adjust("650 millis") // a expired; the sweep (every 250 ms) closed it
+      expect(closed).toEqual(["a"])
+      expect(table.size).toBe(1)
+      const zero = yield* tableOf(10, 0)
+      yield* use(zero.table, "x")
+      expect(zero.closed).toEqual(["x"])
+      expect(zero.table.size).toBe(0)
+    }))
+
+  it.scoped("a second caller waits for the entry being built; a build that dies leaves nothing", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const { table } = yield* tableOf(
+        10,
+        1000,
+        (key) => key === "boom" ? Effect.die("no") : Effect.as(Deferred.await(gate), key)
+      )
+      const first = yield* Effect.fork(use(table, "slow"))
+      const second = yield* Effect.fork(use(table, "slow"))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(gate, undefined)
+      expect([yield* Fiber.join(first), yield* Fiber.join(second)]).toEqual(["slow", "slow"])
+      const died = yield* Effect.exit(use(table, "boom"))
+      expect(Exit.isFailure(died)).toBe(true)
+      expect(table.keys()).toEqual(["slow"])
+    }))
+
+  it.effect("closing the scope closes every entry; a closed table builds nothing", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { table, closed } = yield* Scope.extend(tableOf(10, Number.POSITIVE_INFINITY), scope)
+      yield* use(table, "a")
+      yield* Scope.close(scope, Exit.void)
+      expect(closed).toEqual(["a"])
+      expect(yield* table.acquire("b")).toBeUndefined()
+    }))
+})
