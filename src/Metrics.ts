@@ -76,9 +76,6 @@
  *
  * @since 0.1.0
  */
-import * as OtelMetrics from "@effect/opentelemetry/Metrics"
-import * as Resource from "@effect/opentelemetry/Resource"
-import type { MetricProducer } from "@opentelemetry/sdk-metrics"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -569,33 +566,6 @@ export const make = (
  */
 export const layer = (options: Options = {}): Layer.Layer<Collector, never, Registry> =>
   Layer.scoped(Collector, Effect.flatMap(Registry, (registry) => make({ ...options, registry })))
-
-/**
- * @effect/opentelemetry's producer of Effect's metrics, collecting first: give it to any
- * OpenTelemetry `MetricReader` (`reader.setMetricProducer`, or `@effect/opentelemetry`'s
- * `Metrics.registerProducer`) and every read is up to date.
- *
- * @example
- * ```ts
- * import { Resource } from "@effect/opentelemetry"
- * import { Effect } from "effect"
- * import { Metrics } from "breakwater"
- *
- * const program = Effect.gen(function*() {
- *   const collector = yield* Metrics.Collector
- *   return yield* Metrics.producer(collector)
- * }).pipe(Effect.provide(Resource.layer({ serviceName: "checkout" })))
- * ```
- *
- * @since 0.1.0
- */
-export const producer = (collector: Collector): Effect.Effect<MetricProducer, never, Resource.Resource> =>
-  Effect.map(OtelMetrics.makeProducer, (inner) => ({
-    collect: (options) => {
-      collector.unsafeCollect()
-      return inner.collect(options)
-    }
-  }))
 
 /**
  * The call-duration histogram's bucket bounds, in seconds (Prometheus' defaults).

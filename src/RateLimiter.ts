@@ -946,7 +946,8 @@ export const keyed = <K>(options: KeyedOptions): Effect.Effect<Keyed<K>, Invalid
         Effect.scoped(
           Effect.flatMap(get(key, guardOptions?.permits), (limiter) => withRateLimiter(self, limiter, guardOptions))
         ),
-      keys: RcMap.keys(map)
+      // effect < 3.18 types RcMap.keys with the lookup's error; it never fails on an open map
+      keys: Effect.orDie(RcMap.keys(map))
     } satisfies Keyed<K>
   })
 

@@ -30,7 +30,7 @@
  * import { NodeHttpServer } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
  * import { createServer } from "node:http"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/quotes", HttpServerResponse.text("ok")))
  *
@@ -76,7 +76,7 @@ import { ServerMetrics } from "./internal/serverMetrics.js"
  *
  * @example
  * ```ts
- * import type { RateLimitMiddleware } from "breakwater"
+ * import type * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const perApiKey: RateLimitMiddleware.Options = {
  *   name: "public-api",
@@ -133,7 +133,7 @@ export interface Options {
  * ```ts
  * import { HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
- * import type { RateLimitMiddleware } from "breakwater"
+ * import type * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * declare const limit: RateLimitMiddleware.RateLimitMiddleware
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/a", HttpServerResponse.text("a")))
@@ -362,7 +362,7 @@ const MINUTE = 60_000
  * ```ts
  * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
  * import { Effect, Layer } from "effect"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")))
  * const Served = Layer.unwrapScoped(
@@ -461,7 +461,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
  * @example
  * ```ts
  * import { ConfigProvider, Effect } from "effect"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const provider = ConfigProvider.fromJson({ api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", trustProxy: 1 } })
  * const limit = Effect.flatMap(RateLimitMiddleware.config("api"), RateLimitMiddleware.make).pipe(
@@ -488,7 +488,7 @@ const pathOf = (url: string): string => {
  * @example
  * ```ts
  * import { Effect, Metric, MetricLabel } from "effect"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const refusedByIp = Metric.value(
  *   Metric.taggedWithLabels(RateLimitMiddleware.metrics.refusals, [

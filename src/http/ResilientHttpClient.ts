@@ -37,7 +37,7 @@
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layer({
  *   name: "partners",
@@ -99,7 +99,7 @@ import { parseRetryAfter as parse } from "./internal/retryAfter.js"
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
  *
@@ -162,7 +162,7 @@ export interface Options {
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const reason = (e: ResilientHttpClient.Refusal) =>
  *   e._tag === "CallNotPermittedError" ? "circuit open" : e._tag === "RequestNotPermittedError" ? "rate limited" : "timeout"
@@ -182,7 +182,7 @@ export type Refusal =
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const exhausted = (pool: ResilientHttpClient.PoolStats) => pool.free === 0 && pool.queued > 0
  * ```
@@ -196,7 +196,7 @@ export type PoolStats = PoolFigures
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const alert = (p: ResilientHttpClient.Pressure) => p === "pool-exhausted" ? "raise connections" : "wait"
  * ```
@@ -210,7 +210,7 @@ export type Pressure = "circuit-open" | "paused-by-dependency" | "rate-limited" 
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const line = (t: ResilientHttpClient.TargetSnapshot) => `${t.target}: ${t.circuitState} [${t.pressures.join(", ")}]`
  * ```
@@ -242,7 +242,7 @@ export interface TargetSnapshot {
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const open = (s: ResilientHttpClient.Snapshot) => s.targets.filter((t) => t.circuitState === "Open").map((t) => t.target)
  * ```
@@ -260,7 +260,7 @@ export interface Snapshot {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const report = (client: ResilientHttpClient.ResilientHttpClient) =>
  *   Effect.flatMap(client.snapshot, (s) => Effect.log(`${client.name}: ${s.targets.length} targets`))
@@ -286,7 +286,7 @@ export interface ResilientHttpClient {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const targets = Effect.flatMap(ResilientHttpClient.ResilientHttpClient, (client) => client.targets)
  * ```
@@ -295,7 +295,7 @@ export interface ResilientHttpClient {
  */
 export const ResilientHttpClient: Context.Tag<ResilientHttpClient, ResilientHttpClient> = Context.GenericTag<
   ResilientHttpClient
->("breakwater/http/ResilientHttpClient")
+>("breakwater/ResilientHttpClient")
 
 /**
  * Reads a `Retry-After` value: delta-seconds or an HTTP-date, relative to `nowMillis` (a past date
@@ -304,7 +304,7 @@ export const ResilientHttpClient: Context.Tag<ResilientHttpClient, ResilientHttp
  * @example
  * ```ts
  * import { Clock, Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const waits = Effect.map(Clock.currentTimeMillis, (now) => ({
  *   inTwoMinutes: ResilientHttpClient.parseRetryAfter("120", now),
@@ -767,7 +767,7 @@ const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
@@ -820,7 +820,7 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const resilience: ResilientHttpClient.ResilientHttpClient
  * const program = Effect.gen(function*() {
@@ -858,7 +858,7 @@ export const wrap: {
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect, Option } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const call = HttpClient.get("http://127.0.0.1:1/").pipe(
  *   Effect.catchAll((error) =>
@@ -890,7 +890,7 @@ export const refusal = (error: unknown): Option.Option<Refusal> => {
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const resilience: ResilientHttpClient.ResilientHttpClient
  * const protectedClient = Effect.map(HttpClient.HttpClient, ResilientHttpClient.wrapTransparent(resilience))
@@ -928,7 +928,7 @@ export const wrapTransparent: {
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layer({ name: "partners" }).pipe(Layer.provide(NodeHttpClient.layer))
  * const program = HttpClient.get("http://127.0.0.1:1/").pipe(Effect.provide(Client))
@@ -958,7 +958,7 @@ export const layer = (
  * @example
  * ```ts
  * import { ConfigProvider, Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const provider = ConfigProvider.fromJson({
  *   partners: { attemptTimeout: "2 seconds", circuitBreaker: { failureRateThreshold: 25 }, rateLimiter: false }
@@ -981,7 +981,7 @@ export const config = (name: string): Config.Config<Options> =>
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer, Schema } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
  * const Client = ResilientHttpClient.layerConfig(ResilientHttpClient.config("partners"), { validate: Quote }).pipe(
@@ -1010,7 +1010,7 @@ export const layerConfig = (
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layerUndici({ name: "partners" }, { connections: 10 })
  * const program = Effect.gen(function*() {
@@ -1043,7 +1043,7 @@ export const layerUndici = (
  * @example
  * ```ts
  * import { Undici } from "@effect/platform-node"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const agent = new Undici.Agent({ connections: 4 })
  * const busy = ResilientHttpClient.poolStats(agent).map((pool) => `${pool.origin}: ${pool.busy} busy`)
@@ -1062,7 +1062,7 @@ export const poolStats = (dispatcher: Undici.Dispatcher): ReadonlyArray<PoolStat
  * @example
  * ```ts
  * import { Effect, Metric, MetricLabel } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const openRefusals = Metric.value(
  *   Metric.taggedWithLabels(ResilientHttpClient.metrics.refusals, [
