@@ -6,7 +6,20 @@
  * never a defect.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, AdaptiveThrottler, Bulkhead, Chaos, CircuitBreaker, Hedge, InvalidConfigError, RateLimiter, Registry, Retry, RetryBudget, TimeLimiter } from "breakwater"
+import {
+  AdaptiveLimiter,
+  AdaptiveThrottler,
+  Bulkhead,
+  Chaos,
+  CircuitBreaker,
+  Hedge,
+  InvalidConfigError,
+  RateLimiter,
+  Registry,
+  Retry,
+  RetryBudget,
+  TimeLimiter
+} from "breakwater"
 import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Cause, ConfigProvider, Effect, Exit, FastCheck as fc, Schedule, type Scope } from "effect"
