@@ -191,7 +191,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
     fs.writeFileSync(path.join(src, "run.ts"), runner(runnable))
     fs.writeFileSync(path.join(app, "record.mjs"), loadRecorder)
     fs.writeFileSync(path.join(app, "resolve.mjs"), resolver)
-  }, 240_000)
+  }, 400_000)
 
   it("has exactly one copy of effect, at this end's version", () => {
     expect(effectCopies(app)).toEqual([end.versions["effect"]])
@@ -206,14 +206,14 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
     problems = typeCheck(app)
     expect(problems.filter((p) => !inline(p))).toEqual([])
     expect(fs.existsSync(path.join(app, "dist", "run.js"))).toBe(true)
-  }, 120_000)
+  }, 300_000)
 
   it("runs them", () => {
     const out = run(process.execPath, ["dist/run.js"], { cwd: app, timeout: 90_000 })
     result = JSON.parse(out.slice(out.lastIndexOf("RESULT ") + 7)) as typeof result
     expect(result.ran).toBeGreaterThan(10)
     expect(Object.entries(result.failed).filter(([name]) => !inline(name))).toEqual([])
-  }, 120_000)
+  }, 180_000)
 
   it("type-checks and runs the README's inline snippets (Bulkhead.make({ ... }) and the like)", () => {
     expect(snippets.filter((s) => inline(s.name)).length).toBeGreaterThanOrEqual(3)
