@@ -78,9 +78,18 @@ export interface Packed {
   readonly unpackedSize: number
 }
 
-/** `npm pack` (its `prepack` builds dist/) into `dir`. */
+/**
+ * `npm pack` into `dir`, from a copy of the package's sources (its `prepack` builds dist/ there), so
+ * that the repo's own dist/ is not rewritten under other test files that read it.
+ */
 export const pack = (dir: string): Packed => {
-  const [result] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root })) as Array<{
+  const copy = path.join(dir, "package-source")
+  fs.mkdirSync(copy, { recursive: true })
+  for (const entry of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src"]) {
+    fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true })
+  }
+  fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"), "dir")
+  const [result] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: copy })) as Array<{
     filename: string
     files: Array<{ path: string; size: number }>
     size: number
