@@ -5,7 +5,7 @@
  * The guards keep plain cumulative counters that their synchronous handlers bump (nothing per call
  * touches a `Metric`). A {@link Collector} turns them into metrics when someone reads: it sets the
  * gauges from the guards' current state, adds to each counter what the guard counted since the last
- * collection, and replays new call durations into the histogram. {@link producer} hands the metrics
+ * collection, and replays new call durations into the histogram. `Prometheus.producer` (`breakwater/Prometheus`) hands the metrics
  * to an OpenTelemetry `MetricReader` and collects first, so every scrape is exact at that moment (a
  * scrape right after a transition shows the new state); see `Prometheus` for the `/metrics` text.
  *
@@ -43,12 +43,12 @@
  * ## When to use
  * Whenever guards run in production: give the collector the `Registry` that creates them (or
  * {@link Collector.track} a guard built on its own), and export with `Prometheus` or any
- * OpenTelemetry reader through {@link producer}.
+ * OpenTelemetry reader through `Prometheus.producer` (`breakwater/Prometheus`).
  *
  * ## Gotchas
  * - Effect's metric registry is global: two collectors with the same prefix (or two guards of one kind
  *   and name) add into the same series. Give each guard of a kind a distinct name.
- * - Metrics only move when collected: a reader that does not go through {@link producer} (Effect's own
+ * - Metrics only move when collected: a reader that does not go through `Prometheus.producer` (`breakwater/Prometheus`) (Effect's own
  *   `Metric.snapshot`, another exporter) must run {@link Collector.collect} first, or set
  *   `collectEvery` for a background refresh.
  * - The duration histogram is rebuilt from fixed buckets (Prometheus' defaults, 5 ms to 10 s) with
@@ -112,7 +112,7 @@ import type * as TimeLimiter from "./TimeLimiter.js"
 export interface Options {
   /** The metric names' first word. Default `"breakwater"`; `"resilience4j"` for Resilience4j dashboards. */
   readonly prefix?: string
-  /** Also collect on a timer, for readers that do not go through {@link producer}. Default: never. */
+  /** Also collect on a timer, for readers that do not go through `Prometheus.producer` (`breakwater/Prometheus`). Default: never. */
   readonly collectEvery?: Duration.DurationInput
 }
 
