@@ -3,7 +3,17 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   resolve: {
-    alias: { breakwater: path.resolve(import.meta.dirname, "src/index.ts") }
+    alias: [
+      // The package's subpaths (package.json "exports") on their sources: the flat integration subpaths
+      // live under src/http and src/redis; every other subpath is src/<Name>.ts.
+      { find: /^breakwater$/, replacement: path.resolve(import.meta.dirname, "src/index.ts") },
+      {
+        find: /^breakwater\/(ResilientHttpClient|RateLimitMiddleware)$/,
+        replacement: path.resolve(import.meta.dirname, "src/http/$1.ts")
+      },
+      { find: /^breakwater\/RedisStore$/, replacement: path.resolve(import.meta.dirname, "src/redis/RedisStore.ts") },
+      { find: /^breakwater\/(\w+)$/, replacement: path.resolve(import.meta.dirname, "src/$1.ts") }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts"],

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
  * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
- * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS and BENCH_REDIS_MS trade precision
+ * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS and BENCH_COLD_IMPORT_ROUNDS trade precision
  * for time. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
  */
@@ -27,6 +27,7 @@ const report = await runBench({
   contended: { fibers: 1_000, warmupMillis: 300, millis: env("BENCH_CONTENDED_MS", 1_500) },
   memory: { keys: env("BENCH_KEYS", 100_000), windows: [10, 60, 600, 3_600], perWindow: 1_000 },
   redis: { millis: env("BENCH_REDIS_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 },
+  coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
   log: (line) => console.error(`[bench] ${line}`)
 })
 

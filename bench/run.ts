@@ -18,6 +18,7 @@ import { cases as stack, stackEventsSeen } from "./cases/stack.js"
 import { cases as timeLimiter } from "./cases/timeLimiter.js"
 import { baselines, floorBookkeeping, teardown } from "./floor.js"
 import { type Case, inGroup, measure, type Result } from "./harness.js"
+import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./scenarios/coldImport.js"
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
 import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
@@ -61,6 +62,7 @@ export interface BenchConfig {
   readonly contended: { readonly fibers: number; readonly warmupMillis: number; readonly millis: number }
   readonly memory: { readonly keys: number; readonly windows: ReadonlyArray<number>; readonly perWindow: number }
   readonly redis: RedisBenchConfig
+  readonly coldImport: ColdImportConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
 }
@@ -79,6 +81,7 @@ export interface BenchReport {
   /** Events received by the "metrics on" subscribers: proof they ran. */
   readonly stackEventsSeen: number
   readonly redis: RedisResult
+  readonly coldImport: ColdImportResult
 }
 
 export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
@@ -99,6 +102,8 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const memory = await runMemory(config.memory)
     log(`redis: ${config.redis.rounds} rounds of ${config.redis.millis} ms per case`)
     const redis = await runRedis(config.redis)
+    log(`cold import: ${config.coldImport.rounds} rounds of fresh node processes`)
+    const coldImport = runColdImport(config.coldImport)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
       log("(unreachable: keeps the floors' bookkeeping live)")
     }
@@ -110,7 +115,8 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       contended,
       memory,
       stackEventsSeen: stackEventsSeen(),
-      redis
+      redis,
+      coldImport
     }
   } finally {
     await teardown()

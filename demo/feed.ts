@@ -2,7 +2,8 @@
  * What the dashboard and the progress line read: the run in progress, whichever it is, else the last
  * one that finished (a dashboard kept open after the runs keeps showing its figures).
  */
-import type { Dashboard, Registry } from "breakwater"
+import type { Registry } from "breakwater"
+import type * as Dashboard from "breakwater/Dashboard"
 import { Clock, Effect, type Scope } from "effect"
 import type { Dependency } from "./dependency.js"
 import type { GeneratorStats } from "./loadGenerator.js"

@@ -6,7 +6,9 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type { Bulkhead as BulkheadGuard, Registry } from "breakwater"
-import { Bulkhead, Dashboard, Metrics, ResilientHttpClient, RetryBudget } from "breakwater"
+import { Bulkhead, Metrics, RetryBudget } from "breakwater"
+import * as Dashboard from "breakwater/Dashboard"
+import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Effect, Option, type Scope } from "effect"
 import type { Answer } from "./dependency.js"
 import { guardSettings, type Mode, type Scenario } from "./scenario.js"

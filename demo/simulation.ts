@@ -3,7 +3,7 @@
  * process instead of over a socket, under a virtual clock and a seeded `Random`. Same seed, same bytes.
  */
 import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { Dashboard } from "breakwater"
+import * as Dashboard from "breakwater/Dashboard"
 import { Clock, Effect, Random, Schedule } from "effect"
 import * as Dependency from "./dependency.js"
 import { DashboardFeed } from "./feed.js"

@@ -1,5 +1,6 @@
 import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
-import { Dashboard, Registry } from "breakwater"
+import { Registry } from "breakwater"
+import * as Dashboard from "breakwater/Dashboard"
 import { Effect } from "effect"
 
 // The dashboard's routes beside your own, answering one request in process (no socket): mount the same

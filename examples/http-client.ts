@@ -1,6 +1,6 @@
 import { HttpClient, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { ResilientHttpClient } from "breakwater"
+import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Console, Effect, Option } from "effect"
 import { createServer } from "node:http"
 

@@ -1,6 +1,6 @@
 import { HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { RateLimitMiddleware } from "breakwater"
+import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
 import { Console, Effect } from "effect"
 import { createServer } from "node:http"
 

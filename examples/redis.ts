@@ -1,4 +1,5 @@
-import { RateLimiter, RedisStore } from "breakwater"
+import { RateLimiter } from "breakwater"
+import * as RedisStore from "breakwater/RedisStore"
 import { Effect, Layer } from "effect"
 
 // Redis at REDIS_URL, or on this machine. Without one, the limiters fall back to deciding in process

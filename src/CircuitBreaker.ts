@@ -65,7 +65,8 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { CircuitBreaker, RedisStore } from "breakwater"
+ * import { CircuitBreaker } from "breakwater"
+ * import * as RedisStore from "breakwater/RedisStore"
  *
  * // Every instance of the service shares the "payments" circuit through Redis.
  * const shared = Effect.scoped(

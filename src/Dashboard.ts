@@ -39,7 +39,8 @@
  * import { HttpRouter, HttpServer } from "@effect/platform"
  * import { NodeHttpServer } from "@effect/platform-node"
  * import { Layer } from "effect"
- * import { Dashboard, Metrics, Registry } from "breakwater"
+ * import { Metrics, Registry } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  * import { createServer } from "node:http"
  *
  * const app = HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.router))
@@ -85,7 +86,7 @@ import * as Snapshot from "./Snapshot.js"
  *
  * @example
  * ```ts
- * import type { Dashboard } from "breakwater"
+ * import type * as Dashboard from "breakwater/Dashboard"
  *
  * const pool: Dashboard.GuardView = {
  *   kind: "ConnectionPool",
@@ -112,7 +113,7 @@ export interface GuardView {
  *
  * @example
  * ```ts
- * import type { Dashboard } from "breakwater"
+ * import type * as Dashboard from "breakwater/Dashboard"
  *
  * const line = (t: Dashboard.Transition) => `${t.name}: ${t.from} -> ${t.to}`
  * ```
@@ -128,7 +129,7 @@ export type Transition = figures.Transition
  *
  * @example
  * ```ts
- * import type { Dashboard } from "breakwater"
+ * import type * as Dashboard from "breakwater/Dashboard"
  *
  * const refusedFast = (d: Dashboard.Document) => (d.failures["circuitOpen"] ?? 0) + (d.failures["rateLimited"] ?? 0)
  * ```
@@ -154,7 +155,7 @@ export interface Document {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import type { Dashboard } from "breakwater"
+ * import type * as Dashboard from "breakwater/Dashboard"
  *
  * let refused = 0
  * const options: Dashboard.Options = {
@@ -194,7 +195,7 @@ export interface Options {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Dashboard } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const open = Effect.map(
  *   Effect.flatMap(Dashboard.Dashboard, (dashboard) => dashboard.document),
@@ -219,7 +220,7 @@ export interface Dashboard {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Dashboard } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const title = Effect.flatMap(Dashboard.Dashboard, (d) => Effect.map(d.document, (doc) => doc.title))
  * ```
@@ -234,7 +235,8 @@ export const Dashboard = Context.GenericTag<Dashboard>("breakwater/Dashboard")
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Dashboard, RetryBudget } from "breakwater"
+ * import { RetryBudget } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const program = Effect.gen(function*() {
  *   const budget = yield* RetryBudget.make({ name: "payments", percentCanRetry: 0.2 })
@@ -259,7 +261,8 @@ export const viewOfBudget = (budget: RetryBudget): Effect.Effect<GuardView> =>
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Bulkhead, Dashboard } from "breakwater"
+ * import { Bulkhead } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
@@ -379,7 +382,8 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, never, Sco
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Dashboard, Registry } from "breakwater"
+ * import { Registry } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const Live = Effect.map(Registry.make(), (registry) => Dashboard.layer({ title: "checkout", guards: registry.guards }))
  * ```
@@ -393,7 +397,7 @@ export const layer = (options: Options = {}): Layer.Layer<Dashboard> => Layer.sc
  *
  * @example
  * ```ts
- * import { Dashboard } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const body = Dashboard.toJson({
  *   title: "t",
@@ -480,7 +484,7 @@ const metricsRoute = Effect.flatMap(
  * ```ts
  * import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
- * import { Dashboard } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const app = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")), HttpRouter.concat(Dashboard.router))
  * const handler = HttpApp.toWebHandlerLayer(app, Dashboard.layer({ title: "checkout" }))
@@ -530,7 +534,7 @@ export const router: HttpRouter.HttpRouter<never, Dashboard> = HttpRouter.empty.
  *
  * @example
  * ```ts
- * import type { Dashboard } from "breakwater"
+ * import type * as Dashboard from "breakwater/Dashboard"
  *
  * const empty: Dashboard.Recording = { label: "baseline", documents: [] }
  * ```
@@ -550,7 +554,7 @@ export interface Recording {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Dashboard } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
  *
  * const html = Dashboard.report({
  *   title: "load test",

@@ -5,7 +5,7 @@
  * The guards keep plain cumulative counters that their synchronous handlers bump (nothing per call
  * touches a `Metric`). A {@link Collector} turns them into metrics when someone reads: it sets the
  * gauges from the guards' current state, adds to each counter what the guard counted since the last
- * collection, and replays new call durations into the histogram. {@link producer} hands the metrics
+ * collection, and replays new call durations into the histogram. `Prometheus.producer` (`breakwater/Prometheus`) hands the metrics
  * to an OpenTelemetry `MetricReader` and collects first, so every scrape is exact at that moment (a
  * scrape right after a transition shows the new state); see `Prometheus` for the `/metrics` text.
  *
@@ -43,18 +43,18 @@
  * ## When to use
  * Whenever guards run in production: give the collector the `Registry` that creates them (or
  * {@link Collector.track} a guard built on its own), and export with `Prometheus` or any
- * OpenTelemetry reader through {@link producer}.
+ * OpenTelemetry reader through `Prometheus.producer` (`breakwater/Prometheus`).
  *
  * ## Gotchas
  * - A guard's series live as long as the guard is collected: a guard removed from the `Registry`, or
  *   whose {@link Collector.track} scope closed (an expired HTTP target), leaves the exposition and the
  *   heap at once (Resilience4j's binders remove their meters the same way). So the series are not
  *   in Effect's global metric registry, which can never forget one: read them through
- *   {@link producer} (`Prometheus`, any OpenTelemetry reader) or {@link Collector.series}, not
+ *   `Prometheus.producer` (`breakwater/Prometheus`, any OpenTelemetry reader) or {@link Collector.series}, not
  *   `Metric.snapshot`.
  * - Each collector owns its series: two collectors of the same guard export the same series twice.
  *   Give each guard of a kind a distinct name.
- * - Metrics only move when collected: {@link producer} and {@link Collector.series} collect first;
+ * - Metrics only move when collected: `Prometheus.producer` and {@link Collector.series} collect first;
  *   `collectEvery` adds a background refresh.
  * - The duration histogram is rebuilt from fixed buckets (Prometheus' defaults, 5 ms to 10 s) with
  *   exact counts and sums; a collection replays each new call into Effect's histogram state (Effect 3
@@ -78,9 +78,6 @@
  *
  * @since 0.1.0
  */
-import * as OtelMetrics from "@effect/opentelemetry/Metrics"
-import * as Resource from "@effect/opentelemetry/Resource"
-import type { MetricProducer } from "@opentelemetry/sdk-metrics"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -98,7 +95,7 @@ import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as Hedge from "./Hedge.js"
 import { breakerFields, bulkheadFields, limiterFields, readNow, timeLimiterFields } from "./internal/guardInternals.js"
 import { CALL_KINDS, DURATION_BOUNDS_MILLIS, DURATION_BUCKETS } from "./internal/observe.js"
-import { appendTo, livePairs, SeriesGroup } from "./internal/series.js"
+import { livePairs, SeriesGroup } from "./internal/series.js"
 import type * as RateLimiter from "./RateLimiter.js"
 import { type Guard, Registry } from "./Registry.js"
 import type * as Retry from "./Retry.js"
@@ -119,7 +116,7 @@ import type * as TimeLimiter from "./TimeLimiter.js"
 export interface Options {
   /** The metric names' first word. Default `"breakwater"`; `"resilience4j"` for Resilience4j dashboards. */
   readonly prefix?: string
-  /** Also collect on a timer, for readers that do not go through {@link producer}. Default: never. */
+  /** Also collect on a timer, for readers that do not go through `Prometheus.producer` (`breakwater/Prometheus`). Default: never. */
   readonly collectEvery?: Duration.DurationInput
 }
 
@@ -151,7 +148,7 @@ export interface Collector {
   readonly track: (guard: Guard) => Effect.Effect<void, never, Scope.Scope>
   /**
    * Every live series, collected now: the collected guards', then those of the live HTTP client
-   * targets and pools. What {@link producer} exports besides Effect's own metrics.
+   * targets and pools. What `Prometheus.producer` exports besides Effect's own metrics.
    */
   readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
   /** The guards' series as last collected (for an OpenTelemetry producer). */
@@ -582,37 +579,6 @@ export const make = (
  */
 export const layer = (options: Options = {}): Layer.Layer<Collector, never, Registry> =>
   Layer.scoped(Collector, Effect.flatMap(Registry, (registry) => make({ ...options, registry })))
-
-/**
- * @effect/opentelemetry's producer of Effect's metrics, collecting first: give it to any
- * OpenTelemetry `MetricReader` (`reader.setMetricProducer`, or `@effect/opentelemetry`'s
- * `Metrics.registerProducer`) and every read is up to date.
- *
- * @example
- * ```ts
- * import { Resource } from "@effect/opentelemetry"
- * import { Effect } from "effect"
- * import { Metrics } from "breakwater"
- *
- * const program = Effect.gen(function*() {
- *   const collector = yield* Metrics.Collector
- *   return yield* Metrics.producer(collector)
- * }).pipe(Effect.provide(Resource.layer({ serviceName: "checkout" })))
- * ```
- *
- * @since 0.1.0
- */
-export const producer = (collector: Collector): Effect.Effect<MetricProducer, never, Resource.Resource> =>
-  Effect.map(OtelMetrics.makeProducer, (inner) => ({
-    collect: (options) => {
-      collector.unsafeCollect()
-      const series = livePairs(collector.unsafeSeries())
-      return inner.collect(options).then((result) => {
-        appendTo(result, series, Date.now()) // real clock: OpenTelemetry timestamps, as the inner producer's
-        return result
-      })
-    }
-  }))
 
 /**
  * The call-duration histogram's bucket bounds, in seconds (Prometheus' defaults).

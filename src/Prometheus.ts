@@ -19,7 +19,8 @@
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { Metrics, Prometheus, Registry } from "breakwater"
+ * import { Metrics, Registry } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const Live = Prometheus.layer().pipe(
  *   Layer.provideMerge(Metrics.layer({ prefix: "resilience4j" })),
@@ -39,10 +40,13 @@ import * as OtelMetrics from "@effect/opentelemetry/Metrics"
 import * as Resource from "@effect/opentelemetry/Resource"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
+import type { MetricProducer } from "@opentelemetry/sdk-metrics"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import { appendTo } from "./internal/otelSeries.js"
+import { livePairs } from "./internal/series.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -50,7 +54,7 @@ import * as Metrics from "./Metrics.js"
  *
  * @example
  * ```ts
- * import type { Prometheus } from "breakwater"
+ * import type * as Prometheus from "breakwater/Prometheus"
  *
  * const options: Prometheus.Options = { serviceName: "checkout", withTargetInfo: true }
  * ```
@@ -72,7 +76,7 @@ export interface Options {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Prometheus } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const text = Effect.flatMap(Prometheus.Prometheus, (prometheus) => prometheus.scrape)
  * ```
@@ -92,7 +96,7 @@ export interface Prometheus {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Prometheus } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const text = Effect.flatMap(Prometheus.Prometheus, (p) => p.scrape)
  * ```
@@ -102,13 +106,46 @@ export interface Prometheus {
 export const Prometheus = Context.GenericTag<Prometheus>("breakwater/Prometheus")
 
 /**
+ * @effect/opentelemetry's producer of Effect's metrics, collecting first: give it to any
+ * OpenTelemetry `MetricReader` (`reader.setMetricProducer`, or `@effect/opentelemetry`'s
+ * `Metrics.registerProducer`) and every read is up to date.
+ *
+ * @example
+ * ```ts
+ * import { Resource } from "@effect/opentelemetry"
+ * import { Effect } from "effect"
+ * import { Metrics } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
+ *
+ * const program = Effect.gen(function*() {
+ *   const collector = yield* Metrics.Collector
+ *   return yield* Prometheus.producer(collector)
+ * }).pipe(Effect.provide(Resource.layer({ serviceName: "checkout" })))
+ * ```
+ *
+ * @since 0.1.0 (moved here from `Metrics` in 0.2.0, so that the root entry loads no OpenTelemetry)
+ */
+export const producer = (collector: Metrics.Collector): Effect.Effect<MetricProducer, never, Resource.Resource> =>
+  Effect.map(OtelMetrics.makeProducer, (inner) => ({
+    collect: (options) => {
+      collector.unsafeCollect()
+      const series = livePairs(collector.unsafeSeries())
+      return inner.collect(options).then((result) => {
+        appendTo(result, series, Date.now()) // real clock: OpenTelemetry timestamps, as the inner producer's
+        return result
+      })
+    }
+  }))
+
+/**
  * Creates the exposition for `collector`; the reader is shut down with the scope.
  *
  * @example
  * ```ts
  * import { Resource } from "@effect/opentelemetry"
  * import { Effect } from "effect"
- * import { Metrics, Prometheus } from "breakwater"
+ * import { Metrics } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
@@ -130,8 +167,8 @@ export const make = (
     const withoutTargetInfo = options.withTargetInfo !== true
     const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo, withoutTargetInfo })
     const serializer = new PrometheusSerializer(undefined, false, undefined, withoutTargetInfo, withoutScopeInfo)
-    const producer = yield* Metrics.producer(collector)
-    yield* OtelMetrics.registerProducer(producer, () => exporter)
+    const metricProducer = yield* producer(collector)
+    yield* OtelMetrics.registerProducer(metricProducer, () => exporter)
     const scrape = Effect.promise(() => exporter.collect()).pipe(
       Effect.map(({ resourceMetrics }) => serializer.serialize(resourceMetrics))
     )
@@ -144,7 +181,8 @@ export const make = (
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Metrics, Prometheus, Registry } from "breakwater"
+ * import { Metrics, Registry } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const Live = Prometheus.layer({ serviceName: "checkout" }).pipe(
  *   Layer.provideMerge(Metrics.layer()),
@@ -167,7 +205,7 @@ export const layer = (options: Options = {}): Layer.Layer<Prometheus, never, Met
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Prometheus } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const program = Prometheus.scrape.pipe(Effect.tap((text) => Effect.log(text)))
  * ```
@@ -182,7 +220,7 @@ export const scrape: Effect.Effect<string, never, Prometheus> = Effect.flatMap(P
  * @example
  * ```ts
  * import { HttpRouter } from "@effect/platform"
- * import { Prometheus } from "breakwater"
+ * import * as Prometheus from "breakwater/Prometheus"
  *
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/metrics", Prometheus.httpApp))
  * ```

@@ -1,5 +1,9 @@
 /**
- * breakwater: resilience guards for Effect.
+ * breakwater: resilience guards for Effect. The root entry holds the guards and the core and needs
+ * only `effect`; the integrations (HTTP client and server middleware, dashboard, Prometheus, Redis) are
+ * reached through their own subpaths (`breakwater/ResilientHttpClient`, `breakwater/RateLimitMiddleware`,
+ * `breakwater/Dashboard`, `breakwater/Prometheus`, `breakwater/RedisStore`) so that importing the root
+ * loads none of their dependencies.
  *
  * @since 0.1.0
  */
@@ -93,22 +97,6 @@ export * as Policy from "./Policy.js"
 export * as Registry from "./Registry.js"
 
 /**
- * Resilient outbound HTTP client for @effect/platform: per-target breaker, limiter, retries with a
- * budget, timeouts, Retry-After, body validation, metrics.
- *
- * @since 0.1.0
- */
-export * as ResilientHttpClient from "./http/ResilientHttpClient.js"
-
-/**
- * Inbound rate limiting (IETF RateLimit fields, 429 problem+json) and load shedding for
- * @effect/platform servers.
- *
- * @since 0.1.0
- */
-export * as RateLimitMiddleware from "./http/RateLimitMiddleware.js"
-
-/**
  * Fault injection as a policy: failures, defects, latency, replacement results or side effects at a
  * configured rate, switchable at runtime, deterministic under a seeded `Random`.
  *
@@ -122,13 +110,6 @@ export * as Chaos from "./Chaos.js"
  * @since 0.1.0
  */
 export * as Metrics from "./Metrics.js"
-
-/**
- * Prometheus text exposition of the metrics through OpenTelemetry, and a `/metrics` endpoint.
- *
- * @since 0.1.0
- */
-export * as Prometheus from "./Prometheus.js"
 
 /**
  * Every guard's events in one stream, and a ring of recent events per guard for late readers.
@@ -152,24 +133,9 @@ export * as Health from "./Health.js"
 export * as Snapshot from "./Snapshot.js"
 
 /**
- * A live web dashboard of every guard (an @effect/platform router: page, JSON snapshot, server-sent
- * events, health, Prometheus), and self-contained HTML reports with the same charts.
- *
- * @since 0.1.0
- */
-export * as Dashboard from "./Dashboard.js"
-
-/**
  * Shared state for guards: the `Store` service, its `StoreError` and failure modes (`onStoreFailure`),
  * and the interfaces a store implements. Without a store every guard keeps its state in process.
  *
  * @since 0.1.0
  */
 export * as Store from "./Store.js"
-
-/**
- * The Redis store: one rate limit and one circuit across a fleet of processes, a Layer away.
- *
- * @since 0.1.0
- */
-export * as RedisStore from "./redis/RedisStore.js"

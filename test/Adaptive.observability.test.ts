@@ -3,17 +3,8 @@
  * by Snapshot, Health, Metrics/Prometheus and Events like every other guard.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  AdaptiveLimiter,
-  AdaptiveThrottler,
-  Events,
-  Health,
-  Hedge,
-  Metrics,
-  Prometheus,
-  Registry,
-  Snapshot
-} from "breakwater"
+import { AdaptiveLimiter, AdaptiveThrottler, Events, Health, Hedge, Metrics, Registry, Snapshot } from "breakwater"
+import * as Prometheus from "breakwater/Prometheus"
 import { ConfigProvider, Data, Deferred, Effect, Fiber, Layer, Random, TestClock } from "effect"
 
 class Overloaded extends Data.TaggedError("Overloaded") {}

@@ -15,13 +15,13 @@ import {
   Hedge,
   InvalidConfigError,
   RateLimiter,
-  RateLimitMiddleware,
   Registry,
-  ResilientHttpClient,
   Retry,
   RetryBudget,
   TimeLimiter
 } from "breakwater"
+import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
+import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Cause, ConfigProvider, Effect, Exit, FastCheck as fc, Schedule, type Scope } from "effect"
 
 /** Values a user (or a YAML file, or a bug) could hand over. */

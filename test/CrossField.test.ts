@@ -3,7 +3,8 @@
  * accepted with a documented meaning, checked here.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, RateLimiter, ResilientHttpClient, Retry } from "breakwater"
+import { CircuitBreaker, RateLimiter, Retry } from "breakwater"
+import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Effect, Exit, Schedule, TestClock } from "effect"
 
 const fields = <A, E extends { readonly issues: ReadonlyArray<{ readonly field: string }> }, R>(

@@ -1,17 +1,9 @@
 import { Resource } from "@effect/opentelemetry"
 import { HttpApp, HttpRouter } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import {
-  AdaptiveLimiter,
-  AdaptiveThrottler,
-  CircuitBreaker,
-  Dashboard,
-  Hedge,
-  Metrics,
-  Prometheus,
-  Registry,
-  RetryBudget
-} from "breakwater"
+import { AdaptiveLimiter, AdaptiveThrottler, CircuitBreaker, Hedge, Metrics, Registry, RetryBudget } from "breakwater"
+import * as Dashboard from "breakwater/Dashboard"
+import * as Prometheus from "breakwater/Prometheus"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { hubOf } from "../src/internal/guardInternals.js"
 

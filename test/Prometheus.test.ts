@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Metrics, Prometheus, RateLimiter, Registry, Retry, TimeLimiter } from "breakwater"
+import { CircuitBreaker, Metrics, RateLimiter, Registry, Retry, TimeLimiter } from "breakwater"
+import * as Prometheus from "breakwater/Prometheus"
 import { Effect, Exit, Layer, type MetricPair, Scope, TestClock } from "effect"
 
 /** The value of one series in a text exposition, or undefined. */

@@ -13,7 +13,8 @@ describe("bench", () => {
       sliceMs: 0.5,
       contended: { fibers: 20, warmupMillis: 20, millis: 50 },
       memory: { keys: 200, windows: [10, 60], perWindow: 20 },
-      redis: { millis: 20, rounds: 1, concurrency: 10, sample: 20 }
+      redis: { millis: 20, rounds: 1, concurrency: 10, sample: 20 },
+      coldImport: { rounds: 1 }
     })
     expect(report.results.map((r) => r.name)).toEqual(allCases().map((c) => c.name))
     for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
@@ -25,6 +26,10 @@ describe("bench", () => {
     expect(markdown).toContain("## Main table")
     expect(markdown).toContain("## Targets: where we stand")
     expect(markdown).toContain("## 9. Redis")
+    expect(markdown).toContain("## 10. Cold import")
+    if (report.coldImport._tag === "Measured") {
+      for (const row of report.coldImport.rows) expect(row.medianMillis).toBeGreaterThan(0)
+    }
     if (report.redis._tag === "Measured") {
       for (const row of report.redis.rows) expect(row.acquiresPerSecond).toBeGreaterThan(0)
     }

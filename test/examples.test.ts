@@ -40,6 +40,28 @@ describe("examples", () => {
     expect(result.limit).toBeGreaterThanOrEqual(2)
   })
 
+  it("the HTTP client example refuses the failing host fast while the healthy one answers", async () => {
+    const { program } = await import("../examples/http-quotes.js")
+    const result = await Effect.runPromise(program)
+    expect(result.answers.filter((_, i) => i % 2 === 1)).toEqual(Array(4).fill("ACME at 42"))
+    expect(result.answers.filter((_, i) => i % 2 === 0)).toContain("refused fast: CallNotPermittedError")
+    expect(result.circuits.sort()).toEqual(["Closed", "Open"])
+  })
+
+  it("the typed retry outside a breaker retries the upstream's 503s and gets the quote", async () => {
+    const { program } = await import("../examples/typed-retry.js")
+    const result = await Effect.runPromise(program)
+    expect(result.quote).toEqual({ price: 42 })
+    expect(result.calls).toBe(3)
+  })
+
+  it("the README's HTTP client and typed retry examples are examples/, verbatim", () => {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+    for (const file of ["http-quotes.ts", "typed-retry.ts"]) {
+      expect(readme).toContain("```ts\n" + fs.readFileSync(path.join(root, "examples", file), "utf8") + "```")
+    }
+  })
+
   it("the README's usage example is examples/circuit-breaker.ts, verbatim", () => {
     const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
     const example = fs.readFileSync(path.join(root, "examples", "circuit-breaker.ts"), "utf8")

@@ -11,8 +11,9 @@
  */
 import { Resource } from "@effect/opentelemetry"
 import { Effect, Fiber, Stream } from "effect"
-import { CircuitBreaker, Events, Metrics, Prometheus, RateLimiter, Registry } from "../../src/index.js"
+import { CircuitBreaker, Events, Metrics, RateLimiter, Registry } from "../../src/index.js"
 import { CallTimings, currentSpan } from "../../src/internal/observe.js"
+import * as Prometheus from "../../src/Prometheus.js"
 import { asyncEffectCase, atTeardown, effectCase, floor, inScope } from "../floor.js"
 import type { Case } from "../harness.js"
 

@@ -45,7 +45,7 @@
  * import { NodeHttpServer } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
  * import { createServer } from "node:http"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/quotes", HttpServerResponse.text("ok")))
  *
@@ -95,7 +95,7 @@ import { ServerMetrics } from "./internal/serverMetrics.js"
  *
  * @example
  * ```ts
- * import type { RateLimitMiddleware } from "breakwater"
+ * import type * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const perApiKey: RateLimitMiddleware.Options = {
  *   name: "public-api",
@@ -176,7 +176,7 @@ export interface Options {
  * ```ts
  * import { HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
- * import type { RateLimitMiddleware } from "breakwater"
+ * import type * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * declare const limit: RateLimitMiddleware.RateLimitMiddleware
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/a", HttpServerResponse.text("a")))
@@ -541,7 +541,7 @@ const MINUTE = 60_000
  * ```ts
  * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
  * import { Effect, Layer } from "effect"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")))
  * const Served = Layer.unwrapScoped(
@@ -635,7 +635,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
  * @example
  * ```ts
  * import { ConfigProvider, Effect } from "effect"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const provider = ConfigProvider.fromJson({ api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", trustProxy: 1 } })
  * const limit = Effect.flatMap(RateLimitMiddleware.config("api"), RateLimitMiddleware.make).pipe(
@@ -656,7 +656,7 @@ export const config = (name: string): Config.Config<Options> =>
  * @example
  * ```ts
  * import { Effect, Metric, MetricLabel } from "effect"
- * import { RateLimitMiddleware } from "breakwater"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const refusedByIp = Metric.value(
  *   Metric.taggedWithLabels(RateLimitMiddleware.metrics.refusals, [

@@ -40,7 +40,7 @@
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layer({
  *   name: "partners",
@@ -105,7 +105,7 @@ import { TargetTable } from "./internal/targetTable.js"
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
  *
@@ -182,7 +182,7 @@ export interface Options {
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const reason = (e: ResilientHttpClient.Refusal) =>
  *   e._tag === "CallNotPermittedError" ? "circuit open" : e._tag === "RequestNotPermittedError" ? "rate limited" : "timeout"
@@ -204,7 +204,7 @@ export type Refusal =
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const tooBig = (self: Effect.Effect<string, ResilientHttpClient.ResponseBodyTooLargeError>) =>
  *   self.pipe(Effect.catchTag("ResponseBodyTooLargeError", (e) => Effect.succeed(`${e.target}: over ${e.limitBytes} bytes`)))
@@ -234,7 +234,7 @@ export class ResponseBodyTooLargeError extends Data.TaggedError("ResponseBodyToo
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const exhausted = (pool: ResilientHttpClient.PoolStats) => pool.free === 0 && pool.queued > 0
  * ```
@@ -248,7 +248,7 @@ export type PoolStats = PoolFigures
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const alert = (p: ResilientHttpClient.Pressure) => p === "pool-exhausted" ? "raise connections" : "wait"
  * ```
@@ -262,7 +262,7 @@ export type Pressure = "circuit-open" | "paused-by-dependency" | "rate-limited" 
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const line = (t: ResilientHttpClient.TargetSnapshot) => `${t.target}: ${t.circuitState} [${t.pressures.join(", ")}]`
  * ```
@@ -300,7 +300,7 @@ export interface TargetSnapshot {
  *
  * @example
  * ```ts
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const open = (s: ResilientHttpClient.Snapshot) => s.targets.filter((t) => t.circuitState === "Open").map((t) => t.target)
  * ```
@@ -320,7 +320,7 @@ export interface Snapshot {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import type { ResilientHttpClient } from "breakwater"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const report = (client: ResilientHttpClient.ResilientHttpClient) =>
  *   Effect.flatMap(client.snapshot, (s) => Effect.log(`${client.name}: ${s.targets.length} targets`))
@@ -348,7 +348,7 @@ export interface ResilientHttpClient {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const targets = Effect.flatMap(ResilientHttpClient.ResilientHttpClient, (client) => client.targets)
  * ```
@@ -357,7 +357,7 @@ export interface ResilientHttpClient {
  */
 export const ResilientHttpClient: Context.Tag<ResilientHttpClient, ResilientHttpClient> = Context.GenericTag<
   ResilientHttpClient
->("breakwater/http/ResilientHttpClient")
+>("breakwater/ResilientHttpClient")
 
 /**
  * Reads a `Retry-After` value: delta-seconds or an HTTP-date, relative to `nowMillis` (a past date
@@ -366,7 +366,7 @@ export const ResilientHttpClient: Context.Tag<ResilientHttpClient, ResilientHttp
  * @example
  * ```ts
  * import { Clock, Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const waits = Effect.map(Clock.currentTimeMillis, (now) => ({
  *   inTwoMinutes: ResilientHttpClient.parseRetryAfter("120", now),
@@ -854,7 +854,7 @@ const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
@@ -929,7 +929,7 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const resilience: ResilientHttpClient.ResilientHttpClient
  * const program = Effect.gen(function*() {
@@ -967,7 +967,7 @@ export const wrap: {
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect, Option } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const call = HttpClient.get("http://127.0.0.1:1/").pipe(
  *   Effect.catchAll((error) =>
@@ -999,7 +999,7 @@ export const refusal = (error: unknown): Option.Option<Refusal> => {
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const resilience: ResilientHttpClient.ResilientHttpClient
  * const protectedClient = Effect.map(HttpClient.HttpClient, ResilientHttpClient.wrapTransparent(resilience))
@@ -1045,7 +1045,7 @@ export const wrapTransparent: {
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layer({ name: "partners" }).pipe(Layer.provide(NodeHttpClient.layer))
  * const program = HttpClient.get("http://127.0.0.1:1/").pipe(Effect.provide(Client))
@@ -1075,7 +1075,7 @@ export const layer = (
  * @example
  * ```ts
  * import { ConfigProvider, Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const provider = ConfigProvider.fromJson({
  *   partners: { attemptTimeout: "2 seconds", circuitBreaker: { failureRateThreshold: 25 }, rateLimiter: false }
@@ -1098,7 +1098,7 @@ export const config = (name: string): Config.Config<Options> =>
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer, Schema } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
  * const Client = ResilientHttpClient.layerConfig(ResilientHttpClient.config("partners"), { validate: Quote }).pipe(
@@ -1127,7 +1127,7 @@ export const layerConfig = (
  * ```ts
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layerUndici({ name: "partners" }, { connections: 10 })
  * const program = Effect.gen(function*() {
@@ -1160,7 +1160,7 @@ export const layerUndici = (
  * @example
  * ```ts
  * import { Undici } from "@effect/platform-node"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const agent = new Undici.Agent({ connections: 4 })
  * const busy = ResilientHttpClient.poolStats(agent).map((pool) => `${pool.origin}: ${pool.busy} busy`)
@@ -1177,13 +1177,13 @@ export const poolStats = (dispatcher: Undici.Dispatcher): ReadonlyArray<PoolStat
  * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused), `poolConnections`
  * (`state`: busy, free) and `poolQueued`. A target's series live as long as the target: they leave
  * the exposition and the heap when it expires or is evicted, so they are not in Effect's global
- * registry (which never forgets a series); read them from `Metrics.producer` / `Prometheus`, or from
+ * registry (which never forgets a series); read them from `Prometheus.producer`, or from
  * the client's `series`.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { ResilientHttpClient } from "breakwater"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const client: ResilientHttpClient.ResilientHttpClient
  * const openRefusals = Effect.map(client.series, (series) =>

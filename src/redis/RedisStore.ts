@@ -17,7 +17,8 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { RateLimiter, RedisStore } from "breakwater"
+ * import { RateLimiter } from "breakwater"
+ * import * as RedisStore from "breakwater/RedisStore"
  *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
@@ -51,7 +52,7 @@ import { connect, DEFAULT_TIMEOUT_MILLIS, failFastOptions, makeConnection } from
  *
  * @example
  * ```ts
- * import type { RedisStore } from "breakwater"
+ * import type * as RedisStore from "breakwater/RedisStore"
  *
  * const local: RedisStore.Connection = { url: "redis://127.0.0.1:6379/0" }
  * const sentinel: RedisStore.Connection = { options: { sentinels: [{ host: "10.0.0.1", port: 26379 }], name: "main" } }
@@ -69,7 +70,7 @@ export type Connection =
  *
  * @example
  * ```ts
- * import type { RedisStore } from "breakwater"
+ * import type * as RedisStore from "breakwater/RedisStore"
  *
  * const settings: RedisStore.Options = { prefix: "checkout", onStoreFailure: "fail-open", timeout: "50 millis" }
  * ```
@@ -115,7 +116,7 @@ const OptionsSchema = Schema.Struct({
  * @example
  * ```ts
  * import { Redis } from "ioredis"
- * import { RedisStore } from "breakwater"
+ * import * as RedisStore from "breakwater/RedisStore"
  *
  * const client = new Redis("redis://127.0.0.1:6379", { ...RedisStore.clientOptions, lazyConnect: true })
  * const StoreLive = RedisStore.layer({ client })
@@ -159,7 +160,8 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { CircuitBreaker, RateLimiter, RedisStore } from "breakwater"
+ * import { CircuitBreaker, RateLimiter } from "breakwater"
+ * import * as RedisStore from "breakwater/RedisStore"
  *
  * const StoreLive = RedisStore.layer({ url: "redis://127.0.0.1:6379" }, { prefix: "orders", onStoreFailure: "local-fallback" })
  *
@@ -214,7 +216,7 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
  * @example
  * ```ts
  * import { ConfigProvider, Layer } from "effect"
- * import { RedisStore } from "breakwater"
+ * import * as RedisStore from "breakwater/RedisStore"
  *
  * const StoreLive = RedisStore.layerConfig({ onStoreFailure: "fail-open" })
  * // In tests, from a map instead of the environment:

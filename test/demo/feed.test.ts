@@ -2,7 +2,7 @@
  * The dashboard's feed of the demo: after the last run, the page keeps showing it, marked finished.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Dashboard } from "breakwater"
+import * as Dashboard from "breakwater/Dashboard"
 import { Effect, Exit, Scope, TestClock } from "effect"
 import * as Dependency from "../../demo/dependency.js"
 import { DashboardFeed } from "../../demo/feed.js"

@@ -85,7 +85,7 @@ export class TargetMetrics {
     return [...this.labels, MetricLabel.make(key, value)]
   }
 
-  /** Exported by every `Metrics.producer` until {@link unregister}. */
+  /** Exported by every `Prometheus.producer` until {@link unregister}. */
   register(): void {
     register(this.series)
   }

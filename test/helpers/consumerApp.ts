@@ -1,0 +1,184 @@
+/**
+ * A throw-away app that installs breakwater's packed tarball the way a user does, used by
+ * test/package.test.ts. Everything here is real: `npm pack`, `npm install`, `tsc`, `node`, `vitest`.
+ */
+import { execFileSync, type ExecFileSyncOptions } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import ts from "typescript"
+
+export const root = path.resolve(import.meta.dirname, "..", "..")
+const installed = (name: string): string =>
+  (JSON.parse(fs.readFileSync(path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string })
+    .version
+
+/** One end of the supported range: effect and the @effect packages released with it. */
+export interface End {
+  readonly name: "lowest" | "highest"
+  readonly versions: Readonly<Record<string, string>>
+}
+
+/**
+ * The lowest end: effect 3.20.0 and the @effect packages whose peer ranges accept it (found with
+ * `npm view <pkg>@<range> peerDependencies`). Below 3.20, breakwater's declarations name
+ * `Types.VoidIfEmpty` (emitted for its `Data.TaggedError` classes), which effect 3.19 lacks; the
+ * sources themselves type-check from effect 3.13 (the core) and 3.18 (the integrations). The highest
+ * end: what the repo's lock file pins, so `npm ci` has already put it in npm's cache.
+ */
+export const ends: ReadonlyArray<End> = [
+  {
+    name: "lowest",
+    versions: {
+      effect: "3.20.0",
+      "@effect/platform": "0.94.5",
+      "@effect/platform-node": "0.104.1",
+      "@effect/opentelemetry": "0.61.0",
+      "@effect/vitest": "0.27.0"
+    }
+  },
+  {
+    name: "highest",
+    versions: Object.fromEntries(
+      ["effect", "@effect/platform", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest"].map((
+        name
+      ) => [name, installed(name)])
+    )
+  }
+]
+
+/** The optional peers and tools the app needs at both ends, at the repo's versions. */
+const common = (): Record<string, string> =>
+  Object.fromEntries(
+    [
+      "@opentelemetry/exporter-prometheus",
+      "@opentelemetry/sdk-metrics",
+      "ioredis",
+      "uplot",
+      "vitest",
+      "@types/node"
+    ].map((name) => [name, installed(name)])
+  )
+
+export const run = (command: string, args: ReadonlyArray<string>, options: ExecFileSyncOptions = {}): string => {
+  try {
+    return execFileSync(command, args, { encoding: "utf8", stdio: "pipe", maxBuffer: 64 << 20, ...options })
+      .toString()
+  } catch (error) {
+    const e = error as { stdout?: Buffer | string; stderr?: Buffer | string; message: string }
+    throw new Error(
+      `${command} ${args.join(" ")} failed: ${e.message}\n${String(e.stdout ?? "")}\n${String(e.stderr ?? "")}`
+    )
+  }
+}
+
+export interface Packed {
+  readonly tarball: string
+  readonly files: ReadonlyArray<{ readonly path: string; readonly size: number }>
+  readonly size: number
+  readonly unpackedSize: number
+}
+
+/**
+ * `npm pack` into `dir`, from a copy of the package's sources (its `prepack` builds dist/ there), so
+ * that the repo's own dist/ is not rewritten under other test files that read it.
+ */
+export const pack = (dir: string): Packed => {
+  const copy = path.join(dir, "package-source")
+  fs.mkdirSync(copy, { recursive: true })
+  for (const entry of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src"]) {
+    fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true })
+  }
+  fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"), "dir")
+  const [result] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: copy })) as Array<{
+    filename: string
+    files: Array<{ path: string; size: number }>
+    size: number
+    unpackedSize: number
+  }>
+  return {
+    tarball: path.join(dir, result!.filename),
+    files: result!.files,
+    size: result!.size,
+    unpackedSize: result!.unpackedSize
+  }
+}
+
+/** Creates the app (strict, NodeNext) and installs the tarball with `end`'s versions. */
+export const install = (dir: string, tarball: string, end: End): void => {
+  fs.mkdirSync(dir, { recursive: true })
+  const dependencies = { breakwater: `file:${tarball}`, ...end.versions, ...common() }
+  fs.writeFileSync(
+    path.join(dir, "package.json"),
+    JSON.stringify({ name: `consumer-${end.name}`, private: true, type: "module", dependencies }, null, 2)
+  )
+  fs.writeFileSync(
+    path.join(dir, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ES2022"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          types: ["node"],
+          outDir: "dist",
+          rootDir: "src",
+          // On, as in most apps: other packages' declarations need DOM and @types/ws. breakwater's own
+          // declarations are checked all the same by `typeCheck`.
+          skipLibCheck: true
+        },
+        include: ["src"]
+      },
+      null,
+      2
+    )
+  )
+  // --prefer-offline: the tarballs the repo's lock pins are in npm's cache after `npm ci`; only what
+  // is missing (the lowest end, the first time) comes from the registry.
+  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: dir })
+}
+
+/** Every `version` of `effect` in the app's tree (`npm ls effect --all --json`). */
+export const effectCopies = (dir: string): Array<string> => {
+  const versions = new Set<string>()
+  const walk = (node: { dependencies?: Record<string, unknown> }, at: string): void => {
+    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+      const c = child as { version?: string; dependencies?: Record<string, unknown> }
+      if (name === "effect" && c.version !== undefined) versions.add(`${c.version} (${at})`)
+      walk(c, `${at}>${name}`)
+    }
+  }
+  walk(JSON.parse(run("npm", ["ls", "effect", "--all", "--json"], { cwd: dir })) as never, "app")
+  return [...new Set([...versions].map((v) => v.split(" ")[0]!))]
+}
+
+/**
+ * Type-checks the app (its tsconfig) and emits it; returns the problems found in the app's sources and
+ * in breakwater's declarations (checked fully although `skipLibCheck` is on, so that a broken or
+ * unresolvable public type shows), as "file: message".
+ */
+export const typeCheck = (dir: string): Array<string> => {
+  const config = ts.getParsedCommandLineOfConfigFile(path.join(dir, "tsconfig.json"), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: () => {}
+  })!
+  const program = ts.createProgram(config.fileNames, { ...config.options, skipLibCheck: false })
+  const ours = (file: string) => !file.includes("/node_modules/") || file.includes("/node_modules/breakwater/")
+  const problems = [
+    ...program.getGlobalDiagnostics(),
+    ...program.getOptionsDiagnostics(),
+    ...program.getSourceFiles().filter((file) => ours(file.fileName)).flatMap((file) => [
+      ...program.getSyntacticDiagnostics(file),
+      ...program.getSemanticDiagnostics(file)
+    ])
+  ].map((d) =>
+    `${d.file === undefined ? "" : path.relative(dir, d.file.fileName)}: ${
+      ts.flattenDiagnosticMessageText(d.messageText, "\n")
+    }`
+  )
+  program.emit()
+  return problems
+}
