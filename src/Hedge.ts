@@ -64,7 +64,7 @@ import { HedgeChangesSchema, hedgeConfigFields, HedgeOptionsSchema } from "./int
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { LatencySample } from "./internal/latencySample.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
-import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
+import { decodeOptions, invalidConfig, readFields, restoreDefaults } from "./internal/validation.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -331,11 +331,11 @@ class HedgeImpl implements Hedge {
       (decoded) => {
         if (decoded.budget !== undefined && decoded.budget !== this.budget) {
           return Effect.fail(
-            new InvalidConfigError({
-              guard: "Hedge",
-              name: this.name,
-              issues: [{ field: "budget", value: decoded.budget, rule: "cannot change after creation" }]
-            })
+            invalidConfig("Hedge", this.name, [{
+              field: "budget",
+              value: decoded.budget,
+              rule: "cannot change after creation"
+            }])
           )
         }
         const { budget: _, name: __, ...given } = decoded

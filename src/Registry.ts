@@ -73,7 +73,7 @@ import {
 import { configFields as rateLimiterFields, OptionsSchema as RateLimiterSchema } from "./internal/rateLimiterConfig.js"
 import { retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { configFields as timeLimiterFields, OptionsSchema as TimeLimiterSchema } from "./internal/timeLimiterConfig.js"
-import { decodeOptions, readFields } from "./internal/validation.js"
+import { decodeOptions, invalidConfig, readFields } from "./internal/validation.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
 import type * as RateLimiter from "./RateLimiter.js"
 import { make as makeRateLimiter } from "./RateLimiter.js"
@@ -302,15 +302,11 @@ const resolve = (spec: Spec, kind: Kind, name: string): Either<Record<string, un
     : undefined
   if (base === undefined) {
     return {
-      error: new InvalidConfigError({
-        guard: kinds[kind].guard,
-        name,
-        issues: [{
-          field: `${kind}.instances.${name}.baseConfig`,
-          value: baseConfig,
-          rule: `names no configuration (known: ${Object.keys(kindSpec.configs ?? {}).join(", ") || "none"})`
-        }]
-      })
+      error: invalidConfig(kinds[kind].guard, name, [{
+        field: `${kind}.instances.${name}.baseConfig`,
+        value: baseConfig,
+        rule: `names no configuration (known: ${Object.keys(kindSpec.configs ?? {}).join(", ") || "none"})`
+      }])
     }
   }
   return { value: { ...lookup(kindSpec.configs, "default"), ...base, ...own } }
@@ -435,11 +431,11 @@ class RegistryImpl implements Registry {
 }
 
 const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError =>
-  failures.length === 1 ? failures[0]! : new InvalidConfigError({
-    guard: "Registry",
-    name: failures.map((f) => `${f.guard}/${f.name}`).join(", "),
-    issues: failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.name}.${issue.field}` })))
-  })
+  failures.length === 1 ? failures[0]! : invalidConfig(
+    "Registry",
+    failures.map((f) => `${f.guard}/${f.guardName}`).join(", "),
+    failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.guardName}.${issue.field}` })))
+  )
 
 /**
  * Creates a registry; its guards live in the surrounding `Scope`. Instances are created on first use.

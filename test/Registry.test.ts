@@ -111,7 +111,7 @@ describe("Registry", () => {
       )
       expect(exit._tag).toBe("Failure")
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.name).toBe("inventory")
+        expect(exit.cause.error.guardName).toBe("inventory")
         expect(exit.cause.error.issues.map((i) => [i.field, i.value])).toEqual([["failureRateThreshold", 300]])
       }
       yield* failTimes(breaker, 2)

@@ -24,7 +24,7 @@ import type { EventHub } from "./eventHub.js"
 import { makeMemoryRateLimiterStore } from "./memoryRateLimiterStore.js"
 import { currentSpan } from "./observe.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
-import { decodeOptions } from "./validation.js"
+import { decodeOptions, invalidConfig } from "./validation.js"
 
 type Resolved = typeof OptionsSchema.Type
 
@@ -61,15 +61,11 @@ export const PROBE_MILLIS = 1_000
 const sharable = (config: Resolved): Effect.Effect<Resolved, InvalidConfigError> =>
   Schedule.isSchedule(config.limitRefreshPeriod)
     ? Effect.fail(
-      new InvalidConfigError({
-        guard: "RateLimiter",
-        name: config.name,
-        issues: [{
-          field: "limitRefreshPeriod",
-          value: "<schedule>",
-          rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
-        }]
-      })
+      invalidConfig("RateLimiter", config.name, [{
+        field: "limitRefreshPeriod",
+        value: "<schedule>",
+        rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
+      }])
     )
     : Effect.succeed(config)
 
