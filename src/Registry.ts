@@ -70,6 +70,7 @@ import {
   configFields as circuitBreakerFields,
   OptionsSchema as CircuitBreakerSchema
 } from "./internal/circuitBreakerConfig.js"
+import { retryFields } from "./internal/guardInternals.js"
 import { configFields as rateLimiterFields, OptionsSchema as RateLimiterSchema } from "./internal/rateLimiterConfig.js"
 import { retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { configFields as timeLimiterFields, OptionsSchema as TimeLimiterSchema } from "./internal/timeLimiterConfig.js"
@@ -179,7 +180,16 @@ const kinds: Record<Kind, KindDescriptor> = {
   rateLimiter: { guard: "RateLimiter", make: makeRateLimiter, schema: RateLimiterSchema, fields: rateLimiterFields },
   bulkhead: { guard: "Bulkhead", make: makeBulkhead, schema: BulkheadSchema, fields: bulkheadFields },
   timeLimiter: { guard: "TimeLimiter", make: makeTimeLimiter, schema: TimeLimiterSchema, fields: timeLimiterFields },
-  retry: { guard: "Retry", make: makeRetry, schema: RetryOptionsSchema, fields: retryConfigFields },
+  retry: {
+    guard: "Retry",
+    // A registry's retry is typed as able to raise MaxRetriesExceededError: a reload may turn it on.
+    make: (options: Retry.Options) =>
+      Effect.tap(makeRetry(options), (retry) => {
+        retryFields(retry).mayRaise = true
+      }),
+    schema: RetryOptionsSchema,
+    fields: retryConfigFields
+  },
   adaptiveLimiter: {
     guard: "AdaptiveLimiter",
     make: makeAdaptiveLimiter,
