@@ -269,6 +269,13 @@ export interface Retry<
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   /** See {@link reconfigure}. */
   reconfigure(changes: Reconfiguration<E, A>): Effect.Effect<void, InvalidConfigError>
   /** @internal phantom: the retry only guards effects its predicates understand. */
@@ -560,6 +567,10 @@ class RetryImpl<E, A> implements Retry<E, A> {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   reconfigure(changes: Reconfiguration<E, A>): Effect.Effect<void, InvalidConfigError> {

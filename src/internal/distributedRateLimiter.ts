@@ -13,6 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { InvalidConfigError } from "../InvalidConfigError.js"
@@ -309,6 +310,10 @@ class DistributedRateLimiter implements RateLimiter {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   /** A store's answer outside `acquire` also ends an outage: the next calls ask the store again at once. */
