@@ -4,16 +4,30 @@
  * `subscribe`/`subscribeStateChanges`/`Events.subscribe` are attached once they return.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Events from "../src/Events.js"
+import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
+import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Registry from "../src/Registry.js"
 import * as Retry from "../src/Retry.js"
+import { Store } from "../src/Store.js"
 import * as TimeLimiter from "../src/TimeLimiter.js"
 
 const RUNS = 50
+
+const MemoryStore = Layer.effect(
+  Store,
+  Effect.map(makeMemoryCircuitBreakerStore, (circuitBreaker) =>
+    Store.of({
+      name: "memory",
+      onStoreFailure: "local-fallback",
+      rateLimiter: makeMemoryRateLimiterStore(),
+      circuitBreaker
+    }))
+)
 
 /** The old way: fork a reader of `stateChanges`, yield, transition; what did the reader see? */
 const oldWay = Effect.scoped(Effect.gen(function*() {
@@ -111,4 +125,22 @@ describe("subscribing before acting", () => {
       yield* Effect.exit(Effect.succeed("ok").pipe(CircuitBreaker.withCircuitBreaker(breaker)))
       expect(Chunk.toReadonlyArray(yield* Fiber.join(seen))).toEqual(["Closed", "Open", "HalfOpen"])
     })))
+
+  it.scoped("a breaker and a limiter sharing a Store subscribe the same way", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "shared" })
+      const changes = yield* breaker.subscribeStateChanges
+      const events = yield* breaker.subscribe
+      const seen = yield* Effect.fork(Stream.runCollect(Stream.take(changes, 2)))
+      const first = yield* Effect.fork(Stream.runHead(events))
+      yield* breaker.transitionToOpen
+      expect(Chunk.toReadonlyArray(yield* Fiber.join(seen))).toEqual(["Closed", "Open"])
+      expect((yield* Fiber.join(first))._tag).toBe("Some")
+
+      const limiter = yield* RateLimiter.make({ name: "shared", limitForPeriod: 1, timeoutDuration: 0 })
+      const limiterEvents = yield* limiter.subscribe
+      const l = yield* Effect.fork(Stream.runHead(limiterEvents))
+      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+      expect((yield* Fiber.join(l))._tag).toBe("Some")
+    }).pipe(Effect.provide(MemoryStore)))
 })
