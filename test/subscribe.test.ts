@@ -5,9 +5,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
+import * as AdaptiveLimiter from "../src/AdaptiveLimiter.js"
+import * as AdaptiveThrottler from "../src/AdaptiveThrottler.js"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Events from "../src/Events.js"
+import * as Hedge from "../src/Hedge.js"
+import { hubOf } from "../src/internal/guardInternals.js"
 import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
 import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import * as RateLimiter from "../src/RateLimiter.js"
@@ -143,4 +147,19 @@ describe("subscribing before acting", () => {
       yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
       expect((yield* Fiber.join(l))._tag).toBe("Some")
     }).pipe(Effect.provide(MemoryStore)))
+
+  it.scoped("the adaptive guards' and the hedge's subscribe are counted before they return", () =>
+    Effect.gen(function*() {
+      const guards = [
+        yield* AdaptiveLimiter.make({ name: "a" }),
+        yield* AdaptiveThrottler.make({ name: "t" }),
+        yield* Hedge.make({ name: "h" })
+      ]
+      for (const guard of guards) {
+        expect(hubOf(guard).subscribers).toBe(0)
+        const events: Stream.Stream<unknown> = yield* guard.subscribe
+        expect(hubOf(guard).subscribers).toBe(1)
+        expect(events).toBeDefined()
+      }
+    }))
 })
