@@ -16,6 +16,23 @@ export interface Flags {
   readonly testClock: boolean
 }
 
+/**
+ * Upper bounds of the numeric flags, so that a typo (`--rate 1e9`) is refused at once rather than
+ * exhausting the heap minutes later (every logical request is a fiber and a recorded latency).
+ */
+export const limits = {
+  /**
+   * Real loopback HTTP: in the unprotected run each logical request can become up to 9 HTTP calls
+   * (3 attempts at each of two layers), and a Node server on one of this machine's 2 cores answers a
+   * few thousand requests per second, so 1,000/s already saturates it (the default is 20).
+   */
+  startRate: 1_000,
+  /** Virtual time: the cost is CPU and memory per simulated request; 200/s for an hour is 720,000. */
+  simulateRate: 200,
+  /** One hour, for both commands (real time for `start`, simulated for `simulate`). */
+  durationSeconds: 3_600
+} as const
+
 export const startHelp = `npm start -- [flags]
 
 Reproduces a retry storm on real loopback HTTP, twice: clients -> my server -> a dependency that
@@ -24,8 +41,10 @@ load and keep the dependency overloaded after it recovered; protected (circuit b
 + retry budget + bulkhead), the load stays near what the clients offer. Prints a comparison table.
 
 Flags:
-  --duration <seconds>  length of each of the two runs (default 18; the whole command takes ~2.5x)
-  --rate <n>            logical requests the clients start per second (default 20)
+  --duration <seconds>  length of each of the two runs (default 18, at most 3600; the whole command
+                        takes ~2.5x)
+  --rate <n>            logical requests the clients start per second (default 20, at most 1000:
+                        unprotected, each can become 9 HTTP calls, past what one core serves)
   --no-dashboard        do not serve the live dashboard
   --port <n>            the dashboard's port (default: any free port; the URL is printed)
   --keep-open           keep the dashboard up after the runs, until Ctrl-C
@@ -39,8 +58,8 @@ same output for the same seed (a tuning lab: change a parameter in demo/scenario
 Prints the comparison table and writes a self-contained HTML report with the dashboard's charts.
 
 Flags:
-  --duration <seconds>  simulated length of each run (default 600)
-  --rate <n>            logical requests per second (default 5; the cost grows with it)
+  --duration <seconds>  simulated length of each run (default 600, at most 3600)
+  --rate <n>            logical requests per second (default 5, at most 200; the cost grows with it)
   --seed <n>            seed of every random draw (default 7)
   --out <file>          the HTML report (default reports/simulation.html)
   --test-clock          drive the run with Effect's TestClock instead of the discrete-event clock:
@@ -83,11 +102,14 @@ const flagsOf: Record<Command, Readonly<Record<string, "boolean" | "value">>> = 
   }
 }
 
-const positive = (flag: string, raw: string | undefined): number | undefined => {
+const positive = (flag: string, raw: string | undefined, max: number): number | undefined => {
   if (raw === undefined) return undefined
   const value = Number(raw)
   if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) {
     throw new CliError({ flag, value: raw, reason: "must be a positive number" })
+  }
+  if (value > max) {
+    throw new CliError({ flag, value: raw, reason: `must be at most ${max.toLocaleString("en-US")} (see --help)` })
   }
   return value
 }
@@ -154,8 +176,8 @@ export const parse = (command: Command, argv: ReadonlyArray<string>): Either.Eit
       }
       return {
         help: values.has("help"),
-        durationSeconds: positive("--duration", text("duration")),
-        rate: positive("--rate", text("rate")),
+        durationSeconds: positive("--duration", text("duration"), limits.durationSeconds),
+        rate: positive("--rate", text("rate"), command === "start" ? limits.startRate : limits.simulateRate),
         seed: seed === undefined
           ? undefined
           : integerIn("--seed", seed, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, "an integer"),

@@ -228,6 +228,13 @@ export interface AdaptiveThrottler {
   readonly name: string
   readonly metrics: Effect.Effect<Metrics>
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   /** Changes the settings in place; the counts in the window are kept. */
   readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
 }
@@ -328,6 +335,10 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>

@@ -203,6 +203,13 @@ export interface Bulkhead {
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
   readonly events: Stream.Stream<Event>
   /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
+  /**
    * Changes the limits in place. A higher `maxConcurrentCalls` admits waiters at once; a lower one
    * interrupts nothing. A new `maxWaitDuration` applies to calls that start waiting afterwards.
    */
@@ -358,6 +365,10 @@ class BulkheadImpl implements Bulkhead {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>

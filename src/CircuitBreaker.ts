@@ -389,11 +389,24 @@ export interface CircuitBreaker<in E = unknown, in A = unknown> {
   readonly kind: "CircuitBreaker"
   readonly name: string
   readonly state: Effect.Effect<State>
-  /** The current state, then every state it moves to. */
+  /** The current state, then every state it moves to (subscribed when the stream starts running). */
   readonly stateChanges: Stream.Stream<State>
+  /**
+   * `stateChanges`, subscribed before it returns, in the caller's `Scope`: after
+   * `const changes = yield* breaker.subscribeStateChanges`, no transition is missed, even when the
+   * stream is then read in a forked fiber that has not started yet.
+   */
+  readonly subscribeStateChanges: Effect.Effect<Stream.Stream<State>, never, Scope.Scope>
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   readonly transitionToOpen: Effect.Effect<void, IllegalStateTransitionError>
   /** Open for `duration` instead of the configured wait. */
   readonly transitionToOpenStateFor: (
@@ -812,8 +825,16 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return this.hub.stream
   }
 
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
+  }
+
   get stateChanges(): Stream.Stream<State> {
     return this.hub.changes(() => this.machine.state, transitionTarget)
+  }
+
+  get subscribeStateChanges(): Effect.Effect<Stream.Stream<State>, never, Scope.Scope> {
+    return this.hub.subscribedChanges(() => this.machine.state, transitionTarget)
   }
 
   private transition(to: State, openUntilMillis?: number): Effect.Effect<void, IllegalStateTransitionError> {

@@ -181,13 +181,44 @@ const followAll = (registry: Registry, calls: boolean, out: (event: GuardEvent) 
  * @since 0.1.0
  */
 export const stream = (registry: Registry, options: Pick<Options, "calls"> = {}): Stream.Stream<GuardEvent> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
+  Stream.unwrapScoped(subscribe(registry, options))
+
+/**
+ * Like {@link stream}, but subscribed to every current guard before it returns, in the caller's
+ * `Scope`: after `const events = yield* Events.subscribe(registry)`, no event of those guards is
+ * missed, even when the stream is read in a fiber forked afterwards. (`stream` subscribes only when
+ * it starts running.)
+ *
+ * @example
+ * ```ts
+ * import { Effect, Fiber, Stream } from "effect"
+ * import { Events, Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     const breaker = yield* registry.circuitBreaker("payments")
+ *     const events = yield* Events.subscribe(registry, { calls: false })
+ *     const first = yield* Effect.fork(Stream.runHead(events))
+ *     yield* breaker.transitionToOpen
+ *     return yield* Fiber.join(first) // Some(StateTransition Closed -> Open), never missed
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const subscribe = (
+  registry: Registry,
+  options: Pick<Options, "calls"> = {}
+): Effect.Effect<Stream.Stream<GuardEvent>, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const out = yield* Effect.acquireRelease(Queue.sliding<GuardEvent>(EVENT_BUFFER), Queue.shutdown)
     const watcher = yield* followAll(registry, options.calls ?? true, (event) => out.unsafeOffer(event))
     // When the registry ends, so does the stream.
     yield* watcher.await.pipe(Effect.zipRight(Queue.shutdown(out)), Effect.forkScoped)
     return Stream.fromQueue(out)
-  }))
+  })
 
 /**
  * The most recent events of each guard, kept for late readers.

@@ -64,7 +64,7 @@ import { HedgeChangesSchema, hedgeConfigFields, HedgeOptionsSchema } from "./int
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { LatencySample } from "./internal/latencySample.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
-import { decodeOptions, readFields, restoreDefaults } from "./internal/validation.js"
+import { decodeOptions, invalidConfig, readFields, restoreDefaults } from "./internal/validation.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -210,6 +210,13 @@ export interface Hedge {
   readonly budget: RetryBudget.RetryBudget
   readonly metrics: Effect.Effect<Metrics>
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   /** Changes the settings in place; a new `sampleSize` starts a fresh sample. */
   readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
 }
@@ -325,17 +332,21 @@ class HedgeImpl implements Hedge {
     return this.hub.stream
   }
 
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
+  }
+
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>
     Effect.flatMap(
       decodeOptions(HedgeChangesSchema, "Hedge", { ...restoreDefaults(changes, defaults), name: this.name }),
       (decoded) => {
         if (decoded.budget !== undefined && decoded.budget !== this.budget) {
           return Effect.fail(
-            new InvalidConfigError({
-              guard: "Hedge",
-              name: this.name,
-              issues: [{ field: "budget", value: decoded.budget, rule: "cannot change after creation" }]
-            })
+            invalidConfig("Hedge", this.name, [{
+              field: "budget",
+              value: decoded.budget,
+              rule: "cannot change after creation"
+            }])
           )
         }
         const { budget: _, name: __, ...given } = decoded

@@ -50,7 +50,8 @@ const show = (value: unknown): string => {
  *
  * const program = CircuitBreaker.make({ name: "payments", failureRateThreshold: 150 }).pipe(
  *   Effect.catchTag("InvalidConfigError", (error: InvalidConfigError) =>
- *     Effect.logError(error.message) // ... failureRateThreshold = 150: ...
+ *     // error.name is "InvalidConfigError"; error.guardName is "payments"
+ *     Effect.logError(`${error.guardName}: ${error.message}`) // ... failureRateThreshold = 150: ...
  *   )
  * )
  * ```
@@ -60,12 +61,16 @@ const show = (value: unknown): string => {
 export class InvalidConfigError extends Data.TaggedError("InvalidConfigError")<{
   /** The kind of guard, e.g. `"CircuitBreaker"`. */
   readonly guard: string
-  /** The guard's name, when one could be read. */
-  readonly name: string
+  /**
+   * The guard's own name (`"payments"`), or `"<unnamed>"` when none could be read. Named like the
+   * other errors' `breakerName`/`limiterName`; `name` stays the class name, `"InvalidConfigError"`,
+   * so logs and `String(error)` say what went wrong.
+   */
+  readonly guardName: string
   readonly issues: ReadonlyArray<ConfigIssue>
 }> {
   override get message(): string {
     const fields = this.issues.map((issue) => `${issue.field} = ${show(issue.value)}: ${issue.rule}`)
-    return `Invalid ${this.guard} '${this.name}' configuration: ${fields.join("; ")}`
+    return `Invalid ${this.guard} '${this.guardName}' configuration: ${fields.join("; ")}`
   }
 }

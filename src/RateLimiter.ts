@@ -296,6 +296,13 @@ export interface RateLimiter {
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   /** Takes `permits` (default 1), waiting for them up to the timeout; refused otherwise. */
   readonly acquire: (permits?: number) => Effect.Effect<void, RequestNotPermittedError>
   /** Takes `permits` (default 1) if they are available now; never waits. */
@@ -552,6 +559,10 @@ class RateLimiterImpl implements RateLimiter {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   // ---- reading and steering ----------------------------------------------------------------------

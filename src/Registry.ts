@@ -77,10 +77,11 @@ import {
   configFields as circuitBreakerFields,
   OptionsSchema as CircuitBreakerSchema
 } from "./internal/circuitBreakerConfig.js"
+import { retryFields } from "./internal/guardInternals.js"
 import { configFields as rateLimiterFields, OptionsSchema as RateLimiterSchema } from "./internal/rateLimiterConfig.js"
 import { retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
 import { configFields as timeLimiterFields, OptionsSchema as TimeLimiterSchema } from "./internal/timeLimiterConfig.js"
-import { decodeOptions, readFields } from "./internal/validation.js"
+import { decodeOptions, invalidConfig, readFields } from "./internal/validation.js"
 import type { ConfigIssue } from "./InvalidConfigError.js"
 import { InvalidConfigError } from "./InvalidConfigError.js"
 import type * as RateLimiter from "./RateLimiter.js"
@@ -189,7 +190,16 @@ const kinds: Record<Kind, KindDescriptor> = {
   rateLimiter: { guard: "RateLimiter", make: makeRateLimiter, schema: RateLimiterSchema, fields: rateLimiterFields },
   bulkhead: { guard: "Bulkhead", make: makeBulkhead, schema: BulkheadSchema, fields: bulkheadFields },
   timeLimiter: { guard: "TimeLimiter", make: makeTimeLimiter, schema: TimeLimiterSchema, fields: timeLimiterFields },
-  retry: { guard: "Retry", make: makeRetry, schema: RetryOptionsSchema, fields: retryConfigFields },
+  retry: {
+    guard: "Retry",
+    // A registry's retry is typed as able to raise MaxRetriesExceededError: a reload may turn it on.
+    make: (options: Retry.Options) =>
+      Effect.tap(makeRetry(options), (retry) => {
+        retryFields(retry).mayRaise = true
+      }),
+    schema: RetryOptionsSchema,
+    fields: retryConfigFields
+  },
   adaptiveLimiter: {
     guard: "AdaptiveLimiter",
     make: makeAdaptiveLimiter,
@@ -306,9 +316,6 @@ type Keys = Readonly<Record<string, unknown>>
 const kindSpecOf = (spec: Spec, kind: Kind): KindSpec<{ readonly name: string; readonly [key: string]: unknown }> =>
   (typeof spec === "object" && spec !== null ? spec[kind] : undefined) ?? {}
 
-/** The one place the registry builds an `InvalidConfigError` (its fields are about to change shape). */
-const registryError = (guard: string, name: string, issues: ReadonlyArray<ConfigIssue>): InvalidConfigError =>
-  new InvalidConfigError({ guard, name, issues })
 
 /**
  * A named configuration's keys over those of its `baseConfig` chain, as Resilience4j's
@@ -338,7 +345,7 @@ const followBase = (
   owner: string
 ): Either<Keys> => {
   const fail = (rule: string): Either<Keys> => ({
-    error: registryError(kinds[kind].guard, owner, [{ field, value: baseConfig, rule }])
+    error: invalidConfig(kinds[kind].guard, owner, [{ field, value: baseConfig, rule }])
   })
   if (typeof baseConfig !== "string") return fail("must be the name of a configuration")
   const key = keyOf(configs, baseConfig)
@@ -367,7 +374,7 @@ const resolve = (spec: Spec, kind: Kind, name: string): Either<Keys> => {
   // baseConfig is its own name; past that, only configurations can form a cycle.
   if (typeof baseConfig === "string" && baseConfig.toLowerCase() === name.toLowerCase()) {
     const rule = `is a circular reference (${name} -> ${baseConfig})`
-    return { error: registryError(kinds[kind].guard, name, [{ field, value: baseConfig, rule }]) }
+    return { error: invalidConfig(kinds[kind].guard, name, [{ field, value: baseConfig, rule }]) }
   }
   const base = baseConfig !== undefined
     ? followBase(kind, configs, baseConfig, field, [], name)
@@ -421,7 +428,7 @@ const validateSpec = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
         if (issues.length === 0) return Effect.void
         // A broken configuration shows once, however many configurations and instances inherit it.
         const unique = new Map(issues.map((issue) => [`${issue.field}\u0000${issue.rule}`, issue]))
-        return Effect.fail(registryError("Registry", "spec", Array.from(unique.values())))
+        return Effect.fail(invalidConfig("Registry", "spec", Array.from(unique.values())))
       })
     )
   })
@@ -548,10 +555,10 @@ class RegistryImpl implements Registry {
 }
 
 const merge = (failures: ReadonlyArray<InvalidConfigError>): InvalidConfigError =>
-  failures.length === 1 ? failures[0]! : registryError(
+  failures.length === 1 ? failures[0]! : invalidConfig(
     "Registry",
-    failures.map((f) => `${f.guard}/${f.name}`).join(", "),
-    failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.name}.${issue.field}` })))
+    failures.map((f) => `${f.guard}/${f.guardName}`).join(", "),
+    failures.flatMap((f) => f.issues.map((issue) => ({ ...issue, field: `${f.guardName}.${issue.field}` })))
   )
 
 /**

@@ -65,7 +65,7 @@ import { currentSpan, spanEvent } from "./internal/observe.js"
 import { isLocalRefusal } from "./internal/refusals.js"
 import type { BudgetHandle } from "./internal/retryBudgetCore.js"
 import { DEFAULT_WAIT, retryConfigFields, RetryOptionsSchema } from "./internal/retryConfig.js"
-import { decodeOptions, readFields } from "./internal/validation.js"
+import { decodeOptions, invalidConfig, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 import type { RetryBudget } from "./RetryBudget.js"
@@ -259,17 +259,52 @@ export const Event = Data.taggedEnum<Event>()
  *
  * @since 0.1.0
  */
-export interface Retry<in E = unknown, in A = unknown> {
+export interface Retry<
+  in E = unknown,
+  in A = unknown,
+  out X extends MaxRetriesExceededError = MaxRetriesExceededError
+> {
   readonly kind: "Retry"
   readonly name: string
   readonly metrics: Effect.Effect<Metrics>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   /** See {@link reconfigure}. */
   reconfigure(changes: Reconfiguration<E, A>): Effect.Effect<void, InvalidConfigError>
   /** @internal phantom: the retry only guards effects its predicates understand. */
   readonly _predicates?: (error: E, value: A) => void
+  /** @internal phantom: `MaxRetriesExceededError` when the options can raise it, else `never`. */
+  readonly _raises?: () => X
 }
+
+/**
+ * What a retry made with options `O` adds to a call's errors: `MaxRetriesExceededError` only when
+ * `retryOnResult` is given and `failAfterMaxAttempts` may be `true`; `never` otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "breakwater"
+ *
+ * type Plain = Retry.RaisedBy<{ name: "a"; maxAttempts: 3 }> // never
+ * type Strict = Retry.RaisedBy<{ name: "a"; retryOnResult: (s: string) => boolean; failAfterMaxAttempts: true }>
+ * //   ^? MaxRetriesExceededError
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type RaisedBy<O> = [FieldOf<O, "retryOnResult">] extends [undefined] ? never
+  : [FieldOf<O, "failAfterMaxAttempts">] extends [false | undefined] ? never
+  : MaxRetriesExceededError
+
+/** `O[K]`, or `undefined` when `O` has no `K` (a conditional on an all-optional type would be a weak-type check). */
+type FieldOf<O, K extends string> = K extends keyof O ? O[K] : undefined
 
 /** An error's `retryAfter` hint in millis (0 when absent). */
 const retryAfterMillis = (error: unknown): number =>
@@ -299,8 +334,17 @@ const decode = <E, A>(options: Options<E, A>): Effect.Effect<Settings, InvalidCo
     budget: config.budget as unknown as BudgetHandle | undefined
   }))
 
+/** Whether options with these values can end a call with `MaxRetriesExceededError` (see {@link RaisedBy}). */
+const raises = (settings: Settings): boolean => settings.failAfterMaxAttempts && settings.retryOnResult !== undefined
+
 class RetryImpl<E, A> implements Retry<E, A> {
   readonly kind = "Retry" as const
+  /**
+   * Whether this retry's type includes `MaxRetriesExceededError`: fixed at `make` from the options
+   * (a Layer from configuration and a Registry widen it), so `reconfigure` cannot make a retry typed
+   * without it raise it.
+   */
+  mayRaise: boolean
   private successfulWithoutRetry = 0
   private successfulWithRetry = 0
   private failedWithoutRetry = 0
@@ -313,7 +357,9 @@ class RetryImpl<E, A> implements Retry<E, A> {
     private settings: Settings,
     private readonly clock: Clock.Clock,
     private readonly hub: EventHub<Event>
-  ) {}
+  ) {
+    this.mayRaise = raises(settings)
+  }
 
   // ---- guarding calls ----------------------------------------------------------------------------
 
@@ -523,6 +569,10 @@ class RetryImpl<E, A> implements Retry<E, A> {
     return this.hub.stream
   }
 
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
+  }
+
   reconfigure(changes: Reconfiguration<E, A>): Effect.Effect<void, InvalidConfigError> {
     return Effect.suspend(() => {
       const merged: Record<string, unknown> = { ...this.options, ...changes }
@@ -531,9 +581,18 @@ class RetryImpl<E, A> implements Retry<E, A> {
       if (changes.waitDuration !== undefined && !("schedule" in changes)) delete merged.schedule
       for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key]
       const options = merged as unknown as Options<E, A>
-      return Effect.map(decode(options), (settings) => {
+      return Effect.flatMap(decode(options), (settings) => {
+        if (raises(settings) && !this.mayRaise) {
+          return Effect.fail(invalidConfig("Retry", this.name, [{
+            field: "failAfterMaxAttempts",
+            value: true,
+            rule: "cannot be turned on (with retryOnResult) for a retry made without it: its type says it never " +
+              "fails with MaxRetriesExceededError; make it with failAfterMaxAttempts: true and retryOnResult"
+          }]))
+        }
         this.options = options
         this.settings = settings
+        return Effect.void
       })
     })
   }
@@ -583,9 +642,20 @@ export const reconfigure: {
  *
  * @since 0.1.0
  */
-export const make = <E = unknown, A = unknown>(
-  options: Options<E, A>
-): Effect.Effect<Retry<E, A>, InvalidConfigError, Scope.Scope> =>
+export const make: {
+  <E = unknown, A = unknown>(
+    options: Options<E, A> & { readonly retryOnResult: (value: A) => boolean; readonly failAfterMaxAttempts: true }
+  ): Effect.Effect<Retry<E, A, MaxRetriesExceededError>, InvalidConfigError, Scope.Scope>
+  <E = unknown, A = unknown>(
+    options: Options<E, A> & { readonly failAfterMaxAttempts?: false | undefined }
+  ): Effect.Effect<Retry<E, A, never>, InvalidConfigError, Scope.Scope>
+  <E = unknown, A = unknown>(
+    options: Options<E, A> & { readonly retryOnResult?: undefined }
+  ): Effect.Effect<Retry<E, A, never>, InvalidConfigError, Scope.Scope>
+  <E = unknown, A = unknown>(
+    options: Options<E, A>
+  ): Effect.Effect<Retry<E, A, MaxRetriesExceededError>, InvalidConfigError, Scope.Scope>
+} = <E, A>(options: Options<E, A>): Effect.Effect<RetryImpl<E, A>, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = yield* decode(options)
     const clock = yield* Effect.clock
@@ -611,13 +681,13 @@ export const make = <E = unknown, A = unknown>(
  * @since 0.1.0
  */
 export const withRetry: {
-  <EB, AB>(
-    retry: Retry<EB, AB>
-  ): <A extends AB, E extends EB, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | MaxRetriesExceededError, R>
-  <A extends AB, E extends EB, R, EB, AB>(
+  <EB, AB, X extends MaxRetriesExceededError>(
+    retry: Retry<EB, AB, X>
+  ): <A extends AB, E extends EB, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | X, R>
+  <A extends AB, E extends EB, R, EB, AB, X extends MaxRetriesExceededError>(
     self: Effect.Effect<A, E, R>,
-    retry: Retry<EB, AB>
-  ): Effect.Effect<A, E | MaxRetriesExceededError, R>
+    retry: Retry<EB, AB, X>
+  ): Effect.Effect<A, E | X, R>
 } = dual(
   2,
   <A, E, R>(self: Effect.Effect<A, E, R>, retry: Retry<E, A>) => (retry as RetryImpl<E, A>).guard(self)
@@ -662,7 +732,7 @@ export interface Configuration<E = unknown, A = unknown> {
  *
  * @since 0.1.0
  */
-export const configuration = <E, A>(retry: Retry<E, A>): Effect.Effect<Configuration<E, A>> =>
+export const configuration = <E, A, X extends MaxRetriesExceededError>(retry: Retry<E, A, X>): Effect.Effect<Configuration<E, A>> =>
   Effect.sync(() => {
     const s = (retry as unknown as { readonly settings: Settings }).settings
     return {
@@ -679,7 +749,8 @@ export const configuration = <E, A>(retry: Retry<E, A>): Effect.Effect<Configura
   })
 
 /**
- * The retry as a {@link Policy}, for `Policy.compose`; it adds only `MaxRetriesExceededError`.
+ * The retry as a {@link Policy}, for `Policy.compose`; it adds only `MaxRetriesExceededError`, and
+ * that only when the retry's options can raise it.
  *
  * @example
  * ```ts
@@ -693,8 +764,10 @@ export const configuration = <E, A>(retry: Retry<E, A>): Effect.Effect<Configura
  *
  * @since 0.1.0
  */
-export const policy = <EB, AB>(retry: Retry<EB, AB>): Policy<MaxRetriesExceededError, never, EB, AB> => (self) =>
-  withRetry(self, retry)
+export const policy = <EB, AB, X extends MaxRetriesExceededError>(
+  retry: Retry<EB, AB, X>
+): Policy<X, never, EB, AB> =>
+(self) => withRetry(self, retry)
 
 /**
  * A Layer that builds the retry for a service tag; the retry lives as long as the layer.
@@ -715,7 +788,8 @@ export const policy = <EB, AB>(retry: Retry<EB, AB>): Policy<MaxRetriesExceededE
 export const layer = <I, E, A>(
   tag: Context.Tag<I, Retry<E, A>>,
   options: Options<E, A>
-): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+): Layer.Layer<I, InvalidConfigError> =>
+  Layer.scoped(tag, make(options) as Effect.Effect<Retry<E, A>, InvalidConfigError, Scope.Scope>)
 
 /**
  * The plain options (`maxAttempts`, `waitDuration`, `failAfterMaxAttempts`, `retryRejections`) read
@@ -761,4 +835,16 @@ export const layerConfig = <I, E = unknown, A = unknown>(
   options: Config.Config<Options>,
   code?: Omit<Options<E, A>, "name">
 ): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make<E, A>({ ...read, ...code } as Options<E, A>)))
+  Layer.scoped(
+    tag,
+    Effect.flatMap(options, (read) => Effect.map(make<E, A>({ ...read, ...code } as Options<E, A>), widen))
+  )
+
+/**
+ * A retry typed as able to raise `MaxRetriesExceededError`, so that reconfiguring it (from
+ * configuration, by a Registry) may turn `failAfterMaxAttempts` on.
+ */
+const widen = <E, A>(retry: Retry<E, A>): Retry<E, A> => {
+  ;(retry as RetryImpl<E, A>).mayRaise = true
+  return retry
+}

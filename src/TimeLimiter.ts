@@ -190,6 +190,13 @@ export interface TimeLimiter {
   readonly settings: Effect.Effect<{ readonly timeoutDuration: Duration.Duration; readonly cancelRunningCall: boolean }>
   /** Events from the moment of subscription; a subscriber that falls far behind loses the oldest. */
   readonly events: Stream.Stream<Event>
+  /**
+   * Subscribes now, in the caller's `Scope`, and returns the events from that moment. Use it where
+   * the first event matters: `events` subscribes only when the stream starts running, so a fiber
+   * forked to read it may attach after the event (`Effect.yieldNow()` does not guarantee otherwise);
+   * after `const events = yield* guard.subscribe`, nothing is missed.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
   /** Changes the settings in place; they apply to calls started afterwards. */
   readonly reconfigure: (changes: Changes) => Effect.Effect<void, InvalidConfigError>
 }
@@ -313,6 +320,10 @@ class TimeLimiterImpl implements TimeLimiter {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   readonly reconfigure = (changes: Changes): Effect.Effect<void, InvalidConfigError> =>

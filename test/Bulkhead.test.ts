@@ -379,7 +379,7 @@ describe("Bulkhead", () => {
           bulkhead.reconfigure({ maxConcurrentCalls: -1, maxWaitDuration: "-1 seconds" })
         )
         expect(error).toBeInstanceOf(InvalidConfigError)
-        expect(error.name).toBe("db")
+        expect(error.guardName).toBe("db")
         expect(error.issues.map((i) => i.field).sort()).toEqual(["maxConcurrentCalls", "maxWaitDuration"])
         expect(yield* bulkhead.metrics).toEqual({ availableConcurrentCalls: 2, maxAllowedConcurrentCalls: 2 })
       }))
@@ -396,7 +396,7 @@ describe("Bulkhead", () => {
           maxWaitDuration: "-5 seconds"
         })))
         expect(error.guard).toBe("Bulkhead")
-        expect(error.name).toBe("db")
+        expect(error.guardName).toBe("db")
         expect(error.issues).toEqual([
           { field: "maxConcurrentCalls", value: 2.5, rule: "must be a whole number >= 0" },
           expect.objectContaining({ field: "maxWaitDuration", value: "-5 seconds" })

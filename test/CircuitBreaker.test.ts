@@ -1478,7 +1478,7 @@ describe("API", () => {
         )
         expect(error).toBeInstanceOf(InvalidConfigError)
         const invalid = error as InvalidConfigError
-        expect(invalid.name).toBe("payments")
+        expect(invalid.guardName).toBe("payments")
         expect(new Set(invalid.issues.map((i) => `${i.field}=${String(i.value)}`))).toEqual(
           new Set(["failureRateThreshold=150", "slidingWindowType=SIDEWAYS"])
         )
@@ -1550,7 +1550,7 @@ describe("make validation", () => {
         waitDurationInOpenState: -1,
         maxWaitDurationInHalfOpenState: "-5 seconds"
       })
-      expect(error.name).toBe("bad")
+      expect(error.guardName).toBe("bad")
       // In the order of the options Schema.
       expect(error.issues.map((i) => [i.field, i.value])).toEqual([
         ["failureRateThreshold", 0],

@@ -241,7 +241,7 @@ describe("TimeLimiter", () => {
         const error = yield* Effect.flip(limiter.reconfigure({ timeoutDuration: 0 }))
         expect(error).toBeInstanceOf(InvalidConfigError)
         expect(error.issues.map((i) => i.field)).toEqual(["timeoutDuration"])
-        expect(error.name).toBe("search")
+        expect(error.guardName).toBe("search")
         expect(Duration.toMillis((yield* limiter.settings).timeoutDuration)).toBe(1000)
       }))
   })

@@ -49,8 +49,82 @@ const readmeExamples = (): Array<Example> => {
   }))
 }
 
+/**
+ * The README's inline code that calls a module (`Bulkhead.make({ name: "db", maxConcurrentCalls: 25 })`)
+ * is checked too: each span becomes `export const example = <span>` after imports of every module and
+ * declarations of the placeholder names the prose uses (`options`, `registry`, `breaker`, ...), so its
+ * literal arguments are type-checked. Spans written in signature notation (`...` for "more of these",
+ * `a | b` for alternatives) are not TypeScript and are left out; `inlineSkipped` lists them.
+ */
+const inlineCall = /^([A-Z]\w*)\.\w+(\.\w+)*\(.*\)$/
+const rootModules = [
+  "AdaptiveLimiter",
+  "AdaptiveThrottler",
+  "Bulkhead",
+  "Chaos",
+  "CircuitBreaker",
+  "Events",
+  "Health",
+  "Hedge",
+  "Metrics",
+  "Policy",
+  "RateLimiter",
+  "Registry",
+  "Retry",
+  "RetryBudget",
+  "Snapshot",
+  "Store",
+  "TimeLimiter"
+]
+const effectModules = ["Duration", "Effect", "Schedule", "Stream", "TestClock"]
+const placeholders = `
+declare const options: any
+declare const spec: any
+declare const registry: Registry.Registry
+declare const guards: ReadonlyArray<Registry.Guard>
+declare const breaker: CircuitBreaker.CircuitBreaker
+declare const limiter: RateLimiter.RateLimiter
+declare const limiters: ReadonlyArray<RateLimiter.RateLimiter>
+declare const retry: Retry.Retry
+declare const permits: number
+declare const size: number
+declare const wait: Duration.Duration
+declare const error: unknown
+`
+
+const inlineSpans = (): Array<{ readonly span: string; readonly line: number }> => {
+  const text = fs.readFileSync(path.join(root, "README.md"), "utf8")
+  // Fenced blocks are checked whole; blank them out (keeping line numbers) before reading spans.
+  const prose = text.replace(/```[\s\S]*?```/g, (block) => block.replace(/[^\n]/g, " "))
+  return [...prose.matchAll(/`([^`\n]+)`/g)]
+    .filter((m) => inlineCall.test(m[1]!))
+    .map((m) => ({ span: m[1]!, line: prose.slice(0, m.index).split("\n").length }))
+}
+
+const isSignatureNotation = (span: string) => span.includes("...") || span.includes(" | ")
+
+export const inlineSkipped = (): Array<string> =>
+  inlineSpans().filter((s) => isSignatureNotation(s.span)).map((s) => s.span)
+
+const readmeInlineExamples = (): Array<Example> =>
+  inlineSpans().filter((s) => !isSignatureNotation(s.span)).map(({ line, span }, i) => ({
+    file: path.join(root, "test", "__doc_examples__", `README_inline_${i}.ts`),
+    source: `import { ${effectModules.join(", ")} } from "effect"\n` +
+      `import { ${rootModules.join(", ")} } from "breakwater"\n${placeholders}\n` +
+      `export const example = ${span}\n`,
+    origin: `README.md:${line} \`${span}\``
+  }))
+
 describe("JSDoc and README examples", () => {
-  const examples = [...publicModules.flatMap(extract), ...readmeExamples()]
+  const examples = [...publicModules.flatMap(extract), ...readmeExamples(), ...readmeInlineExamples()]
+
+  it("the README's inline calls are checked, all but signature notation", () => {
+    const spans = inlineSpans().map((s) => s.span)
+    expect(spans).toContain("Bulkhead.make({ name: \"db\", maxConcurrentCalls: 25, maxWaitDuration: 0 })")
+    expect(readmeInlineExamples().length).toBe(spans.length - inlineSkipped().length)
+    for (const span of inlineSkipped()) expect(isSignatureNotation(span)).toBe(true)
+    expect(inlineSkipped().length).toBeLessThanOrEqual(3)
+  })
 
   it("every public export has a JSDoc with @since and an example", () => {
     const missing: Array<string> = []

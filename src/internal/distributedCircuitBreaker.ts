@@ -649,6 +649,14 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     return this.hub.changes(() => this.snapshot.state, transitionTarget)
   }
 
+  get subscribe(): Effect.Effect<Stream.Stream<EventType>, never, Scope.Scope> {
+    return this.hub.subscribed
+  }
+
+  get subscribeStateChanges(): Effect.Effect<Stream.Stream<State>, never, Scope.Scope> {
+    return this.hub.subscribedChanges(() => this.snapshot.state, transitionTarget)
+  }
+
   /** Manual transitions go to the shared store (or, during an outage, to the fallback only). */
   private transition(to: State, openForMillis?: number): Effect.Effect<void, IllegalStateTransitionError> {
     return Effect.uninterruptible(Effect.suspend(() => {

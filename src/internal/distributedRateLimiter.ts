@@ -13,6 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { InvalidConfigError } from "../InvalidConfigError.js"
@@ -24,7 +25,7 @@ import type { EventHub } from "./eventHub.js"
 import { makeMemoryRateLimiterStore } from "./memoryRateLimiterStore.js"
 import { currentSpan } from "./observe.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
-import { decodeOptions } from "./validation.js"
+import { decodeOptions, invalidConfig } from "./validation.js"
 
 type Resolved = typeof OptionsSchema.Type
 
@@ -61,15 +62,11 @@ export const PROBE_MILLIS = 1_000
 const sharable = (config: Resolved): Effect.Effect<Resolved, InvalidConfigError> =>
   Schedule.isSchedule(config.limitRefreshPeriod)
     ? Effect.fail(
-      new InvalidConfigError({
-        guard: "RateLimiter",
-        name: config.name,
-        issues: [{
-          field: "limitRefreshPeriod",
-          value: "<schedule>",
-          rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
-        }]
-      })
+      invalidConfig("RateLimiter", config.name, [{
+        field: "limitRefreshPeriod",
+        value: "<schedule>",
+        rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
+      }])
     )
     : Effect.succeed(config)
 
@@ -313,6 +310,10 @@ class DistributedRateLimiter implements RateLimiter {
 
   get events(): Stream.Stream<Event> {
     return this.hub.stream
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.hub.subscribed
   }
 
   /** A store's answer outside `acquire` also ends an outage: the next calls ask the store again at once. */

@@ -84,24 +84,39 @@ export class EventHub<A> {
     )
   }
 
-  /** Every event published from the moment the stream starts; ends when the guard's scope closes. */
-  get stream(): Stream.Stream<A> {
-    return Stream.unwrapScoped(
-      Effect.suspend(() => this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, Stream.fromQueue))
+  /**
+   * Subscribes now, in the caller's scope, and returns the events published from then on: once it
+   * has returned, nothing published can be missed (unlike {@link stream}, which subscribes only when
+   * the stream starts running, maybe in a forked fiber that has not run yet).
+   */
+  get subscribed(): Effect.Effect<Stream.Stream<A>, never, Scope.Scope> {
+    return Effect.suspend(() =>
+      this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, Stream.fromQueue)
     )
   }
 
+  /** Every event published from the moment the stream starts; ends when the guard's scope closes. */
+  get stream(): Stream.Stream<A> {
+    return Stream.unwrapScoped(this.subscribed)
+  }
+
   /**
-   * The current value, then each new one an event carries. Subscribes first, then reads the current
-   * value, so no change can fall between the two.
+   * Like {@link changes}, subscribed before it returns: the value current at that moment, then each
+   * new one. Subscribes first, then reads the current value, so no change can fall between the two.
    */
-  changes<S>(current: () => S, carried: (event: A) => Option.Option<S>): Stream.Stream<S> {
-    return Stream.unwrapScoped(
-      Effect.map(
-        this.subscription,
-        (queue) => Stream.concat(Stream.sync(current), Stream.fromQueue(queue).pipe(Stream.filterMap(carried)))
-      )
+  subscribedChanges<S>(
+    current: () => S,
+    carried: (event: A) => Option.Option<S>
+  ): Effect.Effect<Stream.Stream<S>, never, Scope.Scope> {
+    return Effect.map(
+      this.subscription,
+      (queue) => Stream.concat(Stream.succeed(current()), Stream.fromQueue(queue).pipe(Stream.filterMap(carried)))
     )
+  }
+
+  /** The current value, then each new one an event carries (subscribed when the stream starts). */
+  changes<S>(current: () => S, carried: (event: A) => Option.Option<S>): Stream.Stream<S> {
+    return Stream.unwrapScoped(this.subscribedChanges(current, carried))
   }
 
   /** Ends every subscription; later subscriptions get an empty stream. */

@@ -60,6 +60,8 @@ interface TimeLimiterFields {
 }
 interface RetryFields {
   readonly settings: Record<string, unknown>
+  /** Whether the retry's type includes `MaxRetriesExceededError` (so `reconfigure` may turn it on). */
+  mayRaise: boolean
 }
 interface AdaptiveFields {
   readonly config: Record<string, unknown>

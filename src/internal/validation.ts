@@ -40,8 +40,15 @@ export const decodeOptions = <A, I>(
       value: valueAt(input, issue.path),
       rule: issue.message.startsWith("is unexpected") ? "is not a known option" : issue.message
     }))
-  return Effect.fail(new InvalidConfigError({ guard, name: typeof name === "string" ? name : "<unnamed>", issues }))
+  return Effect.fail(invalidConfig(guard, typeof name === "string" ? name : "<unnamed>", issues))
 }
+
+/** The error for `guard` (a kind, e.g. `"RateLimiter"`) named `guardName`: the one way to build it. */
+export const invalidConfig = (
+  guard: string,
+  guardName: string,
+  issues: InvalidConfigError["issues"]
+): InvalidConfigError => new InvalidConfigError({ guard, guardName, issues })
 
 const negative = /^\s*-/
 

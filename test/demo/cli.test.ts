@@ -83,6 +83,26 @@ describe("demo command line", () => {
     expect(refusal("simulate", ["--duration", "Infinity"], "--duration", "Infinity")).toContain("positive")
   })
 
+  it("refuses a rate or duration past its bound (--rate 1e9 used to die of heap exhaustion after minutes)", () => {
+    expect(refusal("start", ["--rate", "1e9"], "--rate", "1e9")).toBe(
+      "--rate must be at most 1,000 (see --help), got \"1e9\""
+    )
+    expect(refusal("start", ["--rate", "1000.5"], "--rate", "1000.5")).toContain("at most 1,000")
+    expect(flags("start", ["--rate", "1000"]).rate).toBe(1000)
+    expect(refusal("simulate", ["--rate=201"], "--rate", "201")).toContain("at most 200")
+    expect(flags("simulate", ["--rate", "200"]).rate).toBe(200)
+    for (const command of ["start", "simulate"] as const) {
+      expect(refusal(command, ["--duration", "3601"], "--duration", "3601")).toContain("at most 3,600")
+      expect(flags(command, ["--duration", "3600"]).durationSeconds).toBe(3600)
+    }
+    // The bounds are stated in --help.
+    expect(Cli.startHelp).toContain("at most 1000")
+    expect(Cli.startHelp).toContain("at most 3600")
+    expect(Cli.simulateHelp).toContain("at most 200")
+    expect(Cli.simulateHelp).toContain("at most 3600")
+    expect(Cli.limits).toEqual({ startRate: 1_000, simulateRate: 200, durationSeconds: 3_600 })
+  })
+
   it("the help lists every flag of its command", () => {
     for (const flag of ["--duration", "--rate", "--no-dashboard", "--port", "--keep-open", "--help"]) {
       expect(Cli.startHelp).toContain(flag)

@@ -6,6 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { invalidConfig } from "../../internal/validation.js"
 import { InvalidConfigError } from "../../InvalidConfigError.js"
 
 /** Builds a guard once in a throwaway scope, keeping only its issues, prefixed with `field`. */
@@ -27,5 +28,5 @@ export const failWithIssues = (
   groups: ReadonlyArray<ReadonlyArray<InvalidConfigError["issues"][number]>>
 ): Effect.Effect<void, InvalidConfigError> => {
   const issues = groups.flat()
-  return issues.length === 0 ? Effect.void : Effect.fail(new InvalidConfigError({ guard, name, issues }))
+  return issues.length === 0 ? Effect.void : Effect.fail(invalidConfig(guard, name, issues))
 }

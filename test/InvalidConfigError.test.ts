@@ -1,0 +1,52 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Effect, Logger } from "effect"
+import * as Bulkhead from "../src/Bulkhead.js"
+import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import { InvalidConfigError } from "../src/InvalidConfigError.js"
+import * as Registry from "../src/Registry.js"
+
+describe("InvalidConfigError", () => {
+  it.effect("keeps its class name; the guard's name is in guardName", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.scoped(CircuitBreaker.make({ name: "payments", failureRateThreshold: 150 }))
+      )
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      expect(error.name).toBe("InvalidConfigError")
+      expect(error._tag).toBe("InvalidConfigError")
+      expect(error.guard).toBe("CircuitBreaker")
+      expect(error.guardName).toBe("payments")
+      expect(String(error)).toMatch(/^InvalidConfigError: Invalid CircuitBreaker 'payments' configuration: /)
+      expect(error.stack ?? "").toMatch(/^InvalidConfigError: /)
+    }))
+
+  it.effect("a logged Cause reads InvalidConfigError, not the guard's name", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.make(({ cause }) => {
+        lines.push(Cause.pretty(cause))
+      })
+      const exit = yield* Effect.exit(Effect.scoped(Bulkhead.make({ name: "db", maxConcurrentCalls: -1 })))
+      if (exit._tag === "Success") throw new Error("expected a failure")
+      yield* Effect.logError(exit.cause).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      const logged = lines.join("\n")
+      expect(logged).toContain("InvalidConfigError: Invalid Bulkhead 'db' configuration: maxConcurrentCalls = -1")
+      expect(logged).not.toMatch(/^db: /m)
+    }))
+
+  it.scoped("a Registry merging several failures names each guard in guardName", () =>
+    Effect.gen(function*() {
+      const registry = yield* Registry.make()
+      yield* registry.circuitBreaker("a")
+      yield* registry.bulkhead("b")
+      const error = yield* Effect.flip(registry.reload({
+        circuitBreaker: { instances: { a: { failureRateThreshold: 0 } } },
+        bulkhead: { instances: { b: { maxConcurrentCalls: -1 } } }
+      }))
+      expect(error.name).toBe("InvalidConfigError")
+      expect(error.guard).toBe("Registry")
+      expect(error.guardName).toContain("CircuitBreaker/a")
+      expect(error.guardName).toContain("Bulkhead/b")
+      expect(error.issues.map((i) => i.field).sort()).toEqual(["a.failureRateThreshold", "b.maxConcurrentCalls"])
+    }))
+})
