@@ -316,7 +316,6 @@ type Keys = Readonly<Record<string, unknown>>
 const kindSpecOf = (spec: Spec, kind: Kind): KindSpec<{ readonly name: string; readonly [key: string]: unknown }> =>
   (typeof spec === "object" && spec !== null ? spec[kind] : undefined) ?? {}
 
-
 /**
  * A named configuration's keys over those of its `baseConfig` chain, as Resilience4j's
  * `createCircuitBreakerConfig` builds them: a configuration inherits only what it names (not

@@ -732,7 +732,9 @@ export interface Configuration<E = unknown, A = unknown> {
  *
  * @since 0.1.0
  */
-export const configuration = <E, A, X extends MaxRetriesExceededError>(retry: Retry<E, A, X>): Effect.Effect<Configuration<E, A>> =>
+export const configuration = <E, A, X extends MaxRetriesExceededError>(
+  retry: Retry<E, A, X>
+): Effect.Effect<Configuration<E, A>> =>
   Effect.sync(() => {
     const s = (retry as unknown as { readonly settings: Settings }).settings
     return {
