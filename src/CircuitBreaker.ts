@@ -231,6 +231,8 @@ export interface Metrics {
   readonly storeUnavailableCalls?: number
   /** Breakers sharing a `Store` only: operations the store evaluated under another instance's settings. */
   readonly settingsMismatches?: number
+  /** Breakers sharing a `Store` only: times stored state that does not parse was discarded (as lost). */
+  readonly storeStatesDiscarded?: number
 }
 
 /**
@@ -348,6 +350,12 @@ export type Event = Data.TaggedEnum<{
    * for 30 seconds (or one of them is reconfigured). Published once per conflict.
    */
   StoreSettingsConflict: { readonly breakerName: string; readonly at: number }
+  /**
+   * The store held state for this breaker that does not parse (written by something else than
+   * breakwater: a wrong type, a field out of range): it was discarded and the circuit started afresh,
+   * as if the state had been lost. `reason` names what did not parse.
+   */
+  StoreStateDiscarded: { readonly breakerName: string; readonly at: number; readonly reason: string }
 }>
 
 /**

@@ -53,7 +53,7 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
   const sliding = commands[slidingWindow.command]!.bind(connection.client)
   const prepared = new WeakMap<SharedLimit, Prepared>()
   const prepare = (limit: SharedLimit): Prepared => {
-    const key = (suffix: string) => connection.key("ratelimiter", `{${limit.name}}`, suffix)
+    const key = (suffix: string) => connection.guardKey("ratelimiter", limit.name, suffix)
     const micros = limit.periodMillis * 1000
     switch (limit.algorithm) {
       case "fixed-window": {
