@@ -188,7 +188,14 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
     await sleep(10)
     const incarnation = await attacker!.hget(stateKey("flood"), "inc")
     const bogus = JSON.stringify({
-      snapshot: { state: "Bogus", generation: 1e12, sequence: 1e12, openForMillis: -1, halfOpenForMillis: -1, incarnation },
+      snapshot: {
+        state: "Bogus",
+        generation: 1e12,
+        sequence: 1e12,
+        openForMillis: -1,
+        halfOpenForMillis: -1,
+        incarnation
+      },
       changes: []
     })
     await attacker!.publish(`${prefix}:circuit:{flood}:changes`, bogus)

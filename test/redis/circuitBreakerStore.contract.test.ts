@@ -249,13 +249,16 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
     let since = { incarnation: first.incarnation, sequence: first.sequence }
     let reading: Promise<void> = Promise.resolve()
     const scope = await run(Scope.make())
-    await run(Scope.extend(store.subscribe(name, () => {
-      // Told that the state changed: read the changes since the last read, one read after the other.
-      reading = reading.then(() => run(store.follow(name, s, since))).then((reply) => {
-        seen.push(...transitions(reply))
-        since = { incarnation: reply.snapshot.incarnation, sequence: reply.snapshot.sequence }
-      })
-    }), scope))
+    await run(Scope.extend(
+      store.subscribe(name, () => {
+        // Told that the state changed: read the changes since the last read, one read after the other.
+        reading = reading.then(() => run(store.follow(name, s, since))).then((reply) => {
+          seen.push(...transitions(reply))
+          since = { incarnation: reply.snapshot.incarnation, sequence: reply.snapshot.sequence }
+        })
+      }),
+      scope
+    ))
     await run(store.transition(name, s, "Open"))
     await run(store.transition(name, s, "Closed"))
     for (let i = 0; i < 50 && seen.length < 2; i++) await sleep(10)
