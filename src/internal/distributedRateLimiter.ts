@@ -154,7 +154,9 @@ class DistributedRateLimiter implements RateLimiter {
       onSuccess: (grant) => {
         if (limit.takeOver === true && this.limit === limit) this.limit = { ...limit, takeOver: false }
         const checked = grant.settingsDiffer === true ? this.mismatch(grant) : Effect.succeed(grant)
-        const noted = grant.stateDiscarded === undefined ? checked : Effect.zipRight(this.discarded(grant.stateDiscarded), checked)
+        const noted = grant.stateDiscarded === undefined
+          ? checked
+          : Effect.zipRight(this.discarded(grant.stateDiscarded), checked)
         return this.outage ? Effect.zipRight(this.recovered, noted) : noted
       },
       onFailure: (error) => Effect.zipRight(this.unavailable(error), this.without(error, permits, maxWaitMillis))
