@@ -28,8 +28,10 @@
  *   `StoreSettingsConflict` event. `reconfigure` is an explicit change for the fleet: the instance's
  *   next operation stores its new settings at once, and the others then follow them. A `Schedule` wait is sent as its first 16 delays (the last repeats).
  * - Lost shared state (keys expired after an hour unused, Redis restarted without persistence, a
- *   failover, FLUSHDB) starts a new incarnation: instances follow it from their next operation, and a
- *   call in flight then counts in the fresh state. A missed pub/sub message cannot keep an instance in
+ *   failover, FLUSHDB, or stored values that do not parse — then also reported by a
+ *   `StoreStateDiscarded` event, a metric and a warning) starts a new incarnation: instances follow it from their next operation, and a
+ *   call in flight then counts in the fresh state. A published message is only a hint to read the
+ *   state (a forged one costs a read, nothing else). A missed pub/sub message cannot keep an instance in
  *   Open, ForcedOpen or Disabled: those states re-read the shared state every 5 seconds, and every
  *   breaker re-reads it when its subscription comes back.
  * - Consistency: instances admit from a locally cached copy of the shared state, refreshed by every
@@ -233,6 +235,8 @@ export interface Metrics {
   readonly storeUnavailableCalls?: number
   /** Breakers sharing a `Store` only: operations the store evaluated under another instance's settings. */
   readonly settingsMismatches?: number
+  /** Breakers sharing a `Store` only: times stored state that does not parse was discarded (as lost). */
+  readonly storeStatesDiscarded?: number
 }
 
 /**
@@ -350,6 +354,12 @@ export type Event = Data.TaggedEnum<{
    * for 30 seconds (or one of them is reconfigured). Published once per conflict.
    */
   StoreSettingsConflict: { readonly breakerName: string; readonly at: number }
+  /**
+   * The store held state for this breaker that does not parse (written by something else than
+   * breakwater: a wrong type, a field out of range): it was discarded and the circuit started afresh,
+   * as if the state had been lost. `reason` names what did not parse.
+   */
+  StoreStateDiscarded: { readonly breakerName: string; readonly at: number; readonly reason: string }
 }>
 
 /**

@@ -20,12 +20,14 @@
  * | `breakwater_circuitbreaker_store_unavailable_calls_total` | counter (breakers sharing a `Store` only: calls decided without it) | name, mode = local-fallback, fail-open, fail-closed |
  * | `breakwater_circuitbreaker_store_available` | gauge (breakers sharing a `Store` only: 1 while it answers) | name |
  * | `breakwater_circuitbreaker_store_settings_mismatches_total` | counter (breakers sharing a `Store` only: operations evaluated under another instance's settings) | name |
+ * | `breakwater_circuitbreaker_store_states_discarded_total` | counter (breakers sharing a `Store` only: stored state that did not parse, discarded as lost) | name |
  * | `breakwater_ratelimiter_available_permissions`, `..._waiting_threads` | gauge | name |
  * | `breakwater_ratelimiter_calls_total` | counter | name, kind = successful, failed |
  * | `breakwater_ratelimiter_store_outages_total` | counter (limiters sharing a `Store` only: times the store was lost) | name |
  * | `breakwater_ratelimiter_store_unavailable_calls_total` | counter (limiters sharing a `Store` only: calls decided without it) | name, mode = local-fallback, fail-open, fail-closed |
  * | `breakwater_ratelimiter_store_available` | gauge (limiters sharing a `Store` only: 1 while it answers) | name |
  * | `breakwater_ratelimiter_store_settings_mismatches_total` | counter (limiters sharing a `Store` only: calls decided under another instance's settings) | name |
+ * | `breakwater_ratelimiter_store_states_discarded_total` | counter (limiters sharing a `Store` only: stored state that did not parse, discarded as lost) | name |
  * | `breakwater_bulkhead_available_concurrent_calls`, `..._max_allowed_concurrent_calls` | gauge | name |
  * | `breakwater_bulkhead_rejected_calls_total` | counter | name |
  * | `breakwater_retry_calls_total` | counter | name, kind = successful_without_retry, successful_with_retry, failed_without_retry, failed_with_retry |
@@ -218,6 +220,10 @@ const definitions = (prefix: string) => {
       "circuitbreaker_store_settings_mismatches",
       "Total number of operations the store evaluated under another instance's settings of the same breaker"
     ),
+    breakerStatesDiscarded: counter(
+      "circuitbreaker_store_states_discarded",
+      "Total number of times a shared circuit breaker's stored state did not parse and was discarded as lost"
+    ),
     failureRate: gauge("circuitbreaker_failure_rate", "The failure rate of the circuit breaker"),
     slowCallRate: gauge("circuitbreaker_slow_call_rate", "The slow call rate of the circuit breaker"),
     bufferedCalls: gauge("circuitbreaker_buffered_calls", "The number of buffered calls in the sliding window"),
@@ -240,6 +246,10 @@ const definitions = (prefix: string) => {
     limiterSettingsMismatches: counter(
       "ratelimiter_store_settings_mismatches",
       "Total number of acquisitions the store decided under another instance's settings of the same limiter"
+    ),
+    limiterStatesDiscarded: counter(
+      "ratelimiter_store_states_discarded",
+      "Total number of times a shared rate limiter's stored state did not parse and was discarded as lost"
     ),
     availableConcurrentCalls: gauge("bulkhead_available_concurrent_calls", "The number of free slots"),
     maxAllowedConcurrentCalls: gauge("bulkhead_max_allowed_concurrent_calls", "The maximum number of slots"),
@@ -415,6 +425,7 @@ class CollectorImpl implements Collector {
       }
       seen.update(m.breakerStoreAvailable, fields.outage === true ? 0 : 1, seen.tags())
       this.add(m.breakerSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
+      this.add(m.breakerStatesDiscarded, seen, "statesDiscarded", fields.statesDiscarded ?? 0, seen.tags())
     }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
     const { counts, sums } = fields.calls
@@ -453,6 +464,7 @@ class CollectorImpl implements Collector {
       }
       seen.update(m.limiterStoreAvailable, fields.outage === true ? 0 : 1, seen.tags())
       this.add(m.limiterSettingsMismatches, seen, "settingsMismatches", fields.settingsMismatches ?? 0, seen.tags())
+      this.add(m.limiterStatesDiscarded, seen, "statesDiscarded", fields.statesDiscarded ?? 0, seen.tags())
     }
   }
 

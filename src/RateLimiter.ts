@@ -184,6 +184,8 @@ export interface Metrics {
   readonly storeUnavailableCalls?: number
   /** Limiters sharing a `Store` only: calls the store decided under another instance's settings. */
   readonly settingsMismatches?: number
+  /** Limiters sharing a `Store` only: times stored state that does not parse was discarded (as lost). */
+  readonly storeStatesDiscarded?: number
 }
 
 /**
@@ -255,6 +257,11 @@ export type Event = Data.TaggedEnum<{
   }
   StoreRecovered: { readonly limiterName: string; readonly at: number }
   SettingsMismatch: { readonly limiterName: string; readonly at: number }
+  /**
+   * The store held state for this limiter that does not parse (written by something else than
+   * breakwater): it was discarded and the limit started afresh, as if the state had been lost.
+   */
+  StoreStateDiscarded: { readonly limiterName: string; readonly at: number; readonly reason: string }
 }>
 
 /**

@@ -83,6 +83,8 @@ const show = (e: CircuitBreaker.Event): string => {
       return "StoreRecovered"
     case "StoreSettingsConflict":
       return "StoreSettingsConflict"
+    case "StoreStateDiscarded":
+      return `StoreStateDiscarded(${e.reason})`
   }
 }
 

@@ -111,6 +111,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   }
   /** Operations the store evaluated under another instance's settings (this one's differ). */
   settingsMismatches = 0
+  /** Times the store found this breaker's stored state unparsable and discarded it (as lost state). */
+  statesDiscarded = 0
   private conflictReported = false
   config: ResolvedOptions
   settings!: CircuitSettings
@@ -135,6 +137,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   /** Refusals since the cached state last changed generation (the store counts only its own). */
   private localNotPermitted = 0
   private lost: { retryAt: number; error: StoreError } | undefined
+  private following = false
+  private followAgain = false
   private timer: Fiber.RuntimeFiber<void> | undefined
   private leaseCounter = 0
   private readonly instanceId = Math.random().toString(36).slice(2, 10)
@@ -174,15 +178,9 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       this.fallback = yield* makeMemoryCircuitBreakerStore
       // Callbacks from the store run with the services (logger, tracer) of the effect that made the breaker.
       const fork = Runtime.runFork(yield* Effect.runtime<never>())
-      yield* this.store.subscribe(
-        this.name,
-        (reply) => {
-          if (this.source === "shared" && this.lost === undefined) fork(this.apply(reply, "shared", false))
-        },
-        () => {
-          if (this.source === "shared" && this.lost === undefined) fork(this.refresh)
-        }
-      )
+      yield* this.store.subscribe(this.name, () => {
+        if (this.source === "shared" && this.lost === undefined) this.hint(fork)
+      })
       const first = yield* Effect.either(this.store.read(this.name, this.settings))
       if (first._tag === "Right") yield* this.apply({ snapshot: first.right, changes: [] }, "shared", true, true)
       else yield* this.lose(first.left)
@@ -190,6 +188,35 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   }
 
   // ---- following the shared state ----------------------------------------------------------------
+
+  /**
+   * The store says the shared state may have changed (a published message, or a subscription back after
+   * a gap): read it and the changes since (at most one read in flight, and one more if told again
+   * meanwhile, however many messages arrive). A message is never taken as the state, nor its content as
+   * changes: a forged one costs one read.
+   */
+  private hint(fork: (effect: Effect.Effect<void>) => unknown): void {
+    if (this.following) {
+      this.followAgain = true
+      return
+    }
+    this.following = true
+    fork(Effect.ensuring(this.follow, Effect.sync(() => (this.following = false))))
+  }
+
+  private get follow(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.followAgain = false
+      const since = { incarnation: this.snapshot.incarnation, sequence: this.lastSequence }
+      // A read that fails here is not an outage (the next operation finds out): a burst of calls queued
+      // ahead of it on the connection must not switch the breaker to its failure mode.
+      const read = this.source !== "shared" || this.lost !== undefined ? Effect.void : Effect.matchEffect(
+        Effect.withClock(this.store.follow(this.name, this.settings, since), this.clock),
+        { onFailure: () => Effect.void, onSuccess: (reply) => this.apply(reply, "shared", false, true) }
+      )
+      return Effect.zipRight(read, Effect.suspend(() => this.followAgain ? this.follow : Effect.void))
+    })
+  }
 
   /**
    * Takes a reply (`own`: to this instance's operation, else published) into the cache and publishes
@@ -215,6 +242,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       }
       const conflict = own ? this.noticeConflict(snapshot.settingsConflict, at) : undefined
       if (conflict !== undefined) events.push(conflict)
+      const discarded = snapshot.stateDiscarded
+      if (discarded !== undefined) {
+        this.statesDiscarded++
+        events.push(Event.StoreStateDiscarded({ breakerName, at, reason: discarded }))
+      }
       for (const change of reply.changes) {
         if (change.sequence <= this.lastSequence && !force) continue
         switch (change._tag) {
@@ -253,12 +285,19 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       const events$ = events.length === 0
         ? Effect.void
         : Effect.forEach(events, (event) => this.hub.publish(event), { discard: true })
-      const publish = conflict === undefined ? events$ : Effect.zipRight(
+      const warned = discarded === undefined ? events$ : Effect.zipRight(
+        Effect.logWarning(
+          `CircuitBreaker '${this.name}': the ${this.storeName} store held state for this breaker that does not parse ` +
+            `(${discarded}); it was discarded and the circuit starts afresh, as if the state had been lost`
+        ),
+        events$
+      )
+      const publish = conflict === undefined ? warned : Effect.zipRight(
         Effect.logWarning(
           `CircuitBreaker '${this.name}': other instances share this name with different settings; ` +
             `theirs stay in force until none of them has used the shared state for 30 seconds`
         ),
-        events$
+        warned
       )
       // A timer that fired a little early (the store's clock is not ours) is armed again.
       return rearm || (newer && this.timer === undefined) ? Effect.zipRight(publish, this.armTimer()) : publish
@@ -636,7 +675,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
         storeOutages: this.storeOutages,
         storeUnavailableCalls: this.storeUnavailableCalls["local-fallback"] +
           this.storeUnavailableCalls["fail-open"] + this.storeUnavailableCalls["fail-closed"],
-        settingsMismatches: this.settingsMismatches
+        settingsMismatches: this.settingsMismatches,
+        storeStatesDiscarded: this.statesDiscarded
       }
     })
   }

@@ -86,6 +86,8 @@ class DistributedRateLimiter implements RateLimiter {
   storeUnavailableCalls: Record<OnStoreFailure, number> = { "local-fallback": 0, "fail-open": 0, "fail-closed": 0 }
   /** Calls the store decided under other settings than this limiter's (see `Store.RateLimiterStore`). */
   settingsMismatches = 0
+  /** Times the store found this limiter's stored state unparsable and discarded it (as lost). */
+  statesDiscarded = 0
   /**
    * The latest figures `metrics` read, for synchronous readers (the metrics collector): reading the store
    * takes a round trip, so such a reader starts a read and shows the previous one.
@@ -148,7 +150,10 @@ class DistributedRateLimiter implements RateLimiter {
     return Effect.matchEffect(this.store.rateLimiter.acquire(limit, permits, maxWaitMillis), {
       onSuccess: (grant) => {
         if (limit.takeOver === true && this.limit === limit) this.limit = { ...limit, takeOver: false }
-        const noted = grant.settingsDiffer === true ? this.mismatch(grant) : Effect.succeed(grant)
+        const checked = grant.settingsDiffer === true ? this.mismatch(grant) : Effect.succeed(grant)
+        const noted = grant.stateDiscarded === undefined
+          ? checked
+          : Effect.zipRight(this.discarded(grant.stateDiscarded), checked)
         return this.outage ? Effect.zipRight(this.recovered, noted) : noted
       },
       onFailure: (error) => Effect.zipRight(this.unavailable(error), this.without(error, permits, maxWaitMillis))
@@ -168,6 +173,15 @@ class DistributedRateLimiter implements RateLimiter {
         `RateLimiter '${this.name}': the ${this.store.name} store keeps this limiter's state under other settings (another instance's, e.g. during a rolling deploy); they decide until nobody has used them for a period`
       ),
       grant
+    )
+  }
+
+  /** The store found this limiter's stored state unparsable and discarded it: counted, published, logged. */
+  private discarded(reason: string): Effect.Effect<void> {
+    this.statesDiscarded++
+    this.offer(Event.StoreStateDiscarded({ limiterName: this.name, at: this.now(), reason }))
+    return Effect.logWarning(
+      `RateLimiter '${this.name}': the ${this.store.name} store held state for this limiter that does not parse (${reason}); it was discarded and the limit starts afresh, as if the state had been lost`
     )
   }
 
@@ -336,7 +350,8 @@ class DistributedRateLimiter implements RateLimiter {
           storeOutages: this.storeOutages,
           storeUnavailableCalls: this.storeUnavailableCalls["local-fallback"] +
             this.storeUnavailableCalls["fail-open"] + this.storeUnavailableCalls["fail-closed"],
-          settingsMismatches: this.settingsMismatches
+          settingsMismatches: this.settingsMismatches,
+          storeStatesDiscarded: this.statesDiscarded
         }
     )
   )

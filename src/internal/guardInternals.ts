@@ -34,6 +34,8 @@ interface BreakerFields {
   readonly outage?: boolean
   /** Shared breakers only: operations the store evaluated under another instance's settings. */
   readonly settingsMismatches?: number
+  /** Shared breakers only: stored states that did not parse, discarded as lost. */
+  readonly statesDiscarded?: number
 }
 interface LimiterFields {
   readonly successfulAcquires: number
@@ -45,6 +47,8 @@ interface LimiterFields {
   readonly outage?: boolean
   /** Shared limiters only: calls decided under another instance's settings. */
   readonly settingsMismatches?: number
+  /** Shared limiters only: stored states that did not parse, discarded as lost. */
+  readonly statesDiscarded?: number
   /** Shared limiters only: the figures their latest `metrics` read (which takes a round trip). */
   readonly lastMetrics?: RateLimiter.Metrics
   readonly config: Record<string, unknown>

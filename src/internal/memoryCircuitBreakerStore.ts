@@ -36,7 +36,9 @@ interface Entry {
   sequence: number
   /** The generation last told to listeners: a new Open period changes it without a transition. */
   toldGeneration: number
-  readonly listeners: Set<(reply: CircuitReply) => void>
+  readonly listeners: Set<() => void>
+  /** The latest changes, for `follow`. */
+  readonly log: Array<CircuitChange>
 }
 
 const machineConfig = (s: CircuitSettings): MachineConfig => {
@@ -81,7 +83,8 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
         halfOpenUntil: -1,
         sequence: 0,
         toldGeneration: 0,
-        listeners: new Set()
+        listeners: new Set(),
+        log: []
       }
       entries.set(name, entry)
     } else if (entry.settingsKey !== key) {
@@ -164,9 +167,13 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
 
   const reply = (entry: Entry, now: number, changes: ReadonlyArray<CircuitChange>): CircuitReply => {
     const result = { snapshot: snapshot(entry, now), changes }
+    if (changes.length > 0) {
+      entry.log.push(...changes)
+      if (entry.log.length > LOG_SIZE) entry.log.splice(0, entry.log.length - LOG_SIZE)
+    }
     if (changes.length > 0 || entry.toldGeneration !== result.snapshot.generation) {
       entry.toldGeneration = result.snapshot.generation
-      for (const listener of entry.listeners) listener(result)
+      for (const listener of entry.listeners) listener()
     }
     return result
   }
@@ -185,6 +192,16 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
 
   const store: CircuitBreakerStore = {
     read: (name, settings) => withEntry(name, settings, (entry, now, changes) => reply(entry, now, changes).snapshot),
+    follow: (name, settings, since) =>
+      withEntry(name, settings, (entry, now, changes) => {
+        const snapshot = reply(entry, now, changes).snapshot
+        return {
+          snapshot,
+          changes: since.incarnation === snapshot.incarnation
+            ? entry.log.filter((change) => change.sequence > since.sequence)
+            : []
+        }
+      }),
     acquire: (name, settings, leaseId) =>
       withEntry(name, settings, (entry, now, changes) => {
         const admission = entry.machine.acquire(now)
@@ -251,7 +268,8 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
               halfOpenUntil: -1,
               sequence: 0,
               toldGeneration: 0,
-              listeners: new Set()
+              listeners: new Set(),
+              log: []
             }
             entries.set(name, entry)
           }
@@ -263,6 +281,9 @@ export const makeMemoryCircuitBreakerStore: Effect.Effect<CircuitBreakerStore> =
   }
   return store
 })
+
+/** How many of the latest changes `follow` can return (as the Redis store keeps). */
+const LOG_SIZE = 32
 
 const placeholderSettings: CircuitSettings = {
   failureRateThreshold: 50,

@@ -3,7 +3,8 @@
  * every process using the same Redis and prefix. Built on `ioredis`.
  *
  * - Rate limiters: each acquire is one round trip (a Lua script run with EVALSHA, loaded once), atomic,
- *   timed by Redis's `TIME`; keys `prefix:ratelimiter:{<name>}:...` (one Cluster slot per limiter) expire
+ *   timed by Redis's `TIME`; keys `prefix:ratelimiter:{<name>}:...` (one Cluster slot per limiter: `%`,
+ *   `{` and `}` in a name are written `%25`, `%7B`, `%7D`) expire
  *   once the limiter has forgotten them (a couple of periods). A Cluster client is not accepted yet.
  * - Circuit breakers: shared state, leased half-open trials, changes published over pub/sub.
  * - When Redis is unreachable, each guard follows its `onStoreFailure` (default: this store's).
@@ -78,7 +79,10 @@ export type Connection =
  * @since 0.1.0
  */
 export interface Options {
-  /** Prefix of every key (and pub/sub channel), so several applications can share one Redis. Default `breakwater`. */
+  /**
+   * Prefix of every key (and pub/sub channel), so several applications can share one Redis. Default
+   * `breakwater`. No whitespace, no braces (they would make it a Redis Cluster hash tag).
+   */
   readonly prefix?: string
   /** Default failure mode of the guards made with this store. Default `"local-fallback"`. */
   readonly onStoreFailure?: OnStoreFailure
@@ -95,7 +99,11 @@ export interface Options {
 
 const OptionsSchema = Schema.Struct({
   prefix: Schema.optional(
-    Schema.String.pipe(Schema.filter((s) => /^[^\s]+$/.test(s) || "must be non-empty, without whitespace"))
+    // Braces would make the prefix a Redis Cluster hash tag: every key of every guard in one slot, or,
+    // with "{}", none of a guard's keys sharing one.
+    Schema.String.pipe(
+      Schema.filter((s) => /^[^\s{}]+$/.test(s) || "must be non-empty, without whitespace or braces")
+    )
   ),
   onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
   // At most an hour: a store answer later than that is no answer, and Node's timers overflow far beyond.
@@ -153,7 +161,7 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
 /**
  * A Layer providing the Redis {@link Store}. Never fails for want of Redis: if it is unreachable at
  * start-up, guards start in their `onStoreFailure` mode and switch to Redis once it answers. Invalid
- * options (an empty prefix or one with whitespace, an unknown `onStoreFailure`, a `timeout` under 1 ms
+ * options (an empty prefix or one with whitespace or braces, an unknown `onStoreFailure`, a `timeout` under 1 ms
  * or over 1 hour)
  * fail the Layer with an `InvalidConfigError` naming the field and value, as every guard's Layer does.
  *

@@ -16,7 +16,10 @@
  * - Half-open trial permits are leases that expire after `leaseMillis` unless renewed: the holder renews
  *   its lease every half lease while its call runs, so an instance that dies holding one cannot keep the
  *   circuit half-open, and a live trial keeps its permit however slow it is.
- * - Every change (transition, rate exceeded, reset) is published to all instances (`subscribe`).
+ * - Every change (transition, rate exceeded, reset) is announced to all instances (`subscribe`); an
+ *   announcement is a hint to read the state and the changes since (`follow`), never trusted as either.
+ * - State the store cannot parse (written by something else) is discarded as lost state: the reply
+ *   says so (`stateDiscarded`) and carries a fresh state of a new incarnation.
  *
  * @since 0.1.0
  */
@@ -123,9 +126,15 @@ export interface CircuitSnapshot {
    * The caller's settings differ from those the shared state is evaluated with (another configuration
    * under the same name, e.g. during a rolling deploy): the stored ones stay in force until nobody has
    * used them for 30 seconds. The waits in Open are not compared (a jittered `Schedule` gives each
-   * instance its own). Always false in published changes.
+   * instance its own).
    */
   readonly settingsConflict: boolean
+  /**
+   * Set when the stored state did not parse (a wrong type, a field out of range: written by something
+   * else than this library) and was discarded: says why. The state in this snapshot is then a fresh one
+   * (a new incarnation), exactly as if the stored state had been lost.
+   */
+  readonly stateDiscarded?: string | undefined
 }
 
 /**
@@ -211,6 +220,15 @@ export interface CircuitBreakerStore {
   /** The shared state (after any due time-based transition). */
   readonly read: (name: string, settings: CircuitSettings) => Effect.Effect<CircuitSnapshot, StoreError>
   /**
+   * `read`, with the changes after `since` that the store still holds (the latest ones, in order): how a
+   * subscriber catches up when told the state changed. None when `since` is of another incarnation.
+   */
+  readonly follow: (
+    name: string,
+    settings: CircuitSettings,
+    since: { readonly incarnation: number; readonly sequence: number }
+  ) => Effect.Effect<CircuitReply, StoreError>
+  /**
    * Asks to run a call: Open whose wait is over turns HalfOpen first; HalfOpen leases a trial permit
    * under `leaseId` when fewer than the permitted number are leased or recorded.
    */
@@ -253,14 +271,14 @@ export interface CircuitBreakerStore {
   /** A fresh Closed state with no memory of past openings. */
   readonly reset: (name: string, settings: CircuitSettings) => Effect.Effect<CircuitReply, StoreError>
   /**
-   * Calls `onChange` with every change of `name` published by any instance (this one included), for as
-   * long as the scope lasts. Resolves once subscribed, or after trying once when the store is down (it
-   * keeps trying in the background). `onGap` is called when changes may have been missed (the
-   * subscription was lost and is back): the subscriber should read the state again.
+   * Calls `onChange` whenever the shared state of `name` may have changed, for as long as the scope
+   * lasts: an instance announced a change, or the subscription was lost and is back (changes may have
+   * been missed). The subscriber then reads the state (`follow`): an announcement is a hint, never the
+   * state, so a forged one can cost a read and nothing else. Resolves once subscribed, or after trying
+   * once when the store is down (it keeps trying in the background).
    */
   readonly subscribe: (
     name: string,
-    onChange: (reply: CircuitReply) => void,
-    onGap?: () => void
+    onChange: () => void
   ) => Effect.Effect<void, never, Scope.Scope>
 }

@@ -60,6 +60,8 @@ export interface SharedLimit {
  * A store's answer to a request for permits: granted, to be used after `waitMillis` (0: now), or refused,
  * with the wait that would have been needed (`Infinity`: never, more than the limiter ever grants).
  * `settingsDiffer`: the shared state is kept under other settings than the caller's, which decided.
+ * `stateDiscarded`: the stored state did not parse (written by something else: a wrong type, a value out
+ * of range) and was discarded as lost state before deciding; says why.
  *
  * @example
  * ```ts
@@ -72,8 +74,18 @@ export interface SharedLimit {
  * @since 0.1.0
  */
 export type Grant =
-  | { readonly _tag: "Granted"; readonly waitMillis: number; readonly settingsDiffer?: true }
-  | { readonly _tag: "Refused"; readonly retryAfterMillis: number; readonly settingsDiffer?: true }
+  | {
+    readonly _tag: "Granted"
+    readonly waitMillis: number
+    readonly settingsDiffer?: true
+    readonly stateDiscarded?: string
+  }
+  | {
+    readonly _tag: "Refused"
+    readonly retryAfterMillis: number
+    readonly settingsDiffer?: true
+    readonly stateDiscarded?: string
+  }
 
 /**
  * Shared rate-limiter state. Every operation is atomic in the store.

@@ -64,7 +64,7 @@ if (available) subjects.push(["redis", async () => redisStore!])
 let names = 0
 const fresh = () => `breaker-${names++}`
 
-const transitions = (reply: CircuitReply) =>
+const transitions = (reply: { readonly changes: CircuitReply["changes"] }) =>
   reply.changes.flatMap((c) => c._tag === "Transition" ? [`${c.from}->${c.to}`] : [])
 
 describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) => {
@@ -241,12 +241,24 @@ describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) 
     expect(await run(store.read(name, s))).toMatchObject({ calls: 0, failed: 0 })
   })
 
-  it("publishes every change to subscribers", async () => {
+  it("announces every change to subscribers", async () => {
     const name = fresh()
     const s = settingsOf()
     const seen: Array<string> = []
+    const first = await run(store.read(name, s))
+    let since = { incarnation: first.incarnation, sequence: first.sequence }
+    let reading: Promise<void> = Promise.resolve()
     const scope = await run(Scope.make())
-    await run(Scope.extend(store.subscribe(name, (reply) => seen.push(...transitions(reply))), scope))
+    await run(Scope.extend(
+      store.subscribe(name, () => {
+        // Told that the state changed: read the changes since the last read, one read after the other.
+        reading = reading.then(() => run(store.follow(name, s, since))).then((reply) => {
+          seen.push(...transitions(reply))
+          since = { incarnation: reply.snapshot.incarnation, sequence: reply.snapshot.sequence }
+        })
+      }),
+      scope
+    ))
     await run(store.transition(name, s, "Open"))
     await run(store.transition(name, s, "Closed"))
     for (let i = 0; i < 50 && seen.length < 2; i++) await sleep(10)
@@ -277,7 +289,7 @@ describe.skipIf(!available)("Redis circuit breaker store: keys", () => {
     await run(redisStore!.acquire(name, s, "lease"))
     const keys = (await inspector!.keys(`${prefix}:circuit:{${name}}:*`)).sort()
     expect(keys).toEqual(
-      ["leases", "state"].map((k) => `${prefix}:circuit:{${name}}:${k}`)
+      ["leases", "log", "state"].map((k) => `${prefix}:circuit:{${name}}:${k}`)
     )
     for (const key of keys) {
       const ttl = await inspector!.pttl(key)

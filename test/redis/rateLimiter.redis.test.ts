@@ -172,7 +172,8 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       numberOfWaitingFibers: 0,
       storeOutages: 0,
       storeUnavailableCalls: 0,
-      settingsMismatches: 0
+      settingsMismatches: 0,
+      storeStatesDiscarded: 0
     })
   })
 

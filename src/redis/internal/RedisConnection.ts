@@ -17,6 +17,11 @@ export interface RedisConnection {
   readonly subscriber: Effect.Effect<Redis>
   /** `prefix:parts...` — every key the stores touch is namespaced by the prefix. */
   readonly key: (...parts: ReadonlyArray<string>) => string
+  /**
+   * `prefix:kind:{<name>}:suffix`, the name encoded by {@link hashTagOf} so that every key of one guard
+   * hashes to one Redis Cluster slot whatever the name.
+   */
+  readonly guardKey: (kind: string, name: string, suffix: string) => string
   readonly run: <A>(operation: string, key: string, f: (client: Redis) => Promise<A>) => Effect.Effect<A, StoreError>
   /** The store's per-call timeout (the `timeout` option of `RedisStore.layer`). */
   readonly timeoutMillis: number
@@ -30,6 +35,14 @@ export interface RedisConnection {
     f: (client: Redis) => Promise<A>
   ) => Effect.Effect<A, StoreError>
 }
+
+/**
+ * A guard name as a Redis Cluster hash tag, `{...}`: `%`, `{` and `}` are percent-encoded, so the tag
+ * is never empty, never ends early, and two names never share a tag. Names without those characters are
+ * unchanged (their keys are the same as before the encoding).
+ */
+export const hashTagOf = (name: string): string =>
+  `{${/[%{}]/.test(name) ? name.replace(/[%{}]/g, (c) => c === "%" ? "%25" : c === "{" ? "%7B" : "%7D") : name}}`
 
 /** The default of `timeoutMillis`. */
 export const DEFAULT_TIMEOUT_MILLIS = 250
@@ -126,6 +139,7 @@ export const makeConnection = (
     const key = (...parts: ReadonlyArray<string>) => [prefix, ...parts].join(":")
     return {
       client,
+      guardKey: (kind, name, suffix) => `${prefix}:${kind}:${hashTagOf(name)}:${suffix}`,
       subscriber: Effect.sync(() => {
         if (subscriber === undefined) {
           subscriber = client.duplicate({ enableOfflineQueue: true })

@@ -28,23 +28,91 @@
  */
 export const circuitScript = {
   name: "breakwaterCircuit",
-  numberOfKeys: 3,
+  numberOfKeys: 4,
   lua: `
 local op = ARGV[1]
 local channel = ARGV[2]
-local sk, wk, lk = KEYS[1], KEYS[2], KEYS[3]
+local sk, wk, lk, logk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
+-- Everything read from Redis is checked before use: anyone who can write to this Redis can leave any
+-- value under these keys. State that does not parse is LOST state (deleted, a new incarnation, reported
+-- in the reply's last field), never used, and never given a new TTL.
+local MAX_INT = 9007199254740992
+local function isInt(v, min) local x = tonumber(v) return x ~= nil and x == math.floor(x) and x >= min and x < MAX_INT end
+local function isNum(v, min) local x = tonumber(v) return x ~= nil and x == x and x >= min and x < math.huge end
+local STATES = { Closed = true, Open = true, HalfOpen = true, Disabled = true, ForcedOpen = true, MetricsOnly = true }
+local WINDOWS = { COUNT_BASED = 'list', TIME_BASED = 'hash' }
+local function typeOf(key) return redis.call('TYPE', key).ok end
+-- The 12 settings of a fingerprint (ARGV[3..14]), each checked, or nil.
+local function parseFingerprint(fp)
+  if type(fp) ~= 'string' or #fp > 512 then return nil end
+  local p = {}
+  for part in string.gmatch(fp .. '|', '([^|]*)|') do p[#p + 1] = part end
+  if #p ~= 12 then return nil end
+  if not (isNum(p[1], 0) and isNum(p[2], 0) and isNum(p[3], 0) and WINDOWS[p[4]] and isInt(p[5], 1)
+    and isInt(p[6], 1) and isInt(p[7], 1) and (p[8] == '0' or p[8] == '1') and isNum(p[9], 0)
+    and (p[10] == 'Open' or p[10] == 'Closed') and isInt(p[11], 1) and isInt(p[12], 1)) then return nil end
+  return p
+end
+local nowMicros = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- Why the stored state was not usable ('' when it was).
+local lost = ''
+local function checkState(s)
+  if not STATES[s.state] then return 'state' end
+  for _, f in ipairs({ 'gen', 'attempts', 'np', 'seq', 'calls', 'failed', 'slow', 'slowFailed', 'fpAt' }) do
+    if not isInt(s[f], 0) then return f end
+  end
+  for _, f in ipairs({ 'openUntil', 'halfOpenUntil', 'head' }) do
+    if not isInt(s[f], -1) then return f end
+  end
+  if not isNum(s.dur, 0) then return 'dur' end
+  if not WINDOWS[s.wtype] then return 'wtype' end
+  if not isInt(s.wsize, 1) then return 'wsize' end
+  if (s.frr ~= '0' and s.frr ~= '1') or (s.srr ~= '0' and s.srr ~= '1') then return 'frr' end
+  local calls = tonumber(s.calls)
+  if tonumber(s.failed) > calls or tonumber(s.slow) > calls or tonumber(s.slowFailed) > math.min(tonumber(s.failed), tonumber(s.slow)) then
+    return 'calls'
+  end
+  if type(s.inc) ~= 'string' or not string.match(s.inc, '^%d+$') or #s.inc > 16 or tonumber(s.inc) > nowMicros then return 'inc' end
+  if tonumber(s.fpAt) > now then return 'fpAt' end
+  if parseFingerprint(s.fp) == nil then return 'fp' end
+  local wt = typeOf(wk)
+  if wt ~= 'none' and wt ~= WINDOWS[s.wtype] then return 'window type' end
+  if s.state == 'HalfOpen' then
+    -- Leases are read only in HalfOpen (entering any state deletes them).
+    local lt = typeOf(lk)
+    if lt ~= 'none' and lt ~= 'zset' then return 'leases type' end
+  end
+  return nil
+end
+
 local s = {}
-local raw = redis.call('HGETALL', sk)
-for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
+local raw = redis.pcall('HGETALL', sk)
+if raw.err then
+  lost = 'wrong type'
+  raw = {}
+else
+  for i = 1, #raw, 2 do s[raw[i]] = raw[i + 1] end
+  if #raw > 0 then
+    local bad = checkState(s)
+    if bad then
+      lost = 'invalid ' .. bad
+      raw = {}
+      s = {}
+    end
+  end
+end
+if lost ~= '' then redis.call('DEL', sk, wk, lk, logk) end
 -- A missing hash field reads as false (not nil) in Redis Lua.
 local function num(v, d) if not v then return d end return tonumber(v) end
--- No state: a first use, or the state was lost (TTL, a restart without persistence, a failover, FLUSHDB).
--- Its incarnation (Redis time at creation, in microseconds: unique, as no two scripts run in the same
--- microsecond) tells instances that generation numbers started over.
+-- No state: a first use, or the state was lost (TTL, a restart without persistence, a failover, FLUSHDB,
+-- or a value that did not parse). Its incarnation (Redis time at creation, in microseconds: unique, as no
+-- two scripts run in the same microsecond) tells instances that generation numbers started over.
 local fresh = #raw == 0
+-- The log of a lost state's changes would read as the new one's (sequences start over).
+if fresh then redis.call('DEL', logk) end
 local incarnation = s.inc or (t[1] .. string.format('%06d', tonumber(t[2])))
 
 -- The settings a breaker sends are its fingerprint. While instances with another fingerprint keep using
@@ -60,8 +128,8 @@ for i = 3, 15 do v[i] = ARGV[i] end
 local conflict = false
 if s.fp and s.fp ~= fingerprint and ARGV[16] ~= '1' and now - num(s.fpAt, 0) < HANDOVER_MILLIS then
   conflict = true
-  local i = 3
-  for part in string.gmatch(s.fp .. '|', '([^|]*)|') do v[i] = part i = i + 1 end
+  local stored = parseFingerprint(s.fp)
+  for i = 1, 12 do v[i + 2] = stored[i] end
 end
 local waits = {}
 for w in string.gmatch(v[15], '[^,]+') do waits[#waits + 1] = tonumber(w) end
@@ -89,6 +157,9 @@ elseif op == 'record' then
   arg.outcome = ARGV[19]
   if ARGV[20] ~= '' then arg.leaseId = ARGV[20] end
   arg.incarnation = ARGV[21]
+elseif op == 'read' then
+  arg.sinceIncarnation = ARGV[17]
+  arg.since = tonumber(ARGV[18])
 elseif op == 'transition' then
   arg.to = ARGV[17]
   if ARGV[18] ~= '' then arg.openForMillis = tonumber(ARGV[18]) end
@@ -128,10 +199,20 @@ local function windowMin()
   return cfg.minimumNumberOfCalls
 end
 
+-- A window whose content does not parse (a bucket or an entry someone else wrote) is lost: emptied,
+-- and reported like lost state.
+local function windowLost(why)
+  if lost == '' then lost = 'invalid window ' .. why end
+  clearWindow(wtype, wsize)
+end
+
 local function dropBucket(sec)
   local k = tostring(sec)
   local b = redis.call('HMGET', wk, 'c' .. k, 'f' .. k, 's' .. k, 'x' .. k, 'd' .. k)
   if b[1] then
+    for i = 1, 5 do
+      if b[i] and not isNum(b[i], 0) then return windowLost('bucket') end
+    end
     calls = calls - num(b[1], 0)
     failed = failed - num(b[2], 0)
     slow = slow - num(b[3], 0)
@@ -162,11 +243,16 @@ local function roll()
       local field = fields[i]
       if string.sub(field, 1, 1) == 'c' then
         local old = tonumber(string.sub(field, 2))
+        if old == nil then windowLost('bucket') break end
         if old <= sec - wsize then dropBucket(old) end
       end
     end
   end
   head = sec
+  if calls < 0 or failed < 0 or slow < 0 or slowFailed < 0 or dur < 0 or failed > calls or slow > calls then
+    windowLost('totals')
+    head = sec
+  end
 end
 
 local function push(d, isFailed, isSlow)
@@ -174,28 +260,52 @@ local function push(d, isFailed, isSlow)
   local sl = isSlow and 1 or 0
   local x = (isFailed and isSlow) and 1 or 0
   if wtype == 'COUNT_BASED' then
-    redis.call('RPUSH', wk, (f + 2 * sl) .. ':' .. d)
     calls = calls + 1
+    -- The list must hold exactly the counted calls; anything else was written by someone else.
+    if redis.call('RPUSH', wk, (f + 2 * sl) .. ':' .. d) ~= calls then
+      windowLost('length')
+      redis.call('RPUSH', wk, (f + 2 * sl) .. ':' .. d)
+      calls = 1
+    end
     if calls > wsize then
       local evicted = redis.call('LPOP', wk)
       local flags = tonumber(string.sub(evicted, 1, 1))
       local ed = tonumber(string.sub(evicted, 3))
-      local ef = flags % 2
-      local es = math.floor(flags / 2)
-      calls = calls - 1
-      failed = failed - ef
-      slow = slow - es
-      if flags == 3 then slowFailed = slowFailed - 1 end
-      dur = dur - ed
+      if string.sub(evicted, 2, 2) ~= ':' or flags == nil or flags > 3 or flags ~= math.floor(flags) or not isNum(ed, 0) then
+        windowLost('entry')
+        redis.call('RPUSH', wk, (f + 2 * sl) .. ':' .. d)
+        calls = 1
+      else
+        local ef = flags % 2
+        local es = math.floor(flags / 2)
+        calls = calls - 1
+        failed = failed - ef
+        slow = slow - es
+        if flags == 3 then slowFailed = slowFailed - 1 end
+        dur = dur - ed
+      end
     end
   else
     roll()
     local slot = tostring(math.floor(now / 1000))
-    redis.call('HINCRBY', wk, 'c' .. slot, 1)
-    if f == 1 then redis.call('HINCRBY', wk, 'f' .. slot, 1) end
-    if sl == 1 then redis.call('HINCRBY', wk, 's' .. slot, 1) end
-    if x == 1 then redis.call('HINCRBY', wk, 'x' .. slot, 1) end
-    redis.call('HINCRBYFLOAT', wk, 'd' .. slot, d)
+    -- A bucket field holding a non-number makes HINCRBY fail: that window is lost.
+    local function bump(call)
+      local bad = false
+      local function inc(command, field, by)
+        local r = call(command, wk, field .. slot, by)
+        if type(r) == 'table' and r.err then bad = true end
+      end
+      inc('HINCRBY', 'c', 1)
+      if f == 1 then inc('HINCRBY', 'f', 1) end
+      if sl == 1 then inc('HINCRBY', 's', 1) end
+      if x == 1 then inc('HINCRBY', 'x', 1) end
+      inc('HINCRBYFLOAT', 'd', d)
+      return bad
+    end
+    if bump(redis.pcall) then
+      windowLost('bucket')
+      bump(redis.call)
+    end
     calls = calls + 1
   end
   failed = failed + f
@@ -335,25 +445,38 @@ redis.call('PEXPIRE', sk, cfg.ttlMillis)
 redis.call('PEXPIRE', wk, cfg.ttlMillis)
 redis.call('PEXPIRE', lk, cfg.ttlMillis)
 
+-- The last changes, kept for readers following them (a published message is only a hint to read).
+local LOG_SIZE = 32
+local function logUsable()
+  local lt = typeOf(logk)
+  if lt == 'list' or lt == 'none' then return true end
+  redis.call('DEL', logk)
+  return false
+end
 local published = ''
-if #changes > 0 then published = cjson.encode(changes) end
+if #changes > 0 then
+  published = cjson.encode(changes)
+  logUsable()
+  for i = 1, #changes do redis.call('RPUSH', logk, cjson.encode(changes[i])) end
+  redis.call('LTRIM', logk, -LOG_SIZE, -1)
+  redis.call('PEXPIRE', logk, cfg.ttlMillis)
+end
+-- A reader following the changes gets those after the sequence it has seen (checked by the reader).
+local logged = ''
+if op == 'read' and arg.sinceIncarnation == incarnation and arg.since and arg.since < seq and logUsable() then
+  local entries = redis.call('LRANGE', logk, -math.min(seq - arg.since, LOG_SIZE), -1)
+  if #entries > 0 then logged = '[' .. table.concat(entries, ',') .. ']' end
+end
 -- A new Open period (Open -> Open with a new wait) is no transition, but every instance needs its end.
-if #changes > 0 or gen ~= startGen then
-  redis.call('PUBLISH', channel, cjson.encode({
-    snapshot = {
-      state = state, generation = gen, attempts = attempts, openForMillis = openFor, halfOpenForMillis = halfOpenFor,
-      calls = calls, failed = failed, slow = slow, slowFailed = slowFailed, totalDurationMillis = dur,
-      minimumNumberOfCalls = windowMin(), leases = leases, notPermitted = np, sequence = seq,
-      incarnation = incarnation
-    },
-    changes = changes
-  }))
+-- The message is a hint: receivers read the state from the keys, never from it.
+if #changes > 0 or gen ~= startGen or lost ~= '' then
+  redis.call('PUBLISH', channel, tostring(seq))
 end
 local permitted = ''
 if extra.permitted ~= nil then permitted = extra.permitted and '1' or '0' end
 -- A flat array of strings: cheaper than JSON, and Redis would truncate Lua numbers to integers.
 return { state, tostring(gen), tostring(attempts), tostring(openFor), tostring(halfOpenFor), tostring(calls),
   tostring(failed), tostring(slow), tostring(slowFailed), tostring(dur), tostring(windowMin()), tostring(leases),
-  tostring(np), tostring(seq), published, extra.admission or '', permitted, incarnation, conflict and '1' or '' }
+  tostring(np), tostring(seq), published, extra.admission or '', permitted, incarnation, conflict and '1' or '', lost, logged }
 `
 } as const

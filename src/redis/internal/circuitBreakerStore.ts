@@ -7,7 +7,10 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Redis } from "ioredis"
 import { StoreError } from "../../Store.js"
@@ -15,7 +18,6 @@ import type {
   CircuitAdmission,
   CircuitBreakerStore,
   CircuitChange,
-  CircuitReply,
   CircuitSettings,
   CircuitSnapshot
 } from "../../store/CircuitBreakerStore.js"
@@ -26,6 +28,7 @@ type CircuitCommand = (
   state: string,
   window: string,
   leases: string,
+  log: string,
   ...argv: ReadonlyArray<string | number>
 ) => Promise<ReadonlyArray<string>>
 
@@ -47,48 +50,108 @@ const settingsArguments = (s: CircuitSettings): ReadonlyArray<string | number> =
   s.takeOver === true ? "1" : ""
 ]
 
-const STATES: ReadonlySet<string> = new Set(["Closed", "Open", "HalfOpen", "Disabled", "ForcedOpen", "MetricsOnly"])
+const StateName = Schema.Literal("Closed", "Open", "HalfOpen", "Disabled", "ForcedOpen", "MetricsOnly")
+/** Redis time in microseconds, as digits. */
+const INCARNATION = /^\d{1,16}$/
+const Sequence = Schema.Int.pipe(Schema.nonNegative())
 
-/** Reads the script's flat reply; anything else is a store failure, not a crash. */
-const decodeReply = (reply: ReadonlyArray<string>) => {
-  const state = reply[0] ?? ""
-  if (!STATES.has(state) || reply.length !== 19) throw new Error(`unexpected reply from the circuit script`)
-  const n = (i: number) => Number(reply[i])
-  const changes = reply[14] === "" ? [] : JSON.parse(reply[14]!) as ReadonlyArray<CircuitChange>
-  return {
-    snapshot: {
-      state: state as CircuitSnapshot["state"],
-      generation: n(1),
-      attempts: n(2),
-      openForMillis: n(3),
-      halfOpenForMillis: n(4),
-      calls: n(5),
-      failed: n(6),
-      slow: n(7),
-      slowFailed: n(8),
-      totalDurationMillis: n(9),
-      minimumNumberOfCalls: n(10),
-      leases: n(11),
-      notPermitted: n(12),
-      sequence: n(13),
-      incarnation: n(17),
-      settingsConflict: reply[18] === "1"
-    },
-    changes,
-    admission: (reply[15] === "" ? "Refused" : reply[15]) as CircuitAdmission,
-    permitted: reply[16] === "1"
-  }
-}
+const Change = Schema.Union(
+  Schema.Struct({ _tag: Schema.Literal("Transition"), from: StateName, to: StateName, sequence: Sequence }),
+  Schema.Struct({
+    _tag: Schema.Literal("FailureRateExceeded", "SlowCallRateExceeded"),
+    rate: Schema.Number,
+    sequence: Sequence
+  }),
+  Schema.Struct({ _tag: Schema.Literal("Reset"), sequence: Sequence })
+)
+const decodeChanges = Schema.decodeUnknownSync(Schema.parseJson(Schema.Array(Change)))
 
-/** A published message: `{ snapshot, changes }` (cjson writes an empty Lua table as an object). */
-const decodeMessage = (text: string): CircuitReply => {
-  const raw = JSON.parse(text) as { snapshot: Omit<CircuitSnapshot, "incarnation"> & { incarnation: string } }
-  const changes = (raw as { changes?: unknown }).changes
-  return {
-    // The conflict is the publisher's, not the receiver's.
-    snapshot: { ...raw.snapshot, incarnation: Number(raw.snapshot.incarnation), settingsConflict: false },
-    changes: Array.isArray(changes) ? changes : []
+const STATES: ReadonlySet<string> = new Set(StateName.literals)
+const ADMISSIONS: ReadonlySet<string> = new Set(["", "Permitted", "Trial", "Refused"])
+
+/**
+ * The script's reply, a flat array of 21 strings (see `circuitScript`), checked field by field. One
+ * transformation over `Array(String)` rather than a `Tuple` of 21 number schemas: the same checks at a
+ * fifth of the cost (measured: ~10 µs against ~45 µs per reply on a loaded 2-core host; the reply of
+ * every recorded call goes through here).
+ */
+const Reply = Schema.transformOrFail(Schema.Array(Schema.String), Schema.Any, {
+  strict: true,
+  decode: (reply, _, ast) => {
+    const invalid = (why: string) => ParseResult.fail(new ParseResult.Type(ast, reply, why))
+    if (reply.length !== 21) return invalid("expected 21 fields")
+    const state = reply[0]!
+    if (!STATES.has(state)) return invalid(`not a state: ${state}`)
+    const numbers: Array<number> = []
+    for (let i = 1; i <= 13; i++) {
+      const n = Number(reply[i])
+      // Rates and durations may be fractional; the rest are whole numbers.
+      if (reply[i] === "" || !Number.isFinite(n) || (i !== 3 && i !== 4 && i !== 9 && !Number.isInteger(n))) {
+        return invalid(`field ${i}: ${reply[i]}`)
+      }
+      numbers.push(n)
+    }
+    if (!ADMISSIONS.has(reply[15]!) || (reply[16] !== "" && reply[16] !== "0" && reply[16] !== "1")) {
+      return invalid("admission")
+    }
+    if (!INCARNATION.test(reply[17]!) || (reply[18] !== "" && reply[18] !== "1")) return invalid("incarnation")
+    return ParseResult.succeed({
+      snapshot: {
+        state: state as CircuitSnapshot["state"],
+        generation: numbers[0]!,
+        attempts: numbers[1]!,
+        openForMillis: numbers[2]!,
+        halfOpenForMillis: numbers[3]!,
+        calls: numbers[4]!,
+        failed: numbers[5]!,
+        slow: numbers[6]!,
+        slowFailed: numbers[7]!,
+        totalDurationMillis: numbers[8]!,
+        minimumNumberOfCalls: numbers[9]!,
+        leases: numbers[10]!,
+        notPermitted: numbers[11]!,
+        sequence: numbers[12]!,
+        incarnation: Number(reply[17]),
+        settingsConflict: reply[18] === "1",
+        ...(reply[19] === "" ? {} : { stateDiscarded: reply[19]! })
+      } satisfies CircuitSnapshot,
+      // Changes of this very operation (rare): decoded in full.
+      changes: reply[14] === "" ? [] : decodeChanges(reply[14]) as ReadonlyArray<CircuitChange>,
+      admission: (reply[15] === "" ? "Refused" : reply[15]) as CircuitAdmission,
+      permitted: reply[16] === "1",
+      logged: reply[20]!
+    })
+  },
+  encode: (decoded) => ParseResult.succeed(decoded)
+})
+const decodeReplyFields = Schema.decodeUnknownSync(Reply)
+
+/** Reads the script's reply (decoded once, here); anything else is a store failure, not a crash. */
+const decodeReply = (raw: unknown) =>
+  decodeReplyFields(raw) as {
+    readonly snapshot: CircuitSnapshot
+    readonly changes: ReadonlyArray<CircuitChange>
+    readonly admission: CircuitAdmission
+    readonly permitted: boolean
+    readonly logged: string
   }
+
+const decodeLog = Schema.decodeUnknownOption(Schema.parseJson(Schema.Array(Schema.Unknown)))
+const decodeChange = Schema.decodeUnknownOption(Change)
+
+/**
+ * The changes a reader following the state has not seen: each logged entry decoded on its own (one that
+ * does not decode is dropped, not the reply), only those after `since` and up to the state's sequence.
+ */
+const loggedChanges = (text: string, since: number, upTo: number): ReadonlyArray<CircuitChange> => {
+  if (text === "") return []
+  const entries = Option.getOrElse(decodeLog(text), () => [])
+  const changes: Array<CircuitChange> = []
+  for (const entry of entries) {
+    const change = Option.getOrUndefined(decodeChange(entry))
+    if (change !== undefined && change.sequence > since && change.sequence <= upTo) changes.push(change)
+  }
+  return changes
 }
 
 /**
@@ -104,7 +167,8 @@ export const makeRedisCircuitBreakerStore = (
     if (typeof (client as unknown as Record<string, unknown>)[circuitScript.name] !== "function") {
       client.defineCommand(circuitScript.name, { numberOfKeys: circuitScript.numberOfKeys, lua: circuitScript.lua })
     }
-    const channelOf = (name: string) => connection.key("circuit", name)
+    // In the guard's slot too, so a Redis Cluster can carry it as a sharded channel.
+    const channelOf = (name: string) => connection.guardKey("circuit", name, "changes")
     // A breaker sends the same settings object with every call until it is reconfigured.
     const encoded = new WeakMap<CircuitSettings, ReadonlyArray<string | number>>()
     const encode = (settings: CircuitSettings) => {
@@ -125,9 +189,10 @@ export const makeRedisCircuitBreakerStore = (
       connection.runTimed(`circuitBreaker.${operation}`, name, async (redis) =>
         decodeReply(
           await (redis as unknown as Record<string, CircuitCommand>)[circuitScript.name]!(
-            connection.key("circuit", `{${name}}`, "state"),
-            connection.key("circuit", `{${name}}`, "window"),
-            connection.key("circuit", `{${name}}`, "leases"),
+            connection.guardKey("circuit", name, "state"),
+            connection.guardKey("circuit", name, "window"),
+            connection.guardKey("circuit", name, "leases"),
+            connection.guardKey("circuit", name, "log"),
             operation,
             channelOf(name),
             ...encode(settings),
@@ -136,8 +201,7 @@ export const makeRedisCircuitBreakerStore = (
         ))
 
     // One subscriber connection for all breakers: listeners by channel, subscribed while any remains.
-    const listeners = new Map<string, Set<(reply: CircuitReply) => void>>()
-    const gapListeners = new Map<(reply: CircuitReply) => void, () => void>()
+    const listeners = new Map<string, Set<() => void>>()
     let attached: Redis | undefined
     // Messages published while the subscriber was disconnected are lost: once it is subscribed again,
     // every breaker re-reads its state. ioredis resubscribes after emitting "ready", so subscribe here
@@ -148,21 +212,17 @@ export const makeRedisCircuitBreakerStore = (
       if (subscriber === undefined || channels.length === 0) return
       subscriber.subscribe(...channels).then(
         () => {
-          for (const resync of gapListeners.values()) resync()
+          for (const set of listeners.values()) for (const listener of set) listener()
         },
         () => {} // disconnected again: the next "ready" retries
       )
     }
-    const onMessage = (channel: string, message: string) => {
+    // Anyone who can PUBLISH can write on the channel: a message is only a hint to read the state, its
+    // content is never read.
+    const onMessage = (channel: string) => {
       const set = listeners.get(channel)
       if (set === undefined) return
-      let reply: CircuitReply
-      try {
-        reply = decodeMessage(message)
-      } catch {
-        return // not ours: someone else published on the channel
-      }
-      for (const listener of set) listener(reply)
+      for (const listener of set) listener()
     }
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -178,7 +238,17 @@ export const makeRedisCircuitBreakerStore = (
       })
 
     const store: CircuitBreakerStore = {
-      read: (name, settings) => Effect.map(run("read", name, settings, []), (reply) => reply.snapshot),
+      read: (name, settings) => Effect.map(run("read", name, settings, ["", ""]), (reply) => reply.snapshot),
+      follow: (name, settings, since) =>
+        Effect.map(
+          run("read", name, settings, [since.incarnation, since.sequence]),
+          ({ logged, snapshot }) => ({
+            snapshot,
+            changes: snapshot.incarnation === since.incarnation
+              ? loggedChanges(logged, since.sequence, snapshot.sequence)
+              : []
+          })
+        ),
       acquire: (name, settings, leaseId) =>
         Effect.map(run("acquire", name, settings, [leaseId]), ({ admission, changes, snapshot }) => ({
           snapshot,
@@ -205,7 +275,7 @@ export const makeRedisCircuitBreakerStore = (
         ),
       reset: (name, settings) =>
         Effect.map(run("reset", name, settings, []), ({ changes, snapshot }) => ({ snapshot, changes })),
-      subscribe: (name, onChange, onGap) =>
+      subscribe: (name, onChange) =>
         Effect.gen(function*() {
           const subscriber = yield* connection.subscriber
           if (attached === undefined) {
@@ -213,7 +283,6 @@ export const makeRedisCircuitBreakerStore = (
             subscriber.on("message", onMessage)
             subscriber.on("ready", onReady)
           }
-          if (onGap !== undefined) gapListeners.set(onChange, onGap)
           const channel = channelOf(name)
           let set = listeners.get(channel)
           const first = set === undefined
@@ -226,7 +295,6 @@ export const makeRedisCircuitBreakerStore = (
           yield* Effect.addFinalizer(() =>
             Effect.suspend(() => {
               mine.delete(onChange)
-              gapListeners.delete(onChange)
               if (mine.size > 0 || listeners.get(channel) !== mine) return Effect.void
               listeners.delete(channel)
               // Bounded like every store call: a stalled Redis must not hold up closing the breaker.

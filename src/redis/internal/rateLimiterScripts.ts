@@ -37,9 +37,21 @@ local now = t[1] * 1000000 + t[2]
 local op = ARGV[1]
 local fp = ARGV[2]
 local conflict = false
+-- Why the stored state was discarded ('' when it parsed).
+local lost = ''
 local function answer(v)
+  if lost ~= '' then return { v, conflict and 1 or 0, lost } end
   if conflict then return { v, 1 } end
   return v
+end
+local MAX_INT = 9007199254740992
+local function isInt(v, min) local x = tonumber(v) return x ~= nil and x == math.floor(x) and x >= min and x < MAX_INT end
+local function isNum(v) local x = tonumber(v) return x ~= nil and x == x and x > -math.huge and x < math.huge end
+-- State reaching into the future (a reservation) must expire no earlier: a key without a TTL, or with one
+-- shorter than its horizon, was not written by these scripts.
+local function outlives(key, horizonMicros)
+  local ttl = redis.call('PTTL', key)
+  return ttl >= 0 and horizonMicros / 1000 <= ttl + 1
 end
 `
 
@@ -64,14 +76,44 @@ local op = ARGV[1]
 local fp = ARGV[2]
 local limit = tonumber(ARGV[6])
 local period = tonumber(ARGV[7])
-local h = redis.call('HMGET', KEYS[1], 'k', 'u', 'f', 's')
+local h = redis.pcall('HMGET', KEYS[1], 'k', 'u', 'f', 's')
 local cur = math.floor(now / period)
+-- Anyone who can write to Redis can leave anything here: state that does not parse is lost state
+-- (deleted, reported in the reply), never used and never given a new TTL.
+local lost = ''
+local sl, sp, scur
+if h.err then
+  lost = 'wrong type'
+elseif h[1] or h[2] or h[3] or h[4] then
+  local k0, u0, s0 = tonumber(h[1]), tonumber(h[2]), tonumber(h[4])
+  if not (k0 and u0 and s0 and h[3] and k0 == math.floor(k0) and u0 == math.floor(u0) and s0 == math.floor(s0)
+    and k0 >= 0 and u0 >= 0 and s0 >= 0 and k0 < 9007199254740992 and u0 < 9007199254740992) then
+    lost = 'invalid fields'
+  else
+    sl, sp = limit, period
+    if h[3] ~= fp then
+      sl, sp = string.match(h[3], '^(%d+):(%d+)$')
+      sl = tonumber(sl)
+      sp = tonumber(sp)
+      if not (sl and sp and sl >= 1 and sp >= 1 and sp < 9007199254740992) then lost = 'invalid settings' end
+    end
+    if lost == '' then
+      scur = math.floor(now / sp)
+      if s0 > scur then lost = 'invalid s'
+      elseif k0 > scur + 1 then
+        -- A frontier ahead is a reservation: the scripts gave the key a TTL that outlasts it.
+        local ttl = redis.call('PTTL', KEYS[1])
+        if ttl < 0 or (k0 * sp - now) / 1000 > ttl + 1 then lost = 'frontier beyond its expiry' end
+      end
+    end
+  end
+end
+if lost ~= '' then
+  redis.call('DEL', KEYS[1])
+  h = { false, false, false, false }
+end
 local k, used, seen, same, conflict = cur, 0, cur, false, false
 if h[3] and h[3] ~= fp then
-  local sl, sp = string.match(h[3], '^([^:]+):(.+)$')
-  sl = tonumber(sl)
-  sp = tonumber(sp)
-  local scur = math.floor(now / sp)
   if ARGV[3] ~= '1' and tonumber(h[4]) >= scur - 1 then
     conflict = true
     limit, period, cur, fp = sl, sp, scur, h[3]
@@ -115,17 +157,22 @@ if op == 'acquire' then
       end
     end
   end
+  if lost ~= '' then return { answer, conflict and 1 or 0, lost } end
   if conflict then return { answer, 1 } end
   return answer
 end
+local result
 if op == 'available' then
-  if k == cur then return limit - used end
-  return -(used + (k - cur - 1) * limit)
+  if k == cur then result = limit - used else result = -(used + (k - cur - 1) * limit) end
+elseif k > cur or used >= limit then
+  result = 0
+else
+  redis.call('HSET', KEYS[1], 'k', cur, 'u', limit, 'f', fp, 's', seen)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(2 * period / 1000))
+  result = limit - used
 end
-if k > cur or used >= limit then return 0 end
-redis.call('HSET', KEYS[1], 'k', cur, 'u', limit, 'f', fp, 's', seen)
-redis.call('PEXPIRE', KEYS[1], math.ceil(2 * period / 1000))
-return limit - used
+if lost ~= '' then return { result, conflict and 1 or 0, lost } end
+return result
 `
 }
 
@@ -143,12 +190,28 @@ export const tokenBucket: Script = {
 local rate, capacity = string.match(fp, '^([^:]+):(.+)$')
 rate = tonumber(rate)
 capacity = tonumber(capacity)
-local h = redis.call('HMGET', KEYS[1], 't', 'l', 'q', 'f', 's')
+local h = redis.pcall('HMGET', KEYS[1], 't', 'l', 'q', 'f', 's')
+local sr, sc
+if h.err then
+  lost = 'wrong type'
+elseif h[1] or h[2] or h[3] or h[4] or h[5] then
+  if not (isNum(h[1]) and isInt(h[2], 0) and isInt(h[3], 0) and isInt(h[5], 0) and h[4]) then
+    lost = 'invalid fields'
+  else
+    sr, sc = string.match(h[4], '^([^:]+):(.+)$')
+    sr = tonumber(sr)
+    sc = tonumber(sc)
+    if not (isNum(sr) and isNum(sc) and sr > 0 and sc >= 1) then lost = 'invalid settings'
+    elseif tonumber(h[2]) > now or tonumber(h[5]) > now then lost = 'invalid time'
+    elseif tonumber(h[3]) > now and not outlives(KEYS[1], tonumber(h[3]) - now) then lost = 'reservation beyond its expiry' end
+  end
+end
+if lost ~= '' then
+  redis.call('DEL', KEYS[1])
+  h = { false, false, false, false, false }
+end
 local seen = now
 if h[4] and h[4] ~= fp then
-  local sr, sc = string.match(h[4], '^([^:]+):(.+)$')
-  sr = tonumber(sr)
-  sc = tonumber(sc)
   if ARGV[3] ~= '1' and now - tonumber(h[5]) <= sc / sr then
     conflict = true
     rate, capacity, fp = sr, sc, h[4]
@@ -183,12 +246,12 @@ if op == 'acquire' then
   save(wait)
   return answer(wait)
 end
-if op == 'available' then return math.floor(tokens) end
-if tokens <= 0 then return 0 end
+if op == 'available' then return answer(math.floor(tokens)) end
+if tokens <= 0 then return answer(0) end
 local drained = math.floor(tokens)
 tokens = tokens - drained
 save(0)
-return drained
+return answer(drained)
 `
 }
 
@@ -211,25 +274,40 @@ export const slidingWindow: Script = {
 local window, limit = string.match(fp, '^([^:]+):(.+)$')
 window = tonumber(window)
 limit = tonumber(limit)
-local h = redis.call('HMGET', KEYS[2], 'c', 'f', 's')
+-- Anyone who can write to Redis can leave anything here: state that does not parse (found while deciding,
+-- before any write) is lost state: both keys deleted, the decision taken again on none, and reported.
+local function corrupt(why) error({ corrupt = why }) end
+local function decide()
+local h = redis.pcall('HMGET', KEYS[2], 'c', 'f', 's')
+if h.err then corrupt('wrong type') end
+if h[1] or h[2] or h[3] then
+  if not (isInt(h[1], 0) and h[2] and isInt(h[3], 0)) then corrupt('invalid fields') end
+  if tonumber(h[3]) > now then corrupt('invalid time') end
+end
 local seen = now
 if h[2] and h[2] ~= fp then
   local sw, sl = string.match(h[2], '^([^:]+):(.+)$')
   sw = tonumber(sw)
+  sl = tonumber(sl)
+  if not (isInt(sw, 1) and isInt(sl, 1)) then corrupt('invalid settings') end
   if ARGV[3] ~= '1' and now - tonumber(h[3]) <= sw then
     conflict = true
-    window, limit, fp = sw, tonumber(sl), h[2]
+    window, limit, fp = sw, sl, h[2]
     seen = tonumber(h[3])
   end
 end
 local c = tonumber(h[1]) or 0
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
+local removed = redis.pcall('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
+if type(removed) == 'table' and removed.err then corrupt('wrong type') end
 -- The running total before the entry at a rank, and the entry's time.
 local function at(rank)
   local e = redis.call('ZRANGE', KEYS[1], rank, rank, 'WITHSCORES')
   if #e == 0 then return nil end
   local cum, w = string.match(e[1], '^(%d+):(%d+)$')
-  return tonumber(cum) - tonumber(w), tonumber(e[2]), tonumber(cum)
+  cum = tonumber(cum)
+  w = tonumber(w)
+  if cum == nil or w == nil or w > cum or cum > c or not isNum(e[2]) then corrupt('invalid entry') end
+  return cum - w, tonumber(e[2]), cum
 end
 local function liveFrom(rank)
   local before = at(rank)
@@ -238,7 +316,10 @@ local function liveFrom(rank)
 end
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 local lastTime = -1
-if #newest > 0 then lastTime = tonumber(newest[2]) end
+if #newest > 0 then
+  lastTime = tonumber(newest[2])
+  if lastTime == nil or (lastTime > now and not outlives(KEYS[1], lastTime - now)) then corrupt('grant beyond its expiry') end
+end
 local function push(time, permits)
   c = c + permits
   redis.call('ZADD', KEYS[1], string.format('%d', time), string.format('%d:%d', c, permits))
@@ -255,7 +336,7 @@ if op == 'drain' then
   return free
 end
 local permits = tonumber(ARGV[4])
-if permits > limit then return answer(-1) end
+if permits > limit then return -1 end
 local start = math.max(now, lastTime)
 -- Grants at or before start - window have left the window by start.
 local lo = redis.call('ZCOUNT', KEYS[1], '-inf', string.format('%d', start - window))
@@ -274,9 +355,21 @@ if liveFrom(lo) + permits > limit then
 end
 time = math.ceil(time)
 local wait = time - now
-if wait > tonumber(ARGV[5]) * 1000 then return answer(-2 - wait) end
+if wait > tonumber(ARGV[5]) * 1000 then return -2 - wait end
 push(time, permits)
-return answer(wait)
+return wait
+end
+local settings = { window, limit, fp }
+local ok, result = pcall(decide)
+if not ok then
+  if type(result) ~= 'table' or not result.corrupt then error(result) end
+  lost = result.corrupt
+  redis.call('DEL', KEYS[1], KEYS[2])
+  window, limit, fp = settings[1], settings[2], settings[3]
+  conflict = false
+  result = decide()
+end
+return answer(result)
 `
 }
 

@@ -13,8 +13,11 @@ import type { Grant, RateLimiterStore, SharedLimit } from "../../store/RateLimit
 import { fixedWindow, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
 import type { RedisConnection } from "./RedisConnection.js"
 
-/** An integer, or `[answer, 1]` when the stored settings differ from the caller's (see the scripts). */
-type Reply = number | [number, number]
+/**
+ * An integer; `[answer, 1]` when the stored settings differ from the caller's (see the scripts);
+ * `[answer, 0 | 1, why]` when the stored state did not parse and was discarded.
+ */
+type Reply = number | [number, number] | [number, number, string]
 type Command = (...args: ReadonlyArray<string | number>) => Promise<Reply>
 
 /** Defines the scripts on a client once (ioredis then runs them with EVALSHA, loading on NOSCRIPT). */
@@ -26,7 +29,12 @@ const define = (client: Redis): void => {
   }
 }
 
-const answerOf = (reply: Reply): number => typeof reply === "number" ? reply : Number(reply[0])
+const answerOf = (reply: Reply): number => {
+  const answer = typeof reply === "number" ? reply : Number(reply[0])
+  // Decoded at the boundary: the scripts only ever answer integers.
+  if (!Number.isSafeInteger(answer)) throw new Error("unexpected reply from the rate limiter script")
+  return answer
+}
 
 /** The scripts' answer to `acquire`: waits in whole microseconds. */
 const toGrant = (reply: Reply): Grant => {
@@ -34,8 +42,20 @@ const toGrant = (reply: Reply): Grant => {
   const grant: Grant = answer >= 0
     ? { _tag: "Granted", waitMillis: answer / 1000 }
     : { _tag: "Refused", retryAfterMillis: answer === -1 ? Number.POSITIVE_INFINITY : (-answer - 2) / 1000 }
-  return typeof reply === "number" ? grant : { ...grant, settingsDiffer: true }
+  if (typeof reply === "number") return grant
+  const differ = Number(reply[1]) === 1 ? { settingsDiffer: true as const } : {}
+  const discarded = typeof reply[2] === "string" ? { stateDiscarded: reply[2] } : {}
+  return { ...grant, ...differ, ...discarded }
 }
+
+/** `available` and `drain` only log a discarded state (the limiter reports those `acquire` finds). */
+const logDiscarded = (name: string) => (reply: Reply): Effect.Effect<number> =>
+  Effect.as(
+    Array.isArray(reply) && typeof reply[2] === "string"
+      ? Effect.logWarning(`RateLimiter '${name}': stored state did not parse (${reply[2]}); discarded as lost`)
+      : Effect.void,
+    answerOf(reply)
+  )
 
 /**
  * What a limit sends with every call, built once per `SharedLimit` (a limiter keeps one until it is
@@ -53,7 +73,7 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
   const sliding = commands[slidingWindow.command]!.bind(connection.client)
   const prepared = new WeakMap<SharedLimit, Prepared>()
   const prepare = (limit: SharedLimit): Prepared => {
-    const key = (suffix: string) => connection.key("ratelimiter", `{${limit.name}}`, suffix)
+    const key = (suffix: string) => connection.guardKey("ratelimiter", limit.name, suffix)
     const micros = limit.periodMillis * 1000
     switch (limit.algorithm) {
       case "fixed-window": {
@@ -99,7 +119,11 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
   const call = (limit: SharedLimit, op: string, a?: number, b?: number): Effect.Effect<Reply, StoreError> => {
     const p = preparedFor(limit)
     const takeOver = limit.takeOver === true ? "1" : "0"
-    return connection.runTimed(`rateLimiter.${op}`, limit.name, () => p.run(op, takeOver, a, b))
+    return connection.runTimed(`rateLimiter.${op}`, limit.name, async () => {
+      const reply = await p.run(op, takeOver, a, b)
+      answerOf(reply) // a reply that does not decode is a store failure, not a number
+      return reply
+    })
   }
   return {
     acquire: (limit, permits, maxWaitMillis) =>
@@ -108,7 +132,7 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
         call(limit, "acquire", permits, Number.isFinite(maxWaitMillis) ? maxWaitMillis : Number.MAX_SAFE_INTEGER),
         toGrant
       ),
-    available: (limit) => Effect.map(call(limit, "available"), answerOf),
-    drain: (limit) => Effect.map(call(limit, "drain"), answerOf)
+    available: (limit) => Effect.flatMap(call(limit, "available"), logDiscarded(limit.name)),
+    drain: (limit) => Effect.flatMap(call(limit, "drain"), logDiscarded(limit.name))
   }
 }
