@@ -185,6 +185,25 @@ export interface Options<E = unknown, A = unknown> {
   readonly waitDurationInOpenState?: Duration.DurationInput | Schedule.Schedule<unknown, number>
   /** Move Open → HalfOpen on a timer instead of on the first call after the wait. Default false. */
   readonly automaticTransitionFromOpenToHalfOpenEnabled?: boolean
+  /**
+   * When the count of consecutive openings (what a `Schedule` wait backs off on) goes back to 0:
+   * `"on-close"` (default, Resilience4j) whenever the breaker closes; `"after-closed-as-long-as-open"`
+   * (Effect 4's `effect/persistence` rule) only once it has stayed Closed as long as its last Open period
+   * lasted (Retry-After hint included), so a dependency that flaps keeps backing off. Disabled,
+   * MetricsOnly and `reset` always start again from 0. In-process breakers only (a shared `Store`
+   * counts openings as Resilience4j does).
+   */
+  readonly backoffReset?: "on-close" | "after-closed-as-long-as-open"
+  /**
+   * A wait the failure asks for (e.g. an HTTP response's `Retry-After`): when the failure that opens
+   * the breaker has one, the Open period lasts the longer of the configured wait and the hint, the hint
+   * capped at `maxRetryAfter`; refusals report it in `CallNotPermittedError.retryAfter`. Called with
+   * the typed error, or with the success value `recordResult` counted as a failure. In-process breakers
+   * only (ignored with a shared `Store`).
+   */
+  readonly retryAfter?: (failure: E | A) => Option.Option<Duration.DurationInput>
+  /** The longest `retryAfter` hint taken; never shortens the configured wait. Default 1 hour (Effect 4's). */
+  readonly maxRetryAfter?: Duration.DurationInput
   /** Which typed errors count as failures (default: all); the others count as successes. */
   readonly recordError?: (error: E) => boolean
   /** Typed errors that count as neither (checked first); an ignored trial call frees its permit. */
@@ -222,6 +241,11 @@ export interface Metrics {
   readonly numberOfSlowSuccessfulCalls: number
   readonly numberOfSuccessfulCalls: number
   readonly numberOfNotPermittedCalls: number
+  /**
+   * In-process breakers: the openings counted toward the Open wait's backoff (1 on the first opening;
+   * see `backoffReset` for when it goes back to 0).
+   */
+  readonly consecutiveOpenings?: number
   /** Breakers sharing a `Store` only: outages begun (times the store stopped answering). */
   readonly storeOutages?: number
   /**
@@ -428,6 +452,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   private recordError: ((error: unknown) => boolean) | undefined
   private ignoreError: ((error: unknown) => boolean) | undefined
   private recordResult: ((value: unknown) => boolean) | undefined
+  private retryAfterOf: ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
+  private maxRetryAfterMillis = 0
   private waitSchedule: Schedule.Schedule<unknown, number> | undefined
   readonly machine: CircuitMachine
   /** Cumulative counters for metrics, read on collection (never reset). */
@@ -451,6 +477,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
     this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
     this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
+    this.retryAfterOf = config.retryAfter as ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
+    this.maxRetryAfterMillis = Duration.toMillis(config.maxRetryAfter)
     const wait = config.waitDurationInOpenState
     const schedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
     if (schedule !== this.waitSchedule) {
@@ -466,7 +494,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       slidingWindowSize: config.slidingWindowSize,
       minimumNumberOfCalls: config.minimumNumberOfCalls,
       permittedNumberOfCallsInHalfOpenState: config.permittedNumberOfCallsInHalfOpenState,
-      waitInOpenMillis: schedule === undefined ? () => fixedWait : undefined
+      waitInOpenMillis: schedule === undefined ? () => fixedWait : undefined,
+      backoffReset: config.backoffReset
     }
   }
 
@@ -528,7 +557,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const rejected = this.recordResult !== undefined && this.recordResult(value)
         const outcome = rejected ? Failure : Success
         this.calls.record(outcome, end - start)
-        this.machine.onResult(generation, end, end - start, outcome)
+        this.machine.onResult(generation, end, end - start, outcome, rejected ? this.hintMillis(value) : 0)
         if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
           this.hub.unsafeOffer(
             rejected
@@ -549,11 +578,25 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const end = nowMillis(this.clock)
         const outcome = this.classify(cause, end, end - start)
         this.calls.record(outcome, end - start)
-        this.machine.onResult(generation, end, end - start, outcome)
+        const hint = outcome === Failure && this.retryAfterOf !== undefined
+          ? Option.match(Cause.failureOption(cause), { onNone: () => 0, onSome: (error) => this.hintMillis(error) })
+          : 0
+        this.machine.onResult(generation, end, end - start, outcome, hint)
         const fail = Effect.failCause(cause)
         return this.machine.outbox.length === 0 ? fail : Effect.zipRight(this.settleTransitions(), fail)
       }
     })
+  }
+
+  /** The failure's Retry-After hint in milliseconds, capped at `maxRetryAfter`; 0 for none or a bad one. */
+  private hintMillis(failure: unknown): number {
+    const retryAfterOf = this.retryAfterOf
+    if (retryAfterOf === undefined) return 0
+    const hint = retryAfterOf(failure)
+    if (Option.isNone(hint)) return 0
+    const millis = Duration.toMillis(Duration.decode(hint.value))
+    // NaN or negative (a hostile or broken header) asks for nothing; Infinity is capped like any other.
+    return millis > 0 ? Math.min(millis, this.maxRetryAfterMillis) : 0
   }
 
   private classify(cause: Cause.Cause<unknown>, at: number, durationMillis: number): Outcome {
@@ -702,9 +745,9 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       case "ForcedOpen":
         return this.stopTimer
       default:
-        // Closed, Disabled, MetricsOnly: the count of consecutive openings is back to 0, and so is the
-        // wait schedule.
-        this.restartSchedule()
+        // Closed, Disabled, MetricsOnly: the count of consecutive openings is back to 0 (unless
+        // `backoffReset` keeps it past a close), and so is the wait schedule.
+        if (machine.attempts === 0) this.restartSchedule()
         return this.stopTimer
     }
   }
@@ -719,7 +762,10 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     // the schedule steps once per consecutive opening, even when a manual transition set its own wait.
     return Effect.map(
       this.stepScheduleTo(machine.attempts, at),
-      () => Number.isNaN(machine.openUntilMillis) ? at + this.lastScheduledWait : machine.openUntilMillis
+      () =>
+        Number.isNaN(machine.openUntilMillis)
+          ? at + Math.max(this.lastScheduledWait, machine.openHintMillis)
+          : machine.openUntilMillis
     )
   }
 
@@ -727,6 +773,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
 
   private stepScheduleTo(attempts: number, at: number): Effect.Effect<void> {
     const schedule = this.waitSchedule
+    // The count went back to 0 since the schedule last stepped (`backoffReset`): replay from its start.
+    if (this.scheduleSteps > attempts) this.restartSchedule()
     if (schedule === undefined || this.scheduleSteps >= attempts) return Effect.void
     return Effect.flatMap(schedule.step(at, this.scheduleSteps + 1, this.scheduleState), ([state, _out, decision]) => {
       this.scheduleState = state
@@ -801,7 +849,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         numberOfSlowFailedCalls: window.slowFailed,
         numberOfSlowSuccessfulCalls: window.slow - window.slowFailed,
         numberOfSuccessfulCalls: window.calls - window.failed,
-        numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls
+        numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls,
+        consecutiveOpenings: machine.attempts
       }
     })
   }
