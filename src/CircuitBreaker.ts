@@ -111,6 +111,7 @@ import {
 import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { makeKeyedShell } from "./internal/keyedCircuitBreaker.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
 import { decodeOptions, readFields } from "./internal/validation.js"
@@ -1070,3 +1071,136 @@ export const layerConfig = <I, E = unknown, A = unknown>(
   code?: Omit<Options<E, A>, "name">
 ): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
   Layer.scoped(tag, Effect.flatMap(options, (read) => make<E, A>({ ...read, ...code } as Options<E, A>)))
+
+/**
+ * The options of a {@link keyed} breaker: those of each key's breaker, plus the bounds on keys.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const perHost: CircuitBreaker.KeyedOptions = { name: "hosts", minimumNumberOfCalls: 20, maxKeys: 5_000 }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface KeyedOptions<E = unknown, A = unknown> extends Options<E, A> {
+  /**
+   * Most keys with a live breaker; default 10,000, at most 1,000,000. A new key beyond it evicts the
+   * least recently used key that is neither refusing (Open before its wait ends, ForcedOpen) nor
+   * running a call; when none of the 64 least recently used keys can go, the new key's call runs
+   * unguarded (counted in `untrackedCalls`) rather than being refused for other keys' sake.
+   */
+  readonly maxKeys?: number
+  /**
+   * How long an unused key's breaker is kept (default 10 minutes, finite, at least 1 ms). Dropped keys
+   * come back Closed with an empty window. Expiry is checked on use, oldest first: no timer per key.
+   */
+  readonly idleTimeToLive?: Duration.DurationInput
+  /**
+   * Called with each key's breaker in a scope that ends when the key is dropped, e.g.
+   * `collector.track` so `Metrics` exports each live key (series removed on eviction, so at most
+   * `maxKeys` of them).
+   */
+  readonly track?: (breaker: CircuitBreaker<E, A>) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * One breaker per string key (per tenant, per host), as Effect 4's `effect/persistence` CircuitBreaker
+ * serves many keys: each key's breaker is made on first use from the same options, named `name:key`,
+ * dropped after `idleTimeToLive` unused, and the live keys are bounded by `maxKeys`. One key's state
+ * never refuses another key's calls.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const perTenant = yield* CircuitBreaker.keyed({ name: "tenant", minimumNumberOfCalls: 10 })
+ *     return yield* Effect.succeed("report").pipe(perTenant.withCircuitBreaker("acme"))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Keyed<in E = unknown, in A = unknown> {
+  /** Guards `self` with the key's breaker. */
+  readonly withCircuitBreaker: (
+    key: string
+  ) => <A2 extends A, E2 extends E, R>(
+    self: Effect.Effect<A2, E2, R>
+  ) => Effect.Effect<A2, E2 | CallNotPermittedError, R>
+  /** The key's breaker as a {@link Policy}. */
+  readonly policy: (key: string) => Policy<CallNotPermittedError, never, E, A>
+  /** The keys with a live breaker, least recently used first. */
+  readonly keys: Effect.Effect<ReadonlyArray<string>>
+  /** The live breakers (give them to `Snapshot.ofGuards` or `Health.ofGuards`). */
+  readonly guards: Effect.Effect<ReadonlyArray<CircuitBreaker<E, A>>>
+  /** Live keys, the bound, keys dropped so far, and calls run unguarded because every key was pinned. */
+  readonly metrics: Effect.Effect<KeyedMetrics>
+}
+
+/**
+ * The figures of a {@link Keyed} breaker.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const full = (m: CircuitBreaker.KeyedMetrics) => m.keys >= m.maxKeys
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface KeyedMetrics {
+  readonly keys: number
+  readonly maxKeys: number
+  readonly evictedKeys: number
+  readonly untrackedCalls: number
+}
+
+/**
+ * Creates a {@link Keyed} breaker in the current scope. Fails with `InvalidConfigError` on bad options
+ * (the per-key options are checked at once, not on the first key).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const perHost = CircuitBreaker.keyed({ name: "hosts", maxKeys: 1_000, idleTimeToLive: "5 minutes" })
+ * const program = Effect.scoped(Effect.flatMap(perHost, (breakers) => breakers.keys))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const keyed = <E = unknown, A = unknown>(
+  options: KeyedOptions<E, A>
+): Effect.Effect<Keyed<E, A>, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { idleTimeToLive, maxKeys, track, ...perKey } = options
+    yield* decodeOptions(OptionsSchema, "CircuitBreaker", perKey)
+    const shell = yield* makeKeyedShell<CircuitBreaker<E, A>>(
+      { name: options.name, maxKeys, idleTimeToLive, track },
+      (name) => make<E, A>({ ...perKey, name }),
+      // The guard only sees effects `Keyed`'s signature already restricted to `E` and `A`.
+      (self, breaker) => (breaker as CircuitBreakerImpl<any, any>).guard(self),
+      (breaker, now) => {
+        // A shared breaker's state lives in its store: dropping the local instance forgets nothing.
+        if (!(breaker instanceof CircuitBreakerImpl)) return false
+        const machine = breaker.machine
+        return machine.state === "ForcedOpen" || (machine.state === "Open" && machine.refuses(now))
+      }
+    )
+    const guardKey = (key: string) => shell.guard(key) as Policy<CallNotPermittedError, never, E, A>
+    return {
+      withCircuitBreaker: guardKey,
+      policy: guardKey,
+      keys: shell.keys,
+      guards: shell.guards,
+      metrics: shell.figures
+    } satisfies Keyed<E, A>
+  })
