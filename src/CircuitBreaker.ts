@@ -114,6 +114,7 @@ import {
 import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { makeKeyedShell } from "./internal/keyedCircuitBreaker.js"
 import { acquire as acquireManually } from "./internal/manualPermission.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
@@ -189,6 +190,25 @@ export interface Options<E = unknown, A = unknown> {
   readonly waitDurationInOpenState?: Duration.DurationInput | Schedule.Schedule<unknown, number>
   /** Move Open → HalfOpen on a timer instead of on the first call after the wait. Default false. */
   readonly automaticTransitionFromOpenToHalfOpenEnabled?: boolean
+  /**
+   * When the count of consecutive openings (what a `Schedule` wait backs off on) goes back to 0:
+   * `"on-close"` (default, Resilience4j) whenever the breaker closes; `"after-closed-as-long-as-open"`
+   * (Effect 4's `effect/persistence` rule) only once it has stayed Closed as long as its last Open period
+   * lasted (Retry-After hint included), so a dependency that flaps keeps backing off. Disabled,
+   * MetricsOnly and `reset` always start again from 0. In-process breakers only (a shared `Store`
+   * counts openings as Resilience4j does).
+   */
+  readonly backoffReset?: "on-close" | "after-closed-as-long-as-open"
+  /**
+   * A wait the failure asks for (e.g. an HTTP response's `Retry-After`): when the failure that opens
+   * the breaker has one, the Open period lasts the longer of the configured wait and the hint, the hint
+   * capped at `maxRetryAfter`; refusals report it in `CallNotPermittedError.retryAfter`. Called with
+   * the typed error, or with the success value `recordResult` counted as a failure. In-process breakers
+   * only (ignored with a shared `Store`).
+   */
+  readonly retryAfter?: (failure: E | A) => Option.Option<Duration.DurationInput>
+  /** The longest `retryAfter` hint taken; never shortens the configured wait. Default 1 hour (Effect 4's). */
+  readonly maxRetryAfter?: Duration.DurationInput
   /** Which typed errors count as failures (default: all); the others count as successes. */
   readonly recordError?: (error: E) => boolean
   /** Typed errors that count as neither (checked first); an ignored trial call frees its permit. */
@@ -226,6 +246,11 @@ export interface Metrics {
   readonly numberOfSlowSuccessfulCalls: number
   readonly numberOfSuccessfulCalls: number
   readonly numberOfNotPermittedCalls: number
+  /**
+   * In-process breakers: the openings counted toward the Open wait's backoff (1 on the first opening;
+   * see `backoffReset` for when it goes back to 0).
+   */
+  readonly consecutiveOpenings?: number
   /** Breakers sharing a `Store` only: outages begun (times the store stopped answering). */
   readonly storeOutages?: number
   /**
@@ -453,6 +478,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   private recordError: ((error: unknown) => boolean) | undefined
   private ignoreError: ((error: unknown) => boolean) | undefined
   private recordResult: ((value: unknown) => boolean) | undefined
+  private retryAfterOf: ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
+  private maxRetryAfterMillis = 0
   private waitSchedule: Schedule.Schedule<unknown, number> | undefined
   readonly machine: CircuitMachine
   /** Cumulative counters for metrics, read on collection (never reset). */
@@ -476,6 +503,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
     this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
     this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
+    this.retryAfterOf = config.retryAfter as ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
+    this.maxRetryAfterMillis = Duration.toMillis(config.maxRetryAfter)
     const wait = config.waitDurationInOpenState
     const schedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
     if (schedule !== this.waitSchedule) {
@@ -491,7 +520,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       slidingWindowSize: config.slidingWindowSize,
       minimumNumberOfCalls: config.minimumNumberOfCalls,
       permittedNumberOfCallsInHalfOpenState: config.permittedNumberOfCallsInHalfOpenState,
-      waitInOpenMillis: schedule === undefined ? () => fixedWait : undefined
+      waitInOpenMillis: schedule === undefined ? () => fixedWait : undefined,
+      backoffReset: config.backoffReset
     }
   }
 
@@ -553,7 +583,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const rejected = this.recordResult !== undefined && this.recordResult(value)
         const outcome = rejected ? Failure : Success
         this.calls.record(outcome, end - start)
-        this.machine.onResult(generation, end, end - start, outcome)
+        this.machine.onResult(generation, end, end - start, outcome, rejected ? this.hintMillis(value) : 0)
         if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
           this.hub.unsafeOffer(
             rejected
@@ -574,11 +604,25 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const end = nowMillis(this.clock)
         const outcome = this.classify(cause, end, end - start)
         this.calls.record(outcome, end - start)
-        this.machine.onResult(generation, end, end - start, outcome)
+        const hint = outcome === Failure && this.retryAfterOf !== undefined
+          ? Option.match(Cause.failureOption(cause), { onNone: () => 0, onSome: (error) => this.hintMillis(error) })
+          : 0
+        this.machine.onResult(generation, end, end - start, outcome, hint)
         const fail = Effect.failCause(cause)
         return this.machine.outbox.length === 0 ? fail : Effect.zipRight(this.settleTransitions(), fail)
       }
     })
+  }
+
+  /** The failure's Retry-After hint in milliseconds, capped at `maxRetryAfter`; 0 for none or a bad one. */
+  private hintMillis(failure: unknown): number {
+    const retryAfterOf = this.retryAfterOf
+    if (retryAfterOf === undefined) return 0
+    const hint = retryAfterOf(failure)
+    if (Option.isNone(hint)) return 0
+    const millis = Duration.toMillis(Duration.decode(hint.value))
+    // NaN or negative (a hostile or broken header) asks for nothing; Infinity is capped like any other.
+    return millis > 0 ? Math.min(millis, this.maxRetryAfterMillis) : 0
   }
 
   private classify(cause: Cause.Cause<unknown>, at: number, durationMillis: number): Outcome {
@@ -727,9 +771,9 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       case "ForcedOpen":
         return this.stopTimer
       default:
-        // Closed, Disabled, MetricsOnly: the count of consecutive openings is back to 0, and so is the
-        // wait schedule.
-        this.restartSchedule()
+        // Closed, Disabled, MetricsOnly: the count of consecutive openings is back to 0 (unless
+        // `backoffReset` keeps it past a close), and so is the wait schedule.
+        if (machine.attempts === 0) this.restartSchedule()
         return this.stopTimer
     }
   }
@@ -744,7 +788,10 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     // the schedule steps once per consecutive opening, even when a manual transition set its own wait.
     return Effect.map(
       this.stepScheduleTo(machine.attempts, at),
-      () => Number.isNaN(machine.openUntilMillis) ? at + this.lastScheduledWait : machine.openUntilMillis
+      () =>
+        Number.isNaN(machine.openUntilMillis)
+          ? at + Math.max(this.lastScheduledWait, machine.openHintMillis)
+          : machine.openUntilMillis
     )
   }
 
@@ -752,6 +799,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
 
   private stepScheduleTo(attempts: number, at: number): Effect.Effect<void> {
     const schedule = this.waitSchedule
+    // The count went back to 0 since the schedule last stepped (`backoffReset`): replay from its start.
+    if (this.scheduleSteps > attempts) this.restartSchedule()
     if (schedule === undefined || this.scheduleSteps >= attempts) return Effect.void
     return Effect.flatMap(schedule.step(at, this.scheduleSteps + 1, this.scheduleState), ([state, _out, decision]) => {
       this.scheduleState = state
@@ -826,7 +875,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         numberOfSlowFailedCalls: window.slowFailed,
         numberOfSlowSuccessfulCalls: window.slow - window.slowFailed,
         numberOfSuccessfulCalls: window.calls - window.failed,
-        numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls
+        numberOfNotPermittedCalls: machine.numberOfNotPermittedCalls,
+        consecutiveOpenings: machine.attempts
       }
     })
   }
@@ -1225,3 +1275,136 @@ export const layerConfig = <I, E = unknown, A = unknown>(
   code?: Omit<Options<E, A>, "name">
 ): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
   Layer.scoped(tag, Effect.flatMap(options, (read) => make<E, A>({ ...read, ...code } as Options<E, A>)))
+
+/**
+ * The options of a {@link keyed} breaker: those of each key's breaker, plus the bounds on keys.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const perHost: CircuitBreaker.KeyedOptions = { name: "hosts", minimumNumberOfCalls: 20, maxKeys: 5_000 }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface KeyedOptions<E = unknown, A = unknown> extends Options<E, A> {
+  /**
+   * Most keys with a live breaker; default 10,000, at most 1,000,000. A new key beyond it evicts the
+   * least recently used key that is neither refusing (Open before its wait ends, ForcedOpen) nor
+   * running a call; when none of the 64 least recently used keys can go, the new key's call runs
+   * unguarded (counted in `untrackedCalls`) rather than being refused for other keys' sake.
+   */
+  readonly maxKeys?: number
+  /**
+   * How long an unused key's breaker is kept (default 10 minutes, finite, at least 1 ms). Dropped keys
+   * come back Closed with an empty window. Expiry is checked on use, oldest first: no timer per key.
+   */
+  readonly idleTimeToLive?: Duration.DurationInput
+  /**
+   * Called with each key's breaker in a scope that ends when the key is dropped, e.g.
+   * `collector.track` so `Metrics` exports each live key (series removed on eviction, so at most
+   * `maxKeys` of them).
+   */
+  readonly track?: (breaker: CircuitBreaker<E, A>) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * One breaker per string key (per tenant, per host), as Effect 4's `effect/persistence` CircuitBreaker
+ * serves many keys: each key's breaker is made on first use from the same options, named `name:key`,
+ * dropped after `idleTimeToLive` unused, and the live keys are bounded by `maxKeys`. One key's state
+ * never refuses another key's calls.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const perTenant = yield* CircuitBreaker.keyed({ name: "tenant", minimumNumberOfCalls: 10 })
+ *     return yield* Effect.succeed("report").pipe(perTenant.withCircuitBreaker("acme"))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Keyed<in E = unknown, in A = unknown> {
+  /** Guards `self` with the key's breaker. */
+  readonly withCircuitBreaker: (
+    key: string
+  ) => <A2 extends A, E2 extends E, R>(
+    self: Effect.Effect<A2, E2, R>
+  ) => Effect.Effect<A2, E2 | CallNotPermittedError, R>
+  /** The key's breaker as a {@link Policy}. */
+  readonly policy: (key: string) => Policy<CallNotPermittedError, never, E, A>
+  /** The keys with a live breaker, least recently used first. */
+  readonly keys: Effect.Effect<ReadonlyArray<string>>
+  /** The live breakers (give them to `Snapshot.ofGuards` or `Health.ofGuards`). */
+  readonly guards: Effect.Effect<ReadonlyArray<CircuitBreaker<E, A>>>
+  /** Live keys, the bound, keys dropped so far, and calls run unguarded because every key was pinned. */
+  readonly metrics: Effect.Effect<KeyedMetrics>
+}
+
+/**
+ * The figures of a {@link Keyed} breaker.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "breakwater"
+ *
+ * const full = (m: CircuitBreaker.KeyedMetrics) => m.keys >= m.maxKeys
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface KeyedMetrics {
+  readonly keys: number
+  readonly maxKeys: number
+  readonly evictedKeys: number
+  readonly untrackedCalls: number
+}
+
+/**
+ * Creates a {@link Keyed} breaker in the current scope. Fails with `InvalidConfigError` on bad options
+ * (the per-key options are checked at once, not on the first key).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const perHost = CircuitBreaker.keyed({ name: "hosts", maxKeys: 1_000, idleTimeToLive: "5 minutes" })
+ * const program = Effect.scoped(Effect.flatMap(perHost, (breakers) => breakers.keys))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const keyed = <E = unknown, A = unknown>(
+  options: KeyedOptions<E, A>
+): Effect.Effect<Keyed<E, A>, InvalidConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { idleTimeToLive, maxKeys, track, ...perKey } = options
+    yield* decodeOptions(OptionsSchema, "CircuitBreaker", perKey)
+    const shell = yield* makeKeyedShell<CircuitBreaker<E, A>>(
+      { name: options.name, maxKeys, idleTimeToLive, track },
+      (name) => make<E, A>({ ...perKey, name }),
+      // The guard only sees effects `Keyed`'s signature already restricted to `E` and `A`.
+      (self, breaker) => (breaker as CircuitBreakerImpl<any, any>).guard(self),
+      (breaker, now) => {
+        // A shared breaker's state lives in its store: dropping the local instance forgets nothing.
+        if (!(breaker instanceof CircuitBreakerImpl)) return false
+        const machine = breaker.machine
+        return machine.state === "ForcedOpen" || (machine.state === "Open" && machine.refuses(now))
+      }
+    )
+    const guardKey = (key: string) => shell.guard(key) as Policy<CallNotPermittedError, never, E, A>
+    return {
+      withCircuitBreaker: guardKey,
+      policy: guardKey,
+      keys: shell.keys,
+      guards: shell.guards,
+      metrics: shell.figures
+    } satisfies Keyed<E, A>
+  })

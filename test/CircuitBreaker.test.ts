@@ -290,7 +290,8 @@ describe("Closed", () => {
         numberOfSlowFailedCalls: 1,
         numberOfSlowSuccessfulCalls: 1,
         numberOfSuccessfulCalls: 2,
-        numberOfNotPermittedCalls: 0
+        numberOfNotPermittedCalls: 0,
+        consecutiveOpenings: 0
       })
     }))
 
@@ -1316,7 +1317,8 @@ describe("metrics", () => {
         numberOfSlowFailedCalls: 1,
         numberOfSlowSuccessfulCalls: 1,
         numberOfSuccessfulCalls: 3,
-        numberOfNotPermittedCalls: 0
+        numberOfNotPermittedCalls: 0,
+        consecutiveOpenings: 0
       })
     }))
 })

@@ -13,6 +13,7 @@ import {
   durationConfig,
   DurationInput,
   DurationOrSchedule,
+  FiniteDuration,
   Name,
   numberConfig,
   OneOf,
@@ -48,6 +49,9 @@ export const OptionsSchema = Schema.Struct({
     (): Duration.DurationInput => "60 seconds"
   ),
   automaticTransitionFromOpenToHalfOpenEnabled: fallback(Schema.Boolean, () => false),
+  backoffReset: fallback(OneOf("on-close", "after-closed-as-long-as-open"), () => "on-close" as const),
+  retryAfter: Schema.optional(Predicate),
+  maxRetryAfter: fallback(FiniteDuration(0), (): Duration.DurationInput => "1 hour"),
   onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
   recordError: Schema.optional(Predicate),
   ignoreError: Schema.optional(Predicate),
@@ -66,5 +70,7 @@ export const configFields = {
   maxWaitDurationInHalfOpenState: durationConfig,
   transitionToStateAfterWaitDuration: Config.string,
   waitDurationInOpenState: durationConfig,
-  automaticTransitionFromOpenToHalfOpenEnabled: booleanConfig
+  automaticTransitionFromOpenToHalfOpenEnabled: booleanConfig,
+  backoffReset: Config.string,
+  maxRetryAfter: durationConfig
 } as const

@@ -31,7 +31,16 @@ export interface MachineConfig {
    * shell computes it (a `Schedule`) and sets it with `setOpenUntil`.
    */
   readonly waitInOpenMillis: ((attempts: number) => number) | undefined
+  /**
+   * When the count of consecutive openings goes back to 0: `"on-close"` (Resilience4j) whenever the
+   * breaker closes; `"after-closed-as-long-as-open"` (Effect 4) only once it has stayed Closed as long
+   * as its last Open period lasted. Default `"on-close"`.
+   */
+  readonly backoffReset?: BackoffReset | undefined
 }
+
+/** See {@link MachineConfig.backoffReset}. */
+export type BackoffReset = "on-close" | "after-closed-as-long-as-open"
 
 /** What the shell must publish, in order. */
 export type MachineNotice =
@@ -76,6 +85,14 @@ export class CircuitMachine {
   attempts = 0
   /** When Open ends; NaN while the shell is still computing it. */
   openUntilMillis = Number.NaN
+  /** When the current (or last) Open period began. */
+  openedAtMillis = Number.NaN
+  /** The longer Open wait the failure that opened the breaker asked for (a Retry-After hint); 0 if none. */
+  openHintMillis = 0
+  /** Under `"after-closed-as-long-as-open"`: when a Closed breaker's count of openings goes back to 0. */
+  backoffResetAtMillis = Number.NaN
+  /** The hint of the result being recorded, read by `enter("Open")`. */
+  private pendingHintMillis = 0
   /** Trial permits left in HalfOpen. */
   halfOpenPermits = 0
   outbox: Array<MachineNotice> = []
@@ -158,7 +175,7 @@ export class CircuitMachine {
    * Records a completed call admitted in `generation`. Results from an ended generation are dropped;
    * an ignored trial call gives its permit back.
    */
-  onResult(generation: number, nowMillis: number, durationMillis: number, outcome: Outcome): void {
+  onResult(generation: number, nowMillis: number, durationMillis: number, outcome: Outcome, hintMillis = 0): void {
     if (generation !== this.generation) return
     const state = this.state
     if (state === "Disabled" || state === "Open" || state === "ForcedOpen") return
@@ -169,7 +186,10 @@ export class CircuitMachine {
     const failed = outcome === Failure
     const slow = durationMillis > this.config.slowCallDurationThresholdMillis
     this.window.record(nowMillis, durationMillis, failed, slow)
+    // Only a failure's hint can lengthen the Open period it causes.
+    this.pendingHintMillis = failed ? hintMillis : 0
     this.checkThresholds(nowMillis)
+    this.pendingHintMillis = 0
   }
 
   private checkThresholds(nowMillis: number): void {
@@ -233,11 +253,18 @@ export class CircuitMachine {
       this.numberOfNotPermittedCalls = 0
     }
     this.attempts = 0
+    this.backoffResetAtMillis = Number.NaN
   }
 
   /** Sets the end of the current Open period, if `generation` is still current. */
   setOpenUntil(generation: number, openUntilMillis: number): void {
     if (generation === this.generation && this.state === "Open") this.openUntilMillis = openUntilMillis
+  }
+
+  /** How long the last Open period was set to last (hint included); 0 before any. */
+  get lastOpenMillis(): number {
+    const length = this.openUntilMillis - this.openedAtMillis
+    return Number.isFinite(length) ? Math.max(0, length) : 0
   }
 
   /** Takes the notices accumulated since the last call. */
@@ -256,9 +283,13 @@ export class CircuitMachine {
     switch (to) {
       case "Open": {
         // Open keeps the metrics it opened with, so an operator can see why it opened.
+        if (from === "Closed" && nowMillis >= this.backoffResetAtMillis) this.attempts = 0
         this.attempts++
         const wait = this.config.waitInOpenMillis
-        this.openUntilMillis = openUntilMillis ?? (wait === undefined ? Number.NaN : nowMillis + wait(this.attempts))
+        this.openedAtMillis = nowMillis
+        this.openHintMillis = openUntilMillis === undefined ? this.pendingHintMillis : 0
+        this.openUntilMillis = openUntilMillis ??
+          (wait === undefined ? Number.NaN : nowMillis + Math.max(wait(this.attempts), this.openHintMillis))
         break
       }
       case "HalfOpen": {
@@ -271,7 +302,12 @@ export class CircuitMachine {
       default:
         this.window = this.freshWindow()
         this.numberOfNotPermittedCalls = 0
-        this.attempts = to === "ForcedOpen" ? this.attempts + 1 : 0
+        if (to === "ForcedOpen") this.attempts++
+        else if (to === "Closed" && this.config.backoffReset === "after-closed-as-long-as-open") {
+          // Effect 4's rule: the count survives the close and goes back to 0 once the breaker has stayed
+          // Closed as long as its last Open period lasted (checked when it next opens).
+          if (from !== "Closed") this.backoffResetAtMillis = nowMillis + this.lastOpenMillis
+        } else this.attempts = 0
     }
     this.outbox.push({ _tag: "StateTransition", from, to, generation: this.generation, internal: from === to })
   }
