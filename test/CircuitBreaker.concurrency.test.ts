@@ -255,7 +255,8 @@ describe("CircuitBreaker under 10,000 concurrent fibers", () => {
           numberOfSlowFailedCalls: slowFailed,
           numberOfSlowSuccessfulCalls: slow - slowFailed,
           numberOfSuccessfulCalls: FIBERS - failures,
-          numberOfNotPermittedCalls: 0
+          numberOfNotPermittedCalls: 0,
+          consecutiveOpenings: 0
         })
       }).pipe(Effect.scoped))
   }

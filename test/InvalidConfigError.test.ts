@@ -34,7 +34,7 @@ describe("InvalidConfigError", () => {
       expect(logged).not.toMatch(/^db: /m)
     }))
 
-  it.scoped("a Registry merging several failures names each guard in guardName", () =>
+  it.scoped("a Registry specification with several bad guards is refused as a whole, naming each field", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       yield* registry.circuitBreaker("a")
@@ -44,9 +44,12 @@ describe("InvalidConfigError", () => {
         bulkhead: { instances: { b: { maxConcurrentCalls: -1 } } }
       }))
       expect(error.name).toBe("InvalidConfigError")
+      // The whole specification is checked before any guard changes (as Spring checks it at startup).
       expect(error.guard).toBe("Registry")
-      expect(error.guardName).toContain("CircuitBreaker/a")
-      expect(error.guardName).toContain("Bulkhead/b")
-      expect(error.issues.map((i) => i.field).sort()).toEqual(["a.failureRateThreshold", "b.maxConcurrentCalls"])
+      expect(error.guardName).toBe("spec")
+      expect(error.issues.map((i) => i.field).sort()).toEqual([
+        "bulkhead.instances.b.maxConcurrentCalls",
+        "circuitBreaker.instances.a.failureRateThreshold"
+      ])
     }))
 })

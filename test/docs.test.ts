@@ -77,12 +77,15 @@ const rootModules = [
   "TimeLimiter"
 ]
 const effectModules = ["Duration", "Effect", "Schedule", "Stream", "TestClock"]
+/** Integrations live on subpaths of their own (the root entry loads only the guards). */
+const subpathModules = ["Dashboard", "Prometheus", "RateLimitMiddleware", "RedisStore", "ResilientHttpClient"]
 const placeholders = `
 declare const options: any
 declare const spec: any
 declare const registry: Registry.Registry
 declare const guards: ReadonlyArray<Registry.Guard>
 declare const breaker: CircuitBreaker.CircuitBreaker
+declare const bulkhead: Bulkhead.Bulkhead
 declare const limiter: RateLimiter.RateLimiter
 declare const limiters: ReadonlyArray<RateLimiter.RateLimiter>
 declare const retry: Retry.Retry
@@ -110,7 +113,9 @@ const readmeInlineExamples = (): Array<Example> =>
   inlineSpans().filter((s) => !isSignatureNotation(s.span)).map(({ line, span }, i) => ({
     file: path.join(root, "test", "__doc_examples__", `README_inline_${i}.ts`),
     source: `import { ${effectModules.join(", ")} } from "effect"\n` +
-      `import { ${rootModules.join(", ")} } from "breakwater"\n${placeholders}\n` +
+      `import { ${rootModules.join(", ")} } from "breakwater"\n` +
+      subpathModules.map((m) => `import * as ${m} from "breakwater/${m}"\n`).join("") +
+      `${placeholders}\n` +
       `export const example = ${span}\n`,
     origin: `README.md:${line} \`${span}\``
   }))
