@@ -16,14 +16,15 @@ import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { hubOf } from "../src/internal/guardInternals.js"
 
 /** The router answering in process (no socket), with `context` provided. */
-const handlerOf = <R>(context: Layer.Layer<R | Dashboard.Dashboard>) =>
+const handlerOf = <R, E>(context: Layer.Layer<R | Dashboard.Dashboard, E>) =>
   Effect.acquireRelease(
     Effect.sync(() => HttpApp.toWebHandlerLayer(HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.router)), context)),
     (web) => Effect.promise(() => web.dispose())
   )
 
 const get = (web: { readonly handler: (request: Request) => Promise<Response> }, path: string) =>
-  Effect.promise(() => web.handler(new Request(`http://localhost${path}`)))
+  // A web Request carries no Host header unless given one (a socket's request always has it).
+  Effect.promise(() => web.handler(new Request(`http://localhost${path}`, { headers: { host: "localhost" } })))
 
 describe("Dashboard", () => {
   it.scoped("a document shows every guard generically, extras included, with time in state and default figures", () =>
