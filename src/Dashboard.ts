@@ -54,7 +54,6 @@
  * @since 0.1.0
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
@@ -239,10 +238,11 @@ export interface Options {
   /** The `WWW-Authenticate` header of a 401. Default `Bearer realm="breakwater"`. */
   readonly challenge?: string
   /**
-   * Host names answered besides those always answered (IP literals, `localhost`, `*.localhost`, and
-   * the host name the `HttpServer` was bound to when it is in context), against DNS rebinding: a name
-   * (`"ops.example.com"`), a domain with its subdomains (`".example.com"`), or `"*"` for any. Other
-   * `Host` headers are answered 403. Default none.
+   * Host names answered besides those always answered, against DNS rebinding. Always answered: IP
+   * literals (the address the server is bound to among them: Node reports a bound name as its
+   * address, and a rebinding page cannot send an IP literal as its `Host`), `localhost` and
+   * `*.localhost`. Add a name (`"ops.example.com"`), a domain with its subdomains (`".example.com"`),
+   * or `"*"` for any. Other `Host` headers, and none, are answered 403. Default none.
    */
   readonly allowedHosts?: ReadonlyArray<string>
   /**
@@ -611,17 +611,11 @@ const servingOf = (dashboard: Dashboard): Effect.Effect<Serving> => {
     : Effect.succeed(found)
 }
 
-/** The host name the server was bound to, when the `HttpServer` is in the handler's context. */
-const boundHost = Effect.map(
-  Effect.serviceOption(HttpServer.HttpServer),
-  Option.flatMap((server) => server.address._tag === "TcpAddress" ? Option.some(server.address.hostname) : Option.none())
-)
-
 /** The response refusing `request`, if it is refused: a `Host` not allowed first, then `authorize`. */
 const admission = (request: HttpServerRequest.HttpServerRequest, own: Serving) =>
   Effect.gen(function*() {
     const host = access.hostnameOf(request.headers["host"])
-    if (!access.hostAllowed(host, own.settings.allowedHosts, Option.getOrUndefined(yield* boundHost))) {
+    if (!access.hostAllowed(host, own.settings.allowedHosts)) {
       return Option.some(HttpServerResponse.text("host not allowed", { status: 403 }))
     }
     if (own.authorize === undefined) return Option.none()

@@ -64,17 +64,12 @@ export const hostnameOf = (header: string | undefined): string | undefined => {
  * Whether a request naming `hostname` in its `Host` header is answered. DNS rebinding needs a name
  * the attacker controls resolving to this server: an IP literal or `localhost` (and `*.localhost`,
  * which resolve to loopback by RFC 6761) cannot be one, so they are always allowed, as Vite and
- * webpack-dev-server do; so is the name the server was bound to. Any other name must be listed:
- * exactly (`"ops.example.com"`), as a domain and its subdomains (`".example.com"`), or `"*"` for any.
+ * webpack-dev-server do (the address the server is bound to is one of them). Any other name must be
+ * listed: exactly (`"ops.example.com"`), as a domain and its subdomains (`".example.com"`), or `"*"`.
  */
-export const hostAllowed = (
-  hostname: string | undefined,
-  allowed: ReadonlyArray<string>,
-  boundHost: string | undefined
-): boolean => {
+export const hostAllowed = (hostname: string | undefined, allowed: ReadonlyArray<string>): boolean => {
   if (hostname === undefined || hostname === "") return false
   if (isIP(hostname) !== 0 || hostname === "localhost" || hostname.endsWith(".localhost")) return true
-  if (boundHost !== undefined && hostname === boundHost.toLowerCase()) return true
   for (const entry of allowed) {
     const name = entry.toLowerCase()
     if (name === "*" || name === hostname) return true
