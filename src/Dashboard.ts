@@ -73,7 +73,6 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import * as Health from "./Health.js"
-import type { InvalidConfigError } from "./InvalidConfigError.js"
 import * as access from "./internal/dashboardAccess.js"
 import * as DashboardConfig from "./internal/dashboardConfig.js"
 import * as figures from "./internal/dashboardFigures.js"
@@ -81,6 +80,7 @@ import { FrameHistory } from "./internal/dashboardFrames.js"
 import { renderPage } from "./internal/dashboardPage.js"
 import { hubOf } from "./internal/guardInternals.js"
 import { decodeOptions } from "./internal/validation.js"
+import type { InvalidConfigError } from "./InvalidConfigError.js"
 import * as Metrics from "./Metrics.js"
 import * as Prometheus from "./Prometheus.js"
 import type { Guard } from "./Registry.js"
@@ -709,17 +709,24 @@ const metricsRoute = secure(() =>
  * @since 0.1.0
  */
 export const router: HttpRouter.HttpRouter<never, Dashboard> = HttpRouter.empty.pipe(
-  HttpRouter.get("/breakwater", secure((own) => Effect.map(own.title, (title) => HttpServerResponse.html(renderPage(title))))),
+  HttpRouter.get(
+    "/breakwater",
+    secure((own) => Effect.map(own.title, (title) => HttpServerResponse.html(renderPage(title))))
+  ),
   HttpRouter.get(
     "/breakwater/snapshot",
-    secure((own) => Effect.map(own.snapshot, (json) => HttpServerResponse.text(json, { contentType: "application/json" })))
+    secure((own) =>
+      Effect.map(own.snapshot, (json) => HttpServerResponse.text(json, { contentType: "application/json" }))
+    )
   ),
   HttpRouter.get("/breakwater/events", sse),
   HttpRouter.get(
     "/breakwater/health",
     secure((own) =>
       Effect.map(own.health, (health) =>
-        HttpServerResponse.text(Health.toJson(health), {
+        // The Health Schema encodes to itself: JSON.stringify writes the same text, without the
+        // Schema walk that made a 1,000-guard probe several times slower.
+        HttpServerResponse.text(JSON.stringify(health), {
           status: health.status === "DOWN" ? 503 : 200,
           contentType: "application/json"
         }))

@@ -122,7 +122,11 @@ interface HealthShape {
  * A health report as its readers may see it: with names redacted, each component's key and name
  * are pseudonyms, and so is any text detail but the state (a hedge's `budget` is another guard's name).
  */
-export const redactHealth = <H extends HealthShape>(health: H, redaction: Redaction, pseudonym: (name: string) => string): H => {
+export const redactHealth = <H extends HealthShape>(
+  health: H,
+  redaction: Redaction,
+  pseudonym: (name: string) => string
+): H => {
   if (!redaction.names) return health
   const components: Record<string, H["components"][string]> = {}
   for (const component of Object.values(health.components)) {

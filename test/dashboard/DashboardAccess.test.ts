@@ -45,7 +45,7 @@ describe("Dashboard access", () => {
   it.live("a Host that is not an IP literal, localhost or an allowed name is refused on every route", () =>
     Effect.scoped(Effect.gen(function*() {
       const { registry } = yield* withGuards
-      const port = yield* serveDashboard(registry, { allowedHosts: [".ops.example.com", "dash.internal"] })
+      const { port } = yield* serveDashboard(registry, { allowedHosts: [".ops.example.com", "dash.internal"] })
       for (const path of routes) {
         // A DNS-rebinding page: its own name, resolving to this server.
         const rebound = yield* request(port, path, { host: `attacker.example:${port}` })
@@ -53,8 +53,15 @@ describe("Dashboard access", () => {
         expect(rebound.body).toBe("host not allowed")
         expectSecurityHeaders(rebound, path)
       }
-      const served = [`127.0.0.1:${port}`, `localhost:${port}`, "[::1]", "app.localhost", "ops.example.com",
-        `eu.ops.example.com:${port}`, "DASH.internal."]
+      const served = [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        "[::1]",
+        "app.localhost",
+        "ops.example.com",
+        `eu.ops.example.com:${port}`,
+        "DASH.internal."
+      ]
       for (const host of served) {
         expect((yield* request(port, "/breakwater/snapshot", { host })).status, host).toBe(200)
       }
@@ -62,7 +69,7 @@ describe("Dashboard access", () => {
         expect((yield* request(port, "/breakwater/health", { host })).status, host).toBe(403)
       }
       // "*" answers any name.
-      const open = yield* serveDashboard(registry, { allowedHosts: ["*"] })
+      const { port: open } = yield* serveDashboard(registry, { allowedHosts: ["*"] })
       expect((yield* request(open, "/breakwater/health", { host: "anything.example" })).status).toBe(200)
     })))
 
@@ -70,13 +77,15 @@ describe("Dashboard access", () => {
     Effect.scoped(Effect.gen(function*() {
       const { registry } = yield* withGuards
       const seen: Array<string> = []
-      const port = yield* serveDashboard(registry, {
+      const { port } = yield* serveDashboard(registry, {
         authorize: (req) => {
           seen.push(req.url)
           const token = req.headers["authorization"]
           if (token === "Bearer boom") return Effect.fail("the token service is down")
           if (token === "Bearer die") return Effect.die("bug")
-          return Effect.succeed(token === undefined ? "unauthenticated" : token === "Bearer s3cret" ? "allow" : "forbidden")
+          return Effect.succeed(
+            token === undefined ? "unauthenticated" : token === "Bearer s3cret" ? "allow" : "forbidden"
+          )
         }
       })
       for (const path of routes) {
@@ -105,7 +114,7 @@ describe("Dashboard access", () => {
   it.live("security headers on every response, errors included; data is never cached", () =>
     Effect.scoped(Effect.gen(function*() {
       const { registry } = yield* withGuards
-      const port = yield* serveDashboard(registry, { maxViewers: 0, challenge: "Basic realm=\"ops\"" })
+      const { port } = yield* serveDashboard(registry, { maxViewers: 0, challenge: "Basic realm=\"ops\"" })
       for (const path of routes) expectSecurityHeaders(yield* request(port, path), path)
       const full = yield* request(port, "/breakwater/events")
       expect(full.status).toBe(503)
@@ -124,9 +133,9 @@ describe("Dashboard access", () => {
     Effect.scoped(Effect.gen(function*() {
       const { breaker, registry } = yield* withGuards
       yield* registry.bulkhead("db-primary.internal", { maxConcurrentCalls: 3 })
-      const plain = yield* serveDashboard(registry)
-      const port = yield* serveDashboard(registry, { redact: true, interval: "20 millis" })
-      const onlyNames = yield* serveDashboard(registry, { redact: { names: true } })
+      const { port: plain } = yield* serveDashboard(registry)
+      const { port } = yield* serveDashboard(registry, { redact: true, interval: "20 millis" })
+      const { port: onlyNames } = yield* serveDashboard(registry, { redact: { names: true } })
       // Followed from the first document: the transition after it is in the log, with its name.
       yield* request(port, "/breakwater/snapshot")
       yield* request(plain, "/breakwater/snapshot")
@@ -134,7 +143,10 @@ describe("Dashboard access", () => {
       yield* Effect.sleep("60 millis") // real clock: two intervals, so the snapshot is a fresh document
 
       const shown = JSON.parse((yield* request(plain, "/breakwater/snapshot")).body) as Dashboard.Document
-      expect(shown.guards[0]).toMatchObject({ name: "payments.example.com", configuration: { failureRateThreshold: 37 } })
+      expect(shown.guards[0]).toMatchObject({
+        name: "payments.example.com",
+        configuration: { failureRateThreshold: 37 }
+      })
 
       const answers = [
         (yield* request(port, "/breakwater/snapshot")).body,

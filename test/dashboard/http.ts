@@ -3,7 +3,7 @@
  * (fetch would not), for the dashboard's access and load tests.
  */
 import { Resource } from "@effect/opentelemetry"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as http from "node:http"
 import * as Dashboard from "../../src/Dashboard.js"
 import * as Metrics from "../../src/Metrics.js"
@@ -11,7 +11,7 @@ import * as Prometheus from "../../src/Prometheus.js"
 import * as Registry from "../../src/Registry.js"
 import { serve } from "../http/servers.js"
 
-/** Serves `Dashboard.router` (with `/metrics`) for `registry`'s guards on 127.0.0.1; returns its port. */
+/** Serves `Dashboard.router` (with `/metrics`) for `registry`'s guards on 127.0.0.1: its port and service. */
 export const serveDashboard = (registry: Registry.Registry, options: Dashboard.Options = {}) =>
   Effect.gen(function*() {
     const collector = yield* Metrics.make({ registry })
@@ -21,7 +21,7 @@ export const serveDashboard = (registry: Registry.Registry, options: Dashboard.O
       Layer.succeed(Prometheus.Prometheus, prometheus)
     ))
     const url = yield* serve(Effect.provide(Dashboard.router, built))
-    return Number(new URL(url).port)
+    return { port: Number(new URL(url).port), dashboard: Context.get(built, Dashboard.Dashboard) }
   })
 
 export interface Answer {
@@ -34,7 +34,14 @@ export interface Answer {
 /** One request on its own connection, with exactly the headers given (Host included). */
 export const request = (port: number, path: string, headers: Record<string, string> = {}, method = "GET") =>
   Effect.async<Answer, Error>((resume) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method, headers: { host: "127.0.0.1", ...headers }, agent: false })
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path,
+      method,
+      headers: { host: "127.0.0.1", ...headers },
+      agent: false
+    })
     req.on("response", (res) => {
       let body = ""
       const done = () => resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body }))
