@@ -11,7 +11,7 @@
  * |---|---|
  * | `GET /breakwater` | the page |
  * | `GET /breakwater/snapshot` | the current {@link Document} as JSON |
- * | `GET /breakwater/events` | server-sent events: the recent history, then one {@link Document} per `interval` |
+ * | `GET /breakwater/events` | server-sent events: the recent history, then one {@link Document} per `interval` (503 past `maxViewers`) |
  * | `GET /breakwater/health` | `Health` of the guards (503 when `DOWN`) |
  * | `GET /metrics` | Prometheus text, when a `Prometheus` service is provided (404 otherwise) |
  *
@@ -32,7 +32,14 @@
  *   throttler's count of calls the dependency rejected is not added to "dependency error" (a breaker
  *   in front would count them twice), and a `Hedge` refuses nothing. Give `failures` when you know
  *   better (your handler sees each call's real outcome).
- * - The routes are not protected: mount them where only operators can reach them.
+ * - Exposing it: serve the router on its own management port (a second `HttpServer` bound to an
+ *   internal interface), give `authorize` (every route asks it, `/metrics` included), list the names
+ *   it is reached by in `allowedHosts` (other `Host` headers are refused, against DNS rebinding), and
+ *   `redact` configuration and names when viewers should not learn them. Every response carries a
+ *   Content-Security-Policy, `X-Frame-Options: DENY`, `nosniff` and `no-referrer`; data is `no-store`.
+ * - Cost: one document per `interval` whatever the number of viewers (computed while someone watches
+ *   or a history is kept), sent to each viewer as the same bytes; at most `maxViewers` (20) viewers,
+ *   503 past it; a viewer that does not read skips documents and holds no copy of them.
  *
  * @example
  * ```ts
