@@ -470,9 +470,11 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
         return PubSub.publish(frames, frame)
       }))
     const someoneWatches = watching.changes.pipe(Stream.filter((n) => n > 0), Stream.take(1), Stream.runDrain)
+    // A source that dies (a user's `extras`) costs one document, not the stream for good.
+    const safeTick = Effect.catchAllCause(tick, (cause) => Effect.logWarning("breakwater dashboard: no document", cause))
     yield* Effect.forkIn(
       Effect.forever(Effect.zipRight(
-        keepsHistory ? tick : Effect.zipRight(someoneWatches, tick),
+        keepsHistory ? safeTick : Effect.zipRight(someoneWatches, safeTick),
         Effect.sleep(interval)
       )),
       scope

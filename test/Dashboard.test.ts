@@ -181,6 +181,17 @@ describe("Dashboard", () => {
       expect(yield* none.history).toEqual([])
     }))
 
+  it.scoped("a source that dies costs one document, not the history for good", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const dashboard = yield* Dashboard.make({
+        history: 5,
+        extras: Effect.suspend(() => calls++ === 1 ? Effect.die("flaky extras") : Effect.succeed([]))
+      })
+      yield* TestClock.adjust("3 seconds")
+      expect((yield* dashboard.history).map((d) => d.at)).toEqual([0, 2000, 3000])
+    }))
+
   it.live("serves the page, its assets, the snapshot, health, server-sent events and /metrics", () =>
     Effect.scoped(Effect.gen(function*() {
       const registry = yield* Registry.make()
