@@ -471,7 +471,10 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
       }))
     const someoneWatches = watching.changes.pipe(Stream.filter((n) => n > 0), Stream.take(1), Stream.runDrain)
     // A source that dies (a user's `extras`) costs one document, not the stream for good.
-    const safeTick = Effect.catchAllCause(tick, (cause) => Effect.logWarning("breakwater dashboard: no document", cause))
+    const safeTick = Effect.catchAllCause(
+      tick,
+      (cause) => Effect.logWarning("breakwater dashboard: no document", cause)
+    )
     yield* Effect.forkIn(
       Effect.forever(Effect.zipRight(
         keepsHistory ? safeTick : Effect.zipRight(someoneWatches, safeTick),
