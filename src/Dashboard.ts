@@ -623,10 +623,23 @@ const servingOf = (dashboard: Dashboard): Effect.Effect<Serving> => {
     : Effect.succeed(found)
 }
 
+/**
+ * A web `Request` handled in process (`HttpApp.toWebHandler`) may carry no `Host` header: its absolute
+ * URL names the host instead. A socket's request always has the header (HTTP/1.1 requires it).
+ */
+const hostOfUrl = (url: string): string | undefined => {
+  if (!/^https?:\/\//i.test(url)) return undefined
+  try {
+    return new URL(url).host
+  } catch {
+    return undefined
+  }
+}
+
 /** The response refusing `request`, if it is refused: a `Host` not allowed first, then `authorize`. */
 const admission = (request: HttpServerRequest.HttpServerRequest, own: Serving) =>
   Effect.gen(function*() {
-    const host = access.hostnameOf(request.headers["host"])
+    const host = access.hostnameOf(request.headers["host"] ?? hostOfUrl(request.originalUrl))
     if (!access.hostAllowed(host, own.settings.allowedHosts)) {
       return Option.some(HttpServerResponse.text("host not allowed", { status: 403 }))
     }
