@@ -10,15 +10,6 @@ export class FrameHistory {
 
   constructor(readonly maxFrames: number, readonly maxBytes: number) {}
 
-  /** The bytes held now (at most `maxBytes`). */
-  get bytes(): number {
-    return this.total
-  }
-
-  get size(): number {
-    return this.kept.length
-  }
-
   /**
    * Keeps `frame`, dropping the oldest frames past either bound. A frame larger than `maxBytes` on
    * its own empties the history: the bound holds even then.
