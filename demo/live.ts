@@ -110,7 +110,8 @@ export const run = (options: LiveOptions): Effect.Effect<ReadonlyArray<RunResult
         Layer.succeed(Prometheus.Prometheus, prometheus)
       )
       const app = yield* Layer.build(context).pipe(
-        Effect.map((built) => Effect.provide(Dashboard.router, built))
+        Effect.map((built) => Effect.provide(Dashboard.router, built)),
+        Effect.orDie // the demo's own options: a bad one is a bug
       )
       const url = yield* serve(app, options.dashboard.port)
       options.onDashboard?.(`${url}/breakwater`)

@@ -8,13 +8,14 @@ import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { hubOf } from "../src/internal/guardInternals.js"
 
 /** The router answering in process (no socket), with `context` provided. */
-const handlerOf = <R>(context: Layer.Layer<R | Dashboard.Dashboard>) =>
+const handlerOf = <R, E>(context: Layer.Layer<R | Dashboard.Dashboard, E>) =>
   Effect.acquireRelease(
     Effect.sync(() => HttpApp.toWebHandlerLayer(HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.router)), context)),
     (web) => Effect.promise(() => web.dispose())
   )
 
 const get = (web: { readonly handler: (request: Request) => Promise<Response> }, path: string) =>
+  // A web Request carries no Host header: its URL's host is checked instead.
   Effect.promise(() => web.handler(new Request(`http://localhost${path}`)))
 
 describe("Dashboard", () => {
@@ -172,6 +173,17 @@ describe("Dashboard", () => {
       expect(yield* none.history).toEqual([])
     }))
 
+  it.scoped("a source that dies costs one document, not the history for good", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const dashboard = yield* Dashboard.make({
+        history: 5,
+        extras: Effect.suspend(() => calls++ === 1 ? Effect.die("flaky extras") : Effect.succeed([]))
+      })
+      yield* TestClock.adjust("3 seconds")
+      expect((yield* dashboard.history).map((d) => d.at)).toEqual([0, 2000, 3000])
+    }))
+
   it.live("serves the page, its assets, the snapshot, health, server-sent events and /metrics", () =>
     Effect.scoped(Effect.gen(function*() {
       const registry = yield* Registry.make()
@@ -234,6 +246,9 @@ describe("Dashboard", () => {
     Effect.scoped(Effect.gen(function*() {
       const web = yield* handlerOf(Dashboard.layer())
       expect((yield* get(web, "/metrics")).status).toBe(404)
+      // In process, the URL's host is checked when there is no Host header.
+      const rebound = yield* Effect.promise(() => web.handler(new Request("http://attacker.example/breakwater/health")))
+      expect(rebound.status).toBe(403)
     })))
 
   it.effect("a report is one self-contained page with the table and the recordings", () =>

@@ -24,6 +24,8 @@
       for (var key in attrs) {
         if (key === "text") node.textContent = attrs[key]
         else if (key === "className") node.className = attrs[key]
+        // Through the CSSOM: the dashboard's Content-Security-Policy refuses `style` attributes.
+        else if (key === "style") node.style.cssText = attrs[key]
         else node.setAttribute(key, attrs[key])
       }
     }

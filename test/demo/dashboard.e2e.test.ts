@@ -50,7 +50,18 @@ describe("dashboard in a browser", () => {
     try {
       const browser = await launching
       const page = await browser.newPage()
-      await page.goto(await dashboardUrl)
+      // The page must render under its own Content-Security-Policy: any violation is a failure.
+      const violations: Array<string> = []
+      page.on("console", (message) => {
+        if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text())
+      })
+      await page.addInitScript({
+        content: "document.addEventListener('securitypolicyviolation', (e) => " +
+          "console.error('Refused by Content Security Policy: ' + e.violatedDirective + ' ' + e.blockedURI))"
+      })
+      const response = await page.goto(await dashboardUrl)
+      expect(response?.headers()["content-security-policy"]).toContain("script-src 'self'")
+      expect(response?.headers()["x-frame-options"]).toBe("DENY")
       const openBreaker = page.locator("[data-kind=CircuitBreaker] [data-state=Open]")
       await openBreaker.waitFor({ timeout: 15_000 })
       const circuitOpen = page.locator("[data-reason=circuitOpen]")
@@ -68,6 +79,9 @@ describe("dashboard in a browser", () => {
       expect(times).toEqual([...times].sort((a, b) => b - a))
       expect((await lines())[0]).toMatch(/Open → HalfOpen|HalfOpen → (Open|Closed)|Closed → Open/)
       expect(await page.locator("[data-kind=RetryBudget]").count()).toBe(1)
+      // Bars are drawn with widths set through the CSSOM, which the policy allows.
+      expect(await page.locator(".bar .fill").first().getAttribute("style")).toMatch(/width: [\d.]+%/)
+      expect(violations).toEqual([])
       const artifacts = path.join(root, ".artifacts")
       fs.mkdirSync(artifacts, { recursive: true })
       await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true })

@@ -1,0 +1,63 @@
+/**
+ * The dashboard on a real loopback socket, and a raw HTTP/1.1 client that sets any `Host` header
+ * (fetch would not), for the dashboard's access and load tests.
+ */
+import { Resource } from "@effect/opentelemetry"
+import { Context, Effect, Layer } from "effect"
+import * as http from "node:http"
+import * as Dashboard from "../../src/Dashboard.js"
+import * as Metrics from "../../src/Metrics.js"
+import * as Prometheus from "../../src/Prometheus.js"
+import * as Registry from "../../src/Registry.js"
+import { serve } from "../http/servers.js"
+
+/** Serves `Dashboard.router` (with `/metrics`) for `registry`'s guards on 127.0.0.1: its port and service. */
+export const serveDashboard = (registry: Registry.Registry, options: Dashboard.Options = {}) =>
+  Effect.gen(function*() {
+    const collector = yield* Metrics.make({ registry })
+    const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
+    const built = yield* Layer.build(Layer.mergeAll(
+      Dashboard.layer({ guards: registry.guards, ...options }),
+      Layer.succeed(Prometheus.Prometheus, prometheus)
+    ))
+    const url = yield* serve(Effect.provide(Dashboard.router, built))
+    return { port: Number(new URL(url).port), dashboard: Context.get(built, Dashboard.Dashboard) }
+  })
+
+export interface Answer {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  /** The body, or its first chunk for an event stream (then the connection is closed). */
+  readonly body: string
+}
+
+/** One request on its own connection, with exactly the headers given (Host included). */
+export const request = (port: number, path: string, headers: Record<string, string> = {}, method = "GET") =>
+  Effect.async<Answer, Error>((resume) => {
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path,
+      method,
+      headers: { host: "127.0.0.1", ...headers },
+      agent: false
+    })
+    req.on("response", (res) => {
+      let body = ""
+      const done = () => resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      res.setEncoding("utf8")
+      if (String(res.headers["content-type"]).startsWith("text/event-stream")) {
+        res.once("data", (chunk: string) => {
+          body = chunk
+          res.destroy()
+          done()
+        })
+        return
+      }
+      res.on("data", (chunk: string) => (body += chunk))
+      res.on("end", done)
+    })
+    req.on("error", (error) => resume(Effect.fail(error)))
+    req.end()
+    return Effect.sync(() => req.destroy())
+  })
