@@ -21,6 +21,7 @@ describe("live demo", () => {
     expect(amplification(protectedRun!)).toBeLessThanOrEqual(1.5)
     expect(protectedRun!.outcomes.circuitOpen).toBeGreaterThan(0)
     // Every fiber of the runs ended with them, the servers' request handlers included.
-    await expect.poll(activeFibers, { timeout: 5_000 }).toBeLessThanOrEqual(before)
+    // A handler still waiting on the hanging dependency ends with its own timeout, later on a loaded machine.
+    await expect.poll(activeFibers, { timeout: 15_000 }).toBeLessThanOrEqual(before)
   }, 60_000)
 })
