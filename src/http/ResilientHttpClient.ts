@@ -158,9 +158,13 @@ export interface Options {
    * 1 to 1 GiB. Default 10485760 (10 MiB).
    */
   readonly maxValidatedBodyBytes?: number
-  /** Options of each target's breaker (its predicates are the client's own), or `false` for none. */
+  /**
+   * Options of each target's breaker (its predicates are the client's own), or `false` for none. A
+   * failing 429/503's `Retry-After` is the breaker's `retryAfter` hint (an opening it causes lasts at
+   * least that long), capped at the client's `maxRetryAfter`.
+   */
   readonly circuitBreaker?:
-    | Omit<CircuitBreaker.Options, "name" | "recordError" | "ignoreError" | "recordResult">
+    | Omit<CircuitBreaker.Options, "name" | "recordError" | "ignoreError" | "recordResult" | "retryAfter">
     | false
   /** Options of each target's rate limiter; none by default. */
   readonly rateLimiter?: Omit<RateLimiter.Options, "name"> | false
@@ -748,7 +752,13 @@ const buildTarget = (
       ...options.circuitBreaker,
       name: guardName,
       ignoreError: isCallerFault,
-      recordResult: (response) => isFailureStatus(response.status)
+      recordResult: (response) => isFailureStatus(response.status),
+      // As Effect 4's `HttpClient.withCircuitBreaker`: the upstream's own word on how long it is down.
+      retryAfter: (failure) => {
+        const millis = shaping.hintMillis(failure)
+        return millis > 0 ? Option.some(Duration.millis(millis)) : Option.none()
+      },
+      maxRetryAfter: Duration.millis(shaping.maxRetryAfterMillis)
     })
     const limiter = options.rateLimiter === undefined || options.rateLimiter === false
       ? undefined
