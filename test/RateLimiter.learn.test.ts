@@ -8,7 +8,7 @@ import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBrea
 import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Snapshot from "../src/Snapshot.js"
-import { Store } from "../src/Store.js"
+import { Store, StoreError } from "../src/Store.js"
 
 const generous = { limitForPeriod: 1_000, limitRefreshPeriod: "1 second", timeoutDuration: 0 } as const
 
@@ -125,5 +125,48 @@ describe("RateLimiter.learn (shared through the memory store)", () => {
       yield* RateLimiter.learn(first, { remaining: 0, resetAfterMillis: 30_000 })
       expect(yield* second.tryAcquire()).toBe(true)
       expect(yield* first.tryAcquire()).toBe(false)
+    }))
+
+  it.scoped("a store that cannot keep quotas (no learn/takeLearned): each instance keeps what it learned", () =>
+    Effect.gen(function*() {
+      const { learn: _learn, takeLearned: _take, ...plain } = makeMemoryRateLimiterStore()
+      const PlainStore = Layer.effect(
+        Store,
+        Effect.map(
+          makeMemoryCircuitBreakerStore,
+          (circuitBreaker) =>
+            Store.of({ name: "plain", onStoreFailure: "fail-open", rateLimiter: plain, circuitBreaker })
+        )
+      )
+      const [first, second] = yield* Effect.all([
+        RateLimiter.make({ name: "plain", ...generous }),
+        RateLimiter.make({ name: "plain", ...generous })
+      ]).pipe(Effect.provide(PlainStore))
+      RateLimiter.learnFromUpstream(second)
+      yield* RateLimiter.learn(first, { remaining: 1, resetAfterMillis: 10_000 })
+      expect(yield* first.tryAcquire()).toBe(true)
+      expect(retryAfterOf(yield* Effect.exit(first.acquire()))).toBe(10_000)
+      expect(yield* second.tryAcquire()).toBe(true) // nothing shared: the second never learned
+      expect(Option.isSome(yield* RateLimiter.learnedQuota(first))).toBe(true)
+    }))
+
+  it.scoped("a store that fails to keep or read the quota loses only the lesson", () =>
+    Effect.gen(function*() {
+      const failing = {
+        ...makeMemoryRateLimiterStore(),
+        learn: () => Effect.fail(new StoreError({ store: "flaky", operation: "learn", key: "flaky", cause: "down" })),
+        takeLearned: () =>
+          Effect.fail(new StoreError({ store: "flaky", operation: "takeLearned", key: "flaky", cause: "down" }))
+      }
+      const FlakyStore = Layer.effect(
+        Store,
+        Effect.map(makeMemoryCircuitBreakerStore, (circuitBreaker) =>
+          Store.of({ name: "flaky", onStoreFailure: "fail-open", rateLimiter: failing, circuitBreaker }))
+      )
+      const limiter = yield* RateLimiter.make({ name: "flaky", ...generous }).pipe(Effect.provide(FlakyStore))
+      yield* RateLimiter.learn(limiter, { remaining: 0, resetAfterMillis: 10_000 })
+      expect(yield* limiter.tryAcquire()).toBe(true)
+      expect(Exit.isSuccess(yield* Effect.exit(limiter.acquire()))).toBe(true)
+      expect(yield* RateLimiter.learnedQuota(limiter)).toEqual(Option.none())
     }))
 })
