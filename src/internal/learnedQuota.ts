@@ -80,9 +80,6 @@ export const learn = (current: Quota | undefined, a: Announcement, now: number):
   }
 }
 
-/** When the stored quota is forgotten: after its reset and the one renewal at its policy. */
-export const expiresAt = (quota: Quota): number => quota.resetAt + (quota.windowMillis ?? 0)
-
 /**
  * Takes `permits` from the quota: `undefined` when no quota is in force (the limiter decides alone),
  * else whether they were granted, what is left and how long until the reset.
