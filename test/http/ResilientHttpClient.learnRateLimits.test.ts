@@ -7,7 +7,7 @@
  */
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Either, Exit, Layer, ManagedRuntime } from "effect"
+import { ConfigProvider, Effect, Either, Exit, Layer, ManagedRuntime } from "effect"
 import { Redis } from "ioredis"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -98,6 +98,16 @@ describe("learnRateLimits in process (real sockets)", () => {
     } finally {
       await server.close()
     }
+  })
+
+  it("learnRateLimits is read from the environment like the other options", async () => {
+    const provider = ConfigProvider.fromMap(
+      new Map([["PARTNERS_LEARN_RATE_LIMITS", "true"], ["PARTNERS_RATE_LIMITER_LIMIT_FOR_PERIOD", "10"]]),
+      { pathDelim: "_" }
+    ).pipe(ConfigProvider.constantCase)
+    const read = await Effect.runPromise(Effect.withConfigProvider(ResilientHttpClient.config("partners"), provider))
+    expect(read.learnRateLimits).toBe(true)
+    expect(read.rateLimiter).toEqual({ limitForPeriod: 10 })
   })
 
   it("learnRateLimits without a rateLimiter is a typed configuration error", async () => {
