@@ -64,6 +64,12 @@ import { makeDistributed } from "./internal/distributedRateLimiter.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { KeyTable, type Slot } from "./internal/keyTable.js"
+import {
+  learn as learnQuota,
+  type Quota,
+  sanitize as sanitizeQuota,
+  take as takeQuota
+} from "./internal/learnedQuota.js"
 import { currentSpan, spanEvent } from "./internal/observe.js"
 import { configFields, KeyedOptionsSchema, OptionsSchema } from "./internal/rateLimiterConfig.js"
 import { FixedWindow, type LimiterCore, periodicCore, SlidingWindow, TokenBucket } from "./internal/rateLimiterCore.js"
@@ -79,6 +85,7 @@ import { decodeOptions, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 import { type OnStoreFailure, Store, type StoreError } from "./Store.js"
+import type { LearnedQuota } from "./store/RateLimiterStore.js"
 
 /**
  * The limiter's options. Names and defaults follow Resilience4j's `RateLimiterConfig`; durations
@@ -448,11 +455,40 @@ class RateLimiterImpl implements RateLimiter {
 
   // ---- acquiring ---------------------------------------------------------------------------------
 
+  // ---- a quota learned from the upstream -----------------------------------------------------------
+
+  learning = false
+  quota: Quota | undefined
+  lastQuota: { readonly remaining: number; readonly resetAt: number } | undefined
+
+  learnQuota(quota: LearnedQuota): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.learning = true
+      const safe = sanitizeQuota(quota)
+      if (safe === undefined) return
+      this.quota = learnQuota(this.quota, safe, nowMillis(this.clock))
+      this.lastQuota = { remaining: this.quota.remaining, resetAt: this.quota.resetAt }
+    })
+  }
+
+  /** Takes from the learned quota; the wait until its reset when it refuses, else undefined. */
+  private quotaRefusal(permits: number, now: number): number | undefined {
+    if (this.quota === undefined) return undefined
+    const { quota, taken } = takeQuota(this.quota, permits, now)
+    this.quota = quota
+    this.lastQuota = taken === undefined
+      ? undefined
+      : { remaining: taken.remaining, resetAt: now + taken.resetAfterMillis }
+    return taken === undefined || taken.granted ? undefined : taken.resetAfterMillis
+  }
+
   guard<A, E, R>(self: Effect.Effect<A, E, R>, permits: number): Effect.Effect<A, E | RequestNotPermittedError, R> {
     return Effect.suspend(() => {
       const now = nowMillis(this.clock)
       const core = this.core
       const span = currentSpan()
+      const learned = this.quotaRefusal(permits, now)
+      if (learned !== undefined) return this.refuse(now, permits, learned)
       if (core.tryTake(permits, now)) {
         this.successfulAcquires++
         if (this.hub.subscribers > 0) this.offer(Event.SuccessfulAcquire({ limiterName: this.name, at: now, permits }))
@@ -494,6 +530,11 @@ class RateLimiterImpl implements RateLimiter {
       permits,
       this.decide((now) => {
         const core = this.core
+        if (this.quota !== undefined && this.quotaRefusal(permits, now) !== undefined) {
+          this.failedAcquires++
+          if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+          return Effect.succeed(false)
+        }
         if (core.tryTake(permits, now)) {
           this.published(now, permits)
           return Effect.succeed(true)
@@ -769,6 +810,83 @@ export interface Configuration {
   readonly onStoreFailure: OnStoreFailure | undefined
   readonly fallbackLimitForPeriod: number | undefined
 }
+
+/** What the learned-quota functions find on either kind of limiter (in process, or sharing a store). */
+interface Learner {
+  learning: boolean
+  readonly learnQuota: (quota: LearnedQuota) => Effect.Effect<void>
+  readonly lastQuota: { readonly remaining: number; readonly resetAt: number } | undefined
+}
+
+/**
+ * Teaches a limiter the quota an upstream announced (e.g. `RateLimit: "default";r=4;t=60`): from now
+ * on it admits at most `remaining` calls until the reset, on top of its own limit, refusing the others
+ * with `RequestNotPermittedError` (its `retryAfter` the time to the reset; a learned quota never makes
+ * a caller wait). After the reset, when the policy was announced (`limit` per `windowMillis`), one more
+ * window at that policy; then the limiter's own settings alone, until the upstream teaches it again.
+ * Two lessons for the same reset (within 1 s) keep the lower count. Counts are capped at 10^9, resets
+ * and windows at one day; a quota that resets at once teaches nothing.
+ *
+ * A limiter made where a `Store` is provided keeps the quota in the store, for every instance of that
+ * name: the fleet slows down together. Such a limiter asks the store's quota before each call once it
+ * has learned (or {@link learnFromUpstream} says it will): one more round trip per call.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * const taught = RateLimiter.learn(limiter, { remaining: 4, resetAfterMillis: 60_000, limit: 5, windowMillis: 60_000 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const learn = (limiter: RateLimiter, quota: LearnedQuota): Effect.Effect<void> =>
+  (limiter as unknown as Learner).learnQuota(quota)
+
+/**
+ * Makes a limiter consult the learned quota before it has learned one itself: what a limiter sharing a
+ * `Store` needs to obey a quota another instance learned. (An in-process limiter needs no such thing.)
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * RateLimiter.learnFromUpstream(limiter)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const learnFromUpstream = (limiter: RateLimiter): void => {
+  ;(limiter as unknown as Learner).learning = true
+}
+
+/**
+ * The learned quota as this limiter last saw it (`remaining` calls, reset `resetAt` in `Clock`
+ * milliseconds), or `Option.none()` without one in force.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * declare const limiter: RateLimiter.RateLimiter
+ * const left = Effect.map(RateLimiter.learnedQuota(limiter), Option.map((q) => q.remaining))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const learnedQuota = (
+  limiter: RateLimiter
+): Effect.Effect<Option.Option<{ readonly remaining: number; readonly resetAt: number }>> =>
+  Effect.clockWith((clock) =>
+    Effect.sync(() => {
+      const last = (limiter as unknown as Learner).lastQuota
+      return last === undefined || last.resetAt <= clock.unsafeCurrentTimeMillis() ? Option.none() : Option.some(last)
+    })
+  )
 
 /**
  * Reads a limiter's current configuration back (it changes with `changeLimitForPeriod`,

@@ -123,7 +123,7 @@ export const Snapshot = Schema.Struct({
  */
 export type Snapshot = typeof Snapshot.Type
 
-const figures = (guard: Guard): { readonly state?: string; readonly metrics: Record<string, number> } => {
+const figures = (guard: Guard, at: number): { readonly state?: string; readonly metrics: Record<string, number> } => {
   switch (guard.kind) {
     case "CircuitBreaker": {
       const fields = breakerFields(guard)
@@ -141,11 +141,16 @@ const figures = (guard: Guard): { readonly state?: string; readonly metrics: Rec
     }
     case "RateLimiter": {
       const fields = limiterFields(guard)
+      const learned = fields.lastQuota
       return {
         metrics: {
           ...readNow(guard.metrics),
           successfulAcquiresTotal: fields.successfulAcquires,
-          failedAcquiresTotal: fields.failedAcquires
+          failedAcquiresTotal: fields.failedAcquires,
+          // The quota learned from the upstream, as last seen, while in force.
+          ...(learned === undefined || learned.resetAt <= at
+            ? {}
+            : { learnedRemaining: learned.remaining, learnedResetAfterMillis: learned.resetAt - at })
         }
       }
     }
@@ -229,7 +234,7 @@ export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Snapshot> =>
       at,
       status: health.status,
       guards: list.map((guard): GuardSnapshot => {
-        const { metrics, state } = figures(guard)
+        const { metrics, state } = figures(guard, at)
         return {
           kind: guard.kind,
           name: guard.name,

@@ -22,7 +22,7 @@ export type {
   CircuitSettings,
   CircuitSnapshot
 } from "./store/CircuitBreakerStore.js"
-export type { Grant, RateLimiterStore, SharedLimit } from "./store/RateLimiterStore.js"
+export type { Grant, LearnedQuota, QuotaTaken, RateLimiterStore, SharedLimit } from "./store/RateLimiterStore.js"
 
 /**
  * The shared store could not be reached or answered wrongly. Guards surface it only under

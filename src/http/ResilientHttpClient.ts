@@ -95,6 +95,7 @@ import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
 import { clientConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
+import { parseAnnouncedQuota } from "./internal/rateLimitHeaders.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
 import { TargetTable } from "./internal/targetTable.js"
 
@@ -158,12 +159,23 @@ export interface Options {
    * 1 to 1 GiB. Default 10485760 (10 MiB).
    */
   readonly maxValidatedBodyBytes?: number
-  /** Options of each target's breaker (its predicates are the client's own), or `false` for none. */
+  /**
+   * Options of each target's breaker (its predicates are the client's own), or `false` for none. A
+   * failing 429/503's `Retry-After` is the breaker's `retryAfter` hint (an opening it causes lasts at
+   * least that long), capped at the client's `maxRetryAfter`.
+   */
   readonly circuitBreaker?:
-    | Omit<CircuitBreaker.Options, "name" | "recordError" | "ignoreError" | "recordResult">
+    | Omit<CircuitBreaker.Options, "name" | "recordError" | "ignoreError" | "recordResult" | "retryAfter">
     | false
   /** Options of each target's rate limiter; none by default. */
   readonly rateLimiter?: Omit<RateLimiter.Options, "name"> | false
+  /**
+   * Teach each target's rate limiter the quota the upstream announces in its responses (`RateLimit` /
+   * `RateLimit-Policy`, or `X-RateLimit-Limit` / `-Remaining` / `-Reset`; see `RateLimiter.learn`), so
+   * calls past it are refused here, before the upstream answers 429. With a shared `Store` the quota is
+   * the fleet's. Requires `rateLimiter`. Default false.
+   */
+  readonly learnRateLimits?: boolean
   /** Retry options (attempts and delays), or `false` for no retries. */
   readonly retry?:
     | Omit<Retry.Options, "name" | "retryOn" | "retryOnResult" | "failAfterMaxAttempts" | "retryRejections" | "budget">
@@ -485,6 +497,20 @@ class ClientImpl implements ResilientHttpClient {
     request: HttpClientRequest.HttpClientRequest,
     response: HttpClientResponse.HttpClientResponse
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | ResponseBodyTooLargeError> {
+    if (this.settings.learnRateLimits && target.limiter !== undefined) {
+      const quota = parseAnnouncedQuota((name) => response.headers[name], this.clock.unsafeCurrentTimeMillis())
+      if (quota !== undefined) {
+        return Effect.zipRight(RateLimiter.learn(target.limiter, quota), this.classifyStatus(target, request, response))
+      }
+    }
+    return this.classifyStatus(target, request, response)
+  }
+
+  private classifyStatus(
+    target: Target,
+    request: HttpClientRequest.HttpClientRequest,
+    response: HttpClientResponse.HttpClientResponse
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | ResponseBodyTooLargeError> {
     const status = response.status
     const schema = this.settings.validate
     if (schema !== undefined && status >= 200 && status < 300) {
@@ -748,11 +774,18 @@ const buildTarget = (
       ...options.circuitBreaker,
       name: guardName,
       ignoreError: isCallerFault,
-      recordResult: (response) => isFailureStatus(response.status)
+      recordResult: (response) => isFailureStatus(response.status),
+      // As Effect 4's `HttpClient.withCircuitBreaker`: the upstream's own word on how long it is down.
+      retryAfter: (failure) => {
+        const millis = shaping.hintMillis(failure)
+        return millis > 0 ? Option.some(Duration.millis(millis)) : Option.none()
+      },
+      maxRetryAfter: Duration.millis(shaping.maxRetryAfterMillis)
     })
     const limiter = options.rateLimiter === undefined || options.rateLimiter === false
       ? undefined
       : yield* RateLimiter.make({ ...options.rateLimiter, name: guardName })
+    if (limiter !== undefined && options.learnRateLimits === true) RateLimiter.learnFromUpstream(limiter)
     const budget = options.retryBudget === false
       ? undefined
       : sharedBudget ?? (yield* RetryBudget.make({ ...options.retryBudget, name: guardName }))

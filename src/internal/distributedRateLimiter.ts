@@ -19,9 +19,10 @@ import type * as Tracer from "effect/Tracer"
 import { InvalidConfigError } from "../InvalidConfigError.js"
 import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "../RateLimiter.js"
 import type { OnStoreFailure, Store, StoreError } from "../Store.js"
-import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"
+import type { Grant, LearnedQuota, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"
 import { withoutStackTrace } from "./errors.js"
 import type { EventHub } from "./eventHub.js"
+import { learn as learnQuota, type Quota, sanitize, take as takeQuota, type Taken } from "./learnedQuota.js"
 import { makeMemoryRateLimiterStore } from "./memoryRateLimiterStore.js"
 import { currentSpan } from "./observe.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
@@ -226,7 +227,61 @@ class DistributedRateLimiter implements RateLimiter {
     return Effect.zipRight(this.obtain(permits), self)
   }
 
+  // ---- a quota learned from the upstream -----------------------------------------------------------
+
+  /** Set once this limiter learns (or its owner says it will): each call then asks the learned quota first. */
+  learning = false
+  /** The quota kept here when the store cannot keep one (no `takeLearned`). */
+  private localQuota: Quota | undefined
+  /** The latest quota seen (for snapshots): what was left, and when (Clock millis) it resets. */
+  lastQuota: { readonly remaining: number; readonly resetAt: number } | undefined
+
+  learnQuota(quota: LearnedQuota): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.learning = true
+      const safe = sanitize(quota)
+      if (safe === undefined) return Effect.void
+      const now = this.now()
+      const learn = this.store.rateLimiter.learn
+      if (learn === undefined || this.outage) {
+        this.localQuota = learnQuota(this.localQuota, safe, now)
+        this.lastQuota = { remaining: this.localQuota.remaining, resetAt: this.localQuota.resetAt }
+        return Effect.void
+      }
+      // A store that fails to learn costs nothing but the lesson: calls are decided as before.
+      return Effect.ignore(learn(this.limit, safe))
+    })
+  }
+
+  /** Permits from the learned quota: `undefined` when none is in force (or the store cannot say). */
+  private takeLearned(permits: number): Effect.Effect<Taken | undefined> {
+    return Effect.suspend(() => {
+      const now = this.now()
+      const remember = (taken: Taken | undefined) => {
+        this.lastQuota = taken === undefined
+          ? undefined
+          : { remaining: taken.remaining, resetAt: now + taken.resetAfterMillis }
+        return taken
+      }
+      const stored = this.store.rateLimiter.takeLearned
+      if (stored === undefined || this.outage) {
+        const { quota, taken } = takeQuota(this.localQuota, permits, now)
+        this.localQuota = quota
+        return Effect.succeed(remember(taken))
+      }
+      return Effect.map(Effect.orElseSucceed(stored(this.limit, permits), () => undefined), remember)
+    })
+  }
+
   private obtain(permits: number): Effect.Effect<void, RequestNotPermittedError> {
+    if (!this.learning) return this.obtainConfigured(permits)
+    return Effect.flatMap(this.takeLearned(permits), (taken) =>
+      taken === undefined || taken.granted
+        ? this.obtainConfigured(permits)
+        : this.refuse(this.now(), permits, { _tag: "Refused", retryAfterMillis: taken.resetAfterMillis }))
+  }
+
+  private obtainConfigured(permits: number): Effect.Effect<void, RequestNotPermittedError> {
     return Effect.flatMap(this.decide(permits), (decision) => {
       const now = this.now()
       const span = currentSpan()
@@ -261,16 +316,25 @@ class DistributedRateLimiter implements RateLimiter {
   readonly tryAcquire = (permits = 1): Effect.Effect<boolean> =>
     checkPermits(
       permits,
-      Effect.map(this.decide(permits, 0), (decision) => {
-        const now = this.now()
-        if (decision._tag === "Granted") {
-          this.published(now, permits)
-          return true
+      Effect.map(
+        Effect.flatMap(
+          this.learning ? this.takeLearned(permits) : Effect.succeed(undefined),
+          (taken): Effect.Effect<Decision> =>
+            taken === undefined || taken.granted
+              ? this.decide(permits, 0)
+              : Effect.succeed({ _tag: "Refused", retryAfterMillis: taken.resetAfterMillis })
+        ),
+        (decision) => {
+          const now = this.now()
+          if (decision._tag === "Granted") {
+            this.published(now, permits)
+            return true
+          }
+          this.failedAcquires++
+          if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
+          return false
         }
-        this.failedAcquires++
-        if (this.hub.listening) this.offer(Event.FailedAcquire({ limiterName: this.name, at: now, permits }))
-        return false
-      })
+      )
     )
 
   /** What a trace shows of this limiter on a guarded call (the in-process limiter's attributes, plus where it decided). */

@@ -51,6 +51,8 @@ interface LimiterFields {
   readonly statesDiscarded?: number
   /** Shared limiters only: the figures their latest `metrics` read (which takes a round trip). */
   readonly lastMetrics?: RateLimiter.Metrics
+  /** The quota learned from the upstream as last seen: calls left, and its reset (Clock millis). */
+  readonly lastQuota?: { readonly remaining: number; readonly resetAt: number } | undefined
   readonly config: Record<string, unknown>
 }
 interface BulkheadFields {

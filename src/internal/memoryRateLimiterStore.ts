@@ -8,6 +8,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { Grant, RateLimiterStore, SharedLimit } from "../store/RateLimiterStore.js"
+import { learn, type Quota, sanitize, take } from "./learnedQuota.js"
 import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "./rateLimiterCore.js"
 import { PeriodicCycles } from "./rateLimiterCycles.js"
 
@@ -48,6 +49,7 @@ const align = (entry: Entry, limit: SharedLimit, now: number): void => {
 
 export const makeMemoryRateLimiterStore = (): RateLimiterStore => {
   const entries = new Map<string, Entry>()
+  const quotas = new Map<string, Quota>()
   const entry = (limit: SharedLimit, now: number): LimiterCore => {
     const found = entries.get(limit.name)
     if (found === undefined) {
@@ -70,6 +72,18 @@ export const makeMemoryRateLimiterStore = (): RateLimiterStore => {
     acquire: (limit, permits, maxWaitMillis) =>
       Effect.map(Clock.currentTimeMillis, (now) => acquire(limit, permits, maxWaitMillis, now)),
     available: (limit) => Effect.map(Clock.currentTimeMillis, (now) => entry(limit, now).available(now)),
-    drain: (limit) => Effect.map(Clock.currentTimeMillis, (now) => entry(limit, now).drain(now))
+    drain: (limit) => Effect.map(Clock.currentTimeMillis, (now) => entry(limit, now).drain(now)),
+    learn: (limit, quota) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const safe = sanitize(quota)
+        if (safe !== undefined) quotas.set(limit.name, learn(quotas.get(limit.name), safe, now))
+      }),
+    takeLearned: (limit, permits) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const { quota, taken } = take(quotas.get(limit.name), permits, now)
+        if (quota === undefined) quotas.delete(limit.name)
+        else quotas.set(limit.name, quota)
+        return taken
+      })
   }
 }

@@ -88,6 +88,45 @@ export type Grant =
   }
 
 /**
+ * A quota an upstream announced (its `RateLimit` / `RateLimit-Policy` / `X-RateLimit-*` headers): at most
+ * `remaining` calls for `resetAfterMillis`, then, when known, `limit` calls per `windowMillis`.
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "breakwater"
+ *
+ * const announced: Store.LearnedQuota = { remaining: 4, resetAfterMillis: 60_000, limit: 5, windowMillis: 60_000 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface LearnedQuota {
+  readonly remaining: number
+  readonly resetAfterMillis: number
+  readonly limit?: number | undefined
+  readonly windowMillis?: number | undefined
+}
+
+/**
+ * The answer to taking permits from a learned quota: whether they were granted, what is left, and how
+ * long until the quota resets.
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "breakwater"
+ *
+ * const wait = (taken: Store.QuotaTaken) => taken.granted ? 0 : taken.resetAfterMillis
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface QuotaTaken {
+  readonly granted: boolean
+  readonly remaining: number
+  readonly resetAfterMillis: number
+}
+
+/**
  * Shared rate-limiter state. Every operation is atomic in the store.
  *
  * @example
@@ -117,4 +156,11 @@ export interface RateLimiterStore {
   readonly available: (limit: SharedLimit) => Effect.Effect<number, StoreError>
   /** Takes every permit available now (the current cycle's, the bucket's, the window's); returns how many. */
   readonly drain: (limit: SharedLimit) => Effect.Effect<number, StoreError>
+  /**
+   * Stores a quota learned from the upstream for every instance of the limiter (a lower count for the
+   * same reset wins). Optional: a store without it leaves learned quotas in each process.
+   */
+  readonly learn?: (limit: SharedLimit, quota: LearnedQuota) => Effect.Effect<void, StoreError>
+  /** Takes `permits` from the learned quota in force; `undefined` when there is none. */
+  readonly takeLearned?: (limit: SharedLimit, permits: number) => Effect.Effect<QuotaTaken | undefined, StoreError>
 }

@@ -67,6 +67,7 @@ export const ClientOptionsSchema = Schema.Struct({
   maxValidatedBodyBytes: fallback(ByteCount(1), () => DEFAULT_MAX_VALIDATED_BODY_BYTES),
   circuitBreaker: Schema.optional(Nested),
   rateLimiter: Schema.optional(Nested),
+  learnRateLimits: fallback(Schema.Boolean, () => false),
   retry: Schema.optional(Nested),
   retryBudget: Schema.optional(Nested),
   dispatcher: Schema.optional(Nested),
@@ -76,5 +77,10 @@ export const ClientOptionsSchema = Schema.Struct({
   Schema.filter((o) =>
     Duration.lessThanOrEqualTo(Duration.decode(o.attemptTimeout), Duration.decode(o.totalTimeout)) ||
     { path: ["attemptTimeout"], message: "must not be longer than totalTimeout" }
+  ),
+  // The learned quota is kept by the target's rate limiter: without one there is nowhere to keep it.
+  Schema.filter((o) =>
+    !o.learnRateLimits || (typeof o.rateLimiter === "object" && o.rateLimiter !== null) ||
+    { path: ["learnRateLimits"], message: "requires the target's rateLimiter (set rateLimiter options)" }
   )
 )

@@ -12,7 +12,7 @@ import * as Either from "effect/Either"
 import { configFields as breakerFields } from "../../internal/circuitBreakerConfig.js"
 import { configFields as limiterFields } from "../../internal/rateLimiterConfig.js"
 import { budgetConfigFields, retryConfigFields } from "../../internal/retryConfig.js"
-import { durationConfig, numberConfig, readFields } from "../../internal/validation.js"
+import { booleanConfig, durationConfig, numberConfig, readFields } from "../../internal/validation.js"
 
 type Fields = Record<string, (name: string) => Config.Config<unknown>>
 
@@ -60,6 +60,7 @@ export const clientConfigFields = {
   poolMetricsInterval: durationConfig,
   circuitBreaker: guardConfig(breakerFields),
   rateLimiter: guardConfig(limiterFields),
+  learnRateLimits: booleanConfig,
   retry: guardConfig({ maxAttempts, waitDuration }),
   retryBudget: guardConfig(budgetConfigFields)
 } as const

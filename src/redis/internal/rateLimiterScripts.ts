@@ -373,4 +373,86 @@ return answer(result)
 `
 }
 
-export const scripts: ReadonlyArray<Script> = [fixedWindow, tokenBucket, slidingWindow]
+/**
+ * A quota learned from the upstream (`learnedQuota.ts` is the reference): a hash `r` remaining, `t` the
+ * reset (epoch millis, Redis's clock), `q`/`w` the announced policy for one renewal after it. Operations:
+ * `learn <remaining> <resetAfterMillis> <limit|-1> <windowMillis|-1>` (a lower count for the same reset,
+ * within 1 s, wins) answers 0; `take <permits>` answers `-1` when no quota is in force, else
+ * `{ granted 0|1, remaining, resetAfterMillis }`. Stored values that are not whole numbers in range (a
+ * count above 10^9, a reset more than two days ahead, a window above one day) are not this script's:
+ * the key is deleted and the quota counts as not learned. The key expires with the quota.
+ */
+export const learnedQuota: Script = {
+  command: "breakwaterLearnedQuota",
+  numberOfKeys: 1,
+  lua: `
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local op = ARGV[1]
+local MAXQ = 1000000000
+local MAXW = 86400000
+local function int(v, max)
+  local x = tonumber(v)
+  if x == nil or x ~= math.floor(x) or x < 0 or x > max then return nil end
+  return x
+end
+local r, rt, q, w
+local h = redis.call('HMGET', KEYS[1], 'r', 't', 'q', 'w')
+if h[1] or h[2] then
+  r = int(h[1], MAXQ)
+  rt = int(h[2], now + 2 * MAXW)
+  local bad = r == nil or rt == nil
+  if h[3] then q = int(h[3], MAXQ) bad = bad or q == nil end
+  if h[4] then w = int(h[4], MAXW) bad = bad or w == nil or w == 0 end
+  if bad then
+    redis.call('DEL', KEYS[1])
+    r = nil
+  end
+end
+-- settle: past the reset, one renewal at the announced policy, then nothing
+if r ~= nil and now >= rt then
+  if q ~= nil and w ~= nil and now < rt + w then
+    r = q rt = rt + w q = nil w = nil
+  else
+    r = nil
+  end
+end
+local function save()
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'r', r, 't', rt)
+  if q ~= nil and w ~= nil then redis.call('HSET', KEYS[1], 'q', q, 'w', w) end
+  redis.call('PEXPIRE', KEYS[1], math.max(1, rt + (w or 0) - now))
+end
+if op == 'learn' then
+  local nr = int(ARGV[2], MAXQ)
+  local nt = int(ARGV[3], MAXW)
+  if nr == nil or nt == nil or nt == 0 then return 0 end
+  nt = now + nt
+  local nq = int(ARGV[4], MAXQ)
+  local nw = int(ARGV[5], MAXW)
+  if nq == nil or nw == nil or nw == 0 then nq = nil nw = nil end
+  if r ~= nil and math.abs(rt - nt) <= 1000 then
+    r = math.min(r, nr) rt = math.max(rt, nt)
+  else
+    r = nr rt = nt
+  end
+  q = nq w = nw
+  save()
+  return 0
+end
+if op == 'take' then
+  if r == nil then return -1 end
+  local p = tonumber(ARGV[2])
+  local granted = 0
+  if r >= p then
+    r = r - p
+    granted = 1
+    save()
+  end
+  return { granted, r, rt - now }
+end
+return redis.error_reply('unknown operation')
+`
+}
+
+export const scripts: ReadonlyArray<Script> = [fixedWindow, tokenBucket, slidingWindow, learnedQuota]

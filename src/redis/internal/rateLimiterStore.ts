@@ -8,9 +8,10 @@
  */
 import * as Effect from "effect/Effect"
 import type { Redis } from "ioredis"
+import { MAX_LEARNED_MILLIS, MAX_LEARNED_QUOTA, sanitize } from "../../internal/learnedQuota.js"
 import type { StoreError } from "../../Store.js"
-import type { Grant, RateLimiterStore, SharedLimit } from "../../store/RateLimiterStore.js"
-import { fixedWindow, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
+import type { Grant, QuotaTaken, RateLimiterStore, SharedLimit } from "../../store/RateLimiterStore.js"
+import { fixedWindow, learnedQuota, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
 import type { RedisConnection } from "./RedisConnection.js"
 
 /**
@@ -57,6 +58,17 @@ const logDiscarded = (name: string) => (reply: Reply): Effect.Effect<number> =>
     answerOf(reply)
   )
 
+/** The quota script's answer to `take`, decoded at the boundary: anything else is a store failure. */
+const decodeTaken = (reply: unknown): QuotaTaken | undefined => {
+  if (reply === -1) return undefined
+  const ok = Array.isArray(reply) && reply.length === 3 &&
+    (reply[0] === 0 || reply[0] === 1) &&
+    Number.isSafeInteger(reply[1]) && reply[1] >= 0 && reply[1] <= MAX_LEARNED_QUOTA &&
+    Number.isSafeInteger(reply[2]) && reply[2] >= 0 && reply[2] <= 2 * MAX_LEARNED_MILLIS
+  if (!ok) throw new Error("unexpected reply from the learned quota script")
+  return { granted: reply[0] === 1, remaining: reply[1] as number, resetAfterMillis: reply[2] as number }
+}
+
 /**
  * What a limit sends with every call, built once per `SharedLimit` (a limiter keeps one until it is
  * reconfigured): the keys and the arguments before the operation's own.
@@ -71,6 +83,9 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
   const fixed = commands[fixedWindow.command]!.bind(connection.client)
   const bucket = commands[tokenBucket.command]!.bind(connection.client)
   const sliding = commands[slidingWindow.command]!.bind(connection.client)
+  const quota = commands[learnedQuota.command]!.bind(connection.client) as unknown as (
+    ...args: ReadonlyArray<string | number>
+  ) => Promise<unknown>
   const prepared = new WeakMap<SharedLimit, Prepared>()
   const prepare = (limit: SharedLimit): Prepared => {
     const key = (suffix: string) => connection.guardKey("ratelimiter", limit.name, suffix)
@@ -133,6 +148,22 @@ export const makeRedisRateLimiterStore = (connection: RedisConnection): RateLimi
         toGrant
       ),
     available: (limit) => Effect.flatMap(call(limit, "available"), logDiscarded(limit.name)),
-    drain: (limit) => Effect.flatMap(call(limit, "drain"), logDiscarded(limit.name))
+    drain: (limit) => Effect.flatMap(call(limit, "drain"), logDiscarded(limit.name)),
+    learn: (limit, announced) => {
+      const safe = sanitize(announced)
+      if (safe === undefined) return Effect.void
+      const key = connection.guardKey("ratelimiter", limit.name, "learned")
+      return connection.runTimed("rateLimiter.learn", limit.name, async () => {
+        await quota(key, "learn", safe.remaining, safe.resetAfterMillis, safe.limit ?? -1, safe.windowMillis ?? -1)
+      })
+    },
+    takeLearned: (limit, permits) => {
+      const key = connection.guardKey("ratelimiter", limit.name, "learned")
+      return connection.runTimed(
+        "rateLimiter.takeLearned",
+        limit.name,
+        async () => decodeTaken(await quota(key, "take", permits))
+      )
+    }
   }
 }
