@@ -8,7 +8,7 @@ export default defineConfig({
       // live under src/http and src/redis; every other subpath is src/<Name>.ts.
       { find: /^breakwater$/, replacement: path.resolve(import.meta.dirname, "src/index.ts") },
       {
-        find: /^breakwater\/(ResilientHttpClient|RateLimitMiddleware)$/,
+        find: /^breakwater\/(ResilientHttpClient|NodeResilientHttpClient|RateLimitMiddleware)$/,
         replacement: path.resolve(import.meta.dirname, "src/http/$1.ts")
       },
       { find: /^breakwater\/RedisStore$/, replacement: path.resolve(import.meta.dirname, "src/redis/RedisStore.ts") },

@@ -1,5 +1,6 @@
 import { HttpClient, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Console, Effect, Option } from "effect"
 import { createServer } from "node:http"
@@ -18,7 +19,7 @@ const fetchPrices = (url: string) =>
 export const program = Effect.scoped(
   Effect.gen(function*() {
     const url = yield* startDependency
-    const protectedClient = ResilientHttpClient.layerUndici({
+    const protectedClient = NodeResilientHttpClient.layer({
       name: "prices",
       circuitBreaker: { slidingWindowSize: 4, minimumNumberOfCalls: 4, waitDurationInOpenState: "30 seconds" },
       retry: { maxAttempts: 2, waitDuration: "5 millis" },

@@ -1,6 +1,7 @@
 import { HttpClient, HttpClientResponse, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { RetryBudget } from "breakwater"
+import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Console, Effect, Option, Schema } from "effect"
 import { createServer } from "node:http"
@@ -35,7 +36,7 @@ export const program = Effect.scoped(
     const failing = yield* startProvider(503)
     // One budget for every host: retries may add at most 20% of recent requests (plus a small floor).
     const budget = yield* RetryBudget.make({ name: "quotes", minRetriesPerSecond: 1, percentCanRetry: 0.2 })
-    const Client = ResilientHttpClient.layerUndici({
+    const Client = NodeResilientHttpClient.layer({
       name: "quotes",
       // A breaker, a limiter and a retry per host (the default key is the URL's host).
       circuitBreaker: { slidingWindowSize: 4, minimumNumberOfCalls: 4, waitDurationInOpenState: "30 seconds" },

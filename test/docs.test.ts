@@ -78,7 +78,14 @@ const rootModules = [
 ]
 const effectModules = ["Duration", "Effect", "Schedule", "Stream", "TestClock"]
 /** Integrations live on subpaths of their own (the root entry loads only the guards). */
-const subpathModules = ["Dashboard", "Prometheus", "RateLimitMiddleware", "RedisStore", "ResilientHttpClient"]
+const subpathModules = [
+  "Dashboard",
+  "NodeResilientHttpClient",
+  "Prometheus",
+  "RateLimitMiddleware",
+  "RedisStore",
+  "ResilientHttpClient"
+]
 const placeholders = `
 declare const options: any
 declare const spec: any

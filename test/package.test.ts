@@ -22,6 +22,7 @@ const appOf = (end: string) => path.join(work, end)
 /** The integrations and the source file behind each flat subpath. */
 const integrations: Record<string, string> = {
   ResilientHttpClient: "http/ResilientHttpClient",
+  NodeResilientHttpClient: "http/NodeResilientHttpClient",
   RateLimitMiddleware: "http/RateLimitMiddleware",
   Dashboard: "Dashboard",
   Prometheus: "Prometheus",

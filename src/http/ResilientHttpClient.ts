@@ -56,8 +56,7 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Undici from "@effect/platform-node/Undici"
+import type * as Undici from "@effect/platform-node/Undici"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -1150,58 +1149,6 @@ export const layerConfig = (
   InvalidConfigError | ConfigError.ConfigError,
   HttpClient.HttpClient
 > => Layer.unwrapEffect(Effect.map(options, (read) => layer({ ...read, ...code })))
-
-/**
- * Like {@link layer}, over `@effect/platform-node`'s undici client with its own undici `Agent`
- * (built from `agentOptions`, e.g. `{ connections: 10 }` per origin, and closed with the layer), so the
- * connection pools are measured and shown in the snapshot.
- *
- * @example
- * ```ts
- * import { HttpClient } from "@effect/platform"
- * import { Effect } from "effect"
- * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
- *
- * const Client = ResilientHttpClient.layerUndici({ name: "partners" }, { connections: 10 })
- * const program = Effect.gen(function*() {
- *   const response = yield* HttpClient.get("http://127.0.0.1:1/")
- *   const { pools } = yield* Effect.flatMap(ResilientHttpClient.ResilientHttpClient, (c) => c.snapshot)
- *   return { status: response.status, pools }
- * }).pipe(Effect.provide(Client))
- * ```
- *
- * @since 0.1.0
- */
-export const layerUndici = (
-  options: Omit<Options, "dispatcher">,
-  agentOptions?: Undici.Agent.Options
-): Layer.Layer<HttpClient.HttpClient | ResilientHttpClient, InvalidConfigError> =>
-  Layer.scopedContext(Effect.gen(function*() {
-    const dispatcher = yield* Effect.acquireRelease(
-      Effect.sync(() => new Undici.Agent(agentOptions)),
-      (agent) => Effect.promise(() => agent.destroy())
-    )
-    const resilience = yield* make({ ...options, dispatcher })
-    const client = wrapTransparent(NodeHttpClient.makeUndici(dispatcher), resilience)
-    return Context.make(ResilientHttpClient, resilience).pipe(Context.add(HttpClient.HttpClient, client))
-  }))
-
-/**
- * The connection pools of an undici dispatcher (an `Agent`: one per origin; a `Pool` or `Client`:
- * one), read now.
- *
- * @example
- * ```ts
- * import { Undici } from "@effect/platform-node"
- * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
- *
- * const agent = new Undici.Agent({ connections: 4 })
- * const busy = ResilientHttpClient.poolStats(agent).map((pool) => `${pool.origin}: ${pool.busy} busy`)
- * ```
- *
- * @since 0.1.0
- */
-export const poolStats = (dispatcher: Undici.Dispatcher): ReadonlyArray<PoolStats> => readPool(dispatcher)
 
 /**
  * The outbound metric families (Effect `MetricKey`s: name, type, description). All carry the labels

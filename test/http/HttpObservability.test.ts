@@ -7,6 +7,7 @@
 import { HttpClient, HttpClientResponse, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
+import * as NodeResilientHttpClient from "../../src/http/NodeResilientHttpClient.js"
 import * as RateLimitMiddleware from "../../src/http/RateLimitMiddleware.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
 import * as Metrics from "../../src/Metrics.js"
@@ -84,7 +85,7 @@ describe("HTTP observability", () => {
         maxConcurrentRequests: 10
       })
       const url = yield* serve(HttpServerResponse.text("ok"), limit)
-      const layer = ResilientHttpClient.layerUndici({
+      const layer = NodeResilientHttpClient.layer({
         name: "obs-client",
         retry: false,
         poolMetricsInterval: "10 millis"

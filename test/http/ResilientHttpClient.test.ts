@@ -8,6 +8,7 @@ import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, Undici } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, type MetricPair, MetricState, Option, Schema } from "effect"
+import * as NodeResilientHttpClient from "../../src/http/NodeResilientHttpClient.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
 import * as RetryBudget from "../../src/RetryBudget.js"
 import { flaky, serve } from "./servers.js"
@@ -239,7 +240,7 @@ describe("ResilientHttpClient (real sockets)", () => {
       dependency.state.mode = "slow"
       dependency.state.delayMillis = 80
       const context = yield* Layer.build(
-        ResilientHttpClient.layerUndici({ name: "pooled", retry: false, poolMetricsInterval: "10 millis" }, {
+        NodeResilientHttpClient.layer({ name: "pooled", retry: false, poolMetricsInterval: "10 millis" }, {
           connections: 1
         })
       )
@@ -321,7 +322,7 @@ describe("ResilientHttpClient (real sockets)", () => {
 
   it("poolStats reads an undici Agent", () => {
     const agent = new Undici.Agent()
-    expect(ResilientHttpClient.poolStats(agent)).toEqual([])
+    expect(NodeResilientHttpClient.poolStats(agent)).toEqual([])
     void agent.close()
   })
 })
