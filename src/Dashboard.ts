@@ -171,7 +171,7 @@ export interface Document {
  *
  * @example
  * ```ts
- * import type { Dashboard } from "breakwater"
+ * import type * as Dashboard from "breakwater/Dashboard"
  *
  * const decide = (token: string | undefined): Dashboard.Access =>
  *   token === undefined ? "unauthenticated" : token === "s3cret" ? "allow" : "forbidden"

@@ -772,7 +772,9 @@ export const policy = <EB, AB, X extends MaxRetriesExceededError>(
 (self) => withRetry(self, retry)
 
 /**
- * A Layer that builds the retry for a service tag; the retry lives as long as the layer.
+ * A Layer that builds the retry for a service tag; the retry lives as long as the layer. A tag typed
+ * `Retry.Retry<E, A, never>` (calls never end with `MaxRetriesExceededError`) takes only options that
+ * cannot raise it (as {@link make}'s types); a tag typed `Retry.Retry<E, A>` takes any options.
  *
  * @example
  * ```ts
@@ -780,18 +782,29 @@ export const policy = <EB, AB, X extends MaxRetriesExceededError>(
  * import { Retry } from "breakwater"
  *
  * class PaymentsRetry extends Context.Tag("PaymentsRetry")<PaymentsRetry, Retry.Retry>() {}
+ * // No retryOnResult: the calls it guards never fail with MaxRetriesExceededError.
+ * class QuotesRetry extends Context.Tag("QuotesRetry")<QuotesRetry, Retry.Retry<unknown, unknown, never>>() {}
  *
  * const PaymentsRetryLive = Retry.layer(PaymentsRetry, { name: "payments", maxAttempts: 4 })
+ * const QuotesRetryLive = Retry.layer(QuotesRetry, { name: "quotes", maxAttempts: 2 })
  * const program = Effect.flatMap(PaymentsRetry, (retry) => retry.metrics).pipe(Effect.provide(PaymentsRetryLive))
  * ```
  *
  * @since 0.1.0
  */
-export const layer = <I, E, A>(
-  tag: Context.Tag<I, Retry<E, A>>,
-  options: Options<E, A>
-): Layer.Layer<I, InvalidConfigError> =>
-  Layer.scoped(tag, make(options) as Effect.Effect<Retry<E, A>, InvalidConfigError, Scope.Scope>)
+export const layer: {
+  <I, E, A>(
+    tag: Context.Tag<I, Retry<E, A, never>>,
+    options:
+      & Options<E, A>
+      & ({ readonly failAfterMaxAttempts?: false | undefined } | { readonly retryOnResult?: undefined })
+  ): Layer.Layer<I, InvalidConfigError>
+  <I, E, A>(tag: Context.Tag<I, Retry<E, A>>, options: Options<E, A>): Layer.Layer<I, InvalidConfigError>
+} = <I>(
+  // The overloads above tie the tag's error parameter to what the options can raise.
+  tag: Context.Tag<I, any>,
+  options: Options<any, any>
+): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
 
 /**
  * The plain options (`maxAttempts`, `waitDuration`, `failAfterMaxAttempts`, `retryRejections`) read

@@ -17,6 +17,23 @@ const empty = (s: string) => s === ""
 const flag = Math.random() > 2 // a boolean not known statically
 
 describe("Retry error type", () => {
+  it.scoped("Retry.layer: a tag that never raises takes only options that cannot raise", () =>
+    Effect.gen(function*() {
+      class Never extends Context.Tag("Never")<Never, Retry.Retry<unknown, string, never>>() {}
+      class May extends Context.Tag("May")<May, Retry.Retry<unknown, string>>() {}
+      // @ts-expect-error: these options can end a call with MaxRetriesExceededError; the tag says never
+      Retry.layer(Never, { name: "both", retryOnResult: empty, failAfterMaxAttempts: true })
+      const never = yield* Effect.provide(Never, Retry.layer(Never, { name: "onlyResult", retryOnResult: empty }))
+      const may = yield* Effect.provide(
+        May,
+        Retry.layer(May, { name: "any", retryOnResult: empty, failAfterMaxAttempts: true, waitDuration: 0 })
+      )
+      const guarded = Effect.succeed("").pipe(Retry.withRetry(never))
+      expectTypeOf<ErrorOf<typeof guarded>>().toEqualTypeOf<never>()
+      expect(yield* guarded).toBe("")
+      expect(Exit.isFailure(yield* Effect.exit(Effect.succeed("").pipe(Retry.withRetry(may))))).toBe(true)
+    }))
+
   it("types each combination of retryOnResult and failAfterMaxAttempts", () => {
     const _plain = Retry.make({ name: "a" })
     const _onlyResult = Retry.make({ name: "a", retryOnResult: empty })

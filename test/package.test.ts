@@ -156,6 +156,21 @@ describe("the packed tarball", () => {
     expect(outside).toEqual([])
   })
 
+  it("the repo's own package.json selects no test, demo, bench or example file either", () => {
+    // The tarball above is packed from a copy holding only what a package needs; this asks npm what it
+    // would pack from the repo itself, so a widened or removed `files` field cannot slip through.
+    const [listing] = JSON.parse(
+      run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root })
+    ) as Array<{
+      files: Array<{ path: string }>
+    }>
+    const files = listing!.files.map((f) => f.path)
+    expect(files).toContain("package.json")
+    expect(files.filter((f) => /^(test|demo|bench|examples|docs|reports)\/|\.test\.|__doc_examples__/.test(f))).toEqual(
+      []
+    )
+  })
+
   it("lists every public module as its own subpath, explicitly, and nothing else", () => {
     const { exports } = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
       exports: Record<string, unknown>
