@@ -31,6 +31,26 @@ describe("parseAnnouncedQuota", () => {
     )).toEqual({ remaining: 3, resetAfterMillis: 1_000, limit: 10, windowMillis: 1_000 })
   })
 
+  it("reads the draft's earlier forms: draft 7's one dictionary and draft 6's separate fields", () => {
+    expect(parseAnnouncedQuota(headers({ "ratelimit": "limit=100, remaining=25, reset=5" }), 0))
+      .toEqual({ remaining: 25, resetAfterMillis: 5_000, limit: 100, windowMillis: undefined })
+    expect(parseAnnouncedQuota(
+      headers({ "ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "42" }),
+      0
+    )).toEqual({ remaining: 0, resetAfterMillis: 42_000, limit: 10, windowMillis: undefined })
+    // The current draft wins over the older fields when a response carries both.
+    expect(
+      parseAnnouncedQuota(
+        headers({ "ratelimit": "\"default\";r=3;t=1", "ratelimit-remaining": "99", "x-ratelimit-remaining": "98" }),
+        0
+      )?.remaining
+    ).toBe(3)
+    // Hostile values stay bounded in every form.
+    expect(parseAnnouncedQuota(headers({ "ratelimit": "limit=1, remaining=99999999999, reset=1" }), 0)).toBeUndefined()
+    expect(parseAnnouncedQuota(headers({ "ratelimit": "remaining=5, reset=9999999" }), 0)?.resetAfterMillis)
+      .toBe(MAX_RESET_SECONDS * 1_000)
+  })
+
   it("reads X-RateLimit-* with a delta or an epoch-seconds reset", () => {
     expect(parseAnnouncedQuota(
       headers({ "x-ratelimit-limit": "60", "x-ratelimit-remaining": "5", "x-ratelimit-reset": "30" }),

@@ -1,8 +1,10 @@
 /**
  * Reading the quota an upstream announces in its responses, before it answers 429: the IETF draft's
  * `RateLimit` / `RateLimit-Policy` fields (draft-ietf-httpapi-ratelimit-headers, structured-field lists
- * such as `"default";r=42;t=17` and `"default";q=100;w=60`) and the older `X-RateLimit-Limit`,
- * `X-RateLimit-Remaining`, `X-RateLimit-Reset`.
+ * such as `"default";r=42;t=17` and `"default";q=100;w=60`), its earlier forms still sent by common
+ * servers (draft 7's one dictionary `RateLimit: limit=100, remaining=25, reset=5`; draft 6's separate
+ * `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset`, e.g. express-rate-limit's
+ * `standardHeaders`), and the older `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`.
  *
  * Pure, and hostile-input safe: fields longer than {@link MAX_FIELD_LENGTH} or lists longer than
  * {@link MAX_ITEMS} are ignored, numbers are non-negative integers of at most 10 digits, and absurd
@@ -111,13 +113,29 @@ const fromLegacy = (
   }
 }
 
+/** Draft 7's single dictionary, `RateLimit: limit=100, remaining=25, reset=5` (reset in delta seconds). */
+const fromDraft7 = (field: string | undefined, nowMillis: number): AnnouncedQuota | undefined => {
+  if (field === undefined || field.length > MAX_FIELD_LENGTH) return undefined
+  const members = field.split(",")
+  if (members.length > MAX_ITEMS) return undefined
+  const values = new Map<string, string>()
+  for (const member of members) {
+    const [key, value] = member.trim().split("=")
+    if (key !== undefined && value !== undefined) values.set(key.trim().toLowerCase(), value.trim())
+  }
+  return fromLegacy(values.get("limit"), values.get("remaining"), values.get("reset"), nowMillis)
+}
+
 /**
- * The quota announced by a response's headers (`header(name)` returns a field's value, lower-case name),
- * the IETF fields first, then `X-RateLimit-*`; undefined when neither says anything usable.
+ * The quota announced by a response's headers (`header(name)` returns a field's value, lower-case name):
+ * the IETF fields first (the current draft, then draft 7's dictionary, then draft 6's separate fields),
+ * then `X-RateLimit-*`; undefined when none says anything usable.
  */
 export const parseAnnouncedQuota = (
   header: (name: string) => string | undefined,
   nowMillis: number
 ): AnnouncedQuota | undefined =>
   fromDraft(header("ratelimit"), header("ratelimit-policy")) ??
+    fromDraft7(header("ratelimit"), nowMillis) ??
+    fromLegacy(header("ratelimit-limit"), header("ratelimit-remaining"), header("ratelimit-reset"), nowMillis) ??
     fromLegacy(header("x-ratelimit-limit"), header("x-ratelimit-remaining"), header("x-ratelimit-reset"), nowMillis)
