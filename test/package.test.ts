@@ -79,6 +79,17 @@ it.scoped("the breaker half-opens after its wait, in virtual time", () =>
   }))
 `
 
+/** One import of every public subpath, so that each one's `types` entry is type-checked too. */
+const subpathImports = () => {
+  const { exports } = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+    exports: Record<string, unknown>
+  }
+  const subpaths = Object.keys(exports).filter((key) => key !== "." && key !== "./package.json")
+  return subpaths.map((key, i) => `import * as M${i} from "breakwater/${key.slice(2)}"\n`).join("") +
+    `export const modules = [${subpaths.map((_, i) => `M${i}`).join(", ")}]\n` +
+    `export const everyModuleHasExports: boolean = modules.every((m) => Object.keys(m).length > 0)\n`
+}
+
 /** Runs every runnable snippet's `program` (when it exports one); prints what failed, by name. */
 const runner = (names: ReadonlyArray<string>) =>
   `import { Effect } from "effect"
@@ -200,6 +211,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
       fs.writeFileSync(path.join(src, `example_${file}`), fs.readFileSync(path.join(root, "examples", file)))
     }
     fs.writeFileSync(path.join(src, "clock.test.ts"), clockTest)
+    fs.writeFileSync(path.join(src, "subpaths.ts"), subpathImports())
     const runnable = [
       ...snippets.filter((s) => s.runnable).map((s) => s.name),
       ...examples.filter((file) => file !== "redis.ts").map((file) => `example_${file.replace(/\.ts$/, "")}`)
