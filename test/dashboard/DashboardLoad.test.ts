@@ -57,9 +57,25 @@ const healthLatency = (port: number) =>
 
 const rssMiB = () => process.memoryUsage().rss / 1024 / 1024 // real process: the figure the issue measures
 
+/**
+ * Connections opened against the event stream: the issue's 2,000 by default; `DASHBOARD_CONNECTIONS`
+ * changes it (at least 21: the 20 the cap serves and one refused).
+ */
+const connections = Math.max(21, Number(process.env.DASHBOARD_CONNECTIONS ?? 2000) || 2000)
+
+/** Batch sizes opening `n` connections: the 20 the cap serves first, then batches of at most 500. */
+const batches = (n: number) => {
+  const sizes = [20]
+  for (let left = n - 20; left > 0; left -= 500) sizes.push(Math.min(500, left))
+  return sizes
+}
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+
 describe("Dashboard load", () => {
   it.live(
-    "1,000 guards, 220 connections: 20 viewers served, the rest 503, one document per interval, /health median under 100 ms",
+    `1,000 guards, ${connections} connections: 20 viewers served, the rest 503, one document per interval, /health median under 100 ms, RSS growth under 200 MiB`,
     () =>
       Effect.scoped(Effect.gen(function*() {
         const registry = yield* guards(1000)
@@ -71,15 +87,17 @@ describe("Dashboard load", () => {
         const rssBefore = rssMiB()
         const viewers: Array<Viewer> = []
         yield* Effect.addFinalizer(() => closeAll(viewers))
-        // As many as the cap allows, then refused ones (the README gives the figures for 2,000).
-        for (const size of [20, 100, 100]) {
+        // As many as the cap allows, then refused ones, opened concurrently in batches.
+        const opening = performance.now() // real clock: how long opening takes, for the log
+        for (const size of batches(connections)) {
           viewers.push(
             ...yield* Effect.forEach(Array.from({ length: size }), () => openEvents(port), { concurrency: size })
           )
         }
         const statuses = viewers.map((viewer) => viewer.status)
         expect(statuses.filter((s) => s === 200).length).toBe(20)
-        expect(statuses.filter((s) => s === 503).length).toBe(200)
+        expect(statuses.filter((s) => s === 503).length).toBe(connections - 20)
+        const opened = performance.now() - opening
 
         const computedBefore = computed
         const latencies: Array<number> = []
@@ -93,20 +111,23 @@ describe("Dashboard load", () => {
         expect(computed - computedBefore).toBeLessThanOrEqual(Math.ceil(elapsed / 1000) + 1)
         const served = viewers.filter((viewer) => viewer.status === 200)
         expect(Math.min(...served.map((viewer) => viewer.received()))).toBeGreaterThan(800_000) // all got documents
-        // Under 100 ms on a quiet machine (README); the bound here allows for a CI machine shared by
-        // many test files (measured: median 57 ms, slowest 319 ms at load 13 on 2 cores), far from the 20 s timeouts of
-        // one computation per viewer.
+        // The issue's bound on the median, with the 2,000 connections held open (measured on 2 cores at load
+        // 3-4: median 20-30 ms, p95 45-96 ms, slowest 107-148 ms; before the shared document, 20 s timeouts).
+        // The slowest probe gets 2 s for a CI machine shared by many test files.
         const sorted = [...latencies].sort((a, b) => a - b)
-        console.log("health latencies (ms)", sorted.map((l) => l.toFixed(0)).join(" "))
-        expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100)
-        expect(sorted[sorted.length - 1]).toBeLessThan(2000)
-        expect(rssMiB() - rssBefore).toBeLessThan(200)
+        const grown = rssMiB() - rssBefore
         console.log(
-          `1,000 guards, 220 connections: /health max ${Math.max(...latencies).toFixed(1)} ms, ` +
-            `${computed - computedBefore} documents in ${elapsed.toFixed(0)} ms, RSS +${
-              (rssMiB() - rssBefore).toFixed(0)
-            } MiB`
+          `1,000 guards, ${connections} connections (opened in ${opened.toFixed(0)} ms, ` +
+            `${statuses.filter((s) => s === 503).length} refused): /health median ` +
+            `${percentile(sorted, 0.5).toFixed(0)} ms, p95 ${percentile(sorted, 0.95).toFixed(0)} ms, ` +
+            `max ${sorted[sorted.length - 1]!.toFixed(0)} ms over ${sorted.length} probes; ` +
+            `${computed - computedBefore} documents in ${elapsed.toFixed(0)} ms; RSS +${grown.toFixed(0)} MiB`
         )
+        expect(percentile(sorted, 0.5)).toBeLessThan(100)
+        expect(sorted[sorted.length - 1]).toBeLessThan(2000)
+        // Sockets, their buffers and the 20 viewers' shared frames; a document or a history copy per
+        // connection would be gigabytes at 2,000.
+        expect(grown).toBeLessThan(200)
 
         // Viewers leaving free their places.
         yield* closeAll(served)
