@@ -168,7 +168,10 @@ export interface Options {
   readonly requestBodyTimeout?: Duration.DurationInput
   /** The route label of metrics as a server-wide middleware (keep it bounded). Default `"*"`. */
   readonly routeLabel?: (request: HttpServerRequest.HttpServerRequest) => string
-  /** Most distinct route labels (and, with `key: "route"`, routes); later ones are `(other)`. Default 200. */
+  /**
+   * Most distinct route labels (later ones are `(other)`) and, with server-wide `key: "route"`, learned
+   * routes (the most recently served; older ones are forgotten). Default 200.
+   */
   readonly maxRoutes?: number
 }
 
