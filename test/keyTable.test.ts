@@ -3,7 +3,18 @@
  * recently used idle key, never a pinned one, expiring idle keys lazily (no timers).
  */
 import { describe, expect, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { KeyTable } from "../src/internal/keyTable.js"
+
+/** Heap per idle key, measured in a node of its own with `--expose-gc` (vitest workers have no `gc`). */
+const heapPerKey = (): { readonly keys: number; readonly bytesPerKey: number } =>
+  JSON.parse(execFileSync(process.execPath, [
+    "--expose-gc",
+    "--import",
+    "tsx",
+    fileURLToPath(new URL("./fixtures/keyTableHeap.ts", import.meta.url))
+  ], { encoding: "utf8", timeout: 15_000 }))
 
 const counter = () => {
   let made = 0
@@ -24,6 +35,24 @@ describe("KeyTable", () => {
     const newcomer = table.entry("newcomer", 2000, () => ({ used: 0 }))!
     expect(newcomer.value.used).toBe(0)
     expect(table.keys()[0]).toBe("k199001") // the oldest survivor
+    // What each idle key costs (50,000 middleware-shaped keys: an `ip:` key, a fixed-window core): the
+    // README says ~0.5 KB; 1 KB leaves room for V8's variations, yet a timer or fiber per key would exceed it.
+    const heap = heapPerKey()
+    expect(heap.keys).toBe(50_000)
+    expect(heap.bytesPerKey).toBeGreaterThan(0)
+    expect(heap.bytesPerKey).toBeLessThanOrEqual(1024)
+  }, 20_000)
+
+  it("forget drops an idle key's state, never a pinned one's", () => {
+    const table = new KeyTable<string, number>(10, 1000)
+    const { fresh } = counter()
+    const a = table.entry("a", 0, fresh)!
+    table.entry("b", 0, fresh)
+    table.pin(a)
+    table.forget("a")
+    table.forget("b")
+    expect(table.keys()).toEqual(["a"])
+    expect(table.entry("b", 1, fresh)!.value).toBe(3) // forgotten: fresh
   })
 
   it("a use moves a key to the most recently used end; eviction takes the least recently used", () => {

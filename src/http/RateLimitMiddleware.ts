@@ -25,10 +25,14 @@
  *   expected within `idleTimeToLive`. When every key has a request in flight, a new key is answered
  *   503 (key class `overflow`).
  * - With `key: "route"` as a server-wide middleware, the key is the normalised path (`/quotes/`,
- *   `//quotes`, `/%71uotes`, `/QUOTES` and `/quotes;a` are one route), and a path becomes a route of
- *   its own only once it has been answered with something other than 404 (at most `maxRoutes`);
- *   until then it shares the `(unmatched)` key. {@link RateLimitMiddleware.router} keys by the
- *   matched route's pattern instead, which needs no learning.
+ *   `//quotes`, `/%71uotes`, `/QUOTES` and `/quotes;a` are one route). A path last answered 404
+ *   shares the `(unmatched)` key with every other such path (the `maxKeys` most recently used are
+ *   remembered); any other path, answered yet or not, has a key of its own (in the `maxKeys` table),
+ *   so a flood of 404 paths never refuses a real route. Each never-seen path gets its own quota: to
+ *   limit a client sending ever-new paths, add a `key: "ip"` middleware. Metrics label a path by
+ *   itself only once it has been answered with something other than 404 (the `maxRoutes` most
+ *   recently used paths). {@link RateLimitMiddleware.router} keys by the matched route's pattern
+ *   instead, which needs no learning.
  * - Slots (`maxConcurrentRequests`, `maxConcurrentRequestsPerKey`) are held until the response body
  *   has been sent or the connection closed, not merely until the handler returns; a slow upload holds
  *   one for at most `requestBodyTimeout` (set it, or the server's own request timeout: Node's default
@@ -164,7 +168,10 @@ export interface Options {
   readonly requestBodyTimeout?: Duration.DurationInput
   /** The route label of metrics as a server-wide middleware (keep it bounded). Default `"*"`. */
   readonly routeLabel?: (request: HttpServerRequest.HttpServerRequest) => string
-  /** Most distinct route labels (and, with `key: "route"`, routes); later ones are `(other)`. Default 200. */
+  /**
+   * Most distinct route labels (later ones are `(other)`) and, with server-wide `key: "route"`, learned
+   * routes (the most recently served; older ones are forgotten). Default 200.
+   */
   readonly maxRoutes?: number
 }
 
@@ -238,6 +245,20 @@ const bodyArrived = (source: unknown): (() => boolean) | undefined =>
     ? () => (source as { complete: boolean }).complete
     : undefined
 
+/** Whether an LRU set (a `Map` in use order) holds `key`; if so it becomes the most recently used. */
+const touch = (lru: Map<string, true>, key: string): boolean => {
+  if (!lru.delete(key)) return false
+  lru.set(key, true)
+  return true
+}
+
+/** Adds `key` to an LRU set as the most recently used, dropping the least recently used past `max`. */
+const remember = (lru: Map<string, true>, key: string, max: number): void => {
+  lru.delete(key)
+  lru.set(key, true)
+  if (lru.size > max) lru.delete(lru.keys().next().value as string)
+}
+
 class Middleware {
   readonly periodMillis: number
   readonly windowSeconds: number
@@ -248,8 +269,10 @@ class Middleware {
   readonly core: PeriodicSettings
   readonly fresh: (now: number) => KeyState
   readonly slots: ReturnType<typeof bulkheadSlots> | undefined
-  /** Server-wide `key: "route"`: normalised paths that have been answered with something but 404. */
-  readonly knownRoutes = new Set<string>()
+  /** Server-wide `key: "route"`: paths last answered with something but 404, least recently used first. */
+  readonly knownRoutes = new Map<string, true>()
+  /** Server-wide `key: "route"`: paths last answered 404 (they share `(unmatched)`), least recently used first. */
+  readonly notFound = new Map<string, true>()
 
   constructor(
     readonly settings: Settings,
@@ -353,24 +376,34 @@ class Middleware {
     })
   }
 
-  /** The route of a server-wide request: its normalised path once that path has been served, else `(unmatched)`. */
-  learnedRoute(request: HttpServerRequest.HttpServerRequest): readonly [route: string, path: string] {
+  /**
+   * A server-wide request's metric label (its normalised path once that path has been served, else
+   * `(unmatched)`), its key's route, and its normalised path. A path not yet answered is keyed by
+   * itself, so that a flood of unknown paths spending `(unmatched)` cannot refuse a real route's first
+   * request (which would then never be learned); only a path last answered 404 shares `(unmatched)`.
+   */
+  learnedRoute(request: HttpServerRequest.HttpServerRequest): readonly [label: string, route: string, path: string] {
     const path = normalizePath(request.url)
-    return [this.knownRoutes.has(path) ? path : UNMATCHED, path]
+    if (touch(this.knownRoutes, path)) return [path, path, path]
+    if (touch(this.notFound, path)) return [UNMATCHED, UNMATCHED, path]
+    return [UNMATCHED, path, path]
   }
 
   /**
-   * A path answered with something but 404 becomes a route of its own (up to `maxRoutes`), charged
-   * with the request that taught it (which was counted under `(unmatched)`).
+   * Remembers how a path was answered: 404 folds it into `(unmatched)` (and drops the key it was
+   * charged to, so a flood of 404 paths leaves the key table to real clients); anything else makes it
+   * a route of its own. The memories keep the `maxKeys` most recently 404 paths and the `maxRoutes`
+   * most recently served ones, so neither can be filled for good.
    */
-  learn(path: string, status: number): void {
-    if (status === 404 || this.knownRoutes.has(path) || this.knownRoutes.size >= this.settings.maxRoutes) return
-    this.knownRoutes.add(path)
-    const now = this.clock.unsafeCurrentTimeMillis()
-    this.keys.entry(`route:${boundedKey(path, this.settings.maxKeyLength)}`, now, this.fresh)?.value.core.tryTake(
-      1,
-      now
-    )
+  learn(path: string, status: number, route: string): void {
+    if (status === 404) {
+      this.knownRoutes.delete(path)
+      remember(this.notFound, path, this.settings.maxKeys)
+      if (route === path) this.keys.forget(`route:${boundedKey(path, this.settings.maxKeyLength)}`)
+      return
+    }
+    this.notFound.delete(path)
+    remember(this.knownRoutes, path, this.settings.maxRoutes)
   }
 
   guard<E, R, RR>(
@@ -382,10 +415,9 @@ class Middleware {
       HttpServerRequest.HttpServerRequest,
       (request) => {
         const learned = learnRoutes ? this.learnedRoute(request) : undefined
-        return Effect.flatMap(
-          learned === undefined ? routeOf(request) : Effect.succeed(learned[0]),
-          (route) => this.handle(app, request, route, learned?.[1])
-        )
+        return learned === undefined
+          ? Effect.flatMap(routeOf(request), (route) => this.handle(app, request, route, route, undefined))
+          : this.handle(app, request, learned[0], learned[1], learned[2])
       }
     ) as HttpApp.Default<E, R | RR | HttpServerRequest.HttpServerRequest>
   }
@@ -393,11 +425,12 @@ class Middleware {
   private handle<E, R>(
     app: HttpApp.Default<E, R>,
     request: HttpServerRequest.HttpServerRequest,
+    label: string,
     route: string,
     path: string | undefined
   ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> {
     const start = this.clock.unsafeCurrentTimeMillis()
-    const labels = this.metrics.route(route)
+    const labels = this.metrics.route(label)
     const [key, keyClass] = this.keyOf(request, route)
     const refuse = (
       response: HttpServerResponse.HttpServerResponse,
@@ -430,14 +463,18 @@ class Middleware {
     return Effect.onExit(this.holding(served, slot), (exit) => {
       const seconds = this.seconds(start)
       if (exit._tag === "Success") {
-        if (path !== undefined) this.learn(path, exit.value.status)
+        if (path !== undefined) this.learn(path, exit.value.status, route)
         labels.record(exit.value.status, seconds)
         return Effect.void
       }
       if (Cause.isInterruptedOnly(exit.cause)) return Effect.void
       return Effect.map(
         HttpServerError.causeResponse(exit.cause),
-        ([response]) => labels.record(response.status, seconds)
+        ([response]) => {
+          // A router answers an unknown path by failing (`RouteNotFound`): its 404 is learned too.
+          if (path !== undefined) this.learn(path, response.status, route)
+          labels.record(response.status, seconds)
+        }
       )
     })
   }

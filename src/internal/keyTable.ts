@@ -92,6 +92,11 @@ export class KeyTable<K, V> {
     return slot
   }
 
+  /** Drops the key's state unless something holds it (a pinned key is left to expire as usual). */
+  forget(key: K): void {
+    this.idle.delete(key)
+  }
+
   /** Holds the key (it must have come from `entry`): not evicted nor expired until `unpin`. */
   pin(slot: Slot<K, V>): void {
     if (slot.pins++ === 0 && this.idle.get(slot.key) === slot) {

@@ -246,7 +246,7 @@ describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
           name: "route-keys",
           key: "route",
           limitForPeriod: 1,
-          maxKeys: 100
+          maxKeys: 1000
         })
         const router = HttpRouter.empty.pipe(HttpRouter.get("/quotes", hello))
         const url = yield* serve(router, limit)
@@ -255,17 +255,70 @@ describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
         const variants = ["/quotes/", "//quotes", "/%71uotes", "/QUOTES", "/quotes;a", "/./quotes", "/x/../quotes?y=1"]
         const answers = yield* Effect.forEach(variants, (path) => send(url, { path }))
         expect(statuses(answers)).toEqual(variants.map(() => 429)) // were all served
-        // 1,500 random paths the router does not know: one key between them (whose one permit went to the
-        // request that taught the middleware /quotes), so they no longer fill the table.
+        // 300 random paths the router does not know: each is answered 404 once (its own key, then dropped);
+        // asked again, they share one key (`(unmatched)`, one permit), so they no longer fill the table.
         const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
         yield* Effect.addFinalizer(() => Effect.sync(() => agent.destroy()))
-        const random = yield* Effect.forEach(
-          Array.from({ length: 300 }, (_, i) => `/${i.toString(36)}-${Math.random().toString(36).slice(2)}`),
-          (path) => send(url, { path, agent }),
-          { concurrency: 16 }
+        const paths = Array.from({ length: 300 }, (_, i) => `/${i.toString(36)}-${Math.random().toString(36).slice(2)}`)
+        const first = yield* Effect.forEach(paths, (path) => send(url, { path, agent }), { concurrency: 16 })
+        expect(statuses(first).every((s) => s === 404)).toBe(true)
+        const again = statuses(yield* Effect.forEach(paths, (path) => send(url, { path, agent }), { concurrency: 16 }))
+        expect(again.filter((s) => s === 404)).toHaveLength(1)
+        expect(again.filter((s) => s === 429)).toHaveLength(299)
+        expect(yield* limit.liveKeys).toBeLessThanOrEqual(2) // /quotes and (unmatched), not one key per path
+      }),
+    30_000
+  )
+
+  /** A router with a parameter route, `/checkout` and `/quotes`, served behind `limit`. */
+  const shop = (limit: RateLimitMiddleware.RateLimitMiddleware) =>
+    serve(
+      HttpRouter.empty.pipe(
+        HttpRouter.get("/users/:id", hello),
+        HttpRouter.get("/checkout", hello),
+        HttpRouter.get("/quotes", hello)
+      ),
+      limit
+    )
+
+  it.scopedLive(
+    "a flood of 404 paths before any route is served never refuses a real route's first request",
+    () =>
+      Effect.gen(function*() {
+        const limit = yield* RateLimitMiddleware.make({ name: "route-flood", key: "route", limitForPeriod: 5 })
+        const url = yield* shop(limit)
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+        yield* Effect.addFinalizer(() => Effect.sync(() => agent.destroy()))
+        // Right after a start: 300 random 404 paths, each sent twice (the second round spends `(unmatched)`).
+        const paths = Array.from({ length: 300 }, (_, i) => `/${i.toString(36)}-${Math.random().toString(36).slice(2)}`)
+        const flood = statuses(
+          yield* Effect.forEach([...paths, ...paths], (path) => send(url, { path, agent }), { concurrency: 16 })
         )
-        expect(statuses(random).every((s) => s === 429)).toBe(true)
-        expect(yield* limit.liveKeys).toBe(2) // /quotes and (unmatched); were 100 (the table full of paths)
+        expect(flood.filter((s) => s === 429).length).toBeGreaterThan(250) // `(unmatched)` is spent
+        // Was 429 (charged to the spent `(unmatched)`), and never learned: locked out for the flood's length.
+        expect((yield* send(url, { path: "/checkout" })).status).toBe(200)
+        const more = yield* Effect.replicateEffect(send(url, { path: "/checkout" }), 5)
+        expect(statuses(more)).toEqual([200, 200, 200, 200, 429]) // its own quota of 5
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "250 distinct served paths (past maxRoutes 200) cannot fill the learned routes: a new route gets its own quota",
+    () =>
+      Effect.gen(function*() {
+        const limit = yield* RateLimitMiddleware.make({ name: "route-fill", key: "route", limitForPeriod: 1 })
+        const url = yield* shop(limit)
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+        yield* Effect.addFinalizer(() => Effect.sync(() => agent.destroy()))
+        const users = Array.from({ length: 250 }, (_, i) => `/users/${i}`)
+        const served = yield* Effect.forEach(users, (path) => send(url, { path, agent }), { concurrency: 16 })
+        expect(statuses(served).every((s) => s === 200)).toBe(true) // each its own route
+        // Was 429: the 200 learned routes were full for good, so /checkout shared the spent `(unmatched)`.
+        expect((yield* send(url, { path: "/checkout" })).status).toBe(200)
+        expect((yield* send(url, { path: "/checkout" })).status).toBe(429) // its own key, now learned
+        expect((yield* send(url, { path: "/quotes" })).status).toBe(200)
+        expect((yield* send(url, { path: "/users/249" })).status).toBe(429) // recent routes keep their state
       }),
     30_000
   )
