@@ -1,7 +1,9 @@
 /** The client's target table alone: eviction order, expiry, and the edge cases of building. */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
+import * as CircuitBreaker from "../../src/CircuitBreaker.js"
 import { MAX_SKIPPED, TargetTable } from "../../src/http/internal/targetTable.js"
+import { isRefusing } from "../../src/internal/breakerRefusal.js"
 
 /** A table whose targets record when they are closed. */
 const tableOf = (
@@ -143,5 +145,17 @@ describe("TargetTable", () => {
       expect(scans).toBe(1)
       expect(closed).toEqual(["idle0"])
       expect(table.size).toBe(capacity)
+    }))
+
+  it.scoped("the refusal probe: Open before its wait ends and ForcedOpen refuse; unknown objects never", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "probe", waitDurationInOpenState: "1 second" })
+      expect(isRefusing(breaker, 0)).toBe(false)
+      yield* breaker.transitionToOpen
+      expect(isRefusing(breaker, 500)).toBe(true)
+      expect(isRefusing(breaker, 1_000)).toBe(false) // its wait is over: a trial may go
+      yield* breaker.transitionToForcedOpen
+      expect(isRefusing(breaker, Number.MAX_SAFE_INTEGER)).toBe(true)
+      expect(isRefusing({}, 0)).toBe(false) // e.g. a breaker shared through a Store: dropping it forgets nothing
     }))
 })
