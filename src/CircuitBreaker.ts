@@ -98,6 +98,7 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import { registerRefusalProbe } from "./internal/breakerRefusal.js"
 import { configFields, OptionsSchema } from "./internal/circuitBreakerConfig.js"
 import {
   type Admission,
@@ -495,6 +496,13 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     private readonly hub: EventHub<Event>
   ) {
     this.machine = new CircuitMachine(this.settle(config))
+    registerRefusalProbe(this, (now) => this.refusesNow(now))
+  }
+
+  /** Open before its wait ends, or ForcedOpen: evicting this breaker would forget a cut-off dependency. */
+  refusesNow(now: number): boolean {
+    const machine = this.machine
+    return machine.state === "ForcedOpen" || (machine.state === "Open" && machine.refuses(now))
   }
 
   /** Takes `config` for the shell's own settings and returns the core's. */
@@ -1395,8 +1403,7 @@ export const keyed = <E = unknown, A = unknown>(
       (breaker, now) => {
         // A shared breaker's state lives in its store: dropping the local instance forgets nothing.
         if (!(breaker instanceof CircuitBreakerImpl)) return false
-        const machine = breaker.machine
-        return machine.state === "ForcedOpen" || (machine.state === "Open" && machine.refuses(now))
+        return breaker.refusesNow(now)
       }
     )
     const guardKey = (key: string) => shell.guard(key) as Policy<CallNotPermittedError, never, E, A>

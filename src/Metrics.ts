@@ -48,9 +48,10 @@
  * OpenTelemetry reader through `Prometheus.producer` (`breakwater/Prometheus`).
  *
  * ## Gotchas
- * - A guard's series live as long as the guard is collected: a guard removed from the `Registry`, or
- *   whose {@link Collector.track} scope closed (an expired HTTP target), leaves the exposition and the
- *   heap at once (Resilience4j's binders remove their meters the same way). So the series are not
+ * - A guard's series live as long as the guard is collected: a guard whose {@link Collector.track}
+ *   scope closed (an expired HTTP target) leaves the exposition and the heap at once (Resilience4j's
+ *   binders remove their meters the same way); a `Registry`'s guards (it has no remove operation) live
+ *   as long as the `Registry` itself. So the series are not
  *   in Effect's global metric registry, which can never forget one: read them through
  *   `Prometheus.producer` (`breakwater/Prometheus`, any OpenTelemetry reader) or {@link Collector.series}, not
  *   `Metric.snapshot`.

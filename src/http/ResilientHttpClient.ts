@@ -78,6 +78,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
+import { isRefusing } from "../internal/breakerRefusal.js"
 import { retryAfterField } from "../internal/errors.js"
 import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
@@ -929,7 +930,9 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
       settings.maxTargets,
       Duration.toMillis(settings.idleTimeToLive),
       clock,
-      (key) => lookup(key, true)
+      (key) => lookup(key, true),
+      // Closing such a target would bring its host back Closed and unpaused: never evicted nor expired.
+      (target, now) => now < target.pausedUntil || (target.breaker !== undefined && isRefusing(target.breaker, now))
     )
     yield* table.start()
     const client = new ClientImpl(

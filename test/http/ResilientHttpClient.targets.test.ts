@@ -101,4 +101,51 @@ describe("ResilientHttpClient targets (real sockets)", () => {
       expect(yield* outcome(client.get(`${fast}/again`))).toBe(200)
       expect(yield* resilience.targets).toEqual([new URL(fast).host])
     }))
+
+  it.scopedLive("a flood of distinct hosts cannot evict an open breaker or a Retry-After pause", () =>
+    Effect.gen(function*() {
+      // sick.test fails with 500, paused.test answers 503 Retry-After: 30, every other host 200.
+      const hits = { sick: 0, paused: 0 }
+      const url = yield* serve(Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+        const host = request.headers.host ?? ""
+        if (host.startsWith("sick.")) {
+          hits.sick++
+          return HttpServerResponse.text("boom", { status: 500 })
+        }
+        if (host.startsWith("paused.")) {
+          hits.paused++
+          return HttpServerResponse.text("later", { status: 503, headers: { "retry-after": "30" } })
+        }
+        return HttpServerResponse.text("ok", { headers: { connection: "close" } })
+      }))
+      const port = new URL(url).port
+      const { client, resilience } = yield* clientWith({
+        name: "pinned",
+        maxTargets: 4,
+        retry: false,
+        circuitBreaker: { slidingWindowSize: 2, minimumNumberOfCalls: 2, waitDurationInOpenState: "1 minute" }
+      })
+      const sick = `http://sick.test:${port}/`
+      const paused = `http://paused.test:${port}/`
+      expect([yield* outcome(client.get(sick)), yield* outcome(client.get(sick))]).toEqual([500, 500])
+      expect(yield* outcome(client.get(sick))).toBe("CallNotPermittedError") // open
+      expect(yield* outcome(client.get(paused))).toBe(503)
+      expect(yield* outcome(client.get(paused))).toBe("RequestNotPermittedError") // paused
+      // 40 other hosts through the 2 remaining targets (the old table evicted sick and paused first).
+      const flood = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => outcome(client.get(`http://h${i}.test:${port}/`)),
+        { concurrency: 4 }
+      )
+      expect(flood.filter((r) => r !== 200)).toEqual([]) // every healthy host served
+      // The sick and paused hosts kept their state: refused fast, nothing sent to them.
+      expect(yield* outcome(client.get(sick))).toBe("CallNotPermittedError")
+      expect(yield* outcome(client.get(paused))).toBe("RequestNotPermittedError")
+      expect(hits).toEqual({ sick: 2, paused: 1 })
+      const snapshot = yield* resilience.snapshot
+      expect(snapshot.targets.length).toBeLessThanOrEqual(4)
+      expect(snapshot.targets.map((t) => t.target)).toEqual(
+        expect.arrayContaining([`sick.test:${port}`, `paused.test:${port}`])
+      )
+    }))
 })

@@ -4,10 +4,16 @@
  * own fresh guards and no host's answers can refuse calls to another. Targets idle for
  * `idleTimeToLive` are closed too.
  *
+ * A target the shell says is `pinned` (its breaker refusing, a `Retry-After` pause running) is never
+ * closed, neither evicted nor expired: closing it would bring its host back Closed and unpaused, so
+ * anyone able to make us call many distinct hosts could undo a breaker. Like `CircuitBreaker.keyed`.
+ *
  * Why not `RcMap`: it refuses new keys when full (no eviction) and cannot say which entry is least
  * recently used or idle. This map keeps entries in recency order (a JavaScript `Map` re-inserted on
- * every use), so the eviction candidate and the expired entries are at its front: O(1) per call, and
- * one sweeping fiber per table rather than a timer per entry.
+ * every use), so the eviction candidate and the expired entries are at its front. An eviction looks at
+ * most at `MAX_SKIPPED` + 1 entries, and moves those it steps over (busy or pinned) to the recent end
+ * as if just used, so the next eviction does not meet them again: O(1) amortized, O(64) at worst, per
+ * call. One sweeping fiber per table rather than a timer per entry.
  *
  * @internal
  */
@@ -36,6 +42,9 @@ interface Entry<A> {
   lastUsed: number
 }
 
+/** How many busy or pinned targets one eviction may step over before giving up (bounds the work per call). */
+export const MAX_SKIPPED = 64
+
 export class TargetTable<A> {
   private readonly entries = new Map<string, Entry<A>>()
   private closed = false
@@ -44,7 +53,9 @@ export class TargetTable<A> {
     readonly capacity: number,
     readonly idleMillis: number,
     private readonly clock: Clock.Clock,
-    private readonly build: (key: string) => Effect.Effect<A, never, Scope.Scope>
+    private readonly build: (key: string) => Effect.Effect<A, never, Scope.Scope>,
+    /** A target that must not be closed now (its breaker refusing, a `Retry-After` pause running). */
+    private readonly pinned: (value: A, nowMillis: number) => boolean = () => false
   ) {}
 
   get size(): number {
@@ -66,8 +77,8 @@ export class TargetTable<A> {
 
   /**
    * The target of `key`, built if new, held until {@link release}. `undefined` when the table is full
-   * and every target has a call in flight: nothing can be evicted, and no other host's target may
-   * stand in (the caller makes a one-call target instead).
+   * and none of the `MAX_SKIPPED` + 1 least recently used targets can be evicted (a call in flight, or
+   * pinned): no other host's target may stand in (the caller makes a one-call target instead).
    */
   acquire(key: string): Effect.Effect<Lease<A> | undefined> {
     return Effect.suspend(() => {
@@ -84,7 +95,7 @@ export class TargetTable<A> {
       const expired = this.takeExpired(now)
       let evicted: Entry<A> | undefined
       if (this.entries.size >= this.capacity) {
-        evicted = this.oldestIdle()
+        evicted = this.oldestEvictable(now)
         if (evicted === undefined) return Effect.as(this.closeAll(expired), undefined)
         this.entries.delete(evicted.key)
         expired.push(evicted)
@@ -102,7 +113,7 @@ export class TargetTable<A> {
     })
   }
 
-  /** Gives a lease back; an idle target lives on for `idleTimeToLive` (closed at once when it is 0). */
+  /** Gives a lease back; an idle target lives on for `idleTimeToLive` (closed at once when it is 0, unless pinned). */
   release(lease: Lease<A>): Effect.Effect<void> {
     return Effect.suspend(() => {
       const entry = lease as unknown as Entry<A>
@@ -110,6 +121,10 @@ export class TargetTable<A> {
       if (this.entries.get(entry.key) !== entry) return Effect.void
       this.touch(entry, this.clock.unsafeCurrentTimeMillis())
       if (entry.busy > 0 || this.idleMillis > 0) return Effect.void
+      // Even with no time to live, a pinned target stays (until evicted once unpinned, or the client ends).
+      if (entry.value !== undefined && this.pinned(entry.value, this.clock.unsafeCurrentTimeMillis())) {
+        return Effect.void
+      }
       this.entries.delete(entry.key)
       return this.closeAll([entry])
     })
@@ -163,23 +178,42 @@ export class TargetTable<A> {
     this.entries.set(entry.key, entry)
   }
 
-  /** The least recently used entry with no call in flight. */
-  private oldestIdle(): Entry<A> | undefined {
+  /**
+   * The least recently used entry with no call in flight and not pinned, among the `MAX_SKIPPED` + 1
+   * least recently used. The entries stepped over are moved to the recent end (a pinned or busy target
+   * is in use), so a run of them at the front costs one scan, not one per call.
+   */
+  private oldestEvictable(now: number): Entry<A> | undefined {
+    const skipped: Array<Entry<A>> = []
+    let found: Entry<A> | undefined
     for (const entry of this.entries.values()) {
-      if (entry.busy === 0 && entry.value !== undefined) return entry
+      if (entry.busy === 0 && entry.value !== undefined && !this.pinned(entry.value, now)) {
+        found = entry
+        break
+      }
+      skipped.push(entry)
+      if (skipped.length > MAX_SKIPPED) break
     }
-    return undefined
+    // Moved after the loop: re-inserting while iterating a Map would visit them again.
+    for (const entry of skipped) this.touch(entry, now)
+    return found
   }
 
-  /** Removes and returns the idle entries past their time to live (all at the front, by recency). */
+  /** Removes and returns the idle, unpinned entries past their time to live (all at the front, by recency). */
   private takeExpired(now: number): Array<Entry<A>> {
     const expired: Array<Entry<A>> = []
     if (this.idleMillis <= 0) return expired
+    const pinned: Array<Entry<A>> = []
     for (const entry of this.entries.values()) {
       if (entry.lastUsed + this.idleMillis > now) break
-      if (entry.busy === 0 && entry.value !== undefined) expired.push(entry)
+      if (entry.busy === 0 && entry.value !== undefined) {
+        if (this.pinned(entry.value, now)) pinned.push(entry)
+        else expired.push(entry)
+      }
     }
     for (const entry of expired) this.entries.delete(entry.key)
+    // A pinned target outlives its time to live: kept as if just used, looked at again a lifetime later.
+    for (const entry of pinned) this.touch(entry, now)
     return expired
   }
 
