@@ -5,25 +5,11 @@
  * calls, wait 5 s, NumberFormatException ignored).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Option, Stream, TestClock } from "effect"
+import { Duration, Effect, Exit, Option, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
-import { Store } from "../src/Store.js"
+import { memoryStore } from "./helpers/memoryStore.js"
 
-const MemoryStore = Layer.effect(
-  Store,
-  Effect.map(
-    makeMemoryCircuitBreakerStore,
-    (circuitBreaker) =>
-      Store.of({
-        name: "memory",
-        onStoreFailure: "local-fallback",
-        rateLimiter: makeMemoryRateLimiterStore(),
-        circuitBreaker
-      })
-  )
-)
+const MemoryStore = memoryStore("local-fallback")
 
 const NumberFormat = "NumberFormatException"
 

@@ -9,6 +9,7 @@ import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterSto
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Snapshot from "../src/Snapshot.js"
 import { Store, StoreError } from "../src/Store.js"
+import { memoryStore } from "./helpers/memoryStore.js"
 
 const generous = { limitForPeriod: 1_000, limitRefreshPeriod: "1 second", timeoutDuration: 0 } as const
 
@@ -17,16 +18,7 @@ const retryAfterOf = (exit: Exit.Exit<void, RateLimiter.RequestNotPermittedError
     ? Option.getOrUndefined(Option.map(exit.cause.error.retryAfter, Duration.toMillis))
     : undefined
 
-const MemoryStore = Layer.effect(
-  Store,
-  Effect.map(makeMemoryCircuitBreakerStore, (circuitBreaker) =>
-    Store.of({
-      name: "memory",
-      onStoreFailure: "fail-open",
-      rateLimiter: makeMemoryRateLimiterStore(),
-      circuitBreaker
-    }))
-)
+const MemoryStore = memoryStore("fail-open")
 
 describe("RateLimiter.learn (in process)", () => {
   it.scoped("admits `remaining` calls until the reset, then one window at the policy, then its own limit", () =>

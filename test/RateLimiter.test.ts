@@ -8,17 +8,14 @@ import {
   Effect,
   Exit,
   Fiber,
-  Layer,
   Option,
   Schedule,
   Stream,
   TestClock
 } from "effect"
-import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import type { InvalidConfigError } from "../src/InvalidConfigError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
-import { Store } from "../src/Store.js"
+import { memoryStore } from "./helpers/memoryStore.js"
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -741,19 +738,7 @@ describe("RateLimiter.keyed", () => {
       yield* TestClock.adjust("1 second")
       expect(Exit.isSuccess(yield* run(scheduled, "a"))).toBe(true)
 
-      const MemoryStore = Layer.effect(
-        Store,
-        Effect.map(
-          makeMemoryCircuitBreakerStore,
-          (circuitBreaker) =>
-            Store.of({
-              name: "memory",
-              onStoreFailure: "fail-open",
-              rateLimiter: makeMemoryRateLimiterStore(),
-              circuitBreaker
-            })
-        )
-      )
+      const MemoryStore = memoryStore("fail-open")
       const shared = yield* RateLimiter.keyed<string>({
         name: "shared",
         limitForPeriod: 1,

@@ -4,7 +4,7 @@
  * `subscribe`/`subscribeStateChanges`/`Events.subscribe` are attached once they return.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
 import * as AdaptiveLimiter from "../src/AdaptiveLimiter.js"
 import * as AdaptiveThrottler from "../src/AdaptiveThrottler.js"
 import * as Bulkhead from "../src/Bulkhead.js"
@@ -12,26 +12,15 @@ import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Events from "../src/Events.js"
 import * as Hedge from "../src/Hedge.js"
 import { hubOf } from "../src/internal/guardInternals.js"
-import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Registry from "../src/Registry.js"
 import * as Retry from "../src/Retry.js"
-import { Store } from "../src/Store.js"
 import * as TimeLimiter from "../src/TimeLimiter.js"
+import { memoryStore } from "./helpers/memoryStore.js"
 
 const RUNS = 50
 
-const MemoryStore = Layer.effect(
-  Store,
-  Effect.map(makeMemoryCircuitBreakerStore, (circuitBreaker) =>
-    Store.of({
-      name: "memory",
-      onStoreFailure: "local-fallback",
-      rateLimiter: makeMemoryRateLimiterStore(),
-      circuitBreaker
-    }))
-)
+const MemoryStore = memoryStore("local-fallback")
 
 /** The old way: fork a reader of `stateChanges`, yield, transition; what did the reader see? */
 const oldWay = Effect.scoped(Effect.gen(function*() {

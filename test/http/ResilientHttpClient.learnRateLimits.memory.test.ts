@@ -6,9 +6,7 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Either, Layer, TestClock } from "effect"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import { makeMemoryCircuitBreakerStore } from "../../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
-import { Store } from "../../src/Store.js"
+import { memoryStore } from "../helpers/memoryStore.js"
 
 /** 3 calls per 60 s window (windows aligned to 0), announced with `RateLimit` / `RateLimit-Policy`. */
 const upstream = () => {
@@ -37,19 +35,7 @@ const upstream = () => {
   return { client, counts }
 }
 
-const MemoryStore = Layer.effect(
-  Store,
-  Effect.map(
-    makeMemoryCircuitBreakerStore,
-    (circuitBreaker) =>
-      Store.of({
-        name: "memory",
-        onStoreFailure: "fail-open",
-        rateLimiter: makeMemoryRateLimiterStore(),
-        circuitBreaker
-      })
-  )
-)
+const MemoryStore = memoryStore("fail-open")
 
 const options: ResilientHttpClient.Options = {
   name: "partner",

@@ -4,22 +4,11 @@
  * with two instances sharing one store as two processes share Redis.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Layer, Option, Schedule, Stream, TestClock } from "effect"
+import { Duration, Effect, Either, Fiber, Option, Schedule, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
-import { makeMemoryCircuitBreakerStore } from "../../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
-import { Store } from "../../src/Store.js"
+import { memoryStore } from "../helpers/memoryStore.js"
 
-const MemoryStore = Layer.effect(
-  Store,
-  Effect.map(makeMemoryCircuitBreakerStore, (circuitBreaker) =>
-    Store.of({
-      name: "memory",
-      onStoreFailure: "local-fallback",
-      rateLimiter: makeMemoryRateLimiterStore(),
-      circuitBreaker
-    }))
-)
+const MemoryStore = memoryStore("local-fallback")
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
 const fail = Effect.fail("boom")

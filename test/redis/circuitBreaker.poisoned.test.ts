@@ -5,47 +5,22 @@
  * published message as a hint to read the state, never as the state. Real clock, each case well under a
  * second.
  */
-import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
-import { Redis } from "ioredis"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect, Scope, Stream } from "effect"
+import { describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
-import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
-import * as RedisStore from "../../src/redis/RedisStore.js"
-import { Store } from "../../src/Store.js"
-import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
+import { poisonableRedis } from "../helpers/poisonableRedis.js"
 
-const runnable = canRunFaultTests()
+const redis = poisonableRedis("poison")
+const runnable = redis.runnable
 const prefix = "poison"
-
-let server: PrivateServer | undefined
-let instance: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
-let attacker: Redis | undefined
-let scope: Scope.CloseableScope
-
-beforeAll(async () => {
-  if (!runnable) return
-  server = await privateServer()
-  instance = ManagedRuntime.make(RedisStore.layer({ url: server.url }, { prefix, onStoreFailure: "fail-closed" }))
-  await instance.runPromise(Store)
-  attacker = new Redis(server.url)
-  scope = await Effect.runPromise(Scope.make())
-})
-
-afterAll(async () => {
-  if (!runnable) return
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await instance?.dispose()
-  attacker?.disconnect()
-  await server?.stop()
-})
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 const stateKey = (name: string) => `${prefix}:circuit:{${name}}:state`
 const windowKey = (name: string) => `${prefix}:circuit:{${name}}:window`
 
 const breaker = (name: string, options: Partial<CircuitBreaker.Options> = {}) =>
-  instance!.runPromise(
-    Scope.extend(CircuitBreaker.make({ name, slidingWindowSize: 4, minimumNumberOfCalls: 4, ...options }), scope)
+  redis.instance.runPromise(
+    Scope.extend(CircuitBreaker.make({ name, slidingWindowSize: 4, minimumNumberOfCalls: 4, ...options }), redis.scope)
   )
 
 const eventsOf = (b: CircuitBreaker.CircuitBreaker) => {
@@ -56,7 +31,7 @@ const eventsOf = (b: CircuitBreaker.CircuitBreaker) => {
 
 /** Runs a successful call through the breaker: "ok", or the refusal's tag. */
 const call = (b: CircuitBreaker.CircuitBreaker) =>
-  instance!.runPromise(
+  redis.instance.runPromise(
     Effect.match(CircuitBreaker.withCircuitBreaker(Effect.succeed("ok"), b), {
       onFailure: (e) => e._tag,
       onSuccess: (v) => v
@@ -67,7 +42,7 @@ const discarded = (events: ReadonlyArray<CircuitBreaker.Event>) =>
   events.flatMap((e) => e._tag === "StoreStateDiscarded" ? [e.reason] : [])
 
 const evalshaCalls = async () => {
-  const info = await attacker!.info("commandstats")
+  const info = await redis.attacker.info("commandstats")
   return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0)
 }
 
@@ -76,15 +51,15 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
     const b = await breaker("bogus")
     const events = eventsOf(b)
     await sleep(10)
-    await attacker!.hset(stateKey("bogus"), "state", "Bogus")
-    await attacker!.persist(stateKey("bogus"))
-    const before = await attacker!.hget(stateKey("bogus"), "inc")
+    await redis.attacker.hset(stateKey("bogus"), "state", "Bogus")
+    await redis.attacker.persist(stateKey("bogus"))
+    const before = await redis.attacker.hget(stateKey("bogus"), "inc")
     // The cached state is Closed: the first call runs and its record meets the poison.
     expect(await call(b)).toBe("ok")
     expect(await call(b)).toBe("ok")
-    expect(await attacker!.hget(stateKey("bogus"), "state")).toBe("Closed")
-    expect(await attacker!.hget(stateKey("bogus"), "inc")).not.toBe(before)
-    expect(await attacker!.pttl(stateKey("bogus"))).toBeGreaterThan(0)
+    expect(await redis.attacker.hget(stateKey("bogus"), "state")).toBe("Closed")
+    expect(await redis.attacker.hget(stateKey("bogus"), "inc")).not.toBe(before)
+    expect(await redis.attacker.pttl(stateKey("bogus"))).toBeGreaterThan(0)
     await sleep(10)
     expect(discarded(events)).toEqual(["invalid state"])
     const metrics = await Effect.runPromise(b.metrics)
@@ -96,16 +71,16 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
     const b = await breaker("wrongtype")
     const events = eventsOf(b)
     await sleep(10)
-    await attacker!.del(stateKey("wrongtype"))
-    await attacker!.set(stateKey("wrongtype"), "not a hash")
+    await redis.attacker.del(stateKey("wrongtype"))
+    await redis.attacker.set(stateKey("wrongtype"), "not a hash")
     expect(await call(b)).toBe("ok")
     expect(await call(b)).toBe("ok")
-    expect(await attacker!.type(stateKey("wrongtype"))).toBe("hash")
-    expect(await attacker!.pttl(stateKey("wrongtype"))).toBeGreaterThan(0)
+    expect(await redis.attacker.type(stateKey("wrongtype"))).toBe("hash")
+    expect(await redis.attacker.pttl(stateKey("wrongtype"))).toBeGreaterThan(0)
     // A window of the wrong type too.
-    await attacker!.set(windowKey("wrongtype"), "not a list")
+    await redis.attacker.set(windowKey("wrongtype"), "not a list")
     expect(await call(b)).toBe("ok")
-    expect(await attacker!.type(windowKey("wrongtype"))).toBe("list")
+    expect(await redis.attacker.type(windowKey("wrongtype"))).toBe("list")
     await sleep(10)
     expect(discarded(events)).toEqual(["wrong type", "invalid window type"])
     expect((await Effect.runPromise(b.metrics)).storeOutages).toBe(0)
@@ -115,7 +90,7 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
     const b = await breaker("fingerprint")
     const events = eventsOf(b)
     await sleep(10)
-    await attacker!.hset(stateKey("fingerprint"), "fp", "x|y|z", "fpAt", "99999999999999")
+    await redis.attacker.hset(stateKey("fingerprint"), "fp", "x|y|z", "fpAt", "99999999999999")
     const outcomes: Array<string> = []
     for (let i = 0; i < 10; i++) outcomes.push(await call(b))
     expect(outcomes).toEqual(Array(10).fill("ok"))
@@ -123,24 +98,24 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
     expect(discarded(events)).toEqual(["invalid fpAt"])
     expect(events.filter((e) => e._tag === "StoreUnavailable" || e._tag === "StateTransition")).toEqual([])
     // A fingerprint of the right shape whose values are out of range is discarded too.
-    await attacker!.hset(stateKey("fingerprint"), "fp", "50|100|0|COUNT_BASED|0|4|10|0|0|Open|1000|-5")
+    await redis.attacker.hset(stateKey("fingerprint"), "fp", "50|100|0|COUNT_BASED|0|4|10|0|0|Open|1000|-5")
     expect(await call(b)).toBe("ok")
     await sleep(10)
     expect(discarded(events)).toEqual(["invalid fpAt", "invalid fp"])
-    expect(await attacker!.hget(stateKey("fingerprint"), "wsize")).toBe("4")
+    expect(await redis.attacker.hget(stateKey("fingerprint"), "wsize")).toBe("4")
   })
 
   it("window entries or buckets that do not parse empty the window instead of failing every record", async () => {
     const counted = await breaker("entries")
     await sleep(10)
     for (let i = 0; i < 3; i++) expect(await call(counted)).toBe("ok")
-    await attacker!.lset(windowKey("entries"), 0, "garbage")
+    await redis.attacker.lset(windowKey("entries"), 0, "garbage")
     for (let i = 0; i < 3; i++) expect(await call(counted)).toBe("ok")
     const timed = await breaker("buckets", { slidingWindowType: "TIME_BASED", slidingWindowSize: 10 })
     await sleep(10)
     expect(await call(timed)).toBe("ok")
-    const fields = await attacker!.hkeys(windowKey("buckets"))
-    await attacker!.hset(windowKey("buckets"), fields[0]!, "garbage")
+    const fields = await redis.attacker.hkeys(windowKey("buckets"))
+    await redis.attacker.hset(windowKey("buckets"), fields[0]!, "garbage")
     for (let i = 0; i < 3; i++) expect(await call(timed)).toBe("ok")
     expect((await Effect.runPromise(timed.metrics)).storeOutages).toBe(0)
     expect((await Effect.runPromise(counted.metrics)).storeOutages).toBe(0)
@@ -150,7 +125,7 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
   it("a forged PUBLISH with generation 1e12 and ForcedOpen does not steer the breaker; transitionToClosed and reset work", async () => {
     const b = await breaker("forged")
     await sleep(10)
-    const incarnation = await attacker!.hget(stateKey("forged"), "inc")
+    const incarnation = await redis.attacker.hget(stateKey("forged"), "inc")
     const forged = JSON.stringify({
       snapshot: {
         state: "ForcedOpen",
@@ -172,21 +147,21 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
       changes: [{ _tag: "Transition", from: "Closed", to: "ForcedOpen", sequence: 1e12 }]
     })
     // On the channel of this version and on the one before.
-    await attacker!.publish(`${prefix}:circuit:{forged}:changes`, forged)
-    await attacker!.publish(`${prefix}:circuit:forged`, forged)
+    await redis.attacker.publish(`${prefix}:circuit:{forged}:changes`, forged)
+    await redis.attacker.publish(`${prefix}:circuit:forged`, forged)
     await sleep(30)
     expect(await Effect.runPromise(b.state)).toBe("Closed")
-    await instance!.runPromise(b.transitionToClosed)
-    await instance!.runPromise(b.reset)
+    await redis.instance.runPromise(b.transitionToClosed)
+    await redis.instance.runPromise(b.reset)
     expect(await Effect.runPromise(b.state)).toBe("Closed")
     expect(await call(b)).toBe("ok")
-    expect(await attacker!.hget(stateKey("forged"), "state")).toBe("Closed")
+    expect(await redis.attacker.hget(stateKey("forged"), "state")).toBe("Closed")
   })
 
   it("a forged state \"Bogus\" in a message is never taken; a flood of messages costs a bounded number of reads", async () => {
     const b = await breaker("flood")
     await sleep(10)
-    const incarnation = await attacker!.hget(stateKey("flood"), "inc")
+    const incarnation = await redis.attacker.hget(stateKey("flood"), "inc")
     const bogus = JSON.stringify({
       snapshot: {
         state: "Bogus",
@@ -198,12 +173,12 @@ describe.skipIf(!runnable)("a shared breaker whose Redis state was poisoned", ()
       },
       changes: []
     })
-    await attacker!.publish(`${prefix}:circuit:{flood}:changes`, bogus)
-    await attacker!.publish(`${prefix}:circuit:flood`, bogus)
+    await redis.attacker.publish(`${prefix}:circuit:{flood}:changes`, bogus)
+    await redis.attacker.publish(`${prefix}:circuit:flood`, bogus)
     await sleep(30)
     expect(await call(b)).toBe("ok")
     const before = await evalshaCalls()
-    const flood = attacker!.pipeline()
+    const flood = redis.attacker.pipeline()
     for (let i = 0; i < 1_000; i++) flood.publish(`${prefix}:circuit:{flood}:changes`, "x")
     await flood.exec()
     await sleep(100)

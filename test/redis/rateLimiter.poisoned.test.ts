@@ -4,47 +4,22 @@
  * ever), then shows the limiter discards it as lost state (a fresh quota, an event, a metric) instead of
  * failing or refusing every call. Real clock, each case well under a second.
  */
-import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
-import { Redis } from "ioredis"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
+import { Effect, Scope, Stream } from "effect"
+import { describe, expect, it } from "vitest"
 import * as RateLimiter from "../../src/RateLimiter.js"
-import * as RedisStore from "../../src/redis/RedisStore.js"
-import { Store } from "../../src/Store.js"
-import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
+import { poisonableRedis } from "../helpers/poisonableRedis.js"
 
-const runnable = canRunFaultTests()
+const redis = poisonableRedis("poisonrl")
+const runnable = redis.runnable
 const prefix = "poisonrl"
-
-let server: PrivateServer | undefined
-let instance: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
-let attacker: Redis | undefined
-let scope: Scope.CloseableScope
-
-beforeAll(async () => {
-  if (!runnable) return
-  server = await privateServer()
-  instance = ManagedRuntime.make(RedisStore.layer({ url: server.url }, { prefix, onStoreFailure: "fail-closed" }))
-  await instance.runPromise(Store)
-  attacker = new Redis(server.url)
-  scope = await Effect.runPromise(Scope.make())
-})
-
-afterAll(async () => {
-  if (!runnable) return
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await instance?.dispose()
-  attacker?.disconnect()
-  await server?.stop()
-})
 
 type Algorithm = NonNullable<RateLimiter.Options["algorithm"]>
 
 const limiter = (name: string, algorithm: Algorithm) =>
-  instance!.runPromise(
+  redis.instance.runPromise(
     Scope.extend(
       RateLimiter.make({ name, algorithm, limitForPeriod: 5, limitRefreshPeriod: "10 seconds", timeoutDuration: 0 }),
-      scope
+      redis.scope
     )
   )
 
@@ -56,7 +31,7 @@ const discardedOf = (l: RateLimiter.RateLimiter) => {
   return seen
 }
 
-const granted = (l: RateLimiter.RateLimiter) => instance!.runPromise(l.tryAcquire())
+const granted = (l: RateLimiter.RateLimiter) => redis.instance.runPromise(l.tryAcquire())
 const key = (name: string, suffix: string) => `${prefix}:ratelimiter:{${name}}:${suffix}`
 
 /** The poisons of one algorithm's key(s), each written without a TTL. */
@@ -65,13 +40,13 @@ const poisons: Record<
   ReadonlyArray<readonly [string, (name: string) => Promise<unknown>]>
 > = {
   "fixed-window": [
-    ["wrong type", (name) => attacker!.set(key(name, "fixed"), "x")],
-    ["invalid fields", (name) => attacker!.hset(key(name, "fixed"), "k", "garbage", "u", "0", "f", "x", "s", "0")],
+    ["wrong type", (name) => redis.attacker.set(key(name, "fixed"), "x")],
+    ["invalid fields", (name) => redis.attacker.hset(key(name, "fixed"), "k", "garbage", "u", "0", "f", "x", "s", "0")],
     // A frontier a year ahead, every permit used, no TTL: every request would be refused for a year.
     [
       "frontier beyond its expiry",
       (name) =>
-        attacker!.hset(
+        redis.attacker.hset(
           key(name, "fixed"),
           "k",
           String(Math.floor(Date.now() / 10_000) + 3_153_600),
@@ -85,15 +60,15 @@ const poisons: Record<
     ]
   ],
   "token-bucket": [
-    ["wrong type", (name) => attacker!.rpush(key(name, "bucket"), "x")],
+    ["wrong type", (name) => redis.attacker.rpush(key(name, "bucket"), "x")],
     [
       "invalid fields",
-      (name) => attacker!.hset(key(name, "bucket"), "t", "nan", "l", "0", "q", "0", "f", "x", "s", "0")
+      (name) => redis.attacker.hset(key(name, "bucket"), "t", "nan", "l", "0", "q", "0", "f", "x", "s", "0")
     ],
     [
       "invalid time",
       (name) =>
-        attacker!.hset(
+        redis.attacker.hset(
           key(name, "bucket"),
           "t",
           "-5",
@@ -109,12 +84,12 @@ const poisons: Record<
     ]
   ],
   "sliding-window": [
-    ["wrong type", (name) => attacker!.set(key(name, "log"), "x")],
+    ["wrong type", (name) => redis.attacker.set(key(name, "log"), "x")],
     ["invalid entry", async (name) => {
-      await attacker!.zadd(key(name, "log"), String(Date.now() * 1000), "garbage")
-      await attacker!.hset(key(name, "logstate"), "c", "1", "f", "10000000:5", "s", "0")
+      await redis.attacker.zadd(key(name, "log"), String(Date.now() * 1000), "garbage")
+      await redis.attacker.hset(key(name, "logstate"), "c", "1", "f", "10000000:5", "s", "0")
     }],
-    ["invalid fields", (name) => attacker!.hset(key(name, "logstate"), "c", "-1", "f", "10000000:5", "s", "x")]
+    ["invalid fields", (name) => redis.attacker.hset(key(name, "logstate"), "c", "-1", "f", "10000000:5", "s", "x")]
   ]
 }
 
@@ -134,12 +109,12 @@ describe.skipIf(!runnable)("a shared rate limiter whose Redis state was poisoned
         expect(results).toEqual([true, true, true, true, true, false])
         await new Promise((resolve) => setTimeout(resolve, 5))
         reasons.push(...seen)
-        const metrics = await instance!.runPromise(l.metrics)
+        const metrics = await redis.instance.runPromise(l.metrics)
         expect(metrics.storeStatesDiscarded).toBe(1)
         expect(metrics.storeOutages).toBe(0)
         // The keys the limiter left all expire.
-        for (const k of await attacker!.keys(`${prefix}:ratelimiter:{${name}}:*`)) {
-          expect(await attacker!.pttl(k)).toBeGreaterThan(0)
+        for (const k of await redis.attacker.keys(`${prefix}:ratelimiter:{${name}}:*`)) {
+          expect(await redis.attacker.pttl(k)).toBeGreaterThan(0)
         }
       }
       expect(reasons).toEqual(cases.map(([reason]) => reason))
