@@ -66,8 +66,12 @@ describe("HTTP observability", () => {
       expect(breaker).toMatchObject({ state: "Open", status: "DOWN" })
       expect(snapshot.status).toBe("DOWN")
 
-      // Idle past its time to live: the target's guards are released, untracked, and their series gone.
+      // Idle past its time to live but its breaker still refusing (Open for 10 minutes): kept, so that
+      // forgetting the target cannot reopen the way to a sick host.
       yield* TestClock.adjust("2 minutes")
+      expect(yield* resilience.targets).toEqual(["dep.test"])
+      // Its Open wait over and idle past its time to live: the guards are released, untracked, series gone.
+      yield* TestClock.adjust("9 minutes")
       expect(yield* resilience.targets).toEqual([])
       expect((yield* collector.guards).some((g) => g.name.startsWith("obs-expiry:dep.test"))).toBe(false)
       text = yield* Prometheus.scrape
