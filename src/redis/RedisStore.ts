@@ -150,7 +150,7 @@ const awaitReady = (client: Redis): Effect.Effect<void> =>
       client.off("ready", done)
       resume(Effect.void)
     }
-    const timer = setTimeout(done, READY_WAIT_MILLIS)
+    const timer = setTimeout(done, READY_WAIT_MILLIS) // real clock: waits for a real connection
     client.once("ready", done)
     return Effect.sync(() => {
       clearTimeout(timer)

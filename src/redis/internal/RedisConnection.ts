@@ -68,10 +68,10 @@ class Deadlines {
 
   within<A>(promise: Promise<A>): Promise<A> {
     return new Promise<A>((resolve, reject) => {
-      const entry = { at: performance.now() + this.millis, reject }
+      const entry = { at: performance.now() + this.millis, reject } // real clock: bounds real socket I/O
       this.pending.add(entry)
       if (this.timer === undefined) {
-        this.timer = setInterval(() => this.sweep(), Math.max(1, this.millis / 10))
+        this.timer = setInterval(() => this.sweep(), Math.max(1, this.millis / 10)) // real clock: real I/O
         this.timer.unref()
       }
       promise.then(
@@ -88,7 +88,7 @@ class Deadlines {
   }
 
   private sweep(): void {
-    const now = performance.now()
+    const now = performance.now() // real clock: the deadlines above are real-I/O deadlines
     for (const entry of this.pending) {
       if (entry.at > now) continue
       this.pending.delete(entry)
