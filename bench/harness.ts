@@ -45,11 +45,24 @@ const median = (values: Array<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/**
+ * Nanoseconds of CPU the process spent (user + system, every thread: GC helpers included), not wall
+ * time: on a shared, loaded machine a slice's wall time includes whatever time the process waited for
+ * a core, which hits cases at random and swamped the ratios (spreads of several 100%). CPU time counts
+ * only the work done. `BENCH_CLOCK=wall` measures wall time instead.
+ */
+const cpuNanos = (): number => {
+  const usage = process.cpuUsage()
+  return (usage.user + usage.system) * 1000
+}
+const wallNanos = (): number => Number(process.hrtime.bigint())
+const now = process.env["BENCH_CLOCK"] === "wall" ? wallNanos : cpuNanos
+
 const time = async (run: Case["run"], ops: number): Promise<number> => {
-  const start = process.hrtime.bigint()
+  const start = now()
   const pending = run(ops)
   if (pending !== undefined) await pending
-  return Number(process.hrtime.bigint() - start)
+  return Math.max(1, now() - start)
 }
 
 /** Gives every case (and every one of its ratios) the same section. */

@@ -256,7 +256,7 @@ const coldImportTargets = (report: BenchReport): Array<Target> => {
   }]
 }
 
-const targetTable = (report: BenchReport): string =>
+export const targetTable = (report: BenchReport): string =>
   ["| target | measured | met? |", "|---|---|---|"]
     .concat(
       [...targets(report), ...redisTargets(report), ...coldImportTargets(report)].map((t) =>

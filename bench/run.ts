@@ -65,6 +65,10 @@ export interface BenchConfig {
   readonly coldImport: ColdImportConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
+  /** Only the cases whose name or section matches (BENCH_ONLY): for working on a few cases. */
+  readonly only?: RegExp | undefined
+  /** Scenarios not run (BENCH_SKIP: any of contended, memory, redis, cold): reported as not measured. */
+  readonly skip?: ReadonlySet<string> | undefined
 }
 
 export interface BenchReport {
@@ -89,7 +93,11 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
   const startedAt = new Date()
   const start = performance.now()
   try {
-    const cases = allCases()
+    const only = config.only
+    const skip = config.skip ?? new Set<string>()
+    const cases = only === undefined
+      ? allCases()
+      : allCases().filter((c) => only.test(c.name) || only.test(c.group ?? ""))
     log(`measuring ${cases.length} cases, ${config.rounds} rounds of ${config.sliceMs} ms slices`)
     const results = await measure(cases, {
       rounds: config.rounds,
@@ -97,13 +105,17 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       onRound: (round) => log(round < 0 ? `warm-up round ${round + 3}/2` : `round ${round + 1}/${config.rounds}`)
     })
     log(`contended limiters: ${config.contended.fibers} fibers, ${config.contended.millis} ms each`)
-    const contended = await runContended(config.contended)
+    const contended = skip.has("contended") ? [] : await runContended(config.contended)
     log(`memory: ${config.memory.keys} keyed breakers`)
-    const memory = await runMemory(config.memory)
+    const memory = skip.has("memory") ? { keyed: [], timeWindows: [], peers: [] } : await runMemory(config.memory)
     log(`redis: ${config.redis.rounds} rounds of ${config.redis.millis} ms per case`)
-    const redis = await runRedis(config.redis)
+    const redis: RedisResult = skip.has("redis")
+      ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
+      : await runRedis(config.redis)
     log(`cold import: ${config.coldImport.rounds} rounds of fresh node processes`)
-    const coldImport = runColdImport(config.coldImport)
+    const coldImport: ColdImportResult = skip.has("cold")
+      ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
+      : runColdImport(config.coldImport)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
       log("(unreachable: keeps the floors' bookkeeping live)")
     }
