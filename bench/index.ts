@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
  * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
- * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS and BENCH_COLD_IMPORT_ROUNDS trade precision
+ * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS, BENCH_COLD_IMPORT_ROUNDS and BENCH_PAIRS trade precision
  * for time; BENCH_ONLY (a regular expression over case names and sections) and BENCH_SKIP (any of
  * contended, memory, redis, cold, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
@@ -29,6 +29,7 @@ const report = await runBench({
   memory: { keys: env("BENCH_KEYS", 100_000), windows: [10, 60, 600, 3_600], perWindow: 1_000 },
   redis: { millis: env("BENCH_REDIS_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 },
   coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
+  pairs: env("BENCH_PAIRS", 21),
   log: (line) => console.error(`[bench] ${line}`),
   only: process.env["BENCH_ONLY"] ? new RegExp(process.env["BENCH_ONLY"]) : undefined,
   skip: new Set((process.env["BENCH_SKIP"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""))
