@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
  * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
- * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS and BENCH_COLD_IMPORT_ROUNDS trade precision
- * for time. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
+ * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS, BENCH_COLD_IMPORT_ROUNDS and BENCH_PAIRS trade precision
+ * for time; BENCH_ONLY (a regular expression over case names and sections) and BENCH_SKIP (any of
+ * contended, memory, redis, cold, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { mainTable, renderMarkdown } from "./report.js"
+import { mainTable, renderMarkdown, targetTable } from "./report.js"
 import { runBench } from "./run.js"
 
 // npm runs scripts from the package root; the compiled benchmark (see build.mjs) lives elsewhere.
@@ -28,11 +29,19 @@ const report = await runBench({
   memory: { keys: env("BENCH_KEYS", 100_000), windows: [10, 60, 600, 3_600], perWindow: 1_000 },
   redis: { millis: env("BENCH_REDIS_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 },
   coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
-  log: (line) => console.error(`[bench] ${line}`)
+  pairs: env("BENCH_PAIRS", 21),
+  log: (line) => console.error(`[bench] ${line}`),
+  only: process.env["BENCH_ONLY"] ? new RegExp(process.env["BENCH_ONLY"]) : undefined,
+  skip: new Set((process.env["BENCH_SKIP"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""))
 })
 
-const notes = fs.readFileSync(path.join(root, "bench", "notes.md"), "utf8")
-const output = path.join(root, "BENCHMARKS.md")
-fs.writeFileSync(output, renderMarkdown(report, notes))
 console.log(mainTable(report))
-console.log(`\nwrote ${output}`)
+if (report.config.only !== undefined || (report.config.skip?.size ?? 0) > 0) {
+  // A partial run is for working on a few cases: it prints, and leaves BENCHMARKS.md alone.
+  console.log(`\n${targetTable(report)}`)
+} else {
+  const notes = fs.readFileSync(path.join(root, "bench", "notes.md"), "utf8")
+  const output = path.join(root, "BENCHMARKS.md")
+  fs.writeFileSync(output, renderMarkdown(report, notes))
+  console.log(`\nwrote ${output}`)
+}

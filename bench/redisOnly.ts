@@ -19,6 +19,14 @@ else {
       } |`
     )
   }
+  console.log("| shared breaker | calls/s | round trips per call | Redis µs per call |")
+  for (const row of result.breakerRows) {
+    console.log(
+      `| ${row.name} | ${Math.round(row.callsPerSecond)} | ${row.roundTripsPerCall.toFixed(2)} | ${
+        row.redisMicrosPerCall.toFixed(2)
+      } |`
+    )
+  }
 }
 // The limiters' connections were closed with their scopes; what still holds the loop (a reconnecting
 // client of the stopped private server) has nothing left to report.

@@ -11,13 +11,14 @@ import { cases as observability } from "./cases/observability.js"
 import * as cockatiel from "./cases/peers/cockatiel.js"
 import * as effect4 from "./cases/peers/effect4.js"
 import * as effectRateLimiters from "./cases/peers/effectRateLimiters.js"
+import { Ours } from "./cases/peers/names.js"
 import * as opossum from "./cases/peers/opossum.js"
 import { cases as rateLimiter } from "./cases/rateLimiter.js"
 import { cases as retry } from "./cases/retry.js"
-import { cases as stack, stackEventsSeen } from "./cases/stack.js"
+import { cases as stack, Stack, stackEventsSeen } from "./cases/stack.js"
 import { cases as timeLimiter } from "./cases/timeLimiter.js"
-import { baselines, floorBookkeeping, teardown } from "./floor.js"
-import { type Case, inGroup, measure, type Result } from "./harness.js"
+import { Baseline, baselines, floorBookkeeping, teardown } from "./floor.js"
+import { type Case, inGroup, measure, measurePairs, type PairResult, type Result } from "./harness.js"
 import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./scenarios/coldImport.js"
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
@@ -56,6 +57,14 @@ export const allCases = (): ReadonlyArray<Case> => [
   ...inGroup("9. Observability: metrics, events, traces, scrape", observability)
 ]
 
+/** The targets that compare two cases: [numerator, denominator], measured back to back. */
+export const pairTargets: ReadonlyArray<readonly [string, string]> = [
+  [Ours.breakerOpen, Ours.breakerCount],
+  ["Effect 4 CircuitBreaker consecutive(5), success", Ours.breakerCount],
+  ["Effect 4 CircuitBreaker rate(100), success", Ours.breakerCount],
+  [Stack.on, Baseline.floor]
+]
+
 export interface BenchConfig {
   readonly rounds: number
   readonly sliceMs: number
@@ -65,6 +74,12 @@ export interface BenchConfig {
   readonly coldImport: ColdImportConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
+  /** Pairs measured back to back for each two-case target (see `measurePairs`); default 21. */
+  readonly pairs?: number | undefined
+  /** Only the cases whose name or section matches (BENCH_ONLY): for working on a few cases. */
+  readonly only?: RegExp | undefined
+  /** Scenarios not run (BENCH_SKIP: any of contended, memory, redis, cold): reported as not measured. */
+  readonly skip?: ReadonlySet<string> | undefined
 }
 
 export interface BenchReport {
@@ -78,6 +93,8 @@ export interface BenchReport {
     readonly timeWindows: ReadonlyArray<MemoryRow>
     readonly peers: ReadonlyArray<MemoryRow>
   }
+  /** The targets comparing two cases, measured in back-to-back pairs. */
+  readonly pairs: ReadonlyArray<PairResult>
   /** Events received by the "metrics on" subscribers: proof they ran. */
   readonly stackEventsSeen: number
   readonly redis: RedisResult
@@ -89,21 +106,35 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
   const startedAt = new Date()
   const start = performance.now()
   try {
-    const cases = allCases()
+    const only = config.only
+    const skip = config.skip ?? new Set<string>()
+    const cases = only === undefined
+      ? allCases()
+      : allCases().filter((c) => only.test(c.name) || only.test(c.group ?? ""))
     log(`measuring ${cases.length} cases, ${config.rounds} rounds of ${config.sliceMs} ms slices`)
     const results = await measure(cases, {
       rounds: config.rounds,
       sliceMs: config.sliceMs,
       onRound: (round) => log(round < 0 ? `warm-up round ${round + 3}/2` : `round ${round + 1}/${config.rounds}`)
     })
+    const byName = new Map(cases.map((c) => [c.name, c]))
+    const targetPairs = pairTargets
+      .map(([a, b]) => [byName.get(a), byName.get(b)] as const)
+      .filter((pair): pair is readonly [Case, Case] => pair[0] !== undefined && pair[1] !== undefined)
+    log(`paired targets: ${targetPairs.length} pairs of cases, ${config.pairs ?? 21} pairs each`)
+    const pairs = await measurePairs(targetPairs, { pairs: config.pairs ?? 21, sliceMs: config.sliceMs })
     log(`contended limiters: ${config.contended.fibers} fibers, ${config.contended.millis} ms each`)
-    const contended = await runContended(config.contended)
+    const contended = skip.has("contended") ? [] : await runContended(config.contended)
     log(`memory: ${config.memory.keys} keyed breakers`)
-    const memory = await runMemory(config.memory)
+    const memory = skip.has("memory") ? { keyed: [], timeWindows: [], peers: [] } : await runMemory(config.memory)
     log(`redis: ${config.redis.rounds} rounds of ${config.redis.millis} ms per case`)
-    const redis = await runRedis(config.redis)
+    const redis: RedisResult = skip.has("redis")
+      ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
+      : await runRedis(config.redis)
     log(`cold import: ${config.coldImport.rounds} rounds of fresh node processes`)
-    const coldImport = runColdImport(config.coldImport)
+    const coldImport: ColdImportResult = skip.has("cold")
+      ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
+      : runColdImport(config.coldImport)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
       log("(unreachable: keeps the floors' bookkeeping live)")
     }
@@ -112,6 +143,7 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       startedAt,
       seconds: (performance.now() - start) / 1000,
       results,
+      pairs,
       contended,
       memory,
       stackEventsSeen: stackEventsSeen(),

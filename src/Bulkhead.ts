@@ -257,7 +257,17 @@ class BulkheadImpl implements Bulkhead {
         return Effect.failCause(cause)
       }
     }
-    const run = (restore: Restore): Effect.Effect<A, E, R> => Effect.matchCauseEffect(restore(self), handlers)
+    // `restore` is one of two functions (the caller was interruptible or not): the call under it is
+    // built once per `restore`, not on every call.
+    let builtFor: Restore | undefined
+    let built: Effect.Effect<A, E, R> | undefined
+    const run = (restore: Restore): Effect.Effect<A, E, R> => {
+      if (builtFor !== restore || built === undefined) {
+        builtFor = restore
+        built = Effect.matchCauseEffect(restore(self), handlers)
+      }
+      return built
+    }
     return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | BulkheadFullError, R> => {
       const span = currentSpan()
       if (span !== undefined) this.annotate(span)

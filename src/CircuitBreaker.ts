@@ -98,7 +98,7 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import { registerRefusalProbe } from "./internal/breakerRefusal.js"
+import { RefusalProbe } from "./internal/breakerRefusal.js"
 import { configFields, OptionsSchema } from "./internal/circuitBreakerConfig.js"
 import {
   type Admission,
@@ -470,6 +470,25 @@ const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
 
 type ResolvedOptions = typeof OptionsSchema.Type
 
+/** The state machine's settings for `config` (one object, shareable by every breaker of that config). */
+const machineConfigOf = (config: ResolvedOptions): MachineConfig => {
+  const wait = config.waitDurationInOpenState
+  const fixedWait = Schedule.isSchedule(wait) ? undefined : Duration.toMillis(wait as Duration.DurationInput)
+  return {
+    failureRateThreshold: config.failureRateThreshold,
+    slowCallRateThreshold: config.slowCallRateThreshold,
+    slowCallDurationThresholdMillis: Duration.toMillis(config.slowCallDurationThreshold),
+    slidingWindowType: config.slidingWindowType,
+    slidingWindowSize: config.slidingWindowSize,
+    minimumNumberOfCalls: config.minimumNumberOfCalls,
+    permittedNumberOfCallsInHalfOpenState: config.permittedNumberOfCallsInHalfOpenState,
+    waitInOpenMillis: fixedWait,
+    backoffReset: config.backoffReset,
+    // Nothing in process reads the windows' summed durations (only a store reports them).
+    keepDurations: false
+  }
+}
+
 class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   readonly kind = "CircuitBreaker"
   private timer: Fiber.RuntimeFiber<void> | undefined
@@ -493,10 +512,16 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     public config: ResolvedOptions,
     private readonly clock: Clock.Clock,
     private readonly scope: Scope.Scope,
-    private readonly hub: EventHub<Event>
+    private readonly hub: EventHub<Event>,
+    /** The machine's settings when `config` is shared by many breakers (a keyed breaker's keys). */
+    sharedMachineConfig?: MachineConfig
   ) {
-    this.machine = new CircuitMachine(this.settle(config))
-    registerRefusalProbe(this, (now) => this.refusesNow(now))
+    this.machine = new CircuitMachine(this.settle(config, sharedMachineConfig))
+  }
+
+  /** For `isRefusing` (breakerRefusal.ts): a method, so a breaker holds nothing for it. */
+  [RefusalProbe](now: number): boolean {
+    return this.refusesNow(now)
   }
 
   /** Open before its wait ends, or ForcedOpen: evicting this breaker would forget a cut-off dependency. */
@@ -505,8 +530,8 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return machine.state === "ForcedOpen" || (machine.state === "Open" && machine.refuses(now))
   }
 
-  /** Takes `config` for the shell's own settings and returns the core's. */
-  private settle(config: ResolvedOptions): MachineConfig {
+  /** Takes `config` for the shell's own settings and returns the core's (`shared` when given). */
+  private settle(config: ResolvedOptions, shared?: MachineConfig): MachineConfig {
     this.config = config
     this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
     this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
@@ -519,18 +544,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       this.waitSchedule = schedule
       this.restartSchedule()
     }
-    const fixedWait = schedule === undefined ? Duration.toMillis(wait as Duration.DurationInput) : 0
-    return {
-      failureRateThreshold: config.failureRateThreshold,
-      slowCallRateThreshold: config.slowCallRateThreshold,
-      slowCallDurationThresholdMillis: Duration.toMillis(config.slowCallDurationThreshold),
-      slidingWindowType: config.slidingWindowType,
-      slidingWindowSize: config.slidingWindowSize,
-      minimumNumberOfCalls: config.minimumNumberOfCalls,
-      permittedNumberOfCallsInHalfOpenState: config.permittedNumberOfCallsInHalfOpenState,
-      waitInOpenMillis: schedule === undefined ? () => fixedWait : undefined,
-      backoffReset: config.backoffReset
-    }
+    return shared ?? machineConfigOf(config)
   }
 
   reconfigure(changes: Omit<Options<E, A>, "name">): Effect.Effect<void, InvalidConfigError> {
@@ -560,7 +574,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       const now = nowMillis(this.clock)
       if (machine.refuses(now)) {
         machine.acquire(now) // counts the refusal
-        return this.refuse(now)
+        return this.refuse(now, span)
       }
       return this.trial(self)
     })
@@ -574,7 +588,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const start = nowMillis(this.clock)
         const admission: Admission = machine.acquire(start)
         const notices = this.process(machine.drain())
-        if (admission === Refused) return Effect.zipRight(notices, this.refuse(start))
+        if (admission === Refused) return Effect.zipRight(notices, this.refuse(start, currentSpan()))
         return Effect.zipRight(notices, this.recorded(restore(self), machine.generation, start))
       })
     )
@@ -664,16 +678,20 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return state !== "Disabled" && state !== "ForcedOpen"
   }
 
-  private refuse(now: number): Effect.Effect<never, CallNotPermittedError> {
+  /**
+   * The refusal path of an Open breaker: no allocation in the common case (the failure is prebuilt
+   * for the current millisecond, see {@link refusal}), so refusing costs less than passing a call.
+   */
+  private refuse(now: number, span: Tracer.Span | undefined): Effect.Effect<never, CallNotPermittedError> {
     const machine = this.machine
     const state = machine.state
     this.notPermittedCalls++
     if (this.hub.listening && state !== "ForcedOpen") {
       this.hub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
     }
-    const error = this.refusal(now, state, machine.openUntilMillis)
-    const span = currentSpan()
+    const failure = this.refusal(now, state, machine.openUntilMillis)
     if (span !== undefined) {
+      const error = this.lastRefusal!
       span.attribute("breakwater.circuitbreaker.decision", "refused")
       spanEvent(span, now, "breakwater.circuitbreaker.call_not_permitted", {
         "breakwater.circuitbreaker.name": this.name,
@@ -681,7 +699,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         "breakwater.retry_after_ms": Option.getOrUndefined(Option.map(error.retryAfter, Duration.toMillis))
       })
     }
-    return Effect.fail(error)
+    return failure
   }
 
   /** What a trace shows of this breaker on a guarded call. */
@@ -695,25 +713,29 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   private lastRefusal: CallNotPermittedError | undefined
+  private lastRefusalEffect: Effect.Effect<never, CallNotPermittedError> | undefined
   private lastRefusalAt = Number.NaN
 
   /**
    * Building an Error costs more than the rest of a refusal, so refusals in the same millisecond, state
-   * and Open period share one (immutable) error.
+   * and Open period share one (immutable) error, and one prebuilt failure of it: `Effect.fail` would
+   * look up the fiber's span for every refusal (`failCause` of a ready `Cause` does not).
    */
-  private refusal(now: number, state: State, openUntil: number): CallNotPermittedError {
+  private refusal(now: number, state: State, openUntil: number): Effect.Effect<never, CallNotPermittedError> {
     const last = this.lastRefusal
     if (last !== undefined && this.lastRefusalAt === now && last.state === state && this.lastOpenUntil === openUntil) {
-      return last
+      return this.lastRefusalEffect!
     }
     const retryAfter = state === "Open" && Number.isFinite(openUntil)
       ? Option.some(Duration.millis(Math.max(0, openUntil - now)))
       : Option.none()
     const error = withoutStackTrace(() => new CallNotPermittedError({ breakerName: this.name, state, retryAfter }))
+    const failure = Effect.failCause(Cause.fail(error))
     this.lastRefusal = error
+    this.lastRefusalEffect = failure
     this.lastRefusalAt = now
     this.lastOpenUntil = openUntil
-    return error
+    return failure
   }
 
   private lastOpenUntil = Number.NaN
@@ -919,9 +941,14 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   get transitionToOpen() {
     return this.transition("Open")
   }
-  readonly transitionToOpenStateFor = (duration: Duration.DurationInput) =>
-    Effect.suspend(() => this.transition("Open", nowMillis(this.clock) + Duration.toMillis(duration)))
-  readonly transitionToOpenStateUntil = (epochMillis: number) => this.transition("Open", epochMillis)
+  // Getters returning functions (not function fields): callable detached like fields, held by none.
+  get transitionToOpenStateFor() {
+    return (duration: Duration.DurationInput) =>
+      Effect.suspend(() => this.transition("Open", nowMillis(this.clock) + Duration.toMillis(duration)))
+  }
+  get transitionToOpenStateUntil() {
+    return (epochMillis: number) => this.transition("Open", epochMillis)
+  }
   get transitionToHalfOpen() {
     return this.transition("HalfOpen")
   }
@@ -1198,7 +1225,8 @@ export const configuration = <E, A>(breaker: CircuitBreaker<E, A>): Effect.Effec
     const c = (breaker as unknown as { readonly config: ResolvedOptions }).config
     const wait = c.waitDurationInOpenState
     return {
-      name: c.name,
+      // The breaker's own name: a keyed breaker's keys share one decoded configuration.
+      name: breaker.name,
       failureRateThreshold: c.failureRateThreshold,
       slowCallRateThreshold: c.slowCallRateThreshold,
       slowCallDurationThreshold: Duration.decode(c.slowCallDurationThreshold),
@@ -1394,10 +1422,29 @@ export const keyed = <E = unknown, A = unknown>(
 ): Effect.Effect<Keyed<E, A>, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const { idleTimeToLive, maxKeys, track, ...perKey } = options
-    yield* decodeOptions(OptionsSchema, "CircuitBreaker", perKey)
+    const config = yield* decodeOptions(OptionsSchema, "CircuitBreaker", perKey)
+    // In process, every key shares the decoded options and the machine's settings (a key then costs
+    // its own state only); with a store, each key's breaker is made as `make` makes it.
+    const inProcess = Option.isNone(yield* Effect.serviceOption(Store))
+    const machineConfig = machineConfigOf(config)
+    const makeKey = (name: string): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError, Scope.Scope> =>
+      inProcess
+        ? Effect.gen(function*() {
+          const hub = yield* makeEventHub<Event>()
+          return new CircuitBreakerImpl<E, A>(
+            name,
+            perKey as Options<E, A>,
+            config,
+            yield* Effect.clock,
+            yield* Effect.scope,
+            hub,
+            machineConfig
+          )
+        })
+        : make<E, A>({ ...perKey, name })
     const shell = yield* makeKeyedShell<CircuitBreaker<E, A>>(
       { name: options.name, maxKeys, idleTimeToLive, track },
-      (name) => make<E, A>({ ...perKey, name }),
+      makeKey,
       // The guard only sees effects `Keyed`'s signature already restricted to `E` and `A`.
       (self, breaker) => (breaker as CircuitBreakerImpl<any, any>).guard(self),
       (breaker, now) => {

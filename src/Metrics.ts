@@ -429,19 +429,21 @@ class CollectorImpl implements Collector {
       this.add(m.breakerStatesDiscarded, seen, "statesDiscarded", fields.statesDiscarded ?? 0, seen.tags())
     }
     // Replay the new calls of each bucket at their mean duration: counts, buckets and sum stay exact.
-    const { counts, sums } = fields.calls
+    const timings = fields.calls
     for (let kind = 0; kind < CALL_KINDS.length; kind++) {
       const tags = seen.tags("kind", CALL_KINDS[kind]!)
       const hook = seen.hook(m.breakerCalls, tags) // every kind's series exists from the first collection
       for (let bucket = 0; bucket < DURATION_BUCKETS; bucket++) {
         const slot = kind * DURATION_BUCKETS + bucket
-        const calls = counts[slot]! - seen.timingCounts[slot]!
+        const count = timings.count(slot)
+        const calls = count - seen.timingCounts[slot]!
         if (calls <= 0) continue
-        const mean = (sums[slot]! - seen.timingSums[slot]!) / calls
+        const sum = timings.sum(slot)
+        const mean = (sum - seen.timingSums[slot]!) / calls
         const seconds = withinBucket(bucket, mean) / 1000
         for (let i = 0; i < calls; i++) hook.update(seconds)
-        seen.timingCounts[slot] = counts[slot]!
-        seen.timingSums[slot] = sums[slot]!
+        seen.timingCounts[slot] = count
+        seen.timingSums[slot] = sum
       }
     }
   }

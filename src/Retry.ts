@@ -366,6 +366,10 @@ class RetryImpl<E, A> implements Retry<E, A> {
   guard<A2 extends A, E2 extends E, R>(
     self: Effect.Effect<A2, E2, R>
   ): Effect.Effect<A2, E2 | MaxRetriesExceededError, R> {
+    // The first attempt depends only on `self` and the settings, so it is built once per settings (not
+    // per call): most calls succeed at once and then cost no more than this suspend and one match.
+    let firstFor: Settings | undefined
+    let first: Effect.Effect<A2, E2 | MaxRetriesExceededError, R> | undefined
     return Effect.suspend(() => {
       const settings = this.settings
       if (settings.budget !== undefined) settings.budget.unsafeDeposit()
@@ -374,7 +378,11 @@ class RetryImpl<E, A> implements Retry<E, A> {
         span.attribute("breakwater.retry.name", this.name)
         span.attribute("breakwater.retry.attempt", 1)
       }
-      return this.attempt(self, settings, 1, undefined)
+      if (firstFor !== settings || first === undefined) {
+        firstFor = settings
+        first = this.attempt(self, settings, 1, undefined)
+      }
+      return first
     })
   }
 

@@ -20,7 +20,7 @@ describe("bench", () => {
     for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
     expect(report.contended.length).toBeGreaterThan(0)
     for (const row of report.contended) expect(row.grantsPerSecond).toBeGreaterThan(0)
-    expect(report.memory.keyed.length).toBe(5)
+    expect(report.memory.keyed.length).toBe(8)
     expect(report.memory.timeWindows.length).toBe(2)
     const markdown = renderMarkdown(report, "## Notes")
     expect(markdown).toContain("## Main table")
@@ -32,6 +32,8 @@ describe("bench", () => {
     }
     if (report.redis._tag === "Measured") {
       for (const row of report.redis.rows) expect(row.acquiresPerSecond).toBeGreaterThan(0)
+      expect(report.redis.breakerRows.length).toBe(6)
+      for (const row of report.redis.breakerRows) expect(row.callsPerSecond).toBeGreaterThan(0)
     }
   })
 })

@@ -96,6 +96,30 @@ describe("sliding windows against a naive list", () => {
     )
   })
 
+  it("CountWindow packs outcomes across elements (windows up to 100) and, without durations, sums none", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 100 }),
+        fc.boolean(),
+        fc.array(windowCommandArb, { maxLength: 250 }),
+        (size, keepDurations, commands) => {
+          const window = new CountWindow(size, size, keepDurations)
+          const all: Array<NaiveCall> = []
+          let now = 1_700_000_000_000
+          for (const command of commands) {
+            now += command.step
+            if (command._tag !== "Record") continue
+            window.record(now, command.duration, command.failed, command.slow)
+            all.push({ bucket: 0, duration: command.duration, failed: command.failed, slow: command.slow })
+          }
+          const expected = totals(all.slice(Math.max(0, all.length - size)))
+          expect(observed(window)).toEqual(keepDurations ? expected : { ...expected, totalDurationMillis: 0 })
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
   it("TimeWindow holds exactly the calls of the last `size` epoch seconds", () => {
     fc.assert(
       fc.property(

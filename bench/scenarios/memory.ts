@@ -2,9 +2,10 @@
  * Scale: heap bytes per keyed breaker, and per time-window breaker as its window grows. Needs
  * `node --expose-gc` (npm run bench passes it); without it the figures read as unavailable.
  *
- * "Keyed" here is a `Map<string, CircuitBreaker>` of breakers made with `CircuitBreaker.make` in one
- * scope (breakwater has no keyed breaker yet): the figure includes the map entry, the key, the breaker,
- * its event hub and its scope finalizer, i.e. everything a keyed breaker costs.
+ * "Keyed" here is first a `Map<string, CircuitBreaker>` of breakers made with `CircuitBreaker.make` in
+ * one scope: the figure includes the map entry, the key, the breaker, its event hub and its scope
+ * finalizer; then the keyed API, `CircuitBreaker.keyed`, per key (its table entry, the key's scope and
+ * breaker).
  */
 import { circuitBreaker, ConsecutiveBreaker, CountBreaker, handleAll } from "cockatiel"
 import { Effect, Exit, Scope } from "effect"
@@ -117,6 +118,41 @@ export const runMemory = async (
   })
   map.clear()
   await Effect.runPromise(Scope.close(scope, Exit.void))
+
+  // The keyed API (`CircuitBreaker.keyed`): a key's breaker is made on its first call, from options
+  // decoded once for all keys, in a scope of its own; idle after that call.
+  const keyedScope = Effect.runSync(Scope.make())
+  const perKey = Effect.runSync(Scope.extend(
+    CircuitBreaker.keyed({ name: "tenant", ...countWindow, maxKeys: Math.max(1, count) }),
+    keyedScope
+  ))
+  const keyNames = Array.from({ length: count }, (_, i) => `tenant-${i}`)
+  const callKeys = (keys: ReadonlyArray<string>, calls: number) =>
+    Effect.runSync(Effect.gen(function*() {
+      for (const key of keys) {
+        const guard = perKey.withCircuitBreaker(key)
+        for (let i = 0; i < calls; i++) yield* guard(call)
+      }
+      return perKey
+    }))
+  const firstUse = await stage(
+    "CircuitBreaker.keyed, per key after its first call (count window 100)",
+    count,
+    () => callKeys(keyNames, 1)
+  )
+  keyed.push(firstUse)
+  const fuller = await stage(
+    "… after 100 more calls each (window full)",
+    Math.min(count, 10_000),
+    () => callKeys(keyNames.slice(0, 10_000), 100)
+  )
+  keyed.push(fuller)
+  keyed.push({
+    name: "CircuitBreaker.keyed, per key, in use (total)",
+    count,
+    bytesEach: firstUse.bytesEach + fuller.bytesEach
+  })
+  await Effect.runPromise(Scope.close(keyedScope, Exit.void))
 
   const timeWindows: Array<MemoryRow> = []
   for (const seconds of options.windows) {

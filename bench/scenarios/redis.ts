@@ -13,13 +13,15 @@
  * The server: `REDIS_URL` when set; else a private `redis-server` on a free port (clean, unshared); else
  * 127.0.0.1:6379; else the section is skipped with a note.
  */
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { Redis } from "ioredis"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as net from "node:net"
 import { RateLimiterRedis } from "rate-limiter-flexible"
-import { RateLimiter } from "../../src/index.js"
+import { CircuitBreaker, RateLimiter } from "../../src/index.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
+import { Store } from "../../src/Store.js"
+import type { CircuitSettings } from "../../src/store/CircuitBreakerStore.js"
 
 export interface RedisRow {
   readonly name: string
@@ -29,12 +31,23 @@ export interface RedisRow {
   readonly redisMicrosPerAcquire: number
 }
 
+/** A shared circuit breaker's operation: calls per second, round trips and Redis CPU per call. */
+export interface RedisBreakerRow {
+  readonly name: string
+  readonly callsPerSecond: number
+  /** Commands the client sent per call (MONITOR), as for the limiter rows. */
+  readonly roundTripsPerCall: number
+  /** Redis's CPU per call: every EVALSHA's time (`INFO commandstats`) over the calls made. */
+  readonly redisMicrosPerCall: number
+}
+
 export type RedisResult =
   | {
     readonly _tag: "Measured"
     readonly server: string
     readonly concurrency: number
     readonly rows: ReadonlyArray<RedisRow>
+    readonly breakerRows: ReadonlyArray<RedisBreakerRow>
   }
   | { readonly _tag: "Skipped"; readonly reason: string }
 
@@ -54,6 +67,15 @@ export const RedisCases = {
   slidingWindow: "breakwater RedisStore sliding-window, concurrent",
   flexibleSequential: "rate-limiter-flexible RateLimiterRedis, sequential",
   flexibleConcurrent: "rate-limiter-flexible RateLimiterRedis, concurrent"
+} as const
+
+export const RedisBreakerCases = {
+  closed: "shared breaker Closed, successful call, sequential",
+  closedConcurrent: "shared breaker Closed, successful call, concurrent",
+  refusal: "shared breaker Open, refusal, sequential",
+  halfOpen: "shared breaker HalfOpen, trial call (lease + record), sequential",
+  renew: "lease renewal (CircuitBreakerStore.renew), sequential",
+  reread: "re-read of the shared state (CircuitBreakerStore.read), sequential"
 } as const
 
 const ping = (url: string): Promise<boolean> =>
@@ -188,6 +210,122 @@ const redisMicros = async (url: string, subject: Subject, sample: number, concur
   }
 }
 
+/**
+ * Redis's CPU per call over a sample run alone after a RESETSTAT: every script's time (EVALSHA, and
+ * EVAL should a script be reloaded) over the calls made, so a call that costs two scripts (a lease and
+ * its record) or none (a refusal decided in process) shows it.
+ */
+const redisMicrosPerCall = async (
+  url: string,
+  subject: Subject,
+  sample: number,
+  concurrency: number
+): Promise<number> => {
+  const admin = new Redis(url)
+  admin.on("error", () => {})
+  try {
+    await admin.config("RESETSTAT")
+    let left = sample
+    const calls = await subject.loop(subject.concurrent ? concurrency : 1, () => left-- <= 0)
+    const info = await admin.info("commandstats")
+    let usec = 0
+    for (const match of info.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g)) usec += Number(match[1])
+    return usec / Math.max(1, calls)
+  } finally {
+    admin.disconnect()
+  }
+}
+
+/** An Effect that may fail (a refusal), looped as `effectLoop` loops an acquire. */
+const exitLoop = (call: Effect.Effect<unknown, unknown>) => effectLoop(Effect.exit(call))
+
+/**
+ * The shared circuit breaker on the same server: a call in Closed (one round trip, its record, after
+ * the call), a refusal in Open (none: decided from the cached shared state), a trial call in HalfOpen
+ * (two: the lease before, the record after), and the two operations that run beside calls: a lease
+ * renewal (a slow trial renews its lease every half lease) and a re-read of the shared state (Open,
+ * ForcedOpen and Disabled re-read every 5 seconds, every breaker on a pub/sub hint or a reconnection),
+ * the latter two through the store itself as the breaker calls it.
+ */
+const breakerSubjects = async (
+  url: string,
+  prefix: string,
+  closers: Array<() => Promise<void>>
+): Promise<Array<Subject>> => {
+  const subjects: Array<Subject> = []
+  const made = async (name: string, options: Omit<CircuitBreaker.Options, "name">) => {
+    const redis = await client(url)
+    const scope = await Effect.runPromise(Scope.make())
+    closers.push(async () => {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      redis.disconnect()
+    })
+    return Effect.runPromise(
+      Effect.flatMap(
+        Layer.buildWithScope(RedisStore.layer({ client: redis }, { prefix }), scope),
+        (context) =>
+          Effect.map(
+            CircuitBreaker.make({ name, ...options }).pipe(Effect.provide(context), Scope.extend(scope)),
+            (breaker) => ({ breaker, redis, store: Context.get(context, Store).circuitBreaker })
+          )
+      ).pipe(Effect.orDie)
+    )
+  }
+  const call = Effect.void
+  // Closed: thresholds never reached (the minimum number of calls is never buffered).
+  for (
+    const [name, concurrent] of [[RedisBreakerCases.closed, false], [RedisBreakerCases.closedConcurrent, true]] as const
+  ) {
+    const { breaker, redis } = await made(`closed-${concurrent}`, {
+      slidingWindowType: "TIME_BASED",
+      minimumNumberOfCalls: 1_000_000_000
+    })
+    subjects.push({ name, client: redis, concurrent, loop: exitLoop(CircuitBreaker.withCircuitBreaker(call, breaker)) })
+  }
+  {
+    const { breaker, redis } = await made("open", { waitDurationInOpenState: "1 hour" })
+    await Effect.runPromise(breaker.transitionToOpen)
+    subjects.push({
+      name: RedisBreakerCases.refusal,
+      client: redis,
+      concurrent: false,
+      loop: exitLoop(CircuitBreaker.withCircuitBreaker(call, breaker))
+    })
+  }
+  {
+    // HalfOpen for the whole run: more trial permits than a run can take, no maximum wait.
+    const { breaker, redis, store } = await made("halfopen", {
+      permittedNumberOfCallsInHalfOpenState: 1_000_000,
+      minimumNumberOfCalls: 1_000_000,
+      waitDurationInOpenState: "1 hour"
+    })
+    await Effect.runPromise(Effect.zipRight(breaker.transitionToOpen, breaker.transitionToHalfOpen))
+    subjects.push({
+      name: RedisBreakerCases.halfOpen,
+      client: redis,
+      concurrent: false,
+      loop: exitLoop(CircuitBreaker.withCircuitBreaker(call, breaker))
+    })
+    // The store as the breaker calls it, with the breaker's own settings (internal to the breaker).
+    const settings = (breaker as unknown as { readonly settings: CircuitSettings }).settings
+    const leaseId = "bench-lease"
+    await Effect.runPromise(Effect.orDie(store.acquire("halfopen", settings, leaseId)))
+    subjects.push({
+      name: RedisBreakerCases.renew,
+      client: redis,
+      concurrent: false,
+      loop: exitLoop(store.renew("halfopen", settings, leaseId))
+    })
+    subjects.push({
+      name: RedisBreakerCases.reread,
+      client: redis,
+      concurrent: false,
+      loop: exitLoop(store.read("halfopen", settings))
+    })
+  }
+  return subjects
+}
+
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? Number.NaN
 
 export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> => {
@@ -263,7 +401,26 @@ export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> =
         redisMicrosPerAcquire: await redisMicros(url, subject, config.sample * 5, config.concurrency)
       })
     }
-    return { _tag: "Measured", server: server.label, concurrency: config.concurrency, rows }
+    // The shared breaker, after the limiters (so it takes nothing from their interleaved rounds).
+    const breakers = await breakerSubjects(url, prefix, closers)
+    for (const subject of breakers) await throughput(subject, Math.min(200, config.millis), config.concurrency)
+    const breakerRates = new Map<string, Array<number>>(breakers.map((s) => [s.name, []]))
+    for (let round = 0; round < config.rounds; round++) {
+      for (let i = 0; i < breakers.length; i++) {
+        const subject = breakers[(i + round) % breakers.length]!
+        breakerRates.get(subject.name)!.push(await throughput(subject, config.millis, config.concurrency))
+      }
+    }
+    const breakerRows: Array<RedisBreakerRow> = []
+    for (const subject of breakers) {
+      breakerRows.push({
+        name: subject.name,
+        callsPerSecond: median(breakerRates.get(subject.name)!),
+        roundTripsPerCall: await roundTrips(url, subject, config.sample, config.concurrency),
+        redisMicrosPerCall: await redisMicrosPerCall(url, subject, config.sample * 5, config.concurrency)
+      })
+    }
+    return { _tag: "Measured", server: server.label, concurrency: config.concurrency, rows, breakerRows }
   } finally {
     for (const close of closers) await close()
     server.stop()

@@ -7,12 +7,14 @@
  * @internal
  */
 
-const probes = new WeakMap<object, (nowMillis: number) => boolean>()
+/**
+ * The method a breaker that can tell implements (on its prototype: nothing per breaker, where a
+ * `WeakMap` entry and a closure per breaker cost ~100 bytes each of many thousands of keyed breakers).
+ */
+export const RefusalProbe: unique symbol = Symbol.for("breakwater/CircuitBreaker/RefusalProbe")
 
-/** Called by the breaker itself when it is made. */
-export const registerRefusalProbe = (breaker: object, probe: (nowMillis: number) => boolean): void => {
-  probes.set(breaker, probe)
+/** Whether `breaker` refuses calls at `nowMillis`; `false` for a breaker without a probe. */
+export const isRefusing = (breaker: object, nowMillis: number): boolean => {
+  const probe = (breaker as { readonly [RefusalProbe]?: (nowMillis: number) => boolean })[RefusalProbe]
+  return typeof probe === "function" ? probe.call(breaker, nowMillis) : false
 }
-
-/** Whether `breaker` refuses calls at `nowMillis`; `false` for a breaker that registered no probe. */
-export const isRefusing = (breaker: object, nowMillis: number): boolean => probes.get(breaker)?.(nowMillis) ?? false

@@ -27,16 +27,22 @@ export interface MachineConfig {
   readonly minimumNumberOfCalls: number
   readonly permittedNumberOfCallsInHalfOpenState: number
   /**
-   * The wait in Open after the `attempts`-th consecutive opening, in milliseconds; `undefined` when the
+   * The wait in Open after the `attempts`-th consecutive opening, in milliseconds (a number when it is
+   * the same every time: no closure per breaker); `undefined` when the
    * shell computes it (a `Schedule`) and sets it with `setOpenUntil`.
    */
-  readonly waitInOpenMillis: ((attempts: number) => number) | undefined
+  readonly waitInOpenMillis: ((attempts: number) => number) | number | undefined
   /**
    * When the count of consecutive openings goes back to 0: `"on-close"` (Resilience4j) whenever the
    * breaker closes; `"after-closed-as-long-as-open"` (Effect 4) only once it has stayed Closed as long
    * as its last Open period lasted. Default `"on-close"`.
    */
   readonly backoffReset?: BackoffReset | undefined
+  /**
+   * Whether the windows sum call durations (`totalDurationMillis`): a store reports it; a breaker in
+   * process never reads it and saves the memory (8 bytes per call or per second). Default true.
+   */
+  readonly keepDurations?: boolean | undefined
 }
 
 /** See {@link MachineConfig.backoffReset}. */
@@ -125,9 +131,10 @@ export class CircuitMachine {
 
   private freshWindow(): SlidingWindow {
     const c = this.config
+    const keep = c.keepDurations !== false
     return c.slidingWindowType === "COUNT_BASED"
-      ? new CountWindow(c.slidingWindowSize, c.minimumNumberOfCalls)
-      : new TimeWindow(c.slidingWindowSize, c.minimumNumberOfCalls)
+      ? new CountWindow(c.slidingWindowSize, c.minimumNumberOfCalls, keep)
+      : new TimeWindow(c.slidingWindowSize, c.minimumNumberOfCalls, keep)
   }
 
   /** True when `acquire(now)` would refuse, without counting anything. */
@@ -289,12 +296,18 @@ export class CircuitMachine {
         this.openedAtMillis = nowMillis
         this.openHintMillis = openUntilMillis === undefined ? this.pendingHintMillis : 0
         this.openUntilMillis = openUntilMillis ??
-          (wait === undefined ? Number.NaN : nowMillis + Math.max(wait(this.attempts), this.openHintMillis))
+          (wait === undefined
+            ? Number.NaN
+            : nowMillis + Math.max(typeof wait === "number" ? wait : wait(this.attempts), this.openHintMillis))
         break
       }
       case "HalfOpen": {
         const permitted = this.config.permittedNumberOfCallsInHalfOpenState
-        this.window = new CountWindow(permitted, Math.min(this.config.minimumNumberOfCalls, permitted))
+        this.window = new CountWindow(
+          permitted,
+          Math.min(this.config.minimumNumberOfCalls, permitted),
+          this.config.keepDurations !== false
+        )
         this.halfOpenPermits = permitted
         this.numberOfNotPermittedCalls = 0
         break

@@ -7,6 +7,7 @@
  * @internal
  */
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 
 /** Upper bounds (millis) of the call-duration buckets: Prometheus' default buckets, in millis. */
@@ -18,39 +19,56 @@ const BUCKETS = DURATION_BOUNDS_MILLIS.length + 1
 export const CALL_KINDS = ["successful", "failed", "ignored"] as const
 
 /**
- * Cumulative call counts per outcome kind, with the call durations in fixed buckets: one
- * `Float64Array` of counts and one of summed durations (so a histogram can be rebuilt with an exact
- * sum). O(1), allocation-free per call.
+ * Cumulative call counts per outcome kind, with the call durations in fixed buckets: per kind, the
+ * count and the summed duration of each bucket (so a histogram can be rebuilt with an exact sum).
+ * O(1), allocation-free per call.
  */
 export class CallTimings {
-  // Allocated on the first recorded call: an idle breaker (one of many thousands) holds none.
-  private countsArray: Float64Array | undefined
-  private sumsArray: Float64Array | undefined
+  // One plain array per outcome kind (counts, then sums), made on that kind's first call: an idle
+  // breaker (one of many thousands) holds none, and one that only ever succeeds holds one. A plain
+  // array of doubles is ~240 bytes where a Float64Array costs ~380 (its buffer lives off the heap,
+  // with bookkeeping of its own).
+  private successful: Array<number> | undefined
+  private failed: Array<number> | undefined
+  private ignored: Array<number> | undefined
 
-  /** Calls per (kind, bucket) slot so far. */
-  get counts(): Float64Array {
-    return this.countsArray ?? (this.countsArray = new Float64Array(CALL_KINDS.length * BUCKETS))
+  private of(kind: number): Array<number> | undefined {
+    return kind === 0 ? this.successful : kind === 1 ? this.failed : this.ignored
   }
 
-  /** Summed durations (millis) per (kind, bucket) slot so far. */
-  get sums(): Float64Array {
-    return this.sumsArray ?? (this.sumsArray = new Float64Array(CALL_KINDS.length * BUCKETS))
+  private made(kind: number): Array<number> {
+    const slots = new Array<number>(BUCKETS * 2).fill(0)
+    if (kind === 0) this.successful = slots
+    else if (kind === 1) this.failed = slots
+    else this.ignored = slots
+    return slots
   }
 
   /** `kind` is 0 (successful), 1 (failed) or 2 (ignored). */
   record(kind: number, millis: number): void {
     let bucket = 0
     while (bucket < BUCKETS - 1 && millis > DURATION_BOUNDS_MILLIS[bucket]!) bucket++
-    const slot = kind * BUCKETS + bucket
-    this.counts[slot]!++
-    this.sums[slot]! += millis
+    const slots = this.of(kind) ?? this.made(kind)
+    slots[bucket]!++
+    slots[BUCKETS + bucket]! += millis
+  }
+
+  /** Calls in `slot` (`kind * DURATION_BUCKETS + bucket`) so far. */
+  count(slot: number): number {
+    return this.of(Math.floor(slot / BUCKETS))?.[slot % BUCKETS] ?? 0
+  }
+
+  /** Summed durations (millis) of the calls in `slot` so far. */
+  sum(slot: number): number {
+    return this.of(Math.floor(slot / BUCKETS))?.[BUCKETS + (slot % BUCKETS)] ?? 0
   }
 
   /** Calls of `kind` so far. */
   total(kind: number): number {
-    if (this.countsArray === undefined) return 0
+    const slots = this.of(kind)
+    if (slots === undefined) return 0
     let total = 0
-    for (let i = kind * BUCKETS; i < (kind + 1) * BUCKETS; i++) total += this.countsArray[i]!
+    for (let i = 0; i < BUCKETS; i++) total += slots[i]!
     return total
   }
 }
@@ -63,11 +81,18 @@ export const DURATION_BUCKETS = BUCKETS
  * attributes). Must be called while the fiber runs (inside `Effect.suspend` or a match handler).
  */
 export const currentSpan = (): Tracer.Span | undefined => {
-  const fiber = Fiber.getCurrentFiber()
-  if (fiber._tag === "None") return undefined
-  const span = fiber.value.currentSpan
+  // `Fiber.getCurrentFiber()` reads this global and wraps it in an `Option`: an allocation on every
+  // guarded call, for a span that is usually absent. The fallback keeps working if the key ever moves.
+  const fiber =
+    (globalThis as Record<string, unknown>)[CURRENT_FIBER] as Fiber.RuntimeFiber<unknown, unknown> | undefined
+      ?? Option.getOrUndefined(Fiber.getCurrentFiber())
+  if (fiber === undefined) return undefined
+  const span = fiber.currentSpan
   return span !== undefined && span._tag === "Span" ? span : undefined
 }
+
+/** Where Effect 3 keeps the running fiber (effect/src/internal/fiber.ts, `currentFiberURI`). */
+const CURRENT_FIBER = "effect/FiberCurrent"
 
 /** Adds a span event stamped with the span's clock, in nanoseconds. */
 export const spanEvent = (
