@@ -78,6 +78,11 @@ export const inFiberSupported = (fiber: Fiber.RuntimeFiber<unknown, unknown>): b
   return supported
 }
 
+/** Tests only: pretend the internals are missing (`false`), or check again (`undefined`). */
+export const overrideInFiberSupport = (value: boolean | undefined): void => {
+  supported = value
+}
+
 /** Interruptor ids for timed-out calls: negative, so they never equal a real fiber's id. */
 let nextInterruptorId = 0
 
