@@ -2,13 +2,15 @@
  * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
  * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
  * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS and BENCH_COLD_IMPORT_ROUNDS trade precision
- * for time. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
+ * for time (BENCH_HTTP_MS, BENCH_HTTP_ROUNDS and BENCH_HTTP_CONCURRENCY for the HTTP section; BENCH_ONLY=http
+ * runs that section alone and prints it). The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { mainTable, renderMarkdown } from "./report.js"
-import { runBench } from "./run.js"
+import { runBench, runHttpSection } from "./run.js"
+import { httpSection, httpTargets } from "./scenarios/http.js"
 
 // npm runs scripts from the package root; the compiled benchmark (see build.mjs) lives elsewhere.
 const root = process.cwd()
@@ -21,6 +23,20 @@ if (typeof (globalThis as { gc?: unknown }).gc !== "function") {
   console.error("note: run with node --expose-gc (npm run bench does) for the memory figures")
 }
 
+const http = {
+  millis: env("BENCH_HTTP_MS", 500),
+  rounds: env("BENCH_HTTP_ROUNDS", 7),
+  concurrency: env("BENCH_HTTP_CONCURRENCY", 16)
+}
+
+if (process.env.BENCH_ONLY === "http") {
+  // The HTTP section alone, printed (BENCHMARKS.md is left as it is).
+  const result = await runHttpSection({ http }, (line) => console.error(`[bench] ${line}`))
+  console.log(httpSection(result))
+  for (const t of httpTargets(result)) console.log(`${t.met ? "met" : "MISSED"}: ${t.target}: ${t.measured}`)
+  process.exit(0)
+}
+
 const report = await runBench({
   rounds: env("BENCH_ROUNDS", 15),
   sliceMs: env("BENCH_SLICE_MS", 40),
@@ -28,6 +44,7 @@ const report = await runBench({
   memory: { keys: env("BENCH_KEYS", 100_000), windows: [10, 60, 600, 3_600], perWindow: 1_000 },
   redis: { millis: env("BENCH_REDIS_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 },
   coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
+  http,
   log: (line) => console.error(`[bench] ${line}`)
 })
 

@@ -20,6 +20,7 @@ import { baselines, floorBookkeeping, teardown } from "./floor.js"
 import { type Case, inGroup, measure, type Result } from "./harness.js"
 import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./scenarios/coldImport.js"
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
+import { type HttpBenchConfig, type HttpResult, runHttp } from "./scenarios/http.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
 import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
 
@@ -63,6 +64,8 @@ export interface BenchConfig {
   readonly memory: { readonly keys: number; readonly windows: ReadonlyArray<number>; readonly perWindow: number }
   readonly redis: RedisBenchConfig
   readonly coldImport: ColdImportConfig
+  /** The HTTP section (loopback client and servers); skipped when absent. */
+  readonly http?: HttpBenchConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
 }
@@ -82,6 +85,7 @@ export interface BenchReport {
   readonly stackEventsSeen: number
   readonly redis: RedisResult
   readonly coldImport: ColdImportResult
+  readonly http: HttpResult
 }
 
 export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
@@ -104,6 +108,7 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const redis = await runRedis(config.redis)
     log(`cold import: ${config.coldImport.rounds} rounds of fresh node processes`)
     const coldImport = runColdImport(config.coldImport)
+    const http = await runHttpSection(config, log)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
       log("(unreachable: keeps the floors' bookkeeping live)")
     }
@@ -116,9 +121,17 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       memory,
       stackEventsSeen: stackEventsSeen(),
       redis,
-      coldImport
+      coldImport,
+      http
     }
   } finally {
     await teardown()
   }
+}
+
+/** The HTTP section alone or within the run (BENCH_ONLY=http in index.ts). */
+export const runHttpSection = async (config: Pick<BenchConfig, "http">, log: (line: string) => void) => {
+  if (config.http === undefined) return { _tag: "Skipped", reason: "not configured" } as const
+  log(`http: ${config.http.rounds} rounds of ${config.http.millis} ms per case and mode`)
+  return runHttp(config.http)
 }
