@@ -28,6 +28,8 @@ export interface HttpBenchConfig {
   readonly rounds: number
   /** Requests in flight in the concurrent mode. */
   readonly concurrency: number
+  /** Profiling: only the cases whose name starts with this. */
+  readonly only?: string
 }
 
 export const HttpCases = {
@@ -46,6 +48,8 @@ export interface HttpRow {
   readonly requestsPerSecond: number
   readonly p50Micros: number
   readonly p99Micros: number
+  /** This process's CPU time (user + system) per request: client, server and generator together. */
+  readonly cpuMicros: number
   /** Median of the per-round spread of requests/s: (max - min) / median. */
   readonly spread: number
 }
@@ -81,6 +85,7 @@ interface Round {
   readonly requestsPerSecond: number
   readonly p50: number
   readonly p99: number
+  readonly cpu: number
 }
 
 /** `inFlight` loops sending `get` back to back for `millis`; latencies in microseconds. */
@@ -88,6 +93,7 @@ const round = (get: Effect.Effect<void, unknown>, inFlight: number, millis: numb
   Effect.gen(function*() {
     const latencies: Array<number> = []
     const start = performance.now()
+    const cpu = process.cpuUsage()
     const end = start + millis
     const loop: Effect.Effect<void, unknown> = Effect.suspend(() => {
       if (performance.now() >= end) return Effect.void
@@ -99,11 +105,13 @@ const round = (get: Effect.Effect<void, unknown>, inFlight: number, millis: numb
     })
     yield* Effect.all(Array.from({ length: inFlight }, () => loop), { concurrency: "unbounded", discard: true })
     const seconds = (performance.now() - start) / 1000
+    const used = process.cpuUsage(cpu)
     latencies.sort((a, b) => a - b)
     return {
       requestsPerSecond: latencies.length / seconds,
       p50: percentile(latencies, 0.5),
-      p99: percentile(latencies, 0.99)
+      p99: percentile(latencies, 0.99),
+      cpu: (used.user + used.system) / latencies.length
     } satisfies Round
   })
 
@@ -132,7 +140,7 @@ export const runHttp = (config: HttpBenchConfig): Promise<HttpResult> =>
       { name: HttpCases.plain, get: get(base, plainUrl) },
       { name: HttpCases.client, get: get(guarded, plainUrl) },
       { name: HttpCases.middleware, get: get(base, limitedUrl) }
-    ]
+    ].filter((c) => config.only === undefined || c.name.startsWith(config.only))
     const modes = [
       { mode: "sequential" as const, inFlight: 1 },
       { mode: "concurrent" as const, inFlight: config.concurrency }
@@ -157,6 +165,7 @@ export const runHttp = (config: HttpBenchConfig): Promise<HttpResult> =>
           requestsPerSecond: rate,
           p50Micros: median(samples[i]!.map((s) => s.p50)),
           p99Micros: median(samples[i]!.map((s) => s.p99)),
+          cpuMicros: median(samples[i]!.map((s) => s.cpu)),
           spread: (Math.max(...rates) - Math.min(...rates)) / rate
         })
       })
@@ -181,7 +190,7 @@ export const httpSection = (result: HttpResult): string => {
       fixed(r.requestsPerSecond / plain.requestsPerSecond)
     }x | ${grouped(r.p50Micros)} | ${fixed(r.p50Micros / plain.p50Micros)}x | ${grouped(r.p99Micros)} | ${
       fixed(r.p99Micros / plain.p99Micros)
-    }x | ${fixed(r.spread * 100, 0)}% |`
+    }x | ${fixed(r.cpuMicros, 0)} | ${fixed(r.cpuMicros / plain.cpuMicros)}x | ${fixed(r.spread * 100, 0)}% |`
   })
   return `Loopback, plain against guarded in both directions, in one run. Load generator: ${LOAD_GENERATOR}.
 Servers: \`@effect/platform-node\`'s \`NodeHttpServer\` on 127.0.0.1 answering \`GET /\` with a 2-byte text.
@@ -191,10 +200,12 @@ the plain server and against the same app behind \`RateLimitMiddleware\` (a limi
 request is granted). Each case sends back to back for ${result.config.millis} ms per round, ${result.config.rounds}
 interleaved rounds after a warm-up round (BENCH_HTTP_MS, BENCH_HTTP_ROUNDS, BENCH_HTTP_CONCURRENCY;
 BENCH_ONLY=http runs this section alone); figures are medians over the rounds, ratios to the plain case
-of the same mode. Client, servers and load generator share one process and this machine's cores.
+of the same mode. Client, servers and load generator share one process and this machine's cores; CPU
+µs/request is that process's CPU time (user + system) over the requests sent, the figure least moved
+by other load on the machine.
 
-| case | mode | requests/s | x plain | p50 µs | x plain | p99 µs | x plain | spread (requests/s) |
-|---|---|---:|---:|---:|---:|---:|---:|---:|
+| case | mode | requests/s | x plain | p50 µs | x plain | p99 µs | x plain | CPU µs/request | x plain | spread (requests/s) |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${lines.join("\n")}`
 }
 
