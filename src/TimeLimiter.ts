@@ -50,6 +50,7 @@ import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -244,16 +245,17 @@ class TimeLimiterImpl implements TimeLimiter {
   // ---- guarding calls ----------------------------------------------------------------------------
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutExceededError, R> {
-    return Effect.withFiberRuntime((fiber) => {
+    return Effect.withFiberRuntime((fiber, status) => {
       const error = this.timeoutError
-      const span = currentSpan()
+      const current = fiber.currentSpan
+      const span = current !== undefined && current._tag === "Span" ? current : undefined
       if (span !== undefined) {
         span.attribute("breakwater.timelimiter.name", this.name)
         span.attribute("breakwater.timelimiter.timeout_ms", Duration.toMillis(error.timeout))
       }
       if (!this.deadlines.open || !inFiberSupported(fiber)) return this.observed(this.forked(self, error), error)
       return this.cancelRunningCall
-        ? this.inPlace(self, fiber, error)
+        ? this.inPlace(self, fiber, error, RuntimeFlags.interruption(status.runtimeFlags))
         : this.observed(this.detached(self, error), error)
     })
   }
@@ -267,11 +269,12 @@ class TimeLimiterImpl implements TimeLimiter {
   private inPlace<A, E, R>(
     self: Effect.Effect<A, E, R>,
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    error: TimeoutExceededError
+    error: TimeoutExceededError,
+    callerInterruptible: boolean
   ): Effect.Effect<A, E | TimeoutExceededError, R> {
     const start = this.clock.unsafeCurrentTimeMillis()
     const deadline = this.deadlines.start(start, this.timeoutMillis, interruptInPlace, fiber)
-    return Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(self), {
+    const handled = Effect.matchCauseEffect(Effect.interruptible(self), {
       onSuccess: (value): Effect.Effect<A, TimeoutExceededError> => {
         this.deadlines.finish(deadline)
         if (deadline.interruptor !== undefined) return this.expired(fiber, deadline, start, error, Cause.empty)
@@ -285,7 +288,9 @@ class TimeLimiterImpl implements TimeLimiter {
         this.failed(cause, start)
         return Effect.failCause(cause)
       }
-    }))
+    })
+    // An uninterruptible caller (a platform handler) already gives the handler the region it needs.
+    return callerInterruptible ? Effect.uninterruptible(handled) : handled
   }
 
   /**
