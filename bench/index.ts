@@ -2,14 +2,16 @@
  * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
  * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
  * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS, BENCH_COLD_IMPORT_ROUNDS and BENCH_PAIRS trade precision
- * for time; BENCH_ONLY (a regular expression over case names and sections) and BENCH_SKIP (any of
- * contended, memory, redis, cold, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
+ * for time (BENCH_HTTP_MS, BENCH_HTTP_ROUNDS and BENCH_HTTP_CONCURRENCY for the HTTP section); BENCH_ONLY (a regular
+ * expression over case names and sections; BENCH_ONLY=http runs the HTTP section alone) and BENCH_SKIP (any of
+ * contended, memory, redis, cold, http, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { mainTable, renderMarkdown, targetTable } from "./report.js"
-import { runBench } from "./run.js"
+import { runBench, runHttpSection } from "./run.js"
+import { httpSection, httpTargets } from "./scenarios/http.js"
 
 // npm runs scripts from the package root; the compiled benchmark (see build.mjs) lives elsewhere.
 const root = process.cwd()
@@ -22,6 +24,20 @@ if (typeof (globalThis as { gc?: unknown }).gc !== "function") {
   console.error("note: run with node --expose-gc (npm run bench does) for the memory figures")
 }
 
+const http = {
+  millis: env("BENCH_HTTP_MS", 500),
+  rounds: env("BENCH_HTTP_ROUNDS", 7),
+  concurrency: env("BENCH_HTTP_CONCURRENCY", 16)
+}
+
+if (process.env.BENCH_ONLY === "http") {
+  // The HTTP section alone, printed (BENCHMARKS.md is left as it is).
+  const result = await runHttpSection({ http }, (line) => console.error(`[bench] ${line}`))
+  console.log(httpSection(result))
+  for (const t of httpTargets(result)) console.log(`${t.met ? "met" : "MISSED"}: ${t.target}: ${t.measured}`)
+  process.exit(0)
+}
+
 const report = await runBench({
   rounds: env("BENCH_ROUNDS", 15),
   sliceMs: env("BENCH_SLICE_MS", 40),
@@ -30,6 +46,7 @@ const report = await runBench({
   redis: { millis: env("BENCH_REDIS_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 },
   coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
   pairs: env("BENCH_PAIRS", 21),
+  http,
   log: (line) => console.error(`[bench] ${line}`),
   only: process.env["BENCH_ONLY"] ? new RegExp(process.env["BENCH_ONLY"]) : undefined,
   skip: new Set((process.env["BENCH_SKIP"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""))

@@ -5,10 +5,12 @@
 import * as os from "node:os"
 import { Ours } from "./cases/peers/names.js"
 import { Stack } from "./cases/stack.js"
+import { timeLimiterTargets } from "./cases/timeLimiter.js"
 import { Baseline } from "./floor.js"
 import type { Result } from "./harness.js"
 import type { BenchReport } from "./run.js"
 import { CONTENDED } from "./scenarios/contended.js"
+import { httpSection, httpTargets } from "./scenarios/http.js"
 import { RedisBreakerCases, RedisCases } from "./scenarios/redis.js"
 
 const fixed = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
@@ -324,9 +326,13 @@ const coldImportTargets = (report: BenchReport): Array<Target> => {
 export const targetTable = (report: BenchReport): string =>
   ["| target | measured | met? |", "|---|---|---|"]
     .concat(
-      [...targets(report), ...redisTargets(report), ...coldImportTargets(report)].map((t) =>
-        `| ${t.target} | ${t.measured} | ${t.met === undefined ? "n/a" : t.met ? "yes" : "**MISSED**"} |`
-      )
+      [
+        ...targets(report),
+        ...timeLimiterTargets(lookup(report).ns),
+        ...redisTargets(report),
+        ...coldImportTargets(report),
+        ...httpTargets(report.http)
+      ].map((t) => `| ${t.target} | ${t.measured} | ${t.met === undefined ? "n/a" : t.met ? "yes" : "**MISSED**"} |`)
     )
     .join("\n")
 
@@ -399,6 +405,10 @@ ${redisSection(report)}
 ## 10. Cold import
 
 ${coldImportSection(report)}
+
+## 11. HTTP on loopback
+
+${httpSection(report.http)}
 
 ## Targets: where we stand
 

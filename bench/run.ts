@@ -21,6 +21,7 @@ import { Baseline, baselines, floorBookkeeping, teardown } from "./floor.js"
 import { type Case, inGroup, measure, measurePairs, type PairResult, type Result } from "./harness.js"
 import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./scenarios/coldImport.js"
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
+import { type HttpBenchConfig, type HttpResult, runHttp } from "./scenarios/http.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
 import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
 
@@ -72,6 +73,8 @@ export interface BenchConfig {
   readonly memory: { readonly keys: number; readonly windows: ReadonlyArray<number>; readonly perWindow: number }
   readonly redis: RedisBenchConfig
   readonly coldImport: ColdImportConfig
+  /** The HTTP section (loopback client and servers); skipped when absent. */
+  readonly http?: HttpBenchConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
   /** Pairs measured back to back for each two-case target (see `measurePairs`); default 21. */
@@ -99,6 +102,7 @@ export interface BenchReport {
   readonly stackEventsSeen: number
   readonly redis: RedisResult
   readonly coldImport: ColdImportResult
+  readonly http: HttpResult
 }
 
 export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
@@ -135,6 +139,9 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const coldImport: ColdImportResult = skip.has("cold")
       ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
       : runColdImport(config.coldImport)
+    const http = skip.has("http")
+      ? ({ _tag: "Skipped", reason: "skipped (BENCH_SKIP)" } as const)
+      : await runHttpSection(config, log)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
       log("(unreachable: keeps the floors' bookkeeping live)")
     }
@@ -148,9 +155,17 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       memory,
       stackEventsSeen: stackEventsSeen(),
       redis,
-      coldImport
+      coldImport,
+      http
     }
   } finally {
     await teardown()
   }
+}
+
+/** The HTTP section alone or within the run (BENCH_ONLY=http in index.ts). */
+export const runHttpSection = async (config: Pick<BenchConfig, "http">, log: (line: string) => void) => {
+  if (config.http === undefined) return { _tag: "Skipped", reason: "not configured" } as const
+  log(`http: ${config.http.rounds} rounds of ${config.http.millis} ms per case and mode`)
+  return runHttp(config.http)
 }

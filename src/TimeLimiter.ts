@@ -16,8 +16,10 @@
  * - With `cancelRunningCall: false` the call keeps running, disconnected from the caller, until it
  *   ends or the limiter's `Scope` closes; its result is dropped. Interrupting the caller before the
  *   timeout still interrupts the call.
- * - The call runs in a child fiber (that is what lets the caller stop waiting), so a time limiter costs
- *   a fork per call; it is not a free wrapper like the bulkhead or the breaker.
+ * - With `cancelRunningCall: true` the call runs in the caller's own fiber (no fork per call; one timer
+ *   per limiter interrupts only the calls that overrun), so fibers the call forks belong to the caller,
+ *   as with any other guard. `cancelRunningCall: false` forks each call, since it must be able to
+ *   outlive the caller's wait.
  *
  * @example
  * ```ts
@@ -48,10 +50,18 @@ import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import {
+  clearInterruption,
+  type Deadline,
+  Deadlines,
+  inFiberSupported,
+  interruptInPlace
+} from "./internal/deadlines.js"
 import { withoutStackTrace } from "./internal/errors.js"
 import { type EventHub, makeEventHub } from "./internal/eventHub.js"
 import { currentSpan, spanEvent } from "./internal/observe.js"
@@ -206,6 +216,7 @@ class TimeLimiterImpl implements TimeLimiter {
   private timeout: Duration.Duration
   private cancelRunningCall: boolean
   private timeoutError: TimeoutExceededError
+  private timeoutMillis: number
   /** Cumulative counters for metrics, read on collection (never reset). */
   successfulCalls = 0
   failedCalls = 0
@@ -216,11 +227,13 @@ class TimeLimiterImpl implements TimeLimiter {
     config: typeof OptionsSchema.Type,
     private readonly clock: Clock.Clock,
     private readonly scope: Scope.Scope,
-    private readonly hub: EventHub<Event>
+    private readonly hub: EventHub<Event>,
+    private readonly deadlines: Deadlines
   ) {
     this.timeout = Duration.decode(config.timeoutDuration)
     this.cancelRunningCall = config.cancelRunningCall
     this.timeoutError = this.makeTimeoutError()
+    this.timeoutMillis = Duration.toMillis(this.timeout)
   }
 
   private makeTimeoutError(): TimeoutExceededError {
@@ -232,25 +245,109 @@ class TimeLimiterImpl implements TimeLimiter {
   // ---- guarding calls ----------------------------------------------------------------------------
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutExceededError, R> {
-    return Effect.suspend(() => {
+    return Effect.withFiberRuntime((fiber, status) => {
       const error = this.timeoutError
-      const options = { duration: error.timeout, onTimeout: () => error }
-      const limited = this.cancelRunningCall
-        ? Effect.timeoutFail(Effect.interruptible(self), options)
-        : this.detachOnTimeout(self, options)
-      const span = currentSpan()
+      const current = fiber.currentSpan
+      const span = current !== undefined && current._tag === "Span" ? current : undefined
       if (span !== undefined) {
         span.attribute("breakwater.timelimiter.name", this.name)
         span.attribute("breakwater.timelimiter.timeout_ms", Duration.toMillis(error.timeout))
       }
-      return this.observed(limited, error)
+      if (!this.deadlines.open || !inFiberSupported(fiber)) return this.observed(this.forked(self, error), error)
+      return this.cancelRunningCall
+        ? this.inPlace(self, fiber, error, RuntimeFlags.interruption(status.runtimeFlags))
+        : this.observed(this.detached(self, error), error)
     })
   }
 
   /**
-   * Runs `self` in a fiber of the limiter's scope and waits for it at most the timeout; on timeout the
-   * fiber is left running. Interrupting the caller before then interrupts it.
+   * The call runs in the caller's fiber, interruptibly (a time limiter exists to cut it short, even
+   * where the caller is uninterruptible, as in a platform server handler); the limiter's timer
+   * interrupts it only if it overruns (see internal/deadlines.ts). The handler runs uninterruptibly so
+   * that it sees the deadline's interruption and can turn it into the timeout error.
    */
+  private inPlace<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    error: TimeoutExceededError,
+    callerInterruptible: boolean
+  ): Effect.Effect<A, E | TimeoutExceededError, R> {
+    const start = this.clock.unsafeCurrentTimeMillis()
+    const deadline = this.deadlines.start(start, this.timeoutMillis, interruptInPlace, fiber)
+    const handled = Effect.matchCauseEffect(Effect.interruptible(self), {
+      onSuccess: (value): Effect.Effect<A, TimeoutExceededError> => {
+        this.deadlines.finish(deadline)
+        if (deadline.interruptor !== undefined) return this.expired(fiber, deadline, start, error, Cause.empty)
+        this.successfulCalls++
+        if (this.hub.subscribers > 0) this.publish(start, Event.Success)
+        return Effect.succeed(value)
+      },
+      onFailure: (cause): Effect.Effect<never, E | TimeoutExceededError> => {
+        this.deadlines.finish(deadline)
+        if (deadline.interruptor !== undefined) return this.expired(fiber, deadline, start, error, cause)
+        this.failed(cause, start)
+        return Effect.failCause(cause)
+      }
+    })
+    // An uninterruptible caller (a platform handler) already gives the handler the region it needs.
+    return callerInterruptible ? Effect.uninterruptible(handled) : handled
+  }
+
+  /**
+   * After a call whose deadline interrupted it: the timeout error, unless someone else interrupts the
+   * caller too (then the interruption goes on). An uninterruptible call that finished anyway after
+   * its deadline also ends in the timeout error, as with a forked call.
+   */
+  private expired<E>(
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    deadline: Deadline,
+    start: number,
+    error: TimeoutExceededError,
+    cause: Cause.Cause<E>
+  ): Effect.Effect<never, E | TimeoutExceededError> {
+    return Effect.flatMap(
+      clearInterruption(fiber, deadline),
+      (alone): Effect.Effect<never, E | TimeoutExceededError> => {
+        if (!alone) return Effect.failCause(Cause.isEmpty(cause) ? Cause.interrupt(deadline.interruptor!) : cause)
+        this.timedOut(start, error)
+        return Effect.fail(error)
+      }
+    )
+  }
+
+  private publish(
+    start: number,
+    make: (fields: { timeLimiterName: string; at: number; duration: Duration.Duration }) => Event
+  ) {
+    const at = this.clock.unsafeCurrentTimeMillis()
+    this.hub.unsafeOffer(make({ timeLimiterName: this.name, at, duration: Duration.millis(at - start) }))
+  }
+
+  private timedOut(start: number, timeout: TimeoutExceededError): void {
+    this.timeouts++
+    if (this.hub.listening) this.publish(start, Event.Timeout)
+    this.traceTimeout(timeout)
+  }
+
+  private failed(cause: Cause.Cause<unknown>, start: number): void {
+    if (Cause.isInterruptedOnly(cause)) return
+    this.failedCalls++
+    if (this.hub.subscribers > 0) {
+      const failure = Cause.failureOption(cause)
+      const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+      this.publish(start, (fields) => Event.Error({ ...fields, error }))
+    }
+  }
+
+  /** Where in-fiber limits are unavailable (see internal/deadlines.ts): the call races a sleep. */
+  private forked<A, E, R>(self: Effect.Effect<A, E, R>, error: TimeoutExceededError) {
+    const options = { duration: error.timeout, onTimeout: () => error }
+    return this.cancelRunningCall
+      ? Effect.timeoutFail(Effect.interruptible(self), options)
+      : this.detachOnTimeout(self, options)
+  }
+
+  /** The forked fallback of {@link detached}: the caller races the call's fiber against a sleep. */
   private detachOnTimeout<A, E, R>(
     self: Effect.Effect<A, E, R>,
     options: { readonly duration: Duration.Duration; readonly onTimeout: () => TimeoutExceededError }
@@ -264,6 +361,45 @@ class TimeLimiterImpl implements TimeLimiter {
           )
       )
     )
+  }
+
+  /**
+   * Runs `self` in a fiber of the limiter's scope; the caller waits for its result, or for the
+   * deadline, whichever comes first, and then the fiber is left running. Interrupting the caller
+   * before then interrupts it. The wait is a plain callback that the call's fiber or the limiter's
+   * timer completes, so it needs no interruption (and works where the caller is uninterruptible).
+   */
+  private detached<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    error: TimeoutExceededError
+  ): Effect.Effect<A, E | TimeoutExceededError, R> {
+    return Effect.uninterruptibleMask((restore) => {
+      let settle: ((exit: Effect.Effect<A, E | TimeoutExceededError>) => void) | undefined
+      let settled: Effect.Effect<A, E | TimeoutExceededError> | undefined
+      const complete = (exit: Effect.Effect<A, E | TimeoutExceededError>) => {
+        if (settled !== undefined) return
+        settled = exit
+        settle?.(exit)
+      }
+      const deadline = this.deadlines.start(
+        this.clock.unsafeCurrentTimeMillis(),
+        this.timeoutMillis,
+        () => complete(Effect.fail(error))
+      )
+      const call = Effect.onExit(Effect.interruptible(self), (exit) =>
+        Effect.sync(() => {
+          this.deadlines.finish(deadline)
+          complete(exit)
+        }))
+      return Effect.flatMap(Effect.forkIn(call, this.scope), (fiber) =>
+        restore(
+          Effect.async<A, E | TimeoutExceededError>((resume) => {
+            if (settled !== undefined) return resume(settled)
+            settle = resume
+            return Fiber.interruptFork(fiber)
+          })
+        ))
+    })
   }
 
   /**
@@ -335,6 +471,7 @@ class TimeLimiterImpl implements TimeLimiter {
           if (decoded.timeoutDuration !== undefined) {
             this.timeout = Duration.decode(decoded.timeoutDuration)
             this.timeoutError = this.makeTimeoutError()
+            this.timeoutMillis = Duration.toMillis(this.timeout)
           }
         })
     )
@@ -366,7 +503,8 @@ export const make = (options: Options): Effect.Effect<TimeLimiter, InvalidConfig
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
     const hub = yield* makeEventHub<Event>()
-    return new TimeLimiterImpl(config.name, config, clock, scope, hub)
+    const deadlines = yield* Deadlines.make
+    return new TimeLimiterImpl(config.name, config, clock, scope, hub, deadlines)
   })
 
 /**

@@ -14,7 +14,8 @@ describe("bench", () => {
       contended: { fibers: 20, warmupMillis: 20, millis: 50 },
       memory: { keys: 200, windows: [10, 60], perWindow: 20 },
       redis: { millis: 20, rounds: 1, concurrency: 10, sample: 20 },
-      coldImport: { rounds: 1 }
+      coldImport: { rounds: 1 },
+      http: { millis: 20, rounds: 1, concurrency: 4 }
     })
     expect(report.results.map((r) => r.name)).toEqual(allCases().map((c) => c.name))
     for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
@@ -27,6 +28,12 @@ describe("bench", () => {
     expect(markdown).toContain("## Targets: where we stand")
     expect(markdown).toContain("## 9. Redis")
     expect(markdown).toContain("## 10. Cold import")
+    expect(markdown).toContain("## 11. HTTP on loopback")
+    expect(report.http._tag).toBe("Measured")
+    if (report.http._tag === "Measured") {
+      expect(report.http.rows.length).toBe(6)
+      for (const row of report.http.rows) expect(row.requestsPerSecond).toBeGreaterThan(0)
+    }
     if (report.coldImport._tag === "Measured") {
       for (const row of report.coldImport.rows) expect(row.medianMillis).toBeGreaterThan(0)
     }

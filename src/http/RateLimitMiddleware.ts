@@ -273,6 +273,12 @@ class Middleware {
   readonly knownRoutes = new Map<string, true>()
   /** Server-wide `key: "route"`: paths last answered 404 (they share `(unmatched)`), least recently used first. */
   readonly notFound = new Map<string, true>()
+  /**
+   * `key: "ip"`: the last peer address seen without `X-Forwarded-For` and its key. Requests come in
+   * runs from one peer (keep-alive connections), so this spares re-parsing the same address.
+   */
+  private lastPeer: string | undefined
+  private lastPeerKey: readonly [key: string, keyClass: string] = [ANONYMOUS, ANONYMOUS]
 
   constructor(
     readonly settings: Settings,
@@ -304,15 +310,18 @@ class Middleware {
     const kind = this.settings.key
     const max = this.settings.maxKeyLength
     if (kind === "ip") {
-      const address = clientAddress(
-        request.headers["x-forwarded-for"],
-        Option.getOrUndefined(request.remoteAddress),
-        this.trusted,
-        this.hops
-      )
-      return address === undefined
-        ? [ANONYMOUS, ANONYMOUS]
-        : [`ip:${boundedKey(addressKey(address, this.settings.ipv6Prefix), max)}`, "ip"]
+      const forwarded = request.headers["x-forwarded-for"]
+      const peer = Option.getOrUndefined(request.remoteAddress)
+      if (forwarded === undefined && peer !== undefined && peer === this.lastPeer) return this.lastPeerKey
+      const address = clientAddress(forwarded, peer, this.trusted, this.hops)
+      const keyed = address === undefined
+        ? [ANONYMOUS, ANONYMOUS] as const
+        : [`ip:${boundedKey(addressKey(address, this.settings.ipv6Prefix), max)}`, "ip"] as const
+      if (forwarded === undefined && peer !== undefined) {
+        this.lastPeer = peer
+        this.lastPeerKey = keyed
+      }
+      return keyed
     }
     if (kind === "api-key") {
       const apiKey = request.headers[this.settings.apiKeyHeader]
@@ -460,22 +469,23 @@ class Middleware {
       ),
       this.withBodyDeadline(app, request, keyClass)
     )
-    return Effect.onExit(this.holding(served, slot), (exit) => {
-      const seconds = this.seconds(start)
-      if (exit._tag === "Success") {
-        if (path !== undefined) this.learn(path, exit.value.status, route)
-        labels.record(exit.value.status, seconds)
-        return Effect.void
+    return this.holding(served, slot, {
+      onServed: (response) => {
+        if (path !== undefined) this.learn(path, response.status, route)
+        labels.record(response.status, this.seconds(start))
+      },
+      onFailed: (cause) => {
+        const seconds = this.seconds(start)
+        if (Cause.isInterruptedOnly(cause)) return Effect.void
+        return Effect.map(
+          HttpServerError.causeResponse(cause),
+          ([response]) => {
+            // A router answers an unknown path by failing (`RouteNotFound`): its 404 is learned too.
+            if (path !== undefined) this.learn(path, response.status, route)
+            labels.record(response.status, seconds)
+          }
+        )
       }
-      if (Cause.isInterruptedOnly(exit.cause)) return Effect.void
-      return Effect.map(
-        HttpServerError.causeResponse(exit.cause),
-        ([response]) => {
-          // A router answers an unknown path by failing (`RouteNotFound`): its 404 is learned too.
-          if (path !== undefined) this.learn(path, response.status, route)
-          labels.record(response.status, seconds)
-        }
-      )
     })
   }
 
@@ -489,32 +499,49 @@ class Middleware {
    */
   private holding<E, R>(
     served: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
-    slot: Slot<string, KeyState>
+    slot: Slot<string, KeyState>,
+    outcome: {
+      /** The response is about to go out (synchronous: it is on every request's path). */
+      readonly onServed: (response: HttpServerResponse.HttpServerResponse) => void
+      readonly onFailed: (cause: Cause.Cause<E>) => Effect.Effect<void>
+    }
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> {
+    // One uninterruptible region and one handler for both the slot and the outcome: they are on the
+    // path of every request the middleware lets through.
     return Effect.uninterruptibleMask((restore) => {
       this.keys.pin(slot)
       let released = false
-      const release = Effect.sync(() => {
+      const releaseNow = () => {
         if (released) return
         released = true
         this.keys.unpin(slot, this.clock.unsafeCurrentTimeMillis())
         this.slots?.release()
-      })
+      }
+      const release = Effect.sync(releaseNow)
       return Effect.matchCauseEffect(restore(served), {
-        onFailure: (cause) => Effect.zipRight(release, Effect.failCause(cause)),
+        onFailure: (cause) => {
+          releaseNow()
+          return Effect.zipRight(outcome.onFailed(cause), Effect.failCause(cause))
+        },
         onSuccess: (response) => {
           const body = response.body
-          if (body._tag !== "Stream") return Effect.as(release, response)
+          if (body._tag !== "Stream") {
+            releaseNow()
+            outcome.onServed(response)
+            return Effect.succeed(response)
+          }
           return Effect.flatMap(
             Effect.serviceOption(Scope.Scope),
-            (scope) =>
-              Option.isNone(scope) ? Effect.as(release, response) : Effect.as(
+            (scope) => {
+              outcome.onServed(response)
+              return Option.isNone(scope) ? Effect.as(release, response) : Effect.as(
                 Scope.addFinalizer(scope.value, release),
                 HttpServerResponse.setBody(
                   response,
                   HttpBody.stream(Stream.ensuring(body.stream, release), body.contentType, body.contentLength)
                 )
               )
+            }
           )
         }
       })
