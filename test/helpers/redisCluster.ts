@@ -129,6 +129,9 @@ export const startCluster = async (settings?: ClusterSettings): Promise<RedisClu
           "",
           "--appendonly",
           "no",
+          // A replica's first sync starts at once (the default waits 5 s for more replicas to join it).
+          "--repl-diskless-sync-delay",
+          "0",
           "--dir",
           nodeDir,
           ...(settings?.extraArgs ?? [])
