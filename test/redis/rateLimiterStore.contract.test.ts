@@ -42,7 +42,9 @@ const timeOf = (client: Redis | Cluster) => async () => {
 beforeAll(async () => {
   if (clustered._tag === "Available") {
     const nodes = clustered.cluster.startupNodes
-    clusterRuntime = ManagedRuntime.make(RedisStore.layer({ clusterNodes: nodes }, { prefix: `contract${process.pid}` }))
+    clusterRuntime = ManagedRuntime.make(
+      RedisStore.layer({ clusterNodes: nodes }, { prefix: `contract${process.pid}` })
+    )
     clusterTimeClient = new Cluster([...nodes])
     clusterSubject = { store: (await clusterRuntime.runPromise(Store)).rateLimiter, now: timeOf(clusterTimeClient) }
   }
