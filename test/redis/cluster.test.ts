@@ -127,3 +127,174 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster", () => {
     expect(await Effect.runPromise(store.rateLimiter.available(limits[0]!))).toBe(8)
   })
 })
+
+/** Polls `check` (real clock) until it holds or `millis` pass; returns whether it held. */
+const eventually = async (check: () => Promise<boolean>, millis: number): Promise<boolean> => {
+  const deadline = Date.now() + millis
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() > deadline) return false
+    await sleep(20)
+  }
+}
+
+/** Two store instances (separate connections, as two processes) with a breaker of one name each. */
+const twoInstances = async (c: RedisCluster, name: string) => {
+  const scope = await Effect.runPromise(Scope.make())
+  const make = (runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>) =>
+    runtime.runPromise(Scope.extend(CircuitBreaker.make({ name, waitDurationInOpenState: "1 minute" }), scope))
+  const [a, b] = await Promise.all([make(storeRuntime(c)), make(storeRuntime(c))])
+  return { a: a!, b: b!, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+const subscribers = async (c: RedisCluster, command: "NUMSUB" | "SHARDNUMSUB", channel: string) => {
+  let total = 0
+  for (const node of c.nodes) {
+    if (!node.alive()) continue
+    total += Number(lines(await cli(node.port, "PUBSUB", command, channel))[1] ?? "0")
+  }
+  return total
+}
+
+describe.skipIf(!available)("RedisStore on a Redis Cluster: pub/sub", () => {
+  it("announces a breaker's changes over sharded pub/sub: the other instance follows without a call", async () => {
+    const { a, b, close } = await twoInstances(cluster, "announced")
+    const channel = `${prefix}:circuit:{announced}:changes`
+    expect(await eventually(async () => (await subscribers(cluster, "SHARDNUMSUB", channel)) === 2, 2_000)).toBe(true)
+    expect(await subscribers(cluster, "NUMSUB", channel)).toBe(0)
+    await Effect.runPromise(a.transitionToOpen)
+    expect(await eventually(async () => (await Effect.runPromise(b.state)) === "Open", 2_000)).toBe(true)
+    await Effect.runPromise(b.transitionToClosed)
+    expect(await eventually(async () => (await Effect.runPromise(a.state)) === "Closed", 2_000)).toBe(true)
+    await close()
+    // Closing the breakers unsubscribes them.
+    expect(await eventually(async () => (await subscribers(cluster, "SHARDNUMSUB", channel)) === 0, 2_000)).toBe(true)
+  })
+
+  it.skipIf(classic._tag !== "Available")(
+    "falls back to classic pub/sub on servers without SPUBLISH/SSUBSCRIBE",
+    async () => {
+      const old = (classic as { readonly cluster: RedisCluster }).cluster
+      const { a, b, close } = await twoInstances(old, "classic")
+      const channel = `${prefix}:circuit:{classic}:changes`
+      expect(await eventually(async () => (await subscribers(old, "NUMSUB", channel)) === 2, 2_000)).toBe(true)
+      expect(await subscribers(old, "SHARDNUMSUB", channel)).toBe(0)
+      await Effect.runPromise(a.transitionToOpen)
+      expect(await eventually(async () => (await Effect.runPromise(b.state)) === "Open", 2_000)).toBe(true)
+      await close()
+    }
+  )
+})
+
+/**
+ * Moves `slot` from the master on `from` to the one on `to` the way `redis-cli --cluster reshard` does
+ * (SETSLOT IMPORTING/MIGRATING, MIGRATE of its keys, SETSLOT NODE on every master), pausing between the
+ * steps so that calls running meanwhile meet each intermediate state (ASK redirections, TRYAGAIN).
+ */
+const migrateSlot = async (slot: number, from: number, to: number, pauseMillis: number) => {
+  const [fromId, toId] = await Promise.all([idOf(from), idOf(to)])
+  await cli(to, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId)
+  await cli(from, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId)
+  await sleep(pauseMillis)
+  for (;;) {
+    const keys = lines(await cli(from, "CLUSTER", "GETKEYSINSLOT", String(slot), "100"))
+    if (keys.length === 0) break
+    await cli(from, "MIGRATE", "127.0.0.1", String(to), "", "0", "5000", "REPLACE", "KEYS", ...keys)
+    await sleep(pauseMillis)
+  }
+  for (const port of await masters(cluster)) await cli(port, "CLUSTER", "SETSLOT", String(slot), "NODE", toId)
+}
+
+describe.skipIf(!available)("RedisStore on a Redis Cluster: topology changes while calls run", () => {
+  it(
+    "a slot migrated to another master while calls run: every permit granted is counted, refusals only from the failure mode, both guards answer from the new master",
+    async () => {
+      const runtime = storeRuntime(cluster, { onStoreFailure: "fail-closed" })
+      const ports = await masters(cluster)
+      const from = ports[0]!
+      const to = ports[1]!
+      const name = await nameOn(from, "moving")
+      const slot = slotOf(hashTagOf(name))
+      const limitForPeriod = 10_000
+      const outcome = await runtime.runPromise(Effect.scoped(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({
+          name,
+          algorithm: "sliding-window",
+          limitForPeriod,
+          limitRefreshPeriod: "1 minute",
+          timeoutDuration: 0
+        })
+        const breaker = yield* CircuitBreaker.make({ name, slidingWindowSize: 100_000, minimumNumberOfCalls: 100_000 })
+        let granted = 0
+        let limiterStoreRefusals = 0
+        let passed = 0
+        let breakerStoreRefusals = 0
+        let otherRefusals = 0
+        let running = true
+        const calls = Effect.gen(function*() {
+          while (running) {
+            const result = yield* Effect.either(limiter.acquire())
+            if (result._tag === "Right") granted++
+            else if (isStoreFailure(result.left)) limiterStoreRefusals++
+            else otherRefusals++
+            const call = yield* Effect.either(CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
+            if (call._tag === "Right") passed++
+            else if (isStoreFailure(call.left)) breakerStoreRefusals++
+            else otherRefusals++
+            // Refused without asking Redis (the failure mode's second): do not spin.
+            if (result._tag === "Left" || call._tag === "Left") yield* Effect.sleep("1 millis")
+          }
+        })
+        const fibers = yield* Effect.forkAll([calls, calls, calls, calls])
+        yield* Effect.promise(() => sleep(200))
+        const before = { granted, passed }
+        yield* Effect.promise(() => migrateSlot(slot, from, to, 150))
+        const moved = { granted, passed }
+        // The failure mode's second without Redis, then calls on the slot's new master.
+        yield* Effect.promise(() => sleep(1_300))
+        running = false
+        yield* fibers.await
+        const metrics = yield* breaker.metrics
+        return {
+          granted,
+          limiterStoreRefusals,
+          passed,
+          breakerStoreRefusals,
+          otherRefusals,
+          grantedDuring: moved.granted - before.granted,
+          grantedAfter: granted - moved.granted,
+          passedAfter: passed - moved.passed,
+          buffered: metrics.numberOfBufferedCalls
+        }
+      })))
+      console.log(`slot migration: ${JSON.stringify(outcome)}`)
+      expect((await slotOwners())(slot)).toBe(to)
+      // Calls went on during the move, and both guards answer from the new master after it.
+      expect(outcome.grantedDuring).toBeGreaterThan(0)
+      expect(outcome.grantedAfter).toBeGreaterThan(0)
+      expect(outcome.passedAfter).toBeGreaterThan(0)
+      // Refusals only ever came from the failure mode (fail-closed), never from the limit or an Open breaker.
+      expect(outcome.otherRefusals).toBe(0)
+      // The breaker's window held every call recorded through Redis (at most those passed: a record that
+      // met TRYAGAIN mid-move is decided by the failure mode instead).
+      expect(outcome.buffered).toBeGreaterThan(0)
+      expect(outcome.buffered).toBeLessThanOrEqual(outcome.passed)
+      const store = await runtime.runPromise(Store)
+      const limit: SharedLimit = {
+        name,
+        algorithm: "sliding-window",
+        limitForPeriod,
+        periodMillis: 60_000,
+        capacity: limitForPeriod
+      }
+      // Every permit granted was counted by Redis (fail-closed: none granted without it). Redis may count a
+      // few more: a call that met TRYAGAIN mid-move and outlived the store's 250 ms timeout was refused to
+      // its caller, then run by Redis when ioredis retried it — at most one per fiber per failure-mode
+      // episode (a timeout, then a second without asking): 4 fibers, at most ~4 episodes each here.
+      const counted = limitForPeriod - await Effect.runPromise(store.rateLimiter.available(limit))
+      expect(counted).toBeGreaterThanOrEqual(outcome.granted)
+      expect(counted - outcome.granted).toBeLessThanOrEqual(16)
+    },
+    20_000
+  )
+})
