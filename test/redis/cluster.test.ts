@@ -8,7 +8,7 @@
  * real clock: real processes, sockets and failovers; every wait is bounded.
  */
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
-import { Cluster } from "ioredis"
+import { Cluster, Redis } from "ioredis"
 import { createRequire } from "node:module"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as CircuitBreaker from "../../src/CircuitBreaker.js"
@@ -296,5 +296,114 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: topology changes whi
       expect(counted - outcome.granted).toBeLessThanOrEqual(16)
     },
     20_000
+  )
+})
+
+describe.skipIf(!available)("RedisStore on a Redis Cluster: failover (last: it kills a master)", () => {
+  it(
+    "a master killed mid-run: fail-closed holds during the failover, the state afterwards is the replica's, nothing stays stuck",
+    async () => {
+      const instance = storeRuntime(cluster, { onStoreFailure: "fail-closed" })
+      const watcher = storeRuntime(cluster, { onStoreFailure: "fail-closed" })
+      const victim = (await masters(cluster))[2]!
+      const [promoted] = await cluster.replicasOf(victim)
+      // Guards whose state is checked after the failover (not called during it), and guards called all along.
+      const kept = await nameOn(victim, "kept")
+      const busy = await nameOn(victim, "busy")
+      const limitOf = (name: string): SharedLimit => ({
+        name,
+        algorithm: "sliding-window",
+        limitForPeriod: 10_000,
+        periodMillis: 60_000,
+        capacity: 10_000
+      })
+      const scope = await Effect.runPromise(Scope.make())
+      const inScope = <A, E>(runtime: typeof instance, effect: Effect.Effect<A, E, Store | Scope.Scope>) =>
+        runtime.runPromise(Scope.extend(effect, scope))
+      const limiterOf = (name: string) =>
+        RateLimiter.make({ name, algorithm: "sliding-window", limitForPeriod: 10_000, limitRefreshPeriod: "1 minute" })
+      const breakerOf = (name: string) => CircuitBreaker.make({ name, waitDurationInOpenState: "1 minute" })
+      const [keptLimiter, keptBreaker, busyLimiter, busyBreaker, watched] = await Promise.all([
+        inScope(instance, limiterOf(kept)),
+        inScope(instance, breakerOf(kept)),
+        inScope(instance, limiterOf(busy)),
+        inScope(instance, breakerOf(busy)),
+        inScope(watcher, breakerOf(kept))
+      ])
+      const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+      try {
+        // Replicated: 10 permits and an Open breaker (WAIT: the replica acknowledged every write so far).
+        for (let i = 0; i < 10; i++) expect(await run(keptLimiter.tryAcquire())).toBe(true)
+        expect(await run(busyLimiter.tryAcquire())).toBe(true)
+        await run(keptBreaker.transitionToOpen)
+        expect(await eventually(async () => (await run(watched.state)) === "Open", 2_000)).toBe(true)
+        expect((await cli(victim, "WAIT", "1", "2000")).trim()).toBe("1")
+        // Acknowledged by the master, never replicated: the replica's link is cut first, and the master
+        // takes no new connection (maxclients 1) so the replica cannot come back before the master dies.
+        const direct = new Redis(victim, "127.0.0.1")
+        const cut = await direct.multi().config("SET", "maxclients", "1").client("KILL", "TYPE", "replica").exec()
+        expect(cut?.map(([error]) => error)).toEqual([null, null])
+        for (let i = 0; i < 5; i++) expect(await run(keptLimiter.tryAcquire())).toBe(true)
+        await run(keptBreaker.transitionToClosed)
+        await cluster.kill(victim)
+        direct.disconnect()
+
+        // Calls all along the failover, fail-closed.
+        let granted = 0
+        let passed = 0
+        let storeRefusals = 0
+        let otherRefusals = 0
+        let running = true
+        const loop = (async () => {
+          while (running) {
+            const acquired = await run(Effect.either(busyLimiter.acquire()))
+            const called = await run(Effect.either(CircuitBreaker.withCircuitBreaker(Effect.void, busyBreaker)))
+            for (const result of [acquired, called]) {
+              if (result._tag === "Left") isStoreFailure(result.left) ? storeRefusals++ : otherRefusals++
+            }
+            if (acquired._tag === "Right") granted++
+            if (called._tag === "Right") passed++
+            await sleep(acquired._tag === "Left" || called._tag === "Left" ? 5 : 1)
+          }
+        })()
+        const killedAt = Date.now()
+        await cluster.waitOk(15_000)
+        const failoverMillis = Date.now() - killedAt
+        expect(await cluster.masterOf(slotOf(hashTagOf(kept)))).toBe(promoted)
+        // Nothing stuck: both guards answer from the promoted replica again within a few seconds.
+        const grantedBefore = granted
+        const passedBefore = passed
+        const storeRefusalsAtOk = storeRefusals
+        expect(await eventually(async () => granted > grantedBefore && passed > passedBefore, 5_000)).toBe(true)
+        running = false
+        await loop
+        console.log(
+          `failover: ${
+            JSON.stringify({ failoverMillis, granted, passed, storeRefusals, storeRefusalsAtOk, otherRefusals })
+          }`
+        )
+        // The outage was seen, and decided by the failure mode only (fail-closed: refused as a store failure).
+        expect(storeRefusalsAtOk).toBeGreaterThan(0)
+        expect(otherRefusals).toBe(0)
+        const store = await instance.runPromise(Store)
+        // Fail-closed granted nothing Redis did not count (the 1 replicated permit + those granted since;
+        // a few more at most: calls that outlived the store's timeout and ran later).
+        const busyCounted = 10_000 - await run(store.rateLimiter.available(limitOf(busy)))
+        expect(busyCounted).toBeGreaterThanOrEqual(1 + granted)
+        expect(busyCounted - (1 + granted)).toBeLessThanOrEqual(8)
+
+        // The state afterwards is what the replica had: 10 permits, not 15; the breaker Open, not Closed —
+        // and both instances' breakers follow it without a call (re-read once their subscriber is back).
+        expect(10_000 - await run(store.rateLimiter.available(limitOf(kept)))).toBe(10)
+        expect(await eventually(async () => (await run(keptBreaker.state)) === "Open", 5_000)).toBe(true)
+        expect(await eventually(async () => (await run(watched.state)) === "Open", 5_000)).toBe(true)
+        // Pub/sub works on the new master: a change made now reaches the other instance.
+        await run(keptBreaker.transitionToClosed)
+        expect(await eventually(async () => (await run(watched.state)) === "Closed", 3_000)).toBe(true)
+      } finally {
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+      }
+    },
+    40_000
   )
 })

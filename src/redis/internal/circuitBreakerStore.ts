@@ -221,7 +221,8 @@ export const makeRedisCircuitBreakerStore = (
     }
     // On a cluster, ioredis moves and resubscribes the subscriptions itself when a node fails or a slot
     // moves (channels of several slots cannot be subscribed in one command): every breaker re-reads its
-    // state once a subscriber connection is back.
+    // state once a subscriber connection is back, and whenever a node joins or leaves (a failover: the
+    // promoted replica may lack the last writes, and the state found there is the state).
     const onSubscriberBack = () => readAll()
     // Anyone who can PUBLISH can write on the channel: a message is only a hint to read the state, its
     // content is never read.
@@ -230,7 +231,7 @@ export const makeRedisCircuitBreakerStore = (
       if (set === undefined) return
       for (const listener of set) listener()
     }
-    const clusterEvents = ["+subscriber", "subscribersReady"] as const
+    const clusterEvents = ["+subscriber", "subscribersReady", "+node", "-node"] as const
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         attached?.off("message", onMessage)
