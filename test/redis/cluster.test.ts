@@ -359,7 +359,8 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: failover (last: it k
             const acquired = await run(Effect.either(busyLimiter.acquire()))
             const called = await run(Effect.either(CircuitBreaker.withCircuitBreaker(Effect.void, busyBreaker)))
             for (const result of [acquired, called]) {
-              if (result._tag === "Left") isStoreFailure(result.left) ? storeRefusals++ : otherRefusals++
+              if (result._tag === "Left" && isStoreFailure(result.left)) storeRefusals++
+              else if (result._tag === "Left") otherRefusals++
             }
             if (acquired._tag === "Right") granted++
             if (called._tag === "Right") passed++
