@@ -1,7 +1,9 @@
 /**
  * One contract, two stores: the in-memory RateLimiterStore (the local fallback) and the Redis one must
  * answer the same requests the same way — the Redis one both on one server and on a real local Redis
- * Cluster (six nodes started by test/helpers/redisCluster.ts, about 3 s of start-up). Real clock on all
+ * Cluster (six nodes started by test/helpers/redisCluster.ts, about 3 s of start-up) — and on Valkey
+ * when `valkey-server` is installed (skipped with a notice otherwise: the package is not in this
+ * machine's Debian registry, see `valkeyTarget`). Real clock on all
  * sides (Redis decides with its own TIME), so each case first waits for the start of a cycle; periods are
  * a few hundred milliseconds and each subject runs in about 2 s. Names carry braces, so the cluster runs
  * them through the hash-tag escaping.
@@ -15,9 +17,9 @@ import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import type { Grant, RateLimiterStore, SharedLimit } from "../../src/store/RateLimiterStore.js"
 import { clusterTarget } from "../helpers/redisCluster.js"
-import { redisTarget } from "../helpers/redisServer.js"
+import { redisTarget, valkeyTarget } from "../helpers/redisServer.js"
 
-const [target, clustered] = await Promise.all([redisTarget(), clusterTarget()])
+const [target, clustered, valkey] = await Promise.all([redisTarget(), clusterTarget(), valkeyTarget()])
 const available = target._tag === "Available"
 
 interface Subject {
@@ -33,6 +35,9 @@ let redisSubject: Subject | undefined
 let clusterRuntime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let clusterTimeClient: Cluster | undefined
 let clusterSubject: Subject | undefined
+let valkeyRuntime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let valkeyTimeClient: Redis | undefined
+let valkeySubject: Subject | undefined
 
 const timeOf = (client: Redis | Cluster) => async () => {
   const [seconds, micros] = await client.time()
@@ -48,6 +53,11 @@ beforeAll(async () => {
     clusterTimeClient = new Cluster([...nodes])
     clusterSubject = { store: (await clusterRuntime.runPromise(Store)).rateLimiter, now: timeOf(clusterTimeClient) }
   }
+  if (valkey._tag === "Available") {
+    valkeyRuntime = ManagedRuntime.make(RedisStore.layer({ url: valkey.url }, { prefix: `contract${process.pid}` }))
+    valkeyTimeClient = new Redis(valkey.url)
+    valkeySubject = { store: (await valkeyRuntime.runPromise(Store)).rateLimiter, now: timeOf(valkeyTimeClient) }
+  }
   if (target._tag !== "Available") return
   runtime = ManagedRuntime.make(RedisStore.layer({ url: target.url }, { prefix: `contract${process.pid}` }))
   const store = await runtime.runPromise(Store)
@@ -60,6 +70,9 @@ afterAll(async () => {
   await clusterRuntime?.dispose()
   timeClient?.disconnect()
   clusterTimeClient?.disconnect()
+  await valkeyRuntime?.dispose()
+  valkeyTimeClient?.disconnect()
+  if (valkey._tag === "Available") await valkey.stop()
   if (target._tag === "Available") await target.stop()
   if (clustered._tag === "Available") await clustered.cluster.stop()
 })
@@ -67,6 +80,7 @@ afterAll(async () => {
 subjects["memory"] = () => ({ store: makeMemoryRateLimiterStore(), now: async () => Date.now() })
 if (available) subjects["redis"] = () => redisSubject!
 if (clustered._tag === "Available") subjects["redis-cluster"] = () => clusterSubject!
+if (valkey._tag === "Available") subjects["valkey"] = () => valkeySubject!
 
 let names = 0
 const limitOf = (
