@@ -22,6 +22,7 @@ import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./s
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
 import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
+import { type RedisClusterBenchConfig, type RedisClusterResult, runRedisCluster } from "./scenarios/redisCluster.js"
 
 export const Groups = {
   baselines: "1. Baselines",
@@ -62,6 +63,8 @@ export interface BenchConfig {
   readonly contended: { readonly fibers: number; readonly warmupMillis: number; readonly millis: number }
   readonly memory: { readonly keys: number; readonly windows: ReadonlyArray<number>; readonly perWindow: number }
   readonly redis: RedisBenchConfig
+  /** The Redis Cluster section (a private 6-node cluster); skipped when absent. */
+  readonly redisCluster?: RedisClusterBenchConfig
   readonly coldImport: ColdImportConfig
   /** Progress output (stderr in `npm run bench`, silent in the test). */
   readonly log?: (line: string) => void
@@ -81,6 +84,7 @@ export interface BenchReport {
   /** Events received by the "metrics on" subscribers: proof they ran. */
   readonly stackEventsSeen: number
   readonly redis: RedisResult
+  readonly redisCluster: RedisClusterResult
   readonly coldImport: ColdImportResult
 }
 
@@ -102,6 +106,10 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const memory = await runMemory(config.memory)
     log(`redis: ${config.redis.rounds} rounds of ${config.redis.millis} ms per case`)
     const redis = await runRedis(config.redis)
+    log("redis cluster: a private 6-node cluster against a private server")
+    const redisCluster: RedisClusterResult = config.redisCluster === undefined
+      ? { _tag: "Skipped", reason: "not configured" }
+      : await runRedisCluster(config.redisCluster)
     log(`cold import: ${config.coldImport.rounds} rounds of fresh node processes`)
     const coldImport = runColdImport(config.coldImport)
     if (floorBookkeeping() === Number.MIN_SAFE_INTEGER || effect4.floor4Bookkeeping() === Number.MIN_SAFE_INTEGER) {
@@ -116,6 +124,7 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       memory,
       stackEventsSeen: stackEventsSeen(),
       redis,
+      redisCluster,
       coldImport
     }
   } finally {
