@@ -5,6 +5,8 @@
  * for time (BENCH_HTTP_MS, BENCH_HTTP_ROUNDS and BENCH_HTTP_CONCURRENCY for the HTTP section); BENCH_ONLY (a regular
  * expression over case names and sections; BENCH_ONLY=http runs the HTTP section alone) and BENCH_SKIP (any of
  * contended, memory, redis, cold, http, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
+ * The Redis Cluster section (BENCH_REDIS_CLUSTER_MS per slice) starts its own 6-node cluster and server;
+ * `BENCH_ONLY=redis-cluster` runs that section alone and prints it (BENCHMARKS.md is left as it is).
  * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
  */
 import * as fs from "node:fs"
@@ -12,12 +14,21 @@ import * as path from "node:path"
 import { mainTable, renderMarkdown, targetTable } from "./report.js"
 import { runBench, runHttpSection } from "./run.js"
 import { httpSection, httpTargets } from "./scenarios/http.js"
+import { redisClusterTable, runRedisCluster } from "./scenarios/redisCluster.js"
 
 // npm runs scripts from the package root; the compiled benchmark (see build.mjs) lives elsewhere.
 const root = process.cwd()
 const env = (name: string, fallback: number) => {
   const value = Number(process.env[name])
   return Number.isFinite(value) && value > 0 ? value : fallback
+}
+
+const redisCluster = { millis: env("BENCH_REDIS_CLUSTER_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 }
+
+if (process.env["BENCH_ONLY"] === "redis-cluster") {
+  console.log(redisClusterTable(await runRedisCluster(redisCluster), redisCluster))
+  // Closed clients of the stopped servers may still hold the loop: nothing is left to report.
+  process.exit(0)
 }
 
 if (typeof (globalThis as { gc?: unknown }).gc !== "function") {
@@ -44,6 +55,7 @@ const report = await runBench({
   contended: { fibers: 1_000, warmupMillis: 300, millis: env("BENCH_CONTENDED_MS", 1_500) },
   memory: { keys: env("BENCH_KEYS", 100_000), windows: [10, 60, 600, 3_600], perWindow: 1_000 },
   redis: { millis: env("BENCH_REDIS_MS", 1_000), rounds: 5, concurrency: 100, sample: 1_000 },
+  redisCluster,
   coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
   pairs: env("BENCH_PAIRS", 21),
   http,

@@ -12,6 +12,7 @@ import type { BenchReport } from "./run.js"
 import { CONTENDED } from "./scenarios/contended.js"
 import { httpSection, httpTargets } from "./scenarios/http.js"
 import { RedisBreakerCases, RedisCases } from "./scenarios/redis.js"
+import { redisClusterTable } from "./scenarios/redisCluster.js"
 
 const fixed = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
 const grouped = (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a"
@@ -401,6 +402,14 @@ ${memoryTable(report.memory.peers)}
 ## 9. Redis
 
 ${redisSection(report)}
+
+## 9b. Redis Cluster against one server
+
+${
+    report.config.redisCluster === undefined
+      ? "Not measured in this run: not configured."
+      : redisClusterTable(report.redisCluster, report.config.redisCluster)
+  }
 
 ## 10. Cold import
 

@@ -24,6 +24,7 @@ import { type ContendedResult, runContended } from "./scenarios/contended.js"
 import { type HttpBenchConfig, type HttpResult, runHttp } from "./scenarios/http.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
 import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
+import { type RedisClusterBenchConfig, type RedisClusterResult, runRedisCluster } from "./scenarios/redisCluster.js"
 
 export const Groups = {
   baselines: "1. Baselines",
@@ -72,6 +73,8 @@ export interface BenchConfig {
   readonly contended: { readonly fibers: number; readonly warmupMillis: number; readonly millis: number }
   readonly memory: { readonly keys: number; readonly windows: ReadonlyArray<number>; readonly perWindow: number }
   readonly redis: RedisBenchConfig
+  /** The Redis Cluster section (a private 6-node cluster); skipped when absent. */
+  readonly redisCluster?: RedisClusterBenchConfig
   readonly coldImport: ColdImportConfig
   /** The HTTP section (loopback client and servers); skipped when absent. */
   readonly http?: HttpBenchConfig
@@ -101,6 +104,7 @@ export interface BenchReport {
   /** Events received by the "metrics on" subscribers: proof they ran. */
   readonly stackEventsSeen: number
   readonly redis: RedisResult
+  readonly redisCluster: RedisClusterResult
   readonly coldImport: ColdImportResult
   readonly http: HttpResult
 }
@@ -135,6 +139,10 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const redis: RedisResult = skip.has("redis")
       ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
       : await runRedis(config.redis)
+    log("redis cluster: a private 6-node cluster against a private server")
+    const redisCluster: RedisClusterResult = config.redisCluster === undefined || skip.has("redis")
+      ? { _tag: "Skipped", reason: config.redisCluster === undefined ? "not configured" : "skipped (BENCH_SKIP)" }
+      : await runRedisCluster(config.redisCluster)
     log(`cold import: ${config.coldImport.rounds} rounds of fresh node processes`)
     const coldImport: ColdImportResult = skip.has("cold")
       ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
@@ -155,6 +163,7 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
       memory,
       stackEventsSeen: stackEventsSeen(),
       redis,
+      redisCluster,
       coldImport,
       http
     }

@@ -212,7 +212,20 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       // ahead of it on the connection must not switch the breaker to its failure mode.
       const read = this.source !== "shared" || this.lost !== undefined ? Effect.void : Effect.matchEffect(
         Effect.withClock(this.store.follow(this.name, this.settings, since), this.clock),
-        { onFailure: () => Effect.void, onSuccess: (reply) => this.apply(reply, "shared", false, true) }
+        {
+          onFailure: () => Effect.void,
+          // The shared state can only go back (same incarnation, an earlier sequence) when Redis lost
+          // writes: a failover promoting a replica that had not received them, or a restore. What the
+          // store holds now is the state: take it, or this instance would wait for a sequence that
+          // never comes.
+          onSuccess: (reply) =>
+            this.apply(
+              reply,
+              "shared",
+              reply.snapshot.incarnation === this.snapshot.incarnation && reply.snapshot.sequence < since.sequence,
+              true
+            )
+        }
       )
       return Effect.zipRight(read, Effect.suspend(() => this.followAgain ? this.follow : Effect.void))
     })

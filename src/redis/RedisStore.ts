@@ -5,7 +5,10 @@
  * - Rate limiters: each acquire is one round trip (a Lua script run with EVALSHA, loaded once), atomic,
  *   timed by Redis's `TIME`; keys `prefix:ratelimiter:{<name>}:...` (one Cluster slot per limiter: `%`,
  *   `{` and `}` in a name are written `%25`, `%7B`, `%7D`) expire
- *   once the limiter has forgotten them (a couple of periods). A Cluster client is not accepted yet.
+ *   once the limiter has forgotten them (a couple of periods).
+ * - Redis Cluster (and Valkey): pass a `Cluster` or its nodes (see {@link Connection}); every guard's keys
+ *   and channel share one slot, scripts are loaded on each node, and pub/sub is sharded where the servers
+ *   have it. A failover loses the writes its master had not yet replicated (see the README).
  * - Circuit breakers: shared state, leased half-open trials, changes published over pub/sub.
  * - When Redis is unreachable, each guard follows its `onStoreFailure` (default: this store's).
  *
@@ -39,17 +42,27 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { Redis, RedisOptions } from "ioredis"
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis"
 import { decodeOptions, FiniteDuration, OneOf } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
 import { type OnStoreFailure, Store } from "../Store.js"
 import { makeRedisCircuitBreakerStore } from "./internal/circuitBreakerStore.js"
 import { makeRedisRateLimiterStore } from "./internal/rateLimiterStore.js"
-import { connect, DEFAULT_TIMEOUT_MILLIS, failFastOptions, makeConnection } from "./internal/RedisConnection.js"
+import {
+  type Client,
+  connect,
+  connectCluster,
+  DEFAULT_TIMEOUT_MILLIS,
+  failFastClusterOptions,
+  failFastOptions,
+  makeConnection
+} from "./internal/RedisConnection.js"
 
 /**
  * Where the store's Redis is: a client you own, a URL, or ioredis options (the last two are connected
- * and closed by the Layer).
+ * and closed by the Layer); for a Redis Cluster, a `Cluster` client you own, or some of its nodes (URLs
+ * like `redis://10.0.0.1:6379`, `host:port` strings or `{ host, port }`) with optional ioredis
+ * `ClusterOptions` (connected with {@link clusterOptions} underneath yours, and closed by the Layer).
  *
  * @example
  * ```ts
@@ -57,6 +70,10 @@ import { connect, DEFAULT_TIMEOUT_MILLIS, failFastOptions, makeConnection } from
  *
  * const local: RedisStore.Connection = { url: "redis://127.0.0.1:6379/0" }
  * const sentinel: RedisStore.Connection = { options: { sentinels: [{ host: "10.0.0.1", port: 26379 }], name: "main" } }
+ * const cluster: RedisStore.Connection = {
+ *   clusterNodes: ["redis://10.0.0.1:6379", { host: "10.0.0.2", port: 6379 }],
+ *   clusterOptions: { redisOptions: { password: "secret" } }
+ * }
  * ```
  *
  * @since 0.1.0
@@ -65,6 +82,8 @@ export type Connection =
   | { readonly client: Redis }
   | { readonly url: string }
   | { readonly options: RedisOptions }
+  | { readonly cluster: Cluster }
+  | { readonly clusterNodes: ReadonlyArray<ClusterNode>; readonly clusterOptions?: ClusterOptions }
 
 /**
  * The store's settings.
@@ -134,6 +153,25 @@ const OptionsSchema = Schema.Struct({
  */
 export const clientOptions: RedisOptions = failFastOptions
 
+/**
+ * The ioredis `ClusterOptions` the Layer uses for the Redis Cluster connections it makes: fail fast
+ * while a slot has no master (no offline queue, node commands time out after 1 s, no retry), auto-pipelining
+ * per node, reconnection forever, and the slot map refreshed every second (a failover's promoted replica
+ * is found within about a second). Give them to a `Cluster` you pass to {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from "ioredis"
+ * import * as RedisStore from "breakwater/RedisStore"
+ *
+ * const cluster = new Cluster([{ host: "127.0.0.1", port: 7000 }], { ...RedisStore.clusterOptions, lazyConnect: true })
+ * const StoreLive = RedisStore.layer({ cluster })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const clusterOptions: ClusterOptions = failFastClusterOptions
+
 /** How long the Layer waits for a new connection to be ready before handing guards a store still connecting. */
 const READY_WAIT_MILLIS = 1_000
 
@@ -142,7 +180,7 @@ const READY_WAIT_MILLIS = 1_000
  * ready or the wait is over. Never fails: with Redis down at start-up, guards begin in their failure mode
  * and pick Redis up when ioredis reconnects.
  */
-const awaitReady = (client: Redis): Effect.Effect<void> =>
+const awaitReady = (client: Client): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     if (client.status === "ready") return resume(Effect.void)
     const done = () => {
@@ -192,13 +230,18 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
     Store,
     Effect.gen(function*() {
       yield* decodeOptions(OptionsSchema, "RedisStore", options ?? {})
-      const owned = !("client" in connection)
-      const client = "client" in connection
+      const owned = !("client" in connection) && !("cluster" in connection)
+      const client: Client = "client" in connection
         ? connection.client
+        : "cluster" in connection
+        ? connection.cluster
+        : "clusterNodes" in connection
+        ? connectCluster({ nodes: connection.clusterNodes, options: connection.clusterOptions })
         : connect("url" in connection ? connection.url : connection.options)
       if (!owned && client.options.enableOfflineQueue !== false) {
+        const advice = "cluster" in connection ? "RedisStore.clusterOptions" : "RedisStore.clientOptions"
         yield* Effect.logWarning(
-          "RedisStore: the client passed has enableOfflineQueue on, so while Redis is down its commands queue instead of failing and guards wait for the store's timeout on every call; give it RedisStore.clientOptions"
+          `RedisStore: the client passed has enableOfflineQueue on, so while Redis is down its commands queue instead of failing and guards wait for the store's timeout on every call; give it ${advice}`
         )
       }
       const timeoutMillis = options?.timeout === undefined

@@ -14,14 +14,16 @@ import * as path from "node:path"
 
 const onCI = process.env["CI"] === "true"
 
-export const hasRedisServer = (): boolean => {
+const hasBinary = (binary: string): boolean => {
   try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" })
+    execFileSync(binary, ["--version"], { stdio: "ignore" })
     return true
   } catch {
     return false
   }
 }
+
+export const hasRedisServer = (): boolean => hasBinary("redis-server")
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -68,14 +70,16 @@ export interface PrivateServer {
  * `appendOnly`: the server logs every write before answering it, so its data survives a kill and restart
  * (for tests that check nothing is lost across an outage).
  */
-export const privateServer = async (options?: { readonly appendOnly?: boolean }): Promise<PrivateServer> => {
+export const privateServer = async (
+  options?: { readonly appendOnly?: boolean; readonly binary?: string }
+): Promise<PrivateServer> => {
   const port = await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-redis-"))
   let child: ChildProcess | undefined
   const start = async () => {
     if (child !== undefined) return
     child = spawn(
-      "redis-server",
+      options?.binary ?? "redis-server",
       [
         "--port",
         String(port),
@@ -137,4 +141,21 @@ export const canRunFaultTests = (): boolean => {
   if (onCI) throw new Error(`${reason} — not allowed under CI=true`)
   console.warn(`\n*** ${reason} ***\n`)
   return false
+}
+
+/**
+ * A private Valkey server (`valkey-server`, the open-source fork of Redis) for the contract suites, or
+ * `Unavailable` with a visible notice when the binary is missing. Skipping is allowed even under CI only
+ * because the package does not exist in this machine's Debian registry (`apt-cache policy valkey-server
+ * valkey` shows no candidate): when it becomes installable, .ci/run installs it and the suites run.
+ */
+export const valkeyTarget = async (): Promise<RedisTarget> => {
+  if (!hasBinary("valkey-server")) {
+    const reason =
+      "no valkey-server binary (Debian package valkey-server, not in this machine's package registry): the Valkey contract subject is skipped"
+    console.warn(`\n*** ${reason} ***\n`)
+    return { _tag: "Unavailable", reason }
+  }
+  const server = await privateServer({ binary: "valkey-server" })
+  return { _tag: "Available", url: server.url, stop: server.stop }
 }

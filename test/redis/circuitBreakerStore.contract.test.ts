@@ -1,7 +1,12 @@
 /**
  * One contract, two stores: the in-memory CircuitBreakerStore (a shared breaker's local fallback) and
- * the Redis one must answer the same operations the same way. Real clock on both sides (Redis decides
- * with its own TIME): waits and leases are 100–300 ms and the file runs in a few seconds.
+ * the Redis one must answer the same operations the same way — the Redis one both on one server and on a
+ * real local Redis Cluster (six nodes started by test/helpers/redisCluster.ts, about 3 s of start-up;
+ * there, changes are announced over sharded pub/sub) — and on Valkey when `valkey-server` is installed
+ * (skipped with a notice otherwise: the package is not in this machine's Debian registry, see
+ * `valkeyTarget`). Real clock on all sides (Redis decides with its own
+ * TIME): waits and leases are 100–300 ms and each subject runs in a few seconds. Names carry braces, so
+ * the cluster runs them through the hash-tag escaping.
  */
 import { Effect, ManagedRuntime, Scope } from "effect"
 import { Redis } from "ioredis"
@@ -11,10 +16,11 @@ import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import type { CircuitBreakerStore, CircuitReply, CircuitSettings } from "../../src/store/CircuitBreakerStore.js"
-import { redisTarget } from "../helpers/redisServer.js"
+import { clusterTarget } from "../helpers/redisCluster.js"
+import { redisTarget, valkeyTarget } from "../helpers/redisServer.js"
 import { scriptCallsDuring } from "./fixtures/breakerRoundTrips.js"
 
-const target = await redisTarget()
+const [target, clustered, valkey] = await Promise.all([redisTarget(), clusterTarget(), valkeyTarget()])
 const available = target._tag === "Available"
 // Unique per run: a REDIS_URL server may keep an earlier run's keys (their TTL is an hour).
 const prefix = `cbcontract-${process.pid}-${Date.now()}`
@@ -22,8 +28,21 @@ const prefix = `cbcontract-${process.pid}-${Date.now()}`
 let runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let redisStore: CircuitBreakerStore | undefined
 let inspector: Redis | undefined
+let clusterRuntime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let clusterStore: CircuitBreakerStore | undefined
+let valkeyRuntime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let valkeyStore: CircuitBreakerStore | undefined
 
 beforeAll(async () => {
+  if (clustered._tag === "Available") {
+    const clusterNodes = clustered.cluster.startupNodes
+    clusterRuntime = ManagedRuntime.make(RedisStore.layer({ clusterNodes }, { prefix }))
+    clusterStore = (await clusterRuntime.runPromise(Store)).circuitBreaker
+  }
+  if (valkey._tag === "Available") {
+    valkeyRuntime = ManagedRuntime.make(RedisStore.layer({ url: valkey.url }, { prefix }))
+    valkeyStore = (await valkeyRuntime.runPromise(Store)).circuitBreaker
+  }
   if (target._tag !== "Available") return
   runtime = ManagedRuntime.make(RedisStore.layer({ url: target.url }, { prefix }))
   redisStore = (await runtime.runPromise(Store)).circuitBreaker
@@ -32,8 +51,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.dispose()
+  await clusterRuntime?.dispose()
+  await valkeyRuntime?.dispose()
+  if (valkey._tag === "Available") await valkey.stop()
   inspector?.disconnect()
   if (target._tag === "Available") await target.stop()
+  if (clustered._tag === "Available") await clustered.cluster.stop()
 })
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
@@ -60,6 +83,8 @@ const subjects: Array<[string, () => Promise<CircuitBreakerStore>]> = [
   ["memory", () => run(makeMemoryCircuitBreakerStore)]
 ]
 if (available) subjects.push(["redis", async () => redisStore!])
+if (clustered._tag === "Available") subjects.push(["redis-cluster", async () => clusterStore!])
+if (valkey._tag === "Available") subjects.push(["valkey", async () => valkeyStore!])
 
 let names = 0
 const fresh = () => `breaker-${names++}`
@@ -68,6 +93,8 @@ const transitions = (reply: { readonly changes: CircuitReply["changes"] }) =>
   reply.changes.flatMap((c) => c._tag === "Transition" ? [`${c.from}->${c.to}`] : [])
 
 describe.each(subjects)("CircuitBreakerStore contract: %s", (_label, makeStore) => {
+  // With braces: on Redis they go through the hash-tag escaping (and on a cluster, one slot per breaker).
+  const fresh = () => `breaker-{${names++}}`
   let store: CircuitBreakerStore
   beforeAll(async () => {
     store = await makeStore()

@@ -1,20 +1,25 @@
 /**
  * One contract, two stores: the in-memory RateLimiterStore (the local fallback) and the Redis one must
- * answer the same requests the same way. Real clock on both sides (Redis decides with its own TIME), so
- * each case first waits for the start of a cycle; periods are a few hundred milliseconds and the whole
- * file runs in about 2 s.
+ * answer the same requests the same way — the Redis one both on one server and on a real local Redis
+ * Cluster (six nodes started by test/helpers/redisCluster.ts, about 3 s of start-up) — and on Valkey
+ * when `valkey-server` is installed (skipped with a notice otherwise: the package is not in this
+ * machine's Debian registry, see `valkeyTarget`). Real clock on all
+ * sides (Redis decides with its own TIME), so each case first waits for the start of a cycle; periods are
+ * a few hundred milliseconds and each subject runs in about 2 s. Names carry braces, so the cluster runs
+ * them through the hash-tag escaping.
  */
 import { Effect, ManagedRuntime } from "effect"
-import { Redis } from "ioredis"
+import { Cluster, Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
 import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import type { Grant, RateLimiterStore, SharedLimit } from "../../src/store/RateLimiterStore.js"
-import { redisTarget } from "../helpers/redisServer.js"
+import { clusterTarget } from "../helpers/redisCluster.js"
+import { redisTarget, valkeyTarget } from "../helpers/redisServer.js"
 
-const target = await redisTarget()
+const [target, clustered, valkey] = await Promise.all([redisTarget(), clusterTarget(), valkeyTarget()])
 const available = target._tag === "Available"
 
 interface Subject {
@@ -27,30 +32,55 @@ const subjects: Record<string, () => Subject> = {}
 let runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let timeClient: Redis | undefined
 let redisSubject: Subject | undefined
+let clusterRuntime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let clusterTimeClient: Cluster | undefined
+let clusterSubject: Subject | undefined
+let valkeyRuntime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
+let valkeyTimeClient: Redis | undefined
+let valkeySubject: Subject | undefined
+
+const timeOf = (client: Redis | Cluster) => async () => {
+  const [seconds, micros] = await client.time()
+  return Number(seconds) * 1000 + Number(micros) / 1000
+}
 
 beforeAll(async () => {
+  if (clustered._tag === "Available") {
+    const nodes = clustered.cluster.startupNodes
+    clusterRuntime = ManagedRuntime.make(
+      RedisStore.layer({ clusterNodes: nodes }, { prefix: `contract${process.pid}` })
+    )
+    clusterTimeClient = new Cluster([...nodes])
+    clusterSubject = { store: (await clusterRuntime.runPromise(Store)).rateLimiter, now: timeOf(clusterTimeClient) }
+  }
+  if (valkey._tag === "Available") {
+    valkeyRuntime = ManagedRuntime.make(RedisStore.layer({ url: valkey.url }, { prefix: `contract${process.pid}` }))
+    valkeyTimeClient = new Redis(valkey.url)
+    valkeySubject = { store: (await valkeyRuntime.runPromise(Store)).rateLimiter, now: timeOf(valkeyTimeClient) }
+  }
   if (target._tag !== "Available") return
   runtime = ManagedRuntime.make(RedisStore.layer({ url: target.url }, { prefix: `contract${process.pid}` }))
   const store = await runtime.runPromise(Store)
   timeClient = new Redis(target.url)
-  const client = timeClient
-  redisSubject = {
-    store: store.rateLimiter,
-    now: async () => {
-      const [seconds, micros] = await client.time()
-      return Number(seconds) * 1000 + Number(micros) / 1000
-    }
-  }
+  redisSubject = { store: store.rateLimiter, now: timeOf(timeClient) }
 })
 
 afterAll(async () => {
   await runtime?.dispose()
+  await clusterRuntime?.dispose()
   timeClient?.disconnect()
+  clusterTimeClient?.disconnect()
+  await valkeyRuntime?.dispose()
+  valkeyTimeClient?.disconnect()
+  if (valkey._tag === "Available") await valkey.stop()
   if (target._tag === "Available") await target.stop()
+  if (clustered._tag === "Available") await clustered.cluster.stop()
 })
 
 subjects["memory"] = () => ({ store: makeMemoryRateLimiterStore(), now: async () => Date.now() })
 if (available) subjects["redis"] = () => redisSubject!
+if (clustered._tag === "Available") subjects["redis-cluster"] = () => clusterSubject!
+if (valkey._tag === "Available") subjects["valkey"] = () => valkeySubject!
 
 let names = 0
 const limitOf = (
@@ -59,7 +89,7 @@ const limitOf = (
   periodMillis: number,
   capacity = limitForPeriod
 ): SharedLimit => ({
-  name: `contract-${algorithm}-${process.pid}-${names++}`,
+  name: `contract-{${algorithm}}-${process.pid}-${names++}`,
   algorithm,
   limitForPeriod,
   periodMillis,

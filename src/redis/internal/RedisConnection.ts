@@ -4,17 +4,38 @@
  * pub/sub uses a second connection created on first use (a subscribed ioredis connection can run no
  * other command).
  *
+ * The client is one server's (`Redis`, also behind Sentinel) or a Redis Cluster's (`Cluster`). On a
+ * cluster, ioredis sends each command to the master of its key's slot and follows MOVED/ASK; scripts are
+ * loaded per node connection (the first call on a connection is an EVAL, then EVALSHA, and a NOSCRIPT —
+ * a node restarted, promoted or flushed — is answered by sending the script again). Pub/sub on a cluster
+ * is sharded (SSUBSCRIBE/SPUBLISH, Redis 7+) where the server has it, classic otherwise.
+ *
  * @internal
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis"
 import { StoreError } from "../../Store.js"
 
+/** One server's client or a Redis Cluster's: both take the same commands (ioredis routes a cluster's). */
+export type Client = Redis | Cluster
+
 export interface RedisConnection {
-  readonly client: Redis
+  readonly client: Client
+  /** Whether the client is a Redis Cluster's. */
+  readonly isCluster: boolean
+  /**
+   * The command the circuit script publishes its hints with: `PUBLISH` on one server; `SPUBLISH` on a
+   * cluster (the script falls back to `PUBLISH` where the server does not know it).
+   */
+  readonly publishCommand: "PUBLISH" | "SPUBLISH"
+  /**
+   * Whether subscriptions are sharded (`SSUBSCRIBE`): on a cluster whose servers have it (asked once, by
+   * `COMMAND INFO`, and remembered once answered); never on one server.
+   */
+  readonly shardedPubSub: Effect.Effect<boolean, StoreError>
   /** The subscriber connection, created on first use and closed with the connection's scope. */
-  readonly subscriber: Effect.Effect<Redis>
+  readonly subscriber: Effect.Effect<Client>
   /** `prefix:parts...` — every key the stores touch is namespaced by the prefix. */
   readonly key: (...parts: ReadonlyArray<string>) => string
   /**
@@ -22,7 +43,7 @@ export interface RedisConnection {
    * hashes to one Redis Cluster slot whatever the name.
    */
   readonly guardKey: (kind: string, name: string, suffix: string) => string
-  readonly run: <A>(operation: string, key: string, f: (client: Redis) => Promise<A>) => Effect.Effect<A, StoreError>
+  readonly run: <A>(operation: string, key: string, f: (client: Client) => Promise<A>) => Effect.Effect<A, StoreError>
   /** The store's per-call timeout (the `timeout` option of `RedisStore.layer`). */
   readonly timeoutMillis: number
   /**
@@ -32,7 +53,7 @@ export interface RedisConnection {
   readonly runTimed: <A>(
     operation: string,
     key: string,
-    f: (client: Redis) => Promise<A>
+    f: (client: Client) => Promise<A>
   ) => Effect.Effect<A, StoreError>
 }
 
@@ -116,8 +137,41 @@ export const failFastOptions: RedisOptions = {
   retryStrategy: (attempts) => Math.min(50 * attempts, 1_000)
 }
 
+/**
+ * {@link failFastOptions} for a Redis Cluster: no offline queue (a command for a slot whose master is
+ * gone fails instead of waiting), auto-pipelining per node, the node connections' 1 s command timeout,
+ * reconnection forever, and the slot map refreshed every second, so that a replica promoted by a
+ * failover is found within about a second even by a client that sent nothing meanwhile.
+ */
+export const failFastClusterOptions: ClusterOptions = {
+  enableOfflineQueue: false,
+  enableAutoPipelining: true,
+  clusterRetryStrategy: (attempts) => Math.min(50 * attempts, 1_000),
+  slotsRefreshInterval: 1_000,
+  redisOptions: { commandTimeout: 1_000, maxRetriesPerRequest: 0 }
+}
+
+/** Where a Redis Cluster is: some of its nodes (the rest are discovered) and ioredis Cluster options. */
+export interface ClusterConnection {
+  readonly nodes: ReadonlyArray<ClusterNode>
+  readonly options?: ClusterOptions | undefined
+}
+
+export const connectCluster = ({ nodes, options }: ClusterConnection): Cluster =>
+  new Cluster([...nodes], {
+    ...failFastClusterOptions,
+    ...options,
+    redisOptions: { ...failFastClusterOptions.redisOptions, ...options?.redisOptions }
+  })
+
+/** `COMMAND INFO SSUBSCRIBE` answers `[null]` on a server without sharded pub/sub (before Redis 7). */
+const hasShardedPubSub = async (client: Client): Promise<boolean> => {
+  const reply = (await client.call("COMMAND", "INFO", "SSUBSCRIBE")) as ReadonlyArray<unknown>
+  return Array.isArray(reply) && reply[0] !== null && reply[0] !== undefined
+}
+
 export const makeConnection = (
-  client: Redis,
+  client: Client,
   prefix: string,
   owned: boolean,
   timeoutMillis: number = DEFAULT_TIMEOUT_MILLIS
@@ -126,7 +180,9 @@ export const makeConnection = (
     // ioredis emits "error" on every failed reconnect; without a listener Node treats it as unhandled.
     const swallow = () => {}
     client.on("error", swallow)
-    let subscriber: Redis | undefined
+    let subscriber: Client | undefined
+    const isCluster = client instanceof Cluster
+    let sharded: boolean | undefined = isCluster ? undefined : false
     const deadlines = new Deadlines(timeoutMillis)
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
@@ -137,28 +193,37 @@ export const makeConnection = (
       })
     )
     const key = (...parts: ReadonlyArray<string>) => [prefix, ...parts].join(":")
+    const wrap = (operation: string, name: string) => (cause: unknown) =>
+      new StoreError({ store: "redis", operation, key: name, cause })
     return {
       client,
+      isCluster,
+      publishCommand: isCluster ? "SPUBLISH" : "PUBLISH",
+      shardedPubSub: Effect.suspend(() =>
+        sharded !== undefined
+          ? Effect.succeed(sharded)
+          : Effect.tryPromise({
+            try: () => deadlines.within(hasShardedPubSub(client)),
+            catch: wrap("shardedPubSub", "")
+          }).pipe(Effect.tap((answer) => sharded = answer))
+      ),
       guardKey: (kind, name, suffix) => `${prefix}:${kind}:${hashTagOf(name)}:${suffix}`,
       subscriber: Effect.sync(() => {
         if (subscriber === undefined) {
-          subscriber = client.duplicate({ enableOfflineQueue: true })
+          // A cluster's subscriber keeps one sharded subscriber connection per master (used only when
+          // the servers have sharded pub/sub) besides its classic one.
+          subscriber = client instanceof Cluster
+            ? client.duplicate([], { enableOfflineQueue: true, shardedSubscribers: true })
+            : client.duplicate({ enableOfflineQueue: true })
           subscriber.on("error", swallow)
         }
         return subscriber
       }),
       key,
-      run: (operation, name, f) =>
-        Effect.tryPromise({
-          try: () => f(client),
-          catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
-        }),
+      run: (operation, name, f) => Effect.tryPromise({ try: () => f(client), catch: wrap(operation, name) }),
       timeoutMillis,
       runTimed: (operation, name, f) =>
-        Effect.tryPromise({
-          try: () => deadlines.within(f(client)),
-          catch: (cause) => new StoreError({ store: "redis", operation, key: name, cause })
-        })
+        Effect.tryPromise({ try: () => deadlines.within(f(client)), catch: wrap(operation, name) })
     }
   })
 

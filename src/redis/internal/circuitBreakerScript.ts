@@ -18,7 +18,9 @@
  */
 
 /**
- * The script's text. KEYS: state, window, leases. ARGV: operation, channel, the 13 settings (see
+ * The script's text. KEYS: state, window, leases, log. ARGV: operation, `<PUBLISH|SPUBLISH> <channel>`
+ * (how and where to publish its hints: `SPUBLISH` on a Redis Cluster, falling back to `PUBLISH` on a
+ * server without sharded pub/sub), the 13 settings (see
  * `settingsArguments`), whether the caller takes over with its settings, then the operation's arguments. Returns the snapshot's fields, the changes as
  * JSON (empty when none), the admission, whether a manual transition was permitted, the incarnation and
  * whether the caller's settings conflict with the stored ones, as strings;
@@ -31,7 +33,7 @@ export const circuitScript = {
   numberOfKeys: 4,
   lua: `
 local op = ARGV[1]
-local channel = ARGV[2]
+local publisher, channel = string.match(ARGV[2], '^(S?PUBLISH) (.*)$')
 local sk, wk, lk, logk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -470,7 +472,10 @@ end
 -- A new Open period (Open -> Open with a new wait) is no transition, but every instance needs its end.
 -- The message is a hint: receivers read the state from the keys, never from it.
 if #changes > 0 or gen ~= startGen or lost ~= '' then
-  redis.call('PUBLISH', channel, tostring(seq))
+  -- The channel is in the keys' slot (same hash tag), so a cluster node may SPUBLISH it from here.
+  if publisher ~= 'SPUBLISH' or type(redis.pcall('SPUBLISH', channel, tostring(seq))) == 'table' then
+    redis.call('PUBLISH', channel, tostring(seq))
+  end
 end
 local permitted = ''
 if extra.permitted ~= nil then permitted = extra.permitted and '1' or '0' end

@@ -2,7 +2,8 @@
  * The {@link CircuitBreakerStore} on Redis: every operation is one EVALSHA of `circuitScript` (defined
  * once with ioredis' `defineCommand`, loaded on NOSCRIPT), atomic and timed by Redis's `TIME`, and
  * bounded by the store's timeout (a stalled Redis costs one timeout, then the breaker's probe period); changes
- * reach every instance over pub/sub on the channel `prefix:circuit:<name>`.
+ * reach every instance over pub/sub on the channel `prefix:circuit:{<name>}:changes` — sharded pub/sub on a
+ * Redis Cluster whose servers have it (the channel is in the breaker's slot), classic pub/sub otherwise.
  *
  * @internal
  */
@@ -12,7 +13,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { Redis } from "ioredis"
 import { StoreError } from "../../Store.js"
 import type {
   CircuitAdmission,
@@ -22,7 +22,7 @@ import type {
   CircuitSnapshot
 } from "../../store/CircuitBreakerStore.js"
 import { circuitScript } from "./circuitBreakerScript.js"
-import type { RedisConnection } from "./RedisConnection.js"
+import type { Client, RedisConnection } from "./RedisConnection.js"
 
 type CircuitCommand = (
   state: string,
@@ -169,6 +169,7 @@ export const makeRedisCircuitBreakerStore = (
     }
     // In the guard's slot too, so a Redis Cluster can carry it as a sharded channel.
     const channelOf = (name: string) => connection.guardKey("circuit", name, "changes")
+    const publishTo = (name: string) => `${connection.publishCommand} ${channelOf(name)}`
     // A breaker sends the same settings object with every call until it is reconfigured.
     const encoded = new WeakMap<CircuitSettings, ReadonlyArray<string | number>>()
     const encode = (settings: CircuitSettings) => {
@@ -194,7 +195,7 @@ export const makeRedisCircuitBreakerStore = (
             connection.guardKey("circuit", name, "leases"),
             connection.guardKey("circuit", name, "log"),
             operation,
-            channelOf(name),
+            publishTo(name),
             ...encode(settings),
             ...argv
           )
@@ -202,7 +203,10 @@ export const makeRedisCircuitBreakerStore = (
 
     // One subscriber connection for all breakers: listeners by channel, subscribed while any remains.
     const listeners = new Map<string, Set<() => void>>()
-    let attached: Redis | undefined
+    let attached: Client | undefined
+    const readAll = () => {
+      for (const set of listeners.values()) for (const listener of set) listener()
+    }
     // Messages published while the subscriber was disconnected are lost: once it is subscribed again,
     // every breaker re-reads its state. ioredis resubscribes after emitting "ready", so subscribe here
     // first (a no-op for channels it already has) to read only once nothing more can be missed.
@@ -211,12 +215,15 @@ export const makeRedisCircuitBreakerStore = (
       const channels = [...listeners.keys()]
       if (subscriber === undefined || channels.length === 0) return
       subscriber.subscribe(...channels).then(
-        () => {
-          for (const set of listeners.values()) for (const listener of set) listener()
-        },
+        readAll,
         () => {} // disconnected again: the next "ready" retries
       )
     }
+    // On a cluster, ioredis moves and resubscribes the subscriptions itself when a node fails or a slot
+    // moves (channels of several slots cannot be subscribed in one command): every breaker re-reads its
+    // state once a subscriber connection is back, and whenever a node joins or leaves (a failover: the
+    // promoted replica may lack the last writes, and the state found there is the state).
+    const onSubscriberBack = () => readAll()
     // Anyone who can PUBLISH can write on the channel: a message is only a hint to read the state, its
     // content is never read.
     const onMessage = (channel: string) => {
@@ -224,18 +231,40 @@ export const makeRedisCircuitBreakerStore = (
       if (set === undefined) return
       for (const listener of set) listener()
     }
+    const clusterEvents = ["+subscriber", "subscribersReady", "+node", "-node"] as const
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         attached?.off("message", onMessage)
-        attached?.off("ready", onReady)
+        attached?.off("smessage", onMessage)
+        attached?.off("ready", connection.isCluster ? onSubscriberBack : onReady)
+        for (const event of clusterEvents) attached?.off(event, onSubscriberBack)
       })
     )
+    const attach = (subscriber: Client) => {
+      attached = subscriber
+      subscriber.on("message", onMessage)
+      if (!connection.isCluster) {
+        subscriber.on("ready", onReady)
+        return
+      }
+      subscriber.on("smessage", onMessage)
+      subscriber.on("ready", onSubscriberBack)
+      for (const event of clusterEvents) subscriber.on(event, onSubscriberBack)
+    }
 
-    const subscribeChannel = (subscriber: Redis, channel: string, name: string) =>
-      Effect.tryPromise({
-        try: () => subscriber.subscribe(channel),
-        catch: (cause) => new StoreError({ store: "redis", operation: "circuitBreaker.subscribe", key: name, cause })
-      })
+    const subscribeChannel = (subscriber: Client, channel: string, name: string) =>
+      Effect.flatMap(connection.shardedPubSub, (sharded) =>
+        Effect.tryPromise({
+          try: () => sharded ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel),
+          catch: (cause) => new StoreError({ store: "redis", operation: "circuitBreaker.subscribe", key: name, cause })
+        }))
+    const unsubscribeChannel = (subscriber: Client, channel: string, name: string) =>
+      Effect.flatMap(connection.shardedPubSub, (sharded) =>
+        connection.runTimed(
+          "circuitBreaker.unsubscribe",
+          name,
+          () => sharded ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel)
+        ))
 
     const store: CircuitBreakerStore = {
       read: (name, settings) => Effect.map(run("read", name, settings, ["", ""]), (reply) => reply.snapshot),
@@ -278,11 +307,7 @@ export const makeRedisCircuitBreakerStore = (
       subscribe: (name, onChange) =>
         Effect.gen(function*() {
           const subscriber = yield* connection.subscriber
-          if (attached === undefined) {
-            attached = subscriber
-            subscriber.on("message", onMessage)
-            subscriber.on("ready", onReady)
-          }
+          if (attached === undefined) attach(subscriber)
           const channel = channelOf(name)
           let set = listeners.get(channel)
           const first = set === undefined
@@ -298,9 +323,7 @@ export const makeRedisCircuitBreakerStore = (
               if (mine.size > 0 || listeners.get(channel) !== mine) return Effect.void
               listeners.delete(channel)
               // Bounded like every store call: a stalled Redis must not hold up closing the breaker.
-              return Effect.ignore(
-                connection.runTimed("circuitBreaker.unsubscribe", name, () => subscriber.unsubscribe(channel))
-              )
+              return Effect.ignore(unsubscribeChannel(subscriber, channel, name))
             })
           )
           if (!first) return

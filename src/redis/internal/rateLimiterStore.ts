@@ -7,12 +7,11 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type { Redis } from "ioredis"
 import { MAX_LEARNED_MILLIS, MAX_LEARNED_QUOTA, sanitize } from "../../internal/learnedQuota.js"
 import type { StoreError } from "../../Store.js"
 import type { Grant, QuotaTaken, RateLimiterStore, SharedLimit } from "../../store/RateLimiterStore.js"
 import { fixedWindow, learnedQuota, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
-import type { RedisConnection } from "./RedisConnection.js"
+import type { Client, RedisConnection } from "./RedisConnection.js"
 
 /**
  * An integer; `[answer, 1]` when the stored settings differ from the caller's (see the scripts);
@@ -22,7 +21,7 @@ type Reply = number | [number, number] | [number, number, string]
 type Command = (...args: ReadonlyArray<string | number>) => Promise<Reply>
 
 /** Defines the scripts on a client once (ioredis then runs them with EVALSHA, loading on NOSCRIPT). */
-const define = (client: Redis): void => {
+const define = (client: Client): void => {
   for (const script of scripts) {
     if (typeof (client as unknown as Record<string, unknown>)[script.command] !== "function") {
       client.defineCommand(script.command, { numberOfKeys: script.numberOfKeys, lua: script.lua })
