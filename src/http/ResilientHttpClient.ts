@@ -80,6 +80,7 @@ import * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { isRefusing } from "../internal/breakerRefusal.js"
 import { retryAfterField } from "../internal/errors.js"
+import * as httpEdges from "../internal/httpEdges.js"
 import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
 import * as Metrics from "../Metrics.js"
@@ -94,7 +95,9 @@ import * as clientMetrics from "./internal/clientMetrics.js"
 import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
 import { clientConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
+import * as edgeFigures from "./internal/edgeFigures.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
+import { exhaustedPool } from "./internal/poolAdmission.js"
 import { parseAnnouncedQuota } from "./internal/rateLimitHeaders.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
 import { TargetTable } from "./internal/targetTable.js"
@@ -186,6 +189,13 @@ export interface Options {
   readonly dispatcher?: Undici.Dispatcher
   /** How often the pool gauges are refreshed when there is a `dispatcher`. Default 1 second. */
   readonly poolMetricsInterval?: Duration.DurationInput
+  /**
+   * With a `dispatcher`: a call is refused with {@link PoolExhaustedError} (not sent, not seen by
+   * the breaker, no rate-limiter permit taken) when its origin's pool already has this many requests
+   * waiting for a connection, i.e. every connection is busy and the queue is this long. At least 1.
+   * Default: none (calls wait in undici's queue, their attempt timeout running).
+   */
+  readonly poolQueueLimit?: number
 }
 
 /**
@@ -206,6 +216,40 @@ export type Refusal =
   | CircuitBreaker.CallNotPermittedError
   | RateLimiter.RequestNotPermittedError
   | TimeLimiter.TimeoutExceededError
+  | PoolExhaustedError
+
+/**
+ * A call refused before the network because its target's connection pool is exhausted: every
+ * connection busy and `poolQueueLimit` requests already waiting for one (see {@link Options.poolQueueLimit}).
+ * Not a failure of the dependency: the breaker does not see it. Through {@link layer} it arrives as
+ * the `cause` of a `RequestError` (read it with {@link refusal}).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const busy = (self: Effect.Effect<string, ResilientHttpClient.PoolExhaustedError>) =>
+ *   self.pipe(Effect.catchTag("PoolExhaustedError", (e) => Effect.succeed(`${e.origin}: ${e.queued} waiting`)))
+ * ```
+ *
+ * @since 0.3.0
+ */
+export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
+  readonly client: string
+  readonly target: string
+  /** The pool's origin (`"(pool)"` for a single undici `Pool` or `Client`). */
+  readonly origin: string
+  /** Connections busy, and requests waiting for one, when the call was refused. */
+  readonly busy: number
+  readonly queued: number
+  readonly limit: number
+}> {
+  override get message(): string {
+    return `The connection pool of '${this.client}:${this.target}' (${this.origin}) is exhausted: ` +
+      `${this.busy} connections busy, ${this.queued} requests waiting (poolQueueLimit ${this.limit})`
+  }
+}
 
 /**
  * A 2xx body read for `validate` went past `maxValidatedBodyBytes`: the rest was not read, its
@@ -301,7 +345,19 @@ export interface TargetSnapshot {
     readonly bodyTooLarge: number
   }
   /** Calls refused before reaching the network. */
-  readonly refusals: { readonly circuitOpen: number; readonly rateLimited: number; readonly paused: number }
+  readonly refusals: {
+    readonly circuitOpen: number
+    readonly rateLimited: number
+    readonly paused: number
+    readonly poolExhausted: number
+  }
+  /** Percentiles of the newest 1,024 attempts' durations, in millis. */
+  readonly latencyMillis: {
+    readonly samples: number
+    readonly p50?: number | undefined
+    readonly p95?: number | undefined
+    readonly p99?: number | undefined
+  }
   /** The pool of the target's last origin, when the client knows its dispatcher. */
   readonly pool: Option.Option<PoolStats>
   readonly pressures: ReadonlyArray<Pressure>
@@ -352,6 +408,8 @@ export interface ResilientHttpClient {
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
   /** The live series of the client's metrics (see {@link metrics}): its targets' and its pools'. */
   readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+  /** Its targets as outbound HTTP edges, for `Snapshot.ofGuards`, `Health.ofGuards` and `Dashboard`'s `http`. */
+  readonly httpEdges: Effect.Effect<{ readonly outbound: ReadonlyArray<httpEdges.Outbound> }>
 }
 
 /**
@@ -644,6 +702,20 @@ class ClientImpl implements ResilientHttpClient {
     } catch {
       // the client will fail with InvalidUrl
     }
+    const exhausted = exhaustedPool(this.options.dispatcher, this.settings.poolQueueLimit, target.origin)
+    if (exhausted !== undefined) {
+      target.metrics.refused("poolExhausted")
+      return Effect.fail(
+        new PoolExhaustedError({
+          client: this.name,
+          target: target.key,
+          origin: exhausted.origin,
+          busy: exhausted.busy,
+          queued: exhausted.queued,
+          limit: this.settings.poolQueueLimit!
+        })
+      )
+    }
     if (now < target.pausedUntil) {
       target.metrics.refused("paused")
       return Effect.fail(
@@ -704,6 +776,10 @@ class ClientImpl implements ResilientHttpClient {
     return { targets, pools, oneCallTargets: this.oneCallTargets }
   })
 
+  readonly httpEdges: ResilientHttpClient["httpEdges"] = Effect.map(this.snapshot, (snapshot) => ({
+    outbound: snapshot.targets.map((target) => edgeFigures.outbound(this.name, target))
+  }))
+
   private describe(target: Target, pools: ReadonlyArray<PoolStats>): Effect.Effect<TargetSnapshot> {
     return Effect.gen(this, function*() {
       const now = this.clock.unsafeCurrentTimeMillis()
@@ -736,7 +812,13 @@ class ClientImpl implements ResilientHttpClient {
           invalidBody: m.invalidBodyCount,
           bodyTooLarge: m.bodyTooLargeCount
         },
-        refusals: { circuitOpen: m.circuitOpenCount, rateLimited: m.rateLimitedCount, paused: m.pausedCount },
+        refusals: {
+          circuitOpen: m.circuitOpenCount,
+          rateLimited: m.rateLimitedCount,
+          paused: m.pausedCount,
+          poolExhausted: m.poolExhaustedCount
+        },
+        latencyMillis: httpEdges.latencyOf(m.recent),
         pool,
         pressures
       }
@@ -1019,7 +1101,8 @@ export const wrap: {
 export const refusal = (error: unknown): Option.Option<Refusal> => {
   const isRefusal = (u: unknown): u is Refusal => {
     const tag = (u as { _tag?: unknown } | null)?._tag
-    return tag === "CallNotPermittedError" || tag === "RequestNotPermittedError" || tag === "TimeoutExceededError"
+    return tag === "CallNotPermittedError" || tag === "RequestNotPermittedError" || tag === "TimeoutExceededError" ||
+      tag === "PoolExhaustedError"
   }
   if (isRefusal(error)) return Option.some(error)
   if (HttpClientError.isHttpClientError(error) && isRefusal(error.cause)) return Option.some(error.cause)

@@ -71,7 +71,8 @@ export const ClientOptionsSchema = Schema.Struct({
   retry: Schema.optional(Nested),
   retryBudget: Schema.optional(Nested),
   dispatcher: Schema.optional(Nested),
-  poolMetricsInterval: fallback(DurationInput(Duration.millis(10)), (): Duration.DurationInput => "1 second")
+  poolMetricsInterval: fallback(DurationInput(Duration.millis(10)), (): Duration.DurationInput => "1 second"),
+  poolQueueLimit: Schema.optional(WholeNumber(1))
 }).pipe(
   // Polly's rule: an attempt may not outlast the whole call.
   Schema.filter((o) =>
