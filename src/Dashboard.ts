@@ -86,8 +86,8 @@ import * as access from "./internal/dashboardAccess.js"
 import * as DashboardConfig from "./internal/dashboardConfig.js"
 import * as figures from "./internal/dashboardFigures.js"
 import { FrameHistory } from "./internal/dashboardFrames.js"
-import * as timeline from "./internal/dashboardTimeline.js"
 import { renderPage } from "./internal/dashboardPage.js"
+import * as timeline from "./internal/dashboardTimeline.js"
 import { hubOf } from "./internal/guardInternals.js"
 import { decodeOptions } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -907,6 +907,7 @@ export const report = (options: {
           // The state-change log reads the last document's transitions: the others' copies only add weight.
           recordings: options.recordings.map((recording) => ({
             label: recording.label,
+            points: recording.documents.map(timeline.pointOf),
             documents: recording.documents.map((document, i) =>
               i === recording.documents.length - 1 ? document : { ...document, transitions: undefined }
             )

@@ -258,7 +258,10 @@ const figures = (guard: Guard, at: number): { readonly state?: string; readonly 
  *
  * @since 0.1.0
  */
-export const ofGuards = (guards: Iterable<Guard>, http: ReadonlyArray<Health.HttpSource> = []): Effect.Effect<Snapshot> =>
+export const ofGuards = (
+  guards: Iterable<Guard>,
+  http: ReadonlyArray<Health.HttpSource> = []
+): Effect.Effect<Snapshot> =>
   Effect.gen(function*() {
     const at = yield* Clock.currentTimeMillis
     const list = Array.from(guards)

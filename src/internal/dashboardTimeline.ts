@@ -43,7 +43,11 @@ export interface Point {
 }
 
 interface Edge {
-  readonly latencyMillis: { readonly p50?: number | undefined; readonly p95?: number | undefined; readonly p99?: number | undefined }
+  readonly latencyMillis: {
+    readonly p50?: number | undefined
+    readonly p95?: number | undefined
+    readonly p99?: number | undefined
+  }
   readonly responseClasses: Readonly<Record<string, number>>
 }
 

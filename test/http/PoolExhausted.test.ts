@@ -18,7 +18,9 @@ import * as Snapshot from "../../src/Snapshot.js"
 
 /** A server that holds every request until `release()`, then answers 200. */
 const stalling = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly release: () => void; readonly seen: () => number; server: http.Server }>(
+  Effect.async<
+    { readonly url: string; readonly release: () => void; readonly seen: () => number; server: http.Server }
+  >(
     (resume) => {
       const held: Array<http.ServerResponse> = []
       let seen = 0
@@ -53,77 +55,81 @@ const Live = Prometheus.layer().pipe(Layer.provideMerge(Metrics.layer()), Layer.
 
 describe("pool exhausted", () => {
   // real clock: real sockets; the waits below are for undici to open connections and queue requests.
-  it.live("refuses past poolQueueLimit with PoolExhaustedError, unseen by the breaker, named everywhere", () =>
-    Effect.gen(function*() {
-      const dependency = yield* stalling
-      const client = NodeResilientHttpClient.layer({
-        name: "pool-test",
-        poolQueueLimit: 1,
-        retry: false,
-        attemptTimeout: "20 seconds",
-        totalTimeout: "20 seconds",
-        poolMetricsInterval: "20 millis"
-      }, { connections: 2 })
-      yield* Effect.gen(function*() {
-        const http = yield* HttpClient.HttpClient
-        const resilience = yield* ResilientHttpClient.ResilientHttpClient
-        const get = Effect.scoped(Effect.flatMap(http.get(`${dependency.url}/work`), (r) => r.text))
-        const held = yield* Effect.forEach([1, 2, 3], () => Effect.fork(get))
-        // Until undici has both connections busy and the third request in its queue.
-        const pool = () => Effect.map(resilience.snapshot, (s) => s.pools[0])
-        for (let i = 0; i < 200; i++) {
-          const p = yield* pool()
-          if (p !== undefined && p.busy === 2 && p.queued === 1 && dependency.seen() === 2) break
-          yield* Effect.sleep("10 millis")
-        }
-        expect(yield* pool()).toMatchObject({ busy: 2, free: 0, queued: 1 })
+  it.live(
+    "refuses past poolQueueLimit with PoolExhaustedError, unseen by the breaker, named everywhere",
+    () =>
+      Effect.gen(function*() {
+        const dependency = yield* stalling
+        const client = NodeResilientHttpClient.layer({
+          name: "pool-test",
+          poolQueueLimit: 1,
+          retry: false,
+          attemptTimeout: "20 seconds",
+          totalTimeout: "20 seconds",
+          poolMetricsInterval: "20 millis"
+        }, { connections: 2 })
+        yield* Effect.gen(function*() {
+          const http = yield* HttpClient.HttpClient
+          const resilience = yield* ResilientHttpClient.ResilientHttpClient
+          const get = Effect.scoped(Effect.flatMap(http.get(`${dependency.url}/work`), (r) => r.text))
+          const held = yield* Effect.forEach([1, 2, 3], () => Effect.fork(get))
+          // Until undici has both connections busy and the third request in its queue.
+          const pool = () => Effect.map(resilience.snapshot, (s) => s.pools[0])
+          for (let i = 0; i < 200; i++) {
+            const p = yield* pool()
+            if (p !== undefined && p.busy === 2 && p.queued === 1 && dependency.seen() === 2) break
+            yield* Effect.sleep("10 millis")
+          }
+          expect(yield* pool()).toMatchObject({ busy: 2, free: 0, queued: 1 })
 
-        const refused = yield* Effect.either(get)
-        expect(Either.isLeft(refused)).toBe(true)
-        const cause = Either.isLeft(refused) ? ResilientHttpClient.refusal(refused.left) : undefined
-        expect(cause?._tag === "Some" && cause.value._tag).toBe("PoolExhaustedError")
-        if (cause?._tag === "Some" && cause.value._tag === "PoolExhaustedError") {
-          expect(cause.value).toMatchObject({ client: "pool-test", busy: 2, queued: 1, limit: 1 })
-          expect(cause.value.message).toContain("is exhausted")
-        }
-        expect(dependency.seen()).toBe(2) // never sent
+          const refused = yield* Effect.either(get)
+          expect(Either.isLeft(refused)).toBe(true)
+          const cause = Either.isLeft(refused) ? ResilientHttpClient.refusal(refused.left) : undefined
+          expect(cause?._tag === "Some" && cause.value._tag).toBe("PoolExhaustedError")
+          if (cause?._tag === "Some" && cause.value._tag === "PoolExhaustedError") {
+            expect(cause.value).toMatchObject({ client: "pool-test", busy: 2, queued: 1, limit: 1 })
+            expect(cause.value.message).toContain("is exhausted")
+          }
+          expect(dependency.seen()).toBe(2) // never sent
 
-        // While exhausted: the edge says so, and health is DEGRADED for it (the breaker is not Open).
-        const snapshot = yield* Snapshot.ofGuards(yield* resilience.guards, [resilience])
-        const edge = snapshot.http!.outbound[0]!
-        expect(edge).toMatchObject({ client: "pool-test", status: "DEGRADED", circuitState: "Closed" })
-        expect(edge.pressures).toContain("pool-exhausted")
-        expect(edge.refusals["poolExhausted"]).toBe(1)
-        expect(edge.pool).toMatchObject({ busy: 2, free: 0, queued: 1 })
-        const health = yield* Health.ofGuards(yield* resilience.guards, [resilience])
-        expect(health.status).toBe("DEGRADED")
-        expect(health.components[`httpClient:pool-test:${edge.target}`]).toMatchObject({
-          kind: "HttpClientTarget",
-          status: "DEGRADED"
-        })
-        expect(Snapshot.toJson(snapshot)).toContain("\"poolExhausted\":1")
+          // While exhausted: the edge says so, and health is DEGRADED for it (the breaker is not Open).
+          const snapshot = yield* Snapshot.ofGuards(yield* resilience.guards, [resilience])
+          const edge = snapshot.http!.outbound[0]!
+          expect(edge).toMatchObject({ client: "pool-test", status: "DEGRADED", circuitState: "Closed" })
+          expect(edge.pressures).toContain("pool-exhausted")
+          expect(edge.refusals["poolExhausted"]).toBe(1)
+          expect(edge.pool).toMatchObject({ busy: 2, free: 0, queued: 1 })
+          const health = yield* Health.ofGuards(yield* resilience.guards, [resilience])
+          expect(health.status).toBe("DEGRADED")
+          expect(health.components[`httpClient:pool-test:${edge.target}`]).toMatchObject({
+            kind: "HttpClientTarget",
+            status: "DEGRADED"
+          })
+          expect(Snapshot.toJson(snapshot)).toContain("\"poolExhausted\":1")
 
-        // The breaker saw no failure: the refused call never reached it.
-        const breaker = (yield* resilience.guards).find((g) => g.kind === "CircuitBreaker")!
-        const breakerView = snapshot.guards.find((g) => g.name === breaker.name)!
-        expect(breakerView.metrics["failedCallsTotal"]).toBe(0)
-        expect(breakerView.metrics["notPermittedCallsTotal"]).toBe(0)
+          // The breaker saw no failure: the refused call never reached it.
+          const breaker = (yield* resilience.guards).find((g) => g.kind === "CircuitBreaker")!
+          const breakerView = snapshot.guards.find((g) => g.name === breaker.name)!
+          expect(breakerView.metrics["failedCallsTotal"]).toBe(0)
+          expect(breakerView.metrics["notPermittedCallsTotal"]).toBe(0)
 
-        // Released: the held calls succeed, the pool drains, calls are admitted again.
-        dependency.release()
-        for (const fiber of held) expect(yield* Fiber.join(fiber)).toBe("ok")
-        expect(yield* get).toBe("ok")
-        const after = yield* resilience.snapshot
-        expect(after.targets[0]!.refusals.poolExhausted).toBe(1)
-        expect(after.targets[0]!.responses["200"]).toBe(4)
-        expect(after.targets[0]!.latencyMillis.samples).toBe(4)
-        expect(after.targets[0]!.latencyMillis.p99).toBeGreaterThan(0)
-        const text = yield* Prometheus.scrape
-        expect(text).toMatch(
-          /breakwater_http_client_refusals_total\{client="pool-test",target="[^"]+",reason="pool_exhausted"\} 1/
-        )
-      }).pipe(Effect.provide(client))
-    }).pipe(Effect.scoped, Effect.provide(Live)), 20_000)
+          // Released: the held calls succeed, the pool drains, calls are admitted again.
+          dependency.release()
+          for (const fiber of held) expect(yield* Fiber.join(fiber)).toBe("ok")
+          expect(yield* get).toBe("ok")
+          const after = yield* resilience.snapshot
+          expect(after.targets[0]!.refusals.poolExhausted).toBe(1)
+          expect(after.targets[0]!.responses["200"]).toBe(4)
+          expect(after.targets[0]!.latencyMillis.samples).toBe(4)
+          expect(after.targets[0]!.latencyMillis.p99).toBeGreaterThan(0)
+          const text = yield* Prometheus.scrape
+          expect(text).toMatch(
+            /breakwater_http_client_refusals_total\{client="pool-test",target="[^"]+",reason="pool_exhausted"\} 1/
+          )
+        }).pipe(Effect.provide(client))
+      }).pipe(Effect.scoped, Effect.provide(Live)),
+    20_000
+  )
 
   it.effect("poolQueueLimit must be a whole number of at least 1", () =>
     Effect.gen(function*() {
