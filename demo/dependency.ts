@@ -49,6 +49,10 @@ export const make = (scenario: Scenario, startMillis: number): Dependency => {
     const [low, high] = scenario.latencyMillis
     const latency = yield* Random.nextIntBetween(low, high + 1)
     switch (phaseAt(scenario, elapsed)) {
+      case "stall":
+        // Accepted at once, answered late: each request holds its connection this long.
+        yield* Effect.sleep(scenario.stallMillis)
+        return { status: 200, body: "{\"ok\":true}" }
       case "errors":
         yield* Effect.sleep(latency)
         return { status: 500, body: "internal error" }

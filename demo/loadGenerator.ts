@@ -1,10 +1,11 @@
 /**
- * Clients that behave like real ones: they start `rate` logical requests per second whatever happens
+ * Clients that behave like real ones: they start `rate` logical requests per second (more during the
+ * scenario's surge) whatever happens
  * (users keep clicking), give each attempt `clientTimeoutMillis`, and retry a failed attempt up to
  * `clientAttempts` in all, `clientBackoffMillis` apart. `send` carries one attempt and answers its status.
  */
 import { Clock, Effect, FiberSet, Random } from "effect"
-import type { Scenario } from "./scenario.js"
+import { rateAt, type Scenario } from "./scenario.js"
 
 export interface GeneratorStats {
   /** Logical requests started. */
@@ -73,12 +74,12 @@ export const run = (
       }
     })
     const inFlight = yield* FiberSet.make()
-    const interval = 1000 / scenario.rate
-    const total = Math.floor((scenario.durationMillis / 1000) * scenario.rate)
-    for (let i = 0; i < total; i++) {
+    // Slots one interval apart at the rate of their time (faster during a surge).
+    for (let slot = 0; slot < scenario.durationMillis; slot += 1000 / rateAt(scenario, slot)) {
+      const interval = 1000 / rateAt(scenario, slot)
       // Arrivals are spread a little around their slot, as independent clients' would be.
       const jitter = yield* Random.nextRange(-interval / 4, interval / 4)
-      const due = startMillis + Math.max(0, Math.round(i * interval + jitter))
+      const due = startMillis + Math.max(0, Math.round(slot + jitter))
       const now = yield* Clock.currentTimeMillis
       if (due > now) yield* Effect.sleep(due - now)
       stats.offered++

@@ -6,7 +6,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type { Bulkhead as BulkheadGuard, Registry } from "breakwater"
-import { Bulkhead, Metrics, RetryBudget } from "breakwater"
+import { Bulkhead, type Health, Metrics, RetryBudget } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Effect, Option, type Scope } from "effect"
@@ -14,12 +14,20 @@ import type { Answer } from "./dependency.js"
 import { guardSettings, type Mode, type Scenario } from "./scenario.js"
 
 /** Why a call of my server to the dependency ended as it did. */
-export type Outcome = "ok" | "dependencyError" | "timeout" | "circuitOpen" | "rateLimited" | "bulkheadFull"
+export type Outcome =
+  | "ok"
+  | "dependencyError"
+  | "timeout"
+  | "circuitOpen"
+  | "poolExhausted"
+  | "rateLimited"
+  | "bulkheadFull"
 
 export const failureReasons: ReadonlyArray<Exclude<Outcome, "ok">> = [
   "dependencyError",
   "timeout",
   "circuitOpen",
+  "poolExhausted",
   "rateLimited",
   "bulkheadFull"
 ]
@@ -34,6 +42,8 @@ export interface MyServer {
   readonly guards: Effect.Effect<ReadonlyArray<Registry.Guard>>
   /** The retry budget, shown on the dashboard beside the guards. */
   readonly extras: Effect.Effect<ReadonlyArray<Dashboard.GuardView>>
+  /** The HTTP edges: the client's target (latency, codes, pool), for the dashboard. */
+  readonly http: ReadonlyArray<Health.HttpSource>
 }
 
 const answerOf = (outcome: Outcome): Answer => {
@@ -57,6 +67,8 @@ const outcomeOfError = (error: unknown): Outcome =>
         ? "circuitOpen"
         : refused._tag === "RequestNotPermittedError"
         ? "rateLimited"
+        : refused._tag === "PoolExhaustedError"
+        ? "poolExhausted"
         : "timeout"
   })
 
@@ -64,7 +76,9 @@ export const make = (
   scenario: Scenario,
   mode: Mode,
   http: HttpClient.HttpClient,
-  dependencyUrl: string
+  dependencyUrl: string,
+  /** The connection pool `http` sends through, when it is undici's (measured, and bounded when protected). */
+  dispatcher?: ResilientHttpClient.Options["dispatcher"]
 ): Effect.Effect<MyServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = guardSettings(scenario, mode)
@@ -80,7 +94,9 @@ export const make = (
       retry: settings.retry,
       retryBudget: budget ?? false,
       attemptTimeout: settings.attemptTimeout,
-      totalTimeout: settings.totalTimeout
+      totalTimeout: settings.totalTimeout,
+      ...(dispatcher === undefined ? {} : { dispatcher, poolMetricsInterval: 250 }),
+      ...(dispatcher === undefined || settings.pool === undefined ? {} : { poolQueueLimit: settings.pool.queueLimit })
     })
     const bulkhead: BulkheadGuard.Bulkhead | undefined = settings.bulkhead === undefined
       ? undefined
@@ -93,6 +109,7 @@ export const make = (
       dependencyError: 0,
       timeout: 0,
       circuitOpen: 0,
+      poolExhausted: 0,
       rateLimited: 0,
       bulkheadFull: 0
     }
@@ -124,6 +141,7 @@ export const make = (
       outcomes,
       received: () => received,
       guards: Effect.map(resilience.guards, (guards) => bulkhead === undefined ? guards : [bulkhead, ...guards]),
-      extras: budget === undefined ? Effect.succeed([]) : Effect.map(Dashboard.viewOfBudget(budget), (view) => [view])
+      extras: budget === undefined ? Effect.succeed([]) : Effect.map(Dashboard.viewOfBudget(budget), (view) => [view]),
+      http: [resilience]
     }
   }).pipe(Effect.orDie) // the settings are constants checked by the tests
