@@ -114,12 +114,12 @@ export const make = (
       bulkheadFull: 0
     }
     let received = 0
-    const call = Effect.flatMap(
+    // Scoped, and the body read: the connection goes back to the pool as soon as the call is over.
+    const call = Effect.scoped(Effect.flatMap(
       client.get(dependencyUrl),
-      // The body is read so that the connection is free for the next request.
       (response): Effect.Effect<Outcome> =>
         Effect.as(Effect.ignore(response.text), response.status < 400 ? "ok" : "dependencyError")
-    )
+    ))
     const guarded = bulkhead === undefined ? call : Bulkhead.withBulkhead(call, bulkhead)
     const handle = Effect.suspend(() => {
       received++

@@ -131,6 +131,6 @@ export const guardSettings = (scenario: Scenario, mode: Mode) =>
       attemptTimeout: 500,
       totalTimeout: 2_000,
       bulkhead: { maxConcurrentCalls: 12, maxWaitDuration: 0 },
-      // A bounded connection pool, and a call refused (pool exhausted) rather than queued behind two others.
-      pool: { connections: 4, queueLimit: 2 }
+      // A bounded connection pool, and a call refused (pool exhausted) rather than queued behind another.
+      pool: { connections: 3, queueLimit: 1 }
     }

@@ -9,7 +9,7 @@
   // Points of the charts kept by the page: the server's timeline (about 270) plus an hour of live ones.
   var MAX_POINTS = 4000
   // The window the "failing now" headline reads: long enough to smooth, short enough to follow a phase.
-  var NOW_MILLIS = 5000
+  var NOW_MILLIS = 3000
   var REASONS = {
     dependencyError: "dependency error",
     timeout: "timeout",

@@ -1,10 +1,12 @@
 /**
  * When a call is refused because its connection pool is exhausted. The rule, in one place: the
- * client knows its undici dispatcher, `poolQueueLimit` is set, and the origin's pool already has that
- * many requests waiting for a connection. undici queues a request only when every connection of the
- * pool is busy and no new one may be opened (the pool is at `connections`), so a non-empty queue is
- * an exhausted pool; past the limit, a call would only wait there until its attempt timeout, tying up
- * our caller and looking to the breaker like the dependency's failure. Refusing it says why.
+ * client knows its undici dispatcher, `poolQueueLimit` is set, the origin's pool already has that
+ * many requests waiting in its queue, and every open connection is serving a request (`running` is at
+ * least `connected`, and some are). undici queues a request when no connection can take it and no new
+ * one may be opened; requests also wait there while connections are still being opened, which is not
+ * exhaustion (hence the second condition). Past the limit, a call would only wait there until its
+ * attempt timeout, tying up our caller and looking to the breaker like the dependency's failure.
+ * Refusing it says why.
  *
  * @internal
  */
@@ -20,7 +22,7 @@ export const exhaustedPool = (
   if (dispatcher === undefined || limit === undefined || origin === undefined) return undefined
   for (const pool of readPool(dispatcher)) {
     if (pool.origin !== origin && pool.origin !== "(pool)") continue
-    return pool.queued >= limit ? pool : undefined
+    return pool.queued >= limit && pool.connected > 0 && pool.running >= pool.connected ? pool : undefined
   }
   return undefined
 }
