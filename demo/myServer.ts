@@ -96,7 +96,11 @@ export const make = (
       attemptTimeout: settings.attemptTimeout,
       totalTimeout: settings.totalTimeout,
       ...(dispatcher === undefined ? {} : { dispatcher, poolMetricsInterval: 250 }),
-      ...(dispatcher === undefined || settings.pool === undefined ? {} : { poolQueueLimit: settings.pool.queueLimit })
+      // Calls past the pool's connections and its short queue are refused (in the simulation, where
+      // calls are in process, the same count bounds them).
+      ...(settings.pool === undefined
+        ? {}
+        : { poolConnections: settings.pool.connections, poolQueueLimit: settings.pool.queueLimit })
     })
     const bulkhead: BulkheadGuard.Bulkhead | undefined = settings.bulkhead === undefined
       ? undefined

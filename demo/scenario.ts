@@ -64,7 +64,7 @@ export const make = (overrides: Overrides = {}): Scenario => {
     surgeAt: Math.round(durationMillis * 0.12),
     surgeFactor: 2.5,
     stallAt: Math.round(durationMillis * 0.27),
-    stallMillis: 250,
+    stallMillis: 400,
     errorsAt: Math.round(durationMillis * 0.42),
     timeoutsAt: Math.round(durationMillis * 0.57),
     recoversAt: Math.round(durationMillis * 0.67),
@@ -116,21 +116,21 @@ export const guardSettings = (scenario: Scenario, mode: Mode) =>
         minimumNumberOfCalls: 10,
         failureRateThreshold: 50,
         slowCallRateThreshold: 80,
-        slowCallDurationThreshold: 400,
+        slowCallDurationThreshold: 800,
         waitDurationInOpenState: 2_000,
         permittedNumberOfCallsInHalfOpenState: 4
       },
-      // A little under the dependency's capacity, in slices of 250 ms so that bursts are smoothed.
+      // Well under the dependency's capacity (its retries bypass the limiter), in 250 ms slices to smooth bursts.
       rateLimiter: {
-        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.9) / 4)),
+        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.75) / 4)),
         limitRefreshPeriod: 250,
         timeoutDuration: 0
       },
       retry: { maxAttempts: 3, waitDuration: 100 },
       retryBudget: { percentCanRetry: 0.1, minRetriesPerSecond: 1, ttl: 10_000 },
-      attemptTimeout: 500,
+      attemptTimeout: 1_000,
       totalTimeout: 2_000,
       bulkhead: { maxConcurrentCalls: 12, maxWaitDuration: 0 },
       // A bounded connection pool, and a call refused (pool exhausted) rather than queued behind another.
-      pool: { connections: 3, queueLimit: 1 }
+      pool: { connections: 6, queueLimit: 1 }
     }

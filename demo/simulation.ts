@@ -84,3 +84,47 @@ export const simulate = async (scenario: Scenario, clock: ClockKind = "virtual")
   }))
   return { results, text, html }
 }
+
+/** What the dashboard held at one moment of a {@link soak} run. */
+export interface SoakSample {
+  /** Simulated millis since the start. */
+  readonly elapsedMillis: number
+  readonly historyFrames: number
+  readonly historyBytes: number
+  readonly timelinePoints: number
+  /** `process.memoryUsage().heapUsed` after `collect()` (a full GC when the caller can run one). */
+  readonly heapUsed: number
+}
+
+/**
+ * The protected run in virtual time with a dashboard as `npm start` serves it (its history kept, one
+ * document a second), its footprint sampled every `sampleEveryMillis`: for the bounded-memory test of
+ * long runs.
+ */
+export const soak = (
+  scenario: Scenario,
+  sampleEveryMillis: number,
+  collect: () => void = () => {}
+): Promise<ReadonlyArray<SoakSample>> =>
+  VirtualTime.run(
+    Effect.scoped(Effect.gen(function*() {
+      const start = yield* Clock.currentTimeMillis
+      const dependency = Dependency.make(scenario, start)
+      const server = yield* MyServer.make(scenario, "protected", inProcess(dependency.handle), "http://dependency/work")
+      const clients = LoadGenerator.emptyStats()
+      const feed = new DashboardFeed()
+      yield* feed.follow({ mode: "protected", scenario, start, dependency, server, clients })
+      const dashboard = yield* Dashboard.make(feed.options())
+      const samples: Array<SoakSample> = []
+      const sample = Effect.flatMap(Effect.zip(dashboard.footprint, Clock.currentTimeMillis), ([footprint, now]) =>
+        Effect.sync(() => {
+          collect()
+          samples.push({ elapsedMillis: now - start, ...footprint, heapUsed: process.memoryUsage().heapUsed })
+        }))
+      yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(sampleEveryMillis)))
+      yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, (answer) => answer.status), clients)
+      yield* sample
+      return samples
+    })).pipe(Effect.orDie),
+    scenario.seed
+  )

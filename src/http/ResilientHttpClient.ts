@@ -97,7 +97,7 @@ import { clientConfigFields } from "./internal/configFields.js"
 import * as edgeFigures from "./internal/edgeFigures.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
-import { exhaustedPool } from "./internal/poolAdmission.js"
+import { PoolAdmission } from "./internal/poolAdmission.js"
 import { parseAnnouncedQuota } from "./internal/rateLimitHeaders.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
 import { TargetTable } from "./internal/targetTable.js"
@@ -190,10 +190,16 @@ export interface Options {
   /** How often the pool gauges are refreshed when there is a `dispatcher`. Default 1 second. */
   readonly poolMetricsInterval?: Duration.DurationInput
   /**
-   * With a `dispatcher`: a call is refused with {@link PoolExhaustedError} (not sent, not seen by
-   * the breaker, no rate-limiter permit taken) when its origin's pool already has this many requests
-   * waiting for a connection, i.e. every connection is busy and the queue is this long. At least 1.
-   * Default: none (calls wait in undici's queue, their attempt timeout running).
+   * Connections per origin of the pool the client sends through (undici's `connections`), for
+   * `poolQueueLimit`. `NodeResilientHttpClient.layer` sets it from its agent's options. At least 1.
+   */
+  readonly poolConnections?: number
+  /**
+   * A call is refused with {@link PoolExhaustedError} (not sent, not seen by the breaker, no
+   * rate-limiter permit taken) when the client already has `poolConnections + poolQueueLimit` calls
+   * in flight to its origin: every connection is taken and this many calls already wait for one.
+   * Requires `poolConnections`. At least 1. Default: none (calls wait for a connection, their attempt
+   * timeout running).
    */
   readonly poolQueueLimit?: number
 }
@@ -220,7 +226,7 @@ export type Refusal =
 
 /**
  * A call refused before the network because its target's connection pool is exhausted: every
- * connection busy and `poolQueueLimit` requests already waiting for one (see {@link Options.poolQueueLimit}).
+ * connection taken and `poolQueueLimit` calls already waiting for one (see {@link Options.poolQueueLimit}).
  * Not a failure of the dependency: the breaker does not see it. Through {@link layer} it arrives as
  * the `cause` of a `RequestError` (read it with {@link refusal}).
  *
@@ -230,7 +236,7 @@ export type Refusal =
  * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const busy = (self: Effect.Effect<string, ResilientHttpClient.PoolExhaustedError>) =>
- *   self.pipe(Effect.catchTag("PoolExhaustedError", (e) => Effect.succeed(`${e.origin}: ${e.queued} waiting`)))
+ *   self.pipe(Effect.catchTag("PoolExhaustedError", (e) => Effect.succeed(`${e.origin}: ${e.inFlight} in flight`)))
  * ```
  *
  * @since 0.3.0
@@ -238,16 +244,16 @@ export type Refusal =
 export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
   readonly client: string
   readonly target: string
-  /** The pool's origin (`"(pool)"` for a single undici `Pool` or `Client`). */
+  /** The request's origin, whose pool is exhausted. */
   readonly origin: string
-  /** Connections busy, and requests waiting for one, when the call was refused. */
-  readonly busy: number
-  readonly queued: number
-  readonly limit: number
+  /** The client's calls in flight to the origin, the pool's connections, and `poolQueueLimit`. */
+  readonly inFlight: number
+  readonly connections: number
+  readonly queueLimit: number
 }> {
   override get message(): string {
     return `The connection pool of '${this.client}:${this.target}' (${this.origin}) is exhausted: ` +
-      `${this.busy} connections busy, ${this.queued} requests waiting (poolQueueLimit ${this.limit})`
+      `${this.inFlight} calls in flight for ${this.connections} connections (poolQueueLimit ${this.queueLimit})`
   }
 }
 
@@ -516,6 +522,8 @@ const guardsOf = (target: Target): ReadonlyArray<Guard> => {
 class ClientImpl implements ResilientHttpClient {
   readonly retryMethods: ReadonlySet<string>
   readonly maxRetryAfterMillis: number
+  /** Calls in flight per origin, when `poolQueueLimit` bounds them. */
+  readonly pool: PoolAdmission | undefined
   oneCallTargets = 0
 
   constructor(
@@ -529,6 +537,9 @@ class ClientImpl implements ResilientHttpClient {
   ) {
     this.retryMethods = new Set(settings.retryMethods)
     this.maxRetryAfterMillis = Duration.toMillis(settings.maxRetryAfter ?? settings.totalTimeout)
+    this.pool = settings.poolQueueLimit === undefined || settings.poolConnections === undefined
+      ? undefined
+      : new PoolAdmission(settings.poolConnections, settings.poolQueueLimit)
   }
 
   keyOf(request: HttpClientRequest.HttpClientRequest): string {
@@ -702,20 +713,40 @@ class ClientImpl implements ResilientHttpClient {
     } catch {
       // the client will fail with InvalidUrl
     }
-    const exhausted = exhaustedPool(this.options.dispatcher, this.settings.poolQueueLimit, target.origin)
-    if (exhausted !== undefined) {
-      target.metrics.refused("poolExhausted")
-      return Effect.fail(
-        new PoolExhaustedError({
-          client: this.name,
-          target: target.key,
-          origin: exhausted.origin,
-          busy: exhausted.busy,
-          queued: exhausted.queued,
-          limit: this.settings.poolQueueLimit!
-        })
+    const pool = this.pool
+    const origin = target.origin
+    if (pool !== undefined && origin !== undefined) {
+      if (!pool.admit(origin)) {
+        target.metrics.refused("poolExhausted")
+        return Effect.fail(
+          new PoolExhaustedError({
+            client: this.name,
+            target: target.key,
+            origin,
+            inFlight: pool.count(origin),
+            connections: pool.connections,
+            queueLimit: pool.queueLimit
+          })
+        )
+      }
+      return Effect.ensuring(
+        this.protect(target, request, send, now),
+        Effect.sync(() => pool.release(origin))
       )
     }
+    return this.protect(target, request, send, now)
+  }
+
+  private protect<E, R>(
+    target: Target,
+    request: HttpClientRequest.HttpClientRequest,
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    now: number
+  ): Effect.Effect<
+    HttpClientResponse.HttpClientResponse,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    R
+  > {
     if (now < target.pausedUntil) {
       target.metrics.refused("paused")
       return Effect.fail(

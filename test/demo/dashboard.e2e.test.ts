@@ -102,7 +102,12 @@ describe("dashboard in a browser", () => {
           }]
         ] as const
       ) {
-        await expect.poll(topCause, { timeout: 12_000, interval: 250 }).toBe(cause)
+        try {
+          await expect.poll(topCause, { timeout: 12_000, interval: 250 }).toBe(cause)
+        } catch (error) {
+          await shoot(page, `failed-${cause}`)
+          throw new Error(`${String(error)}; page errors: ${violations.join("; ")}`)
+        }
         seen.push({ cause, atSeconds: (Date.now() - started) / 1000 })
         await check()
         expect(await headline.textContent()).toContain("mostly because")

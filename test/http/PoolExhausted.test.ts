@@ -1,12 +1,13 @@
 /**
  * "Pool exhausted" as a cause of its own, on real sockets: a dependency that accepts connections and
- * stalls, an undici pool of 2 connections, `poolQueueLimit: 1`. Two calls take the connections, one
- * waits in undici's queue, the next is refused with `PoolExhaustedError` before the network; the
- * breaker sees no failure; the snapshot, the health report and the Prometheus series name the cause.
+ * stalls, an undici pool of 2 connections (`poolConnections` taken from the agent's options),
+ * `poolQueueLimit: 1`. Two calls take the connections, one waits in undici's queue, the next is
+ * refused with `PoolExhaustedError` before the network; the breaker sees no failure; the snapshot,
+ * the health report and the Prometheus series name the cause.
  */
-import { HttpClient } from "@effect/platform"
+import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Layer } from "effect"
+import { Deferred, Effect, Either, Fiber, Layer } from "effect"
 import * as http from "node:http"
 import * as Health from "../../src/Health.js"
 import * as NodeResilientHttpClient from "../../src/http/NodeResilientHttpClient.js"
@@ -87,7 +88,7 @@ describe("pool exhausted", () => {
           const cause = Either.isLeft(refused) ? ResilientHttpClient.refusal(refused.left) : undefined
           expect(cause?._tag === "Some" && cause.value._tag).toBe("PoolExhaustedError")
           if (cause?._tag === "Some" && cause.value._tag === "PoolExhaustedError") {
-            expect(cause.value).toMatchObject({ client: "pool-test", busy: 2, queued: 1, limit: 1 })
+            expect(cause.value).toMatchObject({ client: "pool-test", inFlight: 3, connections: 2, queueLimit: 1 })
             expect(cause.value.message).toContain("is exhausted")
           }
           expect(dependency.seen()).toBe(2) // never sent
@@ -131,10 +132,48 @@ describe("pool exhausted", () => {
     20_000
   )
 
-  it.effect("poolQueueLimit must be a whole number of at least 1", () =>
+  it.effect("poolQueueLimit must be a whole number of at least 1, and needs poolConnections", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.scoped(ResilientHttpClient.make({ name: "bad-pool", poolQueueLimit: 0 })))
-      expect(error._tag).toBe("InvalidConfigError")
-      expect(error.message).toContain("poolQueueLimit")
+      const make = (options: Partial<ResilientHttpClient.Options>) =>
+        Effect.flip(Effect.scoped(ResilientHttpClient.make({ name: "bad-pool", ...options })))
+      const zero = yield* make({ poolQueueLimit: 0, poolConnections: 2 })
+      expect(zero._tag).toBe("InvalidConfigError")
+      expect(zero.message).toContain("poolQueueLimit")
+      const alone = yield* make({ poolQueueLimit: 1 })
+      expect(alone.message).toContain("requires poolConnections")
+      const noPool = yield* make({ poolQueueLimit: 1, poolConnections: 0 })
+      expect(noPool.message).toContain("poolConnections")
+    }))
+
+  it.scoped("counts calls in flight per origin: a burst arriving at once is admitted only up to the bound", () =>
+    Effect.gen(function*() {
+      // An in-process dependency that never answers until released: the burst is admitted at once.
+      const release = yield* Deferred.make<void>()
+      const held = HttpClient.make((request) =>
+        Effect.as(Deferred.await(release), HttpClientResponse.fromWeb(request, new Response("ok")))
+      )
+      const resilience = yield* ResilientHttpClient.make({
+        name: "burst",
+        poolConnections: 2,
+        poolQueueLimit: 2,
+        retry: false
+      })
+      const client = ResilientHttpClient.wrap(held, resilience)
+      const calls = yield* Effect.forEach(
+        Array.from({ length: 7 }, (_, i) => i < 6 ? "http://a.test/x" : "http://b.test/x"),
+        (url) => Effect.fork(Effect.either(client.get(url))),
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(release, undefined)
+      const outcomes = yield* Effect.forEach(calls, Fiber.join)
+      const refused = outcomes.filter((o) => Either.isLeft(o) && o.left._tag === "PoolExhaustedError")
+      // 4 admitted to a.test (2 connections + 2 waiting), 2 refused; b.test has a pool of its own.
+      expect(refused.length).toBe(2)
+      expect(Either.isRight(outcomes[6]!)).toBe(true)
+      // Released as the calls end: admitted again.
+      expect(Either.isRight(yield* Effect.either(client.get("http://a.test/x")))).toBe(true)
+      const snapshot = yield* resilience.snapshot
+      expect(snapshot.targets.find((t) => t.target === "a.test")!.refusals.poolExhausted).toBe(2)
     }))
 })

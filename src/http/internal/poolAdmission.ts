@@ -1,28 +1,39 @@
 /**
- * When a call is refused because its connection pool is exhausted. The rule, in one place: the
- * client knows its undici dispatcher, `poolQueueLimit` is set, the origin's pool already has that
- * many requests waiting in its queue, and every open connection is serving a request (`running` is at
- * least `connected`, and some are). undici queues a request when no connection can take it and no new
- * one may be opened; requests also wait there while connections are still being opened, which is not
- * exhaustion (hence the second condition). Past the limit, a call would only wait there until its
- * attempt timeout, tying up our caller and looking to the breaker like the dependency's failure.
- * Refusing it says why.
+ * When a call is refused because its connection pool is exhausted. The rule, in one place: with
+ * `poolQueueLimit` set and the pool's size known (`poolConnections`, the undici agent's `connections`
+ * per origin), a call is refused when the client already has `poolConnections + poolQueueLimit` calls
+ * in flight to the request's origin: every connection is taken and `poolQueueLimit` calls already
+ * wait for one. Counted here, at admission, rather than read from undici's statistics: those move
+ * only once a request is dispatched, so a burst of calls arriving together would all be admitted, and
+ * undici queues requests while connections are still being opened, which is not exhaustion. Past the
+ * limit a call would only wait in the pool until its attempt timeout, tying up our caller and looking
+ * to the breaker like the dependency's failure; refusing it says why.
  *
  * @internal
  */
-import type * as Undici from "@effect/platform-node/Undici"
-import { type PoolFigures, readPool } from "./pool.js"
 
-/** The origin's pool when it is exhausted past `limit` waiting requests, else `undefined`. */
-export const exhaustedPool = (
-  dispatcher: Undici.Dispatcher | undefined,
-  limit: number | undefined,
-  origin: string | undefined
-): PoolFigures | undefined => {
-  if (dispatcher === undefined || limit === undefined || origin === undefined) return undefined
-  for (const pool of readPool(dispatcher)) {
-    if (pool.origin !== origin && pool.origin !== "(pool)") continue
-    return pool.queued >= limit && pool.connected > 0 && pool.running >= pool.connected ? pool : undefined
+export class PoolAdmission {
+  private readonly inFlight = new Map<string, number>()
+
+  constructor(readonly connections: number, readonly queueLimit: number) {}
+
+  /** Calls in flight to `origin` now. */
+  count(origin: string): number {
+    return this.inFlight.get(origin) ?? 0
   }
-  return undefined
+
+  /** Admits one more call to `origin` (true), or refuses it: the pool is exhausted (false). */
+  admit(origin: string): boolean {
+    const n = this.count(origin)
+    if (n >= this.connections + this.queueLimit) return false
+    this.inFlight.set(origin, n + 1)
+    return true
+  }
+
+  /** The admitted call to `origin` is over. */
+  release(origin: string): void {
+    const n = this.count(origin) - 1
+    if (n <= 0) this.inFlight.delete(origin)
+    else this.inFlight.set(origin, n)
+  }
 }
