@@ -10,6 +10,8 @@ import { phaseAt, type Scenario } from "./scenario.js"
 export interface Answer {
   readonly status: number
   readonly body: string
+  /** Sent as `Retry-After` (seconds): when the caller should try again. */
+  readonly retryAfterSeconds?: number
 }
 
 export interface DependencyStats {

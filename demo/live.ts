@@ -42,7 +42,11 @@ const serve = <E>(
     return `http://127.0.0.1:${(server.address as HttpServer.TcpAddress).port}`
   }).pipe(Effect.orDie) // a loopback server on a free port: failing to listen is a broken machine
 
-const respond = (answer: Dependency.Answer) => HttpServerResponse.text(answer.body, { status: answer.status })
+const respond = (answer: Dependency.Answer) =>
+  HttpServerResponse.text(answer.body, {
+    status: answer.status,
+    ...(answer.retryAfterSeconds === undefined ? {} : { headers: { "retry-after": String(answer.retryAfterSeconds) } })
+  })
 
 /** An undici agent with its own connection pools (at most `connections` per origin), closed with the scope. */
 const undiciAgent = (connections?: number): Effect.Effect<Undici.Agent, never, Scope.Scope> =>
@@ -92,7 +96,11 @@ const runMode = (
     const clients = yield* undiciClient
     const stats = LoadGenerator.emptyStats()
     const send = Effect.scoped(
-      Effect.flatMap(clients.get(serverUrl), (response) => Effect.as(Effect.ignore(response.text), response.status))
+      Effect.flatMap(clients.get(serverUrl), (response) =>
+        Effect.as(Effect.ignore(response.text), {
+          status: response.status,
+          retryAfterMillis: 1000 * (Number(response.headers["retry-after"] ?? "0") || 0)
+        }))
     )
     const live: Live = { mode, scenario, start, dependency, server, clients: stats, http: [inbound] }
     yield* feed.follow(live)

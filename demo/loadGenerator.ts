@@ -2,10 +2,17 @@
  * Clients that behave like real ones: they start `rate` logical requests per second (more during the
  * scenario's surge) whatever happens
  * (users keep clicking), give each attempt `clientTimeoutMillis`, and retry a failed attempt up to
- * `clientAttempts` in all, `clientBackoffMillis` apart. `send` carries one attempt and answers its status.
+ * `clientAttempts` in all, `clientBackoffMillis` apart (longer when the answer carries a `Retry-After`).
+ * `send` carries one attempt and answers its status and `Retry-After`.
  */
 import { Clock, Effect, FiberSet, Random } from "effect"
 import { rateAt, type Scenario } from "./scenario.js"
+
+/** One attempt's answer: its status (0: no answer in time), and the `Retry-After` it carried. */
+export interface Reply {
+  readonly status: number
+  readonly retryAfterMillis: number
+}
 
 export interface GeneratorStats {
   /** Logical requests started. */
@@ -43,7 +50,7 @@ const bump = (series: Array<number>, second: number) => {
 export const run = (
   scenario: Scenario,
   startMillis: number,
-  send: Effect.Effect<number, unknown>,
+  send: Effect.Effect<Reply, unknown>,
   stats: GeneratorStats,
   graceMillis = 2_000
 ): Effect.Effect<GeneratorStats> =>
@@ -52,18 +59,21 @@ export const run = (
     const attempt = Effect.gen(function*() {
       stats.attempts++
       bump(stats.attemptsPerSecond, secondOf(yield* Clock.currentTimeMillis))
-      const status = yield* send.pipe(
+      return yield* send.pipe(
         Effect.timeout(scenario.clientTimeoutMillis),
-        Effect.orElseSucceed(() => 0)
+        Effect.orElseSucceed((): Reply => ({ status: 0, retryAfterMillis: 0 }))
       )
-      return status > 0 && status < 500
     })
     const logical = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       let ok = false
+      let wait = 0
       for (let n = 1; n <= scenario.clientAttempts && !ok; n++) {
-        if (n > 1) yield* Effect.sleep(scenario.clientBackoffMillis)
-        ok = yield* attempt
+        // A `Retry-After` is honoured when longer than the clients' own backoff.
+        if (n > 1) yield* Effect.sleep(Math.max(scenario.clientBackoffMillis, wait))
+        const reply = yield* attempt
+        ok = reply.status > 0 && reply.status < 500
+        wait = reply.retryAfterMillis
       }
       const now = yield* Clock.currentTimeMillis
       stats.latencies.push(now - started)

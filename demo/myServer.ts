@@ -46,8 +46,11 @@ export interface MyServer {
   readonly http: ReadonlyArray<Health.HttpSource>
 }
 
-const answerOf = (outcome: Outcome): Answer => {
+const answerOf = (outcome: Outcome, circuitWaitSeconds: number): Answer => {
   switch (outcome) {
+    case "circuitOpen":
+      // The breaker will not let a call through before its wait is over: say so, as a 503 should.
+      return { status: 503, body: "refused fast: circuitOpen", retryAfterSeconds: circuitWaitSeconds }
     case "ok":
       return { status: 200, body: "done" }
     case "dependencyError":
@@ -82,6 +85,9 @@ export const make = (
 ): Effect.Effect<MyServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = guardSettings(scenario, mode)
+    const circuitWaitSeconds = settings.circuitBreaker === false
+      ? 1
+      : Math.ceil(settings.circuitBreaker.waitDurationInOpenState / 1000)
     const budget = settings.retryBudget === false
       ? undefined
       : yield* RetryBudget.make({ name: "dependency", ...settings.retryBudget })
@@ -134,7 +140,7 @@ export const make = (
         Effect.catchAll((error) => Effect.succeed(outcomeOfError(error))),
         Effect.map((outcome) => {
           outcomes[outcome]++
-          return answerOf(outcome)
+          return answerOf(outcome, circuitWaitSeconds)
         }),
         // Our caller gave up waiting (its own timeout): for it, this call timed out.
         Effect.onInterrupt(() => Effect.sync(() => outcomes.timeout++))

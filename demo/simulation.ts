@@ -23,6 +23,11 @@ export const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.
     )
   )
 
+const replyOf = (answer: Dependency.Answer): LoadGenerator.Reply => ({
+  status: answer.status,
+  retryAfterMillis: 1000 * (answer.retryAfterSeconds ?? 0)
+})
+
 const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
   Effect.scoped(Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
@@ -41,7 +46,7 @@ const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
         Schedule.spaced(every)
       )
     )
-    yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, (answer) => answer.status), clients)
+    yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, replyOf), clients)
     documents.push(yield* dashboard.document)
     const result: RunResult = {
       mode,
@@ -122,7 +127,7 @@ export const soak = (
           samples.push({ elapsedMillis: now - start, ...footprint, heapUsed: process.memoryUsage().heapUsed })
         }))
       yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(sampleEveryMillis)))
-      yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, (answer) => answer.status), clients)
+      yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, replyOf), clients)
       yield* sample
       return samples
     })).pipe(Effect.orDie),

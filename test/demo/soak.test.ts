@@ -9,9 +9,9 @@
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import { describe, expect, it } from "vitest"
-import { DEFAULT_MAX_HISTORY_BYTES } from "../../src/internal/dashboardConfig.js"
 import * as Scenario from "../../demo/scenario.js"
 import { soak } from "../../demo/simulation.js"
+import { DEFAULT_MAX_HISTORY_BYTES } from "../../src/internal/dashboardConfig.js"
 
 /** A full GC, without starting node with --expose-gc. */
 const gc: () => void = (() => {
