@@ -10,6 +10,8 @@ import { phaseAt, type Scenario } from "./scenario.js"
 export interface Answer {
   readonly status: number
   readonly body: string
+  /** Sent as `Retry-After` (seconds): when the caller should try again. */
+  readonly retryAfterSeconds?: number
 }
 
 export interface DependencyStats {
@@ -49,6 +51,10 @@ export const make = (scenario: Scenario, startMillis: number): Dependency => {
     const [low, high] = scenario.latencyMillis
     const latency = yield* Random.nextIntBetween(low, high + 1)
     switch (phaseAt(scenario, elapsed)) {
+      case "stall":
+        // Accepted at once, answered late: each request holds its connection this long.
+        yield* Effect.sleep(scenario.stallMillis)
+        return { status: 200, body: "{\"ok\":true}" }
       case "errors":
         yield* Effect.sleep(latency)
         return { status: 500, body: "internal error" }

@@ -2,7 +2,7 @@
  * What the dashboard and the progress line read: the run in progress, whichever it is, else the last
  * one that finished (a dashboard kept open after the runs keeps showing its figures).
  */
-import type { Registry } from "breakwater"
+import type { Health, Registry } from "breakwater"
 import type * as Dashboard from "breakwater/Dashboard"
 import { Clock, Effect, type Scope } from "effect"
 import type { Dependency } from "./dependency.js"
@@ -17,6 +17,8 @@ export interface Live {
   readonly dependency: Dependency
   readonly server: MyServer
   readonly clients: GeneratorStats
+  /** More HTTP edges of the run (my server's inbound middleware), shown with the server's own. */
+  readonly http?: ReadonlyArray<Health.HttpSource>
 }
 
 /** A finished run, with its guards as they were listed when it ended (the listing closes with the run). */
@@ -69,7 +71,8 @@ export class DashboardFeed {
         "received by my server": this.current?.server.received() ?? 0,
         "reached the dependency": this.current?.dependency.stats.arrivals ?? 0
       })),
-      calls: Effect.sync(() => this.current?.server.received() ?? 0)
+      calls: Effect.sync(() => this.current?.server.received() ?? 0),
+      http: Effect.sync(() => [...(this.current?.server.http ?? []), ...(this.current?.http ?? [])])
     }
   }
 

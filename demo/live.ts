@@ -11,6 +11,7 @@ import { NodeHttpClient, NodeHttpServer, Undici } from "@effect/platform-node"
 import { Metrics } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"
 import * as Prometheus from "breakwater/Prometheus"
+import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
 import { Clock, Effect, Layer, Schedule, type Scope } from "effect"
 import { createServer } from "node:http"
 import * as Dependency from "./dependency.js"
@@ -18,7 +19,7 @@ import { DashboardFeed, type Live } from "./feed.js"
 import * as LoadGenerator from "./loadGenerator.js"
 import * as MyServer from "./myServer.js"
 import type { RunResult } from "./results.js"
-import type { Mode, Scenario } from "./scenario.js"
+import { guardSettings, type Mode, type Scenario } from "./scenario.js"
 
 export interface LiveOptions {
   readonly scenario: Scenario
@@ -41,14 +42,23 @@ const serve = <E>(
     return `http://127.0.0.1:${(server.address as HttpServer.TcpAddress).port}`
   }).pipe(Effect.orDie) // a loopback server on a free port: failing to listen is a broken machine
 
-const respond = (answer: Dependency.Answer) => HttpServerResponse.text(answer.body, { status: answer.status })
+const respond = (answer: Dependency.Answer) =>
+  HttpServerResponse.text(answer.body, {
+    status: answer.status,
+    ...(answer.retryAfterSeconds === undefined ? {} : { headers: { "retry-after": String(answer.retryAfterSeconds) } })
+  })
 
-/** An undici client with its own connection pool, closed with the scope. */
-const undiciClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.map(
+/** An undici agent with its own connection pools (at most `connections` per origin), closed with the scope. */
+const undiciAgent = (connections?: number): Effect.Effect<Undici.Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000 })),
+    Effect.sync(() =>
+      new Undici.Agent({ keepAliveTimeout: 10_000, ...(connections === undefined ? {} : { connections }) })
+    ),
     (agent) => Effect.promise(() => agent.destroy())
-  ),
+  )
+
+const undiciClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.map(
+  undiciAgent(),
   NodeHttpClient.makeUndici
 )
 
@@ -66,17 +76,33 @@ const runMode = (
     // run uninterruptibly, and one finishing after its client left waits forever for Node's
     // `response.end` callback (never called on a closed socket), one leaked fiber per abandoned call.
     const dependencyUrl = yield* serve(Effect.interruptible(Effect.map(dependency.handle, respond)))
-    const outbound = yield* undiciClient
-    const server = yield* MyServer.make(scenario, mode, outbound, `${dependencyUrl}/work`).pipe(
-      Effect.provideService(Metrics.Collector, collector)
-    )
-    const serverUrl = `${yield* serve(Effect.map(server.handle, respond))}/work`
+    // My server's own connection pool to the dependency: bounded when protected, measured in both modes.
+    const pool = guardSettings(scenario, mode).pool
+    const agent = yield* undiciAgent(pool?.connections)
+    const server = yield* MyServer.make(
+      scenario,
+      mode,
+      NodeHttpClient.makeUndici(agent),
+      `${dependencyUrl}/work`,
+      agent
+    ).pipe(Effect.provideService(Metrics.Collector, collector))
+    // Its inbound edge, measured (latency, codes, keys) by a rate-limit policy generous enough never to refuse.
+    const inbound = yield* RateLimitMiddleware.make({
+      name: "my-server",
+      limitForPeriod: 100_000,
+      limitRefreshPeriod: "1 second"
+    }).pipe(Effect.orDie)
+    const serverUrl = `${yield* serve(inbound(Effect.map(server.handle, respond)))}/work`
     const clients = yield* undiciClient
     const stats = LoadGenerator.emptyStats()
     const send = Effect.scoped(
-      Effect.flatMap(clients.get(serverUrl), (response) => Effect.as(Effect.ignore(response.text), response.status))
+      Effect.flatMap(clients.get(serverUrl), (response) =>
+        Effect.as(Effect.ignore(response.text), {
+          status: response.status,
+          retryAfterMillis: 1000 * (Number(response.headers["retry-after"] ?? "0") || 0)
+        }))
     )
-    const live: Live = { mode, scenario, start, dependency, server, clients: stats }
+    const live: Live = { mode, scenario, start, dependency, server, clients: stats, http: [inbound] }
     yield* feed.follow(live)
     if (options.onProgress !== undefined) {
       const report = options.onProgress

@@ -1,10 +1,18 @@
 /**
- * Clients that behave like real ones: they start `rate` logical requests per second whatever happens
+ * Clients that behave like real ones: they start `rate` logical requests per second (more during the
+ * scenario's surge) whatever happens
  * (users keep clicking), give each attempt `clientTimeoutMillis`, and retry a failed attempt up to
- * `clientAttempts` in all, `clientBackoffMillis` apart. `send` carries one attempt and answers its status.
+ * `clientAttempts` in all, `clientBackoffMillis` apart (longer when the answer carries a `Retry-After`).
+ * `send` carries one attempt and answers its status and `Retry-After`.
  */
 import { Clock, Effect, FiberSet, Random } from "effect"
-import type { Scenario } from "./scenario.js"
+import { rateAt, type Scenario } from "./scenario.js"
+
+/** One attempt's answer: its status (0: no answer in time), and the `Retry-After` it carried. */
+export interface Reply {
+  readonly status: number
+  readonly retryAfterMillis: number
+}
 
 export interface GeneratorStats {
   /** Logical requests started. */
@@ -42,7 +50,7 @@ const bump = (series: Array<number>, second: number) => {
 export const run = (
   scenario: Scenario,
   startMillis: number,
-  send: Effect.Effect<number, unknown>,
+  send: Effect.Effect<Reply, unknown>,
   stats: GeneratorStats,
   graceMillis = 2_000
 ): Effect.Effect<GeneratorStats> =>
@@ -51,18 +59,21 @@ export const run = (
     const attempt = Effect.gen(function*() {
       stats.attempts++
       bump(stats.attemptsPerSecond, secondOf(yield* Clock.currentTimeMillis))
-      const status = yield* send.pipe(
+      return yield* send.pipe(
         Effect.timeout(scenario.clientTimeoutMillis),
-        Effect.orElseSucceed(() => 0)
+        Effect.orElseSucceed((): Reply => ({ status: 0, retryAfterMillis: 0 }))
       )
-      return status > 0 && status < 500
     })
     const logical = Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       let ok = false
+      let wait = 0
       for (let n = 1; n <= scenario.clientAttempts && !ok; n++) {
-        if (n > 1) yield* Effect.sleep(scenario.clientBackoffMillis)
-        ok = yield* attempt
+        // A `Retry-After` is honoured when longer than the clients' own backoff.
+        if (n > 1) yield* Effect.sleep(Math.max(scenario.clientBackoffMillis, wait))
+        const reply = yield* attempt
+        ok = reply.status > 0 && reply.status < 500
+        wait = reply.retryAfterMillis
       }
       const now = yield* Clock.currentTimeMillis
       stats.latencies.push(now - started)
@@ -73,12 +84,12 @@ export const run = (
       }
     })
     const inFlight = yield* FiberSet.make()
-    const interval = 1000 / scenario.rate
-    const total = Math.floor((scenario.durationMillis / 1000) * scenario.rate)
-    for (let i = 0; i < total; i++) {
+    // Slots one interval apart at the rate of their time (faster during a surge).
+    for (let slot = 0; slot < scenario.durationMillis; slot += 1000 / rateAt(scenario, slot)) {
+      const interval = 1000 / rateAt(scenario, slot)
       // Arrivals are spread a little around their slot, as independent clients' would be.
       const jitter = yield* Random.nextRange(-interval / 4, interval / 4)
-      const due = startMillis + Math.max(0, Math.round(i * interval + jitter))
+      const due = startMillis + Math.max(0, Math.round(slot + jitter))
       const now = yield* Clock.currentTimeMillis
       if (due > now) yield* Effect.sleep(due - now)
       stats.offered++

@@ -6,7 +6,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type { Bulkhead as BulkheadGuard, Registry } from "breakwater"
-import { Bulkhead, Metrics, RetryBudget } from "breakwater"
+import { Bulkhead, type Health, Metrics, RetryBudget } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
 import { Effect, Option, type Scope } from "effect"
@@ -14,12 +14,20 @@ import type { Answer } from "./dependency.js"
 import { guardSettings, type Mode, type Scenario } from "./scenario.js"
 
 /** Why a call of my server to the dependency ended as it did. */
-export type Outcome = "ok" | "dependencyError" | "timeout" | "circuitOpen" | "rateLimited" | "bulkheadFull"
+export type Outcome =
+  | "ok"
+  | "dependencyError"
+  | "timeout"
+  | "circuitOpen"
+  | "poolExhausted"
+  | "rateLimited"
+  | "bulkheadFull"
 
 export const failureReasons: ReadonlyArray<Exclude<Outcome, "ok">> = [
   "dependencyError",
   "timeout",
   "circuitOpen",
+  "poolExhausted",
   "rateLimited",
   "bulkheadFull"
 ]
@@ -34,10 +42,15 @@ export interface MyServer {
   readonly guards: Effect.Effect<ReadonlyArray<Registry.Guard>>
   /** The retry budget, shown on the dashboard beside the guards. */
   readonly extras: Effect.Effect<ReadonlyArray<Dashboard.GuardView>>
+  /** The HTTP edges: the client's target (latency, codes, pool), for the dashboard. */
+  readonly http: ReadonlyArray<Health.HttpSource>
 }
 
-const answerOf = (outcome: Outcome): Answer => {
+const answerOf = (outcome: Outcome, circuitWaitSeconds: number): Answer => {
   switch (outcome) {
+    case "circuitOpen":
+      // The breaker will not let a call through before its wait is over: say so, as a 503 should.
+      return { status: 503, body: "refused fast: circuitOpen", retryAfterSeconds: circuitWaitSeconds }
     case "ok":
       return { status: 200, body: "done" }
     case "dependencyError":
@@ -57,6 +70,8 @@ const outcomeOfError = (error: unknown): Outcome =>
         ? "circuitOpen"
         : refused._tag === "RequestNotPermittedError"
         ? "rateLimited"
+        : refused._tag === "PoolExhaustedError"
+        ? "poolExhausted"
         : "timeout"
   })
 
@@ -64,10 +79,15 @@ export const make = (
   scenario: Scenario,
   mode: Mode,
   http: HttpClient.HttpClient,
-  dependencyUrl: string
+  dependencyUrl: string,
+  /** The connection pool `http` sends through, when it is undici's (measured, and bounded when protected). */
+  dispatcher?: ResilientHttpClient.Options["dispatcher"]
 ): Effect.Effect<MyServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = guardSettings(scenario, mode)
+    const circuitWaitSeconds = settings.circuitBreaker === false
+      ? 1
+      : Math.ceil(settings.circuitBreaker.waitDurationInOpenState / 1000)
     const budget = settings.retryBudget === false
       ? undefined
       : yield* RetryBudget.make({ name: "dependency", ...settings.retryBudget })
@@ -80,7 +100,13 @@ export const make = (
       retry: settings.retry,
       retryBudget: budget ?? false,
       attemptTimeout: settings.attemptTimeout,
-      totalTimeout: settings.totalTimeout
+      totalTimeout: settings.totalTimeout,
+      ...(dispatcher === undefined ? {} : { dispatcher, poolMetricsInterval: 250 }),
+      // Calls past the pool's connections and its short queue are refused (in the simulation, where
+      // calls are in process, the same count bounds them).
+      ...(settings.pool === undefined
+        ? {}
+        : { poolConnections: settings.pool.connections, poolQueueLimit: settings.pool.queueLimit })
     })
     const bulkhead: BulkheadGuard.Bulkhead | undefined = settings.bulkhead === undefined
       ? undefined
@@ -93,16 +119,17 @@ export const make = (
       dependencyError: 0,
       timeout: 0,
       circuitOpen: 0,
+      poolExhausted: 0,
       rateLimited: 0,
       bulkheadFull: 0
     }
     let received = 0
-    const call = Effect.flatMap(
+    // Scoped, and the body read: the connection goes back to the pool as soon as the call is over.
+    const call = Effect.scoped(Effect.flatMap(
       client.get(dependencyUrl),
-      // The body is read so that the connection is free for the next request.
       (response): Effect.Effect<Outcome> =>
         Effect.as(Effect.ignore(response.text), response.status < 400 ? "ok" : "dependencyError")
-    )
+    ))
     const guarded = bulkhead === undefined ? call : Bulkhead.withBulkhead(call, bulkhead)
     const handle = Effect.suspend(() => {
       received++
@@ -113,7 +140,7 @@ export const make = (
         Effect.catchAll((error) => Effect.succeed(outcomeOfError(error))),
         Effect.map((outcome) => {
           outcomes[outcome]++
-          return answerOf(outcome)
+          return answerOf(outcome, circuitWaitSeconds)
         }),
         // Our caller gave up waiting (its own timeout): for it, this call timed out.
         Effect.onInterrupt(() => Effect.sync(() => outcomes.timeout++))
@@ -124,6 +151,7 @@ export const make = (
       outcomes,
       received: () => received,
       guards: Effect.map(resilience.guards, (guards) => bulkhead === undefined ? guards : [bulkhead, ...guards]),
-      extras: budget === undefined ? Effect.succeed([]) : Effect.map(Dashboard.viewOfBudget(budget), (view) => [view])
+      extras: budget === undefined ? Effect.succeed([]) : Effect.map(Dashboard.viewOfBudget(budget), (view) => [view]),
+      http: [resilience]
     }
   }).pipe(Effect.orDie) // the settings are constants checked by the tests

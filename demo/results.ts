@@ -46,6 +46,7 @@ export const tableRows = (results: ReadonlyArray<RunResult>): Array<Array<string
     row("amplification (dependency / offered)", (r) => `${amplification(r).toFixed(2)}x`),
     row("refused fast: circuit open", (r) => count(r.outcomes.circuitOpen)),
     row("refused fast: rate limited", (r) => count(r.outcomes.rateLimited)),
+    row("refused fast: pool exhausted", (r) => count(r.outcomes.poolExhausted)),
     row("refused fast: bulkhead full", (r) => count(r.outcomes.bulkheadFull)),
     row("failed: dependency error", (r) => count(r.outcomes.dependencyError)),
     row("failed: timeout", (r) => count(r.outcomes.timeout)),
@@ -73,7 +74,10 @@ export const formatTable = (rows: ReadonlyArray<ReadonlyArray<string>>): string 
 
 /** The scenario in one sentence, for the report and the console. */
 export const describeScenario = (s: Scenario): string =>
-  `${s.rate} requests/s offered for ${s.durationMillis / 1000} s; the dependency serves up to ${s.capacity}/s, ` +
-  `answers 500 from ${s.errorsAt / 1000} s, hangs from ${s.timeoutsAt / 1000} s, recovers at ${
+  `${s.rate} requests/s offered for ${s.durationMillis / 1000} s (${s.surgeFactor}x from ${s.surgeAt / 1000} s to ${
+    s.stallAt / 1000
+  } s); the dependency serves up to ${s.capacity}/s, stalls ${s.stallMillis} ms per answer from ${
+    s.stallAt / 1000
+  } s, answers 500 from ${s.errorsAt / 1000} s, hangs from ${s.timeoutsAt / 1000} s, recovers at ${
     s.recoversAt / 1000
   } s; clients try ${s.clientAttempts} times, ${s.clientBackoffMillis} ms apart.`

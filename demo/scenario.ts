@@ -1,7 +1,10 @@
 /**
- * The scenario both runs share: a fixed offered rate, a dependency that is healthy, then answers with
- * errors, then hangs, then recovers, and the guards of "my server" in each mode. Pure values: the
- * live run and the virtual-time simulation read the same numbers.
+ * The scenario both runs share: an offered rate with a surge, a dependency that is healthy, then
+ * stalls (accepts every request, answers each slowly), then answers with errors, then hangs, then
+ * recovers, and the guards of "my server" in each mode. Each of the talk's three causes of failing
+ * calls has its phase: the surge exhausts the rate limiter's permits, the stall the HTTP client's
+ * connection pool (the breaker sees slow successes, no failures), the errors open the circuit. Pure
+ * values: the live run and the virtual-time simulation read the same numbers.
  */
 
 /** Unprotected: naive retries at both layers. Protected: breaker + rate limiter + retry budget + bulkhead. */
@@ -18,6 +21,12 @@ export interface Scenario {
   readonly rate: number
   /** Requests per second (over the last second) the dependency serves before it is overloaded. */
   readonly capacity: number
+  /** When the clients' surge starts (offered rate times `surgeFactor`) and ends (the dependency stalls). */
+  readonly surgeAt: number
+  readonly surgeFactor: number
+  /** When the dependency starts stalling: every answer takes `stallMillis` (the pool fills). */
+  readonly stallAt: number
+  readonly stallMillis: number
   /** When the dependency starts answering 500, starts hanging, and recovers (millis from the start). */
   readonly errorsAt: number
   readonly timeoutsAt: number
@@ -39,9 +48,10 @@ export interface Overrides {
 }
 
 /**
- * The scenario for a run of `durationMillis`: healthy for the first 20%, errors until 40%, hangs
- * until 55%, then recovered; the dependency's capacity is twice the offered rate, so a healthy system
- * has room to spare and only amplification can overload it.
+ * The scenario for a run of `durationMillis`: healthy for the first 12%, a surge of 2.5 times the
+ * rate until 27%, a stall until 42%, errors until 57%, hangs until 67%, then recovered; the
+ * dependency's capacity is twice the offered rate, so a healthy system has room to spare and only a
+ * surge or amplification can overload it.
  */
 export const make = (overrides: Overrides = {}): Scenario => {
   const durationMillis = overrides.durationMillis ?? 18_000
@@ -51,9 +61,13 @@ export const make = (overrides: Overrides = {}): Scenario => {
     durationMillis,
     rate,
     capacity: rate * 2,
-    errorsAt: Math.round(durationMillis * 0.2),
-    timeoutsAt: Math.round(durationMillis * 0.4),
-    recoversAt: Math.round(durationMillis * 0.55),
+    surgeAt: Math.round(durationMillis * 0.12),
+    surgeFactor: 2.5,
+    stallAt: Math.round(durationMillis * 0.27),
+    stallMillis: 400,
+    errorsAt: Math.round(durationMillis * 0.42),
+    timeoutsAt: Math.round(durationMillis * 0.57),
+    recoversAt: Math.round(durationMillis * 0.67),
     latencyMillis: [5, 25],
     hangMillis: 3_000,
     clientAttempts: 3,
@@ -62,16 +76,24 @@ export const make = (overrides: Overrides = {}): Scenario => {
   }
 }
 
-export type Phase = "healthy" | "errors" | "timeouts" | "recovered"
+export type Phase = "healthy" | "surge" | "stall" | "errors" | "timeouts" | "recovered"
 
 export const phaseAt = (scenario: Scenario, elapsedMillis: number): Phase =>
-  elapsedMillis < scenario.errorsAt
+  elapsedMillis < scenario.surgeAt
     ? "healthy"
+    : elapsedMillis < scenario.stallAt
+    ? "surge"
+    : elapsedMillis < scenario.errorsAt
+    ? "stall"
     : elapsedMillis < scenario.timeoutsAt
     ? "errors"
     : elapsedMillis < scenario.recoversAt
     ? "timeouts"
     : "recovered"
+
+/** The rate the clients offer at `elapsedMillis`: the scenario's, times `surgeFactor` during the surge. */
+export const rateAt = (scenario: Scenario, elapsedMillis: number): number =>
+  phaseAt(scenario, elapsedMillis) === "surge" ? scenario.rate * scenario.surgeFactor : scenario.rate
 
 /** Guard settings of "my server" in each mode (durations in millis); the unprotected one is what most code does by default. */
 export const guardSettings = (scenario: Scenario, mode: Mode) =>
@@ -83,7 +105,9 @@ export const guardSettings = (scenario: Scenario, mode: Mode) =>
       retryBudget: false as const,
       attemptTimeout: 1_000,
       totalTimeout: 10_000,
-      bulkhead: undefined
+      bulkhead: undefined,
+      // Node's default: as many connections as there are requests.
+      pool: undefined
     }
     : {
       circuitBreaker: {
@@ -92,19 +116,21 @@ export const guardSettings = (scenario: Scenario, mode: Mode) =>
         minimumNumberOfCalls: 10,
         failureRateThreshold: 50,
         slowCallRateThreshold: 80,
-        slowCallDurationThreshold: 400,
+        slowCallDurationThreshold: 800,
         waitDurationInOpenState: 2_000,
         permittedNumberOfCallsInHalfOpenState: 4
       },
-      // A little under the dependency's capacity, in slices of 250 ms so that bursts are smoothed.
+      // Well under the dependency's capacity (its retries bypass the limiter), in 250 ms slices to smooth bursts.
       rateLimiter: {
-        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.9) / 4)),
+        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.75) / 4)),
         limitRefreshPeriod: 250,
         timeoutDuration: 0
       },
       retry: { maxAttempts: 3, waitDuration: 100 },
       retryBudget: { percentCanRetry: 0.1, minRetriesPerSecond: 1, ttl: 10_000 },
-      attemptTimeout: 500,
+      attemptTimeout: 1_000,
       totalTimeout: 2_000,
-      bulkhead: { maxConcurrentCalls: 12, maxWaitDuration: 0 }
+      bulkhead: { maxConcurrentCalls: 12, maxWaitDuration: 0 },
+      // A bounded connection pool, and a call refused (pool exhausted) rather than queued behind another.
+      pool: { connections: 6, queueLimit: 1 }
     }

@@ -23,6 +23,11 @@ export const inProcess = (handle: Effect.Effect<Dependency.Answer>): HttpClient.
     )
   )
 
+const replyOf = (answer: Dependency.Answer): LoadGenerator.Reply => ({
+  status: answer.status,
+  retryAfterMillis: 1000 * (answer.retryAfterSeconds ?? 0)
+})
+
 const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
   Effect.scoped(Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
@@ -41,7 +46,7 @@ const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
         Schedule.spaced(every)
       )
     )
-    yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, (answer) => answer.status), clients)
+    yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, replyOf), clients)
     documents.push(yield* dashboard.document)
     const result: RunResult = {
       mode,
@@ -84,3 +89,47 @@ export const simulate = async (scenario: Scenario, clock: ClockKind = "virtual")
   }))
   return { results, text, html }
 }
+
+/** What the dashboard held at one moment of a {@link soak} run. */
+export interface SoakSample {
+  /** Simulated millis since the start. */
+  readonly elapsedMillis: number
+  readonly historyFrames: number
+  readonly historyBytes: number
+  readonly timelinePoints: number
+  /** `process.memoryUsage().heapUsed` after `collect()` (a full GC when the caller can run one). */
+  readonly heapUsed: number
+}
+
+/**
+ * The protected run in virtual time with a dashboard as `npm start` serves it (its history kept, one
+ * document a second), its footprint sampled every `sampleEveryMillis`: for the bounded-memory test of
+ * long runs.
+ */
+export const soak = (
+  scenario: Scenario,
+  sampleEveryMillis: number,
+  collect: () => void = () => {}
+): Promise<ReadonlyArray<SoakSample>> =>
+  VirtualTime.run(
+    Effect.scoped(Effect.gen(function*() {
+      const start = yield* Clock.currentTimeMillis
+      const dependency = Dependency.make(scenario, start)
+      const server = yield* MyServer.make(scenario, "protected", inProcess(dependency.handle), "http://dependency/work")
+      const clients = LoadGenerator.emptyStats()
+      const feed = new DashboardFeed()
+      yield* feed.follow({ mode: "protected", scenario, start, dependency, server, clients })
+      const dashboard = yield* Dashboard.make(feed.options())
+      const samples: Array<SoakSample> = []
+      const sample = Effect.flatMap(Effect.zip(dashboard.footprint, Clock.currentTimeMillis), ([footprint, now]) =>
+        Effect.sync(() => {
+          collect()
+          samples.push({ elapsedMillis: now - start, ...footprint, heapUsed: process.memoryUsage().heapUsed })
+        }))
+      yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(sampleEveryMillis)))
+      yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, replyOf), clients)
+      yield* sample
+      return samples
+    })).pipe(Effect.orDie),
+    scenario.seed
+  )

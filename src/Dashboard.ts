@@ -11,6 +11,7 @@
  * |---|---|
  * | `GET /breakwater` | the page |
  * | `GET /breakwater/snapshot` | the current {@link Document} as JSON |
+ * | `GET /breakwater/timeline` | the charts' long history: {@link TimelinePoint}s, oldest first |
  * | `GET /breakwater/events` | server-sent events: the recent history, then one {@link Document} per `interval` (503 past `maxViewers`) |
  * | `GET /breakwater/health` | `Health` of the guards (503 when `DOWN`) |
  * | `GET /metrics` | Prometheus text, when a `Prometheus` service is provided (404 otherwise) |
@@ -86,6 +87,7 @@ import * as DashboardConfig from "./internal/dashboardConfig.js"
 import * as figures from "./internal/dashboardFigures.js"
 import { FrameHistory } from "./internal/dashboardFrames.js"
 import { renderPage } from "./internal/dashboardPage.js"
+import * as timeline from "./internal/dashboardTimeline.js"
 import { hubOf } from "./internal/guardInternals.js"
 import { decodeOptions } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
@@ -162,7 +164,33 @@ export interface Document {
   readonly calls: number
   /** The last state changes seen in the guards' events since the dashboard first showed them. */
   readonly transitions: ReadonlyArray<Transition>
+  /** The HTTP edges of {@link Options.http}, when given (see `Snapshot.HttpEdges`). */
+  readonly http?: Snapshot.HttpEdges | undefined
+  /**
+   * In the documents sent to the page (event stream, snapshot route): the figures the charts plot,
+   * as kept in the dashboard's long history (see {@link TimelinePoint}).
+   */
+  readonly point?: TimelinePoint | undefined
 }
+
+/**
+ * One point of the charts' history: the document's time, its cumulative counters (failures by
+ * reason, calls, load, responses by class out and in) and its gauges (worst latency percentiles out
+ * and in, pool use, permits per limiter, state per breaker as 0 closed, 1 half-open, 2 open). Served
+ * by `GET /breakwater/timeline` for the whole window (2 minutes at full resolution, then 10-second
+ * buckets to 15 minutes, then 1-minute buckets to an hour), so a page opened mid-incident sees what
+ * happened before.
+ *
+ * @example
+ * ```ts
+ * import type * as Dashboard from "breakwater/Dashboard"
+ *
+ * const open = (p: Dashboard.TimelinePoint) => Object.entries(p.breakers).filter(([, s]) => s === 2).map(([n]) => n)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export type TimelinePoint = timeline.Point
 
 /**
  * What a request for a dashboard route is told by {@link Options.authorize}: `"allow"` serves it,
@@ -215,6 +243,13 @@ export interface Options {
   readonly traffic?: Effect.Effect<Readonly<Record<string, number>>>
   /** Calls the failures are out of, cumulative. Default: the first `traffic` figure. */
   readonly calls?: Effect.Effect<number>
+  /**
+   * What has HTTP edges to show (a `ResilientHttpClient`, a `RateLimitMiddleware`), read with each
+   * document: per outbound target latency, responses, refusals and pool; per inbound policy latency,
+   * responses, refusals and live keys. Their refusals for an exhausted pool are added to the default
+   * breakdown as "pool exhausted". Default none.
+   */
+  readonly http?: Effect.Effect<ReadonlyArray<Health.HttpSource>>
   /**
    * How often a document is computed and sent on `/breakwater/events`: once per interval for all
    * viewers together (the snapshot route reuses it too). Default 1 second; finite, at least 1 ms.
@@ -288,6 +323,14 @@ export interface Dashboard {
   readonly history: Effect.Effect<ReadonlyArray<Document>>
   /** Viewers of the event stream now. */
   readonly viewers: Effect.Effect<number>
+  /** The charts' long history (see {@link TimelinePoint}), oldest first; empty without a history. */
+  readonly timeline: Effect.Effect<ReadonlyArray<TimelinePoint>>
+  /** What the histories hold now: encoded documents (count, bytes) and timeline points. */
+  readonly footprint: Effect.Effect<{
+    readonly historyFrames: number
+    readonly historyBytes: number
+    readonly timelinePoints: number
+  }>
 }
 
 /**
@@ -416,14 +459,17 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
     const title = typeof options.title === "string" || options.title === undefined
       ? Effect.succeed(options.title ?? "breakwater")
       : options.title
+    const httpSources = options.http
     const document = Effect.gen(function*() {
       const shown = yield* guards
       yield* Effect.forEach(shown, follow, { discard: true })
-      const snapshot = yield* Snapshot.ofGuards(shown)
+      const snapshot = yield* Snapshot.ofGuards(shown, httpSources === undefined ? [] : yield* httpSources)
       const more = yield* extras
       const now = yield* Clock.currentTimeMillis
       const views = states.annotate([...snapshot.guards, ...more], now)
-      const failures = options.failures === undefined ? figures.defaultFailures(views) : yield* options.failures
+      const failures = options.failures === undefined
+        ? figures.defaultFailures(views, snapshot.http)
+        : yield* options.failures
       const traffic = options.traffic === undefined ? figures.defaultTraffic(views) : yield* options.traffic
       const calls = options.calls === undefined ? (Object.values(traffic)[0] ?? 0) : yield* options.calls
       return {
@@ -434,7 +480,8 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
         failures,
         traffic,
         calls,
-        transitions: states.transitions
+        transitions: states.transitions,
+        ...(snapshot.http === undefined ? {} : { http: snapshot.http })
       }
     })
     const interval = Duration.decode(settings.interval)
@@ -455,12 +502,17 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
     // the history share it, encoded once; viewers are sent the same bytes.
     let sequence = 0
     const frameOf = Effect.map(document, (taken): Frame => {
-      const json = toJson(redacted(taken))
-      return { sequence: ++sequence, json, bytes: encoder.encode(`data: ${json}\n\n`) }
+      const shown = redacted(taken)
+      const point = timeline.pointOf(shown)
+      const json = toJson({ ...shown, point })
+      return { sequence: ++sequence, json, bytes: encoder.encode(`data: ${json}\n\n`), point }
     })
     const latest = yield* Effect.cachedWithTTL(frameOf, interval)
     const history = new FrameHistory(settings.history, settings.maxHistoryBytes)
     const keepsHistory = settings.history > 0 && settings.maxHistoryBytes > 0
+    // The charts' long, downsampled history: fed by the same one computation per interval.
+    const points = new timeline.Timeline()
+    let timelineJson: { readonly sequence: number; readonly json: string } | undefined
     // Sliding: a viewer slower than the documents skips the older ones, and nothing waits for it.
     const frames = yield* PubSub.sliding<Frame>(2)
     const watching = yield* SubscriptionRef.make(0)
@@ -470,6 +522,7 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
         if (published !== undefined && frame.sequence <= published.sequence) return Effect.void
         published = frame
         history.push(frame.bytes)
+        if (keepsHistory) points.push(frame.point)
         return PubSub.publish(frames, frame)
       }))
     const someoneWatches = watching.changes.pipe(Stream.filter((n) => n > 0), Stream.take(1), Stream.runDrain)
@@ -507,17 +560,41 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
       )
     })
 
-    const health = Effect.flatMap(guards, Health.ofGuards)
+    const health = Effect.flatMap(
+      guards,
+      (shown) =>
+        httpSources === undefined
+          ? Health.ofGuards(shown)
+          : Effect.flatMap(httpSources, (sources) => Health.ofGuards(shown, sources))
+    )
     const dashboard: Dashboard = {
       document,
       health,
       interval,
       history: Effect.sync(() => history.frames().map((bytes) => JSON.parse(decoder.decode(bytes).slice(6)))),
-      viewers: SubscriptionRef.get(watching)
+      viewers: SubscriptionRef.get(watching),
+      timeline: Effect.sync(() => points.points()),
+      footprint: Effect.sync(() => {
+        const frames = history.frames()
+        return {
+          historyFrames: frames.length,
+          historyBytes: frames.reduce((sum, frame) => sum + frame.byteLength, 0),
+          timelinePoints: points.size
+        }
+      })
     }
+    // Encoded once per document, whatever the number of pages asking.
+    const timelineBody = Effect.sync(() => {
+      const at = published?.sequence ?? 0
+      if (timelineJson === undefined || timelineJson.sequence !== at) {
+        timelineJson = { sequence: at, json: JSON.stringify(points.points()) }
+      }
+      return timelineJson.json
+    })
     serving.set(dashboard, {
       title,
       snapshot: Effect.map(latest, (frame) => frame.json),
+      timeline: timelineBody,
       health: Effect.map(health, (report) => access.redactHealth(report, redaction, pseudonym)),
       watch,
       settings,
@@ -604,6 +681,8 @@ interface Serving {
   readonly title: Effect.Effect<string>
   /** The JSON of the interval's shared document. */
   readonly snapshot: Effect.Effect<string>
+  /** The JSON of the charts' long history. */
+  readonly timeline: Effect.Effect<string>
   /** The health report as its readers may see it. */
   readonly health: Effect.Effect<Health.Health>
   /** The event stream of one more viewer, for the request's scope; none past `maxViewers`. */
@@ -616,6 +695,7 @@ interface Frame {
   readonly sequence: number
   readonly json: string
   readonly bytes: Uint8Array
+  readonly point: timeline.Point
 }
 
 const serving = new WeakMap<Dashboard, Serving>()
@@ -748,6 +828,12 @@ export const router: HttpRouter.HttpRouter<never, Dashboard> = HttpRouter.empty.
       Effect.map(own.snapshot, (json) => HttpServerResponse.text(json, { contentType: "application/json" }))
     )
   ),
+  HttpRouter.get(
+    "/breakwater/timeline",
+    secure((own) =>
+      Effect.map(own.timeline, (json) => HttpServerResponse.text(json, { contentType: "application/json" }))
+    )
+  ),
   HttpRouter.get("/breakwater/events", sse),
   HttpRouter.get(
     "/breakwater/health",
@@ -821,6 +907,7 @@ export const report = (options: {
           // The state-change log reads the last document's transitions: the others' copies only add weight.
           recordings: options.recordings.map((recording) => ({
             label: recording.label,
+            points: recording.documents.map(timeline.pointOf),
             documents: recording.documents.map((document, i) =>
               i === recording.documents.length - 1 ? document : { ...document, transitions: undefined }
             )

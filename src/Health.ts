@@ -45,6 +45,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { initialLimitOf } from "./internal/adaptiveConfig.js"
 import { adaptiveFields, readNow } from "./internal/guardInternals.js"
+import * as httpEdges from "./internal/httpEdges.js"
 import type { Guard, Registry } from "./Registry.js"
 
 /**
@@ -97,7 +98,9 @@ export const Component = Schema.Struct({
     "Retry",
     "AdaptiveLimiter",
     "AdaptiveThrottler",
-    "Hedge"
+    "Hedge",
+    "HttpClientTarget",
+    "HttpServer"
   ),
   name: Schema.String,
   details: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Number, Schema.String) })
@@ -285,8 +288,8 @@ const unsafeOfGuard = (guard: Guard): Component => {
  *
  * @since 0.1.0
  */
-export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Health> =>
-  Effect.sync(() => {
+export const ofGuards = (guards: Iterable<Guard>, http: ReadonlyArray<HttpSource> = []): Effect.Effect<Health> =>
+  Effect.map(httpEdges.readEdges(http), (edges) => {
     let status: Status = "UP"
     const components: Record<string, Component> = {}
     for (const guard of guards) {
@@ -294,8 +297,32 @@ export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Health> =>
       components[`${camel(guard.kind)}:${guard.name}`] = component
       status = worst(status, component.status)
     }
+    for (const [key, component] of httpEdges.components(edges)) {
+      components[key] = component
+      status = worst(status, component.status)
+    }
     return { status, components }
   })
+
+/**
+ * What has HTTP edges to report (a `ResilientHttpClient`, a `RateLimitMiddleware`): give such sources
+ * to {@link ofGuards} (or `Snapshot.ofGuards`, `Dashboard`'s `http`) and each outbound target is a
+ * component `httpClient:<client>:<target>` (`DOWN` while its breaker is open, `DEGRADED` while its
+ * pool is exhausted, its limiter is out of permits or the dependency asked for a pause), each inbound
+ * policy `httpServer:<policy>` (`DEGRADED` when it refused a request in the last 10 seconds).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Health } from "breakwater"
+ *
+ * const none: Health.HttpSource = { httpEdges: Effect.succeed({}) }
+ * const health = Health.ofGuards([], [none])
+ * ```
+ *
+ * @since 0.3.0
+ */
+export type HttpSource = httpEdges.Source
 
 /**
  * The health of every live guard of `registry`.

@@ -40,6 +40,7 @@ import {
   readNow,
   timeLimiterFields
 } from "./internal/guardInternals.js"
+import * as httpEdges from "./internal/httpEdges.js"
 import type { Guard, Registry } from "./Registry.js"
 
 /**
@@ -106,8 +107,44 @@ export type GuardSnapshot = typeof GuardSnapshot.Type
 export const Snapshot = Schema.Struct({
   at: Schema.Number,
   status: Health.Status,
-  guards: Schema.Array(GuardSnapshot)
+  guards: Schema.Array(GuardSnapshot),
+  /** The HTTP edges, when sources were given (see {@link HttpEdges}). */
+  http: Schema.optional(httpEdges.Edges)
 })
+
+/**
+ * The HTTP edges of a snapshot: per outbound target (`client`, `target`) its latency percentiles
+ * (`p50`/`p95`/`p99` of its newest 1,024 attempts, millis), responses by code and by class, failures,
+ * refusals before the network (`circuitOpen`, `rateLimited`, `paused`, `poolExhausted`) and its
+ * connection pool (`busy`, `free`, `queued`, `pending`); per inbound `RateLimitMiddleware` policy its
+ * latency, responses, refusals by reason (`rate_limited` is a 429, `shed` and `concurrency` a 503,
+ * `body_timeout` a 408) and live keys. Counts are cumulative since the edge was created.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "breakwater"
+ *
+ * const exhausted = (http: Snapshot.HttpEdges) =>
+ *   http.outbound.filter((edge) => edge.pressures.includes("pool-exhausted")).map((edge) => edge.target)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const HttpEdges = httpEdges.Edges
+
+/**
+ * The type of {@link HttpEdges}.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot } from "breakwater"
+ *
+ * const slowest = (http: Snapshot.HttpEdges) => Math.max(0, ...http.outbound.map((e) => e.latencyMillis.p99 ?? 0))
+ * ```
+ *
+ * @since 0.3.0
+ */
+export type HttpEdges = typeof HttpEdges.Type
 
 /**
  * The type of {@link Snapshot}.
@@ -208,7 +245,8 @@ const figures = (guard: Guard, at: number): { readonly state?: string; readonly 
 }
 
 /**
- * A snapshot of `guards`, now.
+ * A snapshot of `guards`, now, with the HTTP edges of `http` (a `ResilientHttpClient`, a
+ * `RateLimitMiddleware`) when given.
  *
  * @example
  * ```ts
@@ -220,11 +258,19 @@ const figures = (guard: Guard, at: number): { readonly state?: string; readonly 
  *
  * @since 0.1.0
  */
-export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Snapshot> =>
+export const ofGuards = (
+  guards: Iterable<Guard>,
+  http: ReadonlyArray<Health.HttpSource> = []
+): Effect.Effect<Snapshot> =>
   Effect.gen(function*() {
     const at = yield* Clock.currentTimeMillis
     const list = Array.from(guards)
     const health = yield* Health.ofGuards(list)
+    const edges = http.length === 0 ? undefined : yield* httpEdges.readEdges(http)
+    let status = health.status
+    if (edges !== undefined) {
+      for (const [, component] of httpEdges.components(edges)) status = Health.worst(status, component.status)
+    }
     // One pass over the components: a search per guard made a snapshot quadratic (1,000 guards: ~1 s).
     const statusOf = new Map<string, Health.Status>()
     for (const component of Object.values(health.components)) {
@@ -232,7 +278,8 @@ export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Snapshot> =>
     }
     return {
       at,
-      status: health.status,
+      status,
+      ...(edges === undefined ? {} : { http: edges }),
       guards: list.map((guard): GuardSnapshot => {
         const { metrics, state } = figures(guard, at)
         return {
@@ -260,7 +307,8 @@ export const ofGuards = (guards: Iterable<Guard>): Effect.Effect<Snapshot> =>
  *
  * @since 0.1.0
  */
-export const make = (registry: Registry): Effect.Effect<Snapshot> => Effect.flatMap(registry.guards, ofGuards)
+export const make = (registry: Registry, http: ReadonlyArray<Health.HttpSource> = []): Effect.Effect<Snapshot> =>
+  Effect.flatMap(registry.guards, (guards) => ofGuards(guards, http))
 
 /**
  * The snapshot as JSON (through the {@link Snapshot} Schema).

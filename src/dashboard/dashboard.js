@@ -6,11 +6,15 @@
 ;(function() {
   "use strict"
 
-  var HISTORY = 600
+  // Points of the charts kept by the page: the server's timeline (about 270) plus an hour of live ones.
+  var MAX_POINTS = 4000
+  // The window the "failing now" headline reads: long enough to smooth, short enough to follow a phase.
+  var NOW_MILLIS = 3000
   var REASONS = {
     dependencyError: "dependency error",
     timeout: "timeout",
     circuitOpen: "circuit open",
+    poolExhausted: "pool exhausted",
     rateLimited: "rate limited",
     bulkheadFull: "bulkhead full",
     throttled: "throttled",
@@ -155,6 +159,67 @@
     }
   }
 
+  function latencyLine(latency) {
+    return latency && latency.samples > 0
+      ? fmt(latency.p50) + " / " + fmt(latency.p95) + " / " + fmt(latency.p99) + " ms"
+      : "—"
+  }
+
+  function countsLine(counts) {
+    var keys = Object.keys(counts || {}).sort()
+    return keys.length === 0 ? "—" : keys.map(function(k) {
+      return k + " " + fmt(counts[k])
+    }).join(" · ")
+  }
+
+  function outboundCard(edge) {
+    var node = el(
+      "div",
+      {
+        className: "card " + edge.status,
+        "data-kind": "HttpClientTarget",
+        "data-name": edge.client + ":" + edge.target,
+        "data-pressures": edge.pressures.join(" ")
+      },
+      el("div", { className: "kind", text: "HTTP out · " + edge.status }),
+      el("div", { className: "name", text: edge.client + " → " + edge.target }),
+      figure("latency p50 / p95 / p99", latencyLine(edge.latencyMillis)),
+      figure("responses", countsLine(edge.responseClasses)),
+      figure("codes", countsLine(edge.responses)),
+      figure(
+        "refused: circuit / rate / pool",
+        fmt(edge.refusals.circuitOpen || 0) + " / " +
+          fmt((edge.refusals.rateLimited || 0) + (edge.refusals.paused || 0)) + " / " +
+          fmt(edge.refusals.poolExhausted || 0)
+      )
+    )
+    if (edge.pool) {
+      var size = edge.pool.busy + edge.pool.free
+      node.appendChild(figure(
+        "pool busy / free / queued / pending",
+        fmt(edge.pool.busy) + " / " + fmt(edge.pool.free) + " / " + fmt(edge.pool.queued) + " / " +
+          fmt(edge.pool.pending)
+      ))
+      node.appendChild(bar(edge.pool.busy, size || 1, size || undefined))
+    }
+    if (edge.pressures.length > 0) node.appendChild(figure("pressure", edge.pressures.join(", ")))
+    return node
+  }
+
+  function inboundCard(edge) {
+    return el(
+      "div",
+      { className: "card " + edge.status, "data-kind": "HttpServer", "data-name": edge.policy },
+      el("div", { className: "kind", text: "HTTP in · " + edge.status }),
+      el("div", { className: "name", text: edge.policy }),
+      figure("latency p50 / p95 / p99", latencyLine(edge.latencyMillis)),
+      figure("responses", countsLine(edge.responseClasses)),
+      figure("refused (429 rate_limited, 503 shed)", countsLine(edge.refusals)),
+      figure("live keys", fmt(edge.liveKeys)),
+      figure("in flight", fmt(edge.inFlight))
+    )
+  }
+
   function generic(v, c, m) {
     var parts = []
     if (v.state !== undefined) {
@@ -221,91 +286,160 @@
     return node
   }
 
-  /** Per-second rates and shares from consecutive documents (counters are cumulative). */
-  function series(documents) {
-    var out = { x: [], traffic: {}, failurePct: [], breakers: {}, thresholds: {} }
-    if (documents.length === 0) return out
-    var origin = documents[0].at
-    var trafficKeys = Object.keys(documents[documents.length - 1].traffic)
-    trafficKeys.forEach(function(k) {
-      out.traffic[k] = []
-    })
-    documents.forEach(function(doc) {
-      doc.guards.forEach(function(g) {
-        if (g.kind === "CircuitBreaker") {
-          out.breakers[g.name] = out.breakers[g.name] || []
-          if (typeof g.configuration.failureRateThreshold === "number") {
-            out.thresholds[g.name] = g.configuration.failureRateThreshold
-          }
+  /** Keys of `field` over all points, in first-seen order. */
+  function keysOf(points, field) {
+    var seen = {}
+    var keys = []
+    points.forEach(function(p) {
+      Object.keys(p[field] || {}).forEach(function(k) {
+        if (!seen[k]) {
+          seen[k] = true
+          keys.push(k)
         }
       })
     })
-    var prev = documents[0]
-    for (var i = 1; i < documents.length; i++) {
-      var doc = documents[i]
-      var dt = (doc.at - prev.at) / 1000
-      // Rates over less than half a second (a live document right after the history) are mostly noise.
+    return keys
+  }
+
+  /** Chart data from points: x in seconds (epoch), rates of counters, gauges as they are. */
+  function chartsOf(points) {
+    var out = { x: [], rate: {}, gauge: {}, failurePct: [] }
+    var counters = ["failures", "traffic", "codesOut", "codesIn"]
+    var gauges = ["latencyOut", "latencyIn", "pool", "permits", "breakers"]
+    counters.forEach(function(field) {
+      out.rate[field] = {}
+      keysOf(points, field).forEach(function(k) {
+        out.rate[field][k] = []
+      })
+    })
+    gauges.forEach(function(field) {
+      out.gauge[field] = {}
+      keysOf(points, field).forEach(function(k) {
+        out.gauge[field][k] = []
+      })
+    })
+    for (var i = 1; i < points.length; i++) {
+      var p = points[i]
+      var prev = points[i - 1]
+      var dt = (p.t - prev.t) / 1000
+      // Rates over less than half a second are mostly noise.
       if (dt < 0.5) continue
-      out.x.push((doc.at - origin) / 1000)
-      trafficKeys.forEach(function(k) {
-        out.traffic[k].push(Math.max(0, ((doc.traffic[k] || 0) - (prev.traffic[k] || 0)) / dt))
-      })
-      var calls = doc.calls - prev.calls
+      out.x.push(p.t / 1000)
       var failed = 0
-      Object.keys(doc.failures).forEach(function(k) {
-        failed += Math.max(0, (doc.failures[k] || 0) - (prev.failures[k] || 0))
+      counters.forEach(function(field) {
+        Object.keys(out.rate[field]).forEach(function(k) {
+          // A counter that went back (a new run) counts from zero.
+          var now = (p[field] || {})[k] || 0
+          var before = (prev[field] || {})[k] || 0
+          var delta = now >= before ? now - before : now
+          if (field === "failures") failed += delta
+          out.rate[field][k].push(delta / dt)
+        })
       })
+      var calls = p.calls >= prev.calls ? p.calls - prev.calls : p.calls
       out.failurePct.push(calls > 0 ? Math.min(100, (100 * failed) / calls) : null)
-      Object.keys(out.breakers).forEach(function(name) {
-        var g = doc.guards.filter(function(v) {
-          return v.kind === "CircuitBreaker" && v.name === name
-        })[0]
-        out.breakers[name].push(g && g.metrics.failureRate >= 0 ? g.metrics.failureRate : null)
+      gauges.forEach(function(field) {
+        Object.keys(out.gauge[field]).forEach(function(k) {
+          var v = (p[field] || {})[k]
+          out.gauge[field][k].push(v === undefined ? null : v)
+        })
       })
-      prev = doc
     }
     return out
   }
 
-  // Newest first: the log scrolls, and the change that matters is usually the last one.
-  function transitions(documents) {
-    return transitionsOldestFirst(documents).reverse()
+  /** The reason most calls failed for over the last `NOW_MILLIS`, with every reason's rate. */
+  function failingNow(points) {
+    if (points.length < 2) return null
+    var last = points[points.length - 1]
+    var first = null
+    for (var i = points.length - 2; i >= 0; i--) {
+      first = points[i]
+      if (last.t - points[i].t >= NOW_MILLIS) break
+    }
+    var dt = (last.t - first.t) / 1000
+    if (!(dt > 0)) return null
+    var rates = Object.keys(last.failures).map(function(k) {
+      var now = last.failures[k] || 0
+      var before = first.failures[k] || 0
+      return { reason: k, rate: (now >= before ? now - before : now) / dt }
+    }).filter(function(r) {
+      return r.rate > 0
+    }).sort(function(a, b) {
+      return b.rate - a.rate
+    })
+    return rates
   }
 
-  function transitionsOldestFirst(documents) {
-    var lines = []
-    if (documents.length === 0) return lines
-    var origin = documents[0].at
-    var latest = documents[documents.length - 1]
-    if (latest.transitions !== undefined) {
-      // Exact times, from the guards' own events.
-      return latest.transitions.filter(function(t) {
-        return t.at >= origin
-      }).map(function(t) {
-        return seconds(t.at - origin) + "  " + t.name + ": " + t.from + " → " + t.to
+  function headline(points) {
+    var rates = failingNow(points)
+    var node = el("div", { className: "panel headline" })
+    if (rates === null || rates.length === 0) {
+      node.setAttribute("data-top-cause", "none")
+      node.appendChild(el("span", { text: "Calls failing now: none" }))
+      return node
+    }
+    var top = rates[0]
+    node.setAttribute("data-top-cause", top.reason)
+    node.appendChild(el("span", { text: "Calls failing now mostly because: " }))
+    node.appendChild(el("strong", { className: "cause " + top.reason, text: REASONS[top.reason] || top.reason }))
+    node.appendChild(el("span", {
+      className: "rates",
+      text: " (" + fmt(top.rate) + "/s" + rates.slice(1, 3).map(function(r) {
+        return "; " + (REASONS[r.reason] || r.reason) + " " + fmt(r.rate) + "/s"
+      }).join("") + ", last " + NOW_MILLIS / 1000 + " s)"
+    }))
+    return node
+  }
+
+  function seriesOf(group, suffix, labels) {
+    var names = Object.keys(group)
+    return {
+      names: names.map(function(n) {
+        return (labels && labels[n] ? labels[n] : n) + (suffix || "")
+      }),
+      data: names.map(function(n) {
+        return group[n]
       })
     }
-    var last = {}
-    documents.forEach(function(doc) {
-      doc.guards.forEach(function(g) {
-        if (g.state === undefined) return
-        var key = g.kind + "/" + g.name
-        if (last[key] !== undefined && last[key] !== g.state) {
-          lines.push(seconds(doc.at - origin) + "  " + g.name + ": " + last[key] + " → " + g.state)
-        }
-        last[key] = g.state
-      })
-    })
-    return lines
   }
 
-  function chartOptions(title, names, yLabel, width, yMax) {
+  function concatSeries(x, parts) {
+    var names = []
+    var data = [x]
+    parts.forEach(function(part) {
+      names = names.concat(part.names)
+      data = data.concat(part.data)
+    })
+    return { names: names, data: data }
+  }
+
+  function prefixed(group, prefix, suffix) {
+    var out = {}
+    Object.keys(group).forEach(function(k) {
+      out[prefix + k + (suffix || "")] = group[k]
+    })
+    return out
+  }
+
+  // Newest first: the log scrolls, and the change that matters is usually the last one. Times are
+  // clock times (the log covers what the timeline covers).
+  function transitions(latest, points) {
+    var origin = points.length > 0 ? points[0].t : 0
+    return (latest.transitions || []).filter(function(t) {
+      return t.at >= origin
+    }).map(function(t) {
+      return new Date(t.at).toISOString().slice(11, 19) + "  " + t.name + ": " + t.from + " → " + t.to
+    }).reverse()
+  }
+
+  function chartOptions(title, names, yLabel, width, yMax, stepped) {
     return {
       title: title,
       width: width,
-      height: 240,
+      height: 220,
       scales: {
-        x: { time: false },
+        x: { time: true },
         y: yMax ? { range: [0, yMax] } : {
           range: function(u, min, max) {
             return [0, Math.max(1, max * 1.1)]
@@ -313,21 +447,24 @@
         }
       },
       axes: [
-        { stroke: "#8a9aab", grid: { stroke: "#263443" }, label: "seconds" },
+        { stroke: "#8a9aab", grid: { stroke: "#263443" } },
         { stroke: "#8a9aab", grid: { stroke: "#263443" }, label: yLabel }
       ],
       series: [{ label: "t" }].concat(names.map(function(name, i) {
-        return { label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false }
+        var line = { label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false }
+        if (stepped) line.paths = uPlot.paths.stepped({ align: 1 })
+        return line
       }))
     }
   }
 
   /** A chart that keeps its uPlot instance while its series stay the same. */
-  function Chart(container, title, yLabel, yMax) {
+  function Chart(container, title, yLabel, yMax, stepped) {
     this.container = container
     this.title = title
     this.yLabel = yLabel
     this.yMax = yMax
+    this.stepped = stepped
     this.names = null
     this.plot = null
   }
@@ -337,43 +474,65 @@
       if (this.plot !== null) this.plot.destroy()
       this.container.textContent = ""
       this.names = names
-      this.plot = new uPlot(chartOptions(this.title, names, this.yLabel, width, this.yMax), data, this.container)
+      this.plot = new uPlot(
+        chartOptions(this.title, names, this.yLabel, width, this.yMax, this.stepped),
+        data,
+        this.container
+      )
     } else {
       this.plot.setData(data)
     }
   }
 
-  function loadData(s) {
-    var names = Object.keys(s.traffic)
-    return {
-      names: names.map(function(n) {
-        return n + " /s"
-      }),
-      data: [s.x].concat(names.map(function(n) {
-        return s.traffic[n]
-      }))
+  var CHARTS = [
+    ["load", "Load: offered vs delivered", "requests / s"],
+    ["causes", "Why calls failed, over time", "calls / s"],
+    ["latency", "Latency in and out (worst p50 / p95 / p99)", "ms"],
+    ["codes", "Response codes, over time", "responses / s"],
+    ["pool", "Connection pool use", "connections / requests"],
+    ["permits", "Rate limiter permits available", "permits"],
+    ["breakers", "Breaker state (0 closed, 1 half-open, 2 open)", "state", 2, true],
+    ["failure", "Failed calls", "%", 100]
+  ]
+
+  function chartData(key, c) {
+    switch (key) {
+      case "load":
+        return concatSeries(c.x, [seriesOf(c.rate.traffic, " /s")])
+      case "causes":
+        return concatSeries(c.x, [seriesOf(c.rate.failures, " /s", REASONS)])
+      case "latency":
+        return concatSeries(c.x, [
+          seriesOf(prefixed(c.gauge.latencyOut, "out ")),
+          seriesOf(prefixed(c.gauge.latencyIn, "in "))
+        ])
+      case "codes":
+        return concatSeries(c.x, [
+          seriesOf(prefixed(c.rate.codesOut, "out ")),
+          seriesOf(prefixed(c.rate.codesIn, "in "))
+        ])
+      case "pool":
+        return concatSeries(c.x, [seriesOf(c.gauge.pool)])
+      case "permits":
+        return concatSeries(c.x, [seriesOf(c.gauge.permits)])
+      case "breakers":
+        return concatSeries(c.x, [seriesOf(c.gauge.breakers)])
+      default:
+        return { names: ["failed calls %"], data: [c.x, c.failurePct] }
     }
   }
 
-  function failureData(s) {
-    var names = ["failed calls %"]
-    var data = [s.x, s.failurePct]
-    Object.keys(s.breakers).forEach(function(name) {
-      names.push(name + " failure rate %")
-      data.push(s.breakers[name])
-      if (s.thresholds[name] !== undefined) {
-        names.push(name + " threshold")
-        data.push(s.x.map(function() {
-          return s.thresholds[name]
-        }))
-      }
-    })
-    return { names: names, data: data }
-  }
-
   function section(label, finished) {
-    var load = el("div", { className: "panel chart", "data-chart": "load" })
-    var failure = el("div", { className: "panel chart", "data-chart": "failure" })
+    var headlineSlot = el("div")
+    var chartNodes = {}
+    var charts = {}
+    var grid = el("div", { className: "row charts" })
+    CHARTS.forEach(function(spec) {
+      var node = el("div", { className: "panel chart", "data-chart": spec[0] })
+      chartNodes[spec[0]] = node
+      charts[spec[0]] = new Chart(node, spec[1], spec[2], spec[3], spec[4])
+      grid.appendChild(node)
+    })
     var breakdownSlot = el("div")
     var log = el(
       "div",
@@ -381,33 +540,48 @@
       el("h2", { text: "State changes, newest first" }),
       el("div", { className: "log", "data-order": "newest-first" })
     )
+    var edges = el("div", { className: "cards edges" })
     var cards = el("div", { className: "cards" })
     var node = el(
       "section",
       { className: "run", "data-run": label },
       label ? el("h2", { text: label }) : null,
-      el("div", { className: "row" }, load, failure),
+      headlineSlot,
       el("div", { className: "row" }, breakdownSlot, log),
+      grid,
+      el("h2", { text: "HTTP edges" }),
+      edges,
       el("h2", { text: "Guards" }),
       cards
     )
     return {
       node: node,
-      loadChart: new Chart(load, "Load: offered vs delivered", "requests / s"),
-      failureChart: new Chart(failure, "Failure rate", "%", 100),
-      render: function(documents) {
-        if (documents.length === 0) return
-        var latest = documents[documents.length - 1]
-        var s = series(documents)
-        var l = loadData(s)
-        var f = failureData(s)
-        this.loadChart.update(l.names, l.data)
-        this.failureChart.update(f.names, f.data)
+      charts: charts,
+      render: function(latest, points) {
+        if (latest === undefined) return
+        var c = chartsOf(points)
+        CHARTS.forEach(function(spec) {
+          var d = chartData(spec[0], c)
+          charts[spec[0]].update(d.names, d.data)
+        })
+        headlineSlot.textContent = ""
+        headlineSlot.appendChild(headline(points))
         breakdownSlot.textContent = ""
         breakdownSlot.appendChild(breakdown(latest.failures))
-        var lines = transitions(documents)
+        var lines = transitions(latest, points)
         log.lastChild.textContent = lines.length === 0 ? (finished ? "none" : "none yet") : lines.join("\n")
         log.lastChild.style.whiteSpace = "pre"
+        edges.textContent = ""
+        var http = latest.http || { outbound: [], inbound: [] }
+        http.outbound.forEach(function(edge) {
+          edges.appendChild(outboundCard(edge))
+        })
+        http.inbound.forEach(function(edge) {
+          edges.appendChild(inboundCard(edge))
+        })
+        if (http.outbound.length + http.inbound.length === 0) {
+          edges.appendChild(el("p", { className: "notes", text: "none shown" }))
+        }
         cards.textContent = ""
         latest.guards.forEach(function(view) {
           cards.appendChild(card(view))
@@ -446,7 +620,7 @@
     report.recordings.forEach(function(recording) {
       var view = section(recording.label, true)
       app.appendChild(view.node)
-      view.render(recording.documents)
+      view.render(recording.documents[recording.documents.length - 1], recording.points || [])
       if (recording.documents.length > 0) final = recording.documents[recording.documents.length - 1].status
     })
     setStatus(final)
@@ -456,30 +630,47 @@
 
   var live = section("", false)
   app.appendChild(live.node)
-  var history = []
+  var latest
+  var points = []
   var connection = document.getElementById("connection")
 
+  function addPoint(point) {
+    if (!point || (points.length > 0 && point.t <= points[points.length - 1].t)) return
+    points.push(point)
+    if (points.length > MAX_POINTS) points.shift()
+  }
+
   function receive(doc) {
-    if (history.length > 0 && history[history.length - 1].title !== doc.title) history = []
-    history.push(doc)
-    if (history.length > HISTORY) history.shift()
+    latest = doc
+    addPoint(doc.point)
     document.getElementById("title").textContent = doc.title
     document.title = doc.title
     setStatus(doc.status)
-    live.render(history)
+    live.render(latest, points)
     connection.textContent = "live · " + new Date().toLocaleTimeString()
   }
 
-  var source = new EventSource("/breakwater/events")
-  source.onmessage = function(message) {
-    receive(JSON.parse(message.data))
+  function follow() {
+    var source = new EventSource("/breakwater/events")
+    source.onmessage = function(message) {
+      receive(JSON.parse(message.data))
+    }
+    source.onerror = function() {
+      connection.textContent = "reconnecting…"
+    }
   }
-  source.onerror = function() {
-    connection.textContent = "reconnecting…"
-  }
+
+  // What happened before the page was opened: the server's long timeline, then the live documents.
+  fetch("/breakwater/timeline", { credentials: "same-origin" }).then(function(response) {
+    return response.ok ? response.json() : []
+  }).then(function(past) {
+    past.forEach(addPoint)
+  }, function() {}).then(follow)
+
   window.addEventListener("resize", function() {
-    live.loadChart.plot = null
-    live.failureChart.plot = null
-    live.render(history)
+    Object.keys(live.charts).forEach(function(key) {
+      live.charts[key].plot = null
+    })
+    live.render(latest, points)
   })
 })()

@@ -18,7 +18,8 @@ import * as ResilientHttpClient from "./ResilientHttpClient.js"
 /**
  * Like `ResilientHttpClient.layer`, over `@effect/platform-node`'s undici client with its own undici
  * `Agent` (built from `agentOptions`, e.g. `{ connections: 10 }` per origin, and closed with the layer),
- * so the connection pools are measured and shown in the snapshot.
+ * so the connection pools are measured and shown in the snapshot. A bounded `connections` is the
+ * client's `poolConnections`, so `poolQueueLimit` refuses calls past it as "pool exhausted".
  *
  * @example
  * ```ts
@@ -47,7 +48,14 @@ export const layer = (
       (agent) => Effect.promise(() => agent.destroy())
     ),
     (dispatcher) =>
-      ResilientHttpClient.layer({ ...options, dispatcher }).pipe(
+      ResilientHttpClient.layer({
+        ...options,
+        dispatcher,
+        // The pool's size, for `poolQueueLimit`: undici's `connections` per origin, when bounded.
+        ...(options.poolConnections === undefined && typeof agentOptions?.connections === "number"
+          ? { poolConnections: agentOptions.connections }
+          : {})
+      }).pipe(
         Layer.provide(Layer.succeed(HttpClient.HttpClient, NodeHttpClient.makeUndici(dispatcher)))
       )
   ))

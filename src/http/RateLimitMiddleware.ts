@@ -80,6 +80,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Bulkhead from "../Bulkhead.js"
 import { bulkheadSlots } from "../internal/guardInternals.js"
+import * as httpEdges from "../internal/httpEdges.js"
 import { KeyTable, type Slot } from "../internal/keyTable.js"
 import { type LimiterCore, periodicCore, type PeriodicSettings } from "../internal/rateLimiterCore.js"
 import { decodeOptions, readFields } from "../internal/validation.js"
@@ -202,6 +203,12 @@ export interface RateLimitMiddleware extends HttpMiddleware.HttpMiddleware {
   readonly liveKeys: Effect.Effect<number>
   /** Requests being served (until their response body is sent), when load shedding is on. */
   readonly inFlight: Effect.Effect<Option.Option<number>>
+  /**
+   * The policy as an inbound HTTP edge (latency percentiles of its newest 1,024 requests, responses
+   * by code and class, refusals by reason, live keys), for `Snapshot.ofGuards`, `Health.ofGuards` and
+   * `Dashboard`'s `http`. `DEGRADED` when it refused a request in the last 10 seconds.
+   */
+  readonly httpEdges: Effect.Effect<{ readonly inbound: ReadonlyArray<httpEdges.Inbound> }>
 }
 
 type Settings = typeof ServerOptionsSchema.Type
@@ -446,7 +453,7 @@ class Middleware {
       reason: serverMetrics.RefusalReason,
       cls: string
     ) => {
-      this.metrics.refused(reason, cls)
+      this.metrics.refused(reason, cls, start)
       labels.record(response.status, this.seconds(start))
       // A refused request's body still arriving would keep its connection (the next request waits behind it).
       return Effect.succeed(
@@ -454,6 +461,7 @@ class Middleware {
       )
     }
     const slot = this.keys.entry(key, start, this.fresh)
+    this.metrics.keys(this.keys.size)
     // Every key is held by a request in flight: `maxKeys` clients are being served at once.
     if (slot === undefined) return refuse(atCapacity(), "shed", "overflow")
     const perKey = this.settings.maxConcurrentRequestsPerKey
@@ -561,7 +569,7 @@ class Middleware {
       Effect.sleep(limit),
       Effect.suspend(() => {
         if (arrived()) return Effect.never
-        this.metrics.refused("body_timeout", keyClass)
+        this.metrics.refused("body_timeout", keyClass, this.clock.unsafeCurrentTimeMillis())
         return Effect.succeed(
           problem(408, "Request Timeout", "The request body did not arrive in time.", { connection: "close" })
         )
@@ -670,6 +678,35 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
     )
     const middleware = (<E, R>(app: HttpApp.Default<E, R>) =>
       impl.guard(app, serverRoute, learnRoutes)) as HttpMiddleware.HttpMiddleware
+    const metrics = impl.metrics
+    const liveKeys = Effect.sync(() => {
+      keys.sweep(clock.unsafeCurrentTimeMillis())
+      metrics.keys(keys.size)
+      return keys.size
+    })
+    const inFlight = bulkhead === undefined
+      ? Effect.succeed(Option.none<number>())
+      : Effect.map(bulkhead.metrics, (m) => Option.some(m.maxAllowedConcurrentCalls - m.availableConcurrentCalls))
+    const edges: RateLimitMiddleware["httpEdges"] = Effect.map(
+      Effect.all([liveKeys, inFlight]),
+      ([live, busy]) => {
+        const figures = metrics.figures
+        const responses = Object.fromEntries(Array.from(figures.responses, ([code, n]) => [String(code), n]))
+        const recentlyRefused = clock.unsafeCurrentTimeMillis() - figures.lastRefusalAt < 10_000
+        return {
+          inbound: [{
+            policy: settings.name,
+            status: recentlyRefused ? "DEGRADED" : "UP",
+            latencyMillis: httpEdges.latencyOf(figures.recent),
+            responses,
+            responseClasses: httpEdges.classesOf(responses),
+            refusals: Object.fromEntries(figures.refusals),
+            liveKeys: live,
+            inFlight: Option.getOrElse(busy, () => 0)
+          }]
+        }
+      }
+    )
     return Object.assign(middleware, {
       policyName: settings.name,
       router: <E, R>(router: HttpRouter.HttpRouter<E, R>): HttpRouter.HttpRouter<E, R> =>
@@ -677,13 +714,9 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
           E,
           R
         >,
-      liveKeys: Effect.sync(() => {
-        keys.sweep(clock.unsafeCurrentTimeMillis())
-        return keys.size
-      }),
-      inFlight: bulkhead === undefined
-        ? Effect.succeed(Option.none())
-        : Effect.map(bulkhead.metrics, (m) => Option.some(m.maxAllowedConcurrentCalls - m.availableConcurrentCalls))
+      liveKeys,
+      inFlight,
+      httpEdges: edges
     }) satisfies RateLimitMiddleware
   })
 
@@ -714,8 +747,9 @@ export const config = (name: string): Config.Config<Options> =>
 
 /**
  * The inbound metrics, for exporters and tests: `requestDuration` (seconds) and `responses` (`code`)
- * labelled by `policy` and `route`; `refusals` by `policy`, `reason` (rate_limited, shed) and
- * `key_class` (ip, api-key, route, custom, anonymous, overflow).
+ * labelled by `policy` and `route`; `refusals` by `policy`, `reason` (rate_limited, shed,
+ * concurrency, body_timeout) and `key_class` (ip, api-key, route, custom, anonymous, overflow);
+ * `liveKeys` (a gauge, by `policy`): keys with state as of the policy's last request.
  *
  * @example
  * ```ts
@@ -737,5 +771,6 @@ export const config = (name: string): Config.Config<Options> =>
 export const metrics = {
   requestDuration: serverMetrics.requestDuration,
   responses: serverMetrics.responses,
-  refusals: serverMetrics.refusals
+  refusals: serverMetrics.refusals,
+  liveKeys: serverMetrics.liveKeys
 } as const

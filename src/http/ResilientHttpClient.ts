@@ -80,6 +80,7 @@ import * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { isRefusing } from "../internal/breakerRefusal.js"
 import { retryAfterField } from "../internal/errors.js"
+import * as httpEdges from "../internal/httpEdges.js"
 import { decodeOptions, readFields } from "../internal/validation.js"
 import type { InvalidConfigError } from "../InvalidConfigError.js"
 import * as Metrics from "../Metrics.js"
@@ -93,8 +94,10 @@ import { ClientOptionsSchema } from "./internal/clientConfig.js"
 import * as clientMetrics from "./internal/clientMetrics.js"
 import { ClientMetrics, type TargetMetrics } from "./internal/clientMetrics.js"
 import { clientConfigFields } from "./internal/configFields.js"
+import * as edgeFigures from "./internal/edgeFigures.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
+import { PoolAdmission } from "./internal/poolAdmission.js"
 import { parseAnnouncedQuota } from "./internal/rateLimitHeaders.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
 import { TargetTable } from "./internal/targetTable.js"
@@ -186,6 +189,19 @@ export interface Options {
   readonly dispatcher?: Undici.Dispatcher
   /** How often the pool gauges are refreshed when there is a `dispatcher`. Default 1 second. */
   readonly poolMetricsInterval?: Duration.DurationInput
+  /**
+   * Connections per origin of the pool the client sends through (undici's `connections`), for
+   * `poolQueueLimit`. `NodeResilientHttpClient.layer` sets it from its agent's options. At least 1.
+   */
+  readonly poolConnections?: number
+  /**
+   * A call is refused with {@link PoolExhaustedError} (not sent, not seen by the breaker, no
+   * rate-limiter permit taken) when the client already has `poolConnections + poolQueueLimit` calls
+   * in flight to its origin: every connection is taken and this many calls already wait for one.
+   * Requires `poolConnections`. At least 1. Default: none (calls wait for a connection, their attempt
+   * timeout running).
+   */
+  readonly poolQueueLimit?: number
 }
 
 /**
@@ -206,6 +222,40 @@ export type Refusal =
   | CircuitBreaker.CallNotPermittedError
   | RateLimiter.RequestNotPermittedError
   | TimeLimiter.TimeoutExceededError
+  | PoolExhaustedError
+
+/**
+ * A call refused before the network because its target's connection pool is exhausted: every
+ * connection taken and `poolQueueLimit` calls already waiting for one (see {@link Options.poolQueueLimit}).
+ * Not a failure of the dependency: the breaker does not see it. Through {@link layer} it arrives as
+ * the `cause` of a `RequestError` (read it with {@link refusal}).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const busy = (self: Effect.Effect<string, ResilientHttpClient.PoolExhaustedError>) =>
+ *   self.pipe(Effect.catchTag("PoolExhaustedError", (e) => Effect.succeed(`${e.origin}: ${e.inFlight} in flight`)))
+ * ```
+ *
+ * @since 0.3.0
+ */
+export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
+  readonly client: string
+  readonly target: string
+  /** The request's origin, whose pool is exhausted. */
+  readonly origin: string
+  /** The client's calls in flight to the origin, the pool's connections, and `poolQueueLimit`. */
+  readonly inFlight: number
+  readonly connections: number
+  readonly queueLimit: number
+}> {
+  override get message(): string {
+    return `The connection pool of '${this.client}:${this.target}' (${this.origin}) is exhausted: ` +
+      `${this.inFlight} calls in flight for ${this.connections} connections (poolQueueLimit ${this.queueLimit})`
+  }
+}
 
 /**
  * A 2xx body read for `validate` went past `maxValidatedBodyBytes`: the rest was not read, its
@@ -301,7 +351,19 @@ export interface TargetSnapshot {
     readonly bodyTooLarge: number
   }
   /** Calls refused before reaching the network. */
-  readonly refusals: { readonly circuitOpen: number; readonly rateLimited: number; readonly paused: number }
+  readonly refusals: {
+    readonly circuitOpen: number
+    readonly rateLimited: number
+    readonly paused: number
+    readonly poolExhausted: number
+  }
+  /** Percentiles of the newest 1,024 attempts' durations, in millis. */
+  readonly latencyMillis: {
+    readonly samples: number
+    readonly p50?: number | undefined
+    readonly p95?: number | undefined
+    readonly p99?: number | undefined
+  }
   /** The pool of the target's last origin, when the client knows its dispatcher. */
   readonly pool: Option.Option<PoolStats>
   readonly pressures: ReadonlyArray<Pressure>
@@ -352,6 +414,8 @@ export interface ResilientHttpClient {
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
   /** The live series of the client's metrics (see {@link metrics}): its targets' and its pools'. */
   readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+  /** Its targets as outbound HTTP edges, for `Snapshot.ofGuards`, `Health.ofGuards` and `Dashboard`'s `http`. */
+  readonly httpEdges: Effect.Effect<{ readonly outbound: ReadonlyArray<httpEdges.Outbound> }>
 }
 
 /**
@@ -458,6 +522,8 @@ const guardsOf = (target: Target): ReadonlyArray<Guard> => {
 class ClientImpl implements ResilientHttpClient {
   readonly retryMethods: ReadonlySet<string>
   readonly maxRetryAfterMillis: number
+  /** Calls in flight per origin, when `poolQueueLimit` bounds them. */
+  readonly pool: PoolAdmission | undefined
   oneCallTargets = 0
 
   constructor(
@@ -471,6 +537,9 @@ class ClientImpl implements ResilientHttpClient {
   ) {
     this.retryMethods = new Set(settings.retryMethods)
     this.maxRetryAfterMillis = Duration.toMillis(settings.maxRetryAfter ?? settings.totalTimeout)
+    this.pool = settings.poolQueueLimit === undefined || settings.poolConnections === undefined
+      ? undefined
+      : new PoolAdmission(settings.poolConnections, settings.poolQueueLimit)
   }
 
   keyOf(request: HttpClientRequest.HttpClientRequest): string {
@@ -644,6 +713,40 @@ class ClientImpl implements ResilientHttpClient {
     } catch {
       // the client will fail with InvalidUrl
     }
+    const pool = this.pool
+    const origin = target.origin
+    if (pool !== undefined && origin !== undefined) {
+      if (!pool.admit(origin)) {
+        target.metrics.refused("poolExhausted")
+        return Effect.fail(
+          new PoolExhaustedError({
+            client: this.name,
+            target: target.key,
+            origin,
+            inFlight: pool.count(origin),
+            connections: pool.connections,
+            queueLimit: pool.queueLimit
+          })
+        )
+      }
+      return Effect.ensuring(
+        this.protect(target, request, send, now),
+        Effect.sync(() => pool.release(origin))
+      )
+    }
+    return this.protect(target, request, send, now)
+  }
+
+  private protect<E, R>(
+    target: Target,
+    request: HttpClientRequest.HttpClientRequest,
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    now: number
+  ): Effect.Effect<
+    HttpClientResponse.HttpClientResponse,
+    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    R
+  > {
     if (now < target.pausedUntil) {
       target.metrics.refused("paused")
       return Effect.fail(
@@ -704,6 +807,10 @@ class ClientImpl implements ResilientHttpClient {
     return { targets, pools, oneCallTargets: this.oneCallTargets }
   })
 
+  readonly httpEdges: ResilientHttpClient["httpEdges"] = Effect.map(this.snapshot, (snapshot) => ({
+    outbound: snapshot.targets.map((target) => edgeFigures.outbound(this.name, target))
+  }))
+
   private describe(target: Target, pools: ReadonlyArray<PoolStats>): Effect.Effect<TargetSnapshot> {
     return Effect.gen(this, function*() {
       const now = this.clock.unsafeCurrentTimeMillis()
@@ -736,7 +843,13 @@ class ClientImpl implements ResilientHttpClient {
           invalidBody: m.invalidBodyCount,
           bodyTooLarge: m.bodyTooLargeCount
         },
-        refusals: { circuitOpen: m.circuitOpenCount, rateLimited: m.rateLimitedCount, paused: m.pausedCount },
+        refusals: {
+          circuitOpen: m.circuitOpenCount,
+          rateLimited: m.rateLimitedCount,
+          paused: m.pausedCount,
+          poolExhausted: m.poolExhaustedCount
+        },
+        latencyMillis: httpEdges.latencyOf(m.recent),
         pool,
         pressures
       }
@@ -1019,7 +1132,8 @@ export const wrap: {
 export const refusal = (error: unknown): Option.Option<Refusal> => {
   const isRefusal = (u: unknown): u is Refusal => {
     const tag = (u as { _tag?: unknown } | null)?._tag
-    return tag === "CallNotPermittedError" || tag === "RequestNotPermittedError" || tag === "TimeoutExceededError"
+    return tag === "CallNotPermittedError" || tag === "RequestNotPermittedError" || tag === "TimeoutExceededError" ||
+      tag === "PoolExhaustedError"
   }
   if (isRefusal(error)) return Option.some(error)
   if (HttpClientError.isHttpClientError(error) && isRefusal(error.cause)) return Option.some(error.cause)

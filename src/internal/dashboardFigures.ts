@@ -25,12 +25,19 @@ const shows = (views: ReadonlyArray<View>, kind: string): boolean => views.some(
  * Why calls failed, read from the guards' own counters (see the Dashboard module's Gotchas). The
  * adaptive guards' reasons are there only when such a guard is: most pages have none.
  */
-export const defaultFailures = (views: ReadonlyArray<View>): Record<string, number> => ({
+export const defaultFailures = (
+  views: ReadonlyArray<View>,
+  http?: { readonly outbound: ReadonlyArray<{ readonly refusals: Readonly<Record<string, number>> }> }
+): Record<string, number> => ({
   dependencyError: sumOf(views, "CircuitBreaker", "failedCallsTotal"),
   timeout: sumOf(views, "TimeLimiter", "timeoutsTotal"),
   circuitOpen: sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"),
   rateLimited: sumOf(views, "RateLimiter", "failedAcquiresTotal"),
   bulkheadFull: sumOf(views, "Bulkhead", "rejectedCallsTotal"),
+  // With HTTP edges shown: calls their client refused because the connection pool was exhausted.
+  ...(http === undefined ? {} : {
+    poolExhausted: http.outbound.reduce((sum, edge) => sum + (edge.refusals["poolExhausted"] ?? 0), 0)
+  }),
   ...(shows(views, "AdaptiveThrottler") ? { throttled: sumOf(views, "AdaptiveThrottler", "throttledCallsTotal") } : {}),
   ...(shows(views, "AdaptiveLimiter") ? { adaptiveLimit: sumOf(views, "AdaptiveLimiter", "rejectedCallsTotal") } : {})
 })

@@ -127,12 +127,14 @@ describe("demo figures", () => {
 
   it("the phases follow the scenario's schedule", () => {
     const scenario = Scenario.make({ durationMillis: 10_000 })
-    expect([0, 2_000, 4_000, 5_500, 9_999].map((t) => Scenario.phaseAt(scenario, t))).toEqual([
+    expect([0, 2_000, 3_000, 5_000, 6_000, 9_999].map((t) => Scenario.phaseAt(scenario, t))).toEqual([
       "healthy",
+      "surge",
+      "stall",
       "errors",
       "timeouts",
-      "recovered",
       "recovered"
     ])
+    expect([0, 2_000, 3_000].map((t) => Scenario.rateAt(scenario, t))).toEqual([20, 50, 20])
   })
 })

@@ -71,12 +71,19 @@ export const ClientOptionsSchema = Schema.Struct({
   retry: Schema.optional(Nested),
   retryBudget: Schema.optional(Nested),
   dispatcher: Schema.optional(Nested),
-  poolMetricsInterval: fallback(DurationInput(Duration.millis(10)), (): Duration.DurationInput => "1 second")
+  poolMetricsInterval: fallback(DurationInput(Duration.millis(10)), (): Duration.DurationInput => "1 second"),
+  poolConnections: Schema.optional(WholeNumber(1)),
+  poolQueueLimit: Schema.optional(WholeNumber(1))
 }).pipe(
   // Polly's rule: an attempt may not outlast the whole call.
   Schema.filter((o) =>
     Duration.lessThanOrEqualTo(Duration.decode(o.attemptTimeout), Duration.decode(o.totalTimeout)) ||
     { path: ["attemptTimeout"], message: "must not be longer than totalTimeout" }
+  ),
+  // The queue is counted against the pool's size: without it there is nothing to count against.
+  Schema.filter((o) =>
+    o.poolQueueLimit === undefined || o.poolConnections !== undefined ||
+    { path: ["poolQueueLimit"], message: "requires poolConnections (NodeResilientHttpClient.layer sets it)" }
   ),
   // The learned quota is kept by the target's rate limiter: without one there is nowhere to keep it.
   Schema.filter((o) =>

@@ -10,6 +10,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
+import { LatencySample } from "../../internal/latencySample.js"
 import { register, SeriesGroup, unregister } from "../../internal/series.js"
 import type { PoolFigures } from "./pool.js"
 
@@ -31,7 +32,8 @@ export const failures = MetricKey.counter("breakwater_http_client_failures_total
   incremental: true
 })
 export const refusals = MetricKey.counter("breakwater_http_client_refusals_total", {
-  description: "Calls refused before the network, by client, target and reason (circuit_open, rate_limited, paused)",
+  description:
+    "Calls refused before the network, by client, target and reason (circuit_open, rate_limited, paused, pool_exhausted)",
   incremental: true
 })
 export const poolConnections = MetricKey.gauge("breakwater_http_client_pool_connections", {
@@ -41,13 +43,17 @@ export const poolQueued = MetricKey.gauge("breakwater_http_client_pool_queued_re
   description: "Requests waiting for a connection in an undici pool, by client and origin"
 })
 
-type RefusalKind = "circuitOpen" | "rateLimited" | "paused"
+type RefusalKind = "circuitOpen" | "rateLimited" | "paused" | "poolExhausted"
 
 const REFUSAL_LABEL: Record<RefusalKind, string> = {
   circuitOpen: "circuit_open",
   rateLimited: "rate_limited",
-  paused: "paused"
+  paused: "paused",
+  poolExhausted: "pool_exhausted"
 }
+
+/** Attempts whose durations the snapshot's percentiles are read from: the newest 1,024 (8 KiB). */
+export const LATENCY_SAMPLE_SIZE = 1024
 
 type Hook = MetricHook.MetricHook<number, unknown>
 
@@ -63,6 +69,9 @@ export class TargetMetrics {
   circuitOpenCount = 0
   rateLimitedCount = 0
   pausedCount = 0
+  poolExhaustedCount = 0
+  /** The newest attempts' durations, in millis, for the snapshot's percentiles. */
+  readonly recent = new LatencySample(LATENCY_SAMPLE_SIZE)
   private readonly byCode = new Map<number, { count: number; readonly hook: Hook }>()
   private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   private readonly duration: Hook
@@ -97,6 +106,7 @@ export class TargetMetrics {
   latency(seconds: number): void {
     this.used = true
     this.duration.update(seconds)
+    this.recent.add(seconds * 1000)
   }
 
   response(status: number, seconds: number): void {
