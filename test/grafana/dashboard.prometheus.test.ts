@@ -3,8 +3,9 @@
  * demo's `/metrics` every second while the demo's live engine runs its protected scenario on real
  * loopback HTTP, once with the guards' metrics under the `breakwater` prefix and once under
  * `resilience4j`; then every query of every panel, with the dashboard's variables substituted as
- * Grafana would, goes through Prometheus' HTTP API (`/api/v1/query`) and must return at least one
- * series. The variables' own queries (`label_values`) must return values too.
+ * Grafana would, goes through Prometheus' HTTP API (`/api/v1/query`, at the time of the run's last
+ * successful scrape) and must return at least one series. The variables' own queries
+ * (`label_values`) must return values too.
  *
  * The demo has no inbound middleware and does not give its HTTP client its dispatcher, so an "edge"
  * server and client in the same process (./edgeTraffic.ts) add the inbound and pool series to the
@@ -114,7 +115,7 @@ const pendingUntilPresent = [
 ]
 const mayBeEmpty = (query: string) => pendingUntilPresent.some((p) => !p.present && query.includes(p.needle))
 
-const scenario = Scenario.make({ durationMillis: 10_000, rate: 20 })
+const scenario = Scenario.make({ durationMillis: 8_000, rate: 20 })
 
 interface Outcome {
   readonly prefix: string
@@ -125,73 +126,72 @@ interface Outcome {
   readonly error?: string
 }
 
-const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
-
 /**
- * Runs the demo with `prefix` on `port` (Prometheus' target of the job named after the prefix) and,
- * once Prometheus has scraped it several times and the scenario's failures are behind, runs every
- * query while the demo still serves. A query without series is tried again until the run ends
- * (a scrape may land between two queries).
+ * Runs the demo with `prefix` on `port` (the target of Prometheus' job named after the prefix) to its
+ * end, then runs every query at the time of the run's last complete scrape: its late phase, the
+ * scenario's failures within the rate window. Evaluating at that scrape's own timestamp
+ * makes the answer independent of a later scrape failing on a loaded machine (which would mark every
+ * series of the target stale "now").
  */
 const runAndQuery = async (
   prometheus: PrometheusServer.PrometheusServer,
   prefix: string,
   port: number
 ): Promise<ReadonlyArray<Outcome>> => {
-  let startedAt: number | undefined
-  const demo = Effect.runFork(Effect.scoped(Live.run({
+  // real clock: the demo runs on real sockets for scenario.durationMillis (8 s) while Prometheus
+  // scrapes it every second.
+  await Effect.runPromise(Effect.scoped(Live.run({
     scenario,
     modes: ["protected"],
     dashboard: { port },
-    metricsPrefix: prefix,
-    onDashboard: () => (startedAt = Date.now()) // real clock: the demo runs on real sockets
+    metricsPrefix: prefix
   })))
-  try {
-    // real clock: Prometheus scrapes on its own 1 s schedule; polled every 250 ms for at most ~15 s.
-    const deadline = Date.now() + 15_000
-    const scrapes = async () => {
-      const found = await prometheus.query(`sum_over_time(up{job="${prefix}"}[1m])`)
-      return found.length === 0 ? 0 : Number(found[0]!.value[1])
-    }
-    while (
-      startedAt === undefined || Date.now() - startedAt < scenario.durationMillis * 0.7 || await scrapes() < 5
-    ) {
-      if (Date.now() > deadline) throw new Error(`no 5 scrapes of the ${prefix} demo within 15 s:\n${prometheus.log()}`)
-      await sleep(250)
-    }
-    const endsAt = startedAt + scenario.durationMillis - 300
-    const jobs = [
-      ...queries.map((q) => ({
-        what: `${q.panel} [${q.refId}]`,
-        query: substitute(q.expr, prefix),
-        run: (query: string) => prometheus.query(query).then((series) => ({ series: series.length, sample: series[0] }))
-      })),
-      ...labelValueQueries.map((v) => ({
-        what: `variable ${v.variable}`,
-        query: `label_values(${v.metric}, ${v.label})`,
-        run: () =>
-          prometheus.labelValues(v.label, v.metric).then((values) => ({ series: values.length, sample: values }))
-      }))
-    ]
-    const outcomes = new Map<string, Outcome>()
-    for (;;) {
-      for (const job of jobs) {
-        if ((outcomes.get(job.what)?.series ?? 0) > 0) continue
-        try {
-          const { sample, series } = await job.run(job.query)
-          outcomes.set(job.what, { prefix, what: job.what, query: job.query, series, sample: JSON.stringify(sample) })
-        } catch (error) {
-          outcomes.set(job.what, { prefix, what: job.what, query: job.query, series: 0, error: String(error) })
-        }
-      }
-      const done = Array.from(outcomes.values()).every((o) => o.series > 0 || o.error !== undefined)
-      if (done || Date.now() > endsAt) break
-      await sleep(500)
-    }
-    return Array.from(outcomes.values())
-  } finally {
-    await Effect.runPromise(Fiber.interrupt(demo))
+  // The demo drops its guards' and its client's series when its run ends, a moment before /metrics
+  // closes: the scrape to query at is the last one that still has them.
+  const timestamps = async (selector: string) =>
+    new Set((await prometheus.samples(selector, "1m")).map(([time]) => time))
+  const successful = new Set(
+    (await prometheus.samples(`up{job="${prefix}"}`, "1m")).filter(([, up]) => up === "1").map(([time]) => time)
+  )
+  const present = await Promise.all([
+    `${prefix}_bulkhead_max_allowed_concurrent_calls{job="${prefix}"}`,
+    `${prefix}_circuitbreaker_state{job="${prefix}", state="closed"}`,
+    `breakwater_http_client_request_duration_seconds_count{job="${prefix}", client="dependency"}`
+  ].map(timestamps))
+  const scrapes = Array.from(successful).filter((time) => present.every((times) => times.has(time))).sort((a, b) =>
+    a - b
+  )
+  if (scrapes.length < 5) {
+    throw new Error(`only ${scrapes.length} complete scrapes of the ${prefix} demo:\n${prometheus.log()}`)
   }
+  const at = scrapes[scrapes.length - 1]!
+  const jobs = [
+    ...queries.map((q) => ({
+      what: `${q.panel} [${q.refId}]`,
+      query: substitute(q.expr, prefix),
+      run: (query: string) =>
+        prometheus.query(query, at).then((series) => ({ series: series.length, sample: series[0] }))
+    })),
+    ...labelValueQueries.map((v) => ({
+      what: `variable ${v.variable}`,
+      query: `label_values(${v.metric}, ${v.label})`,
+      run: () =>
+        prometheus.labelValues(v.label, v.metric, at - 60, at).then((values) => ({
+          series: values.length,
+          sample: values
+        }))
+    }))
+  ]
+  const outcomes: Array<Outcome> = []
+  for (const job of jobs) {
+    try {
+      const { sample, series } = await job.run(job.query)
+      outcomes.push({ prefix, what: job.what, query: job.query, series, sample: JSON.stringify(sample) })
+    } catch (error) {
+      outcomes.push({ prefix, what: job.what, query: job.query, series: 0, error: String(error) })
+    }
+  }
+  return outcomes
 }
 
 describe("Grafana dashboard", () => {

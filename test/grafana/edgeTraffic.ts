@@ -4,16 +4,17 @@
  * dispatcher (its connection-pool gauges, and "pool exhausted" refusals where the client has
  * `poolQueueLimit`).
  *
- * One `ResilientHttpClient` named "edge", 2 connections per origin, calls two loopback servers:
- * - "hello", behind a policy named "edge" that lets 5 requests a second through (it is sent about
- *   10 to 20); every twentieth answer comes after the client's 1 s attempt timeout, so timeouts are
- *   counted too;
- * - "stall", which answers after 500 ms, called by 4 loops at once: both connections busy, requests
- *   queued behind them, and past `poolQueueLimit: 1` calls refused as pool exhausted.
+ * - "hello", behind a policy named "edge" that lets 1 request a second through, is sent up to 20 a
+ *   second (a few on a loaded machine) by a plain undici client (a `ResilientHttpClient` would pause on the 429s' `Retry-After`
+ *   and the policy's own headers, and rarely be refused);
+ * - "stall" answers after 500 ms (every tenth after 1.5 s, past the client's 1 s attempt timeout) to
+ *   a `ResilientHttpClient` named "edge" with 2 connections, called by 4 loops at once: both
+ *   connections busy, requests queued behind them, timeouts, and past `poolQueueLimit: 1` calls
+ *   refused as pool exhausted.
  * Everything lives in the caller's scope; the metrics are Effect's global ones and the registered
  * HTTP series, so they appear on every `/metrics` of the process, the demo's included.
  */
-import { HttpServerResponse } from "@effect/platform"
+import { type HttpClient, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, Undici } from "@effect/platform-node"
 import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
@@ -30,17 +31,15 @@ export const hasPoolQueueLimit = "PoolExhaustedError" in ResilientHttpClient
 export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(function*() {
   const policy = yield* RateLimitMiddleware.make({
     name: policyName,
-    limitForPeriod: 5,
-    limitRefreshPeriod: "1 second"
+    limitForPeriod: 2,
+    limitRefreshPeriod: "2 seconds"
   })
-  let requests = 0
-  const hello = Effect.suspend(() =>
-    ++requests % 20 === 0
-      ? Effect.as(Effect.sleep("1500 millis"), HttpServerResponse.text("late"))
-      : Effect.succeed(HttpServerResponse.text("hello"))
+  const helloUrl = yield* serve(Effect.succeed(HttpServerResponse.text("hello")), policy)
+  let stalls = 0
+  const stall = Effect.suspend(() =>
+    Effect.as(Effect.sleep(++stalls % 10 === 0 ? "1500 millis" : "500 millis"), HttpServerResponse.text("slow"))
   )
-  const helloUrl = yield* serve(hello, policy)
-  const stallUrl = yield* serve(Effect.as(Effect.sleep("500 millis"), HttpServerResponse.text("slow")))
+  const stallUrl = yield* serve(stall)
   const agent = yield* Effect.acquireRelease(
     Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000, connections: 2 })),
     (agent) => Effect.promise(() => agent.destroy())
@@ -55,10 +54,12 @@ export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(functio
     // Only where the option exists: elsewhere an unknown option is refused.
     ...(hasPoolQueueLimit ? { poolQueueLimit: 1 } as object : {})
   })
-  const client = ResilientHttpClient.wrap(NodeHttpClient.makeUndici(agent), resilience)
-  const get = (url: string) =>
-    Effect.ignore(Effect.scoped(Effect.flatMap(client.get(url), (response) => response.text)))
-  const loop = (url: string, pauseMillis: number) => Effect.repeat(get(url), Schedule.spaced(pauseMillis))
-  yield* Effect.forkScoped(loop(`${helloUrl}/hello`, 40))
-  for (let i = 0; i < 4; i++) yield* Effect.forkScoped(loop(`${stallUrl}/stall`, 50))
+  const plain = NodeHttpClient.makeUndici(agent)
+  const client = ResilientHttpClient.wrap(plain, resilience)
+  const get = <E>(http: HttpClient.HttpClient.With<E>, url: string) =>
+    Effect.ignore(Effect.scoped(Effect.flatMap(http.get(url), (response) => response.text)))
+  const loop = <E>(http: HttpClient.HttpClient.With<E>, url: string, pauseMillis: number) =>
+    Effect.repeat(get(http, url), Schedule.spaced(pauseMillis))
+  yield* Effect.forkScoped(loop(plain, `${helloUrl}/hello`, 50))
+  for (let i = 0; i < 4; i++) yield* Effect.forkScoped(loop(client, `${stallUrl}/stall`, 50))
 }).pipe(Effect.orDie) // constant options and loopback servers: a failure here is a bug

@@ -33,10 +33,15 @@ export interface Sample {
 
 export interface PrometheusServer {
   readonly url: string
-  /** Runs an instant query now (`/api/v1/query`); throws with Prometheus' error when it refuses it. */
-  readonly query: (promql: string) => Promise<ReadonlyArray<Sample>>
-  /** The values of `label` among the series matching `match` over the last minute (`/api/v1/label/.../values`). */
-  readonly labelValues: (label: string, match: string) => Promise<ReadonlyArray<string>>
+  /**
+   * Runs an instant query (`/api/v1/query`) at `time` (seconds since the epoch; default now); throws
+   * with Prometheus' error when it refuses it.
+   */
+  readonly query: (promql: string, time?: number) => Promise<ReadonlyArray<Sample>>
+  /** The raw samples (time in seconds, value) of the one series `selector` names, over the last `window`. */
+  readonly samples: (selector: string, window: string) => Promise<ReadonlyArray<readonly [number, string]>>
+  /** The values of `label` among the series matching `match` from `start` to `end` (`/api/v1/label/.../values`). */
+  readonly labelValues: (label: string, match: string, start: number, end: number) => Promise<ReadonlyArray<string>>
   /** Everything Prometheus logged (for failure messages). */
   readonly log: () => string
   readonly stop: () => Promise<void>
@@ -98,8 +103,9 @@ export const start = async (targets: Readonly<Record<string, string>>): Promise<
     return body.data
   }
 
-  const query = async (promql: string) => {
-    const data = await api(`/api/v1/query?query=${encodeURIComponent(promql)}`) as {
+  const query = async (promql: string, time?: number) => {
+    const at = time === undefined ? "" : `&time=${time}`
+    const data = await api(`/api/v1/query?query=${encodeURIComponent(promql)}${at}`) as {
       resultType: string
       result: ReadonlyArray<Sample>
     }
@@ -107,13 +113,18 @@ export const start = async (targets: Readonly<Record<string, string>>): Promise<
     return data.result
   }
 
-  const labelValues = async (label: string, match: string) => {
-    const start = Math.floor(Date.now() / 1000) - 60 // real clock: Prometheus' own timestamps
-    const data = await api(
-      `/api/v1/label/${encodeURIComponent(label)}/values?match[]=${encodeURIComponent(match)}&start=${start}`
-    )
-    return data as ReadonlyArray<string>
+  const samples = async (selector: string, window: string) => {
+    const data = await api(`/api/v1/query?query=${encodeURIComponent(`${selector}[${window}]`)}`) as {
+      result: ReadonlyArray<{ readonly values: ReadonlyArray<readonly [number, string]> }>
+    }
+    if (data.result.length > 1) throw new Error(`${selector} names ${data.result.length} series`)
+    return data.result[0]?.values ?? []
   }
+
+  const labelValues = async (label: string, match: string, start: number, end: number) =>
+    await api(
+      `/api/v1/label/${encodeURIComponent(label)}/values?match[]=${encodeURIComponent(match)}&start=${start}&end=${end}`
+    ) as ReadonlyArray<string>
 
   // real clock: a child process starting up; polled every 100 ms, for at most 20 s.
   const deadline = Date.now() + 20_000
@@ -130,5 +141,5 @@ export const start = async (targets: Readonly<Record<string, string>>): Promise<
     }
     await sleep(100)
   }
-  return { url, query, labelValues, log: () => output, stop }
+  return { url, query, samples, labelValues, log: () => output, stop }
 }
