@@ -7,7 +7,8 @@
  * - "hello", behind a policy named "edge" that lets 1 request a second through, is sent up to 20 a
  *   second (a few on a loaded machine) by a plain undici client (a `ResilientHttpClient` would pause on the 429s' `Retry-After`
  *   and the policy's own headers, and rarely be refused);
- * - "stall" answers after 500 ms (every tenth after 1.5 s, past the client's 1 s attempt timeout) to
+ * - "stall" answers after 500 ms (every tenth after 1.5 s, past the client's 1 s attempt timeout;
+ *   every seventh with a 500, so dependency errors show whatever phase the demo is in) to
  *   a `ResilientHttpClient` named "edge" with 2 connections, called by 4 loops at once: both
  *   connections busy, requests queued behind them, timeouts, and past `poolQueueLimit: 1` calls
  *   refused as pool exhausted.
@@ -36,9 +37,13 @@ export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(functio
   })
   const helloUrl = yield* serve(Effect.succeed(HttpServerResponse.text("hello")), policy)
   let stalls = 0
-  const stall = Effect.suspend(() =>
-    Effect.as(Effect.sleep(++stalls % 10 === 0 ? "1500 millis" : "500 millis"), HttpServerResponse.text("slow"))
-  )
+  const stall = Effect.suspend(() => {
+    const n = ++stalls
+    return Effect.as(
+      Effect.sleep(n % 10 === 0 ? "1500 millis" : "500 millis"),
+      n % 7 === 0 ? HttpServerResponse.text("failed", { status: 500 }) : HttpServerResponse.text("slow")
+    )
+  })
   const stallUrl = yield* serve(stall)
   const agent = yield* Effect.acquireRelease(
     Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000, connections: 2 })),
