@@ -30,6 +30,8 @@ export interface LiveOptions {
   readonly onDashboard?: (url: string) => void
   /** Called about once a second with a progress line. */
   readonly onProgress?: (line: string) => void
+  /** The guards' metric names' first word on `/metrics` (default `breakwater`; `resilience4j` for its dashboards). */
+  readonly metricsPrefix?: string
 }
 
 const serve = <E>(
@@ -127,7 +129,7 @@ const runMode = (
 /** Runs each mode in turn, the dashboard (if any) following the current one. */
 export const run = (options: LiveOptions): Effect.Effect<ReadonlyArray<RunResult>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const collector = yield* Metrics.make()
+    const collector = yield* Metrics.make(options.metricsPrefix === undefined ? {} : { prefix: options.metricsPrefix })
     const feed = new DashboardFeed()
     if (options.dashboard !== false) {
       const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
