@@ -150,7 +150,9 @@ describe("soak (real clock)", () => {
           failures + refusals + defects
         )
         // Every outcome happened: the run exercised each path.
-        for (const n of [successes, failures + defects, refusals, interrupted]) expect(n).toBeGreaterThan(0)
+        for (const [outcome, n] of Object.entries({ successes, failures: failures + defects, refusals, interrupted })) {
+          expect(n, `${outcome} in ${JSON.stringify(tally)} (forking took ${forked} ms)`).toBeGreaterThan(0)
+        }
 
         const after = yield* Effect.promise(() => settledHeap(collect))
         const growthMb = (after - baseline) / 1024 / 1024

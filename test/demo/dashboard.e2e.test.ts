@@ -113,8 +113,21 @@ describe("dashboard in a browser", () => {
         expect(await headline.textContent()).toContain("mostly because")
         await shoot(page, name)
       }
-      // In the scenario's order, each within its phase (generous: the page reads the last 3 s).
-      expect(seen.map((s) => s.cause)).toEqual(["rateLimited", "poolExhausted", "circuitOpen"])
+      // Each named within its phase: not before the phase starts (`started` precedes the demo's own
+      // start), and at most 4 s after it ends (the headline reads the last 3 s, the page polls). Circuit
+      // open lasts through the hangs that follow the errors. Known gap (issue 16 left open): the
+      // protected run's limiter already refuses a few calls in the healthy phase (seen named at 2.3 s,
+      // before the surge at 3.6 s), so "rate limited" is held only to the end of its phase.
+      const windows = {
+        rateLimited: [0, scenario.stallAt],
+        poolExhausted: [scenario.stallAt, scenario.errorsAt],
+        circuitOpen: [scenario.errorsAt, scenario.recoversAt]
+      } as const
+      for (const { atSeconds, cause } of seen) {
+        const [from, to] = windows[cause as keyof typeof windows]
+        expect(atSeconds, `${cause} named at ${atSeconds} s`).toBeGreaterThanOrEqual(from / 1000)
+        expect(atSeconds, `${cause} named at ${atSeconds} s`).toBeLessThanOrEqual(to / 1000 + 4)
+      }
 
       for (const chart of ["load", "causes", "latency", "codes", "pool", "permits", "breakers", "failure"]) {
         expect(await page.locator(`[data-chart=${chart}] canvas`).count()).toBeGreaterThan(0)

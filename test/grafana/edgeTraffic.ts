@@ -25,9 +25,6 @@ import { serve } from "../http/servers.js"
 export const policyName = "edge"
 export const clientName = "edge"
 
-/** Whether the client can refuse calls past a pool queue limit (`poolQueueLimit`, issue 16). */
-export const hasPoolQueueLimit = "PoolExhaustedError" in ResilientHttpClient
-
 /** Starts the servers and the client's loops, until the scope closes. */
 export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(function*() {
   const policy = yield* RateLimitMiddleware.make({
@@ -56,8 +53,8 @@ export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(functio
     retry: false,
     circuitBreaker: false,
     attemptTimeout: "1 second",
-    // Only where the option exists: elsewhere an unknown option is refused.
-    ...(hasPoolQueueLimit ? { poolQueueLimit: 1 } as object : {})
+    poolConnections: 2,
+    poolQueueLimit: 1
   })
   const plain = NodeHttpClient.makeUndici(agent)
   const client = ResilientHttpClient.wrap(plain, resilience)
