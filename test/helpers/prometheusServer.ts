@@ -5,25 +5,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "./freePort.js"
+
+export { freePort }
 
 export const prometheusBinary = "/usr/bin/prometheus"
 
 export const hasPrometheus = (): boolean => fs.existsSync(prometheusBinary)
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 /** One vector of an instant query's answer. */
 export interface Sample {

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "./freePort.js"
 
 const onCI = process.env["CI"] === "true"
 
@@ -24,18 +25,6 @@ const hasBinary = (binary: string): boolean => {
 }
 
 export const hasRedisServer = (): boolean => hasBinary("redis-server")
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const waitForPort = async (port: number, timeoutMillis: number): Promise<void> => {
   const deadline = Date.now() + timeoutMillis

@@ -8,39 +8,20 @@
  * real clock: real processes on Redis's clock; 4 periods of 400 ms after the children are up (compiled
  * once with esbuild: tsx's start-up takes seconds on a loaded machine).
  */
-import { build } from "esbuild"
 import { Cluster } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
-import * as fs from "node:fs"
 import { createRequire } from "node:module"
-import * as path from "node:path"
 import * as readline from "node:readline"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { hashTagOf } from "../../src/redis/internal/RedisConnection.js"
+import { compiledFixture, root } from "../helpers/compiledFixture.js"
 import { clusterTarget } from "../helpers/redisCluster.js"
 
 const slotOf = createRequire(import.meta.url)("cluster-key-slot") as (key: string) => number
 const target = await clusterTarget()
-const root = path.resolve(import.meta.dirname, "..", "..")
-// Inside node_modules so the bundle's bare imports (effect, ioredis) resolve.
-const compiled = path.join(root, "node_modules", ".cache", "breakwater-test", `clusterChild-${process.pid}.mjs`)
-
-beforeAll(async () => {
-  if (target._tag === "Unavailable") return
-  await build({
-    entryPoints: [path.join(import.meta.dirname, "fixtures", "clusterChild.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: compiled,
-    logLevel: "warning"
-  })
-})
+const compiled = compiledFixture("clusterChild", () => target._tag === "Available")
 
 afterAll(async () => {
-  fs.rmSync(compiled, { force: true })
   if (target._tag === "Available") await target.cluster.stop()
 })
 

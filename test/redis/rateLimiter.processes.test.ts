@@ -9,36 +9,17 @@
  * child is compiled once with esbuild rather than run through tsx, whose start-up takes seconds on a
  * loaded machine).
  */
-import { build } from "esbuild"
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import * as readline from "node:readline"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
+import { compiledFixture, root } from "../helpers/compiledFixture.js"
 import { redisTarget } from "../helpers/redisServer.js"
 
 const target = await redisTarget()
-const root = path.resolve(import.meta.dirname, "..", "..")
-// Inside node_modules so the bundle's bare imports (effect, ioredis) resolve.
-const compiled = path.join(root, "node_modules", ".cache", "breakwater-test", `limiterChild-${process.pid}.mjs`)
-
-beforeAll(async () => {
-  if (target._tag === "Unavailable") return
-  await build({
-    entryPoints: [path.join(import.meta.dirname, "fixtures", "limiterChild.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: compiled,
-    logLevel: "warning"
-  })
-})
+const compiled = compiledFixture("limiterChild", () => target._tag === "Available")
 
 afterAll(async () => {
-  fs.rmSync(compiled, { force: true })
   if (target._tag === "Available") await target.stop()
 })
 
