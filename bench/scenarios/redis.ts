@@ -16,12 +16,12 @@
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { Redis } from "ioredis"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import * as net from "node:net"
 import { RateLimiterRedis } from "rate-limiter-flexible"
 import { CircuitBreaker, RateLimiter } from "../../src/index.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import { Store } from "../../src/Store.js"
 import type { CircuitSettings } from "../../src/store/CircuitBreakerStore.js"
+import { freePort } from "../../test/helpers/freePort.js"
 
 export interface RedisRow {
   readonly name: string
@@ -86,16 +86,6 @@ const ping = (url: string): Promise<boolean> =>
       () => resolve(true),
       () => resolve(false)
     ).finally(() => client.disconnect())
-  })
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
   })
 
 const privateServer = async (): Promise<{ url: string; stop: () => void } | undefined> => {
