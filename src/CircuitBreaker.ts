@@ -95,7 +95,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
-import type * as Scope from "effect/Scope"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { RefusalProbe } from "./internal/breakerRefusal.js"
@@ -114,12 +115,13 @@ import {
 } from "./internal/circuitMachine.js"
 import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { withoutStackTrace } from "./internal/errors.js"
-import { type EventHub, makeEventHub } from "./internal/eventHub.js"
+import { EventHub, makeEventHub } from "./internal/eventHub.js"
 import { makeKeyedShell } from "./internal/keyedCircuitBreaker.js"
+import { type LazyScope, scopeOf } from "./internal/lazyScope.js"
 import { acquire as acquireManually } from "./internal/manualPermission.js"
 import { CallTimings, currentSpan, spanEvent } from "./internal/observe.js"
 import { failureRate, slowCallRate } from "./internal/slidingWindow.js"
-import { decodeOptions, readFields } from "./internal/validation.js"
+import { decodeOptions, Name, readFields } from "./internal/validation.js"
 import type { InvalidConfigError } from "./InvalidConfigError.js"
 import type { Policy } from "./Policy.js"
 import { type OnStoreFailure, Store, type StoreError } from "./Store.js"
@@ -489,34 +491,140 @@ const machineConfigOf = (config: ResolvedOptions): MachineConfig => {
   }
 }
 
+/**
+ * What every breaker of one configuration shares, immutable: a keyed breaker's keys, and breakers made
+ * with equal options (see {@link sharedSettings}), hold one of these instead of a copy each.
+ */
+interface Settings {
+  readonly config: ResolvedOptions
+  readonly machine: MachineConfig
+  readonly recordError: ((error: unknown) => boolean) | undefined
+  readonly ignoreError: ((error: unknown) => boolean) | undefined
+  readonly recordResult: ((value: unknown) => boolean) | undefined
+  readonly retryAfterOf: ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
+  readonly maxRetryAfterMillis: number
+  readonly waitSchedule: Schedule.Schedule<unknown, number> | undefined
+  /** The options these were decoded from, for {@link sharedSettings} to compare (name aside). */
+  readonly source: object
+}
+
+const settingsOf = (config: ResolvedOptions, source: object): Settings => {
+  const wait = config.waitDurationInOpenState
+  return {
+    config,
+    machine: machineConfigOf(config),
+    recordError: config.recordError as ((error: unknown) => boolean) | undefined,
+    ignoreError: config.ignoreError as ((error: unknown) => boolean) | undefined,
+    recordResult: config.recordResult as ((value: unknown) => boolean) | undefined,
+    retryAfterOf: config.retryAfter as ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined,
+    maxRetryAfterMillis: Duration.toMillis(config.maxRetryAfter),
+    waitSchedule: Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined,
+    source
+  }
+}
+
+/** Whether `a` and `b` hold the same values under the same keys, `name` aside. */
+const sameOptions = (a: object, b: object): boolean => {
+  if (a === b) return true
+  const ra = a as Record<string, unknown>
+  const rb = b as Record<string, unknown>
+  let keys = 0
+  for (const key in ra) {
+    if (key === "name") continue
+    if (!Object.hasOwn(rb, key) || !Object.is(ra[key], rb[key])) return false
+    keys++
+  }
+  for (const key in rb) if (key !== "name") keys--
+  return keys === 0
+}
+
+/**
+ * The settings last decoded for `make`, held weakly (they hold the caller's predicates and schedules):
+ * breakers made in a row with equal options (per tenant, per host, from one options object) share
+ * them, and the options are decoded once.
+ */
+let lastSettings: WeakRef<Settings> | undefined
+
+const validName = Schema.is(Name)
+
+/** Settings for `options`: the last ones when the options are equal (name aside), else decoded now. */
+const sharedSettings = (options: Options<any, any>): Effect.Effect<Settings, InvalidConfigError> =>
+  Effect.suspend(() => {
+    const last = lastSettings?.deref()
+    // The name is the one field not shared: it is still checked as the decoding would.
+    if (last !== undefined && sameOptions(options, last.source) && validName(options.name)) return Effect.succeed(last)
+    return Effect.map(decodeOptions(OptionsSchema, "CircuitBreaker", options), (config) => {
+      const settings = settingsOf(config, options)
+      lastSettings = new WeakRef(settings)
+      return settings
+    })
+  })
+
+/** The scheduling state of a breaker that has had a timer or a wait schedule (most never have). */
+class Pacing {
+  timer: Fiber.RuntimeFiber<void> | undefined = undefined
+  timerToken = 0
+  scheduleState: unknown = undefined
+  scheduleSteps = 0
+  lastScheduledWait = Duration.toMillis("60 seconds")
+}
+
+/** The refusal last built, reused within its millisecond (see `refusal`); kept only once refusing. */
+class LastRefusal {
+  constructor(
+    readonly error: CallNotPermittedError,
+    readonly effect: Effect.Effect<never, CallNotPermittedError>,
+    readonly at: number,
+    readonly openUntil: number
+  ) {}
+}
+
+/**
+ * An in-process breaker. Kept small (a keyed breaker may hold a million of these): what every breaker
+ * of a configuration shares is one {@link Settings}; what only some need is made on first use (the
+ * event hub, the call timings, the timers' and wait schedule's state, the last refusal).
+ */
 class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
-  readonly kind = "CircuitBreaker"
-  private timer: Fiber.RuntimeFiber<void> | undefined
-  private timerToken = 0
-  private scheduleState: unknown
-  private lastScheduledWait = Duration.toMillis("60 seconds")
-  private recordError: ((error: unknown) => boolean) | undefined
-  private ignoreError: ((error: unknown) => boolean) | undefined
-  private recordResult: ((value: unknown) => boolean) | undefined
-  private retryAfterOf: ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
-  private maxRetryAfterMillis = 0
-  private waitSchedule: Schedule.Schedule<unknown, number> | undefined
+  get kind(): "CircuitBreaker" {
+    return "CircuitBreaker"
+  }
+  private pacing: Pacing | undefined = undefined
+  private eventHub: EventHub<Event> | undefined = undefined
+  private timings: CallTimings | undefined = undefined
+  private lastRefusal: LastRefusal | undefined = undefined
   readonly machine: CircuitMachine
-  /** Cumulative counters for metrics, read on collection (never reset). */
-  readonly calls = new CallTimings()
   notPermittedCalls = 0
 
   constructor(
     readonly name: string,
-    private options: Options<E, A>,
-    public config: ResolvedOptions,
+    private settings: Settings,
     private readonly clock: Clock.Clock,
-    private readonly scope: Scope.Scope,
-    private readonly hub: EventHub<Event>,
-    /** The machine's settings when `config` is shared by many breakers (a keyed breaker's keys). */
-    sharedMachineConfig?: MachineConfig
+    /** Where timers and the event buffer live: the breaker's scope, or a keyed breaker key's lazy one. */
+    private readonly scope: Scope.Scope | LazyScope
   ) {
-    this.machine = new CircuitMachine(this.settle(config, sharedMachineConfig))
+    this.machine = new CircuitMachine(settings.machine)
+    if (settings.waitSchedule !== undefined) this.restartSchedule()
+  }
+
+  /** The resolved options (shared with every breaker of the same settings: its `name` may be another's). */
+  get config(): ResolvedOptions {
+    return this.settings.config
+  }
+
+  /** Every guard keeps its event hub in `hub` (see `hubOf`); this one is made on first use. */
+  get hub(): EventHub<Event> {
+    return this.eventHub ?? (this.eventHub = new EventHub<Event>(this.scope))
+  }
+
+  /** Cumulative counters for metrics, read on collection (never reset); made on the first call. */
+  get calls(): CallTimings {
+    return this.timings ?? (this.timings = new CallTimings())
+  }
+
+  /** Anyone subscribed to every event (per-call ones included). */
+  private get subscribed(): boolean {
+    const hub = this.eventHub
+    return hub !== undefined && hub.subscribers > 0
   }
 
   /** For `isRefusing` (breakerRefusal.ts): a method, so a breaker holds nothing for it. */
@@ -530,29 +638,17 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return machine.state === "ForcedOpen" || (machine.state === "Open" && machine.refuses(now))
   }
 
-  /** Takes `config` for the shell's own settings and returns the core's (`shared` when given). */
-  private settle(config: ResolvedOptions, shared?: MachineConfig): MachineConfig {
-    this.config = config
-    this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
-    this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
-    this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
-    this.retryAfterOf = config.retryAfter as ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
-    this.maxRetryAfterMillis = Duration.toMillis(config.maxRetryAfter)
-    const wait = config.waitDurationInOpenState
-    const schedule = Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined
-    if (schedule !== this.waitSchedule) {
-      this.waitSchedule = schedule
-      this.restartSchedule()
-    }
-    return shared ?? machineConfigOf(config)
-  }
-
   reconfigure(changes: Omit<Options<E, A>, "name">): Effect.Effect<void, InvalidConfigError> {
     return Effect.suspend(() => {
-      const options = { ...this.options, ...changes, name: this.name }
+      // The resolved options decode to themselves (the schema only checks and fills in defaults), so
+      // they stand in for the options given: the breaker need not keep those.
+      const options = { ...this.settings.config, ...changes, name: this.name }
       return Effect.map(decodeOptions(OptionsSchema, "CircuitBreaker", options), (config) => {
-        this.options = options
-        this.machine.reconfigure(this.settle(config))
+        const previous = this.settings
+        const settings = settingsOf(config, options)
+        this.settings = settings
+        if (settings.waitSchedule !== previous.waitSchedule) this.restartSchedule()
+        this.machine.reconfigure(settings.machine)
       })
     })
   }
@@ -602,11 +698,12 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return Effect.matchCauseEffect(self, {
       onSuccess: (value) => {
         const end = nowMillis(this.clock)
-        const rejected = this.recordResult !== undefined && this.recordResult(value)
+        const settings = this.settings
+        const rejected = settings.recordResult !== undefined && settings.recordResult(value)
         const outcome = rejected ? Failure : Success
         this.calls.record(outcome, end - start)
         this.machine.onResult(generation, end, end - start, outcome, rejected ? this.hintMillis(value) : 0)
-        if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
+        if (this.subscribed && this.publishesCallEvents()) {
           this.hub.unsafeOffer(
             rejected
               ? Event.Error({
@@ -626,7 +723,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const end = nowMillis(this.clock)
         const outcome = this.classify(cause, end, end - start)
         this.calls.record(outcome, end - start)
-        const hint = outcome === Failure && this.retryAfterOf !== undefined
+        const hint = outcome === Failure && this.settings.retryAfterOf !== undefined
           ? Option.match(Cause.failureOption(cause), { onNone: () => 0, onSome: (error) => this.hintMillis(error) })
           : 0
         this.machine.onResult(generation, end, end - start, outcome, hint)
@@ -638,13 +735,13 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
 
   /** The failure's Retry-After hint in milliseconds, capped at `maxRetryAfter`; 0 for none or a bad one. */
   private hintMillis(failure: unknown): number {
-    const retryAfterOf = this.retryAfterOf
+    const retryAfterOf = this.settings.retryAfterOf
     if (retryAfterOf === undefined) return 0
     const hint = retryAfterOf(failure)
     if (Option.isNone(hint)) return 0
     const millis = Duration.toMillis(Duration.decode(hint.value))
     // NaN or negative (a hostile or broken header) asks for nothing; Infinity is capped like any other.
-    return millis > 0 ? Math.min(millis, this.maxRetryAfterMillis) : 0
+    return millis > 0 ? Math.min(millis, this.settings.maxRetryAfterMillis) : 0
   }
 
   private classify(cause: Cause.Cause<unknown>, at: number, durationMillis: number): Outcome {
@@ -654,12 +751,13 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     let error: unknown
     if (Option.isSome(failure)) {
       error = failure.value
-      if (this.ignoreError !== undefined && this.ignoreError(error)) outcome = Ignored
-      else if (this.recordError !== undefined && !this.recordError(error)) outcome = Success
+      const { ignoreError, recordError } = this.settings
+      if (ignoreError !== undefined && ignoreError(error)) outcome = Ignored
+      else if (recordError !== undefined && !recordError(error)) outcome = Success
     } else {
       error = Option.getOrUndefined(Cause.dieOption(cause))
     }
-    if (this.hub.subscribers > 0 && this.publishesCallEvents()) {
+    if (this.subscribed && this.publishesCallEvents()) {
       const duration = Duration.millis(durationMillis)
       const breakerName = this.name
       this.hub.unsafeOffer(
@@ -686,12 +784,12 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     const machine = this.machine
     const state = machine.state
     this.notPermittedCalls++
-    if (this.hub.listening && state !== "ForcedOpen") {
+    if (this.eventHub?.listening === true && state !== "ForcedOpen") {
       this.hub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
     }
     const failure = this.refusal(now, state, machine.openUntilMillis)
     if (span !== undefined) {
-      const error = this.lastRefusal!
+      const error = this.lastRefusal!.error
       span.attribute("breakwater.circuitbreaker.decision", "refused")
       spanEvent(span, now, "breakwater.circuitbreaker.call_not_permitted", {
         "breakwater.circuitbreaker.name": this.name,
@@ -712,10 +810,6 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     )
   }
 
-  private lastRefusal: CallNotPermittedError | undefined
-  private lastRefusalEffect: Effect.Effect<never, CallNotPermittedError> | undefined
-  private lastRefusalAt = Number.NaN
-
   /**
    * Building an Error costs more than the rest of a refusal, so refusals in the same millisecond, state
    * and Open period share one (immutable) error, and one prebuilt failure of it: `Effect.fail` would
@@ -723,22 +817,17 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
    */
   private refusal(now: number, state: State, openUntil: number): Effect.Effect<never, CallNotPermittedError> {
     const last = this.lastRefusal
-    if (last !== undefined && this.lastRefusalAt === now && last.state === state && this.lastOpenUntil === openUntil) {
-      return this.lastRefusalEffect!
+    if (last !== undefined && last.at === now && last.error.state === state && last.openUntil === openUntil) {
+      return last.effect
     }
     const retryAfter = state === "Open" && Number.isFinite(openUntil)
       ? Option.some(Duration.millis(Math.max(0, openUntil - now)))
       : Option.none()
     const error = withoutStackTrace(() => new CallNotPermittedError({ breakerName: this.name, state, retryAfter }))
     const failure = Effect.failCause(Cause.fail(error))
-    this.lastRefusal = error
-    this.lastRefusalEffect = failure
-    this.lastRefusalAt = now
-    this.lastOpenUntil = openUntil
+    this.lastRefusal = new LastRefusal(error, failure, now, openUntil)
     return failure
   }
-
-  private lastOpenUntil = Number.NaN
 
   // ---- reacting to transitions -------------------------------------------------------------------
 
@@ -779,7 +868,9 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   private publish(event: Event): Effect.Effect<void> {
-    return this.hub.publish(event)
+    // No hub yet means no subscriber ever: the event would reach nobody.
+    const hub = this.eventHub
+    return hub === undefined ? Effect.void : hub.publish(event)
   }
 
   private enter(state: State, generation: number, at: number): Effect.Effect<void> {
@@ -811,7 +902,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   /** When the Open period that began at `at` ends: fixed, explicit, or the wait schedule's next step. */
   private openUntil(generation: number, at: number): Effect.Effect<number> {
     const machine = this.machine
-    if (this.waitSchedule === undefined || machine.generation !== generation) {
+    if (this.settings.waitSchedule === undefined || machine.generation !== generation) {
       return Effect.succeed(machine.openUntilMillis)
     }
     // The wait is the schedule's `attempts`-th delay, as Resilience4j's interval function of attempts:
@@ -820,38 +911,50 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       this.stepScheduleTo(machine.attempts, at),
       () =>
         Number.isNaN(machine.openUntilMillis)
-          ? at + Math.max(this.lastScheduledWait, machine.openHintMillis)
+          ? at + Math.max(this.pacingState.lastScheduledWait, machine.openHintMillis)
           : machine.openUntilMillis
     )
   }
 
-  private scheduleSteps = 0
+  /** The scheduling state, made when the breaker first needs it. */
+  private get pacingState(): Pacing {
+    return this.pacing ?? (this.pacing = new Pacing())
+  }
 
   private stepScheduleTo(attempts: number, at: number): Effect.Effect<void> {
-    const schedule = this.waitSchedule
+    const schedule = this.settings.waitSchedule
+    const pacing = this.pacingState
     // The count went back to 0 since the schedule last stepped (`backoffReset`): replay from its start.
-    if (this.scheduleSteps > attempts) this.restartSchedule()
-    if (schedule === undefined || this.scheduleSteps >= attempts) return Effect.void
-    return Effect.flatMap(schedule.step(at, this.scheduleSteps + 1, this.scheduleState), ([state, _out, decision]) => {
-      this.scheduleState = state
-      this.scheduleSteps++
-      if (decision._tag === "Continue") {
-        this.lastScheduledWait = Math.max(0, ScheduleIntervals.start(decision.intervals) - at)
+    if (pacing.scheduleSteps > attempts) this.restartSchedule()
+    if (schedule === undefined || pacing.scheduleSteps >= attempts) return Effect.void
+    return Effect.flatMap(
+      schedule.step(at, pacing.scheduleSteps + 1, pacing.scheduleState),
+      ([state, _out, decision]) => {
+        pacing.scheduleState = state
+        pacing.scheduleSteps++
+        if (decision._tag === "Continue") {
+          pacing.lastScheduledWait = Math.max(0, ScheduleIntervals.start(decision.intervals) - at)
+        }
+        return this.stepScheduleTo(attempts, at)
       }
-      return this.stepScheduleTo(attempts, at)
-    })
+    )
   }
 
   private restartSchedule(): void {
-    this.scheduleState = this.waitSchedule?.initial
-    this.scheduleSteps = 0
+    const schedule = this.settings.waitSchedule
+    // Nothing to restart for a breaker that never had a schedule.
+    if (schedule === undefined && this.pacing === undefined) return
+    const pacing = this.pacingState
+    pacing.scheduleState = schedule?.initial
+    pacing.scheduleSteps = 0
   }
 
   private startTimer(generation: number, atMillis: number, to: State): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const token = ++this.timerToken
+      const pacing = this.pacingState
+      const token = ++pacing.timerToken
       const fire = Effect.suspend(() => {
-        if (this.timerToken === token) this.timer = undefined
+        if (pacing.timerToken === token) pacing.timer = undefined
         const machine = this.machine
         if (machine.generation !== generation) return Effect.void
         machine.transitionTo(to, nowMillis(this.clock))
@@ -863,24 +966,33 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
       return Effect.zipRight(
         this.stopTimerKeepingToken(),
         // Transitions run uninterruptibly; the timer they start must stay interruptible.
-        Effect.map(Effect.forkIn(Effect.interruptible(timer), this.scope), (fiber) => {
-          if (this.timerToken === token) this.timer = fiber
-        })
+        Effect.flatMap(
+          scopeOf(this.scope),
+          (scope) =>
+            Effect.map(Effect.forkIn(Effect.interruptible(timer), scope), (fiber) => {
+              if (pacing.timerToken === token) pacing.timer = fiber
+            })
+        )
       )
     })
   }
 
   private stopTimerKeepingToken(): Effect.Effect<void> {
-    const timer = this.timer
-    this.timer = undefined
-    return timer === undefined ? Effect.void : Effect.asVoid(Fiber.interruptFork(timer))
+    const pacing = this.pacing
+    const timer = pacing?.timer
+    if (timer === undefined) return Effect.void
+    pacing!.timer = undefined
+    return Effect.asVoid(Fiber.interruptFork(timer))
   }
 
   // The effects below are getters, not fields: an idle breaker (one of many thousands, keyed per
   // target) should not hold a dozen prebuilt effects.
   private get stopTimer(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.timerToken++
+      // A breaker that never started a timer has none to stop, nor a pending start to cancel.
+      const pacing = this.pacing
+      if (pacing === undefined) return Effect.void
+      pacing.timerToken++
       return this.stopTimerKeepingToken()
     })
   }
@@ -1005,24 +1117,25 @@ export const make = <E = unknown, A = unknown>(
   options: Options<E, A>
 ): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* decodeOptions(OptionsSchema, "CircuitBreaker", options)
+    const store = yield* Effect.serviceOption(Store)
     const clock = yield* Effect.clock
     const scope = yield* Effect.scope
-    const hub = yield* makeEventHub<Event>()
-    const store = yield* Effect.serviceOption(Store)
-    if (Option.isSome(store)) {
-      return yield* makeDistributed<E, A>({
-        options,
-        config,
-        clock,
-        scope,
-        hub,
-        store: store.value.circuitBreaker,
-        storeName: store.value.name,
-        onStoreFailure: config.onStoreFailure ?? store.value.onStoreFailure
-      })
+    if (Option.isNone(store)) {
+      const settings = yield* sharedSettings(options)
+      return new CircuitBreakerImpl<E, A>(options.name, settings, clock, scope)
     }
-    return new CircuitBreakerImpl<E, A>(config.name, options, config, clock, scope, hub)
+    const config = yield* decodeOptions(OptionsSchema, "CircuitBreaker", options)
+    const hub = yield* makeEventHub<Event>()
+    return yield* makeDistributed<E, A>({
+      options,
+      config,
+      clock,
+      scope,
+      hub,
+      store: store.value.circuitBreaker,
+      storeName: store.value.name,
+      onStoreFailure: config.onStoreFailure ?? store.value.onStoreFailure
+    })
   })
 
 /**
@@ -1426,22 +1539,11 @@ export const keyed = <E = unknown, A = unknown>(
     // In process, every key shares the decoded options and the machine's settings (a key then costs
     // its own state only); with a store, each key's breaker is made as `make` makes it.
     const inProcess = Option.isNone(yield* Effect.serviceOption(Store))
-    const machineConfig = machineConfigOf(config)
-    const makeKey = (name: string): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError, Scope.Scope> =>
+    const settings = settingsOf(config, perKey)
+    const makeKey = (name: string, scope: LazyScope): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError> =>
       inProcess
-        ? Effect.gen(function*() {
-          const hub = yield* makeEventHub<Event>()
-          return new CircuitBreakerImpl<E, A>(
-            name,
-            perKey as Options<E, A>,
-            config,
-            yield* Effect.clock,
-            yield* Effect.scope,
-            hub,
-            machineConfig
-          )
-        })
-        : make<E, A>({ ...perKey, name })
+        ? Effect.map(Effect.clock, (clock) => new CircuitBreakerImpl<E, A>(name, settings, clock, scope))
+        : Effect.flatMap(scope.scope, (forked) => Scope.extend(make<E, A>({ ...perKey, name }), forked))
     const shell = yield* makeKeyedShell<CircuitBreaker<E, A>>(
       { name: options.name, maxKeys, idleTimeToLive, track },
       makeKey,

@@ -75,6 +75,9 @@ export const Failure = 1
 export const Ignored = 2
 export type Outcome = typeof Success | typeof Failure | typeof Ignored
 
+/** The outbox while empty: shared, so an idle machine (one of many thousands) holds no array of its own. */
+const NO_NOTICES: Array<MachineNotice> = []
+
 const legal = (from: StateName, to: StateName): boolean =>
   !((from === "Closed" && to === "HalfOpen") || (from === "MetricsOnly" && (to === "Open" || to === "HalfOpen")))
 
@@ -101,7 +104,8 @@ export class CircuitMachine {
   private pendingHintMillis = 0
   /** Trial permits left in HalfOpen. */
   halfOpenPermits = 0
-  outbox: Array<MachineNotice> = []
+  /** Read-only outside: notices are added by `notify` and taken by `drain`. */
+  outbox: ReadonlyArray<MachineNotice> = NO_NOTICES
   // MetricsOnly reports each rate the first time it is exceeded, independently (as Resilience4j does).
   private failureRateReported = false
   private slowCallRateReported = false
@@ -233,8 +237,13 @@ export class CircuitMachine {
   }
 
   private reportExceeded(failuresExceeded: boolean, failures: number, slowExceeded: boolean, slowCalls: number) {
-    if (failuresExceeded) this.outbox.push({ _tag: "FailureRateExceeded", rate: failures })
-    if (slowExceeded) this.outbox.push({ _tag: "SlowCallRateExceeded", rate: slowCalls })
+    if (failuresExceeded) this.notify({ _tag: "FailureRateExceeded", rate: failures })
+    if (slowExceeded) this.notify({ _tag: "SlowCallRateExceeded", rate: slowCalls })
+  }
+
+  private notify(notice: MachineNotice): void {
+    if (this.outbox === NO_NOTICES) this.outbox = [notice]
+    else (this.outbox as Array<MachineNotice>).push(notice)
   }
 
   /**
@@ -277,7 +286,7 @@ export class CircuitMachine {
   /** Takes the notices accumulated since the last call. */
   drain(): ReadonlyArray<MachineNotice> {
     const notices = this.outbox
-    this.outbox = []
+    this.outbox = NO_NOTICES
     return notices
   }
 
@@ -322,6 +331,6 @@ export class CircuitMachine {
           if (from !== "Closed") this.backoffResetAtMillis = nowMillis + this.lastOpenMillis
         } else this.attempts = 0
     }
-    this.outbox.push({ _tag: "StateTransition", from, to, generation: this.generation, internal: from === to })
+    this.notify({ _tag: "StateTransition", from, to, generation: this.generation, internal: from === to })
   }
 }

@@ -11,6 +11,7 @@ import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { type LazyScope, scopeOf } from "./lazyScope.js"
 
 /** Each subscriber's buffer: one that falls further behind loses the oldest events. */
 export const EVENT_BUFFER = 1024
@@ -46,7 +47,7 @@ export class EventHub<A> {
   }
 
   /** `scope` is the guard's: the buffer, once created, is shut down when it closes. */
-  constructor(private readonly scope: Scope.Scope) {}
+  constructor(private readonly scope: Scope.Scope | LazyScope) {}
 
   // Getters rather than fields: a guard nobody watches should not hold these effects (a keyed limiter
   // or breaker may hold many thousands of guards).
@@ -58,7 +59,10 @@ export class EventHub<A> {
         (created) => {
           if (this.pubsub !== undefined) return Effect.succeed(this.pubsub)
           this.pubsub = created
-          return Effect.as(Scope.addFinalizer(this.scope, this.shutdown), created)
+          return Effect.as(
+            Effect.flatMap(scopeOf(this.scope), (scope) => Scope.addFinalizer(scope, this.shutdown)),
+            created
+          )
         }
       )
       return Effect.flatMap(pubsub, PubSub.subscribe)

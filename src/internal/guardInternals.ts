@@ -149,8 +149,12 @@ export const plainSettings = (config: Record<string, unknown>): Record<string, C
 /** A guard's configuration as JSON-safe values. */
 export const configurationOf = (guard: Guard): Record<string, ConfigValue> => {
   switch (guard.kind) {
-    case "CircuitBreaker":
-      return plainSettings(breakerFields(guard).config)
+    case "CircuitBreaker": {
+      // Breakers of equal options share one resolved configuration, whose `name` is the first's.
+      const settings = plainSettings(breakerFields(guard).config)
+      if ("name" in settings) settings["name"] = guard.name
+      return settings
+    }
     case "RateLimiter":
       return plainSettings(limiterFields(guard).config)
     case "Bulkhead": {

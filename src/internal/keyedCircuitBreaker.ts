@@ -1,17 +1,17 @@
 /**
- * The keyed circuit breaker's shell: one breaker per key, made on first use in a scope of its own, kept
- * in a {@link KeyedTable} (bounded, idle keys dropped lazily on use, no timer per key) and closed when
- * dropped. The breaker itself is injected, so this module does not import the public one.
+ * The keyed circuit breaker's shell: one breaker per key, made on first use with a scope of its own
+ * (forked only if the breaker needs one: a {@link LazyScope}), kept in a {@link KeyedTable} (bounded,
+ * idle keys dropped lazily on use, no timer per key) and closed when dropped. The breaker itself is
+ * injected, so this module does not import the public one.
  *
  * @internal
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { KeyedTable } from "./keyedTable.js"
+import { LazyScope } from "./lazyScope.js"
 import { decodeOptions, FiniteDuration, Name, WholeNumber } from "./validation.js"
 
 /** Keys live at once by default, and the most allowed (each holds a breaker and its window). */
@@ -46,6 +46,11 @@ export interface KeyedShell<B> {
   readonly figures: Effect.Effect<KeyedFigures>
 }
 
+/** A key's entry: its scope (forked on demand) and its breaker, set once made. */
+class KeySlot<B> extends LazyScope {
+  breaker!: B
+}
+
 export const makeKeyedShell = <B>(
   options: {
     readonly name: string
@@ -53,7 +58,8 @@ export const makeKeyedShell = <B>(
     readonly idleTimeToLive?: Duration.DurationInput | undefined
     readonly track?: ((breaker: B) => Effect.Effect<void, never, Scope.Scope>) | undefined
   },
-  make: (name: string) => Effect.Effect<B, unknown, Scope.Scope>,
+  /** Makes the key's breaker; `scope` is the key's, forked from the keyed breaker's when first used. */
+  make: (name: string, scope: LazyScope) => Effect.Effect<B, unknown>,
   guard: <A, E, R>(self: Effect.Effect<A, E, R>, breaker: B) => Effect.Effect<A, unknown, R>,
   refusing: (breaker: B, nowMillis: number) => boolean
 ) =>
@@ -66,23 +72,18 @@ export const makeKeyedShell = <B>(
     })
     const parent = yield* Effect.scope
     const clock = yield* Effect.clock
-    const scopes = new Map<B, Scope.CloseableScope>()
-    const table = new KeyedTable<B>(
+    const table = new KeyedTable<KeySlot<B>>(
       config.maxKeys,
       Duration.toMillis(config.idleTimeToLive),
-      refusing
+      (slot, now) => refusing(slot.breaker, now)
     )
     let untrackedCalls = 0
 
-    const close = (dropped: ReadonlyArray<B>): Effect.Effect<void> =>
-      dropped.length === 0 ? Effect.void : Effect.forEach(dropped, (breaker) => {
-        const scope = scopes.get(breaker)
-        scopes.delete(breaker)
-        return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
-      }, { discard: true })
+    const close = (dropped: ReadonlyArray<KeySlot<B>>): Effect.Effect<void> =>
+      dropped.length === 0 ? Effect.void : Effect.forEach(dropped, (slot) => slot.close, { discard: true })
 
-    /** The key's breaker, made if there is room; undefined when every key is pinned (the call runs untracked). */
-    const acquire = (key: string): Effect.Effect<B | undefined> =>
+    /** The key's slot, made if there is room; undefined when every key is pinned (the call runs untracked). */
+    const acquire = (key: string): Effect.Effect<KeySlot<B> | undefined> =>
       Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
         const found = table.use(key, now)
@@ -92,37 +93,36 @@ export const makeKeyedShell = <B>(
         return Effect.zipRight(
           close(dropped),
           Effect.uninterruptible(Effect.gen(function*() {
-            const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-            const breaker = yield* Effect.orDie(Scope.extend(make(`${config.name}:${key}`), scope))
-            if (options.track !== undefined) yield* Scope.extend(options.track(breaker), scope)
+            const slot = new KeySlot<B>(parent)
+            slot.breaker = yield* Effect.orDie(make(`${config.name}:${key}`, slot))
+            if (options.track !== undefined) yield* Scope.extend(options.track(slot.breaker), yield* slot.scope)
             // Another fiber may have made the key meanwhile: keep the first.
             const raced = table.use(key, now)
             if (raced !== undefined) {
-              yield* Scope.close(scope, Exit.void)
+              yield* slot.close
               return raced
             }
-            scopes.set(breaker, scope)
-            table.add(key, breaker, now)
-            return breaker
+            table.add(key, slot, now)
+            return slot
           }))
         )
       })
 
     return {
       guard: (key: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, unknown, R> =>
-        Effect.flatMap(acquire(key), (breaker) => {
-          if (breaker === undefined) {
+        Effect.flatMap(acquire(key), (slot) => {
+          if (slot === undefined) {
             untrackedCalls++
             return self
           }
           table.enter(key)
           return Effect.ensuring(
-            guard(self, breaker),
-            Effect.sync(() => table.leave(key, breaker, clock.unsafeCurrentTimeMillis()))
+            guard(self, slot.breaker),
+            Effect.sync(() => table.leave(key, slot, clock.unsafeCurrentTimeMillis()))
           )
         }),
       keys: Effect.sync(() => table.keys()),
-      guards: Effect.sync(() => table.values()),
+      guards: Effect.sync(() => table.values().map((slot) => slot.breaker)),
       figures: Effect.sync(() => ({
         keys: table.size,
         maxKeys: table.maxKeys,

@@ -25,6 +25,12 @@ export class KeyedTable<V> {
   private readonly entries = new Map<string, Entry<V>>()
   /** Keys dropped so far, idle or evicted to make room. */
   evicted = 0
+  /**
+   * The key last moved to the end (the most recently used, unless dropped since): using it again
+   * needs no move. A move leaves a deleted entry in the `Map` until it rehashes, so moving on every
+   * call of a busy key would grow the table and cost time for nothing.
+   */
+  private newest: string | undefined
 
   constructor(
     readonly maxKeys: number,
@@ -48,8 +54,7 @@ export class KeyedTable<V> {
   use(key: string, nowMillis: number): V | undefined {
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
-    this.entries.delete(key)
-    this.entries.set(key, entry)
+    if (key !== this.newest) this.moveToEnd(key, entry)
     entry.lastUsedMillis = nowMillis
     return entry.value
   }
@@ -75,12 +80,12 @@ export class KeyedTable<V> {
     let skipped = 0
     for (const [key, entry] of this.entries) {
       if (nowMillis - entry.lastUsedMillis < this.idleMillis || skipped >= MAX_PINNED_SKIPPED) break
-      this.entries.delete(key)
       if (this.isPinned(entry, nowMillis)) {
         entry.lastUsedMillis = nowMillis
-        this.entries.set(key, entry)
+        this.moveToEnd(key, entry)
         skipped++
       } else {
+        this.remove(key)
         dropped.push(entry.value)
         this.evicted++
       }
@@ -100,7 +105,7 @@ export class KeyedTable<V> {
     for (const [key, entry] of this.entries) {
       if (looked++ >= MAX_PINNED_SKIPPED) break
       if (!this.isPinned(entry, nowMillis)) {
-        this.entries.delete(key)
+        this.remove(key)
         this.evicted++
         dropped.push(entry.value)
         return { dropped, room: true }
@@ -111,6 +116,18 @@ export class KeyedTable<V> {
 
   add(key: string, value: V, nowMillis: number): void {
     this.entries.set(key, { value, lastUsedMillis: nowMillis, inFlight: 0 })
+    this.newest = key
+  }
+
+  private moveToEnd(key: string, entry: Entry<V>): void {
+    this.entries.delete(key)
+    this.entries.set(key, entry)
+    this.newest = key
+  }
+
+  private remove(key: string): void {
+    this.entries.delete(key)
+    if (key === this.newest) this.newest = undefined
   }
 
   private isPinned(entry: Entry<V>, nowMillis: number): boolean {
