@@ -597,18 +597,18 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
 
   constructor(
     readonly name: string,
-    private settings: Settings,
+    private shared: Settings,
     private readonly clock: Clock.Clock,
     /** Where timers and the event buffer live: the breaker's scope, or a keyed breaker key's lazy one. */
     private readonly scope: Scope.Scope | LazyScope
   ) {
-    this.machine = new CircuitMachine(settings.machine)
-    if (settings.waitSchedule !== undefined) this.restartSchedule()
+    this.machine = new CircuitMachine(shared.machine)
+    if (shared.waitSchedule !== undefined) this.restartSchedule()
   }
 
   /** The resolved options (shared with every breaker of the same settings: its `name` may be another's). */
   get config(): ResolvedOptions {
-    return this.settings.config
+    return this.shared.config
   }
 
   /** Every guard keeps its event hub in `hub` (see `hubOf`); this one is made on first use. */
@@ -642,11 +642,11 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return Effect.suspend(() => {
       // The resolved options decode to themselves (the schema only checks and fills in defaults), so
       // they stand in for the options given: the breaker need not keep those.
-      const options = { ...this.settings.config, ...changes, name: this.name }
+      const options = { ...this.shared.config, ...changes, name: this.name }
       return Effect.map(decodeOptions(OptionsSchema, "CircuitBreaker", options), (config) => {
-        const previous = this.settings
+        const previous = this.shared
         const settings = settingsOf(config, options)
-        this.settings = settings
+        this.shared = settings
         if (settings.waitSchedule !== previous.waitSchedule) this.restartSchedule()
         this.machine.reconfigure(settings.machine)
       })
@@ -698,7 +698,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     return Effect.matchCauseEffect(self, {
       onSuccess: (value) => {
         const end = nowMillis(this.clock)
-        const settings = this.settings
+        const settings = this.shared
         const rejected = settings.recordResult !== undefined && settings.recordResult(value)
         const outcome = rejected ? Failure : Success
         this.calls.record(outcome, end - start)
@@ -723,7 +723,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
         const end = nowMillis(this.clock)
         const outcome = this.classify(cause, end, end - start)
         this.calls.record(outcome, end - start)
-        const hint = outcome === Failure && this.settings.retryAfterOf !== undefined
+        const hint = outcome === Failure && this.shared.retryAfterOf !== undefined
           ? Option.match(Cause.failureOption(cause), { onNone: () => 0, onSome: (error) => this.hintMillis(error) })
           : 0
         this.machine.onResult(generation, end, end - start, outcome, hint)
@@ -735,13 +735,13 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
 
   /** The failure's Retry-After hint in milliseconds, capped at `maxRetryAfter`; 0 for none or a bad one. */
   private hintMillis(failure: unknown): number {
-    const retryAfterOf = this.settings.retryAfterOf
+    const retryAfterOf = this.shared.retryAfterOf
     if (retryAfterOf === undefined) return 0
     const hint = retryAfterOf(failure)
     if (Option.isNone(hint)) return 0
     const millis = Duration.toMillis(Duration.decode(hint.value))
     // NaN or negative (a hostile or broken header) asks for nothing; Infinity is capped like any other.
-    return millis > 0 ? Math.min(millis, this.settings.maxRetryAfterMillis) : 0
+    return millis > 0 ? Math.min(millis, this.shared.maxRetryAfterMillis) : 0
   }
 
   private classify(cause: Cause.Cause<unknown>, at: number, durationMillis: number): Outcome {
@@ -751,7 +751,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
     let error: unknown
     if (Option.isSome(failure)) {
       error = failure.value
-      const { ignoreError, recordError } = this.settings
+      const { ignoreError, recordError } = this.shared
       if (ignoreError !== undefined && ignoreError(error)) outcome = Ignored
       else if (recordError !== undefined && !recordError(error)) outcome = Success
     } else {
@@ -902,7 +902,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   /** When the Open period that began at `at` ends: fixed, explicit, or the wait schedule's next step. */
   private openUntil(generation: number, at: number): Effect.Effect<number> {
     const machine = this.machine
-    if (this.settings.waitSchedule === undefined || machine.generation !== generation) {
+    if (this.shared.waitSchedule === undefined || machine.generation !== generation) {
       return Effect.succeed(machine.openUntilMillis)
     }
     // The wait is the schedule's `attempts`-th delay, as Resilience4j's interval function of attempts:
@@ -922,7 +922,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   private stepScheduleTo(attempts: number, at: number): Effect.Effect<void> {
-    const schedule = this.settings.waitSchedule
+    const schedule = this.shared.waitSchedule
     const pacing = this.pacingState
     // The count went back to 0 since the schedule last stepped (`backoffReset`): replay from its start.
     if (pacing.scheduleSteps > attempts) this.restartSchedule()
@@ -941,7 +941,7 @@ class CircuitBreakerImpl<E, A> implements CircuitBreaker<E, A> {
   }
 
   private restartSchedule(): void {
-    const schedule = this.settings.waitSchedule
+    const schedule = this.shared.waitSchedule
     // Nothing to restart for a breaker that never had a schedule.
     if (schedule === undefined && this.pacing === undefined) return
     const pacing = this.pacingState
