@@ -122,8 +122,9 @@ export const guardSettings = (scenario: Scenario, mode: Mode) =>
       },
       // Well under the dependency's capacity (its retries bypass the limiter), in 250 ms slices to smooth bursts.
       rateLimiter: {
-        limitForPeriod: Math.max(1, Math.floor((scenario.capacity * 0.75) / 4)),
-        limitRefreshPeriod: 250,
+        algorithm: "sliding-window" as const,
+        limitForPeriod: Math.max(1, Math.floor(scenario.capacity * 0.75)),
+        limitRefreshPeriod: 1_000,
         timeoutDuration: 0
       },
       retry: { maxAttempts: 3, waitDuration: 100 },
