@@ -1346,8 +1346,8 @@ export const layerConfig = (
 /**
  * The outbound metric families (Effect `MetricKey`s: name, type, description). All carry the labels
  * `client` and `target` (pool gauges: `client` and `origin`): `requestDuration` (seconds, per
- * attempt), `responses` (`code`), `failures` (`reason`: transport, timeout, invalid_body,
- * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused), `poolConnections`
+ * attempt), `responses` (`code`), `failures` (`reason`: transport, timeout, pool_wait, invalid_body,
+ * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused, pool_exhausted), `poolConnections`
  * (`state`: busy, free) and `poolQueued`. A target's series live as long as the target: they leave
  * the exposition and the heap when it expires or is evicted, so they are not in Effect's global
  * registry (which never forgets a series); read them from `Prometheus.producer`, or from
