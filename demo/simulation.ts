@@ -129,7 +129,12 @@ export const soak = (
           Effect.sync(() => {
             const timelineBytes = Buffer.byteLength(JSON.stringify(timeline))
             collect()
-            samples.push({ elapsedMillis: now - start, ...footprint, timelineBytes, heapUsed: process.memoryUsage().heapUsed })
+            samples.push({
+              elapsedMillis: now - start,
+              ...footprint,
+              timelineBytes,
+              heapUsed: process.memoryUsage().heapUsed
+            })
           })
       )
       yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(sampleEveryMillis)))
