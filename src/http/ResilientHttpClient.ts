@@ -5,8 +5,7 @@
  * {@link layer} over your `HttpClient` layer and no call site changes.
  *
  * Order of the guards, outermost first (Polly's standard resilience handler):
- * rate limiter → pool admission (with `poolQueueLimit`) → total timeout → retry → circuit breaker →
- * attempt timeout → the request.
+ * rate limiter → total timeout → retry → circuit breaker → attempt timeout → the request.
  *
  * ## When to use
  * Whenever a program calls another team's (or company's) service over HTTP: a failing or slow
@@ -198,7 +197,7 @@ export interface Options {
   readonly poolConnections?: number
   /**
    * A call is refused with {@link PoolExhaustedError} (not sent, not seen by the breaker, no
-   * retry) when, past the rate limiter, the client already has `poolConnections + poolQueueLimit` calls
+   * rate-limiter permit taken) when the client already has `poolConnections + poolQueueLimit` calls
    * in flight to its origin: every connection is taken and this many calls already wait for one.
    * Requires `poolConnections`. At least 1. Default: none (calls wait for a connection, their attempt
    * timeout running).
@@ -765,22 +764,9 @@ class ClientImpl implements ResilientHttpClient {
     } catch {
       // the client will fail with InvalidUrl
     }
-    return this.protect(target, request, send, now)
-  }
-
-  /**
-   * `call`, admitted only while the pool has room (see `internal/poolAdmission.ts`). Checked inside
-   * the rate limiter: when both bind (a surge while the dependency is slow), the calls past the limit
-   * are named "rate limited", and the pool refuses only what the limit let through.
-   */
-  private admitted<A, E, R>(
-    target: Target,
-    call: Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | PoolExhaustedError, R> {
     const pool = this.pool
     const origin = target.origin
-    if (pool === undefined || origin === undefined) return call
-    return Effect.suspend((): Effect.Effect<A, E | PoolExhaustedError, R> => {
+    if (pool !== undefined && origin !== undefined) {
       if (!pool.admit(origin)) {
         target.metrics.refused("poolExhausted")
         return Effect.fail(
@@ -794,8 +780,12 @@ class ClientImpl implements ResilientHttpClient {
           })
         )
       }
-      return Effect.ensuring(call, Effect.sync(() => pool.release(origin)))
-    })
+      return Effect.ensuring(
+        this.protect(target, request, send, now),
+        Effect.sync(() => pool.release(origin))
+      )
+    }
+    return this.protect(target, request, send, now)
   }
 
   private protect<E, R>(
@@ -831,7 +821,7 @@ class ClientImpl implements ResilientHttpClient {
       // Not retried, but still volume the budget's percentage is taken of.
       call = Effect.zipRight(target.budget.deposit, call)
     }
-    call = this.admitted(target, TimeLimiter.withTimeLimiter(call, target.totalTimeout))
+    call = TimeLimiter.withTimeLimiter(call, target.totalTimeout)
     if (target.limiter !== undefined) call = RateLimiter.withRateLimiter(call, target.limiter)
     return call.pipe(
       // `failAfterMaxAttempts` is off: the last response is returned, never this error.
