@@ -4,6 +4,12 @@
  * (users keep clicking), give each attempt `clientTimeoutMillis`, and retry a failed attempt up to
  * `clientAttempts` in all, `clientBackoffMillis` apart (longer when the answer carries a `Retry-After`).
  * `send` carries one attempt and answers its status and `Retry-After`.
+ *
+ * Arrivals keep to their schedule, they never catch up: when the process was stalled past an arrival
+ * (a loaded machine, a long GC), that arrival is missed (counted), not fired late together with the
+ * others it stalled. Independent clients do not synchronise on our event loop: firing every overdue
+ * arrival at once after a stall would send the guards a burst no real client population sends, and
+ * the rate limiter would refuse some of it while the offered rate is healthy.
  */
 import { Clock, Effect, FiberSet, Random } from "effect"
 import { rateAt, type Scenario } from "./scenario.js"
@@ -17,6 +23,8 @@ export interface Reply {
 export interface GeneratorStats {
   /** Logical requests started. */
   offered: number
+  /** Arrivals not started because the process was stalled past them (0 in virtual time). */
+  missed: number
   /** Attempts sent to my server (the clients' retries included). */
   attempts: number
   succeeded: number
@@ -30,6 +38,7 @@ export interface GeneratorStats {
 
 export const emptyStats = (): GeneratorStats => ({
   offered: 0,
+  missed: 0,
   attempts: 0,
   succeeded: 0,
   failed: 0,
@@ -92,6 +101,11 @@ export const run = (
       const due = startMillis + Math.max(0, Math.round(slot + jitter))
       const now = yield* Clock.currentTimeMillis
       if (due > now) yield* Effect.sleep(due - now)
+      else if (now - due > interval) {
+        // Stalled past it by more than an interval (the next arrival is due already): missed.
+        stats.missed++
+        continue
+      }
       stats.offered++
       bump(stats.offeredPerSecond, secondOf(due))
       yield* FiberSet.run(inFlight, logical)

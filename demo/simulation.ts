@@ -97,6 +97,8 @@ export interface SoakSample {
   readonly historyFrames: number
   readonly historyBytes: number
   readonly timelinePoints: number
+  /** The timeline as `GET /breakwater/timeline` sends it, in bytes (UTF-8 JSON). */
+  readonly timelineBytes: number
   /** `process.memoryUsage().heapUsed` after `collect()` (a full GC when the caller can run one). */
   readonly heapUsed: number
 }
@@ -121,11 +123,20 @@ export const soak = (
       yield* feed.follow({ mode: "protected", scenario, start, dependency, server, clients })
       const dashboard = yield* Dashboard.make(feed.options())
       const samples: Array<SoakSample> = []
-      const sample = Effect.flatMap(Effect.zip(dashboard.footprint, Clock.currentTimeMillis), ([footprint, now]) =>
-        Effect.sync(() => {
-          collect()
-          samples.push({ elapsedMillis: now - start, ...footprint, heapUsed: process.memoryUsage().heapUsed })
-        }))
+      const sample = Effect.flatMap(
+        Effect.all([dashboard.footprint, dashboard.timeline, Clock.currentTimeMillis]),
+        ([footprint, timeline, now]) =>
+          Effect.sync(() => {
+            const timelineBytes = Buffer.byteLength(JSON.stringify(timeline))
+            collect()
+            samples.push({
+              elapsedMillis: now - start,
+              ...footprint,
+              timelineBytes,
+              heapUsed: process.memoryUsage().heapUsed
+            })
+          })
+      )
       yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(sampleEveryMillis)))
       yield* LoadGenerator.run(scenario, start, Effect.map(server.handle, replyOf), clients)
       yield* sample

@@ -148,6 +148,8 @@ describe("the packed tarball", () => {
     const files = packed.files.map((f) => f.path)
     expect(files).toContain("dist/index.js")
     expect(files).toContain("LICENSE")
+    // The Grafana dashboard the README's import steps name, under node_modules/breakwater/grafana/.
+    expect(files).toContain("grafana/breakwater.json")
     expect(files.filter((f) => /^(test|demo|bench|examples|docs)\/|\.test\.|__doc_examples__/.test(f))).toEqual([])
     const extracted = path.join(work, "extracted")
     fs.mkdirSync(extracted)
@@ -177,6 +179,7 @@ describe("the packed tarball", () => {
     }>
     const files = listing!.files.map((f) => f.path)
     expect(files).toContain("package.json")
+    expect(files).toContain("grafana/breakwater.json")
     expect(files.filter((f) => /^(test|demo|bench|examples|docs|reports)\/|\.test\.|__doc_examples__/.test(f))).toEqual(
       []
     )

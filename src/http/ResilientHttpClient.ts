@@ -98,6 +98,7 @@ import * as edgeFigures from "./internal/edgeFigures.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import { type PoolFigures, readPool } from "./internal/pool.js"
 import { PoolAdmission } from "./internal/poolAdmission.js"
+import { AttemptTrace, traced, watchUndici } from "./internal/poolWait.js"
 import { parseAnnouncedQuota } from "./internal/rateLimitHeaders.js"
 import { parseRetryAfter as parse } from "./internal/retryAfter.js"
 import { TargetTable } from "./internal/targetTable.js"
@@ -230,6 +231,11 @@ export type Refusal =
  * Not a failure of the dependency: the breaker does not see it. Through {@link layer} it arrives as
  * the `cause` of a `RequestError` (read it with {@link refusal}).
  *
+ * With a `dispatcher` (undici), also a call whose last attempt timed out while still waiting in the
+ * pool's queue for a connection, every open connection busy: `waitedMillis` says how long it waited.
+ * That attempt was never sent; it was a timeout for the breaker and the retry (as any attempt
+ * timeout), but the call's error names the pool, not the dependency's slowness.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -246,14 +252,22 @@ export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
   readonly target: string
   /** The request's origin, whose pool is exhausted. */
   readonly origin: string
-  /** The client's calls in flight to the origin, the pool's connections, and `poolQueueLimit`. */
+  /**
+   * The client's calls in flight to the origin, the pool's connections, and `poolQueueLimit`
+   * (`Infinity` when none is set: only a call that waited is refused then).
+   */
   readonly inFlight: number
   readonly connections: number
   readonly queueLimit: number
+  /** Set when the call waited this long for a connection and timed out before getting one. */
+  readonly waitedMillis?: number | undefined
 }> {
   override get message(): string {
-    return `The connection pool of '${this.client}:${this.target}' (${this.origin}) is exhausted: ` +
-      `${this.inFlight} calls in flight for ${this.connections} connections (poolQueueLimit ${this.queueLimit})`
+    const pool = `The connection pool of '${this.client}:${this.target}' (${this.origin}) is exhausted: `
+    return this.waitedMillis === undefined
+      ? pool +
+        `${this.inFlight} calls in flight for ${this.connections} connections (poolQueueLimit ${this.queueLimit})`
+      : pool + `the call waited ${this.waitedMillis} ms for a connection (${this.connections} busy) and timed out`
   }
 }
 
@@ -345,7 +359,13 @@ export interface TargetSnapshot {
   /** Attempts that failed without a usable response. */
   readonly failures: {
     readonly transport: number
+    /** Attempts that timed out after a connection took them (the dependency was slow). */
     readonly timeout: number
+    /**
+     * Attempts that timed out still waiting in the pool for a connection, every open one busy (never
+     * sent; needs a `dispatcher`). Not counted in `timeout`.
+     */
+    readonly poolWait: number
     readonly invalidBody: number
     /** 2xx bodies past `maxValidatedBodyBytes`. */
     readonly bodyTooLarge: number
@@ -496,6 +516,11 @@ class RetryShaping {
   }
 }
 
+/** One call: whether its last attempt ended waiting in the pool, and how long it waited. */
+interface CallTrace {
+  poolWaitMillis: number | undefined
+}
+
 /** One target's guards and figures. */
 interface Target {
   readonly key: string
@@ -524,6 +549,8 @@ class ClientImpl implements ResilientHttpClient {
   readonly maxRetryAfterMillis: number
   /** Calls in flight per origin, when `poolQueueLimit` bounds them. */
   readonly pool: PoolAdmission | undefined
+  /** Whether attempts are traced through undici's diagnostics channels (see `internal/poolWait.ts`). */
+  tracesPool = false
   oneCallTargets = 0
 
   constructor(
@@ -637,10 +664,22 @@ class ClientImpl implements ResilientHttpClient {
     if (until > target.pausedUntil) target.pausedUntil = until
   }
 
+  /**
+   * Whether the attempt traced by `trace` waited in `origin`'s pool while every open connection was
+   * busy: undici created its request, no connection took it, and the pool has no free connection. A
+   * request waiting for a connection still being opened (an unreachable host) is not the pool's fault.
+   */
+  private waitedInPool(trace: AttemptTrace | undefined, origin: string | undefined): boolean {
+    if (trace === undefined || !trace.waitedInPool || this.options.dispatcher === undefined) return false
+    const pool = readPool(this.options.dispatcher).find((p) => p.origin === origin)
+    return pool !== undefined && pool.busy > 0 && pool.free === 0
+  }
+
   private attempt<E, R>(
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
-    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    call: CallTrace
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
     E | HttpClientError.ResponseError | ResponseBodyTooLargeError | TimeLimiter.TimeoutExceededError,
@@ -650,18 +689,30 @@ class ClientImpl implements ResilientHttpClient {
       const start = this.clock.unsafeCurrentTimeMillis()
       const metrics = target.metrics
       metrics.inFlight++
-      return Effect.flatMap(send, (response) => this.classify(target, request, response)).pipe(
+      const trace = this.tracesPool ? new AttemptTrace() : undefined
+      call.poolWaitMillis = undefined
+      return Effect.flatMap(
+        trace === undefined ? send : traced(send, trace),
+        (response) => this.classify(target, request, response)
+      ).pipe(
         TimeLimiter.withTimeLimiter(target.attemptTimeout),
         Effect.onExit((exit) => {
           metrics.inFlight--
-          const seconds = (this.clock.unsafeCurrentTimeMillis() - start) / 1000
+          const elapsed = this.clock.unsafeCurrentTimeMillis() - start
+          const seconds = elapsed / 1000
           if (exit._tag === "Success") {
             metrics.response(exit.value.status, seconds)
             return Effect.void
           }
           const failure = Cause.failureOption(exit.cause)
           const error = Option.getOrUndefined(failure)
-          if ((error as { _tag?: unknown } | undefined)?._tag === "TimeoutExceededError") metrics.timeout(seconds)
+          const timedOut = (error as { _tag?: unknown } | undefined)?._tag === "TimeoutExceededError"
+          // Timed out (this attempt's limit, or the call's total one interrupting it) before any
+          // connection took it: the pool's doing, counted as such and not as a timeout.
+          if ((timedOut || Cause.isInterruptedOnly(exit.cause)) && this.waitedInPool(trace, target.origin)) {
+            call.poolWaitMillis = elapsed
+            metrics.poolWait(seconds)
+          } else if (timedOut) metrics.timeout(seconds)
           else if (isTransport(error)) metrics.transport(seconds)
           else metrics.latency(seconds) // invalid body (counted), caller's fault, defect or interruption
           return Effect.void
@@ -747,6 +798,7 @@ class ClientImpl implements ResilientHttpClient {
     E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
     R
   > {
+    const trace: CallTrace = { poolWaitMillis: undefined }
     if (now < target.pausedUntil) {
       target.metrics.refused("paused")
       return Effect.fail(
@@ -761,7 +813,7 @@ class ClientImpl implements ResilientHttpClient {
       HttpClientResponse.HttpClientResponse,
       E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError | Retry.MaxRetriesExceededError,
       R
-    > = this.attempt(target, request, send)
+    > = this.attempt(target, request, send, trace)
     if (target.breaker !== undefined) call = CircuitBreaker.withCircuitBreaker(call, target.breaker)
     if (target.retry !== undefined && this.retryMethods.has(request.method)) {
       call = Retry.withRetry(call, target.retry)
@@ -779,12 +831,34 @@ class ClientImpl implements ResilientHttpClient {
         if (tag === "CallNotPermittedError") target.metrics.refused("circuitOpen")
         else if (tag === "RequestNotPermittedError") target.metrics.refused("rateLimited")
         return Effect.void
-      })
+      }),
+      // Timed out while its last attempt still waited for a connection: the pool, not the dependency.
+      Effect.mapError((error) =>
+        (error as { _tag?: unknown })._tag === "TimeoutExceededError" && trace.poolWaitMillis !== undefined
+          ? this.poolWaitError(target, trace.poolWaitMillis)
+          : error
+      )
     ) as Effect.Effect<
       HttpClientResponse.HttpClientResponse,
       E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
       R
     >
+  }
+
+  private poolWaitError(target: Target, waitedMillis: number): PoolExhaustedError {
+    const origin = target.origin ?? "(unknown)"
+    const pool = this.options.dispatcher === undefined
+      ? undefined
+      : readPool(this.options.dispatcher).find((p) => p.origin === origin)
+    return new PoolExhaustedError({
+      client: this.name,
+      target: target.key,
+      origin,
+      inFlight: this.pool?.count(origin) ?? target.metrics.inFlight,
+      connections: this.settings.poolConnections ?? pool?.connected ?? 0,
+      queueLimit: this.settings.poolQueueLimit ?? Number.POSITIVE_INFINITY,
+      waitedMillis: Math.round(waitedMillis)
+    })
   }
 
   // ---- reading -----------------------------------------------------------------------------------
@@ -840,6 +914,7 @@ class ClientImpl implements ResilientHttpClient {
         failures: {
           transport: m.transportCount,
           timeout: m.timeoutCount,
+          poolWait: m.poolWaitCount,
           invalidBody: m.invalidBodyCount,
           bodyTooLarge: m.bodyTooLargeCount
         },
@@ -1059,6 +1134,7 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
     )
     const dispatcher = options.dispatcher
     if (dispatcher !== undefined) {
+      client.tracesPool = yield* watchUndici
       yield* Effect.forkScoped(
         Effect.repeat(
           Effect.sync(() => metrics.pools(readPool(dispatcher))),
@@ -1270,8 +1346,8 @@ export const layerConfig = (
 /**
  * The outbound metric families (Effect `MetricKey`s: name, type, description). All carry the labels
  * `client` and `target` (pool gauges: `client` and `origin`): `requestDuration` (seconds, per
- * attempt), `responses` (`code`), `failures` (`reason`: transport, timeout, invalid_body,
- * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused), `poolConnections`
+ * attempt), `responses` (`code`), `failures` (`reason`: transport, timeout, pool_wait, invalid_body,
+ * body_too_large), `refusals` (`reason`: circuit_open, rate_limited, paused, pool_exhausted), `poolConnections`
  * (`state`: busy, free) and `poolQueued`. A target's series live as long as the target: they leave
  * the exposition and the heap when it expires or is evicted, so they are not in Effect's global
  * registry (which never forgets a series); read them from `Prometheus.producer`, or from

@@ -27,20 +27,35 @@ const shows = (views: ReadonlyArray<View>, kind: string): boolean => views.some(
  */
 export const defaultFailures = (
   views: ReadonlyArray<View>,
-  http?: { readonly outbound: ReadonlyArray<{ readonly refusals: Readonly<Record<string, number>> }> }
-): Record<string, number> => ({
-  dependencyError: sumOf(views, "CircuitBreaker", "failedCallsTotal"),
-  timeout: sumOf(views, "TimeLimiter", "timeoutsTotal"),
-  circuitOpen: sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"),
-  rateLimited: sumOf(views, "RateLimiter", "failedAcquiresTotal"),
-  bulkheadFull: sumOf(views, "Bulkhead", "rejectedCallsTotal"),
-  // With HTTP edges shown: calls their client refused because the connection pool was exhausted.
-  ...(http === undefined ? {} : {
-    poolExhausted: http.outbound.reduce((sum, edge) => sum + (edge.refusals["poolExhausted"] ?? 0), 0)
-  }),
-  ...(shows(views, "AdaptiveThrottler") ? { throttled: sumOf(views, "AdaptiveThrottler", "throttledCallsTotal") } : {}),
-  ...(shows(views, "AdaptiveLimiter") ? { adaptiveLimit: sumOf(views, "AdaptiveLimiter", "rejectedCallsTotal") } : {})
-})
+  http?: {
+    readonly outbound: ReadonlyArray<{
+      readonly refusals: Readonly<Record<string, number>>
+      readonly failures: Readonly<Record<string, number>>
+    }>
+  }
+): Record<string, number> => {
+  // Attempts that timed out still waiting for a connection: the pool's, not the dependency's. Their
+  // time limiter counted them as timeouts too; taken out of "timeout" so that each counts once.
+  const poolWaits = http === undefined
+    ? 0
+    : http.outbound.reduce((sum, edge) => sum + (edge.failures["poolWait"] ?? 0), 0)
+  return {
+    dependencyError: sumOf(views, "CircuitBreaker", "failedCallsTotal"),
+    timeout: Math.max(0, sumOf(views, "TimeLimiter", "timeoutsTotal") - poolWaits),
+    circuitOpen: sumOf(views, "CircuitBreaker", "notPermittedCallsTotal"),
+    rateLimited: sumOf(views, "RateLimiter", "failedAcquiresTotal"),
+    bulkheadFull: sumOf(views, "Bulkhead", "rejectedCallsTotal"),
+    // With HTTP edges shown: calls their client refused because the connection pool was exhausted,
+    // and attempts that timed out waiting for one of its connections.
+    ...(http === undefined ? {} : {
+      poolExhausted: http.outbound.reduce((sum, edge) => sum + (edge.refusals["poolExhausted"] ?? 0), 0) + poolWaits
+    }),
+    ...(shows(views, "AdaptiveThrottler")
+      ? { throttled: sumOf(views, "AdaptiveThrottler", "throttledCallsTotal") }
+      : {}),
+    ...(shows(views, "AdaptiveLimiter") ? { adaptiveLimit: sumOf(views, "AdaptiveLimiter", "rejectedCallsTotal") } : {})
+  }
+}
 
 /** Calls offered to the breakers, and those they let through. */
 export const defaultTraffic = (views: ReadonlyArray<View>): Record<string, number> => {

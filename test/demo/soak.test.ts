@@ -2,7 +2,7 @@
  * The dashboard's memory stays bounded over a long run: the demo's protected run in virtual time for
  * one simulated hour (the engine of `npm run simulate`), with the dashboard `npm start` serves (its
  * history and long timeline kept, one document a second). Its encoded history stays under its byte
- * and frame bounds, its timeline under its point bound, and the heap after a full GC does not grow
+ * and frame bounds, its timeline under its point and byte bounds, and the heap after a full GC does not grow
  * from the first quarter of the hour to its end. The rate is low (one logical request every 10 s:
  * the run's cost grows with it); `SOAK_RATE` raises it.
  */
@@ -19,6 +19,12 @@ const gc: () => void = (() => {
   return vm.runInNewContext("gc") as () => void
 })()
 
+/**
+ * The timeline's encoded size at its 270 points, for the demo's guards (one breaker, one limiter,
+ * one outbound target, one inbound policy): 102 KiB measured, about 390 bytes a point.
+ */
+const TIMELINE_BYTES = 128 * 1024
+
 describe("dashboard memory over a simulated hour", () => {
   it("history, timeline and heap stay bounded", async () => {
     const rate = Number(process.env["SOAK_RATE"] ?? "0.1")
@@ -33,6 +39,7 @@ describe("dashboard memory over a simulated hour", () => {
       expect(sample.historyBytes).toBeLessThanOrEqual(DEFAULT_MAX_HISTORY_BYTES)
       // 2 minutes at full resolution, 15 minutes of 10 s buckets, an hour of 1 min buckets.
       expect(sample.timelinePoints).toBeLessThanOrEqual(120 + 90 + 60)
+      expect(sample.timelineBytes).toBeLessThanOrEqual(TIMELINE_BYTES)
     }
     // Full: the frame bound reached long ago, the timeline's coarsest tier filled by the end.
     const last = samples[samples.length - 1]!

@@ -85,7 +85,9 @@ export interface Packed {
 export const pack = (dir: string): Packed => {
   const copy = path.join(dir, "package-source")
   fs.mkdirSync(copy, { recursive: true })
-  for (const entry of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src"]) {
+  for (
+    const entry of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src", "grafana"]
+  ) {
     fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true })
   }
   fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"), "dir")

@@ -28,7 +28,7 @@ export const responses = MetricKey.counter("breakwater_http_client_responses_tot
 })
 export const failures = MetricKey.counter("breakwater_http_client_failures_total", {
   description:
-    "Attempts without a usable response, by client, target and reason (transport, timeout, invalid_body, body_too_large)",
+    "Attempts without a usable response, by client, target and reason (transport, timeout, pool_wait, invalid_body, body_too_large)",
   incremental: true
 })
 export const refusals = MetricKey.counter("breakwater_http_client_refusals_total", {
@@ -64,6 +64,7 @@ export class TargetMetrics {
   used = false
   transportCount = 0
   timeoutCount = 0
+  poolWaitCount = 0
   invalidBodyCount = 0
   bodyTooLargeCount = 0
   circuitOpenCount = 0
@@ -130,6 +131,13 @@ export class TargetMetrics {
     this.latency(seconds)
     this.timeoutCount++
     this.reason(failures, "timeout").update(1)
+  }
+
+  /** An attempt that timed out waiting in the pool for a connection (never sent). */
+  poolWait(seconds: number): void {
+    this.latency(seconds)
+    this.poolWaitCount++
+    this.reason(failures, "pool_wait").update(1)
   }
 
   invalidBody(): void {
