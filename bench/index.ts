@@ -2,7 +2,8 @@
  * `npm run bench`: every guard and every peer in one process run, as ratios to baselines measured in the
  * same run; writes BENCHMARKS.md. Figures are reported, never asserted: the process fails only if a case
  * crashes. BENCH_ROUNDS, BENCH_SLICE_MS, BENCH_CONTENDED_MS, BENCH_KEYS, BENCH_REDIS_MS, BENCH_COLD_IMPORT_ROUNDS and BENCH_PAIRS trade precision
- * for time (BENCH_HTTP_MS, BENCH_HTTP_ROUNDS and BENCH_HTTP_CONCURRENCY for the HTTP section); BENCH_ONLY (a regular
+ * for time (BENCH_HTTP_MS, BENCH_HTTP_ROUNDS and BENCH_HTTP_CONCURRENCY for the HTTP section, BENCH_HTTP_CASES to
+ * run some of its comparisons: any of control, client, middleware); BENCH_ONLY (a regular
  * expression over case names and sections; BENCH_ONLY=http runs the HTTP section alone) and BENCH_SKIP (any of
  * contended, memory, redis, cold, http, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * The Redis Cluster section (BENCH_REDIS_CLUSTER_MS per slice) starts its own 6-node cluster and server;
@@ -13,7 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { mainTable, renderMarkdown, targetTable } from "./report.js"
 import { runBench, runHttpSection } from "./run.js"
-import { httpSection, httpTargets } from "./scenarios/http.js"
+import { httpComparisons, httpSection, httpTargets } from "./scenarios/http.js"
 import { redisClusterTable, runRedisCluster } from "./scenarios/redisCluster.js"
 
 // npm runs scripts from the package root; the compiled benchmark (see build.mjs) lives elsewhere.
@@ -35,10 +36,12 @@ if (typeof (globalThis as { gc?: unknown }).gc !== "function") {
   console.error("note: run with node --expose-gc (npm run bench does) for the memory figures")
 }
 
+const httpCases = (process.env["BENCH_HTTP_CASES"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
 const http = {
-  millis: env("BENCH_HTTP_MS", 500),
-  rounds: env("BENCH_HTTP_ROUNDS", 7),
-  concurrency: env("BENCH_HTTP_CONCURRENCY", 16)
+  millis: env("BENCH_HTTP_MS", 200),
+  rounds: env("BENCH_HTTP_ROUNDS", 21),
+  concurrency: env("BENCH_HTTP_CONCURRENCY", 16),
+  only: httpCases.length === 0 ? undefined : httpComparisons.filter((c) => httpCases.includes(c))
 }
 
 if (process.env.BENCH_ONLY === "http") {

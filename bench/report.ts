@@ -66,17 +66,23 @@ export const targets = (report: BenchReport): Array<Target> => {
       met: Number.isFinite(value) ? value <= 1 : undefined
     })
   }
+  // A peer measured in back-to-back pairs with our case (pairTargets) is judged by the pairs' median.
   const faster = (peer: string, ours: string, factor: number) => {
-    const by = ns(peer) / ns(ours)
+    const p = paired(peer, ours)
+    const by = p?.ratio ?? ns(peer) / ns(ours)
     out.push({
       target: `${factor === 1 ? "faster than" : `>= ${factor}x faster than`} ${peer}`,
-      measured: `ours ${fixed(by)}x faster (${fixed(ns(ours), 1)} vs ${fixed(ns(peer), 1)} ns)`,
+      measured: `ours ${fixed(by)}x faster (${fixed(ns(ours), 1)} vs ${fixed(ns(peer), 1)} ns${
+        p === undefined ? "" : `; ${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)}`
+      })`,
       met: Number.isFinite(by) ? by >= factor && by > 1 : undefined
     })
   }
   for (const r of report.results) {
     const ours = r.case.ours
-    if (ours === undefined || !r.name.includes("(from Effect)")) continue
+    // The full stacks are compared both ways: from Effect, and cockatiel awaited natively (its own use).
+    const stackPeer = r.name.startsWith("cockatiel retry(")
+    if (ours === undefined || !(r.name.includes("(from Effect)") || stackPeer)) continue
     if (r.name.startsWith("cockatiel") || r.name.startsWith("opossum")) faster(r.name, ours, 1)
   }
   for (const r of report.results) {

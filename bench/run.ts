@@ -64,7 +64,10 @@ export const pairTargets: ReadonlyArray<readonly [string, string]> = [
   [Ours.breakerOpen, Ours.breakerCount],
   ["Effect 4 CircuitBreaker consecutive(5), success", Ours.breakerCount],
   ["Effect 4 CircuitBreaker rate(100), success", Ours.breakerCount],
-  [Stack.on, Baseline.floor]
+  [Stack.on, Baseline.floor],
+  // Like with like: our stack with metrics off and no subscribers against cockatiel's with no listeners.
+  ["cockatiel retry(breaker(bulkhead)) (native await)", Stack.off],
+  ["cockatiel retry(breaker(bulkhead)) (from Effect)", Stack.off]
 ]
 
 export interface BenchConfig {

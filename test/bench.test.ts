@@ -32,7 +32,13 @@ describe("bench", () => {
     expect(report.http._tag).toBe("Measured")
     if (report.http._tag === "Measured") {
       expect(report.http.rows.length).toBe(6)
-      for (const row of report.http.rows) expect(row.requestsPerSecond).toBeGreaterThan(0)
+      for (const row of report.http.rows) {
+        expect(row.requestsPerSecond).toBeGreaterThan(0)
+        // Paired rounds: every row carries the case's ratio to the plain case measured beside it.
+        expect(row.plain.requestsPerSecond).toBeGreaterThan(0)
+        expect(row.ratios.requestsPerSecond.median).toBeGreaterThan(0)
+      }
+      expect(report.http.rows.map((r) => r.comparison)).toContain("control")
     }
     if (report.coldImport._tag === "Measured") {
       for (const row of report.coldImport.rows) expect(row.medianMillis).toBeGreaterThan(0)

@@ -73,9 +73,11 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Bulkhead from "../Bulkhead.js"
@@ -220,7 +222,6 @@ interface KeyState {
 }
 
 interface Admission {
-  readonly allowed: boolean
   readonly remaining: number
   readonly resetSeconds: number
   readonly retryAfterSeconds: number
@@ -364,14 +365,12 @@ class Middleware {
     }
   }
 
-  /** Takes one permit from the key's core, synchronously. */
-  admit(state: KeyState, now: number): Admission {
+  /** A refused request's figures, once the key's core has refused the permit at `now`. */
+  admission(state: KeyState, now: number): Admission {
     const core = state.core
-    const allowed = core.tryTake(1, now)
     const available = core.available(now)
-    const wait = allowed ? 0 : core.earliest(1, now, now) - now
+    const wait = core.earliest(1, now, now) - now
     return {
-      allowed,
       remaining: Math.max(0, Math.floor(available)),
       resetSeconds: Math.max(0, this.resetSeconds(state, available, now)),
       retryAfterSeconds: Math.max(1, Math.ceil((Number.isFinite(wait) ? wait : this.periodMillis) / 1000))
@@ -422,20 +421,25 @@ class Middleware {
     remember(this.knownRoutes, path, this.settings.maxRoutes)
   }
 
-  guard<E, R, RR>(
+  /**
+   * The middleware around `app`. `routeOf` is synchronous (it is on every request's path): the server-wide
+   * label function, or the matched route read from the request's context. The request and the route
+   * are read from the fiber's context in the same step that decides, instead of one Effect step each.
+   */
+  guard<E, R>(
     app: HttpApp.Default<E, R>,
-    routeOf: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<string, never, RR>,
+    routeOf: (request: HttpServerRequest.HttpServerRequest, context: Context.Context<never>) => string,
     learnRoutes: boolean
-  ): HttpApp.Default<E, R | RR | HttpServerRequest.HttpServerRequest> {
-    return Effect.flatMap(
-      HttpServerRequest.HttpServerRequest,
-      (request) => {
-        const learned = learnRoutes ? this.learnedRoute(request) : undefined
-        return learned === undefined
-          ? Effect.flatMap(routeOf(request), (route) => this.handle(app, request, route, route, undefined))
-          : this.handle(app, request, learned[0], learned[1], learned[2])
-      }
-    ) as HttpApp.Default<E, R | RR | HttpServerRequest.HttpServerRequest>
+  ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> {
+    return Effect.withFiberRuntime((fiber, status) => {
+      const context = fiber.currentContext
+      const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
+      const interruptible = RuntimeFlags.interruption(status.runtimeFlags)
+      const learned = learnRoutes ? this.learnedRoute(request) : undefined
+      if (learned !== undefined) return this.handle(app, request, learned[0], learned[1], learned[2], interruptible)
+      const route = routeOf(request, context)
+      return this.handle(app, request, route, route, undefined, interruptible)
+    })
   }
 
   private handle<E, R>(
@@ -443,117 +447,67 @@ class Middleware {
     request: HttpServerRequest.HttpServerRequest,
     label: string,
     route: string,
-    path: string | undefined
-  ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> {
+    path: string | undefined,
+    interruptible: boolean
+  ): HttpApp.Default<E, R> {
     const start = this.clock.unsafeCurrentTimeMillis()
     const labels = this.metrics.route(label)
     const [key, keyClass] = this.keyOf(request, route)
-    const refuse = (
-      response: HttpServerResponse.HttpServerResponse,
-      reason: serverMetrics.RefusalReason,
-      cls: string
-    ) => {
-      this.metrics.refused(reason, cls, start)
-      labels.record(response.status, this.seconds(start))
-      // A refused request's body still arriving would keep its connection (the next request waits behind it).
-      return Effect.succeed(
-        bodyPending(request) ? HttpServerResponse.setHeader(response, "connection", "close") : response
-      )
-    }
     const slot = this.keys.entry(key, start, this.fresh)
     this.metrics.keys(this.keys.size)
     // Every key is held by a request in flight: `maxKeys` clients are being served at once.
-    if (slot === undefined) return refuse(atCapacity(), "shed", "overflow")
+    if (slot === undefined) return this.refuse(request, atCapacity(), "shed", "overflow", start, labels)
     const perKey = this.settings.maxConcurrentRequestsPerKey
-    if (perKey !== undefined && slot.pins >= perKey) return refuse(tooManyConcurrent(perKey), "concurrency", keyClass)
-    const admission = this.admit(slot.value, start)
-    if (!admission.allowed) return refuse(this.tooManyRequests(admission), "rate_limited", keyClass)
-    if (this.slots !== undefined && !this.slots.tryAcquire()) return refuse(atCapacity(), "shed", keyClass)
-    // A server-wide middleware sees the response only after it is sent: add the fields just before.
-    const headers = this.rateLimitHeaders(admission)
+    if (perKey !== undefined && slot.pins >= perKey) {
+      return this.refuse(request, tooManyConcurrent(perKey), "concurrency", keyClass, start, labels)
+    }
+    const state = slot.value
+    const now = start
+    if (!state.core.tryTake(1, now)) {
+      return this.refuse(
+        request,
+        this.tooManyRequests(this.admission(state, now)),
+        "rate_limited",
+        keyClass,
+        start,
+        labels
+      )
+    }
+    if (this.slots !== undefined && !this.slots.tryAcquire()) {
+      return this.refuse(request, atCapacity(), "shed", keyClass, start, labels)
+    }
+    const available = state.core.available(now)
+    const rateLimit = `${this.quotedName};r=${Math.max(0, Math.floor(available))};t=${
+      Math.max(0, this.resetSeconds(state, available, now))
+    }`
+    // A server-wide middleware sees the response only after it is sent (the platform's handled app
+    // writes it): the fields go on through a pre-response handler, which runs just before that.
     const served = Effect.zipRight(
       HttpApp.appendPreResponseHandler((_request, response) =>
-        Effect.succeed(HttpServerResponse.setHeaders(response, headers))
+        Effect.succeed(HttpServerResponse.setHeaders(response, {
+          "ratelimit-policy": this.policyHeader,
+          "ratelimit": rateLimit
+        }))
       ),
       this.withBodyDeadline(app, request, keyClass)
     )
-    return this.holding(served, slot, {
-      onServed: (response) => {
-        if (path !== undefined) this.learn(path, response.status, route)
-        labels.record(response.status, this.seconds(start))
-      },
-      onFailed: (cause) => {
-        const seconds = this.seconds(start)
-        if (Cause.isInterruptedOnly(cause)) return Effect.void
-        return Effect.map(
-          HttpServerError.causeResponse(cause),
-          ([response]) => {
-            // A router answers an unknown path by failing (`RouteNotFound`): its 404 is learned too.
-            if (path !== undefined) this.learn(path, response.status, route)
-            labels.record(response.status, seconds)
-          }
-        )
-      }
-    })
+    return new InFlight(this, slot, labels, start, path, route).run(served, interruptible)
   }
 
-  /**
-   * Runs `served` holding the key (never evicted while in flight) and the shedding slot until the
-   * response is done. A streamed body is done when its stream ends (sent, failed, or interrupted by a
-   * closed connection), with the request's scope closing as a backstop (the platform closes it once
-   * the response has been handled, so a body never run, as for HEAD, cannot keep a slot); any other
-   * body is written at once, so the slot is given back when `served` ends. (As a server-wide
-   * middleware, `served` ends only once the response has been sent.)
-   */
-  private holding<E, R>(
-    served: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
-    slot: Slot<string, KeyState>,
-    outcome: {
-      /** The response is about to go out (synchronous: it is on every request's path). */
-      readonly onServed: (response: HttpServerResponse.HttpServerResponse) => void
-      readonly onFailed: (cause: Cause.Cause<E>) => Effect.Effect<void>
-    }
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> {
-    // One uninterruptible region and one handler for both the slot and the outcome: they are on the
-    // path of every request the middleware lets through.
-    return Effect.uninterruptibleMask((restore) => {
-      this.keys.pin(slot)
-      let released = false
-      const releaseNow = () => {
-        if (released) return
-        released = true
-        this.keys.unpin(slot, this.clock.unsafeCurrentTimeMillis())
-        this.slots?.release()
-      }
-      const release = Effect.sync(releaseNow)
-      return Effect.matchCauseEffect(restore(served), {
-        onFailure: (cause) => {
-          releaseNow()
-          return Effect.zipRight(outcome.onFailed(cause), Effect.failCause(cause))
-        },
-        onSuccess: (response) => {
-          const body = response.body
-          if (body._tag !== "Stream") {
-            releaseNow()
-            outcome.onServed(response)
-            return Effect.succeed(response)
-          }
-          return Effect.flatMap(
-            Effect.serviceOption(Scope.Scope),
-            (scope) => {
-              outcome.onServed(response)
-              return Option.isNone(scope) ? Effect.as(release, response) : Effect.as(
-                Scope.addFinalizer(scope.value, release),
-                HttpServerResponse.setBody(
-                  response,
-                  HttpBody.stream(Stream.ensuring(body.stream, release), body.contentType, body.contentLength)
-                )
-              )
-            }
-          )
-        }
-      })
-    })
+  private refuse(
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse,
+    reason: serverMetrics.RefusalReason,
+    cls: string,
+    start: number,
+    labels: serverMetrics.RouteMetrics
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
+    this.metrics.refused(reason, cls, start)
+    labels.record(response.status, this.seconds(start))
+    // A refused request's body still arriving would keep its connection (the next request waits behind it).
+    return Effect.succeed(
+      bodyPending(request) ? HttpServerResponse.setHeader(response, "connection", "close") : response
+    )
   }
 
   /** With `requestBodyTimeout`: a body still arriving when it expires gets 408, and the connection closes. */
@@ -578,8 +532,111 @@ class Middleware {
     return Effect.raceFirst(app, deadline)
   }
 
-  private seconds(start: number): number {
+  seconds(start: number): number {
     return (this.clock.unsafeCurrentTimeMillis() - start) / 1000
+  }
+}
+
+/**
+ * One granted request, from its grant until its response is done: it holds the key (never evicted
+ * while in flight) and the shedding slot, and records the outcome. One object per request instead of a
+ * closure for each of these. A streamed body is done when its stream ends (sent, failed, or interrupted
+ * by a closed connection), with the request's scope closing as a backstop (the platform closes it once
+ * the response has been handled, so a body never run, as for HEAD, cannot keep a slot); any other body
+ * is written at once, so the slot is given back when the app ends. (As a server-wide middleware, the
+ * app ends only once the response has been sent.)
+ */
+class InFlight {
+  private released = false
+
+  constructor(
+    readonly owner: Middleware,
+    readonly slot: Slot<string, KeyState>,
+    readonly labels: serverMetrics.RouteMetrics,
+    readonly start: number,
+    /** Server-wide `key: "route"`: the normalised path, whose answer is learned. */
+    readonly path: string | undefined,
+    readonly route: string
+  ) {}
+
+  /**
+   * Runs `served` holding the key and the slot. The pin and the handler that releases it must not be
+   * separated by an interruption: under an interruptible caller (a router's handler) that takes an
+   * uninterruptible region; a server-wide middleware already runs uninterruptibly (the platform's
+   * handled app does), so there it takes none.
+   */
+  run<E, R>(
+    served: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+    interruptible: boolean
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> {
+    if (!interruptible) {
+      this.owner.keys.pin(this.slot)
+      // The failure handler re-fails with the cause it got: the error type is `served`'s own.
+      return Effect.matchCauseEffect(served, this) as Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+    }
+    return Effect.uninterruptibleMask((restore) => {
+      this.owner.keys.pin(this.slot)
+      return Effect.matchCauseEffect(restore(served), this) as Effect.Effect<
+        HttpServerResponse.HttpServerResponse,
+        E,
+        R
+      >
+    })
+  }
+
+  release(): void {
+    if (this.released) return
+    this.released = true
+    this.owner.keys.unpin(this.slot, this.owner.clock.unsafeCurrentTimeMillis())
+    this.owner.slots?.release()
+  }
+
+  /** The response is about to go out (synchronous: it is on every request's path). */
+  private served(response: HttpServerResponse.HttpServerResponse): void {
+    if (this.path !== undefined) this.owner.learn(this.path, response.status, this.route)
+    this.labels.record(response.status, this.owner.seconds(this.start))
+  }
+
+  // `matchCauseEffect`'s handlers, as arrow properties so that the object itself is the handler record.
+  readonly onSuccess = (
+    response: HttpServerResponse.HttpServerResponse
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+    const body = response.body
+    if (body._tag !== "Stream") {
+      this.release()
+      this.served(response)
+      return Effect.succeed(response)
+    }
+    this.served(response)
+    const release = Effect.sync(() => this.release())
+    return Effect.flatMap(
+      Effect.serviceOption(Scope.Scope),
+      (scope) =>
+        Option.isNone(scope) ? Effect.as(release, response) : Effect.as(
+          Scope.addFinalizer(scope.value, release),
+          HttpServerResponse.setBody(
+            response,
+            HttpBody.stream(Stream.ensuring(body.stream, release), body.contentType, body.contentLength)
+          )
+        )
+    )
+  }
+
+  readonly onFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => {
+    this.release()
+    const seconds = this.owner.seconds(this.start)
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    return Effect.zipRight(
+      Effect.map(
+        HttpServerError.causeResponse(cause),
+        ([response]) => {
+          // A router answers an unknown path by failing (`RouteNotFound`): its 404 is learned too.
+          if (this.path !== undefined) this.owner.learn(this.path, response.status, this.route)
+          this.labels.record(response.status, seconds)
+        }
+      ),
+      Effect.failCause(cause)
+    )
   }
 }
 
@@ -663,19 +720,27 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
     )
     const routeLabel = options.routeLabel
     const learnRoutes = settings.key === "route" && routeLabel === undefined
-    const serverRoute = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string> =>
-      Effect.sync(() => {
-        if (routeLabel === undefined) return "*"
-        try {
-          return routeLabel(request)
-        } catch {
-          return "*"
-        }
-      })
-    const routerRoute = Effect.map(
-      HttpRouter.RouteContext,
-      (context) => `${context.route.method} ${context.route.path}`
-    )
+    const serverRoute = (request: HttpServerRequest.HttpServerRequest): string => {
+      if (routeLabel === undefined) return "*"
+      try {
+        return routeLabel(request)
+      } catch {
+        return "*"
+      }
+    }
+    // The label of a matched route, made once per route (the platform keeps one route object each).
+    const routeLabels = new WeakMap<HttpRouter.Route<unknown, unknown>, string>()
+    const routerRoute = (_request: HttpServerRequest.HttpServerRequest, context: Context.Context<never>): string => {
+      const matched = Context.getOption(context, HttpRouter.RouteContext)
+      if (Option.isNone(matched)) return "*"
+      const route = matched.value.route
+      let label = routeLabels.get(route)
+      if (label === undefined) {
+        label = `${route.method} ${route.path}`
+        routeLabels.set(route, label)
+      }
+      return label
+    }
     const middleware = (<E, R>(app: HttpApp.Default<E, R>) =>
       impl.guard(app, serverRoute, learnRoutes)) as HttpMiddleware.HttpMiddleware
     const metrics = impl.metrics
@@ -710,7 +775,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
     return Object.assign(middleware, {
       policyName: settings.name,
       router: <E, R>(router: HttpRouter.HttpRouter<E, R>): HttpRouter.HttpRouter<E, R> =>
-        HttpRouter.use(router, (app) => impl.guard(app, () => routerRoute, false)) as unknown as HttpRouter.HttpRouter<
+        HttpRouter.use(router, (app) => impl.guard(app, routerRoute, false)) as unknown as HttpRouter.HttpRouter<
           E,
           R
         >,

@@ -90,8 +90,12 @@ export class ServerMetrics {
     )
   }
 
-  /** Sets the live-keys gauge. */
+  private lastKeys = -1
+
+  /** Sets the live-keys gauge; only on a change, since it is called on every request. */
   keys(count: number): void {
+    if (count === this.lastKeys) return
+    this.lastKeys = count
     liveKeys.unsafeUpdate(count, this.policyLabels)
   }
 
