@@ -1,6 +1,6 @@
 /**
- * Soak: REAL CLOCK. This is the one test file that sleeps for real (bounded: about 5 s of load, well
- * under 20 s in all), because the interleavings that matter here come from real timers and a real
+ * Soak: REAL CLOCK. This is the one test file that sleeps for real (bounded: at most 5 s of load, ended
+ * as soon as every outcome happened and the fibers made a call each on average; well under 20 s in all), because the interleavings that matter here come from real timers and a real
  * scheduler, not from TestClock.
  *
  * 10,000 fibers hammer a composed stack — Policy.ordered(retry, breaker, limiter, time limiter,
@@ -19,7 +19,10 @@ import * as vm from "node:vm"
 class Flaky extends Data.TaggedError("Flaky") {}
 
 const FIBERS = 10_000
+/** The longest the load may last; it ends as soon as it has done its job (see below). */
 const LOAD_MILLIS = 5_000
+/** The calls the load makes at least: one per fiber on average, so that all of them take part. */
+const MIN_CALLS = FIBERS
 
 /** `gc` from a fresh context once the flag is on: vitest's workers do not start with --expose-gc. */
 const gc = (): (() => void) | undefined => {
@@ -124,8 +127,16 @@ describe("soak (real clock)", () => {
         )
         const forked = Date.now() - started
         deadline = Date.now() + LOAD_MILLIS
-        // Most run to the deadline; the stragglers are interrupted wherever they are.
-        yield* Effect.sleep(Duration.millis(LOAD_MILLIS + 500))
+        // The load lasts until every outcome has happened and the fibers made at least one call each on
+        // average, LOAD_MILLIS at most (then the check below names the outcome that never happened).
+        const everyOutcomeSeen = () =>
+          tally.successes > 0 && tally.failures + tally.defects > 0 && tally.refusals > 0 && tally.interrupted > 0
+        while (Date.now() < deadline && !(everyOutcomeSeen() && tally.calls >= MIN_CALLS)) {
+          yield* Effect.sleep("20 millis")
+        }
+        deadline = Math.min(deadline, Date.now())
+        // Most end at the deadline; the stragglers are interrupted wherever they are.
+        yield* Effect.sleep("500 millis")
         yield* Fiber.interruptAll(workers)
         workers = [] // the fibers themselves must not be what keeps the heap up
         const elapsed = Date.now() - started

@@ -13,7 +13,18 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { effectCopies, ends, install, pack, type Packed, root, run, typeCheck } from "./helpers/consumerApp.js"
+import {
+  effectCopies,
+  type End,
+  ends,
+  install,
+  pack,
+  type Packed,
+  root,
+  run,
+  runAsync,
+  typeCheck
+} from "./helpers/consumerApp.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-consumer-"))
 let packed: Packed
@@ -134,8 +145,33 @@ console.log(JSON.stringify(out))
 const heavy =
   /node_modules[\\/](ioredis|undici|@opentelemetry|@effect[\\/]opentelemetry|@effect[\\/]platform-node)[\\/]/
 
+/**
+ * Each end's app, installed and type-checked (`typeCheck` also emits it): both ends side by side, started
+ * once the tarball is packed; each end's tests wait for their own.
+ */
+interface Prepared {
+  readonly installed: Promise<void>
+  readonly problems: Promise<Array<string>>
+  /** The output of the app's own vitest running its TestClock test. */
+  readonly clockTest: Promise<string>
+}
+const prepared = new Map<string, Prepared>()
+
 beforeAll(() => {
   packed = pack(work)
+  for (const end of ends) {
+    const installed = prepareApp(appOf(end.name), end)
+    // Rejections are reported by the tests that await these, not as unhandled.
+    installed.catch(() => {})
+    const problems = installed.then(() => typeCheck(appOf(end.name)))
+    problems.catch(() => {})
+    const vitest = path.join(appOf(end.name), "node_modules", "vitest", "vitest.mjs")
+    const clockTest = installed.then(() =>
+      runAsync(process.execPath, [vitest, "run", "src/clock.test.ts"], { cwd: appOf(end.name), timeout: 120_000 })
+    )
+    clockTest.catch(() => {})
+    prepared.set(end.name, { installed, problems, clockTest })
+  }
 }, 240_000)
 
 afterAll(() => {
@@ -200,29 +236,33 @@ describe("the packed tarball", () => {
   })
 })
 
+const snippets = readmeSnippets()
+const examples = fs.readdirSync(path.join(root, "examples")).filter((file) => file.endsWith(".ts"))
+
+/** Installs the tarball into `app` with `end`'s versions and writes the app's sources and scripts. */
+const prepareApp = async (app: string, end: End): Promise<void> => {
+  await install(app, packed.tarball, end)
+  const src = path.join(app, "src")
+  fs.mkdirSync(src, { recursive: true })
+  for (const snippet of snippets) fs.writeFileSync(path.join(src, `${snippet.name}.ts`), snippet.source)
+  for (const file of examples) {
+    fs.writeFileSync(path.join(src, `example_${file}`), fs.readFileSync(path.join(root, "examples", file)))
+  }
+  fs.writeFileSync(path.join(src, "clock.test.ts"), clockTest)
+  fs.writeFileSync(path.join(src, "subpaths.ts"), subpathImports())
+  const runnable = [
+    ...snippets.filter((s) => s.runnable).map((s) => s.name),
+    ...examples.filter((file) => file !== "redis.ts").map((file) => `example_${file.replace(/\.ts$/, "")}`)
+  ]
+  fs.writeFileSync(path.join(src, "run.ts"), runner(runnable))
+  fs.writeFileSync(path.join(app, "record.mjs"), loadRecorder)
+  fs.writeFileSync(path.join(app, "resolve.mjs"), resolver)
+}
+
 describe.each(ends)("a consumer app on the $name end of the effect range", (end) => {
   const app = appOf(end.name)
-  const snippets = readmeSnippets()
-  const examples = fs.readdirSync(path.join(root, "examples")).filter((file) => file.endsWith(".ts"))
 
-  beforeAll(() => {
-    install(app, packed.tarball, end)
-    const src = path.join(app, "src")
-    fs.mkdirSync(src, { recursive: true })
-    for (const snippet of snippets) fs.writeFileSync(path.join(src, `${snippet.name}.ts`), snippet.source)
-    for (const file of examples) {
-      fs.writeFileSync(path.join(src, `example_${file}`), fs.readFileSync(path.join(root, "examples", file)))
-    }
-    fs.writeFileSync(path.join(src, "clock.test.ts"), clockTest)
-    fs.writeFileSync(path.join(src, "subpaths.ts"), subpathImports())
-    const runnable = [
-      ...snippets.filter((s) => s.runnable).map((s) => s.name),
-      ...examples.filter((file) => file !== "redis.ts").map((file) => `example_${file.replace(/\.ts$/, "")}`)
-    ]
-    fs.writeFileSync(path.join(src, "run.ts"), runner(runnable))
-    fs.writeFileSync(path.join(app, "record.mjs"), loadRecorder)
-    fs.writeFileSync(path.join(app, "resolve.mjs"), resolver)
-  }, 400_000)
+  beforeAll(() => prepared.get(end.name)!.installed, 400_000)
 
   it("has exactly one copy of effect, at this end's version", () => {
     expect(effectCopies(app)).toEqual([end.versions["effect"]])
@@ -232,9 +272,9 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
   let result: { ran: number; failed: Record<string, string> } = { ran: 0, failed: {} }
   const inline = (entry: string) => /inline_\d+/.test(entry)
 
-  it("type-checks every fenced README example and example program against the installed package", () => {
+  it("type-checks every fenced README example and example program against the installed package", async () => {
     // strict, NodeNext; breakwater's declarations are checked in full (see typeCheck)
-    problems = typeCheck(app)
+    problems = await prepared.get(end.name)!.problems
     expect(problems.filter((p) => !inline(p))).toEqual([])
     expect(fs.existsSync(path.join(app, "dist", "run.js"))).toBe(true)
   }, 300_000)
@@ -252,11 +292,9 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
     expect(Object.entries(result.failed).filter(([name]) => inline(name))).toEqual([])
   })
 
-  it("runs an @effect/vitest test under TestClock", () => {
-    const vitest = path.join(app, "node_modules", "vitest", "vitest.mjs")
-    const out = run(process.execPath, [vitest, "run", "src/clock.test.ts"], { cwd: app, timeout: 60_000 })
-    expect(out).toMatch(/1 passed/)
-  }, 90_000)
+  it("runs an @effect/vitest test under TestClock", async () => {
+    expect(await prepared.get(end.name)!.clockTest).toMatch(/1 passed/)
+  }, 150_000)
 
   it("refuses every internal path at any depth and resolves every exported subpath", () => {
     const pkg = path.join(app, "node_modules", "breakwater")

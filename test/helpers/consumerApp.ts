@@ -2,10 +2,9 @@
  * A throw-away app that installs breakwater's packed tarball the way a user does, used by
  * test/package.test.ts. Everything here is real: `npm pack`, `npm install`, `tsc`, `node`, `vitest`.
  */
-import { execFileSync, type ExecFileSyncOptions } from "node:child_process"
+import { execFile, type ExecFileOptions, execFileSync, type ExecFileSyncOptions } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import ts from "typescript"
 
 export const root = path.resolve(import.meta.dirname, "..", "..")
 const installed = (name: string): string =>
@@ -71,6 +70,22 @@ export const run = (command: string, args: ReadonlyArray<string>, options: ExecF
   }
 }
 
+/**
+ * `run` without blocking the test's thread: the two apps install and type-check side by side (npm waits
+ * on the network and the disk, tsc on a core), rather than one after the other.
+ */
+export const runAsync = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: ExecFileOptions = {}
+): Promise<string> =>
+  new Promise((resolve, reject) => {
+    execFile(command, args, { encoding: "utf8", maxBuffer: 64 << 20, ...options }, (error, stdout, stderr) => {
+      if (error === null) return resolve(String(stdout))
+      reject(new Error(`${command} ${args.join(" ")} failed: ${error.message}\n${String(stdout)}\n${String(stderr)}`))
+    })
+  })
+
 export interface Packed {
   readonly tarball: string
   readonly files: ReadonlyArray<{ readonly path: string; readonly size: number }>
@@ -106,7 +121,7 @@ export const pack = (dir: string): Packed => {
 }
 
 /** Creates the app (strict, NodeNext) and installs the tarball with `end`'s versions. */
-export const install = (dir: string, tarball: string, end: End): void => {
+export const install = async (dir: string, tarball: string, end: End): Promise<void> => {
   fs.mkdirSync(dir, { recursive: true })
   const dependencies = { breakwater: `file:${tarball}`, ...end.versions, ...common() }
   fs.writeFileSync(
@@ -140,7 +155,7 @@ export const install = (dir: string, tarball: string, end: End): void => {
   )
   // --prefer-offline: the tarballs the repo's lock pins are in npm's cache after `npm ci`; only what
   // is missing (the lowest end, the first time) comes from the registry.
-  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: dir })
+  await runAsync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: dir })
 }
 
 /** Every `version` of `effect` in the app's tree (`npm ls effect --all --json`). */
@@ -158,29 +173,40 @@ export const effectCopies = (dir: string): Array<string> => {
 }
 
 /**
- * Type-checks the app (its tsconfig) and emits it; returns the problems found in the app's sources and
+ * Type-checks the app (its tsconfig) and emits it; prints the problems found in the app's sources and
  * in breakwater's declarations (checked fully although `skipLibCheck` is on, so that a broken or
- * unresolvable public type shows), as "file: message".
+ * unresolvable public type shows), as "file: message", one JSON array. Runs as its own node process
+ * (argv: the app's directory, the repo's typescript): a program over an installed app holds the test's
+ * thread for many seconds, and the two apps' checks can then run on both cores at once.
  */
-export const typeCheck = (dir: string): Array<string> => {
-  const config = ts.getParsedCommandLineOfConfigFile(path.join(dir, "tsconfig.json"), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: () => {}
-  })!
-  const program = ts.createProgram(config.fileNames, { ...config.options, skipLibCheck: false })
-  const ours = (file: string) => !file.includes("/node_modules/") || file.includes("/node_modules/breakwater/")
-  const problems = [
-    ...program.getGlobalDiagnostics(),
-    ...program.getOptionsDiagnostics(),
-    ...program.getSourceFiles().filter((file) => ours(file.fileName)).flatMap((file) => [
-      ...program.getSyntacticDiagnostics(file),
-      ...program.getSemanticDiagnostics(file)
-    ])
-  ].map((d) =>
-    `${d.file === undefined ? "" : path.relative(dir, d.file.fileName)}: ${
-      ts.flattenDiagnosticMessageText(d.messageText, "\n")
-    }`
-  )
-  program.emit()
-  return problems
+const typeCheckScript = `import { createRequire } from "node:module"
+import * as path from "node:path"
+const [dir, typescript] = process.argv.slice(2)
+const ts = createRequire(import.meta.url)(typescript)
+const config = ts.getParsedCommandLineOfConfigFile(path.join(dir, "tsconfig.json"), {}, {
+  ...ts.sys,
+  onUnRecoverableConfigFileDiagnostic: () => {}
+})
+const program = ts.createProgram(config.fileNames, { ...config.options, skipLibCheck: false })
+const ours = (file) => !file.includes("/node_modules/") || file.includes("/node_modules/breakwater/")
+const problems = [
+  ...program.getGlobalDiagnostics(),
+  ...program.getOptionsDiagnostics(),
+  ...program.getSourceFiles().filter((file) => ours(file.fileName)).flatMap((file) => [
+    ...program.getSyntacticDiagnostics(file),
+    ...program.getSemanticDiagnostics(file)
+  ])
+].map((d) => (d.file === undefined ? "" : path.relative(dir, d.file.fileName)) + ": " +
+  ts.flattenDiagnosticMessageText(d.messageText, "\\n"))
+program.emit()
+console.log(JSON.stringify(problems))
+`
+
+/** The app's type-check problems (see `typeCheckScript`), from a child process. */
+export const typeCheck = async (dir: string): Promise<Array<string>> => {
+  const script = path.join(dir, "typecheck.mjs")
+  fs.writeFileSync(script, typeCheckScript)
+  const typescript = path.join(root, "node_modules", "typescript", "lib", "typescript.js")
+  const out = await runAsync(process.execPath, [script, dir, typescript], { timeout: 240_000 })
+  return JSON.parse(out) as Array<string>
 }
