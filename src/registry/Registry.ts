@@ -72,6 +72,7 @@ import {
   throttlerConfigFields,
   ThrottlerOptionsSchema
 } from "../guards/internal/adaptiveConfig.js"
+import type { Guard } from "../guards/internal/anyGuard.js"
 import { configFields as bulkheadFields, OptionsSchema as BulkheadSchema } from "../guards/internal/bulkheadConfig.js"
 import {
   configFields as circuitBreakerFields,
@@ -143,28 +144,6 @@ export interface Spec {
 }
 
 /**
- * Any guard a registry holds; `kind` tells which.
- *
- * @example
- * ```ts
- * import type { Registry } from "breakwater"
- *
- * const label = (guard: Registry.Guard) => `${guard.kind} ${guard.name}`
- * ```
- *
- * @since 0.1.0
- */
-export type Guard =
-  | CircuitBreaker.CircuitBreaker<any, any>
-  | RateLimiter.RateLimiter
-  | Bulkhead.Bulkhead
-  | TimeLimiter.TimeLimiter
-  | Retry.Retry<any, any>
-  | AdaptiveLimiter.AdaptiveLimiter
-  | AdaptiveThrottler.AdaptiveThrottler
-  | Hedge.Hedge
-
-/**
  * The registry's kinds of guard, by their key in {@link Spec}.
  *
  * @example
@@ -177,6 +156,8 @@ export type Guard =
  * @since 0.1.0
  */
 export type Kind = keyof Spec
+
+export type { Guard }
 
 interface KindDescriptor {
   readonly guard: string

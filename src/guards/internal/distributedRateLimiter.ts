@@ -25,7 +25,7 @@ import { InvalidConfigError } from "../../shared/InvalidConfigError.js"
 import { makeMemoryRateLimiterStore } from "../../store/internal/memoryRateLimiterStore.js"
 import type { Grant, LearnedQuota, RateLimiterStore, SharedLimit } from "../../store/RateLimiterStore.js"
 import type { OnStoreFailure, Store, StoreError } from "../../store/Store.js"
-import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "../RateLimiter.js"
+import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "./rateLimiterApi.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
 
 type Resolved = typeof OptionsSchema.Type

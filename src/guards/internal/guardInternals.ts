@@ -9,9 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import type * as PubSub from "effect/PubSub"
 import type { BulkheadCore } from "../../core/bulkheadCore.js"
-import type { Guard, Registry } from "../../registry/Registry.js"
 import { EventHub } from "../../shared/internal/eventHub.js"
 import type { CallTimings } from "../../shared/internal/observe.js"
 import type * as AdaptiveLimiter from "../AdaptiveLimiter.js"
@@ -22,6 +20,7 @@ import type * as Hedge from "../Hedge.js"
 import type * as RateLimiter from "../RateLimiter.js"
 import type * as Retry from "../Retry.js"
 import type * as TimeLimiter from "../TimeLimiter.js"
+import type { Guard } from "./anyGuard.js"
 
 interface BreakerFields {
   readonly calls: CallTimings
@@ -181,7 +180,3 @@ export const configurationOf = (guard: Guard): Record<string, ConfigValue> => {
     }
   }
 }
-
-/** The registry's feed of newly created guards (a `PubSub` it keeps in its `created` field). */
-export const createdFeedOf = (registry: Registry): PubSub.PubSub<Guard> =>
-  (registry as unknown as { readonly created: PubSub.PubSub<Guard> }).created
