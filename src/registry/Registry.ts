@@ -157,7 +157,7 @@ export interface Spec {
  */
 export type Kind = keyof Spec
 
-export type { Guard }
+export type { Guard } from "../guards/internal/anyGuard.js"
 
 interface KindDescriptor {
   readonly guard: string

@@ -22,8 +22,8 @@ export type {
   CircuitSettings,
   CircuitSnapshot
 } from "./CircuitBreakerStore.js"
+export { StoreError } from "./internal/storeError.js"
 export type { Grant, LearnedQuota, QuotaTaken, RateLimiterStore, SharedLimit } from "./RateLimiterStore.js"
-export { StoreError }
 
 /**
  * What a guard does while its shared store is unreachable:
