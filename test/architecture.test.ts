@@ -43,9 +43,7 @@ const maxLines = 600
 const knownLongFiles: ReadonlyArray<string> = [
   "src/guards/AdaptiveLimiter.ts",
   "src/guards/Bulkhead.ts",
-  "src/guards/Retry.ts",
   "src/observability/Metrics.ts",
-  "src/registry/Registry.ts",
   "src/dashboard/Dashboard.ts",
   "src/dashboard/dashboard.js",
   "src/guards/CircuitBreaker.ts",

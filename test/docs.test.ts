@@ -15,18 +15,22 @@ const publicModules = fs.readdirSync(path.join(root, "src"), { recursive: true, 
   )
   .map((file) => path.join(root, "src", file))
 /**
- * The internal modules whose exports a public module re-exports (`export { Event } from
- * "./internal/rateLimiterApi.js"`): their exports are public too, held to the same standard.
+ * The internal modules whose declarations a public module re-exports (`export { Event } from
+ * "./internal/rateLimiterApi.js"`), with the names it re-exports: those are public too, held to the same
+ * standard (the module's other exports are internal).
  */
-const reexportedModules = [
-  ...new Set(
-    publicModules.flatMap((file) =>
-      [...fs.readFileSync(file, "utf8").matchAll(/^export (?:type )?\{[^}]*\} from "(\.[^"]+)"/gm)].map((m) =>
-        path.resolve(path.dirname(file), m[1]!.replace(/\.js$/, ".ts"))
-      )
-    )
-  )
-].filter((file) => !publicModules.includes(file))
+const reexported = new Map<string, Set<string>>()
+for (const file of publicModules) {
+  const text = fs.readFileSync(file, "utf8")
+  for (const m of text.matchAll(/^export (?:type )?\{([^}]*)\} from "(\.[^"]+)"/gm)) {
+    const target = path.resolve(path.dirname(file), m[2]!.replace(/\.js$/, ".ts"))
+    if (publicModules.includes(target)) continue
+    const names = reexported.get(target) ?? new Set<string>()
+    for (const name of m[1]!.split(",")) names.add(name.trim().replace(/^type\s+/, "").split(/\s+as\s+/)[0]!)
+    reexported.set(target, names)
+  }
+}
+const reexportedModules = [...reexported.keys()]
 const documentedModules = [...publicModules, ...reexportedModules]
 
 interface Example {
@@ -172,6 +176,8 @@ describe("JSDoc and README examples", () => {
         const names = ts.isVariableStatement(statement)
           ? statement.declarationList.declarations.map((d) => d.name.getText(source))
           : [(statement as ts.DeclarationStatement).name?.getText(source) ?? "(anonymous)"]
+        const only = reexported.get(file)
+        if (only !== undefined && !names.some((name) => only.has(name))) continue
         const docs = (ts.getLeadingCommentRanges(text, statement.pos) ?? [])
           .map((range) => text.slice(range.pos, range.end))
           .join("\n")
