@@ -23,5 +23,18 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-namespace": "off"
     }
+  },
+  {
+    // The pure decision cores are shared unchanged by every Effect version breakwater targets: no Effect
+    // there, not even a type (test/architecture.test.ts also keeps them free of any package and layer).
+    files: ["src/core/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": ["error", {
+        patterns: [{
+          group: ["effect", "effect/*", "@effect/*", "effect4", "effect4/*"],
+          message: "src/core/ holds the pure decision cores: no Effect import (see README, \"Source layout\")."
+        }]
+      }]
+    }
   }
 )

@@ -1,19 +1,25 @@
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { defineConfig } from "vitest/config"
 
+const exportsOf = () =>
+  (JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "package.json"), "utf8")) as {
+    readonly exports: Record<string, string | { readonly import: string }>
+  }).exports
+
 export default defineConfig({
   resolve: {
-    alias: [
-      // The package's subpaths (package.json "exports") on their sources: the flat integration subpaths
-      // live under src/http and src/redis; every other subpath is src/<Name>.ts.
-      { find: /^breakwater$/, replacement: path.resolve(import.meta.dirname, "src/index.ts") },
-      {
-        find: /^breakwater\/(ResilientHttpClient|NodeResilientHttpClient|RateLimitMiddleware)$/,
-        replacement: path.resolve(import.meta.dirname, "src/http/$1.ts")
-      },
-      { find: /^breakwater\/RedisStore$/, replacement: path.resolve(import.meta.dirname, "src/redis/RedisStore.ts") },
-      { find: /^breakwater\/(\w+)$/, replacement: path.resolve(import.meta.dirname, "src/$1.ts") }
-    ]
+    // The package's subpaths on their sources, read from package.json "exports" (one list to keep):
+    // `breakwater/CircuitBreaker` → ./dist/guards/CircuitBreaker.js → src/guards/CircuitBreaker.ts.
+    alias: Object.entries(exportsOf()).flatMap(([subpath, target]) =>
+      typeof target === "string" ? [] : [{
+        find: new RegExp(`^breakwater${subpath === "." ? "" : `/${subpath.slice(2)}`}$`),
+        replacement: path.resolve(
+          import.meta.dirname,
+          target.import.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts")
+        )
+      }]
+    )
   },
   test: {
     include: ["test/**/*.test.ts"],

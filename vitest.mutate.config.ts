@@ -1,6 +1,6 @@
 /**
  * The tests Stryker runs against each mutant (`npm run mutate`): the fast suites that exercise the
- * pure decision cores in src/internal/. The long model-based and soak suites stay in `npm test`.
+ * pure decision cores in src/core/. The long model-based and soak suites stay in `npm test`.
  */
 import { defineConfig } from "vitest/config"
 import base from "./vitest.config.js"

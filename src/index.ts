@@ -13,14 +13,14 @@
  *
  * @since 0.1.0
  */
-export * as CircuitBreaker from "./CircuitBreaker.js"
+export * as CircuitBreaker from "./guards/CircuitBreaker.js"
 
 /**
  * Bulkhead: bounded concurrency with fair FIFO waiting.
  *
  * @since 0.1.0
  */
-export * as Bulkhead from "./Bulkhead.js"
+export * as Bulkhead from "./guards/Bulkhead.js"
 
 /**
  * Rate limiter: fixed-window (Resilience4j), token-bucket and sliding-window; keyed; atomic across
@@ -28,28 +28,28 @@ export * as Bulkhead from "./Bulkhead.js"
  *
  * @since 0.1.0
  */
-export * as RateLimiter from "./RateLimiter.js"
+export * as RateLimiter from "./guards/RateLimiter.js"
 
 /**
  * Retries with Resilience4j's options, any Schedule for the delays, and a shared retry budget.
  *
  * @since 0.1.0
  */
-export * as Retry from "./Retry.js"
+export * as Retry from "./guards/Retry.js"
 
 /**
  * Finagle's retry budget: retries may add at most a percentage of recent traffic plus a floor.
  *
  * @since 0.1.0
  */
-export * as RetryBudget from "./RetryBudget.js"
+export * as RetryBudget from "./guards/RetryBudget.js"
 
 /**
  * Time limiter: a typed timeout that interrupts or detaches the call.
  *
  * @since 0.1.0
  */
-export * as TimeLimiter from "./TimeLimiter.js"
+export * as TimeLimiter from "./guards/TimeLimiter.js"
 
 /**
  * Adaptive concurrency limiter: a limit that follows measured latency and drops (AIMD or gradient,
@@ -57,7 +57,7 @@ export * as TimeLimiter from "./TimeLimiter.js"
  *
  * @since 0.1.0
  */
-export * as AdaptiveLimiter from "./AdaptiveLimiter.js"
+export * as AdaptiveLimiter from "./guards/AdaptiveLimiter.js"
 
 /**
  * Client-side adaptive throttling (Google SRE): refuse locally with the probability the dependency's
@@ -65,7 +65,7 @@ export * as AdaptiveLimiter from "./AdaptiveLimiter.js"
  *
  * @since 0.1.0
  */
-export * as AdaptiveThrottler from "./AdaptiveThrottler.js"
+export * as AdaptiveThrottler from "./guards/AdaptiveThrottler.js"
 
 /**
  * Hedged requests for idempotent calls: another attempt after a delay (fixed or a measured
@@ -73,28 +73,28 @@ export * as AdaptiveThrottler from "./AdaptiveThrottler.js"
  *
  * @since 0.1.0
  */
-export * as Hedge from "./Hedge.js"
+export * as Hedge from "./guards/Hedge.js"
 
 /**
  * The error every guard fails with on bad options.
  *
  * @since 0.1.0
  */
-export { type ConfigIssue, InvalidConfigError } from "./InvalidConfigError.js"
+export { type ConfigIssue, InvalidConfigError } from "./shared/InvalidConfigError.js"
 
 /**
  * Typed middleware and its composition.
  *
  * @since 0.1.0
  */
-export * as Policy from "./Policy.js"
+export * as Policy from "./shared/Policy.js"
 
 /**
  * Named guards from named configurations, listed for monitoring and reconfigured at runtime.
  *
  * @since 0.1.0
  */
-export * as Registry from "./Registry.js"
+export * as Registry from "./registry/Registry.js"
 
 /**
  * Fault injection as a policy: failures, defects, latency, replacement results or side effects at a
@@ -102,35 +102,35 @@ export * as Registry from "./Registry.js"
  *
  * @since 0.1.0
  */
-export * as Chaos from "./Chaos.js"
+export * as Chaos from "./guards/Chaos.js"
 
 /**
  * Every guard's figures as Effect `Metric`s with Resilience4j's names, brought up to date on read.
  *
  * @since 0.1.0
  */
-export * as Metrics from "./Metrics.js"
+export * as Metrics from "./observability/Metrics.js"
 
 /**
  * Every guard's events in one stream, and a ring of recent events per guard for late readers.
  *
  * @since 0.1.0
  */
-export * as Events from "./Events.js"
+export * as Events from "./observability/Events.js"
 
 /**
  * Spring-actuator-like health of every guard and overall (UP, DEGRADED, DOWN), as a value and JSON.
  *
  * @since 0.1.0
  */
-export * as Health from "./Health.js"
+export * as Health from "./observability/Health.js"
 
 /**
  * One Schema-typed JSON document with every guard's configuration, state and figures.
  *
  * @since 0.1.0
  */
-export * as Snapshot from "./Snapshot.js"
+export * as Snapshot from "./observability/Snapshot.js"
 
 /**
  * Shared state for guards: the `Store` service, its `StoreError` and failure modes (`onStoreFailure`),
@@ -138,4 +138,4 @@ export * as Snapshot from "./Snapshot.js"
  *
  * @since 0.1.0
  */
-export * as Store from "./Store.js"
+export * as Store from "./store/Store.js"

@@ -21,7 +21,7 @@ import {
   nextLimit,
   SampleWindow,
   type WindowSummary
-} from "../src/internal/adaptiveLimitCore.js"
+} from "../src/core/adaptiveLimitCore.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AdaptiveLimiter, AdaptiveThrottler, CircuitBreaker, Hedge, InvalidConfigError, Policy } from "breakwater"
 import { Cause, ConfigProvider, Context, Data, Duration, Effect, Exit, Fiber, Random, Stream, TestClock } from "effect"
-import { BUCKETS, rejectionProbability, ThrottlerCore } from "../src/internal/throttlerCore.js"
+import { BUCKETS, rejectionProbability, ThrottlerCore } from "../src/core/throttlerCore.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
 

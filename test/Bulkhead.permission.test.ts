@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
-import * as Bulkhead from "../src/Bulkhead.js"
-import * as RateLimiter from "../src/RateLimiter.js"
+import * as Bulkhead from "../src/guards/Bulkhead.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
 
 const available = (bulkhead: Bulkhead.Bulkhead) => Effect.map(bulkhead.metrics, (m) => m.availableConcurrentCalls)
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, FastCheck as fc, Fiber, Option, TestClock } from "effect"
-import * as Bulkhead from "../src/Bulkhead.js"
+import * as Bulkhead from "../src/guards/Bulkhead.js"
 
 /**
  * Time in this test is counted in scheduler turns (`Effect.yieldNow`), which is fast and lets fibers

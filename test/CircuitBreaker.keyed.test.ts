@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, TestClock } from "effect"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import * as Snapshot from "../src/Snapshot.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Snapshot from "../src/observability/Snapshot.js"
 
 const small = {
   name: "tenant",

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Duration, Effect, Exit, Option, Schedule, TestClock } from "effect"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly retryAfterSeconds?: number | undefined }> {}
 

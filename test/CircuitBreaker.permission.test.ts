@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Option, Stream, TestClock } from "effect"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
 import { memoryStore } from "./helpers/memoryStore.js"
 
 const MemoryStore = memoryStore("local-fallback")

@@ -5,7 +5,7 @@ import { AdaptiveLimiter, AdaptiveThrottler, CircuitBreaker, Hedge, Metrics, Reg
 import * as Dashboard from "breakwater/Dashboard"
 import * as Prometheus from "breakwater/Prometheus"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
-import { hubOf } from "../src/internal/guardInternals.js"
+import { hubOf } from "../src/guards/internal/guardInternals.js"
 
 /** The router answering in process (no socket), with `context` provided. */
 const handlerOf = <R, E>(context: Layer.Layer<R | Dashboard.Dashboard, E>) =>

@@ -14,7 +14,7 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { LatencySample } from "../src/internal/latencySample.js"
+import { LatencySample } from "../src/core/latencySample.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
 

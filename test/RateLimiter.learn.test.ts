@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Option, TestClock } from "effect"
-import { makeMemoryCircuitBreakerStore } from "../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../src/internal/memoryRateLimiterStore.js"
-import * as RateLimiter from "../src/RateLimiter.js"
-import * as Snapshot from "../src/Snapshot.js"
-import { Store, StoreError } from "../src/Store.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
+import * as Snapshot from "../src/observability/Snapshot.js"
+import { makeMemoryCircuitBreakerStore } from "../src/store/internal/memoryCircuitBreakerStore.js"
+import { makeMemoryRateLimiterStore } from "../src/store/internal/memoryRateLimiterStore.js"
+import { Store, StoreError } from "../src/store/Store.js"
 import { memoryStore } from "./helpers/memoryStore.js"
 
 const generous = { limitForPeriod: 1_000, limitRefreshPeriod: "1 second", timeoutDuration: 0 } as const

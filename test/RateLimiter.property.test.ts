@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, FastCheck as fc, Fiber, TestClock } from "effect"
-import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "../src/internal/rateLimiterCore.js"
-import { PeriodicCycles } from "../src/internal/rateLimiterCycles.js"
-import * as RateLimiter from "../src/RateLimiter.js"
+import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "../src/core/rateLimiterCore.js"
+import { PeriodicCycles } from "../src/core/rateLimiterCycles.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
 
 /** One request: arrives `gap` ms after the previous, wants `permits`, waits at most `timeout` ms. */
 interface Request {

@@ -5,16 +5,16 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit } from "effect"
-import * as AdaptiveLimiter from "../src/AdaptiveLimiter.js"
-import * as AdaptiveThrottler from "../src/AdaptiveThrottler.js"
-import * as Bulkhead from "../src/Bulkhead.js"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import * as Hedge from "../src/Hedge.js"
-import type { InvalidConfigError } from "../src/InvalidConfigError.js"
-import * as RateLimiter from "../src/RateLimiter.js"
-import * as Registry from "../src/Registry.js"
-import * as Retry from "../src/Retry.js"
-import * as Snapshot from "../src/Snapshot.js"
+import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
+import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
+import * as Bulkhead from "../src/guards/Bulkhead.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Hedge from "../src/guards/Hedge.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as Snapshot from "../src/observability/Snapshot.js"
+import * as Registry from "../src/registry/Registry.js"
+import type { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 const millis = (d: Duration.Duration | unknown) => Duration.toMillis(d as Duration.Duration)
 

@@ -5,9 +5,9 @@
  */
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Exit } from "effect"
-import * as Policy from "../src/Policy.js"
-import * as Registry from "../src/Registry.js"
-import * as Retry from "../src/Retry.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as Registry from "../src/registry/Registry.js"
+import * as Policy from "../src/shared/Policy.js"
 
 type ErrorOf<T> = T extends Effect.Effect<any, infer E, any> ? E : never
 type Made<T> = T extends Effect.Effect<infer R, any, any> ? R : never

@@ -8,9 +8,9 @@ import {
   RetryBudgetCore,
   sliceAt,
   SLICES
-} from "../src/internal/retryBudgetCore.js"
-import type { InvalidConfigError } from "../src/InvalidConfigError.js"
-import * as RetryBudget from "../src/RetryBudget.js"
+} from "../src/core/retryBudgetCore.js"
+import * as RetryBudget from "../src/guards/RetryBudget.js"
+import type { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 const issuesOf = (exit: Exit.Exit<unknown, InvalidConfigError>) => {
   if (Exit.isSuccess(exit)) throw new Error("expected an InvalidConfigError")

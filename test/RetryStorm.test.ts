@@ -9,9 +9,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Duration, Effect, Fiber, TestClock } from "effect"
-import { cumulativeBound, SLICES } from "../src/internal/retryBudgetCore.js"
-import * as Retry from "../src/Retry.js"
-import * as RetryBudget from "../src/RetryBudget.js"
+import { cumulativeBound, SLICES } from "../src/core/retryBudgetCore.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as RetryBudget from "../src/guards/RetryBudget.js"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly status: number }> {}
 

@@ -1,8 +1,8 @@
 /** A breaker's `consecutiveOpenings` (its open-wait backoff count) shows in `Snapshot`, under TestClock. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import * as Snapshot from "../src/Snapshot.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Snapshot from "../src/observability/Snapshot.js"
 
 describe("Snapshot: consecutiveOpenings", () => {
   it.scoped("counts openings in a row (a failed trial reopens), back to 0 once closed", () =>

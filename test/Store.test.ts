@@ -1,8 +1,8 @@
 import { Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { CallNotPermittedError } from "../src/CircuitBreaker.js"
-import { RequestNotPermittedError } from "../src/RateLimiter.js"
-import { isStoreFailure, StoreError } from "../src/Store.js"
+import { CallNotPermittedError } from "../src/guards/CircuitBreaker.js"
+import { RequestNotPermittedError } from "../src/guards/RateLimiter.js"
+import { isStoreFailure, StoreError } from "../src/store/Store.js"
 
 const storeError = new StoreError({ store: "redis", operation: "circuitBreaker.record", key: "db", cause: "down" })
 

@@ -1,12 +1,12 @@
 /**
  * The time limiter runs a call in its caller's own fiber (no fork per call) and interrupts it in place
- * when it overruns (src/internal/deadlines.ts). These tests pin what that must not change: only the
+ * when it overruns (src/guards/internal/deadlines.ts). These tests pin what that must not change: only the
  * call is interrupted, the caller carries on, other interruptions still win, nested limits compose.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream, Supervisor, TestClock } from "effect"
-import { overrideInFiberSupport } from "../src/internal/deadlines.js"
-import * as TimeLimiter from "../src/TimeLimiter.js"
+import { overrideInFiberSupport } from "../src/guards/internal/deadlines.js"
+import * as TimeLimiter from "../src/guards/TimeLimiter.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 9)
 const advance = (millis: number) => TestClock.adjust(Duration.millis(millis))

@@ -14,7 +14,7 @@ import {
   type StateName,
   Success,
   Trial
-} from "../src/internal/circuitMachine.js"
+} from "../src/core/circuitMachine.js"
 
 const config = (overrides: Partial<MachineConfig> = {}): MachineConfig => ({
   failureRateThreshold: 50,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { KeyTable } from "../src/internal/keyTable.js"
+import { KeyTable } from "../src/core/keyTable.js"
 
 /** Heap per idle key, measured in a node of its own with `--expose-gc` (vitest workers have no `gc`). */
 const heapPerKey = (): { readonly keys: number; readonly bytesPerKey: number } =>

@@ -35,8 +35,8 @@ const integrations: Record<string, string> = {
   ResilientHttpClient: "http/ResilientHttpClient",
   NodeResilientHttpClient: "http/NodeResilientHttpClient",
   RateLimitMiddleware: "http/RateLimitMiddleware",
-  Dashboard: "Dashboard",
-  Prometheus: "Prometheus",
+  Dashboard: "dashboard/Dashboard",
+  Prometheus: "observability/Prometheus",
   RedisStore: "redis/RedisStore"
 }
 /** Modules re-exported through `Store` (the store interfaces): public, but no subpath of their own. */
@@ -225,13 +225,24 @@ describe("the packed tarball", () => {
     const { exports } = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
       exports: Record<string, unknown>
     }
+    // Public: src/<layer>/*.ts, outside internal/ folders and the pure cores of src/core/. Each one's
+    // subpath is its bare name (`breakwater/CircuitBreaker` → dist/guards/CircuitBreaker.js).
     const publicModules = fs.readdirSync(path.join(root, "src"), { recursive: true, encoding: "utf8" })
-      .filter((file) => file.endsWith(".ts") && !file.split(path.sep).includes("internal"))
+      .filter((file) =>
+        file.endsWith(".ts") && !file.split(path.sep).includes("internal") && file.split(path.sep)[0] !== "core"
+      )
       .map((file) => file.replace(/\.ts$/, "").split(path.sep).join("/"))
       .filter((module) => module !== "index" && !throughStore.has(module))
-    const flat = (module: string) => Object.entries(integrations).find(([, file]) => file === module)?.[0] ?? module
-    const expected = [".", "./package.json", ...publicModules.map((module) => `./${flat(module)}`)]
+    const expected = [".", "./package.json", ...publicModules.map((module) => `./${path.posix.basename(module)}`)]
     expect(Object.keys(exports).sort()).toEqual(expected.sort())
+    const targets = Object.fromEntries(
+      publicModules.map((module) => [`./${path.posix.basename(module)}`, `./dist/${module}.js`])
+    )
+    expect(
+      Object.entries(exports).filter(([key, target]) =>
+        key !== "." && key !== "./package.json" && (target as { import: string }).import !== targets[key]
+      )
+    ).toEqual([])
     expect(Object.keys(exports).filter((key) => key.includes("*"))).toEqual([])
   })
 })

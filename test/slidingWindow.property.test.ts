@@ -4,7 +4,7 @@
  */
 import { FastCheck as fc } from "effect"
 import { describe, expect, it } from "vitest"
-import { CountWindow, failureRate, slowCallRate, TimeWindow } from "../src/internal/slidingWindow.js"
+import { CountWindow, failureRate, slowCallRate, TimeWindow } from "../src/core/slidingWindow.js"
 
 // ---- the pure windows against a naive list ------------------------------------------------------
 

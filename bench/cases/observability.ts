@@ -12,8 +12,8 @@
 import { Resource } from "@effect/opentelemetry"
 import { Effect, Fiber, Stream } from "effect"
 import { CircuitBreaker, Events, Metrics, RateLimiter, Registry } from "../../src/index.js"
-import { CallTimings, currentSpan } from "../../src/internal/observe.js"
-import * as Prometheus from "../../src/Prometheus.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
+import { CallTimings, currentSpan } from "../../src/shared/internal/observe.js"
 import { asyncEffectCase, atTeardown, effectCase, floor, inScope } from "../floor.js"
 import type { Case } from "../harness.js"
 

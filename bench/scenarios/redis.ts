@@ -19,8 +19,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { RateLimiterRedis } from "rate-limiter-flexible"
 import { CircuitBreaker, RateLimiter } from "../../src/index.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import { Store } from "../../src/Store.js"
 import type { CircuitSettings } from "../../src/store/CircuitBreakerStore.js"
+import { Store } from "../../src/store/Store.js"
 import { freePort } from "../../test/helpers/freePort.js"
 
 export interface RedisRow {

@@ -44,7 +44,7 @@ export type RedisClusterResult =
 
 interface Target {
   readonly label: "single" | "cluster"
-  readonly layer: Layer.Layer<import("../../src/Store.js").Store, unknown>
+  readonly layer: Layer.Layer<import("../../src/store/Store.js").Store, unknown>
   /** Ports whose commands count (the cluster's masters, or the one server). */
   readonly ports: ReadonlyArray<number>
   /** Guard names, one per master. */
@@ -148,7 +148,7 @@ export const runRedisCluster = async (config: RedisClusterBenchConfig): Promise<
       const scope = await Effect.runPromise(Scope.make())
       scopes.push(scope)
       const store = await Effect.runPromise(Layer.buildWithScope(target.layer, scope).pipe(Effect.orDie))
-      const make = <A>(effect: Effect.Effect<A, unknown, import("../../src/Store.js").Store | Scope.Scope>) =>
+      const make = <A>(effect: Effect.Effect<A, unknown, import("../../src/store/Store.js").Store | Scope.Scope>) =>
         Effect.runPromise(effect.pipe(Effect.provide(store), Scope.extend(scope), Effect.orDie))
       const limiters = await Promise.all(
         target.names.map((name) =>

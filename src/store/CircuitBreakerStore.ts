@@ -25,8 +25,8 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { StateName } from "../internal/circuitMachine.js"
-import type { StoreError } from "../Store.js"
+import type { StateName } from "../core/circuitMachine.js"
+import type { StoreError } from "./internal/storeError.js"
 
 /**
  * The settings a shared breaker's operations are evaluated with (sent with every call).

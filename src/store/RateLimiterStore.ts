@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
-import type { StoreError } from "../Store.js"
+import type { StoreError } from "./internal/storeError.js"
 
 /**
  * A limiter's settings as the store sees them, sent with every call. Its `name` is the shared key.

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import * as CircuitBreaker from "../../src/CircuitBreaker.js"
-import * as Dashboard from "../../src/Dashboard.js"
-import { contentSecurityPolicy, hostAllowed, hostnameOf } from "../../src/internal/dashboardAccess.js"
-import * as Registry from "../../src/Registry.js"
+import * as Dashboard from "../../src/dashboard/Dashboard.js"
+import { contentSecurityPolicy, hostAllowed, hostnameOf } from "../../src/dashboard/internal/dashboardAccess.js"
+import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
+import * as Registry from "../../src/registry/Registry.js"
 import { type Answer, request, serveDashboard } from "./http.js"
 
 /** Every route the dashboard mounts, and two that it answers 404. */

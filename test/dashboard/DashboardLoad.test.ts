@@ -7,8 +7,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import * as net from "node:net"
-import * as Dashboard from "../../src/Dashboard.js"
-import * as Registry from "../../src/Registry.js"
+import * as Dashboard from "../../src/dashboard/Dashboard.js"
+import * as Registry from "../../src/registry/Registry.js"
 import { request, serveDashboard } from "./http.js"
 
 interface Viewer {

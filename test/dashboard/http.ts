@@ -5,10 +5,10 @@
 import { Resource } from "@effect/opentelemetry"
 import { Context, Effect, Layer } from "effect"
 import * as http from "node:http"
-import * as Dashboard from "../../src/Dashboard.js"
-import * as Metrics from "../../src/Metrics.js"
-import * as Prometheus from "../../src/Prometheus.js"
-import * as Registry from "../../src/Registry.js"
+import * as Dashboard from "../../src/dashboard/Dashboard.js"
+import * as Metrics from "../../src/observability/Metrics.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
+import * as Registry from "../../src/registry/Registry.js"
 import { serve } from "../http/servers.js"
 
 /** Serves `Dashboard.router` (with `/metrics`) for `registry`'s guards on 127.0.0.1: its port and service. */

@@ -11,7 +11,7 @@ import * as vm from "node:vm"
 import { describe, expect, it } from "vitest"
 import * as Scenario from "../../demo/scenario.js"
 import { soak } from "../../demo/simulation.js"
-import { DEFAULT_MAX_HISTORY_BYTES } from "../../src/internal/dashboardConfig.js"
+import { DEFAULT_MAX_HISTORY_BYTES } from "../../src/dashboard/internal/dashboardConfig.js"
 
 /** A full GC, without starting node with --expose-gc. */
 const gc: () => void = (() => {

@@ -2,9 +2,9 @@
  * The in-memory `Store` (both halves), for tests of store-shared guards that need no Redis.
  */
 import { Effect, Layer } from "effect"
-import { makeMemoryCircuitBreakerStore } from "../../src/internal/memoryCircuitBreakerStore.js"
-import { makeMemoryRateLimiterStore } from "../../src/internal/memoryRateLimiterStore.js"
-import { type OnStoreFailure, Store } from "../../src/Store.js"
+import { makeMemoryCircuitBreakerStore } from "../../src/store/internal/memoryCircuitBreakerStore.js"
+import { makeMemoryRateLimiterStore } from "../../src/store/internal/memoryRateLimiterStore.js"
+import { type OnStoreFailure, Store } from "../../src/store/Store.js"
 
 export const memoryStore = (onStoreFailure: OnStoreFailure): Layer.Layer<Store> =>
   Layer.effect(

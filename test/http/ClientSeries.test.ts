@@ -14,10 +14,10 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import { liveGroups } from "../../src/internal/series.js"
-import * as Metrics from "../../src/Metrics.js"
-import * as Prometheus from "../../src/Prometheus.js"
-import * as Registry from "../../src/Registry.js"
+import { liveGroups } from "../../src/observability/internal/series.js"
+import * as Metrics from "../../src/observability/Metrics.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
+import * as Registry from "../../src/registry/Registry.js"
 
 const Live = Prometheus.layer().pipe(Layer.provideMerge(Metrics.layer()), Layer.provideMerge(Registry.layer()))
 

@@ -9,13 +9,13 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Layer } from "effect"
 import * as http from "node:http"
-import * as Health from "../../src/Health.js"
 import * as NodeResilientHttpClient from "../../src/http/NodeResilientHttpClient.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import * as Metrics from "../../src/Metrics.js"
-import * as Prometheus from "../../src/Prometheus.js"
-import * as Registry from "../../src/Registry.js"
-import * as Snapshot from "../../src/Snapshot.js"
+import * as Health from "../../src/observability/Health.js"
+import * as Metrics from "../../src/observability/Metrics.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
+import * as Snapshot from "../../src/observability/Snapshot.js"
+import * as Registry from "../../src/registry/Registry.js"
 
 /** A server that holds every request until `release()`, then answers 200. */
 const stalling = Effect.acquireRelease(

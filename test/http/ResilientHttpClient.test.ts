@@ -8,9 +8,9 @@ import { HttpClient } from "@effect/platform"
 import { NodeHttpClient, Undici } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, type MetricPair, MetricState, Option, Schema } from "effect"
+import * as RetryBudget from "../../src/guards/RetryBudget.js"
 import * as NodeResilientHttpClient from "../../src/http/NodeResilientHttpClient.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import * as RetryBudget from "../../src/RetryBudget.js"
 import { flaky, serve } from "./servers.js"
 
 const Widget = Schema.Struct({ id: Schema.Number, name: Schema.String })

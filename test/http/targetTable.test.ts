@@ -1,9 +1,9 @@
 /** The client's target table alone: eviction order, expiry, and the edge cases of building. */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
-import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import { isRefusing } from "../../src/core/breakerRefusal.js"
+import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import { MAX_SKIPPED, TargetTable } from "../../src/http/internal/targetTable.js"
-import { isRefusing } from "../../src/internal/breakerRefusal.js"
 
 /** A table whose targets record when they are closed. */
 const tableOf = (

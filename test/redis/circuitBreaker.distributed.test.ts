@@ -1,11 +1,11 @@
 /**
- * The shared breaker's own logic (src/internal/distributedCircuitBreaker.ts) on the in-memory store, so
+ * The shared breaker's own logic (src/guards/internal/distributedCircuitBreaker.ts) on the in-memory store, so
  * time is the TestClock: timers, waits, schedules, predicates, manual transitions and reconfiguration,
  * with two instances sharing one store as two processes share Redis.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Option, Schedule, Stream, TestClock } from "effect"
-import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import { memoryStore } from "../helpers/memoryStore.js"
 
 const MemoryStore = memoryStore("local-fallback")

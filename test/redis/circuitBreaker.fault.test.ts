@@ -6,14 +6,14 @@
  */
 import { type Duration, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as CircuitBreaker from "../../src/CircuitBreaker.js"
-import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
-import * as Metrics from "../../src/Metrics.js"
-import * as Prometheus from "../../src/Prometheus.js"
+import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
+import * as Metrics from "../../src/observability/Metrics.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import * as Registry from "../../src/Registry.js"
-import * as StoreModule from "../../src/Store.js"
-import { Store } from "../../src/Store.js"
+import * as Registry from "../../src/registry/Registry.js"
+import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
+import * as StoreModule from "../../src/store/Store.js"
+import { Store } from "../../src/store/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
 const runnable = canRunFaultTests()

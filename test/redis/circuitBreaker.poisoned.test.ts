@@ -7,7 +7,7 @@
  */
 import { Effect, Scope, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import { poisonableRedis } from "../helpers/poisonableRedis.js"
 
 const redis = poisonableRedis("poison")

@@ -6,10 +6,10 @@
 import { Deferred, Duration, Effect, Exit, Fiber, ManagedRuntime, Option, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as CircuitBreaker from "../../src/CircuitBreaker.js"
-import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
+import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import { Store } from "../../src/Store.js"
+import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
+import { Store } from "../../src/store/Store.js"
 import { redisTarget } from "../helpers/redisServer.js"
 import { scriptCallsDuring } from "./fixtures/breakerRoundTrips.js"
 

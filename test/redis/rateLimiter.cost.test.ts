@@ -8,10 +8,10 @@ import { type Context, Effect, Layer } from "effect"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { InvalidConfigError } from "../../src/InvalidConfigError.js"
-import * as RateLimiter from "../../src/RateLimiter.js"
+import * as RateLimiter from "../../src/guards/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import type { Store } from "../../src/Store.js"
+import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
+import type { Store } from "../../src/store/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
 const runnable = canRunFaultTests()

@@ -8,11 +8,11 @@
 import { Duration, Effect, Exit, Layer, Logger, ManagedRuntime, Option, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as Metrics from "../../src/Metrics.js"
-import * as Prometheus from "../../src/Prometheus.js"
-import * as RateLimiter from "../../src/RateLimiter.js"
+import * as RateLimiter from "../../src/guards/RateLimiter.js"
+import * as Metrics from "../../src/observability/Metrics.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import * as Registry from "../../src/Registry.js"
+import * as Registry from "../../src/registry/Registry.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 
 const runnable = canRunFaultTests()

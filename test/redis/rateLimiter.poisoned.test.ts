@@ -6,7 +6,7 @@
  */
 import { Effect, Scope, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import * as RateLimiter from "../../src/RateLimiter.js"
+import * as RateLimiter from "../../src/guards/RateLimiter.js"
 import { poisonableRedis } from "../helpers/poisonableRedis.js"
 
 const redis = poisonableRedis("poisonrl")

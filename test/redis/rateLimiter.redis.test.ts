@@ -23,10 +23,10 @@ import {
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { InvalidConfigError } from "../../src/InvalidConfigError.js"
-import * as RateLimiter from "../../src/RateLimiter.js"
+import * as RateLimiter from "../../src/guards/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import type { Store } from "../../src/Store.js"
+import { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
+import type { Store } from "../../src/store/Store.js"
 import { redisTarget } from "../helpers/redisServer.js"
 
 const target = await redisTarget()

@@ -10,8 +10,8 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
-import { LatencySample } from "../../internal/latencySample.js"
-import { register, SeriesGroup, unregister } from "../../internal/series.js"
+import { LatencySample } from "../../core/latencySample.js"
+import { register, SeriesGroup, unregister } from "../../observability/internal/series.js"
 import type { PoolFigures } from "./pool.js"
 
 /** Seconds, 5 ms to ~80 s. */

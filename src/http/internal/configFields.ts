@@ -9,10 +9,10 @@
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
-import { configFields as breakerFields } from "../../internal/circuitBreakerConfig.js"
-import { configFields as limiterFields } from "../../internal/rateLimiterConfig.js"
-import { budgetConfigFields, retryConfigFields } from "../../internal/retryConfig.js"
-import { booleanConfig, durationConfig, numberConfig, readFields } from "../../internal/validation.js"
+import { configFields as breakerFields } from "../../guards/internal/circuitBreakerConfig.js"
+import { configFields as limiterFields } from "../../guards/internal/rateLimiterConfig.js"
+import { budgetConfigFields, retryConfigFields } from "../../guards/internal/retryConfig.js"
+import { booleanConfig, durationConfig, numberConfig, readFields } from "../../shared/internal/validation.js"
 
 type Fields = Record<string, (name: string) => Config.Config<unknown>>
 

@@ -4,7 +4,7 @@
  * @internal
  */
 import * as Option from "effect/Option"
-import * as httpEdges from "../../internal/httpEdges.js"
+import * as httpEdges from "../../observability/internal/httpEdges.js"
 import type { PoolFigures } from "./pool.js"
 
 interface TargetView {

@@ -6,8 +6,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { invalidConfig } from "../../internal/validation.js"
-import { InvalidConfigError } from "../../InvalidConfigError.js"
+import { invalidConfig } from "../../shared/internal/validation.js"
+import { InvalidConfigError } from "../../shared/InvalidConfigError.js"
 
 /** Builds a guard once in a throwaway scope, keeping only its issues, prefixed with `field`. */
 export const nestedIssues = <E>(

@@ -7,7 +7,7 @@
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
-import { LatencySample } from "../../internal/latencySample.js"
+import { LatencySample } from "../../core/latencySample.js"
 
 export const requestDuration = Metric.histogram(
   "breakwater_http_server_request_duration_seconds",

@@ -15,7 +15,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis"
-import { StoreError } from "../../Store.js"
+import { StoreError } from "../../store/Store.js"
 
 /** One server's client or a Redis Cluster's: both take the same commands (ioredis routes a cluster's). */
 export type Client = Redis | Cluster

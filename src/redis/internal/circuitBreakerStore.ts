@@ -13,7 +13,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { StoreError } from "../../Store.js"
 import type {
   CircuitAdmission,
   CircuitBreakerStore,
@@ -21,6 +20,7 @@ import type {
   CircuitSettings,
   CircuitSnapshot
 } from "../../store/CircuitBreakerStore.js"
+import { StoreError } from "../../store/Store.js"
 import { circuitScript } from "./circuitBreakerScript.js"
 import type { Client, RedisConnection } from "./RedisConnection.js"
 

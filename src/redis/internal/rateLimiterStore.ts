@@ -7,9 +7,9 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import { MAX_LEARNED_MILLIS, MAX_LEARNED_QUOTA, sanitize } from "../../internal/learnedQuota.js"
-import type { StoreError } from "../../Store.js"
+import { MAX_LEARNED_MILLIS, MAX_LEARNED_QUOTA, sanitize } from "../../core/learnedQuota.js"
 import type { Grant, QuotaTaken, RateLimiterStore, SharedLimit } from "../../store/RateLimiterStore.js"
+import type { StoreError } from "../../store/Store.js"
 import { fixedWindow, learnedQuota, scripts, slidingWindow, tokenBucket } from "./rateLimiterScripts.js"
 import type { Client, RedisConnection } from "./RedisConnection.js"
 

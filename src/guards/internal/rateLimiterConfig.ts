@@ -1,0 +1,125 @@
+/**
+ * The rate limiter's options as a Schema (Resilience4j's names and defaults, plus the algorithm and
+ * the keyed limiter's bounds) and the `effect/Config` reader that feeds it.
+ *
+ * @internal
+ */
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import {
+  durationConfig,
+  DurationInput,
+  DurationOrSchedule,
+  Name,
+  numberConfig,
+  WholeNumber
+} from "../../shared/internal/validation.js"
+
+const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: value })
+
+/** The algorithms a limiter can run. */
+const algorithms = ["fixed-window", "token-bucket", "sliding-window"] as const
+
+/** The algorithms a limiter can run (one message for a bad value, not one per literal). */
+export const Algorithm = Schema.declare(
+  (u: unknown): u is typeof algorithms[number] => algorithms.includes(u as typeof algorithms[number]),
+  { message: () => "must be \"fixed-window\", \"token-bucket\" or \"sliding-window\"" }
+)
+
+const fields = {
+  name: Name,
+  limitForPeriod: fallback(WholeNumber(1), () => 50),
+  limitRefreshPeriod: fallback(
+    DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.nanos(1n)),
+    (): Duration.DurationInput => Duration.nanos(500n)
+  ),
+  timeoutDuration: fallback(DurationInput(0), (): Duration.DurationInput => "5 seconds"),
+  algorithm: fallback(Algorithm, () => "fixed-window" as const),
+  capacity: Schema.optional(WholeNumber(1)),
+  onStoreFailure: Schema.optional(Schema.Literal("fail-open", "fail-closed", "local-fallback")),
+  fallbackLimitForPeriod: Schema.optional(WholeNumber(1))
+}
+
+/** Rules between fields, each reported against the field that has to change. */
+const consistent = (options: {
+  readonly algorithm: typeof Algorithm.Type
+  readonly limitRefreshPeriod: unknown
+  readonly capacity?: number | undefined
+  readonly limitForPeriod: number
+  readonly fallbackLimitForPeriod?: number | undefined
+}) => {
+  const issues: Array<{ path: ReadonlyArray<PropertyKey>; message: string }> = []
+  if (options.fallbackLimitForPeriod !== undefined && options.fallbackLimitForPeriod > options.limitForPeriod) {
+    issues.push({ path: ["fallbackLimitForPeriod"], message: "must be at most limitForPeriod (it is a share of it)" })
+  }
+  if (options.algorithm !== "fixed-window" && Schedule.isSchedule(options.limitRefreshPeriod)) {
+    issues.push({ path: ["limitRefreshPeriod"], message: "a Schedule is only supported by the fixed-window algorithm" })
+  }
+  if (options.algorithm !== "token-bucket" && options.capacity !== undefined) {
+    issues.push({ path: ["capacity"], message: "only applies to the token-bucket algorithm" })
+  }
+  return issues
+}
+
+/** @internal */
+export const OptionsSchema = Schema.Struct(fields).pipe(Schema.filter(consistent))
+
+/**
+ * How long a limiter with a fixed period takes to forget its past: the period (fixed or sliding
+ * window) or a full refill (token bucket); `undefined` with a `Schedule` (cycles of varying length).
+ */
+export const forgetMillis = (options: {
+  readonly algorithm: typeof Algorithm.Type
+  readonly limitRefreshPeriod: unknown
+  readonly limitForPeriod: number
+  readonly capacity?: number | undefined
+}): number | undefined => {
+  if (Schedule.isSchedule(options.limitRefreshPeriod)) return undefined
+  const period = Duration.toMillis(options.limitRefreshPeriod as Duration.DurationInput)
+  return options.algorithm === "token-bucket"
+    ? period * (options.capacity ?? options.limitForPeriod) / options.limitForPeriod
+    : period
+}
+
+/**
+ * A key dropped sooner than its limiter forgets would come back with a fresh quota: going idle would
+ * reset it. So `idleTimeToLive` may not be shorter than that time.
+ */
+const keepsQuota = (
+  options: Parameters<typeof forgetMillis>[0] & {
+    readonly idleTimeToLive?: Duration.DurationInput | undefined
+  }
+) => {
+  if (options.idleTimeToLive === undefined) return []
+  const forget = forgetMillis(options)
+  const idle = Duration.toMillis(options.idleTimeToLive)
+  return forget !== undefined && idle < forget
+    ? [{
+      path: ["idleTimeToLive"],
+      message: `must be at least ${
+        Duration.format(Duration.millis(forget))
+      } (the time the limiter takes to forget its grants), or an idle key would get a fresh quota`
+    }]
+    : []
+}
+
+/** @internal */
+export const KeyedOptionsSchema = Schema.Struct({
+  ...fields,
+  maxKeys: fallback(WholeNumber(1), () => 100_000),
+  idleTimeToLive: Schema.optional(DurationInput(0))
+}).pipe(Schema.filter((options) => [...consistent(options), ...keepsQuota(options)]))
+
+/** The options as `effect/Config` can carry them (a `Schedule` cannot be read from configuration). */
+export const configFields = {
+  limitForPeriod: numberConfig,
+  limitRefreshPeriod: durationConfig,
+  timeoutDuration: durationConfig,
+  algorithm: Config.string,
+  capacity: numberConfig,
+  onStoreFailure: Config.string,
+  fallbackLimitForPeriod: numberConfig
+} as const
