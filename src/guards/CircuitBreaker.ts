@@ -123,7 +123,7 @@ import { type OnStoreFailure, Store, type StoreError } from "../store/Store.js"
 import { configFields, OptionsSchema } from "./internal/circuitBreakerConfig.js"
 import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { makeKeyedShell } from "./internal/keyedCircuitBreaker.js"
-import { type LazyScope, scopeOf } from "./internal/lazyScope.js"
+import { type LazyScope, scopeOf } from "../shared/internal/lazyScope.js"
 import { acquire as acquireManually } from "./internal/manualPermission.js"
 
 /**

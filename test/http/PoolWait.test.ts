@@ -10,11 +10,11 @@ import { NodeHttpClient, Undici } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
 import * as http from "node:http"
-import * as Dashboard from "../../src/Dashboard.js"
+import * as Dashboard from "../../src/dashboard/Dashboard.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import * as Metrics from "../../src/Metrics.js"
-import * as Prometheus from "../../src/Prometheus.js"
-import * as Registry from "../../src/Registry.js"
+import * as Metrics from "../../src/observability/Metrics.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
+import * as Registry from "../../src/registry/Registry.js"
 
 const Live = Prometheus.layer().pipe(Layer.provideMerge(Metrics.layer()), Layer.provideMerge(Registry.layer()))
 

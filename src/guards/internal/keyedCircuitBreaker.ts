@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { KeyedTable } from "../../core/keyedTable.js"
-import { LazyScope } from "./lazyScope.js"
+import { LazyScope } from "../../shared/internal/lazyScope.js"
 import { decodeOptions, FiniteDuration, Name, WholeNumber } from "../../shared/internal/validation.js"
 
 /** Keys live at once by default, and the most allowed (each holds a breaker and its window). */
