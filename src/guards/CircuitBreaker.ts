@@ -115,6 +115,7 @@ import {
 import { failureRate, slowCallRate } from "../core/slidingWindow.js"
 import { withoutStackTrace } from "../shared/internal/errors.js"
 import { EventHub, makeEventHub } from "../shared/internal/eventHub.js"
+import { type LazyScope, scopeOf } from "../shared/internal/lazyScope.js"
 import { CallTimings, currentSpan, spanEvent } from "../shared/internal/observe.js"
 import { decodeOptions, Name, readFields } from "../shared/internal/validation.js"
 import type { InvalidConfigError } from "../shared/InvalidConfigError.js"
@@ -123,7 +124,6 @@ import { type OnStoreFailure, Store, type StoreError } from "../store/Store.js"
 import { configFields, OptionsSchema } from "./internal/circuitBreakerConfig.js"
 import { makeDistributed, transitionTarget } from "./internal/distributedCircuitBreaker.js"
 import { makeKeyedShell } from "./internal/keyedCircuitBreaker.js"
-import { type LazyScope, scopeOf } from "../shared/internal/lazyScope.js"
 import { acquire as acquireManually } from "./internal/manualPermission.js"
 
 /**
