@@ -421,6 +421,20 @@ describe("configuration readers: random JSON", () => {
   }
 })
 
+describe("configuration readers: found by the fuzzer", () => {
+  // Seed -2005559834: Duration's comparison turned 1.8e302 ms into a nanosecond bigint and died.
+  it.effect("RateLimiter: a period too long for nanoseconds gives a typed error or a guard", () =>
+    Effect.gen(function*() {
+      const input = { g: { limitRefreshPeriod: 1.797693134862316e+302 } }
+      const exit = yield* Effect.exit(
+        Effect.flatMap(RateLimiter.config("g"), RateLimiter.make).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromJson(input))
+        )
+      )
+      expect(Exit.isSuccess(exit) || Cause.dieOption(exit.cause)._tag === "None").toBe(true)
+    }).pipe(Effect.scoped))
+})
+
 describe("Registry: random specs", () => {
   it.effect("a random spec fails guard creation and reload with InvalidConfigError, never a defect", () =>
     Effect.promise(() =>

@@ -89,7 +89,9 @@ const atLeast = (min: Duration.DurationInput) => {
   return <A>(self: Schema.Schema<A>) =>
     self.pipe(Schema.filter((u) =>
       Schedule.isSchedule(u) ||
-      Duration.greaterThanOrEqualTo(Duration.decode(u as Duration.DurationInput), minimum) ||
+      // Compared in milliseconds: Duration's own comparison converts a huge millis value to nanosecond
+      // bigints and throws a RangeError (1e302 ms), a defect where the user should get a typed error.
+      Duration.toMillis(Duration.decode(u as Duration.DurationInput)) >= Duration.toMillis(minimum) ||
       `must be at least ${Duration.format(minimum)}`
     ))
 }
