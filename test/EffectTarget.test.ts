@@ -1,3 +1,4 @@
+import * as Port from "#port"
 import { targetMajor } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -9,5 +10,22 @@ describe("Effect target", () => {
     // Effect 4 renamed forkDaemon to forkDetach (EFFECT4.md's API map); neither major has both.
     const loaded = "forkDetach" in Effect ? 4 : "forkDaemon" in Effect ? 3 : undefined
     expect(loaded).toBe(targetMajor)
+  })
+
+  it("both ports export the same run-time names (the shared sources type-check against each)", () => {
+    expect(Object.keys(Port).sort()).toEqual([
+      "DurationInputSchema",
+      "Name",
+      "Service",
+      "currentClock",
+      "decodeOptions",
+      "durationConfig",
+      "nowMillis",
+      "numberConfig",
+      "readFields",
+      "refine",
+      "toDuration",
+      "withDefault"
+    ])
   })
 })

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 // Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
 import { Service } from "#port"
-import { configFromJson, FastCheck, TestClock, withConfig } from "#test-port"
+import { configFromJson, FastCheck, itScoped, TestClock, withConfig } from "#test-port"
 import {
   type BudgetSettings,
   cumulativeBound,
@@ -237,7 +237,8 @@ describe("RetryBudget", () => {
 
   class Budget extends Service<Budget, RetryBudget.RetryBudget>()("Budget") {}
 
-  it.effect("layer and layerConfig", () =>
+  // itScoped: the layer below is built in the test's Scope (it.scoped in Effect 3, it.effect in 4).
+  itScoped("layer and layerConfig", () =>
     Effect.gen(function*() {
       const fromLayer = yield* Effect.provide(Budget, RetryBudget.layer(Budget, { name: "b", minRetriesPerSecond: 1 }))
       expect((yield* fromLayer.metrics).availableRetries).toBe(10)
@@ -251,7 +252,7 @@ describe("RetryBudget", () => {
       const bad = configFromJson({ payments: { percentCanRetry: 5 } })
       const fromBad = Effect.provide(Budget, live).pipe(withConfig(bad), Effect.catchTag("ConfigError", Effect.die))
       expect(yield* issuesOf(fromBad)).toEqual(["percentCanRetry"])
-      const layerExit = yield* Effect.exit(Layer.build(live).pipe(Effect.scoped, withConfig(bad)))
+      const layerExit = yield* Effect.exit(Layer.build(live).pipe(withConfig(bad)))
       expect(Exit.isFailure(layerExit)).toBe(true)
     }))
 })

@@ -187,7 +187,10 @@ describe("the packed tarball", () => {
       exports: Record<string, unknown>
     }
     const publicModules = fs.readdirSync(path.join(root, "src"), { recursive: true, encoding: "utf8" })
-      .filter((file) => file.endsWith(".ts") && !file.split(path.sep).includes("internal"))
+      // The Effect-version ports (src/port) are internal too: reached through "#port", never a subpath.
+      .filter((file) =>
+        file.endsWith(".ts") && !file.split(path.sep).some((dir) => dir === "internal" || dir === "port")
+      )
       .map((file) => file.replace(/\.ts$/, "").split(path.sep).join("/"))
       .filter((module) => module !== "index" && !throughStore.has(module))
     const flat = (module: string) => Object.entries(integrations).find(([, file]) => file === module)?.[0] ?? module
