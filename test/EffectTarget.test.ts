@@ -20,6 +20,7 @@ describe("Effect target", () => {
       "currentClock",
       "decodeOptions",
       "durationConfig",
+      "makeStepper",
       "nowMillis",
       "numberConfig",
       "readFields",

@@ -21,6 +21,7 @@ export {
   numberConfig,
   readFields
 } from "../../internal/validation.js"
+export { makeStepper, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 
 /** A service key: Effect 3's `Context.Tag`. */
