@@ -7,7 +7,8 @@ import * as path from "node:path"
 
 const here = import.meta.dirname
 const root = JSON.parse(fs.readFileSync(path.join(here, "../../package.json"), "utf8"))
-const out = path.join(here, "package")
+// The package folder: targets/effect4/package, or the folder given (the package test builds into a temporary one).
+const out = path.resolve(process.argv[2] ?? path.join(here, "package"))
 
 const [major, ...rest] = root.version.split(".")
 const emitted = (file) => fs.existsSync(path.join(out, file))
@@ -45,4 +46,6 @@ if (emitted("dist/index.js")) Object.assign(pkg, { main: "./dist/index.js", type
 
 fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n")
 for (const file of ["README.md", "LICENSE"]) fs.copyFileSync(path.join(here, "../..", file), path.join(out, file))
-console.log(`targets/effect4/package: ${pkg.name}@${pkg.version}, ${Object.keys(exportsMap).length} subpaths`)
+console.log(
+  `${path.relative(process.cwd(), out) || "."}: ${pkg.name}@${pkg.version}, ${Object.keys(exportsMap).length} subpaths`
+)

@@ -36,7 +36,8 @@ export default defineConfig({
     ]
   },
   test: {
-    include: portedSuites,
+    // The shared suites, plus this target's own: its package, built and run outside vitest.
+    include: [...portedSuites, "targets/effect4/test/**/*.test.ts"],
     pool: "threads",
     testTimeout: 30_000
   }
