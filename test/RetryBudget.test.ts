@@ -229,6 +229,15 @@ describe("RetryBudget", () => {
         "percentCanRetry = 20: must be a fraction in [0, 1] (0.2 = 20%)"
       )
       expect(yield* issuesOf(RetryBudget.make({ name: "b", ttl: "500 millis" }))).toEqual(["ttl"])
+      // The same words on both Effect targets (Effect 4's Schema phrases its defaults differently).
+      expect(
+        (yield* Effect.flip(RetryBudget.make({ name: "b", ttl: "abc" } as unknown as RetryBudget.Options))).message
+      ).toContain(
+        "ttl = \"abc\": expected a non-negative duration"
+      )
+      expect((yield* Effect.flip(RetryBudget.make({} as RetryBudget.Options))).message).toContain(
+        "name = undefined: is missing"
+      )
       expect(yield* issuesOf(RetryBudget.make({ name: "" }))).toEqual(["name"])
       expect(yield* issuesOf(RetryBudget.make({ name: "b", percent: 0.2 } as RetryBudget.Options))).toEqual([
         "percent"

@@ -25,6 +25,17 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 
+/**
+ * Effect 4's default messages in the words Effect 3's port uses, so that both packages name a broken
+ * rule alike. An optional field's type is a union with `undefined`; that branch is noise here.
+ */
+const ruleOf = (message: string): string =>
+  message === "Expected no excess property"
+    ? "is not a known option"
+    : message === "Missing key"
+    ? "is missing"
+    : message.replace(/ \| undefined$/, "")
+
 const pathKey = (segment: PropertyKey | { readonly key: PropertyKey }): PropertyKey =>
   typeof segment === "object" ? segment.key : segment
 
@@ -42,7 +53,7 @@ export const decodeOptions = <A, I>(
     return {
       field: path.map(String).join(".") || "(options)",
       value: valueAt(input, path),
-      rule: issue.message === "Expected no excess property" ? "is not a known option" : issue.message
+      rule: ruleOf(issue.message)
     }
   })
   return Effect.fail(
@@ -72,7 +83,7 @@ const isDurationInput = (u: unknown): u is Duration.Input =>
  */
 export const DurationInputSchema = (min: Duration.Input = 0) => {
   const minimum = Duration.fromInputUnsafe(min)
-  return Schema.declare(isDurationInput, { expected: durationExpected }).check(
+  return Schema.declare(isDurationInput, { message: durationExpected }).check(
     Schema.makeFilter((u: Duration.Input) =>
       Duration.isGreaterThanOrEqualTo(Duration.fromInputUnsafe(u), minimum) ||
       `must be at least ${Duration.format(minimum)}`
