@@ -2,7 +2,18 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: [".scratch*/**", "dist/**", "node_modules/**", "coverage/**", "reports/**", ".stryker-tmp/**"] },
+  {
+    ignores: [
+      ".scratch*/**",
+      "dist/**",
+      "node_modules/**",
+      "targets/*/node_modules/**",
+      "targets/*/package/**",
+      "coverage/**",
+      "reports/**",
+      ".stryker-tmp/**"
+    ]
+  },
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
   {

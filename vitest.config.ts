@@ -9,17 +9,22 @@ const exportsOf = () =>
 
 export default defineConfig({
   resolve: {
-    // The package's subpaths on their sources, read from package.json "exports" (one list to keep):
-    // `breakwater/CircuitBreaker` → ./dist/guards/CircuitBreaker.js → src/guards/CircuitBreaker.ts.
-    alias: Object.entries(exportsOf()).flatMap(([subpath, target]) =>
-      typeof target === "string" ? [] : [{
-        find: new RegExp(`^breakwater${subpath === "." ? "" : `/${subpath.slice(2)}`}$`),
-        replacement: path.resolve(
-          import.meta.dirname,
-          target.import.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts")
-        )
-      }]
-    )
+    alias: [
+      // The package's subpaths on their sources, read from package.json "exports" (one list to keep):
+      // `breakwater/CircuitBreaker` → ./dist/guards/CircuitBreaker.js → src/guards/CircuitBreaker.ts.
+      ...Object.entries(exportsOf()).flatMap(([subpath, target]) =>
+        typeof target === "string" ? [] : [{
+          find: new RegExp(`^breakwater${subpath === "." ? "" : `/${subpath.slice(2)}`}$`),
+          replacement: path.resolve(
+            import.meta.dirname,
+            target.import.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts")
+          )
+        }]
+      ),
+      // The Effect 3 ports (docs/two-targets.md); targets/effect4/vitest.config.ts swaps in Effect 4's.
+      { find: /^#port$/, replacement: path.resolve(import.meta.dirname, "src/port/effect3/index.ts") },
+      { find: /^#test-port$/, replacement: path.resolve(import.meta.dirname, "test/port/effect3.ts") }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts"],
@@ -28,6 +33,8 @@ export default defineConfig({
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],
+      // Run by the Effect 4 suite (targets/effect4), which the Effect 3 run cannot load.
+      exclude: ["src/port/effect4/**"],
       reporter: ["text-summary", "json-summary", "html"],
       reportOnFailure: true,
       // Measured at 97.6% lines and 92.1% branches; a change that drops below these fails `--coverage`.

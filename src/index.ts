@@ -80,7 +80,7 @@ export * as Hedge from "./guards/Hedge.js"
  *
  * @since 0.1.0
  */
-export { type ConfigIssue, InvalidConfigError } from "./shared/InvalidConfigError.js"
+export { type ConfigIssue, InvalidConfigError } from "./errors/InvalidConfigError.js"
 
 /**
  * Typed middleware and its composition.

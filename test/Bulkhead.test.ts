@@ -13,8 +13,8 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as Bulkhead from "../src/guards/Bulkhead.js"
-import { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 // ---- helpers -------------------------------------------------------------------------------------
 

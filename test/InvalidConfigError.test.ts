@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Logger } from "effect"
+import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as Bulkhead from "../src/guards/Bulkhead.js"
 import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
 import * as Registry from "../src/registry/Registry.js"
-import { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 describe("InvalidConfigError", () => {
   it.effect("keeps its class name; the guard's name is in guardName", () =>

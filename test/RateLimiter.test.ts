@@ -13,8 +13,8 @@ import {
   Stream,
   TestClock
 } from "effect"
+import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as RateLimiter from "../src/guards/RateLimiter.js"
-import type { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 import { memoryStore } from "./helpers/memoryStore.js"
 
 // ---- helpers -------------------------------------------------------------------------------------

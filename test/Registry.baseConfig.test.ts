@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit } from "effect"
+import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
 import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
 import * as Bulkhead from "../src/guards/Bulkhead.js"
@@ -14,7 +15,6 @@ import * as RateLimiter from "../src/guards/RateLimiter.js"
 import * as Retry from "../src/guards/Retry.js"
 import * as Snapshot from "../src/observability/Snapshot.js"
 import * as Registry from "../src/registry/Registry.js"
-import type { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 const millis = (d: Duration.Duration | unknown) => Duration.toMillis(d as Duration.Duration)
 

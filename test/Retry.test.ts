@@ -16,10 +16,10 @@ import {
   TestClock
 } from "effect"
 import * as FastCheck from "effect/FastCheck"
+import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
 import * as Retry from "../src/guards/Retry.js"
 import * as RetryBudget from "../src/guards/RetryBudget.js"
-import type { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 // ---- helpers -------------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Layer, TestClock } from "effect"
-import * as FastCheck from "effect/FastCheck"
+import { Effect, Exit, Layer } from "effect"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { Service } from "#port"
+import { configFromJson, FastCheck, itScoped, TestClock, withConfig } from "#test-port"
 import {
   type BudgetSettings,
   cumulativeBound,
@@ -9,15 +11,12 @@ import {
   sliceAt,
   SLICES
 } from "../src/core/retryBudgetCore.js"
+import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as RetryBudget from "../src/guards/RetryBudget.js"
-import type { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
-const issuesOf = (exit: Exit.Exit<unknown, InvalidConfigError>) => {
-  if (Exit.isSuccess(exit)) throw new Error("expected an InvalidConfigError")
-  const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-  if (error === undefined) throw new Error("expected a typed failure")
-  return error.issues.map((issue) => issue.field)
-}
+/** The fields an `InvalidConfigError` names (the effect must fail with one: `flip` fails otherwise). */
+const issuesOf = (effect: Effect.Effect<unknown, InvalidConfigError>) =>
+  Effect.map(Effect.flip(effect), (error) => error.issues.map((issue) => issue.field))
 
 // ---- the pure core -------------------------------------------------------------------------------
 
@@ -224,40 +223,45 @@ describe("RetryBudget", () => {
 
   it.effect("rejects bad options, naming each field", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(
-        RetryBudget.make({ name: "b", ttl: "2 minutes", minRetriesPerSecond: -1, percentCanRetry: 20 })
+      const bad = RetryBudget.make({ name: "b", ttl: "2 minutes", minRetriesPerSecond: -1, percentCanRetry: 20 })
+      expect((yield* issuesOf(bad)).sort()).toEqual(["minRetriesPerSecond", "percentCanRetry", "ttl"])
+      expect((yield* Effect.flip(bad)).message).toContain(
+        "percentCanRetry = 20: must be a fraction in [0, 1] (0.2 = 20%)"
       )
-      expect(issuesOf(exit).sort()).toEqual(["minRetriesPerSecond", "percentCanRetry", "ttl"])
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.message).toContain("percentCanRetry = 20: must be a fraction in [0, 1] (0.2 = 20%)")
-      }
-      expect(issuesOf(yield* Effect.exit(RetryBudget.make({ name: "b", ttl: "500 millis" })))).toEqual(["ttl"])
-      expect(issuesOf(yield* Effect.exit(RetryBudget.make({ name: "" })))).toEqual(["name"])
-      expect(issuesOf(yield* Effect.exit(RetryBudget.make({ name: "b", percent: 0.2 } as RetryBudget.Options))))
-        .toEqual([
-          "percent"
-        ])
+      expect(yield* issuesOf(RetryBudget.make({ name: "b", ttl: "500 millis" }))).toEqual(["ttl"])
+      // The same words on both Effect targets (Effect 4's Schema phrases its defaults differently).
+      expect(
+        (yield* Effect.flip(RetryBudget.make({ name: "b", ttl: "abc" } as unknown as RetryBudget.Options))).message
+      ).toContain(
+        "ttl = \"abc\": expected a non-negative duration"
+      )
+      expect((yield* Effect.flip(RetryBudget.make({} as RetryBudget.Options))).message).toContain(
+        "name = undefined: is missing"
+      )
+      expect(yield* issuesOf(RetryBudget.make({ name: "" }))).toEqual(["name"])
+      expect(yield* issuesOf(RetryBudget.make({ name: "b", percent: 0.2 } as RetryBudget.Options))).toEqual([
+        "percent"
+      ])
     }))
 
-  class Budget extends Context.Tag("Budget")<Budget, RetryBudget.RetryBudget>() {}
+  class Budget extends Service<Budget, RetryBudget.RetryBudget>()("Budget") {}
 
-  it.effect("layer and layerConfig", () =>
+  // itScoped: the layer below is built in the test's Scope (it.scoped in Effect 3, it.effect in 4).
+  itScoped("layer and layerConfig", () =>
     Effect.gen(function*() {
       const fromLayer = yield* Effect.provide(Budget, RetryBudget.layer(Budget, { name: "b", minRetriesPerSecond: 1 }))
       expect((yield* fromLayer.metrics).availableRetries).toBe(10)
 
-      const provider = ConfigProvider.fromJson({ payments: { ttl: "20 seconds", minRetriesPerSecond: 2 } })
+      const provider = configFromJson({ payments: { ttl: "20 seconds", minRetriesPerSecond: 2 } })
       const live = RetryBudget.layerConfig(Budget, RetryBudget.config("payments"))
-      const fromConfig = yield* Effect.provide(Budget, live).pipe(Effect.withConfigProvider(provider))
+      const fromConfig = yield* Effect.provide(Budget, live).pipe(withConfig(provider))
       expect(fromConfig.name).toBe("payments")
       expect((yield* fromConfig.metrics).availableRetries).toBe(40)
 
-      const bad = ConfigProvider.fromJson({ payments: { percentCanRetry: 5 } })
-      const exit = yield* Effect.exit(
-        Effect.provide(Budget, live).pipe(Effect.withConfigProvider(bad), Effect.catchTag("ConfigError", Effect.die))
-      )
-      expect(issuesOf(exit)).toEqual(["percentCanRetry"])
-      const layerExit = yield* Effect.exit(Layer.build(live).pipe(Effect.scoped, Effect.withConfigProvider(bad)))
+      const bad = configFromJson({ payments: { percentCanRetry: 5 } })
+      const fromBad = Effect.provide(Budget, live).pipe(withConfig(bad), Effect.catchTag("ConfigError", Effect.die))
+      expect(yield* issuesOf(fromBad)).toEqual(["percentCanRetry"])
+      const layerExit = yield* Effect.exit(Layer.build(live).pipe(withConfig(bad)))
       expect(Exit.isFailure(layerExit)).toBe(true)
     }))
 })

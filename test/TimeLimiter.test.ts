@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Context, Duration, Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as TimeLimiter from "../src/guards/TimeLimiter.js"
-import { InvalidConfigError } from "../src/shared/InvalidConfigError.js"
 
 // ---- helpers -------------------------------------------------------------------------------------
 

@@ -10,8 +10,10 @@ import { describe, expect, it } from "vitest"
 const root = path.resolve(import.meta.dirname, "..")
 // Public modules: src/index.ts and src/<layer>/*.ts, never an internal/ folder nor the pure cores of src/core/.
 const publicModules = fs.readdirSync(path.join(root, "src"), { recursive: true, encoding: "utf8" })
+  // Not public: internal/ folders, the pure cores (src/core) and the per-Effect-version ports (src/port).
   .filter((file) =>
-    file.endsWith(".ts") && !file.split(path.sep).includes("internal") && file.split(path.sep)[0] !== "core"
+    file.endsWith(".ts") && !file.split(path.sep).includes("internal") &&
+    !["core", "port"].includes(file.split(path.sep)[0]!)
   )
   .map((file) => path.join(root, "src", file))
 /**

@@ -228,8 +228,10 @@ describe("the packed tarball", () => {
     // Public: src/<layer>/*.ts, outside internal/ folders and the pure cores of src/core/. Each one's
     // subpath is its bare name (`breakwater/CircuitBreaker` → dist/guards/CircuitBreaker.js).
     const publicModules = fs.readdirSync(path.join(root, "src"), { recursive: true, encoding: "utf8" })
+      // src/core holds the pure cores; src/port the per-Effect-version ports (reached through "#port").
       .filter((file) =>
-        file.endsWith(".ts") && !file.split(path.sep).includes("internal") && file.split(path.sep)[0] !== "core"
+        file.endsWith(".ts") && !file.split(path.sep).includes("internal") &&
+        !["core", "port"].includes(file.split(path.sep)[0]!)
       )
       .map((file) => file.replace(/\.ts$/, "").split(path.sep).join("/"))
       .filter((module) => module !== "index" && !throughStore.has(module))

@@ -32,15 +32,22 @@
  */
 import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+// The names that differ between Effect 3 and Effect 4 (this module is compiled for both).
+import {
+  type ConfigFailure,
+  currentClock,
+  decodeOptions,
+  type DurationInput,
+  nowMillis,
+  readFields,
+  type ServiceKey
+} from "#port"
 import { type BudgetHandle, type BudgetSettings, RetryBudgetCore, RetryBudgetTypeId } from "../core/retryBudgetCore.js"
-import { decodeOptions, readFields } from "../shared/internal/validation.js"
-import type { InvalidConfigError } from "../shared/InvalidConfigError.js"
-import { budgetConfigFields, BudgetOptionsSchema } from "./internal/retryConfig.js"
+import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
+import { budgetConfigFields, BudgetOptionsSchema } from "./internal/retryBudgetOptions.js"
 
 /**
  * The budget's options, with Finagle's names and defaults.
@@ -57,7 +64,7 @@ import { budgetConfigFields, BudgetOptionsSchema } from "./internal/retryConfig.
 export interface Options {
   readonly name: string
   /** How far back requests and retries are remembered, in [1 s, 60 s]. Default 10 seconds. */
-  readonly ttl?: Duration.DurationInput
+  readonly ttl?: DurationInput
   /** Retries per second always allowed, whatever the volume; ≥ 0. Default 10. */
   readonly minRetriesPerSecond?: number
   /** Retries allowed per request, as a fraction in [0, 1]: 0.2 (the default) = 20%. */
@@ -121,16 +128,16 @@ class RetryBudgetImpl implements RetryBudget, BudgetHandle {
   readonly core: RetryBudgetCore
 
   constructor(readonly name: string, settings: BudgetSettings, private readonly clock: Clock.Clock) {
-    this.core = new RetryBudgetCore(settings, clock.unsafeCurrentTimeMillis())
+    this.core = new RetryBudgetCore(settings, nowMillis(clock))
   }
 
   /** Synchronous, for `Retry`'s match handlers. */
   unsafeDeposit(): void {
-    this.core.deposit(this.clock.unsafeCurrentTimeMillis())
+    this.core.deposit(nowMillis(this.clock))
   }
 
   unsafeTryWithdraw(): boolean {
-    return this.core.tryWithdraw(this.clock.unsafeCurrentTimeMillis())
+    return this.core.tryWithdraw(nowMillis(this.clock))
   }
 
   readonly deposit: Effect.Effect<void> = Effect.sync(() => this.unsafeDeposit())
@@ -138,7 +145,7 @@ class RetryBudgetImpl implements RetryBudget, BudgetHandle {
 
   readonly metrics: Effect.Effect<Metrics> = Effect.sync(() => {
     const core = this.core
-    const availableRetries = core.available(this.clock.unsafeCurrentTimeMillis())
+    const availableRetries = core.available(nowMillis(this.clock))
     return {
       availableRetries,
       deposits: core.liveDeposits,
@@ -171,7 +178,7 @@ class RetryBudgetImpl implements RetryBudget, BudgetHandle {
 export const make = (options: Options): Effect.Effect<RetryBudget, InvalidConfigError> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(BudgetOptionsSchema, "RetryBudget", options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const settings: BudgetSettings = {
       ttlMillis: Duration.toMillis(config.ttl),
       minRetriesPerSecond: config.minRetriesPerSecond,
@@ -197,7 +204,7 @@ export const make = (options: Options): Effect.Effect<RetryBudget, InvalidConfig
  * @since 0.1.0
  */
 export const layer = <I>(
-  tag: Context.Tag<I, RetryBudget>,
+  tag: ServiceKey<I, RetryBudget>,
   options: Options
 ): Layer.Layer<I, InvalidConfigError> => Layer.effect(tag, make(options))
 
@@ -218,7 +225,10 @@ export const layer = <I>(
  * @since 0.1.0
  */
 export const config = (name: string): Config.Config<Options> =>
-  Config.nested(readFields(budgetConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
+  readFields(budgetConfigFields).pipe(
+    Config.nested(name),
+    Config.map((values) => ({ ...values, name }) as Options)
+  )
 
 /**
  * Like {@link layer}, with the options read from `effect/Config` (see {@link config}).
@@ -236,6 +246,6 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, RetryBudget>,
+  tag: ServiceKey<I, RetryBudget>,
   options: Config.Config<Options>
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> => Layer.effect(tag, Effect.flatMap(options, make))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> => Layer.effect(tag, Effect.flatMap(options, make))

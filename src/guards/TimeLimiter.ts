@@ -55,11 +55,11 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
+import { decodeOptions, readFields, restoreDefaults } from "../port/effect3/validation.js"
 import { withoutStackTrace } from "../shared/internal/errors.js"
 import { type EventHub, makeEventHub } from "../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../shared/internal/observe.js"
-import { decodeOptions, readFields, restoreDefaults } from "../shared/internal/validation.js"
-import type { InvalidConfigError } from "../shared/InvalidConfigError.js"
 import type { Policy } from "../shared/Policy.js"
 import {
   clearInterruption,

@@ -11,7 +11,7 @@ import * as Undici from "@effect/platform-node/Undici"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { InvalidConfigError } from "../shared/InvalidConfigError.js"
+import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
 import { readPool } from "./internal/pool.js"
 import * as ResilientHttpClient from "./ResilientHttpClient.js"
 

@@ -53,6 +53,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { InvalidConfigError } from "../errors/InvalidConfigError.js"
 import type * as AdaptiveLimiter from "../guards/AdaptiveLimiter.js"
 import type * as AdaptiveThrottler from "../guards/AdaptiveThrottler.js"
 import type * as Bulkhead from "../guards/Bulkhead.js"
@@ -62,8 +63,7 @@ import type { Guard } from "../guards/internal/anyGuard.js"
 import type * as RateLimiter from "../guards/RateLimiter.js"
 import type * as Retry from "../guards/Retry.js"
 import type * as TimeLimiter from "../guards/TimeLimiter.js"
-import { decodeOptions, readFields } from "../shared/internal/validation.js"
-import { InvalidConfigError } from "../shared/InvalidConfigError.js"
+import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import {
   type Kind,
   type KindDescriptor,

@@ -5,8 +5,8 @@
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
+import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
 import { Store } from "../../src/store/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "./redisServer.js"
 

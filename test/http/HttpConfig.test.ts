@@ -5,9 +5,9 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
+import { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as RateLimitMiddleware from "../../src/http/RateLimitMiddleware.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
 
 /** An in-memory dependency that always answers 500. */
 const failing = Layer.succeed(

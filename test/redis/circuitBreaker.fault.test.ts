@@ -6,12 +6,12 @@
  */
 import { type Duration, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as Metrics from "../../src/observability/Metrics.js"
 import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import * as Registry from "../../src/registry/Registry.js"
-import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
 import * as StoreModule from "../../src/store/Store.js"
 import { Store } from "../../src/store/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"

@@ -8,9 +8,9 @@
 import { Effect, Exit, Logger, ManagedRuntime, Scope, Stream, TestClock, TestContext } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
 import { Store } from "../../src/store/Store.js"
 import { canRunFaultTests, type PrivateServer, privateServer } from "../helpers/redisServer.js"
 

@@ -23,9 +23,9 @@ import {
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as RateLimiter from "../../src/guards/RateLimiter.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
 import type { Store } from "../../src/store/Store.js"
 import { redisTarget } from "../helpers/redisServer.js"
 

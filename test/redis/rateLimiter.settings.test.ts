@@ -9,12 +9,12 @@
 import { type Context, Effect, Exit, Layer, Logger, ManagedRuntime, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as RateLimiter from "../../src/guards/RateLimiter.js"
 import * as Metrics from "../../src/observability/Metrics.js"
 import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import * as Registry from "../../src/registry/Registry.js"
-import type { InvalidConfigError } from "../../src/shared/InvalidConfigError.js"
 import type { Store } from "../../src/store/Store.js"
 import { redisTarget } from "../helpers/redisServer.js"
 

@@ -5,7 +5,7 @@
  * @internal
  */
 import * as Schema from "effect/Schema"
-import { FiniteDuration, WholeNumber } from "../../shared/internal/validation.js"
+import { FiniteDuration, WholeNumber } from "../../port/effect3/validation.js"
 
 /**
  * Viewers of the event stream at once. Each costs a socket and a write of the shared frame per

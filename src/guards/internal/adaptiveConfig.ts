@@ -16,7 +16,7 @@ import {
   OneOf,
   Predicate,
   WholeNumber
-} from "../../shared/internal/validation.js"
+} from "../../port/effect3/validation.js"
 
 const between = (min: number, max: number, rule: string) =>
   Schema.Number.pipe(Schema.filter((n) => (n >= min && n <= max) || rule))

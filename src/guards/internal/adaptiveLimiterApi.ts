@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 
 /**
  * The limiter's options. Durations accept any `Duration.DurationInput`.

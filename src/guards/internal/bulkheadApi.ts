@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 
 /**
  * The bulkhead's options, with Resilience4j's names and defaults. Durations accept any

@@ -5,7 +5,7 @@
  * @internal
  */
 import * as Schema from "effect/Schema"
-import { durationConfig, DurationInput, Name, numberConfig, WholeNumber } from "../../shared/internal/validation.js"
+import { durationConfig, DurationInput, Name, numberConfig, WholeNumber } from "../../port/effect3/validation.js"
 
 const fields = {
   maxConcurrentCalls: WholeNumber(0),

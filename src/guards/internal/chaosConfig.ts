@@ -7,7 +7,7 @@
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { DurationInput, Name } from "../../shared/internal/validation.js"
+import { DurationInput, Name } from "../../port/effect3/validation.js"
 
 /** An injection rate: the probability, per call, that the fault is injected. */
 export const Rate = Schema.Number.pipe(

@@ -20,7 +20,7 @@ import {
   Percentage,
   Predicate,
   WholeNumber
-} from "../../shared/internal/validation.js"
+} from "../../port/effect3/validation.js"
 
 /** Bounds what one breaker may allocate for its window, so a typo cannot exhaust memory. */
 export const MAX_WINDOW_SIZE = 1_000_000

@@ -27,11 +27,11 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
+import { decodeOptions } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import type { EventHub } from "../../shared/internal/eventHub.js"
 import { CallTimings, currentSpan } from "../../shared/internal/observe.js"
-import { decodeOptions } from "../../shared/internal/validation.js"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
 import type {
   CallOutcome,
   CircuitBreakerStore,

@@ -11,8 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { KeyedTable } from "../../core/keyedTable.js"
+import { decodeOptions, FiniteDuration, Name, WholeNumber } from "../../port/effect3/validation.js"
 import { LazyScope } from "../../shared/internal/lazyScope.js"
-import { decodeOptions, FiniteDuration, Name, WholeNumber } from "../../shared/internal/validation.js"
 
 /** Keys live at once by default, and the most allowed (each holds a breaker and its window). */
 export const DEFAULT_MAX_KEYS = 10_000

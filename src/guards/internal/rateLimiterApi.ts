@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import { type OnStoreFailure, type StoreError } from "../../store/Store.js"
 
 /**

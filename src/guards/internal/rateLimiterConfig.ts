@@ -15,7 +15,7 @@ import {
   Name,
   numberConfig,
   WholeNumber
-} from "../../shared/internal/validation.js"
+} from "../../port/effect3/validation.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })

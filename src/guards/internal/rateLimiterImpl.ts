@@ -28,11 +28,11 @@ import {
   ScheduledCycles,
   settle
 } from "../../core/rateLimiterCycles.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
+import { decodeOptions } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
-import { decodeOptions } from "../../shared/internal/validation.js"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
 import type { LearnedQuota } from "../../store/RateLimiterStore.js"
 import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "./rateLimiterApi.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"

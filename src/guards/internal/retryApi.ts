@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import type { RetryBudget } from "../RetryBudget.js"
 
 /**

@@ -16,42 +16,15 @@ import {
   numberConfig,
   Predicate,
   WholeNumber
-} from "../../shared/internal/validation.js"
+} from "../../port/effect3/validation.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
 
 // ---- RetryBudget ---------------------------------------------------------------------------------
 
-/** Finagle's bounds on the ttl: long enough to smooth a second's burst, short enough to matter. */
-const Ttl = DurationInput(Duration.seconds(1)).pipe(
-  Schema.filter((d) =>
-    Duration.lessThanOrEqualTo(Duration.decode(d), Duration.seconds(60)) || "must be at most 60 seconds"
-  )
-)
-
-const NonNegative = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isFinite(n) && n >= 0) || "must be a finite number >= 0")
-)
-
-const Fraction = Schema.Number.pipe(
-  Schema.filter((n) => (n >= 0 && n <= 1) || "must be a fraction in [0, 1] (0.2 = 20%)")
-)
-
-/** @internal */
-export const BudgetOptionsSchema = Schema.Struct({
-  name: Name,
-  ttl: fallback(Ttl, (): Duration.DurationInput => "10 seconds"),
-  minRetriesPerSecond: fallback(NonNegative, () => 10),
-  percentCanRetry: fallback(Fraction, () => 0.2)
-})
-
-/** The budget's options as `effect/Config` can carry them. */
-export const budgetConfigFields = {
-  ttl: durationConfig,
-  minRetriesPerSecond: numberConfig,
-  percentCanRetry: numberConfig
-} as const
+// Written once for both Effect targets (see retryBudgetOptions.ts); re-exported for the HTTP config fields.
+export { budgetConfigFields, BudgetOptionsSchema } from "./retryBudgetOptions.js"
 
 // ---- Retry ---------------------------------------------------------------------------------------
 

@@ -18,11 +18,11 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { isLocalRefusal } from "../../core/refusals.js"
 import type { BudgetHandle } from "../../core/retryBudgetCore.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
+import { decodeOptions, invalidConfig } from "../../port/effect3/validation.js"
 import { retryAfterField } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
-import { decodeOptions, invalidConfig } from "../../shared/internal/validation.js"
-import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
 import {
   Event,
   MaxRetriesExceededError,

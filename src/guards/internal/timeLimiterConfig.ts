@@ -6,7 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { booleanConfig, durationConfig, DurationInput, Name } from "../../shared/internal/validation.js"
+import { booleanConfig, durationConfig, DurationInput, Name } from "../../port/effect3/validation.js"
 
 const fields = {
   // Time is read from `Clock` in milliseconds, so a shorter limit could not be honoured.

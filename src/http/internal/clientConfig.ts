@@ -6,7 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { DurationInput, Name, Predicate, WholeNumber } from "../../shared/internal/validation.js"
+import { DurationInput, Name, Predicate, WholeNumber } from "../../port/effect3/validation.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })

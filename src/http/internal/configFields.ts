@@ -12,7 +12,7 @@ import * as Either from "effect/Either"
 import { configFields as breakerFields } from "../../guards/internal/circuitBreakerConfig.js"
 import { configFields as limiterFields } from "../../guards/internal/rateLimiterConfig.js"
 import { budgetConfigFields, retryConfigFields } from "../../guards/internal/retryConfig.js"
-import { booleanConfig, durationConfig, numberConfig, readFields } from "../../shared/internal/validation.js"
+import { booleanConfig, durationConfig, numberConfig, readFields } from "../../port/effect3/validation.js"
 
 type Fields = Record<string, (name: string) => Config.Config<unknown>>
 

@@ -6,8 +6,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { invalidConfig } from "../../shared/internal/validation.js"
-import { InvalidConfigError } from "../../shared/InvalidConfigError.js"
+import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
+import { invalidConfig } from "../../port/effect3/validation.js"
 
 /** Builds a guard once in a throwaway scope, keeping only its issues, prefixed with `field`. */
 export const nestedIssues = <E>(

@@ -6,7 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { DurationInput, FiniteDuration, Name, Predicate, WholeNumber } from "../../shared/internal/validation.js"
+import { DurationInput, FiniteDuration, Name, Predicate, WholeNumber } from "../../port/effect3/validation.js"
 import { isAddressOrRange } from "./keys.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>

@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { InvalidConfigError } from "../InvalidConfigError.js"
+import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 
 const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
   let current = input

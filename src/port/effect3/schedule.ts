@@ -1,0 +1,29 @@
+/**
+ * Stepping a `Schedule` by hand, Effect 3's way (`initial` + `step` + `ScheduleDecision`); the Effect 4
+ * port does the same with `Schedule.toStep`. Guards use it where a schedule decides a wait that they
+ * keep themselves (an open breaker's wait, a calendar period, a retry's delay) rather than sleep on.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+
+/**
+ * Feeds one input to the schedule at `now` (epoch millis) and returns when the next recurrence may
+ * start, in epoch millis, or `Infinity` once the schedule is done. Holds the schedule's state: make a
+ * new stepper to start over.
+ */
+export type Stepper<In> = (now: number, input: In) => Effect.Effect<number>
+
+/** A fresh stepper for `schedule`. */
+export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effect.Effect<Stepper<In>> =>
+  Effect.sync(() => {
+    let state: unknown = schedule.initial
+    return (now: number, input: In) =>
+      Effect.map(Effect.suspend(() => schedule.step(now, input, state)), ([next, _out, decision]) => {
+        state = next
+        return ScheduleDecision.isDone(decision) ? Infinity : ScheduleIntervals.start(decision.intervals)
+      })
+  })

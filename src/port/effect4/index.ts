@@ -1,0 +1,37 @@
+/**
+ * The Effect 4 port: the same names as `../effect3/index.ts`, in Effect 4's own types. The Effect 4
+ * build resolves `#port` here (targets/effect4: tsconfig `paths`, vitest alias, and the package's
+ * `imports`); `effect` itself resolves to Effect 4 there, so this file imports `effect` like any other.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+
+export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
+export { makeStepper, type Stepper } from "./schedule.js"
+export { refine, withDefault } from "./schema.js"
+
+/** A service key: Effect 4's `Context.Key`. */
+export type ServiceKey<I, S> = Context.Key<I, S>
+
+/** A class-style service key: `class Budget extends Service<Budget, RetryBudget>()("Budget") {}`. */
+export const Service = <Self, Shape>() => <const Key extends string>(key: Key) => Context.Service<Self, Shape>()(key)
+
+/** What a duration option accepts: a `Duration`, milliseconds, or a string such as `"5 seconds"`. */
+export type DurationInput = Duration.Input
+
+/** A `DurationInput` as a `Duration` (the input has been validated already). */
+export const toDuration: (input: DurationInput) => Duration.Duration = Duration.fromInputUnsafe
+
+/** The error a `Config` read fails with. */
+export type ConfigFailure = Config.ConfigError
+
+/** The fiber's `Clock`, taken once at `make` so that the hot path reads it synchronously. */
+export const currentClock: Effect.Effect<Clock.Clock> = Clock.clockWith(Effect.succeed)
+
+/** The clock's time in milliseconds, synchronously (for match handlers and pure cores). */
+export const nowMillis = (clock: Clock.Clock): number => clock.currentTimeMillisUnsafe()

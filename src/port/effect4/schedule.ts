@@ -1,0 +1,26 @@
+/**
+ * Stepping a `Schedule` by hand, Effect 4's way (`Schedule.toStep`: the state lives in the step's
+ * closure, the delay is relative, and "done" is a `Cause.Done` failure); see `../effect3/schedule.ts`.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Schedule from "effect/Schedule"
+
+/**
+ * Feeds one input to the schedule at `now` (epoch millis) and returns when the next recurrence may
+ * start, in epoch millis, or `Infinity` once the schedule is done. Holds the schedule's state: make a
+ * new stepper to start over.
+ */
+export type Stepper<In> = (now: number, input: In) => Effect.Effect<number>
+
+/** A fresh stepper for `schedule`. */
+export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effect.Effect<Stepper<In>> =>
+  Effect.map(Schedule.toStep(schedule), (step) => (now: number, input: In) =>
+    Pull.matchEffect(step(now, input), {
+      onSuccess: ([, delay]) => Effect.succeed(now + Duration.toMillis(delay)),
+      onFailure: Effect.failCause,
+      onDone: () => Effect.succeed(Infinity)
+    }))

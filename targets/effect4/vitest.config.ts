@@ -1,0 +1,44 @@
+import * as path from "node:path"
+import { defineConfig, type Plugin } from "vitest/config"
+
+/**
+ * Runs the shared test files (test/) against Effect 4 with vitest 5 and @effect/vitest 4, installed in
+ * this folder. The same files run against Effect 3 from the repository's own vitest.config.ts.
+ */
+const here = import.meta.dirname
+const repo = path.resolve(here, "../..")
+
+/** The suites already ported (docs/two-targets.md); the list grows until it is test/**\/*.test.ts. */
+export const portedSuites = ["test/EffectTarget.test.ts", "test/RetryBudget.test.ts", "test/ScheduleStepper.test.ts"]
+
+/**
+ * Imports of these packages resolve from this folder, wherever the importer lives: the shared sources
+ * and tests sit beside the repository's Effect 3 node_modules, which plain resolution would find first.
+ */
+const fromThisTarget = /^(effect|@effect\/vitest|vitest|fast-check)(\/.*)?$/
+
+const resolveFromTarget = (): Plugin => ({
+  name: "breakwater:resolve-from-effect4-target",
+  enforce: "pre",
+  async resolveId(source, _importer, options) {
+    if (!fromThisTarget.test(source)) return null
+    return this.resolve(source, path.join(here, "package.json"), { ...options, skipSelf: true })
+  }
+})
+
+export default defineConfig({
+  root: repo,
+  plugins: [resolveFromTarget()],
+  resolve: {
+    alias: [
+      { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
+      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") }
+    ]
+  },
+  test: {
+    // The shared suites, plus this target's own: its package, built and run outside vitest.
+    include: [...portedSuites, "targets/effect4/test/**/*.test.ts"],
+    pool: "threads",
+    testTimeout: 30_000
+  }
+})

@@ -1,0 +1,32 @@
+import * as Port from "#port"
+import { targetMajor } from "#test-port"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+
+// Each suite runs once per Effect target: this fails if module resolution silently handed the shared
+// sources the other major (the repository's own node_modules hold Effect 3 beside Effect 4's toolchain).
+describe("Effect target", () => {
+  it("the effect that the shared sources import is the target's major", () => {
+    // Effect 4 renamed forkDaemon to forkDetach (EFFECT4.md's API map); neither major has both.
+    const loaded = "forkDetach" in Effect ? 4 : "forkDaemon" in Effect ? 3 : undefined
+    expect(loaded).toBe(targetMajor)
+  })
+
+  it("both ports export the same run-time names (the shared sources type-check against each)", () => {
+    expect(Object.keys(Port).sort()).toEqual([
+      "DurationInputSchema",
+      "Name",
+      "Service",
+      "currentClock",
+      "decodeOptions",
+      "durationConfig",
+      "makeStepper",
+      "nowMillis",
+      "numberConfig",
+      "readFields",
+      "refine",
+      "toDuration",
+      "withDefault"
+    ])
+  })
+})
