@@ -5,8 +5,6 @@
  * (`src/guards/internal/*Config.ts`) over `#port`; only the decoder and the Config readers differ per
  * target. Runs on both targets (targets/effect4 `portedSuites`).
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Schedule, Schema } from "effect"
 import {
   decodeOptions,
   literals,
@@ -19,6 +17,8 @@ import {
   union
 } from "#port"
 import { configFromJson, FastCheck, targetMajor, withConfig } from "#test-port"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Schedule, Schema } from "effect"
 import type { Config } from "effect"
 import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as Adaptive from "../src/guards/internal/adaptiveConfig.js"
@@ -65,8 +65,7 @@ const issuesOf = (kind: Kind, input: unknown) =>
 const at = (input: unknown, field: string): unknown =>
   field.split(".").reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], input)
 
-const durationRule =
-  "expected a non-negative duration (a Duration, milliseconds, or a string such as \"5 seconds\")"
+const durationRule = "expected a non-negative duration (a Duration, milliseconds, or a string such as \"5 seconds\")"
 const spaced = Schedule.spaced("1 second")
 
 /** Bad options and the [field, rule] each must be refused with, in order; the value is the input's. */
@@ -76,7 +75,10 @@ const bad: ReadonlyArray<readonly [Kind, Record<string, unknown>, ReadonlyArray<
     ["maxConcurrentCalls", "must be a whole number >= 0"],
     ["maxWaitDuration", durationRule]
   ]],
-  ["Bulkhead", { name: "", maxWaitDuration: "soon" }, [["name", "must not be empty"], ["maxWaitDuration", durationRule]]],
+  ["Bulkhead", { name: "", maxWaitDuration: "soon" }, [["name", "must not be empty"], [
+    "maxWaitDuration",
+    durationRule
+  ]]],
   ["Bulkhead", { maxConcurrentCalls: "3" }, [["name", "is missing"], [
     "maxConcurrentCalls",
     "Expected number, actual \"3\""
@@ -216,7 +218,11 @@ describe(`option schemas, decoded directly (Effect ${targetMajor})`, () => {
 
   it.effect("good input: Resilience4j's (and the guards' own) defaults applied", () =>
     Effect.gen(function*() {
-      expect(yield* decode("Bulkhead", { name: "b" })).toEqual({ name: "b", maxConcurrentCalls: 25, maxWaitDuration: 0 })
+      expect(yield* decode("Bulkhead", { name: "b" })).toEqual({
+        name: "b",
+        maxConcurrentCalls: 25,
+        maxWaitDuration: 0
+      })
       expect(yield* decode("BulkheadChanges", { name: "b" })).toEqual({ name: "b" })
       expect(yield* decode("TimeLimiter", { name: "t" })).toEqual({
         name: "t",
@@ -274,7 +280,11 @@ describe(`option schemas, decoded directly (Effect ${targetMajor})`, () => {
         timeoutDuration: "5 seconds",
         algorithm: "fixed-window"
       })
-      const keyed = yield* decode("RateLimiterKeyed", { name: "k", limitRefreshPeriod: "1 second", idleTimeToLive: 1000 })
+      const keyed = yield* decode("RateLimiterKeyed", {
+        name: "k",
+        limitRefreshPeriod: "1 second",
+        idleTimeToLive: 1000
+      })
       expect(keyed).toMatchObject({ maxKeys: 100_000, idleTimeToLive: 1000 })
       expect(RateLimiterConfig.forgetMillis(keyed as any)).toBe(1000)
       expect(RateLimiterConfig.forgetMillis({ ...keyed, algorithm: "token-bucket", capacity: 100 } as any)).toBe(2000)
@@ -304,7 +314,9 @@ describe(`option schemas, decoded directly (Effect ${targetMajor})`, () => {
       expect(yield* decode("Bulkhead", { name: "b", maxConcurrentCalls: undefined })).toMatchObject({
         maxConcurrentCalls: 25
       })
-      const restored = restoreDefaults({ maxConcurrentCalls: undefined, maxWaitDuration: 5 }, { maxConcurrentCalls: 25 })
+      const restored = restoreDefaults({ maxConcurrentCalls: undefined, maxWaitDuration: 5 }, {
+        maxConcurrentCalls: 25
+      })
       expect(restored).toEqual({ maxConcurrentCalls: 25, maxWaitDuration: 5 })
     }))
 
@@ -314,7 +326,10 @@ describe(`option schemas, decoded directly (Effect ${targetMajor})`, () => {
         Effect.gen(function*() {
           return yield* readFields(fields)
         }).pipe(withConfig(configFromJson(json)))
-      const bulkhead = yield* read(BulkheadConfig.configFields, { maxConcurrentCalls: "12", maxWaitDuration: "2 seconds" })
+      const bulkhead = yield* read(BulkheadConfig.configFields, {
+        maxConcurrentCalls: "12",
+        maxWaitDuration: "2 seconds"
+      })
       expect(bulkhead).toEqual({ maxConcurrentCalls: 12, maxWaitDuration: "2 seconds" })
       const badBulkhead = yield* read(BulkheadConfig.configFields, { maxConcurrentCalls: "many" })
       expect((yield* issuesOf("Bulkhead", { name: "b", ...badBulkhead })).map((i) => [i.field, i.value, i.rule]))

@@ -5,7 +5,15 @@
  *
  * @internal
  */
-import { durationConfig, type DurationInput, DurationInputSchema, Name, numberConfig, WholeNumber, withDefault } from "#port"
+import {
+  durationConfig,
+  type DurationInput,
+  DurationInputSchema,
+  Name,
+  numberConfig,
+  WholeNumber,
+  withDefault
+} from "#port"
 import * as Schema from "effect/Schema"
 
 const fields = {

@@ -41,8 +41,7 @@ export interface BudgetLike {
 
 /** A `RetryBudget` (from `RetryBudget.make`), for the options of Retry and Hedge. */
 export const Budget = declare(
-  (u: unknown): u is BudgetLike =>
-    typeof u === "object" && u !== null && RetryBudgetTypeId in u,
+  (u: unknown): u is BudgetLike => typeof u === "object" && u !== null && RetryBudgetTypeId in u,
   "expected a RetryBudget (from RetryBudget.make)"
 )
 

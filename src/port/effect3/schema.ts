@@ -23,8 +23,8 @@ export type Verdict = boolean | string | PathIssue | ReadonlyArray<PathIssue>
 
 /** Keeps values for which `predicate` is `true`: Effect 3's `Schema.filter` (Effect 4: `check(makeFilter)`). */
 export const refine =
-  <S extends AnySchema>(predicate: (value: NoInfer<Schema.Schema.Type<S>>) => Verdict) =>
-  (self: S): Schema.filter<S> => self.pipe(Schema.filter<S>((value) => predicate(value)))
+  <S extends AnySchema>(predicate: (value: NoInfer<Schema.Schema.Type<S>>) => Verdict) => (self: S): Schema.filter<S> =>
+    self.pipe(Schema.filter<S>((value) => predicate(value)))
 
 /** An optional field that decodes to `value()` when absent or `undefined`: Effect 3's `optionalWith({ default })`. */
 export const withDefault = <A, I, R>(schema: Schema.Schema<A, I, R>, value: () => NoInfer<A>) =>

@@ -119,12 +119,10 @@ export const OneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
 // reported as an `InvalidConfigError` naming the field, like every other bad option.
 
 /** A number, or the raw text when it is not one. */
-export const numberConfig = (name: string): Config.Config<unknown> =>
-  Config.map(Config.string(name), numberFromText)
+export const numberConfig = (name: string): Config.Config<unknown> => Config.map(Config.string(name), numberFromText)
 
 /** A boolean (`true`/`false`, any case), or the raw text when it is not one. */
-export const booleanConfig = (name: string): Config.Config<unknown> =>
-  Config.map(Config.string(name), booleanFromText)
+export const booleanConfig = (name: string): Config.Config<unknown> => Config.map(Config.string(name), booleanFromText)
 
 /** A duration: milliseconds (JSON `3000`, environment `"3000"`) as a number, anything else as text. */
 export const durationConfig = numberConfig

@@ -43,7 +43,9 @@ const ruleOf = (message: string, value: unknown): string => {
   if (message === "Expected no excess property") return "is not a known option"
   if (message === "Missing key") return "is missing"
   const rule = message.replace(/ \| undefined$/, "")
-  return rule.startsWith("Expected ") && !rule.includes(", actual ") ? `${rule}, actual ${Formatter.format(value)}` : rule
+  return rule.startsWith("Expected ") && !rule.includes(", actual ")
+    ? `${rule}, actual ${Formatter.format(value)}`
+    : rule
 }
 
 /**
@@ -60,7 +62,9 @@ const unknownTag = (
 ): { readonly path: ReadonlyArray<PropertyKey>; readonly message: string } | undefined => {
   if (typeof value !== "object" || value === null || !("_tag" in value)) return undefined
   const tags = [...message.matchAll(taggedMember)].map((match) => match[1])
-  if (tags.length === 0 || message.replace(taggedMember, "").replace(/^Expected |\s*\|\s*/g, "") !== "") return undefined
+  if (tags.length === 0 || message.replace(taggedMember, "").replace(/^Expected |\s*\|\s*/g, "") !== "") {
+    return undefined
+  }
   return {
     path: [...path, "_tag"],
     message: `Expected ${tags.join(" | ")}, actual ${Formatter.format((value as { readonly _tag: unknown })._tag)}`
@@ -81,7 +85,8 @@ export const decodeOptions = <A, I>(
   const name = valueAt(input, ["name"])
   const issues = formatIssues(result.failure.issue).issues.map((formatted) => {
     const at = (formatted.path ?? []).map(pathKey)
-    const { message, path } = unknownTag(at, valueAt(input, at), formatted.message) ?? { path: at, ...formatted }
+    const { message, path } = unknownTag(at, valueAt(input, at), formatted.message) ??
+      { message: formatted.message, path: at }
     const value = valueAt(input, path)
     return { field: path.map(String).join(".") || "(options)", value, rule: ruleOf(message, value) }
   })
@@ -166,8 +171,7 @@ export const Name = Schema.String.check(Schema.makeFilter(nameRule))
 export const numberConfig = (name: string): Config.Config<unknown> => Config.map(Config.String(name), numberFromText)
 
 /** A boolean (`true`/`false`, any case), or the raw text when it is not one. */
-export const booleanConfig = (name: string): Config.Config<unknown> =>
-  Config.map(Config.String(name), booleanFromText)
+export const booleanConfig = (name: string): Config.Config<unknown> => Config.map(Config.String(name), booleanFromText)
 
 /** A duration: milliseconds (JSON `3000`, environment `"3000"`) as a number, anything else as text. */
 export const durationConfig = numberConfig
