@@ -15,17 +15,33 @@ describe("Effect target", () => {
   it("both ports export the same run-time names (the shared sources type-check against each)", () => {
     expect(Object.keys(Port).sort()).toEqual([
       "DurationInputSchema",
+      "DurationOrSchedule",
+      "FiniteDuration",
       "Name",
+      "OneOf",
+      "Percentage",
+      "Predicate",
       "Service",
+      "WholeNumber",
+      "booleanConfig",
       "currentClock",
+      "declare",
       "decodeOptions",
       "durationConfig",
+      "invalidConfig",
+      "literals",
       "makeStepper",
       "nowMillis",
       "numberConfig",
+      "parseJson",
       "readFields",
       "refine",
+      "restoreDefaults",
+      "strictBooleanConfig",
+      "strictNumberConfig",
+      "stringConfig",
       "toDuration",
+      "union",
       "withDefault"
     ])
   })

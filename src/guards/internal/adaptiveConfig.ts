@@ -1,30 +1,35 @@
 /**
  * The options of the adaptive guards (AdaptiveLimiter, AdaptiveThrottler, Hedge) as Schemas, with
- * their defaults and rules, and the `effect/Config` readers that feed them.
+ * their defaults and rules, and the `effect/Config` readers that feed them. Written once for both
+ * Effect targets (the combinators whose form differs come from `#port`).
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
-import * as Schema from "effect/Schema"
-import { RetryBudgetTypeId } from "../../core/retryBudgetCore.js"
 import {
+  type AnySchema,
   durationConfig,
-  DurationInput,
+  type DurationInput,
+  DurationInputSchema,
   FiniteDuration,
   Name,
   numberConfig,
   OneOf,
   Predicate,
-  WholeNumber
-} from "../../port/effect3/validation.js"
+  refine,
+  WholeNumber,
+  withDefault
+} from "#port"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import { Budget } from "./retryConfig.js"
 
 const between = (min: number, max: number, rule: string) =>
-  Schema.Number.pipe(Schema.filter((n) => (n >= min && n <= max) || rule))
+  Schema.Number.pipe(refine((n: number) => (n >= min && n <= max) || rule))
 
 const atLeast = (min: number) =>
-  Schema.Number.pipe(Schema.filter((n) => (Number.isFinite(n) && n >= min) || `must be a finite number >= ${min}`))
+  Schema.Number.pipe(refine((n: number) => (Number.isFinite(n) && n >= min) || `must be a finite number >= ${min}`))
 
-const optionalFields = <F extends Record<string, Schema.Schema.Any>>(fields: F) =>
+const optionalFields = <F extends Record<string, AnySchema>>(fields: F) =>
   Object.fromEntries(Object.entries(fields).map(([key, schema]) => [key, Schema.optional(schema)])) as {
     [K in keyof F]: Schema.optional<F[K]>
   }
@@ -37,14 +42,14 @@ const limiterFields = {
   minLimit: WholeNumber(1),
   maxLimit: WholeNumber(1),
   backoffRatio: between(0.5, 0.99, "must be a ratio in [0.5, 0.99]"),
-  timeout: DurationInput(Duration.millis(1)),
+  timeout: DurationInputSchema(Duration.millis(1)),
   smoothing: between(0.01, 1, "must be a fraction in [0.01, 1]"),
   tolerance: atLeast(1),
   queueSize: atLeast(0),
   baselineWindows: WholeNumber(1),
   windowDuration: FiniteDuration(Duration.millis(1)),
   minWindowSamples: WholeNumber(1),
-  maxWaitDuration: DurationInput(0),
+  maxWaitDuration: DurationInputSchema(0),
   isDrop: Predicate
 }
 
@@ -61,24 +66,22 @@ const limitsInOrder = (
 /** @internal */
 export const LimiterOptionsSchema = Schema.Struct({
   name: Name,
-  algorithm: Schema.optionalWith(limiterFields.algorithm, { default: () => "gradient" as const }),
+  algorithm: withDefault(limiterFields.algorithm, () => "gradient" as const),
   // No default here: absent, it is Netflix's 20 brought within [minLimit, maxLimit].
   initialLimit: Schema.optional(limiterFields.initialLimit),
-  minLimit: Schema.optionalWith(limiterFields.minLimit, { default: () => 1 }),
-  maxLimit: Schema.optionalWith(limiterFields.maxLimit, { default: () => 200 }),
-  backoffRatio: Schema.optionalWith(limiterFields.backoffRatio, { default: () => 0.9 }),
-  timeout: Schema.optionalWith(limiterFields.timeout, { default: (): Duration.DurationInput => "5 seconds" }),
-  smoothing: Schema.optionalWith(limiterFields.smoothing, { default: () => 0.2 }),
-  tolerance: Schema.optionalWith(limiterFields.tolerance, { default: () => 1 }),
-  queueSize: Schema.optionalWith(limiterFields.queueSize, { default: () => 4 }),
-  baselineWindows: Schema.optionalWith(limiterFields.baselineWindows, { default: () => 600 }),
-  windowDuration: Schema.optionalWith(limiterFields.windowDuration, {
-    default: (): Duration.DurationInput => "1 second"
-  }),
-  minWindowSamples: Schema.optionalWith(limiterFields.minWindowSamples, { default: () => 10 }),
-  maxWaitDuration: Schema.optionalWith(limiterFields.maxWaitDuration, { default: (): Duration.DurationInput => 0 }),
+  minLimit: withDefault(limiterFields.minLimit, () => 1),
+  maxLimit: withDefault(limiterFields.maxLimit, () => 200),
+  backoffRatio: withDefault(limiterFields.backoffRatio, () => 0.9),
+  timeout: withDefault(limiterFields.timeout, (): DurationInput => "5 seconds"),
+  smoothing: withDefault(limiterFields.smoothing, () => 0.2),
+  tolerance: withDefault(limiterFields.tolerance, () => 1),
+  queueSize: withDefault(limiterFields.queueSize, () => 4),
+  baselineWindows: withDefault(limiterFields.baselineWindows, () => 600),
+  windowDuration: withDefault(limiterFields.windowDuration, (): DurationInput => "1 second"),
+  minWindowSamples: withDefault(limiterFields.minWindowSamples, () => 10),
+  maxWaitDuration: withDefault(limiterFields.maxWaitDuration, (): DurationInput => 0),
   isDrop: Schema.optional(limiterFields.isDrop)
-}).pipe(Schema.filter(limitsInOrder))
+}).pipe(refine(limitsInOrder))
 
 /** The limit a limiter starts from: `initialLimit`, or 20 within the bounds. */
 export const initialLimitOf = (
@@ -116,8 +119,8 @@ const throttlerFields = {
 /** @internal */
 export const ThrottlerOptionsSchema = Schema.Struct({
   name: Name,
-  k: Schema.optionalWith(throttlerFields.k, { default: () => 2 }),
-  window: Schema.optionalWith(throttlerFields.window, { default: (): Duration.DurationInput => "2 minutes" }),
+  k: withDefault(throttlerFields.k, () => 2),
+  window: withDefault(throttlerFields.window, (): DurationInput => "2 minutes"),
   isRejection: Schema.optional(throttlerFields.isRejection)
 })
 
@@ -129,18 +132,12 @@ export const throttlerConfigFields = { k: numberConfig, window: durationConfig }
 
 // ---- Hedge ---------------------------------------------------------------------------------------
 
-const Budget = Schema.declare(
-  (u: unknown): u is { readonly [RetryBudgetTypeId]: typeof RetryBudgetTypeId } =>
-    typeof u === "object" && u !== null && RetryBudgetTypeId in u,
-  { message: () => "expected a RetryBudget (from RetryBudget.make)" }
-)
-
 const hedgeFields = {
   delay: FiniteDuration(0),
-  percentile: Schema.Number.pipe(Schema.filter((n) => (n > 0 && n < 100) || "must be a percentile in (0, 100)")),
+  percentile: Schema.Number.pipe(refine((n: number) => (n > 0 && n < 100) || "must be a percentile in (0, 100)")),
   maxHedgedAttempts: WholeNumber(0),
   // Held as a typed array: bounded so a configuration typo cannot allocate gigabytes.
-  sampleSize: WholeNumber(1).pipe(Schema.filter((n) => n <= 100_000 || "must be at most 100000")),
+  sampleSize: WholeNumber(1).pipe(refine((n: number) => n <= 100_000 || "must be at most 100000")),
   minSamples: WholeNumber(1),
   budget: Budget
 }
@@ -148,14 +145,14 @@ const hedgeFields = {
 /** @internal */
 export const HedgeOptionsSchema = Schema.Struct({
   name: Name,
-  delay: Schema.optionalWith(hedgeFields.delay, { default: (): Duration.DurationInput => "100 millis" }),
+  delay: withDefault(hedgeFields.delay, (): DurationInput => "100 millis"),
   percentile: Schema.optional(hedgeFields.percentile),
-  maxHedgedAttempts: Schema.optionalWith(hedgeFields.maxHedgedAttempts, { default: () => 1 }),
-  sampleSize: Schema.optionalWith(hedgeFields.sampleSize, { default: () => 100 }),
-  minSamples: Schema.optionalWith(hedgeFields.minSamples, { default: () => 20 }),
+  maxHedgedAttempts: withDefault(hedgeFields.maxHedgedAttempts, () => 1),
+  sampleSize: withDefault(hedgeFields.sampleSize, () => 100),
+  minSamples: withDefault(hedgeFields.minSamples, () => 20),
   budget: Schema.optional(hedgeFields.budget)
 }).pipe(
-  Schema.filter((o) => o.minSamples <= o.sampleSize || { path: ["minSamples"], message: "must be at most sampleSize" })
+  refine((o) => o.minSamples <= o.sampleSize || { path: ["minSamples"], message: "must be at most sampleSize" })
 )
 
 /** What `reconfigure` accepts (the budget is fixed at creation). */

@@ -1,22 +1,31 @@
 /**
  * The bulkhead's options as a Schema (Resilience4j's names, defaults and rules) and the
- * `effect/Config` reader that feeds it.
+ * `effect/Config` reader that feeds it. Written once for both Effect targets (the combinators whose
+ * form differs come from `#port`).
  *
  * @internal
  */
+import {
+  durationConfig,
+  type DurationInput,
+  DurationInputSchema,
+  Name,
+  numberConfig,
+  WholeNumber,
+  withDefault
+} from "#port"
 import * as Schema from "effect/Schema"
-import { durationConfig, DurationInput, Name, numberConfig, WholeNumber } from "../../port/effect3/validation.js"
 
 const fields = {
   maxConcurrentCalls: WholeNumber(0),
-  maxWaitDuration: DurationInput(0)
+  maxWaitDuration: DurationInputSchema(0)
 }
 
 /** @internal */
 export const OptionsSchema = Schema.Struct({
   name: Name,
-  maxConcurrentCalls: Schema.optionalWith(fields.maxConcurrentCalls, { default: () => 25 }),
-  maxWaitDuration: Schema.optionalWith(fields.maxWaitDuration, { default: () => 0 })
+  maxConcurrentCalls: withDefault(fields.maxConcurrentCalls, () => 25),
+  maxWaitDuration: withDefault(fields.maxWaitDuration, (): DurationInput => 0)
 })
 
 /** What `reconfigure` accepts: any of the settings, no defaults (absent = unchanged). */

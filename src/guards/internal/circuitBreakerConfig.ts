@@ -1,17 +1,15 @@
 /**
  * The circuit breaker's options as a Schema (Resilience4j's names, defaults and validation rules) and
- * the `effect/Config` reader that feeds it.
+ * the `effect/Config` reader that feeds it. Written once for both Effect targets (the combinators
+ * whose form differs come from `#port`).
  *
  * @internal
  */
-import * as Config from "effect/Config"
-import * as Duration from "effect/Duration"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import {
   booleanConfig,
   durationConfig,
-  DurationInput,
+  type DurationInput,
+  DurationInputSchema,
   DurationOrSchedule,
   FiniteDuration,
   Name,
@@ -19,39 +17,42 @@ import {
   OneOf,
   Percentage,
   Predicate,
-  WholeNumber
-} from "../../port/effect3/validation.js"
+  refine,
+  stringConfig,
+  WholeNumber,
+  withDefault
+} from "#port"
+import * as Duration from "effect/Duration"
+import type * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 
 /** Bounds what one breaker may allocate for its window, so a typo cannot exhaust memory. */
 export const MAX_WINDOW_SIZE = 1_000_000
 
 const WindowSize = WholeNumber(1).pipe(
-  Schema.filter((n) => n <= MAX_WINDOW_SIZE || `must be at most ${MAX_WINDOW_SIZE}`)
+  refine((n: number) => n <= MAX_WINDOW_SIZE || `must be at most ${MAX_WINDOW_SIZE}`)
 )
-
-const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
-  Schema.optionalWith(schema, { default: value })
 
 /** @internal */
 export const OptionsSchema = Schema.Struct({
   name: Name,
-  failureRateThreshold: fallback(Percentage, () => 50),
-  slowCallRateThreshold: fallback(Percentage, () => 100),
-  slowCallDurationThreshold: fallback(DurationInput(Duration.nanos(1n)), (): Duration.DurationInput => "60 seconds"),
-  slidingWindowType: fallback(OneOf("COUNT_BASED", "TIME_BASED"), () => "COUNT_BASED" as const),
-  slidingWindowSize: fallback(WindowSize, () => 100),
-  minimumNumberOfCalls: fallback(WholeNumber(1), () => 100),
-  permittedNumberOfCallsInHalfOpenState: fallback(WindowSize, () => 10),
-  maxWaitDurationInHalfOpenState: fallback(DurationInput(0), () => 0),
-  transitionToStateAfterWaitDuration: fallback(OneOf("Open", "Closed"), () => "Open" as const),
-  waitDurationInOpenState: fallback(
+  failureRateThreshold: withDefault(Percentage, () => 50),
+  slowCallRateThreshold: withDefault(Percentage, () => 100),
+  slowCallDurationThreshold: withDefault(DurationInputSchema(Duration.nanos(1n)), (): DurationInput => "60 seconds"),
+  slidingWindowType: withDefault(OneOf("COUNT_BASED", "TIME_BASED"), () => "COUNT_BASED" as const),
+  slidingWindowSize: withDefault(WindowSize, () => 100),
+  minimumNumberOfCalls: withDefault(WholeNumber(1), () => 100),
+  permittedNumberOfCallsInHalfOpenState: withDefault(WindowSize, () => 10),
+  maxWaitDurationInHalfOpenState: withDefault(DurationInputSchema(0), () => 0),
+  transitionToStateAfterWaitDuration: withDefault(OneOf("Open", "Closed"), () => "Open" as const),
+  waitDurationInOpenState: withDefault(
     DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.millis(1)),
-    (): Duration.DurationInput => "60 seconds"
+    (): DurationInput => "60 seconds"
   ),
-  automaticTransitionFromOpenToHalfOpenEnabled: fallback(Schema.Boolean, () => false),
-  backoffReset: fallback(OneOf("on-close", "after-closed-as-long-as-open"), () => "on-close" as const),
+  automaticTransitionFromOpenToHalfOpenEnabled: withDefault(Schema.Boolean, () => false),
+  backoffReset: withDefault(OneOf("on-close", "after-closed-as-long-as-open"), () => "on-close" as const),
   retryAfter: Schema.optional(Predicate),
-  maxRetryAfter: fallback(FiniteDuration(0), (): Duration.DurationInput => "1 hour"),
+  maxRetryAfter: withDefault(FiniteDuration(0), (): DurationInput => "1 hour"),
   onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
   recordError: Schema.optional(Predicate),
   ignoreError: Schema.optional(Predicate),
@@ -63,14 +64,14 @@ export const configFields = {
   failureRateThreshold: numberConfig,
   slowCallRateThreshold: numberConfig,
   slowCallDurationThreshold: durationConfig,
-  slidingWindowType: Config.string,
+  slidingWindowType: stringConfig,
   slidingWindowSize: numberConfig,
   minimumNumberOfCalls: numberConfig,
   permittedNumberOfCallsInHalfOpenState: numberConfig,
   maxWaitDurationInHalfOpenState: durationConfig,
-  transitionToStateAfterWaitDuration: Config.string,
+  transitionToStateAfterWaitDuration: stringConfig,
   waitDurationInOpenState: durationConfig,
   automaticTransitionFromOpenToHalfOpenEnabled: booleanConfig,
-  backoffReset: Config.string,
+  backoffReset: stringConfig,
   maxRetryAfter: durationConfig
 } as const

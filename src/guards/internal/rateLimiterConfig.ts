@@ -1,45 +1,49 @@
 /**
  * The rate limiter's options as a Schema (Resilience4j's names and defaults, plus the algorithm and
- * the keyed limiter's bounds) and the `effect/Config` reader that feeds it.
+ * the keyed limiter's bounds) and the `effect/Config` reader that feeds it. Written once for both
+ * Effect targets (the combinators whose form differs come from `#port`).
  *
  * @internal
  */
-import * as Config from "effect/Config"
-import * as Duration from "effect/Duration"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import {
+  declare,
   durationConfig,
-  DurationInput,
+  type DurationInput,
+  DurationInputSchema,
   DurationOrSchedule,
   Name,
   numberConfig,
-  WholeNumber
-} from "../../port/effect3/validation.js"
-
-const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
-  Schema.optionalWith(schema, { default: value })
+  OneOf,
+  type PathIssue,
+  refine,
+  stringConfig,
+  WholeNumber,
+  withDefault
+} from "#port"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 
 /** The algorithms a limiter can run. */
 const algorithms = ["fixed-window", "token-bucket", "sliding-window"] as const
 
 /** The algorithms a limiter can run (one message for a bad value, not one per literal). */
-export const Algorithm = Schema.declare(
+export const Algorithm = declare(
   (u: unknown): u is typeof algorithms[number] => algorithms.includes(u as typeof algorithms[number]),
-  { message: () => "must be \"fixed-window\", \"token-bucket\" or \"sliding-window\"" }
+  "must be \"fixed-window\", \"token-bucket\" or \"sliding-window\""
 )
 
 const fields = {
   name: Name,
-  limitForPeriod: fallback(WholeNumber(1), () => 50),
-  limitRefreshPeriod: fallback(
+  limitForPeriod: withDefault(WholeNumber(1), () => 50),
+  limitRefreshPeriod: withDefault(
     DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.nanos(1n)),
-    (): Duration.DurationInput => Duration.nanos(500n)
+    (): DurationInput => Duration.nanos(500n)
   ),
-  timeoutDuration: fallback(DurationInput(0), (): Duration.DurationInput => "5 seconds"),
-  algorithm: fallback(Algorithm, () => "fixed-window" as const),
+  timeoutDuration: withDefault(DurationInputSchema(0), (): DurationInput => "5 seconds"),
+  algorithm: withDefault(Algorithm, () => "fixed-window" as const),
   capacity: Schema.optional(WholeNumber(1)),
-  onStoreFailure: Schema.optional(Schema.Literal("fail-open", "fail-closed", "local-fallback")),
+  onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
   fallbackLimitForPeriod: Schema.optional(WholeNumber(1))
 }
 
@@ -51,7 +55,7 @@ const consistent = (options: {
   readonly limitForPeriod: number
   readonly fallbackLimitForPeriod?: number | undefined
 }) => {
-  const issues: Array<{ path: ReadonlyArray<PropertyKey>; message: string }> = []
+  const issues: Array<PathIssue> = []
   if (options.fallbackLimitForPeriod !== undefined && options.fallbackLimitForPeriod > options.limitForPeriod) {
     issues.push({ path: ["fallbackLimitForPeriod"], message: "must be at most limitForPeriod (it is a share of it)" })
   }
@@ -65,7 +69,7 @@ const consistent = (options: {
 }
 
 /** @internal */
-export const OptionsSchema = Schema.Struct(fields).pipe(Schema.filter(consistent))
+export const OptionsSchema = Schema.Struct(fields).pipe(refine(consistent))
 
 /**
  * How long a limiter with a fixed period takes to forget its past: the period (fixed or sliding
@@ -78,7 +82,7 @@ export const forgetMillis = (options: {
   readonly capacity?: number | undefined
 }): number | undefined => {
   if (Schedule.isSchedule(options.limitRefreshPeriod)) return undefined
-  const period = Duration.toMillis(options.limitRefreshPeriod as Duration.DurationInput)
+  const period = Duration.toMillis(options.limitRefreshPeriod as DurationInput)
   return options.algorithm === "token-bucket"
     ? period * (options.capacity ?? options.limitForPeriod) / options.limitForPeriod
     : period
@@ -90,7 +94,7 @@ export const forgetMillis = (options: {
  */
 const keepsQuota = (
   options: Parameters<typeof forgetMillis>[0] & {
-    readonly idleTimeToLive?: Duration.DurationInput | undefined
+    readonly idleTimeToLive?: DurationInput | undefined
   }
 ) => {
   if (options.idleTimeToLive === undefined) return []
@@ -109,17 +113,17 @@ const keepsQuota = (
 /** @internal */
 export const KeyedOptionsSchema = Schema.Struct({
   ...fields,
-  maxKeys: fallback(WholeNumber(1), () => 100_000),
-  idleTimeToLive: Schema.optional(DurationInput(0))
-}).pipe(Schema.filter((options) => [...consistent(options), ...keepsQuota(options)]))
+  maxKeys: withDefault(WholeNumber(1), () => 100_000),
+  idleTimeToLive: Schema.optional(DurationInputSchema(0))
+}).pipe(refine((options) => [...consistent(options), ...keepsQuota(options)]))
 
 /** The options as `effect/Config` can carry them (a `Schedule` cannot be read from configuration). */
 export const configFields = {
   limitForPeriod: numberConfig,
   limitRefreshPeriod: durationConfig,
   timeoutDuration: durationConfig,
-  algorithm: Config.string,
+  algorithm: stringConfig,
   capacity: numberConfig,
-  onStoreFailure: Config.string,
+  onStoreFailure: stringConfig,
   fallbackLimitForPeriod: numberConfig
 } as const

@@ -1,24 +1,25 @@
 /**
  * The time limiter's options as a Schema (Resilience4j's names and defaults) and the `effect/Config`
- * reader that feeds it.
+ * reader that feeds it. Written once for both Effect targets (the combinators whose form differs come
+ * from `#port`).
  *
  * @internal
  */
+import { booleanConfig, durationConfig, type DurationInput, DurationInputSchema, Name, withDefault } from "#port"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { booleanConfig, durationConfig, DurationInput, Name } from "../../port/effect3/validation.js"
 
 const fields = {
   // Time is read from `Clock` in milliseconds, so a shorter limit could not be honoured.
-  timeoutDuration: DurationInput(Duration.millis(1)),
+  timeoutDuration: DurationInputSchema(Duration.millis(1)),
   cancelRunningCall: Schema.Boolean
 }
 
 /** @internal */
 export const OptionsSchema = Schema.Struct({
   name: Name,
-  timeoutDuration: Schema.optionalWith(fields.timeoutDuration, { default: (): Duration.DurationInput => "1 second" }),
-  cancelRunningCall: Schema.optionalWith(fields.cancelRunningCall, { default: () => true })
+  timeoutDuration: withDefault(fields.timeoutDuration, (): DurationInput => "1 second"),
+  cancelRunningCall: withDefault(fields.cancelRunningCall, () => true)
 })
 
 /** What `reconfigure` accepts: any of the settings, no defaults (absent = unchanged). */

@@ -14,14 +14,36 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { makeStepper, type Stepper } from "./schedule.js"
-export { refine, withDefault } from "./schema.js"
 export {
+  type AnySchema,
+  declare,
+  literals,
+  parseJson,
+  type PathIssue,
+  refine,
+  union,
+  type Verdict,
+  withDefault
+} from "./schema.js"
+export {
+  booleanConfig,
   decodeOptions,
   durationConfig,
   DurationInput as DurationInputSchema,
+  DurationOrSchedule,
+  FiniteDuration,
+  invalidConfig,
   Name,
   numberConfig,
-  readFields
+  OneOf,
+  Percentage,
+  Predicate,
+  readFields,
+  restoreDefaults,
+  strictBooleanConfig,
+  strictNumberConfig,
+  stringConfig,
+  WholeNumber
 } from "./validation.js"
 
 /** A service key: Effect 3's `Context.Tag`. */

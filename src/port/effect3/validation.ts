@@ -13,15 +13,21 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
+import {
+  booleanFromText,
+  durationExpected,
+  functionExpected,
+  nameRule,
+  negative,
+  numberFromText,
+  oneOfMessage,
+  percentageRule,
+  valueAt,
+  wholeNumberRule
+} from "../optionRules.js"
 
-const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
-  let current = input
-  for (const key of path) {
-    if (current === null || typeof current !== "object") return undefined
-    current = (current as Record<PropertyKey, unknown>)[key]
-  }
-  return current
-}
+export { restoreDefaults } from "../optionRules.js"
+export { readFields } from "../readFields.js"
 
 /** Decodes `input` with `schema`, reporting every issue at once. */
 export const decodeOptions = <A, I>(
@@ -50,8 +56,6 @@ export const invalidConfig = (
   issues: InvalidConfigError["issues"]
 ): InvalidConfigError => new InvalidConfigError({ guard, guardName, issues })
 
-const negative = /^\s*-/
-
 /**
  * A `Duration.DurationInput` (a Duration, milliseconds as a number, or a string such as
  * `"5 seconds"`), at least `min`. Negative inputs are refused rather than clamped to zero, which is
@@ -77,9 +81,6 @@ export const DurationOrSchedule = <S extends Schedule.Schedule<any, any, any>>(m
     { message: () => `${durationExpected}, or a Schedule` }
   ).pipe(atLeast(min))
 
-const durationExpected =
-  "expected a non-negative duration (a Duration, milliseconds, or a string such as \"5 seconds\")"
-
 const isDurationInput = (u: unknown): u is Duration.DurationInput =>
   !(typeof u === "number" && !(u >= 0)) && !(typeof u === "string" && negative.test(u)) &&
   Option.isSome(Duration.decodeUnknown(u))
@@ -97,77 +98,46 @@ const atLeast = (min: Duration.DurationInput) => {
 }
 
 /** A number in (0, 100]. */
-export const Percentage = Schema.Number.pipe(
-  Schema.filter((n) => (n > 0 && n <= 100) || "must be a percentage in (0, 100]")
-)
+export const Percentage = Schema.Number.pipe(Schema.filter(percentageRule))
 
 /** A whole number of at least `min`. */
-export const WholeNumber = (min: number) =>
-  Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= min) || `must be a whole number >= ${min}`))
+export const WholeNumber = (min: number) => Schema.Number.pipe(Schema.filter(wholeNumberRule(min)))
 
 /** A function value (a predicate), checked only for being callable. */
 export const Predicate = Schema.declare((u: unknown): u is (value: never) => boolean => typeof u === "function", {
-  message: () => "expected a function"
+  message: () => functionExpected
 })
 
 /** One of `values`, with one message naming them all. */
 export const OneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
   Schema.declare((u: unknown): u is L[number] => typeof u === "string" && values.includes(u), {
-    message: () => `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}`
+    message: () => oneOfMessage(values)
   })
 
-/**
- * Configuration readers that leave judging to the Schema: each reads the raw text and converts it
- * only when it has the expected form, so a bad value ("abc" for a number) reaches the Schema and is
- * reported as an `InvalidConfigError` naming the field, like every other bad option.
- */
-const numeric = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
+// Configuration readers that leave judging to the Schema: each reads the raw text and converts it
+// only when it has the expected form, so a bad value ("abc" for a number) reaches the Schema and is
+// reported as an `InvalidConfigError` naming the field, like every other bad option.
 
 /** A number, or the raw text when it is not one. */
-export const numberConfig = (name: string): Config.Config<unknown> =>
-  Config.map(Config.string(name), (text) => numeric.test(text) ? Number(text) : text)
+export const numberConfig = (name: string): Config.Config<unknown> => Config.map(Config.string(name), numberFromText)
 
 /** A boolean (`true`/`false`, any case), or the raw text when it is not one. */
-export const booleanConfig = (name: string): Config.Config<unknown> =>
-  Config.map(Config.string(name), (text) => {
-    const word = text.trim().toLowerCase()
-    return word === "true" ? true : word === "false" ? false : text
-  })
+export const booleanConfig = (name: string): Config.Config<unknown> => Config.map(Config.string(name), booleanFromText)
 
 /** A duration: milliseconds (JSON `3000`, environment `"3000"`) as a number, anything else as text. */
 export const durationConfig = numberConfig
 
+/** The raw text: Effect 3's `Config.string` (Effect 4: `Config.String`). */
+export const stringConfig = (name: string): Config.Config<string> => Config.string(name)
+
+/** A number, or a `ConfigError` when the text is not one: Effect 3's `Config.number` (4: `Config.Number`). */
+export const strictNumberConfig = (name: string): Config.Config<number> => Config.number(name)
+
 /**
- * `changes` with every key that is present but `undefined` set to its default: for `reconfigure`,
- * "undefined" means "back to the default" (how the Registry resets a key removed from configuration).
+ * A boolean, or a `ConfigError` when the text is not one: Effect 3's `Config.boolean` (4: `Config.Boolean`,
+ * which also takes "y" and "n").
  */
-export const restoreDefaults = <T extends object>(changes: T, defaults: object): T => {
-  const restored: Record<string, unknown> = { ...(changes as Record<string, unknown>) }
-  for (const [key, value] of Object.entries(changes)) {
-    if (value === undefined && key in defaults) restored[key] = (defaults as Record<string, unknown>)[key]
-  }
-  return restored as T
-}
+export const strictBooleanConfig = (name: string): Config.Config<boolean> => Config.boolean(name)
 
 /** A non-empty name. */
-export const Name = Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))
-
-/**
- * Reads whichever of `fields` are present, under the current namespace, into a plain record; the
- * Schema then checks them, so a bad value is reported with its field name like any other option.
- */
-export const readFields = <K extends string>(
-  fields: Record<K, (name: string) => Config.Config<unknown>>
-): Config.Config<Partial<Record<K, unknown>>> => {
-  const optional: Record<string, Config.Config<Option.Option<unknown>>> = {}
-  for (const [key, read] of Object.entries<(name: string) => Config.Config<unknown>>(fields)) {
-    optional[key] = Config.option(read(key))
-  }
-  return Config.map(Config.all(optional), (values) => {
-    const present: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(values)) {
-      if (Option.isSome(value)) present[key] = value.value
-    }
-    return present as Partial<Record<K, unknown>>
-  })
-}
+export const Name = Schema.String.pipe(Schema.filter(nameRule))

@@ -11,9 +11,38 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
-export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
+export {
+  booleanConfig,
+  decodeOptions,
+  durationConfig,
+  DurationInputSchema,
+  DurationOrSchedule,
+  FiniteDuration,
+  invalidConfig,
+  Name,
+  numberConfig,
+  OneOf,
+  Percentage,
+  Predicate,
+  readFields,
+  restoreDefaults,
+  strictBooleanConfig,
+  strictNumberConfig,
+  stringConfig,
+  WholeNumber
+} from "./options.js"
 export { makeStepper, type Stepper } from "./schedule.js"
-export { refine, withDefault } from "./schema.js"
+export {
+  type AnySchema,
+  declare,
+  literals,
+  parseJson,
+  type PathIssue,
+  refine,
+  union,
+  type Verdict,
+  withDefault
+} from "./schema.js"
 
 /** A service key: Effect 4's `Context.Key`. */
 export type ServiceKey<I, S> = Context.Key<I, S>
