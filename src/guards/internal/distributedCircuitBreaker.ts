@@ -18,7 +18,6 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -26,7 +25,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import { Failure, type Outcome, Success } from "../../core/circuitMachine.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import type { EventHub } from "../../shared/internal/eventHub.js"
 import { CallTimings, currentSpan } from "../../shared/internal/observe.js"
@@ -41,14 +40,18 @@ import type {
 } from "../../store/CircuitBreakerStore.js"
 import { makeMemoryCircuitBreakerStore } from "../../store/internal/memoryCircuitBreakerStore.js"
 import type { OnStoreFailure, StoreError } from "../../store/Store.js"
-import type { CircuitBreaker, Event as EventType, Metrics, Options, State } from "../CircuitBreaker.js"
-import { CallNotPermittedError, Event, IllegalStateTransitionError } from "../CircuitBreaker.js"
+import {
+  CallNotPermittedError,
+  type CircuitBreaker,
+  Event,
+  IllegalStateTransitionError,
+  type Metrics,
+  type Options,
+  type State
+} from "./circuitBreakerApi.js"
+import { type CallPredicates, CircuitBreakerBase, predicatesOf, retryAfterOf } from "./circuitBreakerBase.js"
 import { OptionsSchema } from "./circuitBreakerConfig.js"
 import { settingsOf } from "./sharedCircuitSettings.js"
-
-/** The state a `StateTransition` event moves to; none for every other event. */
-export const transitionTarget = (event: EventType): Option.Option<State> =>
-  event._tag === "StateTransition" ? Option.some(event.to) : Option.none()
 
 type ResolvedOptions = typeof OptionsSchema.Type
 
@@ -83,24 +86,26 @@ const rate = (count: number, s: CircuitSnapshot) =>
 
 type Source = "shared" | "fallback"
 
+/** The store's name for a call's outcome. */
+const storeOutcome = (outcome: Outcome): CallOutcome =>
+  outcome === Success ? "Success" : outcome === Failure ? "Failure" : "Ignored"
+
 export interface DistributedDeps {
   readonly options: Options<any, any>
   readonly config: ResolvedOptions
   readonly clock: Clock.Clock
   readonly scope: Scope.Scope
-  readonly hub: EventHub<EventType>
+  readonly hub: EventHub<Event>
   readonly store: CircuitBreakerStore
   readonly storeName: string
   readonly onStoreFailure: OnStoreFailure
 }
 
-export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
-  readonly kind = "CircuitBreaker"
+export class DistributedCircuitBreaker<E, A> extends CircuitBreakerBase<E, A> {
   readonly name: string
-  readonly hub: EventHub<EventType>
+  readonly hub: EventHub<Event>
   /** Cumulative counters for metrics (this instance's calls). */
   readonly calls = new CallTimings()
-  notPermittedCalls = 0
   /** Times this breaker lost its store (each outage counts once). */
   storeOutages = 0
   /** Calls decided without the store, by failure mode. */
@@ -123,9 +128,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   private readonly storeName: string
   private readonly mode: OnStoreFailure
   private fallback!: CircuitBreakerStore
-  private recordError: ((error: unknown) => boolean) | undefined
-  private ignoreError: ((error: unknown) => boolean) | undefined
-  private recordResult: ((value: unknown) => boolean) | undefined
+  private predicates: CallPredicates
 
   // The cached state: which store it comes from, and local-clock deadlines derived from its replies.
   private source: Source = "shared"
@@ -144,6 +147,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   private readonly instanceId = Math.random().toString(36).slice(2, 10)
 
   constructor(deps: DistributedDeps) {
+    super()
     this.name = deps.config.name
     this.options = deps.options as Options<E, A>
     this.config = deps.config
@@ -153,13 +157,15 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     this.store = deps.store
     this.storeName = deps.storeName
     this.mode = deps.onStoreFailure
-    this.takePredicates(deps.config)
+    this.predicates = predicatesOf(deps.config)
   }
 
-  private takePredicates(config: ResolvedOptions) {
-    this.recordError = config.recordError as ((error: unknown) => boolean) | undefined
-    this.ignoreError = config.ignoreError as ((error: unknown) => boolean) | undefined
-    this.recordResult = config.recordResult as ((value: unknown) => boolean) | undefined
+  protected get madeHub(): EventHub<Event> {
+    return this.hub
+  }
+
+  protected get currentState(): State {
+    return this.snapshot.state
   }
 
   /** True while the store does not answer. */
@@ -242,7 +248,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
       if (from !== this.source) return Effect.void
       const at = this.now()
       const breakerName = this.name
-      const events: Array<EventType> = []
+      const events: Array<Event> = []
       const snapshot = reply.snapshot
       const current = this.snapshot
       if (snapshot.incarnation !== current.incarnation && !forced) {
@@ -318,7 +324,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   }
 
   /** The first reply of a conflict is reported (a warning and an event), again after it ended. */
-  private noticeConflict(conflict: boolean, at: number): EventType | undefined {
+  private noticeConflict(conflict: boolean, at: number): Event | undefined {
     if (!conflict) {
       this.conflictReported = false
       return undefined
@@ -580,10 +586,10 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     return Effect.onExit(self, (exit) => {
       const end = this.now()
       const duration = end - start
-      const outcome: CallOutcome = exit._tag === "Success"
-        ? this.successOutcome(exit.value, end, duration)
-        : this.failureOutcome(exit.cause, end, duration)
-      this.calls.record(outcome === "Success" ? 0 : outcome === "Failure" ? 1 : 2, duration)
+      const outcome = exit._tag === "Success"
+        ? this.successOutcome(exit.value, end, duration, this.predicates)
+        : this.failureOutcome(exit.cause, end, duration, this.predicates)
+      this.calls.record(outcome, duration)
       return this.call(
         (store) =>
           store.record(this.name, this.settings, {
@@ -592,7 +598,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
             generation: store === admittedBy ? generation : this.snapshot.generation,
             incarnation: store === admittedBy ? incarnation : this.snapshot.incarnation,
             durationMillis: duration,
-            outcome,
+            outcome: storeOutcome(outcome),
             leaseId
           }),
         () => Effect.void,
@@ -601,60 +607,11 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     })
   }
 
-  private publishesCallEvents(): boolean {
-    const state = this.snapshot.state
-    return this.hub.subscribers > 0 && state !== "Disabled" && state !== "ForcedOpen"
-  }
-
-  private successOutcome(value: unknown, at: number, durationMillis: number): CallOutcome {
-    const rejected = this.recordResult !== undefined && this.recordResult(value)
-    if (this.publishesCallEvents()) {
-      const duration = Duration.millis(durationMillis)
-      this.hub.unsafeOffer(
-        rejected
-          ? Event.Error({ breakerName: this.name, at, duration, error: value, kind: "Result" })
-          : Event.Success({ breakerName: this.name, at, duration })
-      )
-    }
-    return rejected ? "Failure" : "Success"
-  }
-
-  private failureOutcome(cause: Cause.Cause<unknown>, at: number, durationMillis: number): CallOutcome {
-    if (Cause.isInterruptedOnly(cause)) return "Ignored"
-    const failure = Cause.failureOption(cause)
-    let outcome: CallOutcome = "Failure"
-    let error: unknown
-    if (Option.isSome(failure)) {
-      error = failure.value
-      if (this.ignoreError !== undefined && this.ignoreError(error)) outcome = "Ignored"
-      else if (this.recordError !== undefined && !this.recordError(error)) outcome = "Success"
-    } else {
-      error = Option.getOrUndefined(Cause.dieOption(cause))
-    }
-    if (this.publishesCallEvents()) {
-      const duration = Duration.millis(durationMillis)
-      const breakerName = this.name
-      this.hub.unsafeOffer(
-        outcome === "Ignored"
-          ? Event.IgnoredError({ breakerName, at, duration, error })
-          : outcome === "Success"
-          ? Event.Success({ breakerName, at, duration })
-          : Event.Error({ breakerName, at, duration, error, kind: Option.isSome(failure) ? "Failure" : "Defect" })
-      )
-    }
-    return outcome
-  }
-
   private refuse(now: number, storeError: StoreError | undefined): Effect.Effect<never, CallNotPermittedError> {
     const state = this.snapshot.state
-    this.notPermittedCalls++
+    this.countRefusal(now, state)
     this.localNotPermitted++
-    if (this.hub.listening && state !== "ForcedOpen") {
-      this.hub.unsafeOffer(Event.CallNotPermitted({ breakerName: this.name, at: now, state }))
-    }
-    const retryAfter = storeError === undefined && state === "Open" && Number.isFinite(this.openUntil)
-      ? Option.some(Duration.millis(Math.max(0, this.openUntil - now)))
-      : Option.none()
+    const retryAfter = storeError === undefined ? retryAfterOf(state, this.openUntil, now) : Option.none()
     return Effect.fail(
       withoutStackTrace(() =>
         new CallNotPermittedError(
@@ -667,10 +624,6 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
   }
 
   // ---- reading and steering ----------------------------------------------------------------------
-
-  get state(): Effect.Effect<State> {
-    return Effect.sync(() => this.snapshot.state)
-  }
 
   get metrics(): Effect.Effect<Metrics> {
     return Effect.sync(() => {
@@ -694,24 +647,8 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     })
   }
 
-  get events(): Stream.Stream<EventType> {
-    return this.hub.stream
-  }
-
-  get stateChanges(): Stream.Stream<State> {
-    return this.hub.changes(() => this.snapshot.state, transitionTarget)
-  }
-
-  get subscribe(): Effect.Effect<Stream.Stream<EventType>, never, Scope.Scope> {
-    return this.hub.subscribed
-  }
-
-  get subscribeStateChanges(): Effect.Effect<Stream.Stream<State>, never, Scope.Scope> {
-    return this.hub.subscribedChanges(() => this.snapshot.state, transitionTarget)
-  }
-
   /** Manual transitions go to the shared store (or, during an outage, to the fallback only). */
-  private transition(to: State, openForMillis?: number): Effect.Effect<void, IllegalStateTransitionError> {
+  protected transition(to: State, openForMillis?: number): Effect.Effect<void, IllegalStateTransitionError> {
     return Effect.uninterruptible(Effect.suspend(() => {
       const from = this.snapshot.state
       return this.call(
@@ -727,29 +664,10 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
     }))
   }
 
-  get transitionToOpen() {
-    return this.transition("Open")
-  }
   readonly transitionToOpenStateFor = (duration: Duration.DurationInput) =>
     Effect.suspend(() => this.transition("Open", Duration.toMillis(duration)))
   readonly transitionToOpenStateUntil = (epochMillis: number) =>
     Effect.suspend(() => this.transition("Open", Math.max(0, epochMillis - this.now())))
-  get transitionToHalfOpen() {
-    return this.transition("HalfOpen")
-  }
-  get transitionToClosed() {
-    return this.transition("Closed") as Effect.Effect<void>
-  }
-  get transitionToDisabled() {
-    return this.transition("Disabled") as Effect.Effect<void>
-  }
-  get transitionToForcedOpen() {
-    return this.transition("ForcedOpen") as Effect.Effect<void>
-  }
-  get transitionToMetricsOnly() {
-    return this.transition("MetricsOnly") as Effect.Effect<void>
-  }
-
   get reset(): Effect.Effect<void> {
     return Effect.uninterruptible(
       this.call((store) => store.reset(this.name, this.settings), () => Effect.void, () => Effect.void)
@@ -767,7 +685,7 @@ export class DistributedCircuitBreaker<E, A> implements CircuitBreaker<E, A> {
             this.config = config
             // An explicit change for the fleet: the next operation stores these settings.
             this.settings = { ...settings, takeOver: true }
-            this.takePredicates(config)
+            this.predicates = predicatesOf(config)
           })
       )
     })
