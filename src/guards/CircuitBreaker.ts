@@ -107,9 +107,8 @@ export {
   type State
 } from "./internal/circuitBreakerApi.js"
 export { type Keyed, keyed, type KeyedMetrics } from "./internal/circuitBreakerKeyed.js"
-import { configFields } from "./internal/circuitBreakerConfig.js"
+import { configFields, type ResolvedOptions } from "./internal/circuitBreakerConfig.js"
 import type { CircuitBreakerImpl } from "./internal/circuitBreakerImpl.js"
-import type { ResolvedOptions } from "./internal/inProcessCircuitSettings.js"
 import { makeCircuitBreaker } from "./internal/makeCircuitBreaker.js"
 import { acquire as acquireManually } from "./internal/manualPermission.js"
 

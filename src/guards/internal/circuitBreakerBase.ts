@@ -23,7 +23,7 @@ import {
   type Options,
   type State
 } from "./circuitBreakerApi.js"
-import type { OptionsSchema } from "./circuitBreakerConfig.js"
+import type { ResolvedOptions } from "./circuitBreakerConfig.js"
 
 /** The state a `StateTransition` event moves to; none for every other event. */
 export const transitionTarget = (event: Event): Option.Option<State> =>
@@ -36,7 +36,7 @@ export interface CallPredicates {
   readonly recordResult: ((value: unknown) => boolean) | undefined
 }
 
-export const predicatesOf = (config: typeof OptionsSchema.Type): CallPredicates => ({
+export const predicatesOf = (config: ResolvedOptions): CallPredicates => ({
   recordError: config.recordError as ((error: unknown) => boolean) | undefined,
   ignoreError: config.ignoreError as ((error: unknown) => boolean) | undefined,
   recordResult: config.recordResult as ((value: unknown) => boolean) | undefined

@@ -32,8 +32,8 @@ import {
   type State
 } from "./circuitBreakerApi.js"
 import { CircuitBreakerBase, retryAfterOf } from "./circuitBreakerBase.js"
-import { OptionsSchema } from "./circuitBreakerConfig.js"
-import { type ResolvedOptions, type Settings, settingsOf } from "./inProcessCircuitSettings.js"
+import { OptionsSchema, type ResolvedOptions } from "./circuitBreakerConfig.js"
+import { type Settings, settingsOf } from "./inProcessCircuitSettings.js"
 
 const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
 

@@ -23,10 +23,8 @@ import { makeMemoryCircuitBreakerStore } from "../../store/internal/memoryCircui
 import type { OnStoreFailure, StoreError } from "../../store/Store.js"
 import { Event, type Options, type State } from "./circuitBreakerApi.js"
 import { CircuitBreakerBase } from "./circuitBreakerBase.js"
-import type { OptionsSchema } from "./circuitBreakerConfig.js"
+import type { ResolvedOptions } from "./circuitBreakerConfig.js"
 import { settingsOf } from "./sharedCircuitSettings.js"
-
-type ResolvedOptions = typeof OptionsSchema.Type
 
 /** How often a breaker whose store failed tries it again (one probe per period, by the next call). */
 export const PROBE_MILLIS = 1_000

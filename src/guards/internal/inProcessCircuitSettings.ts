@@ -16,9 +16,7 @@ import { decodeOptions, Name } from "../../shared/internal/validation.js"
 import type { InvalidConfigError } from "../../shared/InvalidConfigError.js"
 import type { Options } from "./circuitBreakerApi.js"
 import { type CallPredicates, predicatesOf } from "./circuitBreakerBase.js"
-import { OptionsSchema } from "./circuitBreakerConfig.js"
-
-export type ResolvedOptions = typeof OptionsSchema.Type
+import { OptionsSchema, type ResolvedOptions } from "./circuitBreakerConfig.js"
 
 /** The state machine's settings for `config` (one object, shareable by every breaker of that config). */
 const machineConfigOf = (config: ResolvedOptions): MachineConfig => {
