@@ -1,7 +1,8 @@
 /**
- * The shared breaker's own logic (src/guards/internal/distributedCircuitBreaker.ts) on the in-memory store, so
- * time is the TestClock: timers, waits, schedules, predicates, manual transitions and reconfiguration,
- * with two instances sharing one store as two processes share Redis.
+ * The shared breaker's own logic (src/guards/internal/distributedCircuitBreaker.ts and
+ * distributedCircuitState.ts) on the in-memory store, so time is the TestClock: timers, waits,
+ * schedules, predicates, manual transitions and reconfiguration, with two instances sharing one store
+ * as two processes share Redis.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Option, Schedule, Stream, TestClock } from "effect"

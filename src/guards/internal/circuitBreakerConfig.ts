@@ -59,6 +59,9 @@ export const OptionsSchema = Schema.Struct({
   recordResult: Schema.optional(Predicate)
 })
 
+/** The options once decoded: every default filled in. */
+export type ResolvedOptions = typeof OptionsSchema.Type
+
 /** The options as `effect/Config` can carry them: every plain value, none of the functions. */
 export const configFields = {
   failureRateThreshold: numberConfig,

@@ -10,9 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { CircuitSettings } from "../../store/CircuitBreakerStore.js"
-import type { OptionsSchema } from "./circuitBreakerConfig.js"
-
-type ResolvedOptions = typeof OptionsSchema.Type
+import type { ResolvedOptions } from "./circuitBreakerConfig.js"
 
 /** How many steps of a `Schedule` wait are sent to the store (the last one repeats after). */
 const SCHEDULE_STEPS = 16
