@@ -14,14 +14,38 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { makeStepper, type Stepper } from "./schedule.js"
+export {
+  callback,
+  type CloseableScope,
+  completeNow,
+  currentFiberSpan,
+  defectOf,
+  durationOf,
+  failureOf,
+  filterMapOption,
+  forkChild,
+  forkDetach,
+  forkScope,
+  interruptNow,
+  isInterruptOnly,
+  layerScoped,
+  publishNow,
+  type RunningFiber,
+  scopeProvide,
+  type Subscription,
+  subscriptionStream,
+  unwrapScoped
+} from "./runtime.js"
 export { refine, withDefault } from "./schema.js"
 export {
   decodeOptions,
   durationConfig,
   DurationInput as DurationInputSchema,
+  invalidConfig,
   Name,
   numberConfig,
-  readFields
+  readFields,
+  restoreDefaults
 } from "./validation.js"
 
 /** A service key: Effect 3's `Context.Tag`. */

@@ -12,6 +12,28 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
+export {
+  callback,
+  type CloseableScope,
+  completeNow,
+  currentFiberSpan,
+  defectOf,
+  durationOf,
+  failureOf,
+  filterMapOption,
+  forkChild,
+  forkDetach,
+  forkScope,
+  interruptNow,
+  isInterruptOnly,
+  layerScoped,
+  publishNow,
+  type RunningFiber,
+  scopeProvide,
+  type Subscription,
+  subscriptionStream,
+  unwrapScoped
+} from "./runtime.js"
 export { makeStepper, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 
