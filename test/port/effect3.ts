@@ -21,3 +21,6 @@ export const withConfig =
 
 /** The Effect major these suites run against. */
 export const targetMajor = 3
+
+/** Lets other fibers run: `Effect.yieldNow()` in 3 (a function), `Effect.yieldNow` in 4 (a value). */
+export const yieldNow: Effect.Effect<void> = Effect.yieldNow()

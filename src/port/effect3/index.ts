@@ -22,6 +22,7 @@ export {
   defectOf,
   durationOf,
   failureOf,
+  type FiberIdentity,
   filterMapOption,
   forkChild,
   forkDetach,

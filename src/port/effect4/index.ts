@@ -20,6 +20,7 @@ export {
   defectOf,
   durationOf,
   failureOf,
+  type FiberIdentity,
   filterMapOption,
   forkChild,
   forkDetach,

@@ -35,8 +35,15 @@ export const forkChild = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<
 export const forkDetach = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<RunningFiber<A, E>, never, R> =>
   Effect.forkDetach(self)
 
-/** Asks `fiber` to stop, without waiting: 3 `unsafeInterruptAsFork(FiberId.none)`, 4 `interruptUnsafe()`. */
-export const interruptNow = (fiber: RunningFiber<unknown, unknown>): void => fiber.interruptUnsafe()
+/** What `Effect.fiberId` gives: 3 a `FiberId`, 4 a number. */
+export type FiberIdentity = number
+
+/**
+ * Asks `fiber` to stop, without waiting, as `by` (default: no fiber): 3 `unsafeInterruptAsFork`,
+ * 4 `interruptUnsafe`.
+ */
+export const interruptNow = (fiber: RunningFiber<unknown, unknown>, by?: FiberIdentity): void =>
+  fiber.interruptUnsafe(by)
 
 /** Suspends until `register`'s callback is called: 3 `Effect.async`, 4 `Effect.callback`. */
 export const callback = <A, E = never, R = never>(
