@@ -25,27 +25,33 @@ const collect = <A>(stream: Stream.Stream<A>) =>
   Effect.map(Stream.runCollect(stream), (all) => Array.from(all as Iterable<A>))
 
 describe("EventHub", () => {
-  itScoped("builds nothing until someone subscribes; a subscriber receives what is published after", () =>
-    Effect.gen(function*() {
-      const hub = yield* makeEventHub<number>()
-      expect(hub.subscribers).toBe(0)
-      expect(hub.listening).toBe(false)
-      hub.unsafeOffer(0) // nobody listens: dropped, and no buffer is made for it
-      const events = yield* hub.subscribed
-      expect(hub.subscribers).toBe(1)
-      hub.unsafeOffer(1)
-      yield* hub.publish(2)
-      expect(yield* collect(Stream.take(events, 2))).toEqual([1, 2])
-    }))
+  itScoped(
+    "builds nothing until someone subscribes; a subscriber receives what is published after",
+    () =>
+      Effect.gen(function*() {
+        const hub = yield* makeEventHub<number>()
+        expect(hub.subscribers).toBe(0)
+        expect(hub.listening).toBe(false)
+        hub.unsafeOffer(0) // nobody listens: dropped, and no buffer is made for it
+        const events = yield* hub.subscribed
+        expect(hub.subscribers).toBe(1)
+        hub.unsafeOffer(1)
+        yield* hub.publish(2)
+        expect(yield* collect(Stream.take(events, 2))).toEqual([1, 2])
+      })
+  )
 
-  itScoped("a rare subscription is counted apart: the hub is listening, but per-call events need a full one", () =>
-    Effect.gen(function*() {
-      const hub = yield* makeEventHub<string>()
-      yield* hub.rareSubscription
-      expect(hub.rareSubscribers).toBe(1)
-      expect(hub.subscribers).toBe(0)
-      expect(hub.listening).toBe(true)
-    }))
+  itScoped(
+    "a rare subscription is counted apart: the hub is listening, but per-call events need a full one",
+    () =>
+      Effect.gen(function*() {
+        const hub = yield* makeEventHub<string>()
+        yield* hub.rareSubscription
+        expect(hub.rareSubscribers).toBe(1)
+        expect(hub.subscribers).toBe(0)
+        expect(hub.listening).toBe(true)
+      })
+  )
 
   it.effect("a subscription ends with its scope (the counts go back down)", () =>
     Effect.gen(function*() {
@@ -54,16 +60,19 @@ describe("EventHub", () => {
       expect(hub.subscribers).toBe(0)
     }))
 
-  itScoped("closing the guard's scope ends every stream (what was not read is dropped); later ones are empty", () =>
-    Effect.gen(function*() {
-      const guardScope = yield* Scope.make()
-      const hub = yield* scopeProvide(makeEventHub<number>(), guardScope)
-      const events = yield* hub.subscribed
-      hub.unsafeOffer(7)
-      yield* Scope.close(guardScope, Exit.void)
-      expect(yield* collect(events)).toEqual([])
-      expect(yield* collect(yield* hub.subscribed)).toEqual([])
-    }))
+  itScoped(
+    "closing the guard's scope ends every stream (what was not read is dropped); later ones are empty",
+    () =>
+      Effect.gen(function*() {
+        const guardScope = yield* Scope.make()
+        const hub = yield* scopeProvide(makeEventHub<number>(), guardScope)
+        const events = yield* hub.subscribed
+        hub.unsafeOffer(7)
+        yield* Scope.close(guardScope, Exit.void)
+        expect(yield* collect(events)).toEqual([])
+        expect(yield* collect(yield* hub.subscribed)).toEqual([])
+      })
+  )
 
   itScoped("`stream` subscribes when it starts and ends when the hub shuts down", () =>
     Effect.gen(function*() {
@@ -75,19 +84,22 @@ describe("EventHub", () => {
       expect(yield* Fiber.join(fiber)).toEqual([1])
     }))
 
-  itScoped("a full buffer slides the oldest event out for `publish`, and drops the new one for `unsafeOffer`", () =>
-    Effect.gen(function*() {
-      const hub = yield* makeEventHub<number>()
-      const events = yield* hub.subscribed
-      for (let i = 0; i < EVENT_BUFFER; i++) hub.unsafeOffer(i)
-      hub.unsafeOffer(-1) // full: dropped
-      yield* hub.publish(EVENT_BUFFER) // full: slides 0 out
-      const received = yield* collect(Stream.take(events, EVENT_BUFFER))
-      expect(received.length).toBe(EVENT_BUFFER)
-      expect(received[0]).toBe(1)
-      expect(received.at(-1)).toBe(EVENT_BUFFER)
-      expect(received).not.toContain(-1)
-    }))
+  itScoped(
+    "a full buffer slides the oldest event out for `publish`, and drops the new one for `unsafeOffer`",
+    () =>
+      Effect.gen(function*() {
+        const hub = yield* makeEventHub<number>()
+        const events = yield* hub.subscribed
+        for (let i = 0; i < EVENT_BUFFER; i++) hub.unsafeOffer(i)
+        hub.unsafeOffer(-1) // full: dropped
+        yield* hub.publish(EVENT_BUFFER) // full: slides 0 out
+        const received = yield* collect(Stream.take(events, EVENT_BUFFER))
+        expect(received.length).toBe(EVENT_BUFFER)
+        expect(received[0]).toBe(1)
+        expect(received.at(-1)).toBe(EVENT_BUFFER)
+        expect(received).not.toContain(-1)
+      })
+  )
 
   itScoped("`changes` starts with the current value, then each value an event carries", () =>
     Effect.gen(function*() {
@@ -119,22 +131,25 @@ describe("EventHub", () => {
 })
 
 describe("LazyScope", () => {
-  itScoped("forks one child on demand, closes it with `close`; a child asked for after `close` is closed", () =>
-    Effect.gen(function*() {
-      const lazy = new LazyScope(yield* Effect.scope)
-      const first = yield* lazy.scope
-      expect(yield* lazy.scope).toBe(first)
-      const closed: Array<string> = []
-      yield* Scope.addFinalizer(first, Effect.sync(() => closed.push("first")))
-      yield* lazy.close
-      expect(closed).toEqual(["first"])
+  itScoped(
+    "forks one child on demand, closes it with `close`; a child asked for after `close` is closed",
+    () =>
+      Effect.gen(function*() {
+        const lazy = new LazyScope(yield* Effect.scope)
+        const first = yield* lazy.scope
+        expect(yield* lazy.scope).toBe(first)
+        const closed: Array<string> = []
+        yield* Scope.addFinalizer(first, Effect.sync(() => closed.push("first")))
+        yield* lazy.close
+        expect(closed).toEqual(["first"])
 
-      const late = new LazyScope(yield* Effect.scope)
-      yield* late.close
-      const child = yield* late.scope
-      yield* Scope.addFinalizer(child, Effect.sync(() => closed.push("late")))
-      expect(closed).toEqual(["first", "late"]) // added to a closed scope: runs at once
-    }))
+        const late = new LazyScope(yield* Effect.scope)
+        yield* late.close
+        const child = yield* late.scope
+        yield* Scope.addFinalizer(child, Effect.sync(() => closed.push("late")))
+        expect(closed).toEqual(["first", "late"]) // added to a closed scope: runs at once
+      })
+  )
 
   itScoped("a child closes with its parent", () =>
     Effect.gen(function*() {
@@ -168,17 +183,17 @@ describe("the runtime port", () => {
 
   it.effect("failureOf, defectOf and isInterruptOnly read a cause", () =>
     Effect.gen(function*() {
-    const failed = Cause.fail("boom")
-    const died = Cause.die("bug")
-    const exit = yield* Effect.exit(Effect.interrupt)
-    const interrupted = Exit.isFailure(exit) ? exit.cause : Cause.empty
-    expect(failureOf(failed)).toEqual(Option.some("boom"))
-    expect(Option.isNone(failureOf(died))).toBe(true)
-    expect(defectOf(died)).toEqual(Option.some("bug"))
-    expect(Option.isNone(defectOf(failed))).toBe(true)
-    expect(isInterruptOnly(interrupted)).toBe(true)
-    expect(isInterruptOnly(failed)).toBe(false)
-  }))
+      const failed = Cause.fail("boom")
+      const died = Cause.die("bug")
+      const exit = yield* Effect.exit(Effect.interrupt)
+      const interrupted = Exit.isFailure(exit) ? exit.cause : Cause.empty
+      expect(failureOf(failed)).toEqual(Option.some("boom"))
+      expect(Option.isNone(failureOf(died))).toBe(true)
+      expect(defectOf(died)).toEqual(Option.some("bug"))
+      expect(Option.isNone(defectOf(failed))).toBe(true)
+      expect(isInterruptOnly(interrupted)).toBe(true)
+      expect(isInterruptOnly(failed)).toBe(false)
+    }))
 
   it.effect("callback resumes with what its callback is given; completeNow completes a deferred at once", () =>
     Effect.gen(function*() {

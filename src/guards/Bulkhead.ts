@@ -34,14 +34,7 @@
  *
  * @since 0.1.0
  */
-import {
-  type ConfigFailure,
-  currentClock,
-  decodeOptions,
-  layerScoped,
-  readFields,
-  type ServiceKey
-} from "#port"
+import { type ConfigFailure, currentClock, decodeOptions, layerScoped, readFields, type ServiceKey } from "#port"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

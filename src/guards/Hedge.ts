@@ -273,13 +273,15 @@ class HedgeImpl implements Hedge {
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const clock = this.clock
     const budget = this.budget as unknown as BudgetHandle
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- `Effect.gen(this, …)` differs between Effect 3 and 4
+    const hedge = this
     return Effect.suspend(() => {
       this.calls++
       budget.unsafeDeposit()
       const maxHedges = this.config.maxHedgedAttempts
       const delay = Duration.millis(this.delayMillis())
       const fibers: Array<RunningFiber<void>> = []
-      return Effect.gen(this, function*() {
+      return Effect.gen(function*() {
         const done = yield* Deferred.make<A, E>()
         let running = 0
         let winner = 0
@@ -296,7 +298,7 @@ class HedgeImpl implements Hedge {
               running--
               if (doneAlready) return
               if (Exit.isSuccess(exit)) {
-                this.sample.add(nowMillis(clock) - startedAt)
+                hedge.sample.add(nowMillis(clock) - startedAt)
                 winner = index
                 settle(exit)
               } else if (running === 0) {
@@ -311,12 +313,12 @@ class HedgeImpl implements Hedge {
           const finished = yield* Effect.timeoutOption(Deferred.await(done).pipe(Effect.exit), delay)
           if (Option.isSome(finished) || doneAlready) break
           if (!budget.unsafeTryWithdraw()) {
-            this.hedgesRefusedByBudget++
-            this.publish("HedgeRefused", index)
+            hedge.hedgesRefusedByBudget++
+            hedge.publish("HedgeRefused", index)
             break
           }
-          this.hedgesStarted++
-          this.publish("HedgeStarted", index)
+          hedge.hedgesStarted++
+          hedge.publish("HedgeStarted", index)
           fibers.push(yield* forkDetach(attempt(index)))
         }
         const exit = yield* Effect.exit(Deferred.await(done))
@@ -325,8 +327,8 @@ class HedgeImpl implements Hedge {
         const self_ = yield* Effect.fiberId
         for (const fiber of fibers) interruptNow(fiber, self_)
         if (winner > 0 && Exit.isSuccess(exit)) {
-          this.hedgesWon++
-          this.publish("HedgeWon", winner)
+          hedge.hedgesWon++
+          hedge.publish("HedgeWon", winner)
         }
         return yield* exit
       }).pipe(Effect.onInterrupt(() => Fiber.interruptAll(fibers)))

@@ -13,12 +13,20 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
-export { makeStepper, type Stepper } from "./schedule.js"
+export {
+  clearInterruption,
+  type InFiberDeadline,
+  inFiberSupported,
+  interruptInPlace,
+  type Interruptor,
+  overrideInFiberSupport
+} from "./inFiber.js"
 export {
   callback,
   type CloseableScope,
   completeNow,
   currentFiberSpan,
+  currentRunner,
   defectOf,
   durationOf,
   failureOf,
@@ -31,12 +39,14 @@ export {
   isInterruptOnly,
   layerScoped,
   publishNow,
+  type Runner,
   type RunningFiber,
   scopeProvide,
   type Subscription,
   subscriptionStream,
   unwrapScoped
 } from "./runtime.js"
+export { makeStepper, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 export {
   decodeOptions,

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -48,6 +49,15 @@ export type FiberIdentity = FiberId.FiberId
 export const interruptNow = (fiber: RunningFiber<unknown, unknown>, by?: FiberIdentity): void =>
   fiber.unsafeInterruptAsFork(by ?? FiberId.none)
 
+/** Forks an effect as a new root fiber with the context it was made in. */
+export type Runner = <A, E>(effect: Effect.Effect<A, E>) => RunningFiber<A, E>
+
+/** The current context's runner (for timers started outside any fiber): 3 `Runtime.runFork(yield* Effect.runtime())`, 4 `Effect.runForkWith(yield* Effect.context())`. */
+export const currentRunner: Effect.Effect<Runner> = Effect.map(
+  Effect.runtime<never>(),
+  (runtime): Runner => (effect) => Runtime.runFork(runtime)(effect)
+)
+
 /** Suspends until `register`'s callback is called: 3 `Effect.async`, 4 `Effect.callback`. */
 export const callback = <A, E = never, R = never>(
   register: (resume: (effect: Effect.Effect<A, E, R>) => void) => void | Effect.Effect<void, never, R>
@@ -64,8 +74,7 @@ export const completeNow = <A, E>(deferred: Deferred.Deferred<A, E>, effect: Eff
 export type Subscription<A> = Queue.Dequeue<A>
 
 /** A subscription's messages as a stream: 3 `Stream.fromQueue`, 4 `Stream.fromSubscription`. */
-export const subscriptionStream = <A>(subscription: Subscription<A>): Stream.Stream<A> =>
-  Stream.fromQueue(subscription)
+export const subscriptionStream = <A>(subscription: Subscription<A>): Stream.Stream<A> => Stream.fromQueue(subscription)
 
 /** A stream made by a scoped effect, the scope lasting as long as the stream: 3 `Stream.unwrapScoped`, 4 `Stream.unwrap`. */
 export const unwrapScoped = <A, E2, R2, E, R>(
@@ -107,8 +116,9 @@ const CURRENT_FIBER = "effect/FiberCurrent"
 export const currentFiberSpan = (): Tracer.AnySpan | undefined => {
   // `Fiber.getCurrentFiber()` reads this global and wraps it in an `Option`: an allocation on every
   // guarded call, for a span that is usually absent. The fallback keeps working if the key ever moves.
-  const fiber = (globalThis as Record<string, unknown>)[CURRENT_FIBER] as Fiber.RuntimeFiber<unknown, unknown> | undefined
-    ?? Option.getOrUndefined(Fiber.getCurrentFiber())
+  const fiber =
+    (globalThis as Record<string, unknown>)[CURRENT_FIBER] as Fiber.RuntimeFiber<unknown, unknown> | undefined
+      ?? Option.getOrUndefined(Fiber.getCurrentFiber())
   return fiber?.currentSpan
 }
 

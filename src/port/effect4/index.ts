@@ -11,12 +11,21 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
+export {
+  clearInterruption,
+  type InFiberDeadline,
+  inFiberSupported,
+  interruptInPlace,
+  type Interruptor,
+  overrideInFiberSupport
+} from "./inFiber.js"
 export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
 export {
   callback,
   type CloseableScope,
   completeNow,
   currentFiberSpan,
+  currentRunner,
   defectOf,
   durationOf,
   failureOf,
@@ -29,6 +38,7 @@ export {
   isInterruptOnly,
   layerScoped,
   publishNow,
+  type Runner,
   type RunningFiber,
   scopeProvide,
   type Subscription,

@@ -45,6 +45,15 @@ export type FiberIdentity = number
 export const interruptNow = (fiber: RunningFiber<unknown, unknown>, by?: FiberIdentity): void =>
   fiber.interruptUnsafe(by)
 
+/** Forks an effect as a new root fiber with the context it was made in. */
+export type Runner = <A, E>(effect: Effect.Effect<A, E>) => RunningFiber<A, E>
+
+/** The current context's runner (for timers started outside any fiber): 3 `Runtime.runFork(yield* Effect.runtime())`, 4 `Effect.runForkWith(yield* Effect.context())`. */
+export const currentRunner: Effect.Effect<Runner> = Effect.map(
+  Effect.context<never>(),
+  (context): Runner => (effect) => Effect.runForkWith(context)(effect)
+)
+
 /** Suspends until `register`'s callback is called: 3 `Effect.async`, 4 `Effect.callback`. */
 export const callback = <A, E = never, R = never>(
   register: (resume: (effect: Effect.Effect<A, E, R>) => void) => void | Effect.Effect<void, never, R>
