@@ -4,6 +4,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,11 +17,10 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import type { ServiceKey } from "./index.js"
 
 /** A layer whose service is made in the layer's scope: 3 `Layer.scoped`, 4 `Layer.effect`. */
 export const layerScoped = <I, S, E, R>(
-  key: ServiceKey<I, S>,
+  key: Context.Key<I, S>,
   make: Effect.Effect<S, E, R>
 ): Layer.Layer<I, E, Exclude<R, Scope.Scope>> => Layer.effect(key, make)
 
