@@ -20,7 +20,7 @@ export const withConfig =
     Effect.provideService(self, ConfigProvider.ConfigProvider, provider)
 
 /** The Effect major these suites run against. */
-export const targetMajor = 4
+export const targetMajor: 3 | 4 = 4
 
 /** Lets other fibers run: `Effect.yieldNow()` in 3 (a function), `Effect.yieldNow` in 4 (a value). */
 export const yieldNow: Effect.Effect<void> = Effect.yieldNow
