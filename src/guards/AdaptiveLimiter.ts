@@ -55,16 +55,22 @@
  *
  * @since 0.1.0
  */
+import {
+  type ConfigFailure,
+  currentClock,
+  decodeOptions,
+  layerScoped,
+  readFields,
+  type ServiceKey,
+  toDuration
+} from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import { makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
 import { limiterConfigFields, LimiterOptionsSchema } from "./internal/adaptiveConfig.js"
@@ -106,7 +112,7 @@ import { AdaptiveLimiterImpl, type Decoded } from "./internal/adaptiveLimiterImp
 export const make = (options: Options): Effect.Effect<AdaptiveLimiter, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(LimiterOptionsSchema, "AdaptiveLimiter", options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     return new AdaptiveLimiterImpl(config.name, config, clock, hub)
   })
@@ -189,14 +195,14 @@ export const configuration = (limiter: AdaptiveLimiter): Effect.Effect<Configura
       minLimit: c.minLimit,
       maxLimit: c.maxLimit,
       backoffRatio: c.backoffRatio,
-      timeout: Duration.decode(c.timeout),
+      timeout: toDuration(c.timeout),
       smoothing: c.smoothing,
       tolerance: c.tolerance,
       queueSize: c.queueSize,
       baselineWindows: c.baselineWindows,
-      windowDuration: Duration.decode(c.windowDuration),
+      windowDuration: toDuration(c.windowDuration),
       minWindowSamples: c.minWindowSamples,
-      maxWaitDuration: Duration.decode(c.maxWaitDuration),
+      maxWaitDuration: toDuration(c.maxWaitDuration),
       isDrop: c.isDrop as ((error: unknown) => boolean) | undefined
     }
   })
@@ -233,8 +239,8 @@ export const policy = (limiter: AdaptiveLimiter): Policy<LimitExceededError> => 
  *
  * @since 0.1.0
  */
-export const layer = <I>(tag: Context.Tag<I, AdaptiveLimiter>, options: Options): Layer.Layer<I, InvalidConfigError> =>
-  Layer.scoped(tag, make(options))
+export const layer = <I>(tag: ServiceKey<I, AdaptiveLimiter>, options: Options): Layer.Layer<I, InvalidConfigError> =>
+  layerScoped(tag, make(options))
 
 /**
  * The options read through `effect/Config` under the namespace `name` (e.g. `search.maxLimit`);
@@ -270,8 +276,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, AdaptiveLimiter>,
+  tag: ServiceKey<I, AdaptiveLimiter>,
   options: Config.Config<Options>,
   code?: Changes
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))

@@ -53,11 +53,22 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
+import {
+  type ConfigFailure,
+  currentClock,
+  decodeOptions,
+  type DurationInput,
+  failureOf,
+  isInterruptOnly,
+  layerScoped,
+  nowMillis,
+  readFields,
+  restoreDefaults,
+  type ServiceKey,
+  toDuration
+} from "#port"
 import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -71,7 +82,6 @@ import type * as Stream from "effect/Stream"
 import { isLocalRefusal } from "../core/refusals.js"
 import { ThrottlerCore } from "../core/throttlerCore.js"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, readFields, restoreDefaults } from "../port/effect3/validation.js"
 import { withoutStackTrace } from "../shared/internal/errors.js"
 import { type EventHub, makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
@@ -100,7 +110,7 @@ export interface Options {
   /** The accepts multiplier, >= 1. Default 2. */
   readonly k?: number
   /** How far back requests and accepts are counted, at least 1 second. Default 2 minutes. */
-  readonly window?: Duration.DurationInput
+  readonly window?: DurationInput
   /**
    * Which typed failures are the dependency rejecting the call. Default: all; defects always are;
    * breakwater's local refusals never are (they did not reach it).
@@ -255,19 +265,19 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
     private readonly clock: Clock.Clock,
     readonly hub: EventHub<Event>
   ) {
-    this.core = new ThrottlerCore(Duration.toMillis(config.window), config.k, clock.unsafeCurrentTimeMillis())
+    this.core = new ThrottlerCore(Duration.toMillis(config.window), config.k, nowMillis(clock))
     this.isRejection = config.isRejection as ((error: unknown) => boolean) | undefined
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottledError, R> {
     return Effect.suspend((): Effect.Effect<A, E | ThrottledError, R> => {
-      const now = this.clock.unsafeCurrentTimeMillis()
+      const now = nowMillis(this.clock)
       const p = this.core.probability(now)
       if (p <= 0) return this.send(self, now)
       return Effect.flatMap(
         Random.next,
         (draw): Effect.Effect<A, E | ThrottledError, R> =>
-          draw < p ? this.throttle(p) : this.send(self, this.clock.unsafeCurrentTimeMillis())
+          draw < p ? this.throttle(p) : this.send(self, nowMillis(this.clock))
       )
     })
   }
@@ -285,10 +295,10 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
         return Effect.succeed(value)
       },
       onFailure: (cause) => {
-        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-        const failure = Cause.failureOption(cause)
+        if (isInterruptOnly(cause)) return Effect.failCause(cause)
+        const failure = failureOf(cause)
         if (Option.isSome(failure) && isLocalRefusal(failure.value)) {
-          this.core.withdraw(bucket, this.clock.unsafeCurrentTimeMillis())
+          this.core.withdraw(bucket, nowMillis(this.clock))
         } else {
           const accepted = Option.isSome(failure) && this.isRejection !== undefined &&
             !this.isRejection(failure.value)
@@ -303,11 +313,11 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   private answered(bucket: number, accepted: boolean): void {
     this.sentCalls++
     if (!accepted) this.rejectedCalls++
-    this.core.answer(bucket, this.clock.unsafeCurrentTimeMillis(), accepted)
+    this.core.answer(bucket, nowMillis(this.clock), accepted)
   }
 
   private throttle(p: number): Effect.Effect<never, ThrottledError> {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = nowMillis(this.clock)
     this.core.record(now, false)
     this.throttledCalls++
     if (this.hub.listening) {
@@ -321,7 +331,7 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
   }
 
   readonly metrics: Effect.Effect<Metrics> = Effect.sync(() => {
-    const rejectionProbability = this.core.probability(this.clock.unsafeCurrentTimeMillis())
+    const rejectionProbability = this.core.probability(nowMillis(this.clock))
     return {
       requests: this.core.requests,
       inFlight: this.core.inFlight,
@@ -351,7 +361,7 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
         Effect.sync(() => {
           if (decoded.k !== undefined) this.core.k = decoded.k
           if (decoded.window !== undefined) {
-            this.core.setWindow(Duration.toMillis(decoded.window), this.clock.unsafeCurrentTimeMillis())
+            this.core.setWindow(Duration.toMillis(decoded.window), nowMillis(this.clock))
           }
           if (decoded.isRejection !== undefined) this.isRejection = decoded.isRejection as (error: unknown) => boolean
           this.config = {
@@ -383,7 +393,7 @@ class AdaptiveThrottlerImpl implements AdaptiveThrottler {
 export const make = (options: Options): Effect.Effect<AdaptiveThrottler, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(ThrottlerOptionsSchema, "AdaptiveThrottler", options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     return new AdaptiveThrottlerImpl(config.name, config, clock, hub)
   })
@@ -448,12 +458,12 @@ export interface Configuration {
 export const configuration = (throttler: AdaptiveThrottler): Effect.Effect<Configuration> =>
   Effect.sync(() => {
     const c = (throttler as unknown as {
-      readonly config: { readonly k: number; readonly window: Duration.DurationInput; readonly isRejection?: unknown }
+      readonly config: { readonly k: number; readonly window: DurationInput; readonly isRejection?: unknown }
     }).config
     return {
       name: throttler.name,
       k: c.k,
-      window: Duration.decode(c.window),
+      window: toDuration(c.window),
       isRejection: c.isRejection as ((error: unknown) => boolean) | undefined
     }
   })
@@ -491,9 +501,9 @@ export const policy = (throttler: AdaptiveThrottler): Policy<ThrottledError> => 
  * @since 0.1.0
  */
 export const layer = <I>(
-  tag: Context.Tag<I, AdaptiveThrottler>,
+  tag: ServiceKey<I, AdaptiveThrottler>,
   options: Options
-): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+): Layer.Layer<I, InvalidConfigError> => layerScoped(tag, make(options))
 
 /**
  * The options read through `effect/Config` under the namespace `name` (`quotes.k`, `quotes.window`).
@@ -528,8 +538,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, AdaptiveThrottler>,
+  tag: ServiceKey<I, AdaptiveThrottler>,
   options: Config.Config<Options>,
   code?: Changes
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))

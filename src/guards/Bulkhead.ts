@@ -34,17 +34,15 @@
  *
  * @since 0.1.0
  */
+import { type ConfigFailure, currentClock, decodeOptions, layerScoped, readFields, type ServiceKey } from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import { makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
 import { type Bulkhead, BulkheadFullError, type Changes, Event, type Options } from "./internal/bulkheadApi.js"
@@ -82,7 +80,7 @@ import { BulkheadImpl } from "./internal/bulkheadImpl.js"
 export const make = (options: Options): Effect.Effect<Bulkhead, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(OptionsSchema, "Bulkhead", options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     return new BulkheadImpl(config.name, config, clock, hub)
   })
@@ -259,8 +257,8 @@ export const policy = (bulkhead: Bulkhead): Policy<BulkheadFullError> => (self) 
  *
  * @since 0.1.0
  */
-export const layer = <I>(tag: Context.Tag<I, Bulkhead>, options: Options): Layer.Layer<I, InvalidConfigError> =>
-  Layer.scoped(tag, make(options))
+export const layer = <I>(tag: ServiceKey<I, Bulkhead>, options: Options): Layer.Layer<I, InvalidConfigError> =>
+  layerScoped(tag, make(options))
 
 /**
  * The options read through `effect/Config` under the namespace `name`, e.g. the keys
@@ -300,8 +298,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, Bulkhead>,
+  tag: ServiceKey<I, Bulkhead>,
   options: Config.Config<Options>,
   code?: Changes
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))

@@ -41,16 +41,13 @@
  *
  * @since 0.1.0
  */
+import { type ConfigFailure, decodeOptions, type DurationInput, readFields, type ServiceKey } from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import type { Policy } from "../shared/Policy.js"
 import { ChangesSchema, configFields, OptionsSchema } from "./internal/chaosConfig.js"
 
@@ -70,7 +67,7 @@ import { ChangesSchema, configFields, OptionsSchema } from "./internal/chaosConf
 export type Fault<E = never, A = unknown> =
   | { readonly _tag: "Failure"; readonly error: E }
   | { readonly _tag: "Defect"; readonly defect: unknown }
-  | { readonly _tag: "Latency"; readonly latency: Duration.DurationInput }
+  | { readonly _tag: "Latency"; readonly latency: DurationInput }
   | { readonly _tag: "Result"; readonly value: A }
   | { readonly _tag: "Behavior"; readonly effect: Effect.Effect<void> }
 
@@ -116,7 +113,7 @@ export const defect = (defect: unknown): Fault => ({ _tag: "Defect", defect })
  *
  * @since 0.1.0
  */
-export const latency = (latency: Duration.DurationInput): Fault => ({ _tag: "Latency", latency })
+export const latency = (latency: DurationInput): Fault => ({ _tag: "Latency", latency })
 
 /**
  * Returns `value` instead of running the call (a 200 with an empty body, a stale record, ...).
@@ -278,12 +275,12 @@ class ChaosImpl<E, A> implements Chaos<E, A> {
       case "Defect":
         return Effect.die(fault.defect)
       case "Latency":
-        return Effect.zipRight(Effect.sleep(fault.latency), self)
+        return Effect.andThen(Effect.sleep(fault.latency), self)
       case "Result":
         // The policy's type admits only calls whose value type is the replacement's.
         return Effect.succeed(fault.value as unknown as A2)
       case "Behavior":
-        return Effect.zipRight(fault.effect, self)
+        return Effect.andThen(fault.effect, self)
     }
   }
 }
@@ -369,7 +366,7 @@ export const policy = <E, A>(chaos: Chaos<E, A>): Policy<E, never, unknown, A> =
  * @since 0.1.0
  */
 export const layer = <I, E, A>(
-  tag: Context.Tag<I, Chaos<E, A>>,
+  tag: ServiceKey<I, Chaos<E, A>>,
   options: Options<E, A>
 ): Layer.Layer<I, InvalidConfigError> => Layer.effect(tag, make(options))
 
@@ -410,8 +407,8 @@ export const config = (name: string): Config.Config<Changes> =>
  * @since 0.1.0
  */
 export const layerConfig = <I, E, A>(
-  tag: Context.Tag<I, Chaos<E, A>>,
+  tag: ServiceKey<I, Chaos<E, A>>,
   settings: Config.Config<Changes>,
   options: Options<E, A>
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
   Layer.effect(tag, Effect.flatMap(settings, (read) => make({ ...options, ...read })))

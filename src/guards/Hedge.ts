@@ -44,10 +44,25 @@
  *
  * @since 0.1.0
  */
+import {
+  completeNow,
+  type ConfigFailure,
+  currentClock,
+  decodeOptions,
+  type DurationInput,
+  forkDetach,
+  interruptNow,
+  invalidConfig,
+  layerScoped,
+  nowMillis,
+  readFields,
+  restoreDefaults,
+  type RunningFiber,
+  type ServiceKey,
+  toDuration
+} from "#port"
 import type * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -63,7 +78,6 @@ import type * as Stream from "effect/Stream"
 import { LatencySample } from "../core/latencySample.js"
 import type { BudgetHandle } from "../core/retryBudgetCore.js"
 import { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, invalidConfig, readFields, restoreDefaults } from "../port/effect3/validation.js"
 import { type EventHub, makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
 import { HedgeChangesSchema, hedgeConfigFields, HedgeOptionsSchema } from "./internal/adaptiveConfig.js"
@@ -86,7 +100,7 @@ const defaults = Schema.decodeSync(HedgeOptionsSchema)({ name: "defaults" })
 export interface Options {
   readonly name: string
   /** The delay before each hedge; with `percentile`, until enough samples are in. Default 100 millis. */
-  readonly delay?: Duration.DurationInput
+  readonly delay?: DurationInput
   /** Hedge at this percentile of recent attempt durations, in (0, 100). Default: fixed `delay`. */
   readonly percentile?: number | undefined
   /** Extra attempts per call, a whole number >= 0. Default 1. */
@@ -252,37 +266,39 @@ class HedgeImpl implements Hedge {
 
   private publish(tag: Event["_tag"], attempt: number): void {
     if (this.hub.listening) {
-      this.hub.unsafeOffer(Event[tag]({ hedgeName: this.name, at: this.clock.unsafeCurrentTimeMillis(), attempt }))
+      this.hub.unsafeOffer(Event[tag]({ hedgeName: this.name, at: nowMillis(this.clock), attempt }))
     }
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const clock = this.clock
     const budget = this.budget as unknown as BudgetHandle
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- `Effect.gen(this, …)` differs between Effect 3 and 4
+    const hedge = this
     return Effect.suspend(() => {
       this.calls++
       budget.unsafeDeposit()
       const maxHedges = this.config.maxHedgedAttempts
       const delay = Duration.millis(this.delayMillis())
-      const fibers: Array<Fiber.RuntimeFiber<void>> = []
-      return Effect.gen(this, function*() {
+      const fibers: Array<RunningFiber<void>> = []
+      return Effect.gen(function*() {
         const done = yield* Deferred.make<A, E>()
         let running = 0
         let winner = 0
         let doneAlready = false
         const settle = (exit: Exit.Exit<A, E>) => {
           doneAlready = true
-          Deferred.unsafeDone(done, exit)
+          completeNow(done, exit)
         }
         const attempt = (index: number) => {
           running++
-          const startedAt = clock.unsafeCurrentTimeMillis()
+          const startedAt = nowMillis(clock)
           return Effect.flatMap(Effect.exit(self), (exit) =>
             Effect.sync(() => {
               running--
               if (doneAlready) return
               if (Exit.isSuccess(exit)) {
-                this.sample.add(clock.unsafeCurrentTimeMillis() - startedAt)
+                hedge.sample.add(nowMillis(clock) - startedAt)
                 winner = index
                 settle(exit)
               } else if (running === 0) {
@@ -292,27 +308,27 @@ class HedgeImpl implements Hedge {
         }
         // Daemons, not children: a fiber that ends awaits its children, so a loser slow to stop would
         // hold back whatever runs the hedge in a fiber of its own (a timeout, a race, a time limiter).
-        fibers.push(yield* Effect.forkDaemon(attempt(0)))
+        fibers.push(yield* forkDetach(attempt(0)))
         for (let index = 1; index <= maxHedges; index++) {
           const finished = yield* Effect.timeoutOption(Deferred.await(done).pipe(Effect.exit), delay)
           if (Option.isSome(finished) || doneAlready) break
           if (!budget.unsafeTryWithdraw()) {
-            this.hedgesRefusedByBudget++
-            this.publish("HedgeRefused", index)
+            hedge.hedgesRefusedByBudget++
+            hedge.publish("HedgeRefused", index)
             break
           }
-          this.hedgesStarted++
-          this.publish("HedgeStarted", index)
-          fibers.push(yield* Effect.forkDaemon(attempt(index)))
+          hedge.hedgesStarted++
+          hedge.publish("HedgeStarted", index)
+          fibers.push(yield* forkDetach(attempt(index)))
         }
         const exit = yield* Effect.exit(Deferred.await(done))
         // The answer is in: losers are told to stop but not awaited, so an attempt that is slow to
         // interrupt cannot hold the winner back; each still runs its finalizers in the background.
         const self_ = yield* Effect.fiberId
-        for (const fiber of fibers) fiber.unsafeInterruptAsFork(self_)
+        for (const fiber of fibers) interruptNow(fiber, self_)
         if (winner > 0 && Exit.isSuccess(exit)) {
-          this.hedgesWon++
-          this.publish("HedgeWon", winner)
+          hedge.hedgesWon++
+          hedge.publish("HedgeWon", winner)
         }
         return yield* exit
       }).pipe(Effect.onInterrupt(() => Fiber.interruptAll(fibers)))
@@ -388,7 +404,7 @@ export const make = (options: Options): Effect.Effect<Hedge, InvalidConfigError,
     const budget = config.budget === undefined
       ? yield* RetryBudget.make({ name: config.name })
       : config.budget as RetryBudget.RetryBudget
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     return new HedgeImpl(config.name, config, budget, clock, hub)
   })
@@ -459,7 +475,7 @@ export const configuration = (hedge: Hedge): Effect.Effect<Configuration> =>
   Effect.sync(() => {
     const c = (hedge as unknown as {
       readonly config: {
-        readonly delay: Duration.DurationInput
+        readonly delay: DurationInput
         readonly percentile?: number | undefined
         readonly maxHedgedAttempts: number
         readonly sampleSize: number
@@ -468,7 +484,7 @@ export const configuration = (hedge: Hedge): Effect.Effect<Configuration> =>
     }).config
     return {
       name: hedge.name,
-      delay: Duration.decode(c.delay),
+      delay: toDuration(c.delay),
       percentile: c.percentile,
       maxHedgedAttempts: c.maxHedgedAttempts,
       sampleSize: c.sampleSize,
@@ -508,8 +524,8 @@ export const policy = (hedge: Hedge, options: Idempotent): Policy => (self) => w
  *
  * @since 0.1.0
  */
-export const layer = <I>(tag: Context.Tag<I, Hedge>, options: Options): Layer.Layer<I, InvalidConfigError> =>
-  Layer.scoped(tag, make(options))
+export const layer = <I>(tag: ServiceKey<I, Hedge>, options: Options): Layer.Layer<I, InvalidConfigError> =>
+  layerScoped(tag, make(options))
 
 /**
  * The options read through `effect/Config` under the namespace `name`; the budget is code only.
@@ -544,8 +560,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, Hedge>,
+  tag: ServiceKey<I, Hedge>,
   options: Config.Config<Options>,
   code?: Changes
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
+import { Service } from "#port"
 import type { CircuitBreakerStore } from "./CircuitBreakerStore.js"
 import { StoreError } from "./internal/storeError.js"
 import type { RateLimiterStore } from "./RateLimiterStore.js"
@@ -59,14 +59,14 @@ export type OnStoreFailure = "fail-open" | "fail-closed" | "local-fallback"
  *
  * @since 0.1.0
  */
-export class Store extends Context.Tag("breakwater/Store")<Store, {
+export class Store extends Service<Store, {
   /** The store's name, for errors, logs and metrics (e.g. `redis`). */
   readonly name: string
   /** The default failure mode of guards made with this store (each guard may override it). */
   readonly onStoreFailure: OnStoreFailure
   readonly rateLimiter: RateLimiterStore
   readonly circuitBreaker: CircuitBreakerStore
-}>() {}
+}>()("breakwater/Store") {}
 
 /**
  * Whether a guard's refusal was caused by its shared store being unreachable (`onStoreFailure:

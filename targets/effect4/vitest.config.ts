@@ -13,7 +13,9 @@ export const portedSuites = [
   "test/EffectTarget.test.ts",
   "test/RetryBudget.test.ts",
   "test/ScheduleStepper.test.ts",
-  "test/OptionSchemas.test.ts"
+  "test/OptionSchemas.test.ts",
+  "test/EventHub.test.ts",
+  "test/Bulkhead.test.ts"
 ]
 
 /**

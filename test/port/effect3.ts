@@ -3,7 +3,7 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Effect, type Exit, Fiber, Option } from "effect"
 
 export { TestClock } from "effect"
 export * as FastCheck from "effect/FastCheck"
@@ -20,4 +20,11 @@ export const withConfig =
     Effect.withConfigProvider(self, provider)
 
 /** The Effect major these suites run against. */
-export const targetMajor = 3
+export const targetMajor: 3 | 4 = 3
+
+/** Lets other fibers run: `Effect.yieldNow()` in 3 (a function), `Effect.yieldNow` in 4 (a value). */
+export const yieldNow: Effect.Effect<void> = Effect.yieldNow()
+
+/** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
+export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
+  Fiber.poll(fiber)

@@ -2,7 +2,7 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Effect, type Exit, type Fiber, Option } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 export { TestClock } from "effect/testing"
@@ -20,4 +20,11 @@ export const withConfig =
     Effect.provideService(self, ConfigProvider.ConfigProvider, provider)
 
 /** The Effect major these suites run against. */
-export const targetMajor = 4
+export const targetMajor: 3 | 4 = 4
+
+/** Lets other fibers run: `Effect.yieldNow()` in 3 (a function), `Effect.yieldNow` in 4 (a value). */
+export const yieldNow: Effect.Effect<void> = Effect.yieldNow
+
+/** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
+export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
+  Effect.sync(() => Option.fromUndefinedOr(fiber.pollUnsafe()))

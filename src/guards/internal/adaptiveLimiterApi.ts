@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { type DurationInput } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -38,7 +39,7 @@ export interface Options {
   /** The factor a window with a drop multiplies the limit by, in [0.5, 0.99]. Default 0.9. */
   readonly backoffRatio?: number
   /** A call slower than this counts as a drop. Default 5 seconds. */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: DurationInput
   /** Gradient: how much of each new estimate is taken, in [0.01, 1]. Default 0.2. */
   readonly smoothing?: number
   /** Gradient: how much slower than the baseline still counts as unloaded, >= 1. Default 1. */
@@ -48,11 +49,11 @@ export interface Options {
   /** Gradient: windows the no-load baseline averages over. Default 600. */
   readonly baselineWindows?: number
   /** The shortest window between two limit updates. Default 1 second. */
-  readonly windowDuration?: Duration.DurationInput
+  readonly windowDuration?: DurationInput
   /** The fewest calls a window needs before the limit is updated. Default 10. */
   readonly minWindowSamples?: number
   /** How long a call may wait for room under the limit; 0 (default) refuses at once. */
-  readonly maxWaitDuration?: Duration.DurationInput
+  readonly maxWaitDuration?: DurationInput
   /**
    * Which typed failures are drops (overload signals; only `"aimd"` reacts to them). Default: only
    * `TimeoutExceededError`. Defects and calls slower than `timeout` always are; breakwater's local

@@ -4,12 +4,20 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
+import {
+  callback,
+  decodeOptions,
+  failureOf,
+  forkChild,
+  interruptNow,
+  isInterruptOnly,
+  nowMillis,
+  restoreDefaults,
+  type RunningFiber
+} from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -18,7 +26,6 @@ import { type LimitSettings, type LimitState, nextLimit, SampleWindow } from "..
 import { Admitted, BulkheadCore, Waiter, Waiting } from "../../core/bulkheadCore.js"
 import { isLocalRefusal, isTimeout } from "../../core/refusals.js"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions, restoreDefaults } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { initialLimitOf, LimiterChangesSchema, LimiterOptionsSchema } from "./adaptiveConfig.js"
@@ -70,14 +77,14 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
     const initialLimit = initialLimitOf(config)
     this.state = { limit: initialLimit, noLoadMillis: NaN }
     this.core = new BulkheadCore(initialLimit)
-    this.window = new SampleWindow(clock.unsafeCurrentTimeMillis())
+    this.window = new SampleWindow(nowMillis(clock))
     this.maxWaitMillis = Duration.toMillis(config.maxWaitDuration)
     this.isDrop = (config.isDrop as ((error: unknown) => boolean) | undefined) ?? isTimeout
   }
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | LimitExceededError, R> {
     const run = (restore: Restore): Effect.Effect<A, E, R> => {
-      const startedAt = this.clock.unsafeCurrentTimeMillis()
+      const startedAt = nowMillis(this.clock)
       const inFlight = this.core.active
       return Effect.matchCauseEffect(restore(self), {
         onSuccess: (value) => {
@@ -85,9 +92,9 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
           return Effect.succeed(value)
         },
         onFailure: (cause) => {
-          if (Cause.isInterruptedOnly(cause)) this.interrupted(startedAt, inFlight)
+          if (isInterruptOnly(cause)) this.interrupted(startedAt, inFlight)
           else {
-            const failure = Cause.failureOption(cause)
+            const failure = failureOf(cause)
             if (Option.isSome(failure) && isLocalRefusal(failure.value)) this.release()
             else this.finish(startedAt, inFlight, Option.isNone(failure) || this.isDrop(failure.value))
           }
@@ -103,7 +110,7 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
 
   /** Interrupted before it answered: a drop if it had already outlasted `timeout`, otherwise nothing. */
   private interrupted(startedAt: number, inFlight: number): void {
-    if (this.clock.unsafeCurrentTimeMillis() - startedAt > this.settings.timeoutMillis) {
+    if (nowMillis(this.clock) - startedAt > this.settings.timeoutMillis) {
       this.finish(startedAt, inFlight, true)
     } else {
       this.release()
@@ -118,7 +125,7 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
     const refusedSinceRead = this.rejectedCalls > this.refusedAtLastRead
     this.refusedAtLastRead = this.rejectedCalls
     return refusedSinceRead ||
-      this.clock.unsafeCurrentTimeMillis() - this.lastRefusedAt < this.settings.windowMillis
+      nowMillis(this.clock) - this.lastRefusedAt < this.settings.windowMillis
   }
 
   private release(): void {
@@ -128,7 +135,7 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
 
   /** Records the call's sample and, when its window closes, moves the limit. */
   private finish(startedAt: number, inFlight: number, failed: boolean): void {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = nowMillis(this.clock)
     const millis = now - startedAt
     this.window.add(millis, inFlight, failed || millis > this.settings.timeoutMillis)
     if (this.window.isClosed(this.settings, now)) {
@@ -144,7 +151,7 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
     if (to === from) return
     wake(this.core.setMaxConcurrentCalls(to))
     if (this.hub.listening) {
-      const at = this.clock.unsafeCurrentTimeMillis()
+      const at = nowMillis(this.clock)
       this.hub.unsafeOffer(Event.LimitChanged({ limiterName: this.name, at, from, to }))
     }
   }
@@ -157,38 +164,38 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
     const core = this.core
     const waiter = new Waiter()
     core.enqueue(waiter)
-    const admission = Effect.async<void>((resume) => {
+    const admission = callback<void>((resume) => {
       if (waiter.status === Waiting) waiter.wake = () => resume(Effect.void)
       else resume(Effect.void)
     })
-    const waited = (timer: Fiber.RuntimeFiber<void> | undefined) =>
+    const waited = (timer: RunningFiber<void> | undefined) =>
       Effect.matchCauseEffect(restore(admission), {
         onSuccess: (): Effect.Effect<A, E | LimitExceededError, R> => {
-          timer?.unsafeInterruptAsFork(FiberId.none)
+          if (timer !== undefined) interruptNow(timer)
           return waiter.status === Admitted ? run(restore) : this.refuse()
         },
         onFailure: (cause) => {
-          timer?.unsafeInterruptAsFork(FiberId.none)
+          if (timer !== undefined) interruptNow(timer)
           wake(core.leave(waiter).admitted)
           return Effect.failCause(cause)
         }
       })
     if (!Number.isFinite(this.maxWaitMillis)) return waited(undefined)
     const expiry = Effect.interruptible(this.clock.sleep(Duration.millis(this.maxWaitMillis))).pipe(
-      Effect.zipRight(Effect.sync(() => {
+      Effect.andThen(Effect.sync(() => {
         if (waiter.status === Waiting) {
           core.leave(waiter)
           waiter.wake?.()
         }
       }))
     )
-    return Effect.flatMap(Effect.fork(expiry), waited)
+    return Effect.flatMap(forkChild(expiry), waited)
   }
 
   private refuse(): Effect.Effect<never, LimitExceededError> {
     this.rejectedCalls++
     const limit = this.core.maxConcurrentCalls
-    const at = this.clock.unsafeCurrentTimeMillis()
+    const at = nowMillis(this.clock)
     this.lastRefusedAt = at
     if (this.hub.listening) {
       this.hub.unsafeOffer(Event.CallRejected({ limiterName: this.name, at, limit }))

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type { DurationInput } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,7 +31,7 @@ export interface Options {
   /** Calls allowed to run at once, a whole number >= 0. Default 25. */
   readonly maxConcurrentCalls?: number
   /** How long a call may wait for a slot; 0 (default) refuses at once, `Duration.infinity` never does. */
-  readonly maxWaitDuration?: Duration.DurationInput
+  readonly maxWaitDuration?: DurationInput
 }
 
 /**

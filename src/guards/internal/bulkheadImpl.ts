@@ -4,12 +4,11 @@
  *
  * @internal
  */
+import { callback, decodeOptions, forkChild, interruptNow, nowMillis, restoreDefaults, type RunningFiber } from "#port"
 import type * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -17,7 +16,6 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { Admitted, BulkheadCore, Waiter, Waiting } from "../../core/bulkheadCore.js"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions, restoreDefaults } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
@@ -108,36 +106,36 @@ export class BulkheadImpl implements Bulkhead {
     const core = this.core
     const waiter = new Waiter()
     core.enqueue(waiter)
-    const admission = Effect.async<void>((resume) => {
+    const admission = callback<void>((resume) => {
       if (waiter.status === Waiting) waiter.wake = () => resume(Effect.void)
       else resume(Effect.void)
     })
     const maxWait = this.maxWaitMillis
-    const waited = (timer: Fiber.RuntimeFiber<void> | undefined) =>
+    const waited = (timer: RunningFiber<void> | undefined) =>
       Effect.matchCauseEffect(restore(admission), {
         onSuccess: (): Effect.Effect<A, E | BulkheadFullError, R> => {
-          timer?.unsafeInterruptAsFork(FiberId.none)
+          if (timer !== undefined) interruptNow(timer)
           if (waiter.status !== Admitted) return this.refuse() // its wait expired
           if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
           return run(restore)
         },
         onFailure: (cause) => {
           // Interrupted while waiting: leave the queue, or give back the slot it was just handed.
-          timer?.unsafeInterruptAsFork(FiberId.none)
+          if (timer !== undefined) interruptNow(timer)
           wake(core.leave(waiter).admitted)
           return Effect.failCause(cause)
         }
       })
     if (!Number.isFinite(maxWait)) return waited(undefined)
     const expiry = Effect.interruptible(this.clock.sleep(Duration.millis(maxWait))).pipe(
-      Effect.zipRight(Effect.sync(() => {
+      Effect.andThen(Effect.sync(() => {
         if (waiter.status === Waiting) {
           core.leave(waiter)
           waiter.wake?.()
         }
       }))
     )
-    return Effect.flatMap(Effect.fork(expiry), waited)
+    return Effect.flatMap(forkChild(expiry), waited)
   }
 
   private refuse(): Effect.Effect<never, BulkheadFullError> {
@@ -146,7 +144,7 @@ export class BulkheadImpl implements Bulkhead {
     const span = currentSpan()
     if (span !== undefined) {
       span.attribute("breakwater.bulkhead.decision", "refused")
-      spanEvent(span, this.clock.unsafeCurrentTimeMillis(), "breakwater.bulkhead.full", {
+      spanEvent(span, nowMillis(this.clock), "breakwater.bulkhead.full", {
         "breakwater.bulkhead.name": this.name,
         "breakwater.bulkhead.max_concurrent_calls": this.core.maxConcurrentCalls
       })
@@ -174,7 +172,7 @@ export class BulkheadImpl implements Bulkhead {
   }
 
   private publishNow(tag: Event["_tag"]): void {
-    this.hub.unsafeOffer(Event[tag]({ bulkheadName: this.name, at: this.clock.unsafeCurrentTimeMillis() }))
+    this.hub.unsafeOffer(Event[tag]({ bulkheadName: this.name, at: nowMillis(this.clock) }))
   }
 
   // ---- reading and steering ----------------------------------------------------------------------

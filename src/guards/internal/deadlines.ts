@@ -20,74 +20,32 @@
  * `Fiber.unsafeInterruptAsFork`, this does not signal the caller's other child fibers (which have
  * nothing to do with the call).
  *
- * That needs four members of Effect 3's `FiberRuntime` that its public `RuntimeFiber` type does not
- * show (`tell`, `addInterruptedCause`, `_asyncInterruptor`, and the `currentInterruptedCause` FiberRef,
- * found under its global key). {@link inFiberSupported} checks they are there; where they are not,
- * callers fall back to `Effect.timeoutFail` (a fork per call, the same semantics).
+ * That needs members of Effect 3's `FiberRuntime` that its public `RuntimeFiber` type does not show:
+ * the in-fiber part lives in the port (`src/port/effect3/inFiber.ts`; Effect 4 has none yet).
+ * `inFiberSupported` checks it is there; where it is not, callers fall back to a fork per call (the
+ * same semantics).
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
+import {
+  currentClock,
+  currentRunner,
+  type InFiberDeadline,
+  interruptNow,
+  type Interruptor,
+  nowMillis,
+  type Runner,
+  type RunningFiber
+} from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Equal from "effect/Equal"
-import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import { globalValue } from "effect/GlobalValue"
-import * as HashSet from "effect/HashSet"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 
-/** The members of Effect 3's FiberRuntime used here (see the module comment). */
-interface FiberInternals {
-  tell(message: { readonly _tag: "Stateful"; readonly onFiber: (fiber: FiberInternals, status: Status) => void }): void
-  addInterruptedCause(cause: Cause.Cause<never>): void
-  _asyncInterruptor: ((effect: Effect.Effect<unknown, unknown>) => unknown) | null
-  readonly currentScheduler: { scheduleTask(task: () => void, priority: number): void }
-}
-
-interface Status {
-  readonly _tag: "Done" | "Running" | "Suspended"
-}
-
-let ownInterruptedCause = false
-/** Effect's own FiberRef holding the fiber's interrupted cause (registered by effect's core module). */
-const currentInterruptedCause: FiberRef.FiberRef<Cause.Cause<never>> = globalValue(
-  Symbol.for("effect/FiberRef/currentInterruptedCause"),
-  () => {
-    ownInterruptedCause = true
-    return undefined as unknown as FiberRef.FiberRef<Cause.Cause<never>>
-  }
-)
-
-const hasInternals = (fiber: unknown): fiber is FiberInternals => {
-  const f = fiber as Partial<FiberInternals>
-  return typeof f.tell === "function" && typeof f.addInterruptedCause === "function" && "_asyncInterruptor" in f &&
-    typeof f.currentScheduler?.scheduleTask === "function"
-}
-
-let supported: boolean | undefined
-/** Whether this Effect runtime has what in-fiber time limits need (checked once, on a real fiber). */
-export const inFiberSupported = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
-  if (supported === undefined) {
-    supported = !ownInterruptedCause && hasInternals(fiber) &&
-      Cause.isEmpty(fiber.getFiberRef(currentInterruptedCause) ?? Cause.fail("missing"))
-  }
-  return supported
-}
-
-/** Tests only: pretend the internals are missing (`false`), or check again (`undefined`). */
-export const overrideInFiberSupport = (value: boolean | undefined): void => {
-  supported = value
-}
-
-/** Interruptor ids for timed-out calls: negative, so they never equal a real fiber's id. */
-let nextInterruptorId = 0
+export { clearInterruption, inFiberSupported, interruptInPlace, overrideInFiberSupport } from "#port"
 
 /** One call under a deadline. */
-export class Deadline {
+export class Deadline implements InFiberDeadline {
   prev: Deadline | null = null
   next: Deadline | null = null
   /** Still in its lane (neither finished nor expired). */
@@ -95,7 +53,7 @@ export class Deadline {
   /** The call has finished: the timer must not touch it anymore. */
   done = false
   /** Set once the caller's fiber has recorded the interruption; its id is then in the fiber's cause. */
-  interruptor: FiberId.FiberId | undefined = undefined
+  interruptor: Interruptor | undefined = undefined
 
   constructor(
     readonly at: number,
@@ -111,12 +69,12 @@ export class Deadline {
 class Lane {
   private head: Deadline | null = null
   private tail: Deadline | null = null
-  private timer: Fiber.RuntimeFiber<void> | undefined = undefined
+  private timer: RunningFiber<void> | undefined = undefined
 
   constructor(
     readonly millis: number,
     private readonly clock: Clock.Clock,
-    private readonly runtime: Runtime.Runtime<never>
+    private readonly run: Runner
   ) {}
 
   get isEmpty(): boolean {
@@ -130,7 +88,7 @@ class Lane {
     else this.tail.next = deadline
     this.tail = deadline
     if (this.timer === undefined) {
-      this.timer = Runtime.runFork(this.runtime)(this.sleepUntil(deadline.at))
+      this.timer = this.run(this.sleepUntil(deadline.at))
     }
   }
 
@@ -145,13 +103,13 @@ class Lane {
   }
 
   private sleepUntil(at: number): Effect.Effect<void> {
-    const wait = at - this.clock.unsafeCurrentTimeMillis()
+    const wait = at - nowMillis(this.clock)
     return wait > 0 ? Effect.flatMap(this.clock.sleep(Duration.millis(wait)), () => this.tick) : this.tick
   }
 
   /** Expires what is due, then sleeps until the next deadline, or stops if there is none. */
   private readonly tick: Effect.Effect<void> = Effect.suspend(() => {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = nowMillis(this.clock)
     while (this.head !== null && this.head.at <= now) {
       const due = this.head
       this.remove(due)
@@ -169,7 +127,7 @@ class Lane {
     const timer = this.timer
     this.timer = undefined
     this.head = this.tail = null
-    return timer === undefined ? Effect.void : Effect.asVoid(timer.interruptAsFork(FiberId.none))
+    return timer === undefined ? Effect.void : Effect.sync(() => interruptNow(timer))
   }
 }
 
@@ -182,11 +140,11 @@ export class Deadlines {
   private readonly draining = new Set<Lane>()
   private closed = false
 
-  private constructor(private readonly clock: Clock.Clock, private readonly runtime: Runtime.Runtime<never>) {}
+  private constructor(private readonly clock: Clock.Clock, private readonly run: Runner) {}
 
   /** Deadlines driven by the current `Clock`, stopped when the current `Scope` closes. */
   static readonly make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
-    const deadlines = new Deadlines(yield* Effect.clock, yield* Effect.runtime<never>())
+    const deadlines = new Deadlines(yield* currentClock, yield* currentRunner)
     yield* Effect.addFinalizer(() => deadlines.close())
     return deadlines
   })
@@ -204,7 +162,7 @@ export class Deadlines {
     let lane = this.lane
     if (lane === undefined || lane.millis !== millis) {
       if (lane !== undefined && !lane.isEmpty) this.draining.add(lane)
-      lane = this.lane = new Lane(millis, this.clock, this.runtime)
+      lane = this.lane = new Lane(millis, this.clock, this.run)
     }
     const deadline = new Deadline(now + millis, lane, expire, target)
     lane.add(deadline)
@@ -230,55 +188,3 @@ export class Deadlines {
     })
   }
 }
-
-// ---- interrupting a call in its caller's fiber ---------------------------------------------------
-
-/**
- * The expiry of a call running in `fiber`: records an interruption by an id of the call's own, then
- * wakes the fiber if it waits interruptibly. Runs on the caller's fiber, through its message queue.
- * A fiber found running (it had just been resumed) is asked again on the next scheduler turn, by then
- * it is suspended, or the call has finished.
- */
-export const interruptInPlace = (deadline: Deadline): void => {
-  const target = deadline.target as FiberInternals
-  const message = {
-    _tag: "Stateful" as const,
-    onFiber: (self: FiberInternals, status: Status) => {
-      if (deadline.done || status._tag === "Done") return
-      if (deadline.interruptor === undefined) {
-        deadline.interruptor = FiberId.make(--nextInterruptorId, 0)
-        self.addInterruptedCause(Cause.interrupt(deadline.interruptor))
-      }
-      if (status._tag === "Running") {
-        self.currentScheduler.scheduleTask(() => self.tell(message), 0)
-        return
-      }
-      const wake = self._asyncInterruptor
-      if (wake !== null) {
-        self._asyncInterruptor = null
-        wake(Effect.failCause(Cause.interrupt(deadline.interruptor)))
-      }
-    }
-  }
-  target.tell(message)
-}
-
-/**
- * Runs in the guard's handler (uninterruptibly) after a call whose deadline recorded an interruption:
- * removes that interruption from the fiber's interrupted cause. True if nothing else interrupts the
- * fiber, i.e. the call ended because of its deadline alone and the caller can carry on.
- */
-export const clearInterruption = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  deadline: Deadline
-): Effect.Effect<boolean> =>
-  Effect.suspend(() => {
-    const ours = deadline.interruptor!
-    const others = HashSet.filter(
-      Cause.interruptors(fiber.getFiberRef(currentInterruptedCause)),
-      (id) => !Equal.equals(id, ours)
-    )
-    let rest: Cause.Cause<never> = Cause.empty
-    for (const id of others) rest = Cause.sequential(rest, Cause.interrupt(id))
-    return Effect.as(FiberRef.set(currentInterruptedCause, rest), HashSet.size(others) === 0)
-  })

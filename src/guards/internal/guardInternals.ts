@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { durationOf } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -111,7 +112,7 @@ const adaptiveDurations = ["timeout", "window", "delay"] as const
 const adaptiveSettings = (config: Record<string, unknown>): Record<string, ConfigValue> => {
   const out = plainSettings(config)
   for (const key of adaptiveDurations) {
-    const duration = key in config ? Duration.decodeUnknown(config[key]) : Option.none()
+    const duration = key in config ? durationOf(config[key]) : Option.none()
     if (Option.isSome(duration)) out[key] = Duration.toMillis(duration.value)
   }
   return out
@@ -135,7 +136,7 @@ export const plainSettings = (config: Record<string, unknown>): Record<string, C
   const out: Record<string, ConfigValue> = {}
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined || key === "name") continue
-    const duration = /Duration|Period/.test(key) ? Duration.decodeUnknown(value) : Option.none()
+    const duration = /Duration|Period/.test(key) ? durationOf(value) : Option.none()
     if (Option.isSome(duration)) out[key] = Duration.toMillis(duration.value)
     else if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") out[key] = value
     else if (typeof value === "object" && value !== null && "step" in value && "initial" in value) {

@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { forkDetach } from "#port"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -31,10 +32,10 @@ export const acquire = <A, E, Refusal>(
     Effect.gen(function*() {
       const admitted = yield* Deferred.make<void>()
       const outcome = yield* Deferred.make<A, E>()
-      const call = Effect.zipRight(Deferred.succeed(admitted, undefined), Deferred.await(outcome))
+      const call = Effect.andThen(Deferred.succeed(admitted, undefined), Deferred.await(outcome))
       // A daemon: the permission outlives the fiber that took it (it is settled from a callback).
       // Interruptible, unlike this region, so that `release` can interrupt the stand-in call.
-      const fiber = yield* Effect.forkDaemon(Effect.interruptible(guard(call)))
+      const fiber = yield* forkDetach(Effect.interruptible(guard(call)))
       yield* restore(
         Effect.raceFirst(
           Deferred.await(admitted),
@@ -48,7 +49,7 @@ export const acquire = <A, E, Refusal>(
           if (done) return Effect.succeed(false)
           done = true
           // Waits until the guard has recorded the call, so what follows sees its effect.
-          return Effect.as(Effect.zipRight(complete, Fiber.await(fiber)), true)
+          return Effect.as(Effect.andThen(complete, Fiber.await(fiber)), true)
         })
       return {
         succeed: (value) => settle(Deferred.succeed(outcome, value)),

@@ -12,6 +12,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export {
+  clearInterruption,
+  type InFiberDeadline,
+  inFiberSupported,
+  interruptInPlace,
+  type Interruptor,
+  overrideInFiberSupport
+} from "./inFiber.js"
+export {
   booleanConfig,
   decodeOptions,
   durationConfig,
@@ -31,6 +39,31 @@ export {
   stringConfig,
   WholeNumber
 } from "./options.js"
+export {
+  callback,
+  type CloseableScope,
+  completeNow,
+  currentFiberSpan,
+  currentRunner,
+  defectOf,
+  durationOf,
+  failureOf,
+  type FiberIdentity,
+  filterMapOption,
+  forkChild,
+  forkDetach,
+  forkScope,
+  interruptNow,
+  isInterruptOnly,
+  layerScoped,
+  publishNow,
+  type Runner,
+  type RunningFiber,
+  scopeProvide,
+  type Subscription,
+  subscriptionStream,
+  unwrapScoped
+} from "./runtime.js"
 export { makeStepper, type Stepper } from "./schedule.js"
 export {
   type AnySchema,

@@ -3,7 +3,8 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
+import { durationOf } from "#port"
+import type * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 
 /**
@@ -14,7 +15,7 @@ export const retryAfterField = (u: unknown): Option.Option<Duration.Duration> =>
   if (typeof u !== "object" || u === null) return Option.none()
   const hint = (u as { readonly retryAfter?: unknown }).retryAfter
   if (!Option.isOption(hint) || Option.isNone(hint)) return Option.none()
-  return Duration.decodeUnknown(hint.value)
+  return durationOf(hint.value)
 }
 
 /**

@@ -5,10 +5,10 @@
  *
  * @internal
  */
+import { filterMapOption, publishNow, type Subscription, subscriptionStream, unwrapScoped } from "#port"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
-import type * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type LazyScope, scopeOf } from "./lazyScope.js"
@@ -34,14 +34,14 @@ export class EventHub<A> {
 
   /** Offers synchronously, in order; an event a full buffer cannot take is dropped. */
   unsafeOffer(event: A): void {
-    this.pubsub?.unsafeOffer(event)
+    if (this.pubsub !== undefined) publishNow(this.pubsub, event)
   }
 
   /** Offers `event`; when a buffer is full, slides the oldest event out instead of dropping this one. */
   publish(event: A): Effect.Effect<void> {
     return Effect.suspend(() => {
       const pubsub = this.pubsub
-      if (pubsub === undefined || this.closed || pubsub.unsafeOffer(event)) return Effect.void
+      if (pubsub === undefined || this.closed || publishNow(pubsub, event)) return Effect.void
       return Effect.asVoid(PubSub.publish(pubsub, event))
     })
   }
@@ -51,7 +51,7 @@ export class EventHub<A> {
 
   // Getters rather than fields: a guard nobody watches should not hold these effects (a keyed limiter
   // or breaker may hold many thousands of guards).
-  private get subscribe(): Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> {
+  private get subscribe(): Effect.Effect<Subscription<A>, never, Scope.Scope> {
     return Effect.suspend(() => {
       const existing = this.pubsub
       const pubsub = existing !== undefined ? Effect.succeed(existing) : Effect.flatMap(
@@ -70,7 +70,7 @@ export class EventHub<A> {
   }
 
   /** A subscription that lasts as long as its scope; counted while it lasts. */
-  get subscription(): Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> {
+  get subscription(): Effect.Effect<Subscription<A>, never, Scope.Scope> {
     return Effect.acquireRelease(
       this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.subscribers++))),
       () => Effect.sync(() => this.subscribers--)
@@ -81,7 +81,7 @@ export class EventHub<A> {
    * A subscription that does not make the guard build per-call events: it receives the rare ones,
    * and per-call events only while a full subscriber exists (the reader filters them out).
    */
-  get rareSubscription(): Effect.Effect<Queue.Dequeue<A>, never, Scope.Scope> {
+  get rareSubscription(): Effect.Effect<Subscription<A>, never, Scope.Scope> {
     return Effect.acquireRelease(
       this.subscribe.pipe(Effect.tap(() => Effect.sync(() => this.rareSubscribers++))),
       () => Effect.sync(() => this.rareSubscribers--)
@@ -95,13 +95,13 @@ export class EventHub<A> {
    */
   get subscribed(): Effect.Effect<Stream.Stream<A>, never, Scope.Scope> {
     return Effect.suspend(() =>
-      this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, Stream.fromQueue)
+      this.closed ? Effect.succeed(Stream.empty) : Effect.map(this.subscription, subscriptionStream)
     )
   }
 
   /** Every event published from the moment the stream starts; ends when the guard's scope closes. */
   get stream(): Stream.Stream<A> {
-    return Stream.unwrapScoped(this.subscribed)
+    return unwrapScoped(this.subscribed)
   }
 
   /**
@@ -114,13 +114,13 @@ export class EventHub<A> {
   ): Effect.Effect<Stream.Stream<S>, never, Scope.Scope> {
     return Effect.map(
       this.subscription,
-      (queue) => Stream.concat(Stream.succeed(current()), Stream.fromQueue(queue).pipe(Stream.filterMap(carried)))
+      (queue) => Stream.concat(Stream.succeed(current()), subscriptionStream(queue).pipe(filterMapOption(carried)))
     )
   }
 
   /** The current value, then each new one an event carries (subscribed when the stream starts). */
   changes<S>(current: () => S, carried: (event: A) => Option.Option<S>): Stream.Stream<S> {
-    return Stream.unwrapScoped(this.subscribedChanges(current, carried))
+    return unwrapScoped(this.subscribedChanges(current, carried))
   }
 
   /** Ends every subscription; later subscriptions get an empty stream. */

@@ -5,13 +5,13 @@
  *
  * @internal
  */
+import { type CloseableScope, forkScope } from "#port"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 
 export class LazyScope {
-  private child: Scope.CloseableScope | undefined
+  private child: CloseableScope | undefined
   private closed = false
 
   constructor(private readonly parent: Scope.Scope) {}
@@ -21,7 +21,7 @@ export class LazyScope {
     return Effect.suspend(() => {
       const existing = this.child
       if (existing !== undefined) return Effect.succeed(existing)
-      return Effect.flatMap(Scope.fork(this.parent, ExecutionStrategy.sequential), (child) => {
+      return Effect.flatMap(forkScope(this.parent), (child) => {
         // Another fiber may have forked one meanwhile: keep the first.
         if (this.child !== undefined) return Effect.as(Scope.close(child, Exit.void), this.child)
         this.child = child

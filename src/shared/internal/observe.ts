@@ -6,8 +6,7 @@
  *
  * @internal
  */
-import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
+import { currentFiberSpan } from "#port"
 import type * as Tracer from "effect/Tracer"
 
 /** Upper bounds (millis) of the call-duration buckets: Prometheus' default buckets, in millis. */
@@ -86,18 +85,9 @@ export const DURATION_BUCKETS = BUCKETS
  * attributes). Must be called while the fiber runs (inside `Effect.suspend` or a match handler).
  */
 export const currentSpan = (): Tracer.Span | undefined => {
-  // `Fiber.getCurrentFiber()` reads this global and wraps it in an `Option`: an allocation on every
-  // guarded call, for a span that is usually absent. The fallback keeps working if the key ever moves.
-  const fiber =
-    (globalThis as Record<string, unknown>)[CURRENT_FIBER] as Fiber.RuntimeFiber<unknown, unknown> | undefined
-      ?? Option.getOrUndefined(Fiber.getCurrentFiber())
-  if (fiber === undefined) return undefined
-  const span = fiber.currentSpan
+  const span = currentFiberSpan()
   return span !== undefined && span._tag === "Span" ? span : undefined
 }
-
-/** Where Effect 3 keeps the running fiber (effect/src/internal/fiber.ts, `currentFiberURI`). */
-const CURRENT_FIBER = "effect/FiberCurrent"
 
 /** Adds a span event stamped with the span's clock, in nanoseconds. */
 export const spanEvent = (

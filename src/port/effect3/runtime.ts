@@ -1,0 +1,130 @@
+/**
+ * Runtime names that differ between Effect 3 and Effect 4 (fibers, layers, causes, streams over a
+ * subscription), in Effect 3's own types. `../effect4/runtime.ts` has the same names and signatures
+ * in Effect 4's types; shared sources import them from `#port`.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as PubSub from "effect/PubSub"
+import type * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+
+/** A layer whose service is made in the layer's scope: 3 `Layer.scoped`, 4 `Layer.effect`. */
+export const layerScoped = <I, S, E, R>(
+  key: Context.Tag<I, S>,
+  make: Effect.Effect<S, E, R>
+): Layer.Layer<I, E, Exclude<R, Scope.Scope>> => Layer.scoped(key, make)
+
+/** A fiber that was forked: 3 `Fiber.RuntimeFiber`, 4 `Fiber.Fiber`. */
+export type RunningFiber<A, E = never> = Fiber.RuntimeFiber<A, E>
+
+/** Forks a child of the current fiber: 3 `Effect.fork`, 4 `Effect.forkChild`. */
+export const forkChild = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<RunningFiber<A, E>, never, R> =>
+  Effect.fork(self)
+
+/** Forks a fiber that outlives its parent: 3 `Effect.forkDaemon`, 4 `Effect.forkDetach`. */
+export const forkDetach = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<RunningFiber<A, E>, never, R> =>
+  Effect.forkDaemon(self)
+
+/** What `Effect.fiberId` gives: 3 a `FiberId`, 4 a number. */
+export type FiberIdentity = FiberId.FiberId
+
+/**
+ * Asks `fiber` to stop, without waiting, as `by` (default: no fiber): 3 `unsafeInterruptAsFork`,
+ * 4 `interruptUnsafe`.
+ */
+export const interruptNow = (fiber: RunningFiber<unknown, unknown>, by?: FiberIdentity): void =>
+  fiber.unsafeInterruptAsFork(by ?? FiberId.none)
+
+/** Forks an effect as a new root fiber with the context it was made in. */
+export type Runner = <A, E>(effect: Effect.Effect<A, E>) => RunningFiber<A, E>
+
+/** The current context's runner (for timers started outside any fiber): 3 `Runtime.runFork(yield* Effect.runtime())`, 4 `Effect.runForkWith(yield* Effect.context())`. */
+export const currentRunner: Effect.Effect<Runner> = Effect.map(
+  Effect.runtime<never>(),
+  (runtime): Runner => (effect) => Runtime.runFork(runtime)(effect)
+)
+
+/** Suspends until `register`'s callback is called: 3 `Effect.async`, 4 `Effect.callback`. */
+export const callback = <A, E = never, R = never>(
+  register: (resume: (effect: Effect.Effect<A, E, R>) => void) => void | Effect.Effect<void, never, R>
+): Effect.Effect<A, E, R> => Effect.async<A, E, R>((resume) => register(resume))
+
+/** Offers synchronously; false when a full buffer drops it: 3 `pubsub.unsafeOffer`, 4 `PubSub.publishUnsafe`. */
+export const publishNow = <A>(pubsub: PubSub.PubSub<A>, value: A): boolean => pubsub.unsafeOffer(value)
+
+/** Completes `deferred` synchronously: 3 `Deferred.unsafeDone`, 4 `Deferred.doneUnsafe`. */
+export const completeNow = <A, E>(deferred: Deferred.Deferred<A, E>, effect: Effect.Effect<A, E>): void =>
+  Deferred.unsafeDone(deferred, effect)
+
+/** What a `PubSub` subscription reads from: 3 `Queue.Dequeue`, 4 `PubSub.Subscription`. */
+export type Subscription<A> = Queue.Dequeue<A>
+
+/** A subscription's messages as a stream: 3 `Stream.fromQueue`, 4 `Stream.fromSubscription`. */
+export const subscriptionStream = <A>(subscription: Subscription<A>): Stream.Stream<A> => Stream.fromQueue(subscription)
+
+/** A stream made by a scoped effect, the scope lasting as long as the stream: 3 `Stream.unwrapScoped`, 4 `Stream.unwrap`. */
+export const unwrapScoped = <A, E2, R2, E, R>(
+  effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
+): Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> => Stream.unwrapScoped(effect)
+
+/** Keeps and maps the elements for which `f` gives `Some`: 3 `Stream.filterMap`, 4 with `Filter.fromPredicateOption`. */
+export const filterMapOption =
+  <A, B>(f: (a: A) => Option.Option<B>) => <E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E, R> =>
+    Stream.filterMap(self, f)
+
+/** A scope that can be closed: 3 `Scope.CloseableScope`, 4 `Scope.Closeable`. */
+export type CloseableScope = Scope.CloseableScope
+
+/** A child of `scope`, closing its finalizers in order: `Scope.fork` with 3 `ExecutionStrategy.sequential`, 4 `"sequential"`. */
+export const forkScope = (scope: Scope.Scope): Effect.Effect<CloseableScope> =>
+  Scope.fork(scope, ExecutionStrategy.sequential)
+
+/** Runs `self` in `scope`: 3 `Scope.extend`, 4 `Scope.provide`. */
+export const scopeProvide = <A, E, R>(self: Effect.Effect<A, E, R>, scope: Scope.Scope) =>
+  Scope.extend(self, scope) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
+
+/** Whether the cause holds interruptions only: 3 `Cause.isInterruptedOnly`, 4 `Cause.hasInterruptsOnly`. */
+export const isInterruptOnly = <E>(cause: Cause.Cause<E>): boolean => Cause.isInterruptedOnly(cause)
+
+/** The cause's first typed failure: 3 `Cause.failureOption`, 4 `Cause.findErrorOption`. */
+export const failureOf = <E>(cause: Cause.Cause<E>): Option.Option<E> => Cause.failureOption(cause)
+
+/** The cause's first defect: 3 `Cause.dieOption`, 4 `Cause.findDefect` as an Option. */
+export const defectOf = <E>(cause: Cause.Cause<E>): Option.Option<unknown> => Cause.dieOption(cause)
+
+/** Where Effect 3 keeps the running fiber (effect/src/internal/fiber.ts, `currentFiberURI`). */
+const CURRENT_FIBER = "effect/FiberCurrent"
+
+/**
+ * The calling fiber's current span, synchronously (inside `Effect.suspend` or a match handler), when
+ * it is one of Effect's own: 3 the fiber's `currentSpan`, 4 `Fiber.getCurrent()?.cache.span`.
+ */
+export const currentFiberSpan = (): Tracer.AnySpan | undefined => {
+  // `Fiber.getCurrentFiber()` reads this global and wraps it in an `Option`: an allocation on every
+  // guarded call, for a span that is usually absent. The fallback keeps working if the key ever moves.
+  const fiber =
+    (globalThis as Record<string, unknown>)[CURRENT_FIBER] as Fiber.RuntimeFiber<unknown, unknown> | undefined
+      ?? Option.getOrUndefined(Fiber.getCurrentFiber())
+  return fiber?.currentSpan
+}
+
+/**
+ * A duration read from any value (a resolved option, an error's hint); none when it is not one:
+ * 3 `Duration.decodeUnknown`, 4 `Duration.fromInput` without its `{ seconds, … }` objects (which would
+ * read any object, a `Schedule` too, as a duration).
+ */
+export const durationOf = (u: unknown): Option.Option<Duration.Duration> => Duration.decodeUnknown(u)
