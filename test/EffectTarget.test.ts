@@ -23,6 +23,7 @@ describe("Effect target", () => {
       "dieMessage",
       "durationConfig",
       "failureOf",
+      "forkChild",
       "isInterruptOnly",
       "layerScoped",
       "makeStepper",
@@ -30,6 +31,7 @@ describe("Effect target", () => {
       "numberConfig",
       "readFields",
       "refine",
+      "scheduleUnion",
       "toDuration",
       "withDefault"
     ])

@@ -4,9 +4,10 @@
  * weighted) and limit changes, compared step by step with a model whose every cycle keeps the limit
  * configured when it began.
  */
+import { FastCheck as fc, TestClock } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { RateLimiter } from "breakwater"
-import { Effect, FastCheck as fc, TestClock } from "effect"
+import { Effect } from "effect"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
 
 type Command =
   | { readonly _tag: "advance"; readonly millis: number }

@@ -3,7 +3,7 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Effect, type Fiber } from "effect"
 
 export { TestClock } from "effect"
 export * as FastCheck from "effect/FastCheck"
@@ -18,6 +18,12 @@ export const configFromJson = (json: unknown): ConfigProvider.ConfigProvider => 
 export const withConfig =
   (provider: ConfigProvider.ConfigProvider) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withConfigProvider(self, provider)
+
+/** Lets the other fibers run before this one goes on: `Effect.yieldNow()` in 3, a value in 4. */
+export const yieldNow: Effect.Effect<void> = Effect.yieldNow()
+
+/** Whether a forked fiber has not finished yet (`unsafePoll` in 3, `pollUnsafe` in 4). */
+export const isRunning = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): boolean => fiber.unsafePoll() === null
 
 /** The Effect major these suites run against. */
 export const targetMajor = 3

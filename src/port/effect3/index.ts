@@ -13,8 +13,16 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
-export { defectOf, dieMessage, failureOf, isInterruptOnly, layerScoped } from "./runtime.js"
-export { makeStepper, type Stepper } from "./schedule.js"
+export {
+  defectOf,
+  dieMessage,
+  failureOf,
+  type FiberHandle,
+  forkChild,
+  isInterruptOnly,
+  layerScoped
+} from "./runtime.js"
+export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 export {
   decodeOptions,

@@ -7,6 +7,7 @@
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -28,3 +29,10 @@ export const failureOf = <E>(cause: Cause.Cause<E>): Option.Option<E> => Cause.f
 
 /** The first defect of a cause: `Cause.dieOption` (4: `Cause.findDefect` as an `Option`). */
 export const defectOf = <E>(cause: Cause.Cause<E>): Option.Option<unknown> => Cause.dieOption(cause)
+
+/** A running fiber, as `forkChild` returns it: `Fiber.RuntimeFiber` (4: `Fiber.Fiber`). */
+export type FiberHandle<A, E> = Fiber.RuntimeFiber<A, E>
+
+/** Runs `self` on a child fiber of the current one: `Effect.fork` (4: `Effect.forkChild`). */
+export const forkChild = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<FiberHandle<A, E>, never, R> =>
+  Effect.fork(self)

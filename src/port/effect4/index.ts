@@ -12,8 +12,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
-export { defectOf, dieMessage, failureOf, isInterruptOnly, layerScoped } from "./runtime.js"
-export { makeStepper, type Stepper } from "./schedule.js"
+export {
+  defectOf,
+  dieMessage,
+  failureOf,
+  type FiberHandle,
+  forkChild,
+  isInterruptOnly,
+  layerScoped
+} from "./runtime.js"
+export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 
 /** A service key: Effect 4's `Context.Key`. */

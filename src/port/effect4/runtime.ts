@@ -7,6 +7,7 @@
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -33,3 +34,10 @@ export const failureOf = <E>(cause: Cause.Cause<E>): Option.Option<E> => Cause.f
 /** The first defect of a cause: `Cause.findDefect` as an `Option` (3: `Cause.dieOption`). */
 export const defectOf = <E>(cause: Cause.Cause<E>): Option.Option<unknown> =>
   Result.match(Cause.findDefect(cause), { onSuccess: Option.some, onFailure: () => Option.none() })
+
+/** A running fiber, as `forkChild` returns it: `Fiber.Fiber` (3: `Fiber.RuntimeFiber`). */
+export type FiberHandle<A, E> = Fiber.Fiber<A, E>
+
+/** Runs `self` on a child fiber of the current one: `Effect.forkChild` (3: `Effect.fork`). */
+export const forkChild = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<FiberHandle<A, E>, never, R> =>
+  Effect.forkChild(self)

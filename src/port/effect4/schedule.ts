@@ -24,3 +24,9 @@ export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effec
       onFailure: Effect.failCause,
       onDone: () => Effect.succeed(Infinity)
     }))
+
+/** Recurs while either schedule does, after the shorter of their delays: `Schedule.min` (3: `Schedule.union`). */
+export const scheduleUnion = <In>(
+  self: Schedule.Schedule<unknown, In>,
+  that: Schedule.Schedule<unknown, In>
+): Schedule.Schedule<unknown, In> => Schedule.min([self, that])
