@@ -29,7 +29,7 @@ export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effec
   })
 
 /** Recurs while either schedule does, after the shorter of their delays: `Schedule.union` (4: `Schedule.min`). */
-export const scheduleUnion = <In>(
-  self: Schedule.Schedule<unknown, In>,
-  that: Schedule.Schedule<unknown, In>
-): Schedule.Schedule<unknown, In> => Schedule.union(self, that)
+export const scheduleUnion = (
+  self: Schedule.Schedule<unknown>,
+  that: Schedule.Schedule<unknown>
+): Schedule.Schedule<unknown> => Schedule.union(self, that)
