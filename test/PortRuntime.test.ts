@@ -1,7 +1,7 @@
 import { defectOf, dieMessage, failureOf, forkChild, isInterruptOnly, layerScoped, Service } from "#port"
-import { isRunning, itScoped, yieldNow } from "#test-port"
+import { FastCheck, isRunning, itEffectProp, itScoped, TestClock, yieldNow } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { Clock, Data, Deferred, Effect, Exit, Fiber, Option } from "effect"
 
 // The run-time port entries (src/port/effect{3,4}/runtime.ts) answer alike on both targets.
 class Boom extends Data.TaggedError("Boom")<{ readonly n: number }> {}
@@ -56,5 +56,25 @@ describe("port: run-time entries", () => {
         expect(value).toBe(3)
         expect(log).toEqual(["released"])
       })
+  )
+
+  itEffectProp(
+    "itEffectProp: record arbitraries, each run on a fresh TestClock",
+    { advance: FastCheck.integer({ min: 0, max: 1_000 }), label: FastCheck.constantFrom("a", "b") },
+    ({ advance, label }) =>
+      Effect.gen(function*() {
+        expect(yield* Clock.currentTimeMillis).toBe(0)
+        yield* TestClock.adjust(advance)
+        expect(yield* Clock.currentTimeMillis).toBe(advance)
+        expect(["a", "b"]).toContain(label)
+      }),
+    { fastCheck: { numRuns: 20 } }
+  )
+
+  itEffectProp(
+    "itEffectProp: tuple arbitraries",
+    [FastCheck.integer({ min: 1, max: 5 }), FastCheck.boolean()],
+    ([n, flag]) => Effect.sync(() => expect(typeof n === "number" && typeof flag === "boolean").toBe(true)),
+    { fastCheck: { numRuns: 5 } }
   )
 })

@@ -1,5 +1,5 @@
 import { defectOf, failureOf as firstFailure, forkChild, isInterruptOnly, scheduleUnion, Service } from "#port"
-import { configFromJson, FastCheck, itScoped, TestClock, withConfig, yieldNow } from "#test-port"
+import { configFromJson, FastCheck, itEffectProp, itScoped, TestClock, withConfig, yieldNow } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Duration, Effect, Exit, Fiber, Option, Schedule, Stream } from "effect"
 import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
@@ -468,7 +468,7 @@ describe("Retry: budget", () => {
       expect((yield* retry.metrics).numberOfRetriesRefusedByBudget).toBe(1)
     }))
 
-  it.effect.prop(
+  itEffectProp(
     "property: budgeted retries never exceed the budget's bound over any ttl window",
     {
       gaps: FastCheck.array(FastCheck.integer({ min: 0, max: 700 }), { minLength: 1, maxLength: 120 }),
@@ -515,7 +515,7 @@ describe("Retry: budget", () => {
 describe("Retry: attempts never exceed maxAttempts", () => {
   const outcomeArb = FastCheck.constantFrom("fail" as const, "fatal" as const, "good" as const, "unwanted" as const)
 
-  it.effect.prop(
+  itEffectProp(
     "property: attempts = the model's, never more than maxAttempts",
     {
       maxAttempts: FastCheck.integer({ min: 1, max: 8 }),

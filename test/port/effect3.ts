@@ -4,9 +4,10 @@
  */
 import { it } from "@effect/vitest"
 import { ConfigProvider, Effect, type Fiber } from "effect"
+import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
-export * as FastCheck from "effect/FastCheck"
+export { FastCheck }
 
 /** A test that needs a `Scope`: `it.scoped` in @effect/vitest 0.x (`it.effect` provides one in 4). */
 export const itScoped = it.scoped
@@ -24,6 +25,31 @@ export const yieldNow: Effect.Effect<void> = Effect.yieldNow()
 
 /** Whether a forked fiber has not finished yet (`unsafePoll` in 3, `pollUnsafe` in 4). */
 export const isRunning = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): boolean => fiber.unsafePoll() === null
+
+/** Arbitraries for a property: a tuple, or a record whose values the body receives by name. */
+export type PropArbitraries =
+  | ReadonlyArray<FastCheck.Arbitrary<unknown>>
+  | { readonly [K in string]: FastCheck.Arbitrary<unknown> }
+
+/** The values a property's body receives for `A`. */
+export type PropValues<A extends PropArbitraries> = {
+  -readonly [K in keyof A]: A[K] extends FastCheck.Arbitrary<infer T> ? T : never
+}
+
+/**
+ * An effectful property over fast-check arbitraries, each run on a fresh `TestClock`:
+ * `it.effect.prop` in @effect/vitest 0.x (whose 4.x `prop` takes Effect 4's own `Arbitrary` instead).
+ */
+export const itEffectProp = <const A extends PropArbitraries>(
+  name: string,
+  arbitraries: A,
+  body: (values: PropValues<A>) => Effect.Effect<unknown, unknown>,
+  options?: { readonly fastCheck?: FastCheck.Parameters<[PropValues<A>]> }
+): void =>
+  // The 0.x signature wants a mutable array and its own parameter type: same values, looser types.
+  it.effect.prop(name, arbitraries as any, (values: any) => Effect.asVoid(body(values)), {
+    fastCheck: options?.fastCheck as any
+  })
 
 /** The Effect major these suites run against. */
 export const targetMajor = 3
