@@ -4,9 +4,10 @@
  * weighted) and limit changes, compared step by step with a model whose every cycle keeps the limit
  * configured when it began.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { RateLimiter } from "breakwater"
-import { Effect, FastCheck as fc, TestClock } from "effect"
+import { FastCheck as fc, itEffectProp, TestClock } from "#test-port"
+import { describe, expect } from "@effect/vitest"
+import { Effect } from "effect"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
 
 type Command =
   | { readonly _tag: "advance"; readonly millis: number }
@@ -60,7 +61,7 @@ class Model {
 }
 
 describe("RateLimiter.changeLimitForPeriod", () => {
-  it.effect.prop(
+  itEffectProp(
     "applies from the next cycle under random sequences of calls, changes and clock advances",
     [fc.integer({ min: 1, max: 5 }), fc.integer({ min: 2, max: 50 }), fc.array(command(50), { maxLength: 80 })],
     ([initial, period, commands]) =>

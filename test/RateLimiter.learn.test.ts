@@ -2,8 +2,10 @@
  * Quotas learned from an upstream's headers (`RateLimiter.learn`), in process and shared through the
  * in-memory store, under TestClock.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Option, TestClock } from "effect"
+import { failureOf } from "#port"
+import { itScoped, TestClock } from "#test-port"
+import { describe, expect } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Option } from "effect"
 import * as RateLimiter from "../src/guards/RateLimiter.js"
 import * as Snapshot from "../src/observability/Snapshot.js"
 import { makeMemoryCircuitBreakerStore } from "../src/store/internal/memoryCircuitBreakerStore.js"
@@ -14,48 +16,56 @@ import { memoryStore } from "./helpers/memoryStore.js"
 const generous = { limitForPeriod: 1_000, limitRefreshPeriod: "1 second", timeoutDuration: 0 } as const
 
 const retryAfterOf = (exit: Exit.Exit<void, RateLimiter.RequestNotPermittedError>): number | undefined =>
-  Exit.isFailure(exit) && exit.cause._tag === "Fail"
-    ? Option.getOrUndefined(Option.map(exit.cause.error.retryAfter, Duration.toMillis))
+  Exit.isFailure(exit)
+    ? Option.getOrUndefined(
+      Option.flatMap(failureOf(exit.cause), (error) => Option.map(error.retryAfter, Duration.toMillis))
+    )
     : undefined
 
 const MemoryStore = memoryStore("fail-open")
 
 describe("RateLimiter.learn (in process)", () => {
-  it.scoped("admits `remaining` calls until the reset, then one window at the policy, then its own limit", () =>
-    Effect.gen(function*() {
-      const limiter = yield* RateLimiter.make({ name: "upstream", ...generous })
-      yield* RateLimiter.learn(limiter, { remaining: 2, resetAfterMillis: 10_000, limit: 3, windowMillis: 20_000 })
-      expect(Exit.isSuccess(yield* Effect.exit(limiter.acquire()))).toBe(true)
-      expect(yield* limiter.tryAcquire()).toBe(true)
-      const refused = yield* Effect.exit(limiter.acquire())
-      expect(retryAfterOf(refused)).toBe(10_000) // the time to the reset, never a wait
-      expect(yield* limiter.tryAcquire()).toBe(false)
-      expect(yield* RateLimiter.learnedQuota(limiter)).toEqual(Option.some({ remaining: 0, resetAt: 10_000 }))
+  itScoped(
+    "admits `remaining` calls until the reset, then one window at the policy, then its own limit",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ name: "upstream", ...generous })
+        yield* RateLimiter.learn(limiter, { remaining: 2, resetAfterMillis: 10_000, limit: 3, windowMillis: 20_000 })
+        expect(Exit.isSuccess(yield* Effect.exit(limiter.acquire()))).toBe(true)
+        expect(yield* limiter.tryAcquire()).toBe(true)
+        const refused = yield* Effect.exit(limiter.acquire())
+        expect(retryAfterOf(refused)).toBe(10_000) // the time to the reset, never a wait
+        expect(yield* limiter.tryAcquire()).toBe(false)
+        expect(yield* RateLimiter.learnedQuota(limiter)).toEqual(Option.some({ remaining: 0, resetAt: 10_000 }))
 
-      yield* TestClock.adjust("10 seconds") // reset: one window of 3 per 20 s
-      for (let i = 0; i < 3; i++) expect(yield* limiter.tryAcquire()).toBe(true)
-      expect(retryAfterOf(yield* Effect.exit(limiter.acquire()))).toBe(20_000)
+        yield* TestClock.adjust("10 seconds") // reset: one window of 3 per 20 s
+        for (let i = 0; i < 3; i++) expect(yield* limiter.tryAcquire()).toBe(true)
+        expect(retryAfterOf(yield* Effect.exit(limiter.acquire()))).toBe(20_000)
 
-      yield* TestClock.adjust("20 seconds") // past the renewed window: the configured limit alone
-      for (let i = 0; i < 10; i++) expect(yield* limiter.tryAcquire()).toBe(true)
-      expect(yield* RateLimiter.learnedQuota(limiter)).toEqual(Option.none())
-    }))
+        yield* TestClock.adjust("20 seconds") // past the renewed window: the configured limit alone
+        for (let i = 0; i < 10; i++) expect(yield* limiter.tryAcquire()).toBe(true)
+        expect(yield* RateLimiter.learnedQuota(limiter)).toEqual(Option.none())
+      })
+  )
 
-  it.scoped("two lessons for the same reset keep the lower count; a later reset replaces it", () =>
-    Effect.gen(function*() {
-      const limiter = yield* RateLimiter.make({ name: "ordered", ...generous })
-      yield* RateLimiter.learn(limiter, { remaining: 1, resetAfterMillis: 60_000 })
-      // A stale answer (sent earlier, arrived later) must not hand back calls already spent.
-      yield* RateLimiter.learn(limiter, { remaining: 5, resetAfterMillis: 59_500 })
-      expect(yield* limiter.tryAcquire()).toBe(true)
-      expect(yield* limiter.tryAcquire()).toBe(false)
-      yield* RateLimiter.learn(limiter, { remaining: 2, resetAfterMillis: 120_000 })
-      expect(yield* limiter.tryAcquire()).toBe(true)
-      expect(yield* limiter.tryAcquire()).toBe(true)
-      expect(yield* limiter.tryAcquire()).toBe(false)
-    }))
+  itScoped(
+    "two lessons for the same reset keep the lower count; a later reset replaces it",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ name: "ordered", ...generous })
+        yield* RateLimiter.learn(limiter, { remaining: 1, resetAfterMillis: 60_000 })
+        // A stale answer (sent earlier, arrived later) must not hand back calls already spent.
+        yield* RateLimiter.learn(limiter, { remaining: 5, resetAfterMillis: 59_500 })
+        expect(yield* limiter.tryAcquire()).toBe(true)
+        expect(yield* limiter.tryAcquire()).toBe(false)
+        yield* RateLimiter.learn(limiter, { remaining: 2, resetAfterMillis: 120_000 })
+        expect(yield* limiter.tryAcquire()).toBe(true)
+        expect(yield* limiter.tryAcquire()).toBe(true)
+        expect(yield* limiter.tryAcquire()).toBe(false)
+      })
+  )
 
-  it.scoped("absurd announcements are capped or ignored", () =>
+  itScoped("absurd announcements are capped or ignored", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ name: "absurd", ...generous })
       // A reset a year away is taken as one day.
@@ -76,7 +86,7 @@ describe("RateLimiter.learn (in process)", () => {
       )
     }))
 
-  it.scoped("Snapshot shows the learned quota", () =>
+  itScoped("Snapshot shows the learned quota", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ name: "shown", ...generous })
       yield* RateLimiter.learn(limiter, { remaining: 3, resetAfterMillis: 5_000 })
@@ -90,7 +100,7 @@ describe("RateLimiter.learn (in process)", () => {
 })
 
 describe("RateLimiter.learn (shared through the memory store)", () => {
-  it.scoped("a quota one instance learned holds back another that never saw the upstream", () =>
+  itScoped("a quota one instance learned holds back another that never saw the upstream", () =>
     Effect.gen(function*() {
       const [first, second] = yield* Effect.all([
         RateLimiter.make({ name: "fleet", ...generous }),
@@ -108,41 +118,47 @@ describe("RateLimiter.learn (shared through the memory store)", () => {
       expect(yield* second.tryAcquire()).toBe(true)
     }))
 
-  it.scoped("a limiter that neither learned nor was told to stays on its own limit (no extra store call)", () =>
-    Effect.gen(function*() {
-      const [first, second] = yield* Effect.all([
-        RateLimiter.make({ name: "aloof", ...generous }),
-        RateLimiter.make({ name: "aloof", ...generous })
-      ]).pipe(Effect.provide(MemoryStore))
-      yield* RateLimiter.learn(first, { remaining: 0, resetAfterMillis: 30_000 })
-      expect(yield* second.tryAcquire()).toBe(true)
-      expect(yield* first.tryAcquire()).toBe(false)
-    }))
+  itScoped(
+    "a limiter that neither learned nor was told to stays on its own limit (no extra store call)",
+    () =>
+      Effect.gen(function*() {
+        const [first, second] = yield* Effect.all([
+          RateLimiter.make({ name: "aloof", ...generous }),
+          RateLimiter.make({ name: "aloof", ...generous })
+        ]).pipe(Effect.provide(MemoryStore))
+        yield* RateLimiter.learn(first, { remaining: 0, resetAfterMillis: 30_000 })
+        expect(yield* second.tryAcquire()).toBe(true)
+        expect(yield* first.tryAcquire()).toBe(false)
+      })
+  )
 
-  it.scoped("a store that cannot keep quotas (no learn/takeLearned): each instance keeps what it learned", () =>
-    Effect.gen(function*() {
-      const { learn: _learn, takeLearned: _take, ...plain } = makeMemoryRateLimiterStore()
-      const PlainStore = Layer.effect(
-        Store,
-        Effect.map(
-          makeMemoryCircuitBreakerStore,
-          (circuitBreaker) =>
-            Store.of({ name: "plain", onStoreFailure: "fail-open", rateLimiter: plain, circuitBreaker })
+  itScoped(
+    "a store that cannot keep quotas (no learn/takeLearned): each instance keeps what it learned",
+    () =>
+      Effect.gen(function*() {
+        const { learn: _learn, takeLearned: _take, ...plain } = makeMemoryRateLimiterStore()
+        const PlainStore = Layer.effect(
+          Store,
+          Effect.map(
+            makeMemoryCircuitBreakerStore,
+            (circuitBreaker) =>
+              Store.of({ name: "plain", onStoreFailure: "fail-open", rateLimiter: plain, circuitBreaker })
+          )
         )
-      )
-      const [first, second] = yield* Effect.all([
-        RateLimiter.make({ name: "plain", ...generous }),
-        RateLimiter.make({ name: "plain", ...generous })
-      ]).pipe(Effect.provide(PlainStore))
-      RateLimiter.learnFromUpstream(second)
-      yield* RateLimiter.learn(first, { remaining: 1, resetAfterMillis: 10_000 })
-      expect(yield* first.tryAcquire()).toBe(true)
-      expect(retryAfterOf(yield* Effect.exit(first.acquire()))).toBe(10_000)
-      expect(yield* second.tryAcquire()).toBe(true) // nothing shared: the second never learned
-      expect(Option.isSome(yield* RateLimiter.learnedQuota(first))).toBe(true)
-    }))
+        const [first, second] = yield* Effect.all([
+          RateLimiter.make({ name: "plain", ...generous }),
+          RateLimiter.make({ name: "plain", ...generous })
+        ]).pipe(Effect.provide(PlainStore))
+        RateLimiter.learnFromUpstream(second)
+        yield* RateLimiter.learn(first, { remaining: 1, resetAfterMillis: 10_000 })
+        expect(yield* first.tryAcquire()).toBe(true)
+        expect(retryAfterOf(yield* Effect.exit(first.acquire()))).toBe(10_000)
+        expect(yield* second.tryAcquire()).toBe(true) // nothing shared: the second never learned
+        expect(Option.isSome(yield* RateLimiter.learnedQuota(first))).toBe(true)
+      })
+  )
 
-  it.scoped("a store that fails to keep or read the quota loses only the lesson", () =>
+  itScoped("a store that fails to keep or read the quota loses only the lesson", () =>
     Effect.gen(function*() {
       const failing = {
         ...makeMemoryRateLimiterStore(),

@@ -1,5 +1,7 @@
+import { forkChild, type RunningFiber } from "#port"
+import { FastCheck as fc, itScoped, TestClock } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, FastCheck as fc, Fiber, TestClock } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 import { FixedWindow, type LimiterCore, SlidingWindow, TokenBucket } from "../src/core/rateLimiterCore.js"
 import { PeriodicCycles } from "../src/core/rateLimiterCycles.js"
 import * as RateLimiter from "../src/guards/RateLimiter.js"
@@ -342,14 +344,14 @@ const flood = (
     const grants: Array<Grant> = []
     const byTick = new Map<number, Array<number>>()
     for (const r of requests) byTick.set(r.tick, [...(byTick.get(r.tick) ?? []), r.permits])
-    const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    const fibers: Array<RunningFiber<unknown, unknown>> = []
     for (let tick = 0; tick <= 60; tick++) {
       for (const permits of byTick.get(tick) ?? []) {
         const arrival = tick
         const proceed = Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
           Effect.map((at) => grants.push({ arrival, at, permits }))
         )
-        fibers.push(yield* Effect.fork(Effect.exit(RateLimiter.withRateLimiter(proceed, limiter, { permits }))))
+        fibers.push(yield* forkChild(Effect.exit(RateLimiter.withRateLimiter(proceed, limiter, { permits }))))
       }
       yield* TestClock.adjust("1 millis")
     }
@@ -359,7 +361,7 @@ const flood = (
   })
 
 describe("RateLimiter under 10,000 concurrent fibers", () => {
-  it.scoped(
+  itScoped(
     "fixed window: never more than limitForPeriod per cycle; waiters served in order",
     () =>
       Effect.gen(function*() {
@@ -385,7 +387,7 @@ describe("RateLimiter under 10,000 concurrent fibers", () => {
     120_000
   )
 
-  it.scoped("token bucket: never more than capacity + elapsed x rate", () =>
+  itScoped("token bucket: never more than capacity + elapsed x rate", () =>
     Effect.gen(function*() {
       const samples = fc.sample(arrivals, { numRuns: 2, seed: 7 })
       for (const requests of samples) {

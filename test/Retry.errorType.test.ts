@@ -3,8 +3,10 @@
  * `retryOnResult` given and `failAfterMaxAttempts: true`. The type-level checks run under
  * `tsc --noEmit` (CI's type-check); the runtime checks show the types tell the truth.
  */
+import { Service } from "#port"
+import { configFromJson, itScoped, withConfig } from "#test-port"
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit } from "effect"
+import { Effect, Exit } from "effect"
 import * as Retry from "../src/guards/Retry.js"
 import * as Registry from "../src/registry/Registry.js"
 import * as Policy from "../src/shared/Policy.js"
@@ -17,10 +19,10 @@ const empty = (s: string) => s === ""
 const flag = Math.random() > 2 // a boolean not known statically
 
 describe("Retry error type", () => {
-  it.scoped("Retry.layer: a tag that never raises takes only options that cannot raise", () =>
+  itScoped("Retry.layer: a tag that never raises takes only options that cannot raise", () =>
     Effect.gen(function*() {
-      class Never extends Context.Tag("Never")<Never, Retry.Retry<unknown, string, never>>() {}
-      class May extends Context.Tag("May")<May, Retry.Retry<unknown, string>>() {}
+      class Never extends Service<Never, Retry.Retry<unknown, string, never>>()("Never") {}
+      class May extends Service<May, Retry.Retry<unknown, string>>()("May") {}
       // @ts-expect-error: these options can end a call with MaxRetriesExceededError; the tag says never
       Retry.layer(Never, { name: "both", retryOnResult: empty, failAfterMaxAttempts: true })
       const never = yield* Effect.provide(Never, Retry.layer(Never, { name: "onlyResult", retryOnResult: empty }))
@@ -91,40 +93,46 @@ describe("Retry error type", () => {
     expect([withNever, withMax]).toHaveLength(2)
   })
 
-  it.scoped("at run time: a retry typed without it never fails with it, one typed with it does", () =>
-    Effect.gen(function*() {
-      const plain = yield* Retry.make({ name: "a", maxAttempts: 2, waitDuration: 0, retryOnResult: empty })
-      expect(yield* Retry.withRetry(Effect.succeed(""), plain)).toBe("")
+  itScoped(
+    "at run time: a retry typed without it never fails with it, one typed with it does",
+    () =>
+      Effect.gen(function*() {
+        const plain = yield* Retry.make({ name: "a", maxAttempts: 2, waitDuration: 0, retryOnResult: empty })
+        expect(yield* Retry.withRetry(Effect.succeed(""), plain)).toBe("")
 
-      const strict = yield* Retry.make({
-        name: "b",
-        maxAttempts: 2,
-        waitDuration: 0,
-        retryOnResult: empty,
-        failAfterMaxAttempts: true
+        const strict = yield* Retry.make({
+          name: "b",
+          maxAttempts: 2,
+          waitDuration: 0,
+          retryOnResult: empty,
+          failAfterMaxAttempts: true
+        })
+        const error = yield* Effect.flip(Retry.withRetry(Effect.succeed(""), strict))
+        expect(error).toBeInstanceOf(Retry.MaxRetriesExceededError)
+        expect(error.attempts).toBe(2)
       })
-      const error = yield* Effect.flip(Retry.withRetry(Effect.succeed(""), strict))
-      expect(error).toBeInstanceOf(Retry.MaxRetriesExceededError)
-      expect(error.attempts).toBe(2)
-    }))
+  )
 
-  it.scoped("reconfigure refuses to turn it on for a retry typed without it, and changes nothing", () =>
-    Effect.gen(function*() {
-      const retry = yield* Retry.make({ name: "a", maxAttempts: 2, waitDuration: 0, retryOnResult: empty })
-      const error = yield* Effect.flip(Retry.reconfigure(retry, { failAfterMaxAttempts: true }))
-      expect(error.guardName).toBe("a")
-      expect(error.issues.map((i) => i.field)).toEqual(["failAfterMaxAttempts"])
-      expect(yield* Retry.withRetry(Effect.succeed(""), retry)).toBe("")
-      // Turning it on is fine when it does not combine with retryOnResult (nothing can raise).
-      const other = yield* Retry.make({ name: "b", waitDuration: 0 })
-      yield* Retry.reconfigure(other, { failAfterMaxAttempts: true })
-      // And turning it off on a retry typed with it is always fine.
-      const strict = yield* Retry.make({ name: "c", retryOnResult: empty, failAfterMaxAttempts: true })
-      yield* Retry.reconfigure(strict, { failAfterMaxAttempts: false })
-      yield* Retry.reconfigure(strict, { failAfterMaxAttempts: true })
-    }))
+  itScoped(
+    "reconfigure refuses to turn it on for a retry typed without it, and changes nothing",
+    () =>
+      Effect.gen(function*() {
+        const retry = yield* Retry.make({ name: "a", maxAttempts: 2, waitDuration: 0, retryOnResult: empty })
+        const error = yield* Effect.flip(Retry.reconfigure(retry, { failAfterMaxAttempts: true }))
+        expect(error.guardName).toBe("a")
+        expect(error.issues.map((i) => i.field)).toEqual(["failAfterMaxAttempts"])
+        expect(yield* Retry.withRetry(Effect.succeed(""), retry)).toBe("")
+        // Turning it on is fine when it does not combine with retryOnResult (nothing can raise).
+        const other = yield* Retry.make({ name: "b", waitDuration: 0 })
+        yield* Retry.reconfigure(other, { failAfterMaxAttempts: true })
+        // And turning it off on a retry typed with it is always fine.
+        const strict = yield* Retry.make({ name: "c", retryOnResult: empty, failAfterMaxAttempts: true })
+        yield* Retry.reconfigure(strict, { failAfterMaxAttempts: false })
+        yield* Retry.reconfigure(strict, { failAfterMaxAttempts: true })
+      })
+  )
 
-  it.scoped("a Registry's retry and a Layer from configuration may turn it on later", () =>
+  itScoped("a Registry's retry and a Layer from configuration may turn it on later", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       const fromRegistry = yield* registry.retry("r", { retryOnResult: empty, waitDuration: 0, maxAttempts: 2 })
@@ -133,11 +141,11 @@ describe("Retry error type", () => {
       const exit = yield* Effect.exit(Retry.withRetry(Effect.succeed(""), fromRegistry))
       expect(Exit.isFailure(exit)).toBe(true)
 
-      class Tag extends Context.Tag("Tag")<Tag, Retry.Retry<unknown, string>>() {}
+      class Tag extends Service<Tag, Retry.Retry<unknown, string>>()("Tag") {}
       const fromConfig = yield* Effect.provide(
         Tag,
         Retry.layerConfig(Tag, Retry.config("x"), { retryOnResult: empty, waitDuration: 0 })
-      ).pipe(Effect.withConfigProvider(ConfigProvider.fromJson({ x: { maxAttempts: 2 } })))
+      ).pipe(withConfig(configFromJson({ x: { maxAttempts: 2 } })))
       yield* Retry.reconfigure(fromConfig, { failAfterMaxAttempts: true })
       expect(yield* Effect.flip(Retry.withRetry(Effect.succeed(""), fromConfig))).toBeInstanceOf(
         Retry.MaxRetriesExceededError

@@ -7,8 +7,10 @@
  * Offered load: one request every `INTERVAL` ms of simulated time, each in its own fiber; `TestClock`
  * drives every arrival and every wait.
  */
+import { forkChild } from "#port"
+import { TestClock } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Duration, Effect, Fiber, TestClock } from "effect"
+import { Data, Duration, Effect, Fiber } from "effect"
 import { cumulativeBound, SLICES } from "../src/core/retryBudgetCore.js"
 import * as Retry from "../src/guards/Retry.js"
 import * as RetryBudget from "../src/guards/RetryBudget.js"
@@ -68,7 +70,7 @@ const storm = (load: Load) =>
     let failures = 0
     if (load.concurrent) {
       const fibers = yield* Effect.forEach(arrivals, (at) =>
-        Effect.fork(Effect.zipRight(
+        forkChild(Effect.andThen(
           Effect.sleep(Duration.millis(at)),
           Effect.forEach(Array.from({ length: load.perTick }), () => Effect.exit(guarded), { concurrency: "unbounded" })
         )))

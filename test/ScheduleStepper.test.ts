@@ -1,4 +1,4 @@
-import { makeStepper } from "#port"
+import { makeStepper, scheduleUnion } from "#port"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 
@@ -37,5 +37,11 @@ describe("makeStepper", () => {
       const schedule = Schedule.exponential("100 millis")
       expect(yield* starts(schedule, [[0, 1], [100, 2]])).toEqual([100, 300])
       expect(yield* starts(schedule, [[1_000, 1]])).toEqual([1_100])
+    }))
+
+  it.effect("scheduleUnion: the shorter of the two delays (exponential capped by spaced)", () =>
+    Effect.gen(function*() {
+      const capped = scheduleUnion(Schedule.exponential("100 millis"), Schedule.spaced("250 millis"))
+      expect(yield* starts(capped, [[0, 1], [100, 2], [300, 3], [550, 4]])).toEqual([100, 300, 550, 800])
     }))
 })

@@ -45,18 +45,26 @@
  *
  * @since 0.1.0
  */
+import {
+  type ConfigFailure,
+  currentClock,
+  decodeOptions,
+  type DurationInput,
+  layerScoped,
+  nowMillis,
+  readFields,
+  type ServiceKey,
+  toDuration
+} from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import { makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
 import type { LearnedQuota } from "../store/RateLimiterStore.js"
@@ -77,7 +85,6 @@ import {
   awaitReservation,
   checkPermits,
   type Hold,
-  nowMillis,
   RateLimiterImpl,
   type Resolved
 } from "./internal/rateLimiterImpl.js"
@@ -114,7 +121,7 @@ import {
 export const make = (options: Options): Effect.Effect<RateLimiter, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(OptionsSchema, "RateLimiter", options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     const store = yield* Effect.serviceOption(Store)
     if (Option.isSome(store)) return yield* makeDistributed(options, config, clock, hub, store.value)
@@ -253,7 +260,7 @@ export const learnedQuota = (
   Effect.clockWith((clock) =>
     Effect.sync(() => {
       const last = (limiter as unknown as Learner).lastQuota
-      return last === undefined || last.resetAt <= clock.unsafeCurrentTimeMillis() ? Option.none() : Option.some(last)
+      return last === undefined || last.resetAt <= nowMillis(clock) ? Option.none() : Option.some(last)
     })
   )
 
@@ -281,8 +288,8 @@ export const configuration = (limiter: RateLimiter): Effect.Effect<Configuration
       limitForPeriod: c.limitForPeriod,
       limitRefreshPeriod: Schedule.isSchedule(period)
         ? (period as Schedule.Schedule<unknown, number>)
-        : Duration.decode(period as Duration.DurationInput),
-      timeoutDuration: Duration.decode(c.timeoutDuration),
+        : toDuration(period as DurationInput),
+      timeoutDuration: toDuration(c.timeoutDuration),
       algorithm: c.algorithm,
       capacity: c.capacity,
       onStoreFailure: c.onStoreFailure,
@@ -356,7 +363,7 @@ export const acquireAll = (
           settled = true
           for (const limiter of all) {
             const earliest = limiter.core.earliest(permits, now, at)
-            if (Number.isNaN(earliest)) return Effect.zipRight(limiter.extend, attempt)
+            if (Number.isNaN(earliest)) return Effect.andThen(limiter.extend, attempt)
             if (earliest > at) {
               at = earliest
               limiting = limiter
@@ -432,9 +439,9 @@ export const withRateLimiters: {
  * @since 0.1.0
  */
 export const layer = <I>(
-  tag: Context.Tag<I, RateLimiter>,
+  tag: ServiceKey<I, RateLimiter>,
   options: Options
-): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+): Layer.Layer<I, InvalidConfigError> => layerScoped(tag, make(options))
 
 /**
  * The plain (non-`Schedule`) options read through `effect/Config` under the namespace `name`, e.g.
@@ -474,8 +481,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, RateLimiter>,
+  tag: ServiceKey<I, RateLimiter>,
   options: Config.Config<Options>,
   code?: Omit<Options, "name">
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code } as Options)))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code } as Options)))

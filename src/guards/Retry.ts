@@ -42,17 +42,15 @@
  *
  * @since 0.1.0
  */
+import { type ConfigFailure, currentClock, layerScoped, readFields, type ServiceKey } from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { readFields } from "../port/effect3/validation.js"
 import { makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
 import { Event, MaxRetriesExceededError, type Options, type Reconfiguration, type Retry } from "./internal/retryApi.js"
@@ -149,7 +147,7 @@ export const make: {
 } = <E, A>(options: Options<E, A>): Effect.Effect<RetryImpl<E, A>, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = yield* decode(options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     return new RetryImpl<E, A>(options.name, options, settings, clock, hub)
   })
@@ -285,17 +283,17 @@ export const policy = <EB, AB, X extends MaxRetriesExceededError>(
  */
 export const layer: {
   <I, E, A>(
-    tag: Context.Tag<I, Retry<E, A, never>>,
+    tag: ServiceKey<I, Retry<E, A, never>>,
     options:
       & Options<E, A>
       & ({ readonly failAfterMaxAttempts?: false | undefined } | { readonly retryOnResult?: undefined })
   ): Layer.Layer<I, InvalidConfigError>
-  <I, E, A>(tag: Context.Tag<I, Retry<E, A>>, options: Options<E, A>): Layer.Layer<I, InvalidConfigError>
+  <I, E, A>(tag: ServiceKey<I, Retry<E, A>>, options: Options<E, A>): Layer.Layer<I, InvalidConfigError>
 } = <I>(
   // The overloads above tie the tag's error parameter to what the options can raise.
-  tag: Context.Tag<I, any>,
+  tag: ServiceKey<I, any>,
   options: Options<any, any>
-): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+): Layer.Layer<I, InvalidConfigError> => layerScoped(tag, make(options))
 
 /**
  * The plain options (`maxAttempts`, `waitDuration`, `failAfterMaxAttempts`, `retryRejections`) read
@@ -337,11 +335,11 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I, E = unknown, A = unknown>(
-  tag: Context.Tag<I, Retry<E, A>>,
+  tag: ServiceKey<I, Retry<E, A>>,
   options: Config.Config<Options>,
   code?: Omit<Options<E, A>, "name">
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(
     tag,
     Effect.flatMap(options, (read) => Effect.map(make<E, A>({ ...read, ...code } as Options<E, A>), widen))
   )

@@ -15,7 +15,8 @@ export const portedSuites = [
   "test/ScheduleStepper.test.ts",
   "test/OptionSchemas.test.ts",
   "test/EventHub.test.ts",
-  "test/Bulkhead.test.ts"
+  "test/Bulkhead.test.ts",
+  "test/PortRuntime.test.ts"
 ]
 
 /**

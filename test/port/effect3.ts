@@ -4,9 +4,10 @@
  */
 import { it } from "@effect/vitest"
 import { ConfigProvider, Effect, type Exit, Fiber, Option } from "effect"
+import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
-export * as FastCheck from "effect/FastCheck"
+export { FastCheck }
 
 /** A test that needs a `Scope`: `it.scoped` in @effect/vitest 0.x (`it.effect` provides one in 4). */
 export const itScoped = it.scoped
@@ -19,11 +20,39 @@ export const withConfig =
   (provider: ConfigProvider.ConfigProvider) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withConfigProvider(self, provider)
 
+/** Lets the other fibers run before this one goes on: `Effect.yieldNow()` in 3, a value in 4. */
+export const yieldNow: Effect.Effect<void> = Effect.yieldNow()
+
+/** Whether a forked fiber has not finished yet (`unsafePoll` in 3, `pollUnsafe` in 4). */
+export const isRunning = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): boolean => fiber.unsafePoll() === null
+
+/** Arbitraries for a property: a tuple, or a record whose values the body receives by name. */
+export type PropArbitraries =
+  | ReadonlyArray<FastCheck.Arbitrary<unknown>>
+  | { readonly [K in string]: FastCheck.Arbitrary<unknown> }
+
+/** The values a property's body receives for `A`. */
+export type PropValues<A extends PropArbitraries> = {
+  -readonly [K in keyof A]: A[K] extends FastCheck.Arbitrary<infer T> ? T : never
+}
+
+/**
+ * An effectful property over fast-check arbitraries, each run on a fresh `TestClock`:
+ * `it.effect.prop` in @effect/vitest 0.x (whose 4.x `prop` takes Effect 4's own `Arbitrary` instead).
+ */
+export const itEffectProp = <const A extends PropArbitraries>(
+  name: string,
+  arbitraries: A,
+  body: (values: PropValues<A>) => Effect.Effect<unknown, unknown>,
+  options?: { readonly fastCheck?: FastCheck.Parameters<[PropValues<A>]> }
+): void =>
+  // The 0.x signature wants a mutable array and its own parameter type: same values, looser types.
+  it.effect.prop(name, arbitraries as any, (values: any) => Effect.asVoid(body(values)), {
+    fastCheck: options?.fastCheck as any
+  })
+
 /** The Effect major these suites run against. */
 export const targetMajor: 3 | 4 = 3
-
-/** Lets other fibers run: `Effect.yieldNow()` in 3 (a function), `Effect.yieldNow` in 4 (a value). */
-export const yieldNow: Effect.Effect<void> = Effect.yieldNow()
 
 /** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
 export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>

@@ -5,8 +5,10 @@ import { it } from "@effect/vitest"
 import { ConfigProvider, Effect, type Exit, type Fiber, Option } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
-export { TestClock } from "effect/testing"
-export * as FastCheck from "fast-check"
+import { TestClock } from "effect/testing"
+import * as FastCheck from "fast-check"
+
+export { FastCheck, TestClock }
 
 /** `it.effect` provides a `Scope` in @effect/vitest 4. */
 export const itScoped = it.effect
@@ -19,11 +21,48 @@ export const withConfig =
   (provider: ConfigProvider.ConfigProvider) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.provideService(self, ConfigProvider.ConfigProvider, provider)
 
+/** Lets the other fibers run before this one goes on: `Effect.yieldNow()` in 3, a value in 4. */
+export const yieldNow: Effect.Effect<void> = Effect.yieldNow
+
+/** Whether a forked fiber has not finished yet (`unsafePoll` in 3, `pollUnsafe` in 4). */
+export const isRunning = <A, E>(fiber: Fiber.Fiber<A, E>): boolean => fiber.pollUnsafe() === undefined
+
+/** Arbitraries for a property: a tuple, or a record whose values the body receives by name. */
+export type PropArbitraries =
+  | ReadonlyArray<FastCheck.Arbitrary<unknown>>
+  | { readonly [K in string]: FastCheck.Arbitrary<unknown> }
+
+/** The values a property's body receives for `A`. */
+export type PropValues<A extends PropArbitraries> = {
+  -readonly [K in keyof A]: A[K] extends FastCheck.Arbitrary<infer T> ? T : never
+}
+
+/**
+ * An effectful property over fast-check arbitraries, each run on a fresh `TestClock`. @effect/vitest 4's
+ * `it.effect.prop` takes Effect 4's own `Arbitrary`, so this runs fast-check itself (`it.effect.prop`
+ * in 0.x).
+ */
+export const itEffectProp = <const A extends PropArbitraries>(
+  name: string,
+  arbitraries: A,
+  body: (values: PropValues<A>) => Effect.Effect<unknown, unknown>,
+  options?: { readonly fastCheck?: FastCheck.Parameters<[PropValues<A>]> }
+): void => {
+  const all = (Array.isArray(arbitraries)
+    ? FastCheck.tuple(...(arbitraries as ReadonlyArray<FastCheck.Arbitrary<unknown>>))
+    : FastCheck.record(arbitraries as Record<string, FastCheck.Arbitrary<unknown>>)) as unknown as FastCheck.Arbitrary<
+      PropValues<A>
+    >
+  it(name, () =>
+    FastCheck.assert(
+      FastCheck.asyncProperty(all, (values) =>
+        Effect.runPromise(Effect.provide(Effect.asVoid(body(values)), TestClock.layer()))),
+      options?.fastCheck
+    ))
+}
+
 /** The Effect major these suites run against. */
 export const targetMajor: 3 | 4 = 4
-
-/** Lets other fibers run: `Effect.yieldNow()` in 3 (a function), `Effect.yieldNow` in 4 (a value). */
-export const yieldNow: Effect.Effect<void> = Effect.yieldNow
 
 /** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
 export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>

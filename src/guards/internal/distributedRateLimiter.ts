@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { decodeOptions, type DurationInput, nowMillis } from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,7 +19,6 @@ import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { learn as learnQuota, type Quota, sanitize, take as takeQuota, type Taken } from "../../core/learnedQuota.js"
 import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions, invalidConfig } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import type { EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan } from "../../shared/internal/observe.js"
@@ -27,6 +27,7 @@ import type { Grant, LearnedQuota, RateLimiterStore, SharedLimit } from "../../s
 import type { OnStoreFailure, Store, StoreError } from "../../store/Store.js"
 import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "./rateLimiterApi.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
+import { checkPermits } from "./rateLimiterImpl.js"
 
 type Resolved = typeof OptionsSchema.Type
 
@@ -37,7 +38,7 @@ const sharedLimit = (config: Resolved, takeOver: boolean): SharedLimit => ({
   name: config.name,
   algorithm: config.algorithm,
   limitForPeriod: config.limitForPeriod,
-  periodMillis: Duration.toMillis(config.limitRefreshPeriod as Duration.DurationInput),
+  periodMillis: Duration.toMillis(config.limitRefreshPeriod as DurationInput),
   capacity: config.capacity ?? config.limitForPeriod,
   ...(takeOver ? { takeOver } : {})
 })
@@ -63,18 +64,17 @@ export const PROBE_MILLIS = 1_000
 const sharable = (config: Resolved): Effect.Effect<Resolved, InvalidConfigError> =>
   Schedule.isSchedule(config.limitRefreshPeriod)
     ? Effect.fail(
-      invalidConfig("RateLimiter", config.name, [{
-        field: "limitRefreshPeriod",
-        value: "<schedule>",
-        rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
-      }])
+      new InvalidConfigError({
+        guard: "RateLimiter",
+        guardName: config.name,
+        issues: [{
+          field: "limitRefreshPeriod",
+          value: "<schedule>",
+          rule: "a Schedule is not supported by a limiter sharing a Store: use a duration"
+        }]
+      })
     )
     : Effect.succeed(config)
-
-const checkPermits = <A, E>(permits: number, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Number.isInteger(permits) && permits >= 1
-    ? effect
-    : Effect.dieMessage(`RateLimiter: permits must be a whole number >= 1, got ${permits}`)
 
 class DistributedRateLimiter implements RateLimiter {
   readonly kind = "RateLimiter" as const
@@ -110,7 +110,7 @@ class DistributedRateLimiter implements RateLimiter {
     public config: Resolved,
     readonly clock: Clock.Clock,
     readonly hub: EventHub<Event>,
-    private readonly store: Store["Type"]
+    private readonly store: (typeof Store)["Service"]
   ) {
     this.limit = sharedLimit(config, false)
     this.localLimit = localShare(config, this.limit)
@@ -130,7 +130,7 @@ class DistributedRateLimiter implements RateLimiter {
   }
 
   private now(): number {
-    return this.clock.unsafeCurrentTimeMillis()
+    return nowMillis(this.clock)
   }
 
   // ---- the store, and what to do without it --------------------------------------------------------
@@ -154,10 +154,10 @@ class DistributedRateLimiter implements RateLimiter {
         const checked = grant.settingsDiffer === true ? this.mismatch(grant) : Effect.succeed(grant)
         const noted = grant.stateDiscarded === undefined
           ? checked
-          : Effect.zipRight(this.discarded(grant.stateDiscarded), checked)
-        return this.outage ? Effect.zipRight(this.recovered, noted) : noted
+          : Effect.andThen(this.discarded(grant.stateDiscarded), checked)
+        return this.outage ? Effect.andThen(this.recovered, noted) : noted
       },
-      onFailure: (error) => Effect.zipRight(this.unavailable(error), this.without(error, permits, maxWaitMillis))
+      onFailure: (error) => Effect.andThen(this.unavailable(error), this.without(error, permits, maxWaitMillis))
     })
   }
 
@@ -224,7 +224,7 @@ class DistributedRateLimiter implements RateLimiter {
   // ---- acquiring ---------------------------------------------------------------------------------
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>, permits: number): Effect.Effect<A, E | RequestNotPermittedError, R> {
-    return Effect.zipRight(this.obtain(permits), self)
+    return Effect.andThen(this.obtain(permits), self)
   }
 
   // ---- a quota learned from the upstream -----------------------------------------------------------
@@ -399,14 +399,23 @@ class DistributedRateLimiter implements RateLimiter {
     return Effect.tap(effect, () => this.recovered)
   }
 
+  /** The store's figure; while it fails, the in-process one (`local-fallback`) or 0. */
+  private orLocal(
+    stored: Effect.Effect<number, StoreError>,
+    local: (fallback: RateLimiterStore) => Effect.Effect<number, StoreError>
+  ): Effect.Effect<number> {
+    return Effect.matchEffect(stored, {
+      onSuccess: Effect.succeed,
+      // The memory store cannot fail.
+      onFailure: () => this.mode === "local-fallback" ? Effect.orDie(local(this.fallback)) : Effect.succeed(0)
+    })
+  }
+
   /** Reads the store (one round trip); while it fails, the in-process figure (`local-fallback`) or 0. */
   readonly metrics: Effect.Effect<Metrics> = Effect.suspend(() =>
     Effect.map(
-      Effect.orElse(
-        this.answered(this.store.rateLimiter.available(this.limit)),
-        () =>
-          this.mode === "local-fallback" ? Effect.orDie(this.fallback.available(this.localLimit)) : Effect.succeed(0)
-      ),
+      this.orLocal(this.answered(this.store.rateLimiter.available(this.limit)), (fallback) =>
+        fallback.available(this.localLimit)),
       (availablePermissions) =>
         this.lastMetrics = {
           availablePermissions,
@@ -422,17 +431,16 @@ class DistributedRateLimiter implements RateLimiter {
 
   readonly drainPermissions: Effect.Effect<void> = Effect.suspend(() =>
     Effect.flatMap(
-      Effect.orElse(
-        this.answered(this.store.rateLimiter.drain(this.limit)),
-        () => this.mode === "local-fallback" ? Effect.orDie(this.fallback.drain(this.localLimit)) : Effect.succeed(0)
-      ),
-      (permits) => this.hub.publish(Event.Drained({ limiterName: this.name, at: this.now(), permits }))
+      this.orLocal(this.answered(this.store.rateLimiter.drain(this.limit)), (fallback) =>
+        fallback.drain(this.localLimit)),
+      (permits) =>
+        this.hub.publish(Event.Drained({ limiterName: this.name, at: this.now(), permits }))
     )
   )
 
   readonly changeLimitForPeriod = (limitForPeriod: number) => this.reconfigure({ limitForPeriod })
 
-  readonly changeTimeoutDuration = (timeoutDuration: Duration.DurationInput) => this.reconfigure({ timeoutDuration })
+  readonly changeTimeoutDuration = (timeoutDuration: DurationInput) => this.reconfigure({ timeoutDuration })
 
   /**
    * Changes this instance's settings; its next call makes them the shared state's, which the other
@@ -460,6 +468,6 @@ export const makeDistributed = (
   config: Resolved,
   clock: Clock.Clock,
   hub: EventHub<Event>,
-  store: Store["Type"]
+  store: (typeof Store)["Service"]
 ): Effect.Effect<RateLimiter, InvalidConfigError> =>
   Effect.map(sharable(config), (checked) => new DistributedRateLimiter(options, checked, clock, hub, store))

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type { DurationInput } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -45,9 +46,9 @@ export interface Options {
    * also a `Schedule` whose recurrences are the cycle boundaries (its input is the cycle's number); an
    * exhausted schedule leaves the last cycle open forever.
    */
-  readonly limitRefreshPeriod?: Duration.DurationInput | Schedule.Schedule<unknown, number>
+  readonly limitRefreshPeriod?: DurationInput | Schedule.Schedule<unknown, number>
   /** How long a caller may wait for its permits; 0 = refuse at once. Default 5 seconds. */
-  readonly timeoutDuration?: Duration.DurationInput
+  readonly timeoutDuration?: DurationInput
   /**
    * `"fixed-window"` (default): Resilience4j's cycles. `"token-bucket"`: `capacity` tokens refilled
    * at `limitForPeriod` per `limitRefreshPeriod`, so idle time buys a burst. `"sliding-window"`: no
@@ -91,7 +92,7 @@ export interface KeyedOptions extends Options {
    * time than that forgetting time is refused (an idle key would come back with a fresh quota); with a
    * `Schedule`, keep it at least as long as the longest cycle.
    */
-  readonly idleTimeToLive?: Duration.DurationInput
+  readonly idleTimeToLive?: DurationInput
 }
 
 /**
@@ -258,7 +259,7 @@ export interface RateLimiter {
    */
   readonly changeLimitForPeriod: (limitForPeriod: number) => Effect.Effect<void, InvalidConfigError>
   /** The wait allowed to callers arriving from now on. */
-  readonly changeTimeoutDuration: (timeout: Duration.DurationInput) => Effect.Effect<void, InvalidConfigError>
+  readonly changeTimeoutDuration: (timeout: DurationInput) => Effect.Effect<void, InvalidConfigError>
   /**
    * Changes any options but the name in place, checked like `RateLimiter.make`'s. The limiter keeps its
    * state: a new limit or period applies from the next cycle, a token bucket keeps its tokens, a

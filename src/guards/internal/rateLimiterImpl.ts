@@ -4,14 +4,14 @@
  *
  * @internal
  */
+import { decodeOptions, dieMessage, type DurationInput, makeStepper, nowMillis, type Stepper, toDuration } from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import {
   learn as learnQuota,
@@ -29,15 +29,12 @@ import {
   settle
 } from "../../core/rateLimiterCycles.js"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
 import type { LearnedQuota } from "../../store/RateLimiterStore.js"
 import { Event, type Metrics, type Options, type RateLimiter, RequestNotPermittedError } from "./rateLimiterApi.js"
 import { OptionsSchema } from "./rateLimiterConfig.js"
-
-export const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
 
 export type Resolved = typeof OptionsSchema.Type
 
@@ -51,10 +48,9 @@ export interface Hold {
 const samePeriod = (a: Resolved["limitRefreshPeriod"], b: Resolved["limitRefreshPeriod"]): boolean =>
   Schedule.isSchedule(a) || Schedule.isSchedule(b)
     ? a === b
-    : Duration.equals(Duration.decode(a as Duration.DurationInput), Duration.decode(b as Duration.DurationInput))
+    : Duration.equals(toDuration(a as DurationInput), toDuration(b as DurationInput))
 
-export const periodMillis = (config: Resolved): number =>
-  Duration.toMillis(config.limitRefreshPeriod as Duration.DurationInput)
+export const periodMillis = (config: Resolved): number => Duration.toMillis(config.limitRefreshPeriod as DurationInput)
 
 export class RateLimiterImpl implements RateLimiter {
   readonly kind = "RateLimiter" as const
@@ -66,7 +62,8 @@ export class RateLimiterImpl implements RateLimiter {
   timeoutMillis: number
   /** The schedule whose recurrences are pushed into `scheduled`, the newest scheduled cycles. */
   private schedule: Schedule.Schedule<unknown, number> | undefined
-  private scheduleState: unknown
+  /** Steps `schedule` (made by the first `extend` after the schedule is set, so a new one starts over). */
+  private stepper: Stepper<number> | undefined
   private scheduled: ScheduledCycles | undefined
 
   constructor(
@@ -103,7 +100,7 @@ export class RateLimiterImpl implements RateLimiter {
     const period = config.limitRefreshPeriod
     if (!Schedule.isSchedule(period)) return new PeriodicCycles(origin, periodMillis(config), firstIndex)
     this.schedule = period as Schedule.Schedule<unknown, number>
-    this.scheduleState = this.schedule.initial
+    this.stepper = undefined
     this.scheduled = new ScheduledCycles(origin, firstIndex)
     return this.scheduled
   }
@@ -120,22 +117,26 @@ export class RateLimiterImpl implements RateLimiter {
     const schedule = this.schedule
     if (cycles === undefined || schedule === undefined) return Effect.void
     const horizon = cycles.horizon
-    const after = (from: number, tries = 0): Effect.Effect<number> =>
-      Effect.flatMap(schedule.step(from, cycles.lastIndex, this.scheduleState), ([state, _out, decision]) => {
-        this.scheduleState = state
-        const next = decision._tag === "Continue" ? ScheduleIntervals.start(decision.intervals) : Infinity
+    const after = (step: Stepper<number>, from: number, tries = 0): Effect.Effect<number> =>
+      Effect.flatMap(step(from, cycles.lastIndex), (next) =>
         // Schedule.fixed answers `from` itself once when it is running behind; ask again.
-        return next > from ? Effect.succeed(next) : tries < 8 ? after(from, tries + 1) : Effect.succeed(Infinity)
+        next > from ? Effect.succeed(next) : tries < 8 ? after(step, from, tries + 1) : Effect.succeed(Infinity))
+    const stepper = this.stepper === undefined
+      ? Effect.map(makeStepper(schedule), (made) => {
+        if (this.schedule === schedule && this.scheduled === cycles) this.stepper ??= made
+        return made
       })
-    return Effect.flatMap(after(horizon), (next) => {
-      if (this.scheduled !== cycles || cycles.horizon !== horizon) return Effect.void // someone else did it
-      cycles.push(next)
-      const now = nowMillis(this.clock)
-      if (next > now) return Effect.void
-      return Effect.map(after(now), (later) => {
-        if (this.scheduled === cycles && cycles.horizon === next) cycles.push(later)
-      })
-    })
+      : Effect.succeed(this.stepper)
+    return Effect.flatMap(stepper, (step) =>
+      Effect.flatMap(after(step, horizon), (next) => {
+        if (this.scheduled !== cycles || cycles.horizon !== horizon) return Effect.void // someone else did it
+        cycles.push(next)
+        const now = nowMillis(this.clock)
+        if (next > now) return Effect.void
+        return Effect.map(after(step, now), (later) => {
+          if (this.scheduled === cycles && cycles.horizon === next) cycles.push(later)
+        })
+      }))
   })
 
   /**
@@ -144,7 +145,7 @@ export class RateLimiterImpl implements RateLimiter {
    */
   decide<A, E>(f: (now: number) => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> {
     const loop: Effect.Effect<A, E> = Effect.suspend(() =>
-      f(nowMillis(this.clock)) ?? Effect.zipRight(this.extend, loop)
+      f(nowMillis(this.clock)) ?? Effect.andThen(this.extend, loop)
     )
     return loop
   }
@@ -195,7 +196,7 @@ export class RateLimiterImpl implements RateLimiter {
       const wait = core.earliest(permits, now, now) - now
       if (wait > this.timeoutMillis) return this.refuse(now, permits, wait)
       if (span !== undefined) this.annotate(span, permits, "waiting", wait)
-      return Effect.zipRight(this.acquireWaiting(permits), self)
+      return Effect.andThen(this.acquireWaiting(permits), self)
     })
   }
 
@@ -325,7 +326,7 @@ export class RateLimiterImpl implements RateLimiter {
 
   readonly changeLimitForPeriod = (limitForPeriod: number) => this.reconfigure({ limitForPeriod })
 
-  readonly changeTimeoutDuration = (timeoutDuration: Duration.DurationInput) => this.reconfigure({ timeoutDuration })
+  readonly changeTimeoutDuration = (timeoutDuration: DurationInput) => this.reconfigure({ timeoutDuration })
 
   readonly reconfigure = (options: Omit<Partial<Options>, "name">): Effect.Effect<void, InvalidConfigError> => {
     const merged = { ...this.options, ...options, name: this.options.name } as Options
@@ -372,8 +373,7 @@ export class RateLimiterImpl implements RateLimiter {
 export const checkPermits = <A, E, R>(permits: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Number.isInteger(permits) && permits >= 1 ? effect : badPermits(permits)
 
-const badPermits = (permits: number) =>
-  Effect.dieMessage(`RateLimiter: permits must be a whole number >= 1, got ${permits}`)
+const badPermits = (permits: number) => dieMessage(`RateLimiter: permits must be a whole number >= 1, got ${permits}`)
 
 /**
  * Sleeps until the reserved time with interruption restored; an interrupted caller gives its

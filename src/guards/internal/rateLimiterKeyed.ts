@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import { currentClock, decodeOptions, nowMillis } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -12,14 +13,13 @@ import type * as Scope from "effect/Scope"
 import { KeyTable, type Slot } from "../../core/keyTable.js"
 import { type LimiterCore, periodicCore } from "../../core/rateLimiterCore.js"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { makeEventHub } from "../../shared/internal/eventHub.js"
 import { Store } from "../../store/Store.js"
 import { makeDistributed } from "./distributedRateLimiter.js"
 import { Event, type KeyedOptions, type Options, type RateLimiter, RequestNotPermittedError } from "./rateLimiterApi.js"
 import { KeyedOptionsSchema } from "./rateLimiterConfig.js"
-import { nowMillis, periodMillis, RateLimiterImpl, type Resolved } from "./rateLimiterImpl.js"
+import { periodMillis, RateLimiterImpl, type Resolved } from "./rateLimiterImpl.js"
 
 /**
  * One limiter per key (per tenant, per client IP), created on first use from the same options and
@@ -105,7 +105,7 @@ export const keyed = <K>(options: KeyedOptions): Effect.Effect<Keyed<K>, Invalid
   Effect.gen(function*() {
     const config = yield* decodeOptions(KeyedOptionsSchema, "RateLimiter", options)
     const { idleTimeToLive: _idle, maxKeys: _max, ...perKey } = options
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const hub = yield* makeEventHub<Event>()
     const store = yield* Effect.serviceOption(Store)
     const idleMillis = Duration.toMillis(config.idleTimeToLive ?? Duration.millis(memoryMillis(config)))
@@ -178,7 +178,7 @@ export const keyed = <K>(options: KeyedOptions): Effect.Effect<Keyed<K>, Invalid
           if (slot === undefined) return refused(key, permits)
           if (slot.value.core!.tryTake(permits, now)) return self
         }
-        return Effect.zipRight(
+        return Effect.andThen(
           Effect.scoped(Effect.flatMap(get(key, permits), (limiter) => limiter.acquire(permits))),
           self
         )

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type { DurationInput } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -42,7 +43,7 @@ export interface Options<E = unknown, A = unknown> {
   /** Attempts in all, the first call included; ≥ 1. Default 3. */
   readonly maxAttempts?: number
   /** A fixed wait between attempts, ≥ 0. Default 500 ms (when no `schedule` is given). */
-  readonly waitDuration?: Duration.DurationInput
+  readonly waitDuration?: DurationInput
   /**
    * The delays between attempts, from any `Schedule` (exponential, jittered, capped), stepped once per
    * retry; when it ends, retrying ends. It gives only the delays: what is retried is for `retryOn`

@@ -5,21 +5,19 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
+import { decodeOptions, defectOf, failureOf, isInterruptOnly, makeStepper, nowMillis, type Stepper } from "#port"
+import type * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { isLocalRefusal } from "../../core/refusals.js"
 import type { BudgetHandle } from "../../core/retryBudgetCore.js"
-import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions, invalidConfig } from "../../port/effect3/validation.js"
+import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import { retryAfterField } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
@@ -119,22 +117,22 @@ export class RetryImpl<E, A> implements Retry<E, A> {
     self: Effect.Effect<A2, E2, R>,
     settings: Settings,
     attempt: number,
-    scheduleState: unknown
+    stepper: Stepper<unknown> | undefined
   ): Effect.Effect<A2, E2 | MaxRetriesExceededError, R> {
     return Effect.matchCauseEffect(self, {
       onSuccess: (value): Effect.Effect<A2, E2 | MaxRetriesExceededError, R> => {
         if (settings.retryOnResult !== undefined && settings.retryOnResult(value)) {
-          return this.onUnwantedValue(self, settings, attempt, scheduleState, value)
+          return this.onUnwantedValue(self, settings, attempt, stepper, value)
         }
         if (attempt === 1) this.successfulWithoutRetry++
         else this.successfulWithRetry++
         const succeed = Effect.succeed(value)
-        return this.hub.subscribers === 0 ? succeed : Effect.zipRight(
+        return this.hub.subscribers === 0 ? succeed : Effect.andThen(
           this.publish(Event.Success({ retryName: this.name, at: this.now(), attempts: attempt })),
           succeed
         )
       },
-      onFailure: (cause) => this.onFailure(self, settings, attempt, scheduleState, cause)
+      onFailure: (cause) => this.onFailure(self, settings, attempt, stepper, cause)
     })
   }
 
@@ -142,14 +140,14 @@ export class RetryImpl<E, A> implements Retry<E, A> {
     self: Effect.Effect<A2, E2, R>,
     settings: Settings,
     attempt: number,
-    scheduleState: unknown,
+    stepper: Stepper<unknown> | undefined,
     cause: Cause.Cause<E2>
   ): Effect.Effect<A2, E2 | MaxRetriesExceededError, R> {
     const fail = Effect.failCause(cause)
-    if (Cause.isInterruptedOnly(cause)) return fail
-    const failure = Cause.failureOption(cause)
+    if (isInterruptOnly(cause)) return fail
+    const failure = failureOf(cause)
     if (Option.isNone(failure)) {
-      return this.giveUp(attempt, "IgnoredError", Option.getOrUndefined(Cause.dieOption(cause)), fail)
+      return this.giveUp(attempt, "IgnoredError", Option.getOrUndefined(defectOf(cause)), fail)
     }
     const error = failure.value
     // Any typed error may say when to come back (`retryAfter`, as every refusal and an HTTP 429 do).
@@ -160,7 +158,7 @@ export class RetryImpl<E, A> implements Retry<E, A> {
       return this.giveUp(attempt, "IgnoredError", error, fail)
     }
     if (attempt >= settings.maxAttempts) return this.giveUp(attempt, "Error", error, fail)
-    return this.retry(self, settings, attempt, scheduleState, error, minWaitMillis, fail)
+    return this.retry(self, settings, attempt, stepper, error, minWaitMillis, fail)
   }
 
   /** `retryOnResult` rejected `value`: retry, or end with the value or `MaxRetriesExceededError`. */
@@ -168,7 +166,7 @@ export class RetryImpl<E, A> implements Retry<E, A> {
     self: Effect.Effect<A2, E2, R>,
     settings: Settings,
     attempt: number,
-    scheduleState: unknown,
+    stepper: Stepper<unknown> | undefined,
     value: A2
   ): Effect.Effect<A2, E2 | MaxRetriesExceededError, R> {
     const last: Effect.Effect<A2, MaxRetriesExceededError> = Effect.suspend(() =>
@@ -177,7 +175,7 @@ export class RetryImpl<E, A> implements Retry<E, A> {
         : Effect.succeed(value)
     )
     if (attempt >= settings.maxAttempts) return this.giveUp(attempt, "Error", value, last)
-    return this.retry(self, settings, attempt, scheduleState, value, 0, last)
+    return this.retry(self, settings, attempt, stepper, value, 0, last)
   }
 
   /** Works out the delay (from the schedule when there is one), then asks the budget. */
@@ -185,7 +183,7 @@ export class RetryImpl<E, A> implements Retry<E, A> {
     self: Effect.Effect<A2, E2, R>,
     settings: Settings,
     attempt: number,
-    scheduleState: unknown,
+    stepper: Stepper<unknown> | undefined,
     input: unknown,
     minWaitMillis: number,
     last: Effect.Effect<A2, E2 | MaxRetriesExceededError>
@@ -203,19 +201,21 @@ export class RetryImpl<E, A> implements Retry<E, A> {
       )
     }
     const now = this.now()
-    const state = attempt === 1 ? schedule.initial : scheduleState
-    return Effect.flatMap(Effect.suspend(() => schedule.step(now, input, state)), ([next, , decision]) => {
-      if (ScheduleDecision.isDone(decision)) return this.giveUp(attempt, "Error", input, last)
-      const delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
-      return this.retryAfter(self, settings, attempt, next, Math.max(delay, minWaitMillis), input, last)
-    })
+    // Each call steps its own schedule from the start: its first retry makes the stepper.
+    const stepping = stepper === undefined ? makeStepper(schedule) : Effect.succeed(stepper)
+    return Effect.flatMap(stepping, (step) =>
+      Effect.flatMap(step(now, input), (start) => {
+        if (start === Infinity) return this.giveUp(attempt, "Error", input, last)
+        const delay = Math.max(0, start - now)
+        return this.retryAfter(self, settings, attempt, step, Math.max(delay, minWaitMillis), input, last)
+      }))
   }
 
   private retryAfter<A2, E2, R>(
     self: Effect.Effect<A2, E2, R>,
     settings: Settings,
     attempt: number,
-    scheduleState: unknown,
+    stepper: Stepper<unknown> | undefined,
     waitMillis: number,
     input: unknown,
     last: Effect.Effect<A2, E2 | MaxRetriesExceededError>
@@ -234,13 +234,13 @@ export class RetryImpl<E, A> implements Retry<E, A> {
       })
       return this.end(attempt, event, last)
     }
-    const next = this.attempt(self, settings, attempt + 1, scheduleState)
-    const wait = waitMillis > 0 ? Effect.zipRight(this.clock.sleep(Duration.millis(waitMillis)), next) : next
+    const next = this.attempt(self, settings, attempt + 1, stepper)
+    const wait = waitMillis > 0 ? Effect.andThen(this.clock.sleep(Duration.millis(waitMillis)), next) : next
     if (span !== undefined) {
       span.attribute("breakwater.retry.attempt", attempt + 1)
       this.trace(span, "breakwater.retry.retry", attempt + 1, waitMillis, undefined)
     }
-    return !this.hub.listening ? wait : Effect.zipRight(
+    return !this.hub.listening ? wait : Effect.andThen(
       this.publish(Event.Retry({
         retryName: this.name,
         at: this.now(),
@@ -271,11 +271,11 @@ export class RetryImpl<E, A> implements Retry<E, A> {
   private end<A2, E2>(attempts: number, event: Event | undefined, last: Effect.Effect<A2, E2>): Effect.Effect<A2, E2> {
     if (attempts === 1) this.failedWithoutRetry++
     else this.failedWithRetry++
-    return event === undefined ? last : Effect.zipRight(this.publish(event), last)
+    return event === undefined ? last : Effect.andThen(this.publish(event), last)
   }
 
   private now(): number {
-    return this.clock.unsafeCurrentTimeMillis()
+    return nowMillis(this.clock)
   }
 
   private trace(span: Tracer.Span, name: string, attempt: number, waitMillis: number, budget: string | undefined) {
@@ -319,12 +319,18 @@ export class RetryImpl<E, A> implements Retry<E, A> {
       const options = merged as unknown as Options<E, A>
       return Effect.flatMap(decode(options), (settings) => {
         if (raises(settings) && !this.mayRaise) {
-          return Effect.fail(invalidConfig("Retry", this.name, [{
-            field: "failAfterMaxAttempts",
-            value: true,
-            rule: "cannot be turned on (with retryOnResult) for a retry made without it: its type says it never " +
-              "fails with MaxRetriesExceededError; make it with failAfterMaxAttempts: true and retryOnResult"
-          }]))
+          return Effect.fail(
+            new InvalidConfigError({
+              guard: "Retry",
+              guardName: this.name,
+              issues: [{
+                field: "failAfterMaxAttempts",
+                value: true,
+                rule: "cannot be turned on (with retryOnResult) for a retry made without it: its type says it " +
+                  "never fails with MaxRetriesExceededError; make it with failAfterMaxAttempts: true and retryOnResult"
+              }]
+            })
+          )
         }
         this.options = options
         this.settings = settings

@@ -28,6 +28,7 @@ export {
   currentFiberSpan,
   currentRunner,
   defectOf,
+  dieMessage,
   durationOf,
   failureOf,
   type FiberIdentity,
@@ -46,7 +47,7 @@ export {
   subscriptionStream,
   unwrapScoped
 } from "./runtime.js"
-export { makeStepper, type Stepper } from "./schedule.js"
+export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
 export {
   type AnySchema,
   declare,

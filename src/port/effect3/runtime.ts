@@ -128,3 +128,6 @@ export const currentFiberSpan = (): Tracer.AnySpan | undefined => {
  * read any object, a `Schedule` too, as a duration).
  */
 export const durationOf = (u: unknown): Option.Option<Duration.Duration> => Duration.decodeUnknown(u)
+
+/** Dies with an error carrying `message`: 3 `Effect.dieMessage`, 4 `Effect.die(new Error(message))`. */
+export const dieMessage = (message: string): Effect.Effect<never> => Effect.dieMessage(message)

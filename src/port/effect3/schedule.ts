@@ -6,7 +6,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 
@@ -27,3 +27,9 @@ export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effec
         return ScheduleDecision.isDone(decision) ? Infinity : ScheduleIntervals.start(decision.intervals)
       })
   })
+
+/** Recurs while either schedule does, after the shorter of their delays: `Schedule.union` (4: `Schedule.min`). */
+export const scheduleUnion = (
+  self: Schedule.Schedule<unknown>,
+  that: Schedule.Schedule<unknown>
+): Schedule.Schedule<unknown> => Schedule.union(self, that)

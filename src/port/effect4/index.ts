@@ -46,6 +46,7 @@ export {
   currentFiberSpan,
   currentRunner,
   defectOf,
+  dieMessage,
   durationOf,
   failureOf,
   type FiberIdentity,
@@ -64,7 +65,7 @@ export {
   subscriptionStream,
   unwrapScoped
 } from "./runtime.js"
-export { makeStepper, type Stepper } from "./schedule.js"
+export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
 export {
   type AnySchema,
   declare,

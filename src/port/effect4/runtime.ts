@@ -94,8 +94,11 @@ export const forkScope = (scope: Scope.Scope): Effect.Effect<CloseableScope> => 
 export const scopeProvide = <A, E, R>(self: Effect.Effect<A, E, R>, scope: Scope.Scope) =>
   Scope.provide(self, scope) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
 
-/** Whether the cause holds interruptions only: 3 `Cause.isInterruptedOnly`, 4 `Cause.hasInterruptsOnly`. */
-export const isInterruptOnly = <E>(cause: Cause.Cause<E>): boolean => Cause.hasInterruptsOnly(cause)
+/**
+ * Whether the cause holds interruptions only: 3 `Cause.isInterruptedOnly`; 4 every reason an interrupt
+ * (an empty cause counts, as in Effect 3; 4's `Cause.hasInterruptsOnly` says false for it).
+ */
+export const isInterruptOnly = <E>(cause: Cause.Cause<E>): boolean => cause.reasons.every(Cause.isInterruptReason)
 
 /** The cause's first typed failure: 3 `Cause.failureOption`, 4 `Cause.findErrorOption`. */
 export const failureOf = <E>(cause: Cause.Cause<E>): Option.Option<E> => Cause.findErrorOption(cause)
@@ -118,3 +121,6 @@ export const durationOf = (u: unknown): Option.Option<Duration.Duration> =>
   typeof u === "object" && u !== null && !Array.isArray(u) && !Duration.isDuration(u)
     ? Option.none()
     : Duration.fromInput(u as Duration.Input)
+
+/** Dies with an error carrying `message`: 3 `Effect.dieMessage`, 4 `Effect.die(new Error(message))`. */
+export const dieMessage = (message: string): Effect.Effect<never> => Effect.die(new Error(message))

@@ -24,3 +24,9 @@ export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effec
       onFailure: Effect.failCause,
       onDone: () => Effect.succeed(Infinity)
     }))
+
+/** Recurs while either schedule does, after the shorter of their delays: `Schedule.min` (3: `Schedule.union`). */
+export const scheduleUnion = (
+  self: Schedule.Schedule<unknown>,
+  that: Schedule.Schedule<unknown>
+): Schedule.Schedule<unknown> => Schedule.min([self, that])
