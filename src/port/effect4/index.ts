@@ -12,8 +12,39 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
+export { configRecord, invalidConfig, stringConfig } from "./config.js"
+export {
+  type CounterFamily,
+  counterFamily,
+  exponentialBounds,
+  type GaugeFamily,
+  gaugeFamily,
+  type HistogramFamily,
+  histogramFamily,
+  type MetricFamily,
+  type MetricLabels,
+  metricLabels,
+  makeSeries,
+  type SeriesCell,
+  type SeriesHook,
+  type SeriesSnapshot,
+  type SeriesView,
+  viewSeries
+} from "./metrics.js"
+export { layerScoped, makeSemaphoreNow, publishNow, type Semaphore, scopeProvide, serviceKey } from "./runtime.js"
 export { makeStepper, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
+export { type Codec, decodeUnknownEffect, jsonString, literals, stringRecord, union } from "./schemaShapes.js"
+export {
+  type ClosableQueue,
+  closeQueue,
+  offerNow,
+  queueStream,
+  slidingQueue,
+  type Subscription,
+  subscriptionStream,
+  unwrapScopedStream
+} from "./stream.js"
 
 /** A service key: Effect 4's `Context.Key`. */
 export type ServiceKey<I, S> = Context.Key<I, S>

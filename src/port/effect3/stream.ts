@@ -1,0 +1,37 @@
+/**
+ * Queues, subscriptions and streams whose names differ between Effect 3 and Effect 4 (Effect 3's
+ * side; `../effect4/stream.ts` has the same names).
+ *
+ * @internal
+ */
+import type * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
+/** A subscription to a `PubSub` (Effect 3: a `Queue.Dequeue`; Effect 4: `PubSub.Subscription`). */
+export type Subscription<A> = Queue.Dequeue<A>
+
+/** A subscription's messages as a stream (Effect 3: `Stream.fromQueue`; Effect 4: `Stream.fromSubscription`). */
+export const subscriptionStream = <A>(subscription: Subscription<A>): Stream.Stream<A> =>
+  Stream.fromQueue(subscription)
+
+/** A queue whose reading stream ends when it is closed (Effect 3: `Queue<A>`; Effect 4: `Queue<A, Cause.Done>`). */
+export type ClosableQueue<A> = Queue.Queue<A>
+
+/** A sliding queue of `capacity` (Effect 3: `Queue.sliding<A>`; Effect 4: `Queue.sliding<A, Cause.Done>`). */
+export const slidingQueue = <A>(capacity: number): Effect.Effect<ClosableQueue<A>> => Queue.sliding<A>(capacity)
+
+/** Offers synchronously (Effect 3: `queue.unsafeOffer`; Effect 4: `Queue.offerUnsafe`). */
+export const offerNow = <A>(queue: ClosableQueue<A>, value: A): boolean => queue.unsafeOffer(value)
+
+/** Closes `queue`, ending the stream that reads it (Effect 3: `Queue.shutdown`; Effect 4: `Queue.end`). */
+export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> => Queue.shutdown(queue)
+
+/** The queue's messages until it is closed (`Stream.fromQueue` in both). */
+export const queueStream = <A>(queue: ClosableQueue<A>): Stream.Stream<A> => Stream.fromQueue(queue)
+
+/** A stream made by a scoped effect (Effect 3: `Stream.unwrapScoped`; Effect 4: `Stream.unwrap`). */
+export const unwrapScopedStream = <A, E2, R2, E, R>(
+  effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
+): Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> => Stream.unwrapScoped(effect)
