@@ -1,8 +1,8 @@
+import { counterFamily, gaugeFamily, histogramFamily, metricLabels, viewSeries } from "#port"
 import { describe, expect, it } from "@effect/vitest"
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import { emptyResource } from "@opentelemetry/resources"
 import type { CollectionResult } from "@opentelemetry/sdk-metrics"
-import { counterFamily, gaugeFamily, histogramFamily, metricLabels, viewSeries } from "#port"
 import { appendTo } from "../src/observability/internal/otelSeries.js"
 import { SeriesGroup } from "../src/observability/internal/series.js"
 

@@ -29,20 +29,13 @@
  *
  * @since 0.1.0
  */
+import { closeQueue, offerNow, queueStream, slidingQueue, subscriptionStream, unwrapScopedStream } from "#port"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import {
-  closeQueue,
-  offerNow,
-  queueStream,
-  slidingQueue,
-  subscriptionStream,
-  unwrapScopedStream
-} from "#port"
 import type * as AdaptiveLimiter from "../guards/AdaptiveLimiter.js"
 import type * as AdaptiveThrottler from "../guards/AdaptiveThrottler.js"
 import type * as Bulkhead from "../guards/Bulkhead.js"

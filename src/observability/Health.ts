@@ -41,9 +41,9 @@
  *
  * @since 0.1.0
  */
+import { decodeUnknownEffect, jsonString, literals, stringRecord, union } from "#port"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { decodeUnknownEffect, jsonString, literals, stringRecord, union } from "#port"
 import { initialLimitOf } from "../guards/internal/adaptiveConfig.js"
 import { adaptiveFields, readNow } from "../guards/internal/guardInternals.js"
 import type { Guard, Registry } from "../registry/Registry.js"

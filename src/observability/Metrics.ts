@@ -81,19 +81,19 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import {
   type CounterFamily,
   type DurationInput,
   layerScoped,
   type MetricLabels,
   metricLabels,
-  serviceKey,
-  type SeriesSnapshot
+  type SeriesSnapshot,
+  serviceKey
 } from "#port"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type * as AdaptiveLimiter from "../guards/AdaptiveLimiter.js"
 import type * as AdaptiveThrottler from "../guards/AdaptiveThrottler.js"
 import type * as Bulkhead from "../guards/Bulkhead.js"

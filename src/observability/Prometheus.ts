@@ -36,6 +36,7 @@
  *
  * @since 0.1.0
  */
+import { layerScoped, serviceKey } from "#port"
 import * as OtelMetrics from "@effect/opentelemetry/Metrics"
 import * as Resource from "@effect/opentelemetry/Resource"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -44,7 +45,6 @@ import type { MetricProducer } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { layerScoped, serviceKey } from "#port"
 import { appendTo } from "./internal/otelSeries.js"
 import { livePairs } from "./internal/series.js"
 import * as Metrics from "./Metrics.js"

@@ -28,10 +28,10 @@
  *
  * @since 0.1.0
  */
+import { jsonString, literals, stringRecord, union } from "#port"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { jsonString, literals, stringRecord, union } from "#port"
 import {
   breakerFields,
   bulkheadFields,

@@ -43,13 +43,6 @@
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
-import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
-import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import {
   type ConfigFailure,
   configRecord,
@@ -64,6 +57,13 @@ import {
   subscriptionStream,
   unwrapScopedStream
 } from "#port"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { InvalidConfigError } from "../errors/InvalidConfigError.js"
 import type * as AdaptiveLimiter from "../guards/AdaptiveLimiter.js"
 import type * as AdaptiveThrottler from "../guards/AdaptiveThrottler.js"
@@ -416,5 +416,4 @@ export const config = (root?: string): Config.Config<Spec> => {
  */
 export const layerConfig = (
   config: Config.Config<Spec>
-): Layer.Layer<Registry, ConfigFailure | InvalidConfigError> =>
-  layerScoped(Registry, Effect.flatMap(config, make))
+): Layer.Layer<Registry, ConfigFailure | InvalidConfigError> => layerScoped(Registry, Effect.flatMap(config, make))

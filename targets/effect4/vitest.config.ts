@@ -9,7 +9,12 @@ const here = import.meta.dirname
 const repo = path.resolve(here, "../..")
 
 /** The suites already ported (docs/two-targets.md); the list grows until it is test/**\/*.test.ts. */
-export const portedSuites = ["test/EffectTarget.test.ts", "test/RetryBudget.test.ts", "test/ScheduleStepper.test.ts"]
+export const portedSuites = [
+  "test/EffectTarget.test.ts",
+  "test/MetricsPort.test.ts",
+  "test/RetryBudget.test.ts",
+  "test/ScheduleStepper.test.ts"
+]
 
 /**
  * Imports of these packages resolve from this folder, wherever the importer lives: the shared sources

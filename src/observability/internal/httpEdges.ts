@@ -5,9 +5,9 @@
  *
  * @internal
  */
+import { literals, stringRecord } from "#port"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { literals, stringRecord } from "#port"
 
 const Status = literals("UP", "DEGRADED", "DOWN")
 const Counts = stringRecord(Schema.Number)

@@ -4,11 +4,11 @@
  *
  * @internal
  */
+import { type SeriesSnapshot, viewSeries } from "#port"
 import type { HrTime } from "@opentelemetry/api"
 import { ValueType } from "@opentelemetry/api"
 import type { CollectionResult, DataPoint, Histogram, MetricData } from "@opentelemetry/sdk-metrics"
 import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics"
-import { type SeriesSnapshot, viewSeries } from "#port"
 
 const hrTime = (millis: number): HrTime => [Math.floor(millis / 1000), (millis % 1000) * 1_000_000]
 

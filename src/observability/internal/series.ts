@@ -12,9 +12,9 @@
  * @internal
  */
 import {
+  makeSeries,
   type MetricFamily,
   type MetricLabels,
-  makeSeries,
   type SeriesCell,
   type SeriesHook,
   type SeriesSnapshot

@@ -22,17 +22,17 @@ export {
   gaugeFamily,
   type HistogramFamily,
   histogramFamily,
+  makeSeries,
   type MetricFamily,
   type MetricLabels,
   metricLabels,
-  makeSeries,
   type SeriesCell,
   type SeriesHook,
   type SeriesSnapshot,
   type SeriesView,
   viewSeries
 } from "./metrics.js"
-export { layerScoped, makeSemaphoreNow, publishNow, type Semaphore, scopeProvide, serviceKey } from "./runtime.js"
+export { layerScoped, makeSemaphoreNow, publishNow, scopeProvide, type Semaphore, serviceKey } from "./runtime.js"
 export { makeStepper, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 export { type Codec, decodeUnknownEffect, jsonString, literals, stringRecord, union } from "./schemaShapes.js"

@@ -4,8 +4,8 @@
  *
  * @internal
  */
-import type * as AST from "effect/SchemaAST"
 import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
 
 /** A schema a guard's options decode with (Effect 3: `Schema.Schema<A, I>`; Effect 4: `Schema.Codec<A, I>`). */
 export type Codec<A, I = A> = Schema.Schema<A, I>

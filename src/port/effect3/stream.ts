@@ -13,8 +13,7 @@ import * as Stream from "effect/Stream"
 export type Subscription<A> = Queue.Dequeue<A>
 
 /** A subscription's messages as a stream (Effect 3: `Stream.fromQueue`; Effect 4: `Stream.fromSubscription`). */
-export const subscriptionStream = <A>(subscription: Subscription<A>): Stream.Stream<A> =>
-  Stream.fromQueue(subscription)
+export const subscriptionStream = <A>(subscription: Subscription<A>): Stream.Stream<A> => Stream.fromQueue(subscription)
 
 /** A queue whose reading stream ends when it is closed (Effect 3: `Queue<A>`; Effect 4: `Queue<A, Cause.Done>`). */
 export type ClosableQueue<A> = Queue.Queue<A>

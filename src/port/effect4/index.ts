@@ -11,7 +11,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
-export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
 export { configRecord, invalidConfig, stringConfig } from "./config.js"
 export {
   type CounterFamily,
@@ -21,17 +20,18 @@ export {
   gaugeFamily,
   type HistogramFamily,
   histogramFamily,
+  makeSeries,
   type MetricFamily,
   type MetricLabels,
   metricLabels,
-  makeSeries,
   type SeriesCell,
   type SeriesHook,
   type SeriesSnapshot,
   type SeriesView,
   viewSeries
 } from "./metrics.js"
-export { layerScoped, makeSemaphoreNow, publishNow, type Semaphore, scopeProvide, serviceKey } from "./runtime.js"
+export { decodeOptions, durationConfig, DurationInputSchema, Name, numberConfig, readFields } from "./options.js"
+export { layerScoped, makeSemaphoreNow, publishNow, scopeProvide, type Semaphore, serviceKey } from "./runtime.js"
 export { makeStepper, type Stepper } from "./schedule.js"
 export { refine, withDefault } from "./schema.js"
 export { type Codec, decodeUnknownEffect, jsonString, literals, stringRecord, union } from "./schemaShapes.js"

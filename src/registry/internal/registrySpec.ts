@@ -6,10 +6,10 @@
  *
  * @internal
  */
+import { type Codec, decodeOptions, invalidConfig } from "#port"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { type Codec, decodeOptions, invalidConfig } from "#port"
 import type { ConfigIssue } from "../../errors/InvalidConfigError.js"
 import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import type * as AdaptiveLimiter from "../../guards/AdaptiveLimiter.js"
