@@ -9,14 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as PubSub from "effect/PubSub"
 import * as Scope from "effect/Scope"
-import type { ServiceKey } from "./index.js"
 
 /** A service key named `key` for the interface `S` (Effect 3: `Context.GenericTag`; Effect 4: `Context.Service`). */
-export const serviceKey = <S>(key: string): ServiceKey<S, S> => Context.GenericTag<S>(key)
+export const serviceKey = <S>(key: string): Context.Tag<S, S> => Context.GenericTag<S>(key)
 
 /** A layer built by a scoped effect (Effect 3: `Layer.scoped`; Effect 4: `Layer.effect`, which is scoped). */
 export const layerScoped = <I, S, E, R>(
-  key: ServiceKey<I, S>,
+  key: Context.Tag<I, S>,
   effect: Effect.Effect<S, E, R>
 ): Layer.Layer<I, E, Exclude<R, Scope.Scope>> => Layer.scoped(key, effect)
 
