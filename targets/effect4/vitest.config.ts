@@ -12,6 +12,7 @@ const repo = path.resolve(here, "../..")
 export const portedSuites = [
   "test/EffectTarget.test.ts",
   "test/MetricsPort.test.ts",
+  "test/PortRuntime.test.ts",
   "test/RetryBudget.test.ts",
   "test/ScheduleStepper.test.ts"
 ]

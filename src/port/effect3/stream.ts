@@ -24,7 +24,10 @@ export const slidingQueue = <A>(capacity: number): Effect.Effect<ClosableQueue<A
 /** Offers synchronously (Effect 3: `queue.unsafeOffer`; Effect 4: `Queue.offerUnsafe`). */
 export const offerNow = <A>(queue: ClosableQueue<A>, value: A): boolean => queue.unsafeOffer(value)
 
-/** Closes `queue`, ending the stream that reads it (Effect 3: `Queue.shutdown`; Effect 4: `Queue.end`). */
+/**
+ * Closes `queue`, ending the stream that reads it and dropping what it still holds (Effect 3:
+ * `Queue.shutdown`; Effect 4: `Queue.clear` then `Queue.end`, as a shutdown there interrupts the reader).
+ */
 export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> => Queue.shutdown(queue)
 
 /** The queue's messages until it is closed (`Stream.fromQueue` in both). */

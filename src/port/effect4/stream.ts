@@ -28,8 +28,12 @@ export const slidingQueue = <A>(capacity: number): Effect.Effect<ClosableQueue<A
 /** Offers synchronously (Effect 3: `queue.unsafeOffer`; Effect 4: `Queue.offerUnsafe`). */
 export const offerNow = <A>(queue: ClosableQueue<A>, value: A): boolean => Queue.offerUnsafe(queue, value)
 
-/** Closes `queue`, ending the stream that reads it (Effect 3: `Queue.shutdown`; Effect 4: `Queue.end`). */
-export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> => Effect.asVoid(Queue.end(queue))
+/**
+ * Closes `queue`, ending the stream that reads it and dropping what it still holds (Effect 3:
+ * `Queue.shutdown`; Effect 4: `Queue.clear` then `Queue.end`, as a shutdown there interrupts the reader).
+ */
+export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> =>
+  Effect.andThen(Effect.ignore(Queue.clear(queue)), Queue.end(queue)).pipe(Effect.asVoid)
 
 /** The queue's messages until it is closed (`Stream.fromQueue` in both). */
 export const queueStream = <A>(queue: ClosableQueue<A>): Stream.Stream<A> => Stream.fromQueue(queue)
