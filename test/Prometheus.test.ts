@@ -1,7 +1,8 @@
+import { type SeriesSnapshot, viewSeries } from "#port"
 import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Metrics, RateLimiter, Registry, Retry, TimeLimiter } from "breakwater"
 import * as Prometheus from "breakwater/Prometheus"
-import { Effect, Exit, Layer, type MetricPair, Scope, TestClock } from "effect"
+import { Effect, Exit, Layer, Scope, TestClock } from "effect"
 
 /** The value of one series in a text exposition, or undefined. */
 const valueOf = (text: string, series: string): number | undefined => {
@@ -105,8 +106,8 @@ describe("Prometheus", () => {
       yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
       let text = yield* Prometheus.scrape
       expect(valueOf(text, `breakwater_circuitbreaker_state{name="short-lived",state="closed"}`)).toBe(1)
-      const named = (series: ReadonlyArray<MetricPair.MetricPair.Untyped>) =>
-        series.filter((s) => s.metricKey.tags.some((l) => l.key === "name" && l.value === "short-lived"))
+      const named = (series: ReadonlyArray<SeriesSnapshot>) =>
+        series.filter((s) => viewSeries(s).labels.some(([key, value]) => key === "name" && value === "short-lived"))
       expect(named(yield* collector.series).length).toBeGreaterThan(10)
       yield* Scope.close(scope, Exit.void)
       text = yield* Prometheus.scrape

@@ -29,7 +29,9 @@
  *
  * @since 0.1.0
  */
+import { closeQueue, offerNow, queueStream, slidingQueue, subscriptionStream, unwrapScoped } from "#port"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -135,7 +137,7 @@ const follow = (guard: Guard, calls: boolean, out: (event: GuardEvent) => void) 
     const hub = hubOf(guard)
     const queue = yield* (calls ? hub.subscription : hub.rareSubscription)
     const skip = calls ? undefined : perCall[guard.kind]
-    yield* Stream.fromQueue(queue).pipe(
+    yield* subscriptionStream(queue).pipe(
       Stream.runForEach((raw) =>
         Effect.sync(() => {
           const event = raw as { readonly _tag: string; readonly at: number }
@@ -160,7 +162,7 @@ const followAll = (registry: Registry, calls: boolean, out: (event: GuardEvent) 
       return follow(guard, calls, out)
     }
     for (const guard of yield* registry.guards) yield* start(guard)
-    return yield* Stream.fromQueue(created).pipe(Stream.runForEach(start), Effect.forkScoped)
+    return yield* subscriptionStream(created).pipe(Stream.runForEach(start), Effect.forkScoped)
   })
 
 /**
@@ -182,7 +184,7 @@ const followAll = (registry: Registry, calls: boolean, out: (event: GuardEvent) 
  * @since 0.1.0
  */
 export const stream = (registry: Registry, options: Pick<Options, "calls"> = {}): Stream.Stream<GuardEvent> =>
-  Stream.unwrapScoped(subscribe(registry, options))
+  unwrapScoped(subscribe(registry, options))
 
 /**
  * Like {@link stream}, but subscribed to every current guard before it returns, in the caller's
@@ -214,11 +216,11 @@ export const subscribe = (
   options: Pick<Options, "calls"> = {}
 ): Effect.Effect<Stream.Stream<GuardEvent>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const out = yield* Effect.acquireRelease(Queue.sliding<GuardEvent>(EVENT_BUFFER), Queue.shutdown)
-    const watcher = yield* followAll(registry, options.calls ?? true, (event) => out.unsafeOffer(event))
+    const out = yield* Effect.acquireRelease(slidingQueue<GuardEvent>(EVENT_BUFFER), Queue.shutdown)
+    const watcher = yield* followAll(registry, options.calls ?? true, (event) => offerNow(out, event))
     // When the registry ends, so does the stream.
-    yield* watcher.await.pipe(Effect.zipRight(Queue.shutdown(out)), Effect.forkScoped)
-    return Stream.fromQueue(out)
+    yield* Fiber.await(watcher).pipe(Effect.andThen(closeQueue(out)), Effect.forkScoped)
+    return queueStream(out)
   })
 
 /**

@@ -41,6 +41,7 @@
  *
  * @since 0.1.0
  */
+import { decodeUnknownEffect, literals, parseJson, stringRecord, union } from "#port"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { initialLimitOf } from "../guards/internal/adaptiveConfig.js"
@@ -60,7 +61,7 @@ import * as httpEdges from "./internal/httpEdges.js"
  *
  * @since 0.1.0
  */
-export const Status = Schema.Literal("UP", "DEGRADED", "DOWN")
+export const Status = literals("UP", "DEGRADED", "DOWN")
 
 /**
  * The type of {@link Status}.
@@ -90,7 +91,7 @@ export type Status = typeof Status.Type
  */
 export const Component = Schema.Struct({
   status: Status,
-  kind: Schema.Literal(
+  kind: literals(
     "CircuitBreaker",
     "RateLimiter",
     "Bulkhead",
@@ -103,7 +104,7 @@ export const Component = Schema.Struct({
     "HttpServer"
   ),
   name: Schema.String,
-  details: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Number, Schema.String) })
+  details: stringRecord(union(Schema.Number, Schema.String))
 })
 
 /**
@@ -135,7 +136,7 @@ export type Component = typeof Component.Type
  */
 export const Health = Schema.Struct({
   status: Status,
-  components: Schema.Record({ key: Schema.String, value: Component })
+  components: stringRecord(Component)
 })
 
 /**
@@ -351,7 +352,7 @@ export const check = (registry: Registry): Effect.Effect<Health> => Effect.flatM
  *
  * @since 0.1.0
  */
-export const toJson: (health: Health) => string = Schema.encodeSync(Schema.parseJson(Health))
+export const toJson: (health: Health) => string = Schema.encodeSync(parseJson(Health))
 
 /**
  * Reads health JSON back (e.g. from another instance), failing with a `ParseError` on anything else.
@@ -365,4 +366,4 @@ export const toJson: (health: Health) => string = Schema.encodeSync(Schema.parse
  *
  * @since 0.1.0
  */
-export const fromJson = Schema.decodeUnknown(Schema.parseJson(Health))
+export const fromJson = decodeUnknownEffect(parseJson(Health))

@@ -81,13 +81,17 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import {
+  type CounterFamily,
+  type DurationInput,
+  layerScoped,
+  type MetricLabels,
+  metricLabels,
+  type SeriesSnapshot,
+  serviceKey
+} from "#port"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as MetricKey from "effect/MetricKey"
-import * as MetricLabel from "effect/MetricLabel"
-import type * as MetricPair from "effect/MetricPair"
+import type * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as AdaptiveLimiter from "../guards/AdaptiveLimiter.js"
@@ -126,7 +130,7 @@ export interface Options {
   /** The metric names' first word. Default `"breakwater"`; `"resilience4j"` for Resilience4j dashboards. */
   readonly prefix?: string
   /** Also collect on a timer, for readers that do not go through `Prometheus.producer` (`breakwater/Prometheus`). Default: never. */
-  readonly collectEvery?: Duration.DurationInput
+  readonly collectEvery?: DurationInput
 }
 
 /**
@@ -159,9 +163,9 @@ export interface Collector {
    * Every live series, collected now: the collected guards', then those of the live HTTP client
    * targets and pools. What `Prometheus.producer` exports besides Effect's own metrics.
    */
-  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+  readonly series: Effect.Effect<ReadonlyArray<SeriesSnapshot>>
   /** The guards' series as last collected (for an OpenTelemetry producer). */
-  readonly unsafeSeries: () => Array<MetricPair.MetricPair.Untyped>
+  readonly unsafeSeries: () => Array<SeriesSnapshot>
 }
 
 /**
@@ -177,9 +181,7 @@ export interface Collector {
  *
  * @since 0.1.0
  */
-export const Collector = Context.GenericTag<Collector>("breakwater/Metrics/Collector")
-
-const label = MetricLabel.make
+export const Collector = serviceKey<Collector>("breakwater/Metrics/Collector")
 
 /**
  * One guard's series (dropped with the guard), and what was last added to its counters so that the
@@ -188,8 +190,8 @@ const label = MetricLabel.make
 class Seen extends SeriesGroup {
   readonly counters = new Map<string, number>()
   /**
-   * Each series' labels, built once: Effect caches a tagged metric's hook by the identity of its
-   * labels array, so reusing the array makes every later update a cache hit.
+   * Each series' labels, built once: a group finds a series by the identity of its labels, so
+   * reusing them makes every later update a cache hit.
    */
   private readonly labels = new Map<string, Tags>()
   readonly timingCounts = new Float64Array(CALL_KINDS.length * DURATION_BUCKETS)
@@ -205,8 +207,8 @@ class Seen extends SeriesGroup {
     let tags = this.labels.get(id)
     if (tags === undefined) {
       tags = key === undefined || value === undefined
-        ? [label("name", this.name)]
-        : [label("name", this.name), label(key, value)]
+        ? metricLabels([["name", this.name]])
+        : metricLabels([["name", this.name], [key, value]])
       this.labels.set(id, tags)
     }
     return tags
@@ -249,13 +251,13 @@ class CollectorImpl implements Collector {
         }
       })).pipe(Effect.asVoid)
 
-  readonly unsafeSeries = (): Array<MetricPair.MetricPair.Untyped> => {
-    const out: Array<MetricPair.MetricPair.Untyped> = []
+  readonly unsafeSeries = (): Array<SeriesSnapshot> => {
+    const out: Array<SeriesSnapshot> = []
     for (const guard of this.listGuards()) this.seen.get(guard)?.pairs(out)
     return out
   }
 
-  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.sync(() => {
+  readonly series: Effect.Effect<ReadonlyArray<SeriesSnapshot>> = Effect.sync(() => {
     this.unsafeCollect()
     return livePairs(this.unsafeSeries())
   })
@@ -298,7 +300,7 @@ class CollectorImpl implements Collector {
 
   readonly collect: Effect.Effect<void> = Effect.sync(this.unsafeCollect)
 
-  private add(metric: MetricKey.MetricKey.Counter<number>, seen: Seen, key: string, total: number, tags: Tags) {
+  private add(metric: CounterFamily, seen: Seen, key: string, total: number, tags: Tags) {
     // Updated even by 0, so that every series exists from the first collection.
     seen.update(metric, Math.max(0, seen.delta(key, total)), tags)
   }
@@ -436,7 +438,7 @@ class CollectorImpl implements Collector {
   }
 }
 
-type Tags = ReadonlyArray<MetricLabel.MetricLabel>
+type Tags = MetricLabels
 
 /** `mean` nudged into its bucket (floating-point sums can land a hair outside). */
 const withinBucket = (bucket: number, mean: number): number => {
@@ -495,7 +497,7 @@ export const make = (
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<Collector, never, Registry> =>
-  Layer.scoped(Collector, Effect.flatMap(Registry, (registry) => make({ ...options, registry })))
+  layerScoped(Collector, Effect.flatMap(Registry, (registry) => make({ ...options, registry })))
 
 /**
  * The call-duration histogram's bucket bounds, in seconds (Prometheus' defaults).

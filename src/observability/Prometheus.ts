@@ -36,12 +36,12 @@
  *
  * @since 0.1.0
  */
+import { layerScoped, serviceKey } from "#port"
 import * as OtelMetrics from "@effect/opentelemetry/Metrics"
 import * as Resource from "@effect/opentelemetry/Resource"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import type { MetricProducer } from "@opentelemetry/sdk-metrics"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -103,7 +103,7 @@ export interface Prometheus {
  *
  * @since 0.1.0
  */
-export const Prometheus = Context.GenericTag<Prometheus>("breakwater/Prometheus")
+export const Prometheus = serviceKey<Prometheus>("breakwater/Prometheus")
 
 /**
  * @effect/opentelemetry's producer of Effect's metrics, collecting first: give it to any
@@ -193,7 +193,7 @@ export const make = (
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<Prometheus, never, Metrics.Collector> =>
-  Layer.scoped(Prometheus, Effect.flatMap(Metrics.Collector, (collector) => make(collector, options))).pipe(
+  layerScoped(Prometheus, Effect.flatMap(Metrics.Collector, (collector) => make(collector, options))).pipe(
     Layer.provide(
       options.serviceName === undefined ? Resource.layerEmpty : Resource.layer({ serviceName: options.serviceName })
     )

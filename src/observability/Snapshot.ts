@@ -28,6 +28,7 @@
  *
  * @since 0.1.0
  */
+import { literals, parseJson, stringRecord, union } from "#port"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -56,7 +57,7 @@ import * as httpEdges from "./internal/httpEdges.js"
  * @since 0.1.0
  */
 export const GuardSnapshot = Schema.Struct({
-  kind: Schema.Literal(
+  kind: literals(
     "CircuitBreaker",
     "RateLimiter",
     "Bulkhead",
@@ -70,11 +71,8 @@ export const GuardSnapshot = Schema.Struct({
   /** The breaker's state; absent for the other kinds. */
   state: Schema.optional(Schema.String),
   status: Health.Status,
-  configuration: Schema.Record({
-    key: Schema.String,
-    value: Schema.Union(Schema.Number, Schema.String, Schema.Boolean)
-  }),
-  metrics: Schema.Record({ key: Schema.String, value: Schema.Number })
+  configuration: stringRecord(union(Schema.Number, Schema.String, Schema.Boolean)),
+  metrics: stringRecord(Schema.Number)
 })
 
 /**
@@ -322,4 +320,4 @@ export const make = (registry: Registry, http: ReadonlyArray<Health.HttpSource> 
  *
  * @since 0.1.0
  */
-export const toJson: (snapshot: Snapshot) => string = Schema.encodeSync(Schema.parseJson(Snapshot))
+export const toJson: (snapshot: Snapshot) => string = Schema.encodeSync(parseJson(Snapshot))

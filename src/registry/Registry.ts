@@ -43,15 +43,26 @@
  *
  * @since 0.1.0
  */
+import {
+  type ConfigFailure,
+  configRecord,
+  decodeOptions,
+  layerScoped,
+  makeSemaphoreNow,
+  publishNow,
+  readFields,
+  scopeProvide,
+  serviceKey,
+  stringConfig,
+  subscriptionStream,
+  unwrapScoped
+} from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { InvalidConfigError } from "../errors/InvalidConfigError.js"
 import type * as AdaptiveLimiter from "../guards/AdaptiveLimiter.js"
@@ -63,7 +74,6 @@ import type { Guard } from "../guards/internal/anyGuard.js"
 import type * as RateLimiter from "../guards/RateLimiter.js"
 import type * as Retry from "../guards/Retry.js"
 import type * as TimeLimiter from "../guards/TimeLimiter.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import {
   type Kind,
   type KindDescriptor,
@@ -149,7 +159,7 @@ export interface Registry {
   /** Reads a new configuration (see {@link config}) and reloads it. */
   readonly reloadFrom: (
     config: Config.Config<Spec>
-  ) => Effect.Effect<void, InvalidConfigError | ConfigError.ConfigError>
+  ) => Effect.Effect<void, InvalidConfigError | ConfigFailure>
 }
 
 interface Entry {
@@ -162,7 +172,7 @@ interface Entry {
 
 class RegistryImpl implements Registry {
   private readonly entries = new Map<string, Entry>()
-  private readonly lock = Effect.unsafeMakeSemaphore(1)
+  private readonly lock = makeSemaphoreNow(1)
 
   constructor(
     private current: Spec,
@@ -180,12 +190,11 @@ class RegistryImpl implements Registry {
         if (raced !== undefined) return Effect.succeed(raced.guard)
         const resolved = resolve(this.current, kind, name)
         if (resolved.error !== undefined) return Effect.fail(resolved.error)
-        return kinds[kind].make({ ...resolved.value, ...code, name }).pipe(
-          Scope.extend(this.scope),
+        return scopeProvide(kinds[kind].make({ ...resolved.value, ...code, name }), this.scope).pipe(
           Effect.tap((guard) =>
             Effect.sync(() => {
               this.entries.set(key, { kind, guard, code, configured: Object.keys(resolved.value) })
-              this.created.unsafeOffer(guard)
+              publishNow(this.created, guard)
             })
           )
         )
@@ -225,11 +234,11 @@ class RegistryImpl implements Registry {
 
   get watchGuards(): Stream.Stream<Guard> {
     // Subscribe first, then list, so no guard falls between the two; one seen twice is dropped.
-    return Stream.unwrapScoped(Effect.map(PubSub.subscribe(this.created), (queue) => {
+    return unwrapScoped(Effect.map(PubSub.subscribe(this.created), (subscription) => {
       const seen = new Set<Guard>()
       return Stream.concat(
         Stream.suspend(() => Stream.fromIterable(Array.from(this.entries.values(), (entry) => entry.guard))),
-        Stream.fromQueue(queue)
+        subscriptionStream(subscription)
       ).pipe(Stream.filter((guard) => seen.has(guard) ? false : (seen.add(guard), true)))
     }))
   }
@@ -237,7 +246,7 @@ class RegistryImpl implements Registry {
   readonly spec: Effect.Effect<Spec> = Effect.sync(() => this.current)
 
   readonly reload = (spec: Spec): Effect.Effect<void, InvalidConfigError> =>
-    this.lock.withPermits(1)(Effect.zipRight(
+    this.lock.withPermits(1)(Effect.andThen(
       validateSpec(spec),
       Effect.suspend(() => {
         // All or nothing: every guard's new options are checked before any guard changes, and a rejected
@@ -260,7 +269,7 @@ class RegistryImpl implements Registry {
             })
           )
         }, { discard: true }).pipe(
-          Effect.zipRight(Effect.suspend(() => {
+          Effect.andThen(Effect.suspend(() => {
             if (failures.length > 0) return Effect.fail(merge(failures))
             this.current = spec
             return Effect.forEach(
@@ -329,7 +338,7 @@ export const make: {
  *
  * @since 0.1.0
  */
-export const Registry = Context.GenericTag<Registry>("breakwater/Registry")
+export const Registry = serviceKey<Registry>("breakwater/Registry")
 
 /**
  * A Layer providing {@link Registry} built from `spec`.
@@ -346,24 +355,22 @@ export const Registry = Context.GenericTag<Registry>("breakwater/Registry")
 export const layer: {
   (): Layer.Layer<Registry>
   (spec: Spec): Layer.Layer<Registry, InvalidConfigError>
-} = ((spec: Spec = {}) => Layer.scoped(Registry, make(spec))) as {
+} = ((spec: Spec = {}) => layerScoped(Registry, make(spec))) as {
   (): Layer.Layer<Registry>
   (spec: Spec): Layer.Layer<Registry, InvalidConfigError>
 }
 
 const kindConfig = (descriptor: KindDescriptor) => {
   const fields = readFields(descriptor.fields)
-  const instanceFields = Config.all([fields, Config.option(Config.string("baseConfig"))]).pipe(
+  const instanceFields = Config.all([fields, Config.option(stringConfig("baseConfig"))]).pipe(
     Config.map(([values, baseConfig]) =>
       Option.isSome(baseConfig) ? { ...values, baseConfig: baseConfig.value } : values
     )
   )
-  const record = <A>(map: Option.Option<HashMap.HashMap<string, A>>) =>
-    Object.fromEntries(Option.match(map, { onNone: () => [], onSome: (m) => Array.from(m) }))
   return Config.all({
-    configs: Config.option(Config.hashMap(instanceFields, "configs")),
-    instances: Config.option(Config.hashMap(instanceFields, "instances"))
-  }).pipe(Config.map(({ configs, instances }) => ({ configs: record(configs), instances: record(instances) })))
+    configs: configRecord(instanceFields, "configs"),
+    instances: configRecord(instanceFields, "instances")
+  })
 }
 
 /**
@@ -408,5 +415,4 @@ export const config = (root?: string): Config.Config<Spec> => {
  */
 export const layerConfig = (
   config: Config.Config<Spec>
-): Layer.Layer<Registry, ConfigError.ConfigError | InvalidConfigError> =>
-  Layer.scoped(Registry, Effect.flatMap(config, make))
+): Layer.Layer<Registry, ConfigFailure | InvalidConfigError> => layerScoped(Registry, Effect.flatMap(config, make))

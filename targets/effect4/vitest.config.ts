@@ -16,7 +16,9 @@ export const portedSuites = [
   "test/OptionSchemas.test.ts",
   "test/EventHub.test.ts",
   "test/Bulkhead.test.ts",
-  "test/PortRuntime.test.ts"
+  "test/PortRuntime.test.ts",
+  "test/PortStreams.test.ts",
+  "test/MetricsPort.test.ts"
 ]
 
 /**

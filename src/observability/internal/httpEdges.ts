@@ -5,11 +5,12 @@
  *
  * @internal
  */
+import { literals, stringRecord } from "#port"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
-const Status = Schema.Literal("UP", "DEGRADED", "DOWN")
-const Counts = Schema.Record({ key: Schema.String, value: Schema.Number })
+const Status = literals("UP", "DEGRADED", "DOWN")
+const Counts = stringRecord(Schema.Number)
 
 /** Percentiles of the newest durations (millis); absent while none was measured. */
 export const Latency = Schema.Struct({

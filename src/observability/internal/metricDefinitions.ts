@@ -4,8 +4,7 @@
  *
  * @internal
  */
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricKey from "effect/MetricKey"
+import { counterFamily, gaugeFamily, histogramFamily } from "#port"
 import type * as CircuitBreaker from "../../guards/CircuitBreaker.js"
 import { DURATION_BOUNDS_MILLIS } from "../../shared/internal/observe.js"
 
@@ -28,15 +27,14 @@ export const retryKinds = [
 
 /** The metric definitions for one prefix. */
 export const definitions = (prefix: string) => {
-  const gauge = (name: string, description: string) => MetricKey.gauge(`${prefix}_${name}`, { description })
-  const counter = (name: string, description: string) =>
-    MetricKey.counter(`${prefix}_${name}`, { description, incremental: true })
+  const gauge = (name: string, description: string) => gaugeFamily(`${prefix}_${name}`, description)
+  const counter = (name: string, description: string) => counterFamily(`${prefix}_${name}`, description)
   return {
     breakerState: gauge("circuitbreaker_state", "The states of the circuit breaker (1 for the current one)"),
-    breakerCalls: MetricKey.histogram(
+    breakerCalls: histogramFamily(
       `${prefix}_circuitbreaker_calls_seconds`,
-      MetricBoundaries.fromIterable(DURATION_BOUNDS_MILLIS.map((millis) => millis / 1000)),
-      "Total number of calls, by outcome, and their duration"
+      "Total number of calls, by outcome, and their duration",
+      DURATION_BOUNDS_MILLIS.map((millis) => millis / 1000)
     ),
     notPermitted: counter("circuitbreaker_not_permitted_calls", "Total number of calls not permitted"),
     breakerStoreOutages: counter(

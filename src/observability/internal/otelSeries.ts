@@ -4,13 +4,11 @@
  *
  * @internal
  */
+import { type SeriesSnapshot, viewSeries } from "#port"
 import type { HrTime } from "@opentelemetry/api"
 import { ValueType } from "@opentelemetry/api"
 import type { CollectionResult, DataPoint, Histogram, MetricData } from "@opentelemetry/sdk-metrics"
 import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics"
-import type * as MetricPair from "effect/MetricPair"
-import * as MetricState from "effect/MetricState"
-import * as Option from "effect/Option"
 
 const hrTime = (millis: number): HrTime => [Math.floor(millis / 1000), (millis % 1000) * 1_000_000]
 
@@ -20,7 +18,7 @@ const hrTime = (millis: number): HrTime => [Math.floor(millis / 1000), (millis %
  */
 export const appendTo = (
   result: CollectionResult,
-  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
+  pairs: ReadonlyArray<SeriesSnapshot>,
   nowMillis: number
 ): void => {
   const scope = result.resourceMetrics.scopeMetrics[0]
@@ -33,20 +31,21 @@ export const appendTo = (
     byName.set(data.descriptor.name, data)
     scope.metrics.push(data)
   }
-  for (const { metricKey, metricState } of pairs) {
+  for (const pair of pairs) {
+    const series = viewSeries(pair)
     const attributes: Record<string, string> = {}
-    for (const label of metricKey.tags) attributes[label.key] = label.value
+    for (const [key, value] of series.labels) attributes[key] = value
     const point = { startTime: time, endTime: time, attributes }
-    let data = byName.get(metricKey.name)
+    let data = byName.get(series.name)
     const descriptor = {
-      name: metricKey.name,
-      description: Option.getOrElse(metricKey.description, () => ""),
+      name: series.name,
+      description: series.description,
       unit: "1",
       valueType: ValueType.DOUBLE,
       advice: {}
     }
-    if (MetricState.isCounterState(metricState)) {
-      const dataPoint: DataPoint<number> = { ...point, value: Number(metricState.count) }
+    if (series.type === "counter") {
+      const dataPoint: DataPoint<number> = { ...point, value: series.value }
       if (data === undefined) {
         data = {
           dataPointType: DataPointType.SUM,
@@ -58,8 +57,8 @@ export const appendTo = (
       }
       ;(data.dataPoints as Array<DataPoint<number>>).push(dataPoint)
       added(data)
-    } else if (MetricState.isGaugeState(metricState)) {
-      const dataPoint: DataPoint<number> = { ...point, value: Number(metricState.value) }
+    } else if (series.type === "gauge") {
+      const dataPoint: DataPoint<number> = { ...point, value: series.value }
       if (data === undefined) {
         data = {
           dataPointType: DataPointType.GAUGE,
@@ -70,12 +69,12 @@ export const appendTo = (
       }
       ;(data.dataPoints as Array<DataPoint<number>>).push(dataPoint)
       added(data)
-    } else if (MetricState.isHistogramState(metricState)) {
-      const size = metricState.buckets.length
+    } else if (series.type === "histogram") {
+      const size = series.buckets.length
       const boundaries: Array<number> = []
       const counts: Array<number> = []
       let previous = 0
-      metricState.buckets.forEach(([boundary, cumulative], i) => {
+      series.buckets.forEach(([boundary, cumulative], i) => {
         if (i < size - 1) boundaries.push(boundary)
         counts.push(cumulative - previous)
         previous = cumulative
@@ -84,10 +83,10 @@ export const appendTo = (
         ...point,
         value: {
           buckets: { boundaries, counts },
-          count: metricState.count,
-          min: metricState.min,
-          max: metricState.max,
-          sum: metricState.sum
+          count: series.count,
+          min: series.min,
+          max: series.max,
+          sum: series.sum
         }
       }
       if (data === undefined) {

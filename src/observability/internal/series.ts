@@ -4,72 +4,59 @@
  * 3,000 expired targets left 73k series, a 21.6 MB scrape). So series that belong to something with a
  * lifetime (a guard, a target, a pool) are kept here instead, in a {@link SeriesGroup} owned by that
  * thing and dropped with it, as Resilience4j's Micrometer binders remove their meters with the
- * registry entry. They are Effect's own `MetricHook`s (the state Effect's registry keeps), read as
- * `MetricPair`s and exported by `Prometheus.producer` (through `otelSeries.ts`, so that the
- * root entry loads no OpenTelemetry) beside Effect's global metrics.
+ * registry entry. Each series keeps its own state (Effect 3: a `MetricHook`; Effect 4: a one-series
+ * `MetricRegistry`; see `#port`'s metrics), read as `SeriesSnapshot`s (`MetricPair` / `Metric.Snapshot`)
+ * and exported by `Prometheus.producer` (through `otelSeries.ts`, so that the root entry loads no
+ * OpenTelemetry) beside Effect's global metrics.
  *
  * @internal
  */
-import { globalValue } from "effect/GlobalValue"
-import * as MetricHook from "effect/MetricHook"
-import * as MetricKey from "effect/MetricKey"
-import * as MetricKeyType from "effect/MetricKeyType"
-import type * as MetricLabel from "effect/MetricLabel"
-import * as MetricPair from "effect/MetricPair"
-
-type Tags = ReadonlyArray<MetricLabel.MetricLabel>
+import {
+  makeSeries,
+  type MetricFamily,
+  type MetricLabels,
+  type SeriesCell,
+  type SeriesHook,
+  type SeriesSnapshot
+} from "#port"
 
 /** The families a group can hold: counters, gauges and histograms of numbers. */
-export type Family =
-  | MetricKey.MetricKey.Counter<number>
-  | MetricKey.MetricKey.Gauge<number>
-  | MetricKey.MetricKey.Histogram
-
-interface Series {
-  readonly key: MetricKey.MetricKey.Untyped
-  readonly hook: MetricHook.MetricHook<number, unknown>
-}
+export type Family = MetricFamily
 
 /**
- * The series of one owner. Series are found by the identity of their family and of their labels
- * array, so callers build each labels array once and reuse it (as Effect's own hook cache expects).
+ * The series of one owner. Series are found by the identity of their family and of their labels,
+ * so callers build each labels value once and reuse it.
  */
 export class SeriesGroup {
-  private readonly byFamily = new Map<Family, Map<Tags, Series>>()
+  private readonly byFamily = new Map<Family, Map<MetricLabels, SeriesCell>>()
 
   /** The series of `family` labelled `tags`, created empty on first use. */
-  hook(family: Family, tags: Tags): MetricHook.MetricHook<number, unknown> {
+  hook(family: Family, tags: MetricLabels): SeriesHook {
     let byTags = this.byFamily.get(family)
     if (byTags === undefined) this.byFamily.set(family, byTags = new Map())
     let series = byTags.get(tags)
-    if (series === undefined) {
-      const key = MetricKey.taggedWithLabels(family as MetricKey.MetricKey.Untyped, tags)
-      const hook = MetricKeyType.isCounterKey(key.keyType)
-        ? MetricHook.counter(key as MetricKey.MetricKey.Counter<number>)
-        : MetricKeyType.isGaugeKey(key.keyType)
-        ? MetricHook.gauge(key as MetricKey.MetricKey.Gauge<number>, 0)
-        : MetricHook.histogram(key as MetricKey.MetricKey.Histogram)
-      series = { key, hook: hook as MetricHook.MetricHook<number, unknown> }
-      byTags.set(tags, series)
-    }
+    if (series === undefined) byTags.set(tags, series = makeSeries(family, tags))
     return series.hook
   }
 
   /** Adds to a counter, sets a gauge, or records into a histogram (Effect's `Metric.update`). */
-  update(family: Family, value: number, tags: Tags): void {
+  update(family: Family, value: number, tags: MetricLabels): void {
     this.hook(family, tags).update(value)
   }
 
   /** Appends every series' current state to `out`. */
-  pairs(out: Array<MetricPair.MetricPair.Untyped>): void {
+  pairs(out: Array<SeriesSnapshot>): void {
     for (const byTags of this.byFamily.values()) {
-      for (const { hook, key } of byTags.values()) out.push(MetricPair.unsafeMake(key, hook.get() as never))
+      for (const series of byTags.values()) out.push(series.snapshot())
     }
   }
 }
 
 /** Groups exported by every producer while they are registered (the HTTP client's targets and pools). */
-const live = globalValue(Symbol.for("breakwater/internal/series/live"), () => new Set<SeriesGroup>())
+// One set per process even if this module is loaded twice (two copies of breakwater): on globalThis
+// under a registered symbol, as Effect 3's `globalValue` did (Effect 4 has no `GlobalValue`).
+const liveKey = Symbol.for("breakwater/internal/series/live")
+const live: Set<SeriesGroup> = ((globalThis as { [liveKey]?: Set<SeriesGroup> })[liveKey] ??= new Set())
 
 export const register = (group: SeriesGroup): void => {
   live.add(group)
@@ -80,7 +67,7 @@ export const unregister = (group: SeriesGroup): void => {
 }
 
 /** The registered groups' series. */
-export const livePairs = (out: Array<MetricPair.MetricPair.Untyped> = []): Array<MetricPair.MetricPair.Untyped> => {
+export const livePairs = (out: Array<SeriesSnapshot> = []): Array<SeriesSnapshot> => {
   for (const group of live) group.pairs(out)
   return out
 }

@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
+export { configRecord } from "./config.js"
 export {
   clearInterruption,
   type InFiberDeadline,
@@ -21,6 +22,24 @@ export {
   type Interruptor,
   overrideInFiberSupport
 } from "./inFiber.js"
+export {
+  type CounterFamily,
+  counterFamily,
+  exponentialBounds,
+  type GaugeFamily,
+  gaugeFamily,
+  type HistogramFamily,
+  histogramFamily,
+  makeSeries,
+  type MetricFamily,
+  type MetricLabels,
+  metricLabels,
+  type SeriesCell,
+  type SeriesHook,
+  type SeriesSnapshot,
+  type SeriesView,
+  viewSeries
+} from "./metrics.js"
 export {
   callback,
   type CloseableScope,
@@ -39,10 +58,13 @@ export {
   interruptNow,
   isInterruptOnly,
   layerScoped,
+  makeSemaphoreNow,
   publishNow,
   type Runner,
   type RunningFiber,
   scopeProvide,
+  type Semaphore,
+  serviceKey,
   type Subscription,
   subscriptionStream,
   unwrapScoped
@@ -59,6 +81,8 @@ export {
   type Verdict,
   withDefault
 } from "./schema.js"
+export { type Codec, decodeUnknownEffect, stringRecord } from "./schemaShapes.js"
+export { type ClosableQueue, closeQueue, offerNow, queueStream, slidingQueue } from "./stream.js"
 export {
   booleanConfig,
   decodeOptions,

@@ -6,7 +6,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -131,3 +131,12 @@ export const durationOf = (u: unknown): Option.Option<Duration.Duration> => Dura
 
 /** Dies with an error carrying `message`: 3 `Effect.dieMessage`, 4 `Effect.die(new Error(message))`. */
 export const dieMessage = (message: string): Effect.Effect<never> => Effect.dieMessage(message)
+
+/** A service key named `key` for the interface `S`: 3 `Context.GenericTag`, 4 `Context.Service`. */
+export const serviceKey = <S>(key: string): Context.Tag<S, S> => Context.GenericTag<S>(key)
+
+/** A semaphore: 3 `Effect.Semaphore`, 4 `Semaphore.Semaphore`. */
+export type Semaphore = Effect.Semaphore
+
+/** A semaphore made synchronously: 3 `Effect.unsafeMakeSemaphore`, 4 `Semaphore.makeUnsafe`. */
+export const makeSemaphoreNow = (permits: number): Semaphore => Effect.unsafeMakeSemaphore(permits)

@@ -11,6 +11,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
+export { configRecord } from "./config.js"
 export {
   clearInterruption,
   type InFiberDeadline,
@@ -19,6 +20,24 @@ export {
   type Interruptor,
   overrideInFiberSupport
 } from "./inFiber.js"
+export {
+  type CounterFamily,
+  counterFamily,
+  exponentialBounds,
+  type GaugeFamily,
+  gaugeFamily,
+  type HistogramFamily,
+  histogramFamily,
+  makeSeries,
+  type MetricFamily,
+  type MetricLabels,
+  metricLabels,
+  type SeriesCell,
+  type SeriesHook,
+  type SeriesSnapshot,
+  type SeriesView,
+  viewSeries
+} from "./metrics.js"
 export {
   booleanConfig,
   decodeOptions,
@@ -57,10 +76,13 @@ export {
   interruptNow,
   isInterruptOnly,
   layerScoped,
+  makeSemaphoreNow,
   publishNow,
   type Runner,
   type RunningFiber,
   scopeProvide,
+  type Semaphore,
+  serviceKey,
   type Subscription,
   subscriptionStream,
   unwrapScoped
@@ -77,6 +99,8 @@ export {
   type Verdict,
   withDefault
 } from "./schema.js"
+export { type Codec, decodeUnknownEffect, stringRecord } from "./schemaShapes.js"
+export { type ClosableQueue, closeQueue, offerNow, queueStream, slidingQueue } from "./stream.js"
 
 /** A service key: Effect 4's `Context.Key`. */
 export type ServiceKey<I, S> = Context.Key<I, S>

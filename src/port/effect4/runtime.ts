@@ -4,7 +4,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
+import * as Semaphores from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 
@@ -124,3 +125,12 @@ export const durationOf = (u: unknown): Option.Option<Duration.Duration> =>
 
 /** Dies with an error carrying `message`: 3 `Effect.dieMessage`, 4 `Effect.die(new Error(message))`. */
 export const dieMessage = (message: string): Effect.Effect<never> => Effect.die(new Error(message))
+
+/** A service key named `key` for the interface `S`: 3 `Context.GenericTag`, 4 `Context.Service`. */
+export const serviceKey = <S>(key: string): Context.Key<S, S> => Context.Service<S>(key)
+
+/** A semaphore: 3 `Effect.Semaphore`, 4 `Semaphore.Semaphore`. */
+export type Semaphore = Semaphores.Semaphore
+
+/** A semaphore made synchronously: 3 `Effect.unsafeMakeSemaphore`, 4 `Semaphore.makeUnsafe`. */
+export const makeSemaphoreNow = (permits: number): Semaphore => Semaphores.makeUnsafe(permits)

@@ -6,10 +6,10 @@
  *
  * @internal
  */
+import { type Codec, decodeOptions, invalidConfig } from "#port"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type { ConfigIssue } from "../../errors/InvalidConfigError.js"
 import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import type * as AdaptiveLimiter from "../../guards/AdaptiveLimiter.js"
@@ -55,7 +55,6 @@ import type * as Retry from "../../guards/Retry.js"
 import { make as makeRetry } from "../../guards/Retry.js"
 import type * as TimeLimiter from "../../guards/TimeLimiter.js"
 import { make as makeTimeLimiter } from "../../guards/TimeLimiter.js"
-import { decodeOptions, invalidConfig } from "../../port/effect3/validation.js"
 
 /**
  * One kind's named configurations and instances, as Spring's `resilience4j.<kind>.configs` and
@@ -120,7 +119,7 @@ export interface KindDescriptor {
   readonly guard: string
   readonly make: (options: any) => Effect.Effect<Guard, InvalidConfigError, Scope.Scope>
   /** The guard's options Schema, so a reload can check every guard's new options before changing any. */
-  readonly schema: Schema.Schema<any, any>
+  readonly schema: Codec<any, any>
   readonly fields: Record<string, (name: string) => Config.Config<unknown>>
 }
 
@@ -138,9 +137,10 @@ export const kinds: Record<Kind, KindDescriptor> = {
     guard: "Retry",
     // A registry's retry is typed as able to raise MaxRetriesExceededError: a reload may turn it on.
     make: (options: Retry.Options) =>
-      Effect.tap(makeRetry(options), (retry) => {
-        retryFields(retry).mayRaise = true
-      }),
+      Effect.tap(makeRetry(options), (retry) =>
+        Effect.sync(() => {
+          retryFields(retry).mayRaise = true
+        })),
     schema: RetryOptionsSchema,
     fields: retryConfigFields
   },
@@ -265,20 +265,20 @@ export const validateSpec = (spec: Spec): Effect.Effect<void, InvalidConfigError
     const check = (kind: Kind, path: string, name: string, resolved: Either<Keys>) => {
       if (resolved.error !== undefined) return Effect.sync(() => issues.push(...resolved.error.issues))
       const descriptor = kinds[kind]
-      return Effect.catchAll(
-        decodeOptions(descriptor.schema, descriptor.guard, { ...resolved.value, name }),
-        (error) =>
+      return Effect.matchEffect(decodeOptions(descriptor.schema, descriptor.guard, { ...resolved.value, name }), {
+        onFailure: (error) =>
           Effect.sync(() =>
             issues.push(...error.issues.map((issue) => ({ ...issue, field: `${path}.${issue.field}` })))
-          )
-      )
+          ),
+        onSuccess: () => Effect.void
+      })
     }
-    return Effect.zipRight(
+    return Effect.andThen(
       Effect.forEach(Object.keys(kinds) as Array<Kind>, (kind) => {
         const kindSpec = kindSpecOf(spec, kind)
         const records = (record: unknown) => record !== null && typeof record === "object" ? Object.keys(record) : []
         const configs = kindSpec.configs as Readonly<Record<string, Keys>>
-        return Effect.zipRight(
+        return Effect.andThen(
           Effect.forEach(
             records(kindSpec.configs),
             (key) => check(kind, `${kind}.configs.${key}`, key, resolveConfig(kind, configs, key, [key])),

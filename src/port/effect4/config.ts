@@ -1,0 +1,26 @@
+/**
+ * Config readers whose names differ between Effect 3 and Effect 4 (Effect 4's side; see
+ * `../effect3/config.ts`).
+ *
+ * @internal
+ */
+import * as Config from "effect/Config"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+
+// Effect 4 has no reader of a map of nested configs: the keys under `name` are read as a record of
+// flat records of strings (what every guard's settings are), then `config` is read under each key.
+const entriesUnder = (name: string) =>
+  Config.option(Config.schema(Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.String)), name))
+
+/**
+ * Every entry under `name`, each read with `config`, by key; `{}` when `name` is absent (Effect 3:
+ * `Config.hashMap`; Effect 4: the keys listed, then `config` nested under each).
+ */
+export const configRecord = <A>(config: Config.Config<A>, name: string): Config.Config<Record<string, A>> =>
+  Config.flatMap(entriesUnder(name), (entries) =>
+    Option.isNone(entries) ? Config.succeed({}) : Config.all(
+      Object.fromEntries(
+        Object.keys(entries.value).map((key) => [key, Config.nested(Config.nested(config, key), name)] as const)
+      )
+    ) as Config.Config<Record<string, A>>)

@@ -1,0 +1,30 @@
+/**
+ * Queues, subscriptions and streams whose names differ between Effect 3 and Effect 4 (Effect 4's
+ * side; see `../effect3/stream.ts`).
+ *
+ * @internal
+ */
+import type * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+
+/** A queue whose reading stream ends when it is closed (Effect 3: `Queue<A>`; Effect 4: `Queue<A, Cause.Done>`). */
+export type ClosableQueue<A> = Queue.Queue<A, Cause.Done>
+
+/** A sliding queue of `capacity` (Effect 3: `Queue.sliding<A>`; Effect 4: `Queue.sliding<A, Cause.Done>`). */
+export const slidingQueue = <A>(capacity: number): Effect.Effect<ClosableQueue<A>> =>
+  Queue.sliding<A, Cause.Done>(capacity)
+
+/** Offers synchronously (Effect 3: `queue.unsafeOffer`; Effect 4: `Queue.offerUnsafe`). */
+export const offerNow = <A>(queue: ClosableQueue<A>, value: A): boolean => Queue.offerUnsafe(queue, value)
+
+/**
+ * Closes `queue`, ending the stream that reads it and dropping what it still holds (Effect 3:
+ * `Queue.shutdown`; Effect 4: `Queue.clear` then `Queue.end`, as a shutdown there interrupts the reader).
+ */
+export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> =>
+  Effect.andThen(Effect.ignore(Queue.clear(queue)), Queue.end(queue)).pipe(Effect.asVoid)
+
+/** The queue's messages until it is closed (`Stream.fromQueue` in both). */
+export const queueStream = <A>(queue: ClosableQueue<A>): Stream.Stream<A> => Stream.fromQueue(queue)
