@@ -44,10 +44,7 @@ const knownLongFiles: ReadonlyArray<string> = [
   "src/dashboard/Dashboard.ts",
   "src/dashboard/dashboard.js",
   "src/guards/CircuitBreaker.ts",
-  "src/guards/TimeLimiter.ts",
-  "src/guards/internal/distributedCircuitBreaker.ts",
-  "src/http/RateLimitMiddleware.ts",
-  "src/http/ResilientHttpClient.ts"
+  "src/guards/internal/distributedCircuitBreaker.ts"
 ]
 
 const files = fs.readdirSync(src, { recursive: true, encoding: "utf8" })
