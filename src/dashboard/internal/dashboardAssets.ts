@@ -15,13 +15,21 @@ const ownFile = (name: string): string => {
   return fs.existsSync(beside) ? beside : fileURLToPath(new URL(`../../../src/dashboard/${name}`, import.meta.url))
 }
 
-const fromNodeModules = (specifier: string) => () => createRequire(import.meta.url).resolve(specifier)
+const fromNodeModules = (specifier: string) => () => [createRequire(import.meta.url).resolve(specifier)]
 
-const assetFiles: Record<string, { readonly contentType: string; readonly path: () => string }> = {
-  "dashboard.js": { contentType: "text/javascript; charset=utf-8", path: () => ownFile("dashboard.js") },
-  "dashboard.css": { contentType: "text/css; charset=utf-8", path: () => ownFile("dashboard.css") },
-  "uPlot.js": { contentType: "text/javascript; charset=utf-8", path: fromNodeModules("uplot/dist/uPlot.iife.min.js") },
-  "uPlot.css": { contentType: "text/css; charset=utf-8", path: fromNodeModules("uplot/dist/uPlot.min.css") }
+/**
+ * Each asset's files, joined in order into its body. The page script is three plain scripts (cards,
+ * charts, then the page that uses them, see `dashboard.js`) served as one, so that the page, a report
+ * and a browser's cache see a single `dashboard.js`.
+ */
+const assetFiles: Record<string, { readonly contentType: string; readonly paths: () => ReadonlyArray<string> }> = {
+  "dashboard.js": {
+    contentType: "text/javascript; charset=utf-8",
+    paths: () => ["dashboardCards.js", "dashboardCharts.js", "dashboard.js"].map(ownFile)
+  },
+  "dashboard.css": { contentType: "text/css; charset=utf-8", paths: () => [ownFile("dashboard.css")] },
+  "uPlot.js": { contentType: "text/javascript; charset=utf-8", paths: fromNodeModules("uplot/dist/uPlot.iife.min.js") },
+  "uPlot.css": { contentType: "text/css; charset=utf-8", paths: fromNodeModules("uplot/dist/uPlot.min.css") }
 }
 
 export const assetNames = Object.keys(assetFiles)
@@ -34,7 +42,8 @@ export const asset = (name: string) =>
     let file = assetCache.get(name)
     if (file === undefined) {
       const spec = assetFiles[name]!
-      assetCache.set(name, file = { body: fs.readFileSync(spec.path(), "utf8"), contentType: spec.contentType })
+      const body = spec.paths().map((path) => fs.readFileSync(path, "utf8")).join("\n")
+      assetCache.set(name, file = { body, contentType: spec.contentType })
     }
     return file
   })
