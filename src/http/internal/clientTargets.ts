@@ -25,13 +25,13 @@ import type { ClientMetrics, TargetMetrics } from "./clientMetrics.js"
 import type { Options } from "./resilientHttpClientApi.js"
 import { parseRetryAfter as parse } from "./retryAfter.js"
 
-export const isHttpResponse = (u: unknown): u is HttpClientResponse.HttpClientResponse =>
+const isHttpResponse = (u: unknown): u is HttpClientResponse.HttpClientResponse =>
   typeof u === "object" && u !== null && HttpClientResponse.TypeId in u
 
 /** Statuses the breaker counts as failures. */
 export const isFailureStatus = (status: number) => status >= 500 || status === 408 || status === 429
 
-export const isCallerFault = (error: unknown) =>
+const isCallerFault = (error: unknown) =>
   HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason !== "Transport"
 
 export const isTransport = (error: unknown) =>
