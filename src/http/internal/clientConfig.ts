@@ -1,12 +1,21 @@
 /**
- * The resilient HTTP client's own options as a Schema; the guards' options nested in it are checked by
- * the guards themselves (see `nested.ts`).
+ * The resilient HTTP client's own options as a Schema, and `check`, which also has the guards' options
+ * nested in them checked by the guards themselves (see `nested.ts`), reporting every issue at once.
  *
  * @internal
  */
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { DurationInput, Name, Predicate, WholeNumber } from "../../port/effect3/validation.js"
+import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
+import * as CircuitBreaker from "../../guards/CircuitBreaker.js"
+import * as RateLimiter from "../../guards/RateLimiter.js"
+import * as Retry from "../../guards/Retry.js"
+import * as RetryBudget from "../../guards/RetryBudget.js"
+import { decodeOptions, DurationInput, Name, Predicate, WholeNumber } from "../../port/effect3/validation.js"
+import { failWithIssues, nestedIssues } from "./nested.js"
+import type { Options } from "./resilientHttpClientApi.js"
 
 const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
@@ -91,3 +100,37 @@ export const ClientOptionsSchema = Schema.Struct({
     { path: ["learnRateLimits"], message: "requires the target's rateLimiter (set rateLimiter options)" }
   )
 )
+
+/** The checked options, defaults applied. */
+export type Settings = typeof ClientOptionsSchema.Type
+
+export const isBudget = (u: unknown): u is RetryBudget.RetryBudget =>
+  typeof u === "object" && u !== null && "tryWithdraw" in u && "deposit" in u
+
+/** Nested options worth handing to the guard's `make`: anything else is reported by the Schema. */
+const isOptionsObject = (u: unknown): u is object => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Checks every option, the guards' included, reporting all issues in one error. */
+export const check = (options: Options): Effect.Effect<Settings, InvalidConfigError> =>
+  Effect.gen(function*() {
+    const decoded = yield* Effect.either(decodeOptions(ClientOptionsSchema, "ResilientHttpClient", options))
+    if (Either.isLeft(decoded) && (typeof options !== "object" || options === null)) return yield* decoded.left
+    const name = "probe"
+    const issues = yield* Effect.all([
+      Effect.succeed(Either.isLeft(decoded) ? decoded.left.issues : []),
+      !isOptionsObject(options.circuitBreaker)
+        ? Effect.succeed([])
+        : nestedIssues("circuitBreaker", CircuitBreaker.make({ ...options.circuitBreaker, name })),
+      !isOptionsObject(options.rateLimiter)
+        ? Effect.succeed([])
+        : nestedIssues("rateLimiter", RateLimiter.make({ ...options.rateLimiter, name })),
+      !isOptionsObject(options.retry)
+        ? Effect.succeed([])
+        : nestedIssues("retry", Retry.make({ ...options.retry, name })),
+      !isOptionsObject(options.retryBudget) || isBudget(options.retryBudget)
+        ? Effect.succeed([])
+        : nestedIssues("retryBudget", RetryBudget.make({ ...options.retryBudget, name }))
+    ])
+    yield* failWithIssues("ResilientHttpClient", typeof options.name === "string" ? options.name : "<unnamed>", issues)
+    return Either.getOrThrow(decoded)
+  })
