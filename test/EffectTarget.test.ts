@@ -82,6 +82,7 @@ describe("Effect target", () => {
       "union",
       "unwrapScoped",
       "viewSeries",
+      "withClock",
       "withDefault"
     ])
   })

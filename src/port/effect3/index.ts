@@ -67,7 +67,8 @@ export {
   serviceKey,
   type Subscription,
   subscriptionStream,
-  unwrapScoped
+  unwrapScoped,
+  withClock
 } from "./runtime.js"
 export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
 export {
