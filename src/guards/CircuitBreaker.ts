@@ -81,14 +81,7 @@
  *
  * @since 0.1.0
  */
-import {
-  type ConfigFailure,
-  type DurationInput,
-  layerScoped,
-  readFields,
-  type ServiceKey,
-  toDuration
-} from "#port"
+import { type ConfigFailure, type DurationInput, layerScoped, readFields, type ServiceKey, toDuration } from "#port"
 import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
