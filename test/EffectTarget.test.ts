@@ -69,6 +69,7 @@ describe("Effect target", () => {
       "readFields",
       "refine",
       "restoreDefaults",
+      "scheduleIntersect",
       "scheduleUnion",
       "scopeProvide",
       "serviceKey",

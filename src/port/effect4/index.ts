@@ -88,7 +88,7 @@ export {
   unwrapScoped,
   withClock
 } from "./runtime.js"
-export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
+export { makeStepper, scheduleIntersect, scheduleUnion, type Stepper } from "./schedule.js"
 export {
   type AnySchema,
   declare,
