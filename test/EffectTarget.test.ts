@@ -69,6 +69,7 @@ describe("Effect target", () => {
       "readFields",
       "refine",
       "restoreDefaults",
+      "scheduleIntersect",
       "scheduleUnion",
       "scopeProvide",
       "serviceKey",
@@ -82,6 +83,7 @@ describe("Effect target", () => {
       "union",
       "unwrapScoped",
       "viewSeries",
+      "withClock",
       "withDefault"
     ])
   })

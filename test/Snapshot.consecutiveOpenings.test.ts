@@ -1,11 +1,13 @@
 /** A breaker's `consecutiveOpenings` (its open-wait backoff count) shows in `Snapshot`, under TestClock. */
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Effect } from "effect"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the test port.
+import { itScoped, TestClock } from "#test-port"
 import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
 import * as Snapshot from "../src/observability/Snapshot.js"
 
 describe("Snapshot: consecutiveOpenings", () => {
-  it.scoped("counts openings in a row (a failed trial reopens), back to 0 once closed", () =>
+  itScoped("counts openings in a row (a failed trial reopens), back to 0 once closed", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make<string, string>({
         name: "backoff",
@@ -15,7 +17,7 @@ describe("Snapshot: consecutiveOpenings", () => {
         waitDurationInOpenState: "1 second"
       })
       const call = (ok: boolean) =>
-        Effect.either(CircuitBreaker.withCircuitBreaker(ok ? Effect.succeed("ok") : Effect.fail("down"), breaker))
+        Effect.exit(CircuitBreaker.withCircuitBreaker(ok ? Effect.succeed("ok") : Effect.fail("down"), breaker))
       const openings = Effect.map(Snapshot.ofGuards([breaker]), (s) => s.guards[0]!.metrics["consecutiveOpenings"])
       expect(yield* openings).toBe(0)
       yield* call(false)

@@ -81,14 +81,12 @@
  *
  * @since 0.1.0
  */
-import { readFields } from "#port"
+import { type ConfigFailure, type DurationInput, layerScoped, readFields, type ServiceKey, toDuration } from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -345,16 +343,16 @@ export const configuration = <E, A>(breaker: CircuitBreaker<E, A>): Effect.Effec
       name: breaker.name,
       failureRateThreshold: c.failureRateThreshold,
       slowCallRateThreshold: c.slowCallRateThreshold,
-      slowCallDurationThreshold: Duration.decode(c.slowCallDurationThreshold),
+      slowCallDurationThreshold: toDuration(c.slowCallDurationThreshold),
       slidingWindowType: c.slidingWindowType,
       slidingWindowSize: c.slidingWindowSize,
       minimumNumberOfCalls: c.minimumNumberOfCalls,
       permittedNumberOfCallsInHalfOpenState: c.permittedNumberOfCallsInHalfOpenState,
-      maxWaitDurationInHalfOpenState: Duration.decode(c.maxWaitDurationInHalfOpenState),
+      maxWaitDurationInHalfOpenState: toDuration(c.maxWaitDurationInHalfOpenState),
       transitionToStateAfterWaitDuration: c.transitionToStateAfterWaitDuration,
       waitDurationInOpenState: Schedule.isSchedule(wait)
         ? (wait as Schedule.Schedule<unknown, number>)
-        : Duration.decode(wait as Duration.DurationInput),
+        : toDuration(wait as DurationInput),
       automaticTransitionFromOpenToHalfOpenEnabled: c.automaticTransitionFromOpenToHalfOpenEnabled,
       onStoreFailure: c.onStoreFailure,
       recordError: c.recordError as ((error: E) => boolean) | undefined,
@@ -380,9 +378,9 @@ export const configuration = <E, A>(breaker: CircuitBreaker<E, A>): Effect.Effec
  * @since 0.1.0
  */
 export const layer = <I, E, A>(
-  tag: Context.Tag<I, CircuitBreaker<E, A>>,
+  tag: ServiceKey<I, CircuitBreaker<E, A>>,
   options: Options<E, A>
-): Layer.Layer<I, InvalidConfigError> => Layer.scoped(tag, make(options))
+): Layer.Layer<I, InvalidConfigError> => layerScoped(tag, make(options))
 
 /**
  * The plain (non-function) options read through `effect/Config` under the namespace `name`, e.g. the
@@ -422,8 +420,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I, E = unknown, A = unknown>(
-  tag: Context.Tag<I, CircuitBreaker<E, A>>,
+  tag: ServiceKey<I, CircuitBreaker<E, A>>,
   options: Config.Config<Options>,
   code?: Omit<Options<E, A>, "name">
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make<E, A>({ ...read, ...code } as Options<E, A>)))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make<E, A>({ ...read, ...code } as Options<E, A>)))

@@ -3,7 +3,7 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, Fiber, Option } from "effect"
+import { ConfigProvider, Effect, type Exit, Fiber, Option, type Scope } from "effect"
 import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
@@ -14,6 +14,10 @@ export const itScoped = it.scoped
 
 /** A config provider over a JSON-like object. */
 export const configFromJson = (json: unknown): ConfigProvider.ConfigProvider => ConfigProvider.fromJson(json)
+
+/** A provider over environment variables in constant case (`PAYMENTS_SLIDING_WINDOW_SIZE`). */
+export const configFromEnv = (env: Record<string, string>): ConfigProvider.ConfigProvider =>
+  ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }).pipe(ConfigProvider.constantCase)
 
 /** Runs `self` with `provider` as its configuration. */
 export const withConfig =
@@ -57,3 +61,9 @@ export const targetMajor: 3 | 4 = 3
 /** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
 export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
   Fiber.poll(fiber)
+
+/** How many finalizers an open scope holds (0 once closed): its `state.finalizers` in 3. */
+export const scopeFinalizers = (scope: Scope.Scope): number => {
+  const state = (scope as unknown as { state: { _tag: string; finalizers?: Map<unknown, unknown> } }).state
+  return state._tag === "Open" ? state.finalizers?.size ?? 0 : 0
+}

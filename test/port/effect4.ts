@@ -2,7 +2,7 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Option } from "effect"
+import { ConfigProvider, Effect, type Exit, type Fiber, Option, type Scope } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -15,6 +15,10 @@ export const itScoped = it.effect
 
 /** A config provider over a JSON-like object. */
 export const configFromJson = (json: unknown): ConfigProvider.ConfigProvider => ConfigProvider.fromUnknown(json)
+
+/** A provider over environment variables in constant case (`PAYMENTS_SLIDING_WINDOW_SIZE`). */
+export const configFromEnv = (env: Record<string, string>): ConfigProvider.ConfigProvider =>
+  ConfigProvider.fromEnv({ env }).pipe(ConfigProvider.constantCase)
 
 /** Runs `self` with `provider` as its configuration. */
 export const withConfig =
@@ -67,3 +71,10 @@ export const targetMajor: 3 | 4 = 4
 /** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
 export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
   Effect.sync(() => Option.fromUndefinedOr(fiber.pollUnsafe()))
+
+/** How many finalizers an open scope holds (0 once closed): 4 keeps one inline, more in a map. */
+export const scopeFinalizers = (scope: Scope.Scope): number => {
+  const state = scope.state
+  if (state._tag !== "Open") return 0
+  return state.finalizers?.size ?? (state.finalizer === undefined ? 0 : 1)
+}

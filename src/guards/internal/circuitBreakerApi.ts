@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import type { DurationInput } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -33,7 +34,7 @@ export type State = StateName
 
 /**
  * The breaker's options. Names, defaults and validation follow Resilience4j's `CircuitBreakerConfig`;
- * durations accept any `Duration.DurationInput` (`"60 seconds"`, `Duration.seconds(60)`, or millis).
+ * durations accept any `DurationInput` (`"60 seconds"`, `Duration.seconds(60)`, or millis).
  *
  * `E` and `A` are the error and value types the predicates look at; the breaker then guards only
  * effects whose errors and values are of those types.
@@ -62,7 +63,7 @@ export interface Options<E = unknown, A = unknown> {
   /** Percent of slow calls at which the breaker opens, in (0, 100]. Default 100. */
   readonly slowCallRateThreshold?: number
   /** A call is slow when it takes strictly longer than this. Default 60 seconds; at least 1 ns. */
-  readonly slowCallDurationThreshold?: Duration.DurationInput
+  readonly slowCallDurationThreshold?: DurationInput
   /** Default `"COUNT_BASED"`. */
   readonly slidingWindowType?: "COUNT_BASED" | "TIME_BASED"
   /** Calls (count-based) or seconds (time-based) in the window. Default 100. */
@@ -72,7 +73,7 @@ export interface Options<E = unknown, A = unknown> {
   /** Trial calls admitted in HalfOpen. Default 10. */
   readonly permittedNumberOfCallsInHalfOpenState?: number
   /** Longest stay in HalfOpen before `transitionToStateAfterWaitDuration`; 0 (default) = no limit. */
-  readonly maxWaitDurationInHalfOpenState?: Duration.DurationInput
+  readonly maxWaitDurationInHalfOpenState?: DurationInput
   /** Where a half-open breaker goes when its maximum wait expires. Default `"Open"`. */
   readonly transitionToStateAfterWaitDuration?: "Open" | "Closed"
   /**
@@ -81,7 +82,7 @@ export interface Options<E = unknown, A = unknown> {
    * back off; it restarts when the breaker closes, is disabled or switched to MetricsOnly. An exhausted
    * schedule keeps its last delay.
    */
-  readonly waitDurationInOpenState?: Duration.DurationInput | Schedule.Schedule<unknown, number>
+  readonly waitDurationInOpenState?: DurationInput | Schedule.Schedule<unknown, number>
   /** Move Open → HalfOpen on a timer instead of on the first call after the wait. Default false. */
   readonly automaticTransitionFromOpenToHalfOpenEnabled?: boolean
   /**
@@ -100,9 +101,9 @@ export interface Options<E = unknown, A = unknown> {
    * the typed error, or with the success value `recordResult` counted as a failure. In-process breakers
    * only (ignored with a shared `Store`).
    */
-  readonly retryAfter?: (failure: E | A) => Option.Option<Duration.DurationInput>
+  readonly retryAfter?: (failure: E | A) => Option.Option<DurationInput>
   /** The longest `retryAfter` hint taken; never shortens the configured wait. Default 1 hour (Effect 4's). */
-  readonly maxRetryAfter?: Duration.DurationInput
+  readonly maxRetryAfter?: DurationInput
   /** Which typed errors count as failures (default: all); the others count as successes. */
   readonly recordError?: (error: E) => boolean
   /** Typed errors that count as neither (checked first); an ignored trial call frees its permit. */
@@ -339,7 +340,7 @@ export interface CircuitBreaker<in E = unknown, in A = unknown> {
   readonly transitionToOpen: Effect.Effect<void, IllegalStateTransitionError>
   /** Open for `duration` instead of the configured wait. */
   readonly transitionToOpenStateFor: (
-    duration: Duration.DurationInput
+    duration: DurationInput
   ) => Effect.Effect<void, IllegalStateTransitionError>
   /** Open until `epochMillis` (a `Clock` time) instead of for the configured wait. */
   readonly transitionToOpenStateUntil: (epochMillis: number) => Effect.Effect<void, IllegalStateTransitionError>
@@ -383,7 +384,7 @@ export interface KeyedOptions<E = unknown, A = unknown> extends Options<E, A> {
    * How long an unused key's breaker is kept (default 10 minutes, finite, at least 1 ms). Dropped keys
    * come back Closed with an empty window. Expiry is checked on use, oldest first: no timer per key.
    */
-  readonly idleTimeToLive?: Duration.DurationInput
+  readonly idleTimeToLive?: DurationInput
   /**
    * Called with each key's breaker in a scope that ends when the key is dropped, e.g.
    * `collector.track` so `Metrics` exports each live key (series removed on eviction, so at most

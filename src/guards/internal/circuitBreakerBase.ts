@@ -6,7 +6,8 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
+import { defectOf, type DurationInput, failureOf, isInterruptOnly } from "#port"
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -61,7 +62,7 @@ export abstract class CircuitBreakerBase<E, A> implements CircuitBreaker<E, A> {
   // Each breaker opens for a while its own way: the in-process one until a time of its `Clock`, the
   // shared one for a duration (the store counts it on its own clock).
   abstract readonly transitionToOpenStateFor: (
-    duration: Duration.DurationInput
+    duration: DurationInput
   ) => Effect.Effect<void, IllegalStateTransitionError>
   abstract readonly transitionToOpenStateUntil: (
     epochMillis: number
@@ -155,8 +156,8 @@ export abstract class CircuitBreakerBase<E, A> implements CircuitBreaker<E, A> {
     durationMillis: number,
     predicates: CallPredicates
   ): Outcome {
-    if (Cause.isInterruptedOnly(cause)) return Ignored
-    const failure = Cause.failureOption(cause)
+    if (isInterruptOnly(cause)) return Ignored
+    const failure = failureOf(cause)
     let outcome: Outcome = Failure
     let error: unknown
     if (Option.isSome(failure)) {
@@ -165,7 +166,7 @@ export abstract class CircuitBreakerBase<E, A> implements CircuitBreaker<E, A> {
       if (ignoreError !== undefined && ignoreError(error)) outcome = Ignored
       else if (recordError !== undefined && !recordError(error)) outcome = Success
     } else {
-      error = Option.getOrUndefined(Cause.dieOption(cause))
+      error = Option.getOrUndefined(defectOf(cause))
     }
     if (this.publishesCallEvents) {
       const duration = Duration.millis(durationMillis)

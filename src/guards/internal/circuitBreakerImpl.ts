@@ -5,14 +5,22 @@
  *
  * @internal
  */
-import { decodeOptions } from "#port"
+import {
+  decodeOptions,
+  type DurationInput,
+  failureOf,
+  interruptNow,
+  makeStepper,
+  nowMillis,
+  type RunningFiber,
+  type Stepper,
+  toDuration
+} from "#port"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import { RefusalProbe } from "../../core/breakerRefusal.js"
@@ -35,13 +43,12 @@ import { CircuitBreakerBase, retryAfterOf } from "./circuitBreakerBase.js"
 import { OptionsSchema, type ResolvedOptions } from "./circuitBreakerConfig.js"
 import { type Settings, settingsOf } from "./inProcessCircuitSettings.js"
 
-const nowMillis = (clock: Clock.Clock) => clock.unsafeCurrentTimeMillis()
-
 /** The scheduling state of a breaker that has had a timer or a wait schedule (most never have). */
 class Pacing {
-  timer: Fiber.RuntimeFiber<void> | undefined = undefined
+  timer: RunningFiber<void> | undefined = undefined
   timerToken = 0
-  scheduleState: unknown = undefined
+  /** The wait schedule's state: made on its first step, dropped to start the schedule over. */
+  stepper: Stepper<number> | undefined = undefined
   scheduleSteps = 0
   lastScheduledWait = Duration.toMillis("60 seconds")
 }
@@ -160,8 +167,8 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
         const start = nowMillis(this.clock)
         const admission: Admission = machine.acquire(start)
         const notices = this.process(machine.drain())
-        if (admission === Refused) return Effect.zipRight(notices, this.refuse(start, currentSpan()))
-        return Effect.zipRight(notices, this.recorded(restore(self), machine.generation, start))
+        if (admission === Refused) return Effect.andThen(notices, this.refuse(start, currentSpan()))
+        return Effect.andThen(notices, this.recorded(restore(self), machine.generation, start))
       })
     )
   }
@@ -178,18 +185,18 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
         this.calls.record(outcome, end - start)
         this.machine.onResult(generation, end, end - start, outcome, outcome === Failure ? this.hintMillis(value) : 0)
         const succeed = Effect.succeed(value)
-        return this.machine.outbox.length === 0 ? succeed : Effect.zipRight(this.settleTransitions(), succeed)
+        return this.machine.outbox.length === 0 ? succeed : Effect.andThen(this.settleTransitions(), succeed)
       },
       onFailure: (cause) => {
         const end = nowMillis(this.clock)
         const outcome = this.failureOutcome(cause, end, end - start, this.shared)
         this.calls.record(outcome, end - start)
         const hint = outcome === Failure && this.shared.retryAfterOf !== undefined
-          ? Option.match(Cause.failureOption(cause), { onNone: () => 0, onSome: (error) => this.hintMillis(error) })
+          ? Option.match(failureOf(cause), { onNone: () => 0, onSome: (error) => this.hintMillis(error) })
           : 0
         this.machine.onResult(generation, end, end - start, outcome, hint)
         const fail = Effect.failCause(cause)
-        return this.machine.outbox.length === 0 ? fail : Effect.zipRight(this.settleTransitions(), fail)
+        return this.machine.outbox.length === 0 ? fail : Effect.andThen(this.settleTransitions(), fail)
       }
     })
   }
@@ -200,7 +207,7 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
     if (retryAfterOf === undefined) return 0
     const hint = retryAfterOf(failure)
     if (Option.isNone(hint)) return 0
-    const millis = Duration.toMillis(Duration.decode(hint.value))
+    const millis = Duration.toMillis(toDuration(hint.value))
     // NaN or negative (a hostile or broken header) asks for nothing; Infinity is capped like any other.
     return millis > 0 ? Math.min(millis, this.shared.maxRetryAfterMillis) : 0
   }
@@ -284,7 +291,7 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
             ? Effect.void
             : this.publish(Event.StateTransition({ breakerName, at, from: notice.from, to: notice.to }))
         }
-        return notice.internal ? this.enter(notice.to, notice.generation, at) : Effect.zipRight(
+        return notice.internal ? this.enter(notice.to, notice.generation, at) : Effect.andThen(
           this.publish(Event.StateTransition({ breakerName, at, from: notice.from, to: notice.to })),
           this.enter(notice.to, notice.generation, at)
         )
@@ -351,17 +358,19 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
     // The count went back to 0 since the schedule last stepped (`backoffReset`): replay from its start.
     if (pacing.scheduleSteps > attempts) this.restartSchedule()
     if (schedule === undefined || pacing.scheduleSteps >= attempts) return Effect.void
-    return Effect.flatMap(
-      schedule.step(at, pacing.scheduleSteps + 1, pacing.scheduleState),
-      ([state, _out, decision]) => {
-        pacing.scheduleState = state
-        pacing.scheduleSteps++
-        if (decision._tag === "Continue") {
-          pacing.lastScheduledWait = Math.max(0, ScheduleIntervals.start(decision.intervals) - at)
-        }
+    const stepper = pacing.stepper
+    if (stepper === undefined) {
+      return Effect.flatMap(makeStepper(schedule), (made) => {
+        pacing.stepper = made
         return this.stepScheduleTo(attempts, at)
-      }
-    )
+      })
+    }
+    return Effect.flatMap(stepper(at, pacing.scheduleSteps + 1), (start) => {
+      pacing.scheduleSteps++
+      // A schedule that is done keeps its last wait.
+      if (Number.isFinite(start)) pacing.lastScheduledWait = Math.max(0, start - at)
+      return this.stepScheduleTo(attempts, at)
+    })
   }
 
   private restartSchedule(): void {
@@ -369,7 +378,7 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
     // Nothing to restart for a breaker that never had a schedule.
     if (schedule === undefined && this.pacing === undefined) return
     const pacing = this.pacingState
-    pacing.scheduleState = schedule?.initial
+    pacing.stepper = undefined
     pacing.scheduleSteps = 0
   }
 
@@ -385,9 +394,9 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
         return this.process(machine.drain())
       })
       const timer = this.clock.sleep(Duration.millis(Math.max(0, atMillis - nowMillis(this.clock)))).pipe(
-        Effect.zipRight(Effect.uninterruptible(fire))
+        Effect.andThen(Effect.uninterruptible(fire))
       )
-      return Effect.zipRight(
+      return Effect.andThen(
         this.stopTimerKeepingToken(),
         // Transitions run uninterruptibly; the timer they start must stay interruptible.
         Effect.flatMap(
@@ -406,7 +415,7 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
     const timer = pacing?.timer
     if (timer === undefined) return Effect.void
     pacing!.timer = undefined
-    return Effect.asVoid(Fiber.interruptFork(timer))
+    return Effect.sync(() => interruptNow(timer))
   }
 
   // The effects below are getters, not fields: an idle breaker (one of many thousands, keyed per
@@ -456,7 +465,7 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
 
   // Getters returning functions (not function fields): callable detached like fields, held by none.
   get transitionToOpenStateFor() {
-    return (duration: Duration.DurationInput) =>
+    return (duration: DurationInput) =>
       Effect.suspend(() => this.transition("Open", nowMillis(this.clock) + Duration.toMillis(duration)))
   }
   get transitionToOpenStateUntil() {
@@ -469,7 +478,7 @@ export class CircuitBreakerImpl<E, A> extends CircuitBreakerBase<E, A> {
       const at = nowMillis(this.clock)
       machine.reset(at)
       this.restartSchedule()
-      return Effect.zipRight(this.process(machine.drain()), this.publish(Event.Reset({ breakerName: this.name, at })))
+      return Effect.andThen(this.process(machine.drain()), this.publish(Event.Reset({ breakerName: this.name, at })))
     }))
   }
 }

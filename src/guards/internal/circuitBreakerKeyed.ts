@@ -6,10 +6,10 @@
  *
  * @internal
  */
-import { decodeOptions } from "#port"
+import { currentClock, decodeOptions, scopeProvide } from "#port"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import type { LazyScope } from "../../shared/internal/lazyScope.js"
 import type { Policy } from "../../shared/Policy.js"
@@ -105,8 +105,8 @@ export const keyed = <E = unknown, A = unknown>(
     const settings = settingsOf(config, perKey)
     const makeKey = (name: string, scope: LazyScope): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError> =>
       inProcess
-        ? Effect.map(Effect.clock, (clock) => new CircuitBreakerImpl<E, A>(name, settings, clock, scope))
-        : Effect.flatMap(scope.scope, (forked) => Scope.extend(makeCircuitBreaker<E, A>({ ...perKey, name }), forked))
+        ? Effect.map(currentClock, (clock) => new CircuitBreakerImpl<E, A>(name, settings, clock, scope))
+        : Effect.flatMap(scope.scope, (forked) => scopeProvide(makeCircuitBreaker<E, A>({ ...perKey, name }), forked))
     const shell = yield* makeKeyedShell<CircuitBreaker<E, A>>(
       { name: options.name, maxKeys, idleTimeToLive, track },
       makeKey,

@@ -21,10 +21,9 @@
  *
  * @internal
  */
-import { decodeOptions } from "#port"
+import { decodeOptions, type DurationInput, forkDetach, interruptNow, withClock } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Failure, type Outcome, Success } from "../../core/circuitMachine.js"
@@ -147,11 +146,11 @@ export class DistributedCircuitBreaker<E, A> extends DistributedCircuitState<E, 
     const store = this.source === "shared" ? this.store : this.fallback
     const settings = this.settings
     const every = Duration.millis(Math.max(1, Math.floor(settings.leaseMillis / 2)))
-    const renew = Effect.ignore(Effect.withClock(store.renew(this.name, settings, leaseId), this.clock))
-    const loop = Effect.interruptible(Effect.forever(Effect.zipRight(this.clock.sleep(every), renew)))
+    const renew = Effect.ignore(withClock(store.renew(this.name, settings, leaseId), this.clock))
+    const loop = Effect.interruptible(Effect.forever(Effect.andThen(this.clock.sleep(every), renew)))
     return Effect.flatMap(
-      Effect.forkDaemon(loop),
-      (renewer) => Effect.ensuring(self, Fiber.interruptFork(renewer))
+      forkDetach(loop),
+      (renewer) => Effect.ensuring(self, Effect.sync(() => interruptNow(renewer)))
     )
   }
 
@@ -244,7 +243,7 @@ export class DistributedCircuitBreaker<E, A> extends DistributedCircuitState<E, 
     }))
   }
 
-  readonly transitionToOpenStateFor = (duration: Duration.DurationInput) =>
+  readonly transitionToOpenStateFor = (duration: DurationInput) =>
     Effect.suspend(() => this.transition("Open", Duration.toMillis(duration)))
   readonly transitionToOpenStateUntil = (epochMillis: number) =>
     Effect.suspend(() => this.transition("Open", Math.max(0, epochMillis - this.now())))

@@ -5,11 +5,10 @@
  *
  * @internal
  */
+import { currentRunner, interruptNow, nowMillis, type Runner, type RunningFiber, withClock } from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { EventHub } from "../../shared/internal/eventHub.js"
 import { CallTimings } from "../../shared/internal/observe.js"
@@ -109,7 +108,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
   protected lost: { retryAt: number; error: StoreError } | undefined
   private following = false
   private followAgain = false
-  private timer: Fiber.RuntimeFiber<void> | undefined
+  private timer: RunningFiber<void> | undefined
 
   constructor(deps: DistributedDeps) {
     super()
@@ -137,22 +136,25 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
   }
 
   protected now(): number {
-    return this.clock.unsafeCurrentTimeMillis()
+    return nowMillis(this.clock)
   }
 
   /** Reads the shared state once and follows its changes for the life of the scope. */
   start(): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen(this, function*() {
-      this.settings = yield* settingsOf(this.config, this.now())
-      this.fallback = yield* makeMemoryCircuitBreakerStore
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- `Effect.gen(this, …)` differs between Effect 3 and 4
+    const breaker = this
+    return Effect.gen(function*() {
+      breaker.settings = yield* settingsOf(breaker.config, breaker.now())
+      breaker.fallback = yield* makeMemoryCircuitBreakerStore
       // Callbacks from the store run with the services (logger, tracer) of the effect that made the breaker.
-      const fork = Runtime.runFork(yield* Effect.runtime<never>())
-      yield* this.store.subscribe(this.name, () => {
-        if (this.source === "shared" && this.lost === undefined) this.hint(fork)
+      const fork = yield* currentRunner
+      yield* breaker.store.subscribe(breaker.name, () => {
+        if (breaker.source === "shared" && breaker.lost === undefined) breaker.hint(fork)
       })
-      const first = yield* Effect.either(this.store.read(this.name, this.settings))
-      if (first._tag === "Right") yield* this.apply({ snapshot: first.right, changes: [] }, "shared", true, true)
-      else yield* this.lose(first.left)
+      yield* Effect.matchEffect(breaker.store.read(breaker.name, breaker.settings), {
+        onSuccess: (snapshot) => breaker.apply({ snapshot, changes: [] }, "shared", true, true),
+        onFailure: (error) => breaker.lose(error)
+      })
     })
   }
 
@@ -164,7 +166,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
    * meanwhile, however many messages arrive). A message is never taken as the state, nor its content as
    * changes: a forged one costs one read.
    */
-  private hint(fork: (effect: Effect.Effect<void>) => unknown): void {
+  private hint(fork: Runner): void {
     if (this.following) {
       this.followAgain = true
       return
@@ -180,7 +182,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
       // A read that fails here is not an outage (the next operation finds out): a burst of calls queued
       // ahead of it on the connection must not switch the breaker to its failure mode.
       const read = this.source !== "shared" || this.lost !== undefined ? Effect.void : Effect.matchEffect(
-        Effect.withClock(this.store.follow(this.name, this.settings, since), this.clock),
+        withClock(this.store.follow(this.name, this.settings, since), this.clock),
         {
           onFailure: () => Effect.void,
           // The shared state can only go back (same incarnation, an earlier sequence) when Redis lost
@@ -196,7 +198,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
             )
         }
       )
-      return Effect.zipRight(read, Effect.suspend(() => this.followAgain ? this.follow : Effect.void))
+      return Effect.andThen(read, Effect.suspend(() => this.followAgain ? this.follow : Effect.void))
     })
   }
 
@@ -267,14 +269,14 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
       const events$ = events.length === 0
         ? Effect.void
         : Effect.forEach(events, (event) => this.hub.publish(event), { discard: true })
-      const warned = discarded === undefined ? events$ : Effect.zipRight(
+      const warned = discarded === undefined ? events$ : Effect.andThen(
         Effect.logWarning(
           `CircuitBreaker '${this.name}': the ${this.storeName} store held state for this breaker that does not parse ` +
             `(${discarded}); it was discarded and the circuit starts afresh, as if the state had been lost`
         ),
         events$
       )
-      const publish = conflict === undefined ? warned : Effect.zipRight(
+      const publish = conflict === undefined ? warned : Effect.andThen(
         Effect.logWarning(
           `CircuitBreaker '${this.name}': other instances share this name with different settings; ` +
             `theirs stay in force until none of them has used the shared state for 30 seconds`
@@ -282,7 +284,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
         warned
       )
       // A timer that fired a little early (the store's clock is not ours) is armed again.
-      return rearm || (newer && this.timer === undefined) ? Effect.zipRight(publish, this.armTimer()) : publish
+      return rearm || (newer && this.timer === undefined) ? Effect.andThen(publish, this.armTimer()) : publish
     })
   }
 
@@ -306,7 +308,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
     return Effect.suspend(() => {
       const previous = this.timer
       this.timer = undefined
-      const stop = previous === undefined ? Effect.void : Fiber.interruptFork(previous)
+      const stop = previous === undefined ? Effect.void : Effect.sync(() => interruptNow(previous))
       const s = this.snapshot
       const now = this.now()
       const due = s.state === "Open"
@@ -321,12 +323,12 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
         : Number.NaN
       if (!Number.isFinite(due)) return Effect.asVoid(stop)
       const tick = this.clock.sleep(Duration.millis(Math.max(1, due - now))).pipe(
-        Effect.zipRight(Effect.suspend(() => {
+        Effect.andThen(Effect.suspend(() => {
           this.timer = undefined
           return this.refresh
         }))
       )
-      return Effect.zipRight(
+      return Effect.andThen(
         stop,
         Effect.map(Effect.forkIn(Effect.interruptible(tick), this.scope), (fiber) => {
           this.timer = fiber
@@ -358,14 +360,14 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
       if (this.source === "fallback") {
         return Effect.flatMap(
           // The in-memory store's time is the Clock it runs with: the breaker's, whichever fiber asks.
-          Effect.orDie(Effect.withClock(operation(this.fallback), this.clock)),
-          (reply) => Effect.zipRight(this.apply(reply, "fallback", false, true), onReply(reply))
+          Effect.orDie(withClock(operation(this.fallback), this.clock)),
+          (reply) => Effect.andThen(this.apply(reply, "fallback", false, true), onReply(reply))
         )
       }
-      return Effect.matchEffect(Effect.withClock(operation(this.store), this.clock), {
-        onSuccess: (reply) => Effect.zipRight(this.apply(reply, "shared", false, true), onReply(reply)),
+      return Effect.matchEffect(withClock(operation(this.store), this.clock), {
+        onSuccess: (reply) => Effect.andThen(this.apply(reply, "shared", false, true), onReply(reply)),
         onFailure: (error) =>
-          Effect.zipRight(
+          Effect.andThen(
             this.lose(error),
             Effect.suspend(() =>
               this.source === "fallback" ? this.call(operation, onReply, onFailure) : onFailure(error)
@@ -386,7 +388,7 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
       this.lost = { retryAt, error }
       this.storeOutages++
       const at = this.now()
-      const announce = Effect.zipRight(
+      const announce = Effect.andThen(
         Effect.logWarning(
           `CircuitBreaker '${this.name}': ${this.storeName} store unavailable, ${this.mode} until it answers again`
         ).pipe(Effect.annotateLogs({ cause: error.message })),
@@ -396,29 +398,34 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
       // Switched at once, so that concurrent calls already go to the fallback while it is being seeded.
       const last = { snapshot: this.snapshot, openUntil: this.openUntil }
       this.source = "fallback"
-      return Effect.zipRight(announce, this.seedFallback(last.snapshot, last.openUntil))
+      return Effect.andThen(announce, this.seedFallback(last.snapshot, last.openUntil))
     })
   }
 
   /** The in-memory fallback starts from the last shared state, so an open circuit stays open. */
   private seedFallback(last: CircuitSnapshot, openUntil: number): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      const fallback = this.fallback
-      yield* Effect.orDie(fallback.reset(this.name, this.settings))
-      const remaining = Number.isFinite(openUntil) ? Math.max(0, openUntil - this.now()) : 0
-      switch (last.state) {
-        case "Open":
-        case "HalfOpen":
-          yield* Effect.orDie(fallback.transition(this.name, this.settings, "Open", remaining))
-          break
-        case "Closed":
-          break
-        default:
-          yield* Effect.orDie(fallback.transition(this.name, this.settings, last.state))
-      }
-      const snapshot = yield* Effect.orDie(fallback.read(this.name, this.settings))
-      yield* this.apply({ snapshot, changes: [] }, "fallback", true, true)
-    }).pipe(Effect.withClock(this.clock))
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- `Effect.gen(this, …)` differs between Effect 3 and 4
+    const breaker = this
+    return withClock(
+      Effect.gen(function*() {
+        const fallback = breaker.fallback
+        yield* Effect.orDie(fallback.reset(breaker.name, breaker.settings))
+        const remaining = Number.isFinite(openUntil) ? Math.max(0, openUntil - breaker.now()) : 0
+        switch (last.state) {
+          case "Open":
+          case "HalfOpen":
+            yield* Effect.orDie(fallback.transition(breaker.name, breaker.settings, "Open", remaining))
+            break
+          case "Closed":
+            break
+          default:
+            yield* Effect.orDie(fallback.transition(breaker.name, breaker.settings, last.state))
+        }
+        const snapshot = yield* Effect.orDie(fallback.read(breaker.name, breaker.settings))
+        yield* breaker.apply({ snapshot, changes: [] }, "fallback", true, true)
+      }),
+      this.clock
+    )
   }
 
   /** During an outage, once per probe period: asks the shared store again; true when it answered. */
@@ -428,15 +435,15 @@ export abstract class DistributedCircuitState<E, A> extends CircuitBreakerBase<E
       if (outage === undefined) return Effect.succeed(true)
       if (this.now() < outage.retryAt) return Effect.succeed(false)
       outage.retryAt = this.now() + PROBE_MILLIS
-      return Effect.matchEffect(Effect.withClock(this.store.read(this.name, this.settings), this.clock), {
+      return Effect.matchEffect(withClock(this.store.read(this.name, this.settings), this.clock), {
         onFailure: (error) => Effect.as(this.lose(error), false),
         onSuccess: (snapshot) =>
           Effect.suspend(() => {
             this.lost = undefined
             this.source = "shared"
             const at = this.now()
-            return Effect.zipRight(
-              Effect.zipRight(
+            return Effect.andThen(
+              Effect.andThen(
                 Effect.logInfo(
                   `CircuitBreaker '${this.name}': ${this.storeName} store answers again, shared state resumed`
                 ),

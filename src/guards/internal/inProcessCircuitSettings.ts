@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { decodeOptions, Name } from "#port"
+import { decodeOptions, type DurationInput, Name } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
@@ -21,7 +21,7 @@ import { OptionsSchema, type ResolvedOptions } from "./circuitBreakerConfig.js"
 /** The state machine's settings for `config` (one object, shareable by every breaker of that config). */
 const machineConfigOf = (config: ResolvedOptions): MachineConfig => {
   const wait = config.waitDurationInOpenState
-  const fixedWait = Schedule.isSchedule(wait) ? undefined : Duration.toMillis(wait as Duration.DurationInput)
+  const fixedWait = Schedule.isSchedule(wait) ? undefined : Duration.toMillis(wait as DurationInput)
   return {
     failureRateThreshold: config.failureRateThreshold,
     slowCallRateThreshold: config.slowCallRateThreshold,
@@ -44,7 +44,7 @@ const machineConfigOf = (config: ResolvedOptions): MachineConfig => {
 export interface Settings extends CallPredicates {
   readonly config: ResolvedOptions
   readonly machine: MachineConfig
-  readonly retryAfterOf: ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined
+  readonly retryAfterOf: ((failure: unknown) => Option.Option<DurationInput>) | undefined
   readonly maxRetryAfterMillis: number
   readonly waitSchedule: Schedule.Schedule<unknown, number> | undefined
   /** The options these were decoded from, for {@link sharedSettings} to compare (name aside). */
@@ -57,7 +57,7 @@ export const settingsOf = (config: ResolvedOptions, source: object): Settings =>
     config,
     machine: machineConfigOf(config),
     ...predicatesOf(config),
-    retryAfterOf: config.retryAfter as ((failure: unknown) => Option.Option<Duration.DurationInput>) | undefined,
+    retryAfterOf: config.retryAfter as ((failure: unknown) => Option.Option<DurationInput>) | undefined,
     maxRetryAfterMillis: Duration.toMillis(config.maxRetryAfter),
     waitSchedule: Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined,
     source

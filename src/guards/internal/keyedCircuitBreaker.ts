@@ -6,12 +6,24 @@
  *
  * @internal
  */
+import {
+  currentClock,
+  declare,
+  decodeOptions,
+  type DurationInput,
+  FiniteDuration,
+  Name,
+  nowMillis,
+  refine,
+  scopeProvide,
+  WholeNumber,
+  withDefault
+} from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import { KeyedTable } from "../../core/keyedTable.js"
-import { decodeOptions, FiniteDuration, Name, WholeNumber } from "../../port/effect3/validation.js"
 import { LazyScope } from "../../shared/internal/lazyScope.js"
 
 /** Keys live at once by default, and the most allowed (each holds a breaker and its window). */
@@ -20,16 +32,12 @@ export const MAX_KEYS = 1_000_000
 
 export const KeyedSchema = Schema.Struct({
   name: Name,
-  maxKeys: Schema.optionalWith(
-    WholeNumber(1).pipe(Schema.filter((n) => n <= MAX_KEYS || `must be at most ${MAX_KEYS}`)),
-    { default: () => DEFAULT_MAX_KEYS }
+  maxKeys: withDefault(
+    WholeNumber(1).pipe(refine((n: number) => n <= MAX_KEYS || `must be at most ${MAX_KEYS}`)),
+    () => DEFAULT_MAX_KEYS
   ),
-  idleTimeToLive: Schema.optionalWith(FiniteDuration(Duration.millis(1)), {
-    default: (): Duration.DurationInput => "10 minutes"
-  }),
-  track: Schema.optional(Schema.declare((u: unknown): u is object => typeof u === "function", {
-    message: () => "expected a function"
-  }))
+  idleTimeToLive: withDefault(FiniteDuration(Duration.millis(1)), (): DurationInput => "10 minutes"),
+  track: Schema.optional(declare((u: unknown): u is object => typeof u === "function", "expected a function"))
 })
 
 export interface KeyedFigures {
@@ -55,7 +63,7 @@ export const makeKeyedShell = <B>(
   options: {
     readonly name: string
     readonly maxKeys?: number | undefined
-    readonly idleTimeToLive?: Duration.DurationInput | undefined
+    readonly idleTimeToLive?: DurationInput | undefined
     readonly track?: ((breaker: B) => Effect.Effect<void, never, Scope.Scope>) | undefined
   },
   /** Makes the key's breaker; `scope` is the key's, forked from the keyed breaker's when first used. */
@@ -71,7 +79,7 @@ export const makeKeyedShell = <B>(
       ...(options.track === undefined ? {} : { track: options.track })
     })
     const parent = yield* Effect.scope
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const table = new KeyedTable<KeySlot<B>>(
       config.maxKeys,
       Duration.toMillis(config.idleTimeToLive),
@@ -85,17 +93,17 @@ export const makeKeyedShell = <B>(
     /** The key's slot, made if there is room; undefined when every key is pinned (the call runs untracked). */
     const acquire = (key: string): Effect.Effect<KeySlot<B> | undefined> =>
       Effect.suspend(() => {
-        const now = clock.unsafeCurrentTimeMillis()
+        const now = nowMillis(clock)
         const found = table.use(key, now)
         if (found !== undefined) return Effect.as(close(table.sweep(now)), found)
         const { dropped, room } = table.makeRoom(now)
         if (!room) return Effect.as(close(dropped), undefined)
-        return Effect.zipRight(
+        return Effect.andThen(
           close(dropped),
           Effect.uninterruptible(Effect.gen(function*() {
             const slot = new KeySlot<B>(parent)
             slot.breaker = yield* Effect.orDie(make(`${config.name}:${key}`, slot))
-            if (options.track !== undefined) yield* Scope.extend(options.track(slot.breaker), yield* slot.scope)
+            if (options.track !== undefined) yield* scopeProvide(options.track(slot.breaker), yield* slot.scope)
             // Another fiber may have made the key meanwhile: keep the first.
             const raced = table.use(key, now)
             if (raced !== undefined) {
@@ -118,7 +126,7 @@ export const makeKeyedShell = <B>(
           table.enter(key)
           return Effect.ensuring(
             guard(self, slot.breaker),
-            Effect.sync(() => table.leave(key, slot, clock.unsafeCurrentTimeMillis()))
+            Effect.sync(() => table.leave(key, slot, nowMillis(clock)))
           )
         }),
       keys: Effect.sync(() => table.keys()),

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { decodeOptions } from "#port"
+import { currentClock, decodeOptions } from "#port"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -23,7 +23,7 @@ export const makeCircuitBreaker = <E = unknown, A = unknown>(
 ): Effect.Effect<CircuitBreaker<E, A>, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const store = yield* Effect.serviceOption(Store)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const scope = yield* Effect.scope
     if (Option.isNone(store)) {
       const settings = yield* sharedSettings(options)

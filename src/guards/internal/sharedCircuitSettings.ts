@@ -5,10 +5,10 @@
  *
  * @internal
  */
+import { type DurationInput, makeStepper } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { CircuitSettings } from "../../store/CircuitBreakerStore.js"
 import type { ResolvedOptions } from "./circuitBreakerConfig.js"
 
@@ -47,19 +47,18 @@ export const settingsOf = (config: ResolvedOptions, now: number): Effect.Effect<
   })
 
 const waitsOf = (
-  wait: Duration.DurationInput | Schedule.Schedule<unknown, number>,
+  wait: DurationInput | Schedule.Schedule<unknown, number>,
   now: number
 ): Effect.Effect<Array<number>> => {
-  if (!Schedule.isSchedule(wait)) return Effect.succeed([Duration.toMillis(wait as Duration.DurationInput)])
+  if (!Schedule.isSchedule(wait)) return Effect.succeed([Duration.toMillis(wait as DurationInput)])
   const schedule = wait as Schedule.Schedule<unknown, number>
   return Effect.gen(function*() {
     const waits: Array<number> = []
-    let state: unknown = schedule.initial
+    const step = yield* makeStepper(schedule)
     for (let attempt = 1; attempt <= SCHEDULE_STEPS; attempt++) {
-      const [next, _out, decision] = yield* schedule.step(now, attempt, state)
-      state = next
-      if (decision._tag !== "Continue") break
-      waits.push(Math.max(1, ScheduleIntervals.start(decision.intervals) - now))
+      const start = yield* step(now, attempt)
+      if (!Number.isFinite(start)) break
+      waits.push(Math.max(1, start - now))
     }
     return waits.length === 0 ? [60_000] : waits
   })

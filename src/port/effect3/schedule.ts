@@ -33,3 +33,9 @@ export const scheduleUnion = (
   self: Schedule.Schedule<unknown>,
   that: Schedule.Schedule<unknown>
 ): Schedule.Schedule<unknown> => Schedule.union(self, that)
+
+/** Recurs while both schedules do, after the longer of their delays: 3 `Schedule.intersect`, 4 `Schedule.max`. */
+export const scheduleIntersect = <In>(
+  self: Schedule.Schedule<unknown, In>,
+  that: Schedule.Schedule<unknown, In>
+): Schedule.Schedule<unknown, In> => Schedule.intersect(self, that)

@@ -85,9 +85,10 @@ export {
   serviceKey,
   type Subscription,
   subscriptionStream,
-  unwrapScoped
+  unwrapScoped,
+  withClock
 } from "./runtime.js"
-export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
+export { makeStepper, scheduleIntersect, scheduleUnion, type Stepper } from "./schedule.js"
 export {
   type AnySchema,
   declare,

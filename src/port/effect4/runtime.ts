@@ -4,6 +4,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -134,3 +135,7 @@ export type Semaphore = Semaphores.Semaphore
 
 /** A semaphore made synchronously: 3 `Effect.unsafeMakeSemaphore`, 4 `Semaphore.makeUnsafe`. */
 export const makeSemaphoreNow = (permits: number): Semaphore => Semaphores.makeUnsafe(permits)
+
+/** Runs `self` with `clock` as its `Clock`: 3 `Effect.withClock`, 4 `Effect.provideService(Clock.Clock, …)`. */
+export const withClock = <A, E, R>(self: Effect.Effect<A, E, R>, clock: Clock.Clock): Effect.Effect<A, E, R> =>
+  Effect.provideService(self, Clock.Clock, clock)

@@ -30,3 +30,11 @@ export const scheduleUnion = (
   self: Schedule.Schedule<unknown>,
   that: Schedule.Schedule<unknown>
 ): Schedule.Schedule<unknown> => Schedule.min([self, that])
+
+/** Recurs while both schedules do, after the longer of their delays: 3 `Schedule.intersect`, 4 `Schedule.max`. */
+export const scheduleIntersect = <In>(
+  self: Schedule.Schedule<unknown, In>,
+  that: Schedule.Schedule<unknown, In>
+): Schedule.Schedule<unknown, In> =>
+  // One input type for both: `max`'s intersection of the inputs is `In` itself.
+  Schedule.max([self, that]) as Schedule.Schedule<unknown, In>
