@@ -52,6 +52,7 @@ describe("Effect target", () => {
       "interruptInPlace",
       "interruptNow",
       "invalidConfig",
+      "isEmptyCause",
       "isInterruptOnly",
       "layerScoped",
       "literals",
@@ -62,6 +63,7 @@ describe("Effect target", () => {
       "nowMillis",
       "numberConfig",
       "offerNow",
+      "originalError",
       "overrideInFiberSupport",
       "parseJson",
       "publishNow",
@@ -79,10 +81,12 @@ describe("Effect target", () => {
       "stringConfig",
       "stringRecord",
       "subscriptionStream",
+      "timeoutFail",
       "toDuration",
       "union",
       "unwrapScoped",
       "viewSeries",
+      "withCallerFiber",
       "withClock",
       "withDefault"
     ])

@@ -38,15 +38,13 @@
  *
  * @since 0.1.0
  */
+import { type ConfigFailure, currentClock, decodeOptions, layerScoped, readFields, type ServiceKey } from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import { makeEventHub } from "../shared/internal/eventHub.js"
 import type { Policy } from "../shared/Policy.js"
 import { Deadlines } from "./internal/deadlines.js"
@@ -78,7 +76,7 @@ export { type Changes, Event, type Options, type TimeLimiter, TimeoutExceededErr
 export const make = (options: Options): Effect.Effect<TimeLimiter, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(OptionsSchema, "TimeLimiter", options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const scope = yield* Effect.scope
     const hub = yield* makeEventHub<Event>()
     const deadlines = yield* Deadlines.make
@@ -144,8 +142,8 @@ export const policy = (limiter: TimeLimiter): Policy<TimeoutExceededError> => (s
  *
  * @since 0.1.0
  */
-export const layer = <I>(tag: Context.Tag<I, TimeLimiter>, options: Options): Layer.Layer<I, InvalidConfigError> =>
-  Layer.scoped(tag, make(options))
+export const layer = <I>(tag: ServiceKey<I, TimeLimiter>, options: Options): Layer.Layer<I, InvalidConfigError> =>
+  layerScoped(tag, make(options))
 
 /**
  * The options read through `effect/Config` under the namespace `name`, e.g. the keys
@@ -185,8 +183,8 @@ export const config = (name: string): Config.Config<Options> =>
  * @since 0.1.0
  */
 export const layerConfig = <I>(
-  tag: Context.Tag<I, TimeLimiter>,
+  tag: ServiceKey<I, TimeLimiter>,
   options: Config.Config<Options>,
   code?: Changes
-): Layer.Layer<I, InvalidConfigError | ConfigError.ConfigError> =>
-  Layer.scoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))
+): Layer.Layer<I, InvalidConfigError | ConfigFailure> =>
+  layerScoped(tag, Effect.flatMap(options, (read) => make({ ...read, ...code })))

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type { DurationInput } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -29,7 +30,7 @@ import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 export interface Options {
   readonly name: string
   /** How long a call may take, at least 1 ms. Default 1 second. */
-  readonly timeoutDuration?: Duration.DurationInput
+  readonly timeoutDuration?: DurationInput
   /** Interrupt a call that timed out (default `true`), or let it finish in the background. */
   readonly cancelRunningCall?: boolean
 }

@@ -5,19 +5,33 @@
  *
  * @internal
  */
+import {
+  callback,
+  decodeOptions,
+  defectOf,
+  failureOf,
+  interruptNow,
+  isEmptyCause,
+  isInterruptOnly,
+  nowMillis,
+  originalError,
+  restoreDefaults,
+  type RunningFiber,
+  timeoutFail,
+  toDuration,
+  withCallerFiber
+} from "#port"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { decodeOptions, restoreDefaults } from "../../port/effect3/validation.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import type { EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
@@ -47,7 +61,7 @@ export class TimeLimiterImpl implements TimeLimiter {
     private readonly hub: EventHub<Event>,
     private readonly deadlines: Deadlines
   ) {
-    this.timeout = Duration.decode(config.timeoutDuration)
+    this.timeout = toDuration(config.timeoutDuration)
     this.cancelRunningCall = config.cancelRunningCall
     this.timeoutError = this.makeTimeoutError()
     this.timeoutMillis = Duration.toMillis(this.timeout)
@@ -62,17 +76,16 @@ export class TimeLimiterImpl implements TimeLimiter {
   // ---- guarding calls ----------------------------------------------------------------------------
 
   guard<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutExceededError, R> {
-    return Effect.withFiberRuntime((fiber, status) => {
+    return withCallerFiber((fiber, callerInterruptible) => {
       const error = this.timeoutError
-      const current = fiber.currentSpan
-      const span = current !== undefined && current._tag === "Span" ? current : undefined
+      const span = currentSpan()
       if (span !== undefined) {
         span.attribute("breakwater.timelimiter.name", this.name)
         span.attribute("breakwater.timelimiter.timeout_ms", Duration.toMillis(error.timeout))
       }
       if (!this.deadlines.open || !inFiberSupported(fiber)) return this.observed(this.forked(self, error), error)
       return this.cancelRunningCall
-        ? this.inPlace(self, fiber, error, RuntimeFlags.interruption(status.runtimeFlags))
+        ? this.inPlace(self, fiber, error, callerInterruptible)
         : this.observed(this.detached(self, error), error)
     })
   }
@@ -85,11 +98,11 @@ export class TimeLimiterImpl implements TimeLimiter {
    */
   private inPlace<A, E, R>(
     self: Effect.Effect<A, E, R>,
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    fiber: RunningFiber<unknown, unknown>,
     error: TimeoutExceededError,
     callerInterruptible: boolean
   ): Effect.Effect<A, E | TimeoutExceededError, R> {
-    const start = this.clock.unsafeCurrentTimeMillis()
+    const start = nowMillis(this.clock)
     const deadline = this.deadlines.start(start, this.timeoutMillis, interruptInPlace, fiber)
     const handled = Effect.matchCauseEffect(Effect.interruptible(self), {
       onSuccess: (value): Effect.Effect<A, TimeoutExceededError> => {
@@ -116,7 +129,7 @@ export class TimeLimiterImpl implements TimeLimiter {
    * its deadline also ends in the timeout error, as with a forked call.
    */
   private expired<E>(
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    fiber: RunningFiber<unknown, unknown>,
     deadline: Deadline,
     start: number,
     error: TimeoutExceededError,
@@ -125,7 +138,7 @@ export class TimeLimiterImpl implements TimeLimiter {
     return Effect.flatMap(
       clearInterruption(fiber, deadline),
       (alone): Effect.Effect<never, E | TimeoutExceededError> => {
-        if (!alone) return Effect.failCause(Cause.isEmpty(cause) ? Cause.interrupt(deadline.interruptor!) : cause)
+        if (!alone) return Effect.failCause(isEmptyCause(cause) ? Cause.interrupt(deadline.interruptor!) : cause)
         this.timedOut(start, error)
         return Effect.fail(error)
       }
@@ -136,7 +149,7 @@ export class TimeLimiterImpl implements TimeLimiter {
     start: number,
     make: (fields: { timeLimiterName: string; at: number; duration: Duration.Duration }) => Event
   ) {
-    const at = this.clock.unsafeCurrentTimeMillis()
+    const at = nowMillis(this.clock)
     this.hub.unsafeOffer(make({ timeLimiterName: this.name, at, duration: Duration.millis(at - start) }))
   }
 
@@ -147,11 +160,11 @@ export class TimeLimiterImpl implements TimeLimiter {
   }
 
   private failed(cause: Cause.Cause<unknown>, start: number): void {
-    if (Cause.isInterruptedOnly(cause)) return
+    if (isInterruptOnly(cause)) return
     this.failedCalls++
     if (this.hub.subscribers > 0) {
-      const failure = Cause.failureOption(cause)
-      const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+      const failure = failureOf(cause)
+      const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(defectOf(cause))
       this.publish(start, (fields) => Event.Error({ ...fields, error }))
     }
   }
@@ -160,7 +173,7 @@ export class TimeLimiterImpl implements TimeLimiter {
   private forked<A, E, R>(self: Effect.Effect<A, E, R>, error: TimeoutExceededError) {
     const options = { duration: error.timeout, onTimeout: () => error }
     return this.cancelRunningCall
-      ? Effect.timeoutFail(Effect.interruptible(self), options)
+      ? timeoutFail(Effect.interruptible(self), options)
       : this.detachOnTimeout(self, options)
   }
 
@@ -173,8 +186,8 @@ export class TimeLimiterImpl implements TimeLimiter {
       Effect.flatMap(
         Effect.forkIn(Effect.interruptible(self), this.scope),
         (fiber) =>
-          restore(Effect.timeoutFail(Fiber.join(fiber), options)).pipe(
-            Effect.onInterrupt(() => Fiber.interruptFork(fiber))
+          restore(timeoutFail(Fiber.join(fiber), options)).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => interruptNow(fiber)))
           )
       )
     )
@@ -199,7 +212,7 @@ export class TimeLimiterImpl implements TimeLimiter {
         settle?.(exit)
       }
       const deadline = this.deadlines.start(
-        this.clock.unsafeCurrentTimeMillis(),
+        nowMillis(this.clock),
         this.timeoutMillis,
         () => complete(Effect.fail(error))
       )
@@ -210,10 +223,10 @@ export class TimeLimiterImpl implements TimeLimiter {
         }))
       return Effect.flatMap(Effect.forkIn(call, this.scope), (fiber) =>
         restore(
-          Effect.async<A, E | TimeoutExceededError>((resume) => {
+          callback<A, E | TimeoutExceededError>((resume) => {
             if (settled !== undefined) return resume(settled)
             settle = resume
-            return Fiber.interruptFork(fiber)
+            return Effect.sync(() => interruptNow(fiber))
           })
         ))
     })
@@ -224,10 +237,10 @@ export class TimeLimiterImpl implements TimeLimiter {
    * to anyone listening); `timeout` is this call's own error (a nested limiter's is an Error).
    */
   private observed<A, E, R>(limited: Effect.Effect<A, E | TimeoutExceededError, R>, timeout: TimeoutExceededError) {
-    const start = this.clock.unsafeCurrentTimeMillis()
+    const start = nowMillis(this.clock)
     const timeLimiterName = this.name
     const publish = (event: (at: number, duration: Duration.Duration) => Event) => {
-      const at = this.clock.unsafeCurrentTimeMillis()
+      const at = nowMillis(this.clock)
       this.hub.unsafeOffer(event(at, Duration.millis(at - start)))
     }
     return Effect.matchCauseEffect(limited, {
@@ -237,16 +250,16 @@ export class TimeLimiterImpl implements TimeLimiter {
         return Effect.succeed(value)
       },
       onFailure: (cause) => {
-        if (!Cause.isInterruptedOnly(cause)) {
-          const failure = Cause.failureOption(cause)
+        if (!isInterruptOnly(cause)) {
+          const failure = failureOf(cause)
           // Under a span, Effect hands back the error wrapped in a Proxy: compare the original.
-          if (Option.isSome(failure) && Cause.originalError(failure.value) === timeout) {
+          if (Option.isSome(failure) && originalError(failure.value) === timeout) {
             this.timeouts++
             if (this.hub.listening) publish((at, duration) => Event.Timeout({ timeLimiterName, at, duration }))
             this.traceTimeout(timeout)
           } else {
             this.failedCalls++
-            const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+            const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(defectOf(cause))
             if (this.hub.subscribers > 0) {
               publish((at, duration) => Event.Error({ timeLimiterName, at, duration, error }))
             }
@@ -261,7 +274,7 @@ export class TimeLimiterImpl implements TimeLimiter {
     const span: Tracer.Span | undefined = currentSpan()
     if (span === undefined) return
     span.attribute("breakwater.timelimiter.decision", "timeout")
-    spanEvent(span, this.clock.unsafeCurrentTimeMillis(), "breakwater.timelimiter.timeout", {
+    spanEvent(span, nowMillis(this.clock), "breakwater.timelimiter.timeout", {
       "breakwater.timelimiter.name": this.name,
       "breakwater.timelimiter.timeout_ms": Duration.toMillis(timeout.timeout)
     })
@@ -286,7 +299,7 @@ export class TimeLimiterImpl implements TimeLimiter {
         Effect.sync(() => {
           if (decoded.cancelRunningCall !== undefined) this.cancelRunningCall = decoded.cancelRunningCall
           if (decoded.timeoutDuration !== undefined) {
-            this.timeout = Duration.decode(decoded.timeoutDuration)
+            this.timeout = toDuration(decoded.timeoutDuration)
             this.timeoutError = this.makeTimeoutError()
             this.timeoutMillis = Duration.toMillis(this.timeout)
           }

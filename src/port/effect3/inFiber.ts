@@ -21,6 +21,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as HashSet from "effect/HashSet"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 
 /** The id a deadline interrupts its call as: 3 a `FiberId` of its own, 4 a number. */
 export type Interruptor = FiberId.FiberId
@@ -132,3 +133,15 @@ export const clearInterruption = (
     for (const id of others) rest = Cause.sequential(rest, Cause.interrupt(id))
     return Effect.as(FiberRef.set(currentInterruptedCause, rest), HashSet.size(others) === 0)
   })
+
+/**
+ * Runs `f` with the calling fiber and whether it is interruptible there: 3 `Effect.withFiberRuntime` and
+ * `RuntimeFlags.interruption`, 4 `Effect.withFiber` and the fiber's `interruptible`.
+ */
+export const withCallerFiber = <A, E, R>(
+  f: (fiber: Fiber.RuntimeFiber<unknown, unknown>, interruptible: boolean) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber, status) => f(fiber, RuntimeFlags.interruption(status.runtimeFlags)))
+
+/** Whether the cause holds nothing at all: 3 `Cause.isEmpty`, 4 no reasons. */
+export const isEmptyCause = <E>(cause: Cause.Cause<E>): boolean => Cause.isEmpty(cause)

@@ -20,7 +20,9 @@ export {
   inFiberSupported,
   interruptInPlace,
   type Interruptor,
-  overrideInFiberSupport
+  isEmptyCause,
+  overrideInFiberSupport,
+  withCallerFiber
 } from "./inFiber.js"
 export {
   type CounterFamily,
@@ -59,6 +61,7 @@ export {
   isInterruptOnly,
   layerScoped,
   makeSemaphoreNow,
+  originalError,
   publishNow,
   type Runner,
   type RunningFiber,
@@ -67,6 +70,7 @@ export {
   serviceKey,
   type Subscription,
   subscriptionStream,
+  timeoutFail,
   unwrapScoped,
   withClock
 } from "./runtime.js"

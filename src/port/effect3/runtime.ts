@@ -104,6 +104,9 @@ export const isInterruptOnly = <E>(cause: Cause.Cause<E>): boolean => Cause.isIn
 /** The cause's first typed failure: 3 `Cause.failureOption`, 4 `Cause.findErrorOption`. */
 export const failureOf = <E>(cause: Cause.Cause<E>): Option.Option<E> => Cause.failureOption(cause)
 
+/** The error a cause holds, unwrapped: 3 `Cause.originalError` (under a span 3 hands back a Proxy), 4 as is. */
+export const originalError = <E>(error: E): E => Cause.originalError(error)
+
 /** The cause's first defect: 3 `Cause.dieOption`, 4 `Cause.findDefect` as an Option. */
 export const defectOf = <E>(cause: Cause.Cause<E>): Option.Option<unknown> => Cause.dieOption(cause)
 
@@ -129,6 +132,15 @@ export const currentFiberSpan = (): Tracer.AnySpan | undefined => {
  * read any object, a `Schedule` too, as a duration).
  */
 export const durationOf = (u: unknown): Option.Option<Duration.Duration> => Duration.decodeUnknown(u)
+
+/**
+ * Fails with `onTimeout()` if `self` has not finished within `duration`, once `self` has been interrupted:
+ * 3 `Effect.timeoutFail`, 4 `Effect.timeoutOrElse` failing.
+ */
+export const timeoutFail = <A, E, R, E2>(
+  self: Effect.Effect<A, E, R>,
+  options: { readonly duration: Duration.Duration; readonly onTimeout: () => E2 }
+): Effect.Effect<A, E | E2, R> => Effect.timeoutFail(self, options)
 
 /** Dies with an error carrying `message`: 3 `Effect.dieMessage`, 4 `Effect.die(new Error(message))`. */
 export const dieMessage = (message: string): Effect.Effect<never> => Effect.dieMessage(message)

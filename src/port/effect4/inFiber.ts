@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 
@@ -42,3 +43,16 @@ export const clearInterruption = (
   _fiber: Fiber.Fiber<unknown, unknown>,
   _deadline: InFiberDeadline
 ): Effect.Effect<boolean> => Effect.die(new Error(unsupported))
+
+/**
+ * Runs `f` with the calling fiber and whether it is interruptible there: 3 `Effect.withFiberRuntime` and
+ * `RuntimeFlags.interruption`, 4 `Effect.withFiber` and the fiber's `interruptible` (a member of its
+ * runtime that the public `Fiber` type does not show; only the in-fiber path, unused on 4, reads it).
+ */
+export const withCallerFiber = <A, E, R>(
+  f: (fiber: Fiber.Fiber<unknown, unknown>, interruptible: boolean) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => f(fiber, (fiber as { readonly interruptible?: boolean }).interruptible !== false))
+
+/** Whether the cause holds nothing at all: 3 `Cause.isEmpty`, 4 no reasons. */
+export const isEmptyCause = <E>(cause: Cause.Cause<E>): boolean => cause.reasons.length === 0

@@ -18,7 +18,9 @@ export {
   inFiberSupported,
   interruptInPlace,
   type Interruptor,
-  overrideInFiberSupport
+  isEmptyCause,
+  overrideInFiberSupport,
+  withCallerFiber
 } from "./inFiber.js"
 export {
   type CounterFamily,
@@ -77,6 +79,7 @@ export {
   isInterruptOnly,
   layerScoped,
   makeSemaphoreNow,
+  originalError,
   publishNow,
   type Runner,
   type RunningFiber,
@@ -85,6 +88,7 @@ export {
   serviceKey,
   type Subscription,
   subscriptionStream,
+  timeoutFail,
   unwrapScoped,
   withClock
 } from "./runtime.js"

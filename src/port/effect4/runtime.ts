@@ -105,6 +105,9 @@ export const isInterruptOnly = <E>(cause: Cause.Cause<E>): boolean => cause.reas
 /** The cause's first typed failure: 3 `Cause.failureOption`, 4 `Cause.findErrorOption`. */
 export const failureOf = <E>(cause: Cause.Cause<E>): Option.Option<E> => Cause.findErrorOption(cause)
 
+/** The error a cause holds, unwrapped: 3 `Cause.originalError` (under a span 3 hands back a Proxy), 4 as is. */
+export const originalError = <E>(error: E): E => error
+
 /** The cause's first defect: 3 `Cause.dieOption`, 4 `Cause.findDefect` as an Option. */
 export const defectOf = <E>(cause: Cause.Cause<E>): Option.Option<unknown> => Result.getSuccess(Cause.findDefect(cause))
 
@@ -123,6 +126,16 @@ export const durationOf = (u: unknown): Option.Option<Duration.Duration> =>
   typeof u === "object" && u !== null && !Array.isArray(u) && !Duration.isDuration(u)
     ? Option.none()
     : Duration.fromInput(u as Duration.Input)
+
+/**
+ * Fails with `onTimeout()` if `self` has not finished within `duration`, once `self` has been interrupted:
+ * 3 `Effect.timeoutFail`, 4 `Effect.timeoutOrElse` failing.
+ */
+export const timeoutFail = <A, E, R, E2>(
+  self: Effect.Effect<A, E, R>,
+  options: { readonly duration: Duration.Duration; readonly onTimeout: () => E2 }
+): Effect.Effect<A, E | E2, R> =>
+  Effect.timeoutOrElse(self, { duration: options.duration, orElse: () => Effect.fail(options.onTimeout()) })
 
 /** Dies with an error carrying `message`: 3 `Effect.dieMessage`, 4 `Effect.die(new Error(message))`. */
 export const dieMessage = (message: string): Effect.Effect<never> => Effect.die(new Error(message))
