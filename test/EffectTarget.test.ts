@@ -90,6 +90,7 @@ describe("Effect target", () => {
       "subscriptionStream",
       "toDuration",
       "union",
+      "unwrapLayer",
       "unwrapScoped",
       "viewSeries",
       "withDefault"

@@ -85,6 +85,7 @@ export {
   serviceKey,
   type Subscription,
   subscriptionStream,
+  unwrapLayer,
   unwrapScoped
 } from "./runtime.js"
 export { makeStepper, scheduleUnion, type Stepper } from "./schedule.js"
