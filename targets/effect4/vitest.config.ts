@@ -18,7 +18,9 @@ export const portedSuites = [
   "test/Bulkhead.test.ts",
   "test/PortRuntime.test.ts",
   "test/PortStreams.test.ts",
-  "test/MetricsPort.test.ts"
+  "test/MetricsPort.test.ts",
+  "test/redis/rateLimiterStore.contract.test.ts",
+  "test/redis/rateLimiter.cost.test.ts"
 ]
 
 /**
@@ -33,9 +35,13 @@ const fromThisTarget = /^(effect|@effect\/(vitest|platform-node|opentelemetry)|v
 const resolveFromTarget = (): Plugin => ({
   name: "breakwater:resolve-from-effect4-target",
   enforce: "pre",
-  async resolveId(source, _importer, options) {
+  async resolveId(source, importer, options) {
     if (!fromThisTarget.test(source)) return null
-    return this.resolve(source, path.join(here, "package.json"), { ...options, skipSelf: true })
+    const resolved = await this.resolve(source, path.join(here, "package.json"), { ...options, skipSelf: true })
+    // Not there (a module the Effect 4 release does not have): fail rather than let plain resolution hand
+    // the importer the repository's Effect 3 copy.
+    if (resolved === null) this.error(`${source} (imported by ${importer}) is not in the Effect 4 target`)
+    return resolved
   }
 })
 
