@@ -20,7 +20,8 @@ export const portedSuites = [
   "test/PortStreams.test.ts",
   "test/MetricsPort.test.ts",
   "test/redis/rateLimiterStore.contract.test.ts",
-  "test/redis/rateLimiter.cost.test.ts"
+  "test/redis/rateLimiter.cost.test.ts",
+  "test/redis/rateLimiter.poisoned.test.ts"
 ]
 
 /**
