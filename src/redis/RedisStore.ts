@@ -139,7 +139,11 @@ const OptionsSchema = Schema.Struct({
   // At most an hour: a store answer later than that is no answer, and Node's timers overflow far beyond.
   timeout: Schema.optional(
     FiniteDuration(Duration.millis(1)).pipe(
-      refine((u) => Duration.toMillis(toDuration(u as DurationInput)) <= 3_600_000 || "must be at most 1 hour")
+      // An infinite timeout is reported once, by FiniteDuration (Effect 4 runs every check, 3 stops at one).
+      refine((u) => {
+        const millis = Duration.toMillis(toDuration(u as DurationInput))
+        return !Number.isFinite(millis) || millis <= 3_600_000 || "must be at most 1 hour"
+      })
     )
   )
 })

@@ -21,7 +21,8 @@ export const portedSuites = [
   "test/MetricsPort.test.ts",
   "test/redis/rateLimiterStore.contract.test.ts",
   "test/redis/rateLimiter.cost.test.ts",
-  "test/redis/rateLimiter.poisoned.test.ts"
+  "test/redis/rateLimiter.poisoned.test.ts",
+  "test/redis/rateLimiter.redis.test.ts"
 ]
 
 /**

@@ -3,7 +3,7 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, Fiber, Option } from "effect"
+import { ConfigProvider, Effect, type Exit, Fiber, Logger, Option, TestContext } from "effect"
 import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
@@ -57,3 +57,23 @@ export const targetMajor: 3 | 4 = 3
 /** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
 export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
   Fiber.poll(fiber)
+
+/** Runs `self` on a fresh `TestClock` (3: `TestContext.TestContext`, 4: `TestClock.layer()`). */
+export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provide(self, TestContext.TestContext)
+
+/**
+ * Runs `self` with a logger, in place of the default one, that adds the text of each warning to `into`
+ * (3: `Logger.replace` and level tag "Warning", 4: `Logger.layer` and level "Warn").
+ */
+export const collectWarnings =
+  (into: Array<string>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(
+      self,
+      Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") into.push(String(message))
+        })
+      )
+    )

@@ -2,7 +2,7 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Option } from "effect"
+import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -67,3 +67,22 @@ export const targetMajor: 3 | 4 = 4
 /** A fiber's exit if it has ended: `Fiber.poll` in 3, the fiber's `pollUnsafe()` in 4. */
 export const pollFiber = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
   Effect.sync(() => Option.fromUndefinedOr(fiber.pollUnsafe()))
+
+/** Runs `self` on a fresh `TestClock` (3: `TestContext.TestContext`, 4: `TestClock.layer()`). */
+export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provide(self, TestClock.layer())
+
+/**
+ * Runs `self` with a logger, in place of the default one, that adds the text of each warning to `into`
+ * (3: `Logger.replace` and level tag "Warning", 4: `Logger.layer` and level "Warn").
+ */
+export const collectWarnings =
+  (into: Array<string>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(
+      self,
+      Logger.layer([
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel === "Warn") into.push(String(message))
+        })
+      ])
+    )
