@@ -35,16 +35,27 @@
  *
  * @since 0.1.0
  */
+import {
+  callback,
+  type ConfigFailure,
+  decodeOptions,
+  type DurationInput,
+  FiniteDuration,
+  layerScoped,
+  OneOf,
+  refine,
+  stringConfig,
+  toDuration,
+  unwrapLayer
+} from "#port"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
-import { decodeOptions, FiniteDuration, OneOf } from "../port/effect3/validation.js"
 import { type OnStoreFailure, Store } from "../store/Store.js"
 import { makeRedisCircuitBreakerStore } from "./internal/circuitBreakerStore.js"
 import { makeRedisRateLimiterStore } from "./internal/rateLimiterStore.js"
@@ -113,7 +124,7 @@ export interface Options {
    * the failure mode decides again; 250 ms stays clear of that and still cuts a stalled server's cost
    * to a quarter of ioredis' 1 s command timeout, once per second (the rest decide without asking).
    */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: DurationInput
 }
 
 const OptionsSchema = Schema.Struct({
@@ -121,16 +132,18 @@ const OptionsSchema = Schema.Struct({
     // Braces would make the prefix a Redis Cluster hash tag: every key of every guard in one slot, or,
     // with "{}", none of a guard's keys sharing one.
     Schema.String.pipe(
-      Schema.filter((s) => /^[^\s{}]+$/.test(s) || "must be non-empty, without whitespace or braces")
+      refine((s: string) => /^[^\s{}]+$/.test(s) || "must be non-empty, without whitespace or braces")
     )
   ),
   onStoreFailure: Schema.optional(OneOf("fail-open", "fail-closed", "local-fallback")),
   // At most an hour: a store answer later than that is no answer, and Node's timers overflow far beyond.
   timeout: Schema.optional(
     FiniteDuration(Duration.millis(1)).pipe(
-      Schema.filter((u) =>
-        Duration.toMillis(Duration.decode(u as Duration.DurationInput)) <= 3_600_000 || "must be at most 1 hour"
-      )
+      // An infinite timeout is reported once, by FiniteDuration (Effect 4 runs every check, 3 stops at one).
+      refine((u) => {
+        const millis = Duration.toMillis(toDuration(u as DurationInput))
+        return !Number.isFinite(millis) || millis <= 3_600_000 || "must be at most 1 hour"
+      })
     )
   )
 })
@@ -181,7 +194,7 @@ const READY_WAIT_MILLIS = 1_000
  * and pick Redis up when ioredis reconnects.
  */
 const awaitReady = (client: Client): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  callback<void>((resume) => {
     if (client.status === "ready") return resume(Effect.void)
     const done = () => {
       clearTimeout(timer)
@@ -226,7 +239,7 @@ const awaitReady = (client: Client): Effect.Effect<void> =>
  * @since 0.1.0
  */
 export const layer = (connection: Connection, options?: Options): Layer.Layer<Store, InvalidConfigError> =>
-  Layer.scoped(
+  layerScoped(
     Store,
     Effect.gen(function*() {
       yield* decodeOptions(OptionsSchema, "RedisStore", options ?? {})
@@ -246,7 +259,7 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
       }
       const timeoutMillis = options?.timeout === undefined
         ? DEFAULT_TIMEOUT_MILLIS
-        : Duration.toMillis(Duration.decode(options.timeout))
+        : Duration.toMillis(toDuration(options.timeout))
       const redis = yield* makeConnection(client, options?.prefix ?? "breakwater", owned, timeoutMillis)
       // A client still connecting is given a moment; a lazy one ("wait") connects when the user says so.
       if (client.status !== "wait") yield* awaitReady(client)
@@ -279,10 +292,10 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
  */
 export const layerConfig = (
   options?: Omit<Options, "prefix">
-): Layer.Layer<Store, ConfigError.ConfigError | InvalidConfigError> =>
-  Layer.unwrapEffect(
+): Layer.Layer<Store, ConfigFailure | InvalidConfigError> =>
+  unwrapLayer(
     Effect.map(
-      Config.all({ url: Config.string("REDIS_URL"), prefix: Config.option(Config.string("REDIS_PREFIX")) }),
+      Config.all({ url: stringConfig("REDIS_URL"), prefix: Config.option(stringConfig("REDIS_PREFIX")) }),
       ({ prefix, url }) =>
         layer({ url }, { ...options, ...Option.match(prefix, { onNone: () => ({}), onSome: (p) => ({ prefix: p }) }) })
     )

@@ -18,21 +18,34 @@ export const portedSuites = [
   "test/Bulkhead.test.ts",
   "test/PortRuntime.test.ts",
   "test/PortStreams.test.ts",
-  "test/MetricsPort.test.ts"
+  "test/MetricsPort.test.ts",
+  "test/redis/rateLimiterStore.contract.test.ts",
+  "test/redis/rateLimiter.cost.test.ts",
+  "test/redis/rateLimiter.poisoned.test.ts",
+  "test/redis/rateLimiter.redis.test.ts"
 ]
 
 /**
  * Imports of these packages resolve from this folder, wherever the importer lives: the shared sources
  * and tests sit beside the repository's Effect 3 node_modules, which plain resolution would find first.
+ * The integrations (`@effect/platform-node`, `@effect/opentelemetry`) are listed too: the root's copies
+ * are the Effect 3 ones and would load Effect 3 beside Effect 4. `@effect/platform` has no Effect 4 release
+ * (HTTP is in `effect/unstable/http`), so importing it here fails instead of loading the root's Effect 3
+ * one. Version-neutral packages (`ioredis`, `@opentelemetry/*`) stay the root's, so one OpenTelemetry API
+ * is shared by both.
  */
-const fromThisTarget = /^(effect|@effect\/vitest|vitest|fast-check)(\/.*)?$/
+const fromThisTarget = /^(effect|@effect\/(vitest|platform-node|platform|opentelemetry)|vitest|fast-check)(\/.*)?$/
 
 const resolveFromTarget = (): Plugin => ({
   name: "breakwater:resolve-from-effect4-target",
   enforce: "pre",
-  async resolveId(source, _importer, options) {
+  async resolveId(source, importer, options) {
     if (!fromThisTarget.test(source)) return null
-    return this.resolve(source, path.join(here, "package.json"), { ...options, skipSelf: true })
+    const resolved = await this.resolve(source, path.join(here, "package.json"), { ...options, skipSelf: true })
+    // Not there (a module the Effect 4 release does not have): fail rather than let plain resolution hand
+    // the importer the repository's Effect 3 copy.
+    if (resolved === null) this.error(`${source} (imported by ${importer}) is not in the Effect 4 target`)
+    return resolved
   }
 })
 

@@ -2,6 +2,7 @@
  * A private redis-server with a `RedisStore` runtime for the guards under test and a raw ioredis client
  * for the attacker who writes poison under their keys. Registers its own beforeAll/afterAll.
  */
+import { type CloseableScope } from "#port"
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
@@ -15,7 +16,7 @@ export interface PoisonableRedis {
   readonly instance: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>
   readonly attacker: Redis
   /** Where the guards under test live; closed after the file. */
-  readonly scope: Scope.CloseableScope
+  readonly scope: CloseableScope
 }
 
 export const poisonableRedis = (prefix: string): PoisonableRedis => {
@@ -23,7 +24,7 @@ export const poisonableRedis = (prefix: string): PoisonableRedis => {
   let server: PrivateServer | undefined
   let instance: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
   let attacker: Redis | undefined
-  let scope: Scope.CloseableScope | undefined
+  let scope: CloseableScope | undefined
   beforeAll(async () => {
     if (!runnable) return
     server = await privateServer()

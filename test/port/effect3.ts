@@ -3,7 +3,7 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, Fiber, Option, type Scope } from "effect"
+import { ConfigProvider, Effect, type Exit, Fiber, Logger, Option, type Scope, TestContext } from "effect"
 import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
@@ -67,3 +67,23 @@ export const scopeFinalizers = (scope: Scope.Scope): number => {
   const state = (scope as unknown as { state: { _tag: string; finalizers?: Map<unknown, unknown> } }).state
   return state._tag === "Open" ? state.finalizers?.size ?? 0 : 0
 }
+
+/** Runs `self` on a fresh `TestClock` (3: `TestContext.TestContext`, 4: `TestClock.layer()`). */
+export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provide(self, TestContext.TestContext)
+
+/**
+ * Runs `self` with a logger, in place of the default one, that adds the text of each warning to `into`
+ * (3: `Logger.replace` and level tag "Warning", 4: `Logger.layer` and level "Warn").
+ */
+export const collectWarnings =
+  (into: Array<string>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(
+      self,
+      Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") into.push(String(message))
+        })
+      )
+    )

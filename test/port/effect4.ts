@@ -2,7 +2,7 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Option, type Scope } from "effect"
+import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, type Scope } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -78,3 +78,22 @@ export const scopeFinalizers = (scope: Scope.Scope): number => {
   if (state._tag !== "Open") return 0
   return state.finalizers?.size ?? (state.finalizer === undefined ? 0 : 1)
 }
+
+/** Runs `self` on a fresh `TestClock` (3: `TestContext.TestContext`, 4: `TestClock.layer()`). */
+export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provide(self, TestClock.layer())
+
+/**
+ * Runs `self` with a logger, in place of the default one, that adds the text of each warning to `into`
+ * (3: `Logger.replace` and level tag "Warning", 4: `Logger.layer` and level "Warn").
+ */
+export const collectWarnings =
+  (into: Array<string>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(
+      self,
+      Logger.layer([
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel === "Warn") into.push(String(message))
+        })
+      ])
+    )

@@ -4,7 +4,8 @@
  * ever), then shows the limiter discards it as lost state (a fresh quota, an event, a metric) instead of
  * failing or refusing every call. Real clock, each case well under a second.
  */
-import { Effect, Scope, Stream } from "effect"
+import { scopeProvide } from "#port"
+import { Effect, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import * as RateLimiter from "../../src/guards/RateLimiter.js"
 import { poisonableRedis } from "../helpers/poisonableRedis.js"
@@ -17,7 +18,7 @@ type Algorithm = NonNullable<RateLimiter.Options["algorithm"]>
 
 const limiter = (name: string, algorithm: Algorithm) =>
   redis.instance.runPromise(
-    Scope.extend(
+    scopeProvide(
       RateLimiter.make({ name, algorithm, limitForPeriod: 5, limitRefreshPeriod: "10 seconds", timeoutDuration: 0 }),
       redis.scope
     )

@@ -4,22 +4,9 @@
  * real clock, bounded: periods are either long (with the test kept clear of a cycle boundary) or a few
  * hundred milliseconds; the file runs in about 3 s.
  */
-import {
-  Cause,
-  ConfigProvider,
-  type Context,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  Logger,
-  Option,
-  Schedule,
-  Stream,
-  TestClock,
-  TestContext
-} from "effect"
+import { defectOf, failureOf, forkChild } from "#port"
+import { collectWarnings, configFromJson, TestClock, withConfig, withTestClock } from "#test-port"
+import { type Context, Duration, Effect, Exit, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -126,11 +113,11 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
         timeoutDuration: "1 second"
       })
       const events: Array<RateLimiter.Event> = []
-      const listener = yield* Effect.fork(Stream.runForEach(limiter.events, (e) => Effect.sync(() => events.push(e))))
+      const listener = yield* forkChild(Stream.runForEach(limiter.events, (e) => Effect.sync(() => events.push(e))))
       yield* Effect.sleep("20 millis")
       yield* limiter.acquire(2)
       const start = Date.now()
-      const waiter = yield* Effect.fork(limiter.acquire(2))
+      const waiter = yield* forkChild(limiter.acquire(2))
       yield* Effect.sleep("5 millis")
       const during = yield* limiter.metrics
       yield* Fiber.join(waiter)
@@ -320,7 +307,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
         const later = yield* limiter.tryAcquire()
         const refusal = yield* Effect.flip(limiter.acquire())
         return { first, atOnce, later, retryAfter: Option.getOrThrow(refusal.retryAfter) }
-      }).pipe(Effect.provide(TestContext.TestContext))
+      }).pipe(withTestClock)
     )
     // An in-process limiter would have refilled 180 times over; the shared one still sees the same minute.
     expect(result.first).toEqual([true, true, true])
@@ -336,7 +323,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       Effect.runPromise(
         Effect.scoped(Layer.build(RedisStore.layer({ url }, options as RedisStore.Options))).pipe(
           Effect.exit,
-          Effect.map((exit) => Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? exit.cause.error : exit)
+          Effect.map((exit) => Exit.isFailure(exit) ? Option.getOrElse(failureOf(exit.cause), () => exit) : exit)
         )
       )
     const issues = async (options: unknown) => {
@@ -366,16 +353,13 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
 
   it("a client passed with its offline queue on gets one warning (commands would queue while Redis is down)", async () => {
     const warnings: Array<string> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning") warnings.push(String(message))
-    })
     const queueing = new Redis(url)
     const failing = new Redis(url, { ...RedisStore.clientOptions })
     await Effect.runPromise(
       Effect.scoped(Effect.all([
         Layer.build(RedisStore.layer({ client: queueing })),
         Layer.build(RedisStore.layer({ client: failing }))
-      ])).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      ])).pipe(collectWarnings(warnings))
     )
     queueing.disconnect()
     failing.disconnect()
@@ -419,7 +403,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       yield* Effect.forkScoped(Stream.runForEach(limiter.events, (e) => Effect.sync(() => events.push(e._tag))))
       yield* Effect.sleep("10 millis")
       yield* limiter.acquire()
-      const waiter = yield* Effect.fork(limiter.acquire())
+      const waiter = yield* forkChild(limiter.acquire())
       yield* Effect.sleep("30 millis")
       const during = (yield* limiter.metrics).numberOfWaitingFibers
       yield* Fiber.interrupt(waiter)
@@ -431,7 +415,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
     expect(result.during).toBe(1)
     expect(result.after).toBe(0)
     expect(result.events).toEqual(["SuccessfulAcquire", "FailedAcquire"])
-    expect(Exit.isFailure(result.bad) && result.bad.cause._tag).toBe("Die")
+    expect(Exit.isFailure(result.bad) && Option.isSome(defectOf(result.bad.cause))).toBe(true)
   })
 
   it("a guarded call's span says what the shared limiter decided and where", async () => {
@@ -465,7 +449,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
   it("layerConfig reads REDIS_URL and REDIS_PREFIX", async () => {
     await clearOfBoundary(60_000, 2_000)
     const prefix = fresh("config")
-    const provider = ConfigProvider.fromMap(new Map([["REDIS_URL", url], ["REDIS_PREFIX", prefix]]))
+    const provider = configFromJson({ REDIS_URL: url, REDIS_PREFIX: prefix })
     const granted = await run(
       Effect.gen(function*() {
         const limiter = yield* RateLimiter.make({
@@ -474,7 +458,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
           limitRefreshPeriod: "1 minute"
         })
         return yield* limiter.tryAcquire()
-      }).pipe(Effect.provide(RedisStore.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(provider)))))
+      }).pipe(Effect.provide(RedisStore.layerConfig()), withConfig(provider))
     )
     expect(granted).toBe(true)
     expect(await admin.exists(`${prefix}:ratelimiter:{configured}:fixed`)).toBe(1)
@@ -482,7 +466,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter sharing a Redis stor
       Effect.flip(
         Layer.build(RedisStore.layerConfig()).pipe(
           Effect.scoped,
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+          withConfig(configFromJson({}))
         )
       )
     )

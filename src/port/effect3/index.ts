@@ -71,6 +71,7 @@ export {
   type Subscription,
   subscriptionStream,
   timeoutFail,
+  unwrapLayer,
   unwrapScoped,
   withClock
 } from "./runtime.js"

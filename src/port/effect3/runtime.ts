@@ -29,6 +29,11 @@ export const layerScoped = <I, S, E, R>(
   make: Effect.Effect<S, E, R>
 ): Layer.Layer<I, E, Exclude<R, Scope.Scope>> => Layer.scoped(key, make)
 
+/** The layer an effect makes (the effect runs when the layer is built): 3 `Layer.unwrapEffect`, 4 `Layer.unwrap`. */
+export const unwrapLayer = <A, E1, R1, E, R>(
+  effect: Effect.Effect<Layer.Layer<A, E1, R1>, E, R>
+): Layer.Layer<A, E | E1, R1 | R> => Layer.unwrapEffect(effect)
+
 /** A fiber that was forked: 3 `Fiber.RuntimeFiber`, 4 `Fiber.Fiber`. */
 export type RunningFiber<A, E = never> = Fiber.RuntimeFiber<A, E>
 

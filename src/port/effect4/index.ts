@@ -89,6 +89,7 @@ export {
   type Subscription,
   subscriptionStream,
   timeoutFail,
+  unwrapLayer,
   unwrapScoped,
   withClock
 } from "./runtime.js"

@@ -205,7 +205,7 @@ export const makeConnection = (
           : Effect.tryPromise({
             try: () => deadlines.within(hasShardedPubSub(client)),
             catch: wrap("shardedPubSub", "")
-          }).pipe(Effect.tap((answer) => sharded = answer))
+          }).pipe(Effect.tap((answer) => Effect.sync(() => sharded = answer)))
       ),
       guardKey: (kind, name, suffix) => `${prefix}:${kind}:${hashTagOf(name)}:${suffix}`,
       subscriber: Effect.sync(() => {
