@@ -36,7 +36,10 @@ const pkg = {
   bugs: root.bugs,
   engines: root.engines,
   sideEffects: false,
-  imports: { "#port": { types: "./dist/port/effect4/index.d.ts", default: "./dist/port/effect4/index.js" } },
+  imports: {
+    "#port": { types: "./dist/port/effect4/index.d.ts", default: "./dist/port/effect4/index.js" },
+    "#port/*": { types: "./dist/port/effect4/*.d.ts", default: "./dist/port/effect4/*.js" }
+  },
   exports: exportsMap,
   files: ["dist"],
   peerDependencies: peers,

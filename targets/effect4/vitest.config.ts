@@ -55,6 +55,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
+      { find: /^#port\/(.+)$/, replacement: path.join(repo, "src/port/effect4") + "/$1.ts" },
       { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") }
     ]
   },
