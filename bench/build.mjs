@@ -6,6 +6,7 @@
  * not pay it. Compiled like a published package, both sides are measured alike.
  */
 import { build } from "esbuild"
+import * as path from "node:path"
 
 export const outfile = "node_modules/.cache/breakwater-bench/index.mjs"
 
@@ -21,3 +22,34 @@ await build({
   outfile,
   logLevel: "warning"
 })
+
+/**
+ * Our guards once per Effect target (bench/targets/guardCases.ts, issue 17): the same source, with
+ * `#port` bundled from that target's port and, for Effect 4, `effect` imported as the `effect4` npm alias,
+ * so both run in the one process and are measured in the same rounds.
+ */
+export const targetOutfile = (major) => `node_modules/.cache/breakwater-bench/targets-effect${major}.mjs`
+
+for (const major of [3, 4]) {
+  await build({
+    entryPoints: ["bench/targets/guardCases.ts"],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    keepNames: false,
+    sourcemap: true,
+    outfile: targetOutfile(major),
+    logLevel: "warning",
+    alias: major === 4 ? { effect: "effect4" } : {},
+    plugins: [{
+      name: "breakwater:port",
+      setup(build) {
+        build.onResolve({ filter: /^#port$/ }, () => ({
+          path: path.resolve(import.meta.dirname, `../src/port/effect${major}/index.ts`)
+        }))
+      }
+    }]
+  })
+}

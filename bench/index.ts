@@ -12,7 +12,8 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { mainTable, renderMarkdown, targetTable } from "./report.js"
+import { atTeardown } from "./floor.js"
+import { bothTargetsSection, mainTable, renderMarkdown, targetTable } from "./report.js"
 import { runBench, runHttpSection } from "./run.js"
 import { httpComparisons, httpSection, httpTargets } from "./scenarios/http.js"
 import { redisClusterTable, runRedisCluster } from "./scenarios/redisCluster.js"
@@ -52,6 +53,20 @@ if (process.env.BENCH_ONLY === "http") {
   process.exit(0)
 }
 
+/**
+ * Our guards built once per Effect target (build.mjs writes targets-effect3.mjs and targets-effect4.mjs
+ * beside this compiled file): the same source on each runtime, measured in the same rounds.
+ */
+type TargetBuild = typeof import("./targets/guardCases.js")
+const targetBuilds = await Promise.all(
+  ([3, 4] as const).map(async (major) => {
+    const build = await import(new URL(`./targets-effect${major}.mjs`, import.meta.url).href) as TargetBuild
+    const built = build.targetCases(major)
+    atTeardown(built.close)
+    return built.cases
+  })
+)
+
 const report = await runBench({
   rounds: env("BENCH_ROUNDS", 15),
   sliceMs: env("BENCH_SLICE_MS", 40),
@@ -62,6 +77,7 @@ const report = await runBench({
   coldImport: { rounds: env("BENCH_COLD_IMPORT_ROUNDS", 15) },
   pairs: env("BENCH_PAIRS", 21),
   http,
+  targets: targetBuilds.flat(),
   log: (line) => console.error(`[bench] ${line}`),
   only: process.env["BENCH_ONLY"] ? new RegExp(process.env["BENCH_ONLY"]) : undefined,
   skip: new Set((process.env["BENCH_SKIP"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""))
@@ -70,7 +86,7 @@ const report = await runBench({
 console.log(mainTable(report))
 if (report.config.only !== undefined || (report.config.skip?.size ?? 0) > 0) {
   // A partial run is for working on a few cases: it prints, and leaves BENCHMARKS.md alone.
-  console.log(`\n${targetTable(report)}`)
+  console.log(`\n${bothTargetsSection(report)}\n\n${targetTable(report)}`)
 } else {
   const notes = fs.readFileSync(path.join(root, "bench", "notes.md"), "utf8")
   const output = path.join(root, "BENCHMARKS.md")

@@ -8,11 +8,12 @@ import { Stack } from "./cases/stack.js"
 import { timeLimiterTargets } from "./cases/timeLimiter.js"
 import { Baseline } from "./floor.js"
 import type { Result } from "./harness.js"
-import type { BenchReport } from "./run.js"
+import { type BenchReport, Groups } from "./run.js"
 import { CONTENDED } from "./scenarios/contended.js"
 import { httpSection, httpTargets } from "./scenarios/http.js"
 import { RedisBreakerCases, RedisCases } from "./scenarios/redis.js"
 import { redisClusterTable } from "./scenarios/redisCluster.js"
+import { failureCases, onTarget, TargetCase } from "./targets/names.js"
 
 const fixed = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
 const grouped = (n: number) => Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a"
@@ -155,6 +156,7 @@ export const mainTable = (report: BenchReport): string => {
   ]
   let group: string | undefined
   for (const r of report.results) {
+    if (r.case.group === Groups.targets) continue
     if (r.case.group !== group) {
       group = r.case.group
       lines.push(`| **${group}** | | | | | | |`)
@@ -298,6 +300,75 @@ const redisTargets = (report: BenchReport): Array<Target> => {
   return out
 }
 
+/** Effect 4's own guards (effect/persistence) for our cases, where it has one. */
+const effect4Own: Partial<Record<string, string>> = {
+  [TargetCase.breakerCount]: "Effect 4 CircuitBreaker consecutive(5), success",
+  [TargetCase.breakerFailure]: "Effect 4 CircuitBreaker rate, failure recorded",
+  [TargetCase.breakerOpen]: "Effect 4 CircuitBreaker open, refusal",
+  [TargetCase.fixedWindow]: "Effect 4 RateLimiter memory store, fixed-window",
+  [TargetCase.tokenBucket]: "Effect 4 RateLimiter memory store, token-bucket"
+}
+
+/** Section 12: the same guards built for Effect 3 and for Effect 4, each to its own runtime's floor. */
+export const bothTargetsSection = (report: BenchReport): string => {
+  const { byName, ns } = lookup(report)
+  if (!byName.has(onTarget(4, TargetCase.floor))) return "Not measured in this run (the target builds were not loaded)."
+  const floorOf = (major: 3 | 4, name: string) =>
+    ns(onTarget(major, failureCases.has(name) ? TargetCase.floorFailure : TargetCase.floor))
+  const rows = Object.values(TargetCase).map((name) => {
+    const [e3, e4] = [ns(onTarget(3, name)), ns(onTarget(4, name))]
+    const own = effect4Own[name]
+    return `| ${name} | ${fixed(e3, 1)} | ${fixed(e3 / floorOf(3, name))} | ${fixed(e4, 1)} | ${
+      fixed(e4 / floorOf(4, name))
+    } | ${fixed(e3 / e4)}x | ${own === undefined ? "" : `${fixed(ns(own), 1)} (${fixed(ns(own) / e4)}x)`} |`
+  })
+  return `breakwater is built from one source for each Effect (issue 17). Here both builds
+(\`bench/targets/guardCases.ts\`, compiled once against Effect 3 and once against Effect 4 through the
+\`effect4\` npm alias and the Effect 4 port) run in the same process and the same rounds as the main
+table. Each build is divided by the floor wrapper run on its own runtime, so "x floor" is what the guard
+adds; "Effect 4 faster by" compares the builds' times; the last column is Effect 4's own guard from
+\`effect/persistence\` (memory store) for the same case, and how many times slower it is than ours on
+Effect 4.
+
+| case | Effect 3 ns/op | x Effect 3 floor | Effect 4 ns/op | x Effect 4 floor | Effect 4 faster by | Effect 4's own guard ns/op (x ours on 4) |
+|---|---:|---:|---:|---:|---:|---:|
+${rows.join("\n")}`
+}
+
+/** The per-guard targets for our Effect 4 build, and Effect 4's own breaker against it. */
+const bothTargetsTargets = (report: BenchReport): Array<Target> => {
+  const { byName, ns } = lookup(report)
+  if (!byName.has(onTarget(4, TargetCase.floor))) return []
+  const floor = ns(onTarget(4, TargetCase.floor))
+  const out: Array<Target> = []
+  const atMost = (name: string, limit: number) => {
+    const value = ns(onTarget(4, name)) / floor
+    out.push({
+      target: `Effect 4 build: ${name} <= ${limit}x Effect 4 floor`,
+      measured: `${fixed(value)}x Effect 4 floor`,
+      met: Number.isFinite(value) ? value <= limit : undefined
+    })
+  }
+  for (const name of [TargetCase.breakerCount, TargetCase.breakerTime]) atMost(name, 1.3)
+  for (const name of [TargetCase.fixedWindow, TargetCase.tokenBucket, TargetCase.slidingWindow]) atMost(name, 1.3)
+  atMost(TargetCase.timeLimiter, 3)
+  const ours = onTarget(4, TargetCase.breakerCount)
+  for (
+    const peer of ["Effect 4 CircuitBreaker consecutive(5), success", "Effect 4 CircuitBreaker rate(100), success"]
+  ) {
+    const p = report.pairs.find((pair) => pair.numerator === peer && pair.denominator === ours)
+    const by = p?.ratio ?? ns(peer) / ns(ours)
+    out.push({
+      target: `Effect 4 build: >= 10x faster than ${peer}`,
+      measured: `ours ${fixed(by)}x faster${
+        p === undefined ? "" : ` (${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)})`
+      }`,
+      met: Number.isFinite(by) ? by >= 10 : undefined
+    })
+  }
+  return out
+}
+
 /** Section 10: a cold root import next to a cold import of effect itself. */
 const coldImportSection = (report: BenchReport): string => {
   const cold = report.coldImport
@@ -338,7 +409,8 @@ export const targetTable = (report: BenchReport): string =>
         ...timeLimiterTargets(lookup(report).ns),
         ...redisTargets(report),
         ...coldImportTargets(report),
-        ...httpTargets(report.http)
+        ...httpTargets(report.http),
+        ...bothTargetsTargets(report)
       ].map((t) => `| ${t.target} | ${t.measured} | ${t.met === undefined ? "n/a" : t.met ? "yes" : "**MISSED**"} |`)
     )
     .join("\n")
@@ -424,6 +496,10 @@ ${coldImportSection(report)}
 ## 11. HTTP on loopback
 
 ${httpSection(report.http)}
+
+## 12. Our guards on each Effect target
+
+${bothTargetsSection(report)}
 
 ## Targets: where we stand
 

@@ -25,6 +25,7 @@ import { type HttpBenchConfig, type HttpResult, runHttp } from "./scenarios/http
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
 import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
 import { type RedisClusterBenchConfig, type RedisClusterResult, runRedisCluster } from "./scenarios/redisCluster.js"
+import { onTarget, TargetCase } from "./targets/names.js"
 
 export const Groups = {
   baselines: "1. Baselines",
@@ -34,10 +35,15 @@ export const Groups = {
   bulkhead: "6. Bulkhead",
   stack: "7. Full stack Retry(CircuitBreaker(RateLimiter(Bulkhead(call))))",
   fibers: "8. Scale: 10,000 concurrent fibers through one breaker",
-  other: "Other guards (retry, time limiter)"
+  other: "Other guards (retry, time limiter)",
+  targets: "12. Our guards on each Effect target"
 } as const
 
-export const allCases = (): ReadonlyArray<Case> => [
+/**
+ * `targets`: our guards built once per Effect target (bench/targets/guardCases.ts; index.ts loads both
+ * builds), reported side by side in their own section rather than in the main table.
+ */
+export const allCases = (targets: ReadonlyArray<Case> = []): ReadonlyArray<Case> => [
   ...inGroup(Groups.baselines, [...baselines, ...effect4.baselineCases]),
   ...inGroup(Groups.breaker, [
     ...circuitBreaker.slice(0, 2),
@@ -56,7 +62,8 @@ export const allCases = (): ReadonlyArray<Case> => [
   ...inGroup(Groups.stack, stack),
   ...inGroup(Groups.fibers, concurrency),
   ...inGroup(Groups.other, [...retry, ...timeLimiter, ...adaptive]),
-  ...inGroup("9. Observability: metrics, events, traces, scrape", observability)
+  ...inGroup("9. Observability: metrics, events, traces, scrape", observability),
+  ...inGroup(Groups.targets, targets)
 ]
 
 /** The targets that compare two cases: [numerator, denominator], measured back to back. */
@@ -67,7 +74,10 @@ export const pairTargets: ReadonlyArray<readonly [string, string]> = [
   [Stack.on, Baseline.floor],
   // Like with like: our stack with metrics off and no subscribers against cockatiel's with no listeners.
   ["cockatiel retry(breaker(bulkhead)) (native await)", Stack.off],
-  ["cockatiel retry(breaker(bulkhead)) (from Effect)", Stack.off]
+  ["cockatiel retry(breaker(bulkhead)) (from Effect)", Stack.off],
+  // Effect 4's own breaker against ours built for Effect 4: the same runtime on both sides.
+  ["Effect 4 CircuitBreaker consecutive(5), success", onTarget(4, TargetCase.breakerCount)],
+  ["Effect 4 CircuitBreaker rate(100), success", onTarget(4, TargetCase.breakerCount)]
 ]
 
 export interface BenchConfig {
@@ -89,6 +99,8 @@ export interface BenchConfig {
   readonly only?: RegExp | undefined
   /** Scenarios not run (BENCH_SKIP: any of contended, memory, redis, cold): reported as not measured. */
   readonly skip?: ReadonlySet<string> | undefined
+  /** Our guards on each Effect target (see {@link allCases}); none when absent. */
+  readonly targets?: ReadonlyArray<Case> | undefined
 }
 
 export interface BenchReport {
@@ -120,8 +132,8 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     const only = config.only
     const skip = config.skip ?? new Set<string>()
     const cases = only === undefined
-      ? allCases()
-      : allCases().filter((c) => only.test(c.name) || only.test(c.group ?? ""))
+      ? allCases(config.targets)
+      : allCases(config.targets).filter((c) => only.test(c.name) || only.test(c.group ?? ""))
     log(`measuring ${cases.length} cases, ${config.rounds} rounds of ${config.sliceMs} ms slices`)
     const results = await measure(cases, {
       rounds: config.rounds,
