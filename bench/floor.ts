@@ -4,27 +4,9 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import type { Case } from "./harness.js"
+import { floor } from "./targets/floorWrapper.js"
 
-let bookkeeping = 0
-
-/** The floor: the cheapest wrapper any guard needs (suspend + matchCauseEffect, synchronous bookkeeping). */
-export const floor = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    bookkeeping++
-    return Effect.matchCauseEffect(self, {
-      onSuccess: (a) => {
-        bookkeeping++
-        return Effect.succeed(a)
-      },
-      onFailure: (cause) => {
-        bookkeeping--
-        return Effect.failCause(cause)
-      }
-    })
-  })
-
-/** Keeps the floor's bookkeeping observable so the JIT cannot drop it. */
-export const floorBookkeeping = () => bookkeeping
+export { floor, floorBookkeeping } from "./targets/floorWrapper.js"
 
 /** The names of the baselines, which the report divides by. */
 export const Baseline = {

@@ -9,26 +9,8 @@ import { scopeProvide } from "#port"
 import { Effect, Exit, Scope } from "effect"
 import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, TimeLimiter } from "../../src/index.js"
 import type { Case } from "../harness.js"
+import { floor } from "./floorWrapper.js"
 import { failureCases, onTarget, TargetCase } from "./names.js"
-
-let bookkeeping = 0
-const floor = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    bookkeeping++
-    return Effect.matchCauseEffect(self, {
-      onSuccess: (a) => {
-        bookkeeping++
-        return Effect.succeed(a)
-      },
-      onFailure: (cause) => {
-        bookkeeping--
-        return Effect.failCause(cause)
-      }
-    })
-  })
-
-/** Keeps the floor's bookkeeping observable so the JIT cannot drop it. */
-export const targetBookkeeping = () => bookkeeping
 
 /**
  * Builds the guards in a scope of their own and returns the cases, named for the build's Effect `major`
