@@ -4,17 +4,7 @@
  *
  * @internal
  */
-import {
-  callback,
-  decodeOptions,
-  failureOf,
-  forkChild,
-  interruptNow,
-  isInterruptOnly,
-  nowMillis,
-  restoreDefaults,
-  type RunningFiber
-} from "#port"
+import { decodeOptions, failureOf, isInterruptOnly, nowMillis, restoreDefaults } from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,17 +13,17 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { type LimitSettings, type LimitState, nextLimit, SampleWindow } from "../../core/adaptiveLimitCore.js"
-import { Admitted, BulkheadCore, Waiter, Waiting } from "../../core/bulkheadCore.js"
+import { BulkheadCore } from "../../core/bulkheadCore.js"
 import { isLocalRefusal, isTimeout } from "../../core/refusals.js"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { initialLimitOf, LimiterChangesSchema, LimiterOptionsSchema } from "./adaptiveConfig.js"
 import { type AdaptiveLimiter, type Changes, Event, LimitExceededError, type Metrics } from "./adaptiveLimiterApi.js"
+import { type Restore, waitForSlot, wake } from "./slotWait.js"
 
 export const defaults = Schema.decodeSync(LimiterOptionsSchema)({ name: "defaults" })
 
-export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 export type Decoded = typeof LimiterOptionsSchema.Type
 
 export const settingsOf = (config: Decoded): LimitSettings => ({
@@ -49,10 +39,6 @@ export const settingsOf = (config: Decoded): LimitSettings => ({
   windowMillis: Duration.toMillis(config.windowDuration),
   minWindowSamples: config.minWindowSamples
 })
-
-export const wake = (admitted: ReadonlyArray<Waiter>): void => {
-  for (let i = 0; i < admitted.length; i++) admitted[i]!.wake?.()
-}
 
 export class AdaptiveLimiterImpl implements AdaptiveLimiter {
   readonly kind = "AdaptiveLimiter" as const
@@ -104,7 +90,9 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
     }
     return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | LimitExceededError, R> => {
       if (this.core.tryAcquire()) return run(restore)
-      return this.maxWaitMillis > 0 ? this.waitThenRun(restore, run) : this.refuse()
+      return this.maxWaitMillis > 0
+        ? waitForSlot(this.core, this.clock, this.maxWaitMillis, restore, () => run(restore), () => this.refuse())
+        : this.refuse()
     })
   }
 
@@ -154,42 +142,6 @@ export class AdaptiveLimiterImpl implements AdaptiveLimiter {
       const at = nowMillis(this.clock)
       this.hub.unsafeOffer(Event.LimitChanged({ limiterName: this.name, at, from, to }))
     }
-  }
-
-  /** Like `Bulkhead`'s: queued masked, waits interruptibly, leaves the queue on timeout or interruption. */
-  private waitThenRun<A, E, R>(
-    restore: Restore,
-    run: (restore: Restore) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | LimitExceededError, R> {
-    const core = this.core
-    const waiter = new Waiter()
-    core.enqueue(waiter)
-    const admission = callback<void>((resume) => {
-      if (waiter.status === Waiting) waiter.wake = () => resume(Effect.void)
-      else resume(Effect.void)
-    })
-    const waited = (timer: RunningFiber<void> | undefined) =>
-      Effect.matchCauseEffect(restore(admission), {
-        onSuccess: (): Effect.Effect<A, E | LimitExceededError, R> => {
-          if (timer !== undefined) interruptNow(timer)
-          return waiter.status === Admitted ? run(restore) : this.refuse()
-        },
-        onFailure: (cause) => {
-          if (timer !== undefined) interruptNow(timer)
-          wake(core.leave(waiter).admitted)
-          return Effect.failCause(cause)
-        }
-      })
-    if (!Number.isFinite(this.maxWaitMillis)) return waited(undefined)
-    const expiry = Effect.interruptible(this.clock.sleep(Duration.millis(this.maxWaitMillis))).pipe(
-      Effect.andThen(Effect.sync(() => {
-        if (waiter.status === Waiting) {
-          core.leave(waiter)
-          waiter.wake?.()
-        }
-      }))
-    )
-    return Effect.flatMap(forkChild(expiry), waited)
   }
 
   private refuse(): Effect.Effect<never, LimitExceededError> {

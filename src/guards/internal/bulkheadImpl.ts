@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { callback, decodeOptions, forkChild, interruptNow, nowMillis, restoreDefaults, type RunningFiber } from "#port"
+import { decodeOptions, nowMillis, restoreDefaults } from "#port"
 import type * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -14,22 +14,17 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import { Admitted, BulkheadCore, Waiter, Waiting } from "../../core/bulkheadCore.js"
+import { BulkheadCore } from "../../core/bulkheadCore.js"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
 import { withoutStackTrace } from "../../shared/internal/errors.js"
 import { type EventHub } from "../../shared/internal/eventHub.js"
 import { currentSpan, spanEvent } from "../../shared/internal/observe.js"
 import { type Bulkhead, BulkheadFullError, type Changes, Event, type Metrics } from "./bulkheadApi.js"
 import { ChangesSchema, OptionsSchema } from "./bulkheadConfig.js"
+import { type Restore, waitForSlot, wake } from "./slotWait.js"
 
 /** The defaults, for `reconfigure`'s "undefined means default". */
 export const defaults = Schema.decodeSync(OptionsSchema)({ name: "defaults" })
-
-export const wake = (admitted: ReadonlyArray<Waiter>): void => {
-  for (let i = 0; i < admitted.length; i++) admitted[i]!.wake?.()
-}
-
-export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 export class BulkheadImpl implements Bulkhead {
   readonly kind = "Bulkhead" as const
@@ -84,7 +79,12 @@ export class BulkheadImpl implements Bulkhead {
         if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
         return run(restore)
       }
-      return this.maxWaitMillis > 0 ? this.waitThenRun(restore, run) : this.refuse()
+      return this.maxWaitMillis > 0
+        ? waitForSlot(this.core, this.clock, this.maxWaitMillis, restore, () => {
+          if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
+          return run(restore)
+        }, () => this.refuse()) // its wait expired
+        : this.refuse()
     })
   }
 
@@ -93,49 +93,6 @@ export class BulkheadImpl implements Bulkhead {
     const admitted = this.core.release()
     if (admitted.length > 0) wake(admitted)
     if (this.hub.subscribers > 0) this.publishNow("CallFinished")
-  }
-
-  /**
-   * Queues the caller (still masked, so the handler that removes it is in place before it can be
-   * interrupted), waits interruptibly to be admitted, then runs the call in the slot it was given.
-   */
-  private waitThenRun<A, E, R>(
-    restore: Restore,
-    run: (restore: Restore) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | BulkheadFullError, R> {
-    const core = this.core
-    const waiter = new Waiter()
-    core.enqueue(waiter)
-    const admission = callback<void>((resume) => {
-      if (waiter.status === Waiting) waiter.wake = () => resume(Effect.void)
-      else resume(Effect.void)
-    })
-    const maxWait = this.maxWaitMillis
-    const waited = (timer: RunningFiber<void> | undefined) =>
-      Effect.matchCauseEffect(restore(admission), {
-        onSuccess: (): Effect.Effect<A, E | BulkheadFullError, R> => {
-          if (timer !== undefined) interruptNow(timer)
-          if (waiter.status !== Admitted) return this.refuse() // its wait expired
-          if (this.hub.subscribers > 0) this.publishNow("CallPermitted")
-          return run(restore)
-        },
-        onFailure: (cause) => {
-          // Interrupted while waiting: leave the queue, or give back the slot it was just handed.
-          if (timer !== undefined) interruptNow(timer)
-          wake(core.leave(waiter).admitted)
-          return Effect.failCause(cause)
-        }
-      })
-    if (!Number.isFinite(maxWait)) return waited(undefined)
-    const expiry = Effect.interruptible(this.clock.sleep(Duration.millis(maxWait))).pipe(
-      Effect.andThen(Effect.sync(() => {
-        if (waiter.status === Waiting) {
-          core.leave(waiter)
-          waiter.wake?.()
-        }
-      }))
-    )
-    return Effect.flatMap(forkChild(expiry), waited)
   }
 
   private refuse(): Effect.Effect<never, BulkheadFullError> {
