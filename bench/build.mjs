@@ -10,8 +10,8 @@ import * as path from "node:path"
 
 export const outfile = "node_modules/.cache/breakwater-bench/index.mjs"
 
-await build({
-  entryPoints: ["bench/index.ts"],
+/** One ES module per entry, dependencies left to node_modules, no `keepNames`. */
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
@@ -19,9 +19,10 @@ await build({
   packages: "external",
   keepNames: false,
   sourcemap: true,
-  outfile,
   logLevel: "warning"
-})
+}
+
+await build({ ...common, entryPoints: ["bench/index.ts"], outfile })
 
 /**
  * Our guards once per Effect target (bench/targets/guardCases.ts, issue 17): the same source, with
@@ -32,16 +33,9 @@ export const targetOutfile = (major) => `node_modules/.cache/breakwater-bench/ta
 
 for (const major of [3, 4]) {
   await build({
+    ...common,
     entryPoints: ["bench/targets/guardCases.ts"],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    keepNames: false,
-    sourcemap: true,
     outfile: targetOutfile(major),
-    logLevel: "warning",
     alias: major === 4 ? { effect: "effect4" } : {},
     plugins: [{
       name: "breakwater:port",

@@ -1,18 +1,20 @@
 /**
  * The names of the side-by-side cases (bench/targets/guardCases.ts), importable without building guards.
  */
-/** The case names, without the target (see {@link onTarget}). */
+import { Ours } from "../cases/peers/names.js"
+
+/** The case names, without the target (see {@link onTarget}); the main table's names where it has the case. */
 export const TargetCase = {
   floor: "floor wrapper, success",
   floorFailure: "floor wrapper, failure",
-  breakerCount: "breaker closed, count window, success",
-  breakerTime: "breaker closed, time window, success",
-  breakerFailure: "breaker closed, failure recorded",
-  breakerOpen: "breaker open, refusal",
-  fixedWindow: "rate limiter fixed-window, acquire and run",
-  tokenBucket: "rate limiter token-bucket, acquire and run",
-  slidingWindow: "rate limiter sliding-window, acquire and run",
-  bulkhead: "bulkhead uncontended, success",
+  breakerCount: Ours.breakerCount,
+  breakerTime: Ours.breakerTime,
+  breakerFailure: Ours.breakerFailure,
+  breakerOpen: Ours.breakerOpen,
+  fixedWindow: Ours.fixedWindow,
+  tokenBucket: Ours.tokenBucket,
+  slidingWindow: Ours.slidingWindow,
+  bulkhead: Ours.bulkhead,
   retry: "retry, success without retry",
   timeLimiter: "time limiter, success",
   stack: "full stack, metrics off"
