@@ -22,7 +22,13 @@ export const portedSuites = [
   "test/redis/rateLimiterStore.contract.test.ts",
   "test/redis/rateLimiter.cost.test.ts",
   "test/redis/rateLimiter.poisoned.test.ts",
-  "test/redis/rateLimiter.redis.test.ts"
+  "test/redis/rateLimiter.redis.test.ts",
+  "test/circuitMachine.test.ts",
+  "test/CircuitBreaker.test.ts",
+  "test/CircuitBreaker.concurrency.test.ts",
+  "test/CircuitBreaker.keyed.test.ts",
+  "test/CircuitBreaker.openWait.test.ts",
+  "test/CircuitBreaker.permission.test.ts"
 ]
 
 /**
