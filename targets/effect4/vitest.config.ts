@@ -28,7 +28,9 @@ export const portedSuites = [
   "test/CircuitBreaker.concurrency.test.ts",
   "test/CircuitBreaker.keyed.test.ts",
   "test/CircuitBreaker.openWait.test.ts",
-  "test/CircuitBreaker.permission.test.ts"
+  "test/CircuitBreaker.permission.test.ts",
+  "test/TimeLimiter.test.ts",
+  "test/TimeLimiter.inFiber.test.ts"
 ]
 
 /**
