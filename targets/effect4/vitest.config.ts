@@ -30,7 +30,8 @@ export const portedSuites = [
   "test/CircuitBreaker.openWait.test.ts",
   "test/CircuitBreaker.permission.test.ts",
   "test/TimeLimiter.test.ts",
-  "test/TimeLimiter.inFiber.test.ts"
+  "test/TimeLimiter.inFiber.test.ts",
+  "test/CircuitBreaker.property.test.ts"
 ]
 
 /**
@@ -64,7 +65,10 @@ export default defineConfig({
     alias: [
       { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
       { find: /^#port\/(.+)$/, replacement: path.join(repo, "src/port/effect4") + "/$1.ts" },
-      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") }
+      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") },
+      // The package's root entry on its source, as in the repository's vitest.config.ts (its subpaths
+      // join as their modules are ported).
+      { find: /^breakwater$/, replacement: path.join(repo, "src/index.ts") }
     ]
   },
   test: {
