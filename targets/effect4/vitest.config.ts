@@ -31,7 +31,9 @@ export const portedSuites = [
   "test/CircuitBreaker.permission.test.ts",
   "test/TimeLimiter.test.ts",
   "test/TimeLimiter.inFiber.test.ts",
-  "test/CircuitBreaker.property.test.ts"
+  "test/CircuitBreaker.property.test.ts",
+  "test/redis/circuitBreaker.distributed.test.ts",
+  "test/redis/circuitBreakerStore.contract.test.ts"
 ]
 
 /**
