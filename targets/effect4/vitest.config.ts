@@ -33,7 +33,8 @@ export const portedSuites = [
   "test/TimeLimiter.inFiber.test.ts",
   "test/CircuitBreaker.property.test.ts",
   "test/redis/circuitBreaker.distributed.test.ts",
-  "test/redis/circuitBreakerStore.contract.test.ts"
+  "test/redis/circuitBreakerStore.contract.test.ts",
+  "test/redis/circuitBreaker.poisoned.test.ts"
 ]
 
 /**
