@@ -34,7 +34,8 @@ export const portedSuites = [
   "test/CircuitBreaker.property.test.ts",
   "test/redis/circuitBreaker.distributed.test.ts",
   "test/redis/circuitBreakerStore.contract.test.ts",
-  "test/redis/circuitBreaker.poisoned.test.ts"
+  "test/redis/circuitBreaker.poisoned.test.ts",
+  "test/redis/circuitBreaker.shared.test.ts"
 ]
 
 /**
