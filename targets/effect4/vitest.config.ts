@@ -35,7 +35,8 @@ export const portedSuites = [
   "test/redis/circuitBreaker.distributed.test.ts",
   "test/redis/circuitBreakerStore.contract.test.ts",
   "test/redis/circuitBreaker.poisoned.test.ts",
-  "test/redis/circuitBreaker.shared.test.ts"
+  "test/redis/circuitBreaker.shared.test.ts",
+  "test/redis/circuitBreaker.recovery.test.ts"
 ]
 
 /**
