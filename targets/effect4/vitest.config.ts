@@ -36,7 +36,8 @@ export const portedSuites = [
   "test/redis/circuitBreakerStore.contract.test.ts",
   "test/redis/circuitBreaker.poisoned.test.ts",
   "test/redis/circuitBreaker.shared.test.ts",
-  "test/redis/circuitBreaker.recovery.test.ts"
+  "test/redis/circuitBreaker.recovery.test.ts",
+  "test/redis/circuitBreaker.fault.test.ts"
 ]
 
 /**
