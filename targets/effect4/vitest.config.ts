@@ -37,7 +37,8 @@ export const portedSuites = [
   "test/redis/circuitBreaker.poisoned.test.ts",
   "test/redis/circuitBreaker.shared.test.ts",
   "test/redis/circuitBreaker.recovery.test.ts",
-  "test/redis/circuitBreaker.fault.test.ts"
+  "test/redis/circuitBreaker.fault.test.ts",
+  "test/redis/circuitBreaker.processes.test.ts"
 ]
 
 /**
