@@ -104,7 +104,7 @@ export const collectWarnings =
  */
 export const tsxNodeArgs: ReadonlyArray<string> = [
   "--import",
-  "tsx",
+  new URL("../../targets/effect4/childProcess.mjs", import.meta.url).href,
   "--import",
-  new URL("../../targets/effect4/childProcess.mjs", import.meta.url).href
+  "tsx"
 ]
