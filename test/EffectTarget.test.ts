@@ -43,6 +43,7 @@ describe("Effect target", () => {
       "configRecord",
       "counterFamily",
       "currentClock",
+      "currentFiberLocal",
       "currentFiberSpan",
       "currentRunner",
       "declare",
@@ -66,8 +67,11 @@ describe("Effect target", () => {
       "invalidConfig",
       "isEmptyCause",
       "isInterruptOnly",
+      "layerContext",
       "layerScoped",
       "literals",
+      "makeDeferredNow",
+      "makeFiberLocal",
       "makeSemaphoreNow",
       "makeSeries",
       "makeStepper",
@@ -87,6 +91,7 @@ describe("Effect target", () => {
       "scheduleUnion",
       "scopeProvide",
       "serviceKey",
+      "shapeByInput",
       "slidingQueue",
       "strictBooleanConfig",
       "strictNumberConfig",
@@ -97,11 +102,13 @@ describe("Effect target", () => {
       "toDuration",
       "union",
       "unwrapLayer",
+      "unwrapLayerScoped",
       "unwrapScoped",
       "viewSeries",
       "withCallerFiber",
       "withClock",
-      "withDefault"
+      "withDefault",
+      "withFiberLocal"
     ])
   })
 })

@@ -6,9 +6,10 @@
  *
  * @since 0.2.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { unwrapLayerScoped } from "#port"
+import type { HttpClient } from "#port/httpClient"
+import { undiciClientLayer } from "#port/nodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
@@ -42,7 +43,7 @@ export const layer = (
   options: Omit<ResilientHttpClient.Options, "dispatcher">,
   agentOptions?: Undici.Agent.Options
 ): Layer.Layer<HttpClient.HttpClient | ResilientHttpClient.ResilientHttpClient, InvalidConfigError> =>
-  Layer.unwrapScoped(Effect.map(
+  unwrapLayerScoped(Effect.map(
     Effect.acquireRelease(
       Effect.sync(() => new Undici.Agent(agentOptions)),
       (agent) => Effect.promise(() => agent.destroy())
@@ -56,7 +57,7 @@ export const layer = (
           ? { poolConnections: agentOptions.connections }
           : {})
       }).pipe(
-        Layer.provide(Layer.succeed(HttpClient.HttpClient, NodeHttpClient.makeUndici(dispatcher)))
+        Layer.provide(undiciClientLayer(dispatcher))
       )
   ))
 

@@ -1,0 +1,21 @@
+/**
+ * `@effect/platform-node`'s undici client over a given dispatcher, on Effect 4 (see
+ * `../effect3/nodeHttpClient.ts`). A sub-port of its own (`#port/nodeHttpClient`).
+ *
+ * @internal
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as Undici from "@effect/platform-node/Undici"
+import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
+import * as Layer from "effect/Layer"
+
+/**
+ * An `HttpClient` sending through `dispatcher`: Effect 4's `NodeHttpClient.makeUndici`, an effect that
+ * reads the `Dispatcher` service (Effect 3: a function of the dispatcher).
+ */
+export const undiciClientLayer = (dispatcher: Undici.Dispatcher): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
+  )
