@@ -22,7 +22,8 @@ export const portedSuites = [
   "test/redis/rateLimiterStore.contract.test.ts",
   "test/redis/rateLimiter.cost.test.ts",
   "test/redis/rateLimiter.poisoned.test.ts",
-  "test/redis/rateLimiter.redis.test.ts"
+  "test/redis/rateLimiter.redis.test.ts",
+  "test/Prometheus.test.ts"
 ]
 
 /**
