@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { configRecord } from "./config.js"
+export { absentWhen, configList } from "./config.js"
 export {
   clearInterruption,
   type InFiberDeadline,
