@@ -22,7 +22,9 @@ export const portedSuites = [
   "test/redis/rateLimiterStore.contract.test.ts",
   "test/redis/rateLimiter.cost.test.ts",
   "test/redis/rateLimiter.poisoned.test.ts",
-  "test/redis/rateLimiter.redis.test.ts"
+  "test/redis/rateLimiter.redis.test.ts",
+  "test/Prometheus.test.ts",
+  "test/http/RateLimitMiddleware.test.ts"
 ]
 
 /**
@@ -56,7 +58,8 @@ export default defineConfig({
     alias: [
       { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
       { find: /^#port\/(.+)$/, replacement: path.join(repo, "src/port/effect4") + "/$1.ts" },
-      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") }
+      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") },
+      { find: /^#test-port\/(.+)$/, replacement: path.join(repo, "test/port/effect4") + "/$1.ts" }
     ]
   },
   test: {
