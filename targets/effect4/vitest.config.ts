@@ -24,7 +24,10 @@ export const portedSuites = [
   "test/redis/rateLimiter.poisoned.test.ts",
   "test/redis/rateLimiter.redis.test.ts",
   "test/Prometheus.test.ts",
-  "test/http/RateLimitMiddleware.test.ts"
+  "test/http/RateLimitMiddleware.test.ts",
+  "test/http/targetTable.test.ts",
+  "test/http/keys.test.ts",
+  "test/http/rateLimitHeaders.test.ts"
 ]
 
 /**

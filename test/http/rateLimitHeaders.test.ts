@@ -3,7 +3,7 @@
  * the draft's own examples, then properties over hostile input (never throws, always bounded).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
+import { FastCheck as fc } from "#test-port"
 import {
   MAX_FIELD_LENGTH,
   MAX_QUOTA,

@@ -1,6 +1,8 @@
 /** The client's target table alone: eviction order, expiry, and the edge cases of building. */
+import { currentClock, forkChild, scopeProvide } from "#port"
+import { itScoped, TestClock, yieldNow } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { isRefusing } from "../../src/core/breakerRefusal.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import { MAX_SKIPPED, TargetTable } from "../../src/http/internal/targetTable.js"
@@ -14,13 +16,13 @@ const tableOf = (
 ) =>
   Effect.gen(function*() {
     const closed: Array<string> = []
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const table = new TargetTable<string>(
       capacity,
       idleMillis,
       clock,
       (key) =>
-        Effect.zipRight(
+        Effect.andThen(
           Effect.addFinalizer(() => Effect.sync(() => closed.push(key))),
           build === undefined ? Effect.succeed(key) : build(key)
         ),
@@ -37,7 +39,7 @@ const use = (table: TargetTable<string>, key: string) =>
   )
 
 describe("TargetTable", () => {
-  it.scoped("evicts the least recently used idle entry, never a busy one", () =>
+  itScoped("evicts the least recently used idle entry, never a busy one", () =>
     Effect.gen(function*() {
       const { table, closed } = yield* tableOf(2, 60_000)
       yield* use(table, "a")
@@ -55,7 +57,7 @@ describe("TargetTable", () => {
       expect(closed).toEqual(["b", "a"])
     }))
 
-  it.scoped("closes idle entries after their time to live, and at once when it is 0", () =>
+  itScoped("closes idle entries after their time to live, and at once when it is 0", () =>
     Effect.gen(function*() {
       const { table, closed } = yield* tableOf(10, 1000)
       yield* use(table, "a")
@@ -70,7 +72,7 @@ describe("TargetTable", () => {
       expect(zero.table.size).toBe(0)
     }))
 
-  it.scoped("a second caller waits for the entry being built; a build that dies leaves nothing", () =>
+  itScoped("a second caller waits for the entry being built; a build that dies leaves nothing", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()
       const { table } = yield* tableOf(
@@ -78,9 +80,9 @@ describe("TargetTable", () => {
         1000,
         (key) => key === "boom" ? Effect.die("no") : Effect.as(Deferred.await(gate), key)
       )
-      const first = yield* Effect.fork(use(table, "slow"))
-      const second = yield* Effect.fork(use(table, "slow"))
-      yield* Effect.yieldNow()
+      const first = yield* forkChild(use(table, "slow"))
+      const second = yield* forkChild(use(table, "slow"))
+      yield* yieldNow
       yield* Deferred.succeed(gate, undefined)
       expect([yield* Fiber.join(first), yield* Fiber.join(second)]).toEqual(["slow", "slow"])
       const died = yield* Effect.exit(use(table, "boom"))
@@ -91,14 +93,14 @@ describe("TargetTable", () => {
   it.effect("closing the scope closes every entry; a closed table builds nothing", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { table, closed } = yield* Scope.extend(tableOf(10, Number.POSITIVE_INFINITY), scope)
+      const { table, closed } = yield* scopeProvide(tableOf(10, Number.POSITIVE_INFINITY), scope)
       yield* use(table, "a")
       yield* Scope.close(scope, Exit.void)
       expect(closed).toEqual(["a"])
       expect(yield* table.acquire("b")).toBeUndefined()
     }))
 
-  it.scoped("never evicts nor expires a pinned target (breaker refusing, Retry-After pause)", () =>
+  itScoped("never evicts nor expires a pinned target (breaker refusing, Retry-After pause)", () =>
     Effect.gen(function*() {
       const pins = new Set(["sick"])
       const { table, closed } = yield* tableOf(2, 1000, undefined, (key) => pins.has(key))
@@ -120,7 +122,7 @@ describe("TargetTable", () => {
       expect(zero.table.keys()).toEqual(["paused"])
     }))
 
-  it.scoped("an eviction steps over at most MAX_SKIPPED pinned targets, and not the same ones twice", () =>
+  itScoped("an eviction steps over at most MAX_SKIPPED pinned targets, and not the same ones twice", () =>
     Effect.gen(function*() {
       const pins = new Set<string>()
       const capacity = MAX_SKIPPED + 11
@@ -147,7 +149,7 @@ describe("TargetTable", () => {
       expect(table.size).toBe(capacity)
     }))
 
-  it.scoped("the refusal probe: Open before its wait ends and ForcedOpen refuse; unknown objects never", () =>
+  itScoped("the refusal probe: Open before its wait ends and ForcedOpen refuse; unknown objects never", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ name: "probe", waitDurationInOpenState: "1 second" })
       expect(isRefusing(breaker, 0)).toBe(false)
