@@ -8,8 +8,8 @@
  */
 import { unwrapLayerScoped } from "#port"
 import type { HttpClient } from "#port/httpClient"
-import { undiciClientLayer } from "#port/nodeHttpClient"
-import * as Undici from "@effect/platform-node/Undici"
+import { makeAgent, undiciClientLayer } from "#port/nodeHttpClient"
+import type * as Undici from "@effect/platform-node/Undici"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
@@ -44,10 +44,7 @@ export const layer = (
   agentOptions?: Undici.Agent.Options
 ): Layer.Layer<HttpClient.HttpClient | ResilientHttpClient.ResilientHttpClient, InvalidConfigError> =>
   unwrapLayerScoped(Effect.map(
-    Effect.acquireRelease(
-      Effect.sync(() => new Undici.Agent(agentOptions)),
-      (agent) => Effect.promise(() => agent.destroy())
-    ),
+    makeAgent(agentOptions),
     (dispatcher) =>
       ResilientHttpClient.layer({
         ...options,

@@ -27,7 +27,8 @@ export const portedSuites = [
   "test/http/RateLimitMiddleware.test.ts",
   "test/http/targetTable.test.ts",
   "test/http/keys.test.ts",
-  "test/http/rateLimitHeaders.test.ts"
+  "test/http/rateLimitHeaders.test.ts",
+  "test/http/ResilientHttpClient.test.ts"
 ]
 
 /**
