@@ -24,7 +24,8 @@ export const portedSuites = [
   "test/redis/rateLimiter.poisoned.test.ts",
   "test/redis/rateLimiter.redis.test.ts",
   "test/Prometheus.test.ts",
-  "test/http/RateLimitMiddleware.test.ts"
+  "test/http/RateLimitMiddleware.test.ts",
+  "test/http/RateLimitMiddleware.attacks.test.ts"
 ]
 
 /**
