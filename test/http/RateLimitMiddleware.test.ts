@@ -14,7 +14,8 @@ import { Effect } from "effect"
 import * as net from "node:net"
 import * as RateLimitMiddleware from "../../src/http/RateLimitMiddleware.js"
 
-const hello = HttpServerResponse.text("hello")
+// A response is an Effect on Effect 3, not on Effect 4: handlers are written as Effects for both.
+const hello = Effect.succeed(HttpServerResponse.text("hello"))
 
 /** Sends raw bytes and returns the status line's code. */
 const rawRequest = (port: number, bytes: Buffer) =>

@@ -3,13 +3,14 @@
  * `../effect3/http.ts`. Routes are Layers here, served through `HttpRouter.toHttpEffect`.
  */
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Metric, type Scope } from "effect"
+import { Context, Effect, Layer, Metric, type Scope } from "effect"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpMiddleware from "effect/http/HttpMiddleware"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { createServer } from "node:http"
+import * as zlib from "node:zlib"
 
 /** Serves `app` on 127.0.0.1:0 until the scope closes; returns its base URL. */
 export const serve = <E>(
@@ -20,7 +21,7 @@ export const serve = <E>(
     const server = yield* Effect.orDie(NodeHttpServer.make(() => createServer(), { port: 0, host: "127.0.0.1" }))
     yield* middleware === undefined ? server.serve(app) : server.serve(app, middleware)
     const address = server.address
-    if (address._tag !== "TcpAddress") return yield* Effect.die(new Error("not a TCP server"))
+    if (address._tag === "UnixPathAddress") return yield* Effect.die(new Error("not a TCP server"))
     return `http://127.0.0.1:${address.port}`
   })
 
@@ -31,10 +32,18 @@ export const serveRoutes = <E>(
 ): Effect.Effect<string, never, Scope.Scope> =>
   Effect.flatMap(Effect.orDie(HttpRouter.toHttpEffect(routes)), (app) => serve(app, middleware))
 
-/** The real undici client of `@effect/platform-node`, for the scope. */
+/**
+ * A real client of `@effect/platform-node`, for the scope. Effect 4's undici client needs undici 8, which
+ * needs Node >= 22.19 (it binds `zlib.createZstdDecompress` on load); on Node 20 this target uses the
+ * `node:http` client instead (`NodeHttpClient.layerNodeHttp`): real sockets either way.
+ */
 export const realClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.flatMap(
-  Layer.build(NodeHttpClient.layerUndici),
-  (context) => Effect.provide(HttpClient.HttpClient.asEffect(), context)
+  Layer.build(
+    typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === "function"
+      ? NodeHttpClient.layerUndici
+      : NodeHttpClient.layerNodeHttp
+  ),
+  (context) => Effect.succeed(Context.get(context, HttpClient.HttpClient))
 )
 
 /** A server request made from a web `Request` (no socket). */
