@@ -29,7 +29,9 @@ export const portedSuites = [
   "test/http/keys.test.ts",
   "test/http/rateLimitHeaders.test.ts",
   "test/http/ResilientHttpClient.test.ts",
-  "test/http/RateLimitMiddleware.attacks.test.ts"
+  "test/http/RateLimitMiddleware.attacks.test.ts",
+  "test/http/ResilientHttpClient.bodies.test.ts",
+  "test/http/ResilientHttpClient.retryAfterBreaker.test.ts"
 ]
 
 /**

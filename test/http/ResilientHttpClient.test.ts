@@ -265,14 +265,14 @@ describe("ResilientHttpClient (real sockets)", () => {
         expect(pool.queued + pool.pending).toBeGreaterThanOrEqual(1)
         expect(busy.targets[0]!.pressures).toEqual(["pool-exhausted"])
         yield* Effect.sleep("30 millis")
-        const queued = seriesValue(yield* resilience.series, ResilientHttpClient.metrics.poolQueued.name, {
+        const queued = seriesValue(yield* resilience.series, "breakwater_http_client_pool_queued_requests", {
           client: "pooled",
           origin: base
         })
         expect(queued).toBeGreaterThanOrEqual(1)
         yield* Fiber.await(calls)
         const target = new URL(base).host
-        const ok = seriesValue(yield* resilience.series, ResilientHttpClient.metrics.responses.name, {
+        const ok = seriesValue(yield* resilience.series, "breakwater_http_client_responses_total", {
           client: "pooled",
           target,
           code: "200"

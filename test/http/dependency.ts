@@ -130,3 +130,10 @@ export const seriesValue = (
   }
   return undefined
 }
+
+/** A server answering every request with `status`, the text `body` and `headers`. */
+export const answering = (status: number, body: string, headers: Record<string, string> = {}) =>
+  serveNode((request, response) => {
+    request.resume()
+    send(response, status, body, headers)
+  })
