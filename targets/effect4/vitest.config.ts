@@ -31,7 +31,9 @@ export const portedSuites = [
   "test/http/ResilientHttpClient.test.ts",
   "test/http/RateLimitMiddleware.attacks.test.ts",
   "test/http/ResilientHttpClient.bodies.test.ts",
-  "test/http/ResilientHttpClient.retryAfterBreaker.test.ts"
+  "test/http/ResilientHttpClient.retryAfterBreaker.test.ts",
+  "test/http/ResilientHttpClient.learnRateLimits.memory.test.ts",
+  "test/http/ClientSeries.test.ts"
 ]
 
 /**
