@@ -33,7 +33,8 @@ export const portedSuites = [
   "test/http/ResilientHttpClient.bodies.test.ts",
   "test/http/ResilientHttpClient.retryAfterBreaker.test.ts",
   "test/http/ResilientHttpClient.learnRateLimits.memory.test.ts",
-  "test/http/ClientSeries.test.ts"
+  "test/http/ClientSeries.test.ts",
+  "test/http/HttpConfig.test.ts"
 ]
 
 /**
