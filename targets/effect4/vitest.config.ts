@@ -34,7 +34,8 @@ export const portedSuites = [
   "test/http/ResilientHttpClient.retryAfterBreaker.test.ts",
   "test/http/ResilientHttpClient.learnRateLimits.memory.test.ts",
   "test/http/ClientSeries.test.ts",
-  "test/http/HttpConfig.test.ts"
+  "test/http/HttpConfig.test.ts",
+  "test/http/ResilientHttpClient.targets.test.ts"
 ]
 
 /**
