@@ -35,7 +35,8 @@ export const portedSuites = [
   "test/http/ResilientHttpClient.learnRateLimits.memory.test.ts",
   "test/http/ClientSeries.test.ts",
   "test/http/HttpConfig.test.ts",
-  "test/http/ResilientHttpClient.targets.test.ts"
+  "test/http/ResilientHttpClient.targets.test.ts",
+  "test/http/PoolExhausted.test.ts"
 ]
 
 /**
