@@ -36,7 +36,8 @@ export const portedSuites = [
   "test/http/ClientSeries.test.ts",
   "test/http/HttpConfig.test.ts",
   "test/http/ResilientHttpClient.targets.test.ts",
-  "test/http/PoolExhausted.test.ts"
+  "test/http/PoolExhausted.test.ts",
+  "test/http/ResilientHttpClient.learnRateLimits.test.ts"
 ]
 
 /**
