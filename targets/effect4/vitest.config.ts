@@ -37,7 +37,8 @@ export const portedSuites = [
   "test/http/HttpConfig.test.ts",
   "test/http/ResilientHttpClient.targets.test.ts",
   "test/http/PoolExhausted.test.ts",
-  "test/http/ResilientHttpClient.learnRateLimits.test.ts"
+  "test/http/ResilientHttpClient.learnRateLimits.test.ts",
+  "test/http/HttpObservability.test.ts"
 ]
 
 /**
