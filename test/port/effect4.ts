@@ -13,6 +13,9 @@ export { FastCheck, TestClock }
 /** `it.effect` provides a `Scope` in @effect/vitest 4. */
 export const itScoped = it.effect
 
+/** A scoped test on the live clock: `it.scopedLive` in 0.30, `it.live` (which provides a `Scope`) in 4. */
+export const itScopedLive = it.live
+
 /** A config provider over a JSON-like object. */
 export const configFromJson = (json: unknown): ConfigProvider.ConfigProvider => ConfigProvider.fromUnknown(json)
 
