@@ -81,6 +81,7 @@ describe("Effect target", () => {
       "publishNow",
       "queueStream",
       "readFields",
+      "refChanges",
       "refine",
       "restoreDefaults",
       "scheduleIntersect",
