@@ -25,7 +25,8 @@ export const portedSuites = [
   "test/redis/rateLimiter.redis.test.ts",
   "test/Prometheus.test.ts",
   "test/http/RateLimitMiddleware.test.ts",
-  "test/http/RateLimitMiddleware.attacks.test.ts"
+  "test/http/RateLimitMiddleware.attacks.test.ts",
+  "test/dashboard/DashboardAccess.test.ts"
 ]
 
 /**

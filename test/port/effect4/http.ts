@@ -25,12 +25,23 @@ export const serve = <E>(
     return `http://127.0.0.1:${address.port}`
   })
 
-/** Serves a routes Layer (Effect 4: through `HttpRouter.toHttpEffect`). */
-export const serveRoutes = <E>(
-  routes: Layer.Layer<never, E, HttpRouter.HttpRouter>,
-  middleware?: HttpMiddleware.HttpMiddleware
-): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.flatMap(Effect.orDie(HttpRouter.toHttpEffect(routes)), (app) => serve(app, middleware))
+/**
+ * Serves a routes Layer (Effect 4: through `HttpRouter.toHttpEffect`), its handlers given `context`
+ * (the services its routes need, e.g. `Dashboard`: `HttpRouter.provideRequest`).
+ */
+export const serveRoutes = <E, R>(
+  routes: Layer.Layer<never, E, R>,
+  middleware?: HttpMiddleware.HttpMiddleware,
+  context?: Context.Context<any>
+): Effect.Effect<string, never, Scope.Scope> => {
+  const provided = context === undefined
+    ? routes
+    : routes.pipe(HttpRouter.provideRequest(Layer.succeedContext(context)))
+  return Effect.flatMap(
+    Effect.orDie(HttpRouter.toHttpEffect(provided as Layer.Layer<never, E, HttpRouter.HttpRouter>)),
+    (app) => serve(app, middleware)
+  )
+}
 
 /**
  * A real client of `@effect/platform-node`, for the scope. Effect 4's undici client needs undici 8, which
