@@ -26,7 +26,8 @@ export const portedSuites = [
   "test/Prometheus.test.ts",
   "test/http/RateLimitMiddleware.test.ts",
   "test/http/RateLimitMiddleware.attacks.test.ts",
-  "test/dashboard/DashboardAccess.test.ts"
+  "test/dashboard/DashboardAccess.test.ts",
+  "test/dashboard/DashboardLoad.test.ts"
 ]
 
 /**
