@@ -27,7 +27,8 @@ export const portedSuites = [
   "test/http/RateLimitMiddleware.test.ts",
   "test/http/RateLimitMiddleware.attacks.test.ts",
   "test/dashboard/DashboardAccess.test.ts",
-  "test/dashboard/DashboardLoad.test.ts"
+  "test/dashboard/DashboardLoad.test.ts",
+  "test/Dashboard.test.ts"
 ]
 
 /**

@@ -4,6 +4,7 @@
  * `"#test-port/http"`; Effect 4's: `../effect4/http.ts`.
  */
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
@@ -62,3 +63,12 @@ export const counterValue = (
     Metric.value(Metric.taggedWithLabels(counter, pairs.map(([key, value]) => MetricLabel.make(key, value)))),
     (state) => state.count
   )
+
+/**
+ * A router answering web `Request`s in process (no socket), its routes given the services `layer`
+ * builds (Effect 3: `HttpApp.toWebHandlerLayer`); `dispose` releases them.
+ */
+export const webHandler = <E, R, LE>(router: HttpRouter.HttpRouter<E, R>, layer: Layer.Layer<R, LE>): {
+  readonly handler: (request: Request) => Promise<Response>
+  readonly dispose: () => Promise<void>
+} => HttpApp.toWebHandlerLayer(router, layer)
