@@ -28,7 +28,8 @@ export const portedSuites = [
   "test/http/RateLimitMiddleware.attacks.test.ts",
   "test/dashboard/DashboardAccess.test.ts",
   "test/dashboard/DashboardLoad.test.ts",
-  "test/Dashboard.test.ts"
+  "test/Dashboard.test.ts",
+  "test/http/ServerObservability.test.ts"
 ]
 
 /**
