@@ -1,5 +1,6 @@
 /**
- * A live web dashboard of every guard, for an @effect/platform server: breaker states with their time
+ * A live web dashboard of every guard, for an Effect HTTP server (`@effect/platform` in the Effect 3
+ * build, `effect/http` in the Effect 4 build, where {@link router} is a routes Layer): breaker states with their time
  * in state, failure and slow-call rates against their thresholds, limiter permits and waiting fibers,
  * bulkhead use, retry budgets, a breakdown of why calls failed, and time-series charts of offered vs
  * delivered load and of the failure rate. The page and its charting library (uPlot) are served from
