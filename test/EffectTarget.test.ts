@@ -85,6 +85,7 @@ describe("Effect target", () => {
       "publishNow",
       "queueStream",
       "readFields",
+      "refChanges",
       "refine",
       "restoreDefaults",
       "scheduleIntersect",

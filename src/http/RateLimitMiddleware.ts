@@ -1,5 +1,6 @@
 /**
- * Inbound rate limiting for `@effect/platform` servers: an `HttpMiddleware` (and a router-level form)
+ * Inbound rate limiting for Effect HTTP servers (`@effect/platform` in the Effect 3 build, `effect/http` in
+ * the Effect 4 build): an `HttpMiddleware` (and a router-level form)
  * that gives each client — by IP address, API key, route, or any function of the request — its own
  * rate limiter, answers `429 Too Many Requests` with `Retry-After`, the IETF `RateLimit-Policy` and
  * `RateLimit` header fields and a problem+json body, and can shed load with a bulkhead (`503` beyond N
@@ -42,6 +43,11 @@
  * - Metrics are labelled by route: with {@link RateLimitMiddleware.router} that is the route's pattern;
  *   as a server-wide middleware it is `routeLabel(request)` (default `"*"`), since a raw path would let
  *   clients create label values without end.
+ * - Effect 4: the middleware is `effect/http`'s `HttpMiddleware` (`HttpServer.serve(app, limit)`, or
+ *   `HttpRouter.serve(routes, { middleware: limit })`), and `limit.router` takes and returns a routes
+ *   Layer: `HttpRouter.serve(limit.router(HttpRouter.add("GET", "/quotes", HttpServerResponse.text("ok"))))`.
+ *   A handler is an Effect there (a response is not one): `Effect.succeed(HttpServerResponse.text("ok"))`
+ *   where Effect 3 accepts the response itself. The example below is Effect 3's.
  *
  * @example
  * ```ts
@@ -242,10 +248,13 @@ export const config = (name: string): Config.Config<Options> =>
   Config.nested(readFields(serverConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
 
 /**
- * The inbound metrics, for exporters and tests: `requestDuration` (seconds) and `responses` (`code`)
+ * The inbound metrics (Effect `Metric`s of the default registry), for exporters and tests: `requestDuration`
+ * (seconds) and `responses` (`code`)
  * labelled by `policy` and `route`; `refusals` by `policy`, `reason` (rate_limited, shed,
  * concurrency, body_timeout) and `key_class` (ip, api-key, route, custom, anonymous, overflow);
- * `liveKeys` (a gauge, by `policy`): keys with state as of the policy's last request.
+ * `liveKeys` (a gauge, by `policy`): keys with state as of the policy's last request. On Effect 4 a
+ * labelled series is read with `Metric.value(Metric.withAttributes(metric, { policy: "api", ... }))`;
+ * the example below is Effect 3's.
  *
  * @example
  * ```ts

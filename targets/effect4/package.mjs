@@ -49,6 +49,16 @@ if (emitted("dist/index.js")) Object.assign(pkg, { main: "./dist/index.js", type
 
 fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n")
 for (const file of ["README.md", "LICENSE"]) fs.copyFileSync(path.join(here, "../..", file), path.join(out, file))
+// The dashboard's page files, read at run time from src/dashboard (dist/dashboard/internal/dashboardAssets.js
+// looks there, as in the Effect 3 package, which ships src): copied when the dashboard was emitted.
+if (emitted("dist/dashboard/Dashboard.js")) {
+  fs.mkdirSync(path.join(out, "src/dashboard"), { recursive: true })
+  for (const file of ["dashboard.css", "dashboard.js", "dashboardCards.js", "dashboardCharts.js"]) {
+    fs.copyFileSync(path.join(here, "../../src/dashboard", file), path.join(out, "src/dashboard", file))
+  }
+  pkg.files.push("src/dashboard")
+  fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n")
+}
 console.log(
   `${path.relative(process.cwd(), out) || "."}: ${pkg.name}@${pkg.version}, ${Object.keys(exportsMap).length} subpaths`
 )

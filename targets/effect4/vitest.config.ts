@@ -54,7 +54,11 @@ export const portedSuites = [
   "test/http/ResilientHttpClient.targets.test.ts",
   "test/http/PoolExhausted.test.ts",
   "test/http/ResilientHttpClient.learnRateLimits.test.ts",
-  "test/http/HttpObservability.test.ts"
+  "test/http/HttpObservability.test.ts",
+  "test/dashboard/DashboardAccess.test.ts",
+  "test/dashboard/DashboardLoad.test.ts",
+  "test/Dashboard.test.ts",
+  "test/http/ServerObservability.test.ts"
 ]
 
 /**

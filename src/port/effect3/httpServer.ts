@@ -54,15 +54,24 @@ export type RouteEntry<E, R> = readonly [
   handler: Effect.Effect<ServerResponse, E, R>
 ]
 
+/** The failures of a list of route entries' handlers. */
+export type EntriesError<Entries> = Entries extends ReadonlyArray<infer Entry>
+  ? Entry extends RouteEntry<infer E, any> ? E : never
+  : never
+/** The services a list of route entries' handlers need. */
+export type EntriesContext<Entries> = Entries extends ReadonlyArray<infer Entry>
+  ? Entry extends RouteEntry<any, infer R> ? R : never
+  : never
+
 /** A router of `entries` (Effect 3: `HttpRouter.empty` piped through `HttpRouter.route(method)` / `all`). */
-export const routes = <E, R>(
-  entries: ReadonlyArray<RouteEntry<E, R>>
-): Routes<E, HttpRouter.HttpRouter.ExcludeProvided<R>> =>
+export const routes = <const Entries extends ReadonlyArray<RouteEntry<any, any>>>(
+  entries: Entries
+): Routes<EntriesError<Entries>, HttpRouter.HttpRouter.ExcludeProvided<EntriesContext<Entries>>> =>
   entries.reduce(
-    (router: HttpRouter.HttpRouter<E, any>, [method, path, handler]) =>
+    (router: HttpRouter.HttpRouter<any, any>, [method, path, handler]) =>
       method === "*" ? HttpRouter.all(router, path, handler) : HttpRouter.route(method)(router, path, handler),
-    HttpRouter.empty as HttpRouter.HttpRouter<E, any>
-  )
+    HttpRouter.empty as HttpRouter.HttpRouter<any, any>
+  ) as any
 
 /** `guard` around each route of a router (Effect 3: `HttpRouter.use`). */
 export const routesMiddleware = (

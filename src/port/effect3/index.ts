@@ -99,7 +99,7 @@ export {
   withDefault
 } from "./schema.js"
 export { type Codec, decodeUnknownEffect, stringRecord } from "./schemaShapes.js"
-export { type ClosableQueue, closeQueue, offerNow, queueStream, slidingQueue } from "./stream.js"
+export { type ClosableQueue, closeQueue, offerNow, queueStream, refChanges, slidingQueue } from "./stream.js"
 export {
   booleanConfig,
   decodeOptions,

@@ -61,14 +61,20 @@ export type RouteEntry<E, R> = readonly [
   handler: Effect.Effect<ServerResponse, E, R>
 ]
 
+/** The failures of a list of route entries' handlers. */
+export type EntriesError<Entries> = Entries extends ReadonlyArray<infer Entry>
+  ? Entry extends RouteEntry<infer E, any> ? E : never
+  : never
+/** The services a list of route entries' handlers need. */
+export type EntriesContext<Entries> = Entries extends ReadonlyArray<infer Entry>
+  ? Entry extends RouteEntry<any, infer R> ? R : never
+  : never
+
 /** A routes Layer of `entries` (Effect 4: `HttpRouter.addAll` of `HttpRouter.route`s). */
-export const routes = <E, R>(
-  entries: ReadonlyArray<RouteEntry<E, R>>
-): Routes<E, Exclude<R, HttpRouter.Provided>> =>
-  HttpRouter.addAll(entries.map(([method, path, handler]) => HttpRouter.route(method, path, handler))) as Routes<
-    E,
-    Exclude<R, HttpRouter.Provided>
-  >
+export const routes = <const Entries extends ReadonlyArray<RouteEntry<any, any>>>(
+  entries: Entries
+): Routes<EntriesError<Entries>, Exclude<EntriesContext<Entries>, HttpRouter.Provided>> =>
+  HttpRouter.addAll(entries.map(([method, path, handler]) => HttpRouter.route(method, path, handler))) as any
 
 /** `guard` around each route of a routes Layer (Effect 4: `HttpRouter.middleware(guard).layer` provided to it). */
 export const routesMiddleware = (

@@ -117,7 +117,7 @@ export {
   withDefault
 } from "./schema.js"
 export { type Codec, decodeUnknownEffect, stringRecord } from "./schemaShapes.js"
-export { type ClosableQueue, closeQueue, offerNow, queueStream, slidingQueue } from "./stream.js"
+export { type ClosableQueue, closeQueue, offerNow, queueStream, refChanges, slidingQueue } from "./stream.js"
 
 /** A service key: Effect 4's `Context.Key`. */
 export type ServiceKey<I, S> = Context.Key<I, S>
