@@ -5,7 +5,7 @@ import { resourceLayer } from "#port/otel"
 import { itScoped, TestClock } from "#test-port"
 import { webHandler } from "#test-port/http"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import * as Dashboard from "../src/dashboard/Dashboard.js"
 import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
 import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
@@ -235,6 +235,15 @@ describe("Dashboard", () => {
       expect(document.guards[0]).toMatchObject({ kind: "CircuitBreaker", name: "payments", state: "Closed" })
 
       expect((yield* get(web, "/breakwater/health")).status).toBe(200)
+      // The history holds a document of the closed breaker before it opens (the first is taken by the
+      // dashboard's own fiber as the layer is built; under load that can come after the requests above).
+      yield* Effect.repeat(
+        Effect.flatMap(
+          get(web, "/breakwater/timeline"),
+          (response) => Effect.promise(() => response.json() as Promise<ReadonlyArray<unknown>>)
+        ),
+        { until: (points) => points.length > 0, schedule: Schedule.spaced("5 millis") }
+      )
       yield* breaker.transitionToOpen
       const down = yield* get(web, "/breakwater/health")
       expect(down.status).toBe(503)
