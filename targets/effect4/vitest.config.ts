@@ -22,7 +22,14 @@ export const portedSuites = [
   "test/redis/rateLimiterStore.contract.test.ts",
   "test/redis/rateLimiter.cost.test.ts",
   "test/redis/rateLimiter.poisoned.test.ts",
-  "test/redis/rateLimiter.redis.test.ts"
+  "test/redis/rateLimiter.redis.test.ts",
+  "test/RateLimiter.test.ts",
+  "test/RateLimiter.learn.test.ts",
+  "test/RateLimiter.property.test.ts",
+  "test/RateLimiter.changeLimit.property.test.ts",
+  "test/Retry.test.ts",
+  "test/Retry.errorType.test.ts",
+  "test/RetryStorm.test.ts"
 ]
 
 /**

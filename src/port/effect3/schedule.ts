@@ -17,8 +17,14 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
  */
 export type Stepper<In> = (now: number, input: In) => Effect.Effect<number>
 
+/**
+ * A schedule a user may pass as an option: any `Schedule` that needs no services (3's schedules have
+ * no error channel; a bad `Schedule.cron` dies when stepped). 4's type also admits any error.
+ */
+export type UserSchedule<In> = Schedule.Schedule<unknown, In>
+
 /** A fresh stepper for `schedule`. */
-export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effect.Effect<Stepper<In>> =>
+export const makeStepper = <In>(schedule: UserSchedule<In>): Effect.Effect<Stepper<In>> =>
   Effect.sync(() => {
     let state: unknown = schedule.initial
     return (now: number, input: In) =>

@@ -94,6 +94,7 @@ export {
   withClock
 } from "./runtime.js"
 export { makeStepper, scheduleIntersect, scheduleUnion, type Stepper } from "./schedule.js"
+export type { UserSchedule } from "./schedule.js"
 export {
   type AnySchema,
   declare,
