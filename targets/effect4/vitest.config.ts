@@ -29,7 +29,9 @@ export const portedSuites = [
   "test/RateLimiter.changeLimit.property.test.ts",
   "test/Retry.test.ts",
   "test/Retry.errorType.test.ts",
-  "test/RetryStorm.test.ts"
+  "test/RetryStorm.test.ts",
+  "test/AdaptiveLimiter.test.ts",
+  "test/AdaptiveLimiter.convergence.test.ts"
 ]
 
 /**
