@@ -31,7 +31,9 @@ export const portedSuites = [
   "test/Retry.errorType.test.ts",
   "test/RetryStorm.test.ts",
   "test/AdaptiveLimiter.test.ts",
-  "test/AdaptiveLimiter.convergence.test.ts"
+  "test/AdaptiveLimiter.convergence.test.ts",
+  "test/Chaos.test.ts",
+  "test/AdaptiveThrottler.test.ts"
 ]
 
 /**

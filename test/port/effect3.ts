@@ -3,7 +3,7 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, Fiber, Logger, Option, type Scope, TestContext } from "effect"
+import { ConfigProvider, Effect, type Exit, Fiber, Logger, Option, Random, type Scope, TestContext } from "effect"
 import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
@@ -87,3 +87,10 @@ export const collectWarnings =
         })
       )
     )
+
+/**
+ * Runs `self` with a seeded `Random` (3: `Effect.withRandom(Random.make(seed))`, 4: `Random.withSeed`). The
+ * two Effects draw different sequences from the same seed: tests must not depend on which calls it picks.
+ */
+export const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withRandom(self, Random.make(seed))

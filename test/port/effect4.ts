@@ -2,7 +2,7 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, type Scope } from "effect"
+import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, Random, type Scope } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -97,3 +97,10 @@ export const collectWarnings =
         })
       ])
     )
+
+/**
+ * Runs `self` with a seeded `Random` (3: `Effect.withRandom(Random.make(seed))`, 4: `Random.withSeed`). The
+ * two Effects draw different sequences from the same seed: tests must not depend on which calls it picks.
+ */
+export const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Random.withSeed(self, seed)
