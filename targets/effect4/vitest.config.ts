@@ -33,7 +33,11 @@ export const portedSuites = [
   "test/AdaptiveLimiter.test.ts",
   "test/AdaptiveLimiter.convergence.test.ts",
   "test/Chaos.test.ts",
-  "test/AdaptiveThrottler.test.ts"
+  "test/AdaptiveThrottler.test.ts",
+  "test/Hedge.test.ts",
+  "test/Bulkhead.permission.test.ts",
+  "test/Bulkhead.property.test.ts",
+  "test/Policy.test.ts"
 ]
 
 /**
