@@ -37,7 +37,15 @@ export const portedSuites = [
   "test/Hedge.test.ts",
   "test/Bulkhead.permission.test.ts",
   "test/Bulkhead.property.test.ts",
-  "test/Policy.test.ts"
+  "test/Policy.test.ts",
+  "test/InvalidConfigError.test.ts",
+  "test/keyTable.test.ts",
+  "test/slidingWindow.property.test.ts",
+  "test/subscribe.test.ts",
+  "test/Store.test.ts",
+  "test/Events.test.ts",
+  "test/Health.test.ts",
+  "test/Snapshot.consecutiveOpenings.test.ts"
 ]
 
 /**

@@ -94,3 +94,8 @@ export const collectWarnings =
  */
 export const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.withRandom(self, Random.make(seed))
+
+/** Runs `self` with `logger` in place of the default one (3: `Logger.replace`, 4: `Logger.layer`). */
+export const replaceLogger =
+  <O>(logger: Logger.Logger<unknown, O>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(self, Logger.replace(Logger.defaultLogger, logger))

@@ -104,3 +104,8 @@ export const collectWarnings =
  */
 export const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Random.withSeed(self, seed)
+
+/** Runs `self` with `logger` in place of the default one (3: `Logger.replace`, 4: `Logger.layer`). */
+export const replaceLogger =
+  <O>(logger: Logger.Logger<unknown, O>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(self, Logger.layer([logger]))
