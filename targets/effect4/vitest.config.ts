@@ -45,7 +45,9 @@ export const portedSuites = [
   "test/Store.test.ts",
   "test/Events.test.ts",
   "test/Health.test.ts",
-  "test/Snapshot.consecutiveOpenings.test.ts"
+  "test/Snapshot.consecutiveOpenings.test.ts",
+  "test/Config.fuzz.test.ts",
+  "test/CrossField.test.ts"
 ]
 
 /**
