@@ -47,7 +47,9 @@ export const portedSuites = [
   "test/Health.test.ts",
   "test/Snapshot.consecutiveOpenings.test.ts",
   "test/Config.fuzz.test.ts",
-  "test/CrossField.test.ts"
+  "test/CrossField.test.ts",
+  "test/Registry.test.ts",
+  "test/Registry.baseConfig.test.ts"
 ]
 
 /**
