@@ -49,7 +49,8 @@ export const portedSuites = [
   "test/Config.fuzz.test.ts",
   "test/CrossField.test.ts",
   "test/Registry.test.ts",
-  "test/Registry.baseConfig.test.ts"
+  "test/Registry.baseConfig.test.ts",
+  "test/Tracing.test.ts"
 ]
 
 /**
