@@ -50,7 +50,9 @@ export const portedSuites = [
   "test/CrossField.test.ts",
   "test/Registry.test.ts",
   "test/Registry.baseConfig.test.ts",
-  "test/Tracing.test.ts"
+  "test/Tracing.test.ts",
+  "test/redis/hashTags.test.ts",
+  "test/redis/rateLimiter.processes.test.ts"
 ]
 
 /**
