@@ -52,7 +52,9 @@ export const portedSuites = [
   "test/Registry.baseConfig.test.ts",
   "test/Tracing.test.ts",
   "test/redis/hashTags.test.ts",
-  "test/redis/rateLimiter.processes.test.ts"
+  "test/redis/rateLimiter.processes.test.ts",
+  "test/redis/cluster.test.ts",
+  "test/redis/cluster.processes.test.ts"
 ]
 
 /**
