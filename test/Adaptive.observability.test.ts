@@ -1,18 +1,26 @@
+import { forkChild, unwrapLayer } from "#port"
+import { configFromJson, TestClock, withConfig, withSeed, yieldNow } from "#test-port"
 /**
  * The adaptive guards as Registry kinds: configured from `effect/Config`, reloaded in place, and seen
  * by Snapshot, Health, Metrics/Prometheus and Events like every other guard.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, AdaptiveThrottler, Events, Health, Hedge, Metrics, Registry, Snapshot } from "breakwater"
-import * as Prometheus from "breakwater/Prometheus"
-import { ConfigProvider, Data, Deferred, Effect, Fiber, Layer, Random, TestClock } from "effect"
+import { Data, Deferred, Effect, Fiber, Layer } from "effect"
+import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
+import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
+import * as Hedge from "../src/guards/Hedge.js"
+import * as Events from "../src/observability/Events.js"
+import * as Health from "../src/observability/Health.js"
+import * as Metrics from "../src/observability/Metrics.js"
+import * as Prometheus from "../src/observability/Prometheus.js"
+import * as Snapshot from "../src/observability/Snapshot.js"
+import * as Registry from "../src/registry/Registry.js"
 
 class Overloaded extends Data.TaggedError("Overloaded") {}
 
-const settle = Effect.repeatN(Effect.yieldNow(), 9)
-
-/** Calls of the 40 the throttler refuses locally under `Random.make(5)`. */
-const THROTTLED = 35
+const settle = Effect.gen(function*() {
+  for (let i = 0; i <= 9; i++) yield* yieldNow
+})
 
 const valueOf = (text: string, series: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `))
@@ -28,9 +36,9 @@ const spec = {
 const Live = Prometheus.layer().pipe(
   Layer.provideMerge(Metrics.layer()),
   Layer.provideMerge(
-    Layer.unwrapEffect(
+    unwrapLayer(
       Effect.map(
-        Effect.withConfigProvider(Registry.config(), ConfigProvider.fromJson(spec)),
+        withConfig(configFromJson(spec))(Registry.config()),
         (read) => Registry.layer(read)
       )
     )
@@ -51,13 +59,13 @@ describe("adaptive guards in the Registry and observability", () => {
       const release = yield* Deferred.make<void>()
       const running = yield* Effect.forEach(
         [1, 2],
-        () => Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+        () => forkChild(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
       )
       yield* settle
       yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
       // Then it lets callers queue: one waits.
       yield* limiter.reconfigure({ maxWaitDuration: "1 minute" })
-      const waiter = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+      const waiter = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
       // The throttler: the dependency rejects everything.
       for (let i = 0; i < 40; i++) {
         yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
@@ -65,7 +73,7 @@ describe("adaptive guards in the Registry and observability", () => {
       // The hedge: one slow call, hedged and won by the hedge.
       let attempts = 0
       const slowThenFast = Effect.suspend(() => Effect.sleep(attempts++ === 0 ? "1 second" : "10 millis"))
-      const hedged = yield* Effect.fork(Hedge.withHedge(slowThenFast, hedge, { idempotent: true }))
+      const hedged = yield* forkChild(Hedge.withHedge(slowThenFast, hedge, { idempotent: true }))
       yield* TestClock.adjust("110 millis")
       yield* Fiber.join(hedged)
       yield* settle
@@ -78,11 +86,17 @@ describe("adaptive guards in the Registry and observability", () => {
         configuration: { algorithm: "aimd", initialLimit: 2, maxLimit: 50, timeout: 5000, windowDuration: 1000 },
         metrics: { limit: 2, inFlight: 2, waiting: 1, noLoadLatencyMillis: -1, rejectedCallsTotal: 1 }
       })
+      // How many of the 40 it refuses locally depends on the seeded draws, and Effect 3 and 4 draw
+      // different sequences from one seed (35 on Effect 3 with seed 5): read it, then check it is the
+      // same everywhere it is reported.
+      const throttled = Number(byKind["AdaptiveThrottler"]!.metrics["throttledCallsTotal"])
+      expect(throttled).toBeGreaterThan(0)
+      expect(throttled).toBeLessThan(40)
       expect(byKind["AdaptiveThrottler"]).toMatchObject({
         name: "quotes",
         status: "DOWN",
         configuration: { k: 1.5, window: 30_000 },
-        metrics: { accepts: 0, requests: 40, throttledCallsTotal: THROTTLED, sentCallsTotal: 40 - THROTTLED }
+        metrics: { accepts: 0, requests: 40, throttledCallsTotal: throttled, sentCallsTotal: 40 - throttled }
       })
       expect(byKind["AdaptiveThrottler"]!.metrics["rejectionProbability"]).toBeGreaterThan(0.5)
       expect(byKind["Hedge"]).toMatchObject({
@@ -108,9 +122,9 @@ describe("adaptive guards in the Registry and observability", () => {
       expect(valueOf(text, `breakwater_adaptivelimiter_rejected_calls_total{name="search"}`)).toBe(1)
       expect(valueOf(text, `breakwater_adaptivelimiter_waiting_calls{name="search"}`)).toBe(1)
       expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="accepted"}`)).toBe(0)
-      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="throttled"}`)).toBe(THROTTLED)
+      expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="throttled"}`)).toBe(throttled)
       expect(valueOf(text, `breakwater_adaptivethrottler_calls_total{name="quotes",kind="rejected"}`)).toBe(
-        40 - THROTTLED
+        40 - throttled
       )
       expect(valueOf(text, `breakwater_hedge_calls_total{name="profiles"}`)).toBe(1)
       expect(valueOf(text, `breakwater_adaptivethrottler_rejection_probability{name="quotes"}`)).toBeGreaterThan(0.5)
@@ -144,7 +158,7 @@ describe("adaptive guards in the Registry and observability", () => {
       // The refusal was reported; a window later, with none since, the limiter is UP again.
       yield* TestClock.adjust("1 second")
       expect((yield* Health.ofGuard(limiter)).status).toBe("UP")
-    }).pipe(Effect.provide(Live), Effect.scoped, Effect.withRandom(Random.make(5))))
+    }).pipe(Effect.provide(Live), Effect.scoped, withSeed(5)))
 
   it.effect("a hedge whose budget is spent is DEGRADED", () =>
     Effect.gen(function*() {
@@ -167,7 +181,7 @@ describe("adaptive guards in the Registry and observability", () => {
       // Full (in-flight at the limit) is its operating point: UP until it refuses a call.
       const limiter = yield* registry.adaptiveLimiter("l", { initialLimit: 1, minLimit: 1, maxLimit: 5 })
       const release = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+      const running = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
       yield* settle
       expect((yield* Health.ofGuard(limiter)).status).toBe("UP")
       yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
@@ -210,13 +224,13 @@ describe("adaptive guards in the Registry and observability", () => {
         yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
       }
       expect(yield* Health.ofGuard(throttler)).toMatchObject({ status: "DOWN", details: { requests: 10 } })
-    }).pipe(Effect.scoped, Effect.withRandom(Random.make(5))))
+    }).pipe(Effect.scoped, withSeed(5)))
 
   it.effect("requests still in flight do not count toward the 10 a DOWN throttler needs", () =>
     Effect.gen(function*() {
       const throttler = yield* AdaptiveThrottler.make({ name: "t" })
       for (let i = 0; i < 9; i++) {
-        yield* Effect.fork(AdaptiveThrottler.withAdaptiveThrottler(Effect.never, throttler))
+        yield* forkChild(AdaptiveThrottler.withAdaptiveThrottler(Effect.never, throttler))
       }
       yield* settle
       yield* Effect.exit(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail(new Overloaded()), throttler))
@@ -225,5 +239,5 @@ describe("adaptive guards in the Registry and observability", () => {
         status: "DEGRADED",
         details: { rejectionProbability: 0.5, requests: 10, inFlight: 9 }
       })
-    }).pipe(Effect.scoped, Effect.withRandom(Random.make(5))))
+    }).pipe(Effect.scoped, withSeed(5)))
 })

@@ -1,3 +1,4 @@
+import { itScoped, TestClock } from "#test-port"
 /**
  * The limiter against a simulated dependency with a fixed true capacity C: a call takes `BASE` millis
  * while at most C calls are in the dependency, and proportionally longer beyond (calls queue inside
@@ -10,9 +11,9 @@
  * 27–32 and 53–62, at least 4.5 inside every bound. With the default 0.9, three windows in a row back
  * off before the queue inside the dependency has drained (62 → 45), touching the 25% bound exactly.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter } from "breakwater"
-import { Deferred, Duration, Effect, TestClock } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Deferred, Duration, Effect } from "effect"
+import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
 
 const BASE = 1000
 const C = 60
@@ -28,7 +29,7 @@ const dependency = Effect.gen(function*() {
   const state = { capacity: C, now: 0 }
   const due = new Map<number, Array<Deferred.Deferred<void>>>()
   let inFlight = 0
-  yield* Effect.forkScoped(Effect.forever(Effect.zipRight(
+  yield* Effect.forkScoped(Effect.forever(Effect.andThen(
     Effect.sleep(Duration.millis(TICK)),
     Effect.suspend(() => {
       state.now += TICK
@@ -77,7 +78,7 @@ const expectWithin = (limits: ReadonlyArray<number>, end: number, seconds: numbe
 }
 
 describe("AdaptiveLimiter convergence", () => {
-  it.scoped("gradient: within 25% of C by 60 s, follows C/2, recovers to C", () =>
+  itScoped("gradient: within 25% of C by 60 s, follows C/2, recovers to C", () =>
     Effect.gen(function*() {
       const { limits, metrics } = yield* simulate({ algorithm: "gradient" })
       expectWithin(limits, 60, 11, C)
@@ -88,11 +89,14 @@ describe("AdaptiveLimiter convergence", () => {
       void TICK
     }))
 
-  it.scoped("aimd (timeout just above the no-load latency): within 25% of C by 60 s, follows C/2, recovers", () =>
-    Effect.gen(function*() {
-      const { limits } = yield* simulate({ algorithm: "aimd", timeout: BASE * 1.1, backoffRatio: 0.95 })
-      expectWithin(limits, 60, 11, C)
-      expectWithin(limits, 120, 20, C / 2)
-      expectWithin(limits, 180, 20, C)
-    }))
+  itScoped(
+    "aimd (timeout just above the no-load latency): within 25% of C by 60 s, follows C/2, recovers",
+    () =>
+      Effect.gen(function*() {
+        const { limits } = yield* simulate({ algorithm: "aimd", timeout: BASE * 1.1, backoffRatio: 0.95 })
+        expectWithin(limits, 60, 11, C)
+        expectWithin(limits, 120, 20, C / 2)
+        expectWithin(limits, 180, 20, C)
+      })
+  )
 })

@@ -1,18 +1,7 @@
+import { failureOf, forkChild, Service } from "#port"
+import { configFromJson, itScoped, TestClock, withConfig, yieldNow } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, CircuitBreaker, Hedge, InvalidConfigError, Policy, Retry } from "breakwater"
-import {
-  Cause,
-  ConfigProvider,
-  Context,
-  Data,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Stream,
-  TestClock
-} from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Stream } from "effect"
 import {
   aimd,
   gradient,
@@ -22,8 +11,16 @@ import {
   SampleWindow,
   type WindowSummary
 } from "../src/core/adaptiveLimitCore.js"
+import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
+import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Hedge from "../src/guards/Hedge.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as Policy from "../src/shared/Policy.js"
 
-const settle = Effect.repeatN(Effect.yieldNow(), 9)
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 10; i++) yield* yieldNow
+})
 
 class Boom extends Data.TaggedError("Boom") {}
 class NotFound extends Data.TaggedError("NotFound") {}
@@ -36,22 +33,20 @@ const holder = Effect.gen(function*() {
 
 const isLimitExceeded = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) &&
-  Cause.failureOption(exit.cause).pipe((o) =>
-    o._tag === "Some" && o.value instanceof AdaptiveLimiter.LimitExceededError
-  )
+  failureOf(exit.cause).pipe((o) => o._tag === "Some" && o.value instanceof AdaptiveLimiter.LimitExceededError)
 
 /** Runs `count` calls of `millis` each, one after another, through the limiter. */
 const calls = (limiter: AdaptiveLimiter.AdaptiveLimiter, count: number, millis: number, fail = false) =>
   Effect.forEach(Array.from({ length: count }), () =>
     Effect.gen(function*() {
-      const call = Effect.zipRight(Effect.sleep(Duration.millis(millis)), fail ? Effect.fail(new Boom()) : Effect.void)
-      const fiber = yield* Effect.fork(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(call, limiter)))
+      const call = Effect.andThen(Effect.sleep(Duration.millis(millis)), fail ? Effect.fail(new Boom()) : Effect.void)
+      const fiber = yield* forkChild(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(call, limiter)))
       yield* TestClock.adjust(Duration.millis(millis))
       return yield* Fiber.join(fiber)
     }), { discard: true })
 
 describe("AdaptiveLimiter", () => {
-  it.scoped("admits up to the limit and refuses beyond it with LimitExceededError", () =>
+  itScoped("admits up to the limit and refuses beyond it with LimitExceededError", () =>
     Effect.gen(function*() {
       const limiter = yield* AdaptiveLimiter.make({ name: "db", initialLimit: 2 })
       expect(yield* limiter.metrics).toEqual({
@@ -64,12 +59,12 @@ describe("AdaptiveLimiter", () => {
       const { call, done } = yield* holder
       const running = yield* Effect.forEach(
         [1, 2],
-        () => Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))
+        () => forkChild(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))
       )
       yield* settle
       const refused = yield* Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
       expect(isLimitExceeded(refused)).toBe(true)
-      const error = Cause.failureOption((refused as Exit.Failure<unknown, unknown>).cause)
+      const error = failureOf((refused as Exit.Failure<unknown, unknown>).cause)
       expect(error._tag === "Some" && (error.value as AdaptiveLimiter.LimitExceededError).message).toBe(
         "AdaptiveLimiter 'db' is at its limit of 2 and does not permit further calls"
       )
@@ -79,130 +74,144 @@ describe("AdaptiveLimiter", () => {
       expect((yield* limiter.metrics).inFlight).toBe(0)
     }))
 
-  it.scoped("queues callers for at most maxWaitDuration, FIFO, and lets an interrupted waiter go", () =>
-    Effect.gen(function*() {
-      const limiter = yield* AdaptiveLimiter.make({ name: "db", initialLimit: 1, maxWaitDuration: "100 millis" })
-      const { call, done } = yield* holder
-      const first = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))
-      yield* settle
-      const waiting = yield* Effect.fork(
-        Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("second"), limiter))
-      )
-      const leaving = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("third"), limiter))
-      yield* settle
-      expect((yield* limiter.metrics).waiting).toBe(2)
-      yield* Fiber.interrupt(leaving)
-      expect((yield* limiter.metrics).waiting).toBe(1)
-      yield* done
-      yield* Fiber.join(first)
-      expect(yield* Fiber.join(waiting)).toEqual(Exit.succeed("second"))
-
-      const { call: blocking, done: unblock } = yield* holder
-      const holderFiber = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(blocking, limiter))
-      yield* settle
-      const timedOut = yield* Effect.fork(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter)))
-      yield* settle
-      yield* TestClock.adjust("100 millis")
-      expect(isLimitExceeded(yield* Fiber.join(timedOut))).toBe(true)
-      yield* unblock
-      yield* Fiber.join(holderFiber)
-    }))
-
-  it.scoped("aimd: grows by one per window in use, backs off on a failed window, not on an ignored failure", () =>
-    Effect.gen(function*() {
-      const limiter = yield* AdaptiveLimiter.make({
-        name: "db",
-        algorithm: "aimd",
-        initialLimit: 2,
-        windowDuration: "100 millis",
-        minWindowSamples: 2,
-        isDrop: (e) => !(e instanceof NotFound)
-      })
-      const seen: Array<AdaptiveLimiter.Event> = []
-      yield* Effect.forkScoped(Stream.runForEach(limiter.events, (e) => Effect.sync(() => seen.push(e))))
-      yield* settle
-      yield* calls(limiter, 2, 50) // one window of 100 ms, in use (1 in flight × 2 >= 2)
-      expect((yield* limiter.metrics).limit).toBe(3)
-      expect((yield* limiter.metrics).noLoadLatencyMillis).toBe(50)
-      yield* calls(limiter, 2, 50, true)
-      expect((yield* limiter.metrics).limit).toBe(2) // 3 × 0.9
-      // NotFound is an answer, not a drop: the window (two at a time, so the limit is in use) grows it.
-      const notFound = Effect.zipRight(Effect.sleep("50 millis"), Effect.fail(new NotFound()))
-      for (let round = 0; round < 2; round++) {
-        const pair = yield* Effect.forEach(
-          [1, 2],
-          () => Effect.fork(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(notFound, limiter)))
+  itScoped(
+    "queues callers for at most maxWaitDuration, FIFO, and lets an interrupted waiter go",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* AdaptiveLimiter.make({ name: "db", initialLimit: 1, maxWaitDuration: "100 millis" })
+        const { call, done } = yield* holder
+        const first = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))
+        yield* settle
+        const waiting = yield* forkChild(
+          Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("second"), limiter))
         )
+        const leaving = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(Effect.succeed("third"), limiter))
+        yield* settle
+        expect((yield* limiter.metrics).waiting).toBe(2)
+        yield* Fiber.interrupt(leaving)
+        expect((yield* limiter.metrics).waiting).toBe(1)
+        yield* done
+        yield* Fiber.join(first)
+        expect(yield* Fiber.join(waiting)).toEqual(Exit.succeed("second"))
+
+        const { call: blocking, done: unblock } = yield* holder
+        const holderFiber = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(blocking, limiter))
+        yield* settle
+        const timedOut = yield* forkChild(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter)))
+        yield* settle
+        yield* TestClock.adjust("100 millis")
+        expect(isLimitExceeded(yield* Fiber.join(timedOut))).toBe(true)
+        yield* unblock
+        yield* Fiber.join(holderFiber)
+      })
+  )
+
+  itScoped(
+    "aimd: grows by one per window in use, backs off on a failed window, not on an ignored failure",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* AdaptiveLimiter.make({
+          name: "db",
+          algorithm: "aimd",
+          initialLimit: 2,
+          windowDuration: "100 millis",
+          minWindowSamples: 2,
+          isDrop: (e) => !(e instanceof NotFound)
+        })
+        const seen: Array<AdaptiveLimiter.Event> = []
+        yield* Effect.forkScoped(Stream.runForEach(limiter.events, (e) => Effect.sync(() => seen.push(e))))
+        yield* settle
+        yield* calls(limiter, 2, 50) // one window of 100 ms, in use (1 in flight × 2 >= 2)
+        expect((yield* limiter.metrics).limit).toBe(3)
+        expect((yield* limiter.metrics).noLoadLatencyMillis).toBe(50)
+        yield* calls(limiter, 2, 50, true)
+        expect((yield* limiter.metrics).limit).toBe(2) // 3 × 0.9
+        // NotFound is an answer, not a drop: the window (two at a time, so the limit is in use) grows it.
+        const notFound = Effect.andThen(Effect.sleep("50 millis"), Effect.fail(new NotFound()))
+        for (let round = 0; round < 2; round++) {
+          const pair = yield* Effect.forEach(
+            [1, 2],
+            () => forkChild(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(notFound, limiter)))
+          )
+          yield* TestClock.adjust("50 millis")
+          yield* Fiber.joinAll(pair)
+        }
+        expect((yield* limiter.metrics).limit).toBe(3)
+        yield* settle
+        expect(seen.map((e) => e._tag === "LimitChanged" ? `${e.from}->${e.to}` : e._tag)).toEqual([
+          "2->3",
+          "3->2",
+          "2->3"
+        ])
+      })
+  )
+
+  itScoped(
+    "a call slower than timeout is a drop; a defect is a drop; an interruption within the timeout teaches nothing",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* AdaptiveLimiter.make({
+          name: "db",
+          algorithm: "aimd",
+          initialLimit: 10,
+          timeout: "100 millis",
+          windowDuration: "100 millis",
+          minWindowSamples: 1
+        })
+        yield* calls(limiter, 1, 150)
+        expect((yield* limiter.metrics).limit).toBe(9)
+        const died = yield* forkChild(
+          Effect.exit(
+            AdaptiveLimiter.withAdaptiveLimiter(Effect.andThen(Effect.sleep("100 millis"), Effect.die("x")), limiter)
+          )
+        )
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(died)
+        expect((yield* limiter.metrics).limit).toBe(8)
+        // Interrupted within the timeout: nothing learnt.
+        const interrupted = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(Effect.never, limiter))
         yield* TestClock.adjust("50 millis")
-        yield* Fiber.joinAll(pair)
-      }
-      expect((yield* limiter.metrics).limit).toBe(3)
-      yield* settle
-      expect(seen.map((e) => e._tag === "LimitChanged" ? `${e.from}->${e.to}` : e._tag)).toEqual([
-        "2->3",
-        "3->2",
-        "2->3"
-      ])
-    }))
-
-  it.scoped("a call slower than timeout is a drop; a defect is a drop; an interruption within the timeout teaches nothing", () =>
-    Effect.gen(function*() {
-      const limiter = yield* AdaptiveLimiter.make({
-        name: "db",
-        algorithm: "aimd",
-        initialLimit: 10,
-        timeout: "100 millis",
-        windowDuration: "100 millis",
-        minWindowSamples: 1
+        yield* Fiber.interrupt(interrupted)
+        expect(yield* limiter.metrics).toMatchObject({ limit: 8, inFlight: 0 })
       })
-      yield* calls(limiter, 1, 150)
-      expect((yield* limiter.metrics).limit).toBe(9)
-      const died = yield* Effect.fork(
-        Effect.exit(
-          AdaptiveLimiter.withAdaptiveLimiter(Effect.zipRight(Effect.sleep("100 millis"), Effect.die("x")), limiter)
+  )
+
+  itScoped(
+    "reconfigure keeps the limit within new bounds and refuses bad values naming the field",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* AdaptiveLimiter.make({ name: "db", initialLimit: 20 })
+        yield* limiter.reconfigure({ maxLimit: 10 })
+        expect((yield* limiter.metrics).limit).toBe(10)
+        yield* limiter.reconfigure({ minLimit: 15, maxLimit: 30, algorithm: "aimd" })
+        expect((yield* limiter.metrics).limit).toBe(15)
+        const error = yield* Effect.flip(limiter.reconfigure({ minLimit: 40 }))
+        expect(error).toBeInstanceOf(InvalidConfigError)
+        expect(error.issues.map((i) => i.field)).toEqual(["maxLimit"])
+        const bad = yield* Effect.flip(
+          AdaptiveLimiter.make({ name: "x", minLimit: 5, initialLimit: 2, backoffRatio: 2 })
         )
-      )
-      yield* TestClock.adjust("100 millis")
-      yield* Fiber.join(died)
-      expect((yield* limiter.metrics).limit).toBe(8)
-      // Interrupted within the timeout: nothing learnt.
-      const interrupted = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Effect.never, limiter))
-      yield* TestClock.adjust("50 millis")
-      yield* Fiber.interrupt(interrupted)
-      expect(yield* limiter.metrics).toMatchObject({ limit: 8, inFlight: 0 })
-    }))
+        expect(bad.issues.map((i) => i.field).sort()).toEqual(["backoffRatio"])
+        const order = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", minLimit: 5, initialLimit: 2 }))
+        expect(order.issues.map((i) => i.field)).toEqual(["initialLimit"])
+        const high = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", maxLimit: 5, initialLimit: 20 }))
+        expect(high.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["initialLimit: must be at most maxLimit"])
+        const endless = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", windowDuration: Duration.infinity }))
+        expect(endless.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["windowDuration: must be finite"])
+        expect((yield* Effect.flip(limiter.reconfigure({ windowDuration: Duration.infinity }))).issues[0]!.field).toBe(
+          "windowDuration"
+        )
+      })
+  )
 
-  it.scoped("reconfigure keeps the limit within new bounds and refuses bad values naming the field", () =>
-    Effect.gen(function*() {
-      const limiter = yield* AdaptiveLimiter.make({ name: "db", initialLimit: 20 })
-      yield* limiter.reconfigure({ maxLimit: 10 })
-      expect((yield* limiter.metrics).limit).toBe(10)
-      yield* limiter.reconfigure({ minLimit: 15, maxLimit: 30, algorithm: "aimd" })
-      expect((yield* limiter.metrics).limit).toBe(15)
-      const error = yield* Effect.flip(limiter.reconfigure({ minLimit: 40 }))
-      expect(error).toBeInstanceOf(InvalidConfigError)
-      expect(error.issues.map((i) => i.field)).toEqual(["maxLimit"])
-      const bad = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", minLimit: 5, initialLimit: 2, backoffRatio: 2 }))
-      expect(bad.issues.map((i) => i.field).sort()).toEqual(["backoffRatio"])
-      const order = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", minLimit: 5, initialLimit: 2 }))
-      expect(order.issues.map((i) => i.field)).toEqual(["initialLimit"])
-      const high = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", maxLimit: 5, initialLimit: 20 }))
-      expect(high.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["initialLimit: must be at most maxLimit"])
-      const endless = yield* Effect.flip(AdaptiveLimiter.make({ name: "x", windowDuration: Duration.infinity }))
-      expect(endless.issues.map((i) => `${i.field}: ${i.rule}`)).toEqual(["windowDuration: must be finite"])
-      expect((yield* Effect.flip(limiter.reconfigure({ windowDuration: Duration.infinity }))).issues[0]!.field).toBe(
-        "windowDuration"
-      )
-    }))
-
-  it.scoped("composes with a circuit breaker and a retry; refusals are typed", () =>
+  itScoped("composes with a circuit breaker and a retry; refusals are typed", () =>
     Effect.gen(function*() {
       const limiter = yield* AdaptiveLimiter.make({ name: "db", initialLimit: 1 })
       const breaker = yield* CircuitBreaker.make({ name: "db" })
       const retry = yield* Retry.make({ name: "db", maxAttempts: 2, waitDuration: 0 })
       const guard = Policy.compose(Retry.policy(retry), CircuitBreaker.policy(breaker), AdaptiveLimiter.policy(limiter))
       const { call, done } = yield* holder
-      const running = yield* Effect.fork(guard(call))
+      const running = yield* forkChild(guard(call))
       yield* settle
       const refused: Effect.Effect<
         string,
@@ -215,67 +224,73 @@ describe("AdaptiveLimiter", () => {
       yield* Fiber.join(running)
     }))
 
-  it.scoped("by default, 2% business errors against an unlimited 100 ms dependency do not shrink the limit", () =>
-    Effect.gen(function*() {
-      for (const algorithm of ["gradient", "aimd"] as const) {
-        const limiter = yield* AdaptiveLimiter.make({ name: "api", algorithm, maxWaitDuration: Duration.infinity })
-        let n = 0
-        // The dependency has no capacity limit: every call takes 100 ms (calls finish together on a
-        // 100 ms tick, so TestClock has one wake-up per tick); one in 50 is a business error.
-        let tick = yield* Deferred.make<void>()
-        const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(
-          Effect.sleep("100 millis"),
-          Effect.flatMap(Deferred.make<void>(), (next) => {
-            const due = tick
-            tick = next
-            return Deferred.succeed(due, undefined)
-          })
-        )))
-        const call = Effect.zipRight(
-          Effect.suspend(() => Deferred.await(tick)),
-          Effect.suspend(() => ++n % 50 === 0 ? Effect.fail(new NotFound()) : Effect.void)
-        )
-        const callers = yield* Effect.forEach(
-          Array.from({ length: 40 }),
-          () => Effect.fork(Effect.forever(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))))
-        )
-        const limits: Array<number> = []
-        for (let second = 0; second < 30; second++) {
-          yield* TestClock.adjust("1 second")
-          limits.push((yield* limiter.metrics).limit)
+  itScoped(
+    "by default, 2% business errors against an unlimited 100 ms dependency do not shrink the limit",
+    () =>
+      Effect.gen(function*() {
+        for (const algorithm of ["gradient", "aimd"] as const) {
+          const limiter = yield* AdaptiveLimiter.make({ name: "api", algorithm, maxWaitDuration: Duration.infinity })
+          let n = 0
+          // The dependency has no capacity limit: every call takes 100 ms (calls finish together on a
+          // 100 ms tick, so TestClock has one wake-up per tick); one in 50 is a business error.
+          let tick = yield* Deferred.make<void>()
+          const ticker = yield* forkChild(Effect.forever(Effect.andThen(
+            Effect.sleep("100 millis"),
+            Effect.flatMap(Deferred.make<void>(), (next) => {
+              const due = tick
+              tick = next
+              return Deferred.succeed(due, undefined)
+            })
+          )))
+          const call = Effect.andThen(
+            Effect.suspend(() => Deferred.await(tick)),
+            Effect.suspend(() => ++n % 50 === 0 ? Effect.fail(new NotFound()) : Effect.void)
+          )
+          const callers = yield* Effect.forEach(
+            Array.from({ length: 40 }),
+            () => forkChild(Effect.forever(Effect.exit(AdaptiveLimiter.withAdaptiveLimiter(call, limiter))))
+          )
+          const limits: Array<number> = []
+          for (let second = 0; second < 30; second++) {
+            yield* TestClock.adjust("1 second")
+            limits.push((yield* limiter.metrics).limit)
+          }
+          yield* Fiber.interruptAll([ticker, ...callers])
+          expect(n).toBeGreaterThan(5_000)
+          expect(Math.min(...limits)).toBeGreaterThanOrEqual(20)
         }
-        yield* Fiber.interruptAll([ticker, ...callers])
-        expect(n).toBeGreaterThan(5_000)
-        expect(Math.min(...limits)).toBeGreaterThanOrEqual(20)
-      }
-    }))
-
-  it.scoped("local refusals by guards inside it are neither samples nor drops, whatever isDrop says", () =>
-    Effect.gen(function*() {
-      const outer = yield* AdaptiveLimiter.make({
-        name: "outer",
-        algorithm: "aimd",
-        initialLimit: 10,
-        windowDuration: "10 millis",
-        minWindowSamples: 1,
-        isDrop: () => true
       })
-      const inner = yield* AdaptiveLimiter.make({ name: "inner", initialLimit: 1 })
-      const guard = Policy.compose(AdaptiveLimiter.policy(outer), AdaptiveLimiter.policy(inner))
-      const { call, done } = yield* holder
-      const running = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(call, inner))
-      yield* settle
-      for (let i = 0; i < 20; i++) {
-        yield* TestClock.adjust("10 millis")
-        expect(isLimitExceeded(yield* Effect.exit(guard(Effect.void)))).toBe(true)
-      }
-      expect(yield* outer.metrics).toMatchObject({ limit: 10, inFlight: 0, noLoadLatencyMillis: -1 })
-      expect((yield* inner.metrics).rejectedCalls).toBe(20)
-      yield* done
-      yield* Fiber.join(running)
-    }))
+  )
 
-  it.scoped("inside a hedge, a loser interrupted after outlasting timeout is a drop", () =>
+  itScoped(
+    "local refusals by guards inside it are neither samples nor drops, whatever isDrop says",
+    () =>
+      Effect.gen(function*() {
+        const outer = yield* AdaptiveLimiter.make({
+          name: "outer",
+          algorithm: "aimd",
+          initialLimit: 10,
+          windowDuration: "10 millis",
+          minWindowSamples: 1,
+          isDrop: () => true
+        })
+        const inner = yield* AdaptiveLimiter.make({ name: "inner", initialLimit: 1 })
+        const guard = Policy.compose(AdaptiveLimiter.policy(outer), AdaptiveLimiter.policy(inner))
+        const { call, done } = yield* holder
+        const running = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(call, inner))
+        yield* settle
+        for (let i = 0; i < 20; i++) {
+          yield* TestClock.adjust("10 millis")
+          expect(isLimitExceeded(yield* Effect.exit(guard(Effect.void)))).toBe(true)
+        }
+        expect(yield* outer.metrics).toMatchObject({ limit: 10, inFlight: 0, noLoadLatencyMillis: -1 })
+        expect((yield* inner.metrics).rejectedCalls).toBe(20)
+        yield* done
+        yield* Fiber.join(running)
+      })
+  )
+
+  itScoped("inside a hedge, a loser interrupted after outlasting timeout is a drop", () =>
     Effect.gen(function*() {
       const limiter = yield* AdaptiveLimiter.make({
         name: "db",
@@ -290,7 +305,7 @@ describe("AdaptiveLimiter", () => {
       // The first attempt hangs; the hedge, sent at 500 ms, answers in 10 ms and wins.
       const call = Effect.suspend(() => attempts++ === 0 ? Effect.never : Effect.sleep("10 millis"))
       const guard = Policy.compose(Hedge.policy(hedge, { idempotent: true }), AdaptiveLimiter.policy(limiter))
-      const fiber = yield* Effect.fork(guard(call))
+      const fiber = yield* forkChild(guard(call))
       yield* TestClock.adjust("510 millis")
       yield* Fiber.join(fiber)
       yield* settle
@@ -303,16 +318,16 @@ describe("AdaptiveLimiter", () => {
 
   it.effect("reads its options through Config, and layers build it", () =>
     Effect.gen(function*() {
-      const provider = ConfigProvider.fromJson({ search: { algorithm: "aimd", maxLimit: 100, timeout: 300 } })
-      const options = yield* Effect.withConfigProvider(AdaptiveLimiter.config("search"), provider)
+      const provider = configFromJson({ search: { algorithm: "aimd", maxLimit: 100, timeout: 300 } })
+      const options = yield* withConfig(provider)(AdaptiveLimiter.config("search"))
       expect(options).toEqual({ name: "search", algorithm: "aimd", maxLimit: 100, timeout: 300 })
-      class Tag extends Context.Tag("Tag")<Tag, AdaptiveLimiter.AdaptiveLimiter>() {}
+      class Tag extends Service<Tag, AdaptiveLimiter.AdaptiveLimiter>()("Tag") {}
       const fromCode = yield* Effect.provide(Tag, AdaptiveLimiter.layer(Tag, { name: "a", initialLimit: 3 }))
       expect((yield* fromCode.metrics).limit).toBe(3)
       const fromConfig = yield* Effect.provide(
         Tag,
         AdaptiveLimiter.layerConfig(Tag, AdaptiveLimiter.config("search"), { initialLimit: 7 })
-      ).pipe(Effect.withConfigProvider(provider))
+      ).pipe(withConfig(provider))
       expect(fromConfig.name).toBe("search")
       expect((yield* fromConfig.metrics).limit).toBe(7)
     }))

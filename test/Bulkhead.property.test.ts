@@ -1,8 +1,8 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option } from "effect"
 // Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
 import { forkChild } from "#port"
-import { FastCheck as fc, pollFiber, TestClock, yieldNow } from "#test-port"
+import { FastCheck, itEffectProp, pollFiber, TestClock, yieldNow } from "#test-port"
 import * as Bulkhead from "../src/guards/Bulkhead.js"
 
 /**
@@ -14,28 +14,31 @@ const turns = (n: number) =>
     for (let i = 0; i < Math.max(1, n); i++) yield* yieldNow
   })
 
-const Outcome = fc.constantFrom("success", "failure", "defect", "interrupt")
+const Outcome = FastCheck.constantFrom("success", "failure", "defect", "interrupt")
 
-const Call = fc.record({
-  startAt: fc.integer({ min: 0, max: 30 }),
-  duration: fc.integer({ min: 0, max: 20 }),
+const Call = FastCheck.record({
+  startAt: FastCheck.integer({ min: 0, max: 30 }),
+  duration: FastCheck.integer({ min: 0, max: 20 }),
   outcome: Outcome,
   /** When (if at all) the caller is interrupted: before, while waiting, while running or after. */
-  interruptAt: fc.option(fc.integer({ min: 0, max: 80 }), { nil: undefined })
+  interruptAt: FastCheck.option(FastCheck.integer({ min: 0, max: 80 }), { nil: undefined })
 })
 
-const Plan = fc.record({
-  maxConcurrentCalls: fc.integer({ min: 1, max: 4 }),
-  maxWaitMillis: fc.constantFrom(0, 1, 5, 20, Number.POSITIVE_INFINITY),
-  calls: fc.array(Call, { minLength: 1, maxLength: 30 }),
+const Plan = FastCheck.record({
+  maxConcurrentCalls: FastCheck.integer({ min: 1, max: 4 }),
+  maxWaitMillis: FastCheck.constantFrom(0, 1, 5, 20, Number.POSITIVE_INFINITY),
+  calls: FastCheck.array(Call, { minLength: 1, maxLength: 30 }),
   /** At which turns the clock moves, and by how much. */
-  ticks: fc.array(fc.record({ at: fc.integer({ min: 0, max: 200 }), millis: fc.integer({ min: 0, max: 25 }) }), {
-    maxLength: 4
-  })
+  ticks: FastCheck.array(
+    FastCheck.record({ at: FastCheck.integer({ min: 0, max: 200 }), millis: FastCheck.integer({ min: 0, max: 25 }) }),
+    {
+      maxLength: 4
+    }
+  )
 })
 
 describe("Bulkhead properties", () => {
-  it.effect.prop(
+  itEffectProp(
     "concurrent calls never exceed maxConcurrentCalls, and every slot comes back whatever the exit",
     [Plan],
     ([plan]) =>

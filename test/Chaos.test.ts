@@ -1,21 +1,21 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Chaos, CircuitBreaker, InvalidConfigError, Policy, Retry } from "breakwater"
+import { failureOf, forkChild, isInterruptOnly, Service } from "#port"
 import {
-  Cause,
-  ConfigProvider,
-  Context,
-  Data,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  FastCheck as fc,
-  Fiber,
-  Layer,
-  Option,
-  Random,
-  TestClock
-} from "effect"
+  configFromJson,
+  FastCheck,
+  itEffectProp,
+  itScoped,
+  pollFiber,
+  TestClock,
+  withConfig,
+  withSeed
+} from "#test-port"
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
+import * as Chaos from "../src/guards/Chaos.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as Policy from "../src/shared/Policy.js"
 
 class Unavailable extends Data.TaggedError("Unavailable") {}
 
@@ -30,7 +30,7 @@ const hits = (chaos: Chaos.Chaos<Unavailable>, n: number) =>
     return hit
   })
 
-const seeded = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.withRandom(self, Random.make(seed))
+const seeded = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>) => withSeed(seed)(self)
 
 const configError = <A, R>(self: Effect.Effect<A, InvalidConfigError, R>) => Effect.flip(self)
 
@@ -64,9 +64,9 @@ describe("Chaos: what is injected", () => {
     Effect.gen(function*() {
       let ran = false
       const chaos = yield* Chaos.make({ name: "c", fault: Chaos.latency("2 seconds"), rate: 1 })
-      const fiber = yield* Effect.fork(Chaos.withChaos(Effect.sync(() => (ran = true)), chaos))
+      const fiber = yield* forkChild(Chaos.withChaos(Effect.sync(() => (ran = true)), chaos))
       yield* TestClock.adjust("1999 millis")
-      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      expect(Option.isNone(yield* pollFiber(fiber))).toBe(true)
       expect(ran).toBe(false)
       yield* TestClock.adjust("1 millis")
       expect(yield* Fiber.join(fiber)).toBe(true)
@@ -75,10 +75,12 @@ describe("Chaos: what is injected", () => {
   it.effect("an infinite latency hangs the call until it is interrupted", () =>
     Effect.gen(function*() {
       const chaos = yield* Chaos.make({ name: "c", fault: Chaos.latency(Duration.infinity), rate: 1 })
-      const fiber = yield* Effect.fork(Chaos.withChaos(Effect.succeed(1), chaos))
+      const fiber = yield* forkChild(Chaos.withChaos(Effect.succeed(1), chaos))
       yield* TestClock.adjust("365 days")
-      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
-      expect(Exit.isInterrupted(yield* Fiber.interrupt(fiber))).toBe(true)
+      expect(Option.isNone(yield* pollFiber(fiber))).toBe(true)
+      yield* Fiber.interrupt(fiber)
+      const interrupted = yield* Fiber.await(fiber)
+      expect(Exit.isFailure(interrupted) && isInterruptOnly(interrupted.cause)).toBe(true)
     }))
 
   it.effect("result replaces the call's value; the call does not run", () =>
@@ -116,9 +118,9 @@ describe("Chaos: rate, determinism and the switch", () => {
       expect(yield* run(8)).not.toEqual(first)
     }))
 
-  it.effect.prop(
+  itEffectProp(
     "property: the share of calls hit is close to the rate (10,000 calls, any seed)",
-    [fc.integer(), fc.double({ min: 0, max: 1, noNaN: true })],
+    [FastCheck.integer(), FastCheck.double({ min: 0, max: 1, noNaN: true })],
     ([seed, rate]) =>
       Effect.gen(function*() {
         const chaos = yield* Chaos.make({ name: "c", fault: Chaos.failure(new Unavailable()), rate })
@@ -130,9 +132,13 @@ describe("Chaos: rate, determinism and the switch", () => {
     { fastCheck: { numRuns: 15 } }
   )
 
-  it.effect.prop(
+  itEffectProp(
     "property: with one seed, the calls hit at a lower rate are a subset of those hit at a higher one",
-    [fc.integer(), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true })],
+    [
+      FastCheck.integer(),
+      FastCheck.double({ min: 0, max: 1, noNaN: true }),
+      FastCheck.double({ min: 0, max: 1, noNaN: true })
+    ],
     ([seed, a, b]) =>
       Effect.gen(function*() {
         const at = (rate: number) =>
@@ -178,7 +184,7 @@ describe("Chaos: rate, determinism and the switch", () => {
 })
 
 describe("Chaos: innermost in a composed policy", () => {
-  it.scoped("an injected outage opens the breaker; switched off, the breaker recovers", () =>
+  itScoped("an injected outage opens the breaker; switched off, the breaker recovers", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({
         name: "inventory",
@@ -197,7 +203,7 @@ describe("Chaos: innermost in a composed policy", () => {
       expect(reached).toBe(0)
       expect((yield* chaos.metrics).numberOfInjectedFaults).toBe(10) // 5 calls x 2 attempts
       const refused = yield* Effect.exit(guard(call))
-      expect(Exit.isFailure(refused) && Cause.failureOption(refused.cause).pipe(Option.getOrThrow)._tag).toBe(
+      expect(Exit.isFailure(refused) && failureOf(refused.cause).pipe(Option.getOrThrow)._tag).toBe(
         "CallNotPermittedError"
       )
       yield* chaos.setEnabled(false)
@@ -208,15 +214,15 @@ describe("Chaos: innermost in a composed policy", () => {
       expect(reached).toBe(2)
     }))
 
-  it.scoped("latency innermost under a seeded Random: only the hit calls are slow", () =>
+  itScoped("latency innermost under a seeded Random: only the hit calls are slow", () =>
     Effect.gen(function*() {
       const chaos = yield* Chaos.make({ name: "slow", fault: Chaos.latency("1 second"), rate: 0.5 })
       const fibers = yield* Effect.forEach(
         Array.from({ length: 40 }, (_, i) => i),
-        (i) => Effect.fork(Policy.compose(Chaos.policy(chaos))(Effect.succeed(i))).pipe(seeded(99 + i))
+        (i) => forkChild(Policy.compose(Chaos.policy(chaos))(Effect.succeed(i))).pipe(seeded(99 + i))
       )
       yield* TestClock.adjust("1 millis")
-      const fast = (yield* Effect.forEach(fibers, Fiber.poll)).filter(Option.isSome).length
+      const fast = (yield* Effect.forEach(fibers, pollFiber)).filter(Option.isSome).length
       yield* TestClock.adjust("1 second")
       yield* Fiber.joinAll(fibers)
       const { numberOfInjectedFaults } = yield* chaos.metrics
@@ -245,31 +251,31 @@ describe("Chaos: options", () => {
 
   it.effect("layer, config and layerConfig: the settings from Config, the fault from code", () =>
     Effect.gen(function*() {
-      class DbChaos extends Context.Tag("DbChaos")<DbChaos, Chaos.Chaos>() {}
-      const provider = ConfigProvider.fromJson({ chaos: { rate: 0.25, enabled: false } })
+      class DbChaos extends Service<DbChaos, Chaos.Chaos>()("DbChaos") {}
+      const provider = configFromJson({ chaos: { rate: 0.25, enabled: false } })
       const fromConfig = Chaos.layerConfig(DbChaos, Chaos.config("chaos"), { name: "db", fault: Chaos.latency(1) })
       const metrics = yield* Effect.flatMap(DbChaos, (c) => c.metrics).pipe(
         Effect.provide(fromConfig),
-        Effect.withConfigProvider(provider)
+        withConfig(provider)
       )
       expect(metrics).toMatchObject({ rate: 0.25, enabled: false })
       const plain = yield* Effect.flatMap(DbChaos, (c) => c.metrics).pipe(
         Effect.provide(Chaos.layer(DbChaos, { name: "db", fault: Chaos.latency(1) }))
       )
       expect(plain).toMatchObject({ rate: 0.01, enabled: true })
-      const bad = yield* Effect.either(
+      const bad = yield* Effect.flip(
         Effect.flatMap(DbChaos, (c) => c.metrics).pipe(
           Effect.provide(Layer.fresh(fromConfig)),
-          Effect.withConfigProvider(ConfigProvider.fromJson({ chaos: { rate: 3 } }))
+          withConfig(configFromJson({ chaos: { rate: 3 } }))
         )
       )
-      expect(Either.isLeft(bad) && bad.left._tag).toBe("InvalidConfigError")
-      const unreadable = yield* Effect.either(
+      expect(bad._tag).toBe("InvalidConfigError")
+      const unreadable = yield* Effect.flip(
         Effect.flatMap(DbChaos, (c) => c.metrics).pipe(
           Effect.provide(Layer.fresh(fromConfig)),
-          Effect.withConfigProvider(ConfigProvider.fromJson({ chaos: { enabled: "maybe" } }))
+          withConfig(configFromJson({ chaos: { enabled: "maybe" } }))
         )
       )
-      expect(Either.isLeft(unreadable) && unreadable.left._tag).toBe("ConfigError")
+      expect(unreadable._tag).toBe("ConfigError")
     }))
 })

@@ -1,3 +1,5 @@
+import { defectOf } from "#port"
+import { configFromJson, FastCheck, withConfig } from "#test-port"
 /**
  * Bad input: every options and configuration decoder, fed random values (fast-check's `anything`, with
  * bigints, dates, maps, boxed values and null prototypes; random JSON for configuration) and targeted
@@ -6,98 +8,23 @@
  * never a defect.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  AdaptiveLimiter,
-  AdaptiveThrottler,
-  Bulkhead,
-  Chaos,
-  CircuitBreaker,
-  Hedge,
-  InvalidConfigError,
-  RateLimiter,
-  Registry,
-  Retry,
-  RetryBudget,
-  TimeLimiter
-} from "breakwater"
-import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
-import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
-import { Cause, ConfigProvider, Effect, Exit, FastCheck as fc, Schedule, type Scope } from "effect"
-
-/** Values a user (or a YAML file, or a bug) could hand over. */
-const anything = fc.anything({
-  withBigInt: true,
-  withBoxedValues: true,
-  withDate: true,
-  withMap: true,
-  withSet: true,
-  withNullPrototype: true,
-  withObjectString: true,
-  withSparseArray: true,
-  withTypedArray: true,
-  withUnicodeString: true
-})
-
-/** Plausible-looking wrong values for option fields, so decoders get past the first check. */
-const nearMiss = fc.oneof(
-  anything,
-  fc.constantFrom(-1, 0, 0.5, 1, 100, 101, 1e9, Infinity, -Infinity, NaN, -0, Number.MAX_SAFE_INTEGER + 2),
-  fc.constantFrom("", " ", "-1 seconds", "1 fortnight", "5 seconds", "0 millis", "1e400 millis", "Infinity"),
-  fc.constantFrom(-1n, 0n, 10n ** 30n, [1, 0], [-1, 0], [0, -1], [1.5, 2], [Infinity, 0], [NaN, NaN]),
-  fc.constantFrom(null, undefined, true, false, {}, [], () => true, Symbol("s"), Schedule.spaced("1 second"))
-)
-
-type Outcome = "ok" | "typed"
-
-/**
- * Runs a decoder to its exit: success or a failure with InvalidConfigError/ConfigError; anything
- * else (a throw, a defect, another error) fails the test with the input that caused it.
- */
-const settle = (
-  input: unknown,
-  build: () => Effect.Effect<unknown, unknown, Scope.Scope>,
-  allowConfigError = false
-): Effect.Effect<{ outcome: Outcome; error?: InvalidConfigError }> =>
-  Effect.gen(function*() {
-    const exit = yield* Effect.exit(Effect.scoped(Effect.suspend(build)))
-    if (Exit.isSuccess(exit)) return { outcome: "ok" as const }
-    const failure = Cause.failureOption(exit.cause)
-    if (failure._tag === "None") {
-      throw new Error(`defect or interruption for input ${safe(input)}: ${Cause.pretty(exit.cause)}`)
-    }
-    const error = failure.value
-    if (allowConfigError && typeof error === "object" && error !== null && (error as any)._tag === "ConfigError") {
-      return { outcome: "typed" as const }
-    }
-    if (!(error instanceof InvalidConfigError)) {
-      throw new Error(`untyped failure for input ${safe(input)}: ${String(error)}`)
-    }
-    expect(error.issues.length).toBeGreaterThan(0)
-    for (const issue of error.issues) {
-      expect(typeof issue.field).toBe("string")
-      expect(issue.field.length).toBeGreaterThan(0)
-      expect(typeof issue.rule).toBe("string")
-    }
-    expect(typeof error.message).toBe("string") // printing the error never throws
-    return { outcome: "typed" as const, error }
-  })
-
-const safe = (u: unknown) => {
-  try {
-    return fc.stringify(u)
-  } catch {
-    return String(u)
-  }
-}
+import { Effect, Exit, type Scope } from "effect"
+import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
+import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
+import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
+import * as Bulkhead from "../src/guards/Bulkhead.js"
+import * as Chaos from "../src/guards/Chaos.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Hedge from "../src/guards/Hedge.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as RetryBudget from "../src/guards/RetryBudget.js"
+import * as TimeLimiter from "../src/guards/TimeLimiter.js"
+import * as Registry from "../src/registry/Registry.js"
+import { anything, fuzzMake, type GuardCase, nearMiss, RUNS, settle } from "./helpers/optionFuzz.js"
 
 /** Each guard: its make, a valid base, and the fields to mutate. */
-const guards: ReadonlyArray<{
-  readonly name: string
-  readonly make: (options: any) => Effect.Effect<unknown, unknown, Scope.Scope>
-  readonly valid: Record<string, unknown>
-  /** Cross-field rules: a bad value of the key may be reported against these fields instead. */
-  readonly partners?: Record<string, ReadonlyArray<string>>
-}> = [
+const guards: ReadonlyArray<GuardCase> = [
   {
     name: "CircuitBreaker",
     make: (o) => CircuitBreaker.make(o),
@@ -213,94 +140,11 @@ const guards: ReadonlyArray<{
     name: "Chaos",
     make: (o) => Chaos.make(o),
     valid: { name: "c", fault: Chaos.latency(5), rate: 0.5, enabled: true }
-  },
-  {
-    name: "ResilientHttpClient",
-    make: (o) => ResilientHttpClient.make(o),
-    valid: {
-      name: "http",
-      maxTargets: 10,
-      idleTimeToLive: "1 minute",
-      attemptTimeout: "1 second",
-      totalTimeout: "5 seconds",
-      retryMethods: ["GET"],
-      retryStatuses: [503],
-      circuitBreaker: { minimumNumberOfCalls: 5 },
-      rateLimiter: { limitForPeriod: 5 },
-      retry: { maxAttempts: 2 },
-      retryBudget: { percentCanRetry: 0.1 }
-    },
-    partners: { totalTimeout: ["attemptTimeout"] }
-  },
-  {
-    name: "RateLimitMiddleware",
-    make: (o) => RateLimitMiddleware.make(o),
-    valid: {
-      name: "api",
-      limitForPeriod: 10,
-      limitRefreshPeriod: "1 second",
-      key: "ip",
-      apiKeyHeader: "x-api-key",
-      trustProxy: 1,
-      trustedProxies: ["10.0.0.0/8", "::1"],
-      ipv6Prefix: 56,
-      maxKeys: 100,
-      maxKeyLength: 64,
-      maxConcurrentRequests: 5,
-      maxConcurrentRequestsPerKey: 2,
-      requestBodyTimeout: "10 seconds",
-      maxRoutes: 10
-    },
-    partners: { algorithm: ["limiter.capacity", "limiter.limitRefreshPeriod", "limiter.algorithm"] }
   }
 ]
 
-const RUNS = 150
-
 describe("option decoders: random input", () => {
-  for (const guard of guards) {
-    it.effect(`${guard.name}.make: any value at all gives a typed error or a guard`, () =>
-      Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(anything, async (input) => {
-            await Effect.runPromise(settle(input, () => guard.make(input)))
-          }),
-          { numRuns: RUNS }
-        )
-      ))
-
-    it.effect(`${guard.name}.make: a record of random fields (named or not) is refused field by field`, () =>
-      Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.dictionary(fc.oneof(fc.constantFrom(...Object.keys(guard.valid)), fc.string()), nearMiss),
-            async (input) => {
-              await Effect.runPromise(settle(input, () => guard.make({ name: "fuzz", ...input })))
-            }
-          ),
-          { numRuns: RUNS }
-        )
-      ))
-
-    it.effect(`${guard.name}.make: one mutated field of valid options is named when refused`, () =>
-      Effect.promise(async () => {
-        // The base itself must be valid.
-        const base = await Effect.runPromise(settle(guard.valid, () => guard.make(guard.valid)))
-        expect(base.outcome).toBe("ok")
-        await fc.assert(
-          fc.asyncProperty(fc.constantFrom(...Object.keys(guard.valid)), nearMiss, async (key, value) => {
-            const input = { ...guard.valid, [key]: value }
-            const { error, outcome } = await Effect.runPromise(settle(input, () => guard.make(input)))
-            if (outcome === "ok") return
-            const named = [key, ...(guard.partners?.[key] ?? [])]
-            const fields = error!.issues.map((i) => i.field)
-            const hit = fields.some((f) => named.some((n) => f === n || f.startsWith(`${n}.`)))
-            if (!hit) throw new Error(`${key} = ${safe(value)} reported as ${fields.join(", ")}`)
-          }),
-          { numRuns: RUNS * 2 }
-        )
-      }))
-  }
+  fuzzMake(guards)
 })
 
 describe("reconfigure: random changes", () => {
@@ -334,9 +178,9 @@ describe("reconfigure: random changes", () => {
   for (const guard of reconfigurable) {
     it.effect(`${guard.name}.reconfigure: typed error or applied, never a defect`, () =>
       Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.dictionary(fc.oneof(fc.constantFrom(...guard.keys), fc.string()), nearMiss),
+        FastCheck.assert(
+          FastCheck.asyncProperty(
+            FastCheck.dictionary(FastCheck.oneof(FastCheck.constantFrom(...guard.keys), FastCheck.string()), nearMiss),
             async (changes) => {
               await Effect.runPromise(
                 settle(changes, () => Effect.flatMap(guard.make, (g) => g.reconfigure(changes)))
@@ -389,31 +233,39 @@ describe("configuration readers: random JSON", () => {
     Array.isArray(u)
       ? inArray || u.some((v) => nestedArray(v, true))
       : typeof u === "object" && u !== null && Object.values(u).some((v) => nestedArray(v, false))
-  const jsonValue = () => fc.jsonValue({ maxDepth: 4 }).filter((u) => !nestedArray(u))
+  const jsonValue = () => FastCheck.jsonValue({ maxDepth: 4 }).filter((u) => !nestedArray(u))
   const fieldsOf = (name: string) => Object.keys(guards.find((g) => g.name === name)?.valid ?? {})
   /** Random JSON, often shaped like the real thing: `{ g: { knownField: value } }`. */
   const json = (name: string) =>
-    fc.oneof(
+    FastCheck.oneof(
       // `fromJson` itself throws on a non-object (null, a number): the provider is never built.
-      fc.dictionary(fc.string(), jsonValue()),
-      fc.record({ g: fc.dictionary(fc.oneof(fc.constantFrom("x", ...fieldsOf(name)), fc.string()), jsonValue()) }),
-      fc.record({
+      FastCheck.dictionary(FastCheck.string(), jsonValue()),
+      FastCheck.record({
+        g: FastCheck.dictionary(
+          FastCheck.oneof(FastCheck.constantFrom("x", ...fieldsOf(name)), FastCheck.string()),
+          jsonValue()
+        )
+      }),
+      FastCheck.record({
         g: jsonValue(),
         circuitBreaker: jsonValue(),
-        rateLimiter: fc.record({ configs: jsonValue(), instances: jsonValue() }),
-        bulkhead: fc.record({
-          configs: fc.dictionary(fc.string(), fc.dictionary(fc.constantFrom(...fieldsOf("Bulkhead")), jsonValue())),
-          instances: fc.record({ g: fc.record({ baseConfig: jsonValue() }) })
+        rateLimiter: FastCheck.record({ configs: jsonValue(), instances: jsonValue() }),
+        bulkhead: FastCheck.record({
+          configs: FastCheck.dictionary(
+            FastCheck.string(),
+            FastCheck.dictionary(FastCheck.constantFrom(...fieldsOf("Bulkhead")), jsonValue())
+          ),
+          instances: FastCheck.record({ g: FastCheck.record({ baseConfig: jsonValue() }) })
         })
       })
     )
   for (const reader of readers) {
     it.effect(`${reader.name}: config from random JSON gives a typed error or a guard`, () =>
       Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(json(reader.name), async (input) => {
-            const provider = ConfigProvider.fromJson(input)
-            await Effect.runPromise(settle(input, () => Effect.withConfigProvider(reader.read, provider), true))
+        FastCheck.assert(
+          FastCheck.asyncProperty(json(reader.name), async (input) => {
+            const provider = configFromJson(input)
+            await Effect.runPromise(settle(input, () => withConfig(provider)(reader.read), true))
           }),
           { numRuns: RUNS, timeout: 3000 }
         )
@@ -428,30 +280,35 @@ describe("configuration readers: found by the fuzzer", () => {
       const input = { g: { limitRefreshPeriod: 1.797693134862316e+302 } }
       const exit = yield* Effect.exit(
         Effect.flatMap(RateLimiter.config("g"), RateLimiter.make).pipe(
-          Effect.withConfigProvider(ConfigProvider.fromJson(input))
+          withConfig(configFromJson(input))
         )
       )
-      expect(Exit.isSuccess(exit) || Cause.dieOption(exit.cause)._tag === "None").toBe(true)
+      expect(Exit.isSuccess(exit) || defectOf(exit.cause)._tag === "None").toBe(true)
     }).pipe(Effect.scoped))
 })
 
 describe("Registry: random specs", () => {
   it.effect("a random spec fails guard creation and reload with InvalidConfigError, never a defect", () =>
     Effect.promise(() =>
-      fc.assert(
-        fc.asyncProperty(
-          fc.oneof(
+      FastCheck.assert(
+        FastCheck.asyncProperty(
+          FastCheck.oneof(
             anything,
-            fc.record({
-              circuitBreaker: fc.record({
-                configs: fc.oneof(anything, fc.dictionary(fc.string(), fc.dictionary(fc.string(), nearMiss))),
-                instances: fc.oneof(
+            FastCheck.record({
+              circuitBreaker: FastCheck.record({
+                configs: FastCheck.oneof(
                   anything,
-                  fc.record({ g: fc.dictionary(fc.constantFrom("baseConfig", "slidingWindowSize"), nearMiss) })
+                  FastCheck.dictionary(FastCheck.string(), FastCheck.dictionary(FastCheck.string(), nearMiss))
+                ),
+                instances: FastCheck.oneof(
+                  anything,
+                  FastCheck.record({
+                    g: FastCheck.dictionary(FastCheck.constantFrom("baseConfig", "slidingWindowSize"), nearMiss)
+                  })
                 )
               }),
               bulkhead: anything,
-              retry: fc.record({ instances: fc.record({ g: anything }) })
+              retry: FastCheck.record({ instances: FastCheck.record({ g: anything }) })
             })
           ),
           async (spec) => {

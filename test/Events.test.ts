@@ -1,40 +1,50 @@
+import { forkChild } from "#port"
+import { itScoped, TestClock, yieldNow } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Events, RateLimiter, Registry } from "breakwater"
-import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { Effect, Fiber, Stream } from "effect"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
+import * as Events from "../src/observability/Events.js"
+import * as Registry from "../src/registry/Registry.js"
 
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
+const settle = Effect.gen(function*() {
+  for (let i = 0; i <= 20; i++) yield* yieldNow
+})
 
 describe("Events", () => {
-  it.scoped("merges every guard's events, guards created later included, with kind, name and Clock time", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make()
-      const breaker = yield* registry.circuitBreaker("payments")
-      const fiber = yield* Events.stream(registry).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
-      yield* settle
-      yield* TestClock.adjust("5 seconds")
-      yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
-      const limiter = yield* registry.rateLimiter("partner", { limitForPeriod: 1, timeoutDuration: 0 })
-      yield* settle
-      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
-      yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
-      yield* breaker.transitionToOpen
-      const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
-      expect(events.map((e) => [e.kind, e.name, e.event._tag, e.at])).toEqual([
-        ["CircuitBreaker", "payments", "Success", 5000],
-        ["RateLimiter", "partner", "SuccessfulAcquire", 5000],
-        ["RateLimiter", "partner", "FailedAcquire", 5000],
-        ["CircuitBreaker", "payments", "StateTransition", 5000]
-      ])
-    }))
+  itScoped(
+    "merges every guard's events, guards created later included, with kind, name and Clock time",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make()
+        const breaker = yield* registry.circuitBreaker("payments")
+        const fiber = yield* Events.stream(registry).pipe(Stream.take(4), Stream.runCollect, forkChild)
+        yield* settle
+        yield* TestClock.adjust("5 seconds")
+        yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
+        const limiter = yield* registry.rateLimiter("partner", { limitForPeriod: 1, timeoutDuration: 0 })
+        yield* settle
+        yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+        yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
+        yield* breaker.transitionToOpen
+        const events = Array.from(yield* Fiber.join(fiber))
+        expect(events.map((e) => [e.kind, e.name, e.event._tag, e.at])).toEqual([
+          ["CircuitBreaker", "payments", "Success", 5000],
+          ["RateLimiter", "partner", "SuccessfulAcquire", 5000],
+          ["RateLimiter", "partner", "FailedAcquire", 5000],
+          ["CircuitBreaker", "payments", "StateTransition", 5000]
+        ])
+      })
+  )
 
-  it.scoped("calls: false leaves per-call events out and does not make guards build them", () =>
+  itScoped("calls: false leaves per-call events out and does not make guards build them", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       const breaker = yield* registry.circuitBreaker("payments")
       const fiber = yield* Events.stream(registry, { calls: false }).pipe(
         Stream.take(2),
         Stream.runCollect,
-        Effect.fork
+        forkChild
       )
       yield* settle
       // No full subscriber: the breaker's per-call events are not even built.
@@ -44,12 +54,12 @@ describe("Events", () => {
       yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
       yield* breaker.transitionToOpen
       yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
-      const events = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      const events = Array.from(yield* Fiber.join(fiber))
       expect(events.map((e) => e.event._tag)).toEqual(["StateTransition", "CallNotPermitted"])
       expect(events.every((e) => !Events.isPerCall(e))).toBe(true)
     }))
 
-  it.scoped("a recorder keeps the last `size` rare events per guard for late readers", () =>
+  itScoped("a recorder keeps the last `size` rare events per guard for late readers", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       const breaker = yield* registry.circuitBreaker("payments", { waitDurationInOpenState: "1 second" })
@@ -80,10 +90,10 @@ describe("Events", () => {
       const fiber = yield* Effect.scoped(Effect.gen(function*() {
         const registry = yield* Registry.make()
         yield* registry.circuitBreaker("payments")
-        const fiber = yield* Events.stream(registry).pipe(Stream.runCollect, Effect.fork)
+        const fiber = yield* Events.stream(registry).pipe(Stream.runCollect, forkChild)
         yield* settle
         return fiber
       }))
-      expect(Chunk.size(yield* Fiber.join(fiber))).toBe(0)
+      expect(Array.from(yield* Fiber.join(fiber)).length).toBe(0)
     }))
 })

@@ -1,3 +1,4 @@
+import { itScoped, replaceLogger } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Logger } from "effect"
 import { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
@@ -28,28 +29,31 @@ describe("InvalidConfigError", () => {
       })
       const exit = yield* Effect.exit(Effect.scoped(Bulkhead.make({ name: "db", maxConcurrentCalls: -1 })))
       if (exit._tag === "Success") throw new Error("expected a failure")
-      yield* Effect.logError(exit.cause).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      yield* Effect.logError(exit.cause).pipe(replaceLogger(capture))
       const logged = lines.join("\n")
       expect(logged).toContain("InvalidConfigError: Invalid Bulkhead 'db' configuration: maxConcurrentCalls = -1")
       expect(logged).not.toMatch(/^db: /m)
     }))
 
-  it.scoped("a Registry specification with several bad guards is refused as a whole, naming each field", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make()
-      yield* registry.circuitBreaker("a")
-      yield* registry.bulkhead("b")
-      const error = yield* Effect.flip(registry.reload({
-        circuitBreaker: { instances: { a: { failureRateThreshold: 0 } } },
-        bulkhead: { instances: { b: { maxConcurrentCalls: -1 } } }
-      }))
-      expect(error.name).toBe("InvalidConfigError")
-      // The whole specification is checked before any guard changes (as Spring checks it at startup).
-      expect(error.guard).toBe("Registry")
-      expect(error.guardName).toBe("spec")
-      expect(error.issues.map((i) => i.field).sort()).toEqual([
-        "bulkhead.instances.b.maxConcurrentCalls",
-        "circuitBreaker.instances.a.failureRateThreshold"
-      ])
-    }))
+  itScoped(
+    "a Registry specification with several bad guards is refused as a whole, naming each field",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make()
+        yield* registry.circuitBreaker("a")
+        yield* registry.bulkhead("b")
+        const error = yield* Effect.flip(registry.reload({
+          circuitBreaker: { instances: { a: { failureRateThreshold: 0 } } },
+          bulkhead: { instances: { b: { maxConcurrentCalls: -1 } } }
+        }))
+        expect(error.name).toBe("InvalidConfigError")
+        // The whole specification is checked before any guard changes (as Spring checks it at startup).
+        expect(error.guard).toBe("Registry")
+        expect(error.guardName).toBe("spec")
+        expect(error.issues.map((i) => i.field).sort()).toEqual([
+          "bulkhead.instances.b.maxConcurrentCalls",
+          "circuitBreaker.instances.a.failureRateThreshold"
+        ])
+      })
+  )
 })

@@ -1,9 +1,12 @@
+import { failureOf, Service } from "#port"
+import { itScoped } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Policy } from "breakwater"
-import { Context, Data, Effect, Exit } from "effect"
+import { Data, Effect, Exit, Option } from "effect"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Policy from "../src/shared/Policy.js"
 
 class Refused extends Data.TaggedError("Refused")<{ readonly by: string }> {}
-class Needed extends Context.Tag("Needed")<Needed, string>() {}
+class Needed extends Service<Needed, string>()("Needed") {}
 
 /** A policy that logs its name around the call into `trace`, so nesting order is visible. */
 const tracing = (name: string, trace: Array<string>): Policy.Policy => (self) =>
@@ -25,7 +28,7 @@ describe("Policy.compose", () => {
   it.effect("keeps the union of added errors and requirements in the type", () =>
     Effect.gen(function*() {
       const refuse = (by: string): Policy.Policy<Refused> => () => Effect.fail(new Refused({ by }))
-      const needs: Policy.Policy<never, Needed> = (self) => Effect.zipRight(Needed, self)
+      const needs: Policy.Policy<never, Needed> = (self) => Effect.andThen(Needed, self)
       const guard = Policy.compose(needs, refuse("outer"), refuse("inner"))
       const guarded = guard(Effect.fail("original" as const))
       // The declared type is the contract under test: a wrong union would not compile.
@@ -74,7 +77,7 @@ describe("Policy.ordered", () => {
       expect(Policy.resilience4jOrder).toEqual(["retry", "circuitBreaker", "rateLimiter", "timeLimiter", "bulkhead"])
     }))
 
-  it.scoped("skips absent roles and carries the guards' errors", () =>
+  itScoped("skips absent roles and carries the guards' errors", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ name: "ordered" })
       yield* breaker.transitionToForcedOpen
@@ -82,6 +85,6 @@ describe("Policy.ordered", () => {
       const guard = Policy.ordered({ circuitBreaker: CircuitBreaker.policy(breaker), retry: tracing("retry", trace) })
       const exit = yield* Effect.exit(guard(Effect.succeed(1)))
       expect(trace).toEqual(["retry>", "<retry"])
-      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("CallNotPermittedError")
+      expect(Exit.isFailure(exit) && Option.getOrUndefined(failureOf(exit.cause))?._tag).toBe("CallNotPermittedError")
     }))
 })

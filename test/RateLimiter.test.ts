@@ -344,6 +344,29 @@ describe("RateLimiter with a Schedule period", () => {
       expect(yield* limiter.tryAcquire()).toBe(true)
     }))
 
+  itScoped(
+    "a bad Schedule.cron expression: the call that steps it dies (a defect on both Effects)",
+    () =>
+      Effect.gen(function*() {
+        // Effect 3's cron dies when stepped; Effect 4's fails with a CronParseError, which the port's
+        // stepper turns into the same defect (the option takes either Effect's own Schedule type).
+        const limiter = yield* RateLimiter.make({
+          name: "bad-cron",
+          limitForPeriod: 1,
+          limitRefreshPeriod: Schedule.cron("not a cron"),
+          timeoutDuration: 0
+        })
+        // The first cycle's permit needs no boundary; the next call asks the schedule for one.
+        expect(Exit.isSuccess(yield* call(limiter))).toBe(true)
+        const exit = yield* call(limiter)
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) {
+          expect(Option.isNone(failureOf(exit.cause))).toBe(true)
+          expect(String(Option.getOrUndefined(defectOf(exit.cause)))).toMatch(/segments/)
+        }
+      })
+  )
+
   itScoped("old cycle boundaries are forgotten as the limiter moves on", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({

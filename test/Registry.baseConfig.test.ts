@@ -1,10 +1,12 @@
+import { failureOf } from "#port"
+import { configFromJson, itScoped, withConfig } from "#test-port"
 /**
  * Spring's `resilience4j.<kind>.configs.<name>.baseConfig`, with the values Resilience4j's own
  * `*ConfigurationPropertiesTest`s expect (resilience4j-framework-common), for every kind the registry
  * holds; and the specification checked as a whole at `Registry.make`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit, Option } from "effect"
 import type { InvalidConfigError } from "../src/errors/InvalidConfigError.js"
 import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
 import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
@@ -19,100 +21,113 @@ import * as Registry from "../src/registry/Registry.js"
 const millis = (d: Duration.Duration | unknown) => Duration.toMillis(d as Duration.Duration)
 
 const failure = <A>(exit: Exit.Exit<A, InvalidConfigError>): InvalidConfigError => {
-  if (Exit.isFailure(exit) && exit.cause._tag === "Fail") return exit.cause.error
+  const error = Exit.isFailure(exit) ? Option.getOrUndefined(failureOf(exit.cause)) : undefined
+  if (error !== undefined) return error
   throw new Error(`expected an InvalidConfigError, got ${String(exit)}`)
 }
 
 describe("Registry baseConfig (Resilience4j / Spring)", () => {
-  it.scoped("circuitBreakerConfigWithBaseConfig: a shared config inherits another (window 2000, wait 1 s)", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        circuitBreaker: {
-          configs: {
-            defaultConfig: { slidingWindowSize: 2000, waitDurationInOpenState: "100 millis" },
-            sharedConfig: { baseConfig: "defaultConfig", waitDurationInOpenState: "1 second" }
-          },
-          instances: { instanceWithSharedConfig: { baseConfig: "sharedConfig" } }
-        }
-      })
-      const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("instanceWithSharedConfig"))
-      expect(config.slidingWindowSize).toBe(2000)
-      expect(millis(config.waitDurationInOpenState)).toBe(1000)
-    }))
-
-  it.scoped("createCircuitBreakerRegistryWithSharedConfigs / WithDefaultConfig: which config an instance starts from", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        circuitBreaker: {
-          configs: {
-            default: {
-              slidingWindowSize: 1000,
-              minimumNumberOfCalls: 10,
-              permittedNumberOfCallsInHalfOpenState: 100,
-              waitDurationInOpenState: "100 millis"
+  itScoped(
+    "circuitBreakerConfigWithBaseConfig: a shared config inherits another (window 2000, wait 1 s)",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          circuitBreaker: {
+            configs: {
+              defaultConfig: { slidingWindowSize: 2000, waitDurationInOpenState: "100 millis" },
+              sharedConfig: { baseConfig: "defaultConfig", waitDurationInOpenState: "1 second" }
             },
-            sharedConfig: {
-              slidingWindowSize: 1337,
-              slidingWindowType: "TIME_BASED",
-              permittedNumberOfCallsInHalfOpenState: 1000
+            instances: { instanceWithSharedConfig: { baseConfig: "sharedConfig" } }
+          }
+        })
+        const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("instanceWithSharedConfig"))
+        expect(config.slidingWindowSize).toBe(2000)
+        expect(millis(config.waitDurationInOpenState)).toBe(1000)
+      })
+  )
+
+  itScoped(
+    "createCircuitBreakerRegistryWithSharedConfigs / WithDefaultConfig: which config an instance starts from",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          circuitBreaker: {
+            configs: {
+              default: {
+                slidingWindowSize: 1000,
+                minimumNumberOfCalls: 10,
+                permittedNumberOfCallsInHalfOpenState: 100,
+                waitDurationInOpenState: "100 millis"
+              },
+              sharedConfig: {
+                slidingWindowSize: 1337,
+                slidingWindowType: "TIME_BASED",
+                permittedNumberOfCallsInHalfOpenState: 1000
+              }
+            },
+            instances: {
+              backendWithoutBaseConfig: { permittedNumberOfCallsInHalfOpenState: 99 },
+              backendWithSharedConfig: { baseConfig: "sharedConfig", permittedNumberOfCallsInHalfOpenState: 999 }
             }
-          },
-          instances: {
-            backendWithoutBaseConfig: { permittedNumberOfCallsInHalfOpenState: 99 },
-            backendWithSharedConfig: { baseConfig: "sharedConfig", permittedNumberOfCallsInHalfOpenState: 999 }
           }
-        }
+        })
+        const without = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("backendWithoutBaseConfig"))
+        expect(without.slidingWindowSize).toBe(1000)
+        expect(without.permittedNumberOfCallsInHalfOpenState).toBe(99)
+        const shared = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("backendWithSharedConfig"))
+        expect(shared.slidingWindowSize).toBe(1337)
+        expect(shared.slidingWindowType).toBe("TIME_BASED")
+        expect(shared.permittedNumberOfCallsInHalfOpenState).toBe(999)
+        // A config that names no baseConfig starts from the guard's defaults, not from configs.default.
+        expect(millis(shared.waitDurationInOpenState)).toBe(60_000)
+        expect(shared.minimumNumberOfCalls).toBe(100)
+        const unknown = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("UN_KNOWN"))
+        expect(unknown.slidingWindowSize).toBe(1000)
       })
-      const without = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("backendWithoutBaseConfig"))
-      expect(without.slidingWindowSize).toBe(1000)
-      expect(without.permittedNumberOfCallsInHalfOpenState).toBe(99)
-      const shared = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("backendWithSharedConfig"))
-      expect(shared.slidingWindowSize).toBe(1337)
-      expect(shared.slidingWindowType).toBe("TIME_BASED")
-      expect(shared.permittedNumberOfCallsInHalfOpenState).toBe(999)
-      // A config that names no baseConfig starts from the guard's defaults, not from configs.default.
-      expect(millis(shared.waitDurationInOpenState)).toBe(60_000)
-      expect(shared.minimumNumberOfCalls).toBe(100)
-      const unknown = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("UN_KNOWN"))
-      expect(unknown.slidingWindowSize).toBe(1000)
-    }))
+  )
 
-  it.scoped("createCircuitBreakerRegistryWithBaseAndDefaultConfig: configs.default may name a baseConfig", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        circuitBreaker: {
-          configs: {
-            baseConfig: {
-              slidingWindowType: "COUNT_BASED",
-              slidingWindowSize: 2000,
-              maxWaitDurationInHalfOpenState: 100
+  itScoped(
+    "createCircuitBreakerRegistryWithBaseAndDefaultConfig: configs.default may name a baseConfig",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          circuitBreaker: {
+            configs: {
+              baseConfig: {
+                slidingWindowType: "COUNT_BASED",
+                slidingWindowSize: 2000,
+                maxWaitDurationInHalfOpenState: 100
+              },
+              default: { slidingWindowType: "COUNT_BASED", slidingWindowSize: 1000, baseConfig: "baseConfig" }
+            }
+          }
+        })
+        const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("any"))
+        expect(millis(config.maxWaitDurationInHalfOpenState)).toBe(100)
+        expect(config.slidingWindowSize).toBe(1000)
+        expect(config.slidingWindowType).toBe("COUNT_BASED")
+      })
+  )
+
+  itScoped(
+    "configs.<instanceName> applies to the instance of that name (over its own chain)",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          circuitBreaker: {
+            configs: {
+              default: { failureRateThreshold: 30 },
+              payments: { baseConfig: "default", slidingWindowSize: 7 }
             },
-            default: { slidingWindowType: "COUNT_BASED", slidingWindowSize: 1000, baseConfig: "baseConfig" }
+            instances: { payments: { minimumNumberOfCalls: 5 } }
           }
-        }
+        })
+        const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("payments"))
+        expect([config.failureRateThreshold, config.slidingWindowSize, config.minimumNumberOfCalls]).toEqual([30, 7, 5])
       })
-      const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("any"))
-      expect(millis(config.maxWaitDurationInHalfOpenState)).toBe(100)
-      expect(config.slidingWindowSize).toBe(1000)
-      expect(config.slidingWindowType).toBe("COUNT_BASED")
-    }))
+  )
 
-  it.scoped("configs.<instanceName> applies to the instance of that name (over its own chain)", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        circuitBreaker: {
-          configs: {
-            default: { failureRateThreshold: 30 },
-            payments: { baseConfig: "default", slidingWindowSize: 7 }
-          },
-          instances: { payments: { minimumNumberOfCalls: 5 } }
-        }
-      })
-      const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("payments"))
-      expect([config.failureRateThreshold, config.slidingWindowSize, config.minimumNumberOfCalls]).toEqual([30, 7, 5])
-    }))
-
-  it.scoped("rateLimiterConfigWithBaseConfig: limitForPeriod 2000, refresh 1 s", () =>
+  itScoped("rateLimiterConfigWithBaseConfig: limitForPeriod 2000, refresh 1 s", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         rateLimiter: {
@@ -128,58 +143,64 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
       expect(millis(config.limitRefreshPeriod)).toBe(1000)
     }))
 
-  it.scoped("createRateLimiterRegistryWithDefaultConfig: 200 over default's 5 ms, 300 over shared's 6 ms, unknown 3", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        rateLimiter: {
-          configs: {
-            default: { limitForPeriod: 3, limitRefreshPeriod: "5 millis" },
-            sharedConfig: { limitForPeriod: 2, limitRefreshPeriod: "6 millis" }
-          },
-          instances: {
-            backendWithoutBaseConfig: { limitForPeriod: 200 },
-            backendWithSharedConfig: { baseConfig: "sharedConfig", limitForPeriod: 300 }
+  itScoped(
+    "createRateLimiterRegistryWithDefaultConfig: 200 over default's 5 ms, 300 over shared's 6 ms, unknown 3",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          rateLimiter: {
+            configs: {
+              default: { limitForPeriod: 3, limitRefreshPeriod: "5 millis" },
+              sharedConfig: { limitForPeriod: 2, limitRefreshPeriod: "6 millis" }
+            },
+            instances: {
+              backendWithoutBaseConfig: { limitForPeriod: 200 },
+              backendWithSharedConfig: { baseConfig: "sharedConfig", limitForPeriod: 300 }
+            }
           }
-        }
+        })
+        const read = (name: string) => Effect.flatMap(registry.rateLimiter(name), RateLimiter.configuration)
+        const without = yield* read("backendWithoutBaseConfig")
+        expect([without.limitForPeriod, millis(without.limitRefreshPeriod)]).toEqual([200, 5])
+        const shared = yield* read("backendWithSharedConfig")
+        expect([shared.limitForPeriod, millis(shared.limitRefreshPeriod)]).toEqual([300, 6])
+        expect((yield* read("unknownBackend")).limitForPeriod).toBe(3)
       })
-      const read = (name: string) => Effect.flatMap(registry.rateLimiter(name), RateLimiter.configuration)
-      const without = yield* read("backendWithoutBaseConfig")
-      expect([without.limitForPeriod, millis(without.limitRefreshPeriod)]).toEqual([200, 5])
-      const shared = yield* read("backendWithSharedConfig")
-      expect([shared.limitForPeriod, millis(shared.limitRefreshPeriod)]).toEqual([300, 6])
-      expect((yield* read("unknownBackend")).limitForPeriod).toBe(3)
-    }))
+  )
 
-  it.scoped("bulkheadConfigWithBaseConfig and WithSharedConfigs: 2000 slots and 1 s; 3 / 200 ms; 2 / 300 ms", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        bulkhead: {
-          configs: {
-            defaultConfig: { maxConcurrentCalls: 2000, maxWaitDuration: "100 millis" },
-            sharedConfig: { baseConfig: "defaultConfig", maxWaitDuration: "1 second" },
-            three: { maxConcurrentCalls: 3, maxWaitDuration: "50 millis" },
-            two: { maxConcurrentCalls: 2, maxWaitDuration: "100 millis" }
-          },
-          instances: {
-            instanceWithSharedConfig: { baseConfig: "sharedConfig" },
-            backendWithDefaultConfig: { baseConfig: "three", maxWaitDuration: "200 millis" },
-            backendWithSharedConfig: { baseConfig: "two", maxWaitDuration: "300 millis" }
+  itScoped(
+    "bulkheadConfigWithBaseConfig and WithSharedConfigs: 2000 slots and 1 s; 3 / 200 ms; 2 / 300 ms",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          bulkhead: {
+            configs: {
+              defaultConfig: { maxConcurrentCalls: 2000, maxWaitDuration: "100 millis" },
+              sharedConfig: { baseConfig: "defaultConfig", maxWaitDuration: "1 second" },
+              three: { maxConcurrentCalls: 3, maxWaitDuration: "50 millis" },
+              two: { maxConcurrentCalls: 2, maxWaitDuration: "100 millis" }
+            },
+            instances: {
+              instanceWithSharedConfig: { baseConfig: "sharedConfig" },
+              backendWithDefaultConfig: { baseConfig: "three", maxWaitDuration: "200 millis" },
+              backendWithSharedConfig: { baseConfig: "two", maxWaitDuration: "300 millis" }
+            }
           }
-        }
+        })
+        const read = (name: string) =>
+          Effect.map(Effect.flatMap(registry.bulkhead(name), Bulkhead.configuration), (c) => [
+            c.maxConcurrentCalls,
+            millis(c.maxWaitDuration)
+          ])
+        expect(yield* read("instanceWithSharedConfig")).toEqual([2000, 1000])
+        expect(yield* read("backendWithDefaultConfig")).toEqual([3, 200])
+        expect(yield* read("backendWithSharedConfig")).toEqual([2, 300])
+        // No configs.default: the guard's own defaults (25 slots, no wait).
+        expect(yield* read("unknown")).toEqual([25, 0])
       })
-      const read = (name: string) =>
-        Effect.map(Effect.flatMap(registry.bulkhead(name), Bulkhead.configuration), (c) => [
-          c.maxConcurrentCalls,
-          millis(c.maxWaitDuration)
-        ])
-      expect(yield* read("instanceWithSharedConfig")).toEqual([2000, 1000])
-      expect(yield* read("backendWithDefaultConfig")).toEqual([3, 200])
-      expect(yield* read("backendWithSharedConfig")).toEqual([2, 300])
-      // No configs.default: the guard's own defaults (25 slots, no wait).
-      expect(yield* read("unknown")).toEqual([25, 0])
-    }))
+  )
 
-  it.scoped("retryConfigWithBaseConfig: maxAttempts 10, wait 1 s", () =>
+  itScoped("retryConfigWithBaseConfig: maxAttempts 10, wait 1 s", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         retry: {
@@ -195,23 +216,26 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
       expect(millis(config.waitDuration)).toBe(1000)
     }))
 
-  it.scoped("timeLimiterConfigWithBaseConfig: timeout 4 s from the base, cancelRunningCall from the shared", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        timeLimiter: {
-          configs: {
-            defaultConfig: { timeoutDuration: "4 seconds", cancelRunningCall: false },
-            sharedConfig: { baseConfig: "defaultConfig", cancelRunningCall: true }
-          },
-          instances: { instanceWithSharedConfig: { baseConfig: "sharedConfig" } }
-        }
+  itScoped(
+    "timeLimiterConfigWithBaseConfig: timeout 4 s from the base, cancelRunningCall from the shared",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          timeLimiter: {
+            configs: {
+              defaultConfig: { timeoutDuration: "4 seconds", cancelRunningCall: false },
+              sharedConfig: { baseConfig: "defaultConfig", cancelRunningCall: true }
+            },
+            instances: { instanceWithSharedConfig: { baseConfig: "sharedConfig" } }
+          }
+        })
+        const settings = yield* (yield* registry.timeLimiter("instanceWithSharedConfig")).settings
+        expect(millis(settings.timeoutDuration)).toBe(4000)
+        expect(settings.cancelRunningCall).toBe(true)
       })
-      const settings = yield* (yield* registry.timeLimiter("instanceWithSharedConfig")).settings
-      expect(millis(settings.timeoutDuration)).toBe(4000)
-      expect(settings.cancelRunningCall).toBe(true)
-    }))
+  )
 
-  it.scoped("adaptive guards and hedges follow the same chains", () =>
+  itScoped("adaptive guards and hedges follow the same chains", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         hedge: {
@@ -270,20 +294,23 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
         ])
       }))
 
-    it.scoped("an instance's chain may pass through the configuration of its own name (no cycle)", () =>
-      Effect.gen(function*() {
-        const registry = yield* Registry.make({
-          circuitBreaker: {
-            configs: {
-              payments: { slidingWindowSize: 7 },
-              shared: { baseConfig: "payments", minimumNumberOfCalls: 3 }
-            },
-            instances: { payments: { baseConfig: "shared" } }
-          }
+    itScoped(
+      "an instance's chain may pass through the configuration of its own name (no cycle)",
+      () =>
+        Effect.gen(function*() {
+          const registry = yield* Registry.make({
+            circuitBreaker: {
+              configs: {
+                payments: { slidingWindowSize: 7 },
+                shared: { baseConfig: "payments", minimumNumberOfCalls: 3 }
+              },
+              instances: { payments: { baseConfig: "shared" } }
+            }
+          })
+          const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("payments"))
+          expect([config.slidingWindowSize, config.minimumNumberOfCalls]).toEqual([7, 3])
         })
-        const config = yield* CircuitBreaker.configuration(yield* registry.circuitBreaker("payments"))
-        expect([config.slidingWindowSize, config.minimumNumberOfCalls]).toEqual([7, 3])
-      }))
+    )
 
     it.effect("a longer cycle (Resilience4j overflows its stack) and a cycle through configs.default", () =>
       Effect.gen(function*() {
@@ -333,7 +360,7 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
         ])
       }))
 
-    it.scoped("reload checks the same way and keeps the last good specification", () =>
+    itScoped("reload checks the same way and keeps the last good specification", () =>
       Effect.gen(function*() {
         const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { slidingWindowSize: 9 } } } })
         const breaker = yield* registry.circuitBreaker("kept")
@@ -347,7 +374,7 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
 
     it.effect("Registry.config reads baseConfig on configs too (Spring's properties)", () =>
       Effect.gen(function*() {
-        const provider = ConfigProvider.fromJson({
+        const provider = configFromJson({
           resilience4j: {
             circuitBreaker: {
               configs: {
@@ -358,7 +385,7 @@ describe("Registry baseConfig (Resilience4j / Spring)", () => {
             }
           }
         })
-        const spec = yield* Effect.withConfigProvider(Registry.config("resilience4j"), provider)
+        const spec = yield* withConfig(provider)(Registry.config("resilience4j"))
         const config = yield* Effect.scoped(
           Effect.flatMap(
             Registry.make(spec),

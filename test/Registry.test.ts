@@ -1,6 +1,10 @@
+import { failureOf } from "#port"
+import { configFromEnv, configFromJson, itScoped, withConfig } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Registry, Retry } from "breakwater"
-import { ConfigProvider, Duration, Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit, Option } from "effect"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as Registry from "../src/registry/Registry.js"
 
 const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number) =>
   Effect.forEach(
@@ -9,31 +13,38 @@ const failTimes = (breaker: CircuitBreaker.CircuitBreaker, n: number) =>
     { discard: true }
   )
 
-describe("Registry", () => {
-  it.scoped("resolves baseConfig (else default), then instance keys, then code, then name", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        circuitBreaker: {
-          configs: {
-            default: { failureRateThreshold: 50, slidingWindowSize: 20, minimumNumberOfCalls: 20 },
-            strict: { failureRateThreshold: 10, minimumNumberOfCalls: 4 }
-          },
-          instances: { payments: { baseConfig: "strict", slidingWindowSize: 4 } }
-        }
-      })
-      const payments = yield* registry.circuitBreaker("payments", { recordError: (e) => e === "boom" })
-      const search = yield* registry.circuitBreaker("search")
-      // payments: window 4 (instance), min 4 and 10% (strict): one failure in four trips it.
-      yield* Effect.forEach([1, 2, 3], () => CircuitBreaker.withCircuitBreaker(Effect.void, payments))
-      yield* failTimes(payments, 1)
-      expect(yield* payments.state).toBe("Open")
-      // search: defaults only (20 calls needed).
-      yield* failTimes(search, 19)
-      expect(yield* search.state).toBe("Closed")
-      expect((yield* search.metrics).failureRate).toBe(-1)
-    }))
+/** The typed error an exit failed with, if it failed with one. */
+const failure = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(failureOf(exit.cause)) : undefined
 
-  it.scoped("returns the same instance for the same name and lists every live guard", () =>
+describe("Registry", () => {
+  itScoped(
+    "resolves baseConfig (else default), then instance keys, then code, then name",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          circuitBreaker: {
+            configs: {
+              default: { failureRateThreshold: 50, slidingWindowSize: 20, minimumNumberOfCalls: 20 },
+              strict: { failureRateThreshold: 10, minimumNumberOfCalls: 4 }
+            },
+            instances: { payments: { baseConfig: "strict", slidingWindowSize: 4 } }
+          }
+        })
+        const payments = yield* registry.circuitBreaker("payments", { recordError: (e) => e === "boom" })
+        const search = yield* registry.circuitBreaker("search")
+        // payments: window 4 (instance), min 4 and 10% (strict): one failure in four trips it.
+        yield* Effect.forEach([1, 2, 3], () => CircuitBreaker.withCircuitBreaker(Effect.void, payments))
+        yield* failTimes(payments, 1)
+        expect(yield* payments.state).toBe("Open")
+        // search: defaults only (20 calls needed).
+        yield* failTimes(search, 19)
+        expect(yield* search.state).toBe("Closed")
+        expect((yield* search.metrics).failureRate).toBe(-1)
+      })
+  )
+
+  itScoped("returns the same instance for the same name and lists every live guard", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       const a = yield* registry.circuitBreaker("a")
@@ -46,7 +57,7 @@ describe("Registry", () => {
       ])
     }))
 
-  it.scoped("creates one instance when many fibers ask for a name at once", () =>
+  itScoped("creates one instance when many fibers ask for a name at once", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make()
       const breakers = yield* Effect.all(Array.from({ length: 50 }, () => registry.circuitBreaker("shared")), {
@@ -62,32 +73,35 @@ describe("Registry", () => {
         Effect.scoped(Registry.make({ circuitBreaker: { instances: { x: { baseConfig: "nope" } } } }))
       )
       expect(Exit.isFailure(exit)).toBe(true)
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.issues[0]?.field).toBe("circuitBreaker.instances.x.baseConfig")
-        expect(exit.cause.error.issues[0]?.value).toBe("nope")
+      if (failure(exit) !== undefined) {
+        expect(failure(exit)!.issues[0]?.field).toBe("circuitBreaker.instances.x.baseConfig")
+        expect(failure(exit)!.issues[0]?.value).toBe("nope")
       }
     }))
 
-  it.scoped("invalid configured values fail make; invalid code options fail creation with the guard's error", () =>
-    Effect.gen(function*() {
-      const exit = yield* Effect.exit(
-        Effect.scoped(Registry.make({ circuitBreaker: { configs: { default: { failureRateThreshold: 0 } } } }))
-      )
-      expect(exit._tag).toBe("Failure")
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.issues.map((i) => i.field)).toEqual([
-          "circuitBreaker.configs.default.failureRateThreshold"
-        ])
-      }
-      const registry = yield* Registry.make()
-      const created = yield* Effect.exit(registry.circuitBreaker("x", { failureRateThreshold: 0 }))
-      expect(Exit.isFailure(created) && created.cause._tag === "Fail" && created.cause.error.issues[0]?.field).toBe(
-        "failureRateThreshold"
-      )
-      expect((yield* registry.guards).length).toBe(0)
-    }))
+  itScoped(
+    "invalid configured values fail make; invalid code options fail creation with the guard's error",
+    () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(
+          Effect.scoped(Registry.make({ circuitBreaker: { configs: { default: { failureRateThreshold: 0 } } } }))
+        )
+        expect(exit._tag).toBe("Failure")
+        if (failure(exit) !== undefined) {
+          expect(failure(exit)!.issues.map((i) => i.field)).toEqual([
+            "circuitBreaker.configs.default.failureRateThreshold"
+          ])
+        }
+        const registry = yield* Registry.make()
+        const created = yield* Effect.exit(registry.circuitBreaker("x", { failureRateThreshold: 0 }))
+        expect(failure(created) !== undefined && failure(created)!.issues[0]?.field).toBe(
+          "failureRateThreshold"
+        )
+        expect((yield* registry.guards).length).toBe(0)
+      })
+  )
 
-  it.scoped("reload reconfigures live guards in place, keeping their state", () =>
+  itScoped("reload reconfigures live guards in place, keeping their state", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         circuitBreaker: { configs: { default: { slidingWindowSize: 10, minimumNumberOfCalls: 10 } } }
@@ -109,29 +123,32 @@ describe("Registry", () => {
       expect((yield* registry.spec).circuitBreaker?.configs?.["default"]?.failureRateThreshold).toBe(25)
     }))
 
-  it.scoped("a reload with invalid values fails, naming the guard and field, and changes nothing", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { minimumNumberOfCalls: 2 } } } })
-      const breaker = yield* registry.circuitBreaker("inventory")
-      const exit = yield* Effect.exit(
-        registry.reload({
-          circuitBreaker: { configs: { default: { minimumNumberOfCalls: 2, failureRateThreshold: 300 } } }
-        })
-      )
-      expect(exit._tag).toBe("Failure")
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        expect(exit.cause.error.guard).toBe("Registry")
-        expect(exit.cause.error.issues.map((i) => [i.field, i.value])).toEqual([
-          ["circuitBreaker.configs.default.failureRateThreshold", 300]
-        ])
-      }
-      yield* failTimes(breaker, 2)
-      expect(yield* breaker.state).toBe("Open") // still the old 50% threshold and minimum of 2
-    }))
+  itScoped(
+    "a reload with invalid values fails, naming the guard and field, and changes nothing",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({ circuitBreaker: { configs: { default: { minimumNumberOfCalls: 2 } } } })
+        const breaker = yield* registry.circuitBreaker("inventory")
+        const exit = yield* Effect.exit(
+          registry.reload({
+            circuitBreaker: { configs: { default: { minimumNumberOfCalls: 2, failureRateThreshold: 300 } } }
+          })
+        )
+        expect(exit._tag).toBe("Failure")
+        if (failure(exit) !== undefined) {
+          expect(failure(exit)!.guard).toBe("Registry")
+          expect(failure(exit)!.issues.map((i) => [i.field, i.value])).toEqual([
+            ["circuitBreaker.configs.default.failureRateThreshold", 300]
+          ])
+        }
+        yield* failTimes(breaker, 2)
+        expect(yield* breaker.state).toBe("Open") // still the old 50% threshold and minimum of 2
+      })
+  )
 
   it.effect("reads its spec through effect/Config and reloads from it", () =>
     Effect.gen(function*() {
-      const first = ConfigProvider.fromJson({
+      const first = configFromJson({
         resilience: {
           circuitBreaker: {
             configs: { default: { failureRateThreshold: 40, slidingWindowSize: 5 } },
@@ -139,7 +156,7 @@ describe("Registry", () => {
           }
         }
       })
-      const spec = yield* Effect.withConfigProvider(Registry.config("resilience"), first)
+      const spec = yield* withConfig(first)(Registry.config("resilience"))
       expect(spec.circuitBreaker?.configs?.["default"]).toEqual({ failureRateThreshold: 40, slidingWindowSize: 5 })
       expect(spec.circuitBreaker?.instances?.["payments"]).toEqual({
         minimumNumberOfCalls: 5,
@@ -149,13 +166,16 @@ describe("Registry", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const registry = yield* Registry.make(spec)
         const payments = yield* registry.circuitBreaker("payments")
-        const second = ConfigProvider.fromMap(
-          new Map([
-            ["resilience.circuitBreaker.configs.default.failureRateThreshold", "20"],
-            ["resilience.circuitBreaker.instances.payments.minimumNumberOfCalls", "1"]
-          ])
-        )
-        yield* Effect.withConfigProvider(registry.reloadFrom(Registry.config("resilience")), second)
+        // Text values, as a flat source (environment, properties) gives them.
+        const second = configFromJson({
+          resilience: {
+            circuitBreaker: {
+              configs: { default: { failureRateThreshold: "20" } },
+              instances: { payments: { minimumNumberOfCalls: "1" } }
+            }
+          }
+        })
+        yield* withConfig(second)(registry.reloadFrom(Registry.config("resilience")))
         yield* failTimes(payments, 1)
         expect(yield* payments.state).toBe("Open")
       }))
@@ -169,13 +189,11 @@ describe("Registry", () => {
         return (yield* registry.guards).map((g) => g.name)
       })
       expect(yield* Effect.provide(names, Registry.layer())).toEqual(["one"])
-      const fromConfig = Registry.layerConfig(Registry.config()).pipe(
-        Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({})))
-      )
-      expect(yield* Effect.provide(names, fromConfig)).toEqual(["one"])
+      const fromConfig = Registry.layerConfig(Registry.config())
+      expect(yield* Effect.provide(names, fromConfig).pipe(withConfig(configFromJson({})))).toEqual(["one"])
     }))
 
-  it.scoped("holds every kind of guard and reconfigures each in place on reload", () =>
+  itScoped("holds every kind of guard and reconfigures each in place on reload", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({
         circuitBreaker: { configs: { default: { minimumNumberOfCalls: 10 } } },
@@ -216,7 +234,7 @@ describe("Registry", () => {
       expect(yield* registry.rateLimiter("api")).toBe(limiter)
     }))
 
-  it.scoped("a key removed from the configuration goes back to its default on reload", () =>
+  itScoped("a key removed from the configuration goes back to its default on reload", () =>
     Effect.gen(function*() {
       const registry = yield* Registry.make({ bulkhead: { configs: { default: { maxConcurrentCalls: 5 } } } })
       const bulkhead = yield* registry.bulkhead("pool")
@@ -225,37 +243,37 @@ describe("Registry", () => {
       expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(25) // Resilience4j's default
     }))
 
-  it.scoped("a reload is all or nothing: one invalid guard leaves every guard and the spec unchanged", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make({
-        bulkhead: { configs: { default: { maxConcurrentCalls: 2 } } },
-        timeLimiter: { configs: { default: { timeoutDuration: "2 seconds" } } }
+  itScoped(
+    "a reload is all or nothing: one invalid guard leaves every guard and the spec unchanged",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make({
+          bulkhead: { configs: { default: { maxConcurrentCalls: 2 } } },
+          timeLimiter: { configs: { default: { timeoutDuration: "2 seconds" } } }
+        })
+        const bulkhead = yield* registry.bulkhead("pool")
+        const timeLimiter = yield* registry.timeLimiter("slow")
+        const exit = yield* Effect.exit(registry.reload({
+          bulkhead: { configs: { default: { maxConcurrentCalls: 9 } } },
+          timeLimiter: { configs: { default: { timeoutDuration: 0 } } }
+        }))
+        expect(exit._tag).toBe("Failure")
+        expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(2)
+        expect(Duration.toMillis((yield* timeLimiter.settings).timeoutDuration)).toBe(2000)
+        expect((yield* registry.spec).bulkhead?.configs?.["default"]?.maxConcurrentCalls).toBe(2)
+        // A guard created after the failed reload uses the last good configuration.
+        const later = yield* registry.timeLimiter("later")
+        expect(Duration.toMillis((yield* later.settings).timeoutDuration)).toBe(2000)
       })
-      const bulkhead = yield* registry.bulkhead("pool")
-      const timeLimiter = yield* registry.timeLimiter("slow")
-      const exit = yield* Effect.exit(registry.reload({
-        bulkhead: { configs: { default: { maxConcurrentCalls: 9 } } },
-        timeLimiter: { configs: { default: { timeoutDuration: 0 } } }
-      }))
-      expect(exit._tag).toBe("Failure")
-      expect((yield* bulkhead.metrics).maxAllowedConcurrentCalls).toBe(2)
-      expect(Duration.toMillis((yield* timeLimiter.settings).timeoutDuration)).toBe(2000)
-      expect((yield* registry.spec).bulkhead?.configs?.["default"]?.maxConcurrentCalls).toBe(2)
-      // A guard created after the failed reload uses the last good configuration.
-      const later = yield* registry.timeLimiter("later")
-      expect(Duration.toMillis((yield* later.settings).timeoutDuration)).toBe(2000)
-    }))
+  )
 
   it.effect("reads names from the environment whatever their case (constant-case provider)", () =>
     Effect.gen(function*() {
-      const provider = ConfigProvider.fromMap(
-        new Map([
-          ["BULKHEAD_CONFIGS_DEFAULT_MAX_CONCURRENT_CALLS", "7"],
-          ["BULKHEAD_INSTANCES_DB_MAX_CONCURRENT_CALLS", "3"]
-        ]),
-        { pathDelim: "_" }
-      ).pipe(ConfigProvider.constantCase)
-      const spec = yield* Effect.withConfigProvider(Registry.config(), provider)
+      const provider = configFromEnv({
+        BULKHEAD_CONFIGS_DEFAULT_MAX_CONCURRENT_CALLS: "7",
+        BULKHEAD_INSTANCES_DB_MAX_CONCURRENT_CALLS: "3"
+      })
+      const spec = yield* withConfig(provider)(Registry.config())
       const [pool, db] = yield* Effect.scoped(Effect.gen(function*() {
         const registry = yield* Registry.make(spec)
         const pool = yield* Effect.flatMap(registry.bulkhead("pool"), (b) => b.metrics)
@@ -268,7 +286,7 @@ describe("Registry", () => {
 
   it.effect("reads every kind from effect/Config", () =>
     Effect.gen(function*() {
-      const provider = ConfigProvider.fromJson({
+      const provider = configFromJson({
         rateLimiter: { configs: { default: { limitForPeriod: 10, limitRefreshPeriod: "1 second" } } },
         bulkhead: { instances: { db: { maxConcurrentCalls: 4, maxWaitDuration: 50 } } },
         timeLimiter: { configs: { default: { timeoutDuration: "750 millis" } } },
@@ -277,7 +295,7 @@ describe("Registry", () => {
           configs: { default: { waitDuration: 10 } }
         }
       })
-      const spec = yield* Effect.withConfigProvider(Registry.config(), provider)
+      const spec = yield* withConfig(provider)(Registry.config())
       expect(spec.rateLimiter?.configs?.["default"]).toEqual({ limitForPeriod: 10, limitRefreshPeriod: "1 second" })
       expect(spec.bulkhead?.instances?.["db"]).toEqual({ maxConcurrentCalls: 4, maxWaitDuration: 50 })
       expect(spec.retry?.instances?.["api"]).toEqual({ baseConfig: "default", maxAttempts: 5 })

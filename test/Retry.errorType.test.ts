@@ -23,6 +23,8 @@ describe("Retry error type", () => {
     Effect.gen(function*() {
       class Never extends Service<Never, Retry.Retry<unknown, string, never>>()("Never") {}
       class May extends Service<May, Retry.Retry<unknown, string>>()("May") {}
+      // An error on both Effects: Effect 4's service keys are covariant (a `never` tag is also a key for a
+      // Retry<E, A> that may raise), so Retry.layer reads the tag's error parameter instead of overloading.
       // @ts-expect-error: these options can end a call with MaxRetriesExceededError; the tag says never
       Retry.layer(Never, { name: "both", retryOnResult: empty, failAfterMaxAttempts: true })
       const never = yield* Effect.provide(Never, Retry.layer(Never, { name: "onlyResult", retryOnResult: empty }))

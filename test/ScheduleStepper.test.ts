@@ -1,10 +1,10 @@
-import { makeStepper, scheduleUnion } from "#port"
+import { defectOf, failureOf, makeStepper, scheduleUnion, type UserSchedule } from "#port"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect, Exit, Option, Schedule } from "effect"
 
 // The port's one redesigned primitive (Effect 3: initial + step + ScheduleDecision; Effect 4:
 // Schedule.toStep + Pull): the same schedule must give the same absolute start times on both targets.
-const starts = <In>(schedule: Schedule.Schedule<unknown, In>, steps: ReadonlyArray<readonly [number, In]>) =>
+const starts = <In>(schedule: UserSchedule<In>, steps: ReadonlyArray<readonly [number, In]>) =>
   Effect.flatMap(makeStepper(schedule), (step) => Effect.forEach(steps, ([now, input]) => step(now, input)))
 
 describe("makeStepper", () => {
@@ -43,5 +43,16 @@ describe("makeStepper", () => {
     Effect.gen(function*() {
       const capped = scheduleUnion(Schedule.exponential("100 millis"), Schedule.spaced("250 millis"))
       expect(yield* starts(capped, [[0, 1], [100, 2], [300, 3], [550, 4]])).toEqual([100, 300, 550, 800])
+    }))
+
+  it.effect("a schedule that fails (a bad Schedule.cron) is a defect, not a typed failure, on both", () =>
+    Effect.gen(function*() {
+      // Effect 3's cron dies when stepped; Effect 4's fails with a CronParseError, made a defect alike.
+      const exit = yield* Effect.exit(starts(Schedule.cron("not a cron"), [[0, 1]]))
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        expect(Option.isNone(failureOf(exit.cause))).toBe(true)
+        expect(String(Option.getOrUndefined(defectOf(exit.cause)))).toMatch(/segments/)
+      }
     }))
 })

@@ -1,8 +1,9 @@
+import { FastCheck } from "#test-port"
 /**
  * The sliding windows against a naive list of calls, without Effect: fast enough to run against every
  * mutant in `npm run mutate` (the breaker's model-based test is in CircuitBreaker.property.test.ts).
  */
-import { FastCheck as fc } from "effect"
+
 import { describe, expect, it } from "vitest"
 import { CountWindow, failureRate, slowCallRate, TimeWindow } from "../src/core/slidingWindow.js"
 
@@ -18,22 +19,22 @@ type WindowCommand =
   }
   | { readonly _tag: "Roll"; readonly step: number }
 
-const windowCommandArb: fc.Arbitrary<WindowCommand> = fc.oneof(
+const windowCommandArb: FastCheck.Arbitrary<WindowCommand> = FastCheck.oneof(
   {
     weight: 3,
-    arbitrary: fc.record({
-      _tag: fc.constant("Record" as const),
-      step: fc.oneof(fc.constantFrom(0, 1, 999, 1000), fc.integer({ min: -300, max: 2500 })),
-      duration: fc.integer({ min: 0, max: 5000 }),
-      failed: fc.boolean(),
-      slow: fc.boolean()
+    arbitrary: FastCheck.record({
+      _tag: FastCheck.constant("Record" as const),
+      step: FastCheck.oneof(FastCheck.constantFrom(0, 1, 999, 1000), FastCheck.integer({ min: -300, max: 2500 })),
+      duration: FastCheck.integer({ min: 0, max: 5000 }),
+      failed: FastCheck.boolean(),
+      slow: FastCheck.boolean()
     })
   },
   {
     weight: 1,
-    arbitrary: fc.record({
-      _tag: fc.constant("Roll" as const),
-      step: fc.oneof(fc.constantFrom(0, 1000), fc.integer({ min: -300, max: 12_000 }))
+    arbitrary: FastCheck.record({
+      _tag: FastCheck.constant("Roll" as const),
+      step: FastCheck.oneof(FastCheck.constantFrom(0, 1000), FastCheck.integer({ min: -300, max: 12_000 }))
     })
   }
 )
@@ -68,11 +69,11 @@ const expectedRates = (t: ReturnType<typeof totals>, minimum: number) => ({
 
 describe("sliding windows against a naive list", () => {
   it("CountWindow holds exactly the last `size` calls", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 1, max: 10 }),
-        fc.array(windowCommandArb, { maxLength: 60 }),
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.integer({ min: 1, max: 8 }),
+        FastCheck.integer({ min: 1, max: 10 }),
+        FastCheck.array(windowCommandArb, { maxLength: 60 }),
         (size, minimum, commands) => {
           const window = new CountWindow(size, minimum)
           const all: Array<NaiveCall> = []
@@ -97,11 +98,11 @@ describe("sliding windows against a naive list", () => {
   })
 
   it("CountWindow packs outcomes across elements (windows up to 100) and, without durations, sums none", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 100 }),
-        fc.boolean(),
-        fc.array(windowCommandArb, { maxLength: 250 }),
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.integer({ min: 1, max: 100 }),
+        FastCheck.boolean(),
+        FastCheck.array(windowCommandArb, { maxLength: 250 }),
         (size, keepDurations, commands) => {
           const window = new CountWindow(size, size, keepDurations)
           const all: Array<NaiveCall> = []
@@ -121,12 +122,12 @@ describe("sliding windows against a naive list", () => {
   })
 
   it("TimeWindow holds exactly the calls of the last `size` epoch seconds", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 10 }),
-        fc.integer({ min: 0, max: 2_000_000_000_000 }),
-        fc.array(windowCommandArb, { maxLength: 60 }),
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.integer({ min: 1, max: 6 }),
+        FastCheck.integer({ min: 1, max: 10 }),
+        FastCheck.integer({ min: 0, max: 2_000_000_000_000 }),
+        FastCheck.array(windowCommandArb, { maxLength: 60 }),
         (size, minimum, start, commands) => {
           const window = new TimeWindow(size, minimum)
           const all: Array<NaiveCall> = []

@@ -1,10 +1,12 @@
+import { forkChild } from "#port"
+import { itScoped, targetMajor, TestClock, yieldNow } from "#test-port"
 /**
  * A guard's `events`/`stateChanges` subscribe only when the stream starts running: read in a forked
- * fiber, they may attach after the first event (`Effect.yieldNow()` does not make it so). The scoped
+ * fiber, they may attach after the first event (`yieldNow` does not make it so). The scoped
  * `subscribe`/`subscribeStateChanges`/`Events.subscribe` are attached once they return.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
 import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
 import * as Bulkhead from "../src/guards/Bulkhead.js"
@@ -26,10 +28,10 @@ const MemoryStore = memoryStore("local-fallback")
 const oldWay = Effect.scoped(Effect.gen(function*() {
   const breaker = yield* CircuitBreaker.make({ name: "old" })
   const seen: Array<CircuitBreaker.State> = []
-  const reader = yield* Effect.fork(Stream.runForEach(breaker.stateChanges, (s) => Effect.sync(() => seen.push(s))))
-  yield* Effect.yieldNow()
+  const reader = yield* forkChild(Stream.runForEach(breaker.stateChanges, (s) => Effect.sync(() => seen.push(s))))
+  yield* yieldNow
   yield* breaker.transitionToOpen
-  for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
+  for (let i = 0; i < 5; i++) yield* yieldNow
   yield* Fiber.interrupt(reader)
   return seen.join(",") === "Closed,Open"
 }))
@@ -37,9 +39,9 @@ const oldWay = Effect.scoped(Effect.gen(function*() {
 const newWay = Effect.scoped(Effect.gen(function*() {
   const breaker = yield* CircuitBreaker.make({ name: "new" })
   const changes = yield* breaker.subscribeStateChanges
-  const reader = yield* Effect.fork(Stream.runCollect(Stream.take(changes, 2)))
+  const reader = yield* forkChild(Stream.runCollect(Stream.take(changes, 2)))
   yield* breaker.transitionToOpen
-  return Chunk.toReadonlyArray(yield* Fiber.join(reader)).join(",") === "Closed,Open"
+  return Array.from(yield* Fiber.join(reader)).join(",") === "Closed,Open"
 }))
 
 describe("subscribing before acting", () => {
@@ -51,40 +53,43 @@ describe("subscribing before acting", () => {
         if (!(yield* oldWay)) oldMisses++
         if (!(yield* newWay)) newMisses++
       }
-      expect(oldMisses).toBeGreaterThan(0) // the race the issue reports, reproduced
+      // The race the issue reports, reproduced on Effect 3. Effect 4's scheduler runs the forked reader
+      // at the first yield, so it subscribes before the transition there (0 misses in 50 runs); the
+      // scoped subscription is what makes it certain on both.
+      if (targetMajor === 3) expect(oldMisses).toBeGreaterThan(0)
       expect(newMisses).toBe(0)
     }))
 
-  it.scoped("every guard's subscribe is attached once it returns", () =>
+  itScoped("every guard's subscribe is attached once it returns", () =>
     Effect.gen(function*() {
       for (let i = 0; i < 20; i++) {
         const breaker = yield* CircuitBreaker.make({ name: "b" })
         const breakerEvents = yield* breaker.subscribe
-        const b = yield* Effect.fork(Stream.runHead(breakerEvents))
+        const b = yield* forkChild(Stream.runHead(breakerEvents))
         yield* breaker.transitionToForcedOpen
         expect((yield* Fiber.join(b)).pipe((o) => o._tag === "Some" && o.value._tag)).toBe("StateTransition")
 
         const limiter = yield* RateLimiter.make({ name: "r", limitForPeriod: 1, timeoutDuration: 0 })
         const limiterEvents = yield* limiter.subscribe
-        const l = yield* Effect.fork(Stream.runHead(limiterEvents))
+        const l = yield* forkChild(Stream.runHead(limiterEvents))
         yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
         expect((yield* Fiber.join(l))._tag).toBe("Some")
 
         const bulkhead = yield* Bulkhead.make({ name: "h", maxConcurrentCalls: 1 })
         const bulkheadEvents = yield* bulkhead.subscribe
-        const h = yield* Effect.fork(Stream.runHead(bulkheadEvents))
+        const h = yield* forkChild(Stream.runHead(bulkheadEvents))
         yield* Bulkhead.withBulkhead(Effect.void, bulkhead)
         expect((yield* Fiber.join(h))._tag).toBe("Some")
 
         const timeLimiter = yield* TimeLimiter.make({ name: "t" })
         const timeEvents = yield* timeLimiter.subscribe
-        const t = yield* Effect.fork(Stream.runHead(timeEvents))
+        const t = yield* forkChild(Stream.runHead(timeEvents))
         yield* TimeLimiter.withTimeLimiter(Effect.void, timeLimiter)
         expect((yield* Fiber.join(t))._tag).toBe("Some")
 
         const retry = yield* Retry.make({ name: "y" })
         const retryEvents = yield* retry.subscribe
-        const y = yield* Effect.fork(Stream.runHead(retryEvents))
+        const y = yield* forkChild(Stream.runHead(retryEvents))
         yield* Retry.withRetry(Effect.void, retry)
         expect((yield* Fiber.join(y))._tag).toBe("Some")
       }
@@ -97,7 +102,7 @@ describe("subscribing before acting", () => {
           const registry = yield* Registry.make()
           const breaker = yield* registry.circuitBreaker(`payments-${i}`)
           const events = yield* Events.subscribe(registry, { calls: false })
-          const first = yield* Effect.fork(Stream.runHead(events))
+          const first = yield* forkChild(Stream.runHead(events))
           yield* breaker.transitionToOpen
           return yield* Fiber.join(first)
         }))
@@ -112,43 +117,46 @@ describe("subscribing before acting", () => {
     Effect.scoped(Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ name: "payments", waitDurationInOpenState: "10 seconds" })
       const changes = yield* breaker.subscribeStateChanges
-      const seen = yield* Effect.fork(Stream.runCollect(Stream.take(changes, 3)))
+      const seen = yield* forkChild(Stream.runCollect(Stream.take(changes, 3)))
       yield* breaker.transitionToOpen
       yield* TestClock.adjust("10 seconds")
       yield* Effect.exit(Effect.succeed("ok").pipe(CircuitBreaker.withCircuitBreaker(breaker)))
-      expect(Chunk.toReadonlyArray(yield* Fiber.join(seen))).toEqual(["Closed", "Open", "HalfOpen"])
+      expect(Array.from(yield* Fiber.join(seen))).toEqual(["Closed", "Open", "HalfOpen"])
     })))
 
-  it.scoped("a breaker and a limiter sharing a Store subscribe the same way", () =>
+  itScoped("a breaker and a limiter sharing a Store subscribe the same way", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ name: "shared" })
       const changes = yield* breaker.subscribeStateChanges
       const events = yield* breaker.subscribe
-      const seen = yield* Effect.fork(Stream.runCollect(Stream.take(changes, 2)))
-      const first = yield* Effect.fork(Stream.runHead(events))
+      const seen = yield* forkChild(Stream.runCollect(Stream.take(changes, 2)))
+      const first = yield* forkChild(Stream.runHead(events))
       yield* breaker.transitionToOpen
-      expect(Chunk.toReadonlyArray(yield* Fiber.join(seen))).toEqual(["Closed", "Open"])
+      expect(Array.from(yield* Fiber.join(seen))).toEqual(["Closed", "Open"])
       expect((yield* Fiber.join(first))._tag).toBe("Some")
 
       const limiter = yield* RateLimiter.make({ name: "shared", limitForPeriod: 1, timeoutDuration: 0 })
       const limiterEvents = yield* limiter.subscribe
-      const l = yield* Effect.fork(Stream.runHead(limiterEvents))
+      const l = yield* forkChild(Stream.runHead(limiterEvents))
       yield* Effect.exit(RateLimiter.withRateLimiter(Effect.void, limiter))
       expect((yield* Fiber.join(l))._tag).toBe("Some")
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("the adaptive guards' and the hedge's subscribe are counted before they return", () =>
-    Effect.gen(function*() {
-      const guards = [
-        yield* AdaptiveLimiter.make({ name: "a" }),
-        yield* AdaptiveThrottler.make({ name: "t" }),
-        yield* Hedge.make({ name: "h" })
-      ]
-      for (const guard of guards) {
-        expect(hubOf(guard).subscribers).toBe(0)
-        const events: Stream.Stream<unknown> = yield* guard.subscribe
-        expect(hubOf(guard).subscribers).toBe(1)
-        expect(events).toBeDefined()
-      }
-    }))
+  itScoped(
+    "the adaptive guards' and the hedge's subscribe are counted before they return",
+    () =>
+      Effect.gen(function*() {
+        const guards = [
+          yield* AdaptiveLimiter.make({ name: "a" }),
+          yield* AdaptiveThrottler.make({ name: "t" }),
+          yield* Hedge.make({ name: "h" })
+        ]
+        for (const guard of guards) {
+          expect(hubOf(guard).subscribers).toBe(0)
+          const events: Stream.Stream<unknown> = yield* guard.subscribe
+          expect(hubOf(guard).subscribers).toBe(1)
+          expect(events).toBeDefined()
+        }
+      })
+  )
 })

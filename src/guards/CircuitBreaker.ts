@@ -81,7 +81,15 @@
  *
  * @since 0.1.0
  */
-import { type ConfigFailure, type DurationInput, layerScoped, readFields, type ServiceKey, toDuration } from "#port"
+import {
+  type ConfigFailure,
+  type DurationInput,
+  layerScoped,
+  readFields,
+  type ServiceKey,
+  toDuration,
+  type UserSchedule
+} from "#port"
 import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -312,7 +320,7 @@ export interface Configuration<E = unknown, A = unknown> {
   readonly permittedNumberOfCallsInHalfOpenState: number
   readonly maxWaitDurationInHalfOpenState: Duration.Duration
   readonly transitionToStateAfterWaitDuration: "Open" | "Closed"
-  readonly waitDurationInOpenState: Duration.Duration | Schedule.Schedule<unknown, number>
+  readonly waitDurationInOpenState: Duration.Duration | UserSchedule<number>
   readonly automaticTransitionFromOpenToHalfOpenEnabled: boolean
   readonly onStoreFailure: OnStoreFailure | undefined
   readonly recordError: ((error: E) => boolean) | undefined
@@ -351,7 +359,7 @@ export const configuration = <E, A>(breaker: CircuitBreaker<E, A>): Effect.Effec
       maxWaitDurationInHalfOpenState: toDuration(c.maxWaitDurationInHalfOpenState),
       transitionToStateAfterWaitDuration: c.transitionToStateAfterWaitDuration,
       waitDurationInOpenState: Schedule.isSchedule(wait)
-        ? (wait as Schedule.Schedule<unknown, number>)
+        ? (wait as UserSchedule<number>)
         : toDuration(wait as DurationInput),
       automaticTransitionFromOpenToHalfOpenEnabled: c.automaticTransitionFromOpenToHalfOpenEnabled,
       onStoreFailure: c.onStoreFailure,

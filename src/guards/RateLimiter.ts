@@ -54,7 +54,8 @@ import {
   nowMillis,
   readFields,
   type ServiceKey,
-  toDuration
+  toDuration,
+  type UserSchedule
 } from "#port"
 import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
@@ -179,7 +180,7 @@ export const withRateLimiter: {
 export interface Configuration {
   readonly name: string
   readonly limitForPeriod: number
-  readonly limitRefreshPeriod: Duration.Duration | Schedule.Schedule<unknown, number>
+  readonly limitRefreshPeriod: Duration.Duration | UserSchedule<number>
   readonly timeoutDuration: Duration.Duration
   readonly algorithm: "fixed-window" | "token-bucket" | "sliding-window"
   readonly capacity: number | undefined
@@ -287,7 +288,7 @@ export const configuration = (limiter: RateLimiter): Effect.Effect<Configuration
       name: c.name,
       limitForPeriod: c.limitForPeriod,
       limitRefreshPeriod: Schedule.isSchedule(period)
-        ? (period as Schedule.Schedule<unknown, number>)
+        ? (period as UserSchedule<number>)
         : toDuration(period as DurationInput),
       timeoutDuration: toDuration(c.timeoutDuration),
       algorithm: c.algorithm,

@@ -42,13 +42,12 @@
  *
  * @since 0.1.0
  */
-import { type ConfigFailure, currentClock, layerScoped, readFields, type ServiceKey } from "#port"
+import { type ConfigFailure, currentClock, layerScoped, readFields, type ServiceKey, type UserSchedule } from "#port"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Layer from "effect/Layer"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
 import { makeEventHub } from "../shared/internal/eventHub.js"
@@ -199,7 +198,7 @@ export interface Configuration<E = unknown, A = unknown> {
   readonly name: string
   readonly maxAttempts: number
   readonly waitDuration: Duration.Duration
-  readonly schedule: Schedule.Schedule<unknown, unknown> | undefined
+  readonly schedule: UserSchedule<unknown> | undefined
   readonly retryOn: ((error: E) => boolean) | undefined
   readonly retryOnResult: ((value: A) => boolean) | undefined
   readonly failAfterMaxAttempts: boolean
@@ -281,19 +280,17 @@ export const policy = <EB, AB, X extends MaxRetriesExceededError>(
  *
  * @since 0.1.0
  */
-export const layer: {
-  <I, E, A>(
-    tag: ServiceKey<I, Retry<E, A, never>>,
-    options:
-      & Options<E, A>
-      & ({ readonly failAfterMaxAttempts?: false | undefined } | { readonly retryOnResult?: undefined })
-  ): Layer.Layer<I, InvalidConfigError>
-  <I, E, A>(tag: ServiceKey<I, Retry<E, A>>, options: Options<E, A>): Layer.Layer<I, InvalidConfigError>
-} = <I>(
-  // The overloads above tie the tag's error parameter to what the options can raise.
-  tag: ServiceKey<I, any>,
-  options: Options<any, any>
-): Layer.Layer<I, InvalidConfigError> => layerScoped(tag, make(options))
+export const layer = <I, E, A, X extends MaxRetriesExceededError>(
+  tag: ServiceKey<I, Retry<E, A, X>>,
+  // What the tag says its calls raise (`X`, read from the tag) decides which options it takes: one
+  // signature rather than an overload per case, as Effect 4's service keys are covariant (a tag typed
+  // `never` would also match an overload for `Retry<E, A>`).
+  options:
+    & Options<E, A>
+    & ([X] extends [never]
+      ? { readonly failAfterMaxAttempts?: false | undefined } | { readonly retryOnResult?: undefined }
+      : unknown)
+): Layer.Layer<I, InvalidConfigError> => layerScoped(tag as ServiceKey<I, any>, make(options as Options<any, any>))
 
 /**
  * The plain options (`maxAttempts`, `waitDuration`, `failAfterMaxAttempts`, `retryRejections`) read

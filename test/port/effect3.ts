@@ -3,7 +3,18 @@
  * import it as `#test-port`; the Effect 4 run (targets/effect4/vitest.config.ts) swaps in effect4.ts.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, Fiber, Logger, Option, type Scope, TestContext } from "effect"
+import {
+  ConfigProvider,
+  Effect,
+  type Exit,
+  Fiber,
+  Logger,
+  Option,
+  Random,
+  type Scope,
+  TestContext,
+  Tracer
+} from "effect"
 import * as FastCheck from "effect/FastCheck"
 
 export { TestClock } from "effect"
@@ -96,3 +107,63 @@ export const collectWarnings =
  * targets/effect4/childProcess.mjs, which resolves `effect` and `#port` as this run does.
  */
 export const tsxNodeArgs: ReadonlyArray<string> = ["--import", "tsx"]
+
+/**
+ * Runs `self` with a seeded `Random` (3: `Effect.withRandom(Random.make(seed))`, 4: `Random.withSeed`). The
+ * two Effects draw different sequences from the same seed: tests must not depend on which calls it picks.
+ */
+export const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withRandom(self, Random.make(seed))
+
+/** Runs `self` with `logger` in place of the default one (3: `Logger.replace`, 4: `Logger.layer`). */
+export const replaceLogger =
+  <O>(logger: Logger.Logger<unknown, O>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(self, Logger.replace(Logger.defaultLogger, logger))
+
+/** A span a `recordingTracer` made: its name, attributes and events (name, time, attributes). */
+export interface RecordedSpan {
+  readonly name: string
+  readonly attributes: Map<string, unknown>
+  readonly events: Array<readonly [string, bigint, Record<string, unknown>]>
+}
+
+/** A tracer that keeps every span it makes (3: `span(name, parent, …)`, 4: `span(options)`). */
+export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readonly tracer: Tracer.Tracer } => {
+  const spans: Array<RecordedSpan> = []
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      const events: Array<readonly [string, bigint, Record<string, unknown>]> = []
+      spans.push({ name, attributes, events })
+      let status: Tracer.SpanStatus = { _tag: "Started", startTime }
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: `span-${spans.length}`,
+        traceId: "trace",
+        parent,
+        context,
+        get status() {
+          return status
+        },
+        attributes,
+        links,
+        sampled: true,
+        kind,
+        end: (endTime, exit) => {
+          status = { _tag: "Ended", startTime, endTime, exit }
+        },
+        attribute: (key, value) => {
+          attributes.set(key, value)
+        },
+        event: (eventName, at, attrs) => {
+          events.push([eventName, at, attrs ?? {}])
+        },
+        addLinks: () => {}
+      }
+      return span
+    },
+    context: (f) => f()
+  })
+  return { spans, tracer }
+}

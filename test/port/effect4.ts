@@ -2,7 +2,7 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, type Scope } from "effect"
+import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, Random, type Scope, Tracer } from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -111,3 +111,62 @@ export const tsxNodeArgs: ReadonlyArray<string> = [
   "--import",
   "tsx"
 ]
+
+/**
+ * Runs `self` with a seeded `Random` (3: `Effect.withRandom(Random.make(seed))`, 4: `Random.withSeed`). The
+ * two Effects draw different sequences from the same seed: tests must not depend on which calls it picks.
+ */
+export const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Random.withSeed(self, seed)
+
+/** Runs `self` with `logger` in place of the default one (3: `Logger.replace`, 4: `Logger.layer`). */
+export const replaceLogger =
+  <O>(logger: Logger.Logger<unknown, O>) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provide(self, Logger.layer([logger]))
+
+/** A span a `recordingTracer` made: its name, attributes and events (name, time, attributes). */
+export interface RecordedSpan {
+  readonly name: string
+  readonly attributes: Map<string, unknown>
+  readonly events: Array<readonly [string, bigint, Record<string, unknown>]>
+}
+
+/** A tracer that keeps every span it makes (3: `span(name, parent, …)`, 4: `span(options)`). */
+export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readonly tracer: Tracer.Tracer } => {
+  const spans: Array<RecordedSpan> = []
+  const tracer = Tracer.make({
+    span: ({ annotations, kind, links, name, parent, sampled, startTime }) => {
+      const attributes = new Map<string, unknown>()
+      const events: Array<readonly [string, bigint, Record<string, unknown>]> = []
+      spans.push({ name, attributes, events })
+      let status: Tracer.SpanStatus = { _tag: "Started", startTime }
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: `span-${spans.length}`,
+        traceId: "trace",
+        parent,
+        annotations,
+        get status() {
+          return status
+        },
+        attributes,
+        links,
+        sampled,
+        kind,
+        end: (endTime, exit) => {
+          status = { _tag: "Ended", startTime, endTime, exit }
+        },
+        attribute: (key, value) => {
+          attributes.set(key, value)
+        },
+        event: (eventName, at, attrs) => {
+          events.push([eventName, at, attrs ?? {}])
+        },
+        addLinks: () => {}
+      }
+      return span
+    }
+  })
+  return { spans, tracer }
+}

@@ -7,7 +7,8 @@
  *
  * real clock: real processes, sockets and failovers; every wait is bounded.
  */
-import { Effect, Exit, ManagedRuntime, Scope } from "effect"
+import { forkChild, scopeProvide } from "#port"
+import { Effect, Exit, Fiber, ManagedRuntime, Scope } from "effect"
 import { Cluster, Redis } from "ioredis"
 import { createRequire } from "node:module"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -20,6 +21,13 @@ import type { SharedLimit } from "../../src/store/RateLimiterStore.js"
 import { isStoreFailure, Store } from "../../src/store/Store.js"
 import { cli, clusterTarget, type RedisCluster } from "../helpers/redisCluster.js"
 import { exerciseGuards, hostile } from "./fixtures/hostileNames.js"
+
+/** Success or the typed failure, as an Either-shaped value (Effect 3's `Effect.either` is 4's `Effect.result`). */
+const either = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.match(self, {
+    onFailure: (left) => ({ _tag: "Left" as const, left }),
+    onSuccess: (right) => ({ _tag: "Right" as const, right })
+  })
 
 const slotOf = createRequire(import.meta.url)("cluster-key-slot") as (key: string) => number
 
@@ -142,7 +150,7 @@ const eventually = async (check: () => Promise<boolean>, millis: number): Promis
 const twoInstances = async (c: RedisCluster, name: string) => {
   const scope = await Effect.runPromise(Scope.make())
   const make = (runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>) =>
-    runtime.runPromise(Scope.extend(CircuitBreaker.make({ name, waitDurationInOpenState: "1 minute" }), scope))
+    runtime.runPromise(scopeProvide(CircuitBreaker.make({ name, waitDurationInOpenState: "1 minute" }), scope))
   const [a, b] = await Promise.all([make(storeRuntime(c)), make(storeRuntime(c))])
   return { a: a!, b: b!, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
@@ -233,11 +241,11 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: topology changes whi
         let running = true
         const calls = Effect.gen(function*() {
           while (running) {
-            const result = yield* Effect.either(limiter.acquire())
+            const result = yield* either(limiter.acquire())
             if (result._tag === "Right") granted++
             else if (isStoreFailure(result.left)) limiterStoreRefusals++
             else otherRefusals++
-            const call = yield* Effect.either(CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
+            const call = yield* either(CircuitBreaker.withCircuitBreaker(Effect.void, breaker))
             if (call._tag === "Right") passed++
             else if (isStoreFailure(call.left)) breakerStoreRefusals++
             else otherRefusals++
@@ -245,7 +253,7 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: topology changes whi
             if (result._tag === "Left" || call._tag === "Left") yield* Effect.sleep("1 millis")
           }
         })
-        const fibers = yield* Effect.forkAll([calls, calls, calls, calls])
+        const fibers = yield* Effect.forEach([calls, calls, calls, calls], forkChild)
         yield* Effect.promise(() => sleep(200))
         const before = { granted, passed }
         yield* Effect.promise(() => migrateSlot(slot, from, to, 150))
@@ -253,7 +261,7 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: topology changes whi
         // The failure mode's second without Redis, then calls on the slot's new master.
         yield* Effect.promise(() => sleep(1_300))
         running = false
-        yield* fibers.await
+        yield* Fiber.awaitAll(fibers)
         const metrics = yield* breaker.metrics
         return {
           granted,
@@ -319,7 +327,7 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: failover (last: it k
       })
       const scope = await Effect.runPromise(Scope.make())
       const inScope = <A, E>(runtime: typeof instance, effect: Effect.Effect<A, E, Store | Scope.Scope>) =>
-        runtime.runPromise(Scope.extend(effect, scope))
+        runtime.runPromise(scopeProvide(effect, scope))
       const limiterOf = (name: string) =>
         RateLimiter.make({ name, algorithm: "sliding-window", limitForPeriod: 10_000, limitRefreshPeriod: "1 minute" })
       const breakerOf = (name: string) => CircuitBreaker.make({ name, waitDurationInOpenState: "1 minute" })
@@ -356,8 +364,8 @@ describe.skipIf(!available)("RedisStore on a Redis Cluster: failover (last: it k
         let running = true
         const loop = (async () => {
           while (running) {
-            const acquired = await run(Effect.either(busyLimiter.acquire()))
-            const called = await run(Effect.either(CircuitBreaker.withCircuitBreaker(Effect.void, busyBreaker)))
+            const acquired = await run(either(busyLimiter.acquire()))
+            const called = await run(either(CircuitBreaker.withCircuitBreaker(Effect.void, busyBreaker)))
             for (const result of [acquired, called]) {
               if (result._tag === "Left" && isStoreFailure(result.left)) storeRefusals++
               else if (result._tag === "Left") otherRefusals++

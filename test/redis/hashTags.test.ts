@@ -5,6 +5,7 @@
  * from a real redis-server and their slots computed with `cluster-key-slot` (ioredis' own dependency).
  * test/redis/cluster.test.ts runs the same names on a real cluster and asks the cluster for each key's slot.
  */
+import { type CloseableScope } from "#port"
 import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { Redis } from "ioredis"
 import { createRequire } from "node:module"
@@ -24,7 +25,7 @@ const prefix = "tags"
 let server: PrivateServer | undefined
 let instance: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let admin: Redis | undefined
-let scope: Scope.CloseableScope
+let scope: CloseableScope
 
 beforeAll(async () => {
   if (!runnable) return

@@ -1,3 +1,5 @@
+import { scopeProvide } from "#port"
+import { collectWarnings } from "#test-port"
 /**
  * The limiter against a Redis of its own that the test stops and starts (a real redis-server keeping
  * its data across the restart): each `onStoreFailure` mode while Redis is down, recovery when it is back
@@ -5,7 +7,7 @@
  * by Redis itself (INFO commandstats). Real clock, bounded: each outage lasts well under a second and
  * reconnection takes at most ~1 s (the connection's backoff); the file runs in about 5 s.
  */
-import { Duration, Effect, Exit, Layer, Logger, ManagedRuntime, Option, Scope, Stream } from "effect"
+import { Duration, Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RateLimiter from "../../src/guards/RateLimiter.js"
@@ -79,7 +81,7 @@ const scrape = async (limiter: RateLimiter.RateLimiter): Promise<string> => {
   )
   const scope = await Effect.runPromise(Scope.make())
   await metrics.runPromise(
-    Effect.flatMap(Metrics.Collector, (collector) => Scope.extend(collector.track(limiter), scope))
+    Effect.flatMap(Metrics.Collector, (collector) => scopeProvide(collector.track(limiter), scope))
   )
   const text = await metrics.runPromise(Prometheus.scrape)
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -101,9 +103,6 @@ const observe = <A, E>(
 ): Promise<Observed<A>> => {
   const warnings: Array<string> = []
   const events: Array<string> = []
-  const logger = Logger.make(({ logLevel, message }) => {
-    if (logLevel._tag === "Warning") warnings.push(String(message))
-  })
   return Effect.runPromise(
     Effect.scoped(Effect.gen(function*() {
       const limiter = yield* RateLimiter.make(options)
@@ -113,7 +112,7 @@ const observe = <A, E>(
       return { result, warnings, events }
     })).pipe(
       Effect.provide(RedisStore.layer({ url: server.url }, { prefix: fresh("fault"), ...store })),
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      collectWarnings(warnings)
     )
   )
 }

@@ -1,3 +1,5 @@
+import { scopeProvide } from "#port"
+import { collectWarnings } from "#test-port"
 /**
  * Two configurations under one name (a rolling deploy changing a limiter's settings): the shared state
  * keeps the first writer's settings, so the fleet never gets the larger limit or the sum of both; an
@@ -6,7 +8,7 @@
  * for a period. Real Redis and real clock (Redis decides with its TIME), bounded: long periods kept clear
  * of a boundary, or periods of 200 ms; the file runs in about 2 s.
  */
-import { type Context, Effect, Exit, Layer, Logger, ManagedRuntime, Scope, Stream } from "effect"
+import { type Context, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
@@ -69,7 +71,7 @@ const scrape = async (limiter: RateLimiter.RateLimiter): Promise<string> => {
   )
   const scope = await Effect.runPromise(Scope.make())
   await metrics.runPromise(
-    Effect.flatMap(Metrics.Collector, (collector) => Scope.extend(collector.track(limiter), scope))
+    Effect.flatMap(Metrics.Collector, (collector) => scopeProvide(collector.track(limiter), scope))
   )
   const text = await metrics.runPromise(Prometheus.scrape)
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -91,9 +93,6 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter: two configurations 
     // Its own name: the metric series outlive the case (Effect's metric registry is global).
     const name = fresh("partner")
     const warnings: Array<string> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning") warnings.push(String(message))
-    })
     const result = await Effect.runPromise(
       Effect.scoped(Effect.gen(function*() {
         const base = { name, algorithm, limitRefreshPeriod: "1 hour", timeoutDuration: 0 } as const
@@ -106,7 +105,7 @@ describe.skipIf(target._tag === "Unavailable")("RateLimiter: two configurations 
         const metrics = yield* b.metrics
         const scraped = yield* Effect.promise(() => scrape(b))
         return { granted, metrics, events, scraped, aMetrics: yield* a.metrics }
-      })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      })).pipe(collectWarnings(warnings))
     )
     // Before: 3 + 47 (each call decided with its own settings, so the fleet got the larger limit).
     expect(result.granted[0] + result.granted[1]).toBe(5)

@@ -6,12 +6,11 @@
  *
  * @internal
  */
-import type { DurationInput } from "#port"
+import type { DurationInput, UserSchedule } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { StateName } from "../../core/circuitMachine.js"
@@ -82,7 +81,7 @@ export interface Options<E = unknown, A = unknown> {
    * back off; it restarts when the breaker closes, is disabled or switched to MetricsOnly. An exhausted
    * schedule keeps its last delay.
    */
-  readonly waitDurationInOpenState?: DurationInput | Schedule.Schedule<unknown, number>
+  readonly waitDurationInOpenState?: DurationInput | UserSchedule<number>
   /** Move Open → HalfOpen on a timer instead of on the first call after the wait. Default false. */
   readonly automaticTransitionFromOpenToHalfOpenEnabled?: boolean
   /**

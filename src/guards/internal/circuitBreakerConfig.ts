@@ -19,11 +19,11 @@ import {
   Predicate,
   refine,
   stringConfig,
+  type UserSchedule,
   WholeNumber,
   withDefault
 } from "#port"
 import * as Duration from "effect/Duration"
-import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 
 /** Bounds what one breaker may allocate for its window, so a typo cannot exhaust memory. */
@@ -46,7 +46,7 @@ export const OptionsSchema = Schema.Struct({
   maxWaitDurationInHalfOpenState: withDefault(DurationInputSchema(0), () => 0),
   transitionToStateAfterWaitDuration: withDefault(OneOf("Open", "Closed"), () => "Open" as const),
   waitDurationInOpenState: withDefault(
-    DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.millis(1)),
+    DurationOrSchedule<UserSchedule<number>>(Duration.millis(1)),
     (): DurationInput => "60 seconds"
   ),
   automaticTransitionFromOpenToHalfOpenEnabled: withDefault(Schema.Boolean, () => false),

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { decodeOptions, type DurationInput, Name } from "#port"
+import { decodeOptions, type DurationInput, Name, type UserSchedule } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
@@ -46,7 +46,7 @@ export interface Settings extends CallPredicates {
   readonly machine: MachineConfig
   readonly retryAfterOf: ((failure: unknown) => Option.Option<DurationInput>) | undefined
   readonly maxRetryAfterMillis: number
-  readonly waitSchedule: Schedule.Schedule<unknown, number> | undefined
+  readonly waitSchedule: UserSchedule<number> | undefined
   /** The options these were decoded from, for {@link sharedSettings} to compare (name aside). */
   readonly source: object
 }
@@ -59,7 +59,7 @@ export const settingsOf = (config: ResolvedOptions, source: object): Settings =>
     ...predicatesOf(config),
     retryAfterOf: config.retryAfter as ((failure: unknown) => Option.Option<DurationInput>) | undefined,
     maxRetryAfterMillis: Duration.toMillis(config.maxRetryAfter),
-    waitSchedule: Schedule.isSchedule(wait) ? (wait as Schedule.Schedule<unknown, number>) : undefined,
+    waitSchedule: Schedule.isSchedule(wait) ? (wait as UserSchedule<number>) : undefined,
     source
   }
 }

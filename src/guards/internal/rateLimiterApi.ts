@@ -5,12 +5,11 @@
  *
  * @internal
  */
-import type { DurationInput } from "#port"
+import type { DurationInput, UserSchedule } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
@@ -46,7 +45,7 @@ export interface Options {
    * also a `Schedule` whose recurrences are the cycle boundaries (its input is the cycle's number); an
    * exhausted schedule leaves the last cycle open forever.
    */
-  readonly limitRefreshPeriod?: DurationInput | Schedule.Schedule<unknown, number>
+  readonly limitRefreshPeriod?: DurationInput | UserSchedule<number>
   /** How long a caller may wait for its permits; 0 = refuse at once. Default 5 seconds. */
   readonly timeoutDuration?: DurationInput
   /**

@@ -17,6 +17,7 @@ import {
   type PathIssue,
   refine,
   stringConfig,
+  type UserSchedule,
   WholeNumber,
   withDefault
 } from "#port"
@@ -37,7 +38,7 @@ const fields = {
   name: Name,
   limitForPeriod: withDefault(WholeNumber(1), () => 50),
   limitRefreshPeriod: withDefault(
-    DurationOrSchedule<Schedule.Schedule<unknown, number>>(Duration.nanos(1n)),
+    DurationOrSchedule<UserSchedule<number>>(Duration.nanos(1n)),
     (): DurationInput => Duration.nanos(500n)
   ),
   timeoutDuration: withDefault(DurationInputSchema(0), (): DurationInput => "5 seconds"),

@@ -4,7 +4,16 @@
  *
  * @internal
  */
-import { decodeOptions, dieMessage, type DurationInput, makeStepper, nowMillis, type Stepper, toDuration } from "#port"
+import {
+  decodeOptions,
+  dieMessage,
+  type DurationInput,
+  makeStepper,
+  nowMillis,
+  type Stepper,
+  toDuration,
+  type UserSchedule
+} from "#port"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -61,7 +70,7 @@ export class RateLimiterImpl implements RateLimiter {
   failedAcquires = 0
   timeoutMillis: number
   /** The schedule whose recurrences are pushed into `scheduled`, the newest scheduled cycles. */
-  private schedule: Schedule.Schedule<unknown, number> | undefined
+  private schedule: UserSchedule<number> | undefined
   /** Steps `schedule` (made by the first `extend` after the schedule is set, so a new one starts over). */
   private stepper: Stepper<number> | undefined
   private scheduled: ScheduledCycles | undefined
@@ -99,7 +108,7 @@ export class RateLimiterImpl implements RateLimiter {
   private cyclesFrom(config: Resolved, origin: number, firstIndex: number): Cycles {
     const period = config.limitRefreshPeriod
     if (!Schedule.isSchedule(period)) return new PeriodicCycles(origin, periodMillis(config), firstIndex)
-    this.schedule = period as Schedule.Schedule<unknown, number>
+    this.schedule = period as UserSchedule<number>
     this.stepper = undefined
     this.scheduled = new ScheduledCycles(origin, firstIndex)
     return this.scheduled

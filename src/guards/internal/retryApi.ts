@@ -4,11 +4,10 @@
  *
  * @internal
  */
-import type { DurationInput } from "#port"
+import type { DurationInput, UserSchedule } from "#port"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { InvalidConfigError } from "../../errors/InvalidConfigError.js"
@@ -49,7 +48,7 @@ export interface Options<E = unknown, A = unknown> {
    * retry; when it ends, retrying ends. It gives only the delays: what is retried is for `retryOn`
    * and `retryOnResult` to say, so its input type is `unknown`.
    */
-  readonly schedule?: Schedule.Schedule<unknown>
+  readonly schedule?: UserSchedule<unknown>
   /** Which typed errors are worth retrying (default: all but refusals, see `retryRejections`). */
   readonly retryOn?: (error: E) => boolean
   /** Success values to retry, e.g. a 200 response with an unusable body. */

@@ -15,6 +15,7 @@ import {
   numberConfig,
   Predicate,
   refine,
+  type UserSchedule,
   WholeNumber,
   withDefault
 } from "#port"
@@ -30,7 +31,7 @@ export { budgetConfigFields, BudgetOptionsSchema } from "./retryBudgetOptions.js
 // ---- Retry ---------------------------------------------------------------------------------------
 
 const AnySchedule = declare(
-  (u: unknown): u is Schedule.Schedule<unknown, unknown> => Schedule.isSchedule(u),
+  (u: unknown): u is UserSchedule<unknown> => Schedule.isSchedule(u),
   "expected a Schedule"
 )
 

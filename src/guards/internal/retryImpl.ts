@@ -5,13 +5,21 @@
  *
  * @internal
  */
-import { decodeOptions, defectOf, failureOf, isInterruptOnly, makeStepper, nowMillis, type Stepper } from "#port"
+import {
+  decodeOptions,
+  defectOf,
+  failureOf,
+  isInterruptOnly,
+  makeStepper,
+  nowMillis,
+  type Stepper,
+  type UserSchedule
+} from "#port"
 import type * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -39,7 +47,7 @@ const retryAfterMillis = (error: unknown): number =>
 export interface Settings {
   readonly maxAttempts: number
   readonly waitMillis: number
-  readonly schedule: Schedule.Schedule<unknown, unknown> | undefined
+  readonly schedule: UserSchedule<unknown> | undefined
   readonly retryOn: ((error: unknown) => boolean) | undefined
   readonly retryOnResult: ((value: unknown) => boolean) | undefined
   readonly failAfterMaxAttempts: boolean

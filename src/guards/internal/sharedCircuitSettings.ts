@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { type DurationInput, makeStepper } from "#port"
+import { type DurationInput, makeStepper, type UserSchedule } from "#port"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -47,11 +47,11 @@ export const settingsOf = (config: ResolvedOptions, now: number): Effect.Effect<
   })
 
 const waitsOf = (
-  wait: DurationInput | Schedule.Schedule<unknown, number>,
+  wait: DurationInput | UserSchedule<number>,
   now: number
 ): Effect.Effect<Array<number>> => {
   if (!Schedule.isSchedule(wait)) return Effect.succeed([Duration.toMillis(wait as DurationInput)])
-  const schedule = wait as Schedule.Schedule<unknown, number>
+  const schedule = wait as UserSchedule<number>
   return Effect.gen(function*() {
     const waits: Array<number> = []
     const step = yield* makeStepper(schedule)

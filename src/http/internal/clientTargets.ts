@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { nowMillis, shapeByInput } from "#port"
+import { nowMillis, shapeByInput, type UserSchedule } from "#port"
 import { type HttpClientResponse, isHttpResponse, isRequestFault, isTransportFailure } from "#port/httpClient"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -54,7 +54,7 @@ export class RetryShaping {
   }
 
   /** The retry delays: the configured ones, never shorter than a `Retry-After`; none past the cap. */
-  schedule(base: Schedule.Schedule<unknown, unknown>): Schedule.Schedule<unknown, unknown> {
+  schedule(base: UserSchedule<unknown>): UserSchedule<unknown> {
     return shapeByInput(
       base,
       (input) => this.hintMillis(input) <= this.maxRetryAfterMillis,
@@ -161,7 +161,7 @@ const makeRetry = (
   budget: RetryBudget.RetryBudget | undefined
 ) => {
   const { schedule, waitDuration, ...rest } = (options.retry || {}) as Retry.Options
-  const base: Schedule.Schedule<unknown, unknown> = schedule ?? Schedule.spaced(waitDuration ?? "500 millis")
+  const base: UserSchedule<unknown> = schedule ?? Schedule.spaced(waitDuration ?? "500 millis")
   return Retry.make<unknown, HttpClientResponse.HttpClientResponse>({
     ...rest,
     name,

@@ -18,8 +18,14 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
  */
 export type Stepper<In> = (now: number, input: In) => Effect.Effect<number>
 
+/**
+ * A schedule a user may pass as an option: any `Schedule` that needs no services (3's schedules have
+ * no error channel; a bad `Schedule.cron` dies when stepped). 4's type also admits any error.
+ */
+export type UserSchedule<In> = Schedule.Schedule<unknown, In>
+
 /** A fresh stepper for `schedule`. */
-export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effect.Effect<Stepper<In>> =>
+export const makeStepper = <In>(schedule: UserSchedule<In>): Effect.Effect<Stepper<In>> =>
   Effect.sync(() => {
     let state: unknown = schedule.initial
     return (now: number, input: In) =>
@@ -46,10 +52,10 @@ export const scheduleIntersect = <In>(
  * false: 3 `intersect` with `identity` + `check` + `modifyDelay`, 4 `while` + `modifyDelay` on the metadata's input.
  */
 export const shapeByInput = (
-  base: Schedule.Schedule<unknown, unknown>,
+  base: UserSchedule<unknown>,
   keep: (input: unknown) => boolean,
   atLeastMillis: (input: unknown) => number
-): Schedule.Schedule<unknown, unknown> =>
+): UserSchedule<unknown> =>
   Schedule.intersect(base, Schedule.identity<unknown>()).pipe(
     Schedule.check((input: unknown) => keep(input)),
     Schedule.modifyDelay(([, input], delay) => Duration.max(delay, Duration.millis(atLeastMillis(input))))

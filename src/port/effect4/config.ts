@@ -8,10 +8,17 @@ import * as Config from "effect/Config"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
-// Effect 4 has no reader of a map of nested configs: the keys under `name` are read as a record of
-// flat records of strings (what every guard's settings are), then `config` is read under each key.
-const entriesUnder = (name: string) =>
-  Config.option(Config.schema(Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.String)), name))
+/** Any tree of text values: what a provider holds under a key, whatever its depth. */
+type TextTree = string | { readonly [key: string]: TextTree }
+const TextTree: Schema.Codec<TextTree> = Schema.Union([
+  Schema.String,
+  Schema.Record(Schema.String, Schema.suspend((): Schema.Codec<TextTree> => TextTree))
+])
+
+// Effect 4 has no reader of a map of nested configs: the keys under `name` are listed (read as a
+// record of text trees of any depth: an environment provider splits `MAX_CONCURRENT_CALLS` into three
+// levels), then `config` is read under each key.
+const entriesUnder = (name: string) => Config.option(Config.schema(Schema.Record(Schema.String, TextTree), name))
 
 /**
  * Every entry under `name`, each read with `config`, by key; `{}` when `name` is absent (Effect 3:

@@ -105,6 +105,7 @@ export {
 } from "./runtime.js"
 export { makeStepper, scheduleIntersect, scheduleUnion, type Stepper } from "./schedule.js"
 export { shapeByInput } from "./schedule.js"
+export type { UserSchedule } from "./schedule.js"
 export {
   type AnySchema,
   declare,

@@ -16,12 +16,21 @@ import * as Schedule from "effect/Schedule"
  */
 export type Stepper<In> = (now: number, input: In) => Effect.Effect<number>
 
-/** A fresh stepper for `schedule`. */
-export const makeStepper = <In>(schedule: Schedule.Schedule<unknown, In>): Effect.Effect<Stepper<In>> =>
+/**
+ * A schedule a user may pass as an option: any `Schedule` that needs no services, whatever it fails
+ * with (4's `Schedule.cron` fails with a `CronParseError` on a bad expression where 3's dies).
+ */
+export type UserSchedule<In> = Schedule.Schedule<unknown, In, unknown>
+
+/**
+ * A fresh stepper for `schedule`. A schedule's failure becomes a defect, as it is on Effect 3 (whose
+ * schedules cannot fail: a bad `Schedule.cron` dies when stepped).
+ */
+export const makeStepper = <In>(schedule: UserSchedule<In>): Effect.Effect<Stepper<In>> =>
   Effect.map(Schedule.toStep(schedule), (step) => (now: number, input: In) =>
     Pull.matchEffect(step(now, input), {
       onSuccess: ([, delay]) => Effect.succeed(now + Duration.toMillis(delay)),
-      onFailure: Effect.failCause,
+      onFailure: (cause) => Effect.orDie(Effect.failCause(cause)),
       onDone: () => Effect.succeed(Infinity)
     }))
 
@@ -44,10 +53,10 @@ export const scheduleIntersect = <In>(
  * false: 3 `intersect` with `identity` + `check` + `modifyDelay`, 4 `while` + `modifyDelay` on the metadata's input.
  */
 export const shapeByInput = (
-  base: Schedule.Schedule<unknown, unknown>,
+  base: UserSchedule<unknown>,
   keep: (input: unknown) => boolean,
   atLeastMillis: (input: unknown) => number
-): Schedule.Schedule<unknown, unknown> =>
+): UserSchedule<unknown> =>
   base.pipe(
     Schedule.while((meta) => keep(meta.input)),
     Schedule.modifyDelay((meta) =>
