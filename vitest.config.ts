@@ -1,11 +1,6 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { defineConfig } from "vitest/config"
-
-const exportsOf = () =>
-  (JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "package.json"), "utf8")) as {
-    readonly exports: Record<string, string | { readonly import: string }>
-  }).exports
+import { subpathAliases } from "./test/helpers/subpathAliases.js"
 
 /** Files that measure real time; they run after the others, alone (see `maxWorkers` below). */
 const timingSensitive = [
@@ -26,17 +21,7 @@ const timingSensitive = [
 export default defineConfig({
   resolve: {
     alias: [
-      // The package's subpaths on their sources, read from package.json "exports" (one list to keep):
-      // `breakwater/CircuitBreaker` → ./dist/guards/CircuitBreaker.js → src/guards/CircuitBreaker.ts.
-      ...Object.entries(exportsOf()).flatMap(([subpath, target]) =>
-        typeof target === "string" ? [] : [{
-          find: new RegExp(`^breakwater${subpath === "." ? "" : `/${subpath.slice(2)}`}$`),
-          replacement: path.resolve(
-            import.meta.dirname,
-            target.import.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts")
-          )
-        }]
-      ),
+      ...subpathAliases(import.meta.dirname),
       // The Effect 3 ports (docs/two-targets.md); targets/effect4/vitest.config.ts swaps in Effect 4's.
       { find: /^#port$/, replacement: path.resolve(import.meta.dirname, "src/port/effect3/index.ts") },
       { find: /^#port\/(.+)$/, replacement: path.resolve(import.meta.dirname, "src/port/effect3") + "/$1.ts" },

@@ -1,5 +1,6 @@
 import * as path from "node:path"
 import { defineConfig, type Plugin } from "vitest/config"
+import { subpathAliases } from "../../test/helpers/subpathAliases.js"
 
 /**
  * Runs the shared test files (test/) against Effect 4 with vitest 5 and @effect/vitest 4, installed in
@@ -93,7 +94,10 @@ export const portedSuites = [
   "test/redis/cluster.processes.test.ts",
   "test/Adaptive.observability.test.ts",
   "test/redis/rateLimiter.fault.test.ts",
-  "test/redis/rateLimiter.settings.test.ts"
+  "test/redis/rateLimiter.settings.test.ts",
+  "test/Config.fuzz.http.test.ts",
+  "test/CrossField.http.test.ts",
+  "test/http/PoolWait.test.ts"
 ]
 
 /**
@@ -128,9 +132,8 @@ export default defineConfig({
       { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
       { find: /^#port\/(.+)$/, replacement: path.join(repo, "src/port/effect4") + "/$1.ts" },
       { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") },
-      // The package's root entry on its source, as in the repository's vitest.config.ts (its subpaths
-      // join as their modules are ported).
-      { find: /^breakwater$/, replacement: path.join(repo, "src/index.ts") },
+      // The package's root entry and subpaths on their sources, as in the repository's vitest.config.ts.
+      ...subpathAliases(repo),
       { find: /^#test-port\/(.+)$/, replacement: path.join(repo, "test/port/effect4") + "/$1.ts" }
     ]
   },
