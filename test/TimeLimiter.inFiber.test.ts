@@ -2,16 +2,15 @@
  * The time limiter runs a call in its caller's own fiber (no fork per call) and interrupts it in place
  * when it overruns (src/guards/internal/deadlines.ts). These tests pin what that must not change: only the
  * call is interrupted, the caller carries on, other interruptions still win, nested limits compose.
- *
- * On Effect 4 the in-fiber path needs fiber internals Effect 4 does not have (`inFiberSupported` is false,
- * src/port/effect4/inFiber.ts), so the limiter takes its fork-per-call fallback there: the same tests then
- * pin that the fallback keeps these semantics, and the first one checks that the fallback is taken.
+ * They run on both Effect targets: each has its own in-fiber port (src/port/effect{3,4}/inFiber.ts), and
+ * the last group pins that the fork-per-call fallback, taken where a runtime lacks what that port needs,
+ * keeps the same semantics.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream } from "effect"
 // Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
 import { failureOf, forkChild, isInterruptOnly, scopeProvide, withCallerFiber } from "#port"
-import { itScoped, pollFiber, targetMajor, TestClock, yieldNow } from "#test-port"
+import { itScoped, pollFiber, TestClock, yieldNow } from "#test-port"
 import { overrideInFiberSupport } from "../src/guards/internal/deadlines.js"
 import * as TimeLimiter from "../src/guards/TimeLimiter.js"
 
@@ -63,9 +62,7 @@ describe("TimeLimiter in the caller's fiber", () => {
         const inline = [...(yield* Fiber.join(waiting)), ...(yield* ranInCaller(100, limiter, Effect.void))]
         const forked = yield* ranInCaller(100, detaching, Effect.void)
         expect(forked.filter((same) => same).length).toBe(0)
-        // Effect 4: no in-fiber support (`inFiberSupported` is false), so every call takes the forked
-        // fallback, a fiber of its own; Effect 3: every call runs in the caller's fiber.
-        expect(inline.filter((same) => same).length).toBe(targetMajor === 3 ? 120 : 0)
+        expect(inline.filter((same) => same).length).toBe(120)
       })
   )
 
