@@ -11,7 +11,7 @@ import { Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream } from "effec
 // Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
 import { failureOf, forkChild, isInterruptOnly, scopeProvide, withCallerFiber } from "#port"
 import { itScoped, pollFiber, TestClock, yieldNow } from "#test-port"
-import { overrideInFiberSupport } from "../src/guards/internal/deadlines.js"
+import { inFiberSupported, overrideInFiberSupport } from "../src/guards/internal/deadlines.js"
 import * as TimeLimiter from "../src/guards/TimeLimiter.js"
 
 const settle = Effect.gen(function*() {
@@ -149,6 +149,40 @@ describe("TimeLimiter in the caller's fiber", () => {
       })
   )
 
+  itScoped(
+    "in an uninterruptible caller (a platform handler) the call is cut, and the caller carries on uninterrupted",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* TimeLimiter.make({ name: "handler", timeoutDuration: "1 second" })
+        const caller = yield* forkChild(Effect.uninterruptible(Effect.gen(function*() {
+          const exit = yield* Effect.exit(TimeLimiter.withTimeLimiter(Effect.never, limiter))
+          yield* Effect.sleep("10 millis")
+          return timeoutOf(exit)
+        })))
+        yield* settle
+        yield* advance(1000)
+        yield* advance(10)
+        // Left interrupted, the caller would end interrupted once its uninterruptible region ends.
+        expect(yield* Fiber.await(caller)).toEqual(Exit.succeed("handler"))
+      })
+  )
+
+  itScoped(
+    "a deadline reached while the call itself is running (it moves the clock) cuts the call at its next wait",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* TimeLimiter.make({ name: "self", timeoutDuration: "1 second" })
+        const caller = yield* forkChild(Effect.gen(function*() {
+          const exit = yield* Effect.exit(TimeLimiter.withTimeLimiter(Effect.andThen(advance(1000), Effect.never), limiter))
+          yield* Effect.sleep("10 millis")
+          return timeoutOf(exit)
+        }))
+        yield* settle
+        yield* advance(10)
+        expect(yield* Fiber.join(caller)).toBe("self")
+      })
+  )
+
   itScoped("a call that never waits but keeps yielding is cut at its deadline", () =>
     Effect.gen(function*() {
       const limiter = yield* TimeLimiter.make({ name: "spin", timeoutDuration: "100 millis" })
@@ -199,6 +233,15 @@ describe("TimeLimiter in the caller's fiber", () => {
         () => self,
         () => Effect.sync(() => overrideInFiberSupport(undefined))
       )
+
+    it("is taken when the fiber lacks the internals the in-fiber port needs (a run-time check)", () => {
+      overrideInFiberSupport(undefined)
+      try {
+        expect(inFiberSupported({ id: 1 } as never)).toBe(false)
+      } finally {
+        overrideInFiberSupport(undefined)
+      }
+    })
 
     itScoped(
       "cancels or detaches a late call, passes results and errors, counts a timeout",
