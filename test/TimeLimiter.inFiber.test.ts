@@ -173,7 +173,9 @@ describe("TimeLimiter in the caller's fiber", () => {
       Effect.gen(function*() {
         const limiter = yield* TimeLimiter.make({ name: "self", timeoutDuration: "1 second" })
         const caller = yield* forkChild(Effect.gen(function*() {
-          const exit = yield* Effect.exit(TimeLimiter.withTimeLimiter(Effect.andThen(advance(1000), Effect.never), limiter))
+          const exit = yield* Effect.exit(
+            TimeLimiter.withTimeLimiter(Effect.andThen(advance(1000), Effect.never), limiter)
+          )
           yield* Effect.sleep("10 millis")
           return timeoutOf(exit)
         }))
