@@ -2,17 +2,16 @@
  * The time limiter runs a call in its caller's own fiber (no fork per call) and interrupts it in place
  * when it overruns (src/guards/internal/deadlines.ts). These tests pin what that must not change: only the
  * call is interrupted, the caller carries on, other interruptions still win, nested limits compose.
- *
- * On Effect 4 the in-fiber path needs fiber internals Effect 4 does not have (`inFiberSupported` is false,
- * src/port/effect4/inFiber.ts), so the limiter takes its fork-per-call fallback there: the same tests then
- * pin that the fallback keeps these semantics, and the first one checks that the fallback is taken.
+ * They run on both Effect targets: each has its own in-fiber port (src/port/effect{3,4}/inFiber.ts), and
+ * the last group pins that the fork-per-call fallback, taken where a runtime lacks what that port needs,
+ * keeps the same semantics.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream } from "effect"
 // Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
 import { failureOf, forkChild, isInterruptOnly, scopeProvide, withCallerFiber } from "#port"
-import { itScoped, pollFiber, targetMajor, TestClock, yieldNow } from "#test-port"
-import { overrideInFiberSupport } from "../src/guards/internal/deadlines.js"
+import { itScoped, pollFiber, TestClock, yieldNow } from "#test-port"
+import { inFiberSupported, overrideInFiberSupport } from "../src/guards/internal/deadlines.js"
 import * as TimeLimiter from "../src/guards/TimeLimiter.js"
 
 const settle = Effect.gen(function*() {
@@ -63,9 +62,7 @@ describe("TimeLimiter in the caller's fiber", () => {
         const inline = [...(yield* Fiber.join(waiting)), ...(yield* ranInCaller(100, limiter, Effect.void))]
         const forked = yield* ranInCaller(100, detaching, Effect.void)
         expect(forked.filter((same) => same).length).toBe(0)
-        // Effect 4: no in-fiber support (`inFiberSupported` is false), so every call takes the forked
-        // fallback, a fiber of its own; Effect 3: every call runs in the caller's fiber.
-        expect(inline.filter((same) => same).length).toBe(targetMajor === 3 ? 120 : 0)
+        expect(inline.filter((same) => same).length).toBe(120)
       })
   )
 
@@ -152,6 +149,42 @@ describe("TimeLimiter in the caller's fiber", () => {
       })
   )
 
+  itScoped(
+    "in an uninterruptible caller (a platform handler) the call is cut, and the caller carries on uninterrupted",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* TimeLimiter.make({ name: "handler", timeoutDuration: "1 second" })
+        const caller = yield* forkChild(Effect.uninterruptible(Effect.gen(function*() {
+          const exit = yield* Effect.exit(TimeLimiter.withTimeLimiter(Effect.never, limiter))
+          yield* Effect.sleep("10 millis")
+          return timeoutOf(exit)
+        })))
+        yield* settle
+        yield* advance(1000)
+        yield* advance(10)
+        // Left interrupted, the caller would end interrupted once its uninterruptible region ends.
+        expect(yield* Fiber.await(caller)).toEqual(Exit.succeed("handler"))
+      })
+  )
+
+  itScoped(
+    "a deadline reached while the call itself is running (it moves the clock) cuts the call at its next wait",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* TimeLimiter.make({ name: "self", timeoutDuration: "1 second" })
+        const caller = yield* forkChild(Effect.gen(function*() {
+          const exit = yield* Effect.exit(
+            TimeLimiter.withTimeLimiter(Effect.andThen(advance(1000), Effect.never), limiter)
+          )
+          yield* Effect.sleep("10 millis")
+          return timeoutOf(exit)
+        }))
+        yield* settle
+        yield* advance(10)
+        expect(yield* Fiber.join(caller)).toBe("self")
+      })
+  )
+
   itScoped("a call that never waits but keeps yielding is cut at its deadline", () =>
     Effect.gen(function*() {
       const limiter = yield* TimeLimiter.make({ name: "spin", timeoutDuration: "100 millis" })
@@ -202,6 +235,15 @@ describe("TimeLimiter in the caller's fiber", () => {
         () => self,
         () => Effect.sync(() => overrideInFiberSupport(undefined))
       )
+
+    it("is taken when the fiber lacks the internals the in-fiber port needs (a run-time check)", () => {
+      overrideInFiberSupport(undefined)
+      try {
+        expect(inFiberSupported({ id: 1 } as never)).toBe(false)
+      } finally {
+        overrideInFiberSupport(undefined)
+      }
+    })
 
     itScoped(
       "cancels or detaches a late call, passes results and errors, counts a timeout",

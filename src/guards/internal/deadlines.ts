@@ -10,20 +10,20 @@
  * lane gets its first call and stops when the lane is empty at its wake-up, so steady traffic starts
  * at most one timer per duration.
  *
- * How an overrunning call is stopped without a fiber of its own: the timer asks the caller's fiber,
- * through the fiber's own message queue (a "stateful" message, as `Fiber.status` uses), to add an
- * interruption by a FiberId unique to the call to its interrupted cause and to wake it if it is
- * suspended interruptibly. The fiber then unwinds the call as it unwinds any interruption (finalizers,
+ * How an overrunning call is stopped without a fiber of its own: the timer interrupts the caller's
+ * fiber by an id unique to the call (Effect 3: through the fiber's own message queue, a "stateful"
+ * message as `Fiber.status` uses, adding the interruption to its interrupted cause and waking it if it
+ * is suspended interruptibly; Effect 4: `Fiber.interruptUnsafe`, which does both). The fiber then unwinds the call as it unwinds any interruption (finalizers,
  * async cancelers, e.g. the HTTP request's AbortSignal), up to the guard's handler, which runs
  * uninterruptibly, removes that one interruption from the fiber's interrupted cause, and turns it into
  * the typed timeout error. Interruptions by anyone else stay and propagate. Unlike
  * `Fiber.unsafeInterruptAsFork`, this does not signal the caller's other child fibers (which have
  * nothing to do with the call).
  *
- * That needs members of Effect 3's `FiberRuntime` that its public `RuntimeFiber` type does not show:
- * the in-fiber part lives in the port (`src/port/effect3/inFiber.ts`; Effect 4 has none yet).
- * `inFiberSupported` checks it is there; where it is not, callers fall back to a fork per call (the
- * same semantics).
+ * That needs fiber members the public `Fiber` types do not show (Effect 3's `FiberRuntime` message
+ * queue and interrupted cause; Effect 4's `FiberImpl` interrupted cause, to take one interruption back):
+ * the in-fiber part lives in the ports (`src/port/effect{3,4}/inFiber.ts`). `inFiberSupported` checks
+ * they are there; where they are not, callers fall back to a fork per call (the same semantics).
  *
  * @internal
  */
