@@ -53,11 +53,12 @@ export const ends: ReadonlyArray<End> = [
   },
   {
     // The latest Effect 4.1 (what `npm install effect` gives a new user), with @effect/vitest 4 and the
-    // vitest 5 it needs: what targets/effect4's lock pins, cached by `npm ci --prefix targets/effect4`.
+    // vitest 5 it needs (whose peer range wants @types/node 22 or later): what targets/effect4's lock
+    // pins, cached by `npm ci --prefix targets/effect4`.
     name: "effect4",
     major: 4,
     versions: Object.fromEntries(
-      ["effect", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest", "vitest"].map((
+      ["effect", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest", "vitest", "@types/node"].map((
         name
       ) => [name, installed(name, effect4Target)])
     )
