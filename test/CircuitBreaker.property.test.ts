@@ -10,19 +10,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker } from "breakwater"
-import {
-  Cause,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  FastCheck as fc,
-  Fiber,
-  Option,
-  Schedule,
-  TestClock,
-  TestContext
-} from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Schedule } from "effect"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { defectOf, failureOf, forkChild, isInterruptOnly, type RunningFiber } from "#port"
+import { FastCheck as fc, TestClock, withTestClock } from "#test-port"
 import {
   type CallOutcome,
   ReferenceBreaker,
@@ -163,7 +154,7 @@ const exitMatches = (exit: Exit.Exit<string, unknown>, outcome: CallOutcome | "r
     return (outcome === "success" && exit.value === "ok") || (outcome === "badResult" && exit.value === "bad")
   }
   const cause = exit.cause
-  const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
+  const failure = Option.getOrUndefined(failureOf(cause)) as { readonly _tag?: string } | undefined
   switch (outcome) {
     case "refused":
       return failure?._tag === "CallNotPermittedError"
@@ -174,9 +165,9 @@ const exitMatches = (exit: Exit.Exit<string, unknown>, outcome: CallOutcome | "r
     case "benign":
       return failure?._tag === "Benign"
     case "defect":
-      return Option.isSome(Cause.dieOption(cause))
+      return Option.isSome(defectOf(cause))
     case "interrupt":
-      return Cause.isInterruptedOnly(cause)
+      return isInterruptOnly(cause)
     default:
       return false
   }
@@ -218,7 +209,7 @@ const advanceBy = (command: Command, model: ReferenceBreaker): number => {
 }
 
 interface PendingCall {
-  readonly fiber: Fiber.RuntimeFiber<Exit.Exit<string, TestError | CircuitBreaker.CallNotPermittedError>>
+  readonly fiber: RunningFiber<Exit.Exit<string, TestError | CircuitBreaker.CallNotPermittedError>>
   readonly release: Deferred.Deferred<CallOutcome>
   readonly ticket: Ticket
 }
@@ -270,7 +261,7 @@ const runCase = (c: Case): Effect.Effect<void> =>
           const body = Effect.suspend(() => {
             ran = true
             return duration > 0
-              ? Effect.zipRight(TestClock.adjust(duration), outcomeEffect(command.outcome))
+              ? Effect.andThen(TestClock.adjust(duration), outcomeEffect(command.outcome))
               : outcomeEffect(command.outcome)
           })
           const exit = yield* Effect.exit(guard(body))
@@ -289,11 +280,11 @@ const runCase = (c: Case): Effect.Effect<void> =>
           if (pending.length >= 4) break
           const started = yield* Deferred.make<boolean>()
           const release = yield* Deferred.make<CallOutcome>()
-          const body = Effect.zipRight(
+          const body = Effect.andThen(
             Deferred.succeed(started, true),
             Effect.flatMap(Deferred.await(release), outcomeEffect)
           )
-          const fiber = yield* Effect.fork(
+          const fiber = yield* forkChild(
             Effect.exit(guard(body)).pipe(Effect.ensuring(Deferred.succeed(started, false)))
           )
           const admitted = yield* Deferred.await(started)
@@ -350,7 +341,7 @@ const runCase = (c: Case): Effect.Effect<void> =>
           const legal = model.transitionTo(to, command._tag === "OpenFor" ? command.millis : undefined)
           if (legal !== Exit.isSuccess(exit)) fail(`legal: breaker ${Exit.isSuccess(exit)}, model ${legal}`)
           if (!legal) {
-            const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+            const error = Exit.isFailure(exit) ? Option.getOrUndefined(failureOf(exit.cause)) : undefined
             if (error?._tag !== "IllegalStateTransitionError") fail(`expected IllegalStateTransitionError`)
           }
           break
@@ -361,7 +352,7 @@ const runCase = (c: Case): Effect.Effect<void> =>
           break
         }
       }
-      const clockNow = yield* TestClock.currentTimeMillis
+      const clockNow = yield* Clock.currentTimeMillis
       if (clockNow !== model.now) fail(`clock ${clockNow} vs model ${model.now}`)
       const state = yield* breaker.state
       if (state !== model.state) fail(`state: breaker ${state}, model ${model.state}`)
@@ -373,7 +364,7 @@ const runCase = (c: Case): Effect.Effect<void> =>
         }
       }
     }
-  }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext), Effect.orDie)
+  }).pipe(Effect.scoped, withTestClock, Effect.orDie)
 
 /** Runs every case of a batch concurrently; rejects with the first divergence. */
 let casesRun = 0

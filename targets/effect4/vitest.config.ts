@@ -22,7 +22,23 @@ export const portedSuites = [
   "test/redis/rateLimiterStore.contract.test.ts",
   "test/redis/rateLimiter.cost.test.ts",
   "test/redis/rateLimiter.poisoned.test.ts",
-  "test/redis/rateLimiter.redis.test.ts"
+  "test/redis/rateLimiter.redis.test.ts",
+  "test/circuitMachine.test.ts",
+  "test/CircuitBreaker.test.ts",
+  "test/CircuitBreaker.concurrency.test.ts",
+  "test/CircuitBreaker.keyed.test.ts",
+  "test/CircuitBreaker.openWait.test.ts",
+  "test/CircuitBreaker.permission.test.ts",
+  "test/TimeLimiter.test.ts",
+  "test/TimeLimiter.inFiber.test.ts",
+  "test/CircuitBreaker.property.test.ts",
+  "test/redis/circuitBreaker.distributed.test.ts",
+  "test/redis/circuitBreakerStore.contract.test.ts",
+  "test/redis/circuitBreaker.poisoned.test.ts",
+  "test/redis/circuitBreaker.shared.test.ts",
+  "test/redis/circuitBreaker.recovery.test.ts",
+  "test/redis/circuitBreaker.fault.test.ts",
+  "test/redis/circuitBreaker.processes.test.ts"
 ]
 
 /**
@@ -56,7 +72,10 @@ export default defineConfig({
     alias: [
       { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
       { find: /^#port\/(.+)$/, replacement: path.join(repo, "src/port/effect4") + "/$1.ts" },
-      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") }
+      { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") },
+      // The package's root entry on its source, as in the repository's vitest.config.ts (its subpaths
+      // join as their modules are ported).
+      { find: /^breakwater$/, replacement: path.join(repo, "src/index.ts") }
     ]
   },
   test: {

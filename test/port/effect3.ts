@@ -87,3 +87,9 @@ export const collectWarnings =
         })
       )
     )
+
+/**
+ * The Node arguments that run a TypeScript file in a child process against this target: tsx, and (4)
+ * targets/effect4/childProcess.mjs, which resolves `effect` and `#port` as this run does.
+ */
+export const tsxNodeArgs: ReadonlyArray<string> = ["--import", "tsx"]

@@ -97,3 +97,14 @@ export const collectWarnings =
         })
       ])
     )
+
+/**
+ * The Node arguments that run a TypeScript file in a child process against this target: tsx, and (4)
+ * targets/effect4/childProcess.mjs, which resolves `effect` and `#port` as this run does.
+ */
+export const tsxNodeArgs: ReadonlyArray<string> = [
+  "--import",
+  "tsx",
+  "--import",
+  new URL("../../targets/effect4/childProcess.mjs", import.meta.url).href
+]

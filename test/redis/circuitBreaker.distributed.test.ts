@@ -4,14 +4,19 @@
  * schedules, predicates, manual transitions and reconfiguration, with two instances sharing one store
  * as two processes share Redis.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Option, Schedule, Stream, TestClock } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { forkChild } from "#port"
+import { itScoped, TestClock, yieldNow } from "#test-port"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import { memoryStore } from "../helpers/memoryStore.js"
 
 const MemoryStore = memoryStore("local-fallback")
 
-const settle = Effect.repeatN(Effect.yieldNow(), 9)
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 10; i++) yield* yieldNow
+})
 const fail = Effect.fail("boom")
 const ok = Effect.succeed("ok")
 
@@ -24,7 +29,7 @@ const base: CircuitBreaker.Options = {
 }
 
 const trip = (breaker: CircuitBreaker.CircuitBreaker) =>
-  Effect.repeatN(Effect.either(CircuitBreaker.withCircuitBreaker(fail, breaker)), 3)
+  Effect.replicateEffect(Effect.exit(CircuitBreaker.withCircuitBreaker(fail, breaker)), 4, { discard: true })
 
 const recorder = (breaker: CircuitBreaker.CircuitBreaker<any, any>) =>
   Effect.gen(function*() {
@@ -36,11 +41,11 @@ const recorder = (breaker: CircuitBreaker.CircuitBreaker<any, any>) =>
         )
       )))
     yield* settle
-    return Effect.zipRight(settle, Effect.sync(() => [...seen]))
+    return Effect.andThen(settle, Effect.sync(() => [...seen]))
   })
 
 describe("shared circuit breaker (in-memory store, TestClock)", () => {
-  it.scoped("instances sharing a store see each other's transitions at once", () =>
+  itScoped("instances sharing a store see each other's transitions at once", () =>
     Effect.gen(function*() {
       const a = yield* CircuitBreaker.make(base)
       const b = yield* CircuitBreaker.make(base)
@@ -56,7 +61,7 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
       expect(yield* c.state).toBe("Open")
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("automatic Open -> HalfOpen and the half-open maximum wait run on timers", () =>
+  itScoped("automatic Open -> HalfOpen and the half-open maximum wait run on timers", () =>
     Effect.gen(function*() {
       const options: CircuitBreaker.Options = {
         ...base,
@@ -79,12 +84,12 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
       expect([...(yield* Fiber.join(changes))]).toEqual(["Closed", "Open", "HalfOpen", "Closed"])
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("a Schedule wait backs off across consecutive openings", () =>
+  itScoped("a Schedule wait backs off across consecutive openings", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ ...base, waitDurationInOpenState: Schedule.exponential("1 second") })
       yield* trip(breaker)
       yield* TestClock.adjust("1 second")
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(fail, breaker)) // the trial fails
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(fail, breaker)) // the trial fails
       const refused = yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))
       expect(refused.retryAfter).toEqual(Option.some(Duration.seconds(2)))
       yield* TestClock.adjust("2 seconds")
@@ -92,39 +97,42 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
       expect(yield* breaker.state).toBe("Closed")
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("manual transitions: open for / until, forced open, disabled, metrics only, reset", () =>
-    Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make(base)
-      yield* breaker.transitionToOpenStateFor("3 seconds")
-      const first = yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))
-      expect(first.retryAfter).toEqual(Option.some(Duration.seconds(3)))
-      yield* breaker.transitionToOpenStateUntil(7_000)
-      const second = yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))
-      expect(second.retryAfter).toEqual(Option.some(Duration.seconds(7)))
-      yield* breaker.transitionToForcedOpen
-      expect((yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))).state).toBe("ForcedOpen")
-      yield* breaker.transitionToDisabled
-      yield* trip(breaker)
-      expect(yield* breaker.state).toBe("Disabled")
-      expect((yield* breaker.metrics).numberOfBufferedCalls).toBe(0)
-      yield* breaker.transitionToMetricsOnly
-      const events = yield* recorder(breaker)
-      yield* trip(breaker)
-      yield* trip(breaker)
-      expect(yield* breaker.state).toBe("MetricsOnly")
-      expect((yield* events).filter((e) => e === "FailureRateExceeded")).toHaveLength(1)
-      expect((yield* Effect.flip(breaker.transitionToOpen))._tag).toBe("IllegalStateTransitionError")
-      yield* breaker.reset
-      expect(yield* breaker.state).toBe("Closed")
-      expect(yield* events).toContain("Reset")
-      yield* breaker.transitionToClosed
-      yield* breaker.transitionToOpen
-      yield* TestClock.adjust("10 seconds")
-      yield* breaker.transitionToHalfOpen
-      expect(yield* breaker.state).toBe("HalfOpen")
-    }).pipe(Effect.provide(MemoryStore)))
+  itScoped(
+    "manual transitions: open for / until, forced open, disabled, metrics only, reset",
+    () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make(base)
+        yield* breaker.transitionToOpenStateFor("3 seconds")
+        const first = yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))
+        expect(first.retryAfter).toEqual(Option.some(Duration.seconds(3)))
+        yield* breaker.transitionToOpenStateUntil(7_000)
+        const second = yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))
+        expect(second.retryAfter).toEqual(Option.some(Duration.seconds(7)))
+        yield* breaker.transitionToForcedOpen
+        expect((yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))).state).toBe("ForcedOpen")
+        yield* breaker.transitionToDisabled
+        yield* trip(breaker)
+        expect(yield* breaker.state).toBe("Disabled")
+        expect((yield* breaker.metrics).numberOfBufferedCalls).toBe(0)
+        yield* breaker.transitionToMetricsOnly
+        const events = yield* recorder(breaker)
+        yield* trip(breaker)
+        yield* trip(breaker)
+        expect(yield* breaker.state).toBe("MetricsOnly")
+        expect((yield* events).filter((e) => e === "FailureRateExceeded")).toHaveLength(1)
+        expect((yield* Effect.flip(breaker.transitionToOpen))._tag).toBe("IllegalStateTransitionError")
+        yield* breaker.reset
+        expect(yield* breaker.state).toBe("Closed")
+        expect(yield* events).toContain("Reset")
+        yield* breaker.transitionToClosed
+        yield* breaker.transitionToOpen
+        yield* TestClock.adjust("10 seconds")
+        yield* breaker.transitionToHalfOpen
+        expect(yield* breaker.state).toBe("HalfOpen")
+      }).pipe(Effect.provide(MemoryStore))
+  )
 
-  it.scoped("classifies outcomes with the predicates and reports them as events", () =>
+  itScoped("classifies outcomes with the predicates and reports them as events", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make<string, string>({
         ...base,
@@ -135,21 +143,21 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
         recordResult: (a) => a === "bad"
       })
       const events = yield* recorder(breaker)
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(Effect.fail("ignored"), breaker))
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(Effect.fail("harmless"), breaker))
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(Effect.succeed("bad"), breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.fail("ignored"), breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.fail("harmless"), breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.succeed("bad"), breaker))
       yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.die("defect"), breaker))
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(Effect.fail("real"), breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.fail("real"), breaker))
       expect(yield* events).toEqual(["IgnoredError", "Success", "Error(Result)", "Error(Defect)", "Error(Failure)"])
       expect(yield* breaker.metrics).toMatchObject({ numberOfBufferedCalls: 4, numberOfFailedCalls: 3 })
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("an interrupted trial gives its permit back", () =>
+  itScoped("an interrupted trial gives its permit back", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make(base)
       yield* breaker.transitionToOpenStateFor("1 second")
       yield* TestClock.adjust("1 second")
-      const trial = yield* Effect.fork(CircuitBreaker.withCircuitBreaker(Effect.never, breaker))
+      const trial = yield* forkChild(CircuitBreaker.withCircuitBreaker(Effect.never, breaker))
       yield* settle
       expect((yield* Effect.flip(CircuitBreaker.withCircuitBreaker(ok, breaker))).state).toBe("HalfOpen")
       yield* Fiber.interrupt(trial)
@@ -157,21 +165,21 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
       expect(yield* breaker.state).toBe("Closed")
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("reconfigure sends the new settings with the next operations", () =>
+  itScoped("reconfigure sends the new settings with the next operations", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make(base)
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(fail, breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(fail, breaker))
       expect((yield* breaker.metrics).numberOfBufferedCalls).toBe(1)
       yield* breaker.reconfigure({ slidingWindowSize: 8, minimumNumberOfCalls: 2 })
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(fail, breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(fail, breaker))
       expect(yield* breaker.metrics).toMatchObject({ numberOfBufferedCalls: 1 })
-      yield* Effect.either(CircuitBreaker.withCircuitBreaker(fail, breaker))
+      yield* Effect.exit(CircuitBreaker.withCircuitBreaker(fail, breaker))
       expect(yield* breaker.state).toBe("Open")
-      const invalid = yield* Effect.either(breaker.reconfigure({ failureRateThreshold: 300 }))
-      expect(Either.isLeft(invalid)).toBe(true)
+      const invalid = yield* Effect.flip(breaker.reconfigure({ failureRateThreshold: 300 }))
+      expect(invalid._tag).toBe("InvalidConfigError")
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("annotates the caller's span with the breaker and its store", () =>
+  itScoped("annotates the caller's span with the breaker and its store", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make(base)
       const attributes = yield* CircuitBreaker.withCircuitBreaker(
@@ -185,13 +193,16 @@ describe("shared circuit breaker (in-memory store, TestClock)", () => {
       })
     }).pipe(Effect.provide(MemoryStore)))
 
-  it.scoped("an in-process breaker is made where no Store is provided, and onStoreFailure is validated", () =>
-    Effect.gen(function*() {
-      const local = yield* CircuitBreaker.make(base)
-      expect("settings" in local).toBe(false)
-      const invalid = yield* Effect.either(
-        CircuitBreaker.make({ ...base, onStoreFailure: "maybe" as unknown as "fail-open" })
-      )
-      expect(Either.isLeft(invalid) && invalid.left.message).toContain("onStoreFailure")
-    }))
+  itScoped(
+    "an in-process breaker is made where no Store is provided, and onStoreFailure is validated",
+    () =>
+      Effect.gen(function*() {
+        const local = yield* CircuitBreaker.make(base)
+        expect("settings" in local).toBe(false)
+        const invalid = yield* Effect.flip(
+          CircuitBreaker.make({ ...base, onStoreFailure: "maybe" as unknown as "fail-open" })
+        )
+        expect(invalid.message).toContain("onStoreFailure")
+      })
+  )
 })

@@ -4,12 +4,13 @@
  * redis-server (append-only, so the shared state survives its restart). Real clock: ioredis reconnects
  * within 1 s and breakers probe the store at most once per second, so the file takes about 3 s.
  */
-import { type Duration, Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Option, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { type CloseableScope, type DurationInput, failureOf, scopeProvide, type SeriesView, viewSeries } from "#port"
 import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as Metrics from "../../src/observability/Metrics.js"
-import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
 import * as Registry from "../../src/registry/Registry.js"
 import * as StoreModule from "../../src/store/Store.js"
@@ -23,7 +24,7 @@ const onRejection = (reason: unknown) => rejections.push(reason)
 let server: PrivateServer | undefined
 let runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let other: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
-let scope: Scope.CloseableScope | undefined
+let scope: CloseableScope | undefined
 
 beforeAll(async () => {
   process.on("unhandledRejection", onRejection)
@@ -49,10 +50,10 @@ const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, m
 const make = async (
   name: string,
   onStoreFailure: CircuitBreaker.Options["onStoreFailure"],
-  wait: Duration.DurationInput = "300 millis",
+  wait: DurationInput = "300 millis",
   overrides: Partial<CircuitBreaker.Options> = {}
 ) => {
-  const breaker = await runtime!.runPromise(Scope.extend(
+  const breaker = await runtime!.runPromise(scopeProvide(
     CircuitBreaker.make({
       name,
       slidingWindowSize: 4,
@@ -75,7 +76,18 @@ const make = async (
 }
 
 const call = <A, E>(breaker: CircuitBreaker.CircuitBreaker, effect: Effect.Effect<A, E>) =>
-  runtime!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(effect, breaker)))
+  runtime!.runPromise(Effect.exit(CircuitBreaker.withCircuitBreaker(effect, breaker)))
+
+/** The typed error a call failed with (undefined if it succeeded). */
+const errorOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(failureOf(exit.cause)) : undefined
+
+/** The value of the series `name` with exactly these labels (undefined if there is none). */
+const valueOf = (views: ReadonlyArray<SeriesView>, name: string, labels: Record<string, string>) => {
+  const wanted = JSON.stringify(Object.entries(labels).sort())
+  const found = views.find((v) => v.name === name && JSON.stringify([...v.labels].sort()) === wanted)
+  return found?.type === "counter" || found?.type === "gauge" ? found.value : undefined
+}
 
 describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
   it("fail-open, fail-closed and local-fallback while Redis is down; shared state resumed after", async () => {
@@ -95,7 +107,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect((await Effect.runPromise(store.circuitBreaker.acquire("half", settings, "crashed:1"))).admission).toBe(
       "Trial"
     )
-    expect((await call(open.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    expect(Exit.isSuccess(await call(open.breaker, Effect.succeed(1)))).toBe(true)
 
     await server!.stop()
 
@@ -104,17 +116,16 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     for (let i = 0; i < 6; i++) {
       await call(
         open.breaker,
-        Effect.sync(() => ran++).pipe(Effect.zipRight(Effect.fail("x")))
+        Effect.sync(() => ran++).pipe(Effect.andThen(Effect.fail("x")))
       )
     }
     expect(ran).toBe(6)
     expect(await Effect.runPromise(open.breaker.state)).toBe("Closed")
 
     // fail-closed: the call during which the store failed ran; the next ones are refused with the cause.
-    expect((await call(closed.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    expect(Exit.isSuccess(await call(closed.breaker, Effect.succeed(1)))).toBe(true)
     const refused = await call(closed.breaker, Effect.succeed(1))
-    expect(refused._tag).toBe("Left")
-    const error = (refused as { left: CircuitBreaker.CallNotPermittedError }).left
+    const error = errorOf(refused) as CircuitBreaker.CallNotPermittedError
     expect(error._tag).toBe("CallNotPermittedError")
     expect(error.cause?._tag).toBe("StoreError")
     expect(error.message).toContain("redis store failed")
@@ -124,43 +135,39 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     for (let i = 0; i < 4; i++) await call(local.breaker, Effect.fail("x"))
     expect(await Effect.runPromise(local.breaker.state)).toBe("Open")
     const localRefusal = await call(local.breaker, Effect.succeed(1))
-    expect(localRefusal._tag === "Left" && (localRefusal.left as CircuitBreaker.CallNotPermittedError).state).toBe(
-      "Open"
-    )
-    expect(localRefusal._tag === "Left" && StoreModule.isStoreFailure(localRefusal.left)).toBe(false)
+    const localError = errorOf(localRefusal) as CircuitBreaker.CallNotPermittedError
+    expect(localError.state).toBe("Open")
+    expect(StoreModule.isStoreFailure(localError)).toBe(false)
     // ...and a shared Open state is kept open by the fallback.
     expect(await Effect.runPromise(stuck.breaker.state)).toBe("Open")
     // Once per outage: an event, a warning, and one count in the metrics.
     for (const b of [open, closed, local]) expect(b.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
-    const metrics = ManagedRuntime.make(
-      Prometheus.layer().pipe(
-        Layer.provideMerge(Metrics.layer({ prefix: "fault" })),
-        Layer.provideMerge(Registry.layer())
-      )
-    )
-    await metrics.runPromise(
+    // The collected series (what Prometheus.layer exports; read here from the collector, so that the file
+    // does not need the Prometheus exposition, which test/Prometheus.test.ts covers).
+    const metrics = ManagedRuntime.make(Metrics.layer({ prefix: "fault" }).pipe(Layer.provideMerge(Registry.layer())))
+    const views = await metrics.runPromise(
       Effect.flatMap(
         Metrics.Collector,
         (collector) =>
-          Effect.forEach([open, closed, local, stuck], (b) => Scope.extend(collector.track(b.breaker), scope!))
+          Effect.andThen(
+            Effect.forEach([open, closed, local, stuck], (b) => scopeProvide(collector.track(b.breaker), scope!)),
+            Effect.map(collector.series, (series) => series.map(viewSeries))
+          )
       )
     )
-    const scraped = await metrics.runPromise(Prometheus.scrape)
+    const outages = "fault_circuitbreaker_store_outages"
+    const unavailable = "fault_circuitbreaker_store_unavailable_calls"
     for (const name of ["fail-open", "fail-closed", "local"]) {
-      expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="${name}"} 1`)
-      expect(scraped).toContain(`fault_circuitbreaker_store_available{name="${name}"} 0`)
+      expect(valueOf(views, outages, { name })).toBe(1)
+      expect(valueOf(views, "fault_circuitbreaker_store_available", { name })).toBe(0)
     }
-    expect(scraped).toContain(`fault_circuitbreaker_store_outages_total{name="stuck"} 0`)
+    expect(valueOf(views, outages, { name: "stuck" })).toBe(0)
     // Each call decided without the store is counted under its mode; the call that found the store gone
     // was decided from the cached Closed state, before the outage: fail-open ran 5 of its 6 without it,
     // fail-closed refused 1, local-fallback decided 3 of its 4 failing calls and its refusal in process.
-    expect(scraped).toContain(`fault_circuitbreaker_store_unavailable_calls_total{name="fail-open",mode="fail-open"} 5`)
-    expect(scraped).toContain(
-      `fault_circuitbreaker_store_unavailable_calls_total{name="fail-closed",mode="fail-closed"} 1`
-    )
-    expect(scraped).toContain(
-      `fault_circuitbreaker_store_unavailable_calls_total{name="local",mode="local-fallback"} 4`
-    )
+    expect(valueOf(views, unavailable, { name: "fail-open", mode: "fail-open" })).toBe(5)
+    expect(valueOf(views, unavailable, { name: "fail-closed", mode: "fail-closed" })).toBe(1)
+    expect(valueOf(views, unavailable, { name: "local", mode: "local-fallback" })).toBe(4)
     await metrics.dispose()
 
     // Made while Redis is down: no failure, no wait; it starts in its failure mode.
@@ -168,7 +175,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const late = await make("late", "local-fallback")
     expect(Date.now() - madeAt).toBeLessThan(500)
     expect(late.breaker.state.pipe(Effect.runSync)).toBe("Closed")
-    expect((await call(late.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    expect(Exit.isSuccess(await call(late.breaker, Effect.succeed(1)))).toBe(true)
 
     await server!.start()
 
@@ -183,7 +190,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     for (const b of all) expect(b.events).toContain("StoreRecovered")
     // The local trip stayed local: the shared circuit was Closed all along.
     expect(await Effect.runPromise(local.breaker.state)).toBe("Closed")
-    expect((await call(closed.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    expect(Exit.isSuccess(await call(closed.breaker, Effect.succeed(1)))).toBe(true)
     // The shared Open circuit survived the restart and is not stuck: its trial closes it.
     const trialDeadline = Date.now() + 3_000
     while ((await Effect.runPromise(stuck.breaker.state)) !== "Closed" && Date.now() < trialDeadline) {
@@ -201,7 +208,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
 
     // Pub/sub is back too: a transition made by another instance reaches this one.
     const otherLocal = await other!.runPromise(
-      Scope.extend(CircuitBreaker.make({ name: "local", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
+      scopeProvide(CircuitBreaker.make({ name: "local", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
     )
     await other!.runPromise(otherLocal.transitionToForcedOpen)
     const pubsubDeadline = Date.now() + 2_000
@@ -211,7 +218,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     expect(await Effect.runPromise(local.breaker.state)).toBe("ForcedOpen")
     // ...including to the breaker made during the outage, subscribed in the background once Redis was back.
     const otherLate = await other!.runPromise(
-      Scope.extend(CircuitBreaker.make({ name: "late", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
+      scopeProvide(CircuitBreaker.make({ name: "late", slidingWindowSize: 4, minimumNumberOfCalls: 4 }), scope!)
     )
     await other!.runPromise(otherLate.transitionToForcedOpen)
     const lateDeadline = Date.now() + 2_000
@@ -223,12 +230,12 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
 
   it("a stalled Redis (SIGSTOP) costs one store timeout, then calls are decided without it until it answers", async () => {
     const stalled = await make("stalled", "local-fallback")
-    expect((await call(stalled.breaker, Effect.succeed(1)))._tag).toBe("Right")
+    expect(Exit.isSuccess(await call(stalled.breaker, Effect.succeed(1)))).toBe(true)
     server!.pause()
     try {
       // The call ran; its record waits the store's timeout (250 ms by default), not ioredis' 1 s.
       let start = performance.now()
-      expect((await call(stalled.breaker, Effect.succeed(1)))._tag).toBe("Right")
+      expect(Exit.isSuccess(await call(stalled.breaker, Effect.succeed(1)))).toBe(true)
       const first = performance.now() - start
       expect(first).toBeGreaterThanOrEqual(200)
       expect(first).toBeLessThan(900)
@@ -237,11 +244,11 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
       const results = await runtime!.runPromise(
         Effect.forEach(
           Array.from({ length: 20 }),
-          () => Effect.either(CircuitBreaker.withCircuitBreaker(Effect.succeed(1), stalled.breaker)),
+          () => Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.succeed(1), stalled.breaker)),
           { concurrency: "unbounded" }
         )
       )
-      expect(results.every((r) => r._tag === "Right")).toBe(true)
+      expect(results.every(Exit.isSuccess)).toBe(true)
       expect(performance.now() - start).toBeLessThan(150)
       expect(stalled.events.filter((e) => e === "StoreUnavailable")).toHaveLength(1)
     } finally {
@@ -258,7 +265,7 @@ describe.skipIf(!runnable)("a shared breaker when Redis fails", () => {
     const closing = await runtime!.runPromise(
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        yield* Scope.extend(CircuitBreaker.make({ name: "closing" }), scope)
+        yield* scopeProvide(CircuitBreaker.make({ name: "closing" }), scope)
         server!.pause()
         const start = performance.now()
         yield* Scope.close(scope, Exit.void)

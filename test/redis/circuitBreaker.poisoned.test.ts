@@ -5,8 +5,10 @@
  * published message as a hint to read the state, never as the state. Real clock, each case well under a
  * second.
  */
-import { Effect, Scope, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { describe, expect, it } from "vitest"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { scopeProvide } from "#port"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import { poisonableRedis } from "../helpers/poisonableRedis.js"
 
@@ -20,7 +22,7 @@ const windowKey = (name: string) => `${prefix}:circuit:{${name}}:window`
 
 const breaker = (name: string, options: Partial<CircuitBreaker.Options> = {}) =>
   redis.instance.runPromise(
-    Scope.extend(CircuitBreaker.make({ name, slidingWindowSize: 4, minimumNumberOfCalls: 4, ...options }), redis.scope)
+    scopeProvide(CircuitBreaker.make({ name, slidingWindowSize: 4, minimumNumberOfCalls: 4, ...options }), redis.scope)
   )
 
 const eventsOf = (b: CircuitBreaker.CircuitBreaker) => {

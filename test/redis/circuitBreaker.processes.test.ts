@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// The children run against the same Effect as this file (tsx, and on Effect 4 its resolution hooks).
+import { targetMajor, tsxNodeArgs } from "#test-port"
 import { redisTarget } from "../helpers/redisServer.js"
 
 const target = await redisTarget()
@@ -45,6 +47,7 @@ interface Message {
   readonly before?: string
   readonly refused?: boolean
   readonly rtt?: number
+  readonly effect?: number
 }
 
 /** A child instance: its messages in order, and a way to wait for the next one matching a predicate. */
@@ -52,8 +55,7 @@ const start = (name: string, waitMillis: number) => {
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
+      ...tsxNodeArgs,
       fixture,
       JSON.stringify({
         url: target._tag === "Available" ? target.url : "",
@@ -101,6 +103,7 @@ describe.skipIf(!available)("one breaker shared by processes", () => {
 
     const second = start(name, 10_000)
     const ready = await second.next((m) => m.event === "ready")
+    expect(ready.effect).toBe(targetMajor)
     expect(ready.state).toBe("Open")
     second.send(`call ${sick}`)
     const call = await second.next((m) => m.event === "call")
@@ -115,6 +118,7 @@ describe.skipIf(!available)("one breaker shared by processes", () => {
     const fleet = [0, 1, 2, 3].map(() => start(name, 10_000))
     try {
       const ready = await Promise.all(fleet.map((p) => p.next((m) => m.event === "ready" && m.state === "Closed")))
+      expect(ready.map((m) => m.effect)).toEqual([targetMajor, targetMajor, targetMajor, targetMajor])
       const roundTrip = Math.max(...ready.map((m) => m.rtt!))
       const [tripper, ...others] = fleet
       const trafficBefore = hits

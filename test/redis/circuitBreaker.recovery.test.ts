@@ -5,9 +5,12 @@
  * its lease. Its own redis-server (the test kills connections and deletes keys); real clock, each case
  * bounded to about a second.
  */
-import { Effect, Exit, Logger, ManagedRuntime, Scope, Stream, TestClock, TestContext } from "effect"
+import { Effect, Exit, ManagedRuntime, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { type CloseableScope, scopeProvide } from "#port"
+import { collectWarnings, TestClock, withTestClock } from "#test-port"
 import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
@@ -21,7 +24,7 @@ let server: PrivateServer | undefined
 let instanceA: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let instanceB: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError> | undefined
 let admin: Redis | undefined
-let scope: Scope.CloseableScope
+let scope: CloseableScope
 
 beforeAll(async () => {
   if (!runnable) return
@@ -45,7 +48,7 @@ afterAll(async () => {
 
 type Runtime = ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>
 const breakerIn = (runtime: Runtime, options: CircuitBreaker.Options) =>
-  runtime.runPromise(Scope.extend(CircuitBreaker.make(options), scope))
+  runtime.runPromise(scopeProvide(CircuitBreaker.make(options), scope))
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
 /** Runs `effect` through the breaker; true when it ran (whatever its outcome). */
@@ -56,7 +59,7 @@ const attempt = async (
 ) => {
   let ran = false
   await runtime.runPromise(
-    Effect.either(CircuitBreaker.withCircuitBreaker(Effect.suspend(() => (ran = true, effect)), breaker))
+    Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.suspend(() => (ran = true, effect)), breaker))
   )
   return ran
 }
@@ -94,16 +97,10 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
   it("keeps one window when two configurations share a name, and warns the newcomer once", async () => {
     const a = await breakerIn(instanceA!, { name: "mixed", slidingWindowSize: 10, minimumNumberOfCalls: 10 })
     const warnings: Array<string> = []
-    const capture = Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ logLevel, message }) => {
-        if (logLevel._tag === "Warning") warnings.push(String(message))
-      })
-    )
     // A rolling deploy: the new version has another window size.
     const b = await instanceB!.runPromise(
-      Scope.extend(CircuitBreaker.make({ name: "mixed", slidingWindowSize: 20, minimumNumberOfCalls: 10 }), scope)
-        .pipe(Effect.provide(capture))
+      scopeProvide(CircuitBreaker.make({ name: "mixed", slidingWindowSize: 20, minimumNumberOfCalls: 10 }), scope)
+        .pipe(collectWarnings(warnings))
     )
     let ran = 0
     for (let i = 0; i < 40; i++) {
@@ -168,7 +165,7 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
         yield* TestClock.adjust("1 second")
         for (let i = 0; i < 100 && (yield* b.state) !== "Closed"; i++) yield* Effect.promise(() => sleep(10))
         return [early, yield* b.state]
-      }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext))
+      }).pipe(Effect.scoped, withTestClock)
     )
     expect(states).toEqual(["ForcedOpen", "Closed"])
   })
@@ -195,8 +192,8 @@ describe.skipIf(!runnable)("a shared circuit recovers from what Redis loses or m
     const stop = Date.now() + 1_300
     const worker = async () => {
       while (Date.now() < stop) {
-        const r = await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(call, slow)))
-        if (r._tag === "Left") await sleep(20)
+        const r = await instanceA!.runPromise(Effect.exit(CircuitBreaker.withCircuitBreaker(call, slow)))
+        if (Exit.isFailure(r)) await sleep(20)
       }
     }
     await Promise.all([worker(), worker(), worker()])

@@ -6,6 +6,8 @@
 import { Deferred, Duration, Effect, Exit, Fiber, ManagedRuntime, Option, Scope, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { type CloseableScope, forkDetach, scopeProvide } from "#port"
 import type { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
@@ -60,9 +62,9 @@ const options = (overrides: Partial<CircuitBreaker.Options> = {}): CircuitBreake
 /** A breaker made in `runtime` that lives until `scope` closes. */
 const breakerIn = async (
   runtime: ManagedRuntime.ManagedRuntime<Store, InvalidConfigError>,
-  scope: Scope.CloseableScope,
+  scope: CloseableScope,
   opts: CircuitBreaker.Options
-) => runtime.runPromise(Scope.extend(CircuitBreaker.make(opts), scope))
+) => runtime.runPromise(scopeProvide(CircuitBreaker.make(opts), scope))
 
 const fail = Effect.fail("boom")
 const ok = Effect.succeed("ok")
@@ -83,7 +85,7 @@ const scriptCalls = (name: string, work: () => Promise<unknown>) =>
   })
 
 describe.skipIf(!available)("a circuit shared by two instances through Redis", () => {
-  let scope: Scope.CloseableScope
+  let scope: CloseableScope
   beforeAll(async () => {
     scope = await Effect.runPromise(Scope.make())
   })
@@ -98,7 +100,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     const bOpened = Effect.runPromise(
       Stream.runHead(Stream.filter(b.stateChanges, (s) => s === "Open")).pipe(Effect.as(performance.now()))
     )
-    for (let i = 0; i < 4; i++) await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(fail, a)))
+    for (let i = 0; i < 4; i++) await instanceA!.runPromise(Effect.exit(CircuitBreaker.withCircuitBreaker(fail, a)))
     const tripped = performance.now()
     expect(await Effect.runPromise(a.state)).toBe("Open")
     await until(b, "Open")
@@ -161,7 +163,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     const started = await Effect.runPromise(Deferred.make<void>())
     const trial = instanceA!.runFork(
       CircuitBreaker.withCircuitBreaker(
-        Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)),
+        Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(release)),
         a
       )
     )
@@ -190,13 +192,16 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     await new Promise((resolve) => setTimeout(resolve, 70))
     const release = await Effect.runPromise(Deferred.make<void>())
     let running = 0
-    const held = Effect.zipRight(Effect.sync(() => running++), Deferred.await(release))
+    const held = Effect.andThen(Effect.sync(() => running++), Deferred.await(release))
     const burst = (runtime: typeof instanceA, breaker: CircuitBreaker.CircuitBreaker) =>
       runtime!.runPromise(
-        Effect.forEach(Array.from({ length: 100 }), () =>
-          Effect.either(CircuitBreaker.withCircuitBreaker(held, breaker)), {
-          concurrency: "unbounded"
-        }).pipe(Effect.forkDaemon)
+        Effect.forEach(
+          Array.from({ length: 100 }),
+          () => Effect.exit(CircuitBreaker.withCircuitBreaker(held, breaker)),
+          {
+            concurrency: "unbounded"
+          }
+        ).pipe(forkDetach)
       )
     const fibers = [await burst(instanceA, a), await burst(instanceB, b)]
     for (let i = 0; i < 100 && running < 5; i++) await roundTrip()
@@ -207,7 +212,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(running).toBe(5)
     await Effect.runPromise(Deferred.succeed(release, undefined))
     const results = (await Promise.all(fibers.map((f) => Effect.runPromise(Fiber.join(f))))).flat()
-    expect(results.filter((r) => r._tag === "Right")).toHaveLength(5)
+    expect(results.filter(Exit.isSuccess)).toHaveLength(5)
     await until(a, "Closed")
     await until(b, "Closed")
     expect(await Effect.runPromise(a.state)).toBe("Closed")
@@ -247,7 +252,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     await new Promise((resolve) => setTimeout(resolve, 10))
     // Someone else's message on the channel is ignored.
     await inspector!.publish(`${prefix}:circuit:shared-${names}`, "not json")
-    for (let i = 0; i < 4; i++) await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(fail, a)))
+    for (let i = 0; i < 4; i++) await instanceA!.runPromise(Effect.exit(CircuitBreaker.withCircuitBreaker(fail, a)))
     await instanceA!.runPromise(a.transitionToForcedOpen)
     await instanceA!.runPromise(a.reset)
     for (let i = 0; i < 50 && seen.length < 5; i++) await roundTrip()
@@ -267,7 +272,7 @@ describe.skipIf(!available)("a circuit shared by two instances through Redis", (
     expect(closed).toBe(20)
     await instanceA!.runPromise(a.transitionToOpen)
     const open = await scriptCalls(a.name, async () => {
-      for (let i = 0; i < 20; i++) await instanceA!.runPromise(Effect.either(CircuitBreaker.withCircuitBreaker(ok, a)))
+      for (let i = 0; i < 20; i++) await instanceA!.runPromise(Effect.exit(CircuitBreaker.withCircuitBreaker(ok, a)))
     })
     expect(open).toBe(0)
     expect((await Effect.runPromise(a.metrics)).numberOfNotPermittedCalls).toBe(20)
