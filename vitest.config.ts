@@ -40,7 +40,9 @@ export default defineConfig({
       // The Effect 3 ports (docs/two-targets.md); targets/effect4/vitest.config.ts swaps in Effect 4's.
       { find: /^#port$/, replacement: path.resolve(import.meta.dirname, "src/port/effect3/index.ts") },
       { find: /^#port\/(.+)$/, replacement: path.resolve(import.meta.dirname, "src/port/effect3") + "/$1.ts" },
-      { find: /^#test-port$/, replacement: path.resolve(import.meta.dirname, "test/port/effect3.ts") }
+      { find: /^#test-port$/, replacement: path.resolve(import.meta.dirname, "test/port/effect3.ts") },
+      // Test sub-ports kept out of "#test-port" (HTTP servers and clients): "#test-port/http".
+      { find: /^#test-port\/(.+)$/, replacement: path.resolve(import.meta.dirname, "test/port/effect3") + "/$1.ts" }
     ]
   },
   test: {

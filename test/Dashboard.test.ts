@@ -1,16 +1,26 @@
-import { Resource } from "@effect/opentelemetry"
-import { HttpApp, HttpRouter } from "@effect/platform"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports (the router is
+// an `HttpRouter` value on 3, a routes Layer on 4; "#test-port/http" answers web Requests with either).
+import { forkChild, scopeProvide } from "#port"
+import { resourceLayer } from "#port/otel"
+import { itScoped, TestClock } from "#test-port"
+import { webHandler } from "#test-port/http"
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, AdaptiveThrottler, CircuitBreaker, Hedge, Metrics, Registry, RetryBudget } from "breakwater"
-import * as Dashboard from "breakwater/Dashboard"
-import * as Prometheus from "breakwater/Prometheus"
-import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
+import * as Dashboard from "../src/dashboard/Dashboard.js"
+import * as AdaptiveLimiter from "../src/guards/AdaptiveLimiter.js"
+import * as AdaptiveThrottler from "../src/guards/AdaptiveThrottler.js"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as Hedge from "../src/guards/Hedge.js"
 import { hubOf } from "../src/guards/internal/guardInternals.js"
+import * as RetryBudget from "../src/guards/RetryBudget.js"
+import * as Metrics from "../src/observability/Metrics.js"
+import * as Prometheus from "../src/observability/Prometheus.js"
+import * as Registry from "../src/registry/Registry.js"
 
 /** The router answering in process (no socket), with `context` provided. */
 const handlerOf = <R, E>(context: Layer.Layer<R | Dashboard.Dashboard, E>) =>
   Effect.acquireRelease(
-    Effect.sync(() => HttpApp.toWebHandlerLayer(HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.router)), context)),
+    Effect.sync(() => webHandler(Dashboard.router, context)),
     (web) => Effect.promise(() => web.dispose())
   )
 
@@ -19,75 +29,81 @@ const get = (web: { readonly handler: (request: Request) => Promise<Response> },
   Effect.promise(() => web.handler(new Request(`http://localhost${path}`)))
 
 describe("Dashboard", () => {
-  it.scoped("a document shows every guard generically, extras included, with time in state and default figures", () =>
-    Effect.gen(function*() {
-      const registry = yield* Registry.make()
-      const breaker = yield* registry.circuitBreaker("payments", { minimumNumberOfCalls: 2, slidingWindowSize: 2 })
-      yield* registry.bulkhead("db", { maxConcurrentCalls: 1 })
-      const budget = yield* RetryBudget.make({ name: "payments" })
-      const dashboard = yield* Dashboard.make({
-        title: "checkout",
-        guards: registry.guards,
-        extras: Effect.map(Dashboard.viewOfBudget(budget), (view) => [view])
+  itScoped(
+    "a document shows every guard generically, extras included, with time in state and default figures",
+    () =>
+      Effect.gen(function*() {
+        const registry = yield* Registry.make()
+        const breaker = yield* registry.circuitBreaker("payments", { minimumNumberOfCalls: 2, slidingWindowSize: 2 })
+        yield* registry.bulkhead("db", { maxConcurrentCalls: 1 })
+        const budget = yield* RetryBudget.make({ name: "payments" })
+        const dashboard = yield* Dashboard.make({
+          title: "checkout",
+          guards: registry.guards,
+          extras: Effect.map(Dashboard.viewOfBudget(budget), (view) => [view])
+        })
+        const call = (effect: Effect.Effect<void, string>) =>
+          Effect.exit(CircuitBreaker.withCircuitBreaker(effect, breaker))
+        yield* call(Effect.fail("boom"))
+        yield* call(Effect.fail("boom"))
+        yield* call(Effect.void) // refused: open
+        const first = yield* dashboard.document
+        expect(first.title).toBe("checkout")
+        expect(first.status).toBe("DOWN")
+        expect(first.guards.map((g) => `${g.kind}/${g.name}`)).toEqual([
+          "CircuitBreaker/payments",
+          "Bulkhead/db",
+          "RetryBudget/payments"
+        ])
+        const view = first.guards[0]!
+        expect(view.state).toBe("Open")
+        expect(view.configuration["failureRateThreshold"]).toBe(50)
+        expect(view.metrics["timeInStateMillis"]).toBe(0)
+        expect(first.failures).toEqual({
+          dependencyError: 2,
+          timeout: 0,
+          circuitOpen: 1,
+          rateLimited: 0,
+          bulkheadFull: 0
+        })
+        expect(first.traffic).toEqual({ offered: 3, delivered: 2 })
+        expect(first.calls).toBe(3)
+        expect(first.guards[2]!.metrics["availableRetries"]).toBeGreaterThan(0)
+
+        yield* TestClock.adjust("1500 millis")
+        expect((yield* dashboard.document).guards[0]!.metrics["timeInStateMillis"]).toBe(1500)
+        // Followed from the first document: a transition between two reads has its exact time.
+        yield* breaker.transitionToClosed
+        yield* TestClock.adjust("200 millis")
+        const later = yield* dashboard.document
+        expect(later.guards[0]!.metrics["timeInStateMillis"]).toBe(200)
+        expect(later.transitions).toEqual([
+          { at: 1500, kind: "CircuitBreaker", name: "payments", from: "Open", to: "Closed" }
+        ])
       })
-      const call = (effect: Effect.Effect<void, string>) =>
-        Effect.either(CircuitBreaker.withCircuitBreaker(effect, breaker))
-      yield* call(Effect.fail("boom"))
-      yield* call(Effect.fail("boom"))
-      yield* call(Effect.void) // refused: open
-      const first = yield* dashboard.document
-      expect(first.title).toBe("checkout")
-      expect(first.status).toBe("DOWN")
-      expect(first.guards.map((g) => `${g.kind}/${g.name}`)).toEqual([
-        "CircuitBreaker/payments",
-        "Bulkhead/db",
-        "RetryBudget/payments"
-      ])
-      const view = first.guards[0]!
-      expect(view.state).toBe("Open")
-      expect(view.configuration["failureRateThreshold"]).toBe(50)
-      expect(view.metrics["timeInStateMillis"]).toBe(0)
-      expect(first.failures).toEqual({
-        dependencyError: 2,
-        timeout: 0,
-        circuitOpen: 1,
-        rateLimited: 0,
-        bulkheadFull: 0
+  )
+
+  itScoped(
+    "follows a guard's transitions until the guard's scope closes, then lets go of it",
+    () =>
+      Effect.gen(function*() {
+        const guardScope = yield* Scope.make()
+        const breaker = yield* scopeProvide(CircuitBreaker.make({ name: "payments" }), guardScope)
+        const dashboard = yield* Dashboard.make({ guards: Effect.succeed([breaker]), history: 0 })
+        yield* dashboard.document
+        const hub = hubOf(breaker)
+        expect(hub.rareSubscribers).toBe(1)
+        yield* breaker.transitionToOpen // right after the first document: already followed
+        yield* TestClock.adjust("1 millis") // lets the follower take the event
+        expect((yield* dashboard.document).transitions.map((t) => t.to)).toEqual(["Open"])
+        yield* Scope.close(guardScope, Exit.void)
+        yield* TestClock.adjust("1 millis") // lets the follower see the end of the guard's events
+        expect(hub.rareSubscribers).toBe(0)
+        expect(hub.listening).toBe(false)
       })
-      expect(first.traffic).toEqual({ offered: 3, delivered: 2 })
-      expect(first.calls).toBe(3)
-      expect(first.guards[2]!.metrics["availableRetries"]).toBeGreaterThan(0)
+  )
 
-      yield* TestClock.adjust("1500 millis")
-      expect((yield* dashboard.document).guards[0]!.metrics["timeInStateMillis"]).toBe(1500)
-      // Followed from the first document: a transition between two reads has its exact time.
-      yield* breaker.transitionToClosed
-      yield* TestClock.adjust("200 millis")
-      const later = yield* dashboard.document
-      expect(later.guards[0]!.metrics["timeInStateMillis"]).toBe(200)
-      expect(later.transitions).toEqual([
-        { at: 1500, kind: "CircuitBreaker", name: "payments", from: "Open", to: "Closed" }
-      ])
-    }))
-
-  it.scoped("follows a guard's transitions until the guard's scope closes, then lets go of it", () =>
-    Effect.gen(function*() {
-      const guardScope = yield* Scope.make()
-      const breaker = yield* CircuitBreaker.make({ name: "payments" }).pipe(Scope.extend(guardScope))
-      const dashboard = yield* Dashboard.make({ guards: Effect.succeed([breaker]), history: 0 })
-      yield* dashboard.document
-      const hub = hubOf(breaker)
-      expect(hub.rareSubscribers).toBe(1)
-      yield* breaker.transitionToOpen // right after the first document: already followed
-      yield* TestClock.adjust("1 millis") // lets the follower take the event
-      expect((yield* dashboard.document).transitions.map((t) => t.to)).toEqual(["Open"])
-      yield* Scope.close(guardScope, Exit.void)
-      yield* TestClock.adjust("1 millis") // lets the follower see the end of the guard's events
-      expect(hub.rareSubscribers).toBe(0)
-      expect(hub.listening).toBe(false)
-    }))
-
-  it.scoped("the guards default to the Metrics collector's, and none without one", () =>
+  itScoped("the guards default to the Metrics collector's, and none without one", () =>
     Effect.gen(function*() {
       expect((yield* (yield* Dashboard.make()).document).guards).toEqual([])
       const registry = yield* Registry.make()
@@ -102,69 +118,75 @@ describe("Dashboard", () => {
       expect(document.traffic).toEqual({ offered: 0, delivered: 0 })
     }))
 
-  it.scoped("the adaptive guards show with their figures, and their refusals in the breakdown", () =>
-    Effect.gen(function*() {
-      const limiter = yield* AdaptiveLimiter.make({ name: "search", initialLimit: 1, minLimit: 1, maxLimit: 1 })
-      const throttler = yield* AdaptiveThrottler.make({ name: "payments" })
-      const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
-      const dashboard = yield* Dashboard.make({ guards: Effect.succeed([limiter, throttler, hedge]) })
+  itScoped(
+    "the adaptive guards show with their figures, and their refusals in the breakdown",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* AdaptiveLimiter.make({ name: "search", initialLimit: 1, minLimit: 1, maxLimit: 1 })
+        const throttler = yield* AdaptiveThrottler.make({ name: "payments" })
+        const hedge = yield* Hedge.make({ name: "profiles", delay: "10 millis" })
+        const dashboard = yield* Dashboard.make({ guards: Effect.succeed([limiter, throttler, hedge]) })
 
-      // The one permit held, two more calls refused at once.
-      const release = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
-      yield* TestClock.adjust("1 millis")
-      const refused = yield* Effect.forEach(
-        [1, 2],
-        () => Effect.flip(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
-      )
-      expect(refused.map((error) => error._tag)).toEqual(["LimitExceededError", "LimitExceededError"])
-      yield* Deferred.succeed(release, undefined)
-      yield* Fiber.join(holder)
+        // The one permit held, two more calls refused at once.
+        const release = yield* Deferred.make<void>()
+        const holder = yield* forkChild(AdaptiveLimiter.withAdaptiveLimiter(Deferred.await(release), limiter))
+        yield* TestClock.adjust("1 millis")
+        const refused = yield* Effect.forEach(
+          [1, 2],
+          () => Effect.flip(AdaptiveLimiter.withAdaptiveLimiter(Effect.void, limiter))
+        )
+        expect(refused.map((error) => error._tag)).toEqual(["LimitExceededError", "LimitExceededError"])
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(holder)
 
-      // A dependency rejecting everything: the throttler soon refuses locally most calls.
-      const outcomes = yield* Effect.forEach(
-        Array.from({ length: 30 }),
-        () => Effect.flip(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail("rejected"), throttler))
-      )
-      const throttled = outcomes.filter((error) => error instanceof AdaptiveThrottler.ThrottledError).length
-      expect(throttled).toBeGreaterThan(0)
+        // A dependency rejecting everything: the throttler soon refuses locally most calls.
+        const outcomes = yield* Effect.forEach(
+          Array.from({ length: 30 }),
+          () => Effect.flip(AdaptiveThrottler.withAdaptiveThrottler(Effect.fail("rejected"), throttler))
+        )
+        const throttled = outcomes.filter((error) => error instanceof AdaptiveThrottler.ThrottledError).length
+        expect(throttled).toBeGreaterThan(0)
 
-      // A slow first attempt: the hedge starts a second one after its delay, which wins.
-      let attempts = 0
-      const slowFirst = Effect.suspend(() =>
-        Effect.as(Effect.sleep(attempts++ === 0 ? "1 second" : "1 millis"), attempts)
-      )
-      const hedged = yield* Effect.fork(Hedge.withHedge(slowFirst, hedge, { idempotent: true }))
-      yield* TestClock.adjust("20 millis")
-      expect(yield* Fiber.join(hedged)).toBe(2)
+        // A slow first attempt: the hedge starts a second one after its delay, which wins.
+        let attempts = 0
+        const slowFirst = Effect.suspend(() =>
+          Effect.as(Effect.sleep(attempts++ === 0 ? "1 second" : "1 millis"), attempts)
+        )
+        const hedged = yield* forkChild(Hedge.withHedge(slowFirst, hedge, { idempotent: true }))
+        yield* TestClock.adjust("20 millis")
+        expect(yield* Fiber.join(hedged)).toBe(2)
 
-      const document = yield* dashboard.document
-      const byKind = Object.fromEntries(document.guards.map((guard) => [guard.kind, guard]))
-      expect(Object.keys(byKind)).toEqual(["AdaptiveLimiter", "AdaptiveThrottler", "Hedge"])
-      expect(byKind["AdaptiveLimiter"]).toMatchObject({ name: "search", metrics: { limit: 1, rejectedCallsTotal: 2 } })
-      expect(byKind["AdaptiveThrottler"]).toMatchObject({
-        name: "payments",
-        metrics: { throttledCallsTotal: throttled, rejectedCallsTotal: 30 - throttled }
+        const document = yield* dashboard.document
+        const byKind = Object.fromEntries(document.guards.map((guard) => [guard.kind, guard]))
+        expect(Object.keys(byKind)).toEqual(["AdaptiveLimiter", "AdaptiveThrottler", "Hedge"])
+        expect(byKind["AdaptiveLimiter"]).toMatchObject({
+          name: "search",
+          metrics: { limit: 1, rejectedCallsTotal: 2 }
+        })
+        expect(byKind["AdaptiveThrottler"]).toMatchObject({
+          name: "payments",
+          metrics: { throttledCallsTotal: throttled, rejectedCallsTotal: 30 - throttled }
+        })
+        expect(byKind["AdaptiveThrottler"]!.metrics["rejectionProbability"]).toBeGreaterThan(0.5)
+        expect(byKind["Hedge"]).toMatchObject({
+          name: "profiles",
+          metrics: { callsTotal: 1, hedgesStartedTotal: 1, hedgesWonTotal: 1 }
+        })
+        expect(document.failures).toEqual({
+          dependencyError: 0,
+          timeout: 0,
+          circuitOpen: 0,
+          rateLimited: 0,
+          bulkheadFull: 0,
+          throttled,
+          adaptiveLimit: 2
+        })
+        // What the page reads (the snapshot route and the event stream send this JSON).
+        expect(JSON.parse(Dashboard.toJson(document)).failures).toMatchObject({ throttled, adaptiveLimit: 2 })
       })
-      expect(byKind["AdaptiveThrottler"]!.metrics["rejectionProbability"]).toBeGreaterThan(0.5)
-      expect(byKind["Hedge"]).toMatchObject({
-        name: "profiles",
-        metrics: { callsTotal: 1, hedgesStartedTotal: 1, hedgesWonTotal: 1 }
-      })
-      expect(document.failures).toEqual({
-        dependencyError: 0,
-        timeout: 0,
-        circuitOpen: 0,
-        rateLimited: 0,
-        bulkheadFull: 0,
-        throttled,
-        adaptiveLimit: 2
-      })
-      // What the page reads (the snapshot route and the event stream send this JSON).
-      expect(JSON.parse(Dashboard.toJson(document)).failures).toMatchObject({ throttled, adaptiveLimit: 2 })
-    }))
+  )
 
-  it.scoped("keeps the last `history` documents, one per interval; none with 0", () =>
+  itScoped("keeps the last `history` documents, one per interval; none with 0", () =>
     Effect.gen(function*() {
       const dashboard = yield* Dashboard.make({ history: 2, interval: "1 second" })
       const none = yield* Dashboard.make({ history: 0 })
@@ -173,7 +195,7 @@ describe("Dashboard", () => {
       expect(yield* none.history).toEqual([])
     }))
 
-  it.scoped("a source that dies costs one document, not the history for good", () =>
+  itScoped("a source that dies costs one document, not the history for good", () =>
     Effect.gen(function*() {
       let calls = 0
       const dashboard = yield* Dashboard.make({
@@ -189,7 +211,7 @@ describe("Dashboard", () => {
       const registry = yield* Registry.make()
       const breaker = yield* registry.circuitBreaker("payments")
       const collector = yield* Metrics.make({ registry })
-      const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
+      const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(resourceLayer(undefined)))
       const web = yield* handlerOf(Layer.mergeAll(
         Dashboard.layer({ title: "checkout <&>", guards: registry.guards, interval: "20 millis" }),
         Layer.succeed(Prometheus.Prometheus, prometheus)
@@ -213,6 +235,15 @@ describe("Dashboard", () => {
       expect(document.guards[0]).toMatchObject({ kind: "CircuitBreaker", name: "payments", state: "Closed" })
 
       expect((yield* get(web, "/breakwater/health")).status).toBe(200)
+      // The history holds a document of the closed breaker before it opens (the first is taken by the
+      // dashboard's own fiber as the layer is built; under load that can come after the requests above).
+      yield* Effect.repeat(
+        Effect.flatMap(
+          get(web, "/breakwater/timeline"),
+          (response) => Effect.promise(() => response.json() as Promise<ReadonlyArray<unknown>>)
+        ),
+        { until: (points) => points.length > 0, schedule: Schedule.spaced("5 millis") }
+      )
       yield* breaker.transitionToOpen
       const down = yield* get(web, "/breakwater/health")
       expect(down.status).toBe(503)

@@ -1,8 +1,15 @@
-import { type SeriesSnapshot, viewSeries } from "#port"
+// Runs on both Effect targets: what differs between Effect 3 and 4 comes from the ports.
+import { forkChild, scopeProvide, type SeriesSnapshot, viewSeries } from "#port"
+import { TestClock } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { CircuitBreaker, Metrics, RateLimiter, Registry, Retry, TimeLimiter } from "breakwater"
-import * as Prometheus from "breakwater/Prometheus"
-import { Effect, Exit, Layer, Scope, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import * as CircuitBreaker from "../src/guards/CircuitBreaker.js"
+import * as RateLimiter from "../src/guards/RateLimiter.js"
+import * as Retry from "../src/guards/Retry.js"
+import * as TimeLimiter from "../src/guards/TimeLimiter.js"
+import * as Metrics from "../src/observability/Metrics.js"
+import * as Prometheus from "../src/observability/Prometheus.js"
+import * as Registry from "../src/registry/Registry.js"
 
 /** The value of one series in a text exposition, or undefined. */
 const valueOf = (text: string, series: string): number | undefined => {
@@ -28,11 +35,11 @@ describe("Prometheus", () => {
         timeoutDuration: 0
       })
       // Two slow successes (300 ms), two failures: 50% failed, the breaker opens.
-      const slow = Effect.zipRight(Effect.sleep("300 millis"), Effect.succeed(1))
+      const slow = Effect.andThen(Effect.sleep("300 millis"), Effect.succeed(1))
       for (let i = 0; i < 2; i++) {
-        const fiber = yield* Effect.fork(CircuitBreaker.withCircuitBreaker(slow, breaker))
+        const fiber = yield* forkChild(CircuitBreaker.withCircuitBreaker(slow, breaker))
         yield* TestClock.adjust("300 millis")
-        yield* fiber.await
+        yield* Fiber.await(fiber)
       }
       yield* Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.fail("boom"), breaker))
       let text = yield* Prometheus.scrape
@@ -84,9 +91,9 @@ describe("Prometheus", () => {
       const retry = yield* registry.retry("flaky", { maxAttempts: 2, waitDuration: 0 })
       const limiter = yield* registry.timeLimiter("slowpoke", { timeoutDuration: "1 second" })
       yield* Effect.exit(Retry.withRetry(Effect.fail("boom"), retry))
-      const fiber = yield* Effect.fork(TimeLimiter.withTimeLimiter(Effect.never, limiter))
+      const fiber = yield* forkChild(TimeLimiter.withTimeLimiter(Effect.never, limiter))
       yield* TestClock.adjust("1 second")
-      yield* fiber.await
+      yield* Fiber.await(fiber)
       yield* TimeLimiter.withTimeLimiter(Effect.void, limiter)
       const text = yield* Prometheus.scrape
       expect(valueOf(text, `breakwater_bulkhead_available_concurrent_calls{name="pool"}`)).toBe(3)
@@ -101,8 +108,8 @@ describe("Prometheus", () => {
     Effect.gen(function*() {
       const collector = yield* Metrics.Collector
       const scope = yield* Scope.make()
-      const breaker = yield* Scope.extend(CircuitBreaker.make({ name: "short-lived" }), scope)
-      yield* Scope.extend(collector.track(breaker), scope)
+      const breaker = yield* scopeProvide(CircuitBreaker.make({ name: "short-lived" }), scope)
+      yield* scopeProvide(collector.track(breaker), scope)
       yield* CircuitBreaker.withCircuitBreaker(Effect.void, breaker)
       let text = yield* Prometheus.scrape
       expect(valueOf(text, `breakwater_circuitbreaker_state{name="short-lived",state="closed"}`)).toBe(1)

@@ -35,6 +35,21 @@ const runtimeImports = (file: string): Array<string> => {
     .filter((specifier) => !specifier.startsWith("."))
 }
 
+/** The Effect 3 port module a `#port…` specifier resolves to through package.json "imports", if any. */
+const portModule = (specifier: string): string | undefined => {
+  for (const key of Object.keys(pkg.imports ?? {})) {
+    const [before, after] = key.split("*") as [string, string | undefined]
+    const name = after === undefined
+      ? (specifier === key ? "index" : undefined)
+      : specifier.startsWith(before) && specifier.endsWith(after)
+      ? specifier.slice(before.length, specifier.length - after.length)
+      : undefined
+    const file = name === undefined ? undefined : path.join(root, "src", "port", "effect3", `${name}.ts`)
+    if (file !== undefined && fs.existsSync(file)) return file
+  }
+  return undefined
+}
+
 describe("runtime dependencies", () => {
   const declared = new Set([...Object.keys(pkg.peerDependencies), ...Object.keys(pkg.dependencies ?? {})])
   const all = sources(path.join(root, "src")).flatMap((file) =>
@@ -47,18 +62,30 @@ describe("runtime dependencies", () => {
   })
 
   it("every package src/ loads at run time is effect, a Node built-in, a declared peer, or the package's own #import", () => {
-    // `#port` (the per-Effect-version port) resolves through package.json "imports", each package to its own.
+    // `#port` and `#port/<name>` (the per-Effect-version ports) resolve through package.json "imports",
+    // each package to its own: the key itself or a `*` pattern, onto a port module that exists.
     const undeclared = all.filter(({ specifier }) =>
       specifier.startsWith("#")
-        ? !Object.hasOwn(pkg.imports ?? {}, specifier)
+        ? portModule(specifier) === undefined
         : !specifier.startsWith("node:") && !declared.has(packageOf(specifier))
     )
     expect(undeclared).toEqual([])
   })
 
-  it("ResilientHttpClient needs only @effect/platform: Node's HTTP layer is behind NodeResilientHttpClient", () => {
-    const http = all.filter((i) => i.file === path.join("src", "http", "ResilientHttpClient.ts"))
-    expect(http.map((i) => packageOf(i.specifier)).filter((p) => p !== "effect" && p !== "@effect/platform"))
-      .toEqual([])
+  it("ResilientHttpClient needs only the platform's HTTP client: Node's HTTP layer is behind NodeResilientHttpClient", () => {
+    // Its own imports, and those of the sub-ports it reaches, on each Effect: @effect/platform on 3,
+    // effect itself (effect/unstable/http) on 4; never @effect/platform-node or undici.
+    const own = runtimeImports(path.join(root, "src", "http", "ResilientHttpClient.ts"))
+    const subPorts = own.filter((s) => s.startsWith("#port/"))
+    expect(subPorts).toContain("#port/httpClient")
+    for (const [version, allowed] of [["effect3", ["effect", "@effect/platform"]], ["effect4", ["effect"]]] as const) {
+      const reached = [
+        ...own.filter((s) => !s.startsWith("#")),
+        ...subPorts.flatMap((s) => runtimeImports(path.join(root, "src", "port", version, `${s.slice(6)}.ts`)))
+      ]
+      expect(
+        reached.map(packageOf).filter((p) => !(allowed as ReadonlyArray<string>).includes(p) && !p.startsWith("."))
+      ).toEqual([])
+    }
   })
 })

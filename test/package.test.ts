@@ -191,7 +191,7 @@ beforeAll(() => {
     problems.catch(() => {})
     const vitest = path.join(appOf(end.name), "node_modules", "vitest", "vitest.mjs")
     const clockTest = installed.then(() =>
-      runAsync(process.execPath, [vitest, "run", "src/clock.test.ts"], { cwd: appOf(end.name), timeout: 120_000 })
+      runAsync(end.node, [vitest, "run", "src/clock.test.ts"], { cwd: appOf(end.name), timeout: 120_000 })
     )
     clockTest.catch(() => {})
     prepared.set(end.name, { installed, problems, clockTest })
@@ -328,7 +328,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range (Effect
   }, 300_000)
 
   it("runs them", () => {
-    const out = run(process.execPath, ["dist/run.js"], { cwd: app, timeout: 90_000 })
+    const out = run(end.node, ["dist/run.js"], { cwd: app, timeout: 90_000 })
     result = JSON.parse(out.slice(out.lastIndexOf("RESULT ") + 7)) as typeof result
     expect(result.ran).toBeGreaterThan(10)
     expect(Object.entries(result.failed).filter(([name]) => !inline(name))).toEqual([])
@@ -359,7 +359,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range (Effect
     expect(internal.some((s) => s.includes("/http/internal/"))).toBe(true)
     expect(internal.some((s) => s.includes("/redis/internal/"))).toBe(true)
     const codes = JSON.parse(
-      run(process.execPath, ["resolve.mjs", JSON.stringify([...exported, ...internal])], { cwd: app })
+      run(end.node, ["resolve.mjs", JSON.stringify([...exported, ...internal])], { cwd: app })
     ) as Record<string, string>
     expect(Object.entries(codes).filter(([s, code]) => exported.includes(s) && code !== "ok")).toEqual([])
     expect(
@@ -370,7 +370,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range (Effect
 
   it("loads no ioredis, OpenTelemetry or undici module on a cold import of the root", () => {
     const loaded = (specifier: string) =>
-      JSON.parse(run(process.execPath, ["record.mjs", specifier], { cwd: app })) as Array<string>
+      JSON.parse(run(end.node, ["record.mjs", specifier], { cwd: app })) as Array<string>
     const root = loaded("breakwater")
     expect(root.some((url) => url.includes("/node_modules/effect/"))).toBe(true)
     expect(root.filter((url) => heavy.test(url))).toEqual([])

@@ -1,5 +1,6 @@
 /**
- * A live web dashboard of every guard, for an @effect/platform server: breaker states with their time
+ * A live web dashboard of every guard, for an Effect HTTP server (`@effect/platform` in the Effect 3
+ * build, `effect/http` in the Effect 4 build, where {@link router} is a routes Layer): breaker states with their time
  * in state, failure and slow-call rates against their thresholds, limiter permits and waiting fibers,
  * bulkhead use, retry budgets, a breakdown of why calls failed, and time-series charts of offered vs
  * delivered load and of the failure rate. The page and its charting library (uPlot) are served from
@@ -62,12 +63,10 @@
  *
  * @since 0.1.0
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { decodeOptions, forkScope, layerScoped, refChanges, scopeProvide, subscriptionStream, toDuration } from "#port"
+import { HttpServerResponse, type Routes, routes } from "#port/httpServer"
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -81,7 +80,6 @@ import type { RetryBudget } from "../guards/RetryBudget.js"
 import * as Health from "../observability/Health.js"
 import * as Metrics from "../observability/Metrics.js"
 import * as Snapshot from "../observability/Snapshot.js"
-import { decodeOptions } from "../port/effect3/validation.js"
 import type { Guard } from "../registry/Registry.js"
 import * as access from "./internal/dashboardAccess.js"
 import { Dashboard, type Document, type GuardView, type Options, type Recording } from "./internal/dashboardApi.js"
@@ -184,9 +182,9 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
         // scope closed), so that a dashboard outliving many guards (runs, a keyed limiter's idle
         // keys) keeps nothing of theirs.
         return Effect.gen(function*() {
-          const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-          const queue = yield* Scope.extend(hub.rareSubscription, own)
-          yield* Stream.fromQueue(queue).pipe(
+          const own = yield* forkScope(scope)
+          const queue = yield* scopeProvide(hub.rareSubscription, own)
+          yield* subscriptionStream(queue).pipe(
             Stream.runForEach((event) =>
               Effect.sync(() => {
                 const e = event as {
@@ -239,7 +237,7 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
         ...(snapshot.http === undefined ? {} : { http: snapshot.http })
       }
     })
-    const interval = Duration.decode(settings.interval)
+    const interval = toDuration(settings.interval)
     const redaction: access.Redaction = typeof settings.redact === "boolean"
       ? { configuration: settings.redact, names: settings.redact }
       : { configuration: settings.redact.configuration ?? false, names: settings.redact.names ?? false }
@@ -280,15 +278,15 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
         if (keepsHistory) points.push(frame.point)
         return PubSub.publish(frames, frame)
       }))
-    const someoneWatches = watching.changes.pipe(Stream.filter((n) => n > 0), Stream.take(1), Stream.runDrain)
+    const someoneWatches = refChanges(watching).pipe(Stream.filter((n) => n > 0), Stream.take(1), Stream.runDrain)
     // A source that dies (a user's `extras`) costs one document, not the stream for good.
-    const safeTick = Effect.catchAllCause(
-      tick,
-      (cause) => Effect.logWarning("breakwater dashboard: no document", cause)
-    )
+    const safeTick = Effect.matchCauseEffect(tick, {
+      onFailure: (cause) => Effect.logWarning("breakwater dashboard: no document", cause),
+      onSuccess: () => Effect.void
+    })
     yield* Effect.forkIn(
-      Effect.forever(Effect.zipRight(
-        keepsHistory ? safeTick : Effect.zipRight(someoneWatches, safeTick),
+      Effect.forever(Effect.andThen(
+        keepsHistory ? safeTick : Effect.andThen(someoneWatches, safeTick),
         Effect.sleep(interval)
       )),
       scope
@@ -307,7 +305,7 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
       return Option.some(
         Stream.concat(
           Stream.fromIterable(past),
-          Stream.fromQueue(subscription).pipe(
+          subscriptionStream(subscription).pipe(
             Stream.filter((frame) => frame.sequence > seen),
             Stream.map((frame) => frame.bytes)
           )
@@ -373,7 +371,7 @@ export const make = (options: Options = {}): Effect.Effect<Dashboard, InvalidCon
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<Dashboard, InvalidConfigError> =>
-  Layer.scoped(Dashboard, make(options))
+  layerScoped(Dashboard, make(options))
 
 /**
  * A document as JSON.
@@ -403,7 +401,11 @@ const decoder = new TextDecoder()
 
 /**
  * The dashboard's routes (see the module documentation), reading the {@link Dashboard} service.
- * Mount it beside your own routes with `HttpRouter.concat`. Every route checks the `Host` header and
+ * Effect 3 (`@effect/platform`): an `HttpRouter` value; mount it beside your own routes with
+ * `HttpRouter.concat`, as below. Effect 4 (`effect/http`): a routes Layer (`HttpRouter.addAll`);
+ * merge it with your own route Layers and serve them with `HttpRouter.serve`, giving the
+ * {@link Dashboard} service to the requests with `HttpRouter.provideRequest(Dashboard.layer())`, e.g.
+ * `HttpRouter.serve(Layer.mergeAll(MyRoutes, Dashboard.router).pipe(HttpRouter.provideRequest(Dashboard.layer())))`. Every route checks the `Host` header and
  * `authorize` (see {@link Options}) and answers with security headers (a Content-Security-Policy the
  * page satisfies, `X-Frame-Options: DENY`, `nosniff`, `no-referrer`, `Cache-Control: no-store` for data).
  *
@@ -419,25 +421,29 @@ const decoder = new TextDecoder()
  *
  * @since 0.1.0
  */
-export const router: HttpRouter.HttpRouter<never, Dashboard> = HttpRouter.empty.pipe(
-  HttpRouter.get(
+export const router: Routes<never, Dashboard> = routes([
+  [
+    "GET",
     "/breakwater",
     secure((own) => Effect.map(own.title, (title) => HttpServerResponse.html(renderPage(title))))
-  ),
-  HttpRouter.get(
+  ],
+  [
+    "GET",
     "/breakwater/snapshot",
     secure((own) =>
       Effect.map(own.snapshot, (json) => HttpServerResponse.text(json, { contentType: "application/json" }))
     )
-  ),
-  HttpRouter.get(
+  ],
+  [
+    "GET",
     "/breakwater/timeline",
     secure((own) =>
       Effect.map(own.timeline, (json) => HttpServerResponse.text(json, { contentType: "application/json" }))
     )
-  ),
-  HttpRouter.get("/breakwater/events", sse),
-  HttpRouter.get(
+  ],
+  ["GET", "/breakwater/events", sse],
+  [
+    "GET",
     "/breakwater/health",
     secure((own) =>
       Effect.map(own.health, (health) =>
@@ -448,12 +454,12 @@ export const router: HttpRouter.HttpRouter<never, Dashboard> = HttpRouter.empty.
           contentType: "application/json"
         }))
     )
-  ),
-  HttpRouter.get("/breakwater/assets/:file", assetRoute),
-  HttpRouter.get("/metrics", metricsRoute),
+  ],
+  ["GET", "/breakwater/assets/:file", assetRoute],
+  ["GET", "/metrics", metricsRoute],
   // Anything else under the dashboard's prefix: refused or 404, with the same headers.
-  HttpRouter.all("/breakwater/*", secure(() => HttpServerResponse.text("not found", { status: 404 })))
-)
+  ["*", "/breakwater/*", secure(() => Effect.succeed(HttpServerResponse.text("not found", { status: 404 })))]
+])
 
 /**
  * A self-contained HTML page (charting library, styles and data inlined) showing recorded runs with

@@ -6,9 +6,10 @@
  *
  * @since 0.2.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Undici from "@effect/platform-node/Undici"
-import * as HttpClient from "@effect/platform/HttpClient"
+import { unwrapLayerScoped } from "#port"
+import type { HttpClient } from "#port/httpClient"
+import { makeAgent, undiciClientLayer } from "#port/nodeHttpClient"
+import type * as Undici from "@effect/platform-node/Undici"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
@@ -42,11 +43,8 @@ export const layer = (
   options: Omit<ResilientHttpClient.Options, "dispatcher">,
   agentOptions?: Undici.Agent.Options
 ): Layer.Layer<HttpClient.HttpClient | ResilientHttpClient.ResilientHttpClient, InvalidConfigError> =>
-  Layer.unwrapScoped(Effect.map(
-    Effect.acquireRelease(
-      Effect.sync(() => new Undici.Agent(agentOptions)),
-      (agent) => Effect.promise(() => agent.destroy())
-    ),
+  unwrapLayerScoped(Effect.map(
+    makeAgent(agentOptions),
     (dispatcher) =>
       ResilientHttpClient.layer({
         ...options,
@@ -56,7 +54,7 @@ export const layer = (
           ? { poolConnections: agentOptions.connections }
           : {})
       }).pipe(
-        Layer.provide(Layer.succeed(HttpClient.HttpClient, NodeHttpClient.makeUndici(dispatcher)))
+        Layer.provide(undiciClientLayer(dispatcher))
       )
   ))
 

@@ -1,5 +1,6 @@
 /**
- * Inbound rate limiting for `@effect/platform` servers: an `HttpMiddleware` (and a router-level form)
+ * Inbound rate limiting for Effect HTTP servers (`@effect/platform` in the Effect 3 build, `effect/http` in
+ * the Effect 4 build): an `HttpMiddleware` (and a router-level form)
  * that gives each client — by IP address, API key, route, or any function of the request — its own
  * rate limiter, answers `429 Too Many Requests` with `Retry-After`, the IETF `RateLimit-Policy` and
  * `RateLimit` header fields and a problem+json body, and can shed load with a bulkhead (`503` beyond N
@@ -42,6 +43,11 @@
  * - Metrics are labelled by route: with {@link RateLimitMiddleware.router} that is the route's pattern;
  *   as a server-wide middleware it is `routeLabel(request)` (default `"*"`), since a raw path would let
  *   clients create label values without end.
+ * - Effect 4: the middleware is `effect/http`'s `HttpMiddleware` (`HttpServer.serve(app, limit)`, or
+ *   `HttpRouter.serve(routes, { middleware: limit })`), and `limit.router` takes and returns a routes
+ *   Layer: `HttpRouter.serve(limit.router(HttpRouter.add("GET", "/quotes", HttpServerResponse.text("ok"))))`.
+ *   A handler is an Effect there (a response is not one): `Effect.succeed(HttpServerResponse.text("ok"))`
+ *   where Effect 3 accepts the response itself. The example below is Effect 3's.
  *
  * @example
  * ```ts
@@ -63,12 +69,16 @@
  *
  * @since 0.1.0
  */
-import type * as HttpApp from "@effect/platform/HttpApp"
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { currentClock, decodeOptions, nowMillis, readFields } from "#port"
+import {
+  type App,
+  matchedRoute,
+  type Middleware as HttpMiddleware,
+  routesMiddleware,
+  type ServerRequest
+} from "#port/httpServer"
 import * as Config from "effect/Config"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -79,7 +89,6 @@ import * as Bulkhead from "../guards/Bulkhead.js"
 import * as RateLimiter from "../guards/RateLimiter.js"
 import * as httpEdges from "../observability/internal/httpEdges.js"
 import * as Metrics from "../observability/Metrics.js"
-import { decodeOptions, readFields } from "../port/effect3/validation.js"
 import { serverConfigFields } from "./internal/configFields.js"
 import { failWithIssues, nestedIssues } from "./internal/nested.js"
 import type { Options, RateLimitMiddleware } from "./internal/rateLimitMiddlewareApi.js"
@@ -132,7 +141,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
         : nestedIssues("bulkhead", Bulkhead.make({ name: "probe", maxConcurrentCalls: options.maxConcurrentRequests }))
     ])
     yield* failWithIssues("RateLimitMiddleware", settings.name, issues)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const idleMillis = Duration.toMillis(
       settings.idleTimeToLive ?? Duration.millis(Math.max(MINUTE, Duration.toMillis(settings.limitRefreshPeriod)))
     )
@@ -154,7 +163,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
     )
     const routeLabel = options.routeLabel
     const learnRoutes = settings.key === "route" && routeLabel === undefined
-    const serverRoute = (request: HttpServerRequest.HttpServerRequest): string => {
+    const serverRoute = (request: ServerRequest): string => {
       if (routeLabel === undefined) return "*"
       try {
         return routeLabel(request)
@@ -163,11 +172,10 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
       }
     }
     // The label of a matched route, made once per route (the platform keeps one route object each).
-    const routeLabels = new WeakMap<HttpRouter.Route<unknown, unknown>, string>()
-    const routerRoute = (_request: HttpServerRequest.HttpServerRequest, context: Context.Context<never>): string => {
-      const matched = Context.getOption(context, HttpRouter.RouteContext)
-      if (Option.isNone(matched)) return "*"
-      const route = matched.value.route
+    const routeLabels = new WeakMap<object, string>()
+    const routerRoute = (_request: ServerRequest, context: Context.Context<never>): string => {
+      const route = matchedRoute(context)
+      if (route === undefined) return "*"
       let label = routeLabels.get(route)
       if (label === undefined) {
         label = `${route.method} ${route.path}`
@@ -175,11 +183,10 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
       }
       return label
     }
-    const middleware = (<E, R>(app: HttpApp.Default<E, R>) =>
-      impl.guard(app, serverRoute, learnRoutes)) as HttpMiddleware.HttpMiddleware
+    const middleware = (<E, R>(app: App<E, R>) => impl.guard(app, serverRoute, learnRoutes)) as HttpMiddleware
     const metrics = impl.metrics
     const liveKeys = Effect.sync(() => {
-      keys.sweep(clock.unsafeCurrentTimeMillis())
+      keys.sweep(nowMillis(clock))
       metrics.keys(keys.size)
       return keys.size
     })
@@ -191,7 +198,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
       ([live, busy]) => {
         const figures = metrics.figures
         const responses = Object.fromEntries(Array.from(figures.responses, ([code, n]) => [String(code), n]))
-        const recentlyRefused = clock.unsafeCurrentTimeMillis() - figures.lastRefusalAt < 10_000
+        const recentlyRefused = nowMillis(clock) - figures.lastRefusalAt < 10_000
         return {
           inbound: [{
             policy: settings.name,
@@ -208,11 +215,7 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
     )
     return Object.assign(middleware, {
       policyName: settings.name,
-      router: <E, R>(router: HttpRouter.HttpRouter<E, R>): HttpRouter.HttpRouter<E, R> =>
-        HttpRouter.use(router, (app) => impl.guard(app, routerRoute, false)) as unknown as HttpRouter.HttpRouter<
-          E,
-          R
-        >,
+      router: routesMiddleware((app) => impl.guard(app, routerRoute, false)),
       liveKeys,
       inFlight,
       httpEdges: edges
@@ -245,10 +248,13 @@ export const config = (name: string): Config.Config<Options> =>
   Config.nested(readFields(serverConfigFields), name).pipe(Config.map((values) => ({ ...values, name }) as Options))
 
 /**
- * The inbound metrics, for exporters and tests: `requestDuration` (seconds) and `responses` (`code`)
+ * The inbound metrics (Effect `Metric`s of the default registry), for exporters and tests: `requestDuration`
+ * (seconds) and `responses` (`code`)
  * labelled by `policy` and `route`; `refusals` by `policy`, `reason` (rate_limited, shed,
  * concurrency, body_timeout) and `key_class` (ip, api-key, route, custom, anonymous, overflow);
- * `liveKeys` (a gauge, by `policy`): keys with state as of the policy's last request.
+ * `liveKeys` (a gauge, by `policy`): keys with state as of the policy's last request. On Effect 4 a
+ * labelled series is read with `Metric.value(Metric.withAttributes(metric, { policy: "api", ... }))`;
+ * the example below is Effect 3's.
  *
  * @example
  * ```ts

@@ -56,10 +56,9 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
+import { type ConfigFailure, currentClock, layerContext, readFields, unwrapLayer } from "#port"
+import { decodeFailure, HttpClient, HttpClientError, type ResponseFailure, transportFailure } from "#port/httpClient"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -71,7 +70,6 @@ import type * as Scope from "effect/Scope"
 import { isRefusing } from "../core/breakerRefusal.js"
 import type { InvalidConfigError } from "../errors/InvalidConfigError.js"
 import * as Metrics from "../observability/Metrics.js"
-import { readFields } from "../port/effect3/validation.js"
 import { check, isBudget } from "./internal/clientConfig.js"
 import { ClientImpl } from "./internal/clientImpl.js"
 import * as clientMetrics from "./internal/clientMetrics.js"
@@ -150,7 +148,7 @@ export const parseRetryAfter: (value: string | undefined, nowMillis: number) => 
 export const make = (options: Options): Effect.Effect<ResilientHttpClient, InvalidConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = yield* check(options)
-    const clock = yield* Effect.clock
+    const clock = yield* currentClock
     const collector = yield* Effect.serviceOption(Metrics.Collector)
     const metrics = yield* Effect.acquireRelease(
       Effect.sync(() => new ClientMetrics(settings.name)),
@@ -229,13 +227,13 @@ export const wrap: {
   (
     resilience: ResilientHttpClient
   ): <E, R>(client: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<
-    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
     R
   >
   <E, R>(
     client: HttpClient.HttpClient.With<E, R>,
     resilience: ResilientHttpClient
-  ): HttpClient.HttpClient.With<E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError, R>
+  ): HttpClient.HttpClient.With<E | Refusal | ResponseFailure | ResponseBodyTooLargeError, R>
 } = dual(
   2,
   <E, R>(client: HttpClient.HttpClient.With<E, R>, resilience: ResilientHttpClient) =>
@@ -304,19 +302,8 @@ export const wrapTransparent: {
           HttpClientError.isHttpClientError(error)
             ? error
             : error._tag === "ResponseBodyTooLargeError"
-            ? new HttpClientError.ResponseError({
-              request,
-              response: error.response,
-              reason: "Decode",
-              cause: error,
-              description: error.message
-            })
-            : new HttpClientError.RequestError({
-              request,
-              reason: "Transport",
-              cause: error,
-              description: error.message
-            })
+            ? decodeFailure(request, error.response, error, error.message)
+            : transportFailure(request, error, error.message)
       ))
 )
 
@@ -340,7 +327,7 @@ export const wrapTransparent: {
 export const layer = (
   options: Options
 ): Layer.Layer<HttpClient.HttpClient | ResilientHttpClient, InvalidConfigError, HttpClient.HttpClient> =>
-  Layer.scopedContext(Effect.gen(function*() {
+  layerContext(Effect.gen(function*() {
     const resilience = yield* make(options)
     const client = wrapTransparent(yield* HttpClient.HttpClient, resilience)
     return Context.make(ResilientHttpClient, resilience).pipe(Context.add(HttpClient.HttpClient, client))
@@ -398,9 +385,9 @@ export const layerConfig = (
   code?: Pick<Options, "key" | "validate" | "retryBudget" | "dispatcher">
 ): Layer.Layer<
   HttpClient.HttpClient | ResilientHttpClient,
-  InvalidConfigError | ConfigError.ConfigError,
+  InvalidConfigError | ConfigFailure,
   HttpClient.HttpClient
-> => Layer.unwrapEffect(Effect.map(options, (read) => layer({ ...read, ...code })))
+> => unwrapLayer(Effect.map(options, (read) => layer({ ...read, ...code })))
 
 /**
  * The outbound metric families (Effect `MetricKey`s: name, type, description). All carry the labels

@@ -6,7 +6,7 @@
  *
  * ## When to use
  * To let Prometheus scrape a service: mount {@link httpApp} at `/metrics` on an @effect/platform
- * server, or call {@link scrape} from any other server.
+ * server (Effect 3) or an `effect/http` one (Effect 4), or call {@link scrape} from any other server.
  *
  * ## Gotchas
  * - The exposition holds every Effect metric of the process (Effect's registry is global), not only
@@ -37,9 +37,14 @@
  * @since 0.1.0
  */
 import { layerScoped, serviceKey } from "#port"
-import * as OtelMetrics from "@effect/opentelemetry/Metrics"
-import * as Resource from "@effect/opentelemetry/Resource"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import {
+  makeProducer,
+  type OtelResource,
+  registerProducer,
+  resourceLayer,
+  type TextResponse,
+  textResponse
+} from "#port/otel"
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import type { MetricProducer } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
@@ -125,8 +130,8 @@ export const Prometheus = serviceKey<Prometheus>("breakwater/Prometheus")
  *
  * @since 0.1.0 (moved here from `Metrics` in 0.2.0, so that the root entry loads no OpenTelemetry)
  */
-export const producer = (collector: Metrics.Collector): Effect.Effect<MetricProducer, never, Resource.Resource> =>
-  Effect.map(OtelMetrics.makeProducer, (inner) => ({
+export const producer = (collector: Metrics.Collector): Effect.Effect<MetricProducer, never, OtelResource> =>
+  Effect.map(makeProducer, (inner) => ({
     collect: (options) => {
       collector.unsafeCollect()
       const series = livePairs(collector.unsafeSeries())
@@ -161,14 +166,14 @@ export const producer = (collector: Metrics.Collector): Effect.Effect<MetricProd
 export const make = (
   collector: Metrics.Collector,
   options: Options = {}
-): Effect.Effect<Prometheus, never, Scope.Scope | Resource.Resource> =>
+): Effect.Effect<Prometheus, never, Scope.Scope | OtelResource> =>
   Effect.gen(function*() {
     const withoutScopeInfo = options.withScopeInfo !== true
     const withoutTargetInfo = options.withTargetInfo !== true
     const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo, withoutTargetInfo })
     const serializer = new PrometheusSerializer(undefined, false, undefined, withoutTargetInfo, withoutScopeInfo)
     const metricProducer = yield* producer(collector)
-    yield* OtelMetrics.registerProducer(metricProducer, () => exporter)
+    yield* registerProducer(metricProducer, () => exporter)
     const scrape = Effect.promise(() => exporter.collect()).pipe(
       Effect.map(({ resourceMetrics }) => serializer.serialize(resourceMetrics))
     )
@@ -194,9 +199,7 @@ export const make = (
  */
 export const layer = (options: Options = {}): Layer.Layer<Prometheus, never, Metrics.Collector> =>
   layerScoped(Prometheus, Effect.flatMap(Metrics.Collector, (collector) => make(collector, options))).pipe(
-    Layer.provide(
-      options.serviceName === undefined ? Resource.layerEmpty : Resource.layer({ serviceName: options.serviceName })
-    )
+    Layer.provide(resourceLayer(options.serviceName))
   )
 
 /**
@@ -215,7 +218,10 @@ export const layer = (options: Options = {}): Layer.Layer<Prometheus, never, Met
 export const scrape: Effect.Effect<string, never, Prometheus> = Effect.flatMap(Prometheus, (p) => p.scrape)
 
 /**
- * The `/metrics` endpoint for an @effect/platform server (`text/plain; version=0.0.4`).
+ * The `/metrics` endpoint for an HTTP server (`text/plain; version=0.0.4`): an
+ * `HttpServerResponse` of `@effect/platform` in the Effect 3 build, of `effect/http` in the Effect 4
+ * build. On Effect 4, mount it with `HttpRouter.add("GET", "/metrics", Prometheus.httpApp)` (a route
+ * Layer); on Effect 3 as below.
  *
  * @example
  * ```ts
@@ -227,7 +233,7 @@ export const scrape: Effect.Effect<string, never, Prometheus> = Effect.flatMap(P
  *
  * @since 0.1.0
  */
-export const httpApp: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Prometheus> = Effect.map(
+export const httpApp: Effect.Effect<TextResponse, never, Prometheus> = Effect.map(
   scrape,
-  (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+  (text) => textResponse(text, "text/plain; version=0.0.4; charset=utf-8")
 )

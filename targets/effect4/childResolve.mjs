@@ -2,7 +2,7 @@
  * Module resolution hooks for child processes of the Effect 4 test run (see childProcess.mjs): what
  * targets/effect4/vitest.config.ts does for the test itself. `effect`, the Effect integrations and the
  * test tooling resolve from this folder whoever imports them; `#port` and `#port/<name>` to the Effect 4
- * port's sources (tsx, preloaded before, compiles them). Registered after tsx's hooks, these run first.
+ * port's sources (tsx compiles them).
  */
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"

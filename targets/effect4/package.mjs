@@ -68,6 +68,14 @@ for (const file of fs.readdirSync(path.join(out, "dist"), { recursive: true, enc
   map.sourceRoot = ""
   fs.writeFileSync(mapFile, JSON.stringify(map))
 }
+
+// The dashboard's page files are not compiled: dist/dashboard/internal/dashboardAssets.js reads them from
+// src/dashboard at run time, as in the Effect 3 package.
+for (const file of fs.readdirSync(path.join(repoSrc, "dashboard"))) {
+  if (/\.(css|js)$/.test(file)) {
+    fs.copyFileSync(path.join(repoSrc, "dashboard", file), path.join(out, "src/dashboard", file))
+  }
+}
 console.log(
   `${path.relative(process.cwd(), out) || "."}: ${pkg.name}@${pkg.version}, ${Object.keys(exportsMap).length} subpaths`
 )

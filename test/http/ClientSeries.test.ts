@@ -11,8 +11,9 @@
  * issue's 10,000 with the same assertions.
  */
 import { viewSeries } from "#port"
-import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { describe, expect, it } from "@effect/vitest"
+import { HttpClient, HttpClientResponse } from "#port/httpClient"
+import { itScopedLive } from "#test-port"
+import { describe, expect } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
 import { liveGroups } from "../../src/observability/internal/series.js"
@@ -58,7 +59,7 @@ const test = Effect.gen(function*() {
     const size = CHURN / 10
     yield* Effect.forEach(
       Array.from({ length: size }, (_, i) => batch * size + i),
-      (i) => Effect.either(client.get(`http://t${i}.test/`)),
+      (i) => Effect.exit(client.get(`http://t${i}.test/`)),
       { discard: true }
     )
     const text = yield* Prometheus.scrape
@@ -93,7 +94,7 @@ const test = Effect.gen(function*() {
 }).pipe(Effect.provide(Live))
 
 describe("HTTP client series", () => {
-  it.scopedLive(`${CHURN} targets churned: series bounded by live targets, back to baseline once expired`, () => test, {
+  itScopedLive(`${CHURN} targets churned: series bounded by live targets, back to baseline once expired`, () => test, {
     timeout: Math.max(30_000, CHURN * 20)
   })
 })

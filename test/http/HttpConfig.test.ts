@@ -2,9 +2,10 @@
  * The HTTP options read through `effect/Config`, like every guard's: JSON and constant-case
  * environment providers, nested guard options, and bad values reported with their field's name.
  */
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientResponse } from "#port/httpClient"
+import { configFromEnv, configFromJson, withConfig } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { InvalidConfigError } from "../../src/errors/InvalidConfigError.js"
 import * as RateLimitMiddleware from "../../src/http/RateLimitMiddleware.js"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
@@ -17,8 +18,7 @@ const failing = Layer.succeed(
   )
 )
 
-const env = (entries: Record<string, string>) =>
-  ConfigProvider.fromMap(new Map(Object.entries(entries)), { pathDelim: "_" }).pipe(ConfigProvider.constantCase)
+const env = configFromEnv
 
 const fieldsOf = (error: unknown) =>
   error instanceof InvalidConfigError
@@ -28,7 +28,7 @@ const fieldsOf = (error: unknown) =>
 describe("ResilientHttpClient.config", () => {
   it.effect("reads plain and nested options from JSON; absent guards stay absent", () =>
     Effect.gen(function*() {
-      const provider = ConfigProvider.fromJson({
+      const provider = configFromJson({
         partners: {
           maxTargets: 5,
           attemptTimeout: "2 seconds",
@@ -40,7 +40,7 @@ describe("ResilientHttpClient.config", () => {
           retryBudget: false
         }
       })
-      const options = yield* Effect.withConfigProvider(ResilientHttpClient.config("partners"), provider)
+      const options = yield* withConfig(provider)(ResilientHttpClient.config("partners"))
       expect(options).toEqual({
         name: "partners",
         maxTargets: 5,
@@ -66,7 +66,7 @@ describe("ResilientHttpClient.config", () => {
         PARTNERS_RATE_LIMITER_LIMIT_FOR_PERIOD: "100",
         PARTNERS_RETRY: "false"
       })
-      const options = yield* Effect.withConfigProvider(ResilientHttpClient.config("partners"), provider)
+      const options = yield* withConfig(provider)(ResilientHttpClient.config("partners"))
       expect(options).toEqual({
         name: "partners",
         attemptTimeout: 500,
@@ -77,15 +77,15 @@ describe("ResilientHttpClient.config", () => {
       })
       const states = yield* Effect.gen(function*() {
         const client = yield* HttpClient.HttpClient
-        yield* Effect.forEach([1, 2], () => Effect.either(client.get("http://partners.test/a")))
-        const refused = yield* Effect.either(client.get("http://partners.test/a"))
+        yield* Effect.forEach([1, 2], () => Effect.exit(client.get("http://partners.test/a")))
+        const refused = yield* Effect.flip(client.get("http://partners.test/a"))
         const { targets } = yield* Effect.flatMap(ResilientHttpClient.ResilientHttpClient, (c) => c.snapshot)
-        return { refused: refused._tag === "Left" ? ResilientHttpClient.refusal(refused.left) : undefined, targets }
+        return { refused: ResilientHttpClient.refusal(refused), targets }
       }).pipe(
         Effect.provide(
           ResilientHttpClient.layerConfig(ResilientHttpClient.config("partners")).pipe(Layer.provide(failing))
         ),
-        Effect.withConfigProvider(provider)
+        withConfig(provider)
       )
       expect(states.targets[0]!.circuitState).toBe("Open")
       expect(states.refused?._tag).toBe("Some")
@@ -93,7 +93,7 @@ describe("ResilientHttpClient.config", () => {
 
   it.effect("bad values fail with InvalidConfigError naming each field, nested ones included", () =>
     Effect.gen(function*() {
-      const provider = ConfigProvider.fromJson({
+      const provider = configFromJson({
         partners: {
           maxTargets: "many",
           retryMethods: ["GET", "FETCH"],
@@ -106,7 +106,7 @@ describe("ResilientHttpClient.config", () => {
         Layer.build(
           ResilientHttpClient.layerConfig(ResilientHttpClient.config("partners")).pipe(Layer.provide(failing))
         )
-          .pipe(Effect.scoped, Effect.withConfigProvider(provider))
+          .pipe(Effect.scoped, withConfig(provider))
       )
       expect(fieldsOf(error)).toEqual([
         "circuitBreaker.failureRateThreshold",
@@ -121,7 +121,7 @@ describe("ResilientHttpClient.config", () => {
           ResilientHttpClient.config("partners"),
           (options) => Effect.scoped(ResilientHttpClient.make(options))
         ).pipe(
-          Effect.withConfigProvider(env({
+          withConfig(env({
             PARTNERS_ATTEMPT_TIMEOUT: "soon",
             PARTNERS_RETRY_BUDGET_PERCENT_CAN_RETRY: "2"
           }))
@@ -134,12 +134,9 @@ describe("ResilientHttpClient.config", () => {
 describe("RateLimitMiddleware.config", () => {
   it.effect("reads JSON and constant-case environments", () =>
     Effect.gen(function*() {
-      const json = yield* Effect.withConfigProvider(
-        RateLimitMiddleware.config("api"),
-        ConfigProvider.fromJson({
-          api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", key: "api-key", trustProxy: 2 }
-        })
-      )
+      const json = yield* withConfig(configFromJson({
+        api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", key: "api-key", trustProxy: 2 }
+      }))(RateLimitMiddleware.config("api"))
       expect(json).toEqual({
         name: "api",
         limitForPeriod: 600,
@@ -147,8 +144,7 @@ describe("RateLimitMiddleware.config", () => {
         key: "api-key",
         trustProxy: 2
       })
-      const fromEnv = yield* Effect.withConfigProvider(
-        RateLimitMiddleware.config("api"),
+      const fromEnv = yield* withConfig(
         env({
           API_LIMIT_FOR_PERIOD: "10",
           API_ALGORITHM: "token-bucket",
@@ -158,7 +154,7 @@ describe("RateLimitMiddleware.config", () => {
           API_MAX_CONCURRENT_REQUESTS_PER_KEY: "4",
           API_REQUEST_BODY_TIMEOUT: "5000"
         })
-      )
+      )(RateLimitMiddleware.config("api"))
       expect(fromEnv).toEqual({
         name: "api",
         limitForPeriod: 10,
@@ -180,7 +176,7 @@ describe("RateLimitMiddleware.config", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(
         Effect.flatMap(RateLimitMiddleware.config("api"), (options) => Effect.scoped(RateLimitMiddleware.make(options)))
-          .pipe(Effect.withConfigProvider(env({
+          .pipe(withConfig(env({
             API_LIMIT_FOR_PERIOD: "lots",
             API_TRUST_PROXY: "maybe",
             API_TRUSTED_PROXIES: "10.0.0.0/8,10.0.0.0/33",

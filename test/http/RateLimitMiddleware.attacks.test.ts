@@ -5,15 +5,19 @@
  *
  * Real-clock socket tests: every wait is bounded (a few hundred milliseconds at most).
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+// Runs on both Effect targets: the HTTP types come from "#port/httpServer", servers from "#test-port/http".
+import { callback, forkChild } from "#port"
+import { HttpServerResponse, routes, ServerRequest, type ServerResponse } from "#port/httpServer"
+import { itScoped, itScopedLive, yieldNow } from "#test-port"
+import { requestFromWeb, serve, serveRoutes } from "#test-port/http"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as RateLimitMiddleware from "../../src/http/RateLimitMiddleware.js"
-import { serve } from "./servers.js"
 
-const hello = HttpServerResponse.text("hello")
+// A response is an Effect on Effect 3, not on Effect 4: handlers are written as Effects for both.
+const hello = Effect.succeed(HttpServerResponse.text("hello"))
 
 interface Sent {
   readonly status: number
@@ -28,7 +32,7 @@ const send = (url: string, options: {
   readonly method?: string
   readonly agent?: http.Agent
 } = {}) =>
-  Effect.async<Sent>((resume) => {
+  callback<Sent>((resume) => {
     const target = new URL(url)
     const request = http.request({
       host: "127.0.0.1",
@@ -51,15 +55,15 @@ const statuses = (all: ReadonlyArray<Sent>) => all.map((r) => r.status)
 /** The middleware applied to `app` run by hand (no socket), for floods of keys that need no peer. */
 const byHand = (
   limit: RateLimitMiddleware.RateLimitMiddleware,
-  app: Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> = hello
+  app: Effect.Effect<ServerResponse, never, ServerRequest> = hello
 ) => {
   const guarded = limit(app)
   return (headers: Record<string, string>, url = "http://x/") =>
     Effect.map(
       Effect.provideService(
         guarded,
-        HttpServerRequest.HttpServerRequest,
-        HttpServerRequest.fromWeb(new Request(url, { headers }))
+        ServerRequest,
+        requestFromWeb(new Request(url, { headers }))
       ),
       (response) => response.status
     )
@@ -68,7 +72,7 @@ const byHand = (
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
 
 describe("key table: a full table evicts the least recently used idle key (issue 15, item 3)", () => {
-  it.scoped(
+  itScoped(
     "50,000 distinct keys through the middleware (200,000 in keyTable.test.ts): a brand-new client is served at once",
     () =>
       Effect.gen(function*() {
@@ -82,8 +86,8 @@ describe("key table: a full table evicts the least recently used idle key (issue
         })
         const app = Effect.provideService(
           limit(hello),
-          HttpServerRequest.HttpServerRequest,
-          HttpServerRequest.fromWeb(new Request("http://x/"))
+          ServerRequest,
+          requestFromWeb(new Request("http://x/"))
         )
         const timersBefore = timers()
         for (let i = 0; i < 50_000; i++) {
@@ -100,30 +104,33 @@ describe("key table: a full table evicts the least recently used idle key (issue
     30_000
   )
 
-  it.scoped("a key with a request in flight is never evicted; when every key is, a new key is answered 503", () =>
-    Effect.gen(function*() {
-      const gate = yield* Deferred.make<void>()
-      const held = Effect.as(Deferred.await(gate), HttpServerResponse.text("held"))
-      const limit = yield* RateLimitMiddleware.make({
-        name: "pinned",
-        key: "api-key",
-        limitForPeriod: 5,
-        maxKeys: 2,
-        maxConcurrentRequestsPerKey: 1
+  itScoped(
+    "a key with a request in flight is never evicted; when every key is, a new key is answered 503",
+    () =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const held = Effect.as(Deferred.await(gate), HttpServerResponse.text("held"))
+        const limit = yield* RateLimitMiddleware.make({
+          name: "pinned",
+          key: "api-key",
+          limitForPeriod: 5,
+          maxKeys: 2,
+          maxConcurrentRequestsPerKey: 1
+        })
+        const call = byHand(limit, held)
+        const a = yield* forkChild(call({ "x-api-key": "a" }))
+        const b = yield* forkChild(call({ "x-api-key": "b" }))
+        yield* yieldNow
+        expect(yield* call({ "x-api-key": "c" })).toBe(503) // both keys are in use: nothing to evict
+        expect(yield* call({ "x-api-key": "a" })).toBe(429) // "a" kept its state: its one slot is taken
+        yield* Deferred.succeed(gate, undefined)
+        expect([yield* Fiber.join(a), yield* Fiber.join(b)]).toEqual([200, 200])
+        expect(yield* call({ "x-api-key": "c" })).toBe(200) // now "a" (least recently used, idle) makes room
+        expect(yield* limit.liveKeys).toBe(2)
       })
-      const call = byHand(limit, held)
-      const a = yield* Effect.fork(call({ "x-api-key": "a" }))
-      const b = yield* Effect.fork(call({ "x-api-key": "b" }))
-      yield* Effect.yieldNow()
-      expect(yield* call({ "x-api-key": "c" })).toBe(503) // both keys are in use: nothing to evict
-      expect(yield* call({ "x-api-key": "a" })).toBe(429) // "a" kept its state: its one slot is taken
-      yield* Deferred.succeed(gate, undefined)
-      expect([yield* Fiber.join(a), yield* Fiber.join(b)]).toEqual([200, 200])
-      expect(yield* call({ "x-api-key": "c" })).toBe(200) // now "a" (least recently used, idle) makes room
-      expect(yield* limit.liveKeys).toBe(2)
-    }))
+  )
 
-  it.scopedLive(
+  itScopedLive(
     "1,500 real source addresses with maxKeys 1,000: a new address is served on its first request",
     () =>
       Effect.gen(function*() {
@@ -145,69 +152,75 @@ describe("proxy trust and address keys (issue 15, item 4)", () => {
   const PROXY = "127.0.0.2"
   const ATTACKER = "127.0.0.3"
 
-  it.scopedLive("X-Forwarded-For from a peer that is not a listed proxy is ignored: rotating it buys nothing", () =>
-    Effect.gen(function*() {
-      const limit = yield* RateLimitMiddleware.make({ name: "xff", limitForPeriod: 5, trustedProxies: [PROXY] })
-      const url = yield* serve(hello, limit)
-      const rotating = yield* Effect.forEach(
-        Array.from({ length: 30 }, (_, i) => `198.51.100.${i + 1}`),
-        (xff) => send(url, { from: ATTACKER, headers: { "x-forwarded-for": xff } })
-      )
-      expect(statuses(rotating).filter((s) => s === 200)).toHaveLength(5) // was 30/30
-      // Forged requests naming a real client's address cost that client nothing.
-      const victim = "203.0.113.7"
-      yield* Effect.forEach(
-        Array.from({ length: 6 }),
-        () => send(url, { from: ATTACKER, headers: { "x-forwarded-for": victim } })
-      )
-      expect((yield* send(url, { from: PROXY, headers: { "x-forwarded-for": victim } })).status).toBe(200)
-      // Through the proxy, a client is its address; one it spoofs to the left of the proxy's is not believed.
-      const spoof = yield* Effect.forEach(
-        Array.from({ length: 6 }, (_, i) => `10.9.9.${i}, 203.0.113.8`),
-        (xff) => send(url, { from: PROXY, headers: { "x-forwarded-for": xff } })
-      )
-      expect(statuses(spoof)).toEqual([200, 200, 200, 200, 200, 429])
-    }))
-
-  it.scopedLive("addresses are canonical: one IPv6 address spelled five ways, IPv4-mapped, zone ids, /64 networks", () =>
-    Effect.gen(function*() {
-      const limit = yield* RateLimitMiddleware.make({
-        name: "canonical",
-        limitForPeriod: 5,
-        trustedProxies: ["127.0.0.0/30", "::1"],
-        maxKeyLength: 64
+  itScopedLive(
+    "X-Forwarded-For from a peer that is not a listed proxy is ignored: rotating it buys nothing",
+    () =>
+      Effect.gen(function*() {
+        const limit = yield* RateLimitMiddleware.make({ name: "xff", limitForPeriod: 5, trustedProxies: [PROXY] })
+        const url = yield* serve(hello, limit)
+        const rotating = yield* Effect.forEach(
+          Array.from({ length: 30 }, (_, i) => `198.51.100.${i + 1}`),
+          (xff) => send(url, { from: ATTACKER, headers: { "x-forwarded-for": xff } })
+        )
+        expect(statuses(rotating).filter((s) => s === 200)).toHaveLength(5) // was 30/30
+        // Forged requests naming a real client's address cost that client nothing.
+        const victim = "203.0.113.7"
+        yield* Effect.forEach(
+          Array.from({ length: 6 }),
+          () => send(url, { from: ATTACKER, headers: { "x-forwarded-for": victim } })
+        )
+        expect((yield* send(url, { from: PROXY, headers: { "x-forwarded-for": victim } })).status).toBe(200)
+        // Through the proxy, a client is its address; one it spoofs to the left of the proxy's is not believed.
+        const spoof = yield* Effect.forEach(
+          Array.from({ length: 6 }, (_, i) => `10.9.9.${i}, 203.0.113.8`),
+          (xff) => send(url, { from: PROXY, headers: { "x-forwarded-for": xff } })
+        )
+        expect(statuses(spoof)).toEqual([200, 200, 200, 200, 200, 429])
       })
-      const url = yield* serve(hello, limit)
-      const via = (xff: string) => send(url, { from: PROXY, headers: { "x-forwarded-for": xff } })
-      const spellings = [
-        "2001:db8::1",
-        "2001:0db8:0000:0000:0000:0000:0000:0001",
-        "2001:DB8::1",
-        "2001:db8:0:0::1",
-        "2001:db8::0:1"
-      ]
-      const five = yield* Effect.forEach(spellings, via)
-      expect(statuses(five)).toEqual([200, 200, 200, 200, 200])
-      expect((yield* via("2001:db8::ffff:1")).status).toBe(429) // the same /64
-      expect((yield* via("2001:db8:0:1::1")).status).toBe(200) // another /64
-      const mapped = yield* Effect.forEach([
-        "192.0.2.9",
-        "::ffff:c000:209",
-        "::ffff:192.0.2.9",
-        "0:0:0:0:0:ffff:c000:0209",
-        "192.0.2.9"
-      ], via)
-      expect(statuses(mapped)).toEqual([200, 200, 200, 200, 200])
-      expect((yield* via("::ffff:192.0.2.9")).status).toBe(429)
-      const zoned = yield* Effect.forEach(
-        ["fe80::1%eth0", `fe80::1%${"z".repeat(1500)}`, "fe80::1", "fe80::2%lo", "FE80::1%1"],
-        via
-      )
-      expect(statuses(zoned)).toEqual([200, 200, 200, 200, 200])
-      expect((yield* via(`fe80::1%${"q".repeat(1500)}`)).status).toBe(429)
-      // Keys: the proxy's own? no: 2001:db8::/64, 2001:db8:0:1::/64, 192.0.2.9, fe80::/64.
-      expect(yield* limit.liveKeys).toBe(4)
-    }))
+  )
+
+  itScopedLive(
+    "addresses are canonical: one IPv6 address spelled five ways, IPv4-mapped, zone ids, /64 networks",
+    () =>
+      Effect.gen(function*() {
+        const limit = yield* RateLimitMiddleware.make({
+          name: "canonical",
+          limitForPeriod: 5,
+          trustedProxies: ["127.0.0.0/30", "::1"],
+          maxKeyLength: 64
+        })
+        const url = yield* serve(hello, limit)
+        const via = (xff: string) => send(url, { from: PROXY, headers: { "x-forwarded-for": xff } })
+        const spellings = [
+          "2001:db8::1",
+          "2001:0db8:0000:0000:0000:0000:0000:0001",
+          "2001:DB8::1",
+          "2001:db8:0:0::1",
+          "2001:db8::0:1"
+        ]
+        const five = yield* Effect.forEach(spellings, via)
+        expect(statuses(five)).toEqual([200, 200, 200, 200, 200])
+        expect((yield* via("2001:db8::ffff:1")).status).toBe(429) // the same /64
+        expect((yield* via("2001:db8:0:1::1")).status).toBe(200) // another /64
+        const mapped = yield* Effect.forEach([
+          "192.0.2.9",
+          "::ffff:c000:209",
+          "::ffff:192.0.2.9",
+          "0:0:0:0:0:ffff:c000:0209",
+          "192.0.2.9"
+        ], via)
+        expect(statuses(mapped)).toEqual([200, 200, 200, 200, 200])
+        expect((yield* via("::ffff:192.0.2.9")).status).toBe(429)
+        const zoned = yield* Effect.forEach(
+          ["fe80::1%eth0", `fe80::1%${"z".repeat(1500)}`, "fe80::1", "fe80::2%lo", "FE80::1%1"],
+          via
+        )
+        expect(statuses(zoned)).toEqual([200, 200, 200, 200, 200])
+        expect((yield* via(`fe80::1%${"q".repeat(1500)}`)).status).toBe(429)
+        // Keys: the proxy's own? no: 2001:db8::/64, 2001:db8:0:1::/64, 192.0.2.9, fe80::/64.
+        expect(yield* limit.liveKeys).toBe(4)
+      })
+  )
 
   it.effect("trustProxy without trustedProxies is refused; a bad proxy entry is named", () =>
     Effect.gen(function*() {
@@ -222,7 +235,7 @@ describe("proxy trust and address keys (issue 15, item 4)", () => {
       expect(bad.message).toContain("ipv6Prefix")
     }))
 
-  it.scopedLive("trustProxy caps the hops walked through listed proxies", () =>
+  itScopedLive("trustProxy caps the hops walked through listed proxies", () =>
     Effect.gen(function*() {
       const limit = yield* RateLimitMiddleware.make({
         name: "hops",
@@ -238,7 +251,7 @@ describe("proxy trust and address keys (issue 15, item 4)", () => {
 })
 
 describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
-  it.scopedLive(
+  itScopedLive(
     "spellings of a refused route are refused too; unmatched paths share one key",
     () =>
       Effect.gen(function*() {
@@ -248,8 +261,7 @@ describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
           limitForPeriod: 1,
           maxKeys: 1000
         })
-        const router = HttpRouter.empty.pipe(HttpRouter.get("/quotes", hello))
-        const url = yield* serve(router, limit)
+        const url = yield* serveRoutes(routes([["GET", "/quotes", hello]]), limit)
         expect((yield* send(url, { path: "/quotes" })).status).toBe(200)
         expect((yield* send(url, { path: "/quotes" })).status).toBe(429)
         const variants = ["/quotes/", "//quotes", "/%71uotes", "/QUOTES", "/quotes;a", "/./quotes", "/x/../quotes?y=1"]
@@ -272,16 +284,16 @@ describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
 
   /** A router with a parameter route, `/checkout` and `/quotes`, served behind `limit`. */
   const shop = (limit: RateLimitMiddleware.RateLimitMiddleware) =>
-    serve(
-      HttpRouter.empty.pipe(
-        HttpRouter.get("/users/:id", hello),
-        HttpRouter.get("/checkout", hello),
-        HttpRouter.get("/quotes", hello)
-      ),
+    serveRoutes(
+      routes([
+        ["GET", "/users/:id", hello],
+        ["GET", "/checkout", hello],
+        ["GET", "/quotes", hello]
+      ]),
       limit
     )
 
-  it.scopedLive(
+  itScopedLive(
     "a flood of 404 paths before any route is served never refuses a real route's first request",
     () =>
       Effect.gen(function*() {
@@ -303,7 +315,7 @@ describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
     30_000
   )
 
-  it.scopedLive(
+  itScopedLive(
     "250 distinct served paths (past maxRoutes 200) cannot fill the learned routes: a new route gets its own quota",
     () =>
       Effect.gen(function*() {
@@ -327,7 +339,7 @@ describe("route keys as a server-wide middleware (issue 15, item 5)", () => {
 describe("slow clients (issue 15, item 6)", () => {
   /** Opens a POST whose body trickles one byte every `everyMillis`; resolves with the status, if any. */
   const trickle = (port: number, from: string, everyMillis: number) =>
-    Effect.async<number>((resume) => {
+    callback<number>((resume) => {
       const socket = net.connect({ port, host: "127.0.0.1", localAddress: from }, () => {
         socket.write("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
       })
@@ -346,12 +358,13 @@ describe("slow clients (issue 15, item 6)", () => {
       })
     })
 
-  const upload = Effect.flatMap(
-    HttpServerRequest.HttpServerRequest,
-    (request) => Effect.map(Effect.orDie(request.text), (text) => HttpServerResponse.text(`got ${text.length}`))
-  )
+  const upload = Effect.gen(function*() {
+    const request = yield* ServerRequest
+    const text = yield* Effect.orDie(request.text)
+    return HttpServerResponse.text(`got ${text.length}`)
+  })
 
-  it.scopedLive(
+  itScopedLive(
     "trickling uploads from one address hold one slot, not all; the body time limit answers 408",
     () =>
       Effect.gen(function*() {
@@ -362,10 +375,10 @@ describe("slow clients (issue 15, item 6)", () => {
           maxConcurrentRequestsPerKey: 1,
           requestBodyTimeout: "400 millis"
         })
-        const router = HttpRouter.empty.pipe(HttpRouter.post("/upload", upload), HttpRouter.get("/", hello))
-        const url = yield* serve(router, limit)
+        const router = routes([["POST", "/upload", upload], ["GET", "/", hello]])
+        const url = yield* serveRoutes(router, limit)
         const port = Number(new URL(url).port)
-        const uploads = yield* Effect.fork(
+        const uploads = yield* forkChild(
           Effect.all(Array.from({ length: 3 }, () => trickle(port, "127.0.0.5", 50)), { concurrency: 3 })
         )
         yield* Effect.sleep("100 millis")
@@ -382,7 +395,7 @@ describe("slow clients (issue 15, item 6)", () => {
     10_000
   )
 
-  it.scopedLive(
+  itScopedLive(
     "a streamed response holds its slot until the body is sent or the connection closes",
     () =>
       Effect.gen(function*() {
@@ -391,15 +404,13 @@ describe("slow clients (issue 15, item 6)", () => {
           limitForPeriod: 100,
           maxConcurrentRequests: 5
         })
-        const slowStream = HttpServerResponse.stream(
-          Stream.repeatEffect(Effect.succeed(new TextEncoder().encode("tick\n"))).pipe(
-            Stream.schedule(Schedule.spaced("50 millis")),
-            Stream.take(6)
-          )
-        )
+        const tick = new TextEncoder().encode("tick\n")
+        const slowStream = Effect.succeed(HttpServerResponse.stream(
+          Stream.fromIterable(Array.from({ length: 6 }, () => tick)).pipe(Stream.schedule(Schedule.spaced("50 millis")))
+        ))
         // The middleware around the app (not server-wide): the body is sent after the handler returned.
         const url = yield* serve(limit(slowStream))
-        const streaming = yield* Effect.fork(send(url))
+        const streaming = yield* forkChild(send(url))
         yield* Effect.sleep("120 millis")
         expect(yield* limit.inFlight).toEqual(Option.some(1)) // was 0: released when the handler returned
         expect((yield* Fiber.join(streaming)).status).toBe(200)

@@ -2,9 +2,10 @@
  * `learnRateLimits` through the in-memory store, under TestClock: two clients share one `Store`; an
  * in-process upstream (an `HttpClient.make`, counting on the same Clock) enforces and announces its quota.
  */
-import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Either, Layer, TestClock } from "effect"
+import { HttpClient, HttpClientResponse } from "#port/httpClient"
+import { itScoped, TestClock } from "#test-port"
+import { describe, expect } from "@effect/vitest"
+import { Clock, Effect, Layer } from "effect"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
 import { memoryStore } from "../helpers/memoryStore.js"
 
@@ -46,34 +47,40 @@ const options: ResilientHttpClient.Options = {
 }
 
 const outcome = <E>(call: Effect.Effect<{ readonly status: number }, E>) =>
-  Effect.map(Effect.either(call), (r) => Either.isRight(r) ? r.right.status : (r.left as { _tag: string })._tag)
+  Effect.match(call, {
+    onSuccess: (response): number | string => response.status,
+    onFailure: (error) => (error as { _tag: string })._tag
+  })
 
 describe("learnRateLimits through the memory store (TestClock)", () => {
-  it.scoped("the second client is refused at the quota the first learned, and follows the policy after the reset", () =>
-    Effect.gen(function*() {
-      const { client: base, counts } = upstream()
-      const store = yield* Layer.build(MemoryStore)
-      const [a, b] = yield* Effect.provide(
-        Effect.all([ResilientHttpClient.make(options), ResilientHttpClient.make(options)]),
-        store
-      )
-      const first = ResilientHttpClient.wrap(base, a)
-      const second = ResilientHttpClient.wrap(base, b)
-      const get = (client: typeof first) => Effect.provide(outcome(client.get("http://partner.test/x")), store)
+  itScoped(
+    "the second client is refused at the quota the first learned, and follows the policy after the reset",
+    () =>
+      Effect.gen(function*() {
+        const { client: base, counts } = upstream()
+        const store = yield* Layer.build(MemoryStore)
+        const [a, b] = yield* Effect.provide(
+          Effect.all([ResilientHttpClient.make(options), ResilientHttpClient.make(options)]),
+          store
+        )
+        const first = ResilientHttpClient.wrap(base, a)
+        const second = ResilientHttpClient.wrap(base, b)
+        const get = (client: typeof first) => Effect.provide(outcome(client.get("http://partner.test/x")), store)
 
-      expect(yield* get(first)).toBe(200) // learns "2 left, reset in 60 s"
-      expect([yield* get(second), yield* get(second), yield* get(second), yield* get(first)]).toEqual([
-        200,
-        200,
-        "RequestNotPermittedError",
-        "RequestNotPermittedError"
-      ])
-      expect(counts).toEqual({ served: 3, throttled: 0 })
+        expect(yield* get(first)).toBe(200) // learns "2 left, reset in 60 s"
+        expect([yield* get(second), yield* get(second), yield* get(second), yield* get(first)]).toEqual([
+          200,
+          200,
+          "RequestNotPermittedError",
+          "RequestNotPermittedError"
+        ])
+        expect(counts).toEqual({ served: 3, throttled: 0 })
 
-      // The reset: the next window at the announced policy (3 per 60 s), shared by both clients.
-      yield* TestClock.adjust("60 seconds")
-      const next = [yield* get(second), yield* get(first), yield* get(second), yield* get(first)]
-      expect(next).toEqual([200, 200, 200, "RequestNotPermittedError"])
-      expect(counts).toEqual({ served: 6, throttled: 0 })
-    }))
+        // The reset: the next window at the announced policy (3 per 60 s), shared by both clients.
+        yield* TestClock.adjust("60 seconds")
+        const next = [yield* get(second), yield* get(first), yield* get(second), yield* get(first)]
+        expect(next).toEqual([200, 200, 200, "RequestNotPermittedError"])
+        expect(counts).toEqual({ served: 6, throttled: 0 })
+      })
+  )
 })

@@ -1,13 +1,13 @@
 /**
  * `learnRateLimits`: the quota an upstream announces in its headers holds the client (and, through a
  * shared Store, the whole fleet) back BEFORE the upstream answers 429. A real loopback HTTP server that
- * enforces and announces its quota, real undici clients, and a REAL Redis (test/helpers/redisServer.ts)
+ * enforces and announces its quota, real clients (undici; Effect 4 under Node < 22.19: node:http), and a REAL Redis (test/helpers/redisServer.ts)
  * shared by two client instances, each with its own connection, as two processes would. Real clock, each
  * case a few round trips.
  */
-import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
-import { ConfigProvider, Effect, Either, Exit, Layer, ManagedRuntime } from "effect"
+import { configFromEnv, withConfig } from "#test-port"
+import { realClient } from "#test-port/http"
+import { Effect, ManagedRuntime } from "effect"
 import { Redis } from "ioredis"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -53,12 +53,16 @@ const options: ResilientHttpClient.Options = {
 const callMany = (url: string, calls: number) =>
   Effect.scoped(Effect.gen(function*() {
     const resilience = yield* ResilientHttpClient.make(options)
-    const base = yield* Effect.provide(HttpClient.HttpClient, yield* Layer.build(NodeHttpClient.layerUndici))
+    const base = yield* realClient
     const client = ResilientHttpClient.wrap(base, resilience)
     const outcomes: Array<number | string> = []
     for (let i = 0; i < calls; i++) {
-      const result = yield* Effect.either(client.get(url))
-      outcomes.push(Either.isRight(result) ? result.right.status : (result.left as { _tag: string })._tag)
+      outcomes.push(
+        yield* Effect.match(client.get(url), {
+          onSuccess: (response): number | string => response.status,
+          onFailure: (error) => (error as { _tag: string })._tag
+        })
+      )
     }
     return outcomes
   }))
@@ -89,9 +93,9 @@ describe("learnRateLimits in process (real sockets)", () => {
     try {
       const plain = Effect.scoped(Effect.gen(function*() {
         const resilience = yield* ResilientHttpClient.make({ ...options, learnRateLimits: false })
-        const base = yield* Effect.provide(HttpClient.HttpClient, yield* Layer.build(NodeHttpClient.layerUndici))
+        const base = yield* realClient
         const client = ResilientHttpClient.wrap(base, resilience)
-        for (let i = 0; i < 3; i++) yield* Effect.either(client.get(server.url))
+        for (let i = 0; i < 3; i++) yield* Effect.exit(client.get(server.url))
       }))
       await Effect.runPromise(plain)
       expect(server.counts).toEqual({ served: 2, throttled: 1 })
@@ -101,21 +105,17 @@ describe("learnRateLimits in process (real sockets)", () => {
   })
 
   it("learnRateLimits is read from the environment like the other options", async () => {
-    const provider = ConfigProvider.fromMap(
-      new Map([["PARTNERS_LEARN_RATE_LIMITS", "true"], ["PARTNERS_RATE_LIMITER_LIMIT_FOR_PERIOD", "10"]]),
-      { pathDelim: "_" }
-    ).pipe(ConfigProvider.constantCase)
-    const read = await Effect.runPromise(Effect.withConfigProvider(ResilientHttpClient.config("partners"), provider))
+    const provider = configFromEnv({ PARTNERS_LEARN_RATE_LIMITS: "true", PARTNERS_RATE_LIMITER_LIMIT_FOR_PERIOD: "10" })
+    const read = await Effect.runPromise(withConfig(provider)(ResilientHttpClient.config("partners")))
     expect(read.learnRateLimits).toBe(true)
     expect(read.rateLimiter).toEqual({ limitForPeriod: 10 })
   })
 
   it("learnRateLimits without a rateLimiter is a typed configuration error", async () => {
-    const exit = await Effect.runPromiseExit(
-      Effect.scoped(ResilientHttpClient.make({ name: "bad", learnRateLimits: true }))
+    const error = await Effect.runPromise(
+      Effect.flip(Effect.scoped(ResilientHttpClient.make({ name: "bad", learnRateLimits: true })))
     )
-    expect(Exit.isFailure(exit)).toBe(true)
-    const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    expect(error._tag).toBe("InvalidConfigError")
     expect(JSON.stringify(error)).toContain("learnRateLimits")
   })
 })

@@ -3,17 +3,17 @@
  * `HttpClient.withCircuitBreaker`), capped at the client's `maxRetryAfter`. Real sockets and the REAL
  * clock: `Retry-After` cannot say less than 1 s, so these tests wait about that long, bounded.
  */
-import { HttpClient, HttpServerResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { itScopedLive } from "#test-port"
+import { realClient } from "#test-port/http"
+import { describe, expect } from "@effect/vitest"
+import { Effect } from "effect"
 import * as ResilientHttpClient from "../../src/http/ResilientHttpClient.js"
-import { serve } from "./servers.js"
+import { answering } from "./dependency.js"
 
 const clientWith = (options: ResilientHttpClient.Options) =>
   Effect.gen(function*() {
     const resilience = yield* ResilientHttpClient.make(options)
-    const base = yield* Effect.provide(HttpClient.HttpClient, yield* Layer.build(NodeHttpClient.layerUndici))
+    const base = yield* realClient
     return { resilience, client: ResilientHttpClient.wrap(base, resilience) }
   })
 
@@ -29,11 +29,9 @@ const stateOf = (resilience: ResilientHttpClient.ResilientHttpClient) =>
   Effect.map(resilience.snapshot, (s) => s.targets[0]!.circuitState)
 
 describe("ResilientHttpClient: Retry-After keeps the breaker open", () => {
-  it.scopedLive("a 503 with Retry-After: 1 keeps the breaker open 1 s, not its 50 ms", () =>
+  itScopedLive("a 503 with Retry-After: 1 keeps the breaker open 1 s, not its 50 ms", () =>
     Effect.gen(function*() {
-      const url = yield* serve(
-        Effect.succeed(HttpServerResponse.text("down", { status: 503, headers: { "retry-after": "1" } }))
-      )
+      const url = yield* answering(503, "down", { "retry-after": "1" })
       const { client, resilience } = yield* clientWith({ name: "hinted", circuitBreaker: breaker, retry: false })
       expect((yield* client.get(url)).status).toBe(503)
       expect(yield* stateOf(resilience)).toBe("Open")
@@ -43,11 +41,9 @@ describe("ResilientHttpClient: Retry-After keeps the breaker open", () => {
       expect(yield* stateOf(resilience)).toBe("HalfOpen")
     }))
 
-  it.scopedLive("the hint is capped at the client's maxRetryAfter", () =>
+  itScopedLive("the hint is capped at the client's maxRetryAfter", () =>
     Effect.gen(function*() {
-      const url = yield* serve(
-        Effect.succeed(HttpServerResponse.text("down", { status: 503, headers: { "retry-after": "3600" } }))
-      )
+      const url = yield* answering(503, "down", { "retry-after": "3600" })
       const { client, resilience } = yield* clientWith({
         name: "capped",
         circuitBreaker: breaker,
@@ -60,9 +56,9 @@ describe("ResilientHttpClient: Retry-After keeps the breaker open", () => {
       expect(yield* stateOf(resilience)).toBe("HalfOpen")
     }))
 
-  it.scopedLive("a 500 without Retry-After opens for the configured wait only", () =>
+  itScopedLive("a 500 without Retry-After opens for the configured wait only", () =>
     Effect.gen(function*() {
-      const url = yield* serve(Effect.succeed(HttpServerResponse.text("boom", { status: 500 })))
+      const url = yield* answering(500, "boom")
       const { client, resilience } = yield* clientWith({ name: "plain", circuitBreaker: breaker, retry: false })
       expect((yield* client.get(url)).status).toBe(500)
       yield* Effect.sleep("300 millis")

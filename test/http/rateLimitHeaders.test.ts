@@ -2,8 +2,8 @@
  * The parser of an upstream's announced quota (IETF `RateLimit` / `RateLimit-Policy`, `X-RateLimit-*`):
  * the draft's own examples, then properties over hostile input (never throws, always bounded).
  */
+import { FastCheck as fc } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
-import { FastCheck as fc } from "effect"
 import {
   MAX_FIELD_LENGTH,
   MAX_QUOTA,

@@ -2,6 +2,7 @@
  * Hostile dependencies written with `node:net`, byte by byte, so that a test sees what the server
  * really sent and when the client hung up: bodies that never end, lengths that lie.
  */
+import { callback, completeNow } from "#port"
 import { Deferred, Effect } from "effect"
 import * as net from "node:net"
 
@@ -40,7 +41,7 @@ export const endless = (head: string, options: { readonly next?: () => Buffer; r
       socket.on("close", () => {
         bytesOfClosed += socket.bytesWritten
         sockets.delete(socket)
-        Deferred.unsafeDone(closed, Effect.void)
+        completeNow(closed, Effect.void)
       })
       const pump = () => {
         while (!socket.destroyed && socket.writable) {
@@ -55,11 +56,11 @@ export const endless = (head: string, options: { readonly next?: () => Buffer; r
       })
     })
     yield* Effect.acquireRelease(
-      Effect.async<void>((resume) => {
+      callback<void>((resume) => {
         server.listen(0, "127.0.0.1", () => resume(Effect.void))
       }),
       () =>
-        Effect.async<void>((resume) => {
+        callback<void>((resume) => {
           for (const socket of sockets) socket.destroy()
           server.close(() => resume(Effect.void))
         })

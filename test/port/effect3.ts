@@ -12,6 +12,9 @@ export { FastCheck }
 /** A test that needs a `Scope`: `it.scoped` in @effect/vitest 0.x (`it.effect` provides one in 4). */
 export const itScoped = it.scoped
 
+/** A scoped test on the live clock: `it.scopedLive` in 0.30, `it.live` (which provides a `Scope`) in 4. */
+export const itScopedLive = it.scopedLive
+
 /** A config provider over a JSON-like object. */
 export const configFromJson = (json: unknown): ConfigProvider.ConfigProvider => ConfigProvider.fromJson(json)
 

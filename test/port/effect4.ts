@@ -13,6 +13,9 @@ export { FastCheck, TestClock }
 /** `it.effect` provides a `Scope` in @effect/vitest 4. */
 export const itScoped = it.effect
 
+/** A scoped test on the live clock: `it.scopedLive` in 0.30, `it.live` (which provides a `Scope`) in 4. */
+export const itScopedLive = it.live
+
 /** A config provider over a JSON-like object. */
 export const configFromJson = (json: unknown): ConfigProvider.ConfigProvider => ConfigProvider.fromUnknown(json)
 
@@ -104,7 +107,7 @@ export const collectWarnings =
  */
 export const tsxNodeArgs: ReadonlyArray<string> = [
   "--import",
-  "tsx",
+  new URL("../../targets/effect4/childProcess.mjs", import.meta.url).href,
   "--import",
-  new URL("../../targets/effect4/childProcess.mjs", import.meta.url).href
+  "tsx"
 ]

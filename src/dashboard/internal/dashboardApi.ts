@@ -5,8 +5,8 @@
  *
  * @internal
  */
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as Context from "effect/Context"
+import { type DurationInput, serviceKey } from "#port"
+import type { ServerRequest } from "#port/httpServer"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Health from "../../observability/Health.js"
@@ -172,7 +172,7 @@ export interface Options {
    * How often a document is computed and sent on `/breakwater/events`: once per interval for all
    * viewers together (the snapshot route reuses it too). Default 1 second; finite, at least 1 ms.
    */
-  readonly interval?: Duration.DurationInput
+  readonly interval?: DurationInput
   /**
    * Documents kept (one per `interval`, taken in the background) and sent first to a page that
    * connects, so that its charts start with the recent past. Default 300; 0 keeps none, and then
@@ -195,7 +195,7 @@ export interface Options {
    * health, `/metrics`), whether it is served: check a header, a token, a client certificate. A
    * failure or defect refuses (403). Default: every request that passes `allowedHosts` is served.
    */
-  readonly authorize?: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<Access, unknown>
+  readonly authorize?: (request: ServerRequest) => Effect.Effect<Access, unknown>
   /** The `WWW-Authenticate` header of a 401. Default `Bearer realm="breakwater"`. */
   readonly challenge?: string
   /**
@@ -264,7 +264,7 @@ export interface Dashboard {
  *
  * @since 0.1.0
  */
-export const Dashboard = Context.GenericTag<Dashboard>("breakwater/Dashboard")
+export const Dashboard = serviceKey<Dashboard>("breakwater/Dashboard")
 
 /**
  * One run recorded for {@link report}: its label and the documents taken during it, oldest first.

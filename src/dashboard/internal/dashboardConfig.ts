@@ -4,8 +4,8 @@
  *
  * @internal
  */
+import { type DurationInput, FiniteDuration, refine, union, WholeNumber, withDefault } from "#port"
 import * as Schema from "effect/Schema"
-import { FiniteDuration, WholeNumber } from "../../port/effect3/validation.js"
 
 /**
  * Viewers of the event stream at once. Each costs a socket and a write of the shared frame per
@@ -21,7 +21,7 @@ export const DEFAULT_MAX_VIEWERS = 20
  */
 export const DEFAULT_MAX_HISTORY_BYTES = 4 * 1024 * 1024
 
-const Redact = Schema.Union(
+const Redact = union(
   Schema.Boolean,
   Schema.Struct({
     configuration: Schema.optional(Schema.Boolean),
@@ -31,14 +31,14 @@ const Redact = Schema.Union(
 
 /** @internal */
 export const OptionsSchema = Schema.Struct({
-  interval: Schema.optionalWith(FiniteDuration("1 millis"), { default: () => "1 second" }),
-  history: Schema.optionalWith(WholeNumber(0), { default: () => 300 }),
-  maxHistoryBytes: Schema.optionalWith(WholeNumber(0), { default: () => DEFAULT_MAX_HISTORY_BYTES }),
-  maxViewers: Schema.optionalWith(WholeNumber(0), { default: () => DEFAULT_MAX_VIEWERS }),
-  allowedHosts: Schema.optionalWith(
-    Schema.Array(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
-    { default: () => [] }
+  interval: withDefault(FiniteDuration("1 millis"), (): DurationInput => "1 second"),
+  history: withDefault(WholeNumber(0), () => 300),
+  maxHistoryBytes: withDefault(WholeNumber(0), () => DEFAULT_MAX_HISTORY_BYTES),
+  maxViewers: withDefault(WholeNumber(0), () => DEFAULT_MAX_VIEWERS),
+  allowedHosts: withDefault(
+    Schema.Array(Schema.String.pipe(refine((s: string) => s.length > 0 || "must not be empty"))),
+    () => []
   ),
-  redact: Schema.optionalWith(Redact, { default: () => false }),
-  challenge: Schema.optionalWith(Schema.String, { default: () => "Bearer realm=\"breakwater\"" })
+  redact: withDefault(Redact, () => false),
+  challenge: withDefault(Schema.String, () => "Bearer realm=\"breakwater\"")
 })

@@ -5,10 +5,8 @@
  *
  * @internal
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Cause from "effect/Cause"
+import { dieMessage, isInterruptOnly } from "#port"
+import { HttpServerResponse, routeParams, ServerRequest, type ServerResponse } from "#port/httpServer"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -48,7 +46,7 @@ export const serving = new WeakMap<Dashboard, Serving>()
 const servingOf = (dashboard: Dashboard): Effect.Effect<Serving> => {
   const found = serving.get(dashboard)
   return found === undefined
-    ? Effect.dieMessage("Dashboard.router serves a Dashboard made by Dashboard.make or Dashboard.layer")
+    ? dieMessage("Dashboard.router serves a Dashboard made by Dashboard.make or Dashboard.layer")
     : Effect.succeed(found)
 }
 
@@ -66,7 +64,7 @@ const hostOfUrl = (url: string): string | undefined => {
 }
 
 /** The response refusing `request`, if it is refused: a `Host` not allowed first, then `authorize`. */
-const admission = (request: HttpServerRequest.HttpServerRequest, own: Serving) =>
+const admission = (request: ServerRequest, own: Serving) =>
   Effect.gen(function*() {
     const host = access.hostnameOf(request.headers["host"] ?? hostOfUrl(request.originalUrl))
     if (!access.hostAllowed(host, own.settings.allowedHosts)) {
@@ -74,7 +72,10 @@ const admission = (request: HttpServerRequest.HttpServerRequest, own: Serving) =
     }
     if (own.authorize === undefined) return Option.none()
     // Fails closed: an authorize that fails or dies refuses.
-    const decision = yield* Effect.catchAllCause(own.authorize(request), () => Effect.succeed<Access>("forbidden"))
+    const decision = yield* Effect.matchCause(own.authorize(request), {
+      onFailure: (): Access => "forbidden",
+      onSuccess: (access) => access
+    })
     switch (decision) {
       case "allow":
         return Option.none()
@@ -91,21 +92,23 @@ const admission = (request: HttpServerRequest.HttpServerRequest, own: Serving) =
   })
 
 export const secure = <R>(
-  handler: (serving: Serving, dashboard: Dashboard) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>,
+  handler: (serving: Serving, dashboard: Dashboard) => Effect.Effect<ServerResponse, never, R>,
   cacheControl = "no-store"
 ) =>
   Effect.gen(function*() {
     const dashboard = yield* Dashboard
     const own = yield* servingOf(dashboard)
-    const request = yield* HttpServerRequest.HttpServerRequest
+    const request = yield* ServerRequest
     const refusal = yield* admission(request, own)
     return Option.isSome(refusal) ? refusal.value : yield* handler(own, dashboard)
   }).pipe(
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.failCause(cause)
-        : Effect.succeed(HttpServerResponse.text("internal error", { status: 500 }))
-    ),
+    Effect.matchCauseEffect({
+      onFailure: (cause) =>
+        isInterruptOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.succeed(HttpServerResponse.text("internal error", { status: 500 })),
+      onSuccess: Effect.succeed
+    }),
     Effect.map((response) =>
       HttpServerResponse.setHeaders(response, {
         ...access.securityHeaders,
@@ -115,7 +118,7 @@ export const secure = <R>(
   )
 
 export const sse = secure((own) =>
-  Effect.map(own.watch, (stream) =>
+  Effect.map(own.watch, (stream): ServerResponse =>
     Option.isNone(stream)
       ? HttpServerResponse.text("too many viewers", {
         status: 503,
@@ -128,9 +131,9 @@ export const sse = secure((own) =>
 )
 
 export const assetRoute = secure(() =>
-  Effect.flatMap(HttpRouter.params, (params) => {
+  Effect.flatMap(routeParams, (params) => {
     const name = params["file"] ?? ""
-    if (!assetNames.includes(name)) return HttpServerResponse.text("no such asset", { status: 404 })
+    if (!assetNames.includes(name)) return Effect.succeed(HttpServerResponse.text("no such asset", { status: 404 }))
     return Effect.map(asset(name), (file) => HttpServerResponse.text(file.body, { contentType: file.contentType }))
   }), "private, max-age=3600")
 
@@ -138,7 +141,7 @@ export const metricsRoute = secure(() =>
   Effect.flatMap(
     Effect.serviceOption(Prometheus.Prometheus),
     Option.match({
-      onNone: () => HttpServerResponse.text("no Prometheus service is provided", { status: 404 }),
+      onNone: () => Effect.succeed(HttpServerResponse.text("no Prometheus service is provided", { status: 404 })),
       onSome: (prometheus) => Effect.provideService(Prometheus.httpApp, Prometheus.Prometheus, prometheus)
     })
   )

@@ -7,8 +7,7 @@
  *
  * @internal
  */
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { type HttpClientRequest, HttpClientResponse } from "#port/httpClient"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
@@ -30,14 +29,12 @@ export const readCapped = <E, R>(
   stream: Stream.Stream<Uint8Array, E, R>,
   limit: number
 ): Effect.Effect<CappedBody, E, R> =>
-  Effect.suspend(() =>
-    Effect.map(
-      Stream.runFoldWhile(
-        stream,
-        // Fresh per run: the fold mutates it (no copy per chunk).
-        { chunks: [], size: 0, over: false } as Accumulator,
-        (acc) => !acc.over,
-        (acc, chunk) => {
+  Effect.suspend(() => {
+    // Fresh per run: mutated in place (no copy per chunk).
+    const acc: Accumulator = { chunks: [], size: 0, over: false }
+    return Effect.map(
+      Stream.runForEachWhile(stream, (chunk) =>
+        Effect.sync(() => {
           const room = limit - acc.size
           if (chunk.byteLength > room) {
             if (room > 0) acc.chunks.push(chunk.subarray(0, room))
@@ -47,12 +44,11 @@ export const readCapped = <E, R>(
             acc.chunks.push(chunk)
             acc.size += chunk.byteLength
           }
-          return acc
-        }
-      ),
-      (acc) => ({ bytes: concat(acc.chunks, acc.size), complete: !acc.over })
+          return !acc.over
+        })),
+      () => ({ bytes: concat(acc.chunks, acc.size), complete: !acc.over })
     )
-  )
+  })
 
 const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   if (chunks.length === 1) return chunks[0]!

@@ -7,17 +7,12 @@
  *
  * @internal
  */
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Cause from "effect/Cause"
+import { type Codec, decodeUnknownEffect, failureOf, isInterruptOnly, nowMillis, type SeriesSnapshot } from "#port"
+import { decodeFailure, type HttpClientRequest, type HttpClientResponse, type ResponseFailure } from "#port/httpClient"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import type * as MetricPair from "effect/MetricPair"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CircuitBreaker from "../../guards/CircuitBreaker.js"
 import * as RateLimiter from "../../guards/RateLimiter.js"
@@ -101,11 +96,11 @@ export class ClientImpl implements ResilientHttpClient {
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
     response: HttpClientResponse.HttpClientResponse
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | ResponseBodyTooLargeError> {
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, ResponseFailure | ResponseBodyTooLargeError> {
     if (this.settings.learnRateLimits && target.limiter !== undefined) {
-      const quota = parseAnnouncedQuota((name) => response.headers[name], this.clock.unsafeCurrentTimeMillis())
+      const quota = parseAnnouncedQuota((name) => response.headers[name], nowMillis(this.clock))
       if (quota !== undefined) {
-        return Effect.zipRight(RateLimiter.learn(target.limiter, quota), this.classifyStatus(target, request, response))
+        return Effect.andThen(RateLimiter.learn(target.limiter, quota), this.classifyStatus(target, request, response))
       }
     }
     return this.classifyStatus(target, request, response)
@@ -115,14 +110,14 @@ export class ClientImpl implements ResilientHttpClient {
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
     response: HttpClientResponse.HttpClientResponse
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | ResponseBodyTooLargeError> {
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, ResponseFailure | ResponseBodyTooLargeError> {
     const status = response.status
     const schema = this.settings.validate
     if (schema !== undefined && status >= 200 && status < 300) {
       const limitBytes = this.settings.maxValidatedBodyBytes
       return Effect.flatMap(readCapped(response.stream, limitBytes), ({ bytes, complete }): Effect.Effect<
         HttpClientResponse.HttpClientResponse,
-        HttpClientError.ResponseError | ResponseBodyTooLargeError
+        ResponseFailure | ResponseBodyTooLargeError
       > => {
         if (!complete) {
           target.metrics.bodyTooLarge()
@@ -136,23 +131,18 @@ export class ClientImpl implements ResilientHttpClient {
           )
         }
         const copy = copyWithBody(request, response, bytes, true)
-        const decoded = decodeJson(schema, bytes)
-        if (Either.isRight(decoded)) return Effect.succeed(copy)
-        target.metrics.invalidBody()
-        return Effect.fail(
-          new HttpClientError.ResponseError({
-            request,
-            response: copy,
-            reason: "Decode",
-            cause: decoded.left,
-            description: "the body does not match the expected schema"
-          })
-        )
+        return Effect.matchEffect(decodeJson(schema, bytes), {
+          onSuccess: () => Effect.succeed(copy),
+          onFailure: (cause) => {
+            target.metrics.invalidBody()
+            return Effect.fail(decodeFailure(request, copy, cause, "the body does not match the expected schema"))
+          }
+        })
       })
     }
     if (!isFailureStatus(status)) return Effect.succeed(response)
     if (status === 429 || status === 503) this.pause(target, response)
-    const drain = target.limiter !== undefined && target.pausedUntil > this.clock.unsafeCurrentTimeMillis()
+    const drain = target.limiter !== undefined && target.pausedUntil > nowMillis(this.clock)
       ? target.limiter.drainPermissions
       : Effect.void
     // Read (up to the cap) so that the connection is free before a retry; past the cap the rest is
@@ -162,11 +152,11 @@ export class ClientImpl implements ResilientHttpClient {
       ({ bytes, complete }) => copyWithBody(request, response, bytes, complete)
     )
     // A failure body that cannot be read is no worse than the failure: keep the response.
-    return Effect.zipRight(drain, Effect.orElseSucceed(kept, () => response))
+    return Effect.andThen(drain, Effect.orElseSucceed(kept, () => response))
   }
 
   private pause(target: Target, response: HttpClientResponse.HttpClientResponse): void {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = nowMillis(this.clock)
     const hint = parse(response.headers["retry-after"], now)
     if (Option.isNone(hint)) return
     const until = now + Math.min(Duration.toMillis(hint.value), this.maxRetryAfterMillis)
@@ -191,11 +181,11 @@ export class ClientImpl implements ResilientHttpClient {
     call: CallTrace
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
-    E | HttpClientError.ResponseError | ResponseBodyTooLargeError | TimeLimiter.TimeoutExceededError,
+    E | ResponseFailure | ResponseBodyTooLargeError | TimeLimiter.TimeoutExceededError,
     R
   > {
     return Effect.suspend(() => {
-      const start = this.clock.unsafeCurrentTimeMillis()
+      const start = nowMillis(this.clock)
       const metrics = target.metrics
       metrics.inFlight++
       const trace = this.tracesPool ? new AttemptTrace() : undefined
@@ -207,18 +197,17 @@ export class ClientImpl implements ResilientHttpClient {
         TimeLimiter.withTimeLimiter(target.attemptTimeout),
         Effect.onExit((exit) => {
           metrics.inFlight--
-          const elapsed = this.clock.unsafeCurrentTimeMillis() - start
+          const elapsed = nowMillis(this.clock) - start
           const seconds = elapsed / 1000
           if (exit._tag === "Success") {
             metrics.response(exit.value.status, seconds)
             return Effect.void
           }
-          const failure = Cause.failureOption(exit.cause)
-          const error = Option.getOrUndefined(failure)
+          const error = Option.getOrUndefined(failureOf(exit.cause))
           const timedOut = (error as { _tag?: unknown } | undefined)?._tag === "TimeoutExceededError"
           // Timed out (this attempt's limit, or the call's total one interrupting it) before any
           // connection took it: the pool's doing, counted as such and not as a timeout.
-          if ((timedOut || Cause.isInterruptedOnly(exit.cause)) && this.waitedInPool(trace, target.origin)) {
+          if ((timedOut || isInterruptOnly(exit.cause)) && this.waitedInPool(trace, target.origin)) {
             call.poolWaitMillis = elapsed
             metrics.poolWait(seconds)
           } else if (timedOut) metrics.timeout(seconds)
@@ -237,7 +226,7 @@ export class ClientImpl implements ResilientHttpClient {
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
-    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
     R
   > {
     const key = this.keyOf(request)
@@ -264,10 +253,10 @@ export class ClientImpl implements ResilientHttpClient {
     send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
-    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
     R
   > {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = nowMillis(this.clock)
     try {
       target.origin = new URL(request.url).origin
     } catch {
@@ -304,7 +293,7 @@ export class ClientImpl implements ResilientHttpClient {
     now: number
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
-    E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+    E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
     R
   > {
     const trace: CallTrace = { poolWaitMillis: undefined }
@@ -320,7 +309,7 @@ export class ClientImpl implements ResilientHttpClient {
     }
     let call: Effect.Effect<
       HttpClientResponse.HttpClientResponse,
-      E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError | Retry.MaxRetriesExceededError,
+      E | Refusal | ResponseFailure | ResponseBodyTooLargeError | Retry.MaxRetriesExceededError,
       R
     > = this.attempt(target, request, send, trace)
     if (target.breaker !== undefined) call = CircuitBreaker.withCircuitBreaker(call, target.breaker)
@@ -328,7 +317,7 @@ export class ClientImpl implements ResilientHttpClient {
       call = Retry.withRetry(call, target.retry)
     } else if (target.budget !== undefined) {
       // Not retried, but still volume the budget's percentage is taken of.
-      call = Effect.zipRight(target.budget.deposit, call)
+      call = Effect.andThen(target.budget.deposit, call)
     }
     call = TimeLimiter.withTimeLimiter(call, target.totalTimeout)
     if (target.limiter !== undefined) call = RateLimiter.withRateLimiter(call, target.limiter)
@@ -349,7 +338,7 @@ export class ClientImpl implements ResilientHttpClient {
       )
     ) as Effect.Effect<
       HttpClientResponse.HttpClientResponse,
-      E | Refusal | HttpClientError.ResponseError | ResponseBodyTooLargeError,
+      E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
       R
     >
   }
@@ -374,8 +363,8 @@ export class ClientImpl implements ResilientHttpClient {
 
   readonly targets: Effect.Effect<ReadonlyArray<string>> = Effect.sync(() => this.table.keys())
 
-  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.sync(() => {
-    const out: Array<MetricPair.MetricPair.Untyped> = []
+  readonly series: Effect.Effect<ReadonlyArray<SeriesSnapshot>> = Effect.sync(() => {
+    const out: Array<SeriesSnapshot> = []
     for (const target of this.table.values()) target.metrics.series.pairs(out)
     this.metrics.poolSeries?.pairs(out)
     return out
@@ -383,11 +372,12 @@ export class ClientImpl implements ResilientHttpClient {
 
   readonly guards: Effect.Effect<ReadonlyArray<Guard>> = Effect.sync(() => this.table.values().flatMap(guardsOf))
 
-  readonly snapshot: Effect.Effect<Snapshot> = Effect.gen(this, function*() {
+  readonly snapshot: Effect.Effect<Snapshot> = Effect.suspend(() => {
     const pools = this.options.dispatcher === undefined ? [] : readPool(this.options.dispatcher)
-    const targets: Array<TargetSnapshot> = []
-    for (const target of this.table.values()) targets.push(yield* this.describe(target, pools))
-    return { targets, pools, oneCallTargets: this.oneCallTargets }
+    return Effect.map(
+      Effect.forEach(this.table.values(), (target) => this.describe(target, pools)),
+      (targets): Snapshot => ({ targets, pools, oneCallTargets: this.oneCallTargets })
+    )
   })
 
   readonly httpEdges: ResilientHttpClient["httpEdges"] = Effect.map(this.snapshot, (snapshot) => ({
@@ -395,12 +385,14 @@ export class ClientImpl implements ResilientHttpClient {
   }))
 
   private describe(target: Target, pools: ReadonlyArray<PoolStats>): Effect.Effect<TargetSnapshot> {
-    return Effect.gen(this, function*() {
-      const now = this.clock.unsafeCurrentTimeMillis()
+    const clock = this.clock
+    return Effect.gen(function*() {
+      const now = nowMillis(clock)
       const circuitState = target.breaker === undefined ? "None" : yield* target.breaker.state
       const circuitMetrics = target.breaker === undefined ? Option.none() : Option.some(yield* target.breaker.metrics)
       const rateLimiter = target.limiter === undefined ? Option.none() : Option.some(yield* target.limiter.metrics)
-      const pool = Option.fromNullable(pools.find((p) => p.origin === target.origin))
+      const found = pools.find((p) => p.origin === target.origin)
+      const pool = found === undefined ? Option.none() : Option.some(found)
       const pausedFor = now < target.pausedUntil
         ? Option.some(Duration.millis(target.pausedUntil - now))
         : Option.none()
@@ -441,12 +433,14 @@ export class ClientImpl implements ResilientHttpClient {
   }
 }
 
-const decodeJson = (schema: Schema.Schema<any, any, never>, bytes: Uint8Array): Either.Either<unknown, unknown> => {
-  let json: unknown
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes))
-  } catch (error) {
-    return Either.left(error)
-  }
-  return Schema.decodeUnknownEither(schema)(json)
-}
+/** The body as JSON decoded with `schema`; fails with the parse or decode error. */
+const decodeJson = (schema: Codec<any, any>, bytes: Uint8Array): Effect.Effect<unknown, unknown> =>
+  Effect.suspend(() => {
+    let json: unknown
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes))
+    } catch (error) {
+      return Effect.fail(error)
+    }
+    return decodeUnknownEffect(schema)(json)
+  })

@@ -6,42 +6,47 @@
  *
  * @internal
  */
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import type * as MetricHook from "effect/MetricHook"
-import * as MetricKey from "effect/MetricKey"
-import * as MetricLabel from "effect/MetricLabel"
+import {
+  counterFamily,
+  exponentialBounds,
+  gaugeFamily,
+  histogramFamily,
+  type MetricLabels,
+  metricLabels,
+  type SeriesHook
+} from "#port"
 import { LatencySample } from "../../core/latencySample.js"
 import { register, SeriesGroup, unregister } from "../../observability/internal/series.js"
 import type { PoolFigures } from "./pool.js"
 
 /** Seconds, 5 ms to ~80 s. */
-const LATENCY_BOUNDARIES = MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 15 })
+const LATENCY_BOUNDARIES = exponentialBounds({ start: 0.005, factor: 2, count: 15 })
 
-export const requestDuration = MetricKey.histogram(
+export const requestDuration = histogramFamily(
   "breakwater_http_client_request_duration_seconds",
-  LATENCY_BOUNDARIES,
-  "Duration of each attempt, by client and target"
+  "Duration of each attempt, by client and target",
+  LATENCY_BOUNDARIES
 )
-export const responses = MetricKey.counter("breakwater_http_client_responses_total", {
-  description: "Responses received, by client, target and status code",
-  incremental: true
-})
-export const failures = MetricKey.counter("breakwater_http_client_failures_total", {
-  description:
-    "Attempts without a usable response, by client, target and reason (transport, timeout, pool_wait, invalid_body, body_too_large)",
-  incremental: true
-})
-export const refusals = MetricKey.counter("breakwater_http_client_refusals_total", {
-  description:
-    "Calls refused before the network, by client, target and reason (circuit_open, rate_limited, paused, pool_exhausted)",
-  incremental: true
-})
-export const poolConnections = MetricKey.gauge("breakwater_http_client_pool_connections", {
-  description: "Connections of an undici pool, by client, origin and state (busy, free)"
-})
-export const poolQueued = MetricKey.gauge("breakwater_http_client_pool_queued_requests", {
-  description: "Requests waiting for a connection in an undici pool, by client and origin"
-})
+export const responses = counterFamily(
+  "breakwater_http_client_responses_total",
+  "Responses received, by client, target and status code"
+)
+export const failures = counterFamily(
+  "breakwater_http_client_failures_total",
+  "Attempts without a usable response, by client, target and reason (transport, timeout, pool_wait, invalid_body, body_too_large)"
+)
+export const refusals = counterFamily(
+  "breakwater_http_client_refusals_total",
+  "Calls refused before the network, by client, target and reason (circuit_open, rate_limited, paused, pool_exhausted)"
+)
+export const poolConnections = gaugeFamily(
+  "breakwater_http_client_pool_connections",
+  "Connections of an undici pool, by client, origin and state (busy, free)"
+)
+export const poolQueued = gaugeFamily(
+  "breakwater_http_client_pool_queued_requests",
+  "Requests waiting for a connection in an undici pool, by client and origin"
+)
 
 type RefusalKind = "circuitOpen" | "rateLimited" | "paused" | "poolExhausted"
 
@@ -55,7 +60,7 @@ const REFUSAL_LABEL: Record<RefusalKind, string> = {
 /** Attempts whose durations the snapshot's percentiles are read from: the newest 1,024 (8 KiB). */
 export const LATENCY_SAMPLE_SIZE = 1024
 
-type Hook = MetricHook.MetricHook<number, unknown>
+type Hook = SeriesHook
 
 export class TargetMetrics {
   /** The target's series, exported while it is registered (see {@link TargetMetrics.register}). */
@@ -74,25 +79,25 @@ export class TargetMetrics {
   /** The newest attempts' durations, in millis, for the snapshot's percentiles. */
   readonly recent = new LatencySample(LATENCY_SAMPLE_SIZE)
   private readonly byCode = new Map<number, { count: number; readonly hook: Hook }>()
-  private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly pairs: ReadonlyArray<readonly [string, string]>
   private readonly duration: Hook
   /** Failure and refusal series, made on first use (most targets never need most of them). */
   private readonly byReason = new Map<string, Hook>()
 
   constructor(client: string, target: string) {
-    this.labels = [MetricLabel.make("client", client), MetricLabel.make("target", target)]
-    this.duration = this.series.hook(requestDuration, this.labels)
+    this.pairs = [["client", client], ["target", target]]
+    this.duration = this.series.hook(requestDuration, metricLabels(this.pairs))
   }
 
   private reason(family: typeof failures, reason: string): Hook {
-    const id = `${family.name}/${reason}`
+    const id = `${family === failures ? "failures" : "refusals"}/${reason}`
     let hook = this.byReason.get(id)
     if (hook === undefined) this.byReason.set(id, hook = this.series.hook(family, this.with("reason", reason)))
     return hook
   }
 
-  private with(key: string, value: string) {
-    return [...this.labels, MetricLabel.make(key, value)]
+  private with(key: string, value: string): MetricLabels {
+    return metricLabels([...this.pairs, [key, value]])
   }
 
   /** Exported by every `Prometheus.producer` until {@link unregister}. */
@@ -176,10 +181,10 @@ export class ClientMetrics {
   pools(pools: ReadonlyArray<PoolFigures>): void {
     const series = new SeriesGroup()
     for (const pool of pools) {
-      const base = [MetricLabel.make("client", this.client), MetricLabel.make("origin", pool.origin)]
-      series.update(poolConnections, pool.busy, [...base, MetricLabel.make("state", "busy")])
-      series.update(poolConnections, pool.free, [...base, MetricLabel.make("state", "free")])
-      series.update(poolQueued, pool.queued + pool.pending, base)
+      const base = [["client", this.client], ["origin", pool.origin]] as const
+      series.update(poolConnections, pool.busy, metricLabels([...base, ["state", "busy"]]))
+      series.update(poolConnections, pool.free, metricLabels([...base, ["state", "free"]]))
+      series.update(poolQueued, pool.queued + pool.pending, metricLabels(base))
     }
     this.close()
     this.poolSeries = series

@@ -5,8 +5,8 @@
  *
  * @internal
  */
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { nowMillis, shapeByInput } from "#port"
+import { type HttpClientResponse, isHttpResponse, isRequestFault, isTransportFailure } from "#port/httpClient"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,17 +25,14 @@ import type { ClientMetrics, TargetMetrics } from "./clientMetrics.js"
 import type { Options } from "./resilientHttpClientApi.js"
 import { parseRetryAfter as parse } from "./retryAfter.js"
 
-const isHttpResponse = (u: unknown): u is HttpClientResponse.HttpClientResponse =>
-  typeof u === "object" && u !== null && HttpClientResponse.TypeId in u
-
 /** Statuses the breaker counts as failures. */
 export const isFailureStatus = (status: number) => status >= 500 || status === 408 || status === 429
 
-const isCallerFault = (error: unknown) =>
-  HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason !== "Transport"
+/** The request could not be built or sent (`Encode`, `InvalidUrl`): the caller's fault, not the dependency's. */
+const isCallerFault = isRequestFault
 
-export const isTransport = (error: unknown) =>
-  HttpClientError.isHttpClientError(error) && error._tag === "RequestError" && error.reason === "Transport"
+/** No response: the network or the peer failed. */
+export const isTransport = isTransportFailure
 
 /** How retries are spaced: the configured delays, never shorter than a `Retry-After`. */
 export class RetryShaping {
@@ -49,7 +46,7 @@ export class RetryShaping {
   hintMillis(input: unknown): number {
     if (isHttpResponse(input)) {
       if (input.status !== 429 && input.status !== 503) return 0
-      const hint = parse(input.headers["retry-after"], this.clock.unsafeCurrentTimeMillis())
+      const hint = parse(input.headers["retry-after"], nowMillis(this.clock))
       return Option.isSome(hint) ? Duration.toMillis(hint.value) : 0
     }
     const hint = retryAfterField(input)
@@ -58,9 +55,10 @@ export class RetryShaping {
 
   /** The retry delays: the configured ones, never shorter than a `Retry-After`; none past the cap. */
   schedule(base: Schedule.Schedule<unknown, unknown>): Schedule.Schedule<unknown, unknown> {
-    return Schedule.intersect(base, Schedule.identity<unknown>()).pipe(
-      Schedule.check((input: unknown) => this.hintMillis(input) <= this.maxRetryAfterMillis),
-      Schedule.modifyDelay(([, input], delay) => Duration.max(delay, Duration.millis(this.hintMillis(input))))
+    return shapeByInput(
+      base,
+      (input) => this.hintMillis(input) <= this.maxRetryAfterMillis,
+      (input) => this.hintMillis(input)
     )
   }
 }

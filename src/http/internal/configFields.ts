@@ -6,13 +6,11 @@
  *
  * @internal
  */
+import { absentWhen, booleanConfig, configList, durationConfig, numberConfig, readFields, stringConfig } from "#port"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
-import * as Either from "effect/Either"
 import { configFields as breakerFields } from "../../guards/internal/circuitBreakerConfig.js"
 import { configFields as limiterFields } from "../../guards/internal/rateLimiterConfig.js"
 import { budgetConfigFields, retryConfigFields } from "../../guards/internal/retryConfig.js"
-import { booleanConfig, durationConfig, numberConfig, readFields } from "../../port/effect3/validation.js"
 
 type Fields = Record<string, (name: string) => Config.Config<unknown>>
 
@@ -20,7 +18,7 @@ const numeric = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
 
 /** A list: a JSON array, or comma-separated text (`"GET,PUT"`) in the environment; items trimmed. */
 const listConfig = (convert: (item: string) => unknown) => (name: string): Config.Config<unknown> =>
-  Config.map(Config.array(Config.string(), name), (items) => items.map((item) => convert(item.trim())))
+  Config.map(configList(name), (items) => items.map((item) => convert(item.trim())))
 
 const text = (item: string): unknown => item
 const number = (item: string): unknown => numeric.test(item) ? Number(item) : item
@@ -32,15 +30,17 @@ const number = (item: string): unknown => numeric.test(item) ? Number(item) : it
  */
 const guardConfig = (fields: Fields) => (name: string): Config.Config<unknown> =>
   Config.orElse(
-    Config.map(Config.string(name), (value): unknown => {
+    Config.map(stringConfig(name), (value): unknown => {
       const word = value.trim().toLowerCase()
       return word === "false" ? false : word === "true" ? {} : value
     }),
     () =>
-      Config.mapOrFail(Config.nested(readFields(fields), name), (values) =>
-        Object.keys(values).length === 0
-          ? Either.left(ConfigError.MissingData([name], `no option of ${name} is set`))
-          : Either.right(values))
+      absentWhen(
+        Config.nested(readFields(fields), name),
+        (values) => Object.keys(values).length === 0,
+        name,
+        `no option of ${name} is set`
+      )
   )
 
 /** Retry's fields the client lets configuration set (it decides the others itself). */
@@ -69,12 +69,12 @@ export const clientConfigFields = {
 export const serverConfigFields = {
   limitForPeriod: numberConfig,
   limitRefreshPeriod: durationConfig,
-  algorithm: Config.string,
+  algorithm: stringConfig,
   capacity: numberConfig,
-  key: Config.string,
-  apiKeyHeader: Config.string,
+  key: stringConfig,
+  apiKeyHeader: stringConfig,
   trustProxy: (name: string): Config.Config<unknown> =>
-    Config.map(Config.string(name), (value) => {
+    Config.map(stringConfig(name), (value) => {
       const word = value.trim().toLowerCase()
       return word === "true" ? true : word === "false" ? false : number(value.trim())
     }),

@@ -4,21 +4,21 @@
  *
  * @internal
  */
+import { invalidConfig } from "#port"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import { InvalidConfigError } from "../../errors/InvalidConfigError.js"
-import { invalidConfig } from "../../port/effect3/validation.js"
 
 /** Builds a guard once in a throwaway scope, keeping only its issues, prefixed with `field`. */
 export const nestedIssues = <E>(
   field: string,
   build: Effect.Effect<unknown, E, import("effect/Scope").Scope>
 ): Effect.Effect<ReadonlyArray<InvalidConfigError["issues"][number]>> =>
-  Effect.map(Effect.either(Effect.scoped(build)), (result) => {
-    if (Either.isRight(result)) return []
-    const error = result.left
-    if (!(error instanceof InvalidConfigError)) return [{ field, value: undefined, rule: String(error) }]
-    return error.issues.map((issue) => ({ ...issue, field: `${field}.${issue.field}` }))
+  Effect.match(Effect.scoped(build), {
+    onSuccess: () => [],
+    onFailure: (error) =>
+      error instanceof InvalidConfigError
+        ? error.issues.map((issue) => ({ ...issue, field: `${field}.${issue.field}` }))
+        : [{ field, value: undefined, rule: String(error) }]
   })
 
 /** Merges issues from several checks into one error (or none). */

@@ -5,18 +5,16 @@
  * undici publishes, on Node's diagnostics channels, `undici:request:create` when a request is created
  * (synchronously inside `dispatcher.request`, so inside the fiber that sends it) and
  * `undici:client:sendHeaders` once a connection is serving it and its headers are written. The attempt
- * puts an {@link AttemptTrace} in a FiberRef around its send (inherited by any fiber the HTTP client
- * forks); the `create` subscriber finds it through the fiber running at that moment and ties it to
+ * puts an {@link AttemptTrace} in a fiber-local value (Effect 3: a FiberRef; 4: a `Context.Reference`)
+ * around its send (inherited by any fiber the HTTP client forks); the `create` subscriber finds it through the fiber running at that moment and ties it to
  * undici's request object, the `sendHeaders` one marks it sent. A request created outside a fiber
  * (another library's) has no trace and is ignored. Node's diagnostics channels are loaded lazily, only
  * by clients given an undici `dispatcher`, so that the module stays loadable where they do not exist.
  *
  * @internal
  */
+import { currentFiberLocal, makeFiberLocal, withFiberLocal } from "#port"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as Option from "effect/Option"
 
 /** One attempt, as undici saw it. */
 export class AttemptTrace {
@@ -31,11 +29,11 @@ export class AttemptTrace {
   }
 }
 
-const currentTrace = FiberRef.unsafeMake<AttemptTrace | undefined>(undefined)
+const currentTrace = makeFiberLocal<AttemptTrace | undefined>("breakwater/http/AttemptTrace", undefined)
 
 /** Runs `send` with `trace` as the attempt undici's requests are tied to. */
 export const traced = <A, E, R>(send: Effect.Effect<A, E, R>, trace: AttemptTrace): Effect.Effect<A, E, R> =>
-  Effect.locally(send, currentTrace, trace)
+  withFiberLocal(send, currentTrace, trace)
 
 interface Channel {
   subscribe(listener: (message: unknown) => void): void
@@ -52,9 +50,7 @@ const subscribe = async (): Promise<boolean> => {
     channels.channel("undici:request:create").subscribe((message) => {
       const request = (message as { readonly request?: unknown }).request
       if (typeof request !== "object" || request === null) return
-      const fiber = Fiber.getCurrentFiber()
-      if (Option.isNone(fiber)) return
-      const trace = fiber.value.getFiberRef(currentTrace)
+      const trace = currentFiberLocal(currentTrace)
       if (trace === undefined) return
       trace.requested = true
       traces.set(request, trace)

@@ -5,10 +5,8 @@
  *
  * @internal
  */
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import type * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import type * as Duration from "effect/Duration"
+import type { DurationInput } from "#port"
+import type { Middleware, RoutesMiddleware, ServerRequest } from "#port/httpServer"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as httpEdges from "../../observability/internal/httpEdges.js"
@@ -43,7 +41,7 @@ export interface Options {
   /** Requests per period and key. Default 100. */
   readonly limitForPeriod?: number
   /** Default 1 minute. */
-  readonly limitRefreshPeriod?: Duration.DurationInput
+  readonly limitRefreshPeriod?: DurationInput
   readonly algorithm?: "fixed-window" | "token-bucket" | "sliding-window"
   /** Token bucket only: the largest burst. */
   readonly capacity?: number
@@ -51,7 +49,7 @@ export interface Options {
    * What a client is: its IP address (default), its API key (`apiKeyHeader`), the route, or a
    * function of the request (`undefined` = anonymous).
    */
-  readonly key?: "ip" | "api-key" | "route" | ((request: HttpServerRequest.HttpServerRequest) => string | undefined)
+  readonly key?: "ip" | "api-key" | "route" | ((request: ServerRequest) => string | undefined)
   /** Default `x-api-key`. */
   readonly apiKeyHeader?: string
   /**
@@ -74,7 +72,7 @@ export interface Options {
    */
   readonly maxKeys?: number
   /** How long an unused key's state is kept. Default the period, at least 1 minute. */
-  readonly idleTimeToLive?: Duration.DurationInput
+  readonly idleTimeToLive?: DurationInput
   /** Longer keys (and any non-ASCII key) are replaced by a digest. Default 128. */
   readonly maxKeyLength?: number
   /** Load shedding: beyond this many requests at once, answer 503 at once. Default: no limit. */
@@ -85,9 +83,9 @@ export interface Options {
    * A request whose body has not fully arrived this long after its headers is answered 408 and its
    * connection closed (Node servers: the request's source must be an `IncomingMessage`). Default: none.
    */
-  readonly requestBodyTimeout?: Duration.DurationInput
+  readonly requestBodyTimeout?: DurationInput
   /** The route label of metrics as a server-wide middleware (keep it bounded). Default `"*"`. */
-  readonly routeLabel?: (request: HttpServerRequest.HttpServerRequest) => string
+  readonly routeLabel?: (request: ServerRequest) => string
   /**
    * Most distinct route labels (later ones are `(other)`) and, with server-wide `key: "route"`, learned
    * routes (the most recently served; older ones are forgotten). Default 200.
@@ -98,6 +96,14 @@ export interface Options {
 /**
  * The running middleware: apply it to an app (it is an `HttpMiddleware`), or to a router's routes
  * with `router` so that route keys and metric labels are the routes' patterns.
+ *
+ * Each build speaks its Effect's HTTP types. Effect 3 (`@effect/platform`): `limit` is an
+ * `HttpMiddleware` (`HttpServer.serve(router, limit)`), and `limit.router(router)` takes and returns
+ * an `HttpRouter` value. Effect 4 (`effect/http`): `limit` is an `HttpMiddleware` too
+ * (`HttpServer.serve(app, limit)` or `HttpRouter.serve(routes, { middleware: limit })`), and
+ * `limit.router(routes)` takes and returns a routes Layer (`HttpRouter.add(…)`/`addAll(…)`), with the
+ * middleware provided to those routes (`HttpRouter.middleware(…).layer`), e.g.
+ * `HttpRouter.serve(limit.router(HttpRouter.add("GET", "/a", HttpServerResponse.text("a"))))`.
  *
  * @example
  * ```ts
@@ -114,10 +120,13 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export interface RateLimitMiddleware extends HttpMiddleware.HttpMiddleware {
+export interface RateLimitMiddleware extends Middleware {
   readonly policyName: string
-  /** Applies the middleware to each route of `router`. */
-  readonly router: <E, R>(router: HttpRouter.HttpRouter<E, R>) => HttpRouter.HttpRouter<E, R>
+  /**
+   * Applies the middleware to each route of `router`: an `HttpRouter` value on Effect 3, a routes
+   * Layer on Effect 4 (see above).
+   */
+  readonly router: RoutesMiddleware
   /** Keys with state that has not expired (never more than `maxKeys`). */
   readonly liveKeys: Effect.Effect<number>
   /** Requests being served (until their response body is sent), when load shedding is on. */

@@ -5,16 +5,13 @@
  *
  * @internal
  */
+import { type Codec, type DurationInput, type SeriesSnapshot, type ServiceKey, serviceKey } from "#port"
+import type { HttpClientRequest, HttpClientResponse } from "#port/httpClient"
 import type * as Undici from "@effect/platform-node/Undici"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as MetricPair from "effect/MetricPair"
 import type * as Option from "effect/Option"
-import type * as Schema from "effect/Schema"
 import type * as CircuitBreaker from "../../guards/CircuitBreaker.js"
 import type * as RateLimiter from "../../guards/RateLimiter.js"
 import type * as Retry from "../../guards/Retry.js"
@@ -60,19 +57,19 @@ export interface Options {
    */
   readonly maxTargets?: number
   /** How long an unused target's guards are kept. Default 5 minutes. */
-  readonly idleTimeToLive?: Duration.DurationInput
+  readonly idleTimeToLive?: DurationInput
   /** Time allowed to one attempt (headers; and the body when it is read). Default 10 seconds. */
-  readonly attemptTimeout?: Duration.DurationInput
+  readonly attemptTimeout?: DurationInput
   /** Time allowed to a whole call, retries and their waits included. Default 30 seconds. */
-  readonly totalTimeout?: Duration.DurationInput
+  readonly totalTimeout?: DurationInput
   /** Longest `Retry-After` obeyed; a longer one pauses only this long and ends retries. Default `totalTimeout`. */
-  readonly maxRetryAfter?: Duration.DurationInput
+  readonly maxRetryAfter?: DurationInput
   /** Methods whose calls may be retried. Default GET, HEAD, OPTIONS, PUT, DELETE. */
   readonly retryMethods?: ReadonlyArray<"GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "POST" | "PATCH">
   /** Statuses worth another attempt. Default 408, 429, 500, 502, 503, 504. */
   readonly retryStatuses?: ReadonlyArray<number>
   /** A 2xx response's JSON body must decode with this Schema, or the attempt fails (reason `Decode`). */
-  readonly validate?: Schema.Schema<any, any, never>
+  readonly validate?: Codec<any, any>
   /**
    * Most bytes of a failure body (5xx, 408, 429) read and kept; past it the rest is not read and the
    * connection is closed (the kept response holds the first bytes). 0 to 1 GiB. Default 65536 (64 KiB).
@@ -110,7 +107,7 @@ export interface Options {
   /** The undici dispatcher the client sends through, to report its connection pools. */
   readonly dispatcher?: Undici.Dispatcher
   /** How often the pool gauges are refreshed when there is a `dispatcher`. Default 1 second. */
-  readonly poolMetricsInterval?: Duration.DurationInput
+  readonly poolMetricsInterval?: DurationInput
   /**
    * Connections per origin of the pool the client sends through (undici's `connections`), for
    * `poolQueueLimit`. `NodeResilientHttpClient.layer` sets it from its agent's options. At least 1.
@@ -354,7 +351,7 @@ export interface ResilientHttpClient {
    */
   readonly guards: Effect.Effect<ReadonlyArray<Guard>>
   /** The live series of the client's metrics (see {@link metrics}): its targets' and its pools'. */
-  readonly series: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+  readonly series: Effect.Effect<ReadonlyArray<SeriesSnapshot>>
   /** Its targets as outbound HTTP edges, for `Snapshot.ofGuards`, `Health.ofGuards` and `Dashboard`'s `http`. */
   readonly httpEdges: Effect.Effect<{ readonly outbound: ReadonlyArray<httpEdges.Outbound> }>
 }
@@ -372,6 +369,6 @@ export interface ResilientHttpClient {
  *
  * @since 0.1.0
  */
-export const ResilientHttpClient: Context.Tag<ResilientHttpClient, ResilientHttpClient> = Context.GenericTag<
+export const ResilientHttpClient: ServiceKey<ResilientHttpClient, ResilientHttpClient> = serviceKey<
   ResilientHttpClient
 >("breakwater/ResilientHttpClient")

@@ -1,46 +1,55 @@
 /**
  * The inbound rate-limit middleware's options as a Schema; the limiter's own fields are checked by
- * `RateLimiter.make` (see `nested.ts`).
+ * `RateLimiter.make` (see `nested.ts`). Written once for both Effect targets (the combinators whose
+ * form differs come from `#port`).
  *
  * @internal
  */
+import {
+  declare,
+  type DurationInput,
+  DurationInputSchema,
+  FiniteDuration,
+  Name,
+  Predicate,
+  refine,
+  union,
+  WholeNumber,
+  withDefault
+} from "#port"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { DurationInput, FiniteDuration, Name, Predicate, WholeNumber } from "../../port/effect3/validation.js"
 import { isAddressOrRange } from "./keys.js"
-
-const fallback = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
-  Schema.optionalWith(schema, { default: value })
 
 const KEY_KINDS = ["ip", "api-key", "route"] as const
 
-const KeyKind = Schema.declare(
+const KeyKind = declare(
   (u: unknown): u is typeof KEY_KINDS[number] | ((request: never) => string | undefined) =>
     typeof u === "function" || KEY_KINDS.includes(u as typeof KEY_KINDS[number]),
-  { message: () => "must be \"ip\", \"api-key\", \"route\" or a function of the request" }
+  "must be \"ip\", \"api-key\", \"route\" or a function of the request"
 )
 
 const HeaderName = Schema.String.pipe(
-  Schema.filter((s) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(s) || "must be an HTTP header name")
+  refine((s: string) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(s) || "must be an HTTP header name")
 )
 
 /** A structured-field token or string: what `RateLimit-Policy` can carry without escaping surprises. */
 const PolicyName = Name.pipe(
-  Schema.filter((s) => /^[\x20-\x7e]{1,64}$/.test(s) || "must be 1-64 printable ASCII characters")
+  refine((s: string) => /^[\x20-\x7e]{1,64}$/.test(s) || "must be 1-64 printable ASCII characters")
 )
 
-const Hops = Schema.Union(Schema.Boolean, WholeNumber(0))
+const Hops = union(Schema.Boolean, WholeNumber(0))
 
 /** Addresses and CIDR ranges (IPv4 or IPv6) of our own proxies. */
 const ProxyList = Schema.Array(
   Schema.String.pipe(
-    Schema.filter((s) =>
+    refine((s: string) =>
       isAddressOrRange(s) || `must be an IP address or CIDR range, got ${JSON.stringify(s.slice(0, 64))}`
     )
   )
 )
 
-const Ipv6Prefix = WholeNumber(1).pipe(Schema.filter((n) => n <= 128 || "must be at most 128"))
+const Ipv6Prefix = WholeNumber(1).pipe(refine((n: number) => n <= 128 || "must be at most 128"))
 
 /**
  * `X-Forwarded-For` may only be believed from known proxies: hops without a list of them would let
@@ -63,21 +72,21 @@ const proxiesListed = (
 
 export const ServerOptionsSchema = Schema.Struct({
   name: PolicyName,
-  limitForPeriod: fallback(WholeNumber(1), () => 100),
-  limitRefreshPeriod: fallback(DurationInput(Duration.millis(1)), (): Duration.DurationInput => "1 minute"),
+  limitForPeriod: withDefault(WholeNumber(1), () => 100),
+  limitRefreshPeriod: withDefault(DurationInputSchema(Duration.millis(1)), (): DurationInput => "1 minute"),
   algorithm: Schema.optional(Schema.Unknown),
   capacity: Schema.optional(Schema.Unknown),
-  key: fallback(KeyKind, () => "ip" as const),
-  apiKeyHeader: fallback(HeaderName, () => "x-api-key"),
+  key: withDefault(KeyKind, () => "ip" as const),
+  apiKeyHeader: withDefault(HeaderName, () => "x-api-key"),
   trustProxy: Schema.optional(Hops),
-  maxKeys: fallback(WholeNumber(1), () => 10_000),
-  idleTimeToLive: Schema.optional(DurationInput(0)),
-  maxKeyLength: fallback(WholeNumber(8), () => 128),
+  maxKeys: withDefault(WholeNumber(1), () => 10_000),
+  idleTimeToLive: Schema.optional(DurationInputSchema(0)),
+  maxKeyLength: withDefault(WholeNumber(8), () => 128),
   trustedProxies: Schema.optional(ProxyList),
-  ipv6Prefix: fallback(Ipv6Prefix, () => 64),
+  ipv6Prefix: withDefault(Ipv6Prefix, () => 64),
   maxConcurrentRequests: Schema.optional(WholeNumber(1)),
   maxConcurrentRequestsPerKey: Schema.optional(WholeNumber(1)),
   requestBodyTimeout: Schema.optional(FiniteDuration(Duration.millis(1))),
   routeLabel: Schema.optional(Predicate),
-  maxRoutes: fallback(WholeNumber(1), () => 200)
-}).pipe(Schema.filter(proxiesListed))
+  maxRoutes: withDefault(WholeNumber(1), () => 200)
+}).pipe(refine(proxiesListed))

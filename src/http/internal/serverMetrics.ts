@@ -4,15 +4,14 @@
  *
  * @internal
  */
+import { exponentialHistogram, type MetricTags, metricTags, updateMetric } from "#port/httpServer"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 import { LatencySample } from "../../core/latencySample.js"
 
-export const requestDuration = Metric.histogram(
+export const requestDuration = exponentialHistogram(
   "breakwater_http_server_request_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 16 }),
-  "Time to answer each request, by policy and route"
+  "Time to answer each request, by policy and route",
+  { start: 0.001, factor: 2, count: 16 }
 )
 export const responses = Metric.counter("breakwater_http_server_responses_total", {
   description: "Responses sent, by policy, route and status code",
@@ -52,42 +51,43 @@ export class PolicyFigures {
 export type RefusalReason = "rate_limited" | "shed" | "concurrency" | "body_timeout"
 
 export class RouteMetrics {
-  private readonly byCode = new Map<number, ReadonlyArray<MetricLabel.MetricLabel>>()
+  private readonly byCode = new Map<number, MetricTags>()
+
+  private readonly labels: MetricTags
 
   constructor(
-    private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>,
+    private readonly pairs: ReadonlyArray<readonly [string, string]>,
     private readonly figures: PolicyFigures
-  ) {}
+  ) {
+    this.labels = metricTags(pairs)
+  }
 
   record(status: number, seconds: number): void {
     this.figures.record(status, seconds)
-    requestDuration.unsafeUpdate(seconds, this.labels)
+    updateMetric(requestDuration, seconds, this.labels)
     let labels = this.byCode.get(status)
     if (labels === undefined) {
-      labels = [...this.labels, MetricLabel.make("code", String(status))]
+      labels = metricTags([...this.pairs, ["code", String(status)]])
       if (this.byCode.size < 100) this.byCode.set(status, labels)
     }
-    responses.unsafeUpdate(1, labels)
+    updateMetric(responses, 1, labels)
   }
 }
 
 export class ServerMetrics {
   private readonly routes = new Map<string, RouteMetrics>()
   private readonly other: RouteMetrics
-  private readonly refusalLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-  private readonly policyLabels: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly refusalLabels = new Map<string, MetricTags>()
+  private readonly policyLabels: MetricTags
   readonly figures = new PolicyFigures()
 
   constructor(readonly policy: string, readonly maxRoutes: number) {
-    this.policyLabels = [MetricLabel.make("policy", policy)]
+    this.policyLabels = metricTags([["policy", policy]])
     this.other = this.make("(other)")
   }
 
   private make(route: string): RouteMetrics {
-    return new RouteMetrics(
-      [MetricLabel.make("policy", this.policy), MetricLabel.make("route", route)],
-      this.figures
-    )
+    return new RouteMetrics([["policy", this.policy], ["route", route]], this.figures)
   }
 
   private lastKeys = -1
@@ -96,7 +96,7 @@ export class ServerMetrics {
   keys(count: number): void {
     if (count === this.lastKeys) return
     this.lastKeys = count
-    liveKeys.unsafeUpdate(count, this.policyLabels)
+    updateMetric(liveKeys, count, this.policyLabels)
   }
 
   route(route: string): RouteMetrics {
@@ -113,13 +113,9 @@ export class ServerMetrics {
     const id = `${reason}/${keyClass}`
     let labels = this.refusalLabels.get(id)
     if (labels === undefined) {
-      labels = [
-        MetricLabel.make("policy", this.policy),
-        MetricLabel.make("reason", reason),
-        MetricLabel.make("key_class", keyClass)
-      ]
+      labels = metricTags([["policy", this.policy], ["reason", reason], ["key_class", keyClass]])
       this.refusalLabels.set(id, labels)
     }
-    refusals.unsafeUpdate(1, labels)
+    updateMetric(refusals, 1, labels)
   }
 }

@@ -6,18 +6,24 @@
  *
  * @internal
  */
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpBody from "@effect/platform/HttpBody"
-import * as HttpServerError from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Cause from "effect/Cause"
+import { isInterruptOnly, nowMillis } from "#port"
+import {
+  type App,
+  appendPreResponseHandler,
+  causeResponse,
+  HttpBody,
+  HttpServerResponse,
+  jsonResponse,
+  type ServerRequest,
+  type ServerResponse,
+  withRequest
+} from "#port/httpServer"
+import type * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { KeyTable, Slot } from "../../core/keyTable.js"
@@ -59,7 +65,7 @@ const hasBody = (headers: Readonly<Record<string, string | undefined>>): boolean
 }
 
 /** Whether the request has a body that has not fully arrived yet (known on Node only). */
-const bodyPending = (request: HttpServerRequest.HttpServerRequest): boolean => {
+const bodyPending = (request: ServerRequest): boolean => {
   const arrived = bodyArrived(request.source)
   return arrived !== undefined && !arrived() && hasBody(request.headers)
 }
@@ -131,7 +137,7 @@ export class Middleware {
   }
 
   /** The client's key and its class (for refusal metrics); never throws, always bounded. */
-  keyOf(request: HttpServerRequest.HttpServerRequest, route: string): readonly [key: string, keyClass: string] {
+  keyOf(request: ServerRequest, route: string): readonly [key: string, keyClass: string] {
     const kind = this.settings.key
     const max = this.settings.maxKeyLength
     if (kind === "ip") {
@@ -157,7 +163,7 @@ export class Middleware {
     if (kind === "route") return [`route:${boundedKey(route, max)}`, "route"]
     let custom: string | undefined
     try {
-      custom = (kind as (request: HttpServerRequest.HttpServerRequest) => string | undefined)(request)
+      custom = (kind as (request: ServerRequest) => string | undefined)(request)
     } catch {
       custom = undefined
     }
@@ -201,7 +207,7 @@ export class Middleware {
     }
   }
 
-  tooManyRequests(admission: Admission): HttpServerResponse.HttpServerResponse {
+  tooManyRequests(admission: Admission): ServerResponse {
     return problem(429, "Too Many Requests", "The rate limit for this client has been reached; retry later.", {
       ...this.rateLimitHeaders(admission),
       "retry-after": String(admission.retryAfterSeconds)
@@ -214,7 +220,7 @@ export class Middleware {
    * itself, so that a flood of unknown paths spending `(unmatched)` cannot refuse a real route's first
    * request (which would then never be learned); only a path last answered 404 shares `(unmatched)`.
    */
-  learnedRoute(request: HttpServerRequest.HttpServerRequest): readonly [label: string, route: string, path: string] {
+  learnedRoute(request: ServerRequest): readonly [label: string, route: string, path: string] {
     const path = normalizePath(request.url)
     if (touch(this.knownRoutes, path)) return [path, path, path]
     if (touch(this.notFound, path)) return [UNMATCHED, UNMATCHED, path]
@@ -244,14 +250,11 @@ export class Middleware {
    * are read from the fiber's context in the same step that decides, instead of one Effect step each.
    */
   guard<E, R>(
-    app: HttpApp.Default<E, R>,
-    routeOf: (request: HttpServerRequest.HttpServerRequest, context: Context.Context<never>) => string,
+    app: App<E, R>,
+    routeOf: (request: ServerRequest, context: Context.Context<never>) => string,
     learnRoutes: boolean
-  ): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> {
-    return Effect.withFiberRuntime((fiber, status) => {
-      const context = fiber.currentContext
-      const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
-      const interruptible = RuntimeFlags.interruption(status.runtimeFlags)
+  ): App<E, R | ServerRequest> {
+    return withRequest((request, context, interruptible) => {
       const learned = learnRoutes ? this.learnedRoute(request) : undefined
       if (learned !== undefined) return this.handle(app, request, learned[0], learned[1], learned[2], interruptible)
       const route = routeOf(request, context)
@@ -260,14 +263,14 @@ export class Middleware {
   }
 
   private handle<E, R>(
-    app: HttpApp.Default<E, R>,
-    request: HttpServerRequest.HttpServerRequest,
+    app: App<E, R>,
+    request: ServerRequest,
     label: string,
     route: string,
     path: string | undefined,
     interruptible: boolean
-  ): HttpApp.Default<E, R> {
-    const start = this.clock.unsafeCurrentTimeMillis()
+  ): App<E, R> {
+    const start = nowMillis(this.clock)
     const labels = this.metrics.route(label)
     const [key, keyClass] = this.keyOf(request, route)
     const slot = this.keys.entry(key, start, this.fresh)
@@ -299,8 +302,8 @@ export class Middleware {
     }`
     // A server-wide middleware sees the response only after it is sent (the platform's handled app
     // writes it): the fields go on through a pre-response handler, which runs just before that.
-    const served = Effect.zipRight(
-      HttpApp.appendPreResponseHandler((_request, response) =>
+    const served = Effect.andThen(
+      appendPreResponseHandler((_request, response) =>
         Effect.succeed(HttpServerResponse.setHeaders(response, {
           "ratelimit-policy": this.policyHeader,
           "ratelimit": rateLimit
@@ -312,13 +315,13 @@ export class Middleware {
   }
 
   private refuse(
-    request: HttpServerRequest.HttpServerRequest,
-    response: HttpServerResponse.HttpServerResponse,
+    request: ServerRequest,
+    response: ServerResponse,
     reason: serverMetrics.RefusalReason,
     cls: string,
     start: number,
     labels: serverMetrics.RouteMetrics
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
+  ): Effect.Effect<ServerResponse> {
     this.metrics.refused(reason, cls, start)
     labels.record(response.status, this.seconds(start))
     // A refused request's body still arriving would keep its connection (the next request waits behind it).
@@ -329,18 +332,18 @@ export class Middleware {
 
   /** With `requestBodyTimeout`: a body still arriving when it expires gets 408, and the connection closes. */
   private withBodyDeadline<E, R>(
-    app: HttpApp.Default<E, R>,
-    request: HttpServerRequest.HttpServerRequest,
+    app: App<E, R>,
+    request: ServerRequest,
     keyClass: string
-  ): HttpApp.Default<E, R> {
+  ): App<E, R> {
     const limit = this.settings.requestBodyTimeout
     const arrived = bodyArrived(request.source)
     if (limit === undefined || arrived === undefined || arrived() || !hasBody(request.headers)) return app
-    const deadline = Effect.zipRight(
+    const deadline = Effect.andThen(
       Effect.sleep(limit),
       Effect.suspend(() => {
         if (arrived()) return Effect.never
-        this.metrics.refused("body_timeout", keyClass, this.clock.unsafeCurrentTimeMillis())
+        this.metrics.refused("body_timeout", keyClass, nowMillis(this.clock))
         return Effect.succeed(
           problem(408, "Request Timeout", "The request body did not arrive in time.", { connection: "close" })
         )
@@ -350,7 +353,7 @@ export class Middleware {
   }
 
   seconds(start: number): number {
-    return (this.clock.unsafeCurrentTimeMillis() - start) / 1000
+    return (nowMillis(this.clock) - start) / 1000
   }
 }
 
@@ -383,18 +386,18 @@ class InFlight {
    * handled app does), so there it takes none.
    */
   run<E, R>(
-    served: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+    served: Effect.Effect<ServerResponse, E, R>,
     interruptible: boolean
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> {
+  ): Effect.Effect<ServerResponse, E, R> {
     if (!interruptible) {
       this.owner.keys.pin(this.slot)
       // The failure handler re-fails with the cause it got: the error type is `served`'s own.
-      return Effect.matchCauseEffect(served, this) as Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+      return Effect.matchCauseEffect(served, this) as Effect.Effect<ServerResponse, E, R>
     }
     return Effect.uninterruptibleMask((restore) => {
       this.owner.keys.pin(this.slot)
       return Effect.matchCauseEffect(restore(served), this) as Effect.Effect<
-        HttpServerResponse.HttpServerResponse,
+        ServerResponse,
         E,
         R
       >
@@ -404,20 +407,20 @@ class InFlight {
   release(): void {
     if (this.released) return
     this.released = true
-    this.owner.keys.unpin(this.slot, this.owner.clock.unsafeCurrentTimeMillis())
+    this.owner.keys.unpin(this.slot, nowMillis(this.owner.clock))
     this.owner.slots?.release()
   }
 
   /** The response is about to go out (synchronous: it is on every request's path). */
-  private served(response: HttpServerResponse.HttpServerResponse): void {
+  private served(response: ServerResponse): void {
     if (this.path !== undefined) this.owner.learn(this.path, response.status, this.route)
     this.labels.record(response.status, this.owner.seconds(this.start))
   }
 
   // `matchCauseEffect`'s handlers, as arrow properties so that the object itself is the handler record.
   readonly onSuccess = (
-    response: HttpServerResponse.HttpServerResponse
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+    response: ServerResponse
+  ): Effect.Effect<ServerResponse> => {
     const body = response.body
     if (body._tag !== "Stream") {
       this.release()
@@ -442,10 +445,10 @@ class InFlight {
   readonly onFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => {
     this.release()
     const seconds = this.owner.seconds(this.start)
-    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-    return Effect.zipRight(
+    if (isInterruptOnly(cause)) return Effect.failCause(cause)
+    return Effect.andThen(
       Effect.map(
-        HttpServerError.causeResponse(cause),
+        causeResponse(cause),
         ([response]) => {
           // A router answers an unknown path by failing (`RouteNotFound`): its 404 is learned too.
           if (this.path !== undefined) this.owner.learn(this.path, response.status, this.route)
@@ -458,7 +461,7 @@ class InFlight {
 }
 
 const problem = (status: number, title: string, detail: string, headers: Record<string, string>) =>
-  HttpServerResponse.unsafeJson({ type: "about:blank", title, status, detail }, {
+  jsonResponse({ type: "about:blank", title, status, detail }, {
     status,
     contentType: "application/problem+json",
     headers

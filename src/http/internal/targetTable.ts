@@ -17,12 +17,12 @@
  *
  * @internal
  */
+import { type CloseableScope, makeDeferredNow, nowMillis, scopeProvide } from "#port"
 import type * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 
@@ -36,7 +36,7 @@ interface Entry<A> {
   readonly key: string
   readonly ready: Deferred.Deferred<A>
   value: A | undefined
-  scope: Scope.CloseableScope | undefined
+  scope: CloseableScope | undefined
   /** Calls holding the entry (and the one building it). */
   busy: number
   lastUsed: number
@@ -83,7 +83,7 @@ export class TargetTable<A> {
   acquire(key: string): Effect.Effect<Lease<A> | undefined> {
     return Effect.suspend(() => {
       if (this.closed) return Effect.succeed(undefined)
-      const now = this.clock.unsafeCurrentTimeMillis()
+      const now = nowMillis(this.clock)
       const known = this.entries.get(key)
       if (known !== undefined) {
         this.touch(known, now)
@@ -102,14 +102,14 @@ export class TargetTable<A> {
       }
       const entry: Entry<A> = {
         key,
-        ready: Deferred.unsafeMake(FiberId.none),
+        ready: makeDeferredNow<A>(),
         value: undefined,
         scope: undefined,
         busy: 1,
         lastUsed: now
       }
       this.entries.set(key, entry)
-      return Effect.zipRight(this.closeAll(expired), this.make(entry))
+      return Effect.andThen(this.closeAll(expired), this.make(entry))
     })
   }
 
@@ -119,10 +119,10 @@ export class TargetTable<A> {
       const entry = lease as unknown as Entry<A>
       entry.busy--
       if (this.entries.get(entry.key) !== entry) return Effect.void
-      this.touch(entry, this.clock.unsafeCurrentTimeMillis())
+      this.touch(entry, nowMillis(this.clock))
       if (entry.busy > 0 || this.idleMillis > 0) return Effect.void
       // Even with no time to live, a pinned target stays (until evicted once unpinned, or the client ends).
-      if (entry.value !== undefined && this.pinned(entry.value, this.clock.unsafeCurrentTimeMillis())) {
+      if (entry.value !== undefined && this.pinned(entry.value, nowMillis(this.clock))) {
         return Effect.void
       }
       this.entries.delete(entry.key)
@@ -131,9 +131,7 @@ export class TargetTable<A> {
   }
 
   /** Closes every target idle for `idleTimeToLive`. */
-  readonly sweep: Effect.Effect<void> = Effect.suspend(() =>
-    this.closeAll(this.takeExpired(this.clock.unsafeCurrentTimeMillis()))
-  )
+  readonly sweep: Effect.Effect<void> = Effect.suspend(() => this.closeAll(this.takeExpired(nowMillis(this.clock))))
 
   /** Runs {@link sweep} in the background of `scope`, and closes every target with it. */
   start(): Effect.Effect<void, never, Scope.Scope> {
@@ -148,19 +146,21 @@ export class TargetTable<A> {
     if (this.idleMillis <= 0 || !Number.isFinite(this.idleMillis)) return finalizer
     // A quarter of the time to live: a target is closed at most 25% after it expired.
     const period = Duration.millis(Math.max(1, Math.ceil(this.idleMillis / 4)))
-    return Effect.zipRight(
+    return Effect.andThen(
       finalizer,
       Effect.asVoid(Effect.forkScoped(Effect.repeat(this.sweep, Schedule.spaced(period))))
     )
   }
 
   private make(entry: Entry<A>): Effect.Effect<Lease<A>> {
-    return Effect.uninterruptible(Effect.gen(this, function*() {
+    const entries = this.entries
+    const build = this.build
+    return Effect.uninterruptible(Effect.gen(function*() {
       const scope = yield* Scope.make()
       entry.scope = scope
-      const exit = yield* Effect.exit(Scope.extend(this.build(entry.key), scope))
+      const exit = yield* Effect.exit(scopeProvide(build(entry.key), scope))
       if (Exit.isFailure(exit)) {
-        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key)
+        if (entries.get(entry.key) === entry) entries.delete(entry.key)
         yield* Scope.close(scope, exit)
         yield* Deferred.failCause(entry.ready, exit.cause)
         return yield* Effect.failCause(exit.cause)

@@ -5,6 +5,8 @@
  * @internal
  */
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 
 /**
@@ -15,4 +17,22 @@ export const configRecord = <A>(config: Config.Config<A>, name: string): Config.
   Config.map(
     Config.option(Config.hashMap(config, name)),
     (map) => Object.fromEntries(Option.match(map, { onNone: () => [], onSome: (m) => Array.from(m) }))
+  )
+
+/** A list of strings: a JSON array, or comma-separated text in the environment (Effect 3: `Config.array`). */
+export const configList = (name: string): Config.Config<ReadonlyArray<string>> => Config.array(Config.string(), name)
+
+/**
+ * `config`, but absent (missing data, which `Config.option` reads as none) when `isEmpty` holds for its
+ * value (Effect 3: `Config.mapOrFail` with `ConfigError.MissingData`).
+ */
+export const absentWhen = <A>(
+  config: Config.Config<A>,
+  isEmpty: (value: A) => boolean,
+  name: string,
+  message: string
+): Config.Config<A> =>
+  Config.mapOrFail(
+    config,
+    (value) => isEmpty(value) ? Either.left(ConfigError.MissingData([name], message)) : Either.right(value)
   )

@@ -14,6 +14,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { configRecord } from "./config.js"
+export { absentWhen, configList } from "./config.js"
+export {
+  currentFiberLocal,
+  type FiberLocal,
+  layerContext,
+  makeDeferredNow,
+  makeFiberLocal,
+  unwrapLayerScoped,
+  withFiberLocal
+} from "./edgeRuntime.js"
 export {
   clearInterruption,
   type InFiberDeadline,
@@ -76,6 +86,7 @@ export {
   withClock
 } from "./runtime.js"
 export { makeStepper, scheduleIntersect, scheduleUnion, type Stepper } from "./schedule.js"
+export { shapeByInput } from "./schedule.js"
 export {
   type AnySchema,
   declare,
@@ -88,7 +99,7 @@ export {
   withDefault
 } from "./schema.js"
 export { type Codec, decodeUnknownEffect, stringRecord } from "./schemaShapes.js"
-export { type ClosableQueue, closeQueue, offerNow, queueStream, slidingQueue } from "./stream.js"
+export { type ClosableQueue, closeQueue, offerNow, queueStream, refChanges, slidingQueue } from "./stream.js"
 export {
   booleanConfig,
   decodeOptions,

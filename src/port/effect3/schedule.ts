@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -39,3 +40,17 @@ export const scheduleIntersect = <In>(
   self: Schedule.Schedule<unknown, In>,
   that: Schedule.Schedule<unknown, In>
 ): Schedule.Schedule<unknown, In> => Schedule.intersect(self, that)
+
+/**
+ * `base`'s delays, each at least `atLeastMillis(input)`, and no further recurrence once `keep(input)` is
+ * false: 3 `intersect` with `identity` + `check` + `modifyDelay`, 4 `while` + `modifyDelay` on the metadata's input.
+ */
+export const shapeByInput = (
+  base: Schedule.Schedule<unknown, unknown>,
+  keep: (input: unknown) => boolean,
+  atLeastMillis: (input: unknown) => number
+): Schedule.Schedule<unknown, unknown> =>
+  Schedule.intersect(base, Schedule.identity<unknown>()).pipe(
+    Schedule.check((input: unknown) => keep(input)),
+    Schedule.modifyDelay(([, input], delay) => Duration.max(delay, Duration.millis(atLeastMillis(input))))
+  )

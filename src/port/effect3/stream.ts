@@ -7,6 +7,7 @@
 import type * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
+import type * as SubscriptionRef from "effect/SubscriptionRef"
 
 /** A queue whose reading stream ends when it is closed (Effect 3: `Queue<A>`; Effect 4: `Queue<A, Cause.Done>`). */
 export type ClosableQueue<A> = Queue.Queue<A>
@@ -25,3 +26,6 @@ export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> => Q
 
 /** The queue's messages until it is closed (`Stream.fromQueue` in both). */
 export const queueStream = <A>(queue: ClosableQueue<A>): Stream.Stream<A> => Stream.fromQueue(queue)
+
+/** A `SubscriptionRef`'s current value, then each change (Effect 3: its `changes` property; Effect 4: `SubscriptionRef.changes`). */
+export const refChanges = <A>(ref: SubscriptionRef.SubscriptionRef<A>): Stream.Stream<A> => ref.changes

@@ -12,6 +12,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
 export { configRecord } from "./config.js"
+export { absentWhen, configList } from "./config.js"
+export {
+  currentFiberLocal,
+  type FiberLocal,
+  layerContext,
+  makeDeferredNow,
+  makeFiberLocal,
+  unwrapLayerScoped,
+  withFiberLocal
+} from "./edgeRuntime.js"
 export {
   clearInterruption,
   type InFiberDeadline,
@@ -94,6 +104,7 @@ export {
   withClock
 } from "./runtime.js"
 export { makeStepper, scheduleIntersect, scheduleUnion, type Stepper } from "./schedule.js"
+export { shapeByInput } from "./schedule.js"
 export {
   type AnySchema,
   declare,
@@ -106,7 +117,7 @@ export {
   withDefault
 } from "./schema.js"
 export { type Codec, decodeUnknownEffect, stringRecord } from "./schemaShapes.js"
-export { type ClosableQueue, closeQueue, offerNow, queueStream, slidingQueue } from "./stream.js"
+export { type ClosableQueue, closeQueue, offerNow, queueStream, refChanges, slidingQueue } from "./stream.js"
 
 /** A service key: Effect 4's `Context.Key`. */
 export type ServiceKey<I, S> = Context.Key<I, S>

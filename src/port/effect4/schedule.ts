@@ -38,3 +38,19 @@ export const scheduleIntersect = <In>(
 ): Schedule.Schedule<unknown, In> =>
   // One input type for both: `max`'s intersection of the inputs is `In` itself.
   Schedule.max([self, that]) as Schedule.Schedule<unknown, In>
+
+/**
+ * `base`'s delays, each at least `atLeastMillis(input)`, and no further recurrence once `keep(input)` is
+ * false: 3 `intersect` with `identity` + `check` + `modifyDelay`, 4 `while` + `modifyDelay` on the metadata's input.
+ */
+export const shapeByInput = (
+  base: Schedule.Schedule<unknown, unknown>,
+  keep: (input: unknown) => boolean,
+  atLeastMillis: (input: unknown) => number
+): Schedule.Schedule<unknown, unknown> =>
+  base.pipe(
+    Schedule.while((meta) => keep(meta.input)),
+    Schedule.modifyDelay((meta) =>
+      Effect.succeed(Duration.max(meta.duration, Duration.millis(atLeastMillis(meta.input))))
+    )
+  )

@@ -8,6 +8,7 @@ import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 
 /** A queue whose reading stream ends when it is closed (Effect 3: `Queue<A>`; Effect 4: `Queue<A, Cause.Done>`). */
 export type ClosableQueue<A> = Queue.Queue<A, Cause.Done>
@@ -28,3 +29,6 @@ export const closeQueue = <A>(queue: ClosableQueue<A>): Effect.Effect<void> =>
 
 /** The queue's messages until it is closed (`Stream.fromQueue` in both). */
 export const queueStream = <A>(queue: ClosableQueue<A>): Stream.Stream<A> => Stream.fromQueue(queue)
+
+/** A `SubscriptionRef`'s current value, then each change (Effect 3: its `changes` property; Effect 4: `SubscriptionRef.changes`). */
+export const refChanges = <A>(ref: SubscriptionRef.SubscriptionRef<A>): Stream.Stream<A> => SubscriptionRef.changes(ref)
