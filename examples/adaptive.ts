@@ -27,7 +27,7 @@ export const program = Effect.scoped(
     const search = AdaptiveLimiter.withAdaptiveLimiter(queueingDependency(8), limiter)
     const callers = yield* Effect.forEach(
       Array.from({ length: 32 }),
-      () => Effect.fork(Effect.forever(search)),
+      () => Effect.forkScoped(Effect.forever(search)),
       { concurrency: "unbounded" }
     )
     yield* Effect.sleep("400 millis")

@@ -29,8 +29,10 @@ export const program = Effect.scoped(
     const outcomes: Record<string, number> = {}
     for (let i = 0; i < 30; i++) {
       const outcome = yield* guard(inventory).pipe(
-        Effect.as("ok"),
-        Effect.catchAll((error) => Effect.succeed(typeof error === "string" ? `dependency ${error}` : error._tag))
+        Effect.match({
+          onSuccess: () => "ok",
+          onFailure: (error) => typeof error === "string" ? `dependency ${error}` : error._tag
+        })
       )
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
     }

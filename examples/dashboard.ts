@@ -1,3 +1,4 @@
+// Effect 3
 import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Registry } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"

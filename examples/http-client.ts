@@ -1,3 +1,4 @@
+// Effect 3
 import { HttpClient, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"

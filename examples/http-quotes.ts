@@ -1,3 +1,4 @@
+// Effect 3
 import { HttpClient, HttpClientResponse, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { RetryBudget } from "breakwater"

@@ -1,3 +1,4 @@
+// Effect 3
 import { HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"

@@ -6,6 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import ts from "typescript"
 import { describe, expect, it } from "vitest"
+import { isForEffect } from "./helpers/effectMarker.js"
 
 const root = path.resolve(import.meta.dirname, "..")
 // Public modules: src/index.ts and src/<layer>/*.ts, never an internal/ folder nor the pure cores of src/core/.
@@ -61,10 +62,13 @@ const extract = (file: string): Array<Example> => {
   return examples
 }
 
-/** The README's ```ts blocks are held to the same standard. */
+/**
+ * The README's ```ts blocks are held to the same standard, against Effect 3 here (those marked
+ * `// Effect 4` are compiled and run against Effect 4 by the consumer test, test/package.test.ts).
+ */
 const readmeExamples = (): Array<Example> => {
   const text = fs.readFileSync(path.join(root, "README.md"), "utf8")
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((block, i) => ({
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].filter((block) => isForEffect(block[1]!, 3)).map((block, i) => ({
     file: path.join(root, "test", "__doc_examples__", `README_${i}.ts`),
     source: block[1]!,
     origin: `README.md:${text.slice(0, block.index).split("\n").length}`

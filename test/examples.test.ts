@@ -5,9 +5,13 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { isForEffect } from "./helpers/effectMarker.js"
 
 const root = path.resolve(import.meta.dirname, "..")
-const examples = fs.readdirSync(path.join(root, "examples")).filter((file) => file.endsWith(".ts"))
+// Those marked `// Effect 4` (examples/*-effect4.ts) run in the Effect 4 consumer app (test/package.test.ts).
+const examples = fs.readdirSync(path.join(root, "examples")).filter((file) =>
+  file.endsWith(".ts") && isForEffect(fs.readFileSync(path.join(root, "examples", file), "utf8"), 3)
+)
 
 describe("examples", () => {
   it.each(examples)("%s runs to completion", async (file) => {

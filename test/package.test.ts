@@ -20,14 +20,18 @@ import {
   install,
   pack,
   type Packed,
+  packEffect4,
   root,
   run,
   runAsync,
   typeCheck
 } from "./helpers/consumerApp.js"
+import { isForEffect } from "./helpers/effectMarker.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-consumer-"))
-let packed: Packed
+/** The tarball of each package: Effect 3's (major N) and Effect 4's (major N + 1). */
+const packed = new Map<3 | 4, Packed>()
+const tarballOf = (major: 3 | 4): Packed => packed.get(major)!
 const appOf = (end: string) => path.join(work, end)
 
 /** The integrations and the source file behind each flat subpath. */
@@ -73,8 +77,9 @@ const readmeSnippets = (): Array<Snippet> => {
   return [...fenced, ...inline]
 }
 
-/** An @effect/vitest test under TestClock, as a user writes one. */
-const clockTest = `import { it } from "@effect/vitest"
+/** An @effect/vitest test under TestClock, as a user writes one, on Effect 3 and on Effect 4. */
+const clockTest: Record<3 | 4, string> = {
+  3: `import { it } from "@effect/vitest"
 import { CircuitBreaker } from "breakwater"
 import { Duration, Effect, TestClock } from "effect"
 import { expect } from "vitest"
@@ -88,7 +93,25 @@ it.scoped("the breaker half-opens after its wait, in virtual time", () =>
     yield* Effect.succeed(1).pipe(CircuitBreaker.withCircuitBreaker(breaker))
     expect(yield* breaker.state).toBe("HalfOpen")
   }))
+`,
+  // @effect/vitest 4: it.effect provides the Scope; TestClock lives in effect/testing.
+  4: `import { it } from "@effect/vitest"
+import { CircuitBreaker } from "breakwater"
+import { Duration, Effect } from "effect"
+import { TestClock } from "effect/testing"
+import { expect } from "vitest"
+
+it.effect("the breaker half-opens after its wait, in virtual time", () =>
+  Effect.gen(function*() {
+    const breaker = yield* CircuitBreaker.make({ name: "payments", waitDurationInOpenState: "30 seconds" })
+    yield* breaker.transitionToOpen
+    expect(yield* breaker.state).toBe("Open")
+    yield* TestClock.adjust(Duration.seconds(31))
+    yield* Effect.succeed(1).pipe(CircuitBreaker.withCircuitBreaker(breaker))
+    expect(yield* breaker.state).toBe("HalfOpen")
+  }))
 `
+}
 
 /** One import of every public subpath, so that each one's `types` entry is type-checked too. */
 const subpathImports = () => {
@@ -158,7 +181,8 @@ interface Prepared {
 const prepared = new Map<string, Prepared>()
 
 beforeAll(() => {
-  packed = pack(work)
+  packed.set(3, pack(work))
+  packed.set(4, packEffect4(work))
   for (const end of ends) {
     const installed = prepareApp(appOf(end.name), end)
     // Rejections are reported by the tests that await these, not as unhandled.
@@ -167,7 +191,7 @@ beforeAll(() => {
     problems.catch(() => {})
     const vitest = path.join(appOf(end.name), "node_modules", "vitest", "vitest.mjs")
     const clockTest = installed.then(() =>
-      runAsync(process.execPath, [vitest, "run", "src/clock.test.ts"], { cwd: appOf(end.name), timeout: 120_000 })
+      runAsync(end.node, [vitest, "run", "src/clock.test.ts"], { cwd: appOf(end.name), timeout: 120_000 })
     )
     clockTest.catch(() => {})
     prepared.set(end.name, { installed, problems, clockTest })
@@ -179,17 +203,17 @@ afterAll(() => {
   spawn("rm", ["-rf", work], { detached: true, stdio: "ignore" }).unref()
 })
 
-describe("the packed tarball", () => {
+describe.each([3, 4] as const)("the packed tarball for Effect %i", (major) => {
   it("holds no test, demo, bench or example file, and every source map resolves inside the package", () => {
-    const files = packed.files.map((f) => f.path)
+    const files = tarballOf(major).files.map((f) => f.path)
     expect(files).toContain("dist/index.js")
     expect(files).toContain("LICENSE")
     // The Grafana dashboard the README's import steps name, under node_modules/breakwater/grafana/.
     expect(files).toContain("grafana/breakwater.json")
     expect(files.filter((f) => /^(test|demo|bench|examples|docs)\/|\.test\.|__doc_examples__/.test(f))).toEqual([])
-    const extracted = path.join(work, "extracted")
+    const extracted = path.join(work, `extracted-${major}`)
     fs.mkdirSync(extracted)
-    run("tar", ["-xzf", packed.tarball, "-C", extracted])
+    run("tar", ["-xzf", tarballOf(major).tarball, "-C", extracted])
     const outside: Array<string> = []
     const maps = files.filter((f) => f.endsWith(".map"))
     expect(maps.length).toBeGreaterThan(0)
@@ -205,6 +229,16 @@ describe("the packed tarball", () => {
     expect(outside).toEqual([])
   })
 
+  it("exports the same subpaths as the Effect 3 package, and names its own Effect as a peer", () => {
+    type Manifest = { exports: Record<string, unknown>; peerDependencies: Record<string, string> }
+    const ours = JSON.parse(run("tar", ["-xzOf", tarballOf(major).tarball, "package/package.json"])) as Manifest
+    const effect3 = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as Manifest
+    expect(Object.keys(ours.exports).sort()).toEqual(Object.keys(effect3.exports).sort())
+    expect(ours.peerDependencies["effect"]).toMatch(major === 3 ? /^\^3\./ : /^\^4\./)
+  })
+})
+
+describe("the repository's package.json", () => {
   it("the repo's own package.json selects no test, demo, bench or example file either", () => {
     // The tarball above is packed from a copy holding only what a package needs; this asks npm what it
     // would pack from the repo itself, so a widened or removed `files` field cannot slip through.
@@ -251,28 +285,29 @@ describe("the packed tarball", () => {
 
 const snippets = readmeSnippets()
 const examples = fs.readdirSync(path.join(root, "examples")).filter((file) => file.endsWith(".ts"))
+const exampleSource = (file: string) => fs.readFileSync(path.join(root, "examples", file), "utf8")
 
 /** Installs the tarball into `app` with `end`'s versions and writes the app's sources and scripts. */
 const prepareApp = async (app: string, end: End): Promise<void> => {
-  await install(app, packed.tarball, end)
+  await install(app, tarballOf(end.major).tarball, end)
   const src = path.join(app, "src")
   fs.mkdirSync(src, { recursive: true })
-  for (const snippet of snippets) fs.writeFileSync(path.join(src, `${snippet.name}.ts`), snippet.source)
-  for (const file of examples) {
-    fs.writeFileSync(path.join(src, `example_${file}`), fs.readFileSync(path.join(root, "examples", file)))
-  }
-  fs.writeFileSync(path.join(src, "clock.test.ts"), clockTest)
+  const ownSnippets = snippets.filter((s) => isForEffect(s.source, end.major))
+  const ownExamples = examples.filter((file) => isForEffect(exampleSource(file), end.major))
+  for (const snippet of ownSnippets) fs.writeFileSync(path.join(src, `${snippet.name}.ts`), snippet.source)
+  for (const file of ownExamples) fs.writeFileSync(path.join(src, `example_${file}`), exampleSource(file))
+  fs.writeFileSync(path.join(src, "clock.test.ts"), clockTest[end.major])
   fs.writeFileSync(path.join(src, "subpaths.ts"), subpathImports())
   const runnable = [
-    ...snippets.filter((s) => s.runnable).map((s) => s.name),
-    ...examples.filter((file) => file !== "redis.ts").map((file) => `example_${file.replace(/\.ts$/, "")}`)
+    ...ownSnippets.filter((s) => s.runnable).map((s) => s.name),
+    ...ownExamples.filter((file) => !file.startsWith("redis")).map((file) => `example_${file.replace(/\.ts$/, "")}`)
   ]
   fs.writeFileSync(path.join(src, "run.ts"), runner(runnable))
   fs.writeFileSync(path.join(app, "record.mjs"), loadRecorder)
   fs.writeFileSync(path.join(app, "resolve.mjs"), resolver)
 }
 
-describe.each(ends)("a consumer app on the $name end of the effect range", (end) => {
+describe.each(ends)("a consumer app on the $name end of the effect range (Effect $major)", (end) => {
   const app = appOf(end.name)
 
   beforeAll(() => prepared.get(end.name)!.installed, 400_000)
@@ -293,14 +328,14 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
   }, 300_000)
 
   it("runs them", () => {
-    const out = run(process.execPath, ["dist/run.js"], { cwd: app, timeout: 90_000 })
+    const out = run(end.node, ["dist/run.js"], { cwd: app, timeout: 90_000 })
     result = JSON.parse(out.slice(out.lastIndexOf("RESULT ") + 7)) as typeof result
     expect(result.ran).toBeGreaterThan(10)
     expect(Object.entries(result.failed).filter(([name]) => !inline(name))).toEqual([])
   }, 180_000)
 
   it("type-checks and runs the README's inline snippets (Bulkhead.make({ ... }) and the like)", () => {
-    expect(snippets.filter((s) => inline(s.name)).length).toBeGreaterThanOrEqual(3)
+    expect(snippets.filter((s) => inline(s.name) && isForEffect(s.source, end.major)).length).toBeGreaterThanOrEqual(3)
     expect(problems.filter(inline)).toEqual([])
     expect(Object.entries(result.failed).filter(([name]) => inline(name))).toEqual([])
   })
@@ -324,7 +359,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
     expect(internal.some((s) => s.includes("/http/internal/"))).toBe(true)
     expect(internal.some((s) => s.includes("/redis/internal/"))).toBe(true)
     const codes = JSON.parse(
-      run(process.execPath, ["resolve.mjs", JSON.stringify([...exported, ...internal])], { cwd: app })
+      run(end.node, ["resolve.mjs", JSON.stringify([...exported, ...internal])], { cwd: app })
     ) as Record<string, string>
     expect(Object.entries(codes).filter(([s, code]) => exported.includes(s) && code !== "ok")).toEqual([])
     expect(
@@ -335,7 +370,7 @@ describe.each(ends)("a consumer app on the $name end of the effect range", (end)
 
   it("loads no ioredis, OpenTelemetry or undici module on a cold import of the root", () => {
     const loaded = (specifier: string) =>
-      JSON.parse(run(process.execPath, ["record.mjs", specifier], { cwd: app })) as Array<string>
+      JSON.parse(run(end.node, ["record.mjs", specifier], { cwd: app })) as Array<string>
     const root = loaded("breakwater")
     expect(root.some((url) => url.includes("/node_modules/effect/"))).toBe(true)
     expect(root.filter((url) => heavy.test(url))).toEqual([])

