@@ -4,11 +4,11 @@
  * no budget), as most code does; protected, a breaker, a rate limiter and a retry budget guard the
  * dependency and a bulkhead caps the calls in flight.
  */
+import type { HttpClient } from "#port/httpClient"
 import type { Bulkhead as BulkheadGuard, Registry } from "breakwater"
 import { Bulkhead, type Health, Metrics, RetryBudget } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
-import type { HttpClient } from "#port/httpClient"
 import { Effect, Option, type Scope } from "effect"
 import type { Answer } from "./dependency.js"
 import { guardSettings, type Mode, type Scenario } from "./scenario.js"

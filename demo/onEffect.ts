@@ -31,7 +31,11 @@ const effect4Node = (): string => {
 export const runOn = (major: 3 | 4, script: string, argv: ReadonlyArray<string>): Promise<number> | undefined => {
   if (major === runningMajor) return undefined
   if (major === 3) {
-    throw new CliError({ flag: "--effect", value: "3", reason: `cannot run here: this process runs Effect ${effectVersion}` })
+    throw new CliError({
+      flag: "--effect",
+      value: "3",
+      reason: `cannot run here: this process runs Effect ${effectVersion}`
+    })
   }
   if (!fs.existsSync(new URL("node_modules/effect/package.json", target))) {
     throw new CliError({

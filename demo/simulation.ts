@@ -2,9 +2,9 @@
  * The scenario in virtual time: the same roles and the same guards, with the dependency called in
  * process instead of over a socket, under a virtual clock and a seeded `Random`. Same seed, same bytes.
  */
-import * as Dashboard from "breakwater/Dashboard"
 import { effectVersion, withSeed } from "#port/demo"
 import { HttpClient, HttpClientResponse } from "#port/httpClient"
+import * as Dashboard from "breakwater/Dashboard"
 import { Clock, Effect, Schedule } from "effect"
 import * as Dependency from "./dependency.js"
 import { DashboardFeed } from "./feed.js"
@@ -81,7 +81,9 @@ export const simulate = async (scenario: Scenario, clock: ClockKind = "virtual")
   const rows = tableRows(results)
   const description = describeScenario(scenario)
   const time = clock === "virtual" ? "virtual time" : "TestClock"
-  const text = `breakwater simulation (Effect ${effectVersion}, ${time}, seed ${scenario.seed}): ${description}\n\n${formatTable(rows)}\n`
+  const text = `breakwater simulation (Effect ${effectVersion}, ${time}, seed ${scenario.seed}): ${description}\n\n${
+    formatTable(rows)
+  }\n`
   const html = await Effect.runPromise(Dashboard.report({
     title: `breakwater simulation, seed ${scenario.seed}`,
     table: rows,

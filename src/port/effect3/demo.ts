@@ -6,6 +6,7 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either_ from "effect/Either"
@@ -13,9 +14,11 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Scheduler from "effect/Scheduler"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import { createRequire } from "node:module"
+import type { App, Routes } from "./httpServer.js"
 
 /** The running Effect's version (Effect 3 exports none: read from its package.json). */
 export const effectVersion: string = (createRequire(import.meta.url)("effect/package.json") as { version: string })
@@ -121,3 +124,13 @@ export const runUnderTestClock = <A, E>(effect: Effect.Effect<A, E>, seed: numbe
       return yield* Fiber.join(fiber)
     }).pipe(Effect.withRandom(Random.make(seed)), Effect.provide(TestContext.TestContext))
   )
+
+/**
+ * An app answering with `routes`, their handlers given `context` (Effect 3: a router value is itself an
+ * app, `Effect.provide` gives it the context).
+ */
+export const routesApp = <E, R>(
+  routes: Routes<E, R>,
+  context: Context.Context<R>
+): Effect.Effect<App<E, Scope.Scope>, never, Scope.Scope> =>
+  Effect.succeed(Effect.provide(routes, context) as App<E, Scope.Scope>)

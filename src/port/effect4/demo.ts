@@ -8,16 +8,21 @@
  */
 import type * as Clock from "effect/Clock"
 import * as Clock_ from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Fiber_ from "effect/Fiber"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import * as Scheduler from "effect/Scheduler"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import * as Version from "effect/Version"
+import type { App, Routes } from "./httpServer.js"
 
 /** The running Effect's version (Effect 4: `Version.getCurrentVersion`). */
 export const effectVersion: string = Version.getCurrentVersion()
@@ -136,3 +141,21 @@ export const runUnderTestClock = <A, E>(effect: Effect.Effect<A, E>, seed: numbe
       return yield* Fiber_.join(fiber)
     }).pipe(Random.withSeed(seed), Effect.provide(TestClock.layer()))
   )
+
+/**
+ * An app answering with `routes`, their handlers given `context` (Effect 4: routes are a Layer,
+ * `HttpRouter.toHttpEffect` of them with the context provided to each request, `HttpRouter.provideRequest`).
+ */
+export const routesApp = <E, R>(
+  routes: Routes<E, R>,
+  context: Context.Context<R>
+): Effect.Effect<App<E, Scope.Scope>, never, Scope.Scope> =>
+  Effect.orDie(
+    HttpRouter.toHttpEffect(
+      routes.pipe(HttpRouter.provideRequest(Layer.succeedContext(context))) as Layer.Layer<
+        never,
+        E,
+        HttpRouter.HttpRouter
+      >
+    )
+  ) as Effect.Effect<App<E, Scope.Scope>, never, Scope.Scope>
