@@ -58,7 +58,8 @@ export const portedSuites = [
   "test/dashboard/DashboardAccess.test.ts",
   "test/dashboard/DashboardLoad.test.ts",
   "test/Dashboard.test.ts",
-  "test/http/ServerObservability.test.ts"
+  "test/http/ServerObservability.test.ts",
+  "test/demo/cli.test.ts"
 ]
 
 /**
