@@ -16,7 +16,9 @@ const repo = fileURLToPath(new URL("../..", import.meta.url))
 export const runCommand = (
   script: "start" | "simulate",
   argv: ReadonlyArray<string>,
-  timeoutMillis: number
+  timeoutMillis: number,
+  /** Called with all of stdout so far, whenever it grows. */
+  onStdout: (stdout: string) => void = () => {}
 ): Promise<CommandRun> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", `demo/${script}.ts`, ...argv], {
@@ -27,7 +29,10 @@ export const runCommand = (
     })
     let stdout = ""
     let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      onStdout(stdout)
+    })
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     // A run past the bound fails the test rather than hangs it; the whole group goes, grandchild included.
     const timer = setTimeout(() => {
