@@ -81,7 +81,7 @@ export const simulate = async (scenario: Scenario, clock: ClockKind = "virtual")
   const rows = tableRows(results)
   const description = describeScenario(scenario)
   const time = clock === "virtual" ? "virtual time" : "TestClock"
-  const text = `breakwater simulation (Effect ${effectVersion}, ${time}, seed ${scenario.seed}): ${description}\n\n${
+  const text = `breakwater simulation (${time}, seed ${scenario.seed}) on Effect ${effectVersion}: ${description}\n\n${
     formatTable(rows)
   }\n`
   const html = await Effect.runPromise(Dashboard.report({

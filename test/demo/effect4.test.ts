@@ -38,8 +38,8 @@ describe("npm run simulate -- --effect 4", () => {
       expect(on4.code).toBe(0)
       expect(on3.code).toBe(0)
       // The banner names the Effect that ran.
-      expect(on4.stdout).toMatch(/^breakwater simulation \(Effect 4\.\d+\.\d+, virtual time, seed 7\): /)
-      expect(on3.stdout).toMatch(/^breakwater simulation \(Effect 3\.\d+\.\d+, virtual time, seed 7\): /)
+      expect(on4.stdout).toMatch(/^breakwater simulation \(virtual time, seed 7\) on Effect 4\.\d+\.\d+: /)
+      expect(on3.stdout).toMatch(/^breakwater simulation \(virtual time, seed 7\) on Effect 3\.\d+\.\d+: /)
       const table4 = tableOf(on4.stdout)
       const table3 = tableOf(on3.stdout)
       expect([...table4.keys()]).toEqual(rows)
