@@ -1,3 +1,4 @@
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { defineConfig, type Plugin } from "vitest/config"
 
@@ -59,7 +60,9 @@ export const portedSuites = [
   "test/dashboard/DashboardLoad.test.ts",
   "test/Dashboard.test.ts",
   "test/http/ServerObservability.test.ts",
-  "test/demo/cli.test.ts"
+  "test/demo/cli.test.ts",
+  "test/demo/simulation.test.ts",
+  "test/demo/virtualTime.test.ts"
 ]
 
 /**
@@ -86,9 +89,27 @@ const resolveFromTarget = (): Plugin => ({
   }
 })
 
+/** `breakwater/<name>`'s source: package.json's `./dist/<folder>/<name>.js` read as `src/<folder>/<name>.ts`. */
+const subpathSource = (name: string): string | undefined => {
+  const exports = (JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8")) as {
+    readonly exports: Record<string, string | { readonly import: string }>
+  }).exports
+  const target = exports[`./${name}`]
+  return typeof target === "object" && target.import.startsWith("./dist/")
+    ? path.join(repo, target.import.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts"))
+    : undefined
+}
+
+/** The package's subpaths (`breakwater/Dashboard`, which the demo imports) on their sources. */
+const breakwaterSubpaths = (): Plugin => ({
+  name: "breakwater:subpaths",
+  enforce: "pre",
+  resolveId: (id) => id.startsWith("breakwater/") ? subpathSource(id.slice("breakwater/".length)) : undefined
+})
+
 export default defineConfig({
   root: repo,
-  plugins: [resolveFromTarget()],
+  plugins: [resolveFromTarget(), breakwaterSubpaths()],
   resolve: {
     alias: [
       { find: /^#port$/, replacement: path.join(repo, "src/port/effect4/index.ts") },
