@@ -54,6 +54,10 @@ export const runOn = (major: 3 | 4, script: string, argv: ReadonlyArray<string>)
   ]
   return new Promise((resolve, reject) => {
     const child = spawn(effect4Node(), args, { stdio: "inherit" })
+    // Ctrl-C reaches both processes (one terminal group); a signal sent to this one alone is passed on.
+    // Either way this process waits for the child and exits with its code.
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, forward)
     child.on("error", reject)
     child.on("exit", (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal])))
   })

@@ -58,6 +58,27 @@ describe("npm run simulate -- --effect 4", () => {
     }
   }, 120_000)
 
+  it("the Effect 4 child's exit code is the command's", async () => {
+    // The child runs, then cannot write its report (a file stands where its folder should be): exit 1.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-simulate-"))
+    try {
+      fs.writeFileSync(path.join(dir, "file"), "")
+      const run = await runCommand("simulate", [
+        "--duration",
+        "1",
+        "--effect",
+        "4",
+        "--out",
+        path.join(dir, "file", "r.html")
+      ], 90_000)
+      expect(run.stdout).toBe("")
+      expect(run.stderr).toContain("EEXIST: file already exists, mkdir")
+      expect(run.code).toBe(1)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
   it("a bad --effect is refused before anything runs, naming the flag and the value", async () => {
     const run = await runCommand("simulate", ["--effect", "5"], 60_000)
     expect(run.code).toBe(1)
