@@ -62,7 +62,8 @@ export const portedSuites = [
   "test/http/ServerObservability.test.ts",
   "test/demo/cli.test.ts",
   "test/demo/simulation.test.ts",
-  "test/demo/virtualTime.test.ts"
+  "test/demo/virtualTime.test.ts",
+  "test/demo/feed.test.ts"
 ]
 
 /**
