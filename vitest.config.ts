@@ -9,6 +9,7 @@ const timingSensitive = [
   "test/demo/live.test.ts",
   "test/demo/dashboard.e2e.test.ts",
   "test/demo/soak.test.ts",
+  "test/demo/effect4.live.test.ts",
   "test/Soak.test.ts",
   "test/bench.test.ts",
   // Outage detection, slot migration and breaker recovery on real sockets: timed by the real clock,

@@ -1,7 +1,8 @@
 /**
  * Command-line flags of `npm start` and `npm run simulate`.
  */
-import { Data, Either } from "effect"
+import { type Either, tryEither } from "#port/demo"
+import { Data } from "effect"
 
 export interface Flags {
   readonly help: boolean
@@ -14,6 +15,8 @@ export interface Flags {
   readonly out: string | undefined
   /** simulate: run under Effect's `TestClock` instead of the discrete-event clock (slower). */
   readonly testClock: boolean
+  /** The Effect major the command runs on (default 3): 4 re-runs it in a child process on Effect 4. */
+  readonly effect: 3 | 4
 }
 
 /**
@@ -48,6 +51,8 @@ Flags:
   --no-dashboard        do not serve the live dashboard
   --port <n>            the dashboard's port (default: any free port; the URL is printed)
   --keep-open           keep the dashboard up after the runs, until Ctrl-C
+  --effect <3|4>        the Effect major to run on (default 3; 4 runs in a child process on
+                        targets/effect4's Effect 4 and Node 22, installed by npm ci --prefix targets/effect4)
   --help                this text
 `
 
@@ -64,6 +69,9 @@ Flags:
   --out <file>          the HTML report (default reports/simulation.html)
   --test-clock          drive the run with Effect's TestClock instead of the discrete-event clock:
                         the same guards and figures, much slower (a cross-check; use short runs)
+  --effect <3|4>        the Effect major to run on (default 3; 4 runs in a child process on
+                        targets/effect4's Effect 4 and Node 22, installed by npm ci --prefix targets/effect4).
+                        The seeded draws differ between majors (another generator), so do the figures
   --help                this text
 `
 
@@ -90,7 +98,8 @@ const flagsOf: Record<Command, Readonly<Record<string, "boolean" | "value">>> = 
     rate: "value",
     "no-dashboard": "boolean",
     port: "value",
-    "keep-open": "boolean"
+    "keep-open": "boolean",
+    effect: "value"
   },
   simulate: {
     help: "boolean",
@@ -98,7 +107,8 @@ const flagsOf: Record<Command, Readonly<Record<string, "boolean" | "value">>> = 
     rate: "value",
     seed: "value",
     out: "value",
-    "test-clock": "boolean"
+    "test-clock": "boolean",
+    effect: "value"
   }
 }
 
@@ -120,6 +130,13 @@ const integerIn = (flag: string, raw: string, min: number, max: number, what: st
     throw new CliError({ flag, value: raw, reason: `must be ${what}` })
   }
   return value
+}
+
+/** `--effect`: 3 (the default) or 4. */
+const effectMajor = (raw: string | undefined): 3 | 4 => {
+  if (raw === undefined || raw === "3") return 3
+  if (raw === "4") return 4
+  throw new CliError({ flag: "--effect", value: raw, reason: "must be 3 or 4" })
 }
 
 /**
@@ -155,15 +172,16 @@ const read = (command: Command, argv: ReadonlyArray<string>): Map<string, string
 }
 
 /** The flags of `command`, or the first wrong one. */
-export const parse = (command: Command, argv: ReadonlyArray<string>): Either.Either<Flags, CliError> =>
-  Either.try({
-    try: () => {
+export const parse = (command: Command, argv: ReadonlyArray<string>): Either<Flags, CliError> =>
+  tryEither(
+    () => {
       const values = read(command, argv)
       const text = (name: string) => {
         const value = values.get(name)
         return typeof value === "string" ? value : undefined
       }
       const seed = text("seed")
+      const effect = text("effect")
       const port = text("port")
       const dashboard = !values.has("no-dashboard")
       const keepOpen = values.has("keep-open")
@@ -185,9 +203,9 @@ export const parse = (command: Command, argv: ReadonlyArray<string>): Either.Eit
         port: port === undefined ? 0 : integerIn("--port", port, 0, 65535, "an integer from 0 to 65535"),
         keepOpen,
         out: text("out"),
-        testClock: values.has("test-clock")
+        testClock: values.has("test-clock"),
+        effect: effectMajor(effect)
       }
     },
-    catch: (error) =>
-      error instanceof CliError ? error : new CliError({ flag: "", value: undefined, reason: String(error) })
-  })
+    (error) => error instanceof CliError ? error : new CliError({ flag: "", value: undefined, reason: String(error) })
+  )

@@ -4,7 +4,8 @@
  * the last second than it can serve. Overload is what makes a retry storm outlive the failure that
  * started it: an overloaded dependency fails everything, which makes naive callers retry more.
  */
-import { Clock, Effect, Random } from "effect"
+import { randomIntBetween } from "#port/demo"
+import { Clock, Effect } from "effect"
 import { phaseAt, type Scenario } from "./scenario.js"
 
 export interface Answer {
@@ -49,7 +50,7 @@ export const make = (scenario: Scenario, startMillis: number): Dependency => {
     }
     const load = recent.length - oldest
     const [low, high] = scenario.latencyMillis
-    const latency = yield* Random.nextIntBetween(low, high + 1)
+    const latency = yield* randomIntBetween(low, high + 1)
     switch (phaseAt(scenario, elapsed)) {
       case "stall":
         // Accepted at once, answered late: each request holds its connection this long.

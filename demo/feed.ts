@@ -76,9 +76,16 @@ export class DashboardFeed {
     }
   }
 
-  readonly progressLine: Effect.Effect<string> = Effect.gen(this, function*() {
-    const live = this.running
-    if (live === undefined) return this.last === undefined ? "starting" : "finished"
+  readonly progressLine: Effect.Effect<string> = Effect.suspend(() =>
+    this.running === undefined
+      ? Effect.succeed(this.last === undefined ? "starting" : "finished")
+      : progressOf(this.running)
+  )
+}
+
+/** The progress line of a run in progress. */
+const progressOf = (live: Live): Effect.Effect<string> =>
+  Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const elapsed = now - live.start
     const guards = yield* live.server.guards
@@ -92,4 +99,3 @@ export class DashboardFeed {
       (offered === 0 ? 0 : arrivals / offered).toFixed(1)
     }x)  breaker ${state}`
   })
-}

@@ -1,13 +1,15 @@
 /**
  * The scenario on real loopback HTTP: the dependency, "my server" and the dashboard are real
  * @effect/platform-node servers on 127.0.0.1 with ephemeral ports, the clients send real requests,
- * and the clock is the real one. Each mode runs in its own scope, servers included.
+ * and the clock is the real one. Each mode runs in its own scope, servers included. The HTTP names
+ * that differ between Effects come from the ports (`#port/httpServer`, `#port/nodeHttpClient`, …).
  */
-import { Resource } from "@effect/opentelemetry"
-import type { HttpServerRequest } from "@effect/platform"
-import { HttpServer, HttpServerResponse } from "@effect/platform"
-import type { HttpClient } from "@effect/platform"
-import { NodeHttpClient, NodeHttpServer, Undici } from "@effect/platform-node"
+import { routesApp } from "#port/demo"
+import { HttpClient } from "#port/httpClient"
+import { HttpServerResponse, type ServerRequest, type ServerResponse } from "#port/httpServer"
+import { makeAgent, undiciClientLayer } from "#port/nodeHttpClient"
+import { resourceLayer } from "#port/otel"
+import { NodeHttpServer } from "@effect/platform-node"
 import { Metrics } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"
 import * as Prometheus from "breakwater/Prometheus"
@@ -35,13 +37,15 @@ export interface LiveOptions {
 }
 
 const serve = <E>(
-  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest | Scope.Scope>,
+  app: Effect.Effect<ServerResponse, E, ServerRequest | Scope.Scope>,
   port = 0
 ) =>
   Effect.gen(function*() {
     const server = yield* NodeHttpServer.make(() => createServer(), { port, host: "127.0.0.1" })
     yield* server.serve(app)
-    return `http://127.0.0.1:${(server.address as HttpServer.TcpAddress).port}`
+    const address = server.address
+    if (!("port" in address)) return yield* Effect.die(new Error("not a TCP server"))
+    return `http://127.0.0.1:${address.port}`
   }).pipe(Effect.orDie) // a loopback server on a free port: failing to listen is a broken machine
 
 const respond = (answer: Dependency.Answer) =>
@@ -51,18 +55,14 @@ const respond = (answer: Dependency.Answer) =>
   })
 
 /** An undici agent with its own connection pools (at most `connections` per origin), closed with the scope. */
-const undiciAgent = (connections?: number): Effect.Effect<Undici.Agent, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() =>
-      new Undici.Agent({ keepAliveTimeout: 10_000, ...(connections === undefined ? {} : { connections }) })
-    ),
-    (agent) => Effect.promise(() => agent.destroy())
-  )
+const undiciAgent = (connections?: number) =>
+  makeAgent({ keepAliveTimeout: 10_000, ...(connections === undefined ? {} : { connections }) })
 
-const undiciClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.map(
-  undiciAgent(),
-  NodeHttpClient.makeUndici
-)
+/** An `HttpClient` sending through `agent`. */
+const clientOf = (agent: Parameters<typeof undiciClientLayer>[0]) =>
+  Effect.provide(HttpClient.HttpClient, undiciClientLayer(agent))
+
+const undiciClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.flatMap(undiciAgent(), clientOf)
 
 const runMode = (
   scenario: Scenario,
@@ -84,7 +84,7 @@ const runMode = (
     const server = yield* MyServer.make(
       scenario,
       mode,
-      NodeHttpClient.makeUndici(agent),
+      yield* clientOf(agent),
       `${dependencyUrl}/work`,
       agent
     ).pipe(Effect.provideService(Metrics.Collector, collector))
@@ -132,14 +132,14 @@ export const run = (options: LiveOptions): Effect.Effect<ReadonlyArray<RunResult
     const collector = yield* Metrics.make(options.metricsPrefix === undefined ? {} : { prefix: options.metricsPrefix })
     const feed = new DashboardFeed()
     if (options.dashboard !== false) {
-      const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(Resource.layerEmpty))
+      const prometheus = yield* Prometheus.make(collector).pipe(Effect.provide(resourceLayer(undefined)))
       const context = Layer.mergeAll(
         Dashboard.layer(feed.options()),
         Layer.succeed(Prometheus.Prometheus, prometheus)
       )
       const app = yield* Layer.build(context).pipe(
-        Effect.map((built) => Effect.provide(Dashboard.router, built)),
-        Effect.orDie // the demo's own options: a bad one is a bug
+        Effect.orDie, // the demo's own options: a bad one is a bug
+        Effect.flatMap((built) => routesApp(Dashboard.router, built))
       )
       const url = yield* serve(app, options.dashboard.port)
       options.onDashboard?.(`${url}/breakwater`)

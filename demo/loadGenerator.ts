@@ -11,7 +11,8 @@
  * arrival at once after a stall would send the guards a burst no real client population sends, and
  * the rate limiter would refuse some of it while the offered rate is healthy.
  */
-import { Clock, Effect, FiberSet, Random } from "effect"
+import { randomBetween } from "#port/demo"
+import { Clock, Effect, FiberSet } from "effect"
 import { rateAt, type Scenario } from "./scenario.js"
 
 /** One attempt's answer: its status (0: no answer in time), and the `Retry-After` it carried. */
@@ -97,7 +98,7 @@ export const run = (
     for (let slot = 0; slot < scenario.durationMillis; slot += 1000 / rateAt(scenario, slot)) {
       const interval = 1000 / rateAt(scenario, slot)
       // Arrivals are spread a little around their slot, as independent clients' would be.
-      const jitter = yield* Random.nextRange(-interval / 4, interval / 4)
+      const jitter = yield* randomBetween(-interval / 4, interval / 4)
       const due = startMillis + Math.max(0, Math.round(slot + jitter))
       const now = yield* Clock.currentTimeMillis
       if (due > now) yield* Effect.sleep(due - now)

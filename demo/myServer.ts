@@ -4,7 +4,7 @@
  * no budget), as most code does; protected, a breaker, a rate limiter and a retry budget guard the
  * dependency and a bulkhead caps the calls in flight.
  */
-import type { HttpClient } from "@effect/platform"
+import type { HttpClient } from "#port/httpClient"
 import type { Bulkhead as BulkheadGuard, Registry } from "breakwater"
 import { Bulkhead, type Health, Metrics, RetryBudget } from "breakwater"
 import * as Dashboard from "breakwater/Dashboard"
@@ -137,7 +137,7 @@ export const make = (
         // @effect/platform runs server handlers uninterruptibly (HttpApp.toHandled): without this, a
         // timeout inside could not cut a hanging call short and would fire only when the call returns.
         Effect.interruptible,
-        Effect.catchAll((error) => Effect.succeed(outcomeOfError(error))),
+        Effect.match({ onFailure: outcomeOfError, onSuccess: (outcome) => outcome }),
         Effect.map((outcome) => {
           outcomes[outcome]++
           return answerOf(outcome, circuitWaitSeconds)

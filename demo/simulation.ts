@@ -2,9 +2,10 @@
  * The scenario in virtual time: the same roles and the same guards, with the dependency called in
  * process instead of over a socket, under a virtual clock and a seeded `Random`. Same seed, same bytes.
  */
-import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { effectVersion, withSeed } from "#port/demo"
+import { HttpClient, HttpClientResponse } from "#port/httpClient"
 import * as Dashboard from "breakwater/Dashboard"
-import { Clock, Effect, Random, Schedule } from "effect"
+import { Clock, Effect, Schedule } from "effect"
 import * as Dependency from "./dependency.js"
 import { DashboardFeed } from "./feed.js"
 import * as LoadGenerator from "./loadGenerator.js"
@@ -58,7 +59,7 @@ const simulateMode = (scenario: Scenario, mode: Mode, index: number) =>
       overloadAfterRecovery: dependency.overloadAfterRecovery()
     }
     return { result, recording: { label: `${mode} run`, documents } }
-  })).pipe(Effect.withRandom(Random.make(scenario.seed * 1000 + index)))
+  })).pipe(withSeed(scenario.seed * 1000 + index))
 
 export interface Simulation {
   readonly results: ReadonlyArray<RunResult>
@@ -80,7 +81,9 @@ export const simulate = async (scenario: Scenario, clock: ClockKind = "virtual")
   const rows = tableRows(results)
   const description = describeScenario(scenario)
   const time = clock === "virtual" ? "virtual time" : "TestClock"
-  const text = `breakwater simulation (${time}, seed ${scenario.seed}): ${description}\n\n${formatTable(rows)}\n`
+  const text = `breakwater simulation (${time}, seed ${scenario.seed}) on Effect ${effectVersion}: ${description}\n\n${
+    formatTable(rows)
+  }\n`
   const html = await Effect.runPromise(Dashboard.report({
     title: `breakwater simulation, seed ${scenario.seed}`,
     table: rows,

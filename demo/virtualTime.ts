@@ -4,9 +4,11 @@
  * every fiber is idle. `TestClock` does the same job for unit tests, but waits for a real timer at
  * each wake-up (about 4 ms each, measured), so ten simulated minutes of this scenario (~10^5 wake-ups)
  * would take minutes; here they take seconds. Everything the guards read (`Clock`, `Effect.sleep`,
- * `Schedule`, timeouts) goes through this clock, so they run unchanged.
+ * `Schedule`, timeouts) goes through this clock, so they run unchanged. The clock's and the scheduler's
+ * shapes differ between Effects: `#port/demo` makes them.
  */
-import { Clock, Duration, Effect, Exit, Random, Scheduler } from "effect"
+import { forkWith, makeClock, makeScheduler } from "#port/demo"
+import { type Effect, Exit } from "effect"
 
 interface Sleeper {
   readonly at: number
@@ -60,52 +62,18 @@ class SleeperHeap {
   }
 }
 
-class VirtualClock implements Clock.Clock {
-  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
+class VirtualClock {
   now = 0
   private seq = 0
   readonly sleepers = new SleeperHeap()
-
-  unsafeCurrentTimeMillis(): number {
-    return this.now
-  }
-  unsafeCurrentTimeNanos(): bigint {
-    return BigInt(this.now) * 1_000_000n
-  }
-  readonly currentTimeMillis = Effect.sync(() => this.now)
-  readonly currentTimeNanos = Effect.sync(() => BigInt(this.now) * 1_000_000n)
-  sleep(duration: Duration.Duration): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const sleeper: Sleeper = {
-        at: this.now + Math.max(0, Duration.toMillis(duration)),
-        seq: this.seq++,
-        wake: () => resume(Effect.void),
-        cancelled: false
-      }
-      this.sleepers.push(sleeper)
-      return Effect.sync(() => {
-        sleeper.cancelled = true
-      })
-    })
-  }
-}
-
-class VirtualScheduler implements Scheduler.Scheduler {
-  private tasks: Array<Scheduler.Task> = []
-  get idle(): boolean {
-    return this.tasks.length === 0
-  }
-  scheduleTask(task: Scheduler.Task): void {
-    this.tasks.push(task)
-  }
-  shouldYield = Scheduler.defaultShouldYield
-  flush(): void {
-    while (this.tasks.length > 0) {
-      const batch = this.tasks
-      this.tasks = []
-      for (const task of batch) task()
+  /** The `Clock` the program sees (each Effect's shape: `#port/demo`). */
+  readonly clock = makeClock(() => this.now, (millis, wake) => {
+    const sleeper: Sleeper = { at: this.now + millis, seq: this.seq++, wake, cancelled: false }
+    this.sleepers.push(sleeper)
+    return () => {
+      sleeper.cancelled = true
     }
-  }
+  })
 }
 
 /**
@@ -126,15 +94,9 @@ const settleFully = () => new Promise<void>((resolve) => setImmediate(resolve))
  */
 export const run = async <A, E>(effect: Effect.Effect<A, E>, seed: number): Promise<A> => {
   const clock = new VirtualClock()
-  const scheduler = new VirtualScheduler()
-  const program = effect.pipe(
-    Effect.withClock(clock),
-    Effect.withRandom(Random.make(seed)),
-    Effect.withScheduler(scheduler)
-  )
-  const fiber = Effect.runFork(program, { scheduler })
+  const scheduler = makeScheduler()
   let exit: Exit.Exit<A, E> | undefined
-  fiber.addObserver((done) => (exit = done))
+  forkWith(effect, clock.clock, scheduler, seed, (done) => (exit = done))
   for (;;) {
     scheduler.flush()
     // Promises (response bodies) settle between steps; their continuations come back as tasks.

@@ -97,7 +97,11 @@ export const portedSuites = [
   "test/redis/rateLimiter.settings.test.ts",
   "test/Config.fuzz.http.test.ts",
   "test/CrossField.http.test.ts",
-  "test/http/PoolWait.test.ts"
+  "test/http/PoolWait.test.ts",
+  "test/demo/cli.test.ts",
+  "test/demo/simulation.test.ts",
+  "test/demo/virtualTime.test.ts",
+  "test/demo/feed.test.ts"
 ]
 
 /**

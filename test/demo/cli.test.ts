@@ -1,17 +1,19 @@
 /**
- * The demo's flags and table: pure functions.
+ * The demo's flags and table: pure functions. `Cli.parse` answers Effect's `Either` (3) or `Result` (4):
+ * read through `#port/demo`, so this file runs on both targets.
  */
-import { Either, Option } from "effect"
+import { eitherFailure, eitherOrThrow } from "#port/demo"
 import { describe, expect, it } from "vitest"
 import * as Cli from "../../demo/cli.js"
 import { formatTable, percentile } from "../../demo/results.js"
 import * as Scenario from "../../demo/scenario.js"
 
-const flags = (command: Cli.Command, argv: ReadonlyArray<string>) => Either.getOrThrow(Cli.parse(command, argv))
+const flags = (command: Cli.Command, argv: ReadonlyArray<string>) => eitherOrThrow(Cli.parse(command, argv))
 
 /** The message of the error `argv` gets, checking that it names `flag` and (when given) the value. */
 const refusal = (command: Cli.Command, argv: ReadonlyArray<string>, flag: string, value?: string) => {
-  const error = Either.getLeft(Cli.parse(command, argv)).pipe(Option.getOrThrow)
+  const error = eitherFailure(Cli.parse(command, argv))
+  if (error === undefined) throw new Error(`${argv.join(" ")} was accepted`)
   expect(error._tag).toBe("CliError")
   expect(error.flag).toBe(flag)
   expect(error.value).toBe(value)
@@ -29,7 +31,8 @@ describe("demo command line", () => {
       port: 0,
       keepOpen: false,
       out: undefined,
-      testClock: false
+      testClock: false,
+      effect: 3
     }
     expect(flags("start", [])).toEqual(defaults)
     expect(flags("simulate", [])).toEqual(defaults)
@@ -56,6 +59,20 @@ describe("demo command line", () => {
     expect(refusal("simulate", ["--seed", "1.9"], "--seed", "1.9")).toContain("must be an integer")
     expect(refusal("simulate", ["--seed", ""], "--seed", "")).toContain("must be an integer")
     expect(refusal("simulate", ["--seed"], "--seed")).toBe("--seed: needs a value")
+  })
+
+  it("--effect picks the Effect major, 3 by default; any other value is refused, naming the flag and value", () => {
+    for (const command of ["start", "simulate"] as const) {
+      expect(flags(command, []).effect).toBe(3)
+      expect(flags(command, ["--effect", "3"]).effect).toBe(3)
+      expect(flags(command, ["--effect", "4"]).effect).toBe(4)
+      expect(flags(command, ["--effect=4", "--duration", "6"])).toMatchObject({ effect: 4, durationSeconds: 6 })
+      expect(refusal(command, ["--effect", "5"], "--effect", "5")).toBe("--effect must be 3 or 4, got \"5\"")
+      expect(refusal(command, ["--effect", "4.1"], "--effect", "4.1")).toContain("must be 3 or 4")
+      expect(refusal(command, ["--effect", "v4"], "--effect", "v4")).toContain("must be 3 or 4")
+      expect(refusal(command, ["--effect=", "--help"], "--effect", "")).toContain("must be 3 or 4")
+      expect(refusal(command, ["--effect"], "--effect")).toBe("--effect: needs a value")
+    }
   })
 
   it("a port is an integer from 0 to 65535, checked before anything runs", () => {
@@ -104,12 +121,15 @@ describe("demo command line", () => {
   })
 
   it("the help lists every flag of its command", () => {
-    for (const flag of ["--duration", "--rate", "--no-dashboard", "--port", "--keep-open", "--help"]) {
+    for (const flag of ["--duration", "--rate", "--no-dashboard", "--port", "--keep-open", "--effect", "--help"]) {
       expect(Cli.startHelp).toContain(flag)
     }
-    for (const flag of ["--duration", "--rate", "--seed", "--out", "--test-clock", "--help"]) {
+    for (const flag of ["--duration", "--rate", "--seed", "--out", "--test-clock", "--effect", "--help"]) {
       expect(Cli.simulateHelp).toContain(flag)
     }
+    // The default Effect is stated.
+    expect(Cli.startHelp).toContain("--effect <3|4>        the Effect major to run on (default 3")
+    expect(Cli.simulateHelp).toContain("--effect <3|4>        the Effect major to run on (default 3")
   })
 })
 

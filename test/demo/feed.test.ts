@@ -1,9 +1,11 @@
 /**
  * The dashboard's feed of the demo: after the last run, the page keeps showing it, marked finished.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { forkChild, scopeProvide } from "#port"
+import { itScoped, TestClock } from "#test-port"
+import { describe, expect } from "@effect/vitest"
 import * as Dashboard from "breakwater/Dashboard"
-import { Effect, Exit, Scope, TestClock } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import * as Dependency from "../../demo/dependency.js"
 import { DashboardFeed } from "../../demo/feed.js"
 import * as LoadGenerator from "../../demo/loadGenerator.js"
@@ -12,7 +14,7 @@ import * as Scenario from "../../demo/scenario.js"
 import { inProcess } from "../../demo/simulation.js"
 
 describe("dashboard feed", () => {
-  it.scoped("keeps showing the last run once it finished, labelled as such", () =>
+  itScoped("keeps showing the last run once it finished, labelled as such", () =>
     Effect.gen(function*() {
       const scenario = Scenario.make({ durationMillis: 10_000, rate: 2 })
       const feed = new DashboardFeed()
@@ -23,10 +25,10 @@ describe("dashboard feed", () => {
       const run = yield* Scope.make()
       const dependency = Dependency.make(scenario, 0)
       const server = yield* MyServer.make(scenario, "protected", inProcess(dependency.handle), "http://dependency/work")
-        .pipe(Scope.extend(run))
+        .pipe((self) => scopeProvide(self, run))
       const clients = LoadGenerator.emptyStats()
-      yield* feed.follow({ mode: "protected", scenario, start: 0, dependency, server, clients }).pipe(Scope.extend(run))
-      yield* Effect.fork(Effect.forEach(Array.from({ length: 5 }), () => server.handle, { concurrency: 5 }))
+      yield* scopeProvide(feed.follow({ mode: "protected", scenario, start: 0, dependency, server, clients }), run)
+      yield* forkChild(Effect.forEach(Array.from({ length: 5 }), () => server.handle, { concurrency: 5 }))
       yield* TestClock.adjust("1 second")
       const during = yield* dashboard.document
       expect(during.title).toBe("breakwater demo: protected run")

@@ -11,8 +11,8 @@ describe("virtual time", () => {
       for (let i = 0; i < 200; i++) await undefined
     }
     const program = Effect.all([
-      Effect.zipRight(Effect.promise(slowPromise), Clock.currentTimeMillis),
-      Effect.zipRight(Effect.sleep("10 millis"), Clock.currentTimeMillis)
+      Effect.andThen(Effect.promise(slowPromise), Clock.currentTimeMillis),
+      Effect.andThen(Effect.sleep("10 millis"), Clock.currentTimeMillis)
     ], { concurrency: "unbounded" })
     expect(await VirtualTime.run(program, 1)).toEqual([0, 10])
   })
@@ -20,7 +20,7 @@ describe("virtual time", () => {
   it("sleepers wake in time order, equal times in the order they slept", async () => {
     const woken: Array<string> = []
     const sleeper = (name: string, millis: number) =>
-      Effect.zipRight(
+      Effect.andThen(
         Effect.sleep(millis),
         Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => woken.push(`${name}@${now}`)))
       )
