@@ -3,6 +3,7 @@
  * directly (what each state refuses, which results each state records, generations), fast enough to run
  * against every mutant in `npm run mutate`.
  */
+import { FastCheck } from "#test-port"
 import { describe, expect, it } from "vitest"
 import {
   CircuitMachine,
@@ -178,5 +179,106 @@ describe("CircuitMachine", () => {
     open.reconfigure(config({ slidingWindowSize: 9, minimumNumberOfCalls: 1 }))
     expect(open.window).toBe(window)
     expect(open.window.minimumNumberOfCalls).toBe(4)
+  })
+
+  it("checks the new thresholds on the next good call after a reconfiguration of a healthy window", () => {
+    const machine = machineIn("Closed", { failureRateThreshold: 50 })
+    for (const outcome of [Failure, Success, Success, Success] as const) {
+      machine.onResult(machine.generation, 0, 1, outcome)
+    }
+    expect(machine.state).toBe("Closed") // 25% failed
+    machine.onResult(machine.generation, 0, 1, Success) // replaces the failure: 0%
+    machine.onResult(machine.generation, 0, 1, Failure) // 25% again
+    machine.reconfigure(config({ failureRateThreshold: 20 }))
+    machine.onResult(machine.generation, 0, 1, Success) // a good call: the rate (25%) is now over the threshold
+    expect(machine.state).toBe("Open")
+  })
+
+  it("checks a good call in a time window: older good calls may have aged out", () => {
+    const machine = machineIn("Closed", {
+      slidingWindowType: "TIME_BASED",
+      slidingWindowSize: 2,
+      minimumNumberOfCalls: 2
+    })
+    for (const at of [0, 0, 0]) machine.onResult(machine.generation, at, 1, Success)
+    machine.onResult(machine.generation, 1_000, 1, Failure) // 1 of 4 failed
+    machine.onResult(machine.generation, 2_000, 1, Success) // second 0 is gone: 1 of 2 failed
+    expect(machine.state).toBe("Open")
+  })
+
+  // The machine skips the threshold check for a good call in a healthy count window (it cannot raise a
+  // rate): against a reference that checks after every recorded call, nothing may differ.
+  it("decides like a machine that checks every recorded call (random results and reconfigurations)", () => {
+    type Step =
+      | { readonly _tag: "Result"; readonly failed: boolean; readonly duration: number; readonly at: number }
+      | {
+        readonly _tag: "Reconfigure"
+        readonly threshold: number
+        readonly slowThreshold: number
+        readonly minimum: number
+      }
+      | { readonly _tag: "Close" }
+    const step: FastCheck.Arbitrary<Step> = FastCheck.oneof(
+      {
+        weight: 8,
+        arbitrary: FastCheck.record({
+          _tag: FastCheck.constant("Result" as const),
+          failed: FastCheck.boolean(),
+          duration: FastCheck.constantFrom(1, 2_000),
+          // Mostly within a window's few seconds, so that time windows age calls out one bucket at a time.
+          at: FastCheck.oneof(FastCheck.constantFrom(0, 0, 1_000), FastCheck.integer({ min: 0, max: 2_500 }))
+        })
+      },
+      {
+        weight: 1,
+        arbitrary: FastCheck.record({
+          _tag: FastCheck.constant("Reconfigure" as const),
+          threshold: FastCheck.integer({ min: 1, max: 100 }),
+          slowThreshold: FastCheck.integer({ min: 1, max: 100 }),
+          minimum: FastCheck.integer({ min: 1, max: 6 })
+        })
+      },
+      { weight: 1, arbitrary: FastCheck.constant({ _tag: "Close" as const }) }
+    )
+    const settings = FastCheck.record({
+      type: FastCheck.constantFrom("COUNT_BASED" as const, "TIME_BASED" as const),
+      size: FastCheck.integer({ min: 1, max: 5 })
+    })
+    FastCheck.assert(
+      FastCheck.property(settings, FastCheck.array(step, { maxLength: 80 }), ({ size, type }, steps) => {
+        let current = config({ slidingWindowType: type, slidingWindowSize: size, minimumNumberOfCalls: 2 })
+        const machine = new CircuitMachine(current)
+        // The reference: the windows' own totals, thresholds checked after every recorded call.
+        let expected: StateName = "Closed"
+        let at = 0
+        for (const s of steps) {
+          if (s._tag === "Reconfigure") {
+            current = {
+              ...current,
+              failureRateThreshold: s.threshold,
+              slowCallRateThreshold: s.slowThreshold,
+              minimumNumberOfCalls: s.minimum
+            }
+            machine.reconfigure(current)
+          } else if (s._tag === "Close") {
+            machine.transitionTo("Closed", at)
+            expected = "Closed"
+          } else {
+            at += s.at
+            machine.onResult(machine.generation, at, s.duration, s.failed ? Failure : Success)
+            if (expected === "Closed") {
+              const window = machine.window
+              const defined = window.calls >= window.minimumNumberOfCalls && window.calls > 0
+              const failures = defined ? (window.failed * 100) / window.calls : -1
+              const slow = defined ? (window.slow * 100) / window.calls : -1
+              if (failures >= current.failureRateThreshold || slow >= current.slowCallRateThreshold) expected = "Open"
+            }
+          }
+          machine.drain()
+          expect(machine.state).toBe(expected)
+        }
+      }),
+      { numRuns: 3000 }
+    )
   })
 })

@@ -109,6 +109,13 @@ export class CircuitMachine {
   // MetricsOnly reports each rate the first time it is exceeded, independently (as Resilience4j does).
   private failureRateReported = false
   private slowCallRateReported = false
+  /**
+   * True when the last threshold check of this Closed period, on a window that never ages calls out
+   * (a count window), found both rates defined and below their thresholds: then a call that is
+   * neither failed nor slow cannot raise either rate (it adds a good call, or replaces one), so
+   * recording it needs no check. Cleared by every transition, window change and reconfiguration.
+   */
+  private belowThresholds = false
 
   constructor(public config: MachineConfig) {
     this.window = this.freshWindow()
@@ -123,6 +130,7 @@ export class CircuitMachine {
   reconfigure(config: MachineConfig): void {
     const previous = this.config
     this.config = config
+    this.belowThresholds = false
     if (this.state !== "Closed" && this.state !== "MetricsOnly") return
     if (
       previous.slidingWindowType !== config.slidingWindowType || previous.slidingWindowSize !== config.slidingWindowSize
@@ -197,6 +205,8 @@ export class CircuitMachine {
     const failed = outcome === Failure
     const slow = durationMillis > this.config.slowCallDurationThresholdMillis
     this.window.record(nowMillis, durationMillis, failed, slow)
+    // The common case of a healthy Closed breaker: no rate can have risen (see `belowThresholds`).
+    if (this.belowThresholds && !failed && !slow) return
     // Only a failure's hint can lengthen the Open period it causes.
     this.pendingHintMillis = failed ? hintMillis : 0
     this.checkThresholds(nowMillis)
@@ -215,6 +225,9 @@ export class CircuitMachine {
         if (failuresExceeded || slowExceeded) {
           this.reportExceeded(failuresExceeded, failures, slowExceeded, slowCalls)
           this.enter("Open", nowMillis)
+        } else {
+          // Both rates are defined (at least the minimum of calls, and one) and below their thresholds.
+          this.belowThresholds = !window.agesOut && window.calls > 0
         }
         return
       case "HalfOpen":
@@ -265,6 +278,7 @@ export class CircuitMachine {
     if (this.state !== "Closed") this.enter("Closed", nowMillis)
     else {
       this.generation++
+      this.belowThresholds = false
       this.window = this.freshWindow()
       this.numberOfNotPermittedCalls = 0
     }
@@ -294,6 +308,7 @@ export class CircuitMachine {
     const from = this.state
     this.state = to
     this.generation++
+    this.belowThresholds = false
     this.failureRateReported = false
     this.slowCallRateReported = false
     switch (to) {

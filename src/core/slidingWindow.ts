@@ -24,6 +24,12 @@ export interface WindowTotals {
 export interface SlidingWindow extends WindowTotals {
   /** The number of calls below which rates are not computed (`-1`). */
   readonly minimumNumberOfCalls: number
+  /**
+   * Whether calls leave the window with time (a time window) rather than only when newer calls
+   * replace them (a count window). Only in a window that does not age calls out can a good call
+   * (neither failed nor slow) never raise a rate.
+   */
+  readonly agesOut: boolean
   setMinimumNumberOfCalls(minimum: number): void
   record(nowMillis: number, durationMillis: number, failed: boolean, slow: boolean): void
   /** Drops whatever has aged out by `nowMillis` (a no-op for a count window). */
@@ -35,6 +41,9 @@ const SLOW = 2
 
 /** The last `size` calls, whatever their age. */
 export class CountWindow implements SlidingWindow {
+  get agesOut(): boolean {
+    return false
+  }
   calls = 0
   failed = 0
   slow = 0
@@ -94,6 +103,9 @@ export class CountWindow implements SlidingWindow {
 
 /** The calls of the last `size` whole epoch seconds, in one-second buckets. */
 export class TimeWindow implements SlidingWindow {
+  get agesOut(): boolean {
+    return true
+  }
   calls = 0
   failed = 0
   slow = 0
