@@ -12,6 +12,7 @@ import {
   Option,
   Random,
   type Scope,
+  Supervisor,
   TestContext,
   Tracer
 } from "effect"
@@ -167,3 +168,17 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   })
   return { spans, tracer }
 }
+
+/** Counts the fibers started inside the regions it tracks that have not ended yet. */
+export interface FiberTracker {
+  /** Runs `self` so that every fiber it starts, and their descendants (daemons too), is counted. */
+  readonly track: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** How many of those fibers are still running. */
+  readonly alive: Effect.Effect<number>
+}
+
+/** A fiber tracker: 3 supervises the region with `Supervisor.track` (4 has no Supervisor). */
+export const makeFiberTracker: Effect.Effect<FiberTracker> = Effect.map(Supervisor.track, (supervisor) => ({
+  track: (self) => Effect.supervised(self, supervisor),
+  alive: Effect.map(supervisor.value, (fibers) => fibers.filter((fiber) => fiber.unsafePoll() === null).length)
+}))

@@ -2,7 +2,18 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, Random, type Scope, Tracer } from "effect"
+import {
+  ConfigProvider,
+  Effect,
+  type Exit,
+  type Fiber,
+  Logger,
+  Metric,
+  Option,
+  Random,
+  type Scope,
+  Tracer
+} from "effect"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -170,3 +181,28 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   })
   return { spans, tracer }
 }
+
+/** Counts the fibers started inside the regions it tracks that have not ended yet. */
+export interface FiberTracker {
+  /** Runs `self` so that every fiber it starts, and their descendants (daemons too), is counted. */
+  readonly track: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** How many of those fibers are still running. */
+  readonly alive: Effect.Effect<number>
+}
+
+/**
+ * A fiber tracker: 4 has no Supervisor; its runtime tells the `Metric.FiberRuntimeMetrics` service of
+ * every fiber's start and end, and a fiber inherits its parent's services, so a service that counts
+ * both, provided to the region, counts the region's fibers.
+ */
+export const makeFiberTracker: Effect.Effect<FiberTracker> = Effect.sync(() => {
+  let alive = 0
+  const counter = {
+    recordFiberStart: () => void alive++,
+    recordFiberEnd: () => void alive--
+  }
+  return {
+    track: (self) => Effect.provideService(self, Metric.FiberRuntimeMetrics, counter),
+    alive: Effect.sync(() => alive)
+  }
+})
