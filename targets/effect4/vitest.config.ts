@@ -103,7 +103,9 @@ export const portedSuites = [
   "test/demo/simulation.test.ts",
   "test/demo/virtualTime.test.ts",
   "test/demo/feed.test.ts",
-  "test/Soak.test.ts"
+  "test/Soak.test.ts",
+  "test/demo/live.test.ts",
+  "test/demo/soak.test.ts"
 ]
 
 /**
