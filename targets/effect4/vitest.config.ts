@@ -105,7 +105,8 @@ export const portedSuites = [
   "test/demo/feed.test.ts",
   "test/Soak.test.ts",
   "test/demo/live.test.ts",
-  "test/demo/soak.test.ts"
+  "test/demo/soak.test.ts",
+  "test/dashboard/DashboardBrowser.e2e.test.ts"
 ]
 
 /**
