@@ -106,7 +106,8 @@ export const portedSuites = [
   "test/Soak.test.ts",
   "test/demo/live.test.ts",
   "test/demo/soak.test.ts",
-  "test/dashboard/DashboardBrowser.e2e.test.ts"
+  "test/dashboard/DashboardBrowser.e2e.test.ts",
+  "test/demo/dashboard.e2e.test.ts"
 ]
 
 /**
