@@ -107,7 +107,8 @@ export const portedSuites = [
   "test/demo/live.test.ts",
   "test/demo/soak.test.ts",
   "test/dashboard/DashboardBrowser.e2e.test.ts",
-  "test/demo/dashboard.e2e.test.ts"
+  "test/demo/dashboard.e2e.test.ts",
+  "test/grafana/dashboard.prometheus.test.ts"
 ]
 
 /**

@@ -228,7 +228,7 @@ describe("Grafana dashboard", () => {
         breakwater: `127.0.0.1:${ports.breakwater}`,
         resilience4j: `127.0.0.1:${ports.resilience4j}`
       })
-      const edge = Effect.runFork(Effect.scoped(Effect.zipRight(EdgeTraffic.start, Effect.never)))
+      const edge = Effect.runFork(Effect.scoped(Effect.andThen(EdgeTraffic.start, Effect.never)))
       const outcomes: Array<Outcome> = []
       try {
         for (const prefix of ["breakwater", "resilience4j"] as const) {
