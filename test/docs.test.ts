@@ -153,6 +153,41 @@ const readmeInlineExamples = (): Array<Example> =>
     origin: `README.md:${line} \`${span}\``
   }))
 
+/** Type-checks the examples in one program under the given tsconfig (its paths choose the Effect version). */
+const compileProblems = (tsconfig: string, examples: ReadonlyArray<Example>): Array<string> => {
+  const config = ts.getParsedCommandLineOfConfigFile(path.join(root, tsconfig), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: () => {}
+  })!
+  const options: ts.CompilerOptions = {
+    ...config.options,
+    noUnusedLocals: false,
+    noUnusedParameters: false,
+    noEmit: true
+  }
+  const byFile = new Map(examples.map((example) => [example.file, example]))
+  const host = ts.createCompilerHost(options)
+  const readFile = host.readFile.bind(host)
+  const fileExists = host.fileExists.bind(host)
+  const getSourceFile = host.getSourceFile.bind(host)
+  host.readFile = (file) => byFile.get(file)?.source ?? readFile(file)
+  host.fileExists = (file) => byFile.has(file) || fileExists(file)
+  host.getSourceFile = (file, language, onError, create) => {
+    const example = byFile.get(file)
+    return example === undefined
+      ? getSourceFile(file, language, onError, create)
+      : ts.createSourceFile(file, example.source, language, true)
+  }
+  const program = ts.createProgram([...byFile.keys()], options, host)
+  return ts.getPreEmitDiagnostics(program)
+    .filter((d) => d.file !== undefined && byFile.has(d.file.fileName))
+    .map((d) => {
+      const example = byFile.get(d.file!.fileName)!
+      const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
+      return `${example.origin} (example line ${line + 1}): ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`
+    })
+}
+
 describe("JSDoc and README examples", () => {
   const examples = [...documentedModules.flatMap(extract), ...readmeExamples(), ...readmeInlineExamples()]
 
@@ -195,39 +230,20 @@ describe("JSDoc and README examples", () => {
     expect(missing).toEqual([])
   })
 
-  it("every example compiles", () => {
-    const config = ts.getParsedCommandLineOfConfigFile(path.join(root, "tsconfig.json"), {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: () => {}
-    })!
-    const options: ts.CompilerOptions = {
-      ...config.options,
-      noUnusedLocals: false,
-      noUnusedParameters: false,
-      noEmit: true
-    }
-    const byFile = new Map(examples.map((example) => [example.file, example]))
-    const host = ts.createCompilerHost(options)
-    const readFile = host.readFile.bind(host)
-    const fileExists = host.fileExists.bind(host)
-    const getSourceFile = host.getSourceFile.bind(host)
-    host.readFile = (file) => byFile.get(file)?.source ?? readFile(file)
-    host.fileExists = (file) => byFile.has(file) || fileExists(file)
-    host.getSourceFile = (file, language, onError, create) => {
-      const example = byFile.get(file)
-      return example === undefined
-        ? getSourceFile(file, language, onError, create)
-        : ts.createSourceFile(file, example.source, language, true)
-    }
-    const program = ts.createProgram([...byFile.keys()], options, host)
-    const problems = ts.getPreEmitDiagnostics(program)
-      .filter((d) => d.file !== undefined && byFile.has(d.file.fileName))
-      .map((d) => {
-        const example = byFile.get(d.file!.fileName)!
-        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
-        return `${example.origin} (example line ${line + 1}): ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`
-      })
+  it("every example compiles against Effect 3", () => {
+    const problems = compileProblems("tsconfig.json", examples.filter((example) => isForEffect(example.source, 3)))
     expect(problems).toEqual([])
     expect(examples.length).toBeGreaterThan(10)
+  }, 120_000)
+
+  // The same examples against Effect 4's types (targets/effect4/tsconfig.json maps effect and breakwater
+  // there): one documentation for both packages. An example marked `// Effect 3` uses an API Effect 4
+  // redesigned and has a `// Effect 4` twin.
+  it("every example compiles against Effect 4", () => {
+    const problems = compileProblems(
+      path.join("targets", "effect4", "tsconfig.json"),
+      examples.filter((example) => isForEffect(example.source, 4))
+    )
+    expect(problems).toEqual([])
   }, 120_000)
 })
