@@ -194,6 +194,7 @@ export const stream = (registry: Registry, options: Pick<Options, "calls"> = {})
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Effect, Fiber, Stream } from "effect"
  * import { Events, Registry } from "breakwater"
  *
@@ -203,6 +204,23 @@ export const stream = (registry: Registry, options: Pick<Options, "calls"> = {})
  *     const breaker = yield* registry.circuitBreaker("payments")
  *     const events = yield* Events.subscribe(registry, { calls: false })
  *     const first = yield* Effect.fork(Stream.runHead(events))
+ *     yield* breaker.transitionToOpen
+ *     return yield* Fiber.join(first) // Some(StateTransition Closed -> Open), never missed
+ *   })
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect, Fiber, Stream } from "effect"
+ * import { Events, Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     const breaker = yield* registry.circuitBreaker("payments")
+ *     const events = yield* Events.subscribe(registry, { calls: false })
+ *     const first = yield* Effect.forkChild(Stream.runHead(events))
  *     yield* breaker.transitionToOpen
  *     return yield* Fiber.join(first) // Some(StateTransition Closed -> Open), never missed
  *   })
@@ -269,6 +287,7 @@ class Ring {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Effect } from "effect"
  * import { Events, Registry } from "breakwater"
  *
@@ -279,6 +298,23 @@ class Ring {
  *     const breaker = yield* registry.circuitBreaker("payments")
  *     yield* breaker.transitionToForcedOpen
  *     yield* Effect.yieldNow()
+ *     return yield* recorder.recent("CircuitBreaker", "payments") // [StateTransition Closed -> ForcedOpen]
+ *   })
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import { Events, Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     const recorder = yield* Events.record(registry, { size: 50 })
+ *     const breaker = yield* registry.circuitBreaker("payments")
+ *     yield* breaker.transitionToForcedOpen
+ *     yield* Effect.yieldNow
  *     return yield* recorder.recent("CircuitBreaker", "payments") // [StateTransition Closed -> ForcedOpen]
  *   })
  * )

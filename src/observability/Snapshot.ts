@@ -94,10 +94,19 @@ export type GuardSnapshot = typeof GuardSnapshot.Type
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Schema } from "effect"
  * import { Snapshot } from "breakwater"
  *
  * const decode = Schema.decodeUnknown(Schema.parseJson(Snapshot.Snapshot))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Schema } from "effect"
+ * import { Snapshot } from "breakwater"
+ *
+ * const decode = Schema.decodeUnknownEffect(Schema.fromJsonString(Snapshot.Snapshot))
  * ```
  *
  * @since 0.1.0
