@@ -17,6 +17,7 @@ import {
   Tracer
 } from "effect"
 import * as FastCheck from "effect/FastCheck"
+import type { FiberTracker } from "./fiberTracker.js"
 
 export { TestClock } from "effect"
 export { FastCheck }
@@ -169,13 +170,7 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   return { spans, tracer }
 }
 
-/** Counts the fibers started inside the regions it tracks that have not ended yet. */
-export interface FiberTracker {
-  /** Runs `self` so that every fiber it starts, and their descendants (daemons too), is counted. */
-  readonly track: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** How many of those fibers are still running. */
-  readonly alive: Effect.Effect<number>
-}
+export type { FiberTracker }
 
 /** A fiber tracker: 3 supervises the region with `Supervisor.track` (4 has no Supervisor). */
 export const makeFiberTracker: Effect.Effect<FiberTracker> = Effect.map(Supervisor.track, (supervisor) => ({

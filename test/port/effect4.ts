@@ -14,6 +14,7 @@ import {
   type Scope,
   Tracer
 } from "effect"
+import type { FiberTracker } from "./fiberTracker.js"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -182,13 +183,7 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   return { spans, tracer }
 }
 
-/** Counts the fibers started inside the regions it tracks that have not ended yet. */
-export interface FiberTracker {
-  /** Runs `self` so that every fiber it starts, and their descendants (daemons too), is counted. */
-  readonly track: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** How many of those fibers are still running. */
-  readonly alive: Effect.Effect<number>
-}
+export type { FiberTracker }
 
 /**
  * A fiber tracker: 4 has no Supervisor; its runtime tells the `Metric.FiberRuntimeMetrics` service of
