@@ -45,26 +45,39 @@ const http = {
   only: httpCases.length === 0 ? undefined : httpComparisons.filter((c) => httpCases.includes(c))
 }
 
+/**
+ * The parts of the bench built once per Effect target (build.mjs writes `<name>-effect3.mjs` and
+ * `<name>-effect4.mjs` beside this compiled file): the same source on each runtime, measured in one run.
+ */
+const loadBuilds = <Build>(name: "targets" | "http" | "redis"): Promise<Array<Build>> =>
+  Promise.all(
+    ([3, 4] as const).map((major) =>
+      import(new URL(`./${name}-effect${major}.mjs`, import.meta.url).href) as Promise<Build>
+    )
+  )
+const majors = [3, 4] as const
+const httpBuilds = await loadBuilds<typeof import("./targets/httpCases.js")>("http")
+const httpTargetBuilds = httpBuilds.map((build, i) => build.httpTarget(majors[i]!))
+
 if (process.env.BENCH_ONLY === "http") {
   // The HTTP section alone, printed (BENCHMARKS.md is left as it is).
-  const result = await runHttpSection({ http }, (line) => console.error(`[bench] ${line}`))
+  const result = await runHttpSection(
+    { http, httpTargets: httpTargetBuilds },
+    (line) => console.error(`[bench] ${line}`)
+  )
   console.log(httpSection(result))
   for (const t of httpTargets(result)) console.log(`${t.met ? "met" : "MISSED"}: ${t.target}: ${t.measured}`)
   process.exit(0)
 }
 
-/**
- * Our guards built once per Effect target (build.mjs writes targets-effect3.mjs and targets-effect4.mjs
- * beside this compiled file): the same source on each runtime, measured in the same rounds.
- */
-type TargetBuild = typeof import("./targets/guardCases.js")
-const targetBuilds = await Promise.all(
-  ([3, 4] as const).map(async (major) => {
-    const build = await import(new URL(`./targets-effect${major}.mjs`, import.meta.url).href) as TargetBuild
-    const built = build.targetCases(major)
-    atTeardown(built.close)
-    return built.cases
-  })
+// Our guards on each target, measured in the same rounds as the main table; the Redis section's side.
+const targetBuilds = (await loadBuilds<typeof import("./targets/guardCases.js")>("targets")).map((build, i) => {
+  const built = build.targetCases(majors[i]!)
+  atTeardown(built.close)
+  return built.cases
+})
+const redisTargetBuilds = (await loadBuilds<typeof import("./targets/redisCases.js")>("redis")).map((build, i) =>
+  build.redisTarget(majors[i]!)
 )
 
 const report = await runBench({
@@ -78,6 +91,8 @@ const report = await runBench({
   pairs: env("BENCH_PAIRS", 21),
   http,
   targets: targetBuilds.flat(),
+  httpTargets: httpTargetBuilds,
+  redisTargets: redisTargetBuilds,
   log: (line) => console.error(`[bench] ${line}`),
   only: process.env["BENCH_ONLY"] ? new RegExp(process.env["BENCH_ONLY"]) : undefined,
   skip: new Set((process.env["BENCH_SKIP"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""))
