@@ -101,7 +101,8 @@ export const portedSuites = [
   "test/demo/cli.test.ts",
   "test/demo/simulation.test.ts",
   "test/demo/virtualTime.test.ts",
-  "test/demo/feed.test.ts"
+  "test/demo/feed.test.ts",
+  "test/http/nodeHttpClient.test.ts"
 ]
 
 /**
