@@ -108,7 +108,8 @@ export const portedSuites = [
   "test/demo/soak.test.ts",
   "test/dashboard/DashboardBrowser.e2e.test.ts",
   "test/demo/dashboard.e2e.test.ts",
-  "test/grafana/dashboard.prometheus.test.ts"
+  "test/grafana/dashboard.prometheus.test.ts",
+  "test/http/nodeHttpClient.test.ts"
 ]
 
 /**
