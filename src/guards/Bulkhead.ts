@@ -159,7 +159,6 @@ export const configuration = (bulkhead: Bulkhead): Effect.Effect<Configuration> 
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect } from "effect"
  * import { Bulkhead } from "breakwater"
  *
@@ -168,21 +167,8 @@ export const configuration = (bulkhead: Bulkhead): Effect.Effect<Configuration> 
  *
  * const upload = Effect.gen(function*() {
  *   const permission = yield* Bulkhead.acquirePermission(bulkhead)
- *   yield* Effect.async<void>((resume) => startUpload(() => resume(Effect.asVoid(permission.onComplete))))
- * })
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect } from "effect"
- * import { Bulkhead } from "breakwater"
- *
- * declare const bulkhead: Bulkhead.Bulkhead
- * declare const startUpload: (done: () => void) => void
- *
- * const upload = Effect.gen(function*() {
- *   const permission = yield* Bulkhead.acquirePermission(bulkhead)
- *   yield* Effect.callback<void>((resume) => startUpload(() => resume(Effect.asVoid(permission.onComplete))))
+ *   yield* Effect.promise(() => new Promise<void>((done) => startUpload(done)))
+ *   yield* permission.onComplete
  * })
  * ```
  *

@@ -211,7 +211,6 @@ export const policy =
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect } from "effect"
  * import { CircuitBreaker } from "breakwater"
  *
@@ -220,29 +219,10 @@ export const policy =
  *
  * const viaCallback = Effect.gen(function*() {
  *   const permission = yield* CircuitBreaker.acquirePermission(breaker)
- *   yield* Effect.async<void>((resume) =>
- *     fetchWithCallback((error, body) =>
- *       resume(Effect.asVoid(error === null ? permission.onSuccess(body) : permission.onError(error)))
- *     )
+ *   const [error, body] = yield* Effect.promise(() =>
+ *     new Promise<[Error | null, string]>((done) => fetchWithCallback((error, body) => done([error, body])))
  *   )
- * })
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect } from "effect"
- * import { CircuitBreaker } from "breakwater"
- *
- * declare const breaker: CircuitBreaker.CircuitBreaker<Error, string>
- * declare const fetchWithCallback: (done: (error: Error | null, body: string) => void) => void
- *
- * const viaCallback = Effect.gen(function*() {
- *   const permission = yield* CircuitBreaker.acquirePermission(breaker)
- *   yield* Effect.callback<void>((resume) =>
- *     fetchWithCallback((error, body) =>
- *       resume(Effect.asVoid(error === null ? permission.onSuccess(body) : permission.onError(error)))
- *     )
- *   )
+ *   yield* error === null ? permission.onSuccess(body) : permission.onError(error)
  * })
  * ```
  *

@@ -101,26 +101,16 @@ export interface Metrics {
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect } from "effect"
  * import type { RetryBudget } from "breakwater"
  *
  * // A hand-written retry that respects the budget.
  * const once = <A, E>(budget: RetryBudget.RetryBudget, call: Effect.Effect<A, E>) =>
  *   Effect.andThen(budget.deposit, call).pipe(
- *     Effect.catchAll((error) => Effect.flatMap(budget.tryWithdraw, (ok) => ok ? call : Effect.fail(error)))
- *   )
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect } from "effect"
- * import type { RetryBudget } from "breakwater"
- *
- * // A hand-written retry that respects the budget.
- * const once = <A, E>(budget: RetryBudget.RetryBudget, call: Effect.Effect<A, E>) =>
- *   Effect.andThen(budget.deposit, call).pipe(
- *     Effect.catch((error) => Effect.flatMap(budget.tryWithdraw, (ok) => ok ? call : Effect.fail(error)))
+ *     Effect.matchEffect({
+ *       onSuccess: Effect.succeed,
+ *       onFailure: (error) => Effect.flatMap(budget.tryWithdraw, (ok) => ok ? call : Effect.fail(error))
+ *     })
  *   )
  * ```
  *

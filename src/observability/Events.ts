@@ -194,7 +194,6 @@ export const stream = (registry: Registry, options: Pick<Options, "calls"> = {})
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect, Fiber, Stream } from "effect"
  * import { Events, Registry } from "breakwater"
  *
@@ -203,24 +202,7 @@ export const stream = (registry: Registry, options: Pick<Options, "calls"> = {})
  *     const registry = yield* Registry.make()
  *     const breaker = yield* registry.circuitBreaker("payments")
  *     const events = yield* Events.subscribe(registry, { calls: false })
- *     const first = yield* Effect.fork(Stream.runHead(events))
- *     yield* breaker.transitionToOpen
- *     return yield* Fiber.join(first) // Some(StateTransition Closed -> Open), never missed
- *   })
- * )
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect, Fiber, Stream } from "effect"
- * import { Events, Registry } from "breakwater"
- *
- * const program = Effect.scoped(
- *   Effect.gen(function*() {
- *     const registry = yield* Registry.make()
- *     const breaker = yield* registry.circuitBreaker("payments")
- *     const events = yield* Events.subscribe(registry, { calls: false })
- *     const first = yield* Effect.forkChild(Stream.runHead(events))
+ *     const first = yield* Effect.forkScoped(Stream.runHead(events))
  *     yield* breaker.transitionToOpen
  *     return yield* Fiber.join(first) // Some(StateTransition Closed -> Open), never missed
  *   })

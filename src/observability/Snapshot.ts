@@ -94,19 +94,11 @@ export type GuardSnapshot = typeof GuardSnapshot.Type
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Schema } from "effect"
  * import { Snapshot } from "breakwater"
  *
- * const decode = Schema.decodeUnknown(Schema.parseJson(Snapshot.Snapshot))
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Schema } from "effect"
- * import { Snapshot } from "breakwater"
- *
- * const decode = Schema.decodeUnknownEffect(Schema.fromJsonString(Snapshot.Snapshot))
+ * // Throws when the document is not a snapshot.
+ * const read = (body: string): Snapshot.Snapshot => Schema.decodeUnknownSync(Snapshot.Snapshot)(JSON.parse(body))
  * ```
  *
  * @since 0.1.0

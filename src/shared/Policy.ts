@@ -54,24 +54,11 @@ type CheckNesting<P extends ReadonlyArray<unknown>> = P extends readonly [infer 
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect } from "effect"
  * import { CircuitBreaker, Policy } from "breakwater"
  *
  * declare const breaker: CircuitBreaker.CircuitBreaker
- * const logged: Policy.Policy = (self) => Effect.tapErrorCause(self, Effect.logWarning)
- *
- * const guard = Policy.compose(logged, CircuitBreaker.policy(breaker))
- * const call = guard(Effect.succeed(1)) // Effect<number, CallNotPermittedError>
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect } from "effect"
- * import { CircuitBreaker, Policy } from "breakwater"
- *
- * declare const breaker: CircuitBreaker.CircuitBreaker
- * const logged: Policy.Policy = (self) => Effect.tapCause(self, Effect.logWarning)
+ * const logged: Policy.Policy = (self) => Effect.tapError(self, Effect.logWarning)
  *
  * const guard = Policy.compose(logged, CircuitBreaker.policy(breaker))
  * const call = guard(Effect.succeed(1)) // Effect<number, CallNotPermittedError>
@@ -125,24 +112,11 @@ export const resilience4jOrder = ["retry", "circuitBreaker", "rateLimiter", "tim
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect } from "effect"
  * import { CircuitBreaker, Policy } from "breakwater"
  *
  * declare const breaker: CircuitBreaker.CircuitBreaker
- * const logged: Policy.Policy = (self) => Effect.tapErrorCause(self, Effect.logWarning)
- *
- * const guard = Policy.ordered({ circuitBreaker: CircuitBreaker.policy(breaker), retry: logged })
- * const call = guard(Effect.succeed(1)) // logged(breaker(call))
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect } from "effect"
- * import { CircuitBreaker, Policy } from "breakwater"
- *
- * declare const breaker: CircuitBreaker.CircuitBreaker
- * const logged: Policy.Policy = (self) => Effect.tapCause(self, Effect.logWarning)
+ * const logged: Policy.Policy = (self) => Effect.tapError(self, Effect.logWarning)
  *
  * const guard = Policy.ordered({ circuitBreaker: CircuitBreaker.policy(breaker), retry: logged })
  * const call = guard(Effect.succeed(1)) // logged(breaker(call))

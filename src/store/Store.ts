@@ -76,26 +76,12 @@ export class Store extends Service<Store, {
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Effect } from "effect"
  * import { CircuitBreaker, Store } from "breakwater"
  *
  * const withCache = (self: Effect.Effect<string, CircuitBreaker.CallNotPermittedError>) =>
  *   self.pipe(
- *     Effect.catchAll((error) =>
- *       Effect.succeed(Store.isStoreFailure(error) ? "cached: shared state unreachable" : "cached: circuit open")
- *     )
- *   )
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Effect } from "effect"
- * import { CircuitBreaker, Store } from "breakwater"
- *
- * const withCache = (self: Effect.Effect<string, CircuitBreaker.CallNotPermittedError>) =>
- *   self.pipe(
- *     Effect.catch((error) =>
+ *     Effect.catchTag("CallNotPermittedError", (error) =>
  *       Effect.succeed(Store.isStoreFailure(error) ? "cached: shared state unreachable" : "cached: circuit open")
  *     )
  *   )

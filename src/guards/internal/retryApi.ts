@@ -22,29 +22,13 @@ import type { RetryBudget } from "../RetryBudget.js"
  *
  * @example
  * ```ts
- * // Effect 3
  * import { Schedule } from "effect"
  * import type { Retry } from "breakwater"
  *
  * const options: Retry.Options<{ readonly status: number }, { readonly body: string }> = {
  *   name: "search",
  *   maxAttempts: 5,
- *   schedule: Schedule.exponential("50 millis").pipe(Schedule.jittered, Schedule.upTo("2 seconds")),
- *   retryOn: (error) => error.status >= 500,
- *   retryOnResult: (response) => response.body === "",
- *   failAfterMaxAttempts: true
- * }
- * ```
- *
- * ```ts
- * // Effect 4
- * import { Schedule } from "effect"
- * import type { Retry } from "breakwater"
- *
- * const options: Retry.Options<{ readonly status: number }, { readonly body: string }> = {
- *   name: "search",
- *   maxAttempts: 5,
- *   schedule: Schedule.exponential("50 millis").pipe(Schedule.jittered, Schedule.upTo({ duration: "2 seconds" })),
+ *   schedule: Schedule.exponential("50 millis").pipe(Schedule.jittered),
  *   retryOn: (error) => error.status >= 500,
  *   retryOnResult: (response) => response.body === "",
  *   failAfterMaxAttempts: true
