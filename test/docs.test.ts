@@ -69,10 +69,8 @@ const extract = (file: string): Array<Example> => {
  */
 const readmeExamples = (major: 3 | 4): Array<Example> => {
   const text = fs.readFileSync(path.join(root, "README.md"), "utf8")
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].filter((block) => isForEffect(block[1]!, major)).map((
-    block,
-    i
-  ) => ({
+  const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].filter((block) => isForEffect(block[1]!, major))
+  return blocks.map((block, i) => ({
     file: path.join(root, "test", "__doc_examples__", `README_${i}.ts`),
     source: block[1]!,
     origin: `README.md:${text.slice(0, block.index).split("\n").length}`
