@@ -109,7 +109,8 @@ export const portedSuites = [
   "test/dashboard/DashboardBrowser.e2e.test.ts",
   "test/demo/dashboard.e2e.test.ts",
   "test/grafana/dashboard.prometheus.test.ts",
-  "test/http/nodeHttpClient.test.ts"
+  "test/http/nodeHttpClient.test.ts",
+  "test/Snapshot.schedules.test.ts"
 ]
 
 /**
