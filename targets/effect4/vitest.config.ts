@@ -110,7 +110,8 @@ export const portedSuites = [
   "test/demo/dashboard.e2e.test.ts",
   "test/grafana/dashboard.prometheus.test.ts",
   "test/http/nodeHttpClient.test.ts",
-  "test/Snapshot.schedules.test.ts"
+  "test/Snapshot.schedules.test.ts",
+  "test/examples.test.ts"
 ]
 
 /**
