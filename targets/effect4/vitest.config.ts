@@ -119,7 +119,7 @@ export const portedSuites = [
  * and tests sit beside the repository's Effect 3 node_modules, which plain resolution would find first.
  * The integrations (`@effect/platform-node`, `@effect/opentelemetry`) are listed too: the root's copies
  * are the Effect 3 ones and would load Effect 3 beside Effect 4. `@effect/platform` has no Effect 4 release
- * (HTTP is in `effect/unstable/http`), so importing it here fails instead of loading the root's Effect 3
+ * (HTTP is in `effect/http`), so importing it here fails instead of loading the root's Effect 3
  * one. Version-neutral packages (`ioredis`, `@opentelemetry/*`) stay the root's, so one OpenTelemetry API
  * is shared by both.
  */
