@@ -1,23 +1,7 @@
 import * as path from "node:path"
 import { defineConfig } from "vitest/config"
 import { subpathAliases } from "./test/helpers/subpathAliases.js"
-
-/** Files that measure real time; they run after the others, alone (see `maxWorkers` below). */
-const timingSensitive = [
-  "test/dashboard/DashboardLoad.test.ts",
-  "test/dashboard/DashboardBrowser.e2e.test.ts",
-  "test/demo/live.test.ts",
-  "test/demo/dashboard.e2e.test.ts",
-  "test/demo/soak.test.ts",
-  "test/demo/effect4.live.test.ts",
-  "test/Soak.test.ts",
-  "test/bench.test.ts",
-  // Outage detection, slot migration and breaker recovery on real sockets: timed by the real clock,
-  // they failed in the two-worker group while the machine ran at a load of 12.
-  "test/redis/rateLimiter.fault.test.ts",
-  "test/redis/cluster.test.ts",
-  "test/http/ResilientHttpClient.test.ts"
-]
+import { timingSensitive } from "./test/helpers/testGroups.js"
 
 export default defineConfig({
   resolve: {

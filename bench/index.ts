@@ -8,7 +8,9 @@
  * contended, memory, redis, cold, http, comma-separated) run part of it, for working on a few cases. The Redis section uses REDIS_URL, else a private redis-server, else 127.0.0.1:6379.
  * The Redis Cluster section (BENCH_REDIS_CLUSTER_MS per slice) starts its own 6-node cluster and server;
  * `BENCH_ONLY=redis-cluster` runs that section alone and prints it (BENCHMARKS.md is left as it is).
- * `npm run bench` compiles it first (build.mjs) and runs it with `node --expose-gc`.
+ * Our guards (section 12), the HTTP section and breakwater's side of the Redis section are measured on
+ * both Effect targets: bench/targets/{guard,http,redis}Cases.ts, each compiled once per Effect.
+ * `npm run bench` compiles it all first (build.mjs) and runs it with `node --expose-gc`.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -45,26 +47,41 @@ const http = {
   only: httpCases.length === 0 ? undefined : httpComparisons.filter((c) => httpCases.includes(c))
 }
 
+/**
+ * The parts of the bench built once per Effect target (build.mjs writes `<name>-effect3.mjs` and
+ * `<name>-effect4.mjs` beside this compiled file): the same source on each runtime, measured in one run.
+ */
+const loadBuilds = <Build, A>(name: "targets" | "http" | "redis", make: (build: Build, major: 3 | 4) => A) =>
+  Promise.all(
+    ([3, 4] as const).map(async (major) =>
+      make(await import(new URL(`./${name}-effect${major}.mjs`, import.meta.url).href) as Build, major)
+    )
+  )
+const httpTargetBuilds = await loadBuilds(
+  "http",
+  (build: typeof import("./targets/httpCases.js"), major) => build.httpTarget(major)
+)
+
 if (process.env.BENCH_ONLY === "http") {
   // The HTTP section alone, printed (BENCHMARKS.md is left as it is).
-  const result = await runHttpSection({ http }, (line) => console.error(`[bench] ${line}`))
+  const result = await runHttpSection(
+    { http, httpTargets: httpTargetBuilds },
+    (line) => console.error(`[bench] ${line}`)
+  )
   console.log(httpSection(result))
   for (const t of httpTargets(result)) console.log(`${t.met ? "met" : "MISSED"}: ${t.target}: ${t.measured}`)
   process.exit(0)
 }
 
-/**
- * Our guards built once per Effect target (build.mjs writes targets-effect3.mjs and targets-effect4.mjs
- * beside this compiled file): the same source on each runtime, measured in the same rounds.
- */
-type TargetBuild = typeof import("./targets/guardCases.js")
-const targetBuilds = await Promise.all(
-  ([3, 4] as const).map(async (major) => {
-    const build = await import(new URL(`./targets-effect${major}.mjs`, import.meta.url).href) as TargetBuild
-    const built = build.targetCases(major)
-    atTeardown(built.close)
-    return built.cases
-  })
+// Our guards on each target, measured in the same rounds as the main table; the Redis section's side.
+const targetBuilds = await loadBuilds("targets", (build: typeof import("./targets/guardCases.js"), major) => {
+  const built = build.targetCases(major)
+  atTeardown(built.close)
+  return built.cases
+})
+const redisTargetBuilds = await loadBuilds(
+  "redis",
+  (build: typeof import("./targets/redisCases.js"), major) => build.redisTarget(major)
 )
 
 const report = await runBench({
@@ -78,6 +95,8 @@ const report = await runBench({
   pairs: env("BENCH_PAIRS", 21),
   http,
   targets: targetBuilds.flat(),
+  httpTargets: httpTargetBuilds,
+  redisTargets: redisTargetBuilds,
   log: (line) => console.error(`[bench] ${line}`),
   only: process.env["BENCH_ONLY"] ? new RegExp(process.env["BENCH_ONLY"]) : undefined,
   skip: new Set((process.env["BENCH_SKIP"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""))

@@ -2,7 +2,9 @@
  * Renders a {@link BenchReport} as BENCHMARKS.md: the machine, the main table (ns/op, ops/s, ratios to
  * the baselines of the same run), the scenarios, and the targets with where we stand.
  */
+import * as fs from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
 import { Ours } from "./cases/peers/names.js"
 import { Stack } from "./cases/stack.js"
 import { timeLimiterTargets } from "./cases/timeLimiter.js"
@@ -11,8 +13,8 @@ import type { Result } from "./harness.js"
 import { type BenchReport, Groups } from "./run.js"
 import { CONTENDED } from "./scenarios/contended.js"
 import { httpSection, httpTargets } from "./scenarios/http.js"
-import { RedisBreakerCases, RedisCases } from "./scenarios/redis.js"
 import { redisClusterTable } from "./scenarios/redisCluster.js"
+import { RedisBreakerCases, RedisCases } from "./scenarios/redisNames.js"
 import { failureCases, onTarget, TargetCase } from "./targets/names.js"
 
 const fixed = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "n/a"
@@ -134,13 +136,28 @@ export const targets = (report: BenchReport): Array<Target> => {
   return out
 }
 
+/** The version of the package installed in `dir` (relative to the repository, where the bench runs). */
+const versionIn = (dir: string): string => {
+  try {
+    return String(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).version)
+  } catch {
+    return "(not found)"
+  }
+}
+
 const machine = (report: BenchReport) => {
   const cpus = os.cpus()
   return [
     `- Machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${
       Math.round(os.totalmem() / 2 ** 30)
     } GiB RAM, ${os.type()} ${os.release()} (${os.arch()})`,
-    `- Node ${process.version}; effect 3 and effect 4 (alias \`effect4\`) in the same process`,
+    `- Node ${process.version}; in the same process: effect ${versionIn("node_modules/effect")}, effect ${
+      versionIn("node_modules/effect4")
+    } (the alias \`effect4\`: Effect 4's own guards and our guards' Effect 4 build, section 12) and effect ${
+      versionIn("targets/effect4/node_modules/effect")
+    } (\`targets/effect4\`, with its @effect/platform-node ${
+      versionIn("targets/effect4/node_modules/@effect/platform-node")
+    }: the Effect 4 rows of sections 9 and 11)`,
     `- Date: ${report.startedAt.toISOString()}; run took ${fixed(report.seconds, 0)} s`,
     `- Configuration: ${report.config.rounds} interleaved rounds of ~${report.config.sliceMs} ms per case ` +
     `(BENCH_ROUNDS, BENCH_SLICE_MS); contended limiters ${report.config.contended.millis} ms each ` +
@@ -208,94 +225,111 @@ const memoryTable = (rows: BenchReport["memory"]["keyed"]): string =>
     .concat(rows.map((r) => `| ${r.name} | ${r.count.toLocaleString("en-US")} | ${grouped(r.bytesEach)} |`))
     .join("\n")
 
+/** A row's Effect target: breakwater's rows carry one, rate-limiter-flexible's none. */
+const effectCell = (effect: 3 | 4 | undefined) => effect === undefined ? "–" : String(effect)
+
 const redisSection = (report: BenchReport): string => {
   const redis = report.redis
   if (redis._tag === "Skipped") return `Not measured in this run: ${redis.reason}.`
   const rows = redis.rows.map((r) =>
-    `| ${r.name} | ${grouped(r.acquiresPerSecond)} | ${fixed(r.roundTripsPerAcquire)} | ${
+    `| ${effectCell(r.effect)} | ${r.name} | ${grouped(r.acquiresPerSecond)} | ${fixed(r.roundTripsPerAcquire)} | ${
       fixed(r.redisMicrosPerAcquire)
     } |`
   )
   return `Redis-backed acquire on ${redis.server}, breakwater's \`RedisStore\` against rate-limiter-flexible's
 \`RateLimiterRedis\` on the same server in the same run, each through its own ioredis client with the
-same options (the store's fail-fast options, auto-pipelining on). Every acquire is granted (limits far
-above what a run can take): this is the cost of a decision. Sequential: one caller awaiting each
-acquire; concurrent: ${redis.concurrency} callers at once (fibers of one Effect program for breakwater,
-async loops for rate-limiter-flexible), whose commands ioredis pipelines. Acquires per second are the
-median of ${report.config.redis.rounds} interleaved rounds of ${report.config.redis.millis} ms. Round
-trips per acquire are the commands the client sent, as Redis saw them (\`MONITOR\`, which shows the
-commands a script runs as coming from "lua"), over ${report.config.redis.sample.toLocaleString("en-US")}
-acquires. Redis CPU per acquire is what the script costs Redis itself (\`INFO commandstats\`, EVALSHA's
-\`usec_per_call\`, over ${(report.config.redis.sample * 5).toLocaleString("en-US")} acquires run alone): it bounds
+same options (the store's fail-fast options, auto-pipelining on). breakwater is measured on each Effect
+target: the same source (\`bench/targets/redisCases.ts\`) compiled once against Effect 3 and once against
+Effect 4 (the \`effect\` of \`targets/effect4\`), each build's guards under keys of their own, all in the
+same interleaved rounds. Every acquire is granted (limits far above what a run can take): this is the cost
+of a decision. Sequential: one caller awaiting each acquire; concurrent: ${redis.concurrency} callers at once
+(fibers of one Effect program for breakwater, async loops for rate-limiter-flexible), whose commands
+ioredis pipelines. Acquires per second are the median of ${report.config.redis.rounds} interleaved rounds of
+${report.config.redis.millis} ms. Round trips per acquire are the commands the client sent, as Redis saw them
+(\`MONITOR\`, which shows the commands a script runs as coming from "lua"), over
+${report.config.redis.sample.toLocaleString("en-US")} acquires. Redis CPU per acquire is what the script costs Redis
+itself (\`INFO commandstats\`, EVALSHA's \`usec_per_call\`, over ${
+    (report.config.redis.sample * 5).toLocaleString("en-US")
+  } acquires run alone): it bounds
 what one Redis can serve, whoever the client. Redis's and Node's CPU are on the same loaded machine, so
 the figures move from run to run.
 
-| case | acquires/s | round trips per acquire | Redis µs per acquire |
-|---|---:|---:|---:|
+| Effect | case | acquires/s | round trips per acquire | Redis µs per acquire |
+|---|---|---:|---:|---:|
 ${rows.join("\n")}
 
-The shared circuit breaker (\`CircuitBreaker.make\` with the same \`RedisStore\`), measured the same way
-after the limiters: a successful call in Closed (its record, after the call, is the round trip), a
-refusal in Open (decided from the locally cached shared state: no round trip), a trial call in HalfOpen
-(a lease before the call and its record after), and the two operations that run beside calls, through
-the store as the breaker calls them: a lease renewal (a slow trial renews its lease every half lease)
-and a re-read of the shared state (Open, ForcedOpen and Disabled re-read it every 5 seconds; every
-breaker re-reads on a pub/sub hint and on reconnecting). Redis µs per call is every script's time
+The shared circuit breaker (\`CircuitBreaker.make\` with the same \`RedisStore\`), on each target, measured
+the same way after the limiters: a successful call in Closed (its record, after the call, is the round
+trip), a refusal in Open (decided from the locally cached shared state: no round trip), a trial call in
+HalfOpen (a lease before the call and its record after), and the two operations that run beside calls,
+through the store as the breaker calls them: a lease renewal (a slow trial renews its lease every half
+lease) and a re-read of the shared state (Open, ForcedOpen and Disabled re-read it every 5 seconds;
+every breaker re-reads on a pub/sub hint and on reconnecting). Redis µs per call is every script's time
 (\`INFO commandstats\`) over the calls made.
 
-| shared breaker | calls/s | round trips per call | Redis µs per call |
-|---|---:|---:|---:|
+| Effect | shared breaker | calls/s | round trips per call | Redis µs per call |
+|---|---|---:|---:|---:|
 ${
     redis.breakerRows.map((r) =>
-      `| ${r.name} | ${grouped(r.callsPerSecond)} | ${fixed(r.roundTripsPerCall)} | ${fixed(r.redisMicrosPerCall)} |`
+      `| ${r.effect} | ${r.name} | ${grouped(r.callsPerSecond)} | ${fixed(r.roundTripsPerCall)} | ${
+        fixed(r.redisMicrosPerCall)
+      } |`
     ).join("\n")
   }`
 }
 
-/** The Redis targets: one round trip per acquire, and throughput at least rate-limiter-flexible's. */
+/**
+ * The Redis targets, per Effect target: one round trip per acquire, throughput at least
+ * rate-limiter-flexible's, and the round trips the shared breaker's documentation promises per call.
+ * Effect 3's lines keep their names; the Effect 4 build's are prefixed as section 12's are.
+ */
 const redisTargets = (report: BenchReport): Array<Target> => {
   const redis = report.redis
   if (redis._tag === "Skipped") return []
-  const rate = (name: string) => redis.rows.find((r) => r.name === name)?.acquiresPerSecond ?? Number.NaN
-  const ours = redis.rows.filter((r) => r.name.startsWith("breakwater"))
-  const out: Array<Target> = [{
-    target: "Redis: exactly 1 round trip per acquire",
-    measured: ours.map((r) => fixed(r.roundTripsPerAcquire)).join(" / "),
-    met: ours.every((r) => r.roundTripsPerAcquire === 1)
-  }]
-  for (
-    const [mine, theirs] of [
-      [RedisCases.sequential, RedisCases.flexibleSequential],
-      [RedisCases.concurrent, RedisCases.flexibleConcurrent]
-    ] as const
-  ) {
-    const by = rate(mine) / rate(theirs)
+  const flexible = (name: string) => redis.rows.find((r) => r.name === name)?.acquiresPerSecond ?? Number.NaN
+  const out: Array<Target> = []
+  for (const effect of [3, 4] as const) {
+    const prefix = effect === 3 ? "Redis" : "Effect 4 build: Redis"
+    const ours = redis.rows.filter((r) => r.effect === effect)
+    const rate = (name: string) => ours.find((r) => r.name === name)?.acquiresPerSecond ?? Number.NaN
     out.push({
-      target: `Redis: ${mine} >= ${theirs}`,
-      measured: `${fixed(by)}x (${grouped(rate(mine))} vs ${grouped(rate(theirs))} acquires/s)`,
-      met: Number.isFinite(by) ? by >= 1 : undefined
+      target: `${prefix}: exactly 1 round trip per acquire`,
+      measured: ours.length === 0 ? "not measured" : ours.map((r) => fixed(r.roundTripsPerAcquire)).join(" / "),
+      met: ours.length === 0 ? undefined : ours.every((r) => r.roundTripsPerAcquire === 1)
     })
-  }
-  // The round trips the shared breaker's documentation promises, per call.
-  for (
-    const [name, expected] of [
-      [RedisBreakerCases.closed, 1],
-      [RedisBreakerCases.refusal, 0],
-      [RedisBreakerCases.halfOpen, 2],
-      [RedisBreakerCases.renew, 1],
-      [RedisBreakerCases.reread, 1]
-    ] as const
-  ) {
-    const row = redis.breakerRows.find((r) => r.name === name)
-    out.push({
-      target: `Redis: ${name}: ${expected} round trip${expected === 1 ? "" : "s"} per call`,
-      measured: row === undefined
-        ? "n/a"
-        : `${fixed(row.roundTripsPerCall)} (${grouped(row.callsPerSecond)} calls/s, ${
-          fixed(row.redisMicrosPerCall)
-        } Redis µs per call)`,
-      met: row === undefined ? undefined : Math.abs(row.roundTripsPerCall - expected) < 0.01
-    })
+    for (
+      const [mine, theirs] of [
+        [RedisCases.sequential, RedisCases.flexibleSequential],
+        [RedisCases.concurrent, RedisCases.flexibleConcurrent]
+      ] as const
+    ) {
+      const by = rate(mine) / flexible(theirs)
+      out.push({
+        target: `${prefix}: ${mine} >= ${theirs}`,
+        measured: `${fixed(by)}x (${grouped(rate(mine))} vs ${grouped(flexible(theirs))} acquires/s)`,
+        met: Number.isFinite(by) ? by >= 1 : undefined
+      })
+    }
+    for (
+      const [name, expected] of [
+        [RedisBreakerCases.closed, 1],
+        [RedisBreakerCases.refusal, 0],
+        [RedisBreakerCases.halfOpen, 2],
+        [RedisBreakerCases.renew, 1],
+        [RedisBreakerCases.reread, 1]
+      ] as const
+    ) {
+      const row = redis.breakerRows.find((r) => r.name === name && r.effect === effect)
+      out.push({
+        target: `${prefix}: ${name}: ${expected} round trip${expected === 1 ? "" : "s"} per call`,
+        measured: row === undefined
+          ? "n/a"
+          : `${fixed(row.roundTripsPerCall)} (${grouped(row.callsPerSecond)} calls/s, ${
+            fixed(row.redisMicrosPerCall)
+          } Redis µs per call)`,
+        met: row === undefined ? undefined : Math.abs(row.roundTripsPerCall - expected) < 0.01
+      })
+    }
   }
   return out
 }

@@ -21,9 +21,9 @@ import { Baseline, baselines, floorBookkeeping, teardown } from "./floor.js"
 import { type Case, inGroup, measure, measurePairs, type PairResult, type Result } from "./harness.js"
 import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./scenarios/coldImport.js"
 import { type ContendedResult, runContended } from "./scenarios/contended.js"
-import { type HttpBenchConfig, type HttpResult, runHttp } from "./scenarios/http.js"
+import { type HttpBenchConfig, type HttpResult, type HttpTarget, runHttp } from "./scenarios/http.js"
 import { type MemoryRow, runMemory } from "./scenarios/memory.js"
-import { type RedisBenchConfig, type RedisResult, runRedis } from "./scenarios/redis.js"
+import { type RedisBenchConfig, type RedisResult, type RedisTarget, runRedis } from "./scenarios/redis.js"
 import { type RedisClusterBenchConfig, type RedisClusterResult, runRedisCluster } from "./scenarios/redisCluster.js"
 import { onTarget, TargetCase } from "./targets/names.js"
 
@@ -101,6 +101,10 @@ export interface BenchConfig {
   readonly skip?: ReadonlySet<string> | undefined
   /** Our guards on each Effect target (see {@link allCases}); none when absent. */
   readonly targets?: ReadonlyArray<Case> | undefined
+  /** The HTTP section's builds, one per Effect target (bench/targets/httpCases.ts); not measured when absent. */
+  readonly httpTargets?: ReadonlyArray<HttpTarget> | undefined
+  /** The Redis section's builds of our side (bench/targets/redisCases.ts); not measured when absent. */
+  readonly redisTargets?: ReadonlyArray<RedisTarget> | undefined
 }
 
 export interface BenchReport {
@@ -153,7 +157,9 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
     log(`redis: ${config.redis.rounds} rounds of ${config.redis.millis} ms per case`)
     const redis: RedisResult = skip.has("redis")
       ? { _tag: "Skipped", reason: "skipped (BENCH_SKIP)" }
-      : await runRedis(config.redis)
+      : (config.redisTargets ?? []).length === 0
+      ? { _tag: "Skipped", reason: "no target builds loaded" }
+      : await runRedis(config.redis, config.redisTargets ?? [])
     log("redis cluster: a private 6-node cluster against a private server")
     const redisCluster: RedisClusterResult = config.redisCluster === undefined || skip.has("redis")
       ? { _tag: "Skipped", reason: config.redisCluster === undefined ? "not configured" : "skipped (BENCH_SKIP)" }
@@ -187,9 +193,12 @@ export const runBench = async (config: BenchConfig): Promise<BenchReport> => {
   }
 }
 
-/** The HTTP section alone or within the run (BENCH_ONLY=http in index.ts). */
-export const runHttpSection = async (config: Pick<BenchConfig, "http">, log: (line: string) => void) => {
-  if (config.http === undefined) return { _tag: "Skipped", reason: "not configured" } as const
-  log(`http: ${config.http.rounds} rounds of ${config.http.millis} ms per case and mode`)
-  return runHttp(config.http)
+/** The HTTP section alone or within the run (BENCH_ONLY=http in index.ts), one target after the other. */
+export const runHttpSection = async (
+  config: Pick<BenchConfig, "http" | "httpTargets">,
+  log: (line: string) => void
+): Promise<HttpResult> => {
+  if (config.http === undefined) return { _tag: "Skipped", reason: "not configured" }
+  if ((config.httpTargets ?? []).length === 0) return { _tag: "Skipped", reason: "no target builds loaded" }
+  return runHttp(config.httpTargets ?? [], config.http, log)
 }

@@ -1,5 +1,5 @@
-import { defectOf, dieMessage, failureOf, forkChild, isInterruptOnly, layerScoped, Service } from "#port"
-import { FastCheck, isRunning, itEffectProp, itScoped, TestClock, yieldNow } from "#test-port"
+import { defectOf, dieMessage, failureOf, forkChild, forkDetach, isInterruptOnly, layerScoped, Service } from "#port"
+import { FastCheck, isRunning, itEffectProp, itScoped, makeFiberTracker, TestClock, yieldNow } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Deferred, Effect, Exit, Fiber, Option } from "effect"
 
@@ -29,6 +29,25 @@ describe("port: run-time entries", () => {
       const interrupted = yield* causeOf(Effect.interrupt)
       expect(isInterruptOnly(interrupted)).toBe(true)
       expect(Option.isNone(failureOf(interrupted))).toBe(true)
+    }))
+
+  it.effect("makeFiberTracker counts the fibers a region starts, grandchildren and daemons too, until they end", () =>
+    Effect.gen(function*() {
+      const fibers = yield* makeFiberTracker
+      const gate = yield* Deferred.make<void>()
+      const untracked = yield* forkChild(Deferred.await(gate))
+      const parent = yield* fibers.track(forkChild(Effect.gen(function*() {
+        yield* forkChild(Deferred.await(gate))
+        yield* forkDetach(Deferred.await(gate))
+        yield* Deferred.await(gate)
+      })))
+      yield* yieldNow
+      expect(yield* fibers.alive).toBe(3)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.await(parent)
+      yield* Fiber.await(untracked)
+      for (let i = 0; i < 3 && (yield* fibers.alive) > 0; i++) yield* yieldNow
+      expect(yield* fibers.alive).toBe(0)
     }))
 
   it.effect("forkChild runs on a child fiber, which isRunning sees until it ends", () =>

@@ -10,9 +10,11 @@
  * outcomes add up (calls = successes + failures + refusals + defects + interruptions, and the retry's
  * own metrics count exactly the calls that were not interrupted).
  */
+import { failureOf, forkChild, isInterruptOnly } from "#port"
+import { makeFiberTracker } from "#test-port"
 import { describe, expect, it } from "@effect/vitest"
 import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, TimeLimiter } from "breakwater"
-import { Cause, Data, Duration, Effect, Exit, Fiber, Option, Random, Supervisor } from "effect"
+import { Data, Duration, Effect, Exit, Fiber, Option, Random } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 
@@ -93,8 +95,8 @@ describe("soak (real clock)", () => {
         const record = (exit: Exit.Exit<unknown, unknown>) => {
           tally.calls++
           if (Exit.isSuccess(exit)) return void tally.successes++
-          if (Cause.isInterruptedOnly(exit.cause)) return void tally.interrupted++
-          const failure = Cause.failureOption(exit.cause)
+          if (isInterruptOnly(exit.cause)) return void tally.interrupted++
+          const failure = failureOf(exit.cause)
           if (Option.isNone(failure)) return void tally.defects++
           const tag = (failure.value as { readonly _tag?: string })._tag ?? ""
           if (REFUSALS.has(tag)) tally.refusals++
@@ -108,9 +110,10 @@ describe("soak (real clock)", () => {
             const roll = yield* Random.next
             if (roll < 0.05) {
               // Interrupted at a random point: waiting for a permit, running, or retrying.
-              const fiber = yield* Effect.fork(guard(dependency))
+              const fiber = yield* forkChild(guard(dependency))
               yield* Effect.sleep(Duration.millis(Math.floor(roll * 200)))
-              record(yield* Fiber.interrupt(fiber))
+              yield* Fiber.interrupt(fiber)
+              record(yield* Fiber.await(fiber))
             } else {
               record(yield* Effect.exit(guard(dependency)))
             }
@@ -120,11 +123,9 @@ describe("soak (real clock)", () => {
 
         const collect = gc()
         const baseline = yield* Effect.promise(() => settledHeap(collect))
-        const supervisor = yield* Supervisor.track
+        const fibers = yield* makeFiberTracker
         const started = Date.now()
-        let workers = yield* Effect.forEach(Array.from({ length: FIBERS }), () => Effect.fork(worker)).pipe(
-          Effect.supervised(supervisor)
-        )
+        let workers = yield* fibers.track(Effect.forEach(Array.from({ length: FIBERS }), () => forkChild(worker)))
         const forked = Date.now() - started
         deadline = Date.now() + LOAD_MILLIS
         // The load lasts until every outcome has happened and the fibers made at least one call each on
@@ -142,9 +143,8 @@ describe("soak (real clock)", () => {
         const elapsed = Date.now() - started
         yield* Effect.sleep("50 millis") // limiter and bulkhead timers of the last waiters
 
-        // No fiber left running: every fiber forked under the supervisor (workers and their children).
-        const alive = (yield* supervisor.value).filter((f) => f.unsafePoll() === null)
-        expect(alive.length).toBe(0)
+        // No fiber left running: every fiber forked in the tracked region (workers and their children).
+        expect(yield* fibers.alive).toBe(0)
         expect(inside).toBe(0)
         expect(peakInside).toBeLessThanOrEqual(1000)
         // Every permit is back.

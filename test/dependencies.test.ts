@@ -74,7 +74,7 @@ describe("runtime dependencies", () => {
 
   it("ResilientHttpClient needs only the platform's HTTP client: Node's HTTP layer is behind NodeResilientHttpClient", () => {
     // Its own imports, and those of the sub-ports it reaches, on each Effect: @effect/platform on 3,
-    // effect itself (effect/unstable/http) on 4; never @effect/platform-node or undici.
+    // effect itself (effect/http) on 4; never @effect/platform-node or undici.
     const own = runtimeImports(path.join(root, "src", "http", "ResilientHttpClient.ts"))
     const subPorts = own.filter((s) => s.startsWith("#port/"))
     expect(subPorts).toContain("#port/httpClient")

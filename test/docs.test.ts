@@ -1,5 +1,6 @@
 /**
- * Every ```ts example in the public modules' JSDoc must compile against the public API: the examples
+ * Every ```ts example in the public modules' JSDoc must compile against the public API of each Effect it is
+ * for (a first line `// Effect 3` or `// Effect 4` says which; otherwise both): the examples
  * are extracted and type-checked in one TypeScript program, as a user would write them.
  */
 import * as fs from "node:fs"
@@ -63,12 +64,13 @@ const extract = (file: string): Array<Example> => {
 }
 
 /**
- * The README's ```ts blocks are held to the same standard, against Effect 3 here (those marked
- * `// Effect 4` are compiled and run against Effect 4 by the consumer test, test/package.test.ts).
+ * The README's ```ts blocks are held to the same standard, each against the Effects it is for (the
+ * consumer test, test/package.test.ts, also runs them against the packed packages).
  */
-const readmeExamples = (): Array<Example> => {
+const readmeExamples = (major: 3 | 4): Array<Example> => {
   const text = fs.readFileSync(path.join(root, "README.md"), "utf8")
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].filter((block) => isForEffect(block[1]!, 3)).map((block, i) => ({
+  const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].filter((block) => isForEffect(block[1]!, major))
+  return blocks.map((block, i) => ({
     file: path.join(root, "test", "__doc_examples__", `README_${i}.ts`),
     source: block[1]!,
     origin: `README.md:${text.slice(0, block.index).split("\n").length}`
@@ -102,7 +104,7 @@ const rootModules = [
   "Store",
   "TimeLimiter"
 ]
-const effectModules = ["Duration", "Effect", "Schedule", "Stream", "TestClock"]
+const effectModules = ["Duration", "Effect", "Schedule", "Stream"]
 /** Integrations live on subpaths of their own (the root entry loads only the guards). */
 const subpathModules = [
   "Dashboard",
@@ -142,10 +144,12 @@ const isSignatureNotation = (span: string) => span.includes("...") || span.inclu
 export const inlineSkipped = (): Array<string> =>
   inlineSpans().filter((s) => isSignatureNotation(s.span)).map((s) => s.span)
 
-const readmeInlineExamples = (): Array<Example> =>
+const readmeInlineExamples = (major: 3 | 4): Array<Example> =>
   inlineSpans().filter((s) => !isSignatureNotation(s.span)).map(({ line, span }, i) => ({
     file: path.join(root, "test", "__doc_examples__", `README_inline_${i}.ts`),
     source: `import { ${effectModules.join(", ")} } from "effect"\n` +
+      // TestClock moved to effect/testing in Effect 4.
+      `import { TestClock } from "${major === 3 ? "effect" : "effect/testing"}"\n` +
       `import { ${rootModules.join(", ")} } from "breakwater"\n` +
       subpathModules.map((m) => `import * as ${m} from "breakwater/${m}"\n`).join("") +
       `${placeholders}\n` +
@@ -153,13 +157,53 @@ const readmeInlineExamples = (): Array<Example> =>
     origin: `README.md:${line} \`${span}\``
   }))
 
+/** Type-checks the examples in one program under the given tsconfig (its paths choose the Effect version). */
+const compileProblems = (tsconfig: string, examples: ReadonlyArray<Example>): Array<string> => {
+  const config = ts.getParsedCommandLineOfConfigFile(path.join(root, tsconfig), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: () => {}
+  })!
+  const options: ts.CompilerOptions = {
+    ...config.options,
+    noUnusedLocals: false,
+    noUnusedParameters: false,
+    noEmit: true
+  }
+  const byFile = new Map(examples.map((example) => [example.file, example]))
+  const host = ts.createCompilerHost(options)
+  const readFile = host.readFile.bind(host)
+  const fileExists = host.fileExists.bind(host)
+  const getSourceFile = host.getSourceFile.bind(host)
+  host.readFile = (file) => byFile.get(file)?.source ?? readFile(file)
+  host.fileExists = (file) => byFile.has(file) || fileExists(file)
+  host.getSourceFile = (file, language, onError, create) => {
+    const example = byFile.get(file)
+    return example === undefined
+      ? getSourceFile(file, language, onError, create)
+      : ts.createSourceFile(file, example.source, language, true)
+  }
+  const program = ts.createProgram([...byFile.keys()], options, host)
+  return ts.getPreEmitDiagnostics(program)
+    .filter((d) => d.file !== undefined && byFile.has(d.file.fileName))
+    .map((d) => {
+      const example = byFile.get(d.file!.fileName)!
+      const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
+      return `${example.origin} (example line ${line + 1}): ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`
+    })
+}
+
 describe("JSDoc and README examples", () => {
-  const examples = [...documentedModules.flatMap(extract), ...readmeExamples(), ...readmeInlineExamples()]
+  const jsdoc = documentedModules.flatMap(extract)
+  const examplesFor = (major: 3 | 4) => [
+    ...jsdoc.filter((example) => isForEffect(example.source, major)),
+    ...readmeExamples(major),
+    ...readmeInlineExamples(major)
+  ]
 
   it("the README's inline calls are checked, all but signature notation", () => {
     const spans = inlineSpans().map((s) => s.span)
     expect(spans).toContain("Bulkhead.make({ name: \"db\", maxConcurrentCalls: 25, maxWaitDuration: 0 })")
-    expect(readmeInlineExamples().length).toBe(spans.length - inlineSkipped().length)
+    expect(readmeInlineExamples(3).length).toBe(spans.length - inlineSkipped().length)
     for (const span of inlineSkipped()) expect(isSignatureNotation(span)).toBe(true)
     expect(inlineSkipped().length).toBeLessThanOrEqual(3)
   })
@@ -195,39 +239,18 @@ describe("JSDoc and README examples", () => {
     expect(missing).toEqual([])
   })
 
-  it("every example compiles", () => {
-    const config = ts.getParsedCommandLineOfConfigFile(path.join(root, "tsconfig.json"), {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: () => {}
-    })!
-    const options: ts.CompilerOptions = {
-      ...config.options,
-      noUnusedLocals: false,
-      noUnusedParameters: false,
-      noEmit: true
-    }
-    const byFile = new Map(examples.map((example) => [example.file, example]))
-    const host = ts.createCompilerHost(options)
-    const readFile = host.readFile.bind(host)
-    const fileExists = host.fileExists.bind(host)
-    const getSourceFile = host.getSourceFile.bind(host)
-    host.readFile = (file) => byFile.get(file)?.source ?? readFile(file)
-    host.fileExists = (file) => byFile.has(file) || fileExists(file)
-    host.getSourceFile = (file, language, onError, create) => {
-      const example = byFile.get(file)
-      return example === undefined
-        ? getSourceFile(file, language, onError, create)
-        : ts.createSourceFile(file, example.source, language, true)
-    }
-    const program = ts.createProgram([...byFile.keys()], options, host)
-    const problems = ts.getPreEmitDiagnostics(program)
-      .filter((d) => d.file !== undefined && byFile.has(d.file.fileName))
-      .map((d) => {
-        const example = byFile.get(d.file!.fileName)!
-        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
-        return `${example.origin} (example line ${line + 1}): ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`
-      })
-    expect(problems).toEqual([])
+  it("every example compiles against Effect 3", () => {
+    const examples = examplesFor(3)
+    expect(compileProblems("tsconfig.json", examples)).toEqual([])
+    expect(examples.length).toBeGreaterThan(10)
+  }, 120_000)
+
+  // The same examples against Effect 4's types (targets/effect4/tsconfig.json maps effect and breakwater
+  // there): one documentation for both packages. An example marked `// Effect 3` uses an API Effect 4
+  // redesigned and has a `// Effect 4` twin.
+  it("every example compiles against Effect 4", () => {
+    const examples = examplesFor(4)
+    expect(compileProblems(path.join("targets", "effect4", "tsconfig.json"), examples)).toEqual([])
     expect(examples.length).toBeGreaterThan(10)
   }, 120_000)
 })

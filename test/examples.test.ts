@@ -1,6 +1,9 @@
 /**
- * Every program under examples/ runs, and the README's usage example is one of them, verbatim.
+ * Every program under examples/ runs, and the README's usage example is one of them, verbatim. On both
+ * Effect targets: each runs the programs written for it (a first line `// Effect 3` or `// Effect 4`
+ * says which; otherwise both), and the HTTP client example in its version.
  */
+import { targetMajor } from "#test-port"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -8,15 +11,17 @@ import { describe, expect, it } from "vitest"
 import { isForEffect } from "./helpers/effectMarker.js"
 
 const root = path.resolve(import.meta.dirname, "..")
-// Those marked `// Effect 4` (examples/*-effect4.ts) run in the Effect 4 consumer app (test/package.test.ts).
 const examples = fs.readdirSync(path.join(root, "examples")).filter((file) =>
-  file.endsWith(".ts") && isForEffect(fs.readFileSync(path.join(root, "examples", file), "utf8"), 3)
+  file.endsWith(".ts") && isForEffect(fs.readFileSync(path.join(root, "examples", file), "utf8"), targetMajor)
 )
+
+/** The example's `program`, from examples/ (by path: the other Effect's version would not compile here). */
+const programOf = async <A>(file: string): Promise<Effect.Effect<A>> =>
+  (await import(path.join(root, "examples", file)) as { program: Effect.Effect<A> }).program
 
 describe("examples", () => {
   it.each(examples)("%s runs to completion", async (file) => {
-    const module = await import(path.join(root, "examples", file)) as { program: Effect.Effect<unknown> }
-    await expect(Effect.runPromise(module.program)).resolves.toBeDefined()
+    await expect(Effect.runPromise(await programOf(file))).resolves.toBeDefined()
   })
 
   it("the circuit breaker example opens and refuses fast", async () => {
@@ -45,8 +50,10 @@ describe("examples", () => {
   })
 
   it("the HTTP client example refuses the failing host fast while the healthy one answers", async () => {
-    const { program } = await import("../examples/http-quotes.js")
-    const result = await Effect.runPromise(program)
+    const file = targetMajor === 3 ? "http-quotes.ts" : "http-quotes-effect4.ts"
+    const result = await Effect.runPromise(
+      await programOf<{ readonly answers: Array<string>; readonly circuits: Array<string> }>(file)
+    )
     expect(result.answers.filter((_, i) => i % 2 === 1)).toEqual(Array(4).fill("ACME at 42"))
     expect(result.answers.filter((_, i) => i % 2 === 0)).toContain("refused fast: CallNotPermittedError")
     expect(result.circuits.sort()).toEqual(["Closed", "Open"])

@@ -10,21 +10,24 @@
  * - Redis CPU per acquire: EVALSHA's `usec_per_call` in `INFO commandstats` over a sample run alone
  *   (statistics reset first; so the section resets them on the server it uses).
  *
+ * breakwater's rows are measured once per Effect target: its limiters and shared breakers are made by
+ * bench/targets/redisCases.ts, compiled once against each Effect (bench/build.mjs), and measured here in
+ * the same interleaved rounds (each target with its own key prefix), beside rate-limiter-flexible.
+ *
  * The server: `REDIS_URL` when set; else a private `redis-server` on a free port (clean, unshared); else
  * 127.0.0.1:6379; else the section is skipped with a note.
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { Redis } from "ioredis"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { RateLimiterRedis } from "rate-limiter-flexible"
-import { CircuitBreaker, RateLimiter } from "../../src/index.js"
 import * as RedisStore from "../../src/redis/RedisStore.js"
-import type { CircuitSettings } from "../../src/store/CircuitBreakerStore.js"
-import { Store } from "../../src/store/Store.js"
 import { freePort } from "../../test/helpers/freePort.js"
+import { RedisCases } from "./redisNames.js"
 
 export interface RedisRow {
   readonly name: string
+  /** The Effect target of breakwater's rows; none for rate-limiter-flexible's. */
+  readonly effect?: 3 | 4 | undefined
   readonly acquiresPerSecond: number
   readonly roundTripsPerAcquire: number
   /** Redis's own CPU time per acquire (`INFO commandstats`: EVALSHA's usec_per_call; both libraries run one script). */
@@ -34,6 +37,8 @@ export interface RedisRow {
 /** A shared circuit breaker's operation: calls per second, round trips and Redis CPU per call. */
 export interface RedisBreakerRow {
   readonly name: string
+  /** The Effect target the shared breaker was built for. */
+  readonly effect: 3 | 4
   readonly callsPerSecond: number
   /** Commands the client sent per call (MONITOR), as for the limiter rows. */
   readonly roundTripsPerCall: number
@@ -59,24 +64,6 @@ export interface RedisBenchConfig {
   /** Acquires counted under MONITOR for the round trips. */
   readonly sample: number
 }
-
-export const RedisCases = {
-  sequential: "breakwater RedisStore fixed-window, sequential",
-  concurrent: "breakwater RedisStore fixed-window, concurrent",
-  tokenBucket: "breakwater RedisStore token-bucket, concurrent",
-  slidingWindow: "breakwater RedisStore sliding-window, concurrent",
-  flexibleSequential: "rate-limiter-flexible RateLimiterRedis, sequential",
-  flexibleConcurrent: "rate-limiter-flexible RateLimiterRedis, concurrent"
-} as const
-
-export const RedisBreakerCases = {
-  closed: "shared breaker Closed, successful call, sequential",
-  closedConcurrent: "shared breaker Closed, successful call, concurrent",
-  refusal: "shared breaker Open, refusal, sequential",
-  halfOpen: "shared breaker HalfOpen, trial call (lease + record), sequential",
-  renew: "lease renewal (CircuitBreakerStore.renew), sequential",
-  reread: "re-read of the shared state (CircuitBreakerStore.read), sequential"
-} as const
 
 const ping = (url: string): Promise<boolean> =>
   new Promise((resolve) => {
@@ -116,25 +103,36 @@ const findServer = async (): Promise<{ url: string; label: string; stop: () => v
 /**
  * One way of acquiring: `loop(callers, until)` runs that many callers, each acquiring one permit at a
  * time until `until()` says stop, and resolves to the acquires made. Each side runs as its users would
- * run it: breakwater's callers are fibers of one Effect program, rate-limiter-flexible's async loops.
+ * run it: breakwater's callers are fibers of one Effect program (bench/targets/redisCases.ts),
+ * rate-limiter-flexible's async loops.
  */
-interface Subject {
+export interface Subject {
   readonly name: string
+  /** The Effect target of breakwater's subjects; none for rate-limiter-flexible's. */
+  readonly effect?: 3 | 4 | undefined
   readonly client: Redis
   readonly loop: (callers: number, until: () => boolean) => Promise<number>
   readonly concurrent: boolean
 }
 
-const effectLoop = (acquire: Effect.Effect<unknown, unknown>) => (callers: number, until: () => boolean) => {
-  let count = 0
-  const caller = Effect.whileLoop({
-    while: () => !until(),
-    body: () => acquire,
-    step: () => count++
-  })
-  return Effect.runPromise(
-    Effect.as(Effect.all(Array.from({ length: callers }, () => caller), { concurrency: "unbounded", discard: true }), 0)
-  ).then(() => count)
+/** What a target's subjects are made with: the server, their keys' prefix, a client each, and their closing. */
+export interface RedisSetup {
+  readonly url: string
+  readonly prefix: string
+  /** A connected ioredis client with the store's options (the same for every subject). */
+  readonly client: (url: string) => Promise<Redis>
+  /** Where each subject leaves what closes it, run when the section ends. */
+  readonly closers: Array<() => Promise<void>>
+}
+
+/**
+ * One build of bench/targets/redisCases.ts: its RedisStore limiters (fixed-window sequential and
+ * concurrent, token-bucket and sliding-window concurrent) and its shared circuit breaker's operations.
+ */
+export interface RedisTarget {
+  readonly effect: 3 | 4
+  readonly limiterSubjects: (setup: RedisSetup) => Promise<ReadonlyArray<Subject>>
+  readonly breakerSubjects: (setup: RedisSetup) => Promise<ReadonlyArray<Subject>>
 }
 
 const promiseLoop = (acquire: () => Promise<unknown>) => async (callers: number, until: () => boolean) => {
@@ -226,99 +224,36 @@ const redisMicrosPerCall = async (
   }
 }
 
-/** An Effect that may fail (a refusal), looped as `effectLoop` loops an acquire. */
-const exitLoop = (call: Effect.Effect<unknown, unknown>) => effectLoop(Effect.exit(call))
-
-/**
- * The shared circuit breaker on the same server: a call in Closed (one round trip, its record, after
- * the call), a refusal in Open (none: decided from the cached shared state), a trial call in HalfOpen
- * (two: the lease before, the record after), and the two operations that run beside calls: a lease
- * renewal (a slow trial renews its lease every half lease) and a re-read of the shared state (Open,
- * ForcedOpen and Disabled re-read every 5 seconds, every breaker on a pub/sub hint or a reconnection),
- * the latter two through the store itself as the breaker calls it.
- */
-const breakerSubjects = async (
-  url: string,
-  prefix: string,
-  closers: Array<() => Promise<void>>
-): Promise<Array<Subject>> => {
-  const subjects: Array<Subject> = []
-  const made = async (name: string, options: Omit<CircuitBreaker.Options, "name">) => {
-    const redis = await client(url)
-    const scope = await Effect.runPromise(Scope.make())
-    closers.push(async () => {
-      await Effect.runPromise(Scope.close(scope, Exit.void))
-      redis.disconnect()
-    })
-    return Effect.runPromise(
-      Effect.flatMap(
-        Layer.buildWithScope(RedisStore.layer({ client: redis }, { prefix }), scope),
-        (context) =>
-          Effect.map(
-            CircuitBreaker.make({ name, ...options }).pipe(Effect.provide(context), Scope.extend(scope)),
-            (breaker) => ({ breaker, redis, store: Context.get(context, Store).circuitBreaker })
-          )
-      ).pipe(Effect.orDie)
-    )
-  }
-  const call = Effect.void
-  // Closed: thresholds never reached (the minimum number of calls is never buffered).
-  for (
-    const [name, concurrent] of [[RedisBreakerCases.closed, false], [RedisBreakerCases.closedConcurrent, true]] as const
-  ) {
-    const { breaker, redis } = await made(`closed-${concurrent}`, {
-      slidingWindowType: "TIME_BASED",
-      minimumNumberOfCalls: 1_000_000_000
-    })
-    subjects.push({ name, client: redis, concurrent, loop: exitLoop(CircuitBreaker.withCircuitBreaker(call, breaker)) })
-  }
-  {
-    const { breaker, redis } = await made("open", { waitDurationInOpenState: "1 hour" })
-    await Effect.runPromise(breaker.transitionToOpen)
-    subjects.push({
-      name: RedisBreakerCases.refusal,
-      client: redis,
-      concurrent: false,
-      loop: exitLoop(CircuitBreaker.withCircuitBreaker(call, breaker))
-    })
-  }
-  {
-    // HalfOpen for the whole run: more trial permits than a run can take, no maximum wait.
-    const { breaker, redis, store } = await made("halfopen", {
-      permittedNumberOfCallsInHalfOpenState: 1_000_000,
-      minimumNumberOfCalls: 1_000_000,
-      waitDurationInOpenState: "1 hour"
-    })
-    await Effect.runPromise(Effect.zipRight(breaker.transitionToOpen, breaker.transitionToHalfOpen))
-    subjects.push({
-      name: RedisBreakerCases.halfOpen,
-      client: redis,
-      concurrent: false,
-      loop: exitLoop(CircuitBreaker.withCircuitBreaker(call, breaker))
-    })
-    // The store as the breaker calls it, with the breaker's own settings (internal to the breaker).
-    const settings = (breaker as unknown as { readonly settings: CircuitSettings }).settings
-    const leaseId = "bench-lease"
-    await Effect.runPromise(Effect.orDie(store.acquire("halfopen", settings, leaseId)))
-    subjects.push({
-      name: RedisBreakerCases.renew,
-      client: redis,
-      concurrent: false,
-      loop: exitLoop(store.renew("halfopen", settings, leaseId))
-    })
-    subjects.push({
-      name: RedisBreakerCases.reread,
-      client: redis,
-      concurrent: false,
-      loop: exitLoop(store.read("halfopen", settings))
-    })
-  }
-  return subjects
-}
-
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? Number.NaN
 
-export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> => {
+/**
+ * Warms `subjects` up, measures their throughput in `rounds` interleaved rounds (each round runs every
+ * subject once, in a rotated order), then their round trips and Redis CPU one by one.
+ */
+const measureSubjects = async <Row>(
+  subjects: ReadonlyArray<Subject>,
+  config: RedisBenchConfig,
+  row: (subject: Subject, perSecond: number) => Promise<Row>
+): Promise<Array<Row>> => {
+  // Warm-up: connections up, scripts loaded, JIT warm.
+  for (const subject of subjects) await throughput(subject, Math.min(200, config.millis), config.concurrency)
+  const rates = subjects.map(() => [] as Array<number>)
+  for (let round = 0; round < config.rounds; round++) {
+    for (let i = 0; i < subjects.length; i++) {
+      const k = (i + round) % subjects.length
+      rates[k]!.push(await throughput(subjects[k]!, config.millis, config.concurrency))
+    }
+  }
+  const rows: Array<Row> = []
+  for (let k = 0; k < subjects.length; k++) rows.push(await row(subjects[k]!, median(rates[k]!)))
+  return rows
+}
+
+/**
+ * The section on the server found: every target's limiters with rate-limiter-flexible's in one set of
+ * interleaved rounds, then every target's shared breakers in another.
+ */
+export const runRedis = async (config: RedisBenchConfig, targets: ReadonlyArray<RedisTarget>): Promise<RedisResult> => {
   const server = await findServer()
   if (server === undefined) {
     return { _tag: "Skipped", reason: "no Redis: REDIS_URL unset, no redis-server binary, nothing on 127.0.0.1:6379" }
@@ -327,36 +262,10 @@ export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> =
   try {
     const url = server.url
     const prefix = `bench${process.pid}-${Date.now()}`
+    // Each target's guards under keys of their own: the same names in two builds are two guards here.
+    const setup = (effect: 3 | 4): RedisSetup => ({ url, prefix: `${prefix}-effect${effect}`, client, closers })
     const subjects: Array<Subject> = []
-    for (
-      const [name, algorithm, concurrent] of [
-        [RedisCases.sequential, "fixed-window", false],
-        [RedisCases.concurrent, "fixed-window", true],
-        [RedisCases.tokenBucket, "token-bucket", true],
-        [RedisCases.slidingWindow, "sliding-window", true]
-      ] as const
-    ) {
-      const redis = await client(url)
-      const scope = await Effect.runPromise(Scope.make())
-      const close = () => Effect.runPromise(Scope.close(scope, Exit.void))
-      const limiter = await Effect.runPromise(
-        Effect.flatMap(
-          Layer.buildWithScope(RedisStore.layer({ client: redis }, { prefix }), scope),
-          (store) =>
-            RateLimiter.make({
-              name: `${algorithm}-${concurrent}`,
-              algorithm,
-              limitForPeriod: 1_000_000_000,
-              limitRefreshPeriod: "1 hour"
-            }).pipe(Effect.provide(store), Scope.extend(scope))
-        ).pipe(Effect.orDie)
-      )
-      closers.push(async () => {
-        await close()
-        redis.disconnect()
-      })
-      subjects.push({ name, client: redis, concurrent, loop: effectLoop(limiter.acquire()) })
-    }
+    for (const target of targets) subjects.push(...await target.limiterSubjects(setup(target.effect)))
     for (
       const [name, concurrent] of [[RedisCases.flexibleSequential, false], [
         RedisCases.flexibleConcurrent,
@@ -373,43 +282,27 @@ export const runRedis = async (config: RedisBenchConfig): Promise<RedisResult> =
       })
       subjects.push({ name, client: redis, concurrent, loop: promiseLoop(() => limiter.consume("bench")) })
     }
-    // Warm-up: connections up, scripts loaded, JIT warm.
-    for (const subject of subjects) await throughput(subject, Math.min(200, config.millis), config.concurrency)
-    const rates = new Map<string, Array<number>>(subjects.map((s) => [s.name, []]))
-    for (let round = 0; round < config.rounds; round++) {
-      for (let i = 0; i < subjects.length; i++) {
-        const subject = subjects[(i + round) % subjects.length]!
-        rates.get(subject.name)!.push(await throughput(subject, config.millis, config.concurrency))
-      }
-    }
-    const rows: Array<RedisRow> = []
-    for (const subject of subjects) {
-      rows.push({
+    const rows = await measureSubjects(subjects, config, async (subject, acquiresPerSecond): Promise<RedisRow> => ({
+      name: subject.name,
+      effect: subject.effect,
+      acquiresPerSecond,
+      roundTripsPerAcquire: await roundTrips(url, subject, config.sample, config.concurrency),
+      redisMicrosPerAcquire: await redisMicros(url, subject, config.sample * 5, config.concurrency)
+    }))
+    // The shared breakers, after the limiters (so they take nothing from the limiters' rounds).
+    const breakers: Array<Subject> = []
+    for (const target of targets) breakers.push(...await target.breakerSubjects(setup(target.effect)))
+    const breakerRows = await measureSubjects(
+      breakers,
+      config,
+      async (subject, callsPerSecond): Promise<RedisBreakerRow> => ({
         name: subject.name,
-        acquiresPerSecond: median(rates.get(subject.name)!),
-        roundTripsPerAcquire: await roundTrips(url, subject, config.sample, config.concurrency),
-        redisMicrosPerAcquire: await redisMicros(url, subject, config.sample * 5, config.concurrency)
-      })
-    }
-    // The shared breaker, after the limiters (so it takes nothing from their interleaved rounds).
-    const breakers = await breakerSubjects(url, prefix, closers)
-    for (const subject of breakers) await throughput(subject, Math.min(200, config.millis), config.concurrency)
-    const breakerRates = new Map<string, Array<number>>(breakers.map((s) => [s.name, []]))
-    for (let round = 0; round < config.rounds; round++) {
-      for (let i = 0; i < breakers.length; i++) {
-        const subject = breakers[(i + round) % breakers.length]!
-        breakerRates.get(subject.name)!.push(await throughput(subject, config.millis, config.concurrency))
-      }
-    }
-    const breakerRows: Array<RedisBreakerRow> = []
-    for (const subject of breakers) {
-      breakerRows.push({
-        name: subject.name,
-        callsPerSecond: median(breakerRates.get(subject.name)!),
+        effect: subject.effect ?? 3,
+        callsPerSecond,
         roundTripsPerCall: await roundTrips(url, subject, config.sample, config.concurrency),
         redisMicrosPerCall: await redisMicrosPerCall(url, subject, config.sample * 5, config.concurrency)
       })
-    }
+    )
     return { _tag: "Measured", server: server.label, concurrency: config.concurrency, rows, breakerRows }
   } finally {
     for (const close of closers) await close()

@@ -10,13 +10,14 @@ import { Effect, Exit, Scope } from "effect"
 import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, TimeLimiter } from "../../src/index.js"
 import type { Case } from "../harness.js"
 import { floor } from "./floorWrapper.js"
-import { failureCases, onTarget, TargetCase } from "./names.js"
+import { checkMajor, failureCases, onTarget, TargetCase } from "./names.js"
 
 /**
  * Builds the guards in a scope of their own and returns the cases, named for the build's Effect `major`
  * (see {@link onTarget}), with a `close` for the end of the run.
  */
 export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>; readonly close: () => void } => {
+  checkMajor(major, Effect)
   const scope = Effect.runSync(Scope.make())
   const build = <A, E>(make: Effect.Effect<A, E, Scope.Scope>): A => Effect.runSync(scopeProvide(make, scope))
   const call = Effect.succeed(1)

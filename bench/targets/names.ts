@@ -25,3 +25,13 @@ export const failureCases: ReadonlySet<string> = new Set([TargetCase.breakerFail
 
 /** The name of a case in the build for Effect `major`: "ours on Effect 4: breaker closed, …". */
 export const onTarget = (major: 3 | 4, name: string): string => `ours on Effect ${major}: ${name}`
+
+/**
+ * Fails the load of a target build that was handed the other Effect major (a resolution slip in
+ * build.mjs would otherwise measure one Effect twice under two names): Effect 4 renamed `forkDaemon` to
+ * `forkDetach`, and neither major has both (test/EffectTarget.test.ts checks the same for the suites).
+ */
+export const checkMajor = (major: 3 | 4, effectModule: object): void => {
+  const loaded = "forkDetach" in effectModule ? 4 : "forkDaemon" in effectModule ? 3 : undefined
+  if (loaded !== major) throw new Error(`the Effect ${major} build of the bench loaded Effect ${loaded ?? "unknown"}`)
+}

@@ -45,6 +45,7 @@
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpRouter, HttpServer } from "@effect/platform"
  * import { NodeHttpServer } from "@effect/platform-node"
  * import { Layer } from "effect"
@@ -55,6 +56,22 @@
  * const app = HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.router))
  * const Server = HttpServer.serve(app).pipe(
  *   Layer.provide(Dashboard.layer({ title: "checkout" })),
+ *   Layer.provide(Metrics.layer()),
+ *   Layer.provide(Registry.layer()),
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 }))
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { HttpRouter } from "effect/http"
+ * import { Metrics, Registry } from "breakwater"
+ * import * as Dashboard from "breakwater/Dashboard"
+ * import { createServer } from "node:http"
+ *
+ * const Server = HttpRouter.serve(Dashboard.router.pipe(HttpRouter.provideRequest(Dashboard.layer({ title: "checkout" })))).pipe(
  *   Layer.provide(Metrics.layer()),
  *   Layer.provide(Registry.layer()),
  *   Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 }))
@@ -411,12 +428,24 @@ const decoder = new TextDecoder()
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpApp, HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
  * import * as Dashboard from "breakwater/Dashboard"
  *
  * const app = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")), HttpRouter.concat(Dashboard.router))
  * const handler = HttpApp.toWebHandlerLayer(app, Dashboard.layer({ title: "checkout" }))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect, Layer } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ * import * as Dashboard from "breakwater/Dashboard"
+ *
+ * const Hello = HttpRouter.add("GET", "/", Effect.succeed(HttpServerResponse.text("hello")))
+ * const routes = Layer.mergeAll(Hello, Dashboard.router).pipe(HttpRouter.provideRequest(Dashboard.layer({ title: "checkout" })))
+ * const { handler } = HttpRouter.toWebHandler(routes)
  * ```
  *
  * @since 0.1.0

@@ -229,10 +229,21 @@ export const policy = (limiter: AdaptiveLimiter): Policy<LimitExceededError> => 
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { AdaptiveLimiter } from "breakwater"
  *
  * class SearchLimiter extends Context.Tag("SearchLimiter")<SearchLimiter, AdaptiveLimiter.AdaptiveLimiter>() {}
+ *
+ * const SearchLimiterLive = AdaptiveLimiter.layer(SearchLimiter, { name: "search" })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { AdaptiveLimiter } from "breakwater"
+ *
+ * class SearchLimiter extends Context.Service<SearchLimiter, AdaptiveLimiter.AdaptiveLimiter>()("SearchLimiter") {}
  *
  * const SearchLimiterLive = AdaptiveLimiter.layer(SearchLimiter, { name: "search" })
  * ```
@@ -248,11 +259,21 @@ export const layer = <I>(tag: ServiceKey<I, AdaptiveLimiter>, options: Options):
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { AdaptiveLimiter } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ search: { algorithm: "aimd", maxLimit: 100 } })
  * const options = Effect.withConfigProvider(AdaptiveLimiter.config("search"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { AdaptiveLimiter } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ search: { algorithm: "aimd", maxLimit: 100 } })
+ * const options = Effect.provideService(AdaptiveLimiter.config("search"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -265,10 +286,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { AdaptiveLimiter } from "breakwater"
  *
  * class SearchLimiter extends Context.Tag("SearchLimiter")<SearchLimiter, AdaptiveLimiter.AdaptiveLimiter>() {}
+ *
+ * const SearchLimiterLive = AdaptiveLimiter.layerConfig(SearchLimiter, AdaptiveLimiter.config("search"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { AdaptiveLimiter } from "breakwater"
+ *
+ * class SearchLimiter extends Context.Service<SearchLimiter, AdaptiveLimiter.AdaptiveLimiter>()("SearchLimiter") {}
  *
  * const SearchLimiterLive = AdaptiveLimiter.layerConfig(SearchLimiter, AdaptiveLimiter.config("search"))
  * ```

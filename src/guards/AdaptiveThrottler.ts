@@ -490,10 +490,21 @@ export const policy = (throttler: AdaptiveThrottler): Policy<ThrottledError> => 
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { AdaptiveThrottler } from "breakwater"
  *
  * class QuotesThrottler extends Context.Tag("QuotesThrottler")<QuotesThrottler, AdaptiveThrottler.AdaptiveThrottler>() {}
+ *
+ * const QuotesThrottlerLive = AdaptiveThrottler.layer(QuotesThrottler, { name: "quotes" })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * class QuotesThrottler extends Context.Service<QuotesThrottler, AdaptiveThrottler.AdaptiveThrottler>()("QuotesThrottler") {}
  *
  * const QuotesThrottlerLive = AdaptiveThrottler.layer(QuotesThrottler, { name: "quotes" })
  * ```
@@ -510,11 +521,21 @@ export const layer = <I>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { AdaptiveThrottler } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ quotes: { k: 1.5, window: "30 seconds" } })
  * const options = Effect.withConfigProvider(AdaptiveThrottler.config("quotes"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ quotes: { k: 1.5, window: "30 seconds" } })
+ * const options = Effect.provideService(AdaptiveThrottler.config("quotes"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -527,10 +548,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { AdaptiveThrottler } from "breakwater"
  *
  * class QuotesThrottler extends Context.Tag("QuotesThrottler")<QuotesThrottler, AdaptiveThrottler.AdaptiveThrottler>() {}
+ *
+ * const QuotesThrottlerLive = AdaptiveThrottler.layerConfig(QuotesThrottler, AdaptiveThrottler.config("quotes"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { AdaptiveThrottler } from "breakwater"
+ *
+ * class QuotesThrottler extends Context.Service<QuotesThrottler, AdaptiveThrottler.AdaptiveThrottler>()("QuotesThrottler") {}
  *
  * const QuotesThrottlerLive = AdaptiveThrottler.layerConfig(QuotesThrottler, AdaptiveThrottler.config("quotes"))
  * ```

@@ -167,7 +167,8 @@ export const configuration = (bulkhead: Bulkhead): Effect.Effect<Configuration> 
  *
  * const upload = Effect.gen(function*() {
  *   const permission = yield* Bulkhead.acquirePermission(bulkhead)
- *   yield* Effect.async<void>((resume) => startUpload(() => resume(Effect.asVoid(permission.onComplete))))
+ *   yield* Effect.promise(() => new Promise<void>((done) => startUpload(done)))
+ *   yield* permission.onComplete
  * })
  * ```
  *
@@ -246,10 +247,22 @@ export const policy = (bulkhead: Bulkhead): Policy<BulkheadFullError> => (self) 
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Effect } from "effect"
  * import { Bulkhead } from "breakwater"
  *
  * class DbBulkhead extends Context.Tag("DbBulkhead")<DbBulkhead, Bulkhead.Bulkhead>() {}
+ *
+ * const DbBulkheadLive = Bulkhead.layer(DbBulkhead, { name: "db", maxConcurrentCalls: 10 })
+ * const program = Effect.flatMap(DbBulkhead, (bulkhead) => bulkhead.metrics).pipe(Effect.provide(DbBulkheadLive))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Effect } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * class DbBulkhead extends Context.Service<DbBulkhead, Bulkhead.Bulkhead>()("DbBulkhead") {}
  *
  * const DbBulkheadLive = Bulkhead.layer(DbBulkhead, { name: "db", maxConcurrentCalls: 10 })
  * const program = Effect.flatMap(DbBulkhead, (bulkhead) => bulkhead.metrics).pipe(Effect.provide(DbBulkheadLive))
@@ -268,11 +281,21 @@ export const layer = <I>(tag: ServiceKey<I, Bulkhead>, options: Options): Layer.
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { Bulkhead } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ db: { maxConcurrentCalls: 10, maxWaitDuration: "100 millis" } })
  * const options = Effect.withConfigProvider(Bulkhead.config("db"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ db: { maxConcurrentCalls: 10, maxWaitDuration: "100 millis" } })
+ * const options = Effect.provideService(Bulkhead.config("db"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -287,10 +310,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { Bulkhead } from "breakwater"
  *
  * class DbBulkhead extends Context.Tag("DbBulkhead")<DbBulkhead, Bulkhead.Bulkhead>() {}
+ *
+ * const DbBulkheadLive = Bulkhead.layerConfig(DbBulkhead, Bulkhead.config("db"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { Bulkhead } from "breakwater"
+ *
+ * class DbBulkhead extends Context.Service<DbBulkhead, Bulkhead.Bulkhead>()("DbBulkhead") {}
  *
  * const DbBulkheadLive = Bulkhead.layerConfig(DbBulkhead, Bulkhead.config("db"))
  * ```

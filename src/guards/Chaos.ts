@@ -9,9 +9,9 @@
  *
  * ## Gotchas
  * - The decision per call is drawn from Effect's `Random` service: under
- *   `Effect.withRandom(Random.make(seed))` (or `TestRandom`) the same calls are hit on every run. One
- *   number is drawn per call while enabled, whatever the rate, so with one seed the calls hit at a
- *   lower rate are a subset of those hit at a higher one.
+ *   `Effect.withRandom(Random.make(seed))` (Effect 4: `Random.withSeed(seed)`; or `TestRandom`) the
+ *   same calls are hit on every run. One number is drawn per call while enabled, whatever the rate, so
+ *   with one seed the calls hit at a lower rate are a subset of those hit at a higher one.
  * - Latency is slept on `Clock` (`TestClock` controls it); the call still runs afterwards. A failure,
  *   a defect or a replacement result stands in for the call, which does not run.
  * - The default rate is small (1%), and `enabled` can be flipped at runtime with `setEnabled` or
@@ -210,7 +210,7 @@ export interface Metrics {
  * import type { Chaos } from "breakwater"
  *
  * const endRehearsal = (chaos: Chaos.Chaos) =>
- *   Effect.zipRight(chaos.setEnabled(false), Effect.flatMap(chaos.metrics, (m) => Effect.log(m)))
+ *   Effect.andThen(chaos.setEnabled(false), Effect.flatMap(chaos.metrics, (m) => Effect.log(m)))
  * ```
  *
  * @since 0.1.0
@@ -291,13 +291,13 @@ class ChaosImpl<E, A> implements Chaos<E, A> {
  *
  * @example
  * ```ts
- * import { Effect, Random } from "effect"
+ * import { Effect } from "effect"
  * import { Chaos } from "breakwater"
  *
  * const program = Effect.gen(function*() {
  *   const chaos = yield* Chaos.make({ name: "flaky", fault: Chaos.failure("boom" as const), rate: 0.2 })
- *   return yield* Effect.succeed("ok").pipe(Chaos.withChaos(chaos))
- * }).pipe(Effect.withRandom(Random.make(42))) // the same calls fail on every run
+ *   return yield* Effect.succeed("ok").pipe(Chaos.withChaos(chaos)) // fails with "boom" about 1 call in 5
+ * })
  * ```
  *
  * @since 0.1.0
@@ -355,10 +355,21 @@ export const policy = <E, A>(chaos: Chaos<E, A>): Policy<E, never, unknown, A> =
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { Chaos } from "breakwater"
  *
  * class DbChaos extends Context.Tag("DbChaos")<DbChaos, Chaos.Chaos>() {}
+ *
+ * const DbChaosLive = Chaos.layer(DbChaos, { name: "db", fault: Chaos.latency("1 second"), enabled: false })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { Chaos } from "breakwater"
+ *
+ * class DbChaos extends Context.Service<DbChaos, Chaos.Chaos>()("DbChaos") {}
  *
  * const DbChaosLive = Chaos.layer(DbChaos, { name: "db", fault: Chaos.latency("1 second"), enabled: false })
  * ```
@@ -377,11 +388,21 @@ export const layer = <I, E, A>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { Chaos } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ chaos: { rate: 0.05, enabled: true } })
  * const settings = Effect.withConfigProvider(Chaos.config("chaos"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Chaos } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ chaos: { rate: 0.05, enabled: true } })
+ * const settings = Effect.provideService(Chaos.config("chaos"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -396,10 +417,21 @@ export const config = (name: string): Config.Config<Changes> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { Chaos } from "breakwater"
  *
  * class DbChaos extends Context.Tag("DbChaos")<DbChaos, Chaos.Chaos>() {}
+ *
+ * const DbChaosLive = Chaos.layerConfig(DbChaos, Chaos.config("chaos"), { name: "db", fault: Chaos.latency("1 second") })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { Chaos } from "breakwater"
+ *
+ * class DbChaos extends Context.Service<DbChaos, Chaos.Chaos>()("DbChaos") {}
  *
  * const DbChaosLive = Chaos.layerConfig(DbChaos, Chaos.config("chaos"), { name: "db", fault: Chaos.latency("1 second") })
  * ```

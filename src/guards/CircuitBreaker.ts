@@ -219,11 +219,10 @@ export const policy =
  *
  * const viaCallback = Effect.gen(function*() {
  *   const permission = yield* CircuitBreaker.acquirePermission(breaker)
- *   yield* Effect.async<void>((resume) =>
- *     fetchWithCallback((error, body) =>
- *       resume(Effect.asVoid(error === null ? permission.onSuccess(body) : permission.onError(error)))
- *     )
+ *   const [error, body] = yield* Effect.promise(() =>
+ *     new Promise<[Error | null, string]>((done) => fetchWithCallback((error, body) => done([error, body])))
  *   )
+ *   yield* error === null ? permission.onSuccess(body) : permission.onError(error)
  * })
  * ```
  *
@@ -374,10 +373,22 @@ export const configuration = <E, A>(breaker: CircuitBreaker<E, A>): Effect.Effec
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Effect } from "effect"
  * import { CircuitBreaker } from "breakwater"
  *
  * class PaymentsBreaker extends Context.Tag("PaymentsBreaker")<PaymentsBreaker, CircuitBreaker.CircuitBreaker>() {}
+ *
+ * const PaymentsBreakerLive = CircuitBreaker.layer(PaymentsBreaker, { name: "payments" })
+ * const program = Effect.flatMap(PaymentsBreaker, (breaker) => breaker.state).pipe(Effect.provide(PaymentsBreakerLive))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * class PaymentsBreaker extends Context.Service<PaymentsBreaker, CircuitBreaker.CircuitBreaker>()("PaymentsBreaker") {}
  *
  * const PaymentsBreakerLive = CircuitBreaker.layer(PaymentsBreaker, { name: "payments" })
  * const program = Effect.flatMap(PaymentsBreaker, (breaker) => breaker.state).pipe(Effect.provide(PaymentsBreakerLive))
@@ -398,11 +409,21 @@ export const layer = <I, E, A>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { CircuitBreaker } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ payments: { failureRateThreshold: 25, waitDurationInOpenState: "10 seconds" } })
  * const options = Effect.withConfigProvider(CircuitBreaker.config("payments"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ payments: { failureRateThreshold: 25, waitDurationInOpenState: "10 seconds" } })
+ * const options = Effect.provideService(CircuitBreaker.config("payments"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -417,10 +438,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { CircuitBreaker } from "breakwater"
  *
  * class PaymentsBreaker extends Context.Tag("PaymentsBreaker")<PaymentsBreaker, CircuitBreaker.CircuitBreaker>() {}
+ *
+ * const PaymentsBreakerLive = CircuitBreaker.layerConfig(PaymentsBreaker, CircuitBreaker.config("payments"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { CircuitBreaker } from "breakwater"
+ *
+ * class PaymentsBreaker extends Context.Service<PaymentsBreaker, CircuitBreaker.CircuitBreaker>()("PaymentsBreaker") {}
  *
  * const PaymentsBreakerLive = CircuitBreaker.layerConfig(PaymentsBreaker, CircuitBreaker.config("payments"))
  * ```

@@ -514,10 +514,21 @@ export const policy = (hedge: Hedge, options: Idempotent): Policy => (self) => w
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { Hedge } from "breakwater"
  *
  * class ProfileHedge extends Context.Tag("ProfileHedge")<ProfileHedge, Hedge.Hedge>() {}
+ *
+ * const ProfileHedgeLive = Hedge.layer(ProfileHedge, { name: "profiles", percentile: 95 })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { Hedge } from "breakwater"
+ *
+ * class ProfileHedge extends Context.Service<ProfileHedge, Hedge.Hedge>()("ProfileHedge") {}
  *
  * const ProfileHedgeLive = Hedge.layer(ProfileHedge, { name: "profiles", percentile: 95 })
  * ```
@@ -532,11 +543,21 @@ export const layer = <I>(tag: ServiceKey<I, Hedge>, options: Options): Layer.Lay
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { Hedge } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ profiles: { percentile: 95, delay: 40 } })
  * const options = Effect.withConfigProvider(Hedge.config("profiles"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Hedge } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ profiles: { percentile: 95, delay: 40 } })
+ * const options = Effect.provideService(Hedge.config("profiles"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -549,10 +570,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { Hedge } from "breakwater"
  *
  * class ProfileHedge extends Context.Tag("ProfileHedge")<ProfileHedge, Hedge.Hedge>() {}
+ *
+ * const ProfileHedgeLive = Hedge.layerConfig(ProfileHedge, Hedge.config("profiles"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { Hedge } from "breakwater"
+ *
+ * class ProfileHedge extends Context.Service<ProfileHedge, Hedge.Hedge>()("ProfileHedge") {}
  *
  * const ProfileHedgeLive = Hedge.layerConfig(ProfileHedge, Hedge.config("profiles"))
  * ```

@@ -428,10 +428,22 @@ export const withRateLimiters: {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Effect } from "effect"
  * import { RateLimiter } from "breakwater"
  *
  * class PartnerLimiter extends Context.Tag("PartnerLimiter")<PartnerLimiter, RateLimiter.RateLimiter>() {}
+ *
+ * const PartnerLimiterLive = RateLimiter.layer(PartnerLimiter, { name: "partner", limitForPeriod: 100 })
+ * const program = Effect.flatMap(PartnerLimiter, (limiter) => limiter.metrics).pipe(Effect.provide(PartnerLimiterLive))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * class PartnerLimiter extends Context.Service<PartnerLimiter, RateLimiter.RateLimiter>()("PartnerLimiter") {}
  *
  * const PartnerLimiterLive = RateLimiter.layer(PartnerLimiter, { name: "partner", limitForPeriod: 100 })
  * const program = Effect.flatMap(PartnerLimiter, (limiter) => limiter.metrics).pipe(Effect.provide(PartnerLimiterLive))
@@ -452,11 +464,21 @@ export const layer = <I>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { RateLimiter } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ partner: { limitForPeriod: 100, limitRefreshPeriod: "1 second" } })
  * const options = Effect.withConfigProvider(RateLimiter.config("partner"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ partner: { limitForPeriod: 100, limitRefreshPeriod: "1 second" } })
+ * const options = Effect.provideService(RateLimiter.config("partner"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -471,10 +493,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { RateLimiter } from "breakwater"
  *
  * class PartnerLimiter extends Context.Tag("PartnerLimiter")<PartnerLimiter, RateLimiter.RateLimiter>() {}
+ *
+ * const PartnerLimiterLive = RateLimiter.layerConfig(PartnerLimiter, RateLimiter.config("partner"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { RateLimiter } from "breakwater"
+ *
+ * class PartnerLimiter extends Context.Service<PartnerLimiter, RateLimiter.RateLimiter>()("PartnerLimiter") {}
  *
  * const PartnerLimiterLive = RateLimiter.layerConfig(PartnerLimiter, RateLimiter.config("partner"))
  * ```

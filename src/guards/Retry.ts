@@ -266,12 +266,27 @@ export const policy = <EB, AB, X extends MaxRetriesExceededError>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Effect } from "effect"
  * import { Retry } from "breakwater"
  *
  * class PaymentsRetry extends Context.Tag("PaymentsRetry")<PaymentsRetry, Retry.Retry>() {}
  * // No retryOnResult: the calls it guards never fail with MaxRetriesExceededError.
  * class QuotesRetry extends Context.Tag("QuotesRetry")<QuotesRetry, Retry.Retry<unknown, unknown, never>>() {}
+ *
+ * const PaymentsRetryLive = Retry.layer(PaymentsRetry, { name: "payments", maxAttempts: 4 })
+ * const QuotesRetryLive = Retry.layer(QuotesRetry, { name: "quotes", maxAttempts: 2 })
+ * const program = Effect.flatMap(PaymentsRetry, (retry) => retry.metrics).pipe(Effect.provide(PaymentsRetryLive))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Effect } from "effect"
+ * import { Retry } from "breakwater"
+ *
+ * class PaymentsRetry extends Context.Service<PaymentsRetry, Retry.Retry>()("PaymentsRetry") {}
+ * // No retryOnResult: the calls it guards never fail with MaxRetriesExceededError.
+ * class QuotesRetry extends Context.Service<QuotesRetry, Retry.Retry<unknown, unknown, never>>()("QuotesRetry") {}
  *
  * const PaymentsRetryLive = Retry.layer(PaymentsRetry, { name: "payments", maxAttempts: 4 })
  * const QuotesRetryLive = Retry.layer(QuotesRetry, { name: "quotes", maxAttempts: 2 })
@@ -299,11 +314,21 @@ export const layer = <I, E, A, X extends MaxRetriesExceededError>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { Retry } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ payments: { maxAttempts: 5, waitDuration: "1 second" } })
  * const options = Effect.withConfigProvider(Retry.config("payments"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Retry } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ payments: { maxAttempts: 5, waitDuration: "1 second" } })
+ * const options = Effect.provideService(Retry.config("payments"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -319,10 +344,23 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Schedule } from "effect"
  * import { Retry } from "breakwater"
  *
  * class PaymentsRetry extends Context.Tag("PaymentsRetry")<PaymentsRetry, Retry.Retry>() {}
+ *
+ * const PaymentsRetryLive = Retry.layerConfig(PaymentsRetry, Retry.config("payments"), {
+ *   schedule: Schedule.exponential("100 millis")
+ * })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Schedule } from "effect"
+ * import { Retry } from "breakwater"
+ *
+ * class PaymentsRetry extends Context.Service<PaymentsRetry, Retry.Retry>()("PaymentsRetry") {}
  *
  * const PaymentsRetryLive = Retry.layerConfig(PaymentsRetry, Retry.config("payments"), {
  *   schedule: Schedule.exponential("100 millis")

@@ -106,8 +106,11 @@ export interface Metrics {
  *
  * // A hand-written retry that respects the budget.
  * const once = <A, E>(budget: RetryBudget.RetryBudget, call: Effect.Effect<A, E>) =>
- *   Effect.zipRight(budget.deposit, call).pipe(
- *     Effect.catchAll((error) => Effect.flatMap(budget.tryWithdraw, (ok) => ok ? call : Effect.fail(error)))
+ *   Effect.andThen(budget.deposit, call).pipe(
+ *     Effect.matchEffect({
+ *       onSuccess: Effect.succeed,
+ *       onFailure: (error) => Effect.flatMap(budget.tryWithdraw, (ok) => ok ? call : Effect.fail(error))
+ *     })
  *   )
  * ```
  *
@@ -192,10 +195,22 @@ export const make = (options: Options): Effect.Effect<RetryBudget, InvalidConfig
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Effect } from "effect"
  * import { RetryBudget } from "breakwater"
  *
  * class PaymentsBudget extends Context.Tag("PaymentsBudget")<PaymentsBudget, RetryBudget.RetryBudget>() {}
+ *
+ * const PaymentsBudgetLive = RetryBudget.layer(PaymentsBudget, { name: "payments" })
+ * const program = Effect.flatMap(PaymentsBudget, (budget) => budget.metrics).pipe(Effect.provide(PaymentsBudgetLive))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Effect } from "effect"
+ * import { RetryBudget } from "breakwater"
+ *
+ * class PaymentsBudget extends Context.Service<PaymentsBudget, RetryBudget.RetryBudget>()("PaymentsBudget") {}
  *
  * const PaymentsBudgetLive = RetryBudget.layer(PaymentsBudget, { name: "payments" })
  * const program = Effect.flatMap(PaymentsBudget, (budget) => budget.metrics).pipe(Effect.provide(PaymentsBudgetLive))
@@ -215,11 +230,21 @@ export const layer = <I>(
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { RetryBudget } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ payments: { percentCanRetry: 0.1, ttl: "30 seconds" } })
  * const options = Effect.withConfigProvider(RetryBudget.config("payments"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { RetryBudget } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ payments: { percentCanRetry: 0.1, ttl: "30 seconds" } })
+ * const options = Effect.provideService(RetryBudget.config("payments"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -235,10 +260,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { RetryBudget } from "breakwater"
  *
  * class PaymentsBudget extends Context.Tag("PaymentsBudget")<PaymentsBudget, RetryBudget.RetryBudget>() {}
+ *
+ * const PaymentsBudgetLive = RetryBudget.layerConfig(PaymentsBudget, RetryBudget.config("payments"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { RetryBudget } from "breakwater"
+ *
+ * class PaymentsBudget extends Context.Service<PaymentsBudget, RetryBudget.RetryBudget>()("PaymentsBudget") {}
  *
  * const PaymentsBudgetLive = RetryBudget.layerConfig(PaymentsBudget, RetryBudget.config("payments"))
  * ```

@@ -131,10 +131,22 @@ export const policy = (limiter: TimeLimiter): Policy<TimeoutExceededError> => (s
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context, Effect } from "effect"
  * import { TimeLimiter } from "breakwater"
  *
  * class SearchTimeout extends Context.Tag("SearchTimeout")<SearchTimeout, TimeLimiter.TimeLimiter>() {}
+ *
+ * const SearchTimeoutLive = TimeLimiter.layer(SearchTimeout, { name: "search", timeoutDuration: "2 seconds" })
+ * const program = Effect.flatMap(SearchTimeout, (limiter) => limiter.settings).pipe(Effect.provide(SearchTimeoutLive))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context, Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * class SearchTimeout extends Context.Service<SearchTimeout, TimeLimiter.TimeLimiter>()("SearchTimeout") {}
  *
  * const SearchTimeoutLive = TimeLimiter.layer(SearchTimeout, { name: "search", timeoutDuration: "2 seconds" })
  * const program = Effect.flatMap(SearchTimeout, (limiter) => limiter.settings).pipe(Effect.provide(SearchTimeoutLive))
@@ -153,11 +165,21 @@ export const layer = <I>(tag: ServiceKey<I, TimeLimiter>, options: Options): Lay
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { TimeLimiter } from "breakwater"
  *
  * const provider = ConfigProvider.fromJson({ search: { timeoutDuration: "2 seconds", cancelRunningCall: false } })
  * const options = Effect.withConfigProvider(TimeLimiter.config("search"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({ search: { timeoutDuration: "2 seconds", cancelRunningCall: false } })
+ * const options = Effect.provideService(TimeLimiter.config("search"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -172,10 +194,21 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Context } from "effect"
  * import { TimeLimiter } from "breakwater"
  *
  * class SearchTimeout extends Context.Tag("SearchTimeout")<SearchTimeout, TimeLimiter.TimeLimiter>() {}
+ *
+ * const SearchTimeoutLive = TimeLimiter.layerConfig(SearchTimeout, TimeLimiter.config("search"))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Context } from "effect"
+ * import { TimeLimiter } from "breakwater"
+ *
+ * class SearchTimeout extends Context.Service<SearchTimeout, TimeLimiter.TimeLimiter>()("SearchTimeout") {}
  *
  * const SearchTimeoutLive = TimeLimiter.layerConfig(SearchTimeout, TimeLimiter.config("search"))
  * ```

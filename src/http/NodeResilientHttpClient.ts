@@ -24,8 +24,24 @@ import * as ResilientHttpClient from "./ResilientHttpClient.js"
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
+ * import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const Client = NodeResilientHttpClient.layer({ name: "partners" }, { connections: 10 })
+ * const program = Effect.gen(function*() {
+ *   const response = yield* HttpClient.get("http://127.0.0.1:1/")
+ *   const { pools } = yield* Effect.flatMap(ResilientHttpClient.ResilientHttpClient, (c) => c.snapshot)
+ *   return { status: response.status, pools }
+ * }).pipe(Effect.provide(Client))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import { HttpClient } from "effect/http"
  * import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
@@ -64,7 +80,17 @@ export const layer = (
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Undici } from "@effect/platform-node"
+ * import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"
+ *
+ * const agent = new Undici.Agent({ connections: 4 })
+ * const busy = NodeResilientHttpClient.poolStats(agent).map((pool) => `${pool.origin}: ${pool.busy} busy`)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import * as Undici from "@effect/platform-node/Undici"
  * import * as NodeResilientHttpClient from "breakwater/NodeResilientHttpClient"
  *
  * const agent = new Undici.Agent({ connections: 4 })

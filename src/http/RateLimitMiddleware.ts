@@ -51,6 +51,7 @@
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
  * import { NodeHttpServer } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
@@ -63,6 +64,24 @@
  *   Effect.map(
  *     RateLimitMiddleware.make({ name: "api", limitForPeriod: 100, limitRefreshPeriod: "1 minute", maxConcurrentRequests: 500 }),
  *     (limit) => HttpServer.serve(router, limit)
+ *   )
+ * ).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 0 })))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ * import { createServer } from "node:http"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
+ *
+ * const Quotes = HttpRouter.add("GET", "/quotes", Effect.succeed(HttpServerResponse.text("ok")))
+ *
+ * const ServerLive = Layer.unwrap(
+ *   Effect.map(
+ *     RateLimitMiddleware.make({ name: "api", limitForPeriod: 100, limitRefreshPeriod: "1 minute", maxConcurrentRequests: 500 }),
+ *     (limit) => HttpRouter.serve(Quotes, { middleware: limit })
  *   )
  * ).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 0 })))
  * ```
@@ -111,6 +130,7 @@ const MINUTE = 60_000
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
  * import { Effect, Layer } from "effect"
  * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
@@ -118,6 +138,18 @@ const MINUTE = 60_000
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")))
  * const Served = Layer.unwrapScoped(
  *   Effect.map(RateLimitMiddleware.make({ name: "api", key: "api-key" }), (limit) => HttpServer.serve(limit.router(router)))
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect, Layer } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
+ *
+ * const Hello = HttpRouter.add("GET", "/", Effect.succeed(HttpServerResponse.text("hello")))
+ * const Served = Layer.unwrap(
+ *   Effect.map(RateLimitMiddleware.make({ name: "api", key: "api-key" }), (limit) => HttpRouter.serve(limit.router(Hello)))
  * )
  * ```
  *
@@ -233,12 +265,24 @@ export const make = (options: Options): Effect.Effect<RateLimitMiddleware, Inval
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
  * const provider = ConfigProvider.fromJson({ api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", trustProxy: 1 } })
  * const limit = Effect.flatMap(RateLimitMiddleware.config("api"), RateLimitMiddleware.make).pipe(
  *   Effect.withConfigProvider(provider)
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
+ *
+ * const provider = ConfigProvider.fromUnknown({ api: { limitForPeriod: 600, limitRefreshPeriod: "1 minute", trustProxy: 1 } })
+ * const limit = Effect.flatMap(RateLimitMiddleware.config("api"), RateLimitMiddleware.make).pipe(
+ *   Effect.provideService(ConfigProvider.ConfigProvider, provider)
  * )
  * ```
  *
@@ -258,6 +302,7 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Effect, Metric, MetricLabel } from "effect"
  * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
  *
@@ -267,6 +312,17 @@ export const config = (name: string): Config.Config<Options> =>
  *     MetricLabel.make("reason", "rate_limited"),
  *     MetricLabel.make("key_class", "ip")
  *   ])
+ * )
+ * const program = Effect.map(refusedByIp, (state) => state.count)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect, Metric } from "effect"
+ * import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
+ *
+ * const refusedByIp = Metric.value(
+ *   Metric.withAttributes(RateLimitMiddleware.metrics.refusals, { policy: "api", reason: "rate_limited", key_class: "ip" })
  * )
  * const program = Effect.map(refusedByIp, (state) => state.count)
  * ```

@@ -37,9 +37,29 @@
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const Client = ResilientHttpClient.layer({
+ *   name: "partners",
+ *   circuitBreaker: { failureRateThreshold: 50, minimumNumberOfCalls: 20 },
+ *   retry: { maxAttempts: 3 },
+ *   attemptTimeout: "2 seconds",
+ *   totalTimeout: "10 seconds"
+ * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ *
+ * // Unchanged call sites, now protected.
+ * const program = HttpClient.get("http://127.0.0.1:1/quotes").pipe(Effect.provide(Client))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { HttpClient } from "effect/http"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layer({
@@ -129,9 +149,26 @@ export const parseRetryAfter: (value: string | undefined, nowMillis: number) => 
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const resilience = yield* ResilientHttpClient.make({ name: "partners", retry: { maxAttempts: 2 } })
+ *     const client = (yield* HttpClient.HttpClient).pipe(ResilientHttpClient.wrap(resilience))
+ *     return yield* client.get("http://127.0.0.1:1/health")
+ *   })
+ * ).pipe(Effect.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { HttpClient } from "effect/http"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const program = Effect.scoped(
@@ -208,8 +245,24 @@ export const make = (options: Options): Effect.Effect<ResilientHttpClient, Inval
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * declare const resilience: ResilientHttpClient.ResilientHttpClient
+ * const program = Effect.gen(function*() {
+ *   const client = ResilientHttpClient.wrap(yield* HttpClient.HttpClient, resilience)
+ *   return yield* client.get("http://127.0.0.1:1/").pipe(
+ *     Effect.catchTag("CallNotPermittedError", () => Effect.succeed("circuit open"))
+ *   )
+ * })
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import { HttpClient } from "effect/http"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const resilience: ResilientHttpClient.ResilientHttpClient
@@ -246,12 +299,29 @@ export const wrap: {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { Effect, Option } from "effect"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const call = HttpClient.get("http://127.0.0.1:1/").pipe(
  *   Effect.catchAll((error) =>
+ *     Option.match(ResilientHttpClient.refusal(error), {
+ *       onNone: () => Effect.fail(error),
+ *       onSome: (refused) => Effect.succeed(`not sent: ${refused._tag}`)
+ *     })
+ *   )
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect, Option } from "effect"
+ * import { HttpClient } from "effect/http"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const call = HttpClient.get("http://127.0.0.1:1/").pipe(
+ *   Effect.catch((error) =>
  *     Option.match(ResilientHttpClient.refusal(error), {
  *       onNone: () => Effect.fail(error),
  *       onSome: (refused) => Effect.succeed(`not sent: ${refused._tag}`)
@@ -279,8 +349,19 @@ export const refusal = (error: unknown): Option.Option<Refusal> => {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { Effect } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * declare const resilience: ResilientHttpClient.ResilientHttpClient
+ * const protectedClient = Effect.map(HttpClient.HttpClient, ResilientHttpClient.wrapTransparent(resilience))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import { HttpClient } from "effect/http"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * declare const resilience: ResilientHttpClient.ResilientHttpClient
@@ -313,12 +394,24 @@ export const wrapTransparent: {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Client = ResilientHttpClient.layer({ name: "partners" }).pipe(Layer.provide(NodeHttpClient.layer))
+ * const program = HttpClient.get("http://127.0.0.1:1/").pipe(Effect.provide(Client))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { HttpClient } from "effect/http"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const Client = ResilientHttpClient.layer({ name: "partners" }).pipe(Layer.provide(NodeHttpClient.layerUndici))
  * const program = HttpClient.get("http://127.0.0.1:1/").pipe(Effect.provide(Client))
  * ```
  *
@@ -345,6 +438,7 @@ export const layer = (
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
@@ -352,6 +446,17 @@ export const layer = (
  *   partners: { attemptTimeout: "2 seconds", circuitBreaker: { failureRateThreshold: 25 }, rateLimiter: false }
  * })
  * const options = Effect.withConfigProvider(ResilientHttpClient.config("partners"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const provider = ConfigProvider.fromUnknown({
+ *   partners: { attemptTimeout: "2 seconds", circuitBreaker: { failureRateThreshold: 25 }, rateLimiter: false }
+ * })
+ * const options = Effect.provideService(ResilientHttpClient.config("partners"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0
@@ -366,9 +471,24 @@ export const config = (name: string): Config.Config<Options> =>
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpClient } from "@effect/platform"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Effect, Layer, Schema } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
+ * const Client = ResilientHttpClient.layerConfig(ResilientHttpClient.config("partners"), { validate: Quote }).pipe(
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * const program = HttpClient.get("http://127.0.0.1:1/quotes").pipe(Effect.provide(Client))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { HttpClient } from "effect/http"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
  * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
@@ -401,6 +521,7 @@ export const layerConfig = (
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Effect } from "effect"
  * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
  *
@@ -409,6 +530,18 @@ export const layerConfig = (
  *   series.filter((s) =>
  *     s.metricKey.name === ResilientHttpClient.metrics.refusals.name &&
  *     s.metricKey.tags.some((label) => label.key === "reason" && label.value === "circuit_open")
+ *   ))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
+ *
+ * declare const client: ResilientHttpClient.ResilientHttpClient
+ * const openRefusals = Effect.map(client.series, (series) =>
+ *   series.filter((s) =>
+ *     s.id === ResilientHttpClient.metrics.refusals.id && s.attributes?.["reason"] === "circuit_open"
  *   ))
  * ```
  *

@@ -202,7 +202,7 @@ export const stream = (registry: Registry, options: Pick<Options, "calls"> = {})
  *     const registry = yield* Registry.make()
  *     const breaker = yield* registry.circuitBreaker("payments")
  *     const events = yield* Events.subscribe(registry, { calls: false })
- *     const first = yield* Effect.fork(Stream.runHead(events))
+ *     const first = yield* Effect.forkScoped(Stream.runHead(events))
  *     yield* breaker.transitionToOpen
  *     return yield* Fiber.join(first) // Some(StateTransition Closed -> Open), never missed
  *   })
@@ -269,6 +269,7 @@ class Ring {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { Effect } from "effect"
  * import { Events, Registry } from "breakwater"
  *
@@ -279,6 +280,23 @@ class Ring {
  *     const breaker = yield* registry.circuitBreaker("payments")
  *     yield* breaker.transitionToForcedOpen
  *     yield* Effect.yieldNow()
+ *     return yield* recorder.recent("CircuitBreaker", "payments") // [StateTransition Closed -> ForcedOpen]
+ *   })
+ * )
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import { Events, Registry } from "breakwater"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const registry = yield* Registry.make()
+ *     const recorder = yield* Events.record(registry, { size: 50 })
+ *     const breaker = yield* registry.circuitBreaker("payments")
+ *     yield* breaker.transitionToForcedOpen
+ *     yield* Effect.yieldNow
  *     return yield* recorder.recent("CircuitBreaker", "payments") // [StateTransition Closed -> ForcedOpen]
  *   })
  * )

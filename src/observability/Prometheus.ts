@@ -225,10 +225,19 @@ export const scrape: Effect.Effect<string, never, Prometheus> = Effect.flatMap(P
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpRouter } from "@effect/platform"
  * import * as Prometheus from "breakwater/Prometheus"
  *
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/metrics", Prometheus.httpApp))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { HttpRouter } from "effect/http"
+ * import * as Prometheus from "breakwater/Prometheus"
+ *
+ * const MetricsRoute = HttpRouter.add("GET", "/metrics", Prometheus.httpApp)
  * ```
  *
  * @since 0.1.0

@@ -97,7 +97,8 @@ export type GuardSnapshot = typeof GuardSnapshot.Type
  * import { Schema } from "effect"
  * import { Snapshot } from "breakwater"
  *
- * const decode = Schema.decodeUnknown(Schema.parseJson(Snapshot.Snapshot))
+ * // Throws when the document is not a snapshot.
+ * const read = (body: string): Snapshot.Snapshot => Schema.decodeUnknownSync(Snapshot.Snapshot)(JSON.parse(body))
  * ```
  *
  * @since 0.1.0

@@ -279,6 +279,7 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Layer } from "effect"
  * import * as RedisStore from "breakwater/RedisStore"
  *
@@ -286,6 +287,17 @@ export const layer = (connection: Connection, options?: Options): Layer.Layer<St
  * // In tests, from a map instead of the environment:
  * const provider = ConfigProvider.fromMap(new Map([["REDIS_URL", "redis://127.0.0.1:6379"]]))
  * const TestStore = StoreLive.pipe(Layer.provide(Layer.setConfigProvider(provider)))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Layer } from "effect"
+ * import * as RedisStore from "breakwater/RedisStore"
+ *
+ * const StoreLive = RedisStore.layerConfig({ onStoreFailure: "fail-open" })
+ * // In tests, from an object instead of the environment:
+ * const provider = ConfigProvider.fromUnknown({ REDIS_URL: "redis://127.0.0.1:6379" })
+ * const TestStore = StoreLive.pipe(Layer.provide(ConfigProvider.layer(provider)))
  * ```
  *
  * @since 0.1.0

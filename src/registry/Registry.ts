@@ -381,6 +381,7 @@ const kindConfig = (descriptor: KindDescriptor) => {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { ConfigProvider, Effect } from "effect"
  * import { Registry } from "breakwater"
  *
@@ -388,6 +389,17 @@ const kindConfig = (descriptor: KindDescriptor) => {
  *   resilience: { circuitBreaker: { configs: { default: { failureRateThreshold: 30 } } } }
  * })
  * const spec = Effect.withConfigProvider(Registry.config("resilience"), provider)
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Registry } from "breakwater"
+ *
+ * const provider = ConfigProvider.fromUnknown({
+ *   resilience: { circuitBreaker: { configs: { default: { failureRateThreshold: 30 } } } }
+ * })
+ * const spec = Effect.provideService(Registry.config("resilience"), ConfigProvider.ConfigProvider, provider)
  * ```
  *
  * @since 0.1.0

@@ -58,7 +58,7 @@ type CheckNesting<P extends ReadonlyArray<unknown>> = P extends readonly [infer 
  * import { CircuitBreaker, Policy } from "breakwater"
  *
  * declare const breaker: CircuitBreaker.CircuitBreaker
- * const logged: Policy.Policy = (self) => Effect.tapErrorCause(self, Effect.logWarning)
+ * const logged: Policy.Policy = (self) => Effect.tapError(self, Effect.logWarning)
  *
  * const guard = Policy.compose(logged, CircuitBreaker.policy(breaker))
  * const call = guard(Effect.succeed(1)) // Effect<number, CallNotPermittedError>
@@ -116,7 +116,7 @@ export const resilience4jOrder = ["retry", "circuitBreaker", "rateLimiter", "tim
  * import { CircuitBreaker, Policy } from "breakwater"
  *
  * declare const breaker: CircuitBreaker.CircuitBreaker
- * const logged: Policy.Policy = (self) => Effect.tapErrorCause(self, Effect.logWarning)
+ * const logged: Policy.Policy = (self) => Effect.tapError(self, Effect.logWarning)
  *
  * const guard = Policy.ordered({ circuitBreaker: CircuitBreaker.policy(breaker), retry: logged })
  * const call = guard(Effect.succeed(1)) // logged(breaker(call))

@@ -81,7 +81,7 @@ export class Store extends Service<Store, {
  *
  * const withCache = (self: Effect.Effect<string, CircuitBreaker.CallNotPermittedError>) =>
  *   self.pipe(
- *     Effect.catchAll((error) =>
+ *     Effect.catchTag("CallNotPermittedError", (error) =>
  *       Effect.succeed(Store.isStoreFailure(error) ? "cached: shared state unreachable" : "cached: circuit open")
  *     )
  *   )

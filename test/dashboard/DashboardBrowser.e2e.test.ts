@@ -4,6 +4,7 @@
  * opened in headless Chromium, which reports any violation. Runs under CI=true always; elsewhere it is
  * skipped, with a notice, without Chromium.
  */
+import { serveRoutes } from "#test-port/http"
 import { Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -13,7 +14,6 @@ import { describe, expect, it } from "vitest"
 import * as Dashboard from "../../src/dashboard/Dashboard.js"
 import * as CircuitBreaker from "../../src/guards/CircuitBreaker.js"
 import * as Registry from "../../src/registry/Registry.js"
-import { serve } from "../http/servers.js"
 
 const executablePath = "/usr/bin/chromium"
 const available = fs.existsSync(executablePath)
@@ -32,12 +32,12 @@ describe("dashboard under its Content-Security-Policy", () => {
           yield* registry.bulkhead("db", { maxConcurrentCalls: 4 })
           yield* Effect.forEach(
             [1, 2, 3],
-            () => Effect.either(CircuitBreaker.withCircuitBreaker(Effect.fail("boom"), breaker))
+            () => Effect.exit(CircuitBreaker.withCircuitBreaker(Effect.fail("boom"), breaker))
           )
           const built = yield* Layer.build(Dashboard.layer({ guards: registry.guards, interval: "200 millis" }))
-          const base = yield* serve(Effect.provide(Dashboard.router, built))
+          const base = yield* serveRoutes(Dashboard.router, undefined, built)
           return `${base}/breakwater`
-        }).pipe(Scope.extend(scope))
+        }).pipe(Effect.provideService(Scope.Scope, scope))
       )
       const profile = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-csp-"))
       const launching = chromium.launchPersistentContext(profile, {

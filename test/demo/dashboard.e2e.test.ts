@@ -8,6 +8,7 @@
  * docs/ for the README). Runs under CI=true always; elsewhere it is skipped, with a notice, without
  * Chromium.
  */
+import { targetMajor } from "#test-port"
 import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -26,10 +27,14 @@ const root = path.resolve(import.meta.dirname, "../..")
 const artifacts = path.join(root, ".artifacts")
 const updateReadme = process.env["UPDATE_README_SCREENSHOT"] === "1"
 
+/** Screenshots of the Effect 4 run are kept apart; the README's come from the Effect 3 run. */
 const shoot = async (page: Page, name: string) => {
   fs.mkdirSync(artifacts, { recursive: true })
-  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true })
-  if (updateReadme) await page.screenshot({ path: path.join(root, "docs", `${name}.png`), fullPage: true })
+  const file = targetMajor === 3 ? name : `${name}-effect${targetMajor}`
+  await page.screenshot({ path: path.join(artifacts, `${file}.png`), fullPage: true })
+  if (updateReadme && targetMajor === 3) {
+    await page.screenshot({ path: path.join(root, "docs", `${name}.png`), fullPage: true })
+  }
 }
 
 describe("dashboard in a browser", () => {
@@ -38,7 +43,7 @@ describe("dashboard in a browser", () => {
     const scenario = Scenario.make({ durationMillis: 30_000, rate: 20 })
     let resolveUrl: (url: string) => void = () => {}
     const dashboardUrl = new Promise<string>((resolve) => (resolveUrl = resolve))
-    let demo: Fiber.RuntimeFiber<unknown> | undefined
+    let demo: Fiber.Fiber<unknown, unknown> | undefined
     let started = 0
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), "breakwater-chromium-"))
     const launching = chromium.launchPersistentContext(profile, {

@@ -5,7 +5,8 @@
  * `resilience4j`; then every query of every panel, with the dashboard's variables substituted as
  * Grafana would, goes through Prometheus' HTTP API (`/api/v1/query`, at the time of the run's last
  * successful scrape) and must return at least one series. The variables' own queries
- * (`label_values`) must return values too.
+ * (`label_values`) must return values too. The families scraped, with their label names, must be
+ * exactly those listed here: the same file runs on both Effects, so both expose the same names.
  *
  * An "edge" server and client in the same process (./edgeTraffic.ts) add inbound 429s, pool
  * exhaustion, timeouts and 500s to the same `/metrics` whatever phase the demo's short run is in, so
@@ -105,6 +106,63 @@ const labelValueQueries = dashboard.templating.list.filter((v) => v.type === "qu
 
 const scenario = Scenario.make({ durationMillis: 8_000, rate: 20 })
 
+/** A histogram's three Prometheus families: buckets (with `le`), count and sum. */
+const histogram = (name: string, labels: string): Record<string, string> => ({
+  [`${name}_bucket`]: [labels, "le"].join(",").split(",").sort().join(","),
+  [`${name}_count`]: labels,
+  [`${name}_sum`]: labels
+})
+
+/**
+ * Every metric family on the demo's `/metrics` (edge traffic included) as Prometheus stores it, with
+ * its label names, sorted (`job` and `instance` aside). The guards' families are under the prefix and
+ * the HTTP edges' under `breakwater_http_`. This file runs on both Effects, so this one list checks that
+ * both targets expose the same names and labels, including those no panel reads. Left out: Prometheus'
+ * own families (`up`, `scrape_*`) and Effect's runtime metrics (`effect_*`). Effect 3 reports its
+ * runtime metrics without being asked; Effect 4 reports them only under
+ * `Metric.enableRuntimeMetricsLayer`, and as `child_fibers_*`.
+ */
+const families = (prefix: string): Record<string, string> => ({
+  [`${prefix}_bulkhead_available_concurrent_calls`]: "name",
+  [`${prefix}_bulkhead_max_allowed_concurrent_calls`]: "name",
+  [`${prefix}_bulkhead_rejected_calls_total`]: "name",
+  [`${prefix}_circuitbreaker_buffered_calls`]: "kind,name",
+  ...histogram(`${prefix}_circuitbreaker_calls_seconds`, "kind,name"),
+  [`${prefix}_circuitbreaker_failure_rate`]: "name",
+  [`${prefix}_circuitbreaker_not_permitted_calls_total`]: "name",
+  [`${prefix}_circuitbreaker_slow_call_rate`]: "name",
+  [`${prefix}_circuitbreaker_slow_calls`]: "kind,name",
+  [`${prefix}_circuitbreaker_state`]: "name,state",
+  [`${prefix}_ratelimiter_available_permissions`]: "name",
+  [`${prefix}_ratelimiter_calls_total`]: "kind,name",
+  [`${prefix}_ratelimiter_waiting_threads`]: "name",
+  [`${prefix}_retry_budget_refusals_total`]: "name",
+  [`${prefix}_retry_calls_total`]: "kind,name",
+  [`${prefix}_timelimiter_calls_total`]: "kind,name",
+  breakwater_http_client_failures_total: "client,reason,target",
+  breakwater_http_client_pool_connections: "client,origin,state",
+  breakwater_http_client_pool_queued_requests: "client,origin",
+  breakwater_http_client_refusals_total: "client,reason,target",
+  ...histogram("breakwater_http_client_request_duration_seconds", "client,target"),
+  breakwater_http_client_responses_total: "client,code,target",
+  breakwater_http_server_live_keys: "policy",
+  breakwater_http_server_refusals_total: "key_class,policy,reason",
+  ...histogram("breakwater_http_server_request_duration_seconds", "policy,route"),
+  breakwater_http_server_responses_total: "code,policy,route"
+})
+
+/** The families (and their label names) of `series`, as `families` lists them. */
+const scrapedFamilies = (series: ReadonlyArray<Readonly<Record<string, string>>>): Record<string, string> => {
+  const labels = new Map<string, Set<string>>()
+  for (const { __name__: name, ...rest } of series) {
+    if (name === undefined || /^(up|scrape_.*|effect_.*)$/.test(name)) continue
+    const names = labels.get(name) ?? new Set<string>()
+    for (const label of Object.keys(rest)) if (label !== "job" && label !== "instance") names.add(label)
+    labels.set(name, names)
+  }
+  return Object.fromEntries(Array.from(labels, ([name, names]) => [name, Array.from(names).sort().join(",")]))
+}
+
 interface Outcome {
   readonly prefix: string
   readonly what: string
@@ -125,7 +183,7 @@ const runAndQuery = async (
   prometheus: PrometheusServer.PrometheusServer,
   prefix: string,
   port: number
-): Promise<ReadonlyArray<Outcome>> => {
+): Promise<{ readonly outcomes: ReadonlyArray<Outcome>; readonly families: Record<string, string> }> => {
   // real clock: the demo runs on real sockets for scenario.durationMillis (8 s) while Prometheus
   // scrapes it every second.
   await Effect.runPromise(Effect.scoped(Live.run({
@@ -179,7 +237,8 @@ const runAndQuery = async (
       outcomes.push({ prefix, what: job.what, query: job.query, series: 0, error: String(error) })
     }
   }
-  return outcomes
+  const families = scrapedFamilies(await prometheus.series(`{job="${prefix}"}`, at - 60, at))
+  return { outcomes, families }
 }
 
 describe("Grafana dashboard", () => {
@@ -228,11 +287,14 @@ describe("Grafana dashboard", () => {
         breakwater: `127.0.0.1:${ports.breakwater}`,
         resilience4j: `127.0.0.1:${ports.resilience4j}`
       })
-      const edge = Effect.runFork(Effect.scoped(Effect.zipRight(EdgeTraffic.start, Effect.never)))
+      const edge = Effect.runFork(Effect.scoped(Effect.andThen(EdgeTraffic.start, Effect.never)))
       const outcomes: Array<Outcome> = []
+      const scraped: Record<string, Record<string, string>> = {}
       try {
         for (const prefix of ["breakwater", "resilience4j"] as const) {
-          outcomes.push(...await runAndQuery(prometheus, prefix, ports[prefix]))
+          const run = await runAndQuery(prometheus, prefix, ports[prefix])
+          outcomes.push(...run.outcomes)
+          scraped[prefix] = run.families
         }
       } finally {
         await Effect.runPromise(Fiber.interrupt(edge))
@@ -248,6 +310,9 @@ describe("Grafana dashboard", () => {
       expect(outcomes).toHaveLength(2 * (queries.length + labelValueQueries.length))
       const failed = outcomes.filter((o) => o.series === 0)
       expect(failed, report).toEqual([])
+      for (const prefix of ["breakwater", "resilience4j"]) {
+        expect(scraped[prefix], `${prefix}: the families on /metrics`).toEqual(families(prefix))
+      }
     },
     60_000
   )

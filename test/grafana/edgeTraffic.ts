@@ -15,12 +15,13 @@
  * Everything lives in the caller's scope; the metrics are Effect's global ones and the registered
  * HTTP series, so they appear on every `/metrics` of the process, the demo's included.
  */
-import { type HttpClient, HttpServerResponse } from "@effect/platform"
-import { NodeHttpClient, Undici } from "@effect/platform-node"
+import { HttpClient } from "#port/httpClient"
+import { HttpServerResponse } from "#port/httpServer"
+import { makeAgent, undiciClientLayer } from "#port/nodeHttpClient"
+import { serve } from "#test-port/http"
 import * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
 import * as ResilientHttpClient from "breakwater/ResilientHttpClient"
-import { Effect, Schedule, type Scope } from "effect"
-import { serve } from "../http/servers.js"
+import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 
 export const policyName = "edge"
 export const clientName = "edge"
@@ -42,10 +43,7 @@ export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(functio
     )
   })
   const stallUrl = yield* serve(stall)
-  const agent = yield* Effect.acquireRelease(
-    Effect.sync(() => new Undici.Agent({ keepAliveTimeout: 10_000, connections: 2 })),
-    (agent) => Effect.promise(() => agent.destroy())
-  )
+  const agent = yield* makeAgent({ keepAliveTimeout: 10_000, connections: 2 })
   const resilience = yield* ResilientHttpClient.make({
     name: clientName,
     dispatcher: agent,
@@ -56,7 +54,7 @@ export const start: Effect.Effect<void, never, Scope.Scope> = Effect.gen(functio
     poolConnections: 2,
     poolQueueLimit: 1
   })
-  const plain = NodeHttpClient.makeUndici(agent)
+  const plain = Context.get(yield* Layer.build(undiciClientLayer(agent)), HttpClient.HttpClient)
   const client = ResilientHttpClient.wrap(plain, resilience)
   const get = <E>(http: HttpClient.HttpClient.With<E>, url: string) =>
     Effect.ignore(Effect.scoped(Effect.flatMap(http.get(url), (response) => response.text)))

@@ -32,6 +32,12 @@ export interface PrometheusServer {
   readonly samples: (selector: string, window: string) => Promise<ReadonlyArray<readonly [number, string]>>
   /** The values of `label` among the series matching `match` from `start` to `end` (`/api/v1/label/.../values`). */
   readonly labelValues: (label: string, match: string, start: number, end: number) => Promise<ReadonlyArray<string>>
+  /** The label sets (`__name__` included) of the series matching `match` from `start` to `end` (`/api/v1/series`). */
+  readonly series: (
+    match: string,
+    start: number,
+    end: number
+  ) => Promise<ReadonlyArray<Readonly<Record<string, string>>>>
   /** Everything Prometheus logged (for failure messages). */
   readonly log: () => string
   readonly stop: () => Promise<void>
@@ -116,6 +122,11 @@ export const start = async (targets: Readonly<Record<string, string>>): Promise<
       `/api/v1/label/${encodeURIComponent(label)}/values?match[]=${encodeURIComponent(match)}&start=${start}&end=${end}`
     ) as ReadonlyArray<string>
 
+  const series = async (match: string, start: number, end: number) =>
+    await api(
+      `/api/v1/series?match[]=${encodeURIComponent(match)}&start=${start}&end=${end}`
+    ) as ReadonlyArray<Readonly<Record<string, string>>>
+
   // real clock: a child process starting up; polled every 100 ms, for at most 20 s.
   const deadline = Date.now() + 20_000
   for (;;) {
@@ -131,5 +142,5 @@ export const start = async (targets: Readonly<Record<string, string>>): Promise<
     }
     await sleep(100)
   }
-  return { url, query, samples, labelValues, log: () => output, stop }
+  return { url, query, samples, labelValues, series, log: () => output, stop }
 }

@@ -12,10 +12,12 @@ import {
   Option,
   Random,
   type Scope,
+  Supervisor,
   TestContext,
   Tracer
 } from "effect"
 import * as FastCheck from "effect/FastCheck"
+import type { FiberTracker } from "./fiberTracker.js"
 
 export { TestClock } from "effect"
 export { FastCheck }
@@ -167,3 +169,11 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   })
   return { spans, tracer }
 }
+
+export type { FiberTracker }
+
+/** A fiber tracker: 3 supervises the region with `Supervisor.track` (4 has no Supervisor). */
+export const makeFiberTracker: Effect.Effect<FiberTracker> = Effect.map(Supervisor.track, (supervisor) => ({
+  track: (self) => Effect.supervised(self, supervisor),
+  alive: Effect.map(supervisor.value, (fibers) => fibers.filter((fiber) => fiber.unsafePoll() === null).length)
+}))

@@ -2,7 +2,19 @@
  * The test port for Effect 4 (see effect3.ts): the same names, in Effect 4's forms.
  */
 import { it } from "@effect/vitest"
-import { ConfigProvider, Effect, type Exit, type Fiber, Logger, Option, Random, type Scope, Tracer } from "effect"
+import {
+  ConfigProvider,
+  Effect,
+  type Exit,
+  type Fiber,
+  Logger,
+  Metric,
+  Option,
+  Random,
+  type Scope,
+  Tracer
+} from "effect"
+import type { FiberTracker } from "./fiberTracker.js"
 
 // Effect 4 no longer re-exports fast-check; the toolchain in targets/effect4 installs it.
 import { TestClock } from "effect/testing"
@@ -170,3 +182,22 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   })
   return { spans, tracer }
 }
+
+export type { FiberTracker }
+
+/**
+ * A fiber tracker: 4 has no Supervisor; its runtime tells the `Metric.FiberRuntimeMetrics` service of
+ * every fiber's start and end, and a fiber inherits its parent's services, so a service that counts
+ * both, provided to the region, counts the region's fibers.
+ */
+export const makeFiberTracker: Effect.Effect<FiberTracker> = Effect.sync(() => {
+  let alive = 0
+  const counter = {
+    recordFiberStart: () => void alive++,
+    recordFiberEnd: () => void alive--
+  }
+  return {
+    track: (self) => Effect.provideService(self, Metric.FiberRuntimeMetrics, counter),
+    alive: Effect.sync(() => alive)
+  }
+})

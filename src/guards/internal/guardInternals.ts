@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type { BulkheadCore } from "../../core/bulkheadCore.js"
 import { EventHub } from "../../shared/internal/eventHub.js"
 import type { CallTimings } from "../../shared/internal/observe.js"
@@ -139,9 +140,7 @@ export const plainSettings = (config: Record<string, unknown>): Record<string, C
     const duration = /Duration|Period/.test(key) ? durationOf(value) : Option.none()
     if (Option.isSome(duration)) out[key] = Duration.toMillis(duration.value)
     else if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") out[key] = value
-    else if (typeof value === "object" && value !== null && "step" in value && "initial" in value) {
-      out[key] = "<schedule>"
-    }
+    else if (Schedule.isSchedule(value)) out[key] = "<schedule>"
   }
   return out
 }

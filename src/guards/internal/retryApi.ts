@@ -28,7 +28,7 @@ import type { RetryBudget } from "../RetryBudget.js"
  * const options: Retry.Options<{ readonly status: number }, { readonly body: string }> = {
  *   name: "search",
  *   maxAttempts: 5,
- *   schedule: Schedule.exponential("50 millis").pipe(Schedule.jittered, Schedule.upTo("2 seconds")),
+ *   schedule: Schedule.exponential("50 millis").pipe(Schedule.jittered),
  *   retryOn: (error) => error.status >= 500,
  *   retryOnResult: (response) => response.body === "",
  *   failAfterMaxAttempts: true

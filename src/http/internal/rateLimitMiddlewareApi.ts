@@ -107,6 +107,7 @@ export interface Options {
  *
  * @example
  * ```ts
+ * // Effect 3
  * import { HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
  * import type * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
@@ -115,6 +116,19 @@ export interface Options {
  * const router = HttpRouter.empty.pipe(HttpRouter.get("/a", HttpServerResponse.text("a")))
  * const whole = limit(router) // one middleware for everything
  * const perRoute = limit.router(router) // per route
+ * const keys = Effect.flatMap(limit.liveKeys, (n) => Effect.log(`${n} clients tracked`))
+ * ```
+ *
+ * ```ts
+ * // Effect 4
+ * import { Effect } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ * import type * as RateLimitMiddleware from "breakwater/RateLimitMiddleware"
+ *
+ * declare const limit: RateLimitMiddleware.RateLimitMiddleware
+ * const A = HttpRouter.add("GET", "/a", Effect.succeed(HttpServerResponse.text("a")))
+ * const whole = HttpRouter.serve(A, { middleware: limit }) // one middleware for everything
+ * const perRoute = limit.router(A) // per route
  * const keys = Effect.flatMap(limit.liveKeys, (n) => Effect.log(`${n} clients tracked`))
  * ```
  *

@@ -50,6 +50,16 @@ export const realClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope
   (context) => Effect.provide(HttpClient.HttpClient, context)
 )
 
+/**
+ * `@effect/platform-node`'s `node:http` client with a keep-alive agent, for the scope (Effect 3:
+ * `NodeHttpClient.layerWithoutAgent` over `makeAgentLayer({ keepAlive: true })`); the Effect 4 port's
+ * `nodeHttpClient` is the benchmark's Effect 4 load generator (bench/targets/httpCases.ts).
+ */
+export const nodeHttpClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.flatMap(
+  Layer.build(Layer.provide(NodeHttpClient.layerWithoutAgent, NodeHttpClient.makeAgentLayer({ keepAlive: true }))),
+  (context) => Effect.provide(HttpClient.HttpClient, context)
+)
+
 /** A server request made from a web `Request` (no socket). */
 export const requestFromWeb = (request: Request): HttpServerRequest.HttpServerRequest =>
   HttpServerRequest.fromWeb(request)

@@ -58,6 +58,16 @@ export const realClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope
   (context) => Effect.succeed(Context.get(context, HttpClient.HttpClient))
 )
 
+/**
+ * `@effect/platform-node`'s `node:http` client with a keep-alive agent, for the scope (Effect 4:
+ * `NodeHttpClient.layerNodeHttpOptions({ keepAlive: true })`): unlike the undici client it loads on
+ * Node 20 (the benchmark's Effect 4 load generator, see bench/targets/httpCases.ts).
+ */
+export const nodeHttpClient: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Effect.flatMap(
+  Layer.build(NodeHttpClient.layerNodeHttpOptions({ keepAlive: true })),
+  (context) => Effect.succeed(Context.get(context, HttpClient.HttpClient))
+)
+
 /** A server request made from a web `Request` (no socket). */
 export const requestFromWeb = (request: Request): HttpServerRequest.HttpServerRequest =>
   HttpServerRequest.fromWeb(request)
