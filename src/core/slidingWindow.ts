@@ -115,6 +115,8 @@ export class TimeWindow implements SlidingWindow {
   private durations: Float64Array | undefined
   private head = 0
   private headEpochSecond = Number.NEGATIVE_INFINITY
+  /** When the head bucket's second ends: before it, `roll` has nothing to do (no division per call). */
+  private nextRollMillis = Number.NEGATIVE_INFINITY
 
   constructor(
     readonly size: number,
@@ -153,11 +155,14 @@ export class TimeWindow implements SlidingWindow {
   }
 
   roll(nowMillis: number): void {
+    // Still within the head bucket's second, or the clock stepped back: nothing rolls over.
+    if (nowMillis < this.nextRollMillis) return
     const second = Math.floor(nowMillis / 1000)
     const passed = second - this.headEpochSecond
     // A clock that stands still (or steps back) keeps recording into the current bucket.
     if (passed <= 0) return
     this.headEpochSecond = second
+    this.nextRollMillis = (second + 1) * 1000
     const counts = this.counts
     const durations = this.durations
     if (counts === undefined) return
