@@ -78,6 +78,7 @@ export const portedSuites = [
   "test/Policy.test.ts",
   "test/InvalidConfigError.test.ts",
   "test/keyTable.test.ts",
+  "test/keyTable.property.test.ts",
   "test/slidingWindow.property.test.ts",
   "test/subscribe.test.ts",
   "test/Store.test.ts",

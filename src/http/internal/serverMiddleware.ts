@@ -9,13 +9,14 @@
 import { isInterruptOnly, nowMillis } from "#port"
 import {
   type App,
-  appendPreResponseHandler,
   causeResponse,
   HttpBody,
   HttpServerResponse,
   jsonResponse,
+  type RequestRoot,
   type ServerRequest,
   type ServerResponse,
+  withPreResponseHandler,
   withRequest
 } from "#port/httpServer"
 import type * as Cause from "effect/Cause"
@@ -254,11 +255,13 @@ export class Middleware {
     routeOf: (request: ServerRequest, context: Context.Context<never>) => string,
     learnRoutes: boolean
   ): App<E, R | ServerRequest> {
-    return withRequest((request, context, interruptible) => {
+    return withRequest((request, context, interruptible, root) => {
       const learned = learnRoutes ? this.learnedRoute(request) : undefined
-      if (learned !== undefined) return this.handle(app, request, learned[0], learned[1], learned[2], interruptible)
+      if (learned !== undefined) {
+        return this.handle(app, request, learned[0], learned[1], learned[2], interruptible, root)
+      }
       const route = routeOf(request, context)
-      return this.handle(app, request, route, route, undefined, interruptible)
+      return this.handle(app, request, route, route, undefined, interruptible, root)
     })
   }
 
@@ -268,7 +271,8 @@ export class Middleware {
     label: string,
     route: string,
     path: string | undefined,
-    interruptible: boolean
+    interruptible: boolean,
+    root: RequestRoot
   ): App<E, R> {
     const start = nowMillis(this.clock)
     const labels = this.metrics.route(label)
@@ -302,13 +306,13 @@ export class Middleware {
     }`
     // A server-wide middleware sees the response only after it is sent (the platform's handled app
     // writes it): the fields go on through a pre-response handler, which runs just before that.
-    const served = Effect.andThen(
-      appendPreResponseHandler((_request, response) =>
+    const served = withPreResponseHandler(
+      root,
+      (_request, response) =>
         Effect.succeed(HttpServerResponse.setHeaders(response, {
           "ratelimit-policy": this.policyHeader,
           "ratelimit": rateLimit
-        }))
-      ),
+        })),
       this.withBodyDeadline(app, request, keyClass)
     )
     return new InFlight(this, slot, labels, start, path, route).run(served, interruptible)
