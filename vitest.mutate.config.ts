@@ -16,7 +16,9 @@ export default defineConfig({
       "test/slidingWindow.property.test.ts",
       "test/circuitMachine.test.ts",
       "test/AdaptiveLimiter.test.ts",
-      "test/AdaptiveThrottler.test.ts"
+      "test/AdaptiveThrottler.test.ts",
+      "test/keyTable.test.ts",
+      "test/keyTable.property.test.ts"
     ],
     pool: "threads",
     testTimeout: 30_000

@@ -75,6 +75,11 @@ class ModelTable<K, V> {
 type Command =
   | { readonly _tag: "Entry"; readonly key: number; readonly step: number; readonly pin: boolean }
   | { readonly _tag: "Unpin"; readonly which: number; readonly step: number }
+  // A hold taken on a slot got earlier, which may since have been evicted or forgotten (a request's
+  // pin comes a step after its `entry`), or a let-go of a slot nobody holds: both must leave the table
+  // as the model leaves it.
+  | { readonly _tag: "LateHold"; readonly which: number }
+  | { readonly _tag: "StrayUnpin"; readonly which: number; readonly step: number }
   | { readonly _tag: "Forget"; readonly key: number }
   | { readonly _tag: "Sweep"; readonly step: number; readonly all: boolean }
 
@@ -88,6 +93,11 @@ const commandArb: FastCheck.Arbitrary<Command> = FastCheck.oneof(
   {
     weight: 3,
     arbitrary: FastCheck.record({ _tag: FastCheck.constant("Unpin" as const), which: FastCheck.nat(), step })
+  },
+  { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("LateHold" as const), which: FastCheck.nat() }) },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({ _tag: FastCheck.constant("StrayUnpin" as const), which: FastCheck.nat(), step })
   },
   { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("Forget" as const), key }) },
   {
@@ -110,29 +120,47 @@ describe("KeyTable against its model", () => {
           const fresh = () => ++made
           // Holds taken, as pairs of the table's slot and the model's, so that each lets go of its own.
           const holds: Array<readonly [Slot<number, number>, Slot<number, number>]> = []
+          // Every slot pair got from `entry`, held or not.
+          const got: Array<readonly [Slot<number, number>, Slot<number, number>]> = []
           let now = 0
           for (const command of commands) {
             if (command._tag === "Entry") {
               now += command.step
               const before = made
-              const got = table.entry(command.key, now, fresh)
+              const ours = table.entry(command.key, now, fresh)
               const freshInTable = made - before
               made = before
               const expected = model.entry(command.key, now, fresh)
               expect(made - before).toBe(freshInTable)
-              expect(got === undefined).toBe(expected === undefined)
-              if (got !== undefined && expected !== undefined) {
-                expect(got.value).toBe(expected.value)
+              expect(ours === undefined).toBe(expected === undefined)
+              if (ours !== undefined && expected !== undefined) {
+                expect(ours.value).toBe(expected.value)
+                got.push([ours, expected])
                 if (command.pin) {
-                  table.pin(got)
+                  table.pin(ours)
                   model.pin(expected)
-                  holds.push([got, expected])
+                  holds.push([ours, expected])
                 }
               }
             } else if (command._tag === "Unpin") {
               now += command.step
               if (holds.length > 0) {
                 const [ours, theirs] = holds.splice(command.which % holds.length, 1)[0]!
+                table.unpin(ours, now)
+                model.unpin(theirs, now)
+              }
+            } else if (command._tag === "LateHold") {
+              if (got.length > 0) {
+                const pair = got[command.which % got.length]!
+                table.pin(pair[0])
+                model.pin(pair[1])
+                holds.push(pair)
+              }
+            } else if (command._tag === "StrayUnpin") {
+              now += command.step
+              const idle = got.filter(([, theirs]) => theirs.pins === 0)
+              if (idle.length > 0) {
+                const [ours, theirs] = idle[command.which % idle.length]!
                 table.unpin(ours, now)
                 model.unpin(theirs, now)
               }

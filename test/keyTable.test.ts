@@ -2,7 +2,7 @@
  * The LRU key table behind keyed limiters and the inbound middleware: bounded, evicting the least
  * recently used idle key, never a pinned one, expiring idle keys lazily (no timers).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { KeyTable } from "../src/core/keyTable.js"
@@ -95,5 +95,40 @@ describe("KeyTable", () => {
     table.entry("e", 60, fresh) // sweeps a and b (at most two per use)
     expect(table.keys()).toEqual(["c", "d", "e"])
     expect(table.entry("c", 60, fresh)!.value).not.toBe(3) // expired: fresh
+    // An expired key the sweep has not reached yet (two at most go per use) is found expired too.
+    const later = new KeyTable<string, number>(10, 50)
+    const second = counter()
+    for (const key of ["a", "b", "c", "d"]) later.entry(key, 0, second.fresh)
+    expect(later.entry("d", 100, second.fresh)!.value).toBe(5) // a and b swept, c not yet; d fresh
+    expect(later.keys()).toEqual(["c", "d"])
+  })
+
+  it("a hot key's use, hold and let-go write no Map, and no use sweeps before a key may have expired", () => {
+    // What keeps a client's requests one after another cheap: the same key stays the most recently
+    // used through entry, pin and unpin, and the sweep knows when the oldest key can first expire.
+    const table = new KeyTable<string, number>(100, 1000)
+    const { fresh } = counter()
+    for (const key of ["a", "b", "c"]) table.entry(key, 0, fresh)
+    const writes = [vi.spyOn(Map.prototype, "set"), vi.spyOn(Map.prototype, "delete")]
+    const sweeps = vi.spyOn(Map.prototype, "values")
+    try {
+      const hot = (from: number, to: number) => {
+        for (let t = from; t < to; t++) {
+          const slot = table.entry("c", t, fresh)!
+          table.pin(slot)
+          table.unpin(slot, t)
+        }
+      }
+      hot(1, 1000)
+      for (const spy of [...writes, sweeps]) expect(spy).not.toHaveBeenCalled()
+      table.entry("c", 1000, fresh) // a and b may have expired (and have): swept
+      expect(sweeps).toHaveBeenCalledTimes(1)
+      expect(table.keys()).toEqual(["c"])
+      sweeps.mockClear()
+      hot(1001, 1999) // c, last used at 1000, expires at 2000 at the earliest
+      expect(sweeps).not.toHaveBeenCalled()
+    } finally {
+      for (const spy of [...writes, sweeps]) spy.mockRestore()
+    }
   })
 })

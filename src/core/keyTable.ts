@@ -96,14 +96,14 @@ export class KeyTable<K, V> {
     for (const slot of this.lru.values()) {
       if (slot.pins > 0) {
         this.setAside(slot)
-      } else if (dropped >= limit) {
-        return
-      } else if (this.expired(slot, now)) {
-        this.lru.delete(slot.key)
-        dropped++
-      } else {
+      } else if (!this.expired(slot, now)) {
         this.sweepAfter = slot.lastUsed + this.idleMillis
         return
+      } else if (dropped >= limit) {
+        return
+      } else {
+        this.lru.delete(slot.key)
+        dropped++
       }
     }
     this.sweepAfter = Number.POSITIVE_INFINITY
