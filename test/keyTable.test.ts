@@ -101,6 +101,8 @@ describe("KeyTable", () => {
     for (const key of ["a", "b", "c", "d"]) later.entry(key, 0, second.fresh)
     expect(later.entry("d", 100, second.fresh)!.value).toBe(5) // a and b swept, c not yet; d fresh
     expect(later.keys()).toEqual(["c", "d"])
+    later.entry("d", 101, second.fresh) // the next use sweeps on where the last one stopped
+    expect(later.keys()).toEqual(["d"])
   })
 
   it("a hot key's use, hold and let-go write no Map, and no use sweeps before a key may have expired", () => {
