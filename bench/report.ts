@@ -460,10 +460,8 @@ ${machine(report)}
 ## How to read this
 
 Every case runs in the same process, in alternating rounds (each round runs every case once, in a
-rotated order, after a full garbage collection); a round is timed in the process's CPU time, not wall
-time, and each figure is the case's fastest round (\`BENCH_STAT=median\` for medians, \`BENCH_CLOCK=wall\`
-for wall time): on a shared machine interference only adds time, so the fastest round is the least
-disturbed one. Absolute times vary from machine to machine and with load (this machine may be shared),
+rotated order); a round is timed in the process's CPU time, not wall time, and each figure is the
+case's median round (\`BENCH_STAT=min\` for the fastest, \`BENCH_CLOCK=wall\` for wall time). Absolute times vary from machine to machine and with load (this machine may be shared),
 so **the ratios are what to compare**:
 
 - **x floor**: to the floor wrapper (\`Effect.suspend\` + \`Effect.matchCauseEffect\` with synchronous
