@@ -75,6 +75,12 @@ export const pairTargets: ReadonlyArray<readonly [string, string]> = [
   // Like with like: our stack with metrics off and no subscribers against cockatiel's with no listeners.
   ["cockatiel retry(breaker(bulkhead)) (native await)", Stack.off],
   ["cockatiel retry(breaker(bulkhead)) (from Effect)", Stack.off],
+  // The breaker's closed path against the floor, on each build: in the rounds, two cases timed seconds
+  // apart came out 0.9x-1.55x apart from run to run on a quiet machine.
+  [Ours.breakerCount, Baseline.floor],
+  [Ours.breakerTime, Baseline.floor],
+  [onTarget(4, TargetCase.breakerCount), onTarget(4, TargetCase.floor)],
+  [onTarget(4, TargetCase.breakerTime), onTarget(4, TargetCase.floor)],
   // Effect 4's own breaker against ours built for Effect 4: the same runtime on both sides.
   ["Effect 4 CircuitBreaker consecutive(5), success", onTarget(4, TargetCase.breakerCount)],
   ["Effect 4 CircuitBreaker rate(100), success", onTarget(4, TargetCase.breakerCount)]
