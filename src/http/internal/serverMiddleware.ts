@@ -13,7 +13,6 @@ import {
   HttpBody,
   HttpServerResponse,
   jsonResponse,
-  type RequestRoot,
   type ServerRequest,
   type ServerResponse,
   withPreResponseHandler,
@@ -255,24 +254,24 @@ export class Middleware {
     routeOf: (request: ServerRequest, context: Context.Context<never>) => string,
     learnRoutes: boolean
   ): App<E, R | ServerRequest> {
-    return withRequest((request, context, interruptible, root) => {
+    return withRequest((request, context, interruptible) => {
       const learned = learnRoutes ? this.learnedRoute(request) : undefined
       if (learned !== undefined) {
-        return this.handle(app, request, learned[0], learned[1], learned[2], interruptible, root)
+        return this.handle(app, request, context, learned[0], learned[1], learned[2], interruptible)
       }
       const route = routeOf(request, context)
-      return this.handle(app, request, route, route, undefined, interruptible, root)
+      return this.handle(app, request, context, route, route, undefined, interruptible)
     })
   }
 
   private handle<E, R>(
     app: App<E, R>,
     request: ServerRequest,
+    context: Context.Context<never>,
     label: string,
     route: string,
     path: string | undefined,
-    interruptible: boolean,
-    root: RequestRoot
+    interruptible: boolean
   ): App<E, R> {
     const start = nowMillis(this.clock)
     const labels = this.metrics.route(label)
@@ -307,7 +306,7 @@ export class Middleware {
     // A server-wide middleware sees the response only after it is sent (the platform's handled app
     // writes it): the fields go on through a pre-response handler, which runs just before that.
     const served = withPreResponseHandler(
-      root,
+      context,
       (_request, response) =>
         Effect.succeed(HttpServerResponse.setHeaders(response, {
           "ratelimit-policy": this.policyHeader,

@@ -16,7 +16,6 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
@@ -91,29 +90,19 @@ export const matchedRoute = (
 ): { readonly method: string; readonly path: string } | undefined =>
   Option.getOrUndefined(Option.map(Context.getOption(context, HttpRouter.RouteContext), (matched) => matched.route))
 
-/** What a request's pre-response handlers are kept on (Effect 3: the fiber, in a `FiberRef`). */
-export type RequestRoot = Fiber.RuntimeFiber<unknown, unknown>
-
 /**
- * Calls `f` with the request, the fiber's context, whether the fiber is interruptible and the request's
- * root (for {@link withPreResponseHandler}), in the same step (Effect 3: `Effect.withFiberRuntime` and
- * the runtime flags).
+ * Calls `f` with the request, the fiber's context and whether the fiber is interruptible, in the
+ * same step (Effect 3: `Effect.withFiberRuntime` and the runtime flags).
  */
 export const withRequest = <A, E, R>(
-  f: (
-    request: ServerRequest,
-    context: Context.Context<never>,
-    interruptible: boolean,
-    root: RequestRoot
-  ) => Effect.Effect<A, E, R>
+  f: (request: ServerRequest, context: Context.Context<never>, interruptible: boolean) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | ServerRequest> =>
   Effect.withFiberRuntime((fiber, status) => {
     const context = fiber.currentContext
     return f(
       Context.unsafeGet(context, HttpServerRequest.HttpServerRequest),
       context,
-      RuntimeFlags.interruption(status.runtimeFlags),
-      fiber
+      RuntimeFlags.interruption(status.runtimeFlags)
     )
   })
 
@@ -123,7 +112,7 @@ export const withRequest = <A, E, R>(
  * way to make it in the caller's step).
  */
 export const withPreResponseHandler = <A, E, R>(
-  _root: RequestRoot,
+  _context: Context.Context<never>,
   handler: HttpApp.PreResponseHandler,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => Effect.zipRight(HttpApp.appendPreResponseHandler(handler), effect)

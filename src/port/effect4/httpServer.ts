@@ -96,28 +96,19 @@ export const matchedRoute = (
 ): { readonly method: string; readonly path: string } | undefined =>
   Context.getOrUndefined(context, HttpRouter.RouteContext)?.route
 
-/** What a request's pre-response handlers are kept on (Effect 4: the fiber's context, which holds the request's state). */
-export type RequestRoot = Context.Context<never>
-
 /**
- * Calls `f` with the request, the fiber's context, whether the fiber is interruptible and the request's
- * root (for {@link withPreResponseHandler}), in the same step (Effect 4: `Effect.withFiber`).
+ * Calls `f` with the request, the fiber's context and whether the fiber is interruptible, in the
+ * same step (Effect 4: `Effect.withFiber`).
  */
 export const withRequest = <A, E, R>(
-  f: (
-    request: ServerRequest,
-    context: Context.Context<never>,
-    interruptible: boolean,
-    root: RequestRoot
-  ) => Effect.Effect<A, E, R>
+  f: (request: ServerRequest, context: Context.Context<never>, interruptible: boolean) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | ServerRequest> =>
   Effect_.withFiber((fiber) => {
     const context = fiber.context
     return f(
       Context.getUnsafe(context, HttpServerRequest.HttpServerRequest),
       context,
-      (fiber as { readonly interruptible?: boolean }).interruptible !== false,
-      context
+      (fiber as { readonly interruptible?: boolean }).interruptible !== false
     )
   })
 
@@ -127,11 +118,11 @@ export const withRequest = <A, E, R>(
  * request's state), which spares an Effect step per request.
  */
 export const withPreResponseHandler = <A, E, R>(
-  root: RequestRoot,
+  context: Context.Context<never>,
   handler: HttpEffect.PreResponseHandler,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
-  HttpEffect.appendPreResponseHandlerUnsafe(root, handler)
+  HttpEffect.appendPreResponseHandlerUnsafe(context, handler)
   return effect
 }
 
