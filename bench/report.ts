@@ -9,7 +9,7 @@ import { Ours } from "./cases/peers/names.js"
 import { Stack } from "./cases/stack.js"
 import { timeLimiterTargets } from "./cases/timeLimiter.js"
 import { Baseline } from "./floor.js"
-import type { Result } from "./harness.js"
+import type { PairResult, Result } from "./harness.js"
 import { type BenchReport, Groups } from "./run.js"
 import { CONTENDED } from "./scenarios/contended.js"
 import { httpSection, httpTargets } from "./scenarios/http.js"
@@ -38,6 +38,16 @@ const floorFor = (report: BenchReport, r: Result) => {
   return ns(isFailure(r.name) ? Baseline.floorFailure : Baseline.floor)
 }
 
+/** The back-to-back pairs measured for a two-case target (numerator `a`, denominator `b`), if any. */
+const pairOf = (report: BenchReport, a: string, b: string): PairResult | undefined =>
+  report.pairs.find((p) => p.numerator === a && p.denominator === b)
+
+/** How a pair result reads in the targets table. */
+const pairRange = (p: PairResult): string => `${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)}`
+
+/** ` (pairs: range)` after a ratio measured in pairs, nothing otherwise. */
+const pairNote = (p: PairResult | undefined): string => p === undefined ? "" : ` (${pairRange(p)})`
+
 export const targets = (report: BenchReport): Array<Target> => {
   const { ns } = lookup(report)
   const floor = ns(Baseline.floor)
@@ -49,11 +59,8 @@ export const targets = (report: BenchReport): Array<Target> => {
       met: Number.isFinite(value) ? value <= limit : undefined
     })
   // Two-case targets: the back-to-back pairs' median ratio (range in brackets) when measured.
-  const paired = (a: string, b: string) => report.pairs.find((p) => p.numerator === a && p.denominator === b)
-  const pairedNote = (a: string, b: string) => {
-    const p = paired(a, b)
-    return p === undefined ? "" : ` (${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)})`
-  }
+  const paired = (a: string, b: string) => pairOf(report, a, b)
+  const pairedNote = (a: string, b: string) => pairNote(paired(a, b))
   const ratioOf = (a: string, b: string) => paired(a, b)?.ratio ?? ns(a) / ns(b)
   for (const name of [Ours.breakerCount, Ours.breakerTime]) {
     const value = ratioOf(name, Baseline.floor)
@@ -81,7 +88,7 @@ export const targets = (report: BenchReport): Array<Target> => {
     out.push({
       target: `${factor === 1 ? "faster than" : `>= ${factor}x faster than`} ${peer}`,
       measured: `ours ${fixed(by)}x faster (${fixed(ns(ours), 1)} vs ${fixed(ns(peer), 1)} ns${
-        p === undefined ? "" : `; ${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)}`
+        p === undefined ? "" : `; ${pairRange(p)}`
       })`,
       met: Number.isFinite(by) ? by >= factor && by > 1 : undefined
     })
@@ -382,15 +389,11 @@ const bothTargetsTargets = (report: BenchReport): Array<Target> => {
   const out: Array<Target> = []
   const atMost = (name: string, limit: number) => {
     // Measured in back-to-back pairs against the Effect 4 floor where run.ts pairs them.
-    const p = report.pairs.find((pair) =>
-      pair.numerator === onTarget(4, name) && pair.denominator === onTarget(4, TargetCase.floor)
-    )
+    const p = pairOf(report, onTarget(4, name), onTarget(4, TargetCase.floor))
     const value = p?.ratio ?? ns(onTarget(4, name)) / floor
     out.push({
       target: `Effect 4 build: ${name} <= ${limit}x Effect 4 floor`,
-      measured: `${fixed(value)}x Effect 4 floor${
-        p === undefined ? "" : ` (${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)})`
-      }`,
+      measured: `${fixed(value)}x Effect 4 floor${pairNote(p)}`,
       met: Number.isFinite(value) ? value <= limit : undefined
     })
   }
@@ -401,13 +404,11 @@ const bothTargetsTargets = (report: BenchReport): Array<Target> => {
   for (
     const peer of ["Effect 4 CircuitBreaker consecutive(5), success", "Effect 4 CircuitBreaker rate(100), success"]
   ) {
-    const p = report.pairs.find((pair) => pair.numerator === peer && pair.denominator === ours)
+    const p = pairOf(report, peer, ours)
     const by = p?.ratio ?? ns(peer) / ns(ours)
     out.push({
       target: `Effect 4 build: >= 10x faster than ${peer}`,
-      measured: `ours ${fixed(by)}x faster${
-        p === undefined ? "" : ` (${p.pairs} back-to-back pairs: ${fixed(p.lowest)}-${fixed(p.highest)})`
-      }`,
+      measured: `ours ${fixed(by)}x faster${pairNote(p)}`,
       met: Number.isFinite(by) ? by >= 10 : undefined
     })
   }
