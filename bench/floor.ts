@@ -4,7 +4,7 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import type { Case } from "./harness.js"
-import { floor } from "./targets/floorWrapper.js"
+import { floor, maskedFloor, timedFloor } from "./targets/floorWrapper.js"
 
 export { floor, floorBookkeeping } from "./targets/floorWrapper.js"
 
@@ -13,6 +13,8 @@ export const Baseline = {
   succeed: "bare Effect.succeed",
   floor: "floor wrapper, success",
   floorFailure: "floor wrapper, failure",
+  floorTimed: "floor wrapper with two clock reads (a timed call), success",
+  floorMasked: "floor wrapper under uninterruptibleMask (a held permit), success",
   floorAsync: "floor wrapper, success (runPromise)",
   floorStack: "floor wrapper x4 (the least a 4-guard stack can cost)",
   await: "bare await of an async function"
@@ -88,6 +90,8 @@ export const baselines: ReadonlyArray<Case> = [
   effectCase(Baseline.succeed, call),
   effectCase(Baseline.floor, floor(call)),
   effectCase(Baseline.floorFailure, floor(Effect.fail("boom"))),
+  effectCase(Baseline.floorTimed, timedFloor(call)),
+  effectCase(Baseline.floorMasked, maskedFloor(call)),
   asyncEffectCase(Baseline.floorAsync, floor(call)),
   effectCase(Baseline.floorStack, floor(floor(floor(floor(call))))),
   promiseCase(Baseline.await, one)

@@ -48,6 +48,31 @@ const pairRange = (p: PairResult): string => `${p.pairs} back-to-back pairs: ${f
 /** ` (pairs: range)` after a ratio measured in pairs, nothing otherwise. */
 const pairNote = (p: PairResult | undefined): string => p === undefined ? "" : ` (${pairRange(p)})`
 
+/**
+ * What a guard's ratio to the floor is made of: `; = Ax for <part> × Bx for <the rest>`, `baseline` (the
+ * floor plus a part any such guard needs, e.g. two clock reads) against the floor, and the guard against
+ * `baseline` (pairs when measured).
+ */
+const madeOf = (
+  report: BenchReport,
+  ns: (name: string) => number,
+  name: string,
+  parts: { readonly baseline: string; readonly floor: string; readonly part: string; readonly rest: string }
+): string => {
+  const ratio = (a: string, b: string) => {
+    const p = pairOf(report, a, b)
+    return `${fixed(p?.ratio ?? ns(a) / ns(b))}x${pairNote(p)}`
+  }
+  if (!Number.isFinite(ns(parts.baseline))) return ""
+  return `; = ${ratio(parts.baseline, parts.floor)} for ${parts.part} × ${
+    ratio(name, parts.baseline)
+  } for ${parts.rest}`
+}
+
+/** A timed breaker's parts: the two clock reads a timed call makes, and the breaker's own logic. */
+const clockParts = (baseline: string, floor: string) =>
+  ({ baseline, floor, part: "two clock reads", rest: "the breaker's own logic" }) as const
+
 export const targets = (report: BenchReport): Array<Target> => {
   const { ns } = lookup(report)
   const floor = ns(Baseline.floor)
@@ -66,7 +91,9 @@ export const targets = (report: BenchReport): Array<Target> => {
     const value = ratioOf(name, Baseline.floor)
     out.push({
       target: `${name} <= 1.3x floor`,
-      measured: `${fixed(value)}x floor${pairedNote(name, Baseline.floor)}`,
+      measured: `${fixed(value)}x floor${pairedNote(name, Baseline.floor)}${
+        madeOf(report, ns, name, clockParts(Baseline.floorTimed, Baseline.floor))
+      }`,
       met: Number.isFinite(value) ? value <= 1.3 : undefined
     })
   }
@@ -89,7 +116,16 @@ export const targets = (report: BenchReport): Array<Target> => {
       target: `${factor === 1 ? "faster than" : `>= ${factor}x faster than`} ${peer}`,
       measured: `ours ${fixed(by)}x faster (${fixed(ns(ours), 1)} vs ${fixed(ns(peer), 1)} ns${
         p === undefined ? "" : `; ${pairRange(p)}`
-      })`,
+      })${
+        ours === Ours.bulkhead
+          ? madeOf(report, ns, ours, {
+            baseline: Baseline.floorMasked,
+            floor: Baseline.floor,
+            part: "the mask that makes returning the permit safe",
+            rest: "the bulkhead's own logic"
+          })
+          : ""
+      }`,
       met: Number.isFinite(by) ? by >= factor && by > 1 : undefined
     })
   }
@@ -117,7 +153,14 @@ export const targets = (report: BenchReport): Array<Target> => {
     const value = ratioOf(Stack.on, Baseline.floor)
     out.push({
       target: "full stack with metrics <= 2.5x floor",
-      measured: `${fixed(value)}x floor${pairedNote(Stack.on, Baseline.floor)}`,
+      measured: `${fixed(value)}x floor${pairedNote(Stack.on, Baseline.floor)}${
+        madeOf(report, ns, Stack.on, {
+          baseline: Baseline.floorStack,
+          floor: Baseline.floor,
+          part: "four nested floors",
+          rest: "the guards' own work (the bulkhead's mask, the breaker's and the limiter's clock reads, metrics)"
+        })
+      }`,
       met: Number.isFinite(value) ? value <= 2.5 : undefined
     })
   }
@@ -391,9 +434,17 @@ const bothTargetsTargets = (report: BenchReport): Array<Target> => {
     // Measured in back-to-back pairs against the Effect 4 floor where run.ts pairs them.
     const p = pairOf(report, onTarget(4, name), onTarget(4, TargetCase.floor))
     const value = p?.ratio ?? ns(onTarget(4, name)) / floor
+    const timed = name === TargetCase.breakerCount || name === TargetCase.breakerTime
+      ? madeOf(
+        report,
+        ns,
+        onTarget(4, name),
+        clockParts(onTarget(4, TargetCase.floorTimed), onTarget(4, TargetCase.floor))
+      )
+      : ""
     out.push({
       target: `Effect 4 build: ${name} <= ${limit}x Effect 4 floor`,
-      measured: `${fixed(value)}x Effect 4 floor${pairNote(p)}`,
+      measured: `${fixed(value)}x Effect 4 floor${pairNote(p)}${timed}`,
       met: Number.isFinite(value) ? value <= limit : undefined
     })
   }

@@ -81,6 +81,21 @@ export const pairTargets: ReadonlyArray<readonly [string, string]> = [
   [Ours.breakerTime, Baseline.floor],
   [onTarget(4, TargetCase.breakerCount), onTarget(4, TargetCase.floor)],
   [onTarget(4, TargetCase.breakerTime), onTarget(4, TargetCase.floor)],
+  // What the closed path's miss is made of: the floor with the breaker's two clock reads against the floor,
+  // and the breaker against that timed floor (its own logic), on each build.
+  [Baseline.floorTimed, Baseline.floor],
+  [Ours.breakerCount, Baseline.floorTimed],
+  [Ours.breakerTime, Baseline.floorTimed],
+  [onTarget(4, TargetCase.floorTimed), onTarget(4, TargetCase.floor)],
+  [onTarget(4, TargetCase.breakerCount), onTarget(4, TargetCase.floorTimed)],
+  [onTarget(4, TargetCase.breakerTime), onTarget(4, TargetCase.floorTimed)],
+  // What the bulkhead's cost is made of: the mask that makes returning its permit safe, and the rest.
+  [Baseline.floorMasked, Baseline.floor],
+  [Ours.bulkhead, Baseline.floorMasked],
+  ["cockatiel bulkhead(25), uncontended (from Effect)", Ours.bulkhead],
+  // The stack against four nested floors (its least), and those against one.
+  [Baseline.floorStack, Baseline.floor],
+  [Stack.on, Baseline.floorStack],
   // Effect 4's own breaker against ours built for Effect 4: the same runtime on both sides.
   ["Effect 4 CircuitBreaker consecutive(5), success", onTarget(4, TargetCase.breakerCount)],
   ["Effect 4 CircuitBreaker rate(100), success", onTarget(4, TargetCase.breakerCount)]

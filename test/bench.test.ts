@@ -43,7 +43,7 @@ describe("bench", () => {
     })
     for (const build of builds) build.guards.close()
     expect(report.results.map((r) => r.name)).toEqual(allCases(targets).map((c) => c.name))
-    expect(targets.length).toBe(26)
+    expect(targets.length).toBe(28)
     for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
     expect(report.contended.length).toBeGreaterThan(0)
     for (const row of report.contended) expect(row.grantsPerSecond).toBeGreaterThan(0)
@@ -55,6 +55,14 @@ describe("bench", () => {
     expect(markdown).toContain("## 9. Redis")
     expect(markdown).toContain("## 10. Cold import")
     expect(markdown).toContain("## 11. HTTP on loopback")
+    // A missed closed-path, bulkhead or stack target reads as its parts: the floor plus what any such guard
+    // needs (clock reads, a mask, nested floors), then the guard's own work, on both builds for the breaker.
+    expect(markdown).toMatch(
+      /\| breaker closed, count window, success <= 1\.3x floor \| .*for two clock reads × .*for the breaker's own logic/
+    )
+    expect(markdown).toMatch(/\| Effect 4 build: breaker closed, time window, success <= .*for two clock reads × /)
+    expect(markdown).toMatch(/cockatiel bulkhead.*for the mask that makes returning the permit safe × /)
+    expect(markdown).toMatch(/full stack with metrics <= 2\.5x floor \| .*for four nested floors × /)
     // Both builds measured: the side-by-side table has a row per case with figures for each target.
     expect(markdown).toMatch(/\| breaker closed, count window, success \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/)
     expect(report.http._tag).toBe("Measured")
@@ -63,7 +71,7 @@ describe("bench", () => {
       expect(report.http.targets.map((t) => [t.effect, t._tag])).toEqual([[3, "Measured"], [4, "Measured"]])
       for (const target of report.http.targets) {
         if (target._tag !== "Measured") continue
-        expect(target.rows.length).toBe(6)
+        expect(target.rows.length).toBe(10)
         for (const row of target.rows) {
           expect(row.requestsPerSecond).toBeGreaterThan(0)
           // Paired rounds: every row carries the case's ratio to the plain case measured beside it.
@@ -79,6 +87,10 @@ describe("bench", () => {
       )
       expect(markdown).toMatch(
         /\| Effect 4 build: HTTP: server with RateLimitMiddleware >= 0\.95x .*\(1 in flight\) \| [\d.]+x /
+      )
+      // The middleware's figure beside its parts: the platform's middleware slot, and the two header fields.
+      expect(markdown).toMatch(
+        /RateLimitMiddleware >= 0\.95x .*; a pass-through middleware [\d.]+x .*; the two RateLimit fields alone [\d.]+x/
       )
     }
     if (report.coldImport._tag === "Measured") {

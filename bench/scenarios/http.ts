@@ -11,7 +11,10 @@
  * - outbound guarded: `ResilientHttpClient.wrap` (defaults: breaker, retry, attempt and total timeouts)
  *   around the same client, against the plain server;
  * - inbound guarded: the plain client against the same app served with `RateLimitMiddleware` (a limit
- *   no run reaches, so every request is granted: the cost of the decision and its headers).
+ *   no run reaches, so every request is granted: the cost of the decision and its headers);
+ * - what the inbound figure is made of: the same app served with a pass-through middleware (what the
+ *   platform's middleware slot costs any middleware) and with a middleware that only adds the two
+ *   RateLimit header fields the middleware sends (what sending them costs server and client).
  *
  * Each comparison runs sequentially (one request in flight: latency per call) and with `concurrency`
  * requests in flight (throughput). A round is one turn of `millis` of each of the two cases, back to
@@ -30,7 +33,7 @@ export interface HttpBenchConfig {
   readonly rounds: number
   /** Requests in flight in the concurrent mode. */
   readonly concurrency: number
-  /** Only these comparisons (BENCH_HTTP_CASES: any of control, client, middleware). Default: all. */
+  /** Only these comparisons (BENCH_HTTP_CASES: any of {@link httpComparisons}). Default: all. */
   readonly only?: ReadonlyArray<HttpComparison> | undefined
 }
 
@@ -38,12 +41,20 @@ export const HttpCases = {
   plain: "plain client -> plain server",
   control: "plain client -> second plain server (control)",
   client: "ResilientHttpClient -> plain server",
-  middleware: "plain client -> server with RateLimitMiddleware"
+  middleware: "plain client -> server with RateLimitMiddleware",
+  passThrough: "plain client -> server with a pass-through middleware",
+  headers: "plain client -> server with a middleware adding the two RateLimit fields"
 } as const
 
 /** The comparisons, each a case against the plain one. */
-export type HttpComparison = "control" | "client" | "middleware"
-export const httpComparisons: ReadonlyArray<HttpComparison> = ["control", "client", "middleware"]
+export type HttpComparison = "control" | "client" | "middleware" | "passThrough" | "headers"
+export const httpComparisons: ReadonlyArray<HttpComparison> = [
+  "control",
+  "client",
+  "middleware",
+  "passThrough",
+  "headers"
+]
 
 /** One round's figures for one case. */
 export interface HttpFigures {
@@ -217,7 +228,10 @@ Servers: the target's \`@effect/platform-node\` \`NodeHttpServer\` on 127.0.0.1 
 2-byte text. Outbound: the plain client against \`ResilientHttpClient.wrap\` of the same client (default
 options: breaker, retry, attempt and total timeouts), both against the plain server. Inbound: the same
 plain client against the plain server and against the same app behind \`RateLimitMiddleware\` (a limit no
-run reaches: every request is granted). Control: the plain client against a second plain server, the
+run reaches: every request is granted), and, to show what that figure is made of, behind a pass-through
+middleware (\`(app) => app\`: what the platform's middleware slot costs any middleware) and behind a
+middleware that only adds the two header fields \`RateLimitMiddleware\` sends (\`RateLimit-Policy\` and
+\`RateLimit\`: what sending and reading them costs). Control: the plain client against a second plain server, the
 same code as the baseline: its ratios show this run's noise floor. Each comparison is ${result.config.rounds} paired
 rounds (after a warm-up round) of ${result.config.millis} ms of the case and ${result.config.millis} ms of the plain case, back to back
 in alternating order; a figure is "case vs plain" (medians over the rounds) and its ratio is the median
@@ -268,6 +282,10 @@ export const httpTargets = (result: HttpResult) => {
     for (const mode of ["concurrent", "sequential"] as const) {
       const row = rowOf(rows, "middleware", mode)
       const rps = row?.ratios.requestsPerSecond.median ?? Number.NaN
+      const part = (comparison: HttpComparison, what: string) => {
+        const r = rowOf(rows, comparison, mode)
+        return r === undefined ? "" : `; ${what} ${ranged(r.ratios.requestsPerSecond)}`
+      }
       out.push({
         target: `${prefix}: server with RateLimitMiddleware >= 0.95x the requests/s without it (${
           mode === "sequential" ? 1 : result.config.concurrency
@@ -276,7 +294,9 @@ export const httpTargets = (result: HttpResult) => {
           missing :
           `${ranged(row.ratios.requestsPerSecond)} (${grouped(row.requestsPerSecond)} vs ${
             grouped(row.plain.requestsPerSecond)
-          } requests/s${control(mode, "requestsPerSecond")})`,
+          } requests/s${control(mode, "requestsPerSecond")}${part("passThrough", "a pass-through middleware")}${
+            part("headers", "the two RateLimit fields alone")
+          })`,
         met: Number.isFinite(rps) ? rps >= 0.95 : undefined
       })
     }

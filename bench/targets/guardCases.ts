@@ -9,7 +9,7 @@ import { scopeProvide } from "#port"
 import { Effect, Exit, Scope } from "effect"
 import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, TimeLimiter } from "../../src/index.js"
 import type { Case } from "../harness.js"
-import { floor } from "./floorWrapper.js"
+import { floor, timedFloor } from "./floorWrapper.js"
 import { checkMajor, failureCases, onTarget, TargetCase } from "./names.js"
 
 /**
@@ -70,6 +70,7 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
   const ops: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
     [TargetCase.floor, floor(call)],
     [TargetCase.floorFailure, floor(failing)],
+    [TargetCase.floorTimed, timedFloor(call)],
     [TargetCase.breakerCount, CircuitBreaker.withCircuitBreaker(call, guards.count)],
     [TargetCase.breakerTime, CircuitBreaker.withCircuitBreaker(call, guards.time)],
     [TargetCase.breakerFailure, CircuitBreaker.withCircuitBreaker(failing, guards.tolerant)],

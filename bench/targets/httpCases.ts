@@ -108,6 +108,22 @@ const getOk = (client: Getter, url: string): Effect.Effect<void, unknown> =>
 
 const app = Effect.succeed(HttpServerResponse.text("ok"))
 
+/** The part of a middleware that every middleware is: the platform's slot for one, and nothing else. */
+const passThrough = <A>(inner: A): A => inner
+
+/**
+ * The two header fields `RateLimitMiddleware` adds to a granted response (the values it sends for the
+ * bench's limit), added by a plain `Effect.map`: what sending and reading them costs, without the rest.
+ */
+const headersOnly = <E, R>(
+  inner: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+  Effect.map(inner, (response) =>
+    HttpServerResponse.setHeaders(response, {
+      "ratelimit-policy": "\"bench\";q=1000000000;w=1",
+      "ratelimit": "\"bench\";r=999999999;t=1"
+    }))
+
 /**
  * The load generator, per target. Effect 3: the undici client, as the section has always measured it.
  * Effect 4: the `node:http` client, because Effect 4's undici client needs undici 8, which does not load
@@ -143,6 +159,8 @@ export const httpTarget = (major: 3 | 4): HttpTarget => {
           limitRefreshPeriod: "1 second"
         })
         const limitedUrl = yield* serve(app, limit)
+        const passThroughUrl = yield* serve(app, passThrough)
+        const headersUrl = yield* serve(app, headersOnly)
         const base = yield* generator.client
         const resilience = yield* ResilientHttpClient.make({ name: "bench" })
         const guarded = ResilientHttpClient.wrap(base, resilience)
@@ -150,7 +168,14 @@ export const httpTarget = (major: 3 | 4): HttpTarget => {
         const pairs: Array<HttpPair> = [
           { name: HttpCases.control, comparison: "control" as const, get: getOk(base, controlUrl), baseline },
           { name: HttpCases.client, comparison: "client" as const, get: getOk(guarded, plainUrl), baseline },
-          { name: HttpCases.middleware, comparison: "middleware" as const, get: getOk(base, limitedUrl), baseline }
+          { name: HttpCases.middleware, comparison: "middleware" as const, get: getOk(base, limitedUrl), baseline },
+          {
+            name: HttpCases.passThrough,
+            comparison: "passThrough" as const,
+            get: getOk(base, passThroughUrl),
+            baseline
+          },
+          { name: HttpCases.headers, comparison: "headers" as const, get: getOk(base, headersUrl), baseline }
         ].filter((p) => config.only === undefined || config.only.includes(p.comparison))
         const modes = [
           { mode: "sequential" as const, inFlight: 1 },

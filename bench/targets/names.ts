@@ -7,6 +7,7 @@ import { Ours } from "../cases/peers/names.js"
 export const TargetCase = {
   floor: "floor wrapper, success",
   floorFailure: "floor wrapper, failure",
+  floorTimed: "floor wrapper with two clock reads (a timed call), success",
   breakerCount: Ours.breakerCount,
   breakerTime: Ours.breakerTime,
   breakerFailure: Ours.breakerFailure,
