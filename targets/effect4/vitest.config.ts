@@ -45,6 +45,7 @@ export const portedSuites = [
   "test/http/RateLimitMiddleware.test.ts",
   "test/http/targetTable.test.ts",
   "test/http/keys.test.ts",
+  "test/http/urlParts.test.ts",
   "test/http/rateLimitHeaders.test.ts",
   "test/http/ResilientHttpClient.test.ts",
   "test/http/RateLimitMiddleware.attacks.test.ts",

@@ -42,6 +42,7 @@ import {
 } from "./resilientHttpClientApi.js"
 import { parseRetryAfter as parse } from "./retryAfter.js"
 import type { TargetTable } from "./targetTable.js"
+import { UrlPartsCache } from "./urlParts.js"
 
 /** One call: whether its last attempt ended waiting in the pool, and how long it waited. */
 interface CallTrace {
@@ -56,6 +57,8 @@ export class ClientImpl implements ResilientHttpClient {
   /** Whether attempts are traced through undici's diagnostics channels (see `internal/poolWait.ts`). */
   tracesPool = false
   oneCallTargets = 0
+  /** The hosts and origins of the URLs called (the key and the pool's origin of every call). */
+  private readonly urls = new UrlPartsCache()
 
   constructor(
     readonly name: string,
@@ -75,19 +78,15 @@ export class ClientImpl implements ResilientHttpClient {
 
   keyOf(request: HttpClientRequest.HttpClientRequest): string {
     const key = this.options.key
-    try {
-      // A user key function that throws must not turn a request into a defect: use the host instead.
-      if (key !== undefined) {
-        try {
-          return key(request)
-        } catch {
-          // fall through to the host
-        }
+    // A user key function that throws must not turn a request into a defect: use the host instead.
+    if (key !== undefined) {
+      try {
+        return key(request)
+      } catch {
+        // fall through to the host
       }
-      return new URL(request.url).host
-    } catch {
-      return "(invalid-url)"
     }
+    return this.urls.of(request.url)?.host ?? "(invalid-url)"
   }
 
   // ---- one attempt -------------------------------------------------------------------------------
@@ -257,11 +256,9 @@ export class ClientImpl implements ResilientHttpClient {
     R
   > {
     const now = nowMillis(this.clock)
-    try {
-      target.origin = new URL(request.url).origin
-    } catch {
-      // the client will fail with InvalidUrl
-    }
+    // A URL that does not parse keeps the target's origin: the client will fail with InvalidUrl.
+    const parsed = this.urls.of(request.url)?.origin
+    if (parsed !== undefined) target.origin = parsed
     const pool = this.pool
     const origin = target.origin
     if (pool !== undefined && origin !== undefined) {
