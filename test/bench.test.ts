@@ -71,7 +71,7 @@ describe("bench", () => {
       expect(report.http.targets.map((t) => [t.effect, t._tag])).toEqual([[3, "Measured"], [4, "Measured"]])
       for (const target of report.http.targets) {
         if (target._tag !== "Measured") continue
-        expect(target.rows.length).toBe(10)
+        expect(target.rows.length).toBe(12)
         for (const row of target.rows) {
           expect(row.requestsPerSecond).toBeGreaterThan(0)
           // Paired rounds: every row carries the case's ratio to the plain case measured beside it.
@@ -87,6 +87,9 @@ describe("bench", () => {
       )
       expect(markdown).toMatch(
         /\| Effect 4 build: HTTP: server with RateLimitMiddleware >= 0\.95x .*\(1 in flight\) \| [\d.]+x /
+      )
+      expect(markdown).toMatch(
+        /\| Effect 4 build: HTTP: server with RateLimitMiddleware applied to the app >= 0\.95x .*\(1 in flight\) \| [\d.]+x /
       )
       // The middleware's figure beside its parts: the platform's middleware slot, and the two header fields.
       expect(markdown).toMatch(

@@ -12,6 +12,8 @@
  *   around the same client, against the plain server;
  * - inbound guarded: the plain client against the same app served with `RateLimitMiddleware` (a limit
  *   no run reaches, so every request is granted: the cost of the decision and its headers);
+ * - the same middleware applied to the app (`serve(limit(app))`) instead of given to the server as its
+ *   middleware (`serve(app, limit)`): Effect 4's server traces every request that has a middleware;
  * - what the inbound figure is made of: the same app served with a pass-through middleware (what the
  *   platform's middleware slot costs any middleware) and with a middleware that only adds the two
  *   RateLimit header fields the middleware sends (what sending them costs server and client).
@@ -42,16 +44,18 @@ export const HttpCases = {
   control: "plain client -> second plain server (control)",
   client: "ResilientHttpClient -> plain server",
   middleware: "plain client -> server with RateLimitMiddleware",
+  aroundApp: "plain client -> server with RateLimitMiddleware applied to the app",
   passThrough: "plain client -> server with a pass-through middleware",
   headers: "plain client -> server with a middleware adding the two RateLimit fields"
 } as const
 
 /** The comparisons, each a case against the plain one. */
-export type HttpComparison = "control" | "client" | "middleware" | "passThrough" | "headers"
+export type HttpComparison = "control" | "client" | "middleware" | "aroundApp" | "passThrough" | "headers"
 export const httpComparisons: ReadonlyArray<HttpComparison> = [
   "control",
   "client",
   "middleware",
+  "aroundApp",
   "passThrough",
   "headers"
 ]
@@ -228,7 +232,9 @@ Servers: the target's \`@effect/platform-node\` \`NodeHttpServer\` on 127.0.0.1 
 2-byte text. Outbound: the plain client against \`ResilientHttpClient.wrap\` of the same client (default
 options: breaker, retry, attempt and total timeouts), both against the plain server. Inbound: the same
 plain client against the plain server and against the same app behind \`RateLimitMiddleware\` (a limit no
-run reaches: every request is granted), and, to show what that figure is made of, behind a pass-through
+run reaches: every request is granted), given to the server as its middleware (\`serve(app, limit)\`) and
+applied to the app (\`serve(limit(app))\`: Effect 4's server makes a server span for every request it
+serves through a middleware, even with no tracer installed, and none for an app alone), and, to show what that figure is made of, behind a pass-through
 middleware (\`(app) => app\`: what the platform's middleware slot costs any middleware) and behind a
 middleware that only adds the two header fields \`RateLimitMiddleware\` sends (\`RateLimit-Policy\` and
 \`RateLimit\`: what sending and reading them costs). Control: the plain client against a second plain server, the
@@ -276,6 +282,21 @@ export const httpTargets = (result: HttpResult) => {
         met: client !== undefined && Number.isFinite(client.ratios.p50Micros.median)
           ? client.ratios.p50Micros.median <= 1.2
           : undefined
+      })
+    }
+    for (const mode of only === undefined || only.includes("aroundApp") ? ["concurrent", "sequential"] as const : []) {
+      const row = rowOf(rows, "aroundApp", mode)
+      const rps = row?.ratios.requestsPerSecond.median ?? Number.NaN
+      out.push({
+        target: `${prefix}: server with RateLimitMiddleware applied to the app >= 0.95x the requests/s without it (${
+          mode === "sequential" ? 1 : result.config.concurrency
+        } in flight)`,
+        measured: row === undefined ?
+          missing :
+          `${ranged(row.ratios.requestsPerSecond)} (${grouped(row.requestsPerSecond)} vs ${
+            grouped(row.plain.requestsPerSecond)
+          } requests/s${control(mode, "requestsPerSecond")})`,
+        met: Number.isFinite(rps) ? rps >= 0.95 : undefined
       })
     }
     if (only !== undefined && !only.includes("middleware")) continue

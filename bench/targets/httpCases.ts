@@ -159,6 +159,7 @@ export const httpTarget = (major: 3 | 4): HttpTarget => {
           limitRefreshPeriod: "1 second"
         })
         const limitedUrl = yield* serve(app, limit)
+        const aroundAppUrl = yield* serve(limit(app))
         const passThroughUrl = yield* serve(app, passThrough)
         const headersUrl = yield* serve(app, headersOnly)
         const base = yield* generator.client
@@ -169,6 +170,7 @@ export const httpTarget = (major: 3 | 4): HttpTarget => {
           { name: HttpCases.control, comparison: "control" as const, get: getOk(base, controlUrl), baseline },
           { name: HttpCases.client, comparison: "client" as const, get: getOk(guarded, plainUrl), baseline },
           { name: HttpCases.middleware, comparison: "middleware" as const, get: getOk(base, limitedUrl), baseline },
+          { name: HttpCases.aroundApp, comparison: "aroundApp" as const, get: getOk(base, aroundAppUrl), baseline },
           {
             name: HttpCases.passThrough,
             comparison: "passThrough" as const,

@@ -62,6 +62,42 @@ describe("RateLimitMiddleware (real sockets)", () => {
   )
 
   itScopedLive(
+    "applied to the app (serve(limit(app))) it answers as the server's middleware does: fields, 429, failures counted",
+    () =>
+      Effect.gen(function*() {
+        const limit = yield* RateLimitMiddleware.make({
+          name: "app",
+          limitForPeriod: 2,
+          limitRefreshPeriod: "1 minute"
+        })
+        const url = yield* serve(limit(hello))
+        const client = yield* realClient
+        const [first, second, third] = [yield* client.get(url), yield* client.get(url), yield* client.get(url)]
+        expect([first.status, second.status, third.status]).toEqual([200, 200, 429])
+        expect(first.headers["ratelimit-policy"]).toBe(`"app";q=2;w=60`)
+        expect(second.headers["ratelimit"]).toMatch(/^"app";r=0;t=\d+$/)
+        expect(Number(third.headers["retry-after"])).toBeGreaterThanOrEqual(59)
+        expect(yield* first.text).toBe("hello")
+        // An app that fails: the server answers 500, and the middleware still sends its fields and counts it.
+        const failing = yield* RateLimitMiddleware.make({
+          name: "failing",
+          limitForPeriod: 5,
+          limitRefreshPeriod: "1 minute"
+        })
+        const failingUrl = yield* serve(failing(Effect.die("boom")))
+        const failed = yield* client.get(failingUrl)
+        expect(failed.status).toBe(500)
+        expect(failed.headers["ratelimit"]).toMatch(/^"failing";r=4;t=\d+$/)
+        const refused = yield* counterValue(RateLimitMiddleware.metrics.refusals, [
+          ["policy", "app"],
+          ["reason", "rate_limited"],
+          ["key_class", "ip"]
+        ])
+        expect(refused).toBe(1)
+      })
+  )
+
+  itScopedLive(
     "X-Forwarded-For counts only behind a trusted proxy; malformed values fall back to the peer",
     () =>
       Effect.gen(function*() {
