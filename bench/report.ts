@@ -7,7 +7,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Ours } from "./cases/peers/names.js"
 import { Stack } from "./cases/stack.js"
-import { timeLimiterTargets } from "./cases/timeLimiter.js"
+import { TimeLimiterCases } from "./cases/timeLimiter.js"
 import { Baseline } from "./floor.js"
 import type { PairResult, Result } from "./harness.js"
 import { type BenchReport, Groups } from "./run.js"
@@ -162,6 +162,15 @@ export const targets = (report: BenchReport): Array<Target> => {
         })
       }`,
       met: Number.isFinite(value) ? value <= 2.5 : undefined
+    })
+  }
+  {
+    // No fiber per call: a call that finishes in time costs at most 3x the floor (pairs).
+    const value = ratioOf(TimeLimiterCases.success, Baseline.floor)
+    out.push({
+      target: "time limiter, success <= 3x floor",
+      measured: `${fixed(value)}x floor${pairedNote(TimeLimiterCases.success, Baseline.floor)}`,
+      met: Number.isFinite(value) ? value <= 3 : undefined
     })
   }
   const idle = report.memory.keyed[0]?.bytesEach ?? Number.NaN
@@ -451,6 +460,33 @@ const bothTargetsTargets = (report: BenchReport): Array<Target> => {
   for (const name of [TargetCase.breakerCount, TargetCase.breakerTime]) atMost(name, 1.3)
   for (const name of [TargetCase.fixedWindow, TargetCase.tokenBucket, TargetCase.slidingWindow]) atMost(name, 1.3)
   atMost(TargetCase.timeLimiter, 3)
+  {
+    const [refusal, closed] = [onTarget(4, TargetCase.breakerOpen), onTarget(4, TargetCase.breakerCount)]
+    const p = pairOf(report, refusal, closed)
+    const value = p?.ratio ?? ns(refusal) / ns(closed)
+    out.push({
+      target: "Effect 4 build: open-breaker refusal <= 1.0x closed success",
+      measured: `${fixed(value)}x closed success${pairNote(p)}`,
+      met: Number.isFinite(value) ? value <= 1 : undefined
+    })
+  }
+  {
+    const [stack, floor4] = [onTarget(4, TargetCase.stackMetered), onTarget(4, TargetCase.floorStack)]
+    const p = pairOf(report, stack, onTarget(4, TargetCase.floor))
+    const value = p?.ratio ?? ns(stack) / floor
+    out.push({
+      target: "Effect 4 build: full stack with metrics <= 2.5x Effect 4 floor",
+      measured: `${fixed(value)}x Effect 4 floor${pairNote(p)}${
+        madeOf(report, ns, stack, {
+          baseline: floor4,
+          floor: onTarget(4, TargetCase.floor),
+          part: "four nested floors",
+          rest: "the guards' own work"
+        })
+      }`,
+      met: Number.isFinite(value) ? value <= 2.5 : undefined
+    })
+  }
   const ours = onTarget(4, TargetCase.breakerCount)
   for (
     const peer of ["Effect 4 CircuitBreaker consecutive(5), success", "Effect 4 CircuitBreaker rate(100), success"]
@@ -503,7 +539,6 @@ export const targetTable = (report: BenchReport): string =>
     .concat(
       [
         ...targets(report),
-        ...timeLimiterTargets(lookup(report).ns),
         ...redisTargets(report),
         ...coldImportTargets(report),
         ...httpTargets(report.http),

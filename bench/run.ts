@@ -16,7 +16,7 @@ import * as opossum from "./cases/peers/opossum.js"
 import { cases as rateLimiter } from "./cases/rateLimiter.js"
 import { cases as retry } from "./cases/retry.js"
 import { cases as stack, Stack, stackEventsSeen } from "./cases/stack.js"
-import { cases as timeLimiter } from "./cases/timeLimiter.js"
+import { cases as timeLimiter, TimeLimiterCases } from "./cases/timeLimiter.js"
 import { Baseline, baselines, floorBookkeeping, teardown } from "./floor.js"
 import { type Case, inGroup, measure, measurePairs, type PairResult, type Result } from "./harness.js"
 import { type ColdImportConfig, type ColdImportResult, runColdImport } from "./scenarios/coldImport.js"
@@ -96,6 +96,14 @@ export const pairTargets: ReadonlyArray<readonly [string, string]> = [
   // The stack against four nested floors (its least), and those against one.
   [Baseline.floorStack, Baseline.floor],
   [Stack.on, Baseline.floorStack],
+  // The same on the Effect 4 build, and its refusal against its closed success.
+  [onTarget(4, TargetCase.stackMetered), onTarget(4, TargetCase.floor)],
+  [onTarget(4, TargetCase.floorStack), onTarget(4, TargetCase.floor)],
+  [onTarget(4, TargetCase.stackMetered), onTarget(4, TargetCase.floorStack)],
+  [onTarget(4, TargetCase.breakerOpen), onTarget(4, TargetCase.breakerCount)],
+  // The time limiter against the floor on each build (a rounds figure moved 2.1x-4.7x across runs).
+  [TimeLimiterCases.success, Baseline.floor],
+  [onTarget(4, TargetCase.timeLimiter), onTarget(4, TargetCase.floor)],
   // Effect 4's own breaker against ours built for Effect 4: the same runtime on both sides.
   ["Effect 4 CircuitBreaker consecutive(5), success", onTarget(4, TargetCase.breakerCount)],
   ["Effect 4 CircuitBreaker rate(100), success", onTarget(4, TargetCase.breakerCount)]

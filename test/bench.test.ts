@@ -43,7 +43,7 @@ describe("bench", () => {
     })
     for (const build of builds) build.guards.close()
     expect(report.results.map((r) => r.name)).toEqual(allCases(targets).map((c) => c.name))
-    expect(targets.length).toBe(28)
+    expect(targets.length).toBe(32)
     for (const result of report.results) expect(result.nsPerOp).toBeGreaterThan(0)
     expect(report.contended.length).toBeGreaterThan(0)
     for (const row of report.contended) expect(row.grantsPerSecond).toBeGreaterThan(0)
@@ -63,6 +63,9 @@ describe("bench", () => {
     expect(markdown).toMatch(/\| Effect 4 build: breaker closed, time window, success <= .*for two clock reads × /)
     expect(markdown).toMatch(/cockatiel bulkhead.*for the mask that makes returning the permit safe × /)
     expect(markdown).toMatch(/full stack with metrics <= 2\.5x floor \| .*for four nested floors × /)
+    // The refusal and stack targets on the Effect 4 build too.
+    expect(markdown).toMatch(/\| Effect 4 build: open-breaker refusal <= 1\.0x closed success \| [\d.]+x /)
+    expect(markdown).toMatch(/\| Effect 4 build: full stack with metrics <= 2\.5x Effect 4 floor \| [\d.]+x .*four nested floors/)
     // Both builds measured: the side-by-side table has a row per case with figures for each target.
     expect(markdown).toMatch(/\| breaker closed, count window, success \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/)
     expect(report.http._tag).toBe("Measured")

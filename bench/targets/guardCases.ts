@@ -7,7 +7,16 @@
  */
 import { scopeProvide } from "#port"
 import { Effect, Exit, Scope } from "effect"
-import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, TimeLimiter } from "../../src/index.js"
+import {
+  Bulkhead,
+  CircuitBreaker,
+  Metrics,
+  Policy,
+  RateLimiter,
+  Registry,
+  Retry,
+  TimeLimiter
+} from "../../src/index.js"
 import type { Case } from "../harness.js"
 import { floor, timedFloor } from "./floorWrapper.js"
 import { checkMajor, failureCases, onTarget, TargetCase } from "./names.js"
@@ -22,6 +31,21 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
   const build = <A, E>(make: Effect.Effect<A, E, Scope.Scope>): A => Effect.runSync(scopeProvide(make, scope))
   const call = Effect.succeed(1)
   const failing = Effect.fail("boom")
+  // The stack of the main table's "metrics on" case: the guards in a Registry watched by a Metrics
+  // collector, which collects after every timed slice (as a scrape would), inside the timing.
+  const meteredStack = Effect.gen(function*() {
+    const registry = yield* Registry.make()
+    const collector = yield* Metrics.make({ registry, prefix: "bench_stack" })
+    const guard = Policy.ordered({
+      retry: Retry.policy(yield* registry.retry("metered", { maxAttempts: 3 })),
+      circuitBreaker: CircuitBreaker.policy(yield* registry.circuitBreaker("metered")),
+      rateLimiter: RateLimiter.policy(
+        yield* registry.rateLimiter("metered", { limitForPeriod: 1e12, limitRefreshPeriod: "1 hour" })
+      ),
+      bulkhead: Bulkhead.policy(yield* registry.bulkhead("metered", { maxConcurrentCalls: 25 }))
+    })
+    return { guard, collector }
+  })
   const guards = build(Effect.gen(function*() {
     const open = yield* CircuitBreaker.make({ name: "open", waitDurationInOpenState: "1 hour" })
     yield* open.transitionToOpen
@@ -57,6 +81,7 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
       bulkhead: yield* Bulkhead.make({ name: "roomy", maxConcurrentCalls: 25 }),
       retry: yield* Retry.make({ name: "plain" }),
       timeLimiter: yield* TimeLimiter.make({ name: "limited", timeoutDuration: "1 minute" }),
+      metered: yield* meteredStack,
       stack: Policy.ordered({
         retry: Retry.policy(yield* Retry.make({ name: "stack", maxAttempts: 3 })),
         circuitBreaker: CircuitBreaker.policy(yield* CircuitBreaker.make({ name: "stack" })),
@@ -71,6 +96,7 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
     [TargetCase.floor, floor(call)],
     [TargetCase.floorFailure, floor(failing)],
     [TargetCase.floorTimed, timedFloor(call)],
+    [TargetCase.floorStack, floor(floor(floor(floor(call))))],
     [TargetCase.breakerCount, CircuitBreaker.withCircuitBreaker(call, guards.count)],
     [TargetCase.breakerTime, CircuitBreaker.withCircuitBreaker(call, guards.time)],
     [TargetCase.breakerFailure, CircuitBreaker.withCircuitBreaker(failing, guards.tolerant)],
@@ -81,7 +107,8 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
     [TargetCase.bulkhead, Bulkhead.withBulkhead(call, guards.bulkhead)],
     [TargetCase.retry, Retry.withRetry(call, guards.retry)],
     [TargetCase.timeLimiter, TimeLimiter.withTimeLimiter(call, guards.timeLimiter)],
-    [TargetCase.stack, guards.stack(call)]
+    [TargetCase.stack, guards.stack(call)],
+    [TargetCase.stackMetered, guards.metered.guard(call)]
   ]
   const cases = ops.map(([name, op]): Case => ({
     name: onTarget(major, name),
@@ -91,6 +118,7 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
         for (let i = 0; i < n; i++) yield* Effect.exit(op)
       }))
       if (Exit.isFailure(exit)) throw new Error(`${onTarget(major, name)} crashed`)
+      if (name === TargetCase.stackMetered) guards.metered.collector.unsafeCollect()
     }
   }))
   return { cases, close: () => Effect.runSync(Scope.close(scope, Exit.void)) }

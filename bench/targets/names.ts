@@ -8,6 +8,7 @@ export const TargetCase = {
   floor: "floor wrapper, success",
   floorFailure: "floor wrapper, failure",
   floorTimed: "floor wrapper with two clock reads (a timed call), success",
+  floorStack: "floor wrapper x4 (the least a 4-guard stack can cost)",
   breakerCount: Ours.breakerCount,
   breakerTime: Ours.breakerTime,
   breakerFailure: Ours.breakerFailure,
@@ -18,7 +19,8 @@ export const TargetCase = {
   bulkhead: Ours.bulkhead,
   retry: "retry, success without retry",
   timeLimiter: "time limiter, success",
-  stack: "full stack, metrics off"
+  stack: "full stack, metrics off",
+  stackMetered: "full stack, metrics on (collected after every slice)"
 } as const
 
 /** Cases whose floor is the failure floor (a failed call costs the runtime more than a success). */

@@ -46,6 +46,7 @@ export const portedSuites = [
   "test/http/targetTable.test.ts",
   "test/http/keys.test.ts",
   "test/http/urlParts.test.ts",
+  "test/http/TimeLimiterHandler.test.ts",
   "test/http/rateLimitHeaders.test.ts",
   "test/http/ResilientHttpClient.test.ts",
   "test/http/RateLimitMiddleware.attacks.test.ts",
