@@ -65,7 +65,9 @@ describe("bench", () => {
     expect(markdown).toMatch(/full stack with metrics <= 2\.5x floor \| .*for four nested floors × /)
     // The refusal and stack targets on the Effect 4 build too.
     expect(markdown).toMatch(/\| Effect 4 build: open-breaker refusal <= 1\.0x closed success \| [\d.]+x /)
-    expect(markdown).toMatch(/\| Effect 4 build: full stack with metrics <= 2\.5x Effect 4 floor \| [\d.]+x .*four nested floors/)
+    expect(markdown).toMatch(
+      /\| Effect 4 build: full stack with metrics <= 2\.5x Effect 4 floor \| [\d.]+x .*four nested floors/
+    )
     // Both builds measured: the side-by-side table has a row per case with figures for each target.
     expect(markdown).toMatch(/\| breaker closed, count window, success \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/)
     expect(report.http._tag).toBe("Measured")
