@@ -7,9 +7,10 @@
  */
 import { bulkhead, circuitBreaker, ConsecutiveBreaker, handleAll, retry, wrap } from "cockatiel"
 import { Effect, Fiber, Stream } from "effect"
-import { Bulkhead, CircuitBreaker, Metrics, Policy, RateLimiter, Registry, Retry } from "../../src/index.js"
+import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry } from "../../src/index.js"
 import { asyncEffectCase, atTeardown, Baseline, effectCase, inScope, promiseCase } from "../floor.js"
 import type { Case } from "../harness.js"
+import { meteredStack } from "../targets/meteredStack.js"
 
 export const Stack = {
   off: "full stack, metrics off",
@@ -38,19 +39,7 @@ const stack = (name: string) =>
 const quiet = stack("quiet")
 const observed = stack("observed")
 
-const metered = inScope(Effect.gen(function*() {
-  const registry = yield* Registry.make()
-  const collector = yield* Metrics.make({ registry, prefix: "bench_stack" })
-  const guard = Policy.ordered({
-    retry: Retry.policy(yield* registry.retry("metered", { maxAttempts: 3 })),
-    circuitBreaker: CircuitBreaker.policy(yield* registry.circuitBreaker("metered")),
-    rateLimiter: RateLimiter.policy(
-      yield* registry.rateLimiter("metered", { limitForPeriod: 1e12, limitRefreshPeriod: "1 hour" })
-    ),
-    bulkhead: Bulkhead.policy(yield* registry.bulkhead("metered", { maxConcurrentCalls: 25 }))
-  })
-  return { guard, collector }
-}))
+const metered = inScope(meteredStack)
 
 const meteredCase = effectCase(Stack.on, metered.guard(call), { baseline: Baseline.floorStack })
 

@@ -7,18 +7,10 @@
  */
 import { scopeProvide } from "#port"
 import { Effect, Exit, Scope } from "effect"
-import {
-  Bulkhead,
-  CircuitBreaker,
-  Metrics,
-  Policy,
-  RateLimiter,
-  Registry,
-  Retry,
-  TimeLimiter
-} from "../../src/index.js"
+import { Bulkhead, CircuitBreaker, Policy, RateLimiter, Retry, TimeLimiter } from "../../src/index.js"
 import type { Case } from "../harness.js"
 import { floor, timedFloor } from "./floorWrapper.js"
+import { meteredStack } from "./meteredStack.js"
 import { checkMajor, failureCases, onTarget, TargetCase } from "./names.js"
 
 /**
@@ -31,21 +23,6 @@ export const targetCases = (major: 3 | 4): { readonly cases: ReadonlyArray<Case>
   const build = <A, E>(make: Effect.Effect<A, E, Scope.Scope>): A => Effect.runSync(scopeProvide(make, scope))
   const call = Effect.succeed(1)
   const failing = Effect.fail("boom")
-  // The stack of the main table's "metrics on" case: the guards in a Registry watched by a Metrics
-  // collector, which collects after every timed slice (as a scrape would), inside the timing.
-  const meteredStack = Effect.gen(function*() {
-    const registry = yield* Registry.make()
-    const collector = yield* Metrics.make({ registry, prefix: "bench_stack" })
-    const guard = Policy.ordered({
-      retry: Retry.policy(yield* registry.retry("metered", { maxAttempts: 3 })),
-      circuitBreaker: CircuitBreaker.policy(yield* registry.circuitBreaker("metered")),
-      rateLimiter: RateLimiter.policy(
-        yield* registry.rateLimiter("metered", { limitForPeriod: 1e12, limitRefreshPeriod: "1 hour" })
-      ),
-      bulkhead: Bulkhead.policy(yield* registry.bulkhead("metered", { maxConcurrentCalls: 25 }))
-    })
-    return { guard, collector }
-  })
   const guards = build(Effect.gen(function*() {
     const open = yield* CircuitBreaker.make({ name: "open", waitDurationInOpenState: "1 hour" })
     yield* open.transitionToOpen
