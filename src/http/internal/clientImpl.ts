@@ -76,7 +76,8 @@ export class ClientImpl implements ResilientHttpClient {
       : new PoolAdmission(settings.poolConnections, settings.poolQueueLimit)
   }
 
-  keyOf(request: HttpClientRequest.HttpClientRequest): string {
+  /** The call's target key: the user's `key`, else the URL's host (`host`, none when it does not parse). */
+  keyOf(request: HttpClientRequest.HttpClientRequest, host: string | undefined): string {
     const key = this.options.key
     // A user key function that throws must not turn a request into a defect: use the host instead.
     if (key !== undefined) {
@@ -86,7 +87,7 @@ export class ClientImpl implements ResilientHttpClient {
         // fall through to the host
       }
     }
-    return this.urls.of(request.url)?.host ?? "(invalid-url)"
+    return host ?? "(invalid-url)"
   }
 
   // ---- one attempt -------------------------------------------------------------------------------
@@ -228,10 +229,16 @@ export class ClientImpl implements ResilientHttpClient {
     E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
     R
   > {
-    const key = this.keyOf(request)
+    // The URL's host and origin, read once a call: the host keys the target, the origin is the pool's.
+    const url = this.urls.of(request.url)
+    const key = this.keyOf(request, url?.host)
+    const origin = url?.origin
     return Effect.acquireUseRelease(
       this.table.acquire(key),
-      (lease) => lease === undefined ? this.alone(key, request, send) : this.guarded(lease.value, request, send),
+      (lease) =>
+        lease === undefined
+          ? this.alone(key, request, send, origin)
+          : this.guarded(lease.value, request, send, origin),
       (lease) => lease === undefined ? Effect.void : this.table.release(lease)
     )
   }
@@ -240,16 +247,20 @@ export class ClientImpl implements ResilientHttpClient {
   private alone<E, R>(
     key: string,
     request: HttpClientRequest.HttpClientRequest,
-    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    origin: string | undefined
   ) {
     this.oneCallTargets++
-    return Effect.scoped(Effect.flatMap(this.oneCallTarget(key), (target) => this.guarded(target, request, send)))
+    return Effect.scoped(
+      Effect.flatMap(this.oneCallTarget(key), (target) => this.guarded(target, request, send, origin))
+    )
   }
 
   private guarded<E, R>(
     target: Target,
     request: HttpClientRequest.HttpClientRequest,
-    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+    parsed: string | undefined
   ): Effect.Effect<
     HttpClientResponse.HttpClientResponse,
     E | Refusal | ResponseFailure | ResponseBodyTooLargeError,
@@ -257,7 +268,6 @@ export class ClientImpl implements ResilientHttpClient {
   > {
     const now = nowMillis(this.clock)
     // A URL that does not parse keeps the target's origin: the client will fail with InvalidUrl.
-    const parsed = this.urls.of(request.url)?.origin
     if (parsed !== undefined) target.origin = parsed
     const pool = this.pool
     const origin = target.origin
